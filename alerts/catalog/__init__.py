@@ -1,0 +1,85 @@
+"""The micro-movement catalog: YAML data files validated into Exercise entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alerts.errors import CatalogError
+from ingest.wire import ID_PATTERN, Trigger
+
+CATALOG_DIR = Path(__file__).parent
+DayType = Literal["capacity", "relief"]
+
+
+class Exercise(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=1, max_length=120)
+    duration_s: int = Field(ge=10, le=900)
+    tempo: str = Field(min_length=1)
+    breathing: str = Field(min_length=1)
+    steps: list[str] = Field(min_length=1, max_length=8)
+    triggers: list[Trigger] = Field(min_length=1)
+    day_types: list[DayType] = Field(min_length=1)
+    safety: str = Field(min_length=1)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.steps) + f" Breathing: {self.breathing}."
+
+
+class _CatalogFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    exercises: list[dict[str, object]]
+
+
+def load_catalog(extra_dirs: Iterable[Path] = ()) -> list[Exercise]:
+    """The built-in catalog plus every *.yaml in ``extra_dirs``. A bad file or entry raises CatalogError
+    naming the file, the entry and the reason."""
+    files = sorted(CATALOG_DIR.glob("*.yaml"))
+    for folder in extra_dirs:
+        if not folder.is_dir():
+            raise CatalogError(f"catalog folder {folder} does not exist (KINETIC_ALERTS__CATALOG_DIRS)")
+        files.extend(sorted(folder.glob("*.yaml")))
+    out: dict[str, Exercise] = {}
+    for path in files:
+        for exercise in _load_file(path):
+            if exercise.id in out:
+                raise CatalogError(f"{path}: entry {exercise.id!r}: the id is already defined in another file")
+            out[exercise.id] = exercise
+    return list(out.values())
+
+
+def _load_file(path: Path) -> list[Exercise]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        parsed = _CatalogFile.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{path}: cannot read the catalog file ({exc})") from exc
+    except ValidationError as exc:
+        raise CatalogError(f"{path}: expected 'exercises:' with a list of entries ({exc.errors()[0]['msg']})") from exc
+    entries = []
+    for index, raw in enumerate(parsed.exercises):
+        name = str(raw.get("id", f"#{index + 1}"))
+        try:
+            entries.append(Exercise.model_validate(raw))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise CatalogError(f"{path}: entry {name!r}: {loc}: {err['msg']}") from exc
+    return entries
+
+
+def choose_exercise(catalog: Sequence[Exercise], trigger: Trigger, prompts_so_far: int) -> Exercise:
+    """Rotate through the exercises that suit the trigger (first version; issue 5 adds day types and
+    no-repeat windows)."""
+    suitable = [e for e in catalog if trigger in e.triggers]
+    if not suitable:
+        raise CatalogError(f"the catalog has no exercise for trigger {trigger!r}")
+    return suitable[prompts_so_far % len(suitable)]

@@ -1,0 +1,145 @@
+"""The alert engine: per-wearer streaming state from feature batches to prompts and events. Pure.
+
+Everything is in event time: the clock is the ``t_ms`` of the frames, never the wall clock, so the same
+engine runs live, replays a week in seconds and is tested deterministically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from alerts.bouts import BoutEnded, BoutStarted, BoutTracker
+from alerts.catalog import Exercise, choose_exercise
+from alerts.posture import classify
+from alerts.settings import AlertsSettings
+from ingest.wire import EventV1, FeatureBatchV1, Placement, PromptV1
+
+# When a wearer wears several sensors, the bouts follow the most informative one (sedentary-science.md s3).
+_PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
+
+Output = PromptV1 | EventV1
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    sitting_threshold_s: float = 30 * 60
+    min_posture_s: int = 10
+    max_gap_s: int = 60
+    prompt_ttl_s: float = 15 * 60
+
+    @classmethod
+    def from_settings(cls, settings: AlertsSettings) -> EngineConfig:
+        return cls(
+            sitting_threshold_s=settings.sitting_threshold_min * 60,
+            min_posture_s=settings.min_posture_s,
+            max_gap_s=settings.max_gap_s,
+            prompt_ttl_s=settings.prompt_ttl_min * 60,
+        )
+
+
+@dataclass
+class WearerState:
+    device: str
+    placement: Placement
+    tracker: BoutTracker
+    prompted_bout_start_ms: int | None = None
+    prompts_sent: int = 0
+    frames: int = 0
+
+
+@dataclass
+class EngineCounters:
+    batches: int = 0
+    frames: int = 0
+    secondary_batches: int = 0  # from a wearer's less informative sensor, not used for bouts (yet)
+    stale_frames: int = 0
+
+
+def _dt(t_ms: int) -> datetime:
+    return datetime.fromtimestamp(t_ms / 1000, UTC)
+
+
+@dataclass
+class AlertEngine:
+    config: EngineConfig
+    catalog: Sequence[Exercise]
+    wearers: dict[str, WearerState] = field(default_factory=dict)
+    counters: EngineCounters = field(default_factory=EngineCounters)
+
+    def process(self, batch: FeatureBatchV1) -> list[Output]:
+        state = self._state_for(batch)
+        if state is None:
+            self.counters.secondary_batches += 1
+            return []
+        self.counters.batches += 1
+        out: list[Output] = []
+        for frame in batch.frames:
+            self.counters.frames += 1
+            state.frames += 1
+            stale_before = state.tracker.stale
+            changes = state.tracker.push(frame.t_ms, classify(frame, batch.placement))
+            self.counters.stale_frames += state.tracker.stale - stale_before
+            for change in changes:
+                out.append(self._event_for(batch.wearer, change))
+            prompt = self._maybe_prompt(batch.wearer, state, frame.t_ms)
+            if prompt is not None:
+                out.append(prompt)
+                out.append(
+                    EventV1(kind="prompt_sent", wearer=batch.wearer, t=prompt.created, prompt_id=prompt.id,
+                            trigger=prompt.trigger, exercise=prompt.exercise, bout_start=prompt.bout_start)
+                )
+        return out
+
+    def close(self, wearer: str) -> list[Output]:
+        """End the wearer's current bout at the last frame seen (end of data)."""
+        state = self.wearers.get(wearer)
+        if state is None:
+            return []
+        return [self._event_for(wearer, change) for change in state.tracker.close()]
+
+    def _state_for(self, batch: FeatureBatchV1) -> WearerState | None:
+        state = self.wearers.get(batch.wearer)
+        if state is None or (
+            batch.device != state.device and _PLACEMENT_RANK[batch.placement] < _PLACEMENT_RANK[state.placement]
+        ):
+            state = WearerState(batch.device, batch.placement,
+                                BoutTracker(self.config.min_posture_s, self.config.max_gap_s))
+            self.wearers[batch.wearer] = state
+        return state if batch.device == state.device else None
+
+    @staticmethod
+    def _event_for(wearer: str, change: BoutStarted | BoutEnded) -> EventV1:
+        if isinstance(change, BoutStarted):
+            return EventV1(kind="bout_started", wearer=wearer, t=_dt(change.start_ms), posture=change.posture,
+                           bout_start=_dt(change.start_ms))
+        bout = change.bout
+        return EventV1(kind="bout_ended", wearer=wearer, t=_dt(bout.end_ms), posture=bout.posture,
+                       bout_start=_dt(bout.start_ms), duration_s=bout.duration_s)
+
+    def _maybe_prompt(self, wearer: str, state: WearerState, t_ms: int) -> PromptV1 | None:
+        current = state.tracker.current
+        if current is None or current[0] != "sitting":
+            return None
+        start_ms = current[1]
+        if state.prompted_bout_start_ms == start_ms:
+            return None  # exactly one prompt per bout (re-prompts come with the policy, issue 5)
+        if t_ms - start_ms < self.config.sitting_threshold_s * 1000:
+            return None
+        state.prompted_bout_start_ms = start_ms
+        exercise = choose_exercise(self.catalog, "sitting", state.prompts_sent)
+        state.prompts_sent += 1
+        created = _dt(t_ms)
+        sat_min = (t_ms - start_ms) / 60000
+        return PromptV1(
+            id=f"{wearer}-sitting-{t_ms}",
+            wearer=wearer,
+            trigger="sitting",
+            exercise=exercise.id,
+            title=exercise.title,
+            text=f"You have been sitting for {sat_min:.0f} min. {exercise.text}",
+            created=created,
+            expires=created + timedelta(seconds=self.config.prompt_ttl_s),
+            bout_start=_dt(start_ms),
+        )

@@ -1,0 +1,264 @@
+"""The ``kinetic`` command: one subcommand per job. The composition root: the one place that builds real
+adapters (MQTT clients, sinks) from settings and hands them to the services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alerts.errors import AlertsError
+from ingest.config import KineticSettings, load_settings
+from ingest.errors import IngestError
+from ingest.simulate.scenario import Scenario, load_scenario, parse_scenario
+
+_LOGGER = logging.getLogger("kinetic")
+
+DESCRIPTION = """\
+Kinetic: wearables -> MQTT -> InfluxDB -> posture alerts and micro-movement prompts.
+
+Settings come from KINETIC_* environment variables (nested with __, e.g. KINETIC_MQTT__HOST), secret
+files (KINETIC_SECRETS_DIR, default /run/secrets), and an optional TOML file (--config or
+KINETIC_CONFIG). See docs/configuration.md; `kinetic config` prints the effective settings.
+"""
+
+
+def default_scenario() -> Scenario:
+    text = resources.files("ingest.simulate").joinpath("scenarios/workday.yaml").read_text(encoding="utf-8")
+    return parse_scenario(text, "workday.yaml (built in)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kinetic", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", type=Path, help="TOML settings file (overridden by KINETIC_* variables)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole pipeline on embedded defaults (no servers): simulated workday, live prompts, summary",
+        description="Runs an in-process MQTT broker, the bridge into a SQLite file, the alert service and "
+        "simulated wearers at accelerated time; shows prompts live and a per-wearer summary.",
+    )
+    demo.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in workday)")
+    demo.add_argument("--speed", type=float, default=2000.0,
+                      help="time acceleration (default 2000: an 8-hour day in about 15 s; 0 = flat out)")
+    demo.add_argument("--db", type=Path, help="SQLite file to keep (default: a temporary file)")
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, nothing else")
+
+    sim = sub.add_parser(
+        "simulate",
+        help="publish virtual wearers from a YAML scenario over MQTT",
+        description="Virtual wearers follow a scripted day (docs/scenarios.md) and publish feature batches "
+        "and device status over MQTT, in real or accelerated time, with timestamps from the scenario clock.",
+    )
+    sim.add_argument("scenario", type=Path, help="scenario YAML file")
+    sim.add_argument("--speed", type=float, help="time acceleration, e.g. 600; 0 = as fast as possible "
+                     "(default: KINETIC_SIMULATE__SPEED, 1 = real time)")
+    sim.add_argument("--batch-s", type=int, help="seconds of frames per MQTT message (default 10)")
+    sim.add_argument("--check", action="store_true", help="only check the scenario file and print a summary")
+
+    sub.add_parser(
+        "bridge",
+        help="MQTT -> InfluxDB (v1 HTTP API: 1.x, or 2.4+/3.x with a token) or the embedded store",
+        description="Stores feature frames, device status, prompts and events. QoS 1, persistent session, "
+        "many points per write, retries an unreachable database, dead-letters bad messages.",
+    )
+    sub.add_parser(
+        "alerts",
+        help="posture, sitting bouts and prompts per wearer, in event time",
+        description="Watches feature batches, tracks sitting bouts per wearer in event time and publishes one "
+        "prompt when a bout reaches the threshold (KINETIC_ALERTS__SITTING_THRESHOLD_MIN, default 30).",
+    )
+    cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
+    cfg.add_argument("--json", action="store_true", help="as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        overrides: dict[str, Any] = {}
+        if args.log_level:
+            overrides["log_level"] = args.log_level
+        settings = load_settings(args.config, **overrides)
+        logging.basicConfig(
+            level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        command: Callable[[argparse.Namespace, KineticSettings], int] = _COMMANDS[args.command]
+        return command(args, settings)
+    except (IngestError, AlertsError) as exc:
+        print(f"kinetic: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run_until_signal(factory: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run a service; SIGINT/SIGTERM set ``stop`` so it flushes and returns cleanly."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await factory(stop)
+
+    asyncio.run(runner())
+
+
+def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:
+    data = settings.model_dump(mode="json")
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        for section, values in data.items():
+            if isinstance(values, dict):
+                for key, value in values.items():
+                    print(f"KINETIC_{section.upper()}__{key.upper()}={value}")
+            else:
+                print(f"KINETIC_{section.upper()}={values}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from ingest.simulate.service import simulate
+    from ingest.wire import Topics
+
+    scenario = load_scenario(args.scenario)
+    speed = settings.simulate.speed if args.speed is None else args.speed
+    batch_s = settings.simulate.batch_s if args.batch_s is None else args.batch_s
+    if speed < 0:
+        print("kinetic: error: --speed must be >= 0 (0 = as fast as possible)", file=sys.stderr)
+        return 2
+    hours = scenario.duration_s / 3600
+    print(f"scenario {args.scenario}: {len(scenario.wearers)} wearer(s), {hours:.2f} h from "
+          f"{scenario.start.isoformat()}", file=sys.stderr)
+    if args.check:
+        return 0
+    last_hour: dict[str, int] = {}
+
+    def progress(wearer: str, done_s: int) -> None:
+        hour = done_s // 3600
+        if last_hour.get(wearer) != hour:
+            last_hour[wearer] = hour
+            _LOGGER.info("simulate %s: %d h of %.1f h published", wearer, hour, hours)
+
+    async def job(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(simulate(scenario, mqtt=settings.mqtt, topics=Topics(settings.mqtt.topic_root),
+                                            speed=speed, batch_s=batch_s, progress=progress))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if task in done:
+            result = task.result()
+            print(f"published {result.frames} frames in {result.batches} messages", file=sys.stderr)
+        else:
+            task.cancel()
+
+    _run_until_signal(job)
+    return 0
+
+
+def _cmd_bridge(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from ingest.bridge import Bridge
+    from ingest.mqtt import serve
+    from ingest.store.embedded import EmbeddedSink
+    from ingest.store.influx_v1 import InfluxV1Sink
+    from ingest.store.points import PointSink
+    from ingest.wire import Topics
+
+    async def job(stop: asyncio.Event) -> None:
+        sink: PointSink
+        if settings.store.kind == "embedded":
+            sink = EmbeddedSink(settings.store.embedded_path)
+        else:
+            influx = InfluxV1Sink(settings.influx)
+            await _retry_until_ready(influx.prepare, f"InfluxDB {settings.influx.url}", stop)
+            sink = influx
+        bridge = Bridge(topics=Topics(settings.mqtt.topic_root), sink=sink, settings=settings.bridge)
+        try:
+            await serve(bridge.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-bridge", stop)
+        finally:
+            await sink.aclose()
+            _LOGGER.info("bridge: stopped; %s, %d dead letters", bridge.counters, bridge.dead_letters.count)
+
+    _run_until_signal(job)
+    return 0
+
+
+async def _retry_until_ready(action: Callable[[], Awaitable[None]], what: str, stop: asyncio.Event) -> None:
+    from ingest.backoff import backoff_delay_s
+    from ingest.errors import SinkUnavailable
+
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await action()
+            return
+        except SinkUnavailable as exc:
+            delay = backoff_delay_s(attempt)
+            _LOGGER.warning("%s: not ready (%s), retrying in %.1fs", what, exc, delay)
+            attempt += 1
+            try:
+                async with asyncio.timeout(delay):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+
+
+def _cmd_alerts(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from alerts.catalog import load_catalog
+    from alerts.engine import AlertEngine, EngineConfig
+    from alerts.service import AlertService
+    from ingest.mqtt import serve
+    from ingest.wire import Topics
+
+    engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog(settings.alerts.catalog_dirs))
+    service = AlertService(topics=Topics(settings.mqtt.topic_root), engine=engine)
+
+    async def job(stop: asyncio.Event) -> None:
+        await serve(service.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-alerts", stop)
+
+    _run_until_signal(job)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from ingest.demo_view import DemoView
+
+    scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
+    if args.speed < 0:
+        print("kinetic: error: --speed must be >= 0 (0 = as fast as possible)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="kinetic-demo-") as tmp:
+        db_path = args.db or Path(tmp) / "kinetic-demo.sqlite"
+        view = DemoView(scenario, quiet=args.json)
+        summary = view.run(settings, db_path=db_path, speed=args.speed)
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
+    "config": _cmd_config,
+    "simulate": _cmd_simulate,
+    "bridge": _cmd_bridge,
+    "alerts": _cmd_alerts,
+    "demo": _cmd_demo,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

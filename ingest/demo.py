@@ -1,0 +1,158 @@
+"""``kinetic demo``: the whole pipeline on embedded defaults, no servers needed.
+
+An in-process MQTT broker (amqtt), the embedded SQLite store, the real bridge and alert service, and the
+simulator driving several virtual wearers through a workday at accelerated time. Prompts appear live;
+a per-wearer summary is computed from what the bridge stored. This module is a composition root, like the
+CLI: it is the one place (with ingest.cli) that wires ingest and alerts together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from alerts.catalog import load_catalog
+from alerts.engine import AlertEngine, EngineConfig
+from alerts.service import AlertService
+from ingest.bridge import Bridge
+from ingest.config import KineticSettings
+from ingest.embedded_broker import embedded_broker
+from ingest.mqtt import connect, serve
+from ingest.settings import MqttSettings
+from ingest.simulate.scenario import Scenario
+from ingest.simulate.service import Progress, simulate
+from ingest.store.embedded import EmbeddedSink
+from ingest.wire import PromptV1, Topics, encode
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class WearerSummary:
+    wearer: str
+    sitting_min: float = 0.0
+    sitting_bouts: int = 0
+    bouts_30min_plus: int = 0
+    longest_bout_min: float = 0.0
+    breaks: int = 0
+    prompts: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class DemoSummary:
+    scenario_start: str
+    scenario_hours: float
+    wall_s: float
+    frames: int
+    batches: int
+    dead_letters: int
+    wearers: list[WearerSummary]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+async def run_demo(
+    scenario: Scenario,
+    settings: KineticSettings,
+    *,
+    db_path: Path,
+    speed: float,
+    on_prompt: Callable[[PromptV1], None] | None = None,
+    progress: Progress | None = None,
+) -> DemoSummary:
+    loop = asyncio.get_running_loop()
+    wall0 = loop.time()
+    topics = Topics(settings.mqtt.topic_root)
+    sink = EmbeddedSink(db_path)
+    engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog(settings.alerts.catalog_dirs))
+    bridge = Bridge(topics=topics, sink=sink, settings=settings.bridge)
+    alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt)
+    stop = asyncio.Event()
+    try:
+        async with embedded_broker() as port:
+            mqtt = settings.mqtt.model_copy(
+                update={"host": "127.0.0.1", "port": port, "username": None, "password": None, "tls": False,
+                        "ca_file": None, "cert_file": None, "key_file": None}
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(serve(bridge.run, mqtt, "kinetic-demo-bridge", stop), name="bridge")
+                group.create_task(serve(alerts.run, mqtt, "kinetic-demo-alerts", stop), name="alerts")
+                await asyncio.wait_for(asyncio.gather(bridge.ready.wait(), alerts.ready.wait()), 30)
+                result = await simulate(scenario, mqtt=mqtt, topics=topics, speed=speed,
+                                        batch_s=settings.simulate.batch_s, progress=progress)
+                # Let the alert service see every batch, then end the bouts still open at the end of data.
+                counters = engine.counters
+                while counters.batches + counters.secondary_batches < result.batches:
+                    await asyncio.sleep(0.02)
+                await _close_open_bouts(engine, alerts, mqtt, topics)
+                await _wait_quiet(bridge)
+                stop.set()
+        return _summarise(scenario, sink, result.frames, result.batches,
+                          bridge.dead_letters.count + alerts.dead_letters.count, loop.time() - wall0)
+    finally:
+        await sink.aclose()
+
+
+async def _close_open_bouts(
+    engine: AlertEngine, alerts: AlertService, mqtt: MqttSettings, topics: Topics
+) -> None:
+    async with connect(mqtt, "kinetic-demo-close") as client:
+        for wearer in list(engine.wearers):
+            for event in engine.close(wearer):
+                await client.publish(topics.events(event.wearer), encode(event), qos=1)
+                alerts.events_published += 1
+
+
+async def _wait_quiet(bridge: Bridge, quiet_s: float = 0.3) -> None:
+    """Wait until the bridge has received nothing new for ``quiet_s`` and has written everything."""
+    seen = -1
+    while seen != bridge.counters.messages:
+        seen = bridge.counters.messages
+        await asyncio.sleep(quiet_s)
+        await bridge.drain()
+
+
+def _summarise(
+    scenario: Scenario, sink: EmbeddedSink, frames: int, batches: int, dead: int, wall_s: float
+) -> DemoSummary:
+    wearers: list[WearerSummary] = []
+    for wearer in dict.fromkeys(w.wearer for w in scenario.wearers):
+        summary = WearerSummary(wearer)
+        sitting_ends: set[int] = set()
+        for row in sink.rows("events", wearer=wearer, kind="bout_ended"):
+            if row.get("posture") != "sitting":
+                continue
+            sitting_ends.add(row["t_ms"])
+            minutes = float(row["duration_s"]) / 60
+            summary.sitting_bouts += 1
+            summary.sitting_min += minutes
+            summary.bouts_30min_plus += minutes >= 30
+            summary.longest_bout_min = max(summary.longest_bout_min, minutes)
+        # A break is a sitting bout followed by an upright one (activPAL's sit-to-upright transition).
+        summary.breaks = sum(
+            1
+            for r in sink.rows("events", wearer=wearer, kind="bout_started")
+            if r.get("posture") != "sitting" and r["t_ms"] in sitting_ends
+        )
+        for row in sink.rows("prompts", wearer=wearer):
+            created = datetime.fromtimestamp(row["t_ms"] / 1000, scenario.start.tzinfo)
+            summary.prompts.append({"created": created.isoformat(), "exercise": str(row["exercise"]),
+                                    "id": str(row["id"]), "trigger": str(row["trigger"])})
+        summary.sitting_min = round(summary.sitting_min, 1)
+        summary.longest_bout_min = round(summary.longest_bout_min, 1)
+        wearers.append(summary)
+    return DemoSummary(
+        scenario_start=scenario.start.isoformat(),
+        scenario_hours=round(scenario.duration_s / 3600, 2),
+        wall_s=round(wall_s, 1),
+        frames=frames,
+        batches=batches,
+        dead_letters=dead,
+        wearers=wearers,
+    )
+

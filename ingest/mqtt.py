@@ -1,0 +1,180 @@
+"""MQTT adapter: builds aiomqtt clients from settings, connects with backoff, dead-letters bad messages.
+
+aiomqtt is the asyncio wrapper around paho-mqtt. Services get a connected client from ``connect`` and talk
+to it through the small ``Publisher`` port, so the pure code never sees MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import aiomqtt
+
+from ingest.backoff import backoff_delay_s
+from ingest.errors import IngestError
+from ingest.settings import MqttSettings
+from ingest.wire import DeadLetterV1, Topics, encode
+
+_LOGGER = logging.getLogger(__name__)
+
+# CONNACK codes that retrying will not fix (3.1.1: 4 bad user name or password, 5 not authorised;
+# MQTT 5: 0x86 bad user name or password, 0x87 not authorised, 0x8C bad authentication method).
+_AUTH_CODES = {4, 5, 0x86, 0x87, 0x8C}
+
+
+class MqttAuthError(IngestError):
+    """The broker refused our credentials: a setting must change, retrying is pointless."""
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
+    if not settings.tls:
+        return None
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    if settings.cert_file and settings.key_file:
+        context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
+    if settings.tls_insecure:
+        context.check_hostname = False
+    return context
+
+
+def build_client(
+    settings: MqttSettings, client_id: str, *, clean_session: bool = True, will: Will | None = None
+) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        hostname=settings.host,
+        port=settings.port,
+        identifier=client_id,
+        username=settings.username,
+        password=settings.password.get_secret_value() if settings.password else None,
+        tls_context=tls_context(settings),
+        tls_insecure=settings.tls_insecure if settings.tls else None,
+        keepalive=settings.keepalive_s,
+        clean_session=clean_session,
+        will=aiomqtt.Will(will.topic, will.payload, qos=1, retain=will.retain) if will else None,
+        timeout=settings.connect_timeout_s,
+        # Bounded outgoing queue inside paho: back-pressure instead of memory growth.
+        max_queued_outgoing_messages=10_000,
+    )
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    settings: MqttSettings,
+    client_id: str,
+    *,
+    clean_session: bool = True,
+    will: Will | None = None,
+    max_attempts: int | None = None,
+) -> AsyncIterator[aiomqtt.Client]:
+    """Connect, retrying with full-jitter backoff and saying so; yield the connected client.
+
+    Raises MqttAuthError at once on refused credentials, and aiomqtt.MqttError after ``max_attempts``.
+    """
+    where = f"{settings.host}:{settings.port}"
+    attempt = 0
+    async with contextlib.AsyncExitStack() as stack:
+        while True:
+            client = build_client(settings, client_id, clean_session=clean_session, will=will)
+            try:
+                await stack.enter_async_context(client)
+                break
+            except aiomqtt.MqttCodeError as exc:
+                if exc.rc in _AUTH_CODES:
+                    user = settings.username or "(anonymous)"
+                    raise MqttAuthError(
+                        f"mqtt {where}: broker refused the credentials of user {user!r} ({exc}): check "
+                        "KINETIC_MQTT__USERNAME / KINETIC_MQTT__PASSWORD"
+                    ) from exc
+                error: Exception = exc
+            except aiomqtt.MqttError as exc:
+                error = exc
+            if max_attempts is not None and attempt + 1 >= max_attempts:
+                raise error
+            delay = backoff_delay_s(attempt)
+            _LOGGER.warning("mqtt %s %s: connect failed (%s), retrying in %.1fs", client_id, where, error, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+        if attempt:
+            _LOGGER.info("mqtt %s %s: connected after %d retries", client_id, where, attempt)
+        yield client
+
+
+@dataclass
+class DeadLetters:
+    """Counts, logs and republishes messages a service could not accept. One bad message never stops a loop."""
+
+    service: str
+    topics: Topics
+    count: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    async def send(self, publisher: Publisher, topic: str, payload: bytes, reason: str) -> None:
+        self.count += 1
+        short = reason.split(":", 1)[0]
+        self.reasons[short] = self.reasons.get(short, 0) + 1
+        _LOGGER.warning("%s %s: dead-lettered (%s)", self.service, topic, reason)
+        letter = DeadLetterV1.wrap(
+            service=self.service, topic=topic, reason=reason, payload=payload, received=datetime.now(UTC)
+        )
+        await publisher.publish(self.topics.dead_letter(self.service), encode(letter), qos=1)
+
+
+def payload_bytes(message: aiomqtt.Message) -> bytes:
+    p = message.payload
+    if isinstance(p, bytes | bytearray):
+        return bytes(p)
+    if isinstance(p, str):
+        return p.encode()
+    return b"" if p is None else str(p).encode()
+
+
+ServiceRun = Callable[[aiomqtt.Client, asyncio.Event], Awaitable[None]]
+
+
+async def serve(
+    run: ServiceRun,
+    settings: MqttSettings,
+    client_id: str,
+    stop: asyncio.Event,
+    *,
+    clean_session: bool = False,
+) -> None:
+    """Keep a service connected until ``stop`` is set: reconnect with backoff when the link drops.
+
+    ``clean_session=False`` (the default for services) keeps the subscription and queued QoS 1 messages
+    in the broker while the service is away, so a restart or a broker hiccup loses nothing.
+    """
+    attempt = 0
+    while not stop.is_set():
+        try:
+            async with connect(settings, client_id, clean_session=clean_session) as client:
+                attempt = 0
+                await run(client, stop)
+                return
+        except MqttAuthError:
+            raise
+        except aiomqtt.MqttError as exc:
+            delay = backoff_delay_s(attempt)
+            _LOGGER.warning("mqtt %s: connection lost (%s), reconnecting in %.1fs", client_id, exc, delay)
+            attempt += 1
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await stop.wait()

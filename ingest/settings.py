@@ -1,0 +1,76 @@
+"""Settings of the ingest side (MQTT, InfluxDB, embedded store, simulator, bridge) as pydantic models.
+
+The root settings object that the CLI builds from the environment, a TOML file and secret files is
+``ingest.config.KineticSettings``; services receive these sub-models, never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Section):
+    """MQTT broker connection (KINETIC_MQTT__...)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    tls_insecure: bool = Field(default=False, description="skip server certificate name checks (testing only)")
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    topic_root: str = Field(default="kinetic", min_length=1)
+    client_id_prefix: str = Field(default="kinetic", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_files_need_tls(self) -> MqttSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be set together")
+        if not self.tls and (self.ca_file or self.cert_file):
+            raise ValueError("ca_file/cert_file are set but tls is false: set tls = true")
+        return self
+
+
+class InfluxSettings(_Section):
+    """InfluxDB over the v1 HTTP API (/write, /query): 1.x, or 2.4+/3.x through their v1-compatible API."""
+
+    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
+    database: str = Field(default="kinetic", min_length=1)
+    retention_policy: str | None = None
+    token: SecretStr | None = Field(default=None, description="2.x/3.x token: sent as 'Authorization: Token'")
+    username: str | None = None
+    password: SecretStr | None = None
+    create_database: bool = Field(
+        default=True, description="send CREATE DATABASE at start (1.x); set false for 2.x/3.x buckets"
+    )
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class StoreSettings(_Section):
+    """Where the bridge writes points."""
+
+    kind: Literal["influx_v1", "embedded"] = "influx_v1"
+    embedded_path: Path = Path("kinetic.sqlite")
+
+
+class BridgeSettings(_Section):
+    batch_max_points: int = Field(default=5000, ge=1, le=100_000)
+    flush_interval_s: float = Field(default=1.0, gt=0, le=60)
+    queue_max_messages: int = Field(default=10_000, ge=10)
+
+
+class SimulateSettings(_Section):
+    batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
+    speed: float = Field(default=1.0, ge=0, description="time acceleration; 0 = as fast as possible")
+

@@ -1,0 +1,262 @@
+"""Scenario files: how people (and our checks) describe a day. Pure parsing, errors carry file and line.
+
+Format (documented in docs/scenarios.md)::
+
+    start: 2026-11-23T09:00:00+01:00   # optional, ISO 8601 with an offset; default 2026-01-05T09:00:00Z
+    seed: 7                            # optional, makes the sensor noise repeatable
+    wearers:
+      - wearer: alice
+        placement: thigh               # thigh | trunk | wrist
+        device: alice-thigh            # optional, default <wearer>-<placement>
+        start_offset: 5m               # optional, this wearer starts later
+        segments:
+          - sit 35m
+          - stand 2m
+          - walk 5m
+          - sit 20m lean_left 12deg
+
+A segment is ``ACTIVITY DURATION [MODIFIER VALUE]...``. Activities: sit, stand, walk, stairs, lie,
+off (sensor not worn, lying still on a desk), gap (no data: out of range, battery flat).
+Durations: 90s, 35m, 2h, 1h30m. Modifiers: lean_left/lean_right Ndeg (lateral trunk lean),
+forward Ndeg (forward trunk inclination), repeat N (the segment N times in a row).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, get_args
+
+import yaml
+
+from ingest.errors import ScenarioError
+from ingest.wire import ID_PATTERN, Placement
+
+Activity = Literal["sit", "stand", "walk", "stairs", "lie", "off", "gap"]
+ACTIVITIES: tuple[str, ...] = get_args(Activity)
+PLACEMENTS: tuple[str, ...] = get_args(Placement)
+DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+MAX_SCENARIO_S = 31 * 24 * 3600
+
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_ANGLE_RE = re.compile(r"^(-?\d+(?:\.\d+)?)deg$")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    activity: Activity
+    duration_s: int
+    lean_deg: float = 0.0  # lateral lean, positive = to the wearer's right
+    forward_deg: float = 0.0
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WearerScript:
+    wearer: str
+    device: str
+    placement: Placement
+    start_offset_s: int
+    segments: tuple[Segment, ...]
+
+    @property
+    def duration_s(self) -> int:
+        return self.start_offset_s + sum(s.duration_s for s in self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    start: datetime
+    seed: int
+    wearers: tuple[WearerScript, ...]
+
+    @property
+    def start_ms(self) -> int:
+        return round(self.start.timestamp() * 1000)
+
+    @property
+    def duration_s(self) -> int:
+        return max(w.duration_s for w in self.wearers)
+
+
+def parse_duration_s(text: str) -> int:
+    """'1h30m' -> 5400. Raises ValueError with the expected form."""
+    match = _DURATION_RE.match(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise ValueError(f"duration {text!r} must look like 90s, 35m, 2h or 1h30m")
+    h, m, s = (float(g) if g else 0.0 for g in match.groups())
+    total = round(h * 3600 + m * 60 + s)
+    if total <= 0:
+        raise ValueError(f"duration {text!r} must be at least 1s")
+    return total
+
+
+def parse_segment(text: str, line: int = 0) -> list[Segment]:
+    """One segment line -> segments (several with ``repeat N``). Raises ValueError naming the problem."""
+    words = text.split()
+    if len(words) < 2:
+        raise ValueError(f"segment {text!r} must be 'ACTIVITY DURATION [MODIFIER VALUE]...', e.g. 'sit 35m'")
+    activity, duration = words[0], words[1]
+    if activity not in ACTIVITIES:
+        raise ValueError(f"unknown activity {activity!r}: expected one of {', '.join(ACTIVITIES)}")
+    duration_s = parse_duration_s(duration)
+    lean = forward = 0.0
+    repeat = 1
+    rest = words[2:]
+    if len(rest) % 2:
+        raise ValueError(f"modifier {rest[-1]!r} needs a value, e.g. 'lean_left 12deg'")
+    for name, value in zip(rest[::2], rest[1::2], strict=True):
+        if name == "repeat":
+            if not value.isdigit() or not 1 <= int(value) <= 1000:
+                raise ValueError(f"repeat {value!r} must be a whole number from 1 to 1000")
+            repeat = int(value)
+            continue
+        angle = _ANGLE_RE.match(value)
+        if angle is None:
+            raise ValueError(f"{name} {value!r}: the value must be an angle like 12deg")
+        degrees = float(angle.group(1))
+        if name in ("lean_left", "lean_right"):
+            if not 0 <= degrees <= 60:
+                raise ValueError(f"{name} {value}: lean must be between 0deg and 60deg")
+            lean = -degrees if name == "lean_left" else degrees
+        elif name == "forward":
+            if not -30 <= degrees <= 90:
+                raise ValueError(f"forward {value}: must be between -30deg and 90deg")
+            forward = degrees
+        else:
+            raise ValueError(f"unknown modifier {name!r}: expected lean_left, lean_right, forward or repeat")
+    return [Segment(activity, duration_s, lean, forward, line)] * repeat  # type: ignore[arg-type]
+
+
+def _scalar(node: yaml.Node, what: str, where: str) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ScenarioError(f"{where}:{node.start_mark.line + 1}: {what} must be a single value")
+    return str(node.value)
+
+
+def _mapping(node: yaml.Node, what: str, where: str) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        raise ScenarioError(f"{where}:{node.start_mark.line + 1}: {what} must be a mapping of 'key: value'")
+    out: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        out[_scalar(key, "a key", where)] = value
+    return out
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Parse scenario YAML. Every error names ``source:line`` and the problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{source}{line}: not valid YAML ({problem})") from exc
+    if root is None:
+        raise ScenarioError(f"{source}: the scenario is empty; it needs a 'wearers:' list")
+    top = _mapping(root, "the scenario", source)
+    unknown = set(top) - {"start", "seed", "wearers", "name", "description"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ScenarioError(
+            f"{source}:{top[key].start_mark.line + 1}: unknown key {key!r} "
+            "(expected start, seed, wearers, name, description)"
+        )
+
+    start = DEFAULT_START
+    if "start" in top:
+        raw = _scalar(top["start"], "start", source)
+        try:
+            start = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise ScenarioError(
+                f"{source}:{top['start'].start_mark.line + 1}: start {raw!r} must be ISO 8601, "
+                "e.g. 2026-11-23T09:00:00+01:00"
+            ) from exc
+        if start.tzinfo is None:
+            raise ScenarioError(
+                f"{source}:{top['start'].start_mark.line + 1}: start {raw!r} needs a UTC offset, "
+                "e.g. 2026-11-23T09:00:00+01:00"
+            )
+    seed = 0
+    if "seed" in top:
+        raw = _scalar(top["seed"], "seed", source)
+        if not raw.lstrip("-").isdigit():
+            raise ScenarioError(f"{source}:{top['seed'].start_mark.line + 1}: seed {raw!r} must be a whole number")
+        seed = int(raw)
+
+    if "wearers" not in top:
+        raise ScenarioError(f"{source}:{root.start_mark.line + 1}: missing 'wearers:' list")
+    wearers_node = top["wearers"]
+    if not isinstance(wearers_node, yaml.SequenceNode) or not wearers_node.value:
+        raise ScenarioError(f"{source}:{wearers_node.start_mark.line + 1}: 'wearers' must be a non-empty list")
+    wearers = [_parse_wearer(node, source) for node in wearers_node.value]
+    seen: set[tuple[str, str]] = set()
+    for node, w in zip(wearers_node.value, wearers, strict=True):
+        if (w.wearer, w.device) in seen:
+            raise ScenarioError(
+                f"{source}:{node.start_mark.line + 1}: wearer {w.wearer!r} device {w.device!r} appears twice"
+            )
+        seen.add((w.wearer, w.device))
+    scenario = Scenario(start, seed, tuple(wearers))
+    if scenario.duration_s > MAX_SCENARIO_S:
+        raise ScenarioError(f"{source}: the scenario lasts {scenario.duration_s} s; at most 31 days are supported")
+    return scenario
+
+
+def _parse_wearer(node: yaml.Node, source: str) -> WearerScript:
+    fields = _mapping(node, "a wearer", source)
+    line = node.start_mark.line + 1
+    unknown = set(fields) - {"wearer", "device", "placement", "segments", "start_offset"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ScenarioError(
+            f"{source}:{fields[key].start_mark.line + 1}: unknown key {key!r} "
+            "(expected wearer, device, placement, start_offset, segments)"
+        )
+    for required in ("wearer", "placement", "segments"):
+        if required not in fields:
+            raise ScenarioError(f"{source}:{line}: this wearer has no {required!r}")
+    wearer = _scalar(fields["wearer"], "wearer", source)
+    placement = _scalar(fields["placement"], "placement", source)
+    device = _scalar(fields["device"], "device", source) if "device" in fields else f"{wearer}-{placement}"
+    for key, value in (("wearer", wearer), ("device", device)):
+        if not re.match(ID_PATTERN, value):
+            at = fields[key].start_mark.line + 1 if key in fields else line
+            raise ScenarioError(
+                f"{source}:{at}: {key} {value!r} must be lower-case letters, digits, '-' or '_' (max 64)"
+            )
+    if placement not in PLACEMENTS:
+        raise ScenarioError(
+            f"{source}:{fields['placement'].start_mark.line + 1}: placement {placement!r} must be one of "
+            f"{', '.join(PLACEMENTS)}"
+        )
+    offset_s = 0
+    if "start_offset" in fields:
+        raw = _scalar(fields["start_offset"], "start_offset", source)
+        try:
+            offset_s = parse_duration_s(raw)
+        except ValueError as exc:
+            raise ScenarioError(f"{source}:{fields['start_offset'].start_mark.line + 1}: start_offset: {exc}") from exc
+    seg_node = fields["segments"]
+    if not isinstance(seg_node, yaml.SequenceNode) or not seg_node.value:
+        raise ScenarioError(f"{source}:{seg_node.start_mark.line + 1}: 'segments' must be a non-empty list")
+    segments: list[Segment] = []
+    for item in seg_node.value:
+        at = item.start_mark.line + 1
+        text = _scalar(item, "a segment", source)
+        try:
+            segments.extend(parse_segment(text, at))
+        except ValueError as exc:
+            raise ScenarioError(f"{source}:{at}: {exc}") from exc
+    return WearerScript(wearer, device, placement, offset_s, tuple(segments))  # type: ignore[arg-type]
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror or exc})") from exc
+    return parse_scenario(text, str(path))

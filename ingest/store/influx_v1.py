@@ -1,0 +1,92 @@
+"""InfluxDB v1 HTTP API writer: ``POST /write`` with line protocol, many points per request.
+
+Works with InfluxDB 1.x and with the v1-compatible API of InfluxDB 2.4+ and 3.x (bucket = database,
+``Authorization: Token ...``). urllib is synchronous, so each request runs in a worker thread
+(``asyncio.to_thread``) and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from ingest.errors import SinkRejected, SinkUnavailable
+from ingest.settings import InfluxSettings
+from ingest.store.points import Point, to_line_protocol
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class InfluxV1Sink:
+    """PointSink for the v1 HTTP API."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        self._settings = settings
+        self._base = settings.url.rstrip("/")
+        self._headers: dict[str, str] = {}
+        if settings.token is not None:
+            self._headers["Authorization"] = f"Token {settings.token.get_secret_value()}"
+        elif settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else ""
+            creds = base64.b64encode(f"{settings.username}:{password}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {creds}"
+
+    async def prepare(self) -> None:
+        """Create the database when configured to (InfluxDB 1.x). Raises SinkUnavailable if unreachable."""
+        if self._settings.create_database:
+            await self.query(f'CREATE DATABASE "{self._settings.database}"', method="POST")
+
+    async def write(self, points: list[Point]) -> None:
+        if not points:
+            return
+        params = {"db": self._settings.database, "precision": "ms"}
+        if self._settings.retention_policy:
+            params["rp"] = self._settings.retention_policy
+        body = to_line_protocol(points)
+        await asyncio.to_thread(self._request, "POST", "/write", params, body)
+
+    async def query(self, influxql: str, *, method: str = "GET") -> dict[str, Any]:
+        """Run InfluxQL; returns the decoded JSON (``epoch=ms`` timestamps)."""
+        params = {"db": self._settings.database, "q": influxql, "epoch": "ms"}
+        raw = await asyncio.to_thread(self._request, method, "/query", params, None)
+        result: dict[str, Any] = json.loads(raw or b"{}")
+        for statement in result.get("results", []):
+            if "error" in statement:
+                raise SinkRejected(f"InfluxQL error: {statement['error']}", 400, statement["error"])
+        return result
+
+    async def aclose(self) -> None:
+        return None
+
+    def _request(self, method: str, path: str, params: dict[str, str], body: bytes | None) -> bytes:
+        url = f"{self._base}{path}?{urllib.parse.urlencode(params)}"
+        headers = dict(self._headers)
+        if body is not None:
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+        request = urllib.request.Request(url, data=body if body is not None else b"" if method == "POST" else None,
+                                         headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self._settings.timeout_s) as response:
+                data: bytes = response.read()
+                return data
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode("utf-8", "replace")[:500]
+            if exc.code in (401, 403):
+                raise SinkRejected(
+                    f"InfluxDB at {self._base} refused the credentials (HTTP {exc.code}): check "
+                    "KINETIC_INFLUX__TOKEN or KINETIC_INFLUX__USERNAME/PASSWORD",
+                    exc.code,
+                    text,
+                ) from exc
+            if 400 <= exc.code < 500:
+                raise SinkRejected(f"InfluxDB rejected {path} (HTTP {exc.code}): {text}", exc.code, text) from exc
+            raise SinkUnavailable(f"InfluxDB {path} answered HTTP {exc.code}: {text}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SinkUnavailable(f"InfluxDB at {self._base} unreachable ({reason})") from exc

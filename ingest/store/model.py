@@ -1,0 +1,100 @@
+"""Kinetic's data model: how each wire message becomes points. One model for every writer.
+
+Measurements (tags in brackets), all timestamps in event time, milliseconds:
+
+- ``features`` [wearer, device, placement]: incl_deg, lean_deg, enmo_mg, steps, n - one point per second
+- ``events`` [wearer, kind]: posture, bout_start_ms, duration_s, prompt_id, trigger, exercise
+- ``prompts`` [wearer, trigger]: id, exercise, title, text, expires_ms, bout_start_ms
+- ``device_status`` [wearer, device]: state, placement, battery_pct, rssi_dbm, firmware
+
+Tags hold only bounded values (ids, enumerations): series cardinality grows with wearers x devices, never
+with time. Prompt ids and texts are fields. See docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ingest.store.points import Point
+from ingest.wire import DeviceStatusV1, EventV1, FeatureBatchV1, Payload, PromptV1
+
+
+def _ms(dt: datetime | None) -> int | None:
+    return None if dt is None else round(dt.timestamp() * 1000)
+
+
+def feature_points(batch: FeatureBatchV1) -> list[Point]:
+    tags = (("device", batch.device), ("placement", batch.placement), ("wearer", batch.wearer))
+    out = []
+    for f in batch.frames:
+        fields: dict[str, float | int] = {"incl_deg": f.incl_deg, "enmo_mg": f.enmo_mg, "steps": f.steps, "n": f.n}
+        if f.lean_deg is not None:
+            fields["lean_deg"] = f.lean_deg
+        out.append(Point("features", tags, fields, f.t_ms))
+    return out
+
+
+def event_points(event: EventV1) -> list[Point]:
+    return [
+        Point.make(
+            "events",
+            {"wearer": event.wearer, "kind": event.kind},
+            {
+                "posture": event.posture,
+                "bout_start_ms": _ms(event.bout_start),
+                "duration_s": event.duration_s,
+                "prompt_id": event.prompt_id,
+                "trigger": event.trigger,
+                "exercise": event.exercise,
+            },
+            round(event.t.timestamp() * 1000),
+        )
+    ]
+
+
+def prompt_points(prompt: PromptV1) -> list[Point]:
+    return [
+        Point.make(
+            "prompts",
+            {"wearer": prompt.wearer, "trigger": prompt.trigger},
+            {
+                "id": prompt.id,
+                "exercise": prompt.exercise,
+                "title": prompt.title,
+                "text": prompt.text,
+                "expires_ms": _ms(prompt.expires),
+                "bout_start_ms": _ms(prompt.bout_start),
+            },
+            round(prompt.created.timestamp() * 1000),
+        )
+    ]
+
+
+def status_points(status: DeviceStatusV1, received_ms: int) -> list[Point]:
+    return [
+        Point.make(
+            "device_status",
+            {"wearer": status.wearer, "device": status.device},
+            {
+                "state": status.state,
+                "placement": status.placement,
+                "battery_pct": status.battery_pct,
+                "rssi_dbm": status.rssi_dbm,
+                "firmware": status.firmware,
+            },
+            status.t_ms if status.t_ms is not None else received_ms,
+        )
+    ]
+
+
+def points_for(message: Payload, received_ms: int) -> list[Point]:
+    """The points a decoded wire message stores as. Dead letters are not stored as points."""
+    if isinstance(message, FeatureBatchV1):
+        return feature_points(message)
+    if isinstance(message, EventV1):
+        return event_points(message)
+    if isinstance(message, PromptV1):
+        return prompt_points(message)
+    if isinstance(message, DeviceStatusV1):
+        return status_points(message, received_ms)
+    return []
