@@ -92,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides: dict[str, Any] = {}
         if args.log_level:
             overrides["log_level"] = args.log_level
+        elif args.command == "demo":
+            overrides["log_level"] = "WARNING"  # the demo's terminal view shows what matters
         settings = load_settings(args.config, **overrides)
         logging.basicConfig(
             level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

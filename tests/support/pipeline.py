@@ -1,0 +1,100 @@
+"""Runs the real services in-process against real servers, and records what crosses the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiomqtt
+
+from alerts.catalog import load_catalog
+from alerts.engine import AlertEngine, EngineConfig
+from alerts.service import AlertService
+from ingest.bridge import Bridge
+from ingest.config import KineticSettings
+from ingest.mqtt import connect, payload_bytes, serve
+from ingest.store.points import PointSink
+from ingest.wire import Topics
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition") -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout_s}s waiting for {what}") from None
+
+
+@dataclass
+class Recorder:
+    """Collects every message on some topic filters (a subscriber of our own)."""
+
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on(self, suffix: str) -> list[bytes]:
+        return [p for t, p in self.messages if t.endswith(suffix)]
+
+
+@contextlib.asynccontextmanager
+async def recording(settings: KineticSettings, filters: list[str], name: str) -> AsyncIterator[Recorder]:
+    recorder = Recorder()
+
+    async def consume(client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            recorder.messages.append((str(message.topic), payload_bytes(message)))
+
+    async with connect(settings.mqtt, name) as client:
+        for f in filters:
+            await client.subscribe(f, qos=1)
+        task = asyncio.create_task(consume(client))
+        recorder.ready.set()
+        try:
+            yield recorder
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+@dataclass
+class Pipeline:
+    settings: KineticSettings
+    topics: Topics
+    bridge: Bridge
+    alerts: AlertService
+    stop: asyncio.Event
+
+    async def settle(self, batches: int, timeout_s: float = 60.0) -> None:
+        """Wait until the alert service has processed ``batches`` and the bridge has written all it got."""
+        c = self.alerts.engine.counters
+        await until(lambda: c.batches + c.secondary_batches >= batches, timeout_s, f"{batches} batches")
+        seen = -1
+        while seen != self.bridge.counters.messages:
+            seen = self.bridge.counters.messages
+            await asyncio.sleep(0.3)
+            await self.bridge.drain()
+
+
+@contextlib.asynccontextmanager
+async def running_pipeline(settings: KineticSettings, sink: PointSink, name: str) -> AsyncIterator[Pipeline]:
+    topics = Topics(settings.mqtt.topic_root)
+    engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog())
+    pipeline = Pipeline(
+        settings,
+        topics,
+        Bridge(topics=topics, sink=sink, settings=settings.bridge),
+        AlertService(topics=topics, engine=engine),
+        asyncio.Event(),
+    )
+    async with asyncio.TaskGroup() as group:
+        group.create_task(serve(pipeline.bridge.run, settings.mqtt, f"{name}-bridge", pipeline.stop))
+        group.create_task(serve(pipeline.alerts.run, settings.mqtt, f"{name}-alerts", pipeline.stop))
+        await until(lambda: pipeline.bridge.ready.is_set() and pipeline.alerts.ready.is_set(), 20, "services")
+        try:
+            yield pipeline
+        finally:
+            pipeline.stop.set()
