@@ -41,8 +41,16 @@ BoutChange = BoutStarted | BoutEnded
 class BoutTracker:
     """Feed one posture per second in time order; get bout starts and ends back."""
 
-    __slots__ = ("_cand_posture", "_cand_start_ms", "_cur_posture", "_cur_start_ms", "_last_ms",
-                 "max_gap_ms", "min_posture_ms", "stale")
+    __slots__ = (
+        "_cand_posture",
+        "_cand_start_ms",
+        "_cur_posture",
+        "_cur_start_ms",
+        "_last_ms",
+        "max_gap_ms",
+        "min_posture_ms",
+        "stale",
+    )
 
     def __init__(self, min_posture_s: int = 10, max_gap_s: int = 60) -> None:
         self.min_posture_ms = min_posture_s * 1000

@@ -87,8 +87,15 @@ class AlertEngine:
             if prompt is not None:
                 out.append(prompt)
                 out.append(
-                    EventV1(kind="prompt_sent", wearer=batch.wearer, t=prompt.created, prompt_id=prompt.id,
-                            trigger=prompt.trigger, exercise=prompt.exercise, bout_start=prompt.bout_start)
+                    EventV1(
+                        kind="prompt_sent",
+                        wearer=batch.wearer,
+                        t=prompt.created,
+                        prompt_id=prompt.id,
+                        trigger=prompt.trigger,
+                        exercise=prompt.exercise,
+                        bout_start=prompt.bout_start,
+                    )
                 )
         return out
 
@@ -104,19 +111,31 @@ class AlertEngine:
         if state is None or (
             batch.device != state.device and _PLACEMENT_RANK[batch.placement] < _PLACEMENT_RANK[state.placement]
         ):
-            state = WearerState(batch.device, batch.placement,
-                                BoutTracker(self.config.min_posture_s, self.config.max_gap_s))
+            state = WearerState(
+                batch.device, batch.placement, BoutTracker(self.config.min_posture_s, self.config.max_gap_s)
+            )
             self.wearers[batch.wearer] = state
         return state if batch.device == state.device else None
 
     @staticmethod
     def _event_for(wearer: str, change: BoutStarted | BoutEnded) -> EventV1:
         if isinstance(change, BoutStarted):
-            return EventV1(kind="bout_started", wearer=wearer, t=_dt(change.start_ms), posture=change.posture,
-                           bout_start=_dt(change.start_ms))
+            return EventV1(
+                kind="bout_started",
+                wearer=wearer,
+                t=_dt(change.start_ms),
+                posture=change.posture,
+                bout_start=_dt(change.start_ms),
+            )
         bout = change.bout
-        return EventV1(kind="bout_ended", wearer=wearer, t=_dt(bout.end_ms), posture=bout.posture,
-                       bout_start=_dt(bout.start_ms), duration_s=bout.duration_s)
+        return EventV1(
+            kind="bout_ended",
+            wearer=wearer,
+            t=_dt(bout.end_ms),
+            posture=bout.posture,
+            bout_start=_dt(bout.start_ms),
+            duration_s=bout.duration_s,
+        )
 
     def _maybe_prompt(self, wearer: str, state: WearerState, t_ms: int) -> PromptV1 | None:
         current = state.tracker.current

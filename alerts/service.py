@@ -69,8 +69,14 @@ class AlertService:
             return
         for output in self.engine.process(batch):
             if isinstance(output, PromptV1):
-                _LOGGER.info("%s %s: prompt %s (%s) at %s", self.name, output.wearer, output.id, output.exercise,
-                             output.created.isoformat())
+                _LOGGER.info(
+                    "%s %s: prompt %s (%s) at %s",
+                    self.name,
+                    output.wearer,
+                    output.id,
+                    output.exercise,
+                    output.created.isoformat(),
+                )
                 await publisher.publish(self.topics.prompts(output.wearer), encode(output), qos=1)
                 self.prompts_published += 1
                 if self.on_prompt is not None:

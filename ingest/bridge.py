@@ -135,18 +135,23 @@ class Bridge:
             except SinkUnavailable as exc:
                 delay = backoff_delay_s(attempt, cap_s=10.0)
                 self.counters.write_retries += 1
-                _LOGGER.warning("%s: write of %d points failed (%s), retrying in %.1fs",
-                                self.name, len(batch), exc, delay)
+                _LOGGER.warning(
+                    "%s: write of %d points failed (%s), retrying in %.1fs", self.name, len(batch), exc, delay
+                )
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
             except SinkRejected as exc:
                 self.counters.rejected_batches += 1
                 reason = f"database rejected the batch: {exc}"
-                await self.dead_letters.send(publisher, f"{self.topics.base}/_store", to_line_protocol(batch), reason)
+                await self.dead_letters.send(
+                    publisher, f"{self.topics.base}/_store", to_line_protocol(batch), reason
+                )
                 return
             self.counters.writes += 1
             self.counters.points_written += len(batch)
             if attempt:
-                _LOGGER.info("%s: database is back, wrote %d points after %d retries", self.name, len(batch), attempt)
+                _LOGGER.info(
+                    "%s: database is back, wrote %d points after %d retries", self.name, len(batch), attempt
+                )
             return

@@ -16,10 +16,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from alerts.catalog import load_catalog
+from alerts.engine import AlertEngine, EngineConfig
 from alerts.errors import AlertsError
+from alerts.service import AlertService
+from ingest.backoff import backoff_delay_s
+from ingest.bridge import Bridge
 from ingest.config import KineticSettings, load_settings
-from ingest.errors import IngestError
+from ingest.demo_view import DemoView
+from ingest.errors import IngestError, SinkUnavailable
+from ingest.mqtt import serve
 from ingest.simulate.scenario import Scenario, load_scenario, parse_scenario
+from ingest.simulate.service import simulate
+from ingest.store.embedded import EmbeddedSink
+from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.points import PointSink
+from ingest.wire import Topics
 
 _LOGGER = logging.getLogger("kinetic")
 
@@ -52,8 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         "simulated wearers at accelerated time; shows prompts live and a per-wearer summary.",
     )
     demo.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in workday)")
-    demo.add_argument("--speed", type=float, default=2000.0,
-                      help="time acceleration (default 2000: an 8-hour day in about 15 s; 0 = flat out)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=2000.0,
+        help="time acceleration (default 2000: an 8-hour day in about 15 s; 0 = flat out)",
+    )
     demo.add_argument("--db", type=Path, help="SQLite file to keep (default: a temporary file)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, nothing else")
 
@@ -64,8 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and device status over MQTT, in real or accelerated time, with timestamps from the scenario clock.",
     )
     sim.add_argument("scenario", type=Path, help="scenario YAML file")
-    sim.add_argument("--speed", type=float, help="time acceleration, e.g. 600; 0 = as fast as possible "
-                     "(default: KINETIC_SIMULATE__SPEED, 1 = real time)")
+    sim.add_argument(
+        "--speed",
+        type=float,
+        help="time acceleration, e.g. 600; 0 = as fast as possible "
+        "(default: KINETIC_SIMULATE__SPEED, 1 = real time)",
+    )
     sim.add_argument("--batch-s", type=int, help="seconds of frames per MQTT message (default 10)")
     sim.add_argument("--check", action="store_true", help="only check the scenario file and print a summary")
 
@@ -96,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides["log_level"] = "WARNING"  # the demo's terminal view shows what matters
         settings = load_settings(args.config, **overrides)
         logging.basicConfig(
-            level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            level=settings.log_level,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         command: Callable[[argparse.Namespace, KineticSettings], int] = _COMMANDS[args.command]
         return command(args, settings)
@@ -135,8 +157,6 @@ def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
-    from ingest.simulate.service import simulate
-    from ingest.wire import Topics
 
     scenario = load_scenario(args.scenario)
     speed = settings.simulate.speed if args.speed is None else args.speed
@@ -145,8 +165,11 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
         print("kinetic: error: --speed must be >= 0 (0 = as fast as possible)", file=sys.stderr)
         return 2
     hours = scenario.duration_s / 3600
-    print(f"scenario {args.scenario}: {len(scenario.wearers)} wearer(s), {hours:.2f} h from "
-          f"{scenario.start.isoformat()}", file=sys.stderr)
+    print(
+        f"scenario {args.scenario}: {len(scenario.wearers)} wearer(s), {hours:.2f} h from "
+        f"{scenario.start.isoformat()}",
+        file=sys.stderr,
+    )
     if args.check:
         return 0
     last_hour: dict[str, int] = {}
@@ -158,8 +181,16 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
             _LOGGER.info("simulate %s: %d h of %.1f h published", wearer, hour, hours)
 
     async def job(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(simulate(scenario, mqtt=settings.mqtt, topics=Topics(settings.mqtt.topic_root),
-                                            speed=speed, batch_s=batch_s, progress=progress))
+        task = asyncio.create_task(
+            simulate(
+                scenario,
+                mqtt=settings.mqtt,
+                topics=Topics(settings.mqtt.topic_root),
+                speed=speed,
+                batch_s=batch_s,
+                progress=progress,
+            )
+        )
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -174,12 +205,6 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 
 def _cmd_bridge(args: argparse.Namespace, settings: KineticSettings) -> int:
-    from ingest.bridge import Bridge
-    from ingest.mqtt import serve
-    from ingest.store.embedded import EmbeddedSink
-    from ingest.store.influx_v1 import InfluxV1Sink
-    from ingest.store.points import PointSink
-    from ingest.wire import Topics
 
     async def job(stop: asyncio.Event) -> None:
         sink: PointSink
@@ -201,8 +226,6 @@ def _cmd_bridge(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 
 async def _retry_until_ready(action: Callable[[], Awaitable[None]], what: str, stop: asyncio.Event) -> None:
-    from ingest.backoff import backoff_delay_s
-    from ingest.errors import SinkUnavailable
 
     attempt = 0
     while not stop.is_set():
@@ -221,11 +244,6 @@ async def _retry_until_ready(action: Callable[[], Awaitable[None]], what: str, s
 
 
 def _cmd_alerts(args: argparse.Namespace, settings: KineticSettings) -> int:
-    from alerts.catalog import load_catalog
-    from alerts.engine import AlertEngine, EngineConfig
-    from alerts.service import AlertService
-    from ingest.mqtt import serve
-    from ingest.wire import Topics
 
     engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog(settings.alerts.catalog_dirs))
     service = AlertService(topics=Topics(settings.mqtt.topic_root), engine=engine)
@@ -238,7 +256,6 @@ def _cmd_alerts(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
-    from ingest.demo_view import DemoView
 
     scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
     if args.speed < 0:

@@ -38,7 +38,7 @@ DEFAULT_SECRETS_DIR = Path("/run/secrets")
 class KineticSettings(BaseSettings):
     """Every setting of every Kinetic service. See docs/configuration.md."""
 
-    model_config = SettingsConfigDict(
+    model_config = SettingsConfigDict(  # type: ignore[typeddict-unknown-key]
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",

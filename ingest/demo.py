@@ -76,15 +76,29 @@ async def run_demo(
     try:
         async with embedded_broker() as port:
             mqtt = settings.mqtt.model_copy(
-                update={"host": "127.0.0.1", "port": port, "username": None, "password": None, "tls": False,
-                        "ca_file": None, "cert_file": None, "key_file": None}
+                update={
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "username": None,
+                    "password": None,
+                    "tls": False,
+                    "ca_file": None,
+                    "cert_file": None,
+                    "key_file": None,
+                }
             )
             async with asyncio.TaskGroup() as group:
                 group.create_task(serve(bridge.run, mqtt, "kinetic-demo-bridge", stop), name="bridge")
                 group.create_task(serve(alerts.run, mqtt, "kinetic-demo-alerts", stop), name="alerts")
                 await asyncio.wait_for(asyncio.gather(bridge.ready.wait(), alerts.ready.wait()), 30)
-                result = await simulate(scenario, mqtt=mqtt, topics=topics, speed=speed,
-                                        batch_s=settings.simulate.batch_s, progress=progress)
+                result = await simulate(
+                    scenario,
+                    mqtt=mqtt,
+                    topics=topics,
+                    speed=speed,
+                    batch_s=settings.simulate.batch_s,
+                    progress=progress,
+                )
                 # Let the alert service see every batch, then end the bouts still open at the end of data.
                 counters = engine.counters
                 while counters.batches + counters.secondary_batches < result.batches:
@@ -92,15 +106,19 @@ async def run_demo(
                 await _close_open_bouts(engine, alerts, mqtt, topics)
                 await _wait_quiet(bridge)
                 stop.set()
-        return _summarise(scenario, sink, result.frames, result.batches,
-                          bridge.dead_letters.count + alerts.dead_letters.count, loop.time() - wall0)
+        return _summarise(
+            scenario,
+            sink,
+            result.frames,
+            result.batches,
+            bridge.dead_letters.count + alerts.dead_letters.count,
+            loop.time() - wall0,
+        )
     finally:
         await sink.aclose()
 
 
-async def _close_open_bouts(
-    engine: AlertEngine, alerts: AlertService, mqtt: MqttSettings, topics: Topics
-) -> None:
+async def _close_open_bouts(engine: AlertEngine, alerts: AlertService, mqtt: MqttSettings, topics: Topics) -> None:
     async with connect(mqtt, "kinetic-demo-close") as client:
         for wearer in list(engine.wearers):
             for event in engine.close(wearer):
@@ -141,8 +159,14 @@ def _summarise(
         )
         for row in sink.rows("prompts", wearer=wearer):
             created = datetime.fromtimestamp(row["t_ms"] / 1000, scenario.start.tzinfo)
-            summary.prompts.append({"created": created.isoformat(), "exercise": str(row["exercise"]),
-                                    "id": str(row["id"]), "trigger": str(row["trigger"])})
+            summary.prompts.append(
+                {
+                    "created": created.isoformat(),
+                    "exercise": str(row["exercise"]),
+                    "id": str(row["id"]),
+                    "trigger": str(row["trigger"]),
+                }
+            )
         summary.sitting_min = round(summary.sitting_min, 1)
         summary.longest_bout_min = round(summary.longest_bout_min, 1)
         wearers.append(summary)
@@ -155,4 +179,3 @@ def _summarise(
         dead_letters=dead,
         wearers=wearers,
     )
-

@@ -31,12 +31,15 @@ class DemoView:
             f"[bold]Kinetic demo[/]: {len(scenario.wearers)} wearers, {hours:.1f} h from "
             f"{scenario.start:%a %d %b %H:%M}, speed x{speed:g}, embedded broker + SQLite ({db_path})"
         )
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
-                            TimeElapsedColumn(), console=self.console, disable=self.quiet)
-        tasks = {
-            w.wearer: progress.add_task(w.wearer, total=w.duration_s, clock="")
-            for w in scenario.wearers
-        }
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[clock]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=self.quiet,
+        )
+        tasks = {w.wearer: progress.add_task(w.wearer, total=w.duration_s, clock="") for w in scenario.wearers}
 
         def on_progress(wearer: str, done_s: int) -> None:
             clock = scenario.start + timedelta(seconds=done_s)
@@ -51,19 +54,43 @@ class DemoView:
             )
 
         with progress:
-            summary = asyncio.run(run_demo(scenario, settings, db_path=db_path, speed=speed,
-                                           on_prompt=on_prompt, progress=on_progress))
+            summary = asyncio.run(
+                run_demo(
+                    scenario,
+                    settings,
+                    db_path=db_path,
+                    speed=speed,
+                    on_prompt=on_prompt,
+                    progress=on_progress,
+                )
+            )
         self._print_summary(summary)
         return summary
 
     def _print_summary(self, summary: DemoSummary) -> None:
         table = Table(title=f"Summary ({summary.scenario_hours} h simulated in {summary.wall_s} s)")
-        for column in ("wearer", "sitting min", "sitting bouts", ">= 30 min", "longest min", "breaks", "prompts"):
+        for column in (
+            "wearer",
+            "sitting min",
+            "sitting bouts",
+            ">= 30 min",
+            "longest min",
+            "breaks",
+            "prompts",
+        ):
             table.add_column(column, justify="left" if column == "wearer" else "right")
         for w in summary.wearers:
-            table.add_row(w.wearer, f"{w.sitting_min:.0f}", str(w.sitting_bouts), str(w.bouts_30min_plus),
-                          f"{w.longest_bout_min:.0f}", str(w.breaks), str(len(w.prompts)))
+            table.add_row(
+                w.wearer,
+                f"{w.sitting_min:.0f}",
+                str(w.sitting_bouts),
+                str(w.bouts_30min_plus),
+                f"{w.longest_bout_min:.0f}",
+                str(w.breaks),
+                str(len(w.prompts)),
+            )
         self.console.print(table)
         self.console.print(
-            f"{summary.frames} frames in {summary.batches} MQTT messages stored; dead letters: {summary.dead_letters}"
+            f"{summary.frames} frames in {summary.batches} MQTT messages stored; "
+            f"dead letters: {summary.dead_letters}"
         )

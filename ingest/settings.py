@@ -73,4 +73,3 @@ class BridgeSettings(_Section):
 class SimulateSettings(_Section):
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     speed: float = Field(default=1.0, ge=0, description="time acceleration; 0 = as fast as possible")
-

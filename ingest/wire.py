@@ -18,6 +18,7 @@ This module is pure: no I/O, no clock reads. ``alerts`` depends on ``ingest`` on
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,7 +81,7 @@ class FeatureBatchV1(_Model):
     @model_validator(mode="after")
     def _frames_in_time_order(self) -> FeatureBatchV1:
         times = [f.t_ms for f in self.frames]
-        if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(times)):
             raise ValueError("frames must be in strictly increasing t_ms order")
         return self
 
@@ -151,9 +152,7 @@ class DeadLetterV1(_Model):
     received: AwareDatetime
 
     @classmethod
-    def wrap(
-        cls, *, service: str, topic: str, reason: str, payload: bytes, received: datetime
-    ) -> DeadLetterV1:
+    def wrap(cls, *, service: str, topic: str, reason: str, payload: bytes, received: datetime) -> DeadLetterV1:
         try:
             text, encoding = payload.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
@@ -163,7 +162,7 @@ class DeadLetterV1(_Model):
             topic=topic,
             reason=reason,
             payload=text,
-            payload_encoding=encoding,  # type: ignore[arg-type]
+            payload_encoding=encoding,
             received=received,
         )
 

@@ -5,8 +5,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.servers import Server, ServerStartError, start_influxd, start_mosquitto
+
+# Shared, noisy 2-core machines: no per-example deadline, no "too slow" health check.
+settings.register_profile("kinetic", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kinetic")
 
 
 @pytest.fixture(scope="session")

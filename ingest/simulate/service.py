@@ -61,12 +61,20 @@ async def _run_wearer(
 ) -> None:
     loop = asyncio.get_running_loop()
     status_topic = topics.status(script.wearer, script.device)
-    offline = DeviceStatusV1(wearer=script.wearer, device=script.device, state="offline", placement=script.placement)
+    offline = DeviceStatusV1(
+        wearer=script.wearer, device=script.device, state="offline", placement=script.placement
+    )
     client_id = f"{mqtt.client_id_prefix}-sim-{script.device}"
     async with connect(mqtt, client_id, will=Will(status_topic, encode(offline))) as client:
-        online = DeviceStatusV1(wearer=script.wearer, device=script.device, state="online",
-                                placement=script.placement, t_ms=scenario.start_ms, battery_pct=100,
-                                firmware="kinetic-sim")
+        online = DeviceStatusV1(
+            wearer=script.wearer,
+            device=script.device,
+            state="online",
+            placement=script.placement,
+            t_ms=scenario.start_ms,
+            battery_pct=100,
+            firmware="kinetic-sim",
+        )
         await client.publish(status_topic, encode(online), qos=1, retain=True)
         topic = topics.features(script.wearer, script.device)
         last_ms = scenario.start_ms

@@ -55,7 +55,9 @@ _LOOKS: dict[Placement, dict[str, _Look]] = {
 }
 
 
-def _frame(rng: random.Random, placement: Placement, segment: Segment, t_ms: int, step_acc: list[float]) -> FeatureFrameV1:
+def _frame(
+    rng: random.Random, placement: Placement, segment: Segment, t_ms: int, step_acc: list[float]
+) -> FeatureFrameV1:
     look = _LOOKS[placement][segment.activity]
     incl = look.incl_deg + segment.forward_deg + rng.gauss(0.0, look.incl_sd)
     enmo = abs(look.enmo_mg + rng.gauss(0.0, look.enmo_sd))
@@ -96,7 +98,11 @@ def batches_for(scenario: Scenario, script: WearerScript, batch_s: int) -> Itera
     def flush() -> FeatureBatchV1:
         nonlocal seq
         batch = FeatureBatchV1(
-            wearer=script.wearer, device=script.device, placement=script.placement, seq=seq, frames=list(pending)
+            wearer=script.wearer,
+            device=script.device,
+            placement=script.placement,
+            seq=seq,
+            frames=list(pending),
         )
         seq += 1
         pending.clear()

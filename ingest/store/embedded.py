@@ -48,8 +48,7 @@ class EmbeddedSink:
 
     def _write(self, points: list[Point]) -> None:
         rows = [
-            (p.measurement, p.series, p.t_ms, json.dumps(dict(p.tags)), json.dumps(dict(p.fields)))
-            for p in points
+            (p.measurement, p.series, p.t_ms, json.dumps(dict(p.tags)), json.dumps(dict(p.fields))) for p in points
         ]
         with self._lock:
             try:

@@ -69,8 +69,12 @@ class InfluxV1Sink:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "text/plain; charset=utf-8"
-        request = urllib.request.Request(url, data=body if body is not None else b"" if method == "POST" else None,
-                                         headers=headers, method=method)
+        request = urllib.request.Request(
+            url,
+            data=body if body is not None else b"" if method == "POST" else None,
+            headers=headers,
+            method=method,
+        )
         try:
             with urllib.request.urlopen(request, timeout=self._settings.timeout_s) as response:
                 data: bytes = response.read()

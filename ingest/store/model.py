@@ -27,7 +27,12 @@ def feature_points(batch: FeatureBatchV1) -> list[Point]:
     tags = (("device", batch.device), ("placement", batch.placement), ("wearer", batch.wearer))
     out = []
     for f in batch.frames:
-        fields: dict[str, float | int] = {"incl_deg": f.incl_deg, "enmo_mg": f.enmo_mg, "steps": f.steps, "n": f.n}
+        fields: dict[str, float | int] = {
+            "incl_deg": f.incl_deg,
+            "enmo_mg": f.enmo_mg,
+            "steps": f.steps,
+            "n": f.n,
+        }
         if f.lean_deg is not None:
             fields["lean_deg"] = f.lean_deg
         out.append(Point("features", tags, fields, f.t_ms))

@@ -28,7 +28,11 @@ class Point:
 
     @classmethod
     def make(
-        cls, measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, FieldValue | None], t_ms: int
+        cls,
+        measurement: str,
+        tags: Mapping[str, str | None],
+        fields: Mapping[str, FieldValue | None],
+        t_ms: int,
     ) -> Point:
         clean_tags = tuple(sorted((k, v) for k, v in tags.items() if v is not None and v != ""))
         clean_fields = {k: v for k, v in fields.items() if v is not None}
@@ -36,7 +40,9 @@ class Point:
 
     @property
     def series(self) -> str:
-        return ",".join([_escape_key(self.measurement)] + [f"{_escape_key(k)}={_escape_key(v)}" for k, v in self.tags])
+        return ",".join(
+            [_escape_key(self.measurement)] + [f"{_escape_key(k)}={_escape_key(v)}" for k, v in self.tags]
+        )
 
 
 class PointSink(Protocol):

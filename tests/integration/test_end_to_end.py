@@ -18,7 +18,7 @@ from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.service import simulate
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.wire import DeadLetterV1, PromptV1, Topics
-from tests.support.pipeline import recording, running_pipeline, until
+from tests.support.pipeline import recording, running_pipeline
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
@@ -94,8 +94,10 @@ def test_sitting_35_min_gives_exactly_one_prompt_stored_in_influxdb(
     event = dict(zip(event_rows["columns"], event_rows["values"][0], strict=True))
     assert event["prompt_id"] == prompt.id and event["wearer"] == "ann"
     # The sitting bout that ended at the walk was stored with its length.
-    ended = [dict(zip(bouts["results"][0]["series"][0]["columns"], v, strict=True))
-             for v in bouts["results"][0]["series"][0]["values"]]
+    ended = [
+        dict(zip(bouts["results"][0]["series"][0]["columns"], v, strict=True))
+        for v in bouts["results"][0]["series"][0]["values"]
+    ]
     sitting = [b for b in ended if b["posture"] == "sitting"]
     assert [b["duration_s"] for b in sitting] == [35 * 60]
     assert pipeline.bridge.dead_letters.count == 0 and pipeline.alerts.dead_letters.count == 0
@@ -107,11 +109,27 @@ def test_malformed_payloads_are_dead_lettered_while_the_pipeline_carries_on(
     settings = settings_for(mosquitto, influxd, unique)
     bad = {
         "not json": b"{nope",
-        "schema": json.dumps({"v": 1, "wearer": "ann", "device": "ann-thigh", "placement": "thigh",
-                              "seq": 0, "frames": [{"t_ms": 1, "incl_deg": 500, "enmo_mg": 1, "n": 50}]}).encode(),
-        "extra field": json.dumps({"v": 1, "wearer": "ann", "device": "ann-thigh", "placement": "thigh",
-                                   "seq": 0, "frames": [{"t_ms": 1, "incl_deg": 5, "enmo_mg": 1, "n": 50}],
-                                   "colour": "red"}).encode(),
+        "schema": json.dumps(
+            {
+                "v": 1,
+                "wearer": "ann",
+                "device": "ann-thigh",
+                "placement": "thigh",
+                "seq": 0,
+                "frames": [{"t_ms": 1, "incl_deg": 500, "enmo_mg": 1, "n": 50}],
+            }
+        ).encode(),
+        "extra field": json.dumps(
+            {
+                "v": 1,
+                "wearer": "ann",
+                "device": "ann-thigh",
+                "placement": "thigh",
+                "seq": 0,
+                "frames": [{"t_ms": 1, "incl_deg": 5, "enmo_mg": 1, "n": 50}],
+                "colour": "red",
+            }
+        ).encode(),
         "binary": b"\xff\xfe\x00",
     }
 
@@ -124,7 +142,7 @@ def test_malformed_payloads_are_dead_lettered_while_the_pipeline_carries_on(
             await client.publish(topics.features("ann", "ann-thigh"), spoof, qos=1)
 
     async def scenario_run():  # type: ignore[no-untyped-def]
-        scenario, rec, pipeline, sink = await run_scenario(settings, SIT_35, before=publish_garbage)
+        _, rec, pipeline, sink = await run_scenario(settings, SIT_35, before=publish_garbage)
         frames = await sink.query("SELECT count(incl_deg) FROM features")
         return rec, pipeline, frames
 
@@ -153,8 +171,21 @@ def test_demo_gives_the_same_prompt_as_the_server_pipeline(
     scenario_file = tmp_path / "sit35.yaml"
     scenario_file.write_text(SIT_35)
     out = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "demo", "--scenario", str(scenario_file), "--speed", "0", "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ingest.cli",
+            "demo",
+            "--scenario",
+            str(scenario_file),
+            "--speed",
+            "0",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
@@ -163,6 +194,8 @@ def test_demo_gives_the_same_prompt_as_the_server_pipeline(
     demo_prompt = ann["prompts"][0]
     assert demo_prompt["id"] == server_prompt.id
     assert demo_prompt["exercise"] == server_prompt.exercise
-    assert demo_prompt["created"] == server_prompt.created.astimezone(
-        __import__("datetime").timezone(timedelta(hours=1))).isoformat()
+    assert (
+        demo_prompt["created"]
+        == server_prompt.created.astimezone(__import__("datetime").timezone(timedelta(hours=1))).isoformat()
+    )
     assert ann["sitting_bouts"] == 1 and ann["bouts_30min_plus"] == 1 and ann["sitting_min"] == 35.0

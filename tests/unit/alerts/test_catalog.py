@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alerts.catalog import choose_exercise, load_catalog
+from alerts.errors import CatalogError
+
+REQUIRED = {"spinal-decompression-60s", "hip-opening-sequence", "controlled-sit-to-stand",
+            "diaphragmatic-breathing-reset", "lean-symmetry-reset", "standing-reset"}
+
+
+def test_the_built_in_catalog_has_the_core_micro_movements() -> None:
+    catalog = load_catalog()
+    assert REQUIRED <= {e.id for e in catalog}
+    assert all(e.safety and e.steps and e.breathing for e in catalog)
+
+
+def test_clinicians_add_their_own_files(tmp_path: Path) -> None:
+    (tmp_path / "clinic.yaml").write_text(
+        "exercises:\n  - id: side-plank-20s\n    title: Modified side plank\n    duration_s: 20\n"
+        "    tempo: hold\n    breathing: slow exhale\n    steps: [Knees bent, hold 20 s]\n"
+        "    triggers: [lean]\n    day_types: [capacity]\n    safety: Skip on flare-up days.\n"
+    )
+    catalog = load_catalog([tmp_path])
+    assert "side-plank-20s" in {e.id for e in catalog}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("exercises:\n  - id: x1\n    title: T\n", r"clinic.yaml: entry 'x1': duration_s: Field required"),
+        ("exercises:\n  - id: spinal-decompression-60s\n    title: T\n    duration_s: 60\n    tempo: t\n"
+         "    breathing: b\n    steps: [s]\n    triggers: [sitting]\n    day_types: [relief]\n    safety: s\n",
+         "entry 'spinal-decompression-60s': the id is already defined"),
+        ("exercises: 3\n", "clinic.yaml: expected 'exercises:'"),
+        ("exercises: [\n", "clinic.yaml: cannot read the catalog file"),
+    ],
+)
+def test_a_malformed_file_is_rejected_with_file_entry_and_reason(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "clinic.yaml").write_text(text)
+    with pytest.raises(CatalogError, match=message):
+        load_catalog([tmp_path])
+
+
+def test_rotation_only_picks_exercises_for_the_trigger() -> None:
+    catalog = load_catalog()
+    picks = [choose_exercise(catalog, "sitting", i).id for i in range(8)]
+    assert all("sitting" in next(e for e in catalog if e.id == p).triggers for p in picks)
+    assert len(set(picks[:4])) == 4

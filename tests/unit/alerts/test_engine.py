@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alerts.catalog import load_catalog
+from alerts.engine import AlertEngine, EngineConfig
+from ingest.simulate.scenario import parse_scenario
+from ingest.simulate.synth import batches_for
+from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
+
+CATALOG = load_catalog()
+
+
+def replay(segments: str, placement: str = "thigh", config: EngineConfig | None = None) -> list[PromptV1 | EventV1]:
+    scenario = parse_scenario(f"wearers:\n  - wearer: ann\n    placement: {placement}\n    segments: [{segments}]\n")
+    engine = AlertEngine(config or EngineConfig(), CATALOG)
+    out: list[PromptV1 | EventV1] = []
+    for batch in batches_for(scenario, scenario.wearers[0], 10):
+        out.extend(engine.process(batch))
+    return out
+
+
+def prompts(outputs: list[PromptV1 | EventV1]) -> list[PromptV1]:
+    return [o for o in outputs if isinstance(o, PromptV1)]
+
+
+def test_one_prompt_at_exactly_the_threshold_in_event_time() -> None:
+    (prompt,) = prompts(replay("walk 2m, sit 35m"))
+    assert prompt.bout_start is not None
+    assert prompt.created - prompt.bout_start == timedelta(minutes=30)
+    assert prompt.trigger == "sitting" and prompt.exercise in {e.id for e in CATALOG}
+    assert prompt.expires - prompt.created == timedelta(minutes=15)
+
+
+def test_no_prompt_below_the_threshold() -> None:
+    assert prompts(replay("sit 29m50s, walk 5m, sit 29m")) == []
+
+
+def test_the_threshold_is_a_setting() -> None:
+    assert len(prompts(replay("sit 25m", config=EngineConfig(sitting_threshold_s=20 * 60)))) == 1
+
+
+def test_a_break_starts_a_new_bout_and_exercises_rotate() -> None:
+    found = prompts(replay("sit 40m, walk 2m, sit 40m"))
+    assert len(found) == 2 and found[0].exercise != found[1].exercise
+
+
+def test_a_few_seconds_of_standing_do_not_reset_the_timer() -> None:
+    assert len(prompts(replay("sit 20m, stand 5s, sit 15m"))) == 1
+
+
+def test_trunk_wearers_are_prompted_too() -> None:
+    assert len(prompts(replay("sit 31m lean_left 12deg", placement="trunk"))) == 1
+
+
+def test_events_record_the_bout_and_the_prompt() -> None:
+    outputs = replay("sit 35m, walk 2m")
+    kinds = [o.kind for o in outputs if isinstance(o, EventV1)]
+    assert kinds == ["bout_started", "prompt_sent", "bout_ended", "bout_started"]
+    ended = next(o for o in outputs if isinstance(o, EventV1) and o.kind == "bout_ended")
+    assert ended.duration_s == 35 * 60 and ended.posture == "sitting"
+
+
+def test_redelivered_batches_give_no_second_prompt() -> None:
+    scenario = parse_scenario("wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 35m]\n")
+    engine = AlertEngine(EngineConfig(), CATALOG)
+    found: list[PromptV1] = []
+    for batch in batches_for(scenario, scenario.wearers[0], 10):
+        for _ in range(2):  # QoS 1 may deliver twice
+            found.extend(prompts(engine.process(batch)))
+    assert len(found) == 1 and engine.counters.stale_frames == 35 * 60
+
+
+def test_a_less_informative_second_sensor_does_not_drive_bouts() -> None:
+    engine = AlertEngine(EngineConfig(), CATALOG)
+
+    def batch(device: str, placement: str, t0: int) -> FeatureBatchV1:
+        frames = [FeatureFrameV1(t_ms=t0 + i * 1000, incl_deg=85, enmo_mg=1, n=50) for i in range(10)]
+        return FeatureBatchV1.model_validate(
+            {"wearer": "ann", "device": device, "placement": placement, "seq": 0, "frames": frames})
+
+    engine.process(batch("ann-thigh", "thigh", 0))
+    engine.process(batch("ann-wrist", "wrist", 0))
+    assert engine.counters.secondary_batches == 1 and engine.wearers["ann"].device == "ann-thigh"
