@@ -38,13 +38,7 @@ DEFAULT_SECRETS_DIR = Path("/run/secrets")
 class KineticSettings(BaseSettings):
     """Every setting of every Kinetic service. See docs/configuration.md."""
 
-    model_config = SettingsConfigDict(  # type: ignore[typeddict-unknown-key]
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        extra="forbid",
-        secrets_nested_delimiter="__",
-        secrets_prefix=ENV_PREFIX,
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     # Set by load_settings for one build; a class attribute because pydantic-settings asks the class.
     _toml_file: ClassVar[Path | None] = None
@@ -69,7 +63,14 @@ class KineticSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if cls._secrets_dir is not None:
-            sources.append(NestedSecretsSettingsSource(file_secret_settings, secrets_dir=cls._secrets_dir))
+            sources.append(
+                NestedSecretsSettingsSource(
+                    file_secret_settings,
+                    secrets_dir=cls._secrets_dir,
+                    secrets_prefix=ENV_PREFIX,
+                    secrets_nested_delimiter="__",
+                )
+            )
         if cls._toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
         return tuple(sources)

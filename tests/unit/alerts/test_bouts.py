@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -61,7 +63,7 @@ def test_bouts_are_contiguous_and_none_ended_by_a_change_is_shorter_than_the_min
     seq: list[Posture], min_s: int
 ) -> None:
     bouts = ended(run(seq, min_s))
-    for a, b in zip(bouts, bouts[1:], strict=False):
+    for a, b in itertools.pairwise(bouts):
         assert a.end_ms == b.start_ms and a.posture != b.posture
         assert a.duration_s >= min_s
     if bouts:

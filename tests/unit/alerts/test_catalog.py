@@ -7,13 +7,19 @@ import pytest
 from alerts.catalog import choose_exercise, load_catalog
 from alerts.errors import CatalogError
 
-REQUIRED = {"spinal-decompression-60s", "hip-opening-sequence", "controlled-sit-to-stand",
-            "diaphragmatic-breathing-reset", "lean-symmetry-reset", "standing-reset"}
+REQUIRED = {
+    "spinal-decompression-60s",
+    "hip-opening-sequence",
+    "controlled-sit-to-stand",
+    "diaphragmatic-breathing-reset",
+    "lean-symmetry-reset",
+    "standing-reset",
+}
 
 
 def test_the_built_in_catalog_has_the_core_micro_movements() -> None:
     catalog = load_catalog()
-    assert REQUIRED <= {e.id for e in catalog}
+    assert {e.id for e in catalog} >= REQUIRED
     assert all(e.safety and e.steps and e.breathing for e in catalog)
 
 
@@ -31,9 +37,11 @@ def test_clinicians_add_their_own_files(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("exercises:\n  - id: x1\n    title: T\n", r"clinic.yaml: entry 'x1': duration_s: Field required"),
-        ("exercises:\n  - id: spinal-decompression-60s\n    title: T\n    duration_s: 60\n    tempo: t\n"
-         "    breathing: b\n    steps: [s]\n    triggers: [sitting]\n    day_types: [relief]\n    safety: s\n",
-         "entry 'spinal-decompression-60s': the id is already defined"),
+        (
+            "exercises:\n  - id: spinal-decompression-60s\n    title: T\n    duration_s: 60\n    tempo: t\n"
+            "    breathing: b\n    steps: [s]\n    triggers: [sitting]\n    day_types: [relief]\n    safety: s\n",
+            "entry 'spinal-decompression-60s': the id is already defined",
+        ),
         ("exercises: 3\n", "clinic.yaml: expected 'exercises:'"),
         ("exercises: [\n", "clinic.yaml: cannot read the catalog file"),
     ],

@@ -11,8 +11,12 @@ from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
 CATALOG = load_catalog()
 
 
-def replay(segments: str, placement: str = "thigh", config: EngineConfig | None = None) -> list[PromptV1 | EventV1]:
-    scenario = parse_scenario(f"wearers:\n  - wearer: ann\n    placement: {placement}\n    segments: [{segments}]\n")
+def replay(
+    segments: str, placement: str = "thigh", config: EngineConfig | None = None
+) -> list[PromptV1 | EventV1]:
+    scenario = parse_scenario(
+        f"wearers:\n  - wearer: ann\n    placement: {placement}\n    segments: [{segments}]\n"
+    )
     engine = AlertEngine(config or EngineConfig(), CATALOG)
     out: list[PromptV1 | EventV1] = []
     for batch in batches_for(scenario, scenario.wearers[0], 10):
@@ -77,7 +81,8 @@ def test_a_less_informative_second_sensor_does_not_drive_bouts() -> None:
     def batch(device: str, placement: str, t0: int) -> FeatureBatchV1:
         frames = [FeatureFrameV1(t_ms=t0 + i * 1000, incl_deg=85, enmo_mg=1, n=50) for i in range(10)]
         return FeatureBatchV1.model_validate(
-            {"wearer": "ann", "device": device, "placement": placement, "seq": 0, "frames": frames})
+            {"wearer": "ann", "device": device, "placement": placement, "seq": 0, "frames": frames}
+        )
 
     engine.process(batch("ann-thigh", "thigh", 0))
     engine.process(batch("ann-wrist", "wrist", 0))

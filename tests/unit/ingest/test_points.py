@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import asyncio
+from pathlib import Path
 
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.model import feature_points
@@ -37,8 +36,13 @@ def test_feature_points_tag_the_series_and_keep_event_time() -> None:
     batch = FeatureBatchV1(wearer="ann", device="d1", placement="trunk", seq=0, frames=frames)
     (point,) = feature_points(batch)
     assert point.series == "features,device=d1,placement=trunk,wearer=ann"
-    assert point.t_ms == 1000 and point.fields == {"incl_deg": 80, "enmo_mg": 2, "steps": 1, "n": 50,
-                                                    "lean_deg": -3}
+    assert point.t_ms == 1000 and point.fields == {
+        "incl_deg": 80,
+        "enmo_mg": 2,
+        "steps": 1,
+        "n": 50,
+        "lean_deg": -3,
+    }
 
 
 def test_embedded_store_replaces_a_point_written_twice(tmp_path: Path) -> None:

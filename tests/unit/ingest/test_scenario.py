@@ -30,8 +30,9 @@ wearers:
 """
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("35m", 2100), ("2h", 7200), ("1h30m", 5400),
-                                                ("1.5m", 90)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("35m", 2100), ("2h", 7200), ("1h30m", 5400), ("1.5m", 90)]
+)
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration_s(text) == seconds
 
@@ -54,18 +55,26 @@ def test_a_good_scenario() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 1m\n      - sitt 2m\n",
-         "x.yaml:6: unknown activity 'sitt'"),
-        ("wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 35x\n",
-         "x.yaml:5: duration '35x' must look like"),
-        ("wearers:\n  - wearer: ann\n    placement: hip\n    segments: [sit 1m]\n",
-         "x.yaml:3: placement 'hip' must be one of thigh, trunk, wrist"),
+        (
+            "wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 1m\n      - sitt 2m\n",
+            "x.yaml:6: unknown activity 'sitt'",
+        ),
+        (
+            "wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 35x\n",
+            "x.yaml:5: duration '35x' must look like",
+        ),
+        (
+            "wearers:\n  - wearer: ann\n    placement: hip\n    segments: [sit 1m]\n",
+            "x.yaml:3: placement 'hip' must be one of thigh, trunk, wrist",
+        ),
         ("wearers:\n  - wearer: Ann\n    placement: thigh\n    segments: [sit 1m]\n", "x.yaml:2: wearer 'Ann'"),
         ("wearers:\n  - wearer: ann\n    placement: thigh\n", "x.yaml:2: this wearer has no 'segments'"),
         ("start: tomorrow\nwearers: []\n", "x.yaml:1: start 'tomorrow' must be ISO 8601"),
         ("start: 2026-01-01T09:00:00\nwearers: []\n", "x.yaml:1: start '2026-01-01T09:00:00' needs a UTC offset"),
-        ("wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 1m lean_left 12\n",
-         "x.yaml:5: lean_left '12': the value must be an angle like 12deg"),
+        (
+            "wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 1m lean_left 12\n",
+            "x.yaml:5: lean_left '12': the value must be an angle like 12deg",
+        ),
         ("wearers: [\n", "x.yaml:2: not valid YAML"),
         ("wearer: ann\n", "x.yaml:1: unknown key 'wearer'"),
         ("", "x.yaml: the scenario is empty"),
@@ -87,7 +96,9 @@ def test_frames_follow_the_scenario_clock_and_are_repeatable() -> None:
     ann, bob = scenario.wearers
     frames = list(frames_for(scenario, ann))
     assert len(frames) == ann.duration_s
-    assert frames[0].t_ms == scenario.start_ms and frames[-1].t_ms == scenario.start_ms + (ann.duration_s - 1) * 1000
+    assert (
+        frames[0].t_ms == scenario.start_ms and frames[-1].t_ms == scenario.start_ms + (ann.duration_s - 1) * 1000
+    )
     assert frames == list(frames_for(scenario, ann))  # same seed, same data
     bob_frames = list(frames_for(scenario, bob))
     assert len(bob_frames) == 30 + 60  # the 30 s gap sends nothing
