@@ -97,7 +97,9 @@ async def connect(
                 await stack.enter_async_context(client)
                 break
             except aiomqtt.MqttCodeError as exc:
-                if exc.rc in _AUTH_CODES:
+                # paho 2 reports a ReasonCode object (unhashable); older versions a plain int
+                code = getattr(exc.rc, "value", exc.rc)
+                if code in _AUTH_CODES:
                     user = settings.username or "(anonymous)"
                     raise MqttAuthError(
                         f"mqtt {where}: broker refused the credentials of user {user!r} ({exc}): check "

@@ -37,7 +37,7 @@ def test_toml_file_then_env_then_secret_files(tmp_path: Path) -> None:
         tmp_path / "kinetic.toml", secrets_dir=secrets, environ={"KINETIC_MQTT__PORT": "1885"}
     )
     assert settings.mqtt.host == "from-toml" and settings.mqtt.port == 1885 and settings.mqtt.username == "bridge"
-    assert settings.mqtt.password is not None and settings.mqtt.password.get_secret_value().strip() == "s3cret"
+    assert settings.mqtt.password is not None and settings.mqtt.password.get_secret_value() == "s3cret"
     assert settings.influx.token is not None and settings.influx.token.get_secret_value() == "tok"
     assert "s3cret" not in repr(settings)
 

@@ -1,0 +1,1 @@
+"""Grafana dashboards (generated JSON, committed) and provisioning for the InfluxDB datasource."""

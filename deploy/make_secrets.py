@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Creates the secrets the docker-compose stack reads (stdlib only, no Docker or Mosquitto needed).
+
+    python3 deploy/make_secrets.py [--dir deploy/secrets] [--wearer ann --wearer bob]
+
+Writes random passwords and tokens into ``--dir`` (mode 600) and the Mosquitto password file
+``deploy/mosquitto/passwd`` for the service users (bridge, alerts, collector) and any wearers named.
+Existing secrets are kept, so re-running only adds what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import secrets
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SERVICE_USERS = ("bridge", "alerts", "collector")
+# file name -> what it is; the compose file mounts each as a Docker secret.
+SECRETS = {
+    "influxdb_admin_password": "InfluxDB admin password",
+    "influxdb_token": "InfluxDB admin token (the bridge writes with it; Grafana reads with it)",
+    "grafana_admin_password": "Grafana admin password",
+    **{f"mqtt_{user}_password": f"MQTT password of user '{user}'" for user in SERVICE_USERS},
+}
+
+
+def mosquitto_hash(password: str, salt: bytes | None = None, iterations: int = 101) -> str:
+    """The ``$7$`` (PBKDF2-SHA512) format that mosquitto_passwd of Mosquitto 2 writes."""
+    salt = salt if salt is not None else os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def make_secrets(secret_dir: Path, passwd_file: Path, wearers: list[str]) -> None:
+    secret_dir.mkdir(parents=True, exist_ok=True)
+    values = {name: _secret(secret_dir / name) for name in SECRETS}
+    lines = [f"{user}:{mosquitto_hash(values[f'mqtt_{user}_password'])}" for user in SERVICE_USERS]
+    for wearer in wearers:
+        lines.append(f"{wearer}:{mosquitto_hash(_secret(secret_dir / f'mqtt_wearer_{wearer}_password'))}")
+    passwd_file.write_text("\n".join(lines) + "\n")
+    passwd_file.chmod(0o644)  # read by the mosquitto user inside the container
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, default=HERE / "secrets", help="where the secret files go")
+    parser.add_argument(
+        "--passwd", type=Path, default=HERE / "mosquitto" / "passwd", help="Mosquitto password file"
+    )
+    parser.add_argument(
+        "--wearer", action="append", default=[], help="also create an MQTT user for this wearer id"
+    )
+    args = parser.parse_args(argv)
+    make_secrets(args.dir, args.passwd, args.wearer)
+    print(f"secrets in {args.dir}, Mosquitto password file {args.passwd}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
