@@ -16,9 +16,7 @@ class AlertsSettings(BaseModel):
     min_posture_s: int = Field(
         default=10, ge=1, le=600, description="activPAL-style minimum duration before a new posture counts"
     )
-    max_gap_s: int = Field(
-        default=60, ge=2, le=3600, description="a data gap longer than this ends the current bout"
-    )
+    max_gap_s: int = Field(default=60, ge=2, le=3600, description="a data gap longer than this ends the current bout")
     prompt_ttl_min: float = Field(default=15.0, gt=0, description="a prompt expires this long after creation")
     catalog_dirs: list[Path] = Field(
         default_factory=list, description="extra catalog folders (clinicians' own exercises)"

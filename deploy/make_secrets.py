@@ -56,12 +56,8 @@ def make_secrets(secret_dir: Path, passwd_file: Path, wearers: list[str]) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=HERE / "secrets", help="where the secret files go")
-    parser.add_argument(
-        "--passwd", type=Path, default=HERE / "mosquitto" / "passwd", help="Mosquitto password file"
-    )
-    parser.add_argument(
-        "--wearer", action="append", default=[], help="also create an MQTT user for this wearer id"
-    )
+    parser.add_argument("--passwd", type=Path, default=HERE / "mosquitto" / "passwd", help="Mosquitto password file")
+    parser.add_argument("--wearer", action="append", default=[], help="also create an MQTT user for this wearer id")
     args = parser.parse_args(argv)
     make_secrets(args.dir, args.passwd, args.wearer)
     print(f"secrets in {args.dir}, Mosquitto password file {args.passwd}", file=sys.stderr)

@@ -144,14 +144,10 @@ class Bridge:
             except SinkRejected as exc:
                 self.counters.rejected_batches += 1
                 reason = f"database rejected the batch: {exc}"
-                await self.dead_letters.send(
-                    publisher, f"{self.topics.base}/_store", to_line_protocol(batch), reason
-                )
+                await self.dead_letters.send(publisher, f"{self.topics.base}/_store", to_line_protocol(batch), reason)
                 return
             self.counters.writes += 1
             self.counters.points_written += len(batch)
             if attempt:
-                _LOGGER.info(
-                    "%s: database is back, wrote %d points after %d retries", self.name, len(batch), attempt
-                )
+                _LOGGER.info("%s: database is back, wrote %d points after %d retries", self.name, len(batch), attempt)
             return

@@ -83,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--speed",
         type=float,
-        help="time acceleration, e.g. 600; 0 = as fast as possible "
-        "(default: KINETIC_SIMULATE__SPEED, 1 = real time)",
+        help="time acceleration, e.g. 600; 0 = as fast as possible (default: KINETIC_SIMULATE__SPEED, 1 = real time)",
     )
     sim.add_argument("--batch-s", type=int, help="seconds of frames per MQTT message (default 10)")
     sim.add_argument("--check", action="store_true", help="only check the scenario file and print a summary")
@@ -166,8 +165,7 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
         return 2
     hours = scenario.duration_s / 3600
     print(
-        f"scenario {args.scenario}: {len(scenario.wearers)} wearer(s), {hours:.2f} h from "
-        f"{scenario.start.isoformat()}",
+        f"scenario {args.scenario}: {len(scenario.wearers)} wearer(s), {hours:.2f} h from {scenario.start.isoformat()}",
         file=sys.stderr,
     )
     if args.check:

@@ -91,6 +91,5 @@ class DemoView:
             )
         self.console.print(table)
         self.console.print(
-            f"{summary.frames} frames in {summary.batches} MQTT messages stored; "
-            f"dead letters: {summary.dead_letters}"
+            f"{summary.frames} frames in {summary.batches} MQTT messages stored; dead letters: {summary.dead_letters}"
         )

@@ -234,12 +234,7 @@ class Topics:
             return TopicAddress("deadletter", None, None)
         if len(parts) == 2 and parts[1] in ("prompts", "events") and _ID_RE.match(parts[0]):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
-        if (
-            len(parts) == 3
-            and parts[2] in ("features", "status")
-            and _ID_RE.match(parts[0])
-            and _ID_RE.match(parts[1])
-        ):
+        if len(parts) == 3 and parts[2] in ("features", "status") and _ID_RE.match(parts[0]) and _ID_RE.match(parts[1]):
             return TopicAddress(parts[2], WearerId(parts[0]), DeviceId(parts[1]))  # type: ignore[arg-type]
         raise WireError(f"topic {topic!r} is not a Kinetic {WIRE_VERSION} topic")
 

@@ -63,9 +63,7 @@ def _load_file(path: Path) -> list[Exercise]:
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError(f"{path}: cannot read the catalog file ({exc})") from exc
     except ValidationError as exc:
-        raise CatalogError(
-            f"{path}: expected 'exercises:' with a list of entries ({exc.errors()[0]['msg']})"
-        ) from exc
+        raise CatalogError(f"{path}: expected 'exercises:' with a list of entries ({exc.errors()[0]['msg']})") from exc
     entries = []
     for index, raw in enumerate(parsed.exercises):
         name = str(raw.get("id", f"#{index + 1}"))

@@ -239,9 +239,7 @@ def _parse_wearer(node: yaml.Node, source: str) -> WearerScript:
         try:
             offset_s = parse_duration_s(raw)
         except ValueError as exc:
-            raise ScenarioError(
-                f"{source}:{fields['start_offset'].start_mark.line + 1}: start_offset: {exc}"
-            ) from exc
+            raise ScenarioError(f"{source}:{fields['start_offset'].start_mark.line + 1}: start_offset: {exc}") from exc
     seg_node = fields["segments"]
     if not isinstance(seg_node, yaml.SequenceNode) or not seg_node.value:
         raise ScenarioError(f"{source}:{seg_node.start_mark.line + 1}: 'segments' must be a non-empty list")

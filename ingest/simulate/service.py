@@ -61,9 +61,7 @@ async def _run_wearer(
 ) -> None:
     loop = asyncio.get_running_loop()
     status_topic = topics.status(script.wearer, script.device)
-    offline = DeviceStatusV1(
-        wearer=script.wearer, device=script.device, state="offline", placement=script.placement
-    )
+    offline = DeviceStatusV1(wearer=script.wearer, device=script.device, state="offline", placement=script.placement)
     client_id = f"{mqtt.client_id_prefix}-sim-{script.device}"
     async with connect(mqtt, client_id, will=Will(status_topic, encode(offline))) as client:
         online = DeviceStatusV1(

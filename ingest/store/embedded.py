@@ -47,9 +47,7 @@ class EmbeddedSink:
             await asyncio.to_thread(self._write, points)
 
     def _write(self, points: list[Point]) -> None:
-        rows = [
-            (p.measurement, p.series, p.t_ms, json.dumps(dict(p.tags)), json.dumps(dict(p.fields))) for p in points
-        ]
+        rows = [(p.measurement, p.series, p.t_ms, json.dumps(dict(p.tags)), json.dumps(dict(p.fields))) for p in points]
         with self._lock:
             try:
                 with self._db:

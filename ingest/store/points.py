@@ -40,9 +40,7 @@ class Point:
 
     @property
     def series(self) -> str:
-        return ",".join(
-            [_escape_key(self.measurement)] + [f"{_escape_key(k)}={_escape_key(v)}" for k, v in self.tags]
-        )
+        return ",".join([_escape_key(self.measurement)] + [f"{_escape_key(k)}={_escape_key(v)}" for k, v in self.tags])
 
 
 class PointSink(Protocol):

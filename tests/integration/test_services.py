@@ -124,9 +124,7 @@ def test_bridge_alerts_and_simulate_as_processes(
     assert status["results"][0]["series"][0]["values"][0][1] == "offline"
 
 
-def test_broker_unreachable_at_start_is_retried_with_backoff(
-    tmp_path: Path, unique: str, procs: list[Proc]
-) -> None:
+def test_broker_unreachable_at_start_is_retried_with_backoff(tmp_path: Path, unique: str, procs: list[Proc]) -> None:
     port = free_port()
     alerts = Proc(["alerts"], env_for(port, "http://127.0.0.1:9", unique), tmp_path / "alerts.log")
     procs.append(alerts)

@@ -11,12 +11,8 @@ from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
 CATALOG = load_catalog()
 
 
-def replay(
-    segments: str, placement: str = "thigh", config: EngineConfig | None = None
-) -> list[PromptV1 | EventV1]:
-    scenario = parse_scenario(
-        f"wearers:\n  - wearer: ann\n    placement: {placement}\n    segments: [{segments}]\n"
-    )
+def replay(segments: str, placement: str = "thigh", config: EngineConfig | None = None) -> list[PromptV1 | EventV1]:
+    scenario = parse_scenario(f"wearers:\n  - wearer: ann\n    placement: {placement}\n    segments: [{segments}]\n")
     engine = AlertEngine(config or EngineConfig(), CATALOG)
     out: list[PromptV1 | EventV1] = []
     for batch in batches_for(scenario, scenario.wearers[0], 10):

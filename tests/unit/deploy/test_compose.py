@@ -83,9 +83,7 @@ def test_mosquitto_config_raises_the_queue_limit_and_requires_passwords() -> Non
     settings = dict(line.split(None, 1) for line in conf if line and not line.startswith("#"))
     assert int(settings["max_queued_messages"]) >= 100_000
     assert settings["allow_anonymous"] == "false"
-    assert (
-        settings["password_file"] == "/mosquitto/config/passwd" and settings["acl_file"] == "/mosquitto/config/acl"
-    )
+    assert settings["password_file"] == "/mosquitto/config/passwd" and settings["acl_file"] == "/mosquitto/config/acl"
 
 
 def test_grafana_provisioning_points_at_the_generated_dashboards() -> None:

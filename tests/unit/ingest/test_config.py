@@ -33,9 +33,7 @@ def test_toml_file_then_env_then_secret_files(tmp_path: Path) -> None:
     secrets.mkdir()
     (secrets / "KINETIC_MQTT__PASSWORD").write_text("s3cret\n")
     (secrets / "KINETIC_INFLUX__TOKEN").write_text("tok")
-    settings = load_settings(
-        tmp_path / "kinetic.toml", secrets_dir=secrets, environ={"KINETIC_MQTT__PORT": "1885"}
-    )
+    settings = load_settings(tmp_path / "kinetic.toml", secrets_dir=secrets, environ={"KINETIC_MQTT__PORT": "1885"})
     assert settings.mqtt.host == "from-toml" and settings.mqtt.port == 1885 and settings.mqtt.username == "bridge"
     assert settings.mqtt.password is not None and settings.mqtt.password.get_secret_value() == "s3cret"
     assert settings.influx.token is not None and settings.influx.token.get_secret_value() == "tok"
@@ -99,9 +97,7 @@ def test_cli_bad_setting_prints_one_line_and_no_traceback() -> None:
 
 def test_cli_scenario_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "day.yaml"
-    path.write_text(
-        "wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 1m\n      - nap 5m\n"
-    )
+    path.write_text("wearers:\n  - wearer: ann\n    placement: thigh\n    segments:\n      - sit 1m\n      - nap 5m\n")
     out = kinetic("simulate", str(path), "--check")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert (
@@ -120,6 +116,4 @@ def test_cli_help_lists_every_job() -> None:
 
 def test_cli_config_masks_secrets() -> None:
     out = kinetic("config", env={"KINETIC_MQTT__PASSWORD": "hunter2"})
-    assert (
-        out.returncode == 0 and "hunter2" not in out.stdout and "KINETIC_MQTT__PASSWORD=**********" in out.stdout
-    )
+    assert out.returncode == 0 and "hunter2" not in out.stdout and "KINETIC_MQTT__PASSWORD=**********" in out.stdout

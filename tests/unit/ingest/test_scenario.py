@@ -30,9 +30,7 @@ wearers:
 """
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("35m", 2100), ("2h", 7200), ("1h30m", 5400), ("1.5m", 90)]
-)
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("35m", 2100), ("2h", 7200), ("1h30m", 5400), ("1.5m", 90)])
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration_s(text) == seconds
 
@@ -96,9 +94,7 @@ def test_frames_follow_the_scenario_clock_and_are_repeatable() -> None:
     ann, bob = scenario.wearers
     frames = list(frames_for(scenario, ann))
     assert len(frames) == ann.duration_s
-    assert (
-        frames[0].t_ms == scenario.start_ms and frames[-1].t_ms == scenario.start_ms + (ann.duration_s - 1) * 1000
-    )
+    assert frames[0].t_ms == scenario.start_ms and frames[-1].t_ms == scenario.start_ms + (ann.duration_s - 1) * 1000
     assert frames == list(frames_for(scenario, ann))  # same seed, same data
     bob_frames = list(frames_for(scenario, bob))
     assert len(bob_frames) == 30 + 60  # the 30 s gap sends nothing

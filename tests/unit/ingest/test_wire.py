@@ -45,9 +45,7 @@ def test_topics_are_versioned_per_wearer_and_device() -> None:
         ("kinetic/v1/_deadletter/alerts", "deadletter", None, None),
     ],
 )
-def test_parse_is_the_inverse_of_the_builders(
-    topic: str, kind: str, wearer: str | None, device: str | None
-) -> None:
+def test_parse_is_the_inverse_of_the_builders(topic: str, kind: str, wearer: str | None, device: str | None) -> None:
     address = TOPICS.parse(topic)
     assert (address.kind, address.wearer, address.device) == (kind, wearer, device)
 
