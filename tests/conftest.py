@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,24 +14,23 @@ settings.register_profile("kinetic", deadline=None, suppress_health_check=[Healt
 settings.load_profile("kinetic")
 
 
-@pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def _serve(start: Callable[[Path], Server], tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Server]:
     try:
-        server = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+        server = start(tmp_path_factory.mktemp(name))
     except ServerStartError as exc:
-        pytest.fail(f"Mosquitto could not start: {exc}", pytrace=False)
+        pytest.fail(f"{name} could not start: {exc}", pytrace=False)  # fail, never skip
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _serve(start_mosquitto, tmp_path_factory, "mosquitto")
 
 
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    try:
-        server = start_influxd(tmp_path_factory.mktemp("influxd"))
-    except ServerStartError as exc:
-        pytest.fail(f"influxd could not start: {exc}", pytrace=False)
-    yield server
-    server.stop()
+    yield from _serve(start_influxd, tmp_path_factory, "influxd")
 
 
 @pytest.fixture

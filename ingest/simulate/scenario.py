@@ -136,12 +136,17 @@ def _scalar(node: yaml.Node, what: str, where: str) -> str:
     return str(node.value)
 
 
-def _mapping(node: yaml.Node, what: str, where: str) -> dict[str, yaml.Node]:
+def _mapping(node: yaml.Node, what: str, where: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
     if not isinstance(node, yaml.MappingNode):
         raise ScenarioError(f"{where}:{node.start_mark.line + 1}: {what} must be a mapping of 'key: value'")
     out: dict[str, yaml.Node] = {}
-    for key, value in node.value:
-        out[_scalar(key, "a key", where)] = value
+    for key_node, value in node.value:
+        key = _scalar(key_node, "a key", where)
+        if key not in allowed:
+            raise ScenarioError(
+                f"{where}:{key_node.start_mark.line + 1}: unknown key {key!r} (expected {', '.join(allowed)})"
+            )
+        out[key] = value
     return out
 
 
@@ -156,14 +161,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{source}{line}: not valid YAML ({problem})") from exc
     if root is None:
         raise ScenarioError(f"{source}: the scenario is empty; it needs a 'wearers:' list")
-    top = _mapping(root, "the scenario", source)
-    unknown = set(top) - {"start", "seed", "wearers", "name", "description"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise ScenarioError(
-            f"{source}:{top[key].start_mark.line + 1}: unknown key {key!r} "
-            "(expected start, seed, wearers, name, description)"
-        )
+    top = _mapping(root, "the scenario", source, ("start", "seed", "wearers", "name", "description"))
 
     start = DEFAULT_START
     if "start" in top:
@@ -207,15 +205,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 
 
 def _parse_wearer(node: yaml.Node, source: str) -> WearerScript:
-    fields = _mapping(node, "a wearer", source)
+    fields = _mapping(node, "a wearer", source, ("wearer", "device", "placement", "start_offset", "segments"))
     line = node.start_mark.line + 1
-    unknown = set(fields) - {"wearer", "device", "placement", "segments", "start_offset"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise ScenarioError(
-            f"{source}:{fields[key].start_mark.line + 1}: unknown key {key!r} "
-            "(expected wearer, device, placement, start_offset, segments)"
-        )
     for required in ("wearer", "placement", "segments"):
         if required not in fields:
             raise ScenarioError(f"{source}:{line}: this wearer has no {required!r}")
