@@ -5,7 +5,8 @@ COPY pyproject.toml README.md ./
 COPY ingest ingest
 COPY alerts alerts
 COPY dashboards dashboards
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 kinetic
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 kinetic \
+    && mkdir -p /var/lib/kinetic && chown kinetic /var/lib/kinetic
 USER kinetic
 ENTRYPOINT ["kinetic"]
 CMD ["--help"]

@@ -7,7 +7,6 @@ events on ``<root>/v1/<wearer>/events``. Talks to ingest only through the wire c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -50,10 +49,9 @@ class AlertService:
             if consumer in done:
                 consumer.result()
         finally:
-            for task in (consumer, stopper):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            consumer.cancel()
+            stopper.cancel()
+            await asyncio.gather(consumer, stopper, return_exceptions=True)
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

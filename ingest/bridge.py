@@ -1,13 +1,21 @@
-"""The bridge: MQTT -> point sink (InfluxDB or the embedded store), many points per write.
+"""The bridge: MQTT -> on-disk spool -> database (InfluxDB or the embedded store). Nothing is lost.
 
-It subscribes at QoS 1 with a persistent session (messages published while it is down wait in the broker),
-decodes every message against the wire contract, turns it into points (ingest.store.model) and hands them
-to a writer task through a bounded queue (back-pressure, not memory growth). The writer batches up to
-``batch_max_points`` or ``flush_interval_s`` and retries a database that is unreachable with backoff.
-Bad messages are dead-lettered, never fatal.
+    broker --QoS 1, persistent session, manual ack--> consumer --> Spool (SQLite, fsync) --> ack
+                                                                   Spool --> drainer --> sink (in order)
 
-Still to come with the storage issue (#6): acknowledging MQTT messages only after the write, an on-disk
-spool for long database outages, and isolating the bad lines of a batch the database rejects.
+1. The consumer decodes each message against the wire contract and encodes its points in the sink's line
+   format. Bad messages are dead-lettered (with the reason) and acknowledged; they never stop the loop.
+2. Batches go into the spool in one durable transaction; only then are their MQTT messages acknowledged.
+   A crash before that makes the broker redeliver them; a crash after finds them in the spool.
+3. The drainer writes the spool to the database in order, many points per request, and removes what was
+   written. An unreachable database is retried with backoff while the spool keeps filling; a batch the
+   database rejects (HTTP 400, e.g. a field type conflict) is split until the bad lines are isolated: the
+   good ones are written, each bad one is dead-lettered with the database's reason.
+4. When the spool is full the consumer stops acknowledging and waits (counter ``spool_full_waits``, one
+   warning line): the broker holds further messages for the bridge's session.
+
+Rewriting a point is harmless (same series and timestamp replace it), so redelivery after a crash never
+duplicates data.
 """
 
 from __future__ import annotations
@@ -22,10 +30,11 @@ import aiomqtt
 
 from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
-from ingest.mqtt import DeadLetters, Publisher, payload_bytes
+from ingest.mqtt import DeadLetters, Publisher, ack, payload_bytes
 from ingest.settings import BridgeSettings
 from ingest.store.model import points_for
-from ingest.store.points import Point, PointSink, to_line_protocol
+from ingest.store.points import PointSink
+from ingest.store.spool import Spool, SpoolEntry, SpoolFull
 from ingest.wire import Topics, decode
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,120 +43,173 @@ _LOGGER = logging.getLogger(__name__)
 @dataclass
 class BridgeCounters:
     messages: int = 0
+    points_spooled: int = 0
     points_written: int = 0
     writes: int = 0
     write_retries: int = 0
-    rejected_batches: int = 0
+    rejected_lines: int = 0
+    spool_full_waits: int = 0
 
 
 class Bridge:
-    def __init__(self, *, topics: Topics, sink: PointSink, settings: BridgeSettings, name: str = "bridge") -> None:
+    def __init__(
+        self, *, topics: Topics, sink: PointSink, spool: Spool, settings: BridgeSettings, name: str = "bridge"
+    ) -> None:
         self.topics = topics
         self.sink = sink
+        self.spool = spool
         self.settings = settings
         self.name = name
         self.counters = BridgeCounters()
         self.dead_letters = DeadLetters(name, topics)
         self.ready = asyncio.Event()
-        self._queue: asyncio.Queue[list[Point]] = asyncio.Queue(maxsize=settings.queue_max_messages)
-        self._in_flight = 0
+        self._spooled = asyncio.Event()  # the consumer added something
+        self._room = asyncio.Event()  # the drainer removed something
+        self._closing = False
+        self._uncommitted = 0
 
     def subscriptions(self) -> list[str]:
         t = self.topics
         return [t.all_features(), t.all_status(), t.all_prompts(), t.all_events()]
 
     async def run(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set, then write everything already received and return."""
+        """Consume until ``stop`` is set; then write what the spool holds (if the database answers)."""
+        self._closing = False
+        self._uncommitted = 0  # what a lost connection left unacknowledged comes again
         for topic in self.subscriptions():
             await client.subscribe(topic, qos=1)
         self.ready.set()
-        _LOGGER.info("%s: subscribed under %s", self.name, self.topics.base)
-        writer = asyncio.create_task(self._writer(client), name=f"{self.name}-writer")
+        _LOGGER.info(
+            "%s: subscribed under %s; spool %s holds %d points",
+            self.name,
+            self.topics.base,
+            self.spool.path,
+            self.spool.points,
+        )
+        drainer = asyncio.create_task(self._drain(client), name=f"{self.name}-drain")
         consumer = asyncio.create_task(self._consume(client), name=f"{self.name}-consume")
         stopper = asyncio.create_task(stop.wait(), name=f"{self.name}-stop")
         try:
-            done, _ = await asyncio.wait({consumer, stopper, writer}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({consumer, stopper, drainer}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if task is not stopper:
-                    task.result()  # a consumer or writer failure propagates (MQTT connection lost)
+                    task.result()  # a consumer or drainer failure propagates (e.g. MQTT connection lost)
         finally:
+            self._closing = True
             consumer.cancel()
             stopper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
-            await self._queue.put([])  # sentinel: the writer flushes and returns
-            await writer
+            # return_exceptions: a consumer that died of a lost connection must not skip the drainer below
+            await asyncio.gather(consumer, stopper, return_exceptions=True)
+            self._spooled.set()
+            if not drainer.done():
+                try:
+                    await asyncio.wait_for(drainer, self.settings.shutdown_flush_s)
+                except TimeoutError:
+                    _LOGGER.warning(
+                        "%s: stopped with %d points still in the spool; they are written at the next start",
+                        self.name,
+                        self.spool.points,
+                    )
 
     async def _consume(self, client: aiomqtt.Client) -> None:
+        bodies: list[bytes] = []
+        mids: list[tuple[int, int]] = []
+        points = 0
         async for message in client.messages:
-            await self.handle(client, str(message.topic), payload_bytes(message))
+            self.counters.messages += 1
+            self._uncommitted += 1
+            mids.append((message.mid, message.qos))
+            topic, payload = str(message.topic), payload_bytes(message)
+            try:
+                _, decoded = decode(self.topics, topic, payload)
+            except WireError as exc:
+                await self.dead_letters.send(client, topic, payload, str(exc))
+            else:
+                batch = points_for(decoded, int(time.time() * 1000))
+                if batch:
+                    bodies.append(self.sink.encode(batch))
+                    points += len(batch)
+            if points >= self.settings.batch_max_points or len(client.messages) == 0:
+                await self._commit(b"".join(bodies), points)
+                for mid, qos in mids:
+                    ack(client, mid, qos)
+                self._uncommitted -= len(mids)
+                bodies, mids, points = [], [], 0
 
-    async def handle(self, publisher: Publisher, topic: str, payload: bytes) -> None:
-        self.counters.messages += 1
-        try:
-            _, decoded = decode(self.topics, topic, payload)
-        except WireError as exc:
-            await self.dead_letters.send(publisher, topic, payload, str(exc))
+    async def _commit(self, body: bytes, points: int) -> None:
+        if not body:
             return
-        points = points_for(decoded, int(time.time() * 1000))
-        if points:
-            self._in_flight += 1
-            await self._queue.put(points)
+        warned = False
+        while True:
+            try:
+                await asyncio.to_thread(self.spool.append, body, points)
+                break
+            except SpoolFull as exc:
+                self.counters.spool_full_waits += 1
+                if not warned:
+                    _LOGGER.warning(
+                        "%s: %s; not acknowledging new messages until the database catches up", self.name, exc
+                    )
+                    warned = True
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), 5.0)
+        self.counters.points_spooled += points
+        self._spooled.set()
 
     async def drain(self) -> None:
-        """Wait until everything received so far is written."""
-        while self._in_flight or not self._queue.empty():
+        """Wait until everything received so far is in the database (tests and the demo use this)."""
+        while self._uncommitted or self.spool.batches:
             await asyncio.sleep(0.02)
 
-    async def _writer(self, publisher: Publisher) -> None:
-        loop = asyncio.get_running_loop()
-        stopping = False
-        while not stopping:
-            batch: list[Point] = []
-            taken = 0
-            first = await self._queue.get()
-            if not first:
-                break
-            batch.extend(first)
-            taken += 1
-            deadline = loop.time() + self.settings.flush_interval_s
-            while len(batch) < self.settings.batch_max_points:
-                try:
-                    item = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    if loop.time() >= deadline or self._in_flight == taken:
-                        break
-                    await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
-                    continue
-                if not item:
-                    stopping = True
-                    break
-                batch.extend(item)
-                taken += 1
-            await self._write(publisher, batch)
-            self._in_flight -= taken
+    async def _drain(self, publisher: Publisher) -> None:
+        while True:
+            entries: list[SpoolEntry] = await asyncio.to_thread(self.spool.peek, self.settings.batch_max_points)
+            if not entries:
+                if self._closing:
+                    return
+                self._spooled.clear()
+                await self._spooled.wait()
+                continue
+            if not await self._write_isolating(publisher, b"".join(e.body for e in entries)):
+                return  # closing while the database is down: the spool keeps it for the next start
+            await asyncio.to_thread(self.spool.remove, entries)
+            self.counters.points_written += sum(e.points for e in entries)
+            self._room.set()
 
-    async def _write(self, publisher: Publisher, batch: list[Point]) -> None:
+    async def _write_isolating(self, publisher: Publisher, body: bytes) -> bool:
+        """Write ``body``; split rejected batches down to the bad lines. False if closing while unavailable."""
         attempt = 0
         while True:
             try:
-                await self.sink.write(batch)
+                await self.sink.write_lines(body)
             except SinkUnavailable as exc:
+                if self._closing:
+                    return False
                 delay = backoff_delay_s(attempt, cap_s=10.0)
                 self.counters.write_retries += 1
                 _LOGGER.warning(
-                    "%s: write of %d points failed (%s), retrying in %.1fs", self.name, len(batch), exc, delay
+                    "%s: database write failed (%s), retrying in %.1fs; spool holds %d points",
+                    self.name,
+                    exc,
+                    delay,
+                    self.spool.points,
                 )
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
             except SinkRejected as exc:
-                self.counters.rejected_batches += 1
-                reason = f"database rejected the batch: {exc}"
-                await self.dead_letters.send(publisher, f"{self.topics.base}/_store", to_line_protocol(batch), reason)
-                return
+                lines = body.splitlines(keepends=True)
+                if len(lines) == 1:
+                    self.counters.rejected_lines += 1
+                    reason = f"database rejected the line: {(exc.body or str(exc)).strip()}"
+                    await self.dead_letters.send(publisher, "(database)", body.rstrip(b"\n"), reason)
+                    return True
+                half = len(lines) // 2
+                return await self._write_isolating(publisher, b"".join(lines[:half])) and (
+                    await self._write_isolating(publisher, b"".join(lines[half:]))
+                )
             self.counters.writes += 1
-            self.counters.points_written += len(batch)
             if attempt:
-                _LOGGER.info("%s: database is back, wrote %d points after %d retries", self.name, len(batch), attempt)
-            return
+                _LOGGER.info("%s: database is back after %d retries", self.name, attempt)
+            return True

@@ -31,6 +31,7 @@ from ingest.simulate.service import simulate
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.points import PointSink
+from ingest.store.spool import open_spool
 from ingest.wire import Topics
 
 _LOGGER = logging.getLogger("kinetic")
@@ -212,10 +213,12 @@ def _cmd_bridge(args: argparse.Namespace, settings: KineticSettings) -> int:
             influx = InfluxV1Sink(settings.influx)
             await _retry_until_ready(influx.prepare, f"InfluxDB {settings.influx.url}", stop)
             sink = influx
-        bridge = Bridge(topics=Topics(settings.mqtt.topic_root), sink=sink, settings=settings.bridge)
+        spool = open_spool(settings.bridge)
+        bridge = Bridge(topics=Topics(settings.mqtt.topic_root), sink=sink, spool=spool, settings=settings.bridge)
         try:
-            await serve(bridge.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-bridge", stop)
+            await serve(bridge.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-bridge", stop, manual_ack=True)
         finally:
+            spool.close()
             await sink.aclose()
             _LOGGER.info("bridge: stopped; %s, %d dead letters", bridge.counters, bridge.dead_letters.count)
 

@@ -26,6 +26,7 @@ from ingest.settings import MqttSettings
 from ingest.simulate.scenario import Scenario
 from ingest.simulate.service import Progress, simulate
 from ingest.store.embedded import EmbeddedSink
+from ingest.store.spool import open_spool
 from ingest.wire import PromptV1, Topics, encode
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ async def run_demo(
     topics = Topics(settings.mqtt.topic_root)
     sink = EmbeddedSink(db_path)
     engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog(settings.alerts.catalog_dirs))
-    bridge = Bridge(topics=topics, sink=sink, settings=settings.bridge)
+    spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
+    bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge)
     alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt)
     stop = asyncio.Event()
     try:
@@ -88,7 +90,7 @@ async def run_demo(
                 }
             )
             async with asyncio.TaskGroup() as group:
-                group.create_task(serve(bridge.run, mqtt, "kinetic-demo-bridge", stop), name="bridge")
+                group.create_task(serve(bridge.run, mqtt, "kinetic-demo-bridge", stop, manual_ack=True), name="bridge")
                 group.create_task(serve(alerts.run, mqtt, "kinetic-demo-alerts", stop), name="alerts")
                 await asyncio.wait_for(asyncio.gather(bridge.ready.wait(), alerts.ready.wait()), 30)
                 result = await simulate(
@@ -115,6 +117,7 @@ async def run_demo(
             loop.time() - wall0,
         )
     finally:
+        spool.close()
         await sink.aclose()
 
 

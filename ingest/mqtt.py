@@ -56,9 +56,14 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
 
 
 def build_client(
-    settings: MqttSettings, client_id: str, *, clean_session: bool = True, will: Will | None = None
+    settings: MqttSettings,
+    client_id: str,
+    *,
+    clean_session: bool = True,
+    will: Will | None = None,
+    manual_ack: bool = False,
 ) -> aiomqtt.Client:
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         hostname=settings.host,
         port=settings.port,
         identifier=client_id,
@@ -73,6 +78,17 @@ def build_client(
         # Bounded outgoing queue inside paho: back-pressure instead of memory growth.
         max_queued_outgoing_messages=10_000,
     )
+    if manual_ack:
+        # Set before connecting: a persistent session's queued messages arrive right after CONNACK. aiomqtt
+        # does not expose paho's manual acknowledgement, so reach the paho client it wraps.
+        client._client.manual_ack_set(True)
+    return client
+
+
+def ack(client: aiomqtt.Client, mid: int, qos: int) -> None:
+    """Acknowledge a message received with ``manual_ack=True`` (PUBACK for QoS 1)."""
+    if qos > 0:
+        client._client.ack(mid, qos)
 
 
 @contextlib.asynccontextmanager
@@ -83,6 +99,7 @@ async def connect(
     clean_session: bool = True,
     will: Will | None = None,
     max_attempts: int | None = None,
+    manual_ack: bool = False,
 ) -> AsyncIterator[aiomqtt.Client]:
     """Connect, retrying with full-jitter backoff and saying so; yield the connected client.
 
@@ -92,7 +109,7 @@ async def connect(
     attempt = 0
     async with contextlib.AsyncExitStack() as stack:
         while True:
-            client = build_client(settings, client_id, clean_session=clean_session, will=will)
+            client = build_client(settings, client_id, clean_session=clean_session, will=will, manual_ack=manual_ack)
             try:
                 await stack.enter_async_context(client)
                 break
@@ -158,6 +175,7 @@ async def serve(
     stop: asyncio.Event,
     *,
     clean_session: bool = False,
+    manual_ack: bool = False,
 ) -> None:
     """Keep a service connected until ``stop`` is set: reconnect with backoff when the link drops.
 
@@ -167,7 +185,7 @@ async def serve(
     attempt = 0
     while not stop.is_set():
         try:
-            async with connect(settings, client_id, clean_session=clean_session) as client:
+            async with connect(settings, client_id, clean_session=clean_session, manual_ack=manual_ack) as client:
                 attempt = 0
                 await run(client, stop)
                 return

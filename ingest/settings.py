@@ -65,9 +65,10 @@ class StoreSettings(_Section):
 
 
 class BridgeSettings(_Section):
-    batch_max_points: int = Field(default=5000, ge=1, le=100_000)
-    flush_interval_s: float = Field(default=1.0, gt=0, le=60)
-    queue_max_messages: int = Field(default=10_000, ge=10)
+    batch_max_points: int = Field(default=5000, ge=1, le=100_000, description="points per database write")
+    spool_path: Path = Field(default=Path("kinetic-spool.sqlite"), description="the bridge's on-disk spool")
+    spool_max_mb: float = Field(default=512.0, gt=0, description="spool size at which the bridge stops taking")
+    shutdown_flush_s: float = Field(default=10.0, ge=0, description="how long a stop may spend writing the spool")
 
 
 class SimulateSettings(_Section):

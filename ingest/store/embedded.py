@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import SinkUnavailable
+from ingest.errors import SinkRejected, SinkUnavailable
 from ingest.store.points import Point
 
 _SCHEMA = """
@@ -42,12 +42,27 @@ class EmbeddedSink:
         except sqlite3.Error as exc:
             raise SinkUnavailable(f"embedded store {path}: {exc}") from exc
 
-    async def write(self, points: list[Point]) -> None:
-        if points:
-            await asyncio.to_thread(self._write, points)
+    def encode(self, points: list[Point]) -> bytes:
+        """One JSON array per line: [measurement, series, t_ms, tags, fields]."""
+        return b"".join(
+            json.dumps([p.measurement, p.series, p.t_ms, dict(p.tags), dict(p.fields)]).encode() + b"\n" for p in points
+        )
 
-    def _write(self, points: list[Point]) -> None:
-        rows = [(p.measurement, p.series, p.t_ms, json.dumps(dict(p.tags)), json.dumps(dict(p.fields))) for p in points]
+    async def write_lines(self, body: bytes) -> None:
+        if body:
+            await asyncio.to_thread(self._write, body)
+
+    async def write(self, points: list[Point]) -> None:
+        await self.write_lines(self.encode(points))
+
+    def _write(self, body: bytes) -> None:
+        rows = []
+        for number, line in enumerate(body.splitlines(), 1):
+            try:
+                measurement, series, t_ms, tags, fields = json.loads(line)
+                rows.append((str(measurement), str(series), int(t_ms), json.dumps(tags), json.dumps(fields)))
+            except (ValueError, TypeError) as exc:
+                raise SinkRejected(f"embedded store: line {number} is not a point ({exc})", 400, str(exc)) from exc
         with self._lock:
             try:
                 with self._db:

@@ -42,14 +42,19 @@ class InfluxV1Sink:
         if self._settings.create_database:
             await self.query(f'CREATE DATABASE "{self._settings.database}"', method="POST")
 
-    async def write(self, points: list[Point]) -> None:
-        if not points:
+    def encode(self, points: list[Point]) -> bytes:
+        return to_line_protocol(points)
+
+    async def write_lines(self, body: bytes) -> None:
+        if not body:
             return
         params = {"db": self._settings.database, "precision": "ms"}
         if self._settings.retention_policy:
             params["rp"] = self._settings.retention_policy
-        body = to_line_protocol(points)
         await asyncio.to_thread(self._request, "POST", "/write", params, body)
+
+    async def write(self, points: list[Point]) -> None:
+        await self.write_lines(self.encode(points))
 
     async def query(self, influxql: str, *, method: str = "GET") -> dict[str, Any]:
         """Run InfluxQL; returns the decoded JSON (``epoch=ms`` timestamps)."""

@@ -44,9 +44,16 @@ class Point:
 
 
 class PointSink(Protocol):
-    """The port every writer implements. ``write`` raises ingest.errors.SinkUnavailable / SinkRejected."""
+    """The port every writer implements.
 
-    async def write(self, points: list[Point]) -> None: ...
+    ``encode`` turns points into the sink's own line format, one point per line ending in a newline, so the
+    bridge can spool, concatenate and split batches without knowing the format. ``write_lines`` raises
+    ingest.errors.SinkUnavailable (retry later) or SinkRejected (these lines will never be accepted).
+    """
+
+    def encode(self, points: list[Point]) -> bytes: ...
+
+    async def write_lines(self, body: bytes) -> None: ...
 
     async def aclose(self) -> None: ...
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,12 +46,13 @@ def settings_for(mosquitto: Server, influxd: Server, unique: str) -> KineticSett
 
 async def run_scenario(settings: KineticSettings, scenario_text: str, before=None):  # type: ignore[no-untyped-def]
     scenario = parse_scenario(scenario_text)
+    spool_path = Path(tempfile.mkdtemp(prefix="kinetic-spool-")) / "spool.sqlite"
     topics = Topics(settings.mqtt.topic_root)
     sink = InfluxV1Sink(settings.influx)
     await sink.prepare()
     async with (
         recording(settings, [topics.all_prompts(), topics.all_dead_letters()], f"{topics.root}-rec") as rec,
-        running_pipeline(settings, sink, topics.root) as pipeline,
+        running_pipeline(settings, sink, topics.root, spool_path) as pipeline,
     ):
         if before is not None:
             await before(settings, topics)

@@ -65,8 +65,9 @@ def procs() -> Iterator[list[Proc]]:
             p.process.wait(5)
 
 
-def env_for(mosquitto_port: int, influx_url: str, unique: str) -> dict[str, str]:
+def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) -> dict[str, str]:
     return {
+        "KINETIC_BRIDGE__SPOOL_PATH": str(spool_dir / f"{unique}-spool.sqlite"),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "KINETIC_MQTT__HOST": "127.0.0.1",
         "KINETIC_MQTT__PORT": str(mosquitto_port),
@@ -87,7 +88,7 @@ def influxql(url: str, db: str, q: str) -> dict:  # type: ignore[type-arg]
 def test_bridge_alerts_and_simulate_as_processes(
     mosquitto: Server, influxd: Server, unique: str, tmp_path: Path, procs: list[Proc]
 ) -> None:
-    env = env_for(mosquitto.port, influxd.url, unique)
+    env = env_for(mosquitto.port, influxd.url, unique, tmp_path)
     bridge = Proc(["bridge"], env, tmp_path / "bridge.log")
     alerts = Proc(["alerts"], env, tmp_path / "alerts.log")
     procs += [bridge, alerts]
@@ -126,7 +127,7 @@ def test_bridge_alerts_and_simulate_as_processes(
 
 def test_broker_unreachable_at_start_is_retried_with_backoff(tmp_path: Path, unique: str, procs: list[Proc]) -> None:
     port = free_port()
-    alerts = Proc(["alerts"], env_for(port, "http://127.0.0.1:9", unique), tmp_path / "alerts.log")
+    alerts = Proc(["alerts"], env_for(port, "http://127.0.0.1:9", unique, tmp_path), tmp_path / "alerts.log")
     procs.append(alerts)
     alerts.wait_for("connect failed")
     assert "retrying in" in alerts.text()
@@ -142,7 +143,9 @@ def test_database_unreachable_at_start_is_retried_and_sigterm_stops_cleanly(
     mosquitto: Server, tmp_path: Path, unique: str, procs: list[Proc]
 ) -> None:
     bridge = Proc(
-        ["bridge"], env_for(mosquitto.port, f"http://127.0.0.1:{free_port()}", unique), tmp_path / "bridge.log"
+        ["bridge"],
+        env_for(mosquitto.port, f"http://127.0.0.1:{free_port()}", unique, tmp_path),
+        tmp_path / "bridge.log",
     )
     procs.append(bridge)
     bridge.wait_for("not ready")

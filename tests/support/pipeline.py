@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiomqtt
 
@@ -16,6 +17,7 @@ from ingest.bridge import Bridge
 from ingest.config import KineticSettings
 from ingest.mqtt import connect, payload_bytes, serve
 from ingest.store.points import PointSink
+from ingest.store.spool import open_spool
 from ingest.wire import Topics
 
 
@@ -80,21 +82,25 @@ class Pipeline:
 
 
 @contextlib.asynccontextmanager
-async def running_pipeline(settings: KineticSettings, sink: PointSink, name: str) -> AsyncIterator[Pipeline]:
+async def running_pipeline(
+    settings: KineticSettings, sink: PointSink, name: str, spool_path: Path
+) -> AsyncIterator[Pipeline]:
     topics = Topics(settings.mqtt.topic_root)
+    spool = open_spool(settings.bridge, spool_path)
     engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog())
     pipeline = Pipeline(
         settings,
         topics,
-        Bridge(topics=topics, sink=sink, settings=settings.bridge),
+        Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge),
         AlertService(topics=topics, engine=engine),
         asyncio.Event(),
     )
     async with asyncio.TaskGroup() as group:
-        group.create_task(serve(pipeline.bridge.run, settings.mqtt, f"{name}-bridge", pipeline.stop))
+        group.create_task(serve(pipeline.bridge.run, settings.mqtt, f"{name}-bridge", pipeline.stop, manual_ack=True))
         group.create_task(serve(pipeline.alerts.run, settings.mqtt, f"{name}-alerts", pipeline.stop))
         await until(lambda: pipeline.bridge.ready.is_set() and pipeline.alerts.ready.is_set(), 20, "services")
         try:
             yield pipeline
         finally:
             pipeline.stop.set()
+    spool.close()

@@ -1,0 +1,111 @@
+"""A bounded on-disk FIFO of encoded batches between MQTT and the database.
+
+The bridge appends every batch here (one SQLite transaction, WAL, ``synchronous=FULL``: on disk before the
+commit returns), only then acknowledges the MQTT messages it came from, and a drainer writes the spool to
+the database in order, removing what was written. So a database outage fills the spool instead of losing
+data, and a crash (kill -9) loses nothing: what was acknowledged is on disk, what was not is redelivered
+by the broker (QoS 1, persistent session).
+
+When the spool holds ``max_bytes``, ``append`` raises SpoolFull: the bridge stops acknowledging and
+consuming (the broker keeps the messages for its persistent session, up to its own queue limit) and says
+so in a log line and a counter, until the drainer makes room.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import ConfigError, IngestError
+from ingest.settings import BridgeSettings
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    points INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+"""
+
+
+class SpoolFull(IngestError):
+    """The spool holds its maximum; nothing more is accepted until the drainer makes room."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolEntry:
+    id: int
+    points: int
+    body: bytes
+
+
+class Spool:
+    """FIFO of byte batches in one SQLite file. Thread-safe; callers run it off the event loop."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(body)), 0) FROM spool")
+        self.batches, self.points, self.bytes = (int(v) for v in row.fetchone())
+
+    def append(self, body: bytes, points: int) -> int:
+        with self._lock:
+            if self.bytes and self.bytes + len(body) > self.max_bytes:
+                raise SpoolFull(f"spool {self.path} holds {self.bytes} bytes (max {self.max_bytes})")
+            cursor = self._db.execute("INSERT INTO spool (points, body) VALUES (?, ?)", (points, body))
+            self.batches += 1
+            self.points += points
+            self.bytes += len(body)
+            return int(cursor.lastrowid or 0)
+
+    def peek(self, max_points: int) -> list[SpoolEntry]:
+        """The oldest entries, at least one, until ``max_points`` would be exceeded."""
+        with self._lock:
+            out: list[SpoolEntry] = []
+            total = 0
+            for row_id, points, body in self._db.execute("SELECT id, points, body FROM spool ORDER BY id"):
+                if out and total + points > max_points:
+                    break
+                out.append(SpoolEntry(int(row_id), int(points), bytes(body)))
+                total += points
+            return out
+
+    def remove(self, entries: list[SpoolEntry]) -> None:
+        if not entries:
+            return
+        ids = [e.id for e in entries]
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            self._db.execute("BEGIN")
+            # Count what is really deleted, so the counters stay right even if an entry was removed before.
+            row = self._db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(body)), 0) FROM spool "
+                f"WHERE id IN ({marks})",
+                ids,
+            ).fetchone()
+            self._db.execute(f"DELETE FROM spool WHERE id IN ({marks})", ids)
+            self._db.execute("COMMIT")
+            self.batches -= int(row[0])
+            self.points -= int(row[1])
+            self.bytes -= int(row[2])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_spool(settings: BridgeSettings, path: Path | None = None) -> Spool:
+    """The spool the settings describe; a path that cannot be used is a ConfigError naming the setting."""
+    target = path or settings.spool_path
+    try:
+        return Spool(target, int(settings.spool_max_mb * 1_000_000))
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"setting KINETIC_BRIDGE__SPOOL_PATH: cannot use {target} as the spool ({exc})") from exc
