@@ -28,9 +28,7 @@ from ingest.errors import IngestError, SinkUnavailable
 from ingest.mqtt import serve
 from ingest.simulate.scenario import Scenario, load_scenario, parse_scenario
 from ingest.simulate.service import simulate
-from ingest.store.embedded import EmbeddedSink
-from ingest.store.influx_v1 import InfluxV1Sink
-from ingest.store.points import PointSink
+from ingest.store import make_sink
 from ingest.store.spool import open_spool
 from ingest.wire import Topics
 
@@ -206,13 +204,8 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
 def _cmd_bridge(args: argparse.Namespace, settings: KineticSettings) -> int:
 
     async def job(stop: asyncio.Event) -> None:
-        sink: PointSink
-        if settings.store.kind == "embedded":
-            sink = EmbeddedSink(settings.store.embedded_path)
-        else:
-            influx = InfluxV1Sink(settings.influx)
-            await _retry_until_ready(influx.prepare, f"InfluxDB {settings.influx.url}", stop)
-            sink = influx
+        sink = make_sink(settings.store, settings.influx)
+        await _retry_until_ready(sink.prepare, f"store {settings.store.kind} ({settings.influx.url})", stop)
         spool = open_spool(settings.bridge)
         bridge = Bridge(topics=Topics(settings.mqtt.topic_root), sink=sink, spool=spool, settings=settings.bridge)
         try:

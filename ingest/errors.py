@@ -27,6 +27,10 @@ class SinkUnavailable(SinkError):
     """The database could not be reached or answered 5xx: retry later, the data is still good."""
 
 
+class SinkAuthError(SinkUnavailable):
+    """The database refused our credentials: retried (an operator may fix it live), and said loudly."""
+
+
 class SinkRejected(SinkError):
     """The database refused the data (HTTP 4xx): retrying the same lines will not help."""
 

@@ -43,10 +43,11 @@ class MqttSettings(_Section):
 
 
 class InfluxSettings(_Section):
-    """InfluxDB over the v1 HTTP API (/write, /query): 1.x, or 2.4+/3.x through their v1-compatible API."""
+    """InfluxDB: the v1 HTTP API (1.x, or 2.4+/3.x through their v1-compatible API) or the v2 write API."""
 
     url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
-    database: str = Field(default="kinetic", min_length=1)
+    database: str = Field(default="kinetic", min_length=1, description="database (1.x) or bucket (2.x/3.x)")
+    org: str = Field(default="kinetic", min_length=1, description="2.x organisation (v2 write API)")
     retention_policy: str | None = None
     token: SecretStr | None = Field(default=None, description="2.x/3.x token: sent as 'Authorization: Token'")
     username: str | None = None
@@ -60,7 +61,7 @@ class InfluxSettings(_Section):
 class StoreSettings(_Section):
     """Where the bridge writes points."""
 
-    kind: Literal["influx_v1", "embedded"] = "influx_v1"
+    kind: Literal["influx_v1", "influx_v2", "embedded"] = "influx_v1"
     embedded_path: Path = Path("kinetic.sqlite")
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support.servers import Server, ServerStartError, start_influxd, start_mosquitto
+from tests.support.servers import (
+    Server,
+    ServerStartError,
+    start_influxd,
+    start_mosquitto,
+    start_victoria_metrics,
+)
 
 # Shared, noisy 2-core machines: no per-example deadline, no "too slow" health check.
 settings.register_profile("kinetic", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,6 +37,11 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from _serve(start_influxd, tmp_path_factory, "influxd")
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _serve(start_victoria_metrics, tmp_path_factory, "victoria-metrics")
 
 
 @pytest.fixture

@@ -42,6 +42,9 @@ class EmbeddedSink:
         except sqlite3.Error as exc:
             raise SinkUnavailable(f"embedded store {path}: {exc}") from exc
 
+    async def prepare(self) -> None:
+        """The schema is created when the file is opened."""
+
     def encode(self, points: list[Point]) -> bytes:
         """One JSON array per line: [measurement, series, t_ms, tags, fields]."""
         return b"".join(

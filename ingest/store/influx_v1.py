@@ -16,11 +16,25 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from ingest.errors import SinkRejected, SinkUnavailable
+from ingest.errors import SinkAuthError, SinkError, SinkRejected, SinkUnavailable
 from ingest.settings import InfluxSettings
 from ingest.store.points import Point, to_line_protocol
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def sink_error_for(status: int, text: str, where: str, credentials: str) -> SinkError:
+    """Map an HTTP error status to what the bridge should do about it.
+
+    400 (a bad line, e.g. a field type conflict) and 413 (too large) are about the data: the bridge splits
+    the batch and dead-letters the lines that stay rejected. 401/403 and every other status are about the
+    server or our settings (a missing database, a wrong token): retried, the data is kept.
+    """
+    if status in (400, 413):
+        return SinkRejected(f"{where} rejected the data (HTTP {status}): {text}", status, text)
+    if status in (401, 403):
+        return SinkAuthError(f"{where} refused the credentials (HTTP {status}): check {credentials}")
+    return SinkUnavailable(f"{where} answered HTTP {status}: {text}")
 
 
 class InfluxV1Sink:
@@ -86,16 +100,9 @@ class InfluxV1Sink:
                 return data
         except urllib.error.HTTPError as exc:
             text = exc.read().decode("utf-8", "replace")[:500]
-            if exc.code in (401, 403):
-                raise SinkRejected(
-                    f"InfluxDB at {self._base} refused the credentials (HTTP {exc.code}): check "
-                    "KINETIC_INFLUX__TOKEN or KINETIC_INFLUX__USERNAME/PASSWORD",
-                    exc.code,
-                    text,
-                ) from exc
-            if 400 <= exc.code < 500:
-                raise SinkRejected(f"InfluxDB rejected {path} (HTTP {exc.code}): {text}", exc.code, text) from exc
-            raise SinkUnavailable(f"InfluxDB {path} answered HTTP {exc.code}: {text}") from exc
+            raise sink_error_for(
+                exc.code, text, f"InfluxDB {path}", "KINETIC_INFLUX__TOKEN or KINETIC_INFLUX__USERNAME/PASSWORD"
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SinkUnavailable(f"InfluxDB at {self._base} unreachable ({reason})") from exc

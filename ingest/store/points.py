@@ -51,6 +51,10 @@ class PointSink(Protocol):
     ingest.errors.SinkUnavailable (retry later) or SinkRejected (these lines will never be accepted).
     """
 
+    async def prepare(self) -> None:
+        """Get ready to write (create the database where that is ours to do); SinkUnavailable if not yet."""
+        ...
+
     def encode(self, points: list[Point]) -> bytes: ...
 
     async def write_lines(self, body: bytes) -> None: ...

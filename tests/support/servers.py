@@ -178,3 +178,31 @@ bind-address = "127.0.0.1:{rpc_port}"
     server = Server("influxd", "127.0.0.1", port, process, log_path, base, cmd)
     _wait_ready(server, influxd_ready, 30)
     return server
+
+
+def victoria_ready(server: Server) -> bool:
+    try:
+        with urllib.request.urlopen(f"{server.url}/health", timeout=0.5) as response:
+            return bool(response.read().strip() == b"OK")
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_victoria_metrics(base: Path) -> Server:
+    """VictoriaMetrics on 127.0.0.1: it accepts influxdb-client's ``/api/v2/write`` (InfluxDB 2.x cannot run
+    here), so the v2 write path is checked for real; points are read back through ``/api/v1/export``."""
+    binary = _binary("victoria-metrics", "victoria-metrics")
+    base.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cmd = [
+        binary,
+        f"-httpListenAddr=127.0.0.1:{port}",
+        f"-storageDataPath={base / 'data'}",
+        "-retentionPeriod=100y",
+        "-search.latencyOffset=0s",
+    ]
+    log_path = base / "victoria-metrics.log"
+    process = _spawn(cmd, log_path, "wb")
+    server = Server("victoria-metrics", "127.0.0.1", port, process, log_path, base, cmd)
+    _wait_ready(server, victoria_ready, 30)
+    return server
