@@ -32,7 +32,6 @@ from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
 from ingest.mqtt import DeadLetters, Publisher, ack, payload_bytes
 from ingest.settings import BridgeSettings
-from ingest.store.model import points_for
 from ingest.store.points import PointSink
 from ingest.store.spool import Spool, SpoolEntry, SpoolFull
 from ingest.wire import Topics, decode
@@ -125,10 +124,10 @@ class Bridge:
             except WireError as exc:
                 await self.dead_letters.send(client, topic, payload, str(exc))
             else:
-                batch = points_for(decoded, int(time.time() * 1000))
-                if batch:
-                    bodies.append(self.sink.encode(batch))
-                    points += len(batch)
+                body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
+                if count:
+                    bodies.append(body)
+                    points += count
             if points >= self.settings.batch_max_points or len(client.messages) == 0:
                 await self._commit(b"".join(bodies), points)
                 for mid, qos in mids:
@@ -163,19 +162,45 @@ class Bridge:
             await asyncio.sleep(0.02)
 
     async def _drain(self, publisher: Publisher) -> None:
-        while True:
-            entries: list[SpoolEntry] = await asyncio.to_thread(self.spool.peek, self.settings.batch_max_points)
-            if not entries:
-                if self._closing:
-                    return
-                self._spooled.clear()
-                await self._spooled.wait()
-                continue
-            if not await self._write_isolating(publisher, b"".join(e.body for e in entries)):
-                return  # closing while the database is down: the spool keeps it for the next start
-            await asyncio.to_thread(self.spool.remove, entries)
-            self.counters.points_written += sum(e.points for e in entries)
-            self._room.set()
+        # Off the critical path: the next batch is read from the spool, and the written one removed, while a
+        # batch is being written. ``after_id`` keeps a read from seeing entries already written.
+        after_id = 0
+        removing: asyncio.Task[None] | None = None
+        entries: list[SpoolEntry] = []
+        try:
+            while True:
+                if not entries:
+                    entries = await asyncio.to_thread(self.spool.peek, self.settings.batch_max_points, after_id)
+                if not entries:
+                    if removing is not None:
+                        await removing
+                        removing = None
+                    if self._closing:
+                        return
+                    self._spooled.clear()
+                    await self._spooled.wait()
+                    continue
+                upto = entries[-1].id
+                prefetch = asyncio.create_task(asyncio.to_thread(self.spool.peek, self.settings.batch_max_points, upto))
+                try:
+                    written = await self._write_isolating(publisher, b"".join(e.body for e in entries))
+                finally:
+                    upcoming = await prefetch
+                if not written:
+                    return  # closing while the database is down: the spool keeps it for the next start
+                after_id = upto
+                self.counters.points_written += sum(e.points for e in entries)
+                if removing is not None:
+                    await removing
+                removing = asyncio.create_task(self._remove(entries))
+                entries = upcoming
+        finally:
+            if removing is not None:
+                await asyncio.shield(removing)
+
+    async def _remove(self, entries: list[SpoolEntry]) -> None:
+        await asyncio.to_thread(self.spool.remove, entries)
+        self._room.set()
 
     async def _write_isolating(self, publisher: Publisher, body: bytes) -> bool:
         """Write ``body``; split rejected batches down to the bad lines. False if closing while unavailable."""

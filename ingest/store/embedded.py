@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import SinkRejected, SinkUnavailable
+from ingest.store.model import points_for
 from ingest.store.points import Point
+from ingest.wire import Payload
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -50,6 +52,10 @@ class EmbeddedSink:
         return b"".join(
             json.dumps([p.measurement, p.series, p.t_ms, dict(p.tags), dict(p.fields)]).encode() + b"\n" for p in points
         )
+
+    def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
+        points = points_for(message, received_ms)
+        return (self.encode(points) if points else b""), len(points)
 
     async def write_lines(self, body: bytes) -> None:
         if body:

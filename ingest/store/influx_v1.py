@@ -18,7 +18,9 @@ from typing import Any
 
 from ingest.errors import SinkAuthError, SinkError, SinkRejected, SinkUnavailable
 from ingest.settings import InfluxSettings
+from ingest.store.model import line_protocol_for
 from ingest.store.points import Point, to_line_protocol
+from ingest.wire import Payload
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ class InfluxV1Sink:
 
     def encode(self, points: list[Point]) -> bytes:
         return to_line_protocol(points)
+
+    def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
+        return line_protocol_for(message, received_ms)
 
     async def write_lines(self, body: bytes) -> None:
         if not body:

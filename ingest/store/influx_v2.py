@@ -19,7 +19,9 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from ingest.errors import SinkUnavailable
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import sink_error_for
+from ingest.store.model import line_protocol_for
 from ingest.store.points import Point, to_line_protocol
+from ingest.wire import Payload
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ class InfluxV2Sink:
 
     def encode(self, points: list[Point]) -> bytes:
         return to_line_protocol(points)
+
+    def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
+        return line_protocol_for(message, received_ms)
 
     async def write_lines(self, body: bytes) -> None:
         if body:

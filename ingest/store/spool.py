@@ -66,12 +66,13 @@ class Spool:
             self.bytes += len(body)
             return int(cursor.lastrowid or 0)
 
-    def peek(self, max_points: int) -> list[SpoolEntry]:
-        """The oldest entries, at least one, until ``max_points`` would be exceeded."""
+    def peek(self, max_points: int, after_id: int = 0) -> list[SpoolEntry]:
+        """The oldest entries after ``after_id``, at least one, until ``max_points`` would be exceeded."""
         with self._lock:
             out: list[SpoolEntry] = []
             total = 0
-            for row_id, points, body in self._db.execute("SELECT id, points, body FROM spool ORDER BY id"):
+            rows = self._db.execute("SELECT id, points, body FROM spool WHERE id > ? ORDER BY id", (after_id,))
+            for row_id, points, body in rows:
                 if out and total + points > max_points:
                     break
                 out.append(SpoolEntry(int(row_id), int(points), bytes(body)))
@@ -84,6 +85,9 @@ class Spool:
         ids = [e.id for e in entries]
         marks = ",".join("?" * len(ids))
         with self._lock:
+            # A removal lost to a power cut only means rewriting points the database already has (harmless),
+            # so it need not wait for fsync; appends do (the MQTT acknowledgement depends on them).
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("BEGIN")
             # Count what is really deleted, so the counters stay right even if an entry was removed before.
             row = self._db.execute(
@@ -93,6 +97,7 @@ class Spool:
             ).fetchone()
             self._db.execute(f"DELETE FROM spool WHERE id IN ({marks})", ids)
             self._db.execute("COMMIT")
+            self._db.execute("PRAGMA synchronous=FULL")
             self.batches -= int(row[0])
             self.points -= int(row[1])
             self.bytes -= int(row[2])

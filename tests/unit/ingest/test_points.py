@@ -3,8 +3,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ingest.store.embedded import EmbeddedSink
-from ingest.store.model import feature_points
+from ingest.store.model import feature_lines, feature_points, line_protocol_for
 from ingest.store.points import Point, to_line, to_line_protocol
 from ingest.wire import FeatureBatchV1, FeatureFrameV1
 
@@ -53,3 +56,27 @@ def test_embedded_store_replaces_a_point_written_twice(tmp_path: Path) -> None:
     assert sink.count("m") == 2
     assert sink.rows("m", w="a") == [{"t_ms": 5, "w": "a", "v": 9}]
     asyncio.run(sink.aclose())
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 180, allow_nan=False),
+            st.one_of(st.none(), st.floats(-90, 90, allow_nan=False)),
+            st.floats(0, 5000, allow_nan=False),
+            st.integers(0, 5),
+            st.integers(0, 200),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from(["ann", "a-b_c", "x1"]),
+)
+def test_the_feature_fast_path_equals_the_generic_line_protocol(rows: list, wearer: str) -> None:  # type: ignore[type-arg]
+    frames = [
+        FeatureFrameV1(t_ms=1000 * i, incl_deg=incl, lean_deg=lean, enmo_mg=enmo, steps=steps, n=n)
+        for i, (incl, lean, enmo, steps, n) in enumerate(rows)
+    ]
+    batch = FeatureBatchV1(wearer=wearer, device="dev-1", placement="trunk", seq=0, frames=frames)
+    assert feature_lines(batch) == to_line_protocol(feature_points(batch))
+    assert line_protocol_for(batch, 0) == (feature_lines(batch), len(frames))

@@ -1,0 +1,130 @@
+"""End-to-end bridge throughput (MQTT -> spool -> InfluxDB) as a ratio to influxd's own raw write rate,
+both measured in this run on real Mosquitto and influxd 1.x started here on loopback.
+
+    .venv/bin/python -m bench.bridge_throughput [--frames 200000] [--per-message 50]
+
+1. Baseline: the same number of points, prebuilt as line protocol, POSTed to influxd in batches of the
+   bridge's size (5000), one after another: what the database takes with no work before it.
+2. Bridge: the frames are published first (QoS 1) into the bridge's persistent session while it is away,
+   then the bridge starts and the clock runs until every point is in influxd: decode, validate, encode,
+   spool (fsync), acknowledge, drain.
+
+Target (issue #6): bridge / baseline >= 0.8. Shared, noisy machines: compare the ratio, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import aiomqtt
+
+from ingest.bridge import Bridge
+from ingest.mqtt import serve
+from ingest.settings import BridgeSettings, InfluxSettings, MqttSettings
+from ingest.simulate.scenario import parse_scenario
+from ingest.simulate.synth import batches_for
+from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.model import feature_points
+from ingest.store.points import to_line_protocol
+from ingest.store.spool import Spool
+from ingest.wire import Topics, encode
+from tests.support.servers import start_influxd, start_mosquitto
+
+
+def scenario_batches(frames: int, per_message: int):  # type: ignore[no-untyped-def]
+    scenario = parse_scenario(f"wearers:\n  - wearer: bench\n    placement: trunk\n    segments: [sit {frames}s]\n")
+    return list(batches_for(scenario, scenario.wearers[0], per_message))
+
+
+def count(url: str, db: str) -> int:
+    import json
+
+    q = urllib.parse.urlencode({"db": db, "q": "SELECT count(incl_deg) FROM features"})
+    with urllib.request.urlopen(f"{url}/query?{q}", timeout=30) as response:
+        result = json.loads(response.read())["results"][0]
+    return int(result["series"][0]["values"][0][1]) if "series" in result else 0
+
+
+async def baseline(url: str, frames: int, per_message: int, batch_points: int, db: str) -> float:
+    sink = InfluxV1Sink(InfluxSettings(url=url, database=db))
+    await sink.prepare()
+    points = [p for b in scenario_batches(frames, per_message) for p in feature_points(b)]
+    bodies = [to_line_protocol(points[i : i + batch_points]) for i in range(0, len(points), batch_points)]
+    start = time.perf_counter()
+    for body in bodies:
+        await sink.write_lines(body)
+    return len(points) / (time.perf_counter() - start)
+
+
+async def through_bridge(mqtt_port: int, url: str, frames: int, per_message: int, spool: Path, db: str) -> float:
+    topics = Topics("bench")
+    mqtt = MqttSettings(host="127.0.0.1", port=mqtt_port, topic_root="bench")
+    settings = BridgeSettings(spool_path=spool)
+    # 1. create the bridge's persistent session, then leave
+    async with aiomqtt.Client("127.0.0.1", mqtt_port, identifier="bench-bridge", clean_session=False) as c:
+        await c.subscribe(topics.all_features(), qos=1)
+    # 2. publish everything into the session
+    async with aiomqtt.Client("127.0.0.1", mqtt_port, identifier="bench-pub") as pub:
+        for batch in scenario_batches(frames, per_message):
+            await pub.publish(topics.features("bench", "bench-trunk"), encode(batch), qos=1)
+    # 3. the bridge comes back and takes it all
+    sink = InfluxV1Sink(InfluxSettings(url=url, database=db))
+    await sink.prepare()
+    bridge = Bridge(topics=topics, sink=sink, spool=Spool(spool, 1 << 30), settings=settings)
+    stop = asyncio.Event()
+    start = time.perf_counter()
+    task = asyncio.create_task(serve(bridge.run, mqtt, "bench-bridge", stop, manual_ack=True))
+    while bridge.counters.points_written < frames:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    await task
+    assert count(url, db) == frames
+    return frames / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--per-message", type=int, default=50, help="frames per MQTT message")
+    parser.add_argument("--rounds", type=int, default=3, help="alternate baseline and bridge this many times")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = start_mosquitto(Path(tmp) / "mosquitto")
+        influx = start_influxd(Path(tmp) / "influxd")
+        try:
+            raw: list[float] = []
+            bridged: list[float] = []
+            ratios: list[float] = []
+            for i in range(args.rounds):
+                # fresh databases each round: both sides write new points into an empty database
+                raw.append(asyncio.run(baseline(influx.url, args.frames, args.per_message, 5000, f"raw{i}")))
+                spool = Path(tmp) / f"spool{i}.sqlite"
+                bridged.append(
+                    asyncio.run(through_bridge(broker.port, influx.url, args.frames, args.per_message, spool, f"br{i}"))
+                )
+                ratios.append(bridged[-1] / raw[-1])
+                print(
+                    f"round {i + 1}: influxd raw {raw[-1]:,.0f} points/s, bridge {bridged[-1]:,.0f} points/s, "
+                    f"ratio {ratios[-1]:.2f}",
+                    flush=True,
+                )
+        finally:
+            broker.stop()
+            influx.stop()
+    print(
+        f"median of {args.rounds} rounds: raw {statistics.median(raw):,.0f} points/s, bridge "
+        f"{statistics.median(bridged):,.0f} points/s, ratio {statistics.median(ratios):.2f} (target >= 0.8); "
+        f"{args.per_message} frames per MQTT message, {args.frames:,} points per run"
+    )
+
+
+if __name__ == "__main__":
+    main()
