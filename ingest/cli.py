@@ -29,8 +29,9 @@ from ingest.mqtt import serve
 from ingest.simulate.scenario import Scenario, load_scenario, parse_scenario
 from ingest.simulate.service import simulate
 from ingest.store import make_sink
+from ingest.store.export import open_queries, write_export
 from ingest.store.spool import open_spool
-from ingest.wire import Topics
+from ingest.wire import Topics, check_id
 
 _LOGGER = logging.getLogger("kinetic")
 
@@ -99,6 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watches feature batches, tracks sitting bouts per wearer in event time and publishes one "
         "prompt when a bout reaches the threshold (KINETIC_ALERTS__SITTING_THRESHOLD_MIN, default 30).",
     )
+    data = sub.add_parser(
+        "data",
+        help="a wearer's data rights: export everything stored for one wearer, or delete it",
+        description="Reads the store the settings name (KINETIC_STORE__KIND): InfluxDB through InfluxQL, or the "
+        "embedded SQLite store.",
+    )
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    export = data_sub.add_parser("export", help="write CSV (one file per measurement) and/or JSON for one wearer")
+    export.add_argument("wearer", help="wearer id")
+    export.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
+    export.add_argument("--format", choices=["csv", "json", "both"], default="both")
+    delete = data_sub.add_parser("delete", help="delete everything stored for one wearer")
+    delete.add_argument("wearer", help="wearer id")
+    delete.add_argument("--yes", action="store_true", help="really delete (without it, only says what would go)")
+
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
     return parser
@@ -264,7 +280,37 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
     return 0
 
 
+def _cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
+    wearer = check_id(args.wearer)
+
+    async def job() -> int:
+        queries, close = open_queries(settings)
+        try:
+            rows = await queries.export(wearer)
+            total = sum(len(v) for v in rows.values())
+            if args.data_command == "export":
+                files = write_export(rows, wearer, args.out, args.format)
+                print(f"exported {total} rows for {wearer}: {', '.join(str(f) for f in files)}", file=sys.stderr)
+                return 0
+            if not args.yes:
+                print(
+                    f"would delete {total} rows for {wearer} ({', '.join(f'{k}: {len(v)}' for k, v in rows.items())}"
+                    "); add --yes to delete",
+                    file=sys.stderr,
+                )
+                return 1
+            await queries.delete(wearer)
+            left = sum(len(v) for v in (await queries.export(wearer)).values())
+            print(f"deleted {total - left} rows for {wearer}; {left} left", file=sys.stderr)
+            return 0 if left == 0 else 1
+        finally:
+            await close()
+
+    return asyncio.run(job())
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
+    "data": _cmd_data,
     "config": _cmd_config,
     "simulate": _cmd_simulate,
     "bridge": _cmd_bridge,

@@ -1,0 +1,50 @@
+"""Per-wearer export (CSV and JSON) and the store-to-queries wiring used by ``kinetic data``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ingest.config import KineticSettings
+from ingest.errors import ConfigError
+from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.queries import EmbeddedQueries, InfluxQLQueries, Queries
+
+
+def open_queries(settings: KineticSettings) -> tuple[Queries, Callable[[], Awaitable[None]]]:
+    """The query layer over the configured store, and how to close it."""
+    if settings.store.kind == "embedded":
+        if not settings.store.embedded_path.is_file():
+            raise ConfigError(f"setting KINETIC_STORE__EMBEDDED_PATH: {settings.store.embedded_path} does not exist")
+        embedded = EmbeddedQueries(settings.store.embedded_path)
+
+        async def close_embedded() -> None:
+            embedded.close()
+
+        return embedded, close_embedded
+    # influx_v1 and influx_v2 alike: InfluxQL through the v1-compatible /query API (token auth on 2.x).
+    sink = InfluxV1Sink(settings.influx)
+    return InfluxQLQueries(sink), sink.aclose
+
+
+def write_export(rows: dict[str, list[dict[str, Any]]], wearer: str, out: Path, fmt: str) -> list[Path]:
+    """Write ``<wearer>.json`` and/or ``<wearer>-<measurement>.csv``; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    if fmt in ("json", "both"):
+        path = out / f"{wearer}.json"
+        path.write_text(json.dumps({"wearer": wearer, "measurements": rows}, indent=1, sort_keys=True))
+        files.append(path)
+    if fmt in ("csv", "both"):
+        for measurement, items in rows.items():
+            path = out / f"{wearer}-{measurement}.csv"
+            columns = ["time", *sorted({k for row in items for k in row} - {"time"})]
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(items)
+            files.append(path)
+    return files
