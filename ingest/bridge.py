@@ -32,9 +32,12 @@ from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
 from ingest.mqtt import DeadLetters, Publisher, ack, payload_bytes
 from ingest.settings import BridgeSettings
-from ingest.store.points import PointSink
+from ingest.store.points import Point, PointSink
+from ingest.store.rollup import MinuteRollup
 from ingest.store.spool import Spool, SpoolEntry, SpoolFull
-from ingest.wire import Topics, decode
+from ingest.wire import DeviceStatusV1, FeatureBatchV1, Payload, Topics, decode
+
+ROLLUP_STATE = "rollup"
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class Bridge:
         self._room = asyncio.Event()  # the drainer removed something
         self._closing = False
         self._uncommitted = 0
+        self._rollup = MinuteRollup()
 
     def subscriptions(self) -> list[str]:
         t = self.topics
@@ -75,6 +79,7 @@ class Bridge:
         """Consume until ``stop`` is set; then write what the spool holds (if the database answers)."""
         self._closing = False
         self._uncommitted = 0  # what a lost connection left unacknowledged comes again
+        self._rollup = MinuteRollup(self.spool.state(ROLLUP_STATE))  # ... so restart from what was spooled
         for topic in self.subscriptions():
             await client.subscribe(topic, qos=1)
         self.ready.set()
@@ -125,6 +130,10 @@ class Bridge:
                 await self.dead_letters.send(client, topic, payload, str(exc))
             else:
                 body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
+                rolled = self._rollup_points(decoded)
+                if rolled:
+                    body += self.sink.encode(rolled)
+                    count += len(rolled)
                 if count:
                     bodies.append(body)
                     points += count
@@ -135,13 +144,21 @@ class Bridge:
                 self._uncommitted -= len(mids)
                 bodies, mids, points = [], [], 0
 
+    def _rollup_points(self, message: Payload) -> list[Point]:
+        if isinstance(message, FeatureBatchV1):
+            return self._rollup.add(message)
+        if isinstance(message, DeviceStatusV1) and message.state == "offline":
+            return self._rollup.close_device(message.device)
+        return []
+
     async def _commit(self, body: bytes, points: int) -> None:
         if not body:
             return
         warned = False
+        state = {ROLLUP_STATE: self._rollup.state()}
         while True:
             try:
-                await asyncio.to_thread(self.spool.append, body, points)
+                await asyncio.to_thread(self.spool.append, body, points, state)
                 break
             except SpoolFull as exc:
                 self.counters.spool_full_waits += 1

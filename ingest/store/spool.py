@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS spool (
     points INTEGER NOT NULL,
     body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -56,15 +57,29 @@ class Spool:
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(body)), 0) FROM spool")
         self.batches, self.points, self.bytes = (int(v) for v in row.fetchone())
 
-    def append(self, body: bytes, points: int) -> int:
+    def append(self, body: bytes, points: int, state: dict[str, str] | None = None) -> int:
+        """Add a batch, and with it (same transaction) any state that must stay consistent with what was spooled."""
         with self._lock:
             if self.bytes and self.bytes + len(body) > self.max_bytes:
                 raise SpoolFull(f"spool {self.path} holds {self.bytes} bytes (max {self.max_bytes})")
-            cursor = self._db.execute("INSERT INTO spool (points, body) VALUES (?, ?)", (points, body))
+            self._db.execute("BEGIN")
+            try:
+                cursor = self._db.execute("INSERT INTO spool (points, body) VALUES (?, ?)", (points, body))
+                for key, value in (state or {}).items():
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
             self.batches += 1
             self.points += points
             self.bytes += len(body)
             return int(cursor.lastrowid or 0)
+
+    def state(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
 
     def peek(self, max_points: int, after_id: int = 0) -> list[SpoolEntry]:
         """The oldest entries after ``after_id``, at least one, until ``max_points`` would be exceeded."""

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.store.points import Point
+from ingest.store.rollup import MinuteRollup
+from ingest.wire import FeatureBatchV1, FeatureFrameV1
+
+T0 = 1_800_000_000_000 - 1_800_000_000_000 % 60_000
+
+
+def batch(seconds: list[int], lean: float | None = None) -> FeatureBatchV1:
+    frames = [FeatureFrameV1(t_ms=T0 + s * 1000, incl_deg=10.0 + s % 2, lean_deg=lean, enmo_mg=2.0, steps=1, n=50)
+              for s in seconds]
+    return FeatureBatchV1(wearer="ann", device="d1", placement="trunk", seq=0, frames=frames)
+
+
+def test_a_minute_is_emitted_when_the_next_one_starts() -> None:
+    rollup = MinuteRollup()
+    assert rollup.add(batch(list(range(0, 50)), lean=-4.0)) == []
+    (point,) = rollup.add(batch(list(range(50, 70)), lean=-4.0))
+    assert point.measurement == "features_1m" and point.t_ms == T0
+    assert point.fields == {"frames": 60, "incl_deg": 10.5, "enmo_mg": 2.0, "steps": 60, "lean_deg": -4.0}
+    assert dict(point.tags) == {"device": "d1", "placement": "trunk", "wearer": "ann"}
+
+
+def test_redelivered_frames_are_not_counted_twice() -> None:
+    rollup = MinuteRollup()
+    rollup.add(batch(list(range(0, 30))))
+    rollup.add(batch(list(range(0, 30))))  # QoS 1 redelivery
+    (point,) = rollup.add(batch([60]))
+    assert point.fields["frames"] == 30 and rollup.stale_frames == 30
+
+
+def test_offline_closes_the_minute_and_old_frames_cannot_reopen_it() -> None:
+    rollup = MinuteRollup()
+    rollup.add(batch(list(range(10))))
+    (point,) = rollup.close_device("d1")
+    assert point.fields["frames"] == 10
+    assert rollup.add(batch(list(range(10)))) == [] and rollup.close_device("d1") == []
+    # ... and when it comes back later, it starts a fresh minute
+    assert rollup.add(batch(list(range(120, 150)))) == []
+    (later,) = rollup.close_device("d1")
+    assert later.t_ms == T0 + 120_000 and later.fields["frames"] == 30
+
+
+def test_state_survives_a_restart() -> None:
+    rollup = MinuteRollup()
+    rollup.add(batch(list(range(25))))
+    again = MinuteRollup(rollup.state())
+    again.add(batch(list(range(25, 60))))
+    (point,) = again.add(batch([61]))
+    assert point.fields["frames"] == 60
+
+
+@given(st.lists(st.integers(1, 90), min_size=1, max_size=20), st.integers(1, 7))
+def test_any_chunking_and_restarts_give_the_same_minutes(gaps: list[int], every: int) -> None:
+    seconds, t = [], 0
+    for gap in gaps:
+        t += gap
+        seconds.append(t)
+    one = MinuteRollup()
+    whole: list[Point] = one.add(batch(seconds)) + one.close_device("d1")
+    state: str | None = None
+    pieces: list[Point] = []
+    for i in range(0, len(seconds), every):
+        rollup = MinuteRollup(state)  # a restart between every chunk
+        pieces += rollup.add(batch(seconds[i : i + every]))
+        state = rollup.state()
+    pieces += MinuteRollup(state).close_device("d1")
+    assert pieces == whole
+    assert sum(int(p.fields["frames"]) for p in whole) == len(seconds)
