@@ -55,17 +55,20 @@ class MinuteRollup:
         """Fold a batch in; return the minutes it completed."""
         out: list[Point] = []
         current = self._open.get(batch.device)
+        # Sums run in local variables (this is on the bridge's hot path) and go back at minute boundaries.
+        last_ms = current.last_ms if current is not None else -1
         for frame in batch.frames:
-            if current is not None and frame.t_ms <= current.last_ms:
+            t_ms = frame.t_ms
+            if t_ms <= last_ms:
                 self.stale_frames += 1
                 continue
-            minute = frame.t_ms - frame.t_ms % MINUTE_MS
+            minute = t_ms - t_ms % MINUTE_MS
             if current is None or minute != current.minute_ms:
                 if current is not None and current.frames:
                     out.append(current.point(batch.device))
-                current = _Open(batch.wearer, batch.placement, minute, frame.t_ms)
+                current = _Open(batch.wearer, batch.placement, minute, t_ms)
                 self._open[batch.device] = current
-            current.last_ms = frame.t_ms
+            last_ms = t_ms
             current.frames += 1
             current.incl_sum += frame.incl_deg
             current.enmo_sum += frame.enmo_mg
@@ -73,6 +76,8 @@ class MinuteRollup:
             if frame.lean_deg is not None:
                 current.lean_sum += frame.lean_deg
                 current.lean_n += 1
+        if current is not None:
+            current.last_ms = last_ms
         return out
 
     def close_device(self, device: str) -> list[Point]:
