@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,7 @@ from ingest.mqtt import serve
 from ingest.simulate.scenario import Scenario, load_scenario, parse_scenario
 from ingest.simulate.service import simulate
 from ingest.store import make_sink
+from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries, write_export
 from ingest.store.spool import open_spool
 from ingest.wire import Topics, check_id
@@ -114,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     delete = data_sub.add_parser("delete", help="delete everything stored for one wearer")
     delete.add_argument("wearer", help="wearer id")
     delete.add_argument("--yes", action="store_true", help="really delete (without it, only says what would go)")
+
+    prune = data_sub.add_parser(
+        "prune", help="embedded store: delete raw feature points older than N days (rollups and events stay)"
+    )
+    prune.add_argument("--raw-days", type=int, required=True, help="keep this many days of raw points")
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
@@ -281,6 +288,8 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 
 def _cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
+    if args.data_command == "prune":
+        return _prune(args.raw_days, settings)
     wearer = check_id(args.wearer)
 
     async def job() -> int:
@@ -307,6 +316,26 @@ def _cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
             await close()
 
     return asyncio.run(job())
+
+
+def _prune(raw_days: int, settings: KineticSettings) -> int:
+    if settings.store.kind != "embedded":
+        print(
+            "kinetic: error: prune is for the embedded store; InfluxDB 1.x expires raw points by itself with "
+            "KINETIC_INFLUX__RAW_RETENTION_DAYS, 2.x by the bucket's retention",
+            file=sys.stderr,
+        )
+        return 2
+    if raw_days < 1:
+        print("kinetic: error: --raw-days must be at least 1", file=sys.stderr)
+        return 2
+    sink = EmbeddedSink(settings.store.embedded_path)
+    removed = sink.prune(raw_days, int(time.time() * 1000))
+    asyncio.run(sink.aclose())
+    print(
+        f"pruned {removed} raw points older than {raw_days} days from {settings.store.embedded_path}", file=sys.stderr
+    )
+    return 0
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {

@@ -56,6 +56,9 @@ class InfluxSettings(_Section):
         default=True, description="send CREATE DATABASE at start (1.x); set false for 2.x/3.x buckets"
     )
     timeout_s: float = Field(default=10.0, gt=0)
+    raw_retention_days: int = Field(
+        default=0, ge=0, description="1.x: keep raw points this many days (0 = forever); minute rollups are kept"
+    )
 
 
 class StoreSettings(_Section):

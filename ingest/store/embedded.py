@@ -92,6 +92,14 @@ class EmbeddedSink:
                     out.append({"t_ms": t_ms, **row_tags, **json.loads(field_json)})
             return out
 
+    def prune(self, raw_days: int, now_ms: int) -> int:
+        """Delete raw feature points older than ``raw_days`` before ``now_ms``; rollups and events stay."""
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "DELETE FROM points WHERE measurement = 'features' AND t_ms < ?", (now_ms - raw_days * 86_400_000,)
+            )
+            return int(cursor.rowcount)
+
     def count(self, measurement: str) -> int:
         with self._lock:
             (n,) = self._db.execute("SELECT COUNT(*) FROM points WHERE measurement = ?", (measurement,)).fetchone()

@@ -25,6 +25,11 @@ from ingest.wire import Payload
 _LOGGER = logging.getLogger(__name__)
 
 
+RAW_POLICY = "kinetic_raw"
+ROLLUP_POLICY = "kinetic_rollups"
+ROLLUP_PREFIX = b"features_1m,"
+
+
 def sink_error_for(status: int, text: str, where: str, credentials: str) -> SinkError:
     """Map an HTTP error status to what the bridge should do about it.
 
@@ -54,9 +59,28 @@ class InfluxV1Sink:
             self._headers["Authorization"] = f"Basic {creds}"
 
     async def prepare(self) -> None:
-        """Create the database when configured to (InfluxDB 1.x). Raises SinkUnavailable if unreachable."""
+        """Create the database and retention policies when configured to (InfluxDB 1.x).
+
+        With ``raw_retention_days`` > 0, raw points go to the default policy ``kinetic_raw`` (that many days)
+        and minute rollups to ``kinetic_rollups`` (kept forever), so weeks of dashboards outlive raw data.
+        Raises SinkUnavailable while the server is unreachable.
+        """
+        db = self._settings.database
         if self._settings.create_database:
-            await self.query(f'CREATE DATABASE "{self._settings.database}"', method="POST")
+            await self.query(f'CREATE DATABASE "{db}"', method="POST")
+        days = self._settings.raw_retention_days
+        if days:
+            existing = await self.query(f'SHOW RETENTION POLICIES ON "{db}"')
+            names = {row[0] for s in existing["results"][0].get("series", []) for row in s["values"]}
+            verb = "ALTER" if RAW_POLICY in names else "CREATE"
+            await self.query(
+                f'{verb} RETENTION POLICY "{RAW_POLICY}" ON "{db}" DURATION {days}d REPLICATION 1 DEFAULT',
+                method="POST",
+            )
+            if ROLLUP_POLICY not in names:
+                await self.query(
+                    f'CREATE RETENTION POLICY "{ROLLUP_POLICY}" ON "{db}" DURATION INF REPLICATION 1', method="POST"
+                )
 
     def encode(self, points: list[Point]) -> bytes:
         return to_line_protocol(points)
@@ -67,9 +91,19 @@ class InfluxV1Sink:
     async def write_lines(self, body: bytes) -> None:
         if not body:
             return
+        if self._settings.raw_retention_days and ROLLUP_PREFIX in body:
+            lines = body.splitlines(keepends=True)
+            rollups = b"".join(line for line in lines if line.startswith(ROLLUP_PREFIX))
+            body = b"".join(line for line in lines if not line.startswith(ROLLUP_PREFIX))
+            await self._post(rollups, ROLLUP_POLICY)
+        await self._post(body, self._settings.retention_policy)
+
+    async def _post(self, body: bytes, policy: str | None) -> None:
+        if not body:
+            return
         params = {"db": self._settings.database, "precision": "ms"}
-        if self._settings.retention_policy:
-            params["rp"] = self._settings.retention_policy
+        if policy:
+            params["rp"] = policy
         await asyncio.to_thread(self._request, "POST", "/write", params, body)
 
     async def write(self, points: list[Point]) -> None:

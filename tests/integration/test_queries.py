@@ -143,3 +143,41 @@ def test_data_cli_exports_csv_and_json_and_deletes_only_with_yes(tmp_path: Path)
     assert "exported 0 rows" in again.stderr
     bad = kinetic("export", "W1!")
     assert bad.returncode == 2 and bad.stderr.startswith("kinetic: error: id 'W1!'")
+
+
+def test_data_cli_prunes_raw_points_of_the_embedded_store(tmp_path: Path) -> None:
+    db = tmp_path / "k.sqlite"
+
+    async def fill() -> None:
+        sink = EmbeddedSink(db)
+        await sink.write(day_points())
+        await sink.aclose()
+
+    asyncio.run(fill())
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "KINETIC_STORE__KIND": "embedded",
+        "KINETIC_STORE__EMBEDDED_PATH": str(db),
+    }
+    # the day was 2026-11-23: more than one day before any run of this test
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "data", "prune", "--raw-days", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0 and f"pruned {(85 + 45) * 60} raw points" in out.stderr
+    left = EmbeddedSink(db)
+    assert left.count("features") == 0 and left.count("events") > 0 and left.count("prompts") == 3
+    asyncio.run(left.aclose())
+    wrong = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "data", "prune", "--raw-days", "1"],
+        env={"PATH": env["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert wrong.returncode == 2 and "KINETIC_INFLUX__RAW_RETENTION_DAYS" in wrong.stderr

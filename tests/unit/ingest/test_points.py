@@ -80,3 +80,14 @@ def test_the_feature_fast_path_equals_the_generic_line_protocol(rows: list, wear
     batch = FeatureBatchV1(wearer=wearer, device="dev-1", placement="trunk", seq=0, frames=frames)
     assert feature_lines(batch) == to_line_protocol(feature_points(batch))
     assert line_protocol_for(batch, 0) == (feature_lines(batch), len(frames))
+
+
+def test_embedded_prune_drops_old_raw_points_and_keeps_rollups(tmp_path: Path) -> None:
+    sink = EmbeddedSink(tmp_path / "k.sqlite")
+    day = 86_400_000
+    points = [Point.make("features", {"w": "a"}, {"v": 1}, t * day) for t in range(10)]
+    points += [Point.make("features_1m", {"w": "a"}, {"v": 1}, t * day) for t in range(10)]
+    asyncio.run(sink.write(points))
+    assert sink.prune(raw_days=3, now_ms=10 * day) == 7
+    assert sink.count("features") == 3 and sink.count("features_1m") == 10
+    asyncio.run(sink.aclose())

@@ -11,8 +11,10 @@ T0 = 1_800_000_000_000 - 1_800_000_000_000 % 60_000
 
 
 def batch(seconds: list[int], lean: float | None = None) -> FeatureBatchV1:
-    frames = [FeatureFrameV1(t_ms=T0 + s * 1000, incl_deg=10.0 + s % 2, lean_deg=lean, enmo_mg=2.0, steps=1, n=50)
-              for s in seconds]
+    frames = [
+        FeatureFrameV1(t_ms=T0 + s * 1000, incl_deg=10.0 + s % 2, lean_deg=lean, enmo_mg=2.0, steps=1, n=50)
+        for s in seconds
+    ]
     return FeatureBatchV1(wearer="ann", device="d1", placement="trunk", seq=0, frames=frames)
 
 
