@@ -40,17 +40,22 @@ def feature_points(batch: FeatureBatchV1) -> list[Point]:
 
 
 def feature_lines(batch: FeatureBatchV1) -> bytes:
-    """Line protocol of ``feature_points(batch)``, built straight from the frames (the bridge's hot path:
-    about 5x faster than going through Point objects). Byte-identical to ``to_line_protocol`` (tested)."""
+    """Line protocol of ``feature_points(batch)``, built straight from the frames: the bridge's hot path, about
+    3x faster than going through Point objects. Byte-identical to ``to_line_protocol`` (property-tested)."""
     prefix = (
-        f"features,device={escape_key(batch.device)},placement={batch.placement},wearer={escape_key(batch.wearer)} "
+        f"features,device={escape_key(batch.device)},placement={batch.placement},"
+        f"wearer={escape_key(batch.wearer)} incl_deg="
     )
-    lines = []
+    lines: list[str] = []
+    append = lines.append
     for f in batch.frames:
-        lean = "" if f.lean_deg is None else f",lean_deg={f.lean_deg!r}"
-        lines.append(
-            f"{prefix}incl_deg={f.incl_deg!r},enmo_mg={f.enmo_mg!r},steps={f.steps}i,n={f.n}i{lean} {f.t_ms}\n"
-        )
+        if f.lean_deg is None:
+            append(f"{prefix}{f.incl_deg!r},enmo_mg={f.enmo_mg!r},steps={f.steps}i,n={f.n}i {f.t_ms}\n")
+        else:
+            append(
+                f"{prefix}{f.incl_deg!r},enmo_mg={f.enmo_mg!r},steps={f.steps}i,n={f.n}i,"
+                f"lean_deg={f.lean_deg!r} {f.t_ms}\n"
+            )
     return "".join(lines).encode()
 
 
