@@ -6,7 +6,6 @@ redelivered message is harmless. One dedicated connection is used from a worker 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import threading
@@ -15,7 +14,7 @@ from typing import Any
 
 from ingest.errors import SinkRejected, SinkUnavailable
 from ingest.store.model import points_for
-from ingest.store.points import Point
+from ingest.store.points import LineSink, Point
 from ingest.wire import Payload
 
 _SCHEMA = """
@@ -30,7 +29,7 @@ CREATE TABLE IF NOT EXISTS points (
 """
 
 
-class EmbeddedSink:
+class EmbeddedSink(LineSink):
     """PointSink on SQLite."""
 
     def __init__(self, path: Path) -> None:
@@ -56,13 +55,6 @@ class EmbeddedSink:
     def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
         points = points_for(message, received_ms)
         return (self.encode(points) if points else b""), len(points)
-
-    async def write_lines(self, body: bytes) -> None:
-        if body:
-            await asyncio.to_thread(self._write, body)
-
-    async def write(self, points: list[Point]) -> None:
-        await self.write_lines(self.encode(points))
 
     def _write(self, body: bytes) -> None:
         rows = []

@@ -20,13 +20,13 @@ from ingest.errors import SinkUnavailable
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import sink_error_for
 from ingest.store.model import line_protocol_for
-from ingest.store.points import Point, to_line_protocol
+from ingest.store.points import LineSink, Point, to_line_protocol
 from ingest.wire import Payload
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class InfluxV2Sink:
+class InfluxV2Sink(LineSink):
     """PointSink for ``/api/v2/write`` (bucket = ``KINETIC_INFLUX__DATABASE``, org = ``KINETIC_INFLUX__ORG``)."""
 
     def __init__(self, settings: InfluxSettings) -> None:
@@ -45,13 +45,6 @@ class InfluxV2Sink:
 
     def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
         return line_protocol_for(message, received_ms)
-
-    async def write_lines(self, body: bytes) -> None:
-        if body:
-            await asyncio.to_thread(self._write, body)
-
-    async def write(self, points: list[Point]) -> None:
-        await self.write_lines(self.encode(points))
 
     def _write(self, body: bytes) -> None:
         try:

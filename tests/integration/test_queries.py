@@ -53,6 +53,22 @@ def day_points() -> list[Point]:
     return points
 
 
+def filled_embedded_store(db: Path) -> dict[str, str]:
+    """Write the day into an embedded store; return the environment that points the CLI at it."""
+
+    async def fill() -> None:
+        sink = EmbeddedSink(db)
+        await sink.write(day_points())
+        await sink.aclose()
+
+    asyncio.run(fill())
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "KINETIC_STORE__KIND": "embedded",
+        "KINETIC_STORE__EMBEDDED_PATH": str(db),
+    }
+
+
 async def both(influxd: Server, unique: str, tmp_path: Path) -> tuple[InfluxQLQueries, EmbeddedQueries]:
     points = day_points()
     influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
@@ -106,17 +122,7 @@ def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: st
 def test_data_cli_exports_csv_and_json_and_deletes_only_with_yes(tmp_path: Path) -> None:
     db = tmp_path / "k.sqlite"
 
-    async def fill() -> None:
-        sink = EmbeddedSink(db)
-        await sink.write(day_points())
-        await sink.aclose()
-
-    asyncio.run(fill())
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "KINETIC_STORE__KIND": "embedded",
-        "KINETIC_STORE__EMBEDDED_PATH": str(db),
-    }
+    env = filled_embedded_store(db)
 
     def kinetic(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -147,18 +153,7 @@ def test_data_cli_exports_csv_and_json_and_deletes_only_with_yes(tmp_path: Path)
 
 def test_data_cli_prunes_raw_points_of_the_embedded_store(tmp_path: Path) -> None:
     db = tmp_path / "k.sqlite"
-
-    async def fill() -> None:
-        sink = EmbeddedSink(db)
-        await sink.write(day_points())
-        await sink.aclose()
-
-    asyncio.run(fill())
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "KINETIC_STORE__KIND": "embedded",
-        "KINETIC_STORE__EMBEDDED_PATH": str(db),
-    }
+    env = filled_embedded_store(db)
     # the day was 2026-11-23: more than one day before any run of this test
     out = subprocess.run(
         [sys.executable, "-m", "ingest.cli", "data", "prune", "--raw-days", "1"],
