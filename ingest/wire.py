@@ -52,20 +52,41 @@ class _Model(BaseModel):
 
 
 class FeatureFrameV1(_Model):
-    """Features of one second of accelerometer data, computed at the edge.
+    """Features of one second of accelerometer data, computed at the edge (ingest.features).
 
-    Angles come from the low-pass gravity vector in the calibrated body frame:
-    ``incl_deg`` is the angle between the body segment's long axis and vertical (0 = upright,
-    90 = horizontal); ``lean_deg`` is the lateral (frontal-plane) tilt, positive to the wearer's right,
-    only meaningful for trunk placement; ``enmo_mg`` is the mean Euclidean norm minus one g, clipped at 0.
+    ``gx, gy, gz`` are the mean acceleration over the second in g, in the sensor's own axes: the gravity
+    direction. The alert service calibrates the mounting and derives posture angles from them. A sender that
+    knows its mounting may also send the angles directly: ``incl_deg`` (body segment's long axis from vertical,
+    0 = upright, 90 = horizontal) and ``lean_deg`` (lateral tilt, + to the wearer's right, trunk only).
+    ``enmo_mg`` is the mean Euclidean norm minus one g, clipped at 0; ``sd_mg`` the standard deviation of the norm.
+    A frame carries the gravity vector, the inclination, or both.
     """
 
     t_ms: int = Field(ge=0, description="start of the second, Unix epoch milliseconds (UTC), device clock")
-    incl_deg: float = Field(ge=0.0, le=180.0)
+    gx: float | None = Field(default=None, ge=-16.0, le=16.0)
+    gy: float | None = Field(default=None, ge=-16.0, le=16.0)
+    gz: float | None = Field(default=None, ge=-16.0, le=16.0)
+    incl_deg: float | None = Field(default=None, ge=0.0, le=180.0)
     lean_deg: float | None = Field(default=None, ge=-90.0, le=90.0)
     enmo_mg: float = Field(ge=0.0)
+    sd_mg: float | None = Field(default=None, ge=0.0)
     steps: int = Field(default=0, ge=0)
     n: int = Field(ge=0, description="samples that went into this frame")
+
+    @model_validator(mode="after")
+    def _gravity_or_inclination(self) -> FeatureFrameV1:
+        has_g = (self.gx, self.gy, self.gz)
+        if any(v is None for v in has_g) and not all(v is None for v in has_g):
+            raise ValueError("gx, gy and gz go together")
+        if self.gx is None and self.incl_deg is None:
+            raise ValueError("a frame needs the gravity vector (gx, gy, gz) or incl_deg")
+        return self
+
+    @property
+    def gravity(self) -> tuple[float, float, float] | None:
+        if self.gx is None or self.gy is None or self.gz is None:
+            return None
+        return (self.gx, self.gy, self.gz)
 
 
 class FeatureBatchV1(_Model):

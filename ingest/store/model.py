@@ -23,18 +23,18 @@ def _ms(dt: datetime | None) -> int | None:
     return None if dt is None else round(dt.timestamp() * 1000)
 
 
+_OPTIONAL_FEATURE_FIELDS = ("gx", "gy", "gz", "incl_deg", "lean_deg", "sd_mg")
+
+
 def feature_points(batch: FeatureBatchV1) -> list[Point]:
     tags = (("device", batch.device), ("placement", batch.placement), ("wearer", batch.wearer))
     out = []
     for f in batch.frames:
-        fields: dict[str, float | int] = {
-            "incl_deg": f.incl_deg,
-            "enmo_mg": f.enmo_mg,
-            "steps": f.steps,
-            "n": f.n,
-        }
-        if f.lean_deg is not None:
-            fields["lean_deg"] = f.lean_deg
+        fields: dict[str, float | int] = {"enmo_mg": f.enmo_mg, "steps": f.steps, "n": f.n}
+        for name in _OPTIONAL_FEATURE_FIELDS:
+            value = getattr(f, name)
+            if value is not None:
+                fields[name] = value
         out.append(Point("features", tags, fields, f.t_ms))
     return out
 
@@ -44,18 +44,24 @@ def feature_lines(batch: FeatureBatchV1) -> bytes:
     3x faster than going through Point objects. Byte-identical to ``to_line_protocol`` (property-tested)."""
     prefix = (
         f"features,device={escape_key(batch.device)},placement={batch.placement},"
-        f"wearer={escape_key(batch.wearer)} incl_deg="
+        f"wearer={escape_key(batch.wearer)} enmo_mg="
     )
     lines: list[str] = []
     append = lines.append
     for f in batch.frames:
-        if f.lean_deg is None:
-            append(f"{prefix}{f.incl_deg!r},enmo_mg={f.enmo_mg!r},steps={f.steps}i,n={f.n}i {f.t_ms}\n")
+        head = f"{prefix}{f.enmo_mg!r},steps={f.steps}i,n={f.n}i"
+        if f.gx is not None and f.incl_deg is None and f.lean_deg is None and f.sd_mg is not None:
+            # the shape the collector sends
+            append(f"{head},gx={f.gx!r},gy={f.gy!r},gz={f.gz!r},sd_mg={f.sd_mg!r} {f.t_ms}\n")
+        elif f.gx is None and f.sd_mg is None and f.incl_deg is not None:
+            # the shape of senders that know their mounting (and the simulator)
+            lean = "" if f.lean_deg is None else f",lean_deg={f.lean_deg!r}"
+            append(f"{head},incl_deg={f.incl_deg!r}{lean} {f.t_ms}\n")
         else:
-            append(
-                f"{prefix}{f.incl_deg!r},enmo_mg={f.enmo_mg!r},steps={f.steps}i,n={f.n}i,"
-                f"lean_deg={f.lean_deg!r} {f.t_ms}\n"
+            rest = "".join(
+                f",{name}={value!r}" for name in _OPTIONAL_FEATURE_FIELDS if (value := getattr(f, name)) is not None
             )
+            append(f"{head}{rest} {f.t_ms}\n")
     return "".join(lines).encode()
 
 

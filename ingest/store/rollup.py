@@ -26,6 +26,9 @@ class _Open:
     last_ms: int
     frames: int = 0
     incl_sum: float = 0.0
+    incl_n: int = 0
+    g_sum: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    g_n: int = 0
     lean_sum: float = 0.0
     lean_n: int = 0
     enmo_sum: float = 0.0
@@ -34,10 +37,14 @@ class _Open:
     def point(self, device: str) -> Point:
         fields: dict[str, float | int] = {
             "frames": self.frames,
-            "incl_deg": round(self.incl_sum / self.frames, 3),
             "enmo_mg": round(self.enmo_sum / self.frames, 3),
             "steps": self.steps,
         }
+        if self.incl_n:
+            fields["incl_deg"] = round(self.incl_sum / self.incl_n, 3)
+        if self.g_n:
+            for axis, total in zip(("gx", "gy", "gz"), self.g_sum, strict=True):
+                fields[axis] = round(total / self.g_n, 4)
         if self.lean_n:
             fields["lean_deg"] = round(self.lean_sum / self.lean_n, 3)
         tags = (("device", device), ("placement", self.placement), ("wearer", self.wearer))
@@ -49,7 +56,10 @@ class MinuteRollup:
         self._open: dict[str, _Open] = {}
         self.stale_frames = 0
         if state:
-            self._open = {device: _Open(**values) for device, values in json.loads(state).items()}
+            self._open = {
+                device: _Open(**{**values, "g_sum": tuple(values.get("g_sum", (0.0, 0.0, 0.0)))})
+                for device, values in json.loads(state).items()
+            }
 
     def add(self, batch: FeatureBatchV1) -> list[Point]:
         """Fold a batch in; return the minutes it completed."""
@@ -70,7 +80,13 @@ class MinuteRollup:
                 self._open[batch.device] = current
             last_ms = t_ms
             current.frames += 1
-            current.incl_sum += frame.incl_deg
+            if frame.incl_deg is not None:
+                current.incl_sum += frame.incl_deg
+                current.incl_n += 1
+            if frame.gx is not None and frame.gy is not None and frame.gz is not None:
+                sx, sy, sz = current.g_sum
+                current.g_sum = (sx + frame.gx, sy + frame.gy, sz + frame.gz)
+                current.g_n += 1
             current.enmo_sum += frame.enmo_mg
             current.steps += frame.steps
             if frame.lean_deg is not None:
