@@ -1,27 +1,28 @@
-"""Where "upright" is for a sensor whose mounting is unknown. Pure, streaming, event time.
+"""Where "upright" is for a sensor whose mounting is unknown. Pure, streaming, event time, constant memory.
 
-The body's vertical is learned from walking: over a few strides the mean acceleration points along the
-vertical of the body segment the sensor is on (sedentary-science.md s3), whatever way the sensor sits. An
-explicit "stand still for 5 s" calibration sets it at once. When the sensor is moved or turned (taken off and
-put back, rotated in a pocket), still periods start to show gravity directions that no posture explains;
-the reference is then dropped and learned again from the next walk.
+The body's vertical is learned from walking: over a few strides the mean acceleration points along the vertical
+of the body segment the sensor is on (sedentary-science.md s3), whatever way the sensor sits. The estimate is a
+robust mean of the gravity directions of the most recent walking seconds (a bounded reservoir): seconds that
+disagree with the majority by more than 30 deg - pedalling, say, which also looks periodic - are left out.
+Because only recent walking counts, a sensor that was moved or turned (taken off and put back, rotated in a
+pocket) is re-learned within a couple of minutes of walking; ``recalibrations`` counts those changes.
+An explicit "stand still for 5 s" calibration, or a mounting the device profile declares, sets it at once.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 Vector = tuple[float, float, float]
 
-# Walking seconds: enough movement and counted steps. Thresholds in mg on the norm's standard deviation.
+# Walking seconds: counted steps and enough movement (SD of the norm, mg).
 WALK_MIN_SD_MG = 80.0
 WALK_SECONDS_NEEDED = 20
-# A recent walk whose mean direction is this far from the reference means the sensor was moved or turned.
+RESERVOIR_SECONDS = 120  # 120 x 3 floats: a few KB per sensor
+AGREE_DEG = 30.0
 MOVED_DEG = 25.0
-RECENT_ALPHA = 1.0 / WALK_SECONDS_NEEDED
-# Still seconds: the sensor's norm barely moves.
-STILL_MAX_SD_MG = 25.0
 
 
 def norm(v: Vector) -> float:
@@ -42,60 +43,64 @@ def angle_deg(a: Vector, b: Vector) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
+def robust_mean(directions: list[Vector], iterations: int = 3) -> Vector:
+    """Mean direction, re-computed over the directions within AGREE_DEG of the previous estimate."""
+
+    def mean(vs: list[Vector]) -> Vector:
+        return unit((sum(v[0] for v in vs), sum(v[1] for v in vs), sum(v[2] for v in vs)))
+
+    estimate = mean(directions)
+    for _ in range(iterations):
+        close = [v for v in directions if angle_deg(v, estimate) <= AGREE_DEG]
+        if len(close) < len(directions) / 3:
+            break
+        estimate = mean(close)
+    return estimate
+
+
+def is_walking(sd_mg: float, steps: int) -> bool:
+    return steps > 0 and sd_mg >= WALK_MIN_SD_MG
+
+
+def offline_reference(walking_gravity: list[Vector]) -> Vector | None:
+    """Upright from all the walking of a session at once (evaluation of recordings that were made separately,
+    where "most recent" means nothing). None with too little walking."""
+    if len(walking_gravity) < WALK_SECONDS_NEEDED:
+        return None
+    return robust_mean([unit(g) for g in walking_gravity])
+
+
 @dataclass
 class UprightCalibration:
     """Learns the upright direction; ``reference`` is None until known."""
 
     reference: Vector | None = None
     source: str = "none"  # none | walking | explicit | declared
-    _walk_sum: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
-    _walk_n: int = 0
-    _recent: Vector | None = None
-    _recent_n: int = 0
     recalibrations: int = 0
+    _walks: deque[Vector] = field(default_factory=lambda: deque(maxlen=RESERVOIR_SECONDS))
+    _since_update: int = 0
 
     def set_explicit(self, still_gravity: list[Vector]) -> None:
         """'Stand still for 5 s': the mean gravity direction is upright."""
         if not still_gravity:
             raise ValueError("an explicit calibration needs at least one still second")
-        sx = sum(g[0] for g in still_gravity)
-        sy = sum(g[1] for g in still_gravity)
-        sz = sum(g[2] for g in still_gravity)
-        self.reference, self.source = unit((sx, sy, sz)), "explicit"
-
-    def observe(self, gravity: Vector, sd_mg: float, steps: int) -> None:
-        """Feed one second. Walking seconds refine the reference (a running mean over the walks seen)."""
-        if steps <= 0 or sd_mg < WALK_MIN_SD_MG:
-            return
-        g = unit(gravity)
-        self._walk_sum = [a + b for a, b in zip(self._walk_sum, g, strict=True)]
-        self._walk_n += 1
-        # A short memory of the latest walking, to notice a sensor that was moved.
-        if self._recent is None:
-            self._recent = g
-        else:
-            r = self._recent
-            self._recent = unit(
-                (
-                    r[0] + RECENT_ALPHA * (g[0] - r[0]),
-                    r[1] + RECENT_ALPHA * (g[1] - r[1]),
-                    r[2] + RECENT_ALPHA * (g[2] - r[2]),
-                )
-            )
-        self._recent_n += 1
-        moved = (
-            self.reference is not None
-            and self._recent_n >= WALK_SECONDS_NEEDED
-            and angle_deg(self._recent, self.reference) > MOVED_DEG
-        )
-        if moved:  # the sensor was moved or turned: start again from the recent walk
-            self.recalibrations += 1
-            self.reference, self.source = self._recent, "walking"
-            self._walk_sum, self._walk_n = list(self._recent), 1
-            return
-        if self._walk_n >= WALK_SECONDS_NEEDED and self.source in ("none", "walking"):
-            self.reference, self.source = unit((self._walk_sum[0], self._walk_sum[1], self._walk_sum[2])), "walking"
+        self.reference, self.source = robust_mean([unit(g) for g in still_gravity]), "explicit"
 
     def declare(self, up: Vector) -> None:
         """The mounting is known (a device profile with documented axes): use it until walking says otherwise."""
         self.reference, self.source = unit(up), "declared"
+
+    def observe(self, gravity: Vector, sd_mg: float, steps: int) -> None:
+        """Feed one second; walking seconds refine the reference."""
+        if not is_walking(sd_mg, steps):
+            return
+        self._walks.append(unit(gravity))
+        self._since_update += 1
+        if len(self._walks) < WALK_SECONDS_NEEDED or self._since_update < WALK_SECONDS_NEEDED // 2:
+            return
+        self._since_update = 0
+        estimate = robust_mean(list(self._walks))
+        if self.reference is not None and self.source != "none" and angle_deg(estimate, self.reference) > MOVED_DEG:
+            self.recalibrations += 1  # the sensor was moved or turned
+        if self.source in ("none", "walking") or angle_deg(estimate, self.reference or estimate) > MOVED_DEG:
+            self.reference, self.source = estimate, "walking"

@@ -26,6 +26,8 @@ from ingest.bridge import Bridge
 from ingest.config import KineticSettings, load_settings
 from ingest.demo_view import DemoView
 from ingest.errors import IngestError, SinkUnavailable
+from ingest.evaluate import report
+from ingest.evaluate.run import evaluate
 from ingest.mqtt import serve
 from ingest.simulate.scenario import Scenario, load_scenario, parse_scenario
 from ingest.simulate.service import simulate
@@ -121,6 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
         "prune", help="embedded store: delete raw feature points older than N days (rollups and events stay)"
     )
     prune.add_argument("--raw-days", type=int, required=True, help="keep this many days of raw points")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="run the detection path on labelled recordings: per-class and bout-level results",
+        description="Raw samples -> per-second features -> calibrated posture -> bouts, on dataset folders laid out "
+        "like ../shared/data/* (README, labels.csv, recordings/*.csv.gz). How columns map to placements and units "
+        "comes from kinetic-dataset.yaml in the folder or from ingest/evaluate/datasets/<folder name>.yaml.",
+    )
+    ev.add_argument("datasets", nargs="+", type=Path, metavar="DATASET_DIR")
+    ev.add_argument("--placement", help="only this placement configuration (thigh, trunk, wrist, thigh+trunk)")
+    out = ev.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="results as JSON")
+    out.add_argument("--markdown", action="store_true", help="one summary table in Markdown (docs/evaluation.md)")
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
@@ -338,7 +353,26 @@ def _prune(raw_days: int, settings: KineticSettings) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace, settings: KineticSettings) -> int:
+    results: dict[str, list[dict[str, Any]]] = {}
+    for folder in args.datasets:
+        print(f"evaluate {folder}: reading and classifying ...", file=sys.stderr)
+        try:
+            results[folder.resolve().name] = evaluate(folder, args.placement)
+        except ValueError as exc:
+            print(f"kinetic: error: {exc}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(json.dumps(results, indent=2))
+    elif args.markdown:
+        print(report.markdown(results), end="")
+    else:
+        print("\n\n".join(report.text(name, r) for name, r in results.items()))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
+    "evaluate": _cmd_evaluate,
     "data": _cmd_data,
     "config": _cmd_config,
     "simulate": _cmd_simulate,

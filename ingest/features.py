@@ -1,6 +1,6 @@
 """Edge features: raw accelerometer samples -> one feature record per second. Pure (numpy), no clock reads.
 
-Per second (samples whose timestamp falls in [t, t + 1 s)):
+Per second (samples whose timestamp falls in [t, t + 1 s)), as a wire frame (ingest.wire.FeatureFrameV1):
 - ``gx, gy, gz``: mean acceleration in g, in the sensor's own axes: the gravity direction (a one-second low-pass);
   posture angles are computed from it after calibration (alerts.calibration), so the mounting need not be known;
 - ``enmo_mg``: mean of max(|a| - 1 g, 0) (Euclidean norm minus one, van Hees et al. 2013), in mg;
@@ -12,10 +12,11 @@ Per second (samples whose timestamp falls in [t, t + 1 s)):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from ingest.wire import FeatureFrameV1
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -24,25 +25,9 @@ STEP_PEAK_G = 1.1
 STEP_REFRACTORY_S = 0.25
 
 
-@dataclass(frozen=True, slots=True)
-class Second:
-    t_ms: int
-    gx: float
-    gy: float
-    gz: float
-    enmo_mg: float
-    sd_mg: float
-    steps: int
-    n: int
-
-    @property
-    def gravity(self) -> tuple[float, float, float]:
-        return (self.gx, self.gy, self.gz)
-
-
-def seconds_from_samples(t_ms: IntArray, acc_g: FloatArray, *, min_samples: int = 5) -> Iterator[Second]:
-    """Samples (``t_ms`` increasing, ``acc_g`` shape (n, 3) in g) -> Second records, one per second that has at
-    least ``min_samples`` samples. Seconds are aligned to whole seconds of the timestamps."""
+def seconds_from_samples(t_ms: IntArray, acc_g: FloatArray, *, min_samples: int = 5) -> Iterator[FeatureFrameV1]:
+    """Samples (``t_ms`` increasing, ``acc_g`` shape (n, 3) in g) -> one wire frame per second that has at least
+    ``min_samples`` samples. Seconds are aligned to whole seconds of the timestamps."""
     if len(t_ms) == 0:
         return
     second_index = t_ms // 1000
@@ -58,11 +43,11 @@ def seconds_from_samples(t_ms: IntArray, acc_g: FloatArray, *, min_samples: int 
         block = acc_g[start:end]
         mag = magnitude[start:end]
         mean = block.mean(axis=0)
-        yield Second(
+        yield FeatureFrameV1(
             t_ms=int(second_index[start]) * 1000,
-            gx=float(mean[0]),
-            gy=float(mean[1]),
-            gz=float(mean[2]),
+            gx=float(np.clip(mean[0], -16, 16)),
+            gy=float(np.clip(mean[1], -16, 16)),
+            gz=float(np.clip(mean[2], -16, 16)),
             enmo_mg=float(np.maximum(mag - 1.0, 0.0).mean() * 1000.0),
             sd_mg=float(mag.std() * 1000.0),
             steps=_count_steps(t_ms[start:end], mag),

@@ -1,0 +1,2 @@
+"""``kinetic evaluate``: the whole detection path (raw samples -> features -> posture -> bouts) on labelled
+recordings, with per-class and bout-level results. Dataset layouts are described in ``datasets/*.yaml``."""
