@@ -59,10 +59,9 @@ def _count_steps(t_ms: IntArray, magnitude: FloatArray) -> int:
     above = magnitude > STEP_PEAK_G
     if not above.any():
         return 0
-    # rising edges of "above the threshold", at least the refractory time apart
+    # rising edges of "above the threshold", at least the refractory time apart (a peak already above the
+    # threshold when the second starts was counted in the second before)
     rising = np.flatnonzero(above[1:] & ~above[:-1]) + 1
-    if above[0]:
-        rising = np.concatenate(([0], rising))
     steps, last = 0, -(10**12)
     for index in rising.tolist():
         if t_ms[index] - last >= STEP_REFRACTORY_S * 1000:
