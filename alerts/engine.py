@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from alerts.bouts import BoutEnded, BoutStarted, BoutTracker
+from alerts.calibration import UprightCalibration
 from alerts.catalog import Exercise, choose_exercise
 from alerts.posture import classify
 from alerts.settings import AlertsSettings
@@ -44,6 +45,7 @@ class WearerState:
     device: str
     placement: Placement
     tracker: BoutTracker
+    calibration: UprightCalibration = field(default_factory=UprightCalibration)
     prompted_bout_start_ms: int | None = None
     prompts_sent: int = 0
     frames: int = 0
@@ -79,7 +81,11 @@ class AlertEngine:
             self.counters.frames += 1
             state.frames += 1
             stale_before = state.tracker.stale
-            changes = state.tracker.push(frame.t_ms, classify(frame, batch.placement))
+            gravity = frame.gravity
+            if gravity is not None:
+                state.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
+            posture = classify(frame, batch.placement, state.calibration.reference)
+            changes = state.tracker.push(frame.t_ms, posture)
             self.counters.stale_frames += state.tracker.stale - stale_before
             for change in changes:
                 out.append(self._event_for(batch.wearer, change))
