@@ -93,6 +93,22 @@ class BoutTracker:
             out.append(BoutStarted(posture, self._cur_start_ms, t_ms))
         return out
 
+    def switch_at(self, since_ms: int, posture: Posture) -> list[BoutChange]:
+        """Say, after the fact, that since ``since_ms`` (already seen) the posture has been ``posture`` - for
+        states that are only recognisable after a long time, such as a sensor not being worn."""
+        out: list[BoutChange] = []
+        if self._cur_posture == posture:
+            return out
+        start = since_ms
+        if self._cur_posture is not None:
+            start = max(since_ms, self._cur_start_ms)
+            if start > self._cur_start_ms:
+                out.append(BoutEnded(Bout(self._cur_posture, self._cur_start_ms, start)))
+        self._cur_posture, self._cur_start_ms = posture, start
+        self._cand_posture = None
+        out.append(BoutStarted(posture, start, self._last_ms if self._last_ms is not None else start))
+        return out
+
     def close(self) -> list[BoutChange]:
         """End the current bout at the last second seen (a gap, or the end of the data)."""
         out: list[BoutChange] = []

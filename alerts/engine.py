@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from alerts.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.calibration import UprightCalibration
 from alerts.catalog import Exercise, choose_exercise
-from alerts.posture import classify
+from alerts.posture import NOT_WORN_S, PROMPT_HOLD_S, StillnessTracker, classify
 from alerts.settings import AlertsSettings
 from ingest.wire import EventV1, FeatureBatchV1, Placement, PromptV1
 
@@ -46,6 +46,8 @@ class WearerState:
     placement: Placement
     tracker: BoutTracker
     calibration: UprightCalibration = field(default_factory=UprightCalibration)
+    stillness: StillnessTracker = field(default_factory=StillnessTracker)
+    still_ms: int = 0
     prompted_bout_start_ms: int | None = None
     prompts_sent: int = 0
     frames: int = 0
@@ -85,7 +87,13 @@ class AlertEngine:
             if gravity is not None:
                 state.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
             posture = classify(frame, batch.placement, state.calibration.reference)
-            changes = state.tracker.push(frame.t_ms, posture)
+            state.still_ms = state.stillness.push(frame)
+            if state.still_ms >= NOT_WORN_S * 1000 and state.stillness.start_ms is not None:
+                posture = "not_worn"
+                changes = state.tracker.switch_at(state.stillness.start_ms, "not_worn")
+                changes += state.tracker.push(frame.t_ms, posture)
+            else:
+                changes = state.tracker.push(frame.t_ms, posture)
             self.counters.stale_frames += state.tracker.stale - stale_before
             for change in changes:
                 out.append(self._event_for(batch.wearer, change))
@@ -150,6 +158,8 @@ class AlertEngine:
         start_ms = current[1]
         if state.prompted_bout_start_ms == start_ms:
             return None  # exactly one prompt per bout (re-prompts come with the policy, issue 5)
+        if state.still_ms >= PROMPT_HOLD_S * 1000:
+            return None  # perfectly still: maybe on a desk; held until it shows life or is found not worn
         if t_ms - start_ms < self.config.sitting_threshold_s * 1000:
             return None
         state.prompted_bout_start_ms = start_ms

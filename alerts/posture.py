@@ -72,3 +72,35 @@ def fuse(thigh: Posture, trunk: Posture) -> Posture:
     if thigh in ("sitting", "standing"):
         return thigh
     return trunk
+
+
+# Not worn: a sensor on a desk or on its charger is perfectly still - every second's norm SD within sensor noise and
+# its gravity direction fixed - for a long time. A still person is hard to tell from it second by second (a thigh
+# sensor on a sitter still for a minute reads about 1 mg, as on a desk: DSADS thigh, median 1.3 mg), so it takes
+# NOT_WORN_S of unbroken stillness. Prompts wait while the sensor has shown no life for PROMPT_HOLD_S: a sensor
+# put on a desk is never prompted, and a very still sitter is prompted at their next small movement.
+STILL_SD_MG = 3.0
+STILL_DEG = 0.5
+NOT_WORN_S = 20 * 60
+PROMPT_HOLD_S = 60
+
+
+class StillnessTracker:
+    """Streaming: how long the sensor has been perfectly still (constant memory)."""
+
+    __slots__ = ("_anchor", "start_ms")
+
+    def __init__(self) -> None:
+        self._anchor: Vector | None = None
+        self.start_ms: int | None = None
+
+    def push(self, frame: FeatureFrameV1) -> int:
+        """Feed one second; return how long (ms) the current still run has lasted."""
+        gravity = frame.gravity
+        still = gravity is not None and frame.sd_mg is not None and frame.sd_mg <= STILL_SD_MG
+        if not still or gravity is None:
+            self._anchor, self.start_ms = None, None
+            return 0
+        if self._anchor is None or angle_deg(gravity, self._anchor) > STILL_DEG:
+            self._anchor, self.start_ms = gravity, frame.t_ms
+        return frame.t_ms - (self.start_ms if self.start_ms is not None else frame.t_ms)

@@ -105,7 +105,12 @@ def _frame(
     body = (math.sin(i) * math.cos(l_), -math.sin(l_), math.cos(i) * math.cos(l_))
     gx, gy, gz = _to_sensor(body, mounting)
     moving = look.step_rate_hz > 0
-    sd = abs(rng.gauss(200.0, 30.0)) if moving else abs(rng.gauss(0.3 if segment.activity == "off" else 5.0, 1.0))
+    if moving:
+        sd = abs(rng.gauss(200.0, 30.0))
+    elif segment.activity == "off":
+        sd = abs(rng.gauss(0.3, 0.1))  # sensor noise only
+    else:
+        sd = abs(rng.gauss(5.0, 1.0))
     return FeatureFrameV1(
         t_ms=t_ms,
         gx=round(gx, 4),

@@ -80,3 +80,13 @@ def test_streaming_in_any_chunking_equals_one_replay(seq: list[Posture], chunk: 
             pieces.extend(tracker.push(T0 + i * 1000, seq[i]))
     pieces.extend(tracker.close())
     assert pieces == whole
+
+
+def test_switch_at_rewrites_the_current_bout_from_a_past_time() -> None:
+    tracker = BoutTracker(10, 60)
+    for i in range(100):
+        tracker.push(T0 + i * 1000, "sitting")
+    changes = tracker.switch_at(T0 + 40_000, "not_worn")
+    assert ended(changes) == [Bout("sitting", T0, T0 + 40_000)]
+    assert tracker.current == ("not_worn", T0 + 40_000)
+    assert tracker.switch_at(T0 + 50_000, "not_worn") == []

@@ -83,3 +83,20 @@ def test_a_less_informative_second_sensor_does_not_drive_bouts() -> None:
     engine.process(batch("ann-thigh", "thigh", 0))
     engine.process(batch("ann-wrist", "wrist", 0))
     assert engine.counters.secondary_batches == 1 and engine.wearers["ann"].device == "ann-thigh"
+
+
+def test_a_sensor_put_on_the_desk_is_never_prompted_and_becomes_not_worn() -> None:
+    outputs = replay("walk 2m, sit 25m, off 40m, walk 2m")
+    assert prompts(outputs) == []
+    ended = [o for o in outputs if isinstance(o, EventV1) and o.kind == "bout_ended"]
+    sitting = next(e for e in ended if e.posture == "sitting")
+    assert sitting.duration_s == 25 * 60  # the desk time was taken back out of the sitting bout
+    not_worn = next(e for e in ended if e.posture == "not_worn")
+    assert not_worn.duration_s == 40 * 60
+
+
+def test_a_desk_sensor_from_the_start_never_counts_as_sitting_time() -> None:
+    outputs = replay("walk 1m, off 90m")
+    assert prompts(outputs) == []
+    started = [o.posture for o in outputs if isinstance(o, EventV1) and o.kind == "bout_started"]
+    assert started[-1] == "not_worn"
