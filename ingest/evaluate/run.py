@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 
 from alerts.calibration import Vector, is_walking, offline_reference
 from alerts.posture import Posture, classify, fuse
+from ingest.evaluate.assembled import Pools, assemble, run_sequence
 from ingest.evaluate.datasets import CLASSES, Recording, load_description, read_recordings
 from ingest.evaluate.metrics import (
     BoutResult,
@@ -34,6 +36,7 @@ class ConfigResult:
     truth: list[str] = field(default_factory=list)
     predicted: list[str] = field(default_factory=list)
     bouts: list[BoutResult] = field(default_factory=list)
+    assembled: list[dict[str, Any]] = field(default_factory=list)
     calibration: Counter[str] = field(default_factory=Counter)
 
     def report(self) -> dict[str, Any]:
@@ -61,7 +64,28 @@ class ConfigResult:
                 "min_bout_s": MIN_BOUT_S,
             },
             "calibration": dict(self.calibration),
+            "assembled_long_bouts": _assembled_summary(self.assembled),
         }
+
+
+def _assembled_summary(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not runs:
+        return None
+    bouts = [r["bouts"] for r in runs]
+    starts = [b.median_start_error_s for b in bouts if b.median_start_error_s is not None]
+    ends = [b.median_end_error_s for b in bouts if b.median_end_error_s is not None]
+    errors = [e for r in runs for e in r["prompt_errors_s"]]
+    return {
+        "sequences": len(runs),
+        "sitting_bouts_5min_plus": sum(b.reference_bouts for b in bouts),
+        "found": sum(b.found for b in bouts),
+        "median_start_error_s": float(np.median(starts)) if starts else None,
+        "median_end_error_s": float(np.median(ends)) if ends else None,
+        "bouts_30min_plus": sum(r["long_bouts"] for r in runs),
+        "prompted": sum(r["prompted"] for r in runs),
+        "median_prompt_error_s": float(np.median(errors)) if errors else None,
+        "prompts_total": sum(r["prompts"] for r in runs),
+    }
 
 
 def _truth_per_second(recording: Recording, frames: list[FeatureFrameV1]) -> list[str]:
@@ -88,7 +112,7 @@ def evaluate(folder: Path, only: str | None = None) -> list[dict[str, Any]]:
         key = rec.subject if description.calibration == "subject" else rec.name
         sessions[key].append(rec)
 
-    for session in sessions.values():
+    for session_name, session in sorted(sessions.items()):
         frames = {
             rec.name: {p: list(seconds_from_samples(rec.t_ms, rec.acc_g[p])) for p in placements} for rec in session
         }
@@ -104,6 +128,17 @@ def evaluate(folder: Path, only: str | None = None) -> list[dict[str, Any]]:
                 if (g := f.gravity) is not None and is_walking(f.sd_mg or 0.0, f.steps)
             ]
             references[p] = offline_reference(walking)
+        for p in placements:
+            if p not in configs:
+                continue
+            pools: dict[str, list[FeatureFrameV1]] = defaultdict(list)
+            for rec in session:
+                for frame, cls in zip(frames[rec.name][p], _truth_per_second(rec, frames[rec.name][p]), strict=True):
+                    pools[cls].append(frame)
+            if all(pools.get(c) for c in ("sitting", "standing", "moving")):
+                rng = random.Random(f"assembled:{session_name}:{p}")
+                day, truth = assemble(Pools(dict(pools)), rng)
+                results[p].assembled.append(run_sequence(day, truth, p))
         for rec in session:
             predicted: dict[str, list[Posture]] = {
                 p: [classify(f, p, references[p]) for f in frames[rec.name][p]] for p in placements
