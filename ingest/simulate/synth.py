@@ -35,7 +35,7 @@ _LOOKS: dict[Placement, dict[str, _Look]] = {
         "walk": _Look(8, 6, 180, 35, 1.8),
         "stairs": _Look(12, 8, 240, 45, 1.6),
         "lie": _Look(88, 2, 2, 2),
-        "off": _Look(90, 0.05, 0.3, 0.2),
+        "off": _Look(90, 0.01, 0.3, 0.2),  # a sensor on a desk: direction noise of a 1-s mean
     },
     "trunk": {
         "sit": _Look(20, 3, 3, 3),  # a sitter's trunk reclines or slumps (DSADS torso: ~15 deg more than walking)
@@ -43,7 +43,7 @@ _LOOKS: dict[Placement, dict[str, _Look]] = {
         "walk": _Look(4, 3, 150, 30, 1.8),
         "stairs": _Look(8, 4, 200, 40, 1.6),
         "lie": _Look(85, 3, 2, 2),
-        "off": _Look(90, 0.05, 0.3, 0.2),
+        "off": _Look(90, 0.01, 0.3, 0.2),  # a sensor on a desk: direction noise of a 1-s mean
     },
     "wrist": {
         "sit": _Look(45, 15, 12, 8),
@@ -51,7 +51,7 @@ _LOOKS: dict[Placement, dict[str, _Look]] = {
         "walk": _Look(25, 15, 170, 40, 1.8),
         "stairs": _Look(25, 15, 210, 45, 1.6),
         "lie": _Look(80, 10, 4, 3),
-        "off": _Look(90, 0.05, 0.3, 0.2),
+        "off": _Look(90, 0.01, 0.3, 0.2),  # a sensor on a desk: direction noise of a 1-s mean
     },
 }
 
