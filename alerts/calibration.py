@@ -23,6 +23,7 @@ WALK_SECONDS_NEEDED = 20
 RESERVOIR_SECONDS = 120  # 120 x 3 floats: a few KB per sensor
 AGREE_DEG = 30.0
 MOVED_DEG = 25.0
+_COS_AGREE = math.cos(math.radians(AGREE_DEG))
 
 
 def norm(v: Vector) -> float:
@@ -44,14 +45,16 @@ def angle_deg(a: Vector, b: Vector) -> float:
 
 
 def robust_mean(directions: list[Vector], iterations: int = 3) -> Vector:
-    """Mean direction, re-computed over the directions within AGREE_DEG of the previous estimate."""
+    """Mean direction of unit vectors, re-computed over those within AGREE_DEG of the previous estimate (compared
+    by dot product: this runs every few walking seconds for every sensor)."""
 
     def mean(vs: list[Vector]) -> Vector:
         return unit((sum(v[0] for v in vs), sum(v[1] for v in vs), sum(v[2] for v in vs)))
 
     estimate = mean(directions)
     for _ in range(iterations):
-        close = [v for v in directions if angle_deg(v, estimate) <= AGREE_DEG]
+        ex, ey, ez = estimate
+        close = [v for v in directions if v[0] * ex + v[1] * ey + v[2] * ez >= _COS_AGREE]
         if len(close) < len(directions) / 3:
             break
         estimate = mean(close)

@@ -29,6 +29,13 @@ def text(dataset: str, results: list[dict[str, Any]]) -> str:
             f"error {start}, end error {end}"
         )
         lines.append(f"    calibration: {r['calibration']}")
+        a = r.get("assembled_long_bouts")
+        if a:
+            lines.append(
+                f"    assembled long bouts: {a['found']} of {a['sitting_bouts_5min_plus']} bouts >= 5 min found; "
+                f"{a['prompted']} of {a['bouts_30min_plus']} bouts >= 30 min prompted "
+                f"(median prompt time error {a['median_prompt_error_s']} s)"
+            )
     return "\n".join(lines)
 
 
@@ -49,5 +56,30 @@ def markdown(all_results: dict[str, list[dict[str, Any]]]) -> str:
                 f"| {dataset} | {r['config']} | {r['seconds']} | {r['balanced_accuracy']:.3f} | "
                 + " | ".join(recalls)
                 + f" | {b['found']} of {b['reference']} | {errors} |"
+            )
+    rows += [
+        "",
+        "Long sitting bouts on **assembled** sequences (real labelled one-second frames cut out and joined into bouts "
+        "of 5, 12, 31, 45 and 62 min with real standing and walking between; run through the live AlertEngine with "
+        "its streaming calibration):",
+        "",
+        "| dataset | placement | sequences | sitting bouts >= 5 min found | median start / end error | "
+        "bouts >= 30 min prompted | median prompt time error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for dataset, results in all_results.items():
+        for r in results:
+            a = r.get("assembled_long_bouts")
+            if not a:
+                continue
+            errors = (
+                "-"
+                if a["median_start_error_s"] is None
+                else f"{a['median_start_error_s']:.0f} s / {a['median_end_error_s']:.0f} s"
+            )
+            prompt_error = "-" if a["median_prompt_error_s"] is None else f"{a['median_prompt_error_s']:.0f} s"
+            rows.append(
+                f"| {dataset} | {r['config']} | {a['sequences']} | {a['found']} of {a['sitting_bouts_5min_plus']} | "
+                f"{errors} | {a['prompted']} of {a['bouts_30min_plus']} | {prompt_error} |"
             )
     return "\n".join(rows) + "\n"
