@@ -14,6 +14,7 @@ from alerts.posture import Posture
 LEAN_LIMIT_DEG = 10.0  # ISO 11226 / EN 1005-4: lateral flexion beyond +-10 deg is not acceptable when static
 SYMMETRY_DEADBAND_DEG = 2.0  # lean within +-2 deg is "centred" and adds to neither side
 FORWARD_BANDS_DEG = (20.0, 60.0)  # ISO 11226 trunk inclination: 0-20 acceptable, 20-60 conditional, > 60 not
+EPISODE_TOLERANCE_MS = 3000  # up to 2 seconds between two seconds beyond the line
 STATIC: frozenset[Posture] = frozenset({"sitting", "standing"})
 
 
@@ -63,9 +64,13 @@ class ExposureDay:
         if posture in STATIC and incl_deg is not None:
             band = 0 if incl_deg <= FORWARD_BANDS_DEG[0] else 1 if incl_deg <= FORWARD_BANDS_DEG[1] else 2
             self.forward_s[band] += 1
-        # sustained episodes: consecutive seconds beyond the limit on one side (a 1-s gap is tolerated)
-        if side is not None and side == self._run_side and t_ms - self._run_last <= 2000:
+        # sustained episodes: seconds beyond the limit on one side, tolerating up to 2 s between them (a second of
+        # noise under the line or missing data does not split an episode)
+        within_tolerance = self._run_side is not None and t_ms - self._run_last <= EPISODE_TOLERANCE_MS
+        if side is not None and side == self._run_side and within_tolerance:
             self._run_last, self._run_sum, self._run_n = t_ms, self._run_sum + abs(lean_deg or 0), self._run_n + 1
+        elif side is None and within_tolerance:
+            pass
         else:
             ended = self._close_run()
             if side is not None:

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from alerts.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.calibration import UprightCalibration
 from alerts.catalog import Exercise, choose_exercise
-from alerts.posture import NOT_WORN_S, PROMPT_HOLD_S, StillnessTracker, classify
+from alerts.posture import NOT_WORN_S, PROMPT_HOLD_S, StillnessTracker, classify, inclination_deg
 from alerts.settings import AlertsSettings
-from ingest.wire import EventV1, FeatureBatchV1, Placement, PromptV1
+from alerts.summary import HOUR_MS, HourSummary, LeanNeutral
+from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, Placement, PromptV1
 
 # When a wearer wears several sensors, the bouts follow the most informative one (sedentary-science.md s3).
 _PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
@@ -48,6 +49,8 @@ class WearerState:
     calibration: UprightCalibration = field(default_factory=UprightCalibration)
     stillness: StillnessTracker = field(default_factory=StillnessTracker)
     still_ms: int = 0
+    lean_neutral: LeanNeutral = field(default_factory=LeanNeutral)
+    hour: HourSummary | None = None
     prompted_bout_start_ms: int | None = None
     prompts_sent: int = 0
     frames: int = 0
@@ -81,44 +84,82 @@ class AlertEngine:
         out: list[Output] = []
         for frame in batch.frames:
             self.counters.frames += 1
+            last = state.tracker.last_ms
+            if last is not None and frame.t_ms <= last:  # a redelivered or late frame: already counted
+                state.tracker.stale += 1
+                self.counters.stale_frames += 1
+                continue
             state.frames += 1
-            stale_before = state.tracker.stale
-            gravity = frame.gravity
-            if gravity is not None:
-                state.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
-            posture = classify(frame, batch.placement, state.calibration.reference)
-            state.still_ms = state.stillness.push(frame)
-            if state.still_ms >= NOT_WORN_S * 1000 and state.stillness.start_ms is not None:
-                posture = "not_worn"
-                changes = state.tracker.switch_at(state.stillness.start_ms, "not_worn")
-                changes += state.tracker.push(frame.t_ms, posture)
-            else:
-                changes = state.tracker.push(frame.t_ms, posture)
-            self.counters.stale_frames += state.tracker.stale - stale_before
-            for change in changes:
-                out.append(self._event_for(batch.wearer, change))
-            prompt = self._maybe_prompt(batch.wearer, state, frame.t_ms)
-            if prompt is not None:
-                out.append(prompt)
-                out.append(
-                    EventV1(
-                        kind="prompt_sent",
-                        wearer=batch.wearer,
-                        t=prompt.created,
-                        prompt_id=prompt.id,
-                        trigger=prompt.trigger,
-                        exercise=prompt.exercise,
-                        bout_start=prompt.bout_start,
-                    )
+            out += self._second(batch.wearer, batch.placement, state, frame)
+        return out
+
+    def _second(self, wearer: str, placement: Placement, state: WearerState, frame: FeatureFrameV1) -> list[Output]:
+        out: list[Output] = []
+        gravity = frame.gravity
+        if gravity is not None:
+            state.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
+        posture = classify(frame, placement, state.calibration.reference)
+        state.still_ms = state.stillness.push(frame)
+        if state.still_ms >= NOT_WORN_S * 1000 and state.stillness.start_ms is not None:
+            posture = "not_worn"
+            changes = state.tracker.switch_at(state.stillness.start_ms, "not_worn")
+            changes += state.tracker.push(frame.t_ms, posture)
+        else:
+            changes = state.tracker.push(frame.t_ms, posture)
+
+        hour_ms = frame.t_ms - frame.t_ms % HOUR_MS
+        if state.hour is None or state.hour.hour_ms != hour_ms:
+            if state.hour is not None:
+                out.append(self._summary_event(wearer, state.hour))
+            state.hour = HourSummary(hour_ms)
+        lean_rel = incl = None
+        if placement == "trunk":
+            if frame.lean_deg is not None:
+                if posture == "moving":
+                    state.lean_neutral.observe(frame.lean_deg)
+                lean_rel = state.lean_neutral.relative(frame.lean_deg)
+            incl = inclination_deg(frame, state.calibration.reference)
+        state.hour.add_second(frame.t_ms, posture, lean_rel, incl)
+        for i, change in enumerate(changes):
+            out.append(self._event_for(wearer, change))
+            if isinstance(change, BoutEnded):
+                following = changes[i + 1] if i + 1 < len(changes) else None
+                state.hour.add_bout(change.bout, following.posture if isinstance(following, BoutStarted) else None)
+
+        prompt = self._maybe_prompt(wearer, state, frame.t_ms)
+        if prompt is not None:
+            out.append(prompt)
+            out.append(
+                EventV1(
+                    kind="prompt_sent",
+                    wearer=wearer,
+                    t=prompt.created,
+                    prompt_id=prompt.id,
+                    trigger=prompt.trigger,
+                    exercise=prompt.exercise,
+                    bout_start=prompt.bout_start,
                 )
+            )
         return out
 
     def close(self, wearer: str) -> list[Output]:
-        """End the wearer's current bout at the last frame seen (end of data)."""
+        """End of data: end the wearer's current bout at the last frame seen, and summarise the open hour."""
         state = self.wearers.get(wearer)
         if state is None:
             return []
-        return [self._event_for(wearer, change) for change in state.tracker.close()]
+        out: list[Output] = []
+        for change in state.tracker.close():
+            out.append(self._event_for(wearer, change))
+            if isinstance(change, BoutEnded) and state.hour is not None:
+                state.hour.add_bout(change.bout, None)
+        if state.hour is not None:
+            out.append(self._summary_event(wearer, state.hour))
+            state.hour = None
+        return out
+
+    @staticmethod
+    def _summary_event(wearer: str, hour: HourSummary) -> EventV1:
+        return EventV1(kind="summary", wearer=wearer, t=_dt(hour.hour_ms), metrics=hour.metrics())
 
     def _state_for(self, batch: FeatureBatchV1) -> WearerState | None:
         state = self.wearers.get(batch.wearer)

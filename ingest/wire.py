@@ -143,7 +143,8 @@ class PromptV1(_Model):
     bout_start: AwareDatetime | None = None
 
 
-EventKind = Literal["bout_started", "bout_ended", "prompt_sent"]
+EventKind = Literal["bout_started", "bout_ended", "prompt_sent", "summary"]
+MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
 
 class EventV1(_Model):
@@ -159,6 +160,9 @@ class EventV1(_Model):
     prompt_id: str | None = Field(default=None, max_length=128)
     trigger: Trigger | None = None
     exercise: str | None = Field(default=None, max_length=64)
+    metrics: dict[MetricName, float] | None = Field(
+        default=None, max_length=64, description="kind 'summary': an hour's metrics (docs/metrics.md), t = hour start"
+    )
 
 
 class DeadLetterV1(_Model):

@@ -4,6 +4,7 @@ Measurements (tags in brackets), all timestamps in event time, milliseconds:
 
 - ``features`` [wearer, device, placement]: incl_deg, lean_deg, enmo_mg, steps, n - one point per second
 - ``events`` [wearer, kind]: posture, bout_start_ms, duration_s, prompt_id, trigger, exercise
+- ``summary_1h`` [wearer]: an hour's posture seconds, bouts by band and trunk exposure (docs/metrics.md)
 - ``prompts`` [wearer, trigger]: id, exercise, title, text, expires_ms, bout_start_ms
 - ``device_status`` [wearer, device]: state, placement, battery_pct, rssi_dbm, firmware
 
@@ -66,6 +67,12 @@ def feature_lines(batch: FeatureBatchV1) -> bytes:
 
 
 def event_points(event: EventV1) -> list[Point]:
+    if event.kind == "summary":
+        if not event.metrics:
+            return []
+        return [
+            Point.make("summary_1h", {"wearer": event.wearer}, dict(event.metrics), round(event.t.timestamp() * 1000))
+        ]
     return [
         Point.make(
             "events",

@@ -17,7 +17,7 @@ from ingest.errors import SinkRejected
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.wire import check_id
 
-MEASUREMENTS = ("features", "events", "prompts", "device_status")
+MEASUREMENTS = ("features", "features_1m", "events", "prompts", "device_status", "summary_1h")
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: st
             assert len(exported["features"]) == 45 * 60
             assert {r["kind"] for r in exported["events"]} == {"bout_started", "bout_ended", "prompt_sent"}
             assert len(exported["prompts"]) == 1 and len(exported["device_status"]) == 0
+            assert len(exported["summary_1h"]) == 1  # 45 minutes of data: one (partial) hour
             await queries.delete("w2")
             assert all(not rows for rows in (await queries.export("w2")).values())
             assert len((await queries.export("w1"))["features"]) == 85 * 60  # the other wearer is untouched
