@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from alerts.bouts import BoutEnded, BoutStarted, BoutTracker
-from alerts.calibration import UprightCalibration
+from alerts.calibration import UprightCalibration, Vector
 from alerts.catalog import Exercise, choose_exercise
-from alerts.posture import NOT_WORN_S, PROMPT_HOLD_S, StillnessTracker, classify, inclination_deg
+from alerts.posture import NOT_WORN_S, PROMPT_HOLD_S, Posture, StillnessTracker, classify, fuse, inclination_deg
 from alerts.settings import AlertsSettings
 from alerts.summary import HOUR_MS, HourSummary, LeanNeutral
 from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, Placement, PromptV1
@@ -42,30 +42,59 @@ class EngineConfig:
 
 
 @dataclass
-class WearerState:
-    device: str
+class DeviceState:
+    """What the engine knows about one sensor: its mounting, stillness and latest posture."""
+
     placement: Placement
-    tracker: BoutTracker
     calibration: UprightCalibration = field(default_factory=UprightCalibration)
     stillness: StillnessTracker = field(default_factory=StillnessTracker)
     still_ms: int = 0
     lean_neutral: LeanNeutral = field(default_factory=LeanNeutral)
+    last_ms: int | None = None
+    last_posture: Posture = "unknown"
+    explicit_from_ms: int | None = None  # a "stand still" calibration was asked for from this time
+    explicit_seconds: list[Vector] = field(default_factory=list)
+
+
+@dataclass
+class WearerState:
+    """One wearer: the primary (most informative) sensor drives bouts and prompts; a trunk sensor worn with a
+    thigh sensor adds lying (thigh + trunk fusion) and the lean exposure."""
+
+    primary: str
+    tracker: BoutTracker
+    devices: dict[str, DeviceState] = field(default_factory=dict)
     hour: HourSummary | None = None
     prompted_bout_start_ms: int | None = None
     prompts_sent: int = 0
     frames: int = 0
+
+    @property
+    def primary_device(self) -> DeviceState:
+        return self.devices[self.primary]
+
+    def trunk_partner(self) -> DeviceState | None:
+        if self.primary_device.placement != "thigh":
+            return None
+        return next((d for d in self.devices.values() if d.placement == "trunk"), None)
 
 
 @dataclass
 class EngineCounters:
     batches: int = 0
     frames: int = 0
-    secondary_batches: int = 0  # from a wearer's less informative sensor, not used for bouts (yet)
+    secondary_batches: int = 0  # from a wearer's other sensors (trunk partner of a thigh, or wrist)
     stale_frames: int = 0
 
 
 def _dt(t_ms: int) -> datetime:
     return datetime.fromtimestamp(t_ms / 1000, UTC)
+
+
+# How far apart in event time a thigh second and its trunk partner's latest second may be to be fused.
+FUSION_WINDOW_MS = 15_000
+EXPLICIT_STILL_SECONDS = 5
+EXPLICIT_MAX_SD_MG = 25.0
 
 
 @dataclass
@@ -77,32 +106,80 @@ class AlertEngine:
 
     def process(self, batch: FeatureBatchV1) -> list[Output]:
         state = self._state_for(batch)
-        if state is None:
-            self.counters.secondary_batches += 1
-            return []
+        device = state.devices[batch.device]
+        primary = batch.device == state.primary
         self.counters.batches += 1
+        if not primary:
+            self.counters.secondary_batches += 1
         out: list[Output] = []
         for frame in batch.frames:
             self.counters.frames += 1
-            last = state.tracker.last_ms
-            if last is not None and frame.t_ms <= last:  # a redelivered or late frame: already counted
-                state.tracker.stale += 1
+            if device.last_ms is not None and frame.t_ms <= device.last_ms:  # redelivered or late: counted already
                 self.counters.stale_frames += 1
+                if primary:
+                    state.tracker.stale += 1
                 continue
-            state.frames += 1
-            out += self._second(batch.wearer, batch.placement, state, frame)
+            device.last_ms = frame.t_ms
+            posture = self._device_second(device, frame)
+            if primary:
+                state.frames += 1
+                out += self._wearer_second(batch.wearer, state, device, frame, posture)
+            elif device.placement == "trunk" and state.hour is not None:
+                lean, incl = self._trunk_angles(device, frame, posture)
+                state.hour.add_exposure(frame.t_ms, posture, lean, incl)
         return out
 
-    def _second(self, wearer: str, placement: Placement, state: WearerState, frame: FeatureFrameV1) -> list[Output]:
-        out: list[Output] = []
+    def calibrate(self, wearer: str, from_ms: int, device: str | None = None) -> bool:
+        """An explicit "stand still for 5 s" calibration from ``from_ms`` (event time). False if unknown."""
+        state = self.wearers.get(wearer)
+        if state is None:
+            return False
+        for name, d in state.devices.items():
+            if device is None or name == device:
+                d.explicit_from_ms, d.explicit_seconds = from_ms, []
+        return device is None or device in state.devices
+
+    def _device_second(self, device: DeviceState, frame: FeatureFrameV1) -> Posture:
         gravity = frame.gravity
         if gravity is not None:
-            state.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
-        posture = classify(frame, placement, state.calibration.reference)
-        state.still_ms = state.stillness.push(frame)
-        if state.still_ms >= NOT_WORN_S * 1000 and state.stillness.start_ms is not None:
+            if device.explicit_from_ms is not None and frame.t_ms >= device.explicit_from_ms:
+                if (frame.sd_mg or 0.0) <= EXPLICIT_MAX_SD_MG:
+                    device.explicit_seconds.append(gravity)
+                if len(device.explicit_seconds) >= EXPLICIT_STILL_SECONDS:
+                    device.calibration.set_explicit(device.explicit_seconds)
+                    device.explicit_from_ms, device.explicit_seconds = None, []
+            device.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
+        posture = classify(frame, device.placement, device.calibration.reference)
+        device.still_ms = device.stillness.push(frame)
+        if device.still_ms >= NOT_WORN_S * 1000:
             posture = "not_worn"
-            changes = state.tracker.switch_at(state.stillness.start_ms, "not_worn")
+        device.last_posture = posture
+        return posture
+
+    def _trunk_angles(
+        self, device: DeviceState, frame: FeatureFrameV1, posture: Posture
+    ) -> tuple[float | None, float | None]:
+        lean = None
+        if frame.lean_deg is not None:
+            if posture == "moving":
+                device.lean_neutral.observe(frame.lean_deg)
+            lean = device.lean_neutral.relative(frame.lean_deg)
+        return lean, inclination_deg(frame, device.calibration.reference)
+
+    def _wearer_second(
+        self, wearer: str, state: WearerState, device: DeviceState, frame: FeatureFrameV1, posture: Posture
+    ) -> list[Output]:
+        out: list[Output] = []
+        partner = state.trunk_partner()
+        if (
+            partner is not None
+            and partner.last_ms is not None
+            and abs(partner.last_ms - frame.t_ms) <= FUSION_WINDOW_MS
+            and posture not in ("not_worn", "unknown")
+        ):
+            posture = fuse(posture, partner.last_posture)
+        if posture == "not_worn" and device.stillness.start_ms is not None:
+            changes = state.tracker.switch_at(device.stillness.start_ms, "not_worn")
             changes += state.tracker.push(frame.t_ms, posture)
         else:
             changes = state.tracker.push(frame.t_ms, posture)
@@ -112,14 +189,10 @@ class AlertEngine:
             if state.hour is not None:
                 out.append(self._summary_event(wearer, state.hour))
             state.hour = HourSummary(hour_ms)
-        lean_rel = incl = None
-        if placement == "trunk":
-            if frame.lean_deg is not None:
-                if posture == "moving":
-                    state.lean_neutral.observe(frame.lean_deg)
-                lean_rel = state.lean_neutral.relative(frame.lean_deg)
-            incl = inclination_deg(frame, state.calibration.reference)
-        state.hour.add_second(frame.t_ms, posture, lean_rel, incl)
+        state.hour.add_posture(posture)
+        if device.placement == "trunk":
+            lean, incl = self._trunk_angles(device, frame, posture)
+            state.hour.add_exposure(frame.t_ms, posture, lean, incl)
         for i, change in enumerate(changes):
             out.append(self._event_for(wearer, change))
             if isinstance(change, BoutEnded):
@@ -161,16 +234,18 @@ class AlertEngine:
     def _summary_event(wearer: str, hour: HourSummary) -> EventV1:
         return EventV1(kind="summary", wearer=wearer, t=_dt(hour.hour_ms), metrics=hour.metrics())
 
-    def _state_for(self, batch: FeatureBatchV1) -> WearerState | None:
+    def _state_for(self, batch: FeatureBatchV1) -> WearerState:
         state = self.wearers.get(batch.wearer)
-        if state is None or (
-            batch.device != state.device and _PLACEMENT_RANK[batch.placement] < _PLACEMENT_RANK[state.placement]
-        ):
-            state = WearerState(
-                batch.device, batch.placement, BoutTracker(self.config.min_posture_s, self.config.max_gap_s)
-            )
+        if state is None:
+            state = WearerState(batch.device, BoutTracker(self.config.min_posture_s, self.config.max_gap_s))
             self.wearers[batch.wearer] = state
-        return state if batch.device == state.device else None
+        if batch.device not in state.devices:
+            state.devices[batch.device] = DeviceState(batch.placement)
+            if _PLACEMENT_RANK[batch.placement] < _PLACEMENT_RANK[state.primary_device.placement]:
+                # a more informative sensor joined: it drives the bouts from now on
+                state.primary = batch.device
+                state.tracker = BoutTracker(self.config.min_posture_s, self.config.max_gap_s)
+        return state
 
     @staticmethod
     def _event_for(wearer: str, change: BoutStarted | BoutEnded) -> EventV1:
@@ -199,7 +274,7 @@ class AlertEngine:
         start_ms = current[1]
         if state.prompted_bout_start_ms == start_ms:
             return None  # exactly one prompt per bout (re-prompts come with the policy, issue 5)
-        if state.still_ms >= PROMPT_HOLD_S * 1000:
+        if state.primary_device.still_ms >= PROMPT_HOLD_S * 1000:
             return None  # perfectly still: maybe on a desk; held until it shows life or is found not worn
         if t_ms - start_ms < self.config.sitting_threshold_s * 1000:
             return None

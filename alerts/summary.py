@@ -43,8 +43,11 @@ class HourSummary:
     breaks: int = 0
     exposure: ExposureDay = field(default_factory=ExposureDay)
 
-    def add_second(self, t_ms: int, posture: Posture, lean_rel: float | None, incl: float | None) -> None:
+    def add_posture(self, posture: Posture) -> None:
         self.posture_s[posture] += 1
+
+    def add_exposure(self, t_ms: int, posture: Posture, lean_rel: float | None, incl: float | None) -> None:
+        """A trunk second (from the wearer's primary sensor, or the trunk partner of a thigh sensor)."""
         self.exposure.add(t_ms, posture, lean_rel, incl)
 
     def add_bout(self, bout: Bout, next_posture: Posture | None) -> None:

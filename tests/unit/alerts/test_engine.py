@@ -5,10 +5,14 @@ from datetime import timedelta
 from alerts.catalog import load_catalog
 from alerts.engine import AlertEngine, EngineConfig
 from ingest.simulate.scenario import parse_scenario
-from ingest.simulate.synth import batches_for
+from ingest.simulate.synth import batches_for, frames_for
 from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
 
 CATALOG = load_catalog()
+
+
+def frames_of(scenario):  # type: ignore[no-untyped-def]
+    return list(frames_for(scenario, scenario.wearers[0]))
 
 
 def replay(segments: str, placement: str = "thigh", config: EngineConfig | None = None) -> list[PromptV1 | EventV1]:
@@ -82,7 +86,7 @@ def test_a_less_informative_second_sensor_does_not_drive_bouts() -> None:
 
     engine.process(batch("ann-thigh", "thigh", 0))
     engine.process(batch("ann-wrist", "wrist", 0))
-    assert engine.counters.secondary_batches == 1 and engine.wearers["ann"].device == "ann-thigh"
+    assert engine.counters.secondary_batches == 1 and engine.wearers["ann"].primary == "ann-thigh"
 
 
 def test_a_sensor_put_on_the_desk_is_never_prompted_and_becomes_not_worn() -> None:
@@ -123,3 +127,47 @@ def test_hourly_summaries_count_posture_time_bouts_and_lean_exposure() -> None:
     total_sitting = sum((s.metrics or {})["sitting_s"] for s in summaries)
     assert 0.95 * 110 * 60 <= total_sitting <= 110 * 60  # the simulated trunk recline is noisy: a few % read upright
     assert sum((s.metrics or {})["sitting_bouts_60min_plus"] for s in summaries) == 1
+
+
+def both_sensors(segments: str) -> list[PromptV1 | EventV1]:
+    scenario = parse_scenario(
+        "start: 2026-01-05T09:00:00+00:00\nwearers:\n"
+        f"  - wearer: ann\n    placement: thigh\n    segments: [{segments}]\n"
+        f"  - wearer: ann\n    placement: trunk\n    segments: [{segments}]\n"
+    )
+    thigh, trunk = (list(batches_for(scenario, w, 10)) for w in scenario.wearers)
+    engine = AlertEngine(EngineConfig(), CATALOG)
+    out: list[PromptV1 | EventV1] = []
+    for a, b in zip(trunk, thigh, strict=True):  # the trunk's batch arrives first, as it may
+        out += engine.process(a) + engine.process(b)
+    return out + engine.close("ann")
+
+
+def test_thigh_and_trunk_together_tell_lying_from_sitting_and_give_lean_exposure() -> None:
+    outputs = both_sensors("walk 3m, sit 20m lean_right 13deg, walk 2m, lie 20m, walk 2m")
+    bouts = [
+        (o.posture, round((o.duration_s or 0) / 60))
+        for o in outputs
+        if isinstance(o, EventV1) and o.kind == "bout_ended"
+    ]
+    assert ("sitting", 20) in bouts and ("lying", 20) in bouts
+    (summary,) = [o for o in outputs if isinstance(o, EventV1) and o.kind == "summary"]
+    metrics = summary.metrics or {}
+    assert metrics["lean_above_10deg_s"] > 15 * 60 and metrics["lean_symmetry_index_pct"] > 190
+    assert metrics["lying_s"] > 19 * 60
+
+
+def test_explicit_stand_still_calibration() -> None:
+    scenario = parse_scenario("wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [stand 1m, sit 40m]\n")
+    frames = [f.model_copy(update={"incl_deg": None}) for f in frames_of(scenario)]  # gravity only: no walking
+    engine = AlertEngine(EngineConfig(), CATALOG)
+    first = FeatureBatchV1(wearer="ann", device="d", placement="thigh", seq=0, frames=frames[:10])
+    assert [o for o in engine.process(first) if isinstance(o, EventV1) and o.posture == "standing"] == []
+    assert engine.calibrate("ann", frames[10].t_ms) and not engine.calibrate("nobody", 0)
+    out: list[PromptV1 | EventV1] = []
+    for i in range(10, len(frames), 60):
+        out += engine.process(
+            FeatureBatchV1(wearer="ann", device="d", placement="thigh", seq=i, frames=frames[i : i + 60])
+        )
+    assert engine.wearers["ann"].primary_device.calibration.source == "explicit"
+    assert len(prompts(out)) == 1  # the 40-minute sit was recognised once calibrated
