@@ -15,7 +15,7 @@ import aiomqtt
 from alerts.engine import AlertEngine
 from ingest.errors import WireError
 from ingest.mqtt import DeadLetters, Publisher, payload_bytes
-from ingest.wire import FeatureBatchV1, PromptV1, Topics, decode, encode
+from ingest.wire import CommandV1, FeatureBatchV1, PromptV1, Topics, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class AlertService:
 
     async def run(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         await client.subscribe(self.topics.all_features(), qos=1)
+        await client.subscribe(self.topics.all_commands(), qos=1)
         self.ready.set()
         _LOGGER.info("%s: watching %s", self.name, self.topics.all_features())
         consumer = asyncio.create_task(self._consume(client), name=f"{self.name}-consume")
@@ -57,11 +58,25 @@ class AlertService:
         async for message in client.messages:
             await self.handle(client, str(message.topic), payload_bytes(message))
 
+    def _command(self, command: CommandV1) -> None:
+        at_ms = round(command.at.timestamp() * 1000)
+        known = self.engine.calibrate(command.wearer, at_ms, command.device)
+        _LOGGER.info(
+            "%s %s: calibration from %s%s",
+            self.name,
+            command.wearer,
+            command.at.isoformat(),
+            "" if known else " ignored (no data from this wearer/device yet)",
+        )
+
     async def handle(self, publisher: Publisher, topic: str, payload: bytes) -> None:
         try:
             _, batch = decode(self.topics, topic, payload)
+            if isinstance(batch, CommandV1):
+                self._command(batch)
+                return
             if not isinstance(batch, FeatureBatchV1):
-                raise WireError(f"expected a feature batch on {topic}")
+                raise WireError(f"expected a feature batch or a command on {topic}")
         except WireError as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,14 @@ from ingest.demo_view import DemoView
 from ingest.errors import IngestError, SinkUnavailable
 from ingest.evaluate import report
 from ingest.evaluate.run import evaluate
-from ingest.mqtt import serve
+from ingest.mqtt import connect, serve
 from ingest.simulate.scenario import Scenario, load_scenario, parse_scenario
 from ingest.simulate.service import simulate
 from ingest.store import make_sink
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries, write_export
 from ingest.store.spool import open_spool
-from ingest.wire import Topics, check_id
+from ingest.wire import CommandV1, Topics, check_id, encode
 
 _LOGGER = logging.getLogger("kinetic")
 
@@ -123,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
         "prune", help="embedded store: delete raw feature points older than N days (rollups and events stay)"
     )
     prune.add_argument("--raw-days", type=int, required=True, help="keep this many days of raw points")
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="tell the alert service a wearer stands still now for 5 s: their sensors' upright is taken from it",
+        description="Publishes a calibrate command (kinetic/v1/<wearer>/commands) with the current time; the wearer "
+        "should stand upright and still for 5 seconds. Without it, the upright is learned from walking.",
+    )
+    cal.add_argument("wearer")
+    cal.add_argument("--device", help="only this sensor")
 
     ev = sub.add_parser(
         "evaluate",
@@ -353,6 +363,27 @@ def _prune(raw_days: int, settings: KineticSettings) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace, settings: KineticSettings) -> int:
+    command = CommandV1(
+        kind="calibrate",
+        wearer=check_id(args.wearer),
+        at=datetime.now(UTC),
+        device=check_id(args.device) if args.device else None,
+    )
+    topics = Topics(settings.mqtt.topic_root)
+
+    async def job() -> None:
+        async with connect(settings.mqtt, f"{settings.mqtt.client_id_prefix}-cli", max_attempts=3) as client:
+            await client.publish(topics.commands(command.wearer), encode(command), qos=1)
+
+    asyncio.run(job())
+    print(
+        f"calibration asked for {command.wearer} at {command.at.isoformat()}: stand upright and still for 5 s",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace, settings: KineticSettings) -> int:
     results: dict[str, list[dict[str, Any]]] = {}
     for folder in args.datasets:
@@ -373,6 +404,7 @@ def _cmd_evaluate(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     "evaluate": _cmd_evaluate,
+    "calibrate": _cmd_calibrate,
     "data": _cmd_data,
     "config": _cmd_config,
     "simulate": _cmd_simulate,

@@ -5,7 +5,8 @@ Topics (``<root>`` defaults to ``kinetic``; tests use their own root so they can
     <root>/v1/<wearer>/<device>/features   FeatureBatchV1, QoS 1, several seconds per message
     <root>/v1/<wearer>/<device>/status     DeviceStatusV1, QoS 1, retained, also the last will
     <root>/v1/<wearer>/prompts             PromptV1, QoS 1
-    <root>/v1/<wearer>/events              EventV1, QoS 1 (bouts, prompts sent, later responses)
+    <root>/v1/<wearer>/events              EventV1, QoS 1 (bouts, prompts sent, hourly summaries)
+    <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration)
     <root>/v1/_deadletter/<service>        DeadLetterV1: what a service could not accept, and why
 
 Payloads are JSON, validated by pydantic v2 models with ``extra="forbid"``. Per-second feature frames travel
@@ -165,6 +166,20 @@ class EventV1(_Model):
     )
 
 
+class CommandV1(_Model):
+    """An instruction to the alert service about one wearer, on ``<root>/v1/<wearer>/commands``.
+
+    ``calibrate``: the wearer stands still now (``at``, event time) for 5 s; their sensors' upright is taken from
+    those seconds (``device`` narrows it to one sensor).
+    """
+
+    v: Literal[1] = 1
+    kind: Literal["calibrate"]
+    wearer: Id
+    at: AwareDatetime
+    device: Id | None = None
+
+
 class DeadLetterV1(_Model):
     """A message a service could not accept, republished with the reason so nothing is silently lost."""
 
@@ -192,7 +207,7 @@ class DeadLetterV1(_Model):
         )
 
 
-TopicKind = Literal["features", "status", "prompts", "events", "deadletter"]
+TopicKind = Literal["features", "status", "prompts", "events", "commands", "deadletter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +245,9 @@ class Topics:
     def events(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/events"
 
+    def commands(self, wearer: str) -> str:
+        return f"{self.base}/{check_id(wearer)}/commands"
+
     def dead_letter(self, service: str) -> str:
         return f"{self.base}/_deadletter/{check_id(service)}"
 
@@ -246,6 +264,9 @@ class Topics:
     def all_events(self) -> str:
         return f"{self.base}/+/events"
 
+    def all_commands(self) -> str:
+        return f"{self.base}/+/commands"
+
     def all_dead_letters(self) -> str:
         return f"{self.base}/_deadletter/+"
 
@@ -257,7 +278,7 @@ class Topics:
         parts = topic[len(prefix) :].split("/")
         if len(parts) == 2 and parts[0] == "_deadletter":
             return TopicAddress("deadletter", None, None)
-        if len(parts) == 2 and parts[1] in ("prompts", "events") and _ID_RE.match(parts[0]):
+        if len(parts) == 2 and parts[1] in ("prompts", "events", "commands") and _ID_RE.match(parts[0]):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
         if len(parts) == 3 and parts[2] in ("features", "status") and _ID_RE.match(parts[0]) and _ID_RE.match(parts[1]):
             return TopicAddress(parts[2], WearerId(parts[0]), DeviceId(parts[1]))  # type: ignore[arg-type]
@@ -285,10 +306,11 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "status": DeviceStatusV1,
     "prompts": PromptV1,
     "events": EventV1,
+    "commands": CommandV1,
     "deadletter": DeadLetterV1,
 }
 
-Payload = FeatureBatchV1 | DeviceStatusV1 | PromptV1 | EventV1 | DeadLetterV1
+Payload = FeatureBatchV1 | DeviceStatusV1 | PromptV1 | EventV1 | CommandV1 | DeadLetterV1
 
 
 def decode(topics: Topics, topic: str, payload: bytes) -> tuple[TopicAddress, Payload]:

@@ -17,9 +17,10 @@ from ingest.mqtt import connect
 from ingest.settings import InfluxSettings, MqttSettings
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.service import simulate
+from ingest.simulate.synth import frames_for
 from ingest.store.influx_v1 import InfluxV1Sink
-from ingest.wire import DeadLetterV1, PromptV1, Topics
-from tests.support.pipeline import recording, running_pipeline
+from ingest.wire import CommandV1, DeadLetterV1, FeatureBatchV1, PromptV1, Topics, encode
+from tests.support.pipeline import recording, running_pipeline, until
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
@@ -201,3 +202,40 @@ def test_demo_gives_the_same_prompt_as_the_server_pipeline(
         == server_prompt.created.astimezone(__import__("datetime").timezone(timedelta(hours=1))).isoformat()
     )
     assert ann["sitting_bouts"] == 1 and ann["bouts_30min_plus"] == 1 and ann["sitting_min"] == 35.0
+
+
+def test_calibrate_command_reaches_the_alert_service(mosquitto: Server, influxd: Server, unique: str) -> None:
+    settings = settings_for(mosquitto, influxd, unique)
+    # a thigh sensor that only sends gravity (no walking, no angles): posture unknown until calibrated
+    scenario = parse_scenario("wearers:\n  - wearer: cal\n    placement: thigh\n    segments: [stand 30s, sit 40m]\n")
+    frames = [f.model_copy(update={"incl_deg": None}) for f in frames_for(scenario, scenario.wearers[0])]
+
+    async def run() -> int:
+        topics = Topics(unique)
+        sink = InfluxV1Sink(settings.influx)
+        await sink.prepare()
+        async with (
+            recording(settings, [topics.all_prompts()], f"{unique}-rec") as rec,
+            running_pipeline(settings, sink, unique, Path(tempfile.mkdtemp()) / "s.sqlite") as pipeline,
+            connect(settings.mqtt, f"{unique}-sensor") as client,
+        ):
+
+            def batch(i: int, n: int) -> bytes:
+                return encode(
+                    FeatureBatchV1(wearer="cal", device="cal-thigh", placement="thigh", seq=i, frames=frames[i : i + n])
+                )
+
+            await client.publish(topics.features("cal", "cal-thigh"), batch(0, 5), qos=1)
+            await until(lambda: pipeline.alerts.engine.counters.batches == 1, 10, "first batch")
+            # what `kinetic calibrate cal` publishes, at the sensor's clock (event time) of this replay
+            command = CommandV1(kind="calibrate", wearer="cal", at=scenario.start + timedelta(seconds=5))
+            await client.publish(topics.commands("cal"), encode(command), qos=1)
+            await asyncio.sleep(0.5)
+            for i in range(5, len(frames), 60):
+                await client.publish(topics.features("cal", "cal-thigh"), batch(i, 60), qos=1)
+            await until(lambda: pipeline.alerts.engine.counters.frames >= len(frames), 30, "all frames")
+            await asyncio.sleep(0.3)
+            assert pipeline.alerts.engine.wearers["cal"].primary_device.calibration.source == "explicit"
+        return len(rec.on("/prompts"))
+
+    assert asyncio.run(run()) == 1

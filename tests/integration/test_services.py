@@ -152,3 +152,34 @@ def test_database_unreachable_at_start_is_retried_and_sigterm_stops_cleanly(
     assert "unreachable" in bridge.text() and "retrying in" in bridge.text()
     assert bridge.terminate() == 0
     assert "Traceback" not in bridge.text()
+
+
+def test_kinetic_calibrate_publishes_a_command(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    import asyncio
+
+    from ingest.config import KineticSettings
+    from ingest.settings import MqttSettings
+    from ingest.wire import CommandV1, Topics
+    from tests.support.pipeline import recording, until
+
+    settings = KineticSettings(mqtt=MqttSettings(port=mosquitto.port, topic_root=unique))
+    env = env_for(mosquitto.port, "http://127.0.0.1:9", unique, tmp_path)
+
+    async def run() -> list[bytes]:
+        async with recording(settings, [Topics(unique).all_commands()], f"{unique}-rec") as rec:
+            out = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "ingest.cli", "calibrate", "ann", "--device", "ann-chest"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert out.returncode == 0, out.stderr
+            await until(lambda: bool(rec.messages), 10, "the command")
+            return [p for _, p in rec.messages]
+
+    (payload,) = asyncio.run(run())
+    command = CommandV1.model_validate_json(payload)
+    assert command.kind == "calibrate" and command.wearer == "ann" and command.device == "ann-chest"
