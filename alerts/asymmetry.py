@@ -18,6 +18,13 @@ EPISODE_TOLERANCE_MS = 3000  # up to 2 seconds between two seconds beyond the li
 STATIC: frozenset[Posture] = frozenset({"sitting", "standing"})
 
 
+def symmetry_index(right_deg_s: float, left_deg_s: float) -> float:
+    """SI = (R - L) / (0.5 (R + L)) x 100 %; 0 when there is no lean. A day's SI comes from the day's sums of R and
+    L (hourly summaries store them), not from averaging hourly SIs."""
+    total = right_deg_s + left_deg_s
+    return round((right_deg_s - left_deg_s) / (0.5 * total) * 100, 1) if total else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class LeanEpisode:
     side: str  # "left" | "right"
@@ -88,14 +95,13 @@ class ExposureDay:
 
     def summary(self) -> dict[str, float | int]:
         self._close_run()
-        total = self.right_deg_s + self.left_deg_s
         return {
             "static_s": self.static_s,
             "lean_above_10deg_s": self.above_limit_s,
             "lean_above_10deg_pct": round(100 * self.above_limit_s / self.static_s, 1) if self.static_s else 0.0,
-            "lean_symmetry_index_pct": round((self.right_deg_s - self.left_deg_s) / (0.5 * total) * 100, 1)
-            if total
-            else 0.0,
+            "lean_symmetry_index_pct": symmetry_index(self.right_deg_s, self.left_deg_s),
+            "lean_right_deg_s": round(self.right_deg_s, 1),
+            "lean_left_deg_s": round(self.left_deg_s, 1),
             "sustained_lean_episodes": len(self.episodes),
             "forward_0_20_s": self.forward_s[0],
             "forward_20_60_s": self.forward_s[1],

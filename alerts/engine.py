@@ -30,6 +30,7 @@ class EngineConfig:
     min_posture_s: int = 10
     max_gap_s: int = 60
     prompt_ttl_s: float = 15 * 60
+    lean_episode_s: int = 5 * 60
 
     @classmethod
     def from_settings(cls, settings: AlertsSettings) -> EngineConfig:
@@ -38,6 +39,7 @@ class EngineConfig:
             min_posture_s=settings.min_posture_s,
             max_gap_s=settings.max_gap_s,
             prompt_ttl_s=settings.prompt_ttl_min * 60,
+            lean_episode_s=round(settings.lean_episode_min * 60),
         )
 
 
@@ -188,7 +190,7 @@ class AlertEngine:
         if state.hour is None or state.hour.hour_ms != hour_ms:
             if state.hour is not None:
                 out.append(self._summary_event(wearer, state.hour))
-            state.hour = HourSummary(hour_ms)
+            state.hour = HourSummary(hour_ms, lean_episode_s=self.config.lean_episode_s)
         state.hour.add_posture(posture)
         if device.placement == "trunk":
             lean, incl = self._trunk_angles(device, frame, posture)

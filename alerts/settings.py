@@ -17,6 +17,9 @@ class AlertsSettings(BaseModel):
         default=10, ge=1, le=600, description="activPAL-style minimum duration before a new posture counts"
     )
     max_gap_s: int = Field(default=60, ge=2, le=3600, description="a data gap longer than this ends the current bout")
+    lean_episode_min: float = Field(
+        default=5.0, gt=0, le=240, description="a sustained lean episode lasts at least this long beyond 10 deg"
+    )
     prompt_ttl_min: float = Field(default=15.0, gt=0, description="a prompt expires this long after creation")
     catalog_dirs: list[Path] = Field(
         default_factory=list, description="extra catalog folders (clinicians' own exercises)"

@@ -36,12 +36,16 @@ class LeanNeutral:
 @dataclass
 class HourSummary:
     hour_ms: int
+    lean_episode_s: int = 5 * 60
     posture_s: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POSTURES, 0))
     bouts_under_30: int = 0
     bouts_30_60: int = 0
     bouts_60_plus: int = 0
     breaks: int = 0
-    exposure: ExposureDay = field(default_factory=ExposureDay)
+    exposure: ExposureDay = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exposure = ExposureDay(min_episode_s=self.lean_episode_s)
 
     def add_posture(self, posture: Posture) -> None:
         self.posture_s[posture] += 1

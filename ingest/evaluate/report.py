@@ -28,7 +28,7 @@ def text(dataset: str, results: list[dict[str, Any]]) -> str:
             f"    sitting bouts >= {b['min_bout_s']:.0f} s: {b['found']} of {b['reference']} found, median start "
             f"error {start}, end error {end}"
         )
-        lines.append(f"    calibration: {r['calibration']}")
+        lines.append(f"    calibration: {r['calibration']}; minimum posture duration {r['min_posture_s']} s")
         a = r.get("assembled_long_bouts")
         if a:
             lines.append(

@@ -64,6 +64,7 @@ class ConfigResult:
                 "min_bout_s": MIN_BOUT_S,
             },
             "calibration": dict(self.calibration),
+            "min_posture_s": MIN_POSTURE_S,
             "assembled_long_bouts": _assembled_summary(self.assembled),
         }
 
