@@ -11,6 +11,10 @@ class WireError(IngestError):
     """A topic or payload that breaks the wire contract."""
 
 
+class DecodeError(IngestError):
+    """Bytes from a wearable that do not decode (wrong length, unknown frame type, corrupted)."""
+
+
 class ConfigError(IngestError):
     """A setting that cannot be used; the message names the setting and what is expected."""
 
