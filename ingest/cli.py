@@ -35,7 +35,7 @@ from ingest.simulate.service import simulate
 from ingest.store import make_sink
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries, write_export
-from ingest.store.spool import open_spool
+from ingest.store.spool import Spool, open_spool
 from ingest.wire import CommandV1, Topics, check_id, encode
 
 _LOGGER = logging.getLogger("kinetic")
@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     out = ev.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="results as JSON")
     out.add_argument("--markdown", action="store_true", help="one summary table in Markdown (docs/evaluation.md)")
+
+    sub.add_parser(
+        "collect",
+        help="read the configured BLE wearables (bleak) and publish per-second features over MQTT",
+        description="Scans for, connects to and streams from the wearables in the collector settings "
+        "([[collector.wearables]] in the TOML file; see docs/collector.md), with an on-disk store-and-forward queue.",
+    )
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
@@ -402,7 +409,32 @@ def _cmd_evaluate(args: argparse.Namespace, settings: KineticSettings) -> int:
     return 0
 
 
+def _cmd_collect(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from ingest.ble.collector import Collector  # noqa: PLC0415 - bleak is only needed by this command
+
+    if not settings.collector.wearables:
+        print(
+            "kinetic: error: setting KINETIC_COLLECTOR__WEARABLES is empty: list the wearables in the TOML file "
+            "([[collector.wearables]], see docs/collector.md)",
+            file=sys.stderr,
+        )
+        return 2
+    queue = Spool(settings.collector.queue_path, int(settings.collector.queue_max_mb * 1_000_000))
+    collector = Collector(settings.collector, Topics(settings.mqtt.topic_root), queue)
+
+    async def job(stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(collector.run(stop))
+            group.create_task(
+                serve(collector.forward, settings.mqtt, f"{settings.mqtt.client_id_prefix}-collector", stop)
+            )
+
+    _run_until_signal(job)
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
+    "collect": _cmd_collect,
     "evaluate": _cmd_evaluate,
     "calibrate": _cmd_calibrate,
     "data": _cmd_data,

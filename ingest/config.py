@@ -25,6 +25,7 @@ from alerts.settings import AlertsSettings
 from ingest.errors import ConfigError
 from ingest.settings import (
     BridgeSettings,
+    CollectorSettings,
     InfluxSettings,
     MqttSettings,
     SimulateSettings,
@@ -51,6 +52,7 @@ class KineticSettings(BaseSettings):
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     simulate: SimulateSettings = Field(default_factory=SimulateSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
 
     @classmethod
     def settings_customise_sources(

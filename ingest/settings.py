@@ -78,3 +78,30 @@ class BridgeSettings(_Section):
 class SimulateSettings(_Section):
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     speed: float = Field(default=1.0, ge=0, description="time acceleration; 0 = as fast as possible")
+
+
+class WearableConfig(_Section):
+    """One wearable the collector looks after."""
+
+    wearer: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    device: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Kinetic's id for this sensor")
+    profile: Literal["infinitime"]
+    placement: Literal["thigh", "trunk", "wrist"]
+    address: str | None = Field(default=None, description="BLE address (or, on macOS, the CoreBluetooth UUID)")
+    name: str | None = Field(default=None, description="advertised name, when the address is not known")
+
+    @model_validator(mode="after")
+    def _address_or_name(self) -> WearableConfig:
+        if not self.address and not self.name:
+            raise ValueError("a wearable needs an address or a name")
+        return self
+
+
+class CollectorSettings(_Section):
+    """The BLE collector (KINETIC_COLLECTOR__...; the wearables list is easiest in the TOML file)."""
+
+    wearables: list[WearableConfig] = Field(default_factory=list)
+    batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
+    queue_path: Path = Field(default=Path("kinetic-collector-queue.sqlite"), description="store-and-forward queue")
+    queue_max_mb: float = Field(default=256.0, gt=0, description="queue size at which the oldest batches are dropped")
+    scan_timeout_s: float = Field(default=10.0, gt=0)

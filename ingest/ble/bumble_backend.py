@@ -122,6 +122,9 @@ class VirtualRadio:
         self.central = make_device(self.link, "kinetic-central", CENTRAL_ADDRESS)
         self.connect_lock = asyncio.Lock()  # Bumble allows one pending LE connection at a time
         self._started = False
+        # Several bleak scanners may run at once (one per wearable, as BlueZ allows): scanning is shared.
+        self._scan_lock = asyncio.Lock()
+        self._scanners = 0
         # Bumble formats debug strings eagerly; quiet it (about half the CPU per notification otherwise)
         logging.getLogger("bumble").setLevel(logging.WARNING)
 
@@ -129,6 +132,18 @@ class VirtualRadio:
         if not self._started:
             await self.central.power_on()
             self._started = True
+
+    async def scan_start(self) -> None:
+        async with self._scan_lock:
+            if self._scanners == 0:
+                await self.central.start_scanning(active=True, filter_duplicates=False)
+            self._scanners += 1
+
+    async def scan_stop(self) -> None:
+        async with self._scan_lock:
+            self._scanners = max(0, self._scanners - 1)
+            if self._scanners == 0:
+                await self.central.stop_scanning()
 
     def peripheral(self, name: str, address: str) -> Device:
         return make_device(self.link, name, address)
@@ -193,12 +208,16 @@ class BumbleScanner(BaseBleakScanner):
         self.seen_devices = {}
         self._merged = {}
         self._radio.central.on(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
-        await self._radio.central.start_scanning(active=self._active, filter_duplicates=False)
+        try:
+            await self._radio.scan_start()
+        except Exception as exc:  # HCI errors from Bumble: bleak callers expect BleakError
+            self._radio.central.remove_listener(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
+            raise BleakError(f"scan failed ({exc})") from exc
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             self._radio.central.remove_listener(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
-        await self._radio.central.stop_scanning()
+        await self._radio.scan_stop()
 
     def _on_advertisement(self, adv: Advertisement) -> None:
         address = str(adv.address).split("/")[0]

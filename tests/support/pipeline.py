@@ -15,7 +15,7 @@ from alerts.engine import AlertEngine, EngineConfig
 from alerts.service import AlertService
 from ingest.bridge import Bridge
 from ingest.config import KineticSettings
-from ingest.mqtt import connect, payload_bytes, serve
+from ingest.mqtt import payload_bytes, serve
 from ingest.store.points import PointSink
 from ingest.store.spool import open_spool
 from ingest.wire import Topics
@@ -42,24 +42,37 @@ class Recorder:
 
 
 @contextlib.asynccontextmanager
-async def recording(settings: KineticSettings, filters: list[str], name: str) -> AsyncIterator[Recorder]:
+async def recording(
+    settings: KineticSettings, filters: list[str], name: str, *, persistent: bool = False
+) -> AsyncIterator[Recorder]:
+    """Record messages. ``persistent``: a QoS 1 persistent session that reconnects (survives a broker restart)."""
     recorder = Recorder()
 
     async def consume(client: aiomqtt.Client) -> None:
         async for message in client.messages:
             recorder.messages.append((str(message.topic), payload_bytes(message)))
 
-    async with connect(settings.mqtt, name) as client:
+    async def session(client: aiomqtt.Client, stop: asyncio.Event) -> None:
         for f in filters:
             await client.subscribe(f, qos=1)
-        task = asyncio.create_task(consume(client))
         recorder.ready.set()
-        try:
-            yield recorder
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task = asyncio.create_task(consume(client))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        task.cancel()
+        stopper.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
+        if task in done and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+    stop = asyncio.Event()
+    runner = asyncio.create_task(serve(session, settings.mqtt, name, stop, clean_session=not persistent))
+    await until(recorder.ready.is_set, 20, "the recorder")
+    try:
+        yield recorder
+    finally:
+        stop.set()
+        await runner
 
 
 @dataclass

@@ -53,10 +53,7 @@ def test_kinetic_service_environment_and_secrets_match_the_settings(name: str, t
 
 @pytest.mark.parametrize("name", sorted(KINETIC))
 def test_kinetic_service_commands_exist(name: str) -> None:
-    command = KINETIC[name]["command"][0]
-    if "ble" in KINETIC[name].get("profiles", []):
-        pytest.xfail("`kinetic collect` arrives with the BLE issue (#3)")
-    assert command in cli_commands()
+    assert KINETIC[name]["command"][0] in cli_commands()
 
 
 def test_every_mounted_file_exists_or_is_made_by_make_secrets(tmp_path: Path) -> None:

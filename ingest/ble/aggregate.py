@@ -1,0 +1,71 @@
+"""Streaming: raw samples -> one feature frame per completed second -> wire batches. Pure (time from the samples)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.features import seconds_from_samples
+from ingest.wire import FeatureBatchV1, FeatureFrameV1, Placement
+
+
+@dataclass
+class SecondAggregator:
+    """Buffers the samples of the current second; a sample of a later second completes it."""
+
+    min_samples: int = 3
+    _second: int | None = None
+    _t: list[int] = field(default_factory=list)
+    _xyz: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def add(self, t_ms: int, sample_g: tuple[float, float, float]) -> list[FeatureFrameV1]:
+        second = t_ms // 1000
+        out: list[FeatureFrameV1] = []
+        if self._second is not None and second != self._second:
+            out = self.flush()
+        self._second = second
+        self._t.append(t_ms)
+        self._xyz.append(sample_g)
+        return out
+
+    def flush(self) -> list[FeatureFrameV1]:
+        if not self._t:
+            return []
+        frames = list(
+            seconds_from_samples(np.array(self._t, dtype=np.int64), np.array(self._xyz), min_samples=self.min_samples)
+        )
+        self._t, self._xyz, self._second = [], [], None
+        return frames
+
+
+@dataclass
+class Batcher:
+    """Consecutive frames of one device -> FeatureBatchV1 of at most ``batch_s`` seconds."""
+
+    wearer: str
+    device: str
+    placement: Placement
+    batch_s: int
+    seq: int = 0
+    _frames: list[FeatureFrameV1] = field(default_factory=list)
+
+    def add(self, frames: list[FeatureFrameV1]) -> list[FeatureBatchV1]:
+        out: list[FeatureBatchV1] = []
+        for frame in frames:
+            if self._frames and (
+                frame.t_ms - self._frames[0].t_ms >= self.batch_s * 1000 or frame.t_ms <= self._frames[-1].t_ms
+            ):
+                out += self.flush()
+            self._frames.append(frame)
+        return out
+
+    def flush(self) -> list[FeatureBatchV1]:
+        if not self._frames:
+            return []
+        batch = FeatureBatchV1(
+            wearer=self.wearer, device=self.device, placement=self.placement, seq=self.seq, frames=self._frames
+        )
+        self.seq += 1
+        self._frames = []
+        return [batch]

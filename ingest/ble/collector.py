@@ -1,0 +1,204 @@
+"""``kinetic collect``: wearables over BLE (bleak) -> per-second features at the edge -> MQTT, store-and-forward.
+
+One task per wearable, independent: scan (by address or name) -> connect -> subscribe -> decode -> per-second
+frames (host clock at reception: InfiniTime sends no timestamps) -> batches -> an on-disk queue -> one publisher
+task that sends the queue in order at QoS 1 and removes a batch only after the broker's PUBACK. A broker outage
+or a collector crash (kill -9) therefore loses nothing that reached the queue. When the queue reaches its bound
+the **oldest** batches are dropped (a BLE stream cannot be paused): counted in ``dropped_batches``, logged once
+per outage.
+
+The bleak backend is chosen by the caller: the platform's (BlueZ, CoreBluetooth, WinRT) in production, or
+``BumbleScanner``/``BumbleClient`` with a ``VirtualRadio`` (tests, demo) or a Bumble USB dongle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+
+from ingest.backoff import backoff_delay_s
+from ingest.ble.aggregate import Batcher, SecondAggregator
+from ingest.ble.profiles import infinitime
+from ingest.errors import DecodeError
+from ingest.mqtt import Publisher
+from ingest.settings import CollectorSettings, WearableConfig
+from ingest.store.spool import Spool, SpoolFull
+from ingest.wire import DeviceStatusV1, FeatureBatchV1, Topics, encode
+
+_LOGGER = logging.getLogger(__name__)
+
+SHUTDOWN_FLUSH_S = 10.0
+Clock = Callable[[], float]  # seconds since the epoch; the adapter's clock (the pure parts take time from data)
+
+
+@dataclass
+class CollectorCounters:
+    samples: int = 0
+    decode_errors: int = 0
+    frames: int = 0
+    batches_queued: int = 0
+    batches_published: int = 0  # queue entries sent and acknowledged (feature batches and statuses)
+    dropped_batches: int = 0
+    connects: int = 0
+    link_losses: int = 0
+
+
+@dataclass
+class Collector:
+    settings: CollectorSettings
+    topics: Topics
+    queue: Spool
+    scanner_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. backend=BumbleScanner, radio=...
+    client_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. backend=BumbleClient, radio=...
+    clock: Clock = time.time
+    counters: CollectorCounters = field(default_factory=CollectorCounters)
+
+    def __post_init__(self) -> None:
+        self._queued = asyncio.Event()
+        self._ble_done = asyncio.Event()
+        self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The BLE side: one independent task per wearable, until ``stop``. MQTT is not needed here: everything
+        goes through the queue, which ``forward`` sends."""
+        self._ble_done.clear()
+        try:
+            async with asyncio.TaskGroup() as group:
+                for wearable in self.settings.wearables:
+                    group.create_task(self._wearable(wearable, stop), name=f"collect-{wearable.device}")
+        finally:
+            self._ble_done.set()
+            self._queued.set()
+
+    # --- one wearable -------------------------------------------------------------------------------------------
+    async def _wearable(self, cfg: WearableConfig, stop: asyncio.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            try:
+                device = await self._find(cfg)
+                if device is None:
+                    raise TimeoutError("not found while scanning")
+                await self._session(cfg, device, stop)
+                attempt = 0
+            except (BleakError, TimeoutError, OSError, DecodeError) as exc:
+                delay = backoff_delay_s(attempt, base_s=1.0, cap_s=30.0)
+                _LOGGER.warning("%s %s: %s, retrying in %.1fs", cfg.wearer, cfg.address or cfg.name, exc, delay)
+                attempt += 1
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await stop.wait()
+
+    async def _find(self, cfg: WearableConfig) -> BLEDevice | None:
+        timeout = self.settings.scan_timeout_s
+        if cfg.address:
+            return await BleakScanner.find_device_by_address(cfg.address, timeout=timeout, **self.scanner_kwargs)
+        assert cfg.name is not None
+        return await BleakScanner.find_device_by_name(cfg.name, timeout=timeout, **self.scanner_kwargs)
+
+    async def _session(self, cfg: WearableConfig, device: BLEDevice, stop: asyncio.Event) -> None:
+        lost = asyncio.Event()
+        aggregator = SecondAggregator()
+        batcher = Batcher(cfg.wearer, cfg.device, cfg.placement, self.settings.batch_s)
+
+        def on_motion(_: Any, data: bytearray) -> None:
+            try:
+                sample = infinitime.decode_motion(data)
+            except DecodeError as exc:
+                self.counters.decode_errors += 1
+                _LOGGER.warning("%s %s: bad notification (%s)", cfg.wearer, cfg.device, exc)
+                return
+            self.counters.samples += 1
+            frames = aggregator.add(round(self.clock() * 1000), sample)
+            self._queue_batches(batcher.add(frames))
+
+        battery: int | None = None
+        online = False
+        try:
+            async with BleakClient(device, disconnected_callback=lambda _: lost.set(), **self.client_kwargs) as client:
+                self.counters.connects += 1
+                self.connected[cfg.device] = True
+                with contextlib.suppress(BleakError, DecodeError):
+                    battery = int((await client.read_gatt_char(infinitime.BATTERY_LEVEL))[0])
+                self._status(cfg, "online", battery)
+                online = True
+                await client.start_notify(infinitime.RAW_MOTION, on_motion)
+                _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
+                waiter = asyncio.create_task(lost.wait())
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+        finally:
+            # whatever ended the session (stop, a lost link, an error), the data so far and the status go out
+            self.connected[cfg.device] = False
+            self._queue_batches(batcher.add(aggregator.flush()) + batcher.flush())
+            if online:
+                self._status(cfg, "offline", battery)
+        if lost.is_set() and not stop.is_set():
+            self.counters.link_losses += 1
+            raise BleakError("link lost")
+
+    def _status(self, cfg: WearableConfig, state: Literal["online", "offline"], battery: int | None) -> None:
+        status = DeviceStatusV1(
+            wearer=cfg.wearer,
+            device=cfg.device,
+            state=state,
+            placement=cfg.placement,
+            t_ms=round(self.clock() * 1000),
+            battery_pct=battery,
+        )
+        self._enqueue(self.topics.status(cfg.wearer, cfg.device), encode(status), retain=True, points=0)
+
+    # --- store and forward --------------------------------------------------------------------------------------
+    def _queue_batches(self, batches: list[FeatureBatchV1]) -> None:
+        for batch in batches:
+            self.counters.frames += len(batch.frames)
+            self._enqueue(self.topics.features(batch.wearer, batch.device), encode(batch), False, len(batch.frames))
+            self.counters.batches_queued += 1
+
+    def _enqueue(self, topic: str, payload: bytes, retain: bool, points: int) -> None:
+        # one queue entry: topic, retain flag and payload, in the order they happened
+        body = topic.encode() + (b"\n1\n" if retain else b"\n0\n") + payload
+        while True:
+            try:
+                self.queue.append(body, points)
+                break
+            except SpoolFull:
+                oldest = self.queue.peek(1)[:1]
+                if self.counters.dropped_batches == 0:
+                    _LOGGER.warning("collector: queue %s is full; dropping the oldest batches", self.queue.path)
+                self.queue.remove(oldest)
+                self.counters.dropped_batches += 1
+        self._queued.set()
+
+    async def forward(self, publisher: Publisher, stop: asyncio.Event) -> None:
+        """The MQTT side (run it under ``ingest.mqtt.serve``): send the queue in order; remove an entry only once the
+        broker acknowledged it (QoS 1). A lost connection raises; the entry stays and is sent after reconnecting."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        while True:
+            if stop.is_set():
+                # after a stop: send what the BLE side still queues while it closes, for at most SHUTDOWN_FLUSH_S
+                deadline = deadline or loop.time() + SHUTDOWN_FLUSH_S
+                if (self._ble_done.is_set() and not self.queue.batches) or loop.time() > deadline:
+                    return
+            entries = self.queue.peek(1)[:1]  # exactly one entry (peek may add zero-point entries such as statuses)
+            if not entries:
+                self._queued.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._queued.wait()
+                continue
+            topic, retain, payload = entries[0].body.split(b"\n", 2)
+            await publisher.publish(topic.decode(), payload, qos=1, retain=retain == b"1")
+            self.queue.remove(entries)
+            self.counters.batches_published += 1
