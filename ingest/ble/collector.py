@@ -17,22 +17,25 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import aiomqtt
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
+from pydantic import ValidationError
 
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
 from ingest.ble.profiles import infinitime
 from ingest.errors import DecodeError
-from ingest.mqtt import Publisher
+from ingest.mqtt import Publisher, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
 from ingest.store.spool import Spool, SpoolFull
-from ingest.wire import DeviceStatusV1, FeatureBatchV1, Topics, encode
+from ingest.wire import DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class CollectorCounters:
     dropped_batches: int = 0
     connects: int = 0
     link_losses: int = 0
+    prompts_delivered: int = 0
+    prompts_undelivered: int = 0
 
 
 @dataclass
@@ -65,6 +70,8 @@ class Collector:
     def __post_init__(self) -> None:
         self._queued = asyncio.Event()
         self._ble_done = asyncio.Event()
+        self._clients: dict[str, BleakClient] = {}  # connected wearables, by device id
+        self._delivered: deque[str] = deque(maxlen=1000)  # prompt ids already shown (QoS 1 may redeliver)
         self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -126,6 +133,7 @@ class Collector:
             async with BleakClient(device, disconnected_callback=lambda _: lost.set(), **self.client_kwargs) as client:
                 self.counters.connects += 1
                 self.connected[cfg.device] = True
+                self._clients[cfg.device] = client
                 with contextlib.suppress(BleakError, DecodeError):
                     battery = int((await client.read_gatt_char(infinitime.BATTERY_LEVEL))[0])
                 self._status(cfg, "online", battery)
@@ -140,6 +148,7 @@ class Collector:
         finally:
             # whatever ended the session (stop, a lost link, an error), the data so far and the status go out
             self.connected[cfg.device] = False
+            self._clients.pop(cfg.device, None)
             self._queue_batches(batcher.add(aggregator.flush()) + batcher.flush())
             if online:
                 self._status(cfg, "offline", battery)
@@ -180,9 +189,54 @@ class Collector:
                 self.counters.dropped_batches += 1
         self._queued.set()
 
-    async def forward(self, publisher: Publisher, stop: asyncio.Event) -> None:
-        """The MQTT side (run it under ``ingest.mqtt.serve``): send the queue in order; remove an entry only once the
-        broker acknowledged it (QoS 1). A lost connection raises; the entry stays and is sent after reconnecting."""
+    async def forward(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """The MQTT side (run it under ``ingest.mqtt.serve``): prompts for our wearers go to their watches, and the
+        queue is sent in order."""
+        for wearer in {w.wearer for w in self.settings.wearables}:
+            await client.subscribe(self.topics.prompts(wearer), qos=1)
+        prompts = asyncio.create_task(self._prompts(client), name="collect-prompts")
+        try:
+            await self._send_queue(client, stop)
+        finally:
+            prompts.cancel()
+            await asyncio.gather(prompts, return_exceptions=True)
+
+    async def _prompts(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                prompt = PromptV1.model_validate_json(payload_bytes(message))
+            except ValidationError as exc:
+                _LOGGER.warning("collector %s: not a prompt (%s)", message.topic, exc.errors()[0]["msg"])
+                continue
+            await self.deliver(prompt)
+
+    async def deliver(self, prompt: PromptV1) -> bool:
+        """Show the prompt on the wearer's watch (InfiniTime New Alert: a notification and a short vibration)."""
+        if prompt.id in self._delivered:
+            return True
+        for cfg in self.settings.wearables:
+            ble = self._clients.get(cfg.device)
+            if cfg.wearer != prompt.wearer or cfg.profile != "infinitime" or ble is None:
+                continue
+            try:
+                await ble.write_gatt_char(
+                    infinitime.NEW_ALERT, infinitime.encode_new_alert(prompt.title, prompt.text), response=True
+                )
+            except (BleakError, TimeoutError) as exc:
+                _LOGGER.warning("%s %s: prompt %s not delivered (%s)", cfg.wearer, cfg.device, prompt.id, exc)
+                continue
+            self._delivered.append(prompt.id)
+            self.counters.prompts_delivered += 1
+            return True
+        self.counters.prompts_undelivered += 1
+        _LOGGER.info(
+            "%s: prompt %s not shown on a wearable (none connected that can show it)", prompt.wearer, prompt.id
+        )
+        return False
+
+    async def _send_queue(self, publisher: Publisher, stop: asyncio.Event) -> None:
+        """Send the queue in order; remove an entry only once the broker acknowledged it (QoS 1). A lost connection
+        raises; the entry stays and is sent after reconnecting."""
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,10 @@ from ingest.ble.bumble_backend import BumbleClient, BumbleScanner, VirtualRadio
 from ingest.ble.collector import Collector
 from ingest.ble.profiles.infinitime import InfiniTimeEmulator
 from ingest.config import KineticSettings
-from ingest.mqtt import serve
+from ingest.mqtt import connect, serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
 from ingest.store.spool import Spool
-from ingest.wire import DeviceStatusV1, FeatureBatchV1, Topics
+from ingest.wire import DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
 from tests.support.pipeline import recording, until
 from tests.support.servers import Server, start_mosquitto
 
@@ -77,12 +78,27 @@ def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=Non
             ]
             if during is not None:
                 await during()
+            # a prompt for w0 reaches its watch as a New Alert (and twice, as QoS 1 may: shown once)
+            prompt = PromptV1(
+                id="w0-sitting-1",
+                wearer="w0",
+                trigger="sitting",
+                exercise="spinal-decompression-60s",
+                title="Stand up",
+                text="Sitting for 30 min: 60-second spinal decompression",
+                created=datetime.now(UTC),
+                expires=datetime.now(UTC) + timedelta(minutes=15),
+            )
+            async with connect(mqtt, f"{mqtt.topic_root}-alerts") as alerts:
+                for _ in range(2):
+                    await alerts.publish(topics.prompts("w0"), encode(prompt), qos=1)
             await asyncio.gather(*streams)
             stop.set()
             await asyncio.wait_for(ble, 20)
             await asyncio.wait_for(forward, 30)
             # everything the collector sent (batches and statuses) reaches the recorder, even after a broker restart
             await until(lambda: len(rec.messages) >= collector.counters.batches_published, 30, "the last messages")
+        collector.shown = {w: watch.alerts for w, watch in watches.items()}  # type: ignore[attr-defined]
         return rec.messages, collector
 
     return asyncio.run(run())
@@ -110,6 +126,12 @@ def test_collector_streams_several_wearables_and_skips_a_missing_one(
         ]
         assert states[0] == "online" and states[-1] == "offline", (wearer, states, collector.counters)
     assert not any("/ghost/" in t for t, _ in messages)
+    assert collector.shown == {  # type: ignore[attr-defined]
+        "w0": [(0, "Stand up", "Sitting for 30 min: 60-second spinal decompression")],
+        "w1": [],
+        "w2": [],
+    }
+    assert collector.counters.prompts_delivered == 1
     assert collector.counters.decode_errors == 0 and collector.queue.batches == 0
 
 
