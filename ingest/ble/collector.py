@@ -71,6 +71,7 @@ class Collector:
         self._queued = asyncio.Event()
         self._ble_done = asyncio.Event()
         self._clients: dict[str, BleakClient] = {}  # connected wearables, by device id
+        self._seq: dict[str, int] = {}
         self._delivered: deque[str] = deque(maxlen=1000)  # prompt ids already shown (QoS 1 may redeliver)
         self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
 
@@ -114,7 +115,10 @@ class Collector:
     async def _session(self, cfg: WearableConfig, device: BLEDevice, stop: asyncio.Event) -> None:
         lost = asyncio.Event()
         aggregator = SecondAggregator()
-        batcher = Batcher(cfg.wearer, cfg.device, cfg.placement, self.settings.batch_s)
+        # the message counter runs on across reconnections, so a receiver can account for gaps per device
+        batcher = Batcher(
+            cfg.wearer, cfg.device, cfg.placement, self.settings.batch_s, seq=self._seq.get(cfg.device, 0)
+        )
 
         def on_motion(_: Any, data: bytearray) -> None:
             try:
@@ -150,6 +154,7 @@ class Collector:
             self.connected[cfg.device] = False
             self._clients.pop(cfg.device, None)
             self._queue_batches(batcher.add(aggregator.flush()) + batcher.flush())
+            self._seq[cfg.device] = batcher.seq
             if online:
                 self._status(cfg, "offline", battery)
         if lost.is_set() and not stop.is_set():

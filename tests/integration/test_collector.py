@@ -162,3 +162,47 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path, unique: str
         assert times == sorted(times) and len(times) == len(set(times))
         assert len(times) >= 6  # the seconds streamed during the outage arrived afterwards
     assert collector.counters.dropped_batches == 0 and collector.queue.batches == 0
+
+
+def test_a_link_dropped_mid_stream_reconnects_by_itself(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+
+    async def run() -> tuple[list[tuple[str, bytes]], Collector]:
+        radio = VirtualRadio()
+        await radio.start()
+        watch = InfiniTimeEmulator(radio.peripheral("watch", "F1:00:00:00:00:31"))
+        await watch.start()
+        cfg = WearableConfig(
+            wearer="dee", device="dee-watch", profile="infinitime", placement="wrist", address="F1:00:00:00:00:31"
+        )
+        collector = Collector(
+            CollectorSettings(wearables=[cfg], batch_s=1, scan_timeout_s=2),
+            topics,
+            Spool(tmp_path / "queue.sqlite", 10_000_000),
+            scanner_kwargs={"backend": BumbleScanner, "radio": radio},
+            client_kwargs={"backend": BumbleClient, "radio": radio},
+        )
+        stop = asyncio.Event()
+        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
+            ble = asyncio.create_task(collector.run(stop))
+            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+            await until(lambda: collector.connected["dee-watch"], 20, "the first connection")
+            await stream(watch, (0.0, 0.0, 1.0), 2.5, 1)
+            for connection in list(watch.device.connections.values()):
+                await connection.disconnect()  # the watch drops the link (out of range, say)
+            await until(lambda: collector.counters.connects == 2, 30, "the reconnection")
+            await stream(watch, (0.0, 0.0, 1.0), 2.5, 2)
+            stop.set()
+            await asyncio.wait_for(ble, 20)
+            await asyncio.wait_for(forward, 30)
+            await until(lambda: len(rec.messages) >= collector.counters.batches_queued, 30, "the batches")
+        return rec.messages, collector
+
+    messages, collector = asyncio.run(run())
+    batches = [FeatureBatchV1.model_validate_json(p) for _, p in messages]
+    assert [b.seq for b in batches] == list(range(len(batches)))  # the counter runs on across the reconnection
+    frames = [f for b in batches for f in b.frames]
+    assert collector.counters.link_losses == 1 and collector.counters.connects == 2
+    assert len(frames) >= 4  # seconds from before and after the drop
+    assert [f.t_ms for f in frames] == sorted(f.t_ms for f in frames)
