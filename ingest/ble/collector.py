@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
-from ingest.ble.profiles import infinitime
+from ingest.ble.profiles import infinitime, kinetic_diy
 from ingest.errors import DecodeError
 from ingest.mqtt import Publisher, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
@@ -120,16 +120,29 @@ class Collector:
             cfg.wearer, cfg.device, cfg.placement, self.settings.batch_s, seq=self._seq.get(cfg.device, 0)
         )
 
+        rate_hz = 10.0
+
         def on_motion(_: Any, data: bytearray) -> None:
+            received_ms = round(self.clock() * 1000)
             try:
-                sample = infinitime.decode_motion(data)
+                if cfg.profile == "kinetic-diy":
+                    # several samples per packet: the last one is "now", the others spaced by the sample rate
+                    samples = kinetic_diy.decode_motion(data).samples
+                    n = len(samples)
+                    timed = [(received_ms - round((n - 1 - i) * 1000 / rate_hz), s) for i, s in enumerate(samples)]
+                else:
+                    timed = [(received_ms, infinitime.decode_motion(data))]
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad notification (%s)", cfg.wearer, cfg.device, exc)
                 return
-            self.counters.samples += 1
-            frames = aggregator.add(round(self.clock() * 1000), sample)
+            self.counters.samples += len(timed)
+            frames = []
+            for t_ms, sample in timed:
+                frames += aggregator.add(t_ms, sample)
             self._queue_batches(batcher.add(frames))
+
+        motion_uuid = kinetic_diy.MOTION if cfg.profile == "kinetic-diy" else infinitime.RAW_MOTION
 
         battery: int | None = None
         online = False
@@ -140,9 +153,11 @@ class Collector:
                 self._clients[cfg.device] = client
                 with contextlib.suppress(BleakError, DecodeError):
                     battery = int((await client.read_gatt_char(infinitime.BATTERY_LEVEL))[0])
+                if cfg.profile == "kinetic-diy":
+                    rate_hz = float(kinetic_diy.decode_rate(await client.read_gatt_char(kinetic_diy.RATE)))
                 self._status(cfg, "online", battery)
                 online = True
-                await client.start_notify(infinitime.RAW_MOTION, on_motion)
+                await client.start_notify(motion_uuid, on_motion)
                 _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
                 waiter = asyncio.create_task(lost.wait())
                 stopper = asyncio.create_task(stop.wait())

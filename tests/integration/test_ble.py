@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.ble.bumble_backend import BumbleClient, BumbleScanner, VirtualRadio
-from ingest.ble.profiles import infinitime
+from ingest.ble.profiles import infinitime, kinetic_diy
 from ingest.errors import DecodeError
 from ingest.features import seconds_from_samples
 
@@ -62,3 +62,18 @@ def test_infinitime_decoders_raise_only_decode_errors(data: bytes) -> None:
     for decoder in (infinitime.decode_motion, infinitime.decode_steps, infinitime.decode_new_alert):
         with contextlib.suppress(DecodeError):
             decoder(data)
+
+
+@given(st.binary(max_size=300))
+def test_diy_decoders_raise_only_decode_errors(data: bytes) -> None:
+    with contextlib.suppress(DecodeError):
+        packet = kinetic_diy.decode_motion(data)
+        assert 1 <= len(packet.samples) <= kinetic_diy.MAX_SAMPLES
+    with contextlib.suppress(DecodeError):
+        kinetic_diy.decode_rate(data)
+
+
+def test_diy_motion_round_trip() -> None:
+    samples = [(0.5, -0.25, 1.0), (0.0, 0.0, -1.0)]
+    packet = kinetic_diy.decode_motion(kinetic_diy.encode_motion(70000, samples))
+    assert packet.counter == 70000 % 65536 and packet.samples == tuple(samples)

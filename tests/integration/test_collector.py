@@ -206,3 +206,46 @@ def test_a_link_dropped_mid_stream_reconnects_by_itself(mosquitto: Server, tmp_p
     assert collector.counters.link_losses == 1 and collector.counters.connects == 2
     assert len(frames) >= 4  # seconds from before and after the drop
     assert [f.t_ms for f in frames] == sorted(f.t_ms for f in frames)
+
+
+def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    from ingest.ble.profiles.kinetic_diy import KineticDiyEmulator
+
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+
+    async def run() -> list[tuple[str, bytes]]:
+        radio = VirtualRadio()
+        await radio.start()
+        sensor = KineticDiyEmulator(radio.peripheral("diy", "F2:00:00:00:00:41"), rate_hz=52, per_packet=10)
+        await sensor.start()
+        cfg = WearableConfig(
+            wearer="eve", device="eve-thigh", profile="kinetic-diy", placement="thigh", address="F2:00:00:00:00:41"
+        )
+        collector = Collector(
+            CollectorSettings(wearables=[cfg], batch_s=2, scan_timeout_s=2),
+            topics,
+            Spool(tmp_path / "queue.sqlite", 10_000_000),
+            scanner_kwargs={"backend": BumbleScanner, "radio": radio},
+            client_kwargs={"backend": BumbleClient, "radio": radio},
+        )
+        stop = asyncio.Event()
+        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
+            ble = asyncio.create_task(collector.run(stop))
+            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+            await until(lambda: collector.connected["eve-thigh"], 20, "the connection")
+            await sensor.stream([(0.0, -1.0, 0.02)] * (52 * 4))
+            stop.set()
+            await asyncio.wait_for(ble, 20)
+            await asyncio.wait_for(forward, 30)
+            await until(lambda: len(rec.messages) >= collector.counters.batches_queued, 30, "the batches")
+        assert collector.counters.samples == 52 * 4
+        return rec.messages
+
+    frames = [f for _, p in run_async(run) for f in FeatureBatchV1.model_validate_json(p).frames]
+    full = [f for f in frames if f.n >= 45]
+    assert len(full) >= 2 and all(f.gravity is not None and angle_deg(f.gravity, (0, -1, 0)) < 3 for f in frames)
+
+
+def run_async(factory):  # type: ignore[no-untyped-def]
+    return asyncio.run(factory())
