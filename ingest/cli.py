@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--batch-s", type=int, help="seconds of frames per MQTT message (default 10)")
     sim.add_argument("--check", action="store_true", help="only check the scenario file and print a summary")
+    sim.add_argument(
+        "--ble",
+        action="store_true",
+        help="emulate the wearers as BLE sensors on a virtual radio and publish through the real collector "
+        "(keep --speed modest: every 52 Hz sample is emulated)",
+    )
 
     sub.add_parser(
         "bridge",

@@ -249,3 +249,67 @@ def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -
 
 def run_async(factory):  # type: ignore[no-untyped-def]
     return asyncio.run(factory())
+
+
+def test_simulate_ble_runs_a_scenario_through_the_real_collector(
+    mosquitto: Server, tmp_path: Path, unique: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from alerts.catalog import load_catalog
+    from alerts.engine import AlertEngine, EngineConfig
+    from ingest.wire import EventV1
+
+    scenario = tmp_path / "day.yaml"
+    scenario.write_text(
+        "start: 2026-11-23T09:00:00+01:00\nwearers:\n  - wearer: fay\n    placement: thigh\n"
+        "    segments: [walk 1m, sit 3m, walk 30s]\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "KINETIC_MQTT__PORT": str(mosquitto.port),
+        "KINETIC_MQTT__TOPIC_ROOT": unique,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
+        "KINETIC_COLLECTOR__QUEUE_PATH": str(tmp_path / "queue.sqlite"),
+    }
+    topics = Topics(unique)
+
+    async def run() -> list[tuple[str, bytes]]:
+        async with recording(
+            KineticSettings(mqtt=MqttSettings(port=mosquitto.port, topic_root=unique)),
+            [topics.all_features()],
+            f"{unique}-rec",
+        ) as rec:
+            out = await asyncio.to_thread(
+                subprocess.run,
+                [
+                    sys.executable,
+                    "-m",
+                    "ingest.cli",
+                    "simulate",
+                    str(scenario),
+                    "--ble",
+                    "--speed",
+                    "20",
+                    "--batch-s",
+                    "30",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert out.returncode == 0, out.stderr
+            await asyncio.sleep(0.5)
+            return rec.messages
+
+    batches = [FeatureBatchV1.model_validate_json(p) for _, p in asyncio.run(run())]
+    frames = [f for b in batches for f in b.frames]
+    assert 4.5 * 60 - 10 <= len(frames) <= 4.5 * 60 + 2
+    engine = AlertEngine(EngineConfig(), load_catalog())
+    events = [o for b in batches for o in engine.process(b)] + engine.close("fay")
+    sitting = [e for e in events if isinstance(e, EventV1) and e.kind == "bout_ended" and e.posture == "sitting"]
+    assert len(sitting) == 1 and abs((sitting[0].duration_s or 0) - 180) <= 15
