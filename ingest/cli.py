@@ -230,6 +230,8 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
     )
     if args.check:
         return 0
+    if args.ble:
+        return _simulate_ble(scenario, settings, speed, batch_s)
     last_hour: dict[str, int] = {}
 
     def progress(wearer: str, done_s: int) -> None:
@@ -255,6 +257,40 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
         if task in done:
             result = task.result()
             print(f"published {result.frames} frames in {result.batches} messages", file=sys.stderr)
+        else:
+            task.cancel()
+
+    _run_until_signal(job)
+    return 0
+
+
+def _simulate_ble(scenario: Scenario, settings: KineticSettings, speed: float, batch_s: int) -> int:
+    from ingest.ble.simulate_ble import simulate_ble  # noqa: PLC0415 - Bumble is only needed for this mode
+
+    if speed <= 0:
+        print("kinetic: error: --ble needs --speed above 0 (every sample is emulated)", file=sys.stderr)
+        return 2
+
+    async def job(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(
+            simulate_ble(
+                scenario,
+                mqtt=settings.mqtt,
+                topics=Topics(settings.mqtt.topic_root),
+                speed=speed,
+                batch_s=batch_s,
+                queue_path=settings.collector.queue_path,
+            )
+        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if task in done:
+            result = task.result()
+            print(
+                f"sent {result.samples_sent} samples over BLE; the collector made {result.counters.frames} frames",
+                file=sys.stderr,
+            )
         else:
             task.cancel()
 

@@ -303,6 +303,7 @@ def test_simulate_ble_runs_a_scenario_through_the_real_collector(
                 check=False,
             )
             assert out.returncode == 0, out.stderr
+            assert f"sent {int(4.5 * 60 * 52)} samples over BLE" in out.stderr  # the BLE path, not the plain one
             await asyncio.sleep(0.5)
             return rec.messages
 
@@ -313,3 +314,75 @@ def test_simulate_ble_runs_a_scenario_through_the_real_collector(
     events = [o for b in batches for o in engine.process(b)] + engine.close("fay")
     sitting = [e for e in events if isinstance(e, EventV1) and e.kind == "bout_ended" and e.posture == "sitting"]
     assert len(sitting) == 1 and abs((sitting[0].duration_s or 0) - 180) <= 15
+
+
+def test_collector_killed_with_kill_9_loses_nothing_it_had_queued(tmp_path: Path, unique: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.servers import free_port
+
+    port = free_port()  # no broker yet: everything the collector reads waits in its queue
+    queue = tmp_path / "queue.sqlite"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "KINETIC_MQTT__PORT": str(port),
+        "KINETIC_MQTT__TOPIC_ROOT": unique,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
+        "KINETIC_COLLECTOR__QUEUE_PATH": str(queue),
+    }
+    first = tmp_path / "first.yaml"
+    first.write_text("wearers:\n  - wearer: gus\n    placement: thigh\n    segments: [walk 1m, sit 5m]\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "simulate", str(first), "--ble", "--speed", "20", "--batch-s", "10"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if queue.exists() and Spool(queue, 10**9).batches >= 8:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    queued = Spool(queue, 10**9)
+    kept = [
+        FeatureBatchV1.model_validate_json(e.body.split(b"\n", 2)[2])
+        for e in queued.peek(10**9)
+        if b"/features" in e.body.split(b"\n", 1)[0]
+    ]
+    queued.close()
+    assert len(kept) >= 6  # feature batches (the queue also held the online status)
+
+    broker = start_mosquitto(tmp_path / "broker", port=port)
+    second = tmp_path / "second.yaml"
+    second.write_text("wearers:\n  - wearer: hal\n    placement: thigh\n    segments: [sit 20s]\n")
+    topics = Topics(unique)
+    mqtt = MqttSettings(port=port, topic_root=unique)
+
+    async def run() -> list[tuple[str, bytes]]:
+        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
+            out = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "ingest.cli", "simulate", str(second), "--ble", "--speed", "20"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert out.returncode == 0, out.stderr
+            await until(lambda: sum("/gus/" in t for t, _ in rec.messages) >= len(kept), 30, "the queued batches")
+            return rec.messages
+
+    try:
+        messages = asyncio.run(run())
+    finally:
+        broker.stop()
+    delivered = [FeatureBatchV1.model_validate_json(p) for t, p in messages if "/gus/" in t]
+    assert [b.seq for b in delivered][: len(kept)] == [b.seq for b in kept]  # all of them, in order
+    assert delivered[: len(kept)] == kept
