@@ -83,9 +83,9 @@ class WearerState:
 
 @dataclass
 class EngineCounters:
-    batches: int = 0
+    batches: int = 0  # every batch processed
     frames: int = 0
-    secondary_batches: int = 0  # from a wearer's other sensors (trunk partner of a thigh, or wrist)
+    secondary_batches: int = 0  # of which from a wearer's other sensors (trunk partner of a thigh, or wrist)
     stale_frames: int = 0
 
 

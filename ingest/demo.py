@@ -26,6 +26,7 @@ from ingest.settings import MqttSettings
 from ingest.simulate.scenario import Scenario
 from ingest.simulate.service import Progress, simulate
 from ingest.store.embedded import EmbeddedSink
+from ingest.store.queries import EmbeddedQueries
 from ingest.store.spool import open_spool
 from ingest.wire import PromptV1, Topics, encode
 
@@ -103,14 +104,14 @@ async def run_demo(
                 )
                 # Let the alert service see every batch, then end the bouts still open at the end of data.
                 counters = engine.counters
-                while counters.batches + counters.secondary_batches < result.batches:
+                while counters.batches < result.batches:
                     await asyncio.sleep(0.02)
                 await _close_open_bouts(engine, alerts, mqtt, topics)
                 await _wait_quiet(bridge)
                 stop.set()
-        return _summarise(
+        return await _summarise(
             scenario,
-            sink,
+            db_path,
             result.frames,
             result.batches,
             bridge.dead_letters.count + alerts.dead_letters.count,
@@ -138,41 +139,39 @@ async def _wait_quiet(bridge: Bridge, quiet_s: float = 0.3) -> None:
         await bridge.drain()
 
 
-def _summarise(
-    scenario: Scenario, sink: EmbeddedSink, frames: int, batches: int, dead: int, wall_s: float
+async def _summarise(
+    scenario: Scenario, db_path: Path, frames: int, batches: int, dead: int, wall_s: float
 ) -> DemoSummary:
+    """The per-wearer summary, from what the bridge stored, through the same query layer reports use."""
+    queries = EmbeddedQueries(db_path)
+    start, end = scenario.start_ms, scenario.start_ms + (scenario.duration_s + 3600) * 1000
     wearers: list[WearerSummary] = []
-    for wearer in dict.fromkeys(w.wearer for w in scenario.wearers):
-        summary = WearerSummary(wearer)
-        sitting_ends: set[int] = set()
-        for row in sink.rows("events", wearer=wearer, kind="bout_ended"):
-            if row.get("posture") != "sitting":
-                continue
-            sitting_ends.add(row["t_ms"])
-            minutes = float(row["duration_s"]) / 60
-            summary.sitting_bouts += 1
-            summary.sitting_min += minutes
-            summary.bouts_30min_plus += minutes >= 30
-            summary.longest_bout_min = max(summary.longest_bout_min, minutes)
-        # A break is a sitting bout followed by an upright one (activPAL's sit-to-upright transition).
-        summary.breaks = sum(
-            1
-            for r in sink.rows("events", wearer=wearer, kind="bout_started")
-            if r.get("posture") != "sitting" and r["t_ms"] in sitting_ends
-        )
-        for row in sink.rows("prompts", wearer=wearer):
-            created = datetime.fromtimestamp(row["t_ms"] / 1000, scenario.start.tzinfo)
-            summary.prompts.append(
-                {
-                    "created": created.isoformat(),
-                    "exercise": str(row["exercise"]),
-                    "id": str(row["id"]),
-                    "trigger": str(row["trigger"]),
-                }
-            )
-        summary.sitting_min = round(summary.sitting_min, 1)
-        summary.longest_bout_min = round(summary.longest_bout_min, 1)
-        wearers.append(summary)
+    try:
+        for wearer in dict.fromkeys(w.wearer for w in scenario.wearers):
+            summary = WearerSummary(wearer)
+            for bout in await queries.sitting_bouts(wearer, start, end):
+                minutes = bout.duration_s / 60
+                summary.sitting_bouts += 1
+                summary.sitting_min += minutes
+                summary.bouts_30min_plus += minutes >= 30
+                summary.longest_bout_min = max(summary.longest_bout_min, minutes)
+            # breaks (sit-to-upright transitions) are counted in the hourly summaries
+            summary.breaks = round(sum(h.get("breaks", 0.0) for h in await queries.hours(wearer, start, end)))
+            for prompt in await queries.prompts(wearer, start, end):
+                created = datetime.fromtimestamp(prompt.t_ms / 1000, scenario.start.tzinfo)
+                summary.prompts.append(
+                    {
+                        "created": created.isoformat(),
+                        "exercise": prompt.exercise,
+                        "id": prompt.id,
+                        "trigger": prompt.trigger,
+                    }
+                )
+            summary.sitting_min = round(summary.sitting_min, 1)
+            summary.longest_bout_min = round(summary.longest_bout_min, 1)
+            wearers.append(summary)
+    finally:
+        queries.close()
     return DemoSummary(
         scenario_start=scenario.start.isoformat(),
         scenario_hours=round(scenario.duration_s / 3600, 2),

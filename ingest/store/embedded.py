@@ -10,7 +10,6 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
 from ingest.errors import SinkRejected, SinkUnavailable
 from ingest.store.model import points_for
@@ -70,19 +69,6 @@ class EmbeddedSink(LineSink):
                     self._db.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?)", rows)
             except sqlite3.Error as exc:
                 raise SinkUnavailable(f"embedded store {self._path}: {exc}") from exc
-
-    def rows(self, measurement: str, **tags: str) -> list[dict[str, Any]]:
-        """Points of one measurement whose tags match, in time order: ``{"t_ms":..., **tags, **fields}``."""
-        with self._lock:
-            cursor = self._db.execute(
-                "SELECT t_ms, tags, fields FROM points WHERE measurement = ? ORDER BY t_ms", (measurement,)
-            )
-            out = []
-            for t_ms, tag_json, field_json in cursor:
-                row_tags = json.loads(tag_json)
-                if all(row_tags.get(k) == v for k, v in tags.items()):
-                    out.append({"t_ms": t_ms, **row_tags, **json.loads(field_json)})
-            return out
 
     def prune(self, raw_days: int, now_ms: int) -> int:
         """Delete raw feature points older than ``raw_days`` before ``now_ms``; rollups and events stay."""

@@ -54,6 +54,10 @@ class Queries(Protocol):
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]: ...
 
+    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+        """The hourly summaries (summary_1h): ``{"t_ms": hour start, metric: value, ...}`` in time order."""
+        ...
+
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         """Everything stored for one wearer: measurement -> rows (``time`` in ms, tags, fields)."""
         ...
@@ -115,6 +119,19 @@ class InfluxQLQueries:
                 _round(r["mean_2"]),
                 int(r["sum"] or 0),
             )
+            for r in rows
+        ]
+
+    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+        rows = await self._select(
+            f"SELECT * FROM summary_1h WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        return [
+            {
+                "t_ms": float(r["time"]),
+                **{k: float(v) for k, v in r.items() if k not in ("time", "wearer") and v is not None},
+            }
             for r in rows
         ]
 
@@ -185,6 +202,16 @@ class EmbeddedQueries:
             end_ms,
         )
         return [MinuteRow(int(m), int(n), _round(i), _round(le), _round(e), int(s or 0)) for m, n, i, le, e, s in rows]
+
+    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+        rows = self._fetch(
+            "SELECT t_ms, fields FROM points WHERE measurement = 'summary_1h' AND json_extract(tags, '$.wearer') = ? "
+            "AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [{"t_ms": float(t), **{k: float(v) for k, v in json.loads(f).items()}} for t, f in rows]
 
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}

@@ -93,6 +93,8 @@ def test_report_queries_agree_between_influxdb_and_the_embedded_store(
             assert await influx.prompts(wearer, start, end) == await embedded.prompts(wearer, start, end)
             minutes = await influx.minutes(wearer, start, end)
             assert minutes == await embedded.minutes(wearer, start, end)
+            hours = await influx.hours(wearer, start, end)
+            assert hours == await embedded.hours(wearer, start, end) and hours
         bouts = await influx.sitting_bouts("w1", start, end)
         assert [round(b.duration_s / 60) for b in bouts] == [40, 35]
         assert len(await influx.prompts("w1", start, end)) == 2 and len(await influx.prompts("w2", start, end)) == 1

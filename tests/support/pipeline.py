@@ -86,7 +86,7 @@ class Pipeline:
     async def settle(self, batches: int, timeout_s: float = 60.0) -> None:
         """Wait until the alert service has processed ``batches`` and the bridge has written all it got."""
         c = self.alerts.engine.counters
-        await until(lambda: c.batches + c.secondary_batches >= batches, timeout_s, f"{batches} batches")
+        await until(lambda: c.batches >= batches, timeout_s, f"{batches} batches")
         seen = -1
         while seen != self.bridge.counters.messages:
             seen = self.bridge.counters.messages
