@@ -468,7 +468,13 @@ def _cmd_collect(args: argparse.Namespace, settings: KineticSettings) -> int:
         async with asyncio.TaskGroup() as group:
             group.create_task(collector.run(stop))
             group.create_task(
-                serve(collector.forward, settings.mqtt, f"{settings.mqtt.client_id_prefix}-collector", stop)
+                serve(
+                    collector.forward,
+                    settings.mqtt,
+                    f"{settings.mqtt.client_id_prefix}-collector",
+                    stop,
+                    will=collector.will(),
+                )
             )
 
     _run_until_signal(job)

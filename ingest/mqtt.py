@@ -176,6 +176,7 @@ async def serve(
     *,
     clean_session: bool = False,
     manual_ack: bool = False,
+    will: Will | None = None,
 ) -> None:
     """Keep a service connected until ``stop`` is set: reconnect with backoff when the link drops.
 
@@ -185,7 +186,9 @@ async def serve(
     attempt = 0
     while not stop.is_set():
         try:
-            async with connect(settings, client_id, clean_session=clean_session, manual_ack=manual_ack) as client:
+            async with connect(
+                settings, client_id, clean_session=clean_session, manual_ack=manual_ack, will=will
+            ) as client:
                 attempt = 0
                 await run(client, stop)
                 return

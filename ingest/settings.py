@@ -100,6 +100,7 @@ class WearableConfig(_Section):
 class CollectorSettings(_Section):
     """The BLE collector (KINETIC_COLLECTOR__...; the wearables list is easiest in the TOML file)."""
 
+    id: str = Field(default="collector", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="this collector's name")
     wearables: list[WearableConfig] = Field(default_factory=list)
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     queue_path: Path = Field(default=Path("kinetic-collector-queue.sqlite"), description="store-and-forward queue")

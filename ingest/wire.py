@@ -7,6 +7,7 @@ Topics (``<root>`` defaults to ``kinetic``; tests use their own root so they can
     <root>/v1/<wearer>/prompts             PromptV1, QoS 1
     <root>/v1/<wearer>/events              EventV1, QoS 1 (bouts, prompts sent, hourly summaries)
     <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration)
+    <root>/v1/_collector/<id>/status       CollectorStatusV1, QoS 1, retained, also the collector's last will
     <root>/v1/_deadletter/<service>        DeadLetterV1: what a service could not accept, and why
 
 Payloads are JSON, validated by pydantic v2 models with ``extra="forbid"``. Per-second feature frames travel
@@ -166,6 +167,18 @@ class EventV1(_Model):
     )
 
 
+class CollectorStatusV1(_Model):
+    """A collector's own status, retained on ``<root>/v1/_collector/<id>/status``; its ``offline`` form is the
+    collector's MQTT last will. A device status that says ``online`` is only current while its collector is online
+    (one MQTT connection carries many devices, and a connection has one will)."""
+
+    v: Literal[1] = 1
+    collector: Id
+    state: Literal["online", "offline"]
+    devices: list[Id] = Field(default_factory=list, max_length=256)
+    t_ms: int | None = Field(default=None, ge=0)
+
+
 class CommandV1(_Model):
     """An instruction to the alert service about one wearer, on ``<root>/v1/<wearer>/commands``.
 
@@ -207,7 +220,7 @@ class DeadLetterV1(_Model):
         )
 
 
-TopicKind = Literal["features", "status", "prompts", "events", "commands", "deadletter"]
+TopicKind = Literal["features", "status", "prompts", "events", "commands", "collector", "deadletter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +261,9 @@ class Topics:
     def commands(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/commands"
 
+    def collector_status(self, collector: str) -> str:
+        return f"{self.base}/_collector/{check_id(collector)}/status"
+
     def dead_letter(self, service: str) -> str:
         return f"{self.base}/_deadletter/{check_id(service)}"
 
@@ -267,6 +283,9 @@ class Topics:
     def all_commands(self) -> str:
         return f"{self.base}/+/commands"
 
+    def all_collector_status(self) -> str:
+        return f"{self.base}/_collector/+/status"
+
     def all_dead_letters(self) -> str:
         return f"{self.base}/_deadletter/+"
 
@@ -278,6 +297,8 @@ class Topics:
         parts = topic[len(prefix) :].split("/")
         if len(parts) == 2 and parts[0] == "_deadletter":
             return TopicAddress("deadletter", None, None)
+        if len(parts) == 3 and parts[0] == "_collector" and parts[2] == "status" and _ID_RE.match(parts[1]):
+            return TopicAddress("collector", None, None)
         if len(parts) == 2 and parts[1] in ("prompts", "events", "commands") and _ID_RE.match(parts[0]):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
         if len(parts) == 3 and parts[2] in ("features", "status") and _ID_RE.match(parts[0]) and _ID_RE.match(parts[1]):
@@ -307,10 +328,11 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "prompts": PromptV1,
     "events": EventV1,
     "commands": CommandV1,
+    "collector": CollectorStatusV1,
     "deadletter": DeadLetterV1,
 }
 
-Payload = FeatureBatchV1 | DeviceStatusV1 | PromptV1 | EventV1 | CommandV1 | DeadLetterV1
+Payload = FeatureBatchV1 | DeviceStatusV1 | PromptV1 | EventV1 | CommandV1 | CollectorStatusV1 | DeadLetterV1
 
 
 def decode(topics: Topics, topic: str, payload: bytes) -> tuple[TopicAddress, Payload]:

@@ -32,10 +32,10 @@ from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
 from ingest.ble.profiles import infinitime, kinetic_diy
 from ingest.errors import DecodeError
-from ingest.mqtt import Publisher, payload_bytes
+from ingest.mqtt import Publisher, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
 from ingest.store.spool import Spool, SpoolFull
-from ingest.wire import DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
+from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -209,14 +209,30 @@ class Collector:
                 self.counters.dropped_batches += 1
         self._queued.set()
 
+    def will(self) -> Will:
+        """The last will to connect with (``serve(..., will=collector.will())``): the collector's offline status."""
+        return Will(self.topics.collector_status(self.settings.id), encode(self._collector_status("offline")))
+
+    def _collector_status(self, state: Literal["online", "offline"]) -> CollectorStatusV1:
+        return CollectorStatusV1(
+            collector=self.settings.id,
+            state=state,
+            devices=[w.device for w in self.settings.wearables],
+            t_ms=round(self.clock() * 1000),
+        )
+
     async def forward(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        """The MQTT side (run it under ``ingest.mqtt.serve``): prompts for our wearers go to their watches, and the
-        queue is sent in order."""
+        """The MQTT side (run it under ``ingest.mqtt.serve`` with ``will=self.will()``): the collector's own status,
+        prompts for our wearers to their watches, and the queue, in order."""
+        status_topic = self.topics.collector_status(self.settings.id)
+        await client.publish(status_topic, encode(self._collector_status("online")), qos=1, retain=True)
         for wearer in {w.wearer for w in self.settings.wearables}:
             await client.subscribe(self.topics.prompts(wearer), qos=1)
         prompts = asyncio.create_task(self._prompts(client), name="collect-prompts")
         try:
             await self._send_queue(client, stop)
+            # a clean stop says so itself (the will is for crashes and lost links)
+            await client.publish(status_topic, encode(self._collector_status("offline")), qos=1, retain=True)
         finally:
             prompts.cancel()
             await asyncio.gather(prompts, return_exceptions=True)

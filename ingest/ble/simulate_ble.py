@@ -99,7 +99,9 @@ async def simulate_ble(
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         group.create_task(collector.run(stop))
-        group.create_task(serve(collector.forward, mqtt, f"{mqtt.client_id_prefix}-sim-ble", stop))
+        group.create_task(
+            serve(collector.forward, mqtt, f"{mqtt.client_id_prefix}-sim-ble", stop, will=collector.will())
+        )
         while not all(collector.connected.values()):
             await asyncio.sleep(0.05)
         epoch[0] = time.time()

@@ -17,7 +17,7 @@ from ingest.config import KineticSettings
 from ingest.mqtt import connect, serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
 from ingest.store.spool import Spool
-from ingest.wire import DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
+from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
 from tests.support.pipeline import recording, until
 from tests.support.servers import Server, start_mosquitto
 
@@ -68,10 +68,12 @@ def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=Non
         )
         stop = asyncio.Event()
         kinetic = KineticSettings(mqtt=mqtt)
-        filters = [topics.all_features(), topics.all_status()]
+        filters = [topics.all_features(), topics.all_status(), topics.all_collector_status()]
         async with recording(kinetic, filters, f"{mqtt.topic_root}-rec", persistent=persistent) as rec:
             ble = asyncio.create_task(collector.run(stop))
-            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{mqtt.topic_root}-collector", stop))
+            forward = asyncio.create_task(
+                serve(collector.forward, mqtt, f"{mqtt.topic_root}-collector", stop, will=collector.will())
+            )
             await until(lambda: all(collector.connected[f"{w}-watch"] for w in ORIENTATIONS), 30, "connections")
             streams = [
                 asyncio.create_task(stream(watches[w], g, seconds, i)) for i, (w, g) in enumerate(ORIENTATIONS.items())
@@ -133,6 +135,8 @@ def test_collector_streams_several_wearables_and_skips_a_missing_one(
     }
     assert collector.counters.prompts_delivered == 1
     assert collector.counters.decode_errors == 0 and collector.queue.batches == 0
+    own = [CollectorStatusV1.model_validate_json(p) for t, p in messages if "/_collector/" in t]
+    assert [s.state for s in own] == ["online", "offline"] and "w0-watch" in own[0].devices
 
 
 def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path, unique: str) -> None:
@@ -386,3 +390,57 @@ def test_collector_killed_with_kill_9_loses_nothing_it_had_queued(tmp_path: Path
     delivered = [FeatureBatchV1.model_validate_json(p) for t, p in messages if "/gus/" in t]
     assert [b.seq for b in delivered][: len(kept)] == [b.seq for b in kept]  # all of them, in order
     assert delivered[: len(kept)] == kept
+
+
+DYING = """
+import asyncio, sys
+from pathlib import Path
+from ingest.ble.collector import Collector
+from ingest.mqtt import connect
+from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
+from ingest.store.spool import Spool
+from ingest.wire import Topics, encode
+port, root, queue = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+wearable = WearableConfig(
+    wearer="w0", device="w0-watch", profile="infinitime", placement="wrist", address="F1:00:00:00:00:10"
+)
+collector = Collector(CollectorSettings(id="desk-pi", wearables=[wearable]), Topics(root), Spool(queue, 10**7))
+async def main():
+    async with connect(MqttSettings(port=port, topic_root=root), root + "-dying", will=collector.will()) as client:
+        await client.publish(Topics(root).collector_status("desk-pi"), encode(collector._collector_status("online")),
+                             qos=1, retain=True)
+        print("online", flush=True)
+        await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+def test_the_collectors_last_will_says_offline_when_it_dies(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    import signal
+    import sys
+
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+
+    async def run() -> list[CollectorStatusV1]:
+        async with recording(KineticSettings(mqtt=mqtt), [topics.all_collector_status()], f"{unique}-rec") as rec:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                DYING,
+                str(mosquitto.port),
+                unique,
+                str(tmp_path / "q.sqlite"),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert process.stdout is not None
+            assert (await asyncio.wait_for(process.stdout.readline(), 30)).strip() == b"online"
+            await until(lambda: len(rec.messages) >= 1, 10, "online")
+            process.send_signal(signal.SIGKILL)  # no DISCONNECT: the broker publishes the will
+            await process.wait()
+            await until(lambda: len(rec.messages) >= 2, 20, "the will")
+            return [CollectorStatusV1.model_validate_json(p) for _, p in rec.messages]
+
+    statuses = asyncio.run(run())
+    assert [s.state for s in statuses] == ["online", "offline"] and statuses[1].collector == "desk-pi"
+    assert statuses[1].devices == ["w0-watch"]
