@@ -129,11 +129,15 @@ class Bridge:
             except WireError as exc:
                 await self.dead_letters.send(client, topic, payload, str(exc))
             else:
-                body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
-                rolled = self._rollup_points(decoded)
-                if rolled:
-                    body += self.sink.encode(rolled)
-                    count += len(rolled)
+                try:
+                    body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
+                    rolled = self._rollup_points(decoded)
+                    if rolled:
+                        body += self.sink.encode(rolled)
+                        count += len(rolled)
+                except ValueError as exc:  # valid on the wire, yet not storable: dead-letter it, carry on
+                    await self.dead_letters.send(client, topic, payload, f"cannot store: {exc}")
+                    count = 0
                 if count:
                     bodies.append(body)
                     points += count

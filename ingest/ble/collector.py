@@ -97,9 +97,17 @@ class Collector:
                     raise TimeoutError("not found while scanning")
                 await self._session(cfg, device, stop)
                 attempt = 0
-            except (BleakError, TimeoutError, OSError, DecodeError) as exc:
+            except Exception as exc:
                 delay = backoff_delay_s(attempt, base_s=1.0, cap_s=30.0)
-                _LOGGER.warning("%s %s: %s, retrying in %.1fs", cfg.wearer, cfg.address or cfg.name, exc, delay)
+                expected = isinstance(exc, BleakError | TimeoutError | OSError | DecodeError)
+                _LOGGER.warning(
+                    "%s %s: %s, retrying in %.1fs",
+                    cfg.wearer,
+                    cfg.address or cfg.name,
+                    exc,
+                    delay,
+                    exc_info=not expected,
+                )
                 attempt += 1
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
