@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bleak import BleakClient
 
-from ingest.ble.bumble_backend import BumbleClient, BumbleScanner, VirtualRadio
+from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
 from ingest.ble.profiles import kinetic_diy
 from ingest.mqtt import serve
@@ -54,7 +54,7 @@ async def baseline(count: int, seconds: float) -> tuple[float, int]:
     received = [0]
     clients = []
     for i in range(count):
-        client = BleakClient(f"F2:00:00:00:00:{i:02X}", backend=BumbleClient, radio=radio)
+        client = BleakClient(f"F2:00:00:00:00:{i:02X}", **radio.client_kwargs())
         await client.connect()
         await client.start_notify(kinetic_diy.MOTION, lambda _, d: received.__setitem__(0, received[0] + 1))
         clients.append(client)
@@ -84,8 +84,8 @@ async def with_collector(count: int, seconds: float, mqtt_port: int, queue: Path
         CollectorSettings(wearables=wearables, batch_s=10, scan_timeout_s=5),
         Topics("bench"),
         Spool(queue, 100_000_000),
-        scanner_kwargs={"backend": BumbleScanner, "radio": radio},
-        client_kwargs={"backend": BumbleClient, "radio": radio},
+        scanner_kwargs=radio.scanner_kwargs(),
+        client_kwargs=radio.client_kwargs(),
     )
     stop = asyncio.Event()
     ble = asyncio.create_task(collector.run(stop))

@@ -145,6 +145,14 @@ class VirtualRadio:
             if self._scanners == 0:
                 await self.central.stop_scanning()
 
+    def scanner_kwargs(self) -> dict[str, Any]:
+        """What to pass to BleakScanner (and the collector) to scan on this radio."""
+        return {"backend": BumbleScanner, "radio": self}
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """What to pass to BleakClient (and the collector) to connect on this radio."""
+        return {"backend": BumbleClient, "radio": self}
+
     def peripheral(self, name: str, address: str) -> Device:
         return make_device(self.link, name, address)
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.ble.bumble_backend import BumbleClient, BumbleScanner, VirtualRadio
+from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector, CollectorCounters
 from ingest.ble.profiles.kinetic_diy import KineticDiyEmulator, encode_motion
 from ingest.mqtt import serve
@@ -92,8 +92,8 @@ async def simulate_ble(
         CollectorSettings(wearables=wearables, batch_s=batch_s, scan_timeout_s=5),
         topics,
         Spool(queue_path, 256_000_000),
-        scanner_kwargs={"backend": BumbleScanner, "radio": radio},
-        client_kwargs={"backend": BumbleClient, "radio": radio},
+        scanner_kwargs=radio.scanner_kwargs(),
+        client_kwargs=radio.client_kwargs(),
         clock=lambda: start_s + (time.time() - epoch[0]) * speed,  # the scenario clock
     )
     stop = asyncio.Event()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,7 @@ class ConfigResult:
             "config": self.config,
             "seconds": len(self.truth),
             "balanced_accuracy": balanced_accuracy(scores),
-            "classes": {
-                k: vars(v) if not hasattr(v, "__slots__") else {s: getattr(v, s) for s in v.__slots__}
-                for k, v in scores.items()
-            },
+            "classes": {k: asdict(v) for k, v in scores.items()},
             "confusion": table,
             "sitting_bouts": {
                 "reference": ref,

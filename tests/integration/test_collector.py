@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from alerts.calibration import angle_deg
-from ingest.ble.bumble_backend import BumbleClient, BumbleScanner, VirtualRadio
+from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
 from ingest.ble.profiles.infinitime import InfiniTimeEmulator
 from ingest.config import KineticSettings
@@ -48,6 +49,16 @@ async def stream(watch: InfiniTimeEmulator, g: tuple[float, float, float], secon
     await watch.stream(samples, rate_hz=10)  # type: ignore[arg-type]
 
 
+async def stop_and_drain(
+    stop: asyncio.Event, ble: asyncio.Task[None], forward: asyncio.Task[None], received_all: Callable[[], bool]
+) -> None:
+    """Stop the collector, let it send what it queued while closing, wait until the recorder has it."""
+    stop.set()
+    await asyncio.wait_for(ble, 20)
+    await asyncio.wait_for(forward, 30)
+    await until(received_all, 30, "the last messages")
+
+
 def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=None, persistent=False):  # type: ignore[no-untyped-def]
     topics = Topics(mqtt.topic_root)
 
@@ -63,8 +74,8 @@ def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=Non
             settings,
             topics,
             Spool(tmp_path / "queue.sqlite", 10_000_000),
-            scanner_kwargs={"backend": BumbleScanner, "radio": radio},
-            client_kwargs={"backend": BumbleClient, "radio": radio},
+            scanner_kwargs=radio.scanner_kwargs(),
+            client_kwargs=radio.client_kwargs(),
         )
         stop = asyncio.Event()
         kinetic = KineticSettings(mqtt=mqtt)
@@ -95,11 +106,8 @@ def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=Non
                 for _ in range(2):
                     await alerts.publish(topics.prompts("w0"), encode(prompt), qos=1)
             await asyncio.gather(*streams)
-            stop.set()
-            await asyncio.wait_for(ble, 20)
-            await asyncio.wait_for(forward, 30)
             # everything the collector sent (batches and statuses) reaches the recorder, even after a broker restart
-            await until(lambda: len(rec.messages) >= collector.counters.batches_published, 30, "the last messages")
+            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_published)
         collector.shown = {w: watch.alerts for w, watch in watches.items()}  # type: ignore[attr-defined]
         return rec.messages, collector
 
@@ -184,8 +192,8 @@ def test_a_link_dropped_mid_stream_reconnects_by_itself(mosquitto: Server, tmp_p
             CollectorSettings(wearables=[cfg], batch_s=1, scan_timeout_s=2),
             topics,
             Spool(tmp_path / "queue.sqlite", 10_000_000),
-            scanner_kwargs={"backend": BumbleScanner, "radio": radio},
-            client_kwargs={"backend": BumbleClient, "radio": radio},
+            scanner_kwargs=radio.scanner_kwargs(),
+            client_kwargs=radio.client_kwargs(),
         )
         stop = asyncio.Event()
         async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
@@ -197,10 +205,7 @@ def test_a_link_dropped_mid_stream_reconnects_by_itself(mosquitto: Server, tmp_p
                 await connection.disconnect()  # the watch drops the link (out of range, say)
             await until(lambda: collector.counters.connects == 2, 30, "the reconnection")
             await stream(watch, (0.0, 0.0, 1.0), 2.5, 2)
-            stop.set()
-            await asyncio.wait_for(ble, 20)
-            await asyncio.wait_for(forward, 30)
-            await until(lambda: len(rec.messages) >= collector.counters.batches_queued, 30, "the batches")
+            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         return rec.messages, collector
 
     messages, collector = asyncio.run(run())
@@ -230,8 +235,8 @@ def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -
             CollectorSettings(wearables=[cfg], batch_s=2, scan_timeout_s=2),
             topics,
             Spool(tmp_path / "queue.sqlite", 10_000_000),
-            scanner_kwargs={"backend": BumbleScanner, "radio": radio},
-            client_kwargs={"backend": BumbleClient, "radio": radio},
+            scanner_kwargs=radio.scanner_kwargs(),
+            client_kwargs=radio.client_kwargs(),
         )
         stop = asyncio.Event()
         async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
@@ -239,10 +244,7 @@ def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -
             forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
             await until(lambda: collector.connected["eve-thigh"], 20, "the connection")
             await sensor.stream([(0.0, -1.0, 0.02)] * (52 * 4))
-            stop.set()
-            await asyncio.wait_for(ble, 20)
-            await asyncio.wait_for(forward, 30)
-            await until(lambda: len(rec.messages) >= collector.counters.batches_queued, 30, "the batches")
+            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         assert collector.counters.samples == 52 * 4
         return rec.messages
 
