@@ -107,3 +107,34 @@ class ExposureDay:
             "forward_20_60_s": self.forward_s[1],
             "forward_over_60_s": self.forward_s[2],
         }
+
+
+@dataclass
+class LeanRun:
+    """The live form of a lean episode, for prompts: since when has the trunk stayed beyond ``limit_deg`` on one
+    side while static (same tolerance as the episodes above)? Pure, constant memory."""
+
+    side: str | None = None
+    start_ms: int = 0
+    last_ms: int = 0
+
+    def push(self, t_ms: int, posture: Posture, lean_deg: float | None, limit_deg: float) -> tuple[int, int] | None:
+        """Feed one trunk second; returns (start, end) of a run that has just ended."""
+        side = None
+        if posture in STATIC and lean_deg is not None and abs(lean_deg) > limit_deg:
+            side = "right" if lean_deg > 0 else "left"
+        within = self.side is not None and t_ms - self.last_ms <= EPISODE_TOLERANCE_MS
+        if side is not None and side == self.side and within:
+            self.last_ms = t_ms
+            return None
+        if side is None and within:
+            return None
+        ended = (self.start_ms, self.last_ms + 1000) if self.side is not None else None
+        self.side = side
+        if side is not None:
+            self.start_ms = self.last_ms = t_ms
+        return ended
+
+    @property
+    def current_start_ms(self) -> int | None:
+        return self.start_ms if self.side is not None else None

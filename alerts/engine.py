@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from alerts.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
 from alerts.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.calibration import UprightCalibration, Vector
-from alerts.catalog import Exercise, choose_exercise
+from alerts.catalog import Exercise, choose_exercise, load_catalog
+from alerts.errors import PolicyError
+from alerts.policy.model import PolicyBook, PromptPolicy, merge
+from alerts.policy.planner import Held, PlannerState, Send, day_type
 from alerts.posture import NOT_WORN_S, PROMPT_HOLD_S, Posture, StillnessTracker, classify, fuse, inclination_deg
+from alerts.response import OpenPrompt, Outcome, ResponseTracker
 from alerts.settings import AlertsSettings
 from alerts.summary import HOUR_MS, HourSummary, LeanNeutral
-from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, Placement, PromptV1
+from ingest.wire import CommandV1, EventV1, FeatureBatchV1, FeatureFrameV1, Placement, PromptV1, Trigger
 
 # When a wearer wears several sensors, the bouts follow the most informative one (sedentary-science.md s3).
 _PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
@@ -26,21 +32,30 @@ Output = PromptV1 | EventV1
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    sitting_threshold_s: float = 30 * 60
+    """Detection settings shared by every wearer; prompting is per wearer (alerts.policy)."""
+
     min_posture_s: int = 10
     max_gap_s: int = 60
-    prompt_ttl_s: float = 15 * 60
     lean_episode_s: int = 5 * 60
 
     @classmethod
     def from_settings(cls, settings: AlertsSettings) -> EngineConfig:
         return cls(
-            sitting_threshold_s=settings.sitting_threshold_min * 60,
             min_posture_s=settings.min_posture_s,
             max_gap_s=settings.max_gap_s,
-            prompt_ttl_s=settings.prompt_ttl_min * 60,
             lean_episode_s=round(settings.lean_episode_min * 60),
         )
+
+
+def policy_book(settings: AlertsSettings) -> PolicyBook:
+    """The policies from settings: the policy file's defaults and wearers over the service-wide defaults."""
+    base = PromptPolicy(sitting_threshold_min=settings.sitting_threshold_min, prompt_ttl_min=settings.prompt_ttl_min)
+    return PolicyBook.load(settings.policy_file, base)
+
+
+def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
+    """An engine with the catalog (built-in + clinicians' folders) and the policy file of the settings."""
+    return AlertEngine(EngineConfig.from_settings(settings), load_catalog(settings.catalog_dirs), policy_book(settings))
 
 
 @dataclass
@@ -67,7 +82,10 @@ class WearerState:
     tracker: BoutTracker
     devices: dict[str, DeviceState] = field(default_factory=dict)
     hour: HourSummary | None = None
-    prompted_bout_start_ms: int | None = None
+    planner: PlannerState = field(default_factory=PlannerState)
+    responses: ResponseTracker = field(default_factory=ResponseTracker)
+    lean_run: LeanRun = field(default_factory=LeanRun)
+    live_policy: dict[str, Any] = field(default_factory=dict)  # overrides set over MQTT or the CLI
     prompts_sent: int = 0
     frames: int = 0
 
@@ -93,6 +111,14 @@ def _dt(t_ms: int) -> datetime:
     return datetime.fromtimestamp(t_ms / 1000, UTC)
 
 
+# What ends an exposure with a break: a sitting bout into standing or moving, a static standing bout into moving or
+# sitting (a lean run ends when the trunk straightens).
+_BREAKS: dict[Posture, frozenset[Posture]] = {
+    "sitting": frozenset({"standing", "moving"}),
+    "standing": frozenset({"moving", "sitting"}),
+}
+_FOREVER_MS = 2**62
+
 # How far apart in event time a thigh second and its trunk partner's latest second may be to be fused.
 FUSION_WINDOW_MS = 15_000
 EXPLICIT_STILL_SECONDS = 5
@@ -103,8 +129,13 @@ EXPLICIT_MAX_SD_MG = 25.0
 class AlertEngine:
     config: EngineConfig
     catalog: Sequence[Exercise]
+    policies: PolicyBook = field(default_factory=PolicyBook)
     wearers: dict[str, WearerState] = field(default_factory=dict)
     counters: EngineCounters = field(default_factory=EngineCounters)
+
+    def policy(self, wearer: str) -> PromptPolicy:
+        state = self.wearers.get(wearer)
+        return self.policies.for_wearer(wearer, state.live_policy if state else None)
 
     def process(self, batch: FeatureBatchV1) -> list[Output]:
         state = self._state_for(batch)
@@ -129,7 +160,16 @@ class AlertEngine:
             elif device.placement == "trunk" and state.hour is not None:
                 lean, incl = self._trunk_angles(device, frame, posture)
                 state.hour.add_exposure(frame.t_ms, posture, lean, incl)
+                out += self._lean_second(batch.wearer, state, frame.t_ms, posture, lean)
         return out
+
+    def _lean_second(
+        self, wearer: str, state: WearerState, t_ms: int, posture: Posture, lean: float | None
+    ) -> list[Output]:
+        ended = state.lean_run.push(t_ms, posture, lean, self.policy(wearer).lean_threshold_deg)
+        if ended is None:
+            return []
+        return self._outcomes(wearer, state.responses.ended("lean", ended[0], ended[1], moved=True))
 
     def calibrate(self, wearer: str, from_ms: int, device: str | None = None) -> bool:
         """An explicit "stand still for 5 s" calibration from ``from_ms`` (event time). False if unknown."""
@@ -195,27 +235,167 @@ class AlertEngine:
         if device.placement == "trunk":
             lean, incl = self._trunk_angles(device, frame, posture)
             state.hour.add_exposure(frame.t_ms, posture, lean, incl)
+            out += self._lean_second(wearer, state, frame.t_ms, posture, lean)
         for i, change in enumerate(changes):
             out.append(self._event_for(wearer, change))
             if isinstance(change, BoutEnded):
                 following = changes[i + 1] if i + 1 < len(changes) else None
-                state.hour.add_bout(change.bout, following.posture if isinstance(following, BoutStarted) else None)
-
-        prompt = self._maybe_prompt(wearer, state, frame.t_ms)
-        if prompt is not None:
-            out.append(prompt)
-            out.append(
-                EventV1(
-                    kind="prompt_sent",
-                    wearer=wearer,
-                    t=prompt.created,
-                    prompt_id=prompt.id,
-                    trigger=prompt.trigger,
-                    exercise=prompt.exercise,
-                    bout_start=prompt.bout_start,
-                )
-            )
+                next_posture = following.posture if isinstance(following, BoutStarted) else None
+                state.hour.add_bout(change.bout, next_posture)
+                bout = change.bout
+                if bout.posture in _BREAKS:
+                    moved = next_posture in _BREAKS[bout.posture]
+                    trigger: Trigger = "sitting" if bout.posture == "sitting" else "standing"
+                    out += self._outcomes(wearer, state.responses.ended(trigger, bout.start_ms, bout.end_ms, moved))
+        out += self._prompt_second(wearer, state, frame.t_ms)
         return out
+
+    def _exposures(self, state: WearerState, t_ms: int) -> dict[Trigger, int]:
+        exposures: dict[Trigger, int] = {}
+        current = state.tracker.current
+        if current is not None and current[0] in ("sitting", "standing"):
+            exposures["sitting" if current[0] == "sitting" else "standing"] = current[1]
+        run = state.lean_run
+        if run.side is not None and t_ms - run.last_ms <= EPISODE_TOLERANCE_MS:
+            exposures["lean"] = run.start_ms
+        return exposures
+
+    def _prompt_second(self, wearer: str, state: WearerState, t_ms: int) -> list[Output]:
+        policy = self.policy(wearer)
+        hold: dict[Trigger, str] = {}
+        if state.primary_device.still_ms >= PROMPT_HOLD_S * 1000:
+            # perfectly still: maybe on a desk; held until it shows life or is found not worn
+            hold = {"sitting": "sensor_still", "standing": "sensor_still"}
+        out: list[Output] = []
+        for decision in state.planner.step(t_ms, self._exposures(state, t_ms), policy, hold):
+            if isinstance(decision, Send):
+                out += self._send(wearer, state, policy, decision, t_ms)
+            else:
+                kind = "prompt_held" if isinstance(decision, Held) else "prompt_cancelled"
+                out.append(
+                    EventV1(
+                        kind=kind,
+                        wearer=wearer,
+                        t=_dt(t_ms),
+                        trigger=decision.trigger,
+                        bout_start=_dt(decision.start_ms),
+                        reason=decision.reason,
+                    )
+                )
+        out += self._outcomes(wearer, state.responses.tick(t_ms))
+        return out
+
+    def _send(self, wearer: str, state: WearerState, policy: PromptPolicy, send: Send, t_ms: int) -> list[Output]:
+        after_pause = send.held_reason in ("paused", "quiet_hours")
+        exercise = choose_exercise(
+            self.catalog,
+            send.trigger,
+            day_type=day_type(t_ms, policy),
+            recent=state.planner.recent_exercises,
+            no_repeat_last=policy.no_repeat_last,
+            context="after_pause" if after_pause else None,
+        )
+        prompt_id = f"{wearer}-{send.trigger}-{t_ms}"
+        state.planner.sent(send.trigger, prompt_id, exercise.id)
+        state.responses.add(OpenPrompt(prompt_id, send.trigger, exercise.id, t_ms, send.start_ms))
+        state.prompts_sent += 1
+        created = _dt(t_ms)
+        minutes = (t_ms - send.start_ms) / 60000
+        what = {
+            "sitting": f"You have been sitting for {minutes:.0f} min.",
+            "standing": f"You have been standing still for {minutes:.0f} min.",
+            "lean": f"You have been leaning to the {state.lean_run.side or 'side'} for {minutes:.0f} min.",
+        }[send.trigger]
+        if send.attempt > 1:
+            what = f"Gentle reminder: {what[0].lower()}{what[1:]}"
+        prompt = PromptV1(
+            id=prompt_id,
+            wearer=wearer,
+            trigger=send.trigger,
+            exercise=exercise.id,
+            title=exercise.title,
+            text=f"{what} {exercise.text}",
+            created=created,
+            expires=created + timedelta(minutes=policy.prompt_ttl_min),
+            bout_start=_dt(send.start_ms),
+            attempt=send.attempt,
+            duration_s=exercise.duration_s,
+            held_s=None if send.held_ms is None else send.held_ms / 1000,
+        )
+        sent = EventV1(
+            kind="prompt_sent",
+            wearer=wearer,
+            t=created,
+            prompt_id=prompt_id,
+            trigger=send.trigger,
+            exercise=exercise.id,
+            bout_start=prompt.bout_start,
+            reason=None if send.held_reason is None else f"held: {send.held_reason}",
+        )
+        return [prompt, sent]
+
+    @staticmethod
+    def _outcomes(wearer: str, outcomes: list[Outcome]) -> list[Output]:
+        return [
+            EventV1(
+                kind="prompt_outcome",
+                wearer=wearer,
+                t=_dt(o.prompt.created_ms),
+                prompt_id=o.prompt.prompt_id,
+                trigger=o.prompt.trigger,
+                exercise=o.prompt.exercise,
+                bout_start=_dt(o.prompt.start_ms),
+                metrics=o.metrics(),
+            )
+            for o in outcomes
+        ]
+
+    def command(self, command: CommandV1) -> tuple[bool, list[Output]]:
+        """Apply a wearer's command (ack, snooze, pause, resume, policy, calibrate). Returns whether it applied
+        (False: the prompt or wearer is unknown, or the bout is already over) and the events to publish."""
+        at_ms = round(command.at.timestamp() * 1000)
+        if command.kind == "calibrate":
+            return self.calibrate(command.wearer, at_ms, command.device), []
+        state = self.wearers.get(command.wearer)
+        if state is None:
+            return False, []
+        event = {"wearer": command.wearer, "t": command.at}
+        if command.kind in ("ack", "snooze"):
+            assert command.prompt_id is not None
+            tracked = state.responses.find(command.prompt_id)
+            if tracked is not None:
+                event["t"] = _dt(tracked.created_ms)
+                if command.kind == "ack":
+                    tracked.acked = True
+                else:
+                    tracked.snoozed = True
+            if command.kind == "ack":
+                applied = state.planner.ack(command.prompt_id)
+            else:
+                policy = self.policy(command.wearer)
+                applied = state.planner.snooze(command.prompt_id, at_ms, policy, command.minutes)
+            kind = "prompt_ack" if command.kind == "ack" else "prompt_snoozed"
+            reason = None if applied else "the bout was already over"
+            return applied, [EventV1(kind=kind, prompt_id=command.prompt_id, reason=reason, **event)]
+        if command.kind in ("pause", "resume"):
+            until = command.until if command.kind == "pause" else None
+            forever = command.kind == "pause" and until is None
+            state.planner.pause(_FOREVER_MS if forever else None if until is None else round(until.timestamp() * 1000))
+            reason = (
+                "resumed" if command.kind == "resume" else f"paused until {until.isoformat() if until else 'resume'}"
+            )
+            return True, [EventV1(kind="policy_changed", reason=reason, **event)]
+        assert command.settings is not None
+        live = {**state.live_policy, **command.settings}
+        live = {k: v for k, v in live.items() if v != "default"}
+        try:
+            policy = merge(self.policies.for_wearer(command.wearer), live, f"policy command for {command.wearer}")
+        except PolicyError as exc:
+            return False, [EventV1(kind="policy_changed", reason=f"rejected: {exc}"[:200], **event)]
+        state.live_policy = live
+        state.planner.replan(policy)
+        changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
+        return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
 
     def close(self, wearer: str) -> list[Output]:
         """End of data: end the wearer's current bout at the last frame seen, and summarise the open hour."""
@@ -267,32 +447,4 @@ class AlertEngine:
             posture=bout.posture,
             bout_start=_dt(bout.start_ms),
             duration_s=bout.duration_s,
-        )
-
-    def _maybe_prompt(self, wearer: str, state: WearerState, t_ms: int) -> PromptV1 | None:
-        current = state.tracker.current
-        if current is None or current[0] != "sitting":
-            return None
-        start_ms = current[1]
-        if state.prompted_bout_start_ms == start_ms:
-            return None  # exactly one prompt per bout (re-prompts come with the policy, issue 5)
-        if state.primary_device.still_ms >= PROMPT_HOLD_S * 1000:
-            return None  # perfectly still: maybe on a desk; held until it shows life or is found not worn
-        if t_ms - start_ms < self.config.sitting_threshold_s * 1000:
-            return None
-        state.prompted_bout_start_ms = start_ms
-        exercise = choose_exercise(self.catalog, "sitting", state.prompts_sent)
-        state.prompts_sent += 1
-        created = _dt(t_ms)
-        sat_min = (t_ms - start_ms) / 60000
-        return PromptV1(
-            id=f"{wearer}-sitting-{t_ms}",
-            wearer=wearer,
-            trigger="sitting",
-            exercise=exercise.id,
-            title=exercise.title,
-            text=f"You have been sitting for {sat_min:.0f} min. {exercise.text}",
-            created=created,
-            expires=created + timedelta(seconds=self.config.prompt_ttl_s),
-            bout_start=_dt(start_ms),
         )

@@ -9,3 +9,7 @@ class AlertsError(Exception):
 
 class CatalogError(AlertsError):
     """A catalog file or entry that cannot be used; the message names the file, the entry and the reason."""
+
+
+class PolicyError(AlertsError):
+    """A policy file, entry or live override that cannot be used; the message names where and why."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import aiomqtt
 
-from alerts.engine import AlertEngine
+from alerts.engine import AlertEngine, Output
 from ingest.errors import WireError
 from ingest.mqtt import DeadLetters, Publisher, payload_bytes
 from ingest.wire import CommandV1, FeatureBatchV1, PromptV1, Topics, decode, encode
@@ -58,29 +58,28 @@ class AlertService:
         async for message in client.messages:
             await self.handle(client, str(message.topic), payload_bytes(message))
 
-    def _command(self, command: CommandV1) -> None:
-        at_ms = round(command.at.timestamp() * 1000)
-        known = self.engine.calibrate(command.wearer, at_ms, command.device)
+    def _command(self, command: CommandV1) -> list[Output]:
+        applied, outputs = self.engine.command(command)
         _LOGGER.info(
-            "%s %s: calibration from %s%s",
+            "%s %s: %s%s%s",
             self.name,
             command.wearer,
-            command.at.isoformat(),
-            "" if known else " ignored (no data from this wearer/device yet)",
+            command.kind,
+            f" {command.prompt_id}" if command.prompt_id else "",
+            "" if applied else " ignored (unknown wearer, device or prompt, or the bout is over)",
         )
+        return outputs
 
     async def handle(self, publisher: Publisher, topic: str, payload: bytes) -> None:
         try:
             _, batch = decode(self.topics, topic, payload)
-            if isinstance(batch, CommandV1):
-                self._command(batch)
-                return
-            if not isinstance(batch, FeatureBatchV1):
+            if not isinstance(batch, FeatureBatchV1 | CommandV1):
                 raise WireError(f"expected a feature batch or a command on {topic}")
         except WireError as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return
-        for output in self.engine.process(batch):
+        outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+        for output in outputs:
             if isinstance(output, PromptV1):
                 _LOGGER.info(
                     "%s %s: prompt %s (%s) at %s",

@@ -24,3 +24,6 @@ class AlertsSettings(BaseModel):
     catalog_dirs: list[Path] = Field(
         default_factory=list, description="extra catalog folders (clinicians' own exercises)"
     )
+    policy_file: Path | None = Field(
+        default=None, description="YAML prompt policy: defaults and per-wearer overrides (docs/prompts.md)"
+    )

@@ -18,8 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alerts.catalog import load_catalog
-from alerts.engine import AlertEngine, EngineConfig
+from alerts.engine import engine_from_settings
 from alerts.errors import AlertsError
 from alerts.service import AlertService
 from ingest.backoff import backoff_delay_s
@@ -336,7 +335,7 @@ async def _retry_until_ready(action: Callable[[], Awaitable[None]], what: str, s
 
 def _cmd_alerts(args: argparse.Namespace, settings: KineticSettings) -> int:
 
-    engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog(settings.alerts.catalog_dirs))
+    engine = engine_from_settings(settings.alerts)
     service = AlertService(topics=Topics(settings.mqtt.topic_root), engine=engine)
 
     async def job(stop: asyncio.Event) -> None:

@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from alerts.catalog import load_catalog
-from alerts.engine import AlertEngine, EngineConfig
+from alerts.engine import AlertEngine, engine_from_settings
 from alerts.service import AlertService
 from ingest.bridge import Bridge
 from ingest.config import KineticSettings
@@ -71,7 +70,7 @@ async def run_demo(
     wall0 = loop.time()
     topics = Topics(settings.mqtt.topic_root)
     sink = EmbeddedSink(db_path)
-    engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog(settings.alerts.catalog_dirs))
+    engine = engine_from_settings(settings.alerts)
     spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
     bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge)
     alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt)

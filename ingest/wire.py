@@ -143,9 +143,25 @@ class PromptV1(_Model):
     created: AwareDatetime
     expires: AwareDatetime
     bout_start: AwareDatetime | None = None
+    attempt: int = Field(default=1, ge=1, le=10, description="1 = first prompt of this bout; 2 = the one re-prompt")
+    duration_s: int | None = Field(default=None, ge=0, description="how long the suggested exercise takes")
+    held_s: float | None = Field(
+        default=None, ge=0.0, description="how long the prompt was held (do-not-disturb, quiet hours, caps)"
+    )
 
 
-EventKind = Literal["bout_started", "bout_ended", "prompt_sent", "summary"]
+EventKind = Literal[
+    "bout_started",
+    "bout_ended",
+    "prompt_sent",
+    "prompt_held",
+    "prompt_cancelled",
+    "prompt_outcome",
+    "prompt_ack",
+    "prompt_snoozed",
+    "policy_changed",
+    "summary",
+]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
 
@@ -162,8 +178,12 @@ class EventV1(_Model):
     prompt_id: str | None = Field(default=None, max_length=128)
     trigger: Trigger | None = None
     exercise: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=200, description="why a prompt was held or cancelled")
     metrics: dict[MetricName, float] | None = Field(
-        default=None, max_length=64, description="kind 'summary': an hour's metrics (docs/metrics.md), t = hour start"
+        default=None,
+        max_length=64,
+        description="kind 'summary': an hour's metrics (docs/metrics.md), t = hour start; kind 'prompt_outcome': "
+        "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed; t = the prompt's created",
     )
 
 
@@ -179,18 +199,41 @@ class CollectorStatusV1(_Model):
     t_ms: int | None = Field(default=None, ge=0)
 
 
+CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy"]
+
+
 class CommandV1(_Model):
     """An instruction to the alert service about one wearer, on ``<root>/v1/<wearer>/commands``.
 
-    ``calibrate``: the wearer stands still now (``at``, event time) for 5 s; their sensors' upright is taken from
-    those seconds (``device`` narrows it to one sensor).
+    - ``calibrate``: the wearer stands still now (``at``, event time) for 5 s; their sensors' upright is taken from
+      those seconds (``device`` narrows it to one sensor).
+    - ``ack``: the wearer did prompt ``prompt_id`` (the "Done" button): no re-prompt for that bout.
+    - ``snooze``: remind again in ``minutes`` (default 10) if still sitting.
+    - ``pause``: do not disturb until ``until`` (or until ``resume``); prompts due meanwhile are held, then sent
+      if still relevant.
+    - ``resume``: end a pause now.
+    - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
+      removes an override.
     """
 
     v: Literal[1] = 1
-    kind: Literal["calibrate"]
+    kind: CommandKind
     wearer: Id
     at: AwareDatetime
     device: Id | None = None
+    prompt_id: str | None = Field(default=None, max_length=128)
+    minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+    until: AwareDatetime | None = None
+    settings: dict[str, object] | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=64, description="who sent it: cli, ntfy, mqtt client id")
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> CommandV1:
+        if self.kind in ("ack", "snooze") and self.prompt_id is None:
+            raise ValueError(f"a {self.kind!r} command needs prompt_id")
+        if self.kind == "policy" and not self.settings:
+            raise ValueError("a 'policy' command needs settings")
+        return self
 
 
 class DeadLetterV1(_Model):

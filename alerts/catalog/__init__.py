@@ -14,6 +14,7 @@ from ingest.wire import ID_PATTERN, Trigger
 
 CATALOG_DIR = Path(__file__).parent
 DayType = Literal["capacity", "relief"]
+Context = Literal["after_pause"]
 
 
 class Exercise(BaseModel):
@@ -28,6 +29,9 @@ class Exercise(BaseModel):
     triggers: list[Trigger] = Field(min_length=1)
     day_types: list[DayType] = Field(min_length=1)
     safety: str = Field(min_length=1)
+    contexts: list[Context] = Field(
+        default_factory=list, description="after_pause: suits a prompt held through a meeting or quiet hours"
+    )
 
     @property
     def text(self) -> str:
@@ -76,10 +80,26 @@ def _load_file(path: Path) -> list[Exercise]:
     return entries
 
 
-def choose_exercise(catalog: Sequence[Exercise], trigger: Trigger, prompts_so_far: int) -> Exercise:
-    """Rotate through the exercises that suit the trigger (first version; issue 5 adds day types and
-    no-repeat windows)."""
+def choose_exercise(
+    catalog: Sequence[Exercise],
+    trigger: Trigger,
+    *,
+    day_type: DayType = "relief",
+    recent: Sequence[str] = (),
+    no_repeat_last: int = 2,
+    context: Context | None = None,
+) -> Exercise:
+    """The exercise for a prompt, deterministically: suits the trigger; suits the day type (capacity-building or
+    control-and-relief) when any does; not among the last ``no_repeat_last`` suggestions when another is left;
+    suits the context (after a pause) when any does; then the least recently suggested, in catalog order."""
     suitable = [e for e in catalog if trigger in e.triggers]
     if not suitable:
         raise CatalogError(f"the catalog has no exercise for trigger {trigger!r}")
-    return suitable[prompts_so_far % len(suitable)]
+    suitable = [e for e in suitable if day_type in e.day_types] or suitable
+    if no_repeat_last > 0:
+        window = set(recent[-no_repeat_last:])
+        suitable = [e for e in suitable if e.id not in window] or suitable
+    if context is not None:
+        suitable = [e for e in suitable if context in e.contexts] or suitable
+    last_used = {exercise_id: i for i, exercise_id in enumerate(recent)}
+    return min(suitable, key=lambda e: last_used.get(e.id, -1))

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from alerts.catalog import load_catalog
-from alerts.engine import AlertEngine, EngineConfig
+from alerts.engine import engine_from_settings
 from alerts.service import AlertService
 from ingest.bridge import Bridge
 from ingest.config import KineticSettings
@@ -100,7 +99,7 @@ async def running_pipeline(
 ) -> AsyncIterator[Pipeline]:
     topics = Topics(settings.mqtt.topic_root)
     spool = open_spool(settings.bridge, spool_path)
-    engine = AlertEngine(EngineConfig.from_settings(settings.alerts), load_catalog())
+    engine = engine_from_settings(settings.alerts)
     pipeline = Pipeline(
         settings,
         topics,

@@ -52,8 +52,39 @@ def test_a_malformed_file_is_rejected_with_file_entry_and_reason(tmp_path: Path,
         load_catalog([tmp_path])
 
 
-def test_rotation_only_picks_exercises_for_the_trigger() -> None:
+def _picks(n: int, **kwargs: object) -> list[str]:
+    catalog, recent = load_catalog(), list[str]()
+    for _ in range(n):
+        recent.append(choose_exercise(catalog, "sitting", recent=recent, **kwargs).id)  # type: ignore[arg-type]
+    return recent
+
+
+def test_rotation_only_picks_exercises_for_the_trigger_and_never_repeats_within_the_window() -> None:
+    by_id = {e.id: e for e in load_catalog()}
+    picks = _picks(12, day_type="capacity", no_repeat_last=2)
+    assert all("sitting" in by_id[p].triggers for p in picks)
+    assert all(p not in picks[max(0, i - 2) : i] for i, p in enumerate(picks))
+    assert len(set(picks[:4])) == 4  # least recently used first: every suitable exercise before a repeat
+
+
+def test_the_day_type_shapes_the_choice() -> None:
+    by_id = {e.id: e for e in load_catalog()}
+    relief = _picks(6, day_type="relief")
+    assert all("relief" in by_id[p].day_types for p in relief)
+    assert "controlled-sit-to-stand" not in relief  # a capacity-building exercise
+    assert "controlled-sit-to-stand" in _picks(4, day_type="capacity")
+
+
+def test_after_a_pause_the_hip_opening_sequence_is_preferred() -> None:
     catalog = load_catalog()
-    picks = [choose_exercise(catalog, "sitting", i).id for i in range(8)]
-    assert all("sitting" in next(e for e in catalog if e.id == p).triggers for p in picks)
-    assert len(set(picks[:4])) == 4
+    assert choose_exercise(catalog, "sitting", context="after_pause").id == "hip-opening-sequence"
+    # ...unless it was just suggested: rotation wins over the preference
+    again = choose_exercise(catalog, "sitting", context="after_pause", recent=["hip-opening-sequence"])
+    assert again.id != "hip-opening-sequence"
+
+
+def test_every_shipped_catalog_file_validates() -> None:
+    from alerts.catalog import CATALOG_DIR, _load_file
+
+    files = sorted(CATALOG_DIR.glob("*.yaml"))
+    assert files and all(_load_file(f) for f in files)

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from alerts.catalog import load_catalog
 from alerts.engine import AlertEngine, EngineConfig
+from alerts.policy.model import PolicyBook, PromptPolicy
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for, frames_for
 from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
@@ -15,9 +16,9 @@ def frames_of(scenario):  # type: ignore[no-untyped-def]
     return list(frames_for(scenario, scenario.wearers[0]))
 
 
-def replay(segments: str, placement: str = "thigh", config: EngineConfig | None = None) -> list[PromptV1 | EventV1]:
+def replay(segments: str, placement: str = "thigh", policy: PromptPolicy | None = None) -> list[PromptV1 | EventV1]:
     scenario = parse_scenario(f"wearers:\n  - wearer: ann\n    placement: {placement}\n    segments: [{segments}]\n")
-    engine = AlertEngine(config or EngineConfig(), CATALOG)
+    engine = AlertEngine(EngineConfig(), CATALOG, PolicyBook(policy or PromptPolicy(escalate_after_min=None)))
     out: list[PromptV1 | EventV1] = []
     for batch in batches_for(scenario, scenario.wearers[0], 10):
         out.extend(engine.process(batch))
@@ -41,7 +42,7 @@ def test_no_prompt_below_the_threshold() -> None:
 
 
 def test_the_threshold_is_a_setting() -> None:
-    assert len(prompts(replay("sit 25m", config=EngineConfig(sitting_threshold_s=20 * 60)))) == 1
+    assert len(prompts(replay("sit 25m", policy=PromptPolicy(sitting_threshold_min=20, escalate_after_min=None)))) == 1
 
 
 def test_a_break_starts_a_new_bout_and_exercises_rotate() -> None:
@@ -54,15 +55,24 @@ def test_a_few_seconds_of_standing_do_not_reset_the_timer() -> None:
 
 
 def test_trunk_wearers_are_prompted_too() -> None:
-    assert len(prompts(replay("sit 31m lean_left 12deg", placement="trunk"))) == 1
+    found = prompts(replay("sit 31m lean_left 12deg", placement="trunk"))
+    # a sustained lean (10 min beyond 10 deg by default) is a trigger of its own, then the 30-min sit
+    assert [(p.trigger, p.created - p.bout_start) for p in found if p.bout_start] == [
+        ("lean", timedelta(minutes=10)),
+        ("sitting", timedelta(minutes=30)),
+    ]
+    assert found[0].exercise == "lean-symmetry-reset" and "left" in found[0].text
 
 
 def test_events_record_the_bout_and_the_prompt() -> None:
     outputs = replay("sit 35m, walk 2m")
     kinds = [o.kind for o in outputs if isinstance(o, EventV1)]
-    assert kinds == ["bout_started", "prompt_sent", "bout_ended", "bout_started"]
+    assert kinds == ["bout_started", "prompt_sent", "bout_ended", "prompt_outcome", "bout_started"]
     ended = next(o for o in outputs if isinstance(o, EventV1) and o.kind == "bout_ended")
     assert ended.duration_s == 35 * 60 and ended.posture == "sitting"
+    outcome = next(o for o in outputs if isinstance(o, EventV1) and o.kind == "prompt_outcome")
+    assert outcome.metrics is not None and outcome.metrics["break_after_s"] == 300.0  # walked 5 min after the prompt
+    assert (outcome.metrics["broke_1min"], outcome.metrics["broke_3min"], outcome.metrics["broke_5min"]) == (0, 0, 1)
 
 
 def test_redelivered_batches_give_no_second_prompt() -> None:

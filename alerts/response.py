@@ -1,0 +1,78 @@
+"""Closing the loop: did the wearer break the bout after a prompt, and how soon? Pure, event time.
+
+Every prompt is followed until its exposure ends or until 5 minutes (+ the minimum posture duration, so a break
+that starts at 4 min 55 s is still seen) have passed; then one ``prompt_outcome`` is reported with
+``break_after_s`` and the 1 / 3 / 5-minute flags of sedentary-science.md s5, the exercise, and whether the wearer
+acknowledged or snoozed it. A break is the exposure ending into standing or moving; an exposure that ends into a
+data gap or a sensor taken off is reported with ``ended_without_break``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.wire import Trigger
+
+WINDOWS_MIN = (1, 3, 5)
+FOLLOW_MS = max(WINDOWS_MIN) * 60_000
+
+
+@dataclass
+class OpenPrompt:
+    prompt_id: str
+    trigger: Trigger
+    exercise: str
+    created_ms: int
+    start_ms: int  # the exposure it was about
+    acked: bool = False
+    snoozed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    prompt: OpenPrompt
+    break_after_s: float | None  # None: no break within the follow-up window
+    ended_without_break: bool
+
+    def metrics(self) -> dict[str, float]:
+        out = {
+            "acked": float(self.prompt.acked),
+            "snoozed": float(self.prompt.snoozed),
+            "ended_without_break": float(self.ended_without_break),
+        }
+        for minutes in WINDOWS_MIN:
+            out[f"broke_{minutes}min"] = float(self.break_after_s is not None and self.break_after_s <= minutes * 60)
+        if self.break_after_s is not None:
+            out["break_after_s"] = self.break_after_s
+        return out
+
+
+@dataclass
+class ResponseTracker:
+    settle_ms: int = 10_000  # the bout tracker's minimum posture: a break is confirmed this long after it began
+    open: list[OpenPrompt] = field(default_factory=list)
+
+    def add(self, prompt: OpenPrompt) -> None:
+        self.open.append(prompt)
+
+    def find(self, prompt_id: str) -> OpenPrompt | None:
+        return next((p for p in self.open if p.prompt_id == prompt_id), None)
+
+    def ended(self, trigger: Trigger, start_ms: int, end_ms: int, moved: bool) -> list[Outcome]:
+        """An exposure ended at ``end_ms`` (into movement when ``moved``): settles the prompts about it."""
+        out = []
+        for prompt in [p for p in self.open if p.trigger == trigger and p.start_ms == start_ms]:
+            self.open.remove(prompt)
+            after_s = max(0.0, (end_ms - prompt.created_ms) / 1000)
+            if moved and after_s <= FOLLOW_MS / 1000:
+                out.append(Outcome(prompt, after_s, False))
+            else:
+                out.append(Outcome(prompt, None, not moved))
+        return out
+
+    def tick(self, t_ms: int) -> list[Outcome]:
+        """Prompts followed for the whole window without a break."""
+        late = [p for p in self.open if t_ms - p.created_ms > FOLLOW_MS + self.settle_ms]
+        for prompt in late:
+            self.open.remove(prompt)
+        return [Outcome(p, None, False) for p in late]
