@@ -1,23 +1,32 @@
 """The alert service: feature batches from MQTT through the pure AlertEngine, prompts and events back out.
 
-Subscribes at QoS 1 with a persistent session; publishes prompts on ``<root>/v1/<wearer>/prompts`` and
-events on ``<root>/v1/<wearer>/events``. Talks to ingest only through the wire contract.
+Subscribes at QoS 1 with a persistent session; publishes prompts on ``<root>/v1/<wearer>/prompts`` (the canonical
+channel, which the collector relays to wearables) and events on ``<root>/v1/<wearer>/events``; hands prompts to the
+HTTP channels (ntfy, webhook) through the dispatcher. Talks to ingest only through the wire contract.
+
+With a state store (alerts.state) the service is restart-safe: messages are acknowledged only after a checkpoint
+holds the state they produced, and every prompt passes through the outbox, so a kill -9 gives neither a duplicate
+nor a missed prompt (docs/prompts.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import aiomqtt
 
+from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
+from alerts.state import AlertState
 from ingest.errors import WireError
-from ingest.mqtt import DeadLetters, Publisher, payload_bytes
-from ingest.wire import CommandV1, FeatureBatchV1, PromptV1, Topics, decode, encode
+from ingest.mqtt import DeadLetters, Publisher, ack, payload_bytes
+from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Topics, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
+IDLE_CHECKPOINT_S = 0.1  # nothing arrived for this long and acknowledgements are owed: checkpoint now
 
 
 class AlertService:
@@ -28,35 +37,95 @@ class AlertService:
         engine: AlertEngine,
         on_prompt: Callable[[PromptV1], None] | None = None,
         name: str = "alerts",
+        state: AlertState | None = None,
+        dispatcher: Dispatcher | None = None,
+        checkpoint_s: float = 5.0,
+        max_unacked: int = 50_000,
     ) -> None:
         self.topics = topics
         self.engine = engine
         self.on_prompt = on_prompt
         self.name = name
+        self.state = state
+        self.dispatcher = dispatcher
+        self.checkpoint_s = checkpoint_s
+        self.max_unacked = max_unacked
         self.dead_letters = DeadLetters(name, topics)
         self.ready = asyncio.Event()
         self.prompts_published = 0
+        self.prompts_replayed = 0  # decided again while replaying after a restart: known to the outbox, not resent
         self.events_published = 0
+        self.client: aiomqtt.Client | None = None
+        self._dirty: set[str] = set()
+        self._unacked: list[tuple[int, int]] = []
+        self._last_checkpoint = time.monotonic()
+        self._last_message = time.monotonic()
+        self._late: list[tuple[str, str, bytes]] = []  # dead letters from delivery results, published by the loop
+        if state is not None:
+            restored = state.load()
+            engine.wearers.update(restored)
+            if restored:
+                _LOGGER.info("%s: restored the state of %d wearers from %s", name, len(restored), state.path)
+
+    @property
+    def manual_ack(self) -> bool:
+        """Acknowledge after checkpoints (only with a state store to checkpoint into)."""
+        return self.state is not None
 
     async def run(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        self._unacked = []  # message ids of an earlier connection mean nothing on this one
+        self.client = client
         await client.subscribe(self.topics.all_features(), qos=1)
         await client.subscribe(self.topics.all_commands(), qos=1)
+        await self._resume_deliveries(client)
         self.ready.set()
         _LOGGER.info("%s: watching %s", self.name, self.topics.all_features())
-        consumer = asyncio.create_task(self._consume(client), name=f"{self.name}-consume")
-        stopper = asyncio.create_task(stop.wait(), name=f"{self.name}-stop")
+        tasks = {
+            asyncio.create_task(self._consume(client), name=f"{self.name}-consume"),
+            asyncio.create_task(self._tick(client), name=f"{self.name}-checkpoint"),
+            asyncio.create_task(stop.wait(), name=f"{self.name}-stop"),
+        }
         try:
-            done, _ = await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if consumer in done:
-                consumer.result()
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+            self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
         finally:
-            consumer.cancel()
-            stopper.cancel()
-            await asyncio.gather(consumer, stopper, return_exceptions=True)
+            self.client = None
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            self._last_message = time.monotonic()
             await self.handle(client, str(message.topic), payload_bytes(message))
+            if self.manual_ack:
+                self._unacked.append((message.mid, message.qos))
+                if len(self._unacked) >= self.max_unacked:
+                    self.checkpoint(client)
+            await self._flush_late(client)
+
+    async def _tick(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(IDLE_CHECKPOINT_S)
+            now = time.monotonic()
+            if self._unacked and (
+                now - self._last_checkpoint >= self.checkpoint_s or now - self._last_message >= IDLE_CHECKPOINT_S
+            ):
+                self.checkpoint(client)
+            await self._flush_late(client)
+
+    def checkpoint(self, client: aiomqtt.Client | None) -> None:
+        """Store the state of the wearers touched since the last checkpoint, then acknowledge their messages."""
+        if self.state is not None and self._dirty:
+            self.state.checkpoint({w: self.engine.wearers[w] for w in self._dirty if w in self.engine.wearers})
+        self._dirty.clear()
+        if client is not None:
+            for mid, qos in self._unacked:
+                ack(client, mid, qos)
+        self._unacked.clear()
+        self._last_checkpoint = time.monotonic()
 
     def _command(self, command: CommandV1) -> list[Output]:
         applied, outputs = self.engine.command(command)
@@ -78,21 +147,79 @@ class AlertService:
         except WireError as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return
+        self._dirty.add(batch.wearer)
         outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+        replayed: set[str] = set()
         for output in outputs:
             if isinstance(output, PromptV1):
-                _LOGGER.info(
-                    "%s %s: prompt %s (%s) at %s",
-                    self.name,
-                    output.wearer,
-                    output.id,
-                    output.exercise,
-                    output.created.isoformat(),
-                )
-                await publisher.publish(self.topics.prompts(output.wearer), encode(output), qos=1)
-                self.prompts_published += 1
-                if self.on_prompt is not None:
-                    self.on_prompt(output)
+                if not await self._prompt(publisher, output):
+                    replayed.add(output.id)
+            elif not (output.kind == "prompt_sent" and output.prompt_id in replayed):
+                await self._event(publisher, output)
+
+    async def _event(self, publisher: Publisher, event: EventV1) -> None:
+        await publisher.publish(self.topics.events(event.wearer), encode(event), qos=1)
+        self.events_published += 1
+
+    async def _prompt(self, publisher: Publisher, prompt: PromptV1) -> bool:
+        """Send a new prompt on the wearer's channels; False if the outbox knows it (a replay after a restart)."""
+        channels = self.engine.policy(prompt.wearer).channels
+        if self.state is not None and not self.state.record_prompt(prompt, channels):
+            self.prompts_replayed += 1
+            _LOGGER.info(
+                "%s %s: prompt %s was decided before the restart, not sent again", self.name, prompt.wearer, prompt.id
+            )
+            return False
+        _LOGGER.info(
+            "%s %s: prompt %s (%s) at %s",
+            self.name,
+            prompt.wearer,
+            prompt.id,
+            prompt.exercise,
+            prompt.created.isoformat(),
+        )
+        for channel in channels:
+            await self._deliver(publisher, prompt, channel)
+        if self.on_prompt is not None:
+            self.on_prompt(prompt)
+        return True
+
+    async def _deliver(self, publisher: Publisher, prompt: PromptV1, channel: str) -> None:
+        if channel == "mqtt":
+            await publisher.publish(self.topics.prompts(prompt.wearer), encode(prompt), qos=1)
+            self.prompts_published += 1
+            self.delivery_result(prompt, "mqtt", "done", None)
+            return
+        policy = self.engine.policy(prompt.wearer)
+        target = policy.ntfy_topic if channel == "ntfy" else None
+        ttl_s = (prompt.expires - prompt.created).total_seconds()
+        if self.dispatcher is None or not self.dispatcher.submit(prompt, channel, target, ttl_s):
+            self.delivery_result(
+                prompt, channel, "rejected", f"channel {channel!r} is not configured in this alert service"
+            )
+
+    async def _resume_deliveries(self, publisher: Publisher) -> None:
+        """After a restart: deliver what the outbox still holds as pending."""
+        if self.state is None:
+            return
+        pending = self.state.pending()
+        if pending:
+            _LOGGER.info("%s: resuming %d pending deliveries from the outbox", self.name, len(pending))
+        for delivery in pending:
+            await self._deliver(publisher, delivery.prompt, delivery.channel)
+
+    def delivery_result(self, prompt: PromptV1, channel: str, outcome: str, error: str | None) -> None:
+        """A delivery finished (or an attempt failed): the outbox records it; a prompt that could not be delivered
+        is dead-lettered with the reason."""
+        if self.state is not None:
+            if outcome == "failed_attempt":
+                self.state.failed_attempt(prompt.id, channel, error or "")
             else:
-                await publisher.publish(self.topics.events(output.wearer), encode(output), qos=1)
-                self.events_published += 1
+                self.state.mark(prompt.id, channel, outcome, error)
+        if outcome in ("rejected", "expired"):
+            self._late.append((self.topics.prompts(prompt.wearer), f"{channel} {outcome}: {error}", encode(prompt)))
+
+    async def _flush_late(self, publisher: Publisher) -> None:
+        while self._late:
+            topic, reason, payload = self._late.pop(0)
+            await self.dead_letters.send(publisher, topic, payload, reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class AlertsSettings(BaseModel):
@@ -27,3 +27,39 @@ class AlertsSettings(BaseModel):
     policy_file: Path | None = Field(
         default=None, description="YAML prompt policy: defaults and per-wearer overrides (docs/prompts.md)"
     )
+    state_dir: Path | None = Field(
+        default=Path("~/.local/state/kinetic/alerts").expanduser(),
+        description="per-wearer state and the prompt outbox (restart safety); empty: in memory only",
+    )
+    checkpoint_s: float = Field(
+        default=5.0, gt=0, le=300, description="state checkpoint interval; messages are acknowledged after it"
+    )
+    max_unacked: int = Field(
+        default=50_000, ge=1, description="checkpoint early when this many messages wait for their acknowledgement"
+    )
+    ntfy_url: str | None = Field(default=None, description="ntfy server (e.g. https://ntfy.example.org); none: off")
+    ntfy_token: SecretStr | None = Field(default=None, description="ntfy access token (Authorization: Bearer)")
+    ntfy_topic_prefix: str = Field(
+        default="kinetic-", pattern=r"^[A-Za-z0-9_-]{0,32}$", description="ntfy topic = prefix + wearer"
+    )
+    webhook_url: str | None = Field(default=None, description="POST every prompt here as JSON; none: off")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key: the body's signature goes in X-Kinetic-Signature"
+    )
+    callback_url: str | None = Field(
+        default=None, description="public base URL of the callback server, for ntfy's Done and Snooze buttons"
+    )
+    callback_host: str = Field(default="127.0.0.1", description="address the callback server listens on")
+    callback_port: int = Field(default=8642, ge=0, le=65535, description="port of the callback server (0: any)")
+    callback_secret: SecretStr | None = Field(
+        default=None, description="HMAC key that signs the callback URLs; the buttons are left out without it"
+    )
+    channel_timeout_s: float = Field(default=10.0, gt=0, le=120, description="one HTTP delivery attempt")
+    channel_concurrency: int = Field(
+        default=16, ge=1, le=1000, description="deliveries in flight per channel (a slow one does not block others)"
+    )
+
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _empty_is_memory(cls, value: object) -> object:
+        return None if value == "" else value

@@ -18,9 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alerts.engine import engine_from_settings
 from alerts.errors import AlertsError
-from alerts.service import AlertService
+from alerts.run import run_alerts
 from ingest.backoff import backoff_delay_s
 from ingest.bridge import Bridge
 from ingest.config import KineticSettings, load_settings
@@ -334,14 +333,7 @@ async def _retry_until_ready(action: Callable[[], Awaitable[None]], what: str, s
 
 
 def _cmd_alerts(args: argparse.Namespace, settings: KineticSettings) -> int:
-
-    engine = engine_from_settings(settings.alerts)
-    service = AlertService(topics=Topics(settings.mqtt.topic_root), engine=engine)
-
-    async def job(stop: asyncio.Event) -> None:
-        await serve(service.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-alerts", stop)
-
-    _run_until_signal(job)
+    _run_until_signal(lambda stop: run_alerts(settings, stop))
     return 0
 
 

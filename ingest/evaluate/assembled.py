@@ -16,6 +16,7 @@ from typing import Any
 from alerts.bouts import Bout
 from alerts.catalog import load_catalog
 from alerts.engine import AlertEngine, EngineConfig
+from alerts.policy.model import PolicyBook, PromptPolicy
 from ingest.evaluate.metrics import bouts_of, match_bouts
 from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, Placement, PromptV1
 
@@ -51,8 +52,20 @@ def assemble(pools: Pools, rng: random.Random) -> tuple[list[FeatureFrameV1], li
     return frames, truth
 
 
+# The evaluation measures detection and the first 30-minute sitting prompt: the policy rules that would add or hold
+# prompts for other reasons (re-prompts, lean and standing prompts, caps, spacing) are off here.
+DETECTION_ONLY = PromptPolicy(
+    escalate_after_min=None,
+    lean_duration_min=None,
+    standing_threshold_min=None,
+    max_per_hour=60,
+    max_per_day=500,
+    min_spacing_min=0,
+)
+
+
 def run_sequence(frames: list[FeatureFrameV1], truth: list[str], placement: Placement) -> dict[str, Any]:
-    engine = AlertEngine(EngineConfig(), load_catalog())
+    engine = AlertEngine(EngineConfig(), load_catalog(), PolicyBook(DETECTION_ONLY))
     outputs: list[PromptV1 | EventV1] = []
     for i in range(0, len(frames), 60):
         batch = FeatureBatchV1(wearer="eval", device="eval", placement=placement, seq=i, frames=frames[i : i + 60])

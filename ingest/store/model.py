@@ -3,7 +3,9 @@
 Measurements (tags in brackets), all timestamps in event time, milliseconds:
 
 - ``features`` [wearer, device, placement]: incl_deg, lean_deg, enmo_mg, steps, n - one point per second
-- ``events`` [wearer, kind]: posture, bout_start_ms, duration_s, prompt_id, trigger, exercise
+- ``events`` [wearer, kind]: posture, bout_start_ms, duration_s, prompt_id, trigger, exercise, reason
+- ``prompt_outcomes`` [wearer, trigger, exercise]: prompt_id, broke_1min, broke_3min, broke_5min (1/0),
+  break_after_s, acked, snoozed, ended_without_break - one point per prompt, at the prompt's time
 - ``summary_1h`` [wearer]: an hour's posture seconds, bouts by band and trunk exposure (docs/metrics.md)
 - ``prompts`` [wearer, trigger]: id, exercise, title, text, expires_ms, bout_start_ms
 - ``device_status`` [wearer, device]: state, placement, battery_pct, rssi_dbm, firmware
@@ -73,6 +75,10 @@ def event_points(event: EventV1) -> list[Point]:
         return [
             Point.make("summary_1h", {"wearer": event.wearer}, dict(event.metrics), round(event.t.timestamp() * 1000))
         ]
+    if event.kind == "prompt_outcome":
+        tags = {"wearer": event.wearer, "trigger": event.trigger or "", "exercise": event.exercise or ""}
+        fields: dict[str, float | str | None] = {"prompt_id": event.prompt_id, **(event.metrics or {})}
+        return [Point.make("prompt_outcomes", tags, fields, round(event.t.timestamp() * 1000))]
     return [
         Point.make(
             "events",
@@ -84,6 +90,7 @@ def event_points(event: EventV1) -> list[Point]:
                 "prompt_id": event.prompt_id,
                 "trigger": event.trigger,
                 "exercise": event.exercise,
+                "reason": event.reason,
             },
             round(event.t.timestamp() * 1000),
         )

@@ -17,7 +17,15 @@ from ingest.errors import SinkRejected
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.wire import check_id
 
-MEASUREMENTS = ("features", "features_1m", "events", "prompts", "device_status", "summary_1h")
+MEASUREMENTS = (
+    "features",
+    "features_1m",
+    "events",
+    "prompts",
+    "prompt_outcomes",
+    "device_status",
+    "summary_1h",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,31 @@ class PromptRow:
     id: str
     trigger: str
     exercise: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """Prompt response for one exercise (or ``"*"`` for all): how many prompts, and how many were followed by a
+    break within 1 / 3 / 5 min (docs/metrics.md)."""
+
+    exercise: str
+    prompts: int
+    broke_1min: int
+    broke_3min: int
+    broke_5min: int
+    acked: int
+
+    def rate(self, minutes: int) -> float:
+        return round(getattr(self, f"broke_{minutes}min") / self.prompts, 3) if self.prompts else 0.0
+
+
+def _with_total(rows: list[ResponseRow]) -> list[ResponseRow]:
+    rows = sorted(rows, key=lambda r: r.exercise)
+    sums = [sum(getattr(r, f) for r in rows) for f in ("prompts", "broke_1min", "broke_3min", "broke_5min", "acked")]
+    return [*rows, ResponseRow("*", *sums)] if rows else []
+
+
+_SUMS = ("sum", "sum_1", "sum_2", "sum_3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +89,10 @@ class Queries(Protocol):
 
     async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
         """The hourly summaries (summary_1h): ``{"t_ms": hour start, metric: value, ...}`` in time order."""
+        ...
+
+    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
+        """Prompt responses per exercise, then ``"*"`` for all, from ``prompt_outcomes``."""
         ...
 
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
@@ -135,6 +172,16 @@ class InfluxQLQueries:
             for r in rows
         ]
 
+    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
+        rows = await self._select(
+            "SELECT count(broke_1min), sum(broke_1min), sum(broke_3min), sum(broke_5min), sum(acked) "
+            f"FROM prompt_outcomes WHERE wearer = '{check_id(wearer)}' AND time >= {start_ms}ms AND time < {end_ms}ms "
+            "GROUP BY exercise"
+        )
+        return _with_total(
+            [ResponseRow(str(r["exercise"]), int(r["count"]), *(int(r[k] or 0) for k in _SUMS)) for r in rows]
+        )
+
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for measurement in MEASUREMENTS:
@@ -212,6 +259,18 @@ class EmbeddedQueries:
             end_ms,
         )
         return [{"t_ms": float(t), **{k: float(v) for k, v in json.loads(f).items()}} for t, f in rows]
+
+    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
+        rows = self._fetch(
+            "SELECT json_extract(tags, '$.exercise'), COUNT(*), SUM(json_extract(fields, '$.broke_1min')), "
+            "SUM(json_extract(fields, '$.broke_3min')), SUM(json_extract(fields, '$.broke_5min')), "
+            "SUM(json_extract(fields, '$.acked')) FROM points WHERE measurement = 'prompt_outcomes' "
+            "AND json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? GROUP BY 1",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return _with_total([ResponseRow(str(e), int(n), *(int(v or 0) for v in rest)) for e, n, *rest in rows])
 
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}

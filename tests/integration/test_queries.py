@@ -97,7 +97,18 @@ def test_report_queries_agree_between_influxdb_and_the_embedded_store(
             assert hours == await embedded.hours(wearer, start, end) and hours
         bouts = await influx.sitting_bouts("w1", start, end)
         assert [round(b.duration_s / 60) for b in bouts] == [40, 35]
-        assert len(await influx.prompts("w1", start, end)) == 2 and len(await influx.prompts("w2", start, end)) == 1
+        # w1 leans 12 deg to the left while sitting: a lean prompt at 10 min and its re-prompt at 20; the first
+        # sitting prompt (due at 30 min) is held by the cap of 2 per hour until the bout ends; the second bout's is sent
+        assert [p.trigger for p in await influx.prompts("w1", start, end)] == ["lean", "lean", "sitting"]
+        assert [p.trigger for p in await influx.prompts("w2", start, end)] == ["sitting"]
+        # prompt responses: w2 walks 1 min after the prompt (sit 31m, walk 4m); w1's prompts had no break within
+        # 5 min (the lean ones) or one at 5 min (the second bout ends 5 min after its prompt)
+        for wearer in ("w1", "w2"):
+            assert await influx.responses(wearer, start, end) == await embedded.responses(wearer, start, end)
+        (_, w2_all) = await influx.responses("w2", start, end)
+        assert (w2_all.prompts, w2_all.broke_1min, w2_all.broke_3min, w2_all.broke_5min) == (1, 1, 1, 1)
+        w1_all = (await influx.responses("w1", start, end))[-1]
+        assert (w1_all.exercise, w1_all.prompts, w1_all.broke_1min, w1_all.broke_5min) == ("*", 3, 0, 1)
         w1_minutes = await influx.minutes("w1", start, end)
         assert len(w1_minutes) == 85 and all(m.frames == 60 for m in w1_minutes)
         embedded.close()
@@ -112,6 +123,7 @@ def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: st
             exported = await queries.export("w2")
             assert len(exported["features"]) == 45 * 60
             assert {r["kind"] for r in exported["events"]} == {"bout_started", "bout_ended", "prompt_sent"}
+            assert [r["prompt_id"] for r in exported["prompt_outcomes"]] == [r["id"] for r in exported["prompts"]]
             assert len(exported["prompts"]) == 1 and len(exported["device_status"]) == 0
             assert len(exported["summary_1h"]) == 1  # 45 minutes of data: one (partial) hour
             await queries.delete("w2")
@@ -143,7 +155,8 @@ def test_data_cli_exports_csv_and_json_and_deletes_only_with_yes(tmp_path: Path)
         rows = list(csv.DictReader(handle))
     assert len(rows) == 85 * 60 and {"time", "incl_deg", "lean_deg", "enmo_mg", "wearer"} <= set(rows[0])
     document = json.loads((tmp_path / "export" / "w1.json").read_text())
-    assert document["wearer"] == "w1" and len(document["measurements"]["prompts"]) == 2
+    assert document["wearer"] == "w1" and len(document["measurements"]["prompts"]) == 3
+    assert len(document["measurements"]["prompt_outcomes"]) == 3
 
     dry = kinetic("delete", "w1")
     assert dry.returncode == 1 and "add --yes" in dry.stderr
@@ -168,7 +181,7 @@ def test_data_cli_prunes_raw_points_of_the_embedded_store(tmp_path: Path) -> Non
     )
     assert out.returncode == 0 and f"pruned {(85 + 45) * 60} raw points" in out.stderr
     left = EmbeddedSink(db)
-    assert left.count("features") == 0 and left.count("events") > 0 and left.count("prompts") == 3
+    assert left.count("features") == 0 and left.count("events") > 0 and left.count("prompts") == 4
     asyncio.run(left.aclose())
     wrong = subprocess.run(
         [sys.executable, "-m", "ingest.cli", "data", "prune", "--raw-days", "1"],

@@ -1,0 +1,112 @@
+"""HTTP channels: ntfy (self-hosted push, with Done and Snooze buttons) and a generic webhook. Thin adapters.
+
+Both send the prompt's id so a receiver can drop a redelivery (at-least-once): the webhook in an
+``Idempotency-Key`` header, ntfy as the message's tag ``kinetic-<id>`` and in the action URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aiohttp
+
+from alerts.channels.base import ChannelError, ChannelRejected
+from ingest.wire import PromptV1, encode
+
+RETRYABLE_4XX = {408, 425, 429}
+
+
+def sign(secret: bytes, message: bytes) -> str:
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def callback_signature(secret: bytes, wearer: str, prompt_id: str, action: str) -> str:
+    """What a callback URL carries so that only Kinetic's own buttons can ack or snooze a prompt."""
+    return sign(secret, f"{wearer}\n{prompt_id}\n{action}".encode())[:32]
+
+
+def callback_url(base: str, secret: bytes, prompt: PromptV1, action: str) -> str:
+    query = urlencode({"wearer": prompt.wearer, "sig": callback_signature(secret, prompt.wearer, prompt.id, action)})
+    return f"{base.rstrip('/')}/v1/prompts/{quote(prompt.id, safe='')}/{action}?{query}"
+
+
+async def _post(session: aiohttp.ClientSession, name: str, url: str, body: bytes, headers: dict[str, str]) -> None:
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            if 200 <= response.status < 300:
+                return
+            detail = (await response.text())[:200].strip()
+            message = f"{name}: HTTP {response.status} from {url}: {detail}"
+            if 400 <= response.status < 500 and response.status not in RETRYABLE_4XX:
+                raise ChannelRejected(message)
+            raise ChannelError(message)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ChannelError(f"{name}: {url}: {exc.__class__.__name__} {exc}".strip()) from exc
+
+
+class WebhookChannel:
+    """POSTs the canonical prompt JSON (the MQTT payload) to one URL."""
+
+    name = "webhook"
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, secret: bytes | None = None) -> None:
+        self._session, self.url, self._secret = session, url, secret
+
+    async def deliver(self, prompt: PromptV1, target: str | None) -> None:
+        body = encode(prompt)
+        headers = {"Content-Type": "application/json", "Idempotency-Key": prompt.id}
+        if self._secret:
+            headers["X-Kinetic-Signature"] = "sha256=" + sign(self._secret, body)
+        await _post(self._session, self.name, self.url, body, headers)
+
+
+class NtfyChannel:
+    """Publishes to ntfy as JSON (POST to the server root: topic, title, message, priority, tags, actions)."""
+
+    name = "ntfy"
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        token: str | None = None,
+        topic_prefix: str = "kinetic-",
+        callback_base: str | None = None,
+        callback_secret: bytes | None = None,
+    ) -> None:
+        self._session, self.url, self._token = session, url.rstrip("/"), token
+        self.topic_prefix = topic_prefix
+        self._callback_base, self._callback_secret = callback_base, callback_secret
+
+    def message(self, prompt: PromptV1, target: str | None) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "topic": target or f"{self.topic_prefix}{prompt.wearer}",
+            "title": prompt.title,
+            "message": prompt.text,
+            "priority": 2 if prompt.attempt > 1 else 3,  # calm: default priority, the re-prompt lower
+            "tags": ["person_standing", f"kinetic-{prompt.id}"],
+        }
+        if self._callback_base and self._callback_secret:
+            message["actions"] = [
+                {
+                    "action": "http",
+                    "label": label,
+                    "url": callback_url(self._callback_base, self._callback_secret, prompt, action),
+                    "method": "POST",
+                    "clear": True,
+                }
+                for label, action in (("Done", "done"), ("Snooze 10 min", "snooze"))
+            ]
+        return message
+
+    async def deliver(self, prompt: PromptV1, target: str | None) -> None:
+        headers = {"Content-Type": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        body = json.dumps(self.message(prompt, target)).encode()
+        await _post(self._session, self.name, self.url, body, headers)

@@ -1,0 +1,107 @@
+"""``kinetic alerts``: the alert service with its adapters wired from settings: MQTT (persistent session, manual
+acknowledgements after checkpoints), the state file, the HTTP channels and the callback server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from alerts.channels.base import Channel
+from alerts.channels.callbacks import callback_server, make_app
+from alerts.channels.dispatch import Dispatcher
+from alerts.channels.http import NtfyChannel, WebhookChannel
+from alerts.engine import engine_from_settings
+from alerts.service import AlertService
+from alerts.settings import AlertsSettings
+from alerts.state import AlertState
+from ingest.config import KineticSettings
+from ingest.mqtt import serve
+from ingest.wire import CommandV1, Topics, encode
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _secret(value: object) -> bytes | None:
+    get = getattr(value, "get_secret_value", None)
+    return get().encode() if get is not None else None
+
+
+def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if settings.ntfy_url:
+        token = settings.ntfy_token.get_secret_value() if settings.ntfy_token else None
+        channels["ntfy"] = NtfyChannel(
+            session,
+            settings.ntfy_url,
+            token=token,
+            topic_prefix=settings.ntfy_topic_prefix,
+            callback_base=settings.callback_url,
+            callback_secret=_secret(settings.callback_secret),
+        )
+        if not (settings.callback_url and settings.callback_secret):
+            _LOGGER.warning(
+                "alerts: ntfy prompts go out without Done/Snooze buttons: set KINETIC_ALERTS__CALLBACK_URL and "
+                "KINETIC_ALERTS__CALLBACK_SECRET"
+            )
+    if settings.webhook_url:
+        channels["webhook"] = WebhookChannel(session, settings.webhook_url, _secret(settings.webhook_secret))
+    return channels
+
+
+@contextlib.asynccontextmanager
+async def alert_service(settings: KineticSettings) -> AsyncIterator[AlertService]:
+    """The service with its state store and dispatcher; closes them on exit."""
+    alerts = settings.alerts
+    state = AlertState(alerts.state_dir / "alerts.sqlite") if alerts.state_dir else None
+    timeout = aiohttp.ClientTimeout(total=alerts.channel_timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        service = AlertService(
+            topics=Topics(settings.mqtt.topic_root),
+            engine=engine_from_settings(alerts),
+            state=state,
+            checkpoint_s=alerts.checkpoint_s,
+            max_unacked=alerts.max_unacked,
+        )
+        channels = http_channels(alerts, session)
+        service.dispatcher = Dispatcher(
+            channels,
+            service.delivery_result,
+            concurrency=alerts.channel_concurrency,
+            timeout_s=alerts.channel_timeout_s,
+        )
+        try:
+            yield service
+        finally:
+            await service.dispatcher.close()
+            if state is not None:
+                state.close()
+
+
+async def run_alerts(settings: KineticSettings, stop: asyncio.Event) -> None:
+    async with alert_service(settings) as service, contextlib.AsyncExitStack() as stack:
+        secret = _secret(settings.alerts.callback_secret)
+        if secret is not None:
+
+            async def send(command: CommandV1) -> bool:
+                client = service.client
+                if client is None:
+                    return False
+                await client.publish(service.topics.commands(command.wearer), encode(command), qos=1)
+                return True
+
+            app = make_app(secret, send)
+            port = await stack.enter_async_context(
+                callback_server(app, settings.alerts.callback_host, settings.alerts.callback_port)
+            )
+            _LOGGER.info("alerts: callback server on %s:%d", settings.alerts.callback_host, port)
+        await serve(
+            service.run,
+            settings.mqtt,
+            f"{settings.mqtt.client_id_prefix}-alerts",
+            stop,
+            manual_ack=service.manual_ack,
+        )

@@ -1,0 +1,163 @@
+"""The alert service's durable state: per-wearer snapshots and the prompt outbox, in one SQLite file.
+
+Restart safety (docs/prompts.md, "Restart safety"): the service consumes feature batches at QoS 1 with a persistent
+session and acknowledges them only after a checkpoint has stored the state of every wearer they touched. After a
+kill -9 it loads the last checkpoint and the broker redelivers exactly the messages processed after it, so the
+engine ends up in the same state as if nothing had happened. Prompts are deterministic (id = wearer, trigger, event
+time), so a prompt decided again during that replay is recognised here (``record_prompt`` says it is known) and not
+sent twice; a prompt recorded but not yet delivered on a channel is delivered after the restart (at-least-once,
+idempotent ids).
+
+WAL with ``synchronous=NORMAL``: a commit survives the process being killed (it is in the OS), not a power cut.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alerts.errors import AlertsError
+from ingest.wire import PromptV1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS prompts (
+    id TEXT PRIMARY KEY,
+    wearer TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+    prompt_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,            -- pending | done | expired
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    PRIMARY KEY (prompt_id, channel)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+STATE_VERSION = "1"
+
+
+class StateError(AlertsError):
+    """The state file cannot be used (unreadable, or written by an incompatible version)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    prompt: PromptV1
+    channel: str
+    attempts: int
+
+
+class AlertState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        except sqlite3.Error as exc:
+            raise StateError(f"alert state {path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('version', ?)", (STATE_VERSION,))
+        elif row[0] != STATE_VERSION:
+            raise StateError(f"alert state {path} has version {row[0]}, this Kinetic reads {STATE_VERSION}")
+        self.checkpoints = 0
+        self.last_checkpoint_s = 0.0
+
+    def load(self) -> dict[str, Any]:
+        """Every wearer's last checkpointed state."""
+        out = {}
+        for wearer, blob in self._db.execute("SELECT wearer, state FROM wearers"):
+            try:
+                out[wearer] = pickle.loads(blob)
+            except Exception as exc:  # a snapshot from older code: say which, start that wearer afresh
+                raise StateError(f"alert state {self.path}: wearer {wearer!r} cannot be restored ({exc})") from exc
+        return out
+
+    def checkpoint(self, states: Mapping[str, Any]) -> None:
+        """Store these wearers' states in one transaction."""
+        started = time.perf_counter()
+        rows = [(w, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for w, s in states.items()]
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO wearers VALUES (?, ?)", rows)
+        self.checkpoints += 1
+        self.last_checkpoint_s = time.perf_counter() - started
+
+    def record_prompt(self, prompt: PromptV1, channels: Iterable[str]) -> bool:
+        """Put a prompt in the outbox, pending on each channel. False if it is known already (a replay)."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO prompts VALUES (?, ?, ?, ?)",
+                (prompt.id, prompt.wearer, prompt.model_dump_json(), round(prompt.expires.timestamp() * 1000)),
+            )
+            if cursor.rowcount == 0:
+                return False
+            self._db.executemany(
+                "INSERT INTO deliveries (prompt_id, channel, state) VALUES (?, ?, 'pending')",
+                [(prompt.id, c) for c in channels],
+            )
+        return True
+
+    def pending(self) -> list[Delivery]:
+        """Deliveries not done yet (after a restart: what the crash interrupted)."""
+        rows = self._db.execute(
+            "SELECT p.payload, d.channel, d.attempts FROM deliveries d JOIN prompts p ON p.id = d.prompt_id "
+            "WHERE d.state = 'pending' ORDER BY p.expires_ms"
+        ).fetchall()
+        return [
+            Delivery(PromptV1.model_validate_json(payload), channel, attempts) for payload, channel, attempts in rows
+        ]
+
+    def mark(self, prompt_id: str, channel: str, state: str, error: str | None = None) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ? "
+            "WHERE prompt_id = ? AND channel = ?",
+            (state, error, prompt_id, channel),
+        )
+
+    def failed_attempt(self, prompt_id: str, channel: str, error: str) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE prompt_id = ? AND channel = ?",
+            (error, prompt_id, channel),
+        )
+
+    def delivery_states(self, prompt_id: str) -> dict[str, str]:
+        rows = self._db.execute("SELECT channel, state FROM deliveries WHERE prompt_id = ?", (prompt_id,))
+        return dict(rows.fetchall())
+
+    def prune(self, before_ms: int) -> int:
+        """Forget prompts that expired before ``before_ms`` (their outcome events are in the store)."""
+        with self._transaction():
+            old = [r[0] for r in self._db.execute("SELECT id FROM prompts WHERE expires_ms < ?", (before_ms,))]
+            self._db.executemany("DELETE FROM deliveries WHERE prompt_id = ?", [(i,) for i in old])
+            self._db.executemany("DELETE FROM prompts WHERE id = ?", [(i,) for i in old])
+        return len(old)
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
