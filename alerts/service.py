@@ -77,7 +77,7 @@ class AlertService:
         self.client = client
         await client.subscribe(self.topics.all_features(), qos=1)
         await client.subscribe(self.topics.all_commands(), qos=1)
-        await self._resume_deliveries(client)
+        await self.resume_deliveries(client)
         self.ready.set()
         _LOGGER.info("%s: watching %s", self.name, self.topics.all_features())
         tasks = {
@@ -198,7 +198,7 @@ class AlertService:
                 prompt, channel, "rejected", f"channel {channel!r} is not configured in this alert service"
             )
 
-    async def _resume_deliveries(self, publisher: Publisher) -> None:
+    async def resume_deliveries(self, publisher: Publisher) -> None:
         """After a restart: deliver what the outbox still holds as pending."""
         if self.state is None:
             return
