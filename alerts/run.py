@@ -56,7 +56,9 @@ def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> d
 async def alert_service(settings: KineticSettings) -> AsyncIterator[AlertService]:
     """The service with its state store and dispatcher; closes them on exit."""
     alerts = settings.alerts
-    state = AlertState(alerts.state_dir / "alerts.sqlite") if alerts.state_dir else None
+    # one file per topic root: two deployments on one host do not share wearers
+    name = settings.mqtt.topic_root.replace("/", "_")
+    state = AlertState(alerts.state_dir / f"{name}.sqlite") if alerts.state_dir else None
     timeout = aiohttp.ClientTimeout(total=alerts.channel_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         service = AlertService(
@@ -65,6 +67,7 @@ async def alert_service(settings: KineticSettings) -> AsyncIterator[AlertService
             state=state,
             checkpoint_s=alerts.checkpoint_s,
             max_unacked=alerts.max_unacked,
+            idle_checkpoint_s=alerts.idle_checkpoint_s,
         )
         channels = http_channels(alerts, session)
         service.dispatcher = Dispatcher(

@@ -26,7 +26,6 @@ from ingest.mqtt import DeadLetters, Publisher, ack, payload_bytes
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Topics, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
-IDLE_CHECKPOINT_S = 0.1  # nothing arrived for this long and acknowledgements are owed: checkpoint now
 
 
 class AlertService:
@@ -41,6 +40,7 @@ class AlertService:
         dispatcher: Dispatcher | None = None,
         checkpoint_s: float = 5.0,
         max_unacked: int = 50_000,
+        idle_checkpoint_s: float = 0.1,
     ) -> None:
         self.topics = topics
         self.engine = engine
@@ -50,6 +50,7 @@ class AlertService:
         self.dispatcher = dispatcher
         self.checkpoint_s = checkpoint_s
         self.max_unacked = max_unacked
+        self.idle_checkpoint_s = idle_checkpoint_s
         self.dead_letters = DeadLetters(name, topics)
         self.ready = asyncio.Event()
         self.prompts_published = 0
@@ -108,10 +109,10 @@ class AlertService:
 
     async def _tick(self, client: aiomqtt.Client) -> None:
         while True:
-            await asyncio.sleep(IDLE_CHECKPOINT_S)
+            await asyncio.sleep(min(0.1, self.idle_checkpoint_s))
             now = time.monotonic()
             if self._unacked and (
-                now - self._last_checkpoint >= self.checkpoint_s or now - self._last_message >= IDLE_CHECKPOINT_S
+                now - self._last_checkpoint >= self.checkpoint_s or now - self._last_message >= self.idle_checkpoint_s
             ):
                 self.checkpoint(client)
             await self._flush_late(client)

@@ -37,6 +37,9 @@ class AlertsSettings(BaseModel):
     max_unacked: int = Field(
         default=50_000, ge=1, description="checkpoint early when this many messages wait for their acknowledgement"
     )
+    idle_checkpoint_s: float = Field(
+        default=0.1, gt=0, le=300, description="checkpoint early when nothing arrived for this long and acks are owed"
+    )
     ntfy_url: str | None = Field(default=None, description="ntfy server (e.g. https://ntfy.example.org); none: off")
     ntfy_token: SecretStr | None = Field(default=None, description="ntfy access token (Authorization: Bearer)")
     ntfy_topic_prefix: str = Field(

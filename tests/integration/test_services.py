@@ -76,6 +76,7 @@ def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) 
         "KINETIC_INFLUX__URL": influx_url,
         "KINETIC_INFLUX__DATABASE": unique,
         "KINETIC_LOG_LEVEL": "INFO",
+        "KINETIC_ALERTS__STATE_DIR": str(spool_dir / f"{unique}-alerts"),
     }
 
 

@@ -101,3 +101,14 @@ def test_grafana_provisioning_points_at_the_generated_dashboards() -> None:
 def test_mosquitto_password_hash_format() -> None:
     hashed = MAKE_SECRETS["mosquitto_hash"]("pw", salt=b"\x00" * 12)
     assert hashed.startswith("$7$101$AAAAAAAAAAAAAAAA$") and len(hashed.split("$")) == 5
+
+
+def test_the_shipped_policy_file_loads_and_the_alert_service_keeps_its_state_on_a_volume() -> None:
+    from alerts.policy.model import PolicyBook
+
+    book = PolicyBook.load(ROOT / "deploy" / "policy.yaml")
+    assert book.for_wearer("anna").sitting_threshold_min == 25
+    assert book.for_wearer("ben").active_hours == {d: ["22:00-06:00"] for d in ("mon", "tue", "wed", "thu")}
+    env = SERVICES["alerts"]["environment"]
+    volume = env["KINETIC_ALERTS__STATE_DIR"].rsplit("/", 1)[0]
+    assert any(v.endswith(f":{volume}") for v in SERVICES["alerts"]["volumes"])
