@@ -13,18 +13,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+from pydantic import ValidationError
+
+from alerts.catalog import load_catalog
 from alerts.errors import AlertsError
+from alerts.policy.model import PromptPolicy, merge
 from alerts.run import run_alerts
 from ingest.backoff import backoff_delay_s
 from ingest.bridge import Bridge
 from ingest.config import KineticSettings, load_settings
 from ingest.demo_view import DemoView
-from ingest.errors import IngestError, SinkUnavailable
+from ingest.errors import ConfigError, IngestError, SinkUnavailable
 from ingest.evaluate import report
 from ingest.evaluate.run import evaluate
 from ingest.mqtt import connect, serve
@@ -34,7 +39,7 @@ from ingest.store import make_sink
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries, write_export
 from ingest.store.spool import Spool, open_spool
-from ingest.wire import CommandV1, Topics, check_id, encode
+from ingest.wire import CommandV1, Topics, check_id, describe_validation_error, encode
 
 _LOGGER = logging.getLogger("kinetic")
 
@@ -105,10 +110,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "alerts",
-        help="posture, sitting bouts and prompts per wearer, in event time",
-        description="Watches feature batches, tracks sitting bouts per wearer in event time and publishes one "
-        "prompt when a bout reaches the threshold (KINETIC_ALERTS__SITTING_THRESHOLD_MIN, default 30).",
+        help="posture, bouts and prompts per wearer, in event time, by each wearer's policy",
+        description="Watches feature batches, tracks sitting and standing bouts and one-sided lean per wearer in "
+        "event time and prompts by the wearer's policy (KINETIC_ALERTS__POLICY_FILE, docs/prompts.md) on MQTT, ntfy "
+        "and a webhook; measures whether the wearer moved. Restart-safe with KINETIC_ALERTS__STATE_DIR.",
     )
+    pr = sub.add_parser(
+        "prompts",
+        help="act on a wearer's prompts: done, snooze, pause, resume, policy; list the exercise catalog",
+        description="Publishes a command on <root>/v1/<wearer>/commands for the alert service (the same path as "
+        "ntfy's buttons). 'catalog' validates and lists the exercises, with clinicians' folders.",
+    )
+    pr_sub = pr.add_subparsers(dest="prompts_command", metavar="ACTION", required=True)
+    p_done = pr_sub.add_parser("done", help="the wearer did the prompt: no re-prompt for this bout")
+    p_done.add_argument("wearer")
+    p_done.add_argument("prompt_id")
+    p_snooze = pr_sub.add_parser("snooze", help="remind again later if still sitting")
+    p_snooze.add_argument("wearer")
+    p_snooze.add_argument("prompt_id")
+    p_snooze.add_argument("--minutes", type=float, help="default: the wearer's snooze_min (10)")
+    p_pause = pr_sub.add_parser(
+        "pause", help="do not disturb: prompts due meanwhile are held and sent after, if still relevant"
+    )
+    p_pause.add_argument("wearer")
+    until = p_pause.add_mutually_exclusive_group()
+    until.add_argument("--for", dest="for_min", type=float, metavar="MIN", help="for this many minutes")
+    until.add_argument("--until", help="until this time (ISO 8601 with offset); neither: until 'resume'")
+    p_resume = pr_sub.add_parser("resume", help="end a pause now")
+    p_resume.add_argument("wearer")
+    p_policy = pr_sub.add_parser(
+        "policy",
+        help="set live policy overrides: KEY=VALUE (YAML values; 'default' removes an override)",
+        description="Example: kinetic prompts policy ann sitting_threshold_min=25 quiet_hours='[\"12:00-13:00\"]'. "
+        "The keys are those of docs/prompts.md; they are checked here before sending.",
+    )
+    p_policy.add_argument("wearer")
+    p_policy.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    pr_sub.add_parser("catalog", help="validate and list the exercise catalog (KINETIC_ALERTS__CATALOG_DIRS)")
     data = sub.add_parser(
         "data",
         help="a wearer's data rights: export everything stored for one wearer, or delete it",
@@ -403,13 +441,7 @@ def _prune(raw_days: int, settings: KineticSettings) -> int:
     return 0
 
 
-def _cmd_calibrate(args: argparse.Namespace, settings: KineticSettings) -> int:
-    command = CommandV1(
-        kind="calibrate",
-        wearer=check_id(args.wearer),
-        at=datetime.now(UTC),
-        device=check_id(args.device) if args.device else None,
-    )
+def _send_command(settings: KineticSettings, command: CommandV1) -> None:
     topics = Topics(settings.mqtt.topic_root)
 
     async def job() -> None:
@@ -417,6 +449,68 @@ def _cmd_calibrate(args: argparse.Namespace, settings: KineticSettings) -> int:
             await client.publish(topics.commands(command.wearer), encode(command), qos=1)
 
     asyncio.run(job())
+
+
+def _policy_overrides(pairs: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"policy setting {pair!r} must look like KEY=VALUE")
+        try:
+            out[key] = yaml.safe_load(raw) if raw != "default" else "default"
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"policy setting {key}: value {raw!r} is not valid YAML ({exc})") from exc
+    check = {k: v for k, v in out.items() if v != "default"}
+    merge(PromptPolicy(), check, "kinetic prompts policy")  # one line naming the bad key, before anything is sent
+    return out
+
+
+def _cmd_prompts(args: argparse.Namespace, settings: KineticSettings) -> int:
+    if args.prompts_command == "catalog":
+        for exercise in load_catalog(settings.alerts.catalog_dirs):
+            print(
+                f"{exercise.id:32} {exercise.duration_s:4d} s  {','.join(exercise.triggers):16} "
+                f"{','.join(exercise.day_types):16} {exercise.title}"
+            )
+        return 0
+    now = datetime.now(UTC)
+    wearer = check_id(args.wearer)
+    kind = {"done": "ack"}.get(args.prompts_command, args.prompts_command)
+    fields: dict[str, Any] = {"source": "cli"}
+    if kind in ("ack", "snooze"):
+        fields["prompt_id"] = args.prompt_id
+    if kind == "snooze":
+        fields["minutes"] = args.minutes
+    if kind == "pause":
+        if args.for_min is not None:
+            fields["until"] = now + timedelta(minutes=args.for_min)
+        elif args.until is not None:
+            try:
+                fields["until"] = datetime.fromisoformat(args.until)
+            except ValueError as exc:
+                raise ConfigError(f"--until {args.until!r}: {exc}") from exc
+    if kind == "policy":
+        fields["settings"] = _policy_overrides(args.settings)
+    try:
+        command = CommandV1(kind=kind, wearer=wearer, at=now, **fields)
+    except ValidationError as exc:
+        raise ConfigError(f"prompts {args.prompts_command}: {describe_validation_error(exc)}") from exc
+    _send_command(settings, command)
+    print(
+        f"{args.prompts_command} sent for {wearer} ({settings.mqtt.topic_root}/v1/{wearer}/commands)", file=sys.stderr
+    )
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace, settings: KineticSettings) -> int:
+    command = CommandV1(
+        kind="calibrate",
+        wearer=check_id(args.wearer),
+        at=datetime.now(UTC),
+        device=check_id(args.device) if args.device else None,
+    )
+    _send_command(settings, command)
     print(
         f"calibration asked for {command.wearer} at {command.at.isoformat()}: stand upright and still for 5 s",
         file=sys.stderr,
@@ -476,6 +570,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     "collect": _cmd_collect,
     "evaluate": _cmd_evaluate,
     "calibrate": _cmd_calibrate,
+    "prompts": _cmd_prompts,
     "data": _cmd_data,
     "config": _cmd_config,
     "simulate": _cmd_simulate,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from ingest.config import KineticSettings
 from ingest.settings import MqttSettings
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
-from ingest.wire import EventV1, PromptV1, Topics, encode
+from ingest.wire import CommandV1, EventV1, PromptV1, Topics, encode
 from tests.integration.test_channels import receiver
 from tests.support.pipeline import recording, sync, until
 from tests.support.servers import Server, free_port
@@ -115,3 +117,49 @@ async def test_snooze_and_done_buttons_call_back_into_kinetic(mosquitto: Server,
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@sync
+async def test_the_cli_sends_policy_pause_and_done_as_commands(mosquitto: Server, unique: str) -> None:
+    topics = Topics(unique)
+    settings = KineticSettings(
+        mqtt=MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique, client_id_prefix=unique)
+    )
+    env = {
+        **os.environ,
+        "KINETIC_MQTT__PORT": str(mosquitto.port),
+        "KINETIC_MQTT__TOPIC_ROOT": unique,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
+    }
+    runs = [
+        ["policy", "ann", "sitting_threshold_min=20", "quiet_hours=['12:00-13:00']", "escalate_after_min=null"],
+        ["pause", "ann", "--for", "45"],
+        ["done", "ann", "ann-sitting-1"],
+    ]
+    async with recording(settings, [topics.all_commands()], f"{unique}-rec") as rec:
+        for args in runs:
+            done = await asyncio.create_subprocess_exec(sys.executable, "-m", "ingest.cli", "prompts", *args, env=env)
+            assert await done.wait() == 0
+        # a bad key never reaches the broker
+        bad = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ingest.cli",
+            "prompts",
+            "policy",
+            "ann",
+            "sitting=1",
+            env=env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await bad.communicate()
+        assert bad.returncode == 2 and b"unknown policy key 'sitting'" in err
+        await until(lambda: len(rec.on("/commands")) == 3, 20, "three commands")
+    policy, pause, done_ = (CommandV1.model_validate_json(p) for p in rec.on("/commands"))
+    assert policy.settings == {
+        "sitting_threshold_min": 20,
+        "quiet_hours": ["12:00-13:00"],
+        "escalate_after_min": None,
+    }
+    assert pause.until is not None and timedelta(minutes=44) < pause.until - pause.at <= timedelta(minutes=45)
+    assert (done_.kind, done_.prompt_id, done_.source) == ("ack", "ann-sitting-1", "cli")
