@@ -119,7 +119,7 @@ def start_mosquitto(base: Path, *, extra_config: str = "", port: int | None = No
         f"listener {port} 127.0.0.1",
         "allow_anonymous true" if "allow_anonymous" not in extra_config else "",
         "max_queued_messages 1000000",
-        "max_inflight_messages 1000",
+        "max_inflight_messages 1000" if "max_inflight_messages" not in extra_config else "",
         "persistence true",
         f"persistence_location {data}/",
         "autosave_interval 1",

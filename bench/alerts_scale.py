@@ -1,0 +1,281 @@
+"""Alert-service scale: N simulated wearers, one feature frame per second each, through real Mosquitto, with the
+bridge writing every frame to a real influxd at the same time; all on this machine.
+
+    .venv/bin/python -m bench.alerts_scale [--wearers 1000,2500,5000,10000] [--seconds 60] [--threshold-s 30]
+
+Per stage (a fresh topic root and fresh `kinetic bridge` and `kinetic alerts` processes, the alert service with its
+state store and default checkpointing):
+
+- a generator process publishes, every second, one frame (QoS 1, event time = the wall clock at publish) for each
+  wearer; wearer i starts at second i mod 20, sits from its first frame, and crosses the sitting threshold
+  (``--threshold-s``) once;
+- ``mosquitto_sub -F '%U %p'`` stamps each prompt when it arrives; latency = arrival - ``created``, which is the
+  event time of the frame that crossed the threshold, i.e. the moment that frame was published;
+- afterwards: prompts missing or duplicated, frames stored by the bridge vs published, CPU seconds per second of
+  each process.
+
+A stage is *held* when no prompt is missing or duplicated, no frame is lost in storage, and the service keeps up
+(p99 latency under 5 s: a service that falls behind has a latency that grows with the run). Reported: p50/p99
+latency per stage and the largest N held. Issue #5 asks for 10,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.servers import start_influxd, start_mosquitto
+
+STAGGER_S = 20
+HELD_P99_S = 5.0
+
+
+def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, threshold_s: int) -> None:
+    """The load: runs in its own process so its CPU is measured apart and the GIL is not shared. Wearer i's frames
+    are 1 s apart from its first second (i mod 20); a batch goes out when its last frame's time has come. Prints,
+    per wearer, when the batch holding the frame that crosses the threshold was published (None: not reached)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{root}-gen")
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    topics = [f"{root}/v1/w{i}/d/features" for i in range(wearers)]
+    start_ms = int(time.time() * 1000) + 1000
+    first = [start_ms + (i % STAGGER_S) * 1000 for i in range(wearers)]
+    next_k = [0] * wearers
+    crossed: list[float | None] = [None] * wearers
+    sent, late_s = 0, 0.0
+    end_ms = start_ms + seconds * 1000
+    while True:
+        now_ms = time.time() * 1000
+        if now_ms >= end_ms:
+            break
+        for i in range(wearers):
+            k0 = next_k[i]
+            last_t = first[i] + (k0 + batch_s - 1) * 1000
+            if last_t > now_ms:
+                continue
+            late_s = max(late_s, (now_ms - last_t) / 1000)
+            frames = ",".join(
+                f'{{"t_ms":{first[i] + k * 1000},"incl_deg":84.0,"enmo_mg":{1 + (i + k) % 5},"sd_mg":{5 + (i + k) % 5},'
+                f'"n":50}}'
+                for k in range(k0, k0 + batch_s)
+            )
+            payload = f'{{"v":1,"wearer":"w{i}","device":"d","placement":"thigh","seq":{k0},"frames":[{frames}]}}'
+            client.publish(topics[i], payload, qos=1)
+            if k0 <= threshold_s < k0 + batch_s:
+                crossed[i] = time.time()
+            next_k[i] = k0 + batch_s
+            sent += batch_s
+        time.sleep(max(0.0, 0.05 - (time.time() * 1000 - now_ms) / 1000))
+    while client._out_messages:  # every QoS 1 publish acknowledged by the broker
+        time.sleep(0.05)
+    client.loop_stop()
+    client.disconnect()
+    print(json.dumps({"sent": sent, "late_s": round(late_s, 3), "crossed": crossed}))
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stored(url: str, db: str) -> int:
+    q = urllib.parse.urlencode({"db": db, "q": "SELECT count(incl_deg) FROM features"})
+    try:
+        with urllib.request.urlopen(f"{url}/query?{q}", timeout=30) as response:
+            result = json.loads(response.read())["results"][0]
+    except OSError:
+        return -1
+    return int(result["series"][0]["values"][0][1]) if "series" in result else 0
+
+
+@dataclass
+class Stage:
+    wearers: int
+    batch_s: int
+    sent: int
+    generator_late_s: float
+    expected_prompts: int
+    prompts: int
+    duplicates: int
+    p50_s: float
+    p99_s: float
+    stored: int
+    cpu: dict[str, float]
+
+    @property
+    def held(self) -> bool:
+        return (
+            self.prompts == self.expected_prompts
+            and self.duplicates == 0
+            and self.stored == self.sent
+            and self.p99_s < HELD_P99_S
+        )
+
+
+def _prompts(path: Path) -> list[tuple[float, dict]]:  # type: ignore[type-arg]
+    return [
+        (float(stamp), json.loads(body))
+        for line in path.read_text().splitlines()
+        for stamp, _, body in [line.partition(" ")]
+    ]
+
+
+def run_stage(
+    base: Path, servers: dict[str, int], influx_url: str, wearers: int, batch_s: int, seconds: int, threshold_s: int
+) -> Stage:
+    mqtt_port = servers.pop("port")
+    root = f"scale{wearers}b{batch_s}"
+    work = base / root
+    work.mkdir()
+    policy = work / "policy.yaml"
+    policy.write_text(
+        f"defaults:\n  sitting_threshold_min: {threshold_s / 60}\n  escalate_after_min: null\n"
+        "  max_per_hour: 60\n  min_spacing_min: 0\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "KINETIC_MQTT__PORT": str(mqtt_port),
+        "KINETIC_MQTT__TOPIC_ROOT": root,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": root,
+        "KINETIC_INFLUX__URL": influx_url,
+        "KINETIC_INFLUX__DATABASE": root,
+        "KINETIC_BRIDGE__SPOOL_PATH": str(work / "spool.sqlite"),
+        "KINETIC_ALERTS__STATE_DIR": str(work / "alerts"),
+        "KINETIC_ALERTS__POLICY_FILE": str(policy),
+        "KINETIC_LOG_LEVEL": "WARNING",
+    }
+    kinetic = [sys.executable, "-m", "ingest.cli"]
+    services = {
+        name: subprocess.Popen([*kinetic, name], env=env, stdout=log, stderr=subprocess.STDOUT)
+        for name in ("bridge", "alerts")
+        for log in [(work / f"{name}.log").open("wb")]
+    }
+    prompts_path = work / "prompts.log"
+    prompts_log = prompts_path.open("wb")
+    sub = subprocess.Popen(
+        ["mosquitto_sub", "-p", str(mqtt_port), "-q", "1", "-t", f"{root}/v1/+/prompts", "-F", "%U %p"],
+        stdout=prompts_log,
+        stderr=subprocess.DEVNULL,
+    )
+    pids = {name: p.pid for name, p in services.items()} | servers
+    servers["port"] = mqtt_port
+    try:
+        time.sleep(3.0)  # the services connect and subscribe
+        cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall0 = time.monotonic()
+        args = ["--generate", str(wearers), "--seconds", str(seconds), "--batch-s", str(batch_s)]
+        args += ["--threshold-s", str(threshold_s), "--root", root, "--port", str(mqtt_port)]
+        gen = subprocess.run(
+            [sys.executable, "-m", "bench.alerts_scale", *args], capture_output=True, text=True, check=False
+        )
+        if gen.returncode != 0:
+            raise SystemExit(f"the generator failed:\n{gen.stderr}")
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = json.loads(gen.stdout)
+        crossed: list[float | None] = result["crossed"]
+        expected = sum(1 for c in crossed if c is not None)
+        deadline = time.monotonic() + 30
+        stored_n = 0
+        while time.monotonic() < deadline:
+            stored_n = stored(influx_url, root)
+            if len(_prompts(prompts_path)) >= expected and stored_n >= result["sent"]:
+                break
+            time.sleep(0.5)
+        wall = time.monotonic() - wall0
+        cpu = {name: round((cpu_seconds(pid) - cpu0[name]) / wall, 2) for name, pid in pids.items()}
+        generator_cpu = children1.ru_utime + children1.ru_stime - children0.ru_utime - children0.ru_stime
+        cpu["generator"] = round(generator_cpu / wall, 2)
+        time.sleep(1.0)  # late duplicates would show now
+        arrivals = _prompts(prompts_path)
+    finally:
+        for p in services.values():
+            p.terminate()
+        for p in services.values():
+            p.wait(30)
+        sub.terminate()
+        sub.wait(5)
+        prompts_log.close()
+    latencies = sorted(stamp - (crossed[int(body["wearer"][1:])] or stamp) for stamp, body in arrivals)
+    ids = [body["id"] for _, body in arrivals]
+    cut = max(0, int(len(latencies) * 0.99) - 1)
+    return Stage(
+        wearers=wearers,
+        batch_s=batch_s,
+        sent=result["sent"],
+        generator_late_s=result["late_s"],
+        expected_prompts=expected,
+        prompts=len(set(ids)),
+        duplicates=len(ids) - len(set(ids)),
+        p50_s=round(statistics.median(latencies), 3) if latencies else float("nan"),
+        p99_s=round(latencies[cut], 3) if latencies else float("nan"),
+        stored=stored_n,
+        cpu=cpu,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--stages",
+        default="10:2500,10:5000,10:10000,1:1000,1:2500,1:5000,1:10000",
+        help="BATCH_S:WEARERS,... (seconds of frames per message : wearers); default: the product's 10 s batches, "
+        "then one frame per message",
+    )
+    parser.add_argument("--seconds", type=int, default=70)
+    parser.add_argument("--threshold-s", type=int, default=30)
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-s", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s)
+        return
+    stages: list[Stage] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        broker = start_mosquitto(base / "mosquitto", extra_config="max_inflight_messages 0\n")
+        influxd = start_influxd(base / "influxd")
+        servers = {"port": broker.port, "mosquitto": broker.process.pid, "influxd": influxd.process.pid}
+        try:
+            for spec in args.stages.split(","):
+                batch_s, wearers = (int(x) for x in spec.split(":"))
+                print(f"stage: {wearers} wearers, {batch_s} s per message, {args.seconds} s ...", file=sys.stderr)
+                stage = run_stage(base, servers, influxd.url, wearers, batch_s, args.seconds, args.threshold_s)
+                stages.append(stage)
+                print(
+                    f"  {wearers:6d} wearers x {batch_s:2d} s/msg ({wearers / batch_s:.0f} msg/s): frames sent "
+                    f"{stage.sent} (generator late {stage.generator_late_s} s at most), stored {stage.stored}; "
+                    f"prompts {stage.prompts}/{stage.expected_prompts}, duplicates {stage.duplicates}; latency p50 "
+                    f"{stage.p50_s} s, p99 {stage.p99_s} s; CPU s/s {stage.cpu}; held: {'yes' if stage.held else 'NO'}",
+                    flush=True,
+                )
+        finally:
+            influxd.stop()
+            broker.stop()
+    for batch_s in sorted({s.batch_s for s in stages}, reverse=True):
+        held = [s.wearers for s in stages if s.held and s.batch_s == batch_s]
+        print(f"{batch_s} s per message: largest number of wearers held without loss: {max(held) if held else 0}")
+
+
+if __name__ == "__main__":
+    main()
