@@ -22,7 +22,7 @@ from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
 from alerts.state import AlertState
 from ingest.errors import WireError
-from ingest.mqtt import DeadLetters, Publisher, ack, payload_bytes
+from ingest.mqtt import DeadLetters, Publisher, ack, message_batches, payload_bytes
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Topics, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,13 +98,14 @@ class AlertService:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _consume(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+        async for batch in message_batches(client):
             self._last_message = time.monotonic()
-            await self.handle(client, str(message.topic), payload_bytes(message))
-            if self.manual_ack:
-                self._unacked.append((message.mid, message.qos))
-                if len(self._unacked) >= self.max_unacked:
-                    self.checkpoint(client)
+            for message in batch:
+                await self.handle(client, str(message.topic), payload_bytes(message))
+                if self.manual_ack:
+                    self._unacked.append((message.mid, message.qos))
+            if len(self._unacked) >= self.max_unacked:
+                self.checkpoint(client)
             await self._flush_late(client)
 
     async def _tick(self, client: aiomqtt.Client) -> None:

@@ -30,7 +30,7 @@ import aiomqtt
 
 from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
-from ingest.mqtt import DeadLetters, Publisher, ack, payload_bytes
+from ingest.mqtt import DeadLetters, Publisher, ack, message_batches, payload_bytes
 from ingest.settings import BridgeSettings
 from ingest.store.points import Point, PointSink
 from ingest.store.rollup import MinuteRollup
@@ -119,34 +119,36 @@ class Bridge:
         bodies: list[bytes] = []
         mids: list[tuple[int, int]] = []
         points = 0
-        async for message in client.messages:
-            self.counters.messages += 1
-            self._uncommitted += 1
-            mids.append((message.mid, message.qos))
-            topic, payload = str(message.topic), payload_bytes(message)
-            try:
-                _, decoded = decode(self.topics, topic, payload)
-            except WireError as exc:
-                await self.dead_letters.send(client, topic, payload, str(exc))
-            else:
+        async for batch in message_batches(client):
+            for i, message in enumerate(batch, 1):
+                self.counters.messages += 1
+                self._uncommitted += 1
+                mids.append((message.mid, message.qos))
+                topic, payload = str(message.topic), payload_bytes(message)
                 try:
-                    body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
-                    rolled = self._rollup_points(decoded)
-                    if rolled:
-                        body += self.sink.encode(rolled)
-                        count += len(rolled)
-                except ValueError as exc:  # valid on the wire, yet not storable: dead-letter it, carry on
-                    await self.dead_letters.send(client, topic, payload, f"cannot store: {exc}")
-                    count = 0
-                if count:
-                    bodies.append(body)
-                    points += count
-            if points >= self.settings.batch_max_points or len(client.messages) == 0:
-                await self._commit(b"".join(bodies), points)
-                for mid, qos in mids:
-                    ack(client, mid, qos)
-                self._uncommitted -= len(mids)
-                bodies, mids, points = [], [], 0
+                    _, decoded = decode(self.topics, topic, payload)
+                except WireError as exc:
+                    await self.dead_letters.send(client, topic, payload, str(exc))
+                else:
+                    try:
+                        body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
+                        rolled = self._rollup_points(decoded)
+                        if rolled:
+                            body += self.sink.encode(rolled)
+                            count += len(rolled)
+                    except ValueError as exc:  # valid on the wire, yet not storable: dead-letter it, carry on
+                        await self.dead_letters.send(client, topic, payload, f"cannot store: {exc}")
+                        count = 0
+                    if count:
+                        bodies.append(body)
+                        points += count
+                last = i == len(batch) and len(client.messages) == 0
+                if points >= self.settings.batch_max_points or last:
+                    await self._commit(b"".join(bodies), points)
+                    for mid, qos in mids:
+                        ack(client, mid, qos)
+                    self._uncommitted -= len(mids)
+                    bodies, mids, points = [], [], 0
 
     def _rollup_points(self, message: Payload) -> list[Point]:
         if isinstance(message, FeatureBatchV1):
