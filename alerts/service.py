@@ -26,6 +26,7 @@ from ingest.mqtt import DeadLetters, Publisher, ack, message_batches, payload_by
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Topics, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
+MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
 
 
 class AlertService:
@@ -62,6 +63,10 @@ class AlertService:
         self._last_checkpoint = time.monotonic()
         self._last_message = time.monotonic()
         self._late: list[tuple[str, str, bytes]] = []  # dead letters from delivery results, published by the loop
+        # Publications in flight: QoS 1 waits for the broker's PUBACK, so they run side by side (one at a time, a
+        # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
+        self._publishing: set[asyncio.Future[None]] = set()
+        self._lock = asyncio.Lock()  # a checkpoint never interleaves with the handling of a batch
         if state is not None:
             restored = state.load()
             engine.wearers.update(restored)
@@ -90,7 +95,7 @@ class AlertService:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
-            self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
+            await self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
         finally:
             self.client = None
             for task in tasks:
@@ -99,13 +104,14 @@ class AlertService:
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         async for batch in message_batches(client):
-            self._last_message = time.monotonic()
-            for message in batch:
-                await self.handle(client, str(message.topic), payload_bytes(message))
-                if self.manual_ack:
-                    self._unacked.append((message.mid, message.qos))
-            if len(self._unacked) >= self.max_unacked:
-                self.checkpoint(client)
+            async with self._lock:
+                for message in batch:
+                    await self.handle(client, str(message.topic), payload_bytes(message))
+                    if self.manual_ack:
+                        self._unacked.append((message.mid, message.qos))
+                self._last_message = time.monotonic()
+            if len(self._unacked) >= self.max_unacked or len(self._publishing) >= MAX_PUBLISHING:
+                await self.checkpoint(client)
             await self._flush_late(client)
 
     async def _tick(self, client: aiomqtt.Client) -> None:
@@ -115,19 +121,44 @@ class AlertService:
             if self._unacked and (
                 now - self._last_checkpoint >= self.checkpoint_s or now - self._last_message >= self.idle_checkpoint_s
             ):
-                self.checkpoint(client)
+                await self.checkpoint(client)
             await self._flush_late(client)
 
-    def checkpoint(self, client: aiomqtt.Client | None) -> None:
-        """Store the state of the wearers touched since the last checkpoint, then acknowledge their messages."""
-        if self.state is not None and self._dirty:
-            self.state.checkpoint({w: self.engine.wearers[w] for w in self._dirty if w in self.engine.wearers})
-        self._dirty.clear()
-        if client is not None:
-            for mid, qos in self._unacked:
-                ack(client, mid, qos)
-        self._unacked.clear()
-        self._last_checkpoint = time.monotonic()
+    async def flush(self) -> None:
+        """Wait until every publication so far has been acknowledged by the broker (or has failed)."""
+        while self._publishing:
+            await asyncio.gather(*list(self._publishing), return_exceptions=True)
+
+    async def checkpoint(self, client: aiomqtt.Client | None) -> None:
+        """When every output so far is with the broker: store the state of the wearers touched since the last
+        checkpoint, then acknowledge the messages that produced it (in that order: a crash in between redelivers)."""
+        async with self._lock:
+            await self.flush()
+            if self.state is not None and self._dirty:
+                self.state.checkpoint({w: self.engine.wearers[w] for w in self._dirty if w in self.engine.wearers})
+            self._dirty.clear()
+            if client is not None:
+                for mid, qos in self._unacked:
+                    ack(client, mid, qos)
+            self._unacked.clear()
+            self._last_checkpoint = time.monotonic()
+
+    def _publish(
+        self, publisher: Publisher, topic: str, payload: bytes, on_done: Callable[[], None] | None = None
+    ) -> None:
+        future = asyncio.ensure_future(publisher.publish(topic, payload, qos=1))
+        self._publishing.add(future)
+
+        def finished(f: asyncio.Future[None]) -> None:
+            self._publishing.discard(f)
+            if f.cancelled():
+                return
+            if f.exception() is not None:
+                _LOGGER.warning("%s: publishing on %s failed: %s", self.name, topic, f.exception())
+            elif on_done is not None:
+                on_done()
+
+        future.add_done_callback(finished)
 
     def _command(self, command: CommandV1) -> list[Output]:
         applied, outputs = self.engine.command(command)
@@ -160,7 +191,7 @@ class AlertService:
                 await self._event(publisher, output)
 
     async def _event(self, publisher: Publisher, event: EventV1) -> None:
-        await publisher.publish(self.topics.events(event.wearer), encode(event), qos=1)
+        self._publish(publisher, self.topics.events(event.wearer), encode(event))
         self.events_published += 1
 
     async def _prompt(self, publisher: Publisher, prompt: PromptV1) -> bool:
@@ -188,9 +219,13 @@ class AlertService:
 
     async def _deliver(self, publisher: Publisher, prompt: PromptV1, channel: str) -> None:
         if channel == "mqtt":
-            await publisher.publish(self.topics.prompts(prompt.wearer), encode(prompt), qos=1)
             self.prompts_published += 1
-            self.delivery_result(prompt, "mqtt", "done", None)
+            self._publish(
+                publisher,
+                self.topics.prompts(prompt.wearer),
+                encode(prompt),
+                lambda: self.delivery_result(prompt, "mqtt", "done", None),
+            )
             return
         policy = self.engine.policy(prompt.wearer)
         target = policy.ntfy_topic if channel == "ntfy" else None

@@ -77,6 +77,9 @@ def build_client(
         timeout=settings.connect_timeout_s,
         # Bounded outgoing queue inside paho: back-pressure instead of memory growth.
         max_queued_outgoing_messages=10_000,
+        # QoS 1 publications awaiting their PUBACK at once (paho's default, 20, caps a busy service's output at
+        # 20 per broker round trip: bench/alerts_scale.py).
+        max_inflight_messages=1000,
     )
     if manual_ack:
         # Set before connecting: a persistent session's queued messages arrive right after CONNACK. aiomqtt

@@ -129,6 +129,7 @@ async def sit(service: AlertService, out: Published, wearers: list[str], minutes
     for script in scenario.wearers:
         for batch in batches_for(scenario, script, 30):
             await service.handle(out, TOPICS.features(batch.wearer, batch.device), encode(batch))
+    await service.flush()
 
 
 @sync
@@ -234,7 +235,7 @@ async def test_pending_deliveries_survive_a_restart_and_are_sent_after_it(tmp_pa
         await until(lambda: len(down.hits) >= 2, 10, "failed attempts")
         assert service.dispatcher is not None
         await service.dispatcher.close()  # the service stops with the delivery pending
-        service.checkpoint(None)
+        await service.checkpoint(None)
         state.close()
         (prompt,) = out.prompts()
     async with aiohttp.ClientSession() as session, receiver(lambda h, n: always(200)) as up:
