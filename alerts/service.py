@@ -27,6 +27,9 @@ from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Topics, de
 
 _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
+PRUNE_EVERY_S = 600.0
+# the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
+OUTBOX_KEEP_MS = 2 * 86_400_000
 
 
 class AlertService:
@@ -62,6 +65,7 @@ class AlertService:
         self._unacked: list[tuple[int, int]] = []
         self._last_checkpoint = time.monotonic()
         self._last_message = time.monotonic()
+        self._last_prune = 0.0
         self._late: list[tuple[str, str, bytes]] = []  # dead letters from delivery results, published by the loop
         # Publications in flight: QoS 1 waits for the broker's PUBACK, so they run side by side (one at a time, a
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
@@ -142,6 +146,11 @@ class AlertService:
                     ack(client, mid, qos)
             self._unacked.clear()
             self._last_checkpoint = time.monotonic()
+            if self.state is not None and self._last_checkpoint - self._last_prune > PRUNE_EVERY_S:
+                self._last_prune = self._last_checkpoint
+                pruned = self.state.prune(keep_ms=OUTBOX_KEEP_MS)
+                if pruned:
+                    _LOGGER.info("%s: the outbox forgot %d old prompts", self.name, pruned)
 
     def _publish(
         self, publisher: Publisher, topic: str, payload: bytes, on_done: Callable[[], None] | None = None

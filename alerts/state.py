@@ -137,10 +137,16 @@ class AlertState:
         rows = self._db.execute("SELECT channel, state FROM deliveries WHERE prompt_id = ?", (prompt_id,))
         return dict(rows.fetchall())
 
-    def prune(self, before_ms: int) -> int:
-        """Forget prompts that expired before ``before_ms`` (their outcome events are in the store)."""
+    def prune(self, keep_ms: int) -> int:
+        """Forget prompts that expired more than ``keep_ms`` before the newest prompt's expiry (event time, never
+        the wall clock, so a replay of old data prunes the same way); their outcome events are in the store."""
         with self._transaction():
-            old = [r[0] for r in self._db.execute("SELECT id FROM prompts WHERE expires_ms < ?", (before_ms,))]
+            old = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM prompts WHERE expires_ms < (SELECT MAX(expires_ms) FROM prompts) - ?", (keep_ms,)
+                )
+            ]
             self._db.executemany("DELETE FROM deliveries WHERE prompt_id = ?", [(i,) for i in old])
             self._db.executemany("DELETE FROM prompts WHERE id = ?", [(i,) for i in old])
         return len(old)
