@@ -85,7 +85,10 @@ class WearableConfig(_Section):
 
     wearer: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     device: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Kinetic's id for this sensor")
-    profile: Literal["infinitime", "kinetic-diy"]
+    profile: Literal["infinitime", "kinetic-diy", "polar-pmd"]
+    rate_hz: int | None = Field(
+        default=None, ge=1, le=1000, description="polar-pmd: ACC sample rate to ask for (default: 50, or what it has)"
+    )
     placement: Literal["thigh", "trunk", "wrist"]
     address: str | None = Field(default=None, description="BLE address (or, on macOS, the CoreBluetooth UUID)")
     name: str | None = Field(default=None, description="advertised name, when the address is not known")

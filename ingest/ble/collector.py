@@ -30,7 +30,8 @@ from pydantic import ValidationError
 
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
-from ingest.ble.profiles import infinitime, kinetic_diy
+from ingest.ble.polar_stream import PolarStream
+from ingest.ble.profiles import infinitime, kinetic_diy, polar_pmd
 from ingest.errors import DecodeError
 from ingest.mqtt import Publisher, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
@@ -40,6 +41,7 @@ from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, Promp
 _LOGGER = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_S = 10.0
+FIRMWARE_REVISION = "00002a26-0000-1000-8000-00805f9b34fb"  # Device Information: Firmware Revision String
 Clock = Callable[[], float]  # seconds since the epoch; the adapter's clock (the pure parts take time from data)
 
 
@@ -129,11 +131,14 @@ class Collector:
         )
 
         rate_hz = 10.0
+        polar = PolarStream(cfg.rate_hz)
 
         def on_motion(_: Any, data: bytearray) -> None:
             received_ms = round(self.clock() * 1000)
             try:
-                if cfg.profile == "kinetic-diy":
+                if cfg.profile == "polar-pmd":
+                    timed = polar.decode(received_ms, data)
+                elif cfg.profile == "kinetic-diy":
                     # several samples per packet: the last one is "now", the others spaced by the sample rate
                     samples = kinetic_diy.decode_motion(data).samples
                     n = len(samples)
@@ -150,22 +155,31 @@ class Collector:
                 frames += aggregator.add(t_ms, sample)
             self._queue_batches(batcher.add(frames))
 
-        motion_uuid = kinetic_diy.MOTION if cfg.profile == "kinetic-diy" else infinitime.RAW_MOTION
+        motion_uuid = {
+            "kinetic-diy": kinetic_diy.MOTION,
+            "infinitime": infinitime.RAW_MOTION,
+            "polar-pmd": polar_pmd.PMD_DATA,
+        }[cfg.profile]
 
         battery: int | None = None
+        firmware: str | None = None
         online = False
         try:
             async with BleakClient(device, disconnected_callback=lambda _: lost.set(), **self.client_kwargs) as client:
                 self.counters.connects += 1
                 self.connected[cfg.device] = True
                 self._clients[cfg.device] = client
-                with contextlib.suppress(BleakError, DecodeError):
+                with contextlib.suppress(BleakError, DecodeError, IndexError):
                     battery = int((await client.read_gatt_char(infinitime.BATTERY_LEVEL))[0])
+                with contextlib.suppress(BleakError, UnicodeDecodeError):
+                    firmware = (await client.read_gatt_char(FIRMWARE_REVISION)).decode()[:64] or None
                 if cfg.profile == "kinetic-diy":
                     rate_hz = float(kinetic_diy.decode_rate(await client.read_gatt_char(kinetic_diy.RATE)))
-                self._status(cfg, "online", battery)
+                self._status(cfg, "online", battery, firmware)
                 online = True
                 await client.start_notify(motion_uuid, on_motion)
+                if cfg.profile == "polar-pmd":
+                    await polar.start(client)
                 _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
                 waiter = asyncio.create_task(lost.wait())
                 stopper = asyncio.create_task(stop.wait())
@@ -179,12 +193,14 @@ class Collector:
             self._queue_batches(batcher.add(aggregator.flush()) + batcher.flush())
             self._seq[cfg.device] = batcher.seq
             if online:
-                self._status(cfg, "offline", battery)
+                self._status(cfg, "offline", battery, firmware)
         if lost.is_set() and not stop.is_set():
             self.counters.link_losses += 1
             raise BleakError("link lost")
 
-    def _status(self, cfg: WearableConfig, state: Literal["online", "offline"], battery: int | None) -> None:
+    def _status(
+        self, cfg: WearableConfig, state: Literal["online", "offline"], battery: int | None, firmware: str | None = None
+    ) -> None:
         status = DeviceStatusV1(
             wearer=cfg.wearer,
             device=cfg.device,
@@ -192,6 +208,7 @@ class Collector:
             placement=cfg.placement,
             t_ms=round(self.clock() * 1000),
             battery_pct=battery,
+            firmware=firmware,
         )
         self._enqueue(self.topics.status(cfg.wearer, cfg.device), encode(status), retain=True, points=0)
 
