@@ -85,7 +85,7 @@ class WearableConfig(_Section):
 
     wearer: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     device: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Kinetic's id for this sensor")
-    profile: Literal["infinitime", "kinetic-diy", "polar-pmd"]
+    profile: Literal["infinitime", "kinetic-diy", "polar-pmd", "microbit"]
     rate_hz: int | None = Field(
         default=None, ge=1, le=1000, description="polar-pmd: ACC sample rate to ask for (default: 50, or what it has)"
     )

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
 from ingest.ble.polar_stream import PolarStream
-from ingest.ble.profiles import infinitime, kinetic_diy, polar_pmd
+from ingest.ble.profiles import infinitime, kinetic_diy, microbit, polar_pmd
 from ingest.errors import DecodeError
 from ingest.mqtt import Publisher, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
@@ -138,6 +138,8 @@ class Collector:
             try:
                 if cfg.profile == "polar-pmd":
                     timed = polar.decode(received_ms, data)
+                elif cfg.profile == "microbit":
+                    timed = [(received_ms, microbit.decode_accel(data))]
                 elif cfg.profile == "kinetic-diy":
                     # several samples per packet: the last one is "now", the others spaced by the sample rate
                     samples = kinetic_diy.decode_motion(data).samples
@@ -159,6 +161,7 @@ class Collector:
             "kinetic-diy": kinetic_diy.MOTION,
             "infinitime": infinitime.RAW_MOTION,
             "polar-pmd": polar_pmd.PMD_DATA,
+            "microbit": microbit.DATA,
         }[cfg.profile]
 
         battery: int | None = None
@@ -175,6 +178,10 @@ class Collector:
                     firmware = (await client.read_gatt_char(FIRMWARE_REVISION)).decode()[:64] or None
                 if cfg.profile == "kinetic-diy":
                     rate_hz = float(kinetic_diy.decode_rate(await client.read_gatt_char(kinetic_diy.RATE)))
+                if cfg.profile == "microbit":
+                    period = microbit.PREFERRED_PERIOD_MS
+                    await client.write_gatt_char(microbit.PERIOD, microbit.encode_period(period), response=True)
+                    rate_hz = 1000 / microbit.decode_period(await client.read_gatt_char(microbit.PERIOD))
                 self._status(cfg, "online", battery, firmware)
                 online = True
                 await client.start_notify(motion_uuid, on_motion)

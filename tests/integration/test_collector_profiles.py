@@ -14,6 +14,7 @@ import pytest
 from alerts.calibration import angle_deg
 from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
+from ingest.ble.profiles.microbit import MicrobitEmulator
 from ingest.ble.profiles.polar_pmd import PolarEmulator
 from ingest.config import KineticSettings
 from ingest.mqtt import serve
@@ -94,3 +95,40 @@ def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tm
     online = {s.device: s for s in statuses if s.state == "online"}
     assert online["pia-h10"].firmware == "3.1.1" and online["pia-h10"].battery_pct == 71
     assert online["rob-verity"].firmware == "2.1.0"
+
+
+def test_a_microbit_is_set_to_50_hz_and_streams_through_the_collector(
+    mosquitto: Server, tmp_path: Path, unique: str
+) -> None:
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+
+    async def run() -> tuple[list[tuple[str, bytes]], MicrobitEmulator, Collector]:
+        radio = VirtualRadio()
+        await radio.start()
+        board = MicrobitEmulator(radio.peripheral("microbit", "F4:00:00:00:00:20"))
+        await board.start()
+        cfg = WearableConfig(
+            wearer="max", device="max-thigh", profile="microbit", placement="thigh", address="F4:00:00:00:00:20"
+        )
+        collector = Collector(
+            CollectorSettings(wearables=[cfg], batch_s=1, scan_timeout_s=3),
+            topics,
+            Spool(tmp_path / "queue.sqlite", 10_000_000),
+            scanner_kwargs=radio.scanner_kwargs(),
+            client_kwargs=radio.client_kwargs(),
+        )
+        stop = asyncio.Event()
+        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
+            ble = asyncio.create_task(collector.run(stop))
+            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+            await until(lambda: board.period_writes == [20], 20, "the period write")
+            await board.stream([(0.0, -1.0, 0.05)] * (50 * 3))
+            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
+        return rec.messages, board, collector
+
+    messages, board, collector = asyncio.run(run())
+    assert board.period_ms == 20 and collector.counters.samples == board.sent == 150
+    frames = [f for _, p in messages for f in FeatureBatchV1.model_validate_json(p).frames]
+    assert sum(f.n for f in frames) == 150
+    assert all(f.gravity is not None and angle_deg(f.gravity, (0.0, -1.0, 0.05)) < 1 for f in frames)

@@ -1,4 +1,4 @@
-"""Polar PMD decoders, checked against the byte vectors in ../shared/reference/ble-profiles.md (section a), by round
+"""BLE profile decoders: Polar PMD checked against the byte vectors in ../shared/reference/ble-profiles.md (section a),
 trips, and by fuzzing (any bytes -> a DecodeError or a frame, never another exception)."""
 
 from __future__ import annotations
@@ -127,3 +127,19 @@ def test_the_clock_map_follows_a_drifting_device_clock_and_a_reset() -> None:
     assert max(abs(e) for e in errors[100:]) < 5  # ms: 100 ppm is 20 ms per 200 s, the window follows it
     (after_reset,) = clock.samples(host_ms + 202, 0, 1)  # the clock was set to another epoch
     assert clock.jumps == 1 and abs(after_reset - (host_ms + 202)) < 1
+
+
+@given(st.binary(max_size=12))
+def test_microbit_decoders_raise_only_decode_errors(data: bytes) -> None:
+    from ingest.ble.profiles import microbit
+
+    for decode in (microbit.decode_accel, microbit.decode_period):
+        with contextlib.suppress(DecodeError):
+            decode(data)
+
+
+def test_microbit_values_are_milli_g() -> None:
+    from ingest.ble.profiles import microbit
+
+    assert microbit.decode_accel(struct.pack("<hhh", -12, 980, 250)) == (-0.012, 0.98, 0.25)
+    assert microbit.decode_period(microbit.encode_period(20)) == 20
