@@ -74,6 +74,9 @@ class FeatureFrameV1(_Model):
     sd_mg: float | None = Field(default=None, ge=0.0)
     steps: int = Field(default=0, ge=0)
     n: int = Field(ge=0, description="samples that went into this frame")
+    hr_bpm: float | None = Field(
+        default=None, ge=20, le=300, description="heart rate in the second (Heart Rate Service), when the sensor has it"
+    )
 
     @model_validator(mode="after")
     def _gravity_or_inclination(self) -> FeatureFrameV1:

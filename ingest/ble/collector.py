@@ -31,12 +31,12 @@ from pydantic import ValidationError
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
 from ingest.ble.polar_stream import PolarStream
-from ingest.ble.profiles import infinitime, kinetic_diy, microbit, polar_pmd
+from ingest.ble.profiles import heart_rate, infinitime, kinetic_diy, microbit, polar_pmd
 from ingest.errors import DecodeError
 from ingest.mqtt import Publisher, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
 from ingest.store.spool import Spool, SpoolFull
-from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
+from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, FeatureFrameV1, PromptV1, Topics, encode
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,6 +57,28 @@ class CollectorCounters:
     link_losses: int = 0
     prompts_delivered: int = 0
     prompts_undelivered: int = 0
+
+
+@dataclass
+class HeartRateTrack:
+    """The latest heart rate of a wearable with the Heart Rate Service, put on the frames of the seconds it covers
+    (a reading older than ``max_age_ms`` is not used)."""
+
+    max_age_ms: int = 3000
+    t_ms: int | None = None
+    bpm: int | None = None
+
+    def add(self, t_ms: int, bpm: int) -> None:
+        if 20 <= bpm <= 300:  # 0 = no reading yet; the wire accepts 20-300
+            self.t_ms, self.bpm = t_ms, bpm
+
+    def stamp(self, frames: list[FeatureFrameV1]) -> list[FeatureFrameV1]:
+        if self.t_ms is None or self.bpm is None:
+            return frames
+        return [
+            f.model_copy(update={"hr_bpm": float(self.bpm)}) if abs(f.t_ms + 500 - self.t_ms) <= self.max_age_ms else f
+            for f in frames
+        ]
 
 
 @dataclass
@@ -155,7 +177,16 @@ class Collector:
             frames = []
             for t_ms, sample in timed:
                 frames += aggregator.add(t_ms, sample)
-            self._queue_batches(batcher.add(frames))
+            self._queue_batches(batcher.add(heart.stamp(frames)))
+
+        heart = HeartRateTrack()
+
+        def on_heart_rate(_: Any, data: bytearray) -> None:
+            try:
+                heart.add(round(self.clock() * 1000), heart_rate.decode_measurement(data).bpm)
+            except DecodeError as exc:
+                self.counters.decode_errors += 1
+                _LOGGER.warning("%s %s: bad heart rate notification (%s)", cfg.wearer, cfg.device, exc)
 
         motion_uuid = {
             "kinetic-diy": kinetic_diy.MOTION,
@@ -185,6 +216,8 @@ class Collector:
                 self._status(cfg, "online", battery, firmware)
                 online = True
                 await client.start_notify(motion_uuid, on_motion)
+                if client.services.get_characteristic(heart_rate.MEASUREMENT) is not None:
+                    await client.start_notify(heart_rate.MEASUREMENT, on_heart_rate)
                 if cfg.profile == "polar-pmd":
                     await polar.start(client)
                 _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
@@ -197,7 +230,7 @@ class Collector:
             # whatever ended the session (stop, a lost link, an error), the data so far and the status go out
             self.connected[cfg.device] = False
             self._clients.pop(cfg.device, None)
-            self._queue_batches(batcher.add(aggregator.flush()) + batcher.flush())
+            self._queue_batches(batcher.add(heart.stamp(aggregator.flush())) + batcher.flush())
             self._seq[cfg.device] = batcher.seq
             if online:
                 self._status(cfg, "offline", battery, firmware)

@@ -26,7 +26,7 @@ def _ms(dt: datetime | None) -> int | None:
     return None if dt is None else round(dt.timestamp() * 1000)
 
 
-_OPTIONAL_FEATURE_FIELDS = ("gx", "gy", "gz", "incl_deg", "lean_deg", "sd_mg")
+_OPTIONAL_FEATURE_FIELDS = ("gx", "gy", "gz", "incl_deg", "lean_deg", "sd_mg", "hr_bpm")
 
 
 def feature_points(batch: FeatureBatchV1) -> list[Point]:
@@ -53,7 +53,12 @@ def feature_lines(batch: FeatureBatchV1) -> bytes:
     append = lines.append
     for f in batch.frames:
         head = f"{prefix}{f.enmo_mg!r},steps={f.steps}i,n={f.n}i"
-        if f.gx is not None and f.incl_deg is None and f.lean_deg is None and f.sd_mg is not None:
+        if f.hr_bpm is not None:
+            rest = "".join(
+                f",{name}={value!r}" for name in _OPTIONAL_FEATURE_FIELDS if (value := getattr(f, name)) is not None
+            )
+            append(f"{head}{rest} {f.t_ms}\n")
+        elif f.gx is not None and f.incl_deg is None and f.lean_deg is None and f.sd_mg is not None:
             # the shape the collector sends
             append(f"{head},gx={f.gx!r},gy={f.gy!r},gz={f.gz!r},sd_mg={f.sd_mg!r} {f.t_ms}\n")
         elif f.gx is None and f.sd_mg is None and f.incl_deg is not None:

@@ -89,6 +89,8 @@ def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tm
         # units: mG frames (H10) and delta frames x FACTOR (Verity) both give gravity in g
         assert all(f.gravity is not None and angle_deg(f.gravity, TILTED) < 1 for f in frames)
         assert all(abs(sum(v * v for v in f.gravity or (0, 0, 0)) ** 0.5 - 1) < 0.01 for f in frames)
+        # the standard Heart Rate Service beside PMD: the beat of each second on its frame
+        assert [f.hr_bpm for f in frames] == [72.0] * len(frames)
     statuses = [
         DeviceStatusV1.model_validate_json(p) for t, p in messages if t.endswith("/status") and "/_collector/" not in t
     ]

@@ -29,6 +29,7 @@ from bumble.core import AdvertisingData
 from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
+from ingest.ble.profiles import heart_rate
 from ingest.errors import DecodeError
 
 PMD_SERVICE = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
@@ -278,6 +279,7 @@ class PolarEmulator:
     streaming: asyncio.Event = field(default_factory=asyncio.Event)
     cp_writes: list[bytes] = field(default_factory=list)
     frames_sent: int = 0
+    heart_rate_bpm: int = 72
 
     def __post_init__(self) -> None:
         features = bytes([0x0F, 0x05, 0x00]) if self.model == "h10" else bytes([0x0F, 0x06, 0x00])
@@ -288,6 +290,9 @@ class PolarEmulator:
             CharacteristicValue(read=lambda _: features, write=self._on_cp),  # type: ignore[arg-type,unused-ignore]
         )
         self.data = Characteristic(PMD_DATA, Characteristic.Properties.NOTIFY, Characteristic.READABLE, bytes(0))
+        self.hr = Characteristic(
+            heart_rate.MEASUREMENT, Characteristic.Properties.NOTIFY, Characteristic.READABLE, bytes(2)
+        )
         battery = Characteristic(
             "00002a19-0000-1000-8000-00805f9b34fb",
             Characteristic.Properties.READ,
@@ -303,6 +308,7 @@ class PolarEmulator:
         self.device.add_services(
             [
                 Service(PMD_SERVICE, [self.cp, self.data]),
+                Service(heart_rate.SERVICE, [self.hr]),
                 Service("0000180f-0000-1000-8000-00805f9b34fb", [battery]),
                 Service("0000180a-0000-1000-8000-00805f9b34fb", [firmware]),
             ]
@@ -382,7 +388,10 @@ class PolarEmulator:
         """Send samples (g) in frames of ``per_frame`` once the client started ACC."""
         await self.streaming.wait()
         batch: list[tuple[float, float, float]] = []
-        for sample in samples_g:
+        for i, sample in enumerate(samples_g):
+            if i % self.rate_hz == 0:  # the standard Heart Rate Service, once a second, with the RR interval
+                beat = heart_rate.encode_measurement(self.heart_rate_bpm, (60 / self.heart_rate_bpm,))
+                await self.device.notify_subscribers(self.hr, beat)
             batch.append(sample)
             if len(batch) == self.per_frame:
                 await self.device.notify_subscribers(self.data, self.frame(batch))

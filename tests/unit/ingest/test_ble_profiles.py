@@ -1,5 +1,6 @@
-"""BLE profile decoders: Polar PMD checked against the byte vectors in ../shared/reference/ble-profiles.md (section a),
-trips, and by fuzzing (any bytes -> a DecodeError or a frame, never another exception)."""
+"""BLE profile decoders: Polar PMD checked against the byte vectors in ../shared/reference/ble-profiles.md (section a)
+and by round trips; micro:bit and heart rate by their units; every decoder fuzzed (any bytes -> a DecodeError or a
+value, never another exception)."""
 
 from __future__ import annotations
 
@@ -143,3 +144,25 @@ def test_microbit_values_are_milli_g() -> None:
 
     assert microbit.decode_accel(struct.pack("<hhh", -12, 980, 250)) == (-0.012, 0.98, 0.25)
     assert microbit.decode_period(microbit.encode_period(20)) == 20
+
+
+def test_heart_rate_measurements_of_the_sig_spec() -> None:
+    from ingest.ble.profiles.heart_rate import HeartRate, decode_measurement, encode_measurement
+
+    # uint8 value, contact detected, two RR intervals of 1/1024 s
+    assert decode_measurement(bytes([0x16, 72]) + struct.pack("<HH", 1024, 512)) == HeartRate(
+        72, True, None, (1.0, 0.5)
+    )
+    # uint16 value, energy expended, contact not supported
+    assert decode_measurement(bytes([0x09]) + struct.pack("<HH", 180, 35)) == HeartRate(180, None, 35, ())
+    assert decode_measurement(encode_measurement(61, (0.984375,), contact=False)) == HeartRate(
+        61, False, None, (0.984375,)
+    )
+
+
+@given(st.binary(max_size=24))
+def test_heart_rate_decoder_raises_only_decode_errors(data: bytes) -> None:
+    from ingest.ble.profiles.heart_rate import decode_measurement
+
+    with contextlib.suppress(DecodeError):
+        decode_measurement(data)
