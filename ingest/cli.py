@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Virtual wearers follow a scripted day (docs/scenarios.md) and publish feature batches "
         "and device status over MQTT, in real or accelerated time, with timestamps from the scenario clock.",
     )
-    sim.add_argument("scenario", type=Path, help="scenario YAML file")
+    sim.add_argument("scenario", type=Path, nargs="?", help="scenario YAML file (not with --replay)")
     sim.add_argument(
         "--speed",
         type=float,
@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="emulate the wearers as BLE sensors on a virtual radio and publish through the real collector "
         "(keep --speed modest: every 52 Hz sample is emulated)",
     )
+    sim.add_argument(
+        "--replay",
+        type=Path,
+        metavar="RECORDING",
+        help="with --ble: send a recorded file (<dataset>/recordings/<file>.csv.gz, ../shared/data layout) "
+        "through an emulated sensor at its own rate instead of a scenario",
+    )
+    sim.add_argument("--placement", choices=["thigh", "trunk", "wrist"], help="--replay: which sensor of the file")
+    sim.add_argument("--wearer", default="replay", help="--replay: the wearer id to publish as (default: replay)")
+    sim.add_argument("--seconds", type=float, help="--replay: only the first N seconds")
 
     sub.add_parser(
         "bridge",
@@ -253,6 +263,11 @@ def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
 
+    if args.replay is not None:
+        return _replay_ble(args, settings)
+    if args.scenario is None:
+        print("kinetic: error: simulate needs a scenario file (or --ble --replay RECORDING)", file=sys.stderr)
+        return 2
     scenario = load_scenario(args.scenario)
     speed = settings.simulate.speed if args.speed is None else args.speed
     batch_s = settings.simulate.batch_s if args.batch_s is None else args.batch_s
@@ -293,6 +308,55 @@ def _cmd_simulate(args: argparse.Namespace, settings: KineticSettings) -> int:
         if task in done:
             result = task.result()
             print(f"published {result.frames} frames in {result.batches} messages", file=sys.stderr)
+        else:
+            task.cancel()
+
+    _run_until_signal(job)
+    return 0
+
+
+def _replay_ble(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from ingest.ble.simulate_ble import load_replay, replay_ble  # noqa: PLC0415 - Bumble is only needed here
+
+    if not args.ble:
+        print(
+            "kinetic: error: --replay goes with --ble (the recording is sent over the virtual radio)", file=sys.stderr
+        )
+        return 2
+    speed = settings.simulate.speed if args.speed is None else args.speed
+    if speed <= 0:
+        print("kinetic: error: --replay needs --speed above 0 (every sample is emulated)", file=sys.stderr)
+        return 2
+    replay = load_replay(args.replay, args.placement, args.seconds)
+    seconds = replay.t_ms[-1] / 1000 if replay.t_ms else 0.0
+    print(
+        f"replay {replay.name}: {replay.placement} sensor, {len(replay.samples)} samples at {replay.rate_hz:g} Hz "
+        f"({seconds:.0f} s, {seconds / speed:.0f} s at speed {speed:g}) as wearer {args.wearer}",
+        file=sys.stderr,
+    )
+
+    async def job(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(
+            replay_ble(
+                replay,
+                wearer=check_id(args.wearer),
+                mqtt=settings.mqtt,
+                topics=Topics(settings.mqtt.topic_root),
+                speed=speed,
+                queue_path=settings.collector.queue_path,
+                start_ms=int(time.time() * 1000),
+                batch_s=settings.simulate.batch_s,
+            )
+        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if task in done:
+            result = task.result()
+            print(
+                f"sent {result.samples_sent} samples over BLE; the collector made {result.counters.frames} frames",
+                file=sys.stderr,
+            )
         else:
             task.cancel()
 

@@ -113,6 +113,15 @@ def read_recordings(folder: Path, description: DatasetDescription) -> list[Recor
     return [_read(path, description, classes, index.get(path.name, {})) for path in files]
 
 
+def read_recording(path: Path) -> tuple[DatasetDescription, Recording]:
+    """One recording file (``<dataset>/recordings/<file>.csv.gz``) with its dataset's description."""
+    if not path.is_file():
+        raise ConfigError(f"recording {path} does not exist")
+    folder = path.parent.parent
+    description = load_description(folder)
+    return description, _read(path, description, label_classes(folder, description), _index(folder).get(path.name, {}))
+
+
 def _read(path: Path, d: DatasetDescription, classes: dict[int, EvalClass], meta: dict[str, str]) -> Recording:
     with gzip.open(path, "rt", newline="") as handle:
         reader = csv.reader(handle)
