@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="time acceleration (default 2000: an 8-hour day in about 15 s; 0 = flat out)",
     )
     demo.add_argument("--db", type=Path, help="SQLite file to keep (default: a temporary file)")
+    demo.add_argument(
+        "--ble",
+        action="store_true",
+        help="the wearers as emulated BLE sensors read by the real collector (every 52 Hz sample is emulated: "
+        "use a short scenario and a speed of about 20)",
+    )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, nothing else")
 
     sim = sub.add_parser(
@@ -448,7 +454,10 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
     with tempfile.TemporaryDirectory(prefix="kinetic-demo-") as tmp:
         db_path = args.db or Path(tmp) / "kinetic-demo.sqlite"
         view = DemoView(scenario, quiet=args.json)
-        summary = view.run(settings, db_path=db_path, speed=args.speed)
+        if args.ble and not 0 < args.speed <= 100:
+            print("kinetic: error: --ble needs --speed between 0 and 100 (every sample is emulated)", file=sys.stderr)
+            return 2
+        summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     return 0

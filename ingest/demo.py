@@ -65,6 +65,7 @@ async def run_demo(
     speed: float,
     on_prompt: Callable[[PromptV1], None] | None = None,
     progress: Progress | None = None,
+    ble: bool = False,
 ) -> DemoSummary:
     loop = asyncio.get_running_loop()
     wall0 = loop.time()
@@ -93,17 +94,32 @@ async def run_demo(
                 group.create_task(serve(bridge.run, mqtt, "kinetic-demo-bridge", stop, manual_ack=True), name="bridge")
                 group.create_task(serve(alerts.run, mqtt, "kinetic-demo-alerts", stop), name="alerts")
                 await asyncio.wait_for(asyncio.gather(bridge.ready.wait(), alerts.ready.wait()), 30)
-                result = await simulate(
-                    scenario,
-                    mqtt=mqtt,
-                    topics=topics,
-                    speed=speed,
-                    batch_s=settings.simulate.batch_s,
-                    progress=progress,
-                )
+                if ble:
+                    # the edge path: emulated BLE sensors on the virtual radio, read by the real collector
+                    from ingest.ble.simulate_ble import simulate_ble  # noqa: PLC0415 - Bumble only in this mode
+
+                    sim = await simulate_ble(
+                        scenario,
+                        mqtt=mqtt,
+                        topics=topics,
+                        speed=speed,
+                        queue_path=db_path.with_name(db_path.stem + "-ble-queue.sqlite"),
+                        batch_s=settings.simulate.batch_s,
+                    )
+                    frames, batches = sim.counters.frames, sim.counters.batches_queued
+                else:
+                    result = await simulate(
+                        scenario,
+                        mqtt=mqtt,
+                        topics=topics,
+                        speed=speed,
+                        batch_s=settings.simulate.batch_s,
+                        progress=progress,
+                    )
+                    frames, batches = result.frames, result.batches
                 # Let the alert service see every batch, then end the bouts still open at the end of data.
                 counters = engine.counters
-                while counters.batches < result.batches:
+                while counters.batches < batches:
                     await asyncio.sleep(0.02)
                 await _close_open_bouts(engine, alerts, mqtt, topics)
                 await _wait_quiet(bridge)
@@ -111,8 +127,8 @@ async def run_demo(
         return await _summarise(
             scenario,
             db_path,
-            result.frames,
-            result.batches,
+            frames,
+            batches,
             bridge.dead_letters.count + alerts.dead_letters.count,
             loop.time() - wall0,
         )

@@ -24,7 +24,7 @@ class DemoView:
         # With --json, stdout carries only the JSON: the live view goes to stderr.
         self.console = Console(file=sys.stderr if quiet else sys.stdout, highlight=False)
 
-    def run(self, settings: KineticSettings, *, db_path: Path, speed: float) -> DemoSummary:
+    def run(self, settings: KineticSettings, *, db_path: Path, speed: float, ble: bool = False) -> DemoSummary:
         scenario = self.scenario
         hours = scenario.duration_s / 3600
         self.console.print(
@@ -62,6 +62,7 @@ class DemoView:
                     speed=speed,
                     on_prompt=on_prompt,
                     progress=on_progress,
+                    ble=ble,
                 )
             )
         self._print_summary(summary)

@@ -182,3 +182,31 @@ def test_a_recorded_file_replays_through_an_emulated_sensor_and_the_collector(
     offline_g = np.mean([f.gravity for f in offline if f.gravity], axis=0)
     assert angle_deg(tuple(edge_g), tuple(offline_g)) < 1.0
     assert abs(len(frames) - len(offline)) <= 2 and frames[0].t_ms // 1000 * 1000 >= start_ms
+
+
+def test_the_demo_on_the_ble_path(tmp_path: Path) -> None:
+    """`kinetic demo --ble`: the same embedded pipeline, fed by emulated sensors and the real collector."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    day = tmp_path / "day.yaml"
+    day.write_text(
+        "start: 2026-11-23T09:00:00+01:00\nwearers:\n  - wearer: una\n    placement: thigh\n"
+        "    segments: [walk 30s, sit 2m, walk 30s]\n"
+    )
+    env = {**os.environ, "KINETIC_ALERTS__SITTING_THRESHOLD_MIN": "1.5", "KINETIC_ALERTS__STATE_DIR": ""}
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "demo", "--ble", "--scenario", str(day), "--speed", "30", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    (una,) = json.loads(out.stdout)["wearers"]
+    assert abs(una["sitting_min"] - 2) < 0.2 and una["sitting_bouts"] == 1
+    (prompt,) = una["prompts"]
+    assert prompt["created"] == "2026-11-23T09:02:00+01:00"  # 1.5 min after sitting down at 09:00:30
