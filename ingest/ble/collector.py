@@ -201,7 +201,6 @@ class Collector:
         try:
             async with BleakClient(device, disconnected_callback=lambda _: lost.set(), **self.client_kwargs) as client:
                 self.counters.connects += 1
-                self.connected[cfg.device] = True
                 self._clients[cfg.device] = client
                 with contextlib.suppress(BleakError, DecodeError, IndexError):
                     battery = int((await client.read_gatt_char(infinitime.BATTERY_LEVEL))[0])
@@ -220,6 +219,7 @@ class Collector:
                     await client.start_notify(heart_rate.MEASUREMENT, on_heart_rate)
                 if cfg.profile == "polar-pmd":
                     await polar.start(client)
+                self.connected[cfg.device] = True  # connected and subscribed: the stream is flowing
                 _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
                 waiter = asyncio.create_task(lost.wait())
                 stopper = asyncio.create_task(stop.wait())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ from tests.support.servers import Server
 pytestmark = pytest.mark.integration
 
 SECONDS = 4
+# A second with fewer than 3 samples gives no frame (ingest/ble/aggregate.py): the first and last second of a
+# stream may lose that many samples, by design; every sample is still counted as received.
+EDGE = 4
 TILTED = (0.0, 0.5, 0.866)  # a chest strap 30 deg off vertical
 
 
@@ -85,7 +89,7 @@ def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tm
         times = [f.t_ms for f in frames]
         # device clocks of 2019 and 2025 mapped onto the host's: the data is from this run, one frame a second
         assert abs(times[0] / 1000 - started) < 2 and all(b - a == 1000 for a, b in itertools.pairwise(times))
-        assert sum(f.n for f in frames) == (50 if device == "pia-h10" else 52) * SECONDS
+        assert (50 if device == "pia-h10" else 52) * SECONDS - EDGE <= sum(f.n for f in frames)
         # units: mG frames (H10) and delta frames x FACTOR (Verity) both give gravity in g
         assert all(f.gravity is not None and angle_deg(f.gravity, TILTED) < 1 for f in frames)
         assert all(abs(sum(v * v for v in f.gravity or (0, 0, 0)) ** 0.5 - 1) < 0.01 for f in frames)
@@ -124,7 +128,8 @@ def test_a_microbit_is_set_to_50_hz_and_streams_through_the_collector(
         async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
             ble = asyncio.create_task(collector.run(stop))
             forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
-            await until(lambda: board.period_writes == [20], 20, "the period write")
+            await until(lambda: collector.connected["max-thigh"], 20, "the subscription")
+            assert board.period_writes == [20]
             await board.stream([(0.0, -1.0, 0.05)] * (50 * 3))
             await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         return rec.messages, board, collector
@@ -132,7 +137,7 @@ def test_a_microbit_is_set_to_50_hz_and_streams_through_the_collector(
     messages, board, collector = asyncio.run(run())
     assert board.period_ms == 20 and collector.counters.samples == board.sent == 150
     frames = [f for _, p in messages for f in FeatureBatchV1.model_validate_json(p).frames]
-    assert sum(f.n for f in frames) == 150
+    assert 150 - EDGE <= sum(f.n for f in frames) <= 150
     assert all(f.gravity is not None and angle_deg(f.gravity, (0.0, -1.0, 0.05)) < 1 for f in frames)
 
 
@@ -174,7 +179,7 @@ def test_a_recorded_file_replays_through_an_emulated_sensor_and_the_collector(
     messages, sent, received = asyncio.run(run())
     assert sent == received == 20 * 52
     frames = [f for _, p in messages for f in FeatureBatchV1.model_validate_json(p).frames]
-    assert sum(f.n for f in frames) == 20 * 52
+    assert 20 * 52 - EDGE <= sum(f.n for f in frames) <= 20 * 52
     # offline: the same samples on the recording's own clock; the edge stamps them on reception (the scenario
     # clock at 4x), so seconds may split a few samples differently: compare the whole and the mean direction
     offline = list(seconds_from_samples(np.array(replay.t_ms), np.array(replay.samples), min_samples=3))
@@ -210,3 +215,90 @@ def test_the_demo_on_the_ble_path(tmp_path: Path) -> None:
     assert abs(una["sitting_min"] - 2) < 0.2 and una["sitting_bouts"] == 1
     (prompt,) = una["prompts"]
     assert prompt["created"] == "2026-11-23T09:02:00+01:00"  # 1.5 min after sitting down at 09:00:30
+
+
+def test_ten_wearables_of_five_profiles_in_one_collector(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    """Two each of H10, Verity Sense, micro:bit, PineTime and DIY, streaming at once through one collector: each
+    gets all its samples into time-ordered frames, none waits for another."""
+    import numpy as np
+
+    from ingest.ble.profiles.infinitime import InfiniTimeEmulator
+    from ingest.ble.profiles.kinetic_diy import KineticDiyEmulator
+
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+    seconds = 3
+
+    def noisy(rate: int, seed: int) -> list[tuple[float, float, float]]:
+        rng = np.random.default_rng(seed)
+        return [(0.02 * rng.standard_normal(), 0.5, 0.866) for _ in range(rate * seconds)]
+
+    async def run() -> tuple[list[tuple[str, bytes]], Collector, dict[str, int]]:
+        radio = VirtualRadio()
+        await radio.start()
+        streams, wearables, sent = [], [], {}
+        watches: dict[str, InfiniTimeEmulator] = {}
+        for i in range(2):
+            for kind in ("h10", "verity", "microbit", "pinetime", "diy"):
+                address = f"F5:00:00:00:0{i}:{len(wearables):02X}"
+                device = radio.peripheral(f"{kind}{i}", address)
+                name = f"{kind}-{i}"
+                if kind in ("h10", "verity"):
+                    polar = PolarEmulator(device, model=kind)  # type: ignore[arg-type]
+                    await polar.start()
+                    streams.append(polar.stream(noisy(50 if kind == "h10" else 52, len(wearables)), realtime=True))
+                    profile, sent[name] = "polar-pmd", (50 if kind == "h10" else 52) * seconds
+                elif kind == "microbit":
+                    board = MicrobitEmulator(device)
+                    await board.start()
+                    streams.append(_after(lambda b=board: b.period_ms == 20, board.stream(noisy(50, len(wearables)))))
+                    profile, sent[name] = "microbit", 50 * seconds
+                elif kind == "pinetime":
+                    watch = InfiniTimeEmulator(device)
+                    await watch.start()
+                    streams.append(watch.stream(noisy(10, len(wearables)), rate_hz=10))
+                    watches[name] = watch  # change-only notifications: it counts what it really sent
+                    profile, sent[name] = "infinitime", 10 * seconds
+                else:
+                    diy = KineticDiyEmulator(device, 52, 13)
+                    await diy.start(f"Kinetic DIY {i}")
+                    streams.append(diy.stream(noisy(52, len(wearables))))
+                    profile, sent[name] = "kinetic-diy", 52 * seconds
+                wearables.append(
+                    WearableConfig(
+                        wearer=f"p{len(wearables)}", device=name, profile=profile, placement="trunk", address=address
+                    )
+                )
+        collector = Collector(
+            CollectorSettings(wearables=wearables, batch_s=1, scan_timeout_s=5),
+            topics,
+            Spool(tmp_path / "queue.sqlite", 50_000_000),
+            scanner_kwargs=radio.scanner_kwargs(),
+            client_kwargs=radio.client_kwargs(),
+        )
+        stop = asyncio.Event()
+        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
+            ble = asyncio.create_task(collector.run(stop))
+            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+            await until(lambda: all(collector.connected.values()), 60, "ten connections")
+            await asyncio.gather(*streams)
+            sent.update({name: watch.sent for name, watch in watches.items()})
+            await asyncio.sleep(0.5)
+            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
+        return rec.messages, collector, sent
+
+    messages, collector, sent = asyncio.run(run())
+    assert collector.counters.decode_errors == 0 and collector.counters.connects == 10
+    assert collector.counters.samples == sum(sent.values())  # every sample decoded
+    batches = [FeatureBatchV1.model_validate_json(p) for _, p in messages]
+    for device, count in sent.items():
+        frames = [f for b in batches if b.device == device for f in b.frames]
+        times = [f.t_ms for f in frames]
+        assert times == sorted(times) and len(set(times)) == len(times), device
+        assert count - EDGE <= sum(f.n for f in frames) <= count, device
+
+
+async def _after(ready: Callable[[], bool], stream: Awaitable[None]) -> None:
+    while not ready():
+        await asyncio.sleep(0.01)
+    await stream
