@@ -621,8 +621,15 @@ def _cmd_collect(args: argparse.Namespace, settings: KineticSettings) -> int:
         return 2
     queue = Spool(settings.collector.queue_path, int(settings.collector.queue_max_mb * 1_000_000))
     collector = Collector(settings.collector, Topics(settings.mqtt.topic_root), queue)
+    transport = settings.collector.bumble_transport
 
     async def job(stop: asyncio.Event) -> None:
+        if transport:
+            from ingest.ble.bumble_backend import HardwareRadio  # noqa: PLC0415
+
+            radio = HardwareRadio(transport)
+            await radio.start()  # a one-line error naming the setting when the transport cannot be opened
+            collector.scanner_kwargs, collector.client_kwargs = radio.scanner_kwargs(), radio.client_kwargs()
         async with asyncio.TaskGroup() as group:
             group.create_task(collector.run(stop))
             group.create_task(

@@ -109,3 +109,8 @@ class CollectorSettings(_Section):
     queue_path: Path = Field(default=Path("kinetic-collector-queue.sqlite"), description="store-and-forward queue")
     queue_max_mb: float = Field(default=256.0, gt=0, description="queue size at which the oldest batches are dropped")
     scan_timeout_s: float = Field(default=10.0, gt=0)
+    bumble_transport: str | None = Field(
+        default=None,
+        description="drive a Bluetooth controller through Bumble instead of the OS (e.g. 'usb:0', 'serial:/dev/ttyACM0'"
+        "); none: bleak's platform backend (BlueZ, CoreBluetooth, WinRT)",
+    )

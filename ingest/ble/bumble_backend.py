@@ -34,6 +34,8 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
+from ingest.errors import ConfigError
+
 _LOGGER = logging.getLogger(__name__)
 
 CENTRAL_ADDRESS = "F0:00:00:00:00:01"
@@ -155,6 +157,41 @@ class VirtualRadio:
 
     def peripheral(self, name: str, address: str) -> Device:
         return make_device(self.link, name, address)
+
+
+class HardwareRadio(VirtualRadio):
+    """A real controller (a USB dongle, a serial HCI board) driven by Bumble's host instead of the OS: the same
+    bleak backend, without BlueZ (useful in containers). Not run here: our machines have no Bluetooth."""
+
+    def __init__(self, transport_name: str) -> None:  # no virtual link: the central comes from the transport
+        self.transport_name = transport_name
+        self._transport: Any = None
+        self.connect_lock = asyncio.Lock()
+        self._started = False
+        self._scan_lock = asyncio.Lock()
+        self._scanners = 0
+        logging.getLogger("bumble").setLevel(logging.WARNING)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        from bumble.transport import open_transport  # noqa: PLC0415
+
+        try:
+            self._transport = await open_transport(self.transport_name)
+        except Exception as exc:  # Bumble raises several kinds; one line naming the setting is what a user needs
+            raise ConfigError(
+                f"KINETIC_COLLECTOR__BUMBLE_TRANSPORT={self.transport_name!r}: cannot open it ({exc})"
+            ) from exc
+        self.central = Device.with_hci(
+            "kinetic-central", hci.Address(CENTRAL_ADDRESS), self._transport.source, self._transport.sink
+        )
+        await self.central.power_on()
+        self._started = True
+
+    async def close(self) -> None:
+        if self._transport is not None:
+            await self._transport.close()
 
 
 def _advertisement_data(adv: Advertisement, merged: dict[int, Any]) -> AdvertisementData:

@@ -302,3 +302,30 @@ async def _after(ready: Callable[[], bool], stream: Awaitable[None]) -> None:
     while not ready():
         await asyncio.sleep(0.01)
     await stream
+
+
+def test_a_bumble_transport_that_cannot_open_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    """`kinetic collect` on a Bumble-driven controller (a USB dongle without BlueZ): no dongle here, so only the
+    error path runs; the happy path needs hardware (docs/collector.md says so)."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "kinetic.toml"
+    config.write_text(
+        '[collector]\nbumble_transport = "usb:7"\nqueue_path = "' + str(tmp_path / "q.sqlite") + '"\n'
+        '[[collector.wearables]]\nwearer = "ann"\ndevice = "ann-h10"\nprofile = "polar-pmd"\n'
+        'placement = "trunk"\nname = "Polar H10 0A3B5C7D"\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "--config", str(config), "collect"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "KINETIC_MQTT__PORT": "9"},
+    )
+    assert out.returncode == 2, out.stderr
+    (line,) = [x for x in out.stderr.splitlines() if x.startswith("kinetic: error:")]
+    assert "KINETIC_COLLECTOR__BUMBLE_TRANSPORT='usb:7': cannot open it" in line
+    assert "Traceback" not in out.stderr
