@@ -25,6 +25,7 @@ from typing import Any, Literal
 import aiomqtt
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from pydantic import ValidationError
 
@@ -96,6 +97,7 @@ class Collector:
         self._ble_done = asyncio.Event()
         self._clients: dict[str, BleakClient] = {}  # connected wearables, by device id
         self._seq: dict[str, int] = {}
+        self._rssi: dict[str, int] = {}  # the last advertisement's signal strength per device (dBm)
         self._delivered: deque[str] = deque(maxlen=1000)  # prompt ids already shown (QoS 1 may redeliver)
         self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
 
@@ -138,11 +140,19 @@ class Collector:
                         await stop.wait()
 
     async def _find(self, cfg: WearableConfig) -> BLEDevice | None:
+        """Scan for the wearable by address or advertised name; note its signal strength for the status."""
+
+        def wanted(device: BLEDevice, adv: AdvertisementData) -> bool:
+            if cfg.address:
+                found = device.address.upper() == cfg.address.upper()
+            else:
+                found = cfg.name in (adv.local_name, device.name)
+            if found:
+                self._rssi[cfg.device] = adv.rssi
+            return found
+
         timeout = self.settings.scan_timeout_s
-        if cfg.address:
-            return await BleakScanner.find_device_by_address(cfg.address, timeout=timeout, **self.scanner_kwargs)
-        assert cfg.name is not None
-        return await BleakScanner.find_device_by_name(cfg.name, timeout=timeout, **self.scanner_kwargs)
+        return await BleakScanner.find_device_by_filter(wanted, timeout=timeout, **self.scanner_kwargs)
 
     async def _session(self, cfg: WearableConfig, device: BLEDevice, stop: asyncio.Event) -> None:
         lost = asyncio.Event()
@@ -248,6 +258,7 @@ class Collector:
             placement=cfg.placement,
             t_ms=round(self.clock() * 1000),
             battery_pct=battery,
+            rssi_dbm=self._rssi.get(cfg.device),
             firmware=firmware,
         )
         self._enqueue(self.topics.status(cfg.wearer, cfg.device), encode(status), retain=True, points=0)

@@ -100,6 +100,7 @@ def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tm
     ]
     online = {s.device: s for s in statuses if s.state == "online"}
     assert online["pia-h10"].firmware == "3.1.1" and online["pia-h10"].battery_pct == 71
+    assert all(s.rssi_dbm is not None for s in online.values())  # from the advertisement the scan found
     assert online["rob-verity"].firmware == "2.1.0"
 
 
