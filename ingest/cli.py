@@ -12,11 +12,11 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -40,6 +40,9 @@ from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries, write_export
 from ingest.store.spool import Spool, open_spool
 from ingest.wire import CommandV1, Topics, check_id, describe_validation_error, encode
+
+if TYPE_CHECKING:
+    from ingest.ble.simulate_ble import BleSimulation
 
 _LOGGER = logging.getLogger("kinetic")
 
@@ -341,33 +344,18 @@ def _replay_ble(args: argparse.Namespace, settings: KineticSettings) -> int:
         file=sys.stderr,
     )
 
-    async def job(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(
-            replay_ble(
-                replay,
-                wearer=check_id(args.wearer),
-                mqtt=settings.mqtt,
-                topics=Topics(settings.mqtt.topic_root),
-                speed=speed,
-                queue_path=settings.collector.queue_path,
-                start_ms=int(time.time() * 1000),
-                batch_s=settings.simulate.batch_s,
-            )
+    return _run_ble_simulation(
+        lambda: replay_ble(
+            replay,
+            wearer=check_id(args.wearer),
+            mqtt=settings.mqtt,
+            topics=Topics(settings.mqtt.topic_root),
+            speed=speed,
+            queue_path=settings.collector.queue_path,
+            start_ms=int(time.time() * 1000),
+            batch_s=settings.simulate.batch_s,
         )
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if task in done:
-            result = task.result()
-            print(
-                f"sent {result.samples_sent} samples over BLE; the collector made {result.counters.frames} frames",
-                file=sys.stderr,
-            )
-        else:
-            task.cancel()
-
-    _run_until_signal(job)
-    return 0
+    )
 
 
 def _simulate_ble(scenario: Scenario, settings: KineticSettings, speed: float, batch_s: int) -> int:
@@ -377,17 +365,23 @@ def _simulate_ble(scenario: Scenario, settings: KineticSettings, speed: float, b
         print("kinetic: error: --ble needs --speed above 0 (every sample is emulated)", file=sys.stderr)
         return 2
 
-    async def job(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(
-            simulate_ble(
-                scenario,
-                mqtt=settings.mqtt,
-                topics=Topics(settings.mqtt.topic_root),
-                speed=speed,
-                batch_s=batch_s,
-                queue_path=settings.collector.queue_path,
-            )
+    return _run_ble_simulation(
+        lambda: simulate_ble(
+            scenario,
+            mqtt=settings.mqtt,
+            topics=Topics(settings.mqtt.topic_root),
+            speed=speed,
+            batch_s=batch_s,
+            queue_path=settings.collector.queue_path,
         )
+    )
+
+
+def _run_ble_simulation(start: Callable[[], Coroutine[Any, Any, BleSimulation]]) -> int:
+    """Run a BLE simulation until it ends or a signal stops it; say what went through."""
+
+    async def job(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(start())
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()

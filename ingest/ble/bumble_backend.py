@@ -111,6 +111,25 @@ class KineticController(Controller):
         return bytes([result])
 
 
+async def advertise(device: Device, name: str, *, in_scan_response: bool = True, uuid16: int | None = None) -> None:
+    """Power an emulated peripheral on and advertise it connectable every ~20 ms (a connect completes on the
+    peripheral's next advertisement; Bumble's default of 1 s would make every connect slow), legacy advertising
+    (the extended path lacks scan responses). The name goes in the scan response, as InfiniTime and Polar do, or in
+    the advertisement itself."""
+    await device.power_on()
+    fields: list[tuple[int, bytes]] = [(AdvertisingData.FLAGS, bytes([0x06]))]
+    if uuid16 is not None:
+        fields.append((AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS, uuid16.to_bytes(2, "little")))
+    named: list[tuple[int, bytes]] = [(AdvertisingData.COMPLETE_LOCAL_NAME, name.encode())]
+    await device.start_advertising(
+        advertising_data=bytes(AdvertisingData(fields if in_scan_response else fields + named)),
+        scan_response_data=bytes(AdvertisingData(named)) if in_scan_response else None,
+        advertising_interval_min=20,
+        advertising_interval_max=20,
+        auto_restart=True,
+    )
+
+
 def make_device(link: LocalLink, name: str, address: str) -> Device:
     controller = KineticController(name, link=link, public_address=address)
     return Device(name=name, address=hci.Address(address), host=Host(controller, AsyncPipeSink(controller)))

@@ -35,6 +35,25 @@ EDGE = 4
 TILTED = (0.0, 0.5, 0.866)  # a chest strap 30 deg off vertical
 
 
+def on_radio(
+    radio: VirtualRadio,
+    wearables: list[WearableConfig],
+    topics: Topics,
+    tmp_path: Path,
+    *,
+    batch_s: int,
+    scan_timeout_s: int,
+) -> Collector:
+    """A collector for these wearables on the virtual radio, with its queue in ``tmp_path``."""
+    return Collector(
+        CollectorSettings(wearables=wearables, batch_s=batch_s, scan_timeout_s=scan_timeout_s),
+        topics,
+        Spool(tmp_path / "queue.sqlite", 50_000_000),
+        scanner_kwargs=radio.scanner_kwargs(),
+        client_kwargs=radio.client_kwargs(),
+    )
+
+
 def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tmp_path: Path, unique: str) -> None:
     mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
     topics = Topics(unique)
@@ -58,13 +77,7 @@ def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tm
                 wearer="rob", device="rob-verity", profile="polar-pmd", placement="trunk", address="F3:00:00:00:00:11"
             ),
         ]
-        collector = Collector(
-            CollectorSettings(wearables=wearables, batch_s=1, scan_timeout_s=3),
-            topics,
-            Spool(tmp_path / "queue.sqlite", 10_000_000),
-            scanner_kwargs=radio.scanner_kwargs(),
-            client_kwargs=radio.client_kwargs(),
-        )
+        collector = on_radio(radio, wearables, topics, tmp_path, batch_s=1, scan_timeout_s=3)
         stop = asyncio.Event()
         filters = [topics.all_features(), topics.all_status()]
         async with recording(KineticSettings(mqtt=mqtt), filters, f"{unique}-rec") as rec:
@@ -118,13 +131,7 @@ def test_a_microbit_is_set_to_50_hz_and_streams_through_the_collector(
         cfg = WearableConfig(
             wearer="max", device="max-thigh", profile="microbit", placement="thigh", address="F4:00:00:00:00:20"
         )
-        collector = Collector(
-            CollectorSettings(wearables=[cfg], batch_s=1, scan_timeout_s=3),
-            topics,
-            Spool(tmp_path / "queue.sqlite", 10_000_000),
-            scanner_kwargs=radio.scanner_kwargs(),
-            client_kwargs=radio.client_kwargs(),
-        )
+        collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=1, scan_timeout_s=3)
         stop = asyncio.Event()
         async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
             ble = asyncio.create_task(collector.run(stop))
@@ -270,13 +277,7 @@ def test_ten_wearables_of_five_profiles_in_one_collector(mosquitto: Server, tmp_
                         wearer=f"p{len(wearables)}", device=name, profile=profile, placement="trunk", address=address
                     )
                 )
-        collector = Collector(
-            CollectorSettings(wearables=wearables, batch_s=1, scan_timeout_s=5),
-            topics,
-            Spool(tmp_path / "queue.sqlite", 50_000_000),
-            scanner_kwargs=radio.scanner_kwargs(),
-            client_kwargs=radio.client_kwargs(),
-        )
+        collector = on_radio(radio, wearables, topics, tmp_path, batch_s=1, scan_timeout_s=5)
         stop = asyncio.Event()
         async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
             ble = asyncio.create_task(collector.run(stop))

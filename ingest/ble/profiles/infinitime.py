@@ -16,10 +16,10 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bumble.core import AdvertisingData
 from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
+from ingest.ble.bumble_backend import advertise
 from ingest.errors import DecodeError
 
 MOTION_SERVICE = "00030000-78fc-48fe-8e23-433b3a1942d0"
@@ -111,27 +111,7 @@ class InfiniTimeEmulator:
         self.alerts.append(decode_new_alert(bytes(value)))
 
     async def start(self) -> None:
-        await self.device.power_on()
-        advertising = bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),
-                    (
-                        AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
-                        struct.pack("<H", HEART_RATE_SERVICE_16),
-                    ),
-                ]
-            )
-        )
-        scan_response = bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, b"InfiniTime")]))
-        # ~20 ms: a connect completes on the peripheral's next advertisement (Bumble's default is 1 s)
-        await self.device.start_advertising(
-            advertising_data=advertising,
-            scan_response_data=scan_response,
-            advertising_interval_min=20,
-            advertising_interval_max=20,
-            auto_restart=True,
-        )
+        await advertise(self.device, "InfiniTime", uuid16=HEART_RATE_SERVICE_16)  # the name only in the scan response
 
     async def push(self, sample_g: tuple[float, float, float], steps: int = 0) -> None:
         """One 100 ms motion reading; notified only when it changed, like the firmware."""

@@ -11,10 +11,10 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bumble.core import AdvertisingData
 from bumble.device import Device
 from bumble.gatt import Characteristic, Service
 
+from ingest.ble.bumble_backend import advertise
 from ingest.ble.profiles.infinitime import BATTERY_LEVEL, BATTERY_SERVICE, LSB_PER_G
 from ingest.errors import DecodeError
 
@@ -74,18 +74,7 @@ class KineticDiyEmulator:
         device.add_services([Service(SERVICE, [self.motion, rate]), Service(BATTERY_SERVICE, [battery])])
 
     async def start(self, name: str = "Kinetic DIY") -> None:
-        await self.device.power_on()
-        advertising = bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),
-                    (AdvertisingData.COMPLETE_LOCAL_NAME, name.encode()),
-                ]
-            )
-        )
-        await self.device.start_advertising(
-            advertising_data=advertising, advertising_interval_min=20, advertising_interval_max=20, auto_restart=True
-        )
+        await advertise(self.device, name, in_scan_response=False)
 
     async def stream(self, samples: list[tuple[float, float, float]], realtime: bool = True) -> None:
         """Send the samples in packets, paced at the sample rate (``realtime``) or as fast as possible."""

@@ -13,10 +13,10 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bumble.core import AdvertisingData
 from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
+from ingest.ble.bumble_backend import advertise
 from ingest.errors import DecodeError
 
 SERVICE = "e95d0753-251d-470a-a062-fa1922dfa9a8"
@@ -77,16 +77,7 @@ class MicrobitEmulator:
             self.period_ms = period
 
     async def start(self) -> None:
-        await self.device.power_on()
-        advertising = bytes(AdvertisingData([(AdvertisingData.FLAGS, bytes([0x06]))]))
-        scan_response = bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, b"BBC micro:bit [tegip]")]))
-        await self.device.start_advertising(
-            advertising_data=advertising,
-            scan_response_data=scan_response,
-            advertising_interval_min=20,
-            advertising_interval_max=20,
-            auto_restart=True,
-        )
+        await advertise(self.device, "BBC micro:bit [tegip]")
 
     async def stream(self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = True) -> None:
         for sample in samples_g:

@@ -25,10 +25,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bumble.core import AdvertisingData
 from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
+from ingest.ble.bumble_backend import advertise
 from ingest.ble.profiles import heart_rate
 from ingest.errors import DecodeError
 
@@ -356,23 +356,7 @@ class PolarEmulator:
             await self.device.indicate_subscribers(self.cp, self._pending.pop(0))
 
     async def start(self) -> None:
-        await self.device.power_on()
-        advertising = bytes(
-            AdvertisingData(
-                [
-                    (AdvertisingData.FLAGS, bytes([0x06])),
-                    (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS, struct.pack("<H", 0x180D)),
-                ]
-            )
-        )
-        scan_response = bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode())]))
-        await self.device.start_advertising(
-            advertising_data=advertising,
-            scan_response_data=scan_response,
-            advertising_interval_min=20,
-            advertising_interval_max=20,
-            auto_restart=True,
-        )
+        await advertise(self.device, self.name, uuid16=0x180D)  # Polar straps list the Heart Rate Service
 
     def frame(self, samples_g: Sequence[tuple[float, float, float]]) -> bytes:
         """One data notification for these samples; advances the device clock by their duration."""
