@@ -52,24 +52,19 @@ def feature_lines(batch: FeatureBatchV1) -> bytes:
     lines: list[str] = []
     append = lines.append
     for f in batch.frames:
-        head = f"{prefix}{f.enmo_mg!r},steps={f.steps}i,n={f.n}i"
+        # the optional fields in _OPTIONAL_FEATURE_FIELDS order (gx, gy, gz go together: the wire checks it)
+        line = f"{prefix}{f.enmo_mg!r},steps={f.steps}i,n={f.n}i"
+        if f.gx is not None:
+            line += f",gx={f.gx!r},gy={f.gy!r},gz={f.gz!r}"
+        if f.incl_deg is not None:
+            line += f",incl_deg={f.incl_deg!r}"
+        if f.lean_deg is not None:
+            line += f",lean_deg={f.lean_deg!r}"
+        if f.sd_mg is not None:
+            line += f",sd_mg={f.sd_mg!r}"
         if f.hr_bpm is not None:
-            rest = "".join(
-                f",{name}={value!r}" for name in _OPTIONAL_FEATURE_FIELDS if (value := getattr(f, name)) is not None
-            )
-            append(f"{head}{rest} {f.t_ms}\n")
-        elif f.gx is not None and f.incl_deg is None and f.lean_deg is None and f.sd_mg is not None:
-            # the shape the collector sends
-            append(f"{head},gx={f.gx!r},gy={f.gy!r},gz={f.gz!r},sd_mg={f.sd_mg!r} {f.t_ms}\n")
-        elif f.gx is None and f.sd_mg is None and f.incl_deg is not None:
-            # the shape of senders that know their mounting (and the simulator)
-            lean = "" if f.lean_deg is None else f",lean_deg={f.lean_deg!r}"
-            append(f"{head},incl_deg={f.incl_deg!r}{lean} {f.t_ms}\n")
-        else:
-            rest = "".join(
-                f",{name}={value!r}" for name in _OPTIONAL_FEATURE_FIELDS if (value := getattr(f, name)) is not None
-            )
-            append(f"{head}{rest} {f.t_ms}\n")
+            line += f",hr_bpm={f.hr_bpm!r}"
+        append(f"{line} {f.t_ms}\n")
     return "".join(lines).encode()
 
 

@@ -63,14 +63,21 @@ def test_embedded_store_replaces_a_point_written_twice(tmp_path: Path) -> None:
     asyncio.run(sink.aclose())
 
 
+def _maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:  # type: ignore[type-arg]
+    return st.one_of(st.none(), strategy)
+
+
 @given(
     st.lists(
         st.tuples(
-            st.floats(0, 180, allow_nan=False),
-            st.one_of(st.none(), st.floats(-90, 90, allow_nan=False)),
+            _maybe(st.floats(0, 180, allow_nan=False)),
+            _maybe(st.floats(-90, 90, allow_nan=False)),
             st.floats(0, 5000, allow_nan=False),
             st.integers(0, 5),
             st.integers(0, 200),
+            _maybe(st.tuples(*(st.floats(-2, 2, allow_nan=False) for _ in range(3)))),
+            _maybe(st.floats(0, 500, allow_nan=False)),
+            _maybe(st.floats(20, 300, allow_nan=False)),
         ),
         min_size=1,
         max_size=20,
@@ -79,8 +86,20 @@ def test_embedded_store_replaces_a_point_written_twice(tmp_path: Path) -> None:
 )
 def test_the_feature_fast_path_equals_the_generic_line_protocol(rows: list, wearer: str) -> None:  # type: ignore[type-arg]
     frames = [
-        FeatureFrameV1(t_ms=1000 * i, incl_deg=incl, lean_deg=lean, enmo_mg=enmo, steps=steps, n=n)
-        for i, (incl, lean, enmo, steps, n) in enumerate(rows)
+        FeatureFrameV1(
+            t_ms=1000 * i,
+            incl_deg=incl if incl is not None or g is not None else 10.0,  # a frame has gravity or inclination
+            lean_deg=lean,
+            enmo_mg=enmo,
+            steps=steps,
+            n=n,
+            gx=g[0] if g else None,
+            gy=g[1] if g else None,
+            gz=g[2] if g else None,
+            sd_mg=sd,
+            hr_bpm=hr,
+        )
+        for i, (incl, lean, enmo, steps, n, g, sd, hr) in enumerate(rows)
     ]
     batch = FeatureBatchV1(wearer=wearer, device="dev-1", placement="trunk", seq=0, frames=frames)
     assert feature_lines(batch) == to_line_protocol(feature_points(batch))
