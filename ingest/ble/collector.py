@@ -31,8 +31,8 @@ from pydantic import ValidationError
 
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
-from ingest.ble.polar_stream import PolarStream
-from ingest.ble.profiles import heart_rate, infinitime, kinetic_diy, microbit, polar_pmd
+from ingest.ble.profiles import heart_rate, infinitime
+from ingest.ble.streams import motion_stream
 from ingest.errors import DecodeError
 from ingest.mqtt import Publisher, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
@@ -162,23 +162,11 @@ class Collector:
             cfg.wearer, cfg.device, cfg.placement, self.settings.batch_s, seq=self._seq.get(cfg.device, 0)
         )
 
-        rate_hz = 10.0
-        polar = PolarStream(cfg.rate_hz)
+        stream = motion_stream(cfg)
 
         def on_motion(_: Any, data: bytearray) -> None:
-            received_ms = round(self.clock() * 1000)
             try:
-                if cfg.profile == "polar-pmd":
-                    timed = polar.decode(received_ms, data)
-                elif cfg.profile == "microbit":
-                    timed = [(received_ms, microbit.decode_accel(data))]
-                elif cfg.profile == "kinetic-diy":
-                    # several samples per packet: the last one is "now", the others spaced by the sample rate
-                    samples = kinetic_diy.decode_motion(data).samples
-                    n = len(samples)
-                    timed = [(received_ms - round((n - 1 - i) * 1000 / rate_hz), s) for i, s in enumerate(samples)]
-                else:
-                    timed = [(received_ms, infinitime.decode_motion(data))]
+                timed = stream.decode(round(self.clock() * 1000), data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad notification (%s)", cfg.wearer, cfg.device, exc)
@@ -198,13 +186,6 @@ class Collector:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad heart rate notification (%s)", cfg.wearer, cfg.device, exc)
 
-        motion_uuid = {
-            "kinetic-diy": kinetic_diy.MOTION,
-            "infinitime": infinitime.RAW_MOTION,
-            "polar-pmd": polar_pmd.PMD_DATA,
-            "microbit": microbit.DATA,
-        }[cfg.profile]
-
         battery: int | None = None
         firmware: str | None = None
         online = False
@@ -216,19 +197,11 @@ class Collector:
                     battery = int((await client.read_gatt_char(infinitime.BATTERY_LEVEL))[0])
                 with contextlib.suppress(BleakError, UnicodeDecodeError):
                     firmware = (await client.read_gatt_char(FIRMWARE_REVISION)).decode()[:64] or None
-                if cfg.profile == "kinetic-diy":
-                    rate_hz = float(kinetic_diy.decode_rate(await client.read_gatt_char(kinetic_diy.RATE)))
-                if cfg.profile == "microbit":
-                    period = microbit.PREFERRED_PERIOD_MS
-                    await client.write_gatt_char(microbit.PERIOD, microbit.encode_period(period), response=True)
-                    rate_hz = 1000 / microbit.decode_period(await client.read_gatt_char(microbit.PERIOD))
                 self._status(cfg, "online", battery, firmware)
                 online = True
-                await client.start_notify(motion_uuid, on_motion)
+                await stream.open(client, on_motion)
                 if client.services.get_characteristic(heart_rate.MEASUREMENT) is not None:
                     await client.start_notify(heart_rate.MEASUREMENT, on_heart_rate)
-                if cfg.profile == "polar-pmd":
-                    await polar.start(client)
                 self.connected[cfg.device] = True  # connected and subscribed: the stream is flowing
                 _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
                 waiter = asyncio.create_task(lost.wait())

@@ -1,21 +1,85 @@
-"""A Polar PMD accelerometer stream on a connected bleak client: the control-point handshake, then data frames
-decoded and time-stamped through the device clock (``ClockMap``). An adapter around the pure polar_pmd module."""
+"""Motion streams on a connected bleak client, one class per profile: what to set up, which characteristic to
+subscribe to, and how a notification becomes time-stamped samples in g. The collector only calls ``open`` and
+``decode``; each class is a thin adapter around its pure profile module.
+
+- InfiniTime and micro:bit: one sample per notification, stamped at reception (no device time).
+- Kinetic DIY: several samples per notification, the last at reception, the others spaced by the sample rate.
+- Polar PMD: the control-point handshake, then frames time-stamped through the device clock (``ClockMap``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from bleak import BleakClient
 
-from ingest.ble.profiles import polar_pmd
+from ingest.ble.profiles import infinitime, kinetic_diy, microbit, polar_pmd
 from ingest.ble.profiles.polar_pmd import ACC, FACTOR, RANGE, RESOLUTION, SAMPLE_RATE, ClockMap, CpResponse
 from ingest.errors import DecodeError
+from ingest.settings import WearableConfig
 
 _LOGGER = logging.getLogger(__name__)
 CP_TIMEOUT_S = 5.0
 PREFERRED_RATES = (50, 52, 25, 26, 100, 104)  # enough for posture and steps, light on the radio
+
+
+Timed = list[tuple[int, tuple[float, float, float]]]  # (host ms, sample in g)
+Handler = Callable[[Any, bytearray], None]
+
+
+class MotionStream(Protocol):
+    async def open(self, client: BleakClient, on_data: Handler) -> None:
+        """Set the sensor up and subscribe ``on_data`` to its motion notifications."""
+        ...
+
+    def decode(self, received_ms: int, data: bytes | bytearray) -> Timed:
+        """A notification -> samples; raises DecodeError."""
+        ...
+
+
+class InfiniTimeStream:
+    async def open(self, client: BleakClient, on_data: Handler) -> None:
+        await client.start_notify(infinitime.RAW_MOTION, on_data)
+
+    def decode(self, received_ms: int, data: bytes | bytearray) -> Timed:
+        return [(received_ms, infinitime.decode_motion(data))]
+
+
+class MicrobitStream:
+    async def open(self, client: BleakClient, on_data: Handler) -> None:
+        period = microbit.encode_period(microbit.PREFERRED_PERIOD_MS)
+        await client.write_gatt_char(microbit.PERIOD, period, response=True)
+        await client.start_notify(microbit.DATA, on_data)
+
+    def decode(self, received_ms: int, data: bytes | bytearray) -> Timed:
+        return [(received_ms, microbit.decode_accel(data))]
+
+
+class KineticDiyStream:
+    def __init__(self) -> None:
+        self.rate_hz = 10.0
+
+    async def open(self, client: BleakClient, on_data: Handler) -> None:
+        self.rate_hz = float(kinetic_diy.decode_rate(await client.read_gatt_char(kinetic_diy.RATE)))
+        await client.start_notify(kinetic_diy.MOTION, on_data)
+
+    def decode(self, received_ms: int, data: bytes | bytearray) -> Timed:
+        samples = kinetic_diy.decode_motion(data).samples
+        n = len(samples)
+        return [(received_ms - round((n - 1 - i) * 1000 / self.rate_hz), s) for i, s in enumerate(samples)]
+
+
+def motion_stream(cfg: WearableConfig) -> MotionStream:
+    if cfg.profile == "polar-pmd":
+        return PolarStream(cfg.rate_hz)
+    if cfg.profile == "microbit":
+        return MicrobitStream()
+    if cfg.profile == "kinetic-diy":
+        return KineticDiyStream()
+    return InfiniTimeStream()
 
 
 class PolarStream:
@@ -46,8 +110,9 @@ class PolarStream:
             if not response.more:
                 return CpResponse(response.opcode, response.measurement, 0, False, params)
 
-    async def start(self, client: BleakClient) -> None:
-        """CP indications on, features read, settings asked, ACC started (data notifications are already on)."""
+    async def open(self, client: BleakClient, on_data: Handler) -> None:
+        """Data notifications and CP indications on, features read, settings asked, ACC started."""
+        await client.start_notify(polar_pmd.PMD_DATA, on_data)
         await client.start_notify(polar_pmd.PMD_CP, self._on_cp)
         features = bytes(await client.read_gatt_char(polar_pmd.PMD_CP))
         if len(features) < 2 or features[0] != 0x0F or not features[1] & (1 << ACC):
