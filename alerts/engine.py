@@ -133,9 +133,16 @@ class AlertEngine:
     wearers: dict[str, WearerState] = field(default_factory=dict)
     counters: EngineCounters = field(default_factory=EngineCounters)
 
+    _resolved: dict[str, PromptPolicy] = field(default_factory=dict, repr=False)
+
     def policy(self, wearer: str) -> PromptPolicy:
-        state = self.wearers.get(wearer)
-        return self.policies.for_wearer(wearer, state.live_policy if state else None)
+        """The wearer's effective policy, resolved once (every second needs it) and again after a live change."""
+        policy = self._resolved.get(wearer)
+        if policy is None:
+            state = self.wearers.get(wearer)
+            policy = self.policies.for_wearer(wearer, state.live_policy if state else None)
+            self._resolved[wearer] = policy
+        return policy
 
     def process(self, batch: FeatureBatchV1) -> list[Output]:
         state = self._state_for(batch)
@@ -393,6 +400,7 @@ class AlertEngine:
         except PolicyError as exc:
             return False, [EventV1(kind="policy_changed", reason=f"rejected: {exc}"[:200], **event)]
         state.live_policy = live
+        self._resolved[command.wearer] = policy
         state.planner.replan(policy)
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]

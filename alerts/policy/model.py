@@ -161,22 +161,16 @@ class PolicyBook:
         self.defaults = defaults or PromptPolicy()
         self.source = source
         self.wearers = {w: dict(o) for w, o in (wearers or {}).items()}
-        self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], PromptPolicy] = {}
         for wearer, overrides in self.wearers.items():
             merge(self.defaults, overrides, f"{source}: wearers.{wearer}")  # fail at load time, not at the first prompt
 
     def for_wearer(self, wearer: str, live: Mapping[str, Any] | None = None) -> PromptPolicy:
-        key = (wearer, tuple(sorted((k, repr(v)) for k, v in (live or {}).items())))
-        policy = self._cache.get(key)
-        if policy is None:
-            policy = self.defaults
-            if wearer in self.wearers:
-                policy = merge(policy, self.wearers[wearer], f"{self.source}: wearers.{wearer}")
-            if live:
-                policy = merge(policy, live, f"live policy of {wearer}")
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            self._cache[key] = policy
+        """Resolve one wearer's policy (the engine keeps the result until the wearer's live overrides change)."""
+        policy = self.defaults
+        if wearer in self.wearers:
+            policy = merge(policy, self.wearers[wearer], f"{self.source}: wearers.{wearer}")
+        if live:
+            policy = merge(policy, live, f"live policy of {wearer}")
         return policy
 
     @classmethod
