@@ -135,12 +135,13 @@ def make_device(link: LocalLink, name: str, address: str) -> Device:
     return Device(name=name, address=hci.Address(address), host=Host(controller, AsyncPipeSink(controller)))
 
 
-class VirtualRadio:
-    """An in-process BLE radio: one central (the collector's side) and any number of emulated peripherals."""
+class BumbleRadio:
+    """The central the Bumble bleak backend drives (``radio=`` in scanner and client kwargs): shared scanning and
+    one connect at a time. Subclasses provide the central."""
+
+    central: Device
 
     def __init__(self) -> None:
-        self.link = LocalLink()  # type: ignore[no-untyped-call]
-        self.central = make_device(self.link, "kinetic-central", CENTRAL_ADDRESS)
         self.connect_lock = asyncio.Lock()  # Bumble allows one pending LE connection at a time
         self._started = False
         # Several bleak scanners may run at once (one per wearable, as BlueZ allows): scanning is shared.
@@ -174,22 +175,27 @@ class VirtualRadio:
         """What to pass to BleakClient (and the collector) to connect on this radio."""
         return {"backend": BumbleClient, "radio": self}
 
+
+class VirtualRadio(BumbleRadio):
+    """An in-process BLE radio: one central (the collector's side) and any number of emulated peripherals."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.link = LocalLink()  # type: ignore[no-untyped-call]
+        self.central = make_device(self.link, "kinetic-central", CENTRAL_ADDRESS)
+
     def peripheral(self, name: str, address: str) -> Device:
         return make_device(self.link, name, address)
 
 
-class HardwareRadio(VirtualRadio):
+class HardwareRadio(BumbleRadio):
     """A real controller (a USB dongle, a serial HCI board) driven by Bumble's host instead of the OS: the same
     bleak backend, without BlueZ (useful in containers). Not run here: our machines have no Bluetooth."""
 
-    def __init__(self, transport_name: str) -> None:  # no virtual link: the central comes from the transport
+    def __init__(self, transport_name: str) -> None:  # the central comes from the transport, in start()
+        super().__init__()
         self.transport_name = transport_name
         self._transport: Any = None
-        self.connect_lock = asyncio.Lock()
-        self._started = False
-        self._scan_lock = asyncio.Lock()
-        self._scanners = 0
-        logging.getLogger("bumble").setLevel(logging.WARNING)
 
     async def start(self) -> None:
         if self._started:
@@ -259,7 +265,7 @@ class BumbleScanner(BaseBleakScanner):
         service_uuids: list[str] | None,
         scanning_mode: str = "active",
         *,
-        radio: VirtualRadio,
+        radio: BumbleRadio,
         **kwargs: Any,
     ) -> None:
         super().__init__(detection_callback, service_uuids)
@@ -300,7 +306,7 @@ class BumbleClient(BaseBleakClient):
         *,
         disconnected_callback: Callable[[], None] | None = None,
         timeout: float = 10.0,
-        radio: VirtualRadio,
+        radio: BumbleRadio,
         **kwargs: Any,
     ) -> None:
         super().__init__(address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout)
