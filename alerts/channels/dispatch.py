@@ -19,7 +19,7 @@ from ingest.wire import PromptV1
 
 _LOGGER = logging.getLogger(__name__)
 
-# (prompt id, channel, state: done | rejected | expired | failed_attempt, error or None)
+# (the prompt, channel, outcome: done | rejected | expired | failed_attempt, the error or None)
 ResultHook = Callable[[PromptV1, str, str, str | None], None]
 
 

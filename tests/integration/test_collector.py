@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from ingest.mqtt import connect, serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
 from ingest.store.spool import Spool
 from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
+from tests.support.collecting import collecting, on_radio, stop_and_drain
 from tests.support.pipeline import recording, until
 from tests.support.servers import Server, start_mosquitto
 
@@ -47,16 +47,6 @@ async def stream(watch: InfiniTimeEmulator, g: tuple[float, float, float], secon
     rng = np.random.default_rng(seed)
     samples = [tuple(v + 0.005 * rng.standard_normal() for v in g) for _ in range(int(seconds * 10))]
     await watch.stream(samples, rate_hz=10)  # type: ignore[arg-type]
-
-
-async def stop_and_drain(
-    stop: asyncio.Event, ble: asyncio.Task[None], forward: asyncio.Task[None], received_all: Callable[[], bool]
-) -> None:
-    """Stop the collector, let it send what it queued while closing, wait until the recorder has it."""
-    stop.set()
-    await asyncio.wait_for(ble, 20)
-    await asyncio.wait_for(forward, 30)
-    await until(received_all, 30, "the last messages")
 
 
 def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=None, persistent=False):  # type: ignore[no-untyped-def]
@@ -188,24 +178,14 @@ def test_a_link_dropped_mid_stream_reconnects_by_itself(mosquitto: Server, tmp_p
         cfg = WearableConfig(
             wearer="dee", device="dee-watch", profile="infinitime", placement="wrist", address="F1:00:00:00:00:31"
         )
-        collector = Collector(
-            CollectorSettings(wearables=[cfg], batch_s=1, scan_timeout_s=2),
-            topics,
-            Spool(tmp_path / "queue.sqlite", 10_000_000),
-            scanner_kwargs=radio.scanner_kwargs(),
-            client_kwargs=radio.client_kwargs(),
-        )
-        stop = asyncio.Event()
-        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
-            ble = asyncio.create_task(collector.run(stop))
-            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+        collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=1, scan_timeout_s=2)
+        async with collecting(collector, mqtt, [topics.all_features()]) as rec:
             await until(lambda: collector.connected["dee-watch"], 20, "the first connection")
             await stream(watch, (0.0, 0.0, 1.0), 2.5, 1)
             for connection in list(watch.device.connections.values()):
                 await connection.disconnect()  # the watch drops the link (out of range, say)
             await until(lambda: collector.counters.connects == 2, 30, "the reconnection")
             await stream(watch, (0.0, 0.0, 1.0), 2.5, 2)
-            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         return rec.messages, collector
 
     messages, collector = asyncio.run(run())
@@ -231,20 +211,10 @@ def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -
         cfg = WearableConfig(
             wearer="eve", device="eve-thigh", profile="kinetic-diy", placement="thigh", address="F2:00:00:00:00:41"
         )
-        collector = Collector(
-            CollectorSettings(wearables=[cfg], batch_s=2, scan_timeout_s=2),
-            topics,
-            Spool(tmp_path / "queue.sqlite", 10_000_000),
-            scanner_kwargs=radio.scanner_kwargs(),
-            client_kwargs=radio.client_kwargs(),
-        )
-        stop = asyncio.Event()
-        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
-            ble = asyncio.create_task(collector.run(stop))
-            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+        collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=2, scan_timeout_s=2)
+        async with collecting(collector, mqtt, [topics.all_features()]) as rec:
             await until(lambda: collector.connected["eve-thigh"], 20, "the connection")
             await sensor.stream([(0.0, -1.0, 0.02)] * (52 * 4))
-            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         assert collector.counters.samples == 52 * 4
         return rec.messages
 

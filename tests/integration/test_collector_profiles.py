@@ -18,11 +18,9 @@ from ingest.ble.collector import Collector
 from ingest.ble.profiles.microbit import MicrobitEmulator
 from ingest.ble.profiles.polar_pmd import PolarEmulator
 from ingest.config import KineticSettings
-from ingest.mqtt import serve
-from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
-from ingest.store.spool import Spool
+from ingest.settings import MqttSettings, WearableConfig
 from ingest.wire import DeviceStatusV1, FeatureBatchV1, Topics
-from tests.integration.test_collector import stop_and_drain
+from tests.support.collecting import collecting, on_radio
 from tests.support.pipeline import recording, until
 from tests.support.servers import Server
 
@@ -33,25 +31,6 @@ SECONDS = 4
 # stream may lose that many samples, by design; every sample is still counted as received.
 EDGE = 4
 TILTED = (0.0, 0.5, 0.866)  # a chest strap 30 deg off vertical
-
-
-def on_radio(
-    radio: VirtualRadio,
-    wearables: list[WearableConfig],
-    topics: Topics,
-    tmp_path: Path,
-    *,
-    batch_s: int,
-    scan_timeout_s: int,
-) -> Collector:
-    """A collector for these wearables on the virtual radio, with its queue in ``tmp_path``."""
-    return Collector(
-        CollectorSettings(wearables=wearables, batch_s=batch_s, scan_timeout_s=scan_timeout_s),
-        topics,
-        Spool(tmp_path / "queue.sqlite", 50_000_000),
-        scanner_kwargs=radio.scanner_kwargs(),
-        client_kwargs=radio.client_kwargs(),
-    )
 
 
 def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tmp_path: Path, unique: str) -> None:
@@ -78,15 +57,10 @@ def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tm
             ),
         ]
         collector = on_radio(radio, wearables, topics, tmp_path, batch_s=1, scan_timeout_s=3)
-        stop = asyncio.Event()
-        filters = [topics.all_features(), topics.all_status()]
-        async with recording(KineticSettings(mqtt=mqtt), filters, f"{unique}-rec") as rec:
-            ble = asyncio.create_task(collector.run(stop))
-            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+        async with collecting(collector, mqtt, [topics.all_features(), topics.all_status()]) as rec:
             await until(lambda: all(s.streaming.is_set() for s in sensors.values()), 20, "both streams started")
             started = time.time()
             await asyncio.gather(*(s.stream([TILTED] * (s.rate_hz * SECONDS), realtime=True) for s in sensors.values()))
-            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         return rec.messages, sensors, collector, started
 
     messages, sensors, collector, started = asyncio.run(run())
@@ -132,14 +106,10 @@ def test_a_microbit_is_set_to_50_hz_and_streams_through_the_collector(
             wearer="max", device="max-thigh", profile="microbit", placement="thigh", address="F4:00:00:00:00:20"
         )
         collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=1, scan_timeout_s=3)
-        stop = asyncio.Event()
-        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
-            ble = asyncio.create_task(collector.run(stop))
-            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+        async with collecting(collector, mqtt, [topics.all_features()]) as rec:
             await until(lambda: collector.connected["max-thigh"], 20, "the subscription")
             assert board.period_writes == [20]
             await board.stream([(0.0, -1.0, 0.05)] * (50 * 3))
-            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         return rec.messages, board, collector
 
     messages, board, collector = asyncio.run(run())
@@ -278,15 +248,11 @@ def test_ten_wearables_of_five_profiles_in_one_collector(mosquitto: Server, tmp_
                     )
                 )
         collector = on_radio(radio, wearables, topics, tmp_path, batch_s=1, scan_timeout_s=5)
-        stop = asyncio.Event()
-        async with recording(KineticSettings(mqtt=mqtt), [topics.all_features()], f"{unique}-rec") as rec:
-            ble = asyncio.create_task(collector.run(stop))
-            forward = asyncio.create_task(serve(collector.forward, mqtt, f"{unique}-collector", stop))
+        async with collecting(collector, mqtt, [topics.all_features()]) as rec:
             await until(lambda: all(collector.connected.values()), 60, "ten connections")
             await asyncio.gather(*streams)
             sent.update({name: watch.sent for name, watch in watches.items()})
             await asyncio.sleep(0.5)
-            await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
         return rec.messages, collector, sent
 
     messages, collector, sent = asyncio.run(run())
