@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
+from pydantic import SecretStr
 
 from alerts.channels.base import Channel
 from alerts.channels.callbacks import callback_server, make_app
@@ -25,9 +26,8 @@ from ingest.wire import CommandV1, Topics, encode
 _LOGGER = logging.getLogger(__name__)
 
 
-def _secret(value: object) -> bytes | None:
-    get = getattr(value, "get_secret_value", None)
-    return get().encode() if get is not None else None
+def _secret(value: SecretStr | None) -> bytes | None:
+    return value.get_secret_value().encode() if value is not None else None
 
 
 def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
