@@ -199,9 +199,10 @@ class Collector:
                     firmware = (await client.read_gatt_char(FIRMWARE_REVISION)).decode()[:64] or None
                 self._status(cfg, "online", battery, firmware)
                 online = True
-                await stream.open(client, on_motion)
+                # heart rate first: opening the motion stream starts the sensor (Polar), which then sends both
                 if client.services.get_characteristic(heart_rate.MEASUREMENT) is not None:
                     await client.start_notify(heart_rate.MEASUREMENT, on_heart_rate)
+                await stream.open(client, on_motion)
                 self.connected[cfg.device] = True  # connected and subscribed: the stream is flowing
                 _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
                 waiter = asyncio.create_task(lost.wait())
