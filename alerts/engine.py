@@ -237,7 +237,8 @@ class AlertEngine:
         if state.hour is None or state.hour.hour_ms != hour_ms:
             if state.hour is not None:
                 out.append(self._summary_event(wearer, state.hour))
-            state.hour = HourSummary(hour_ms, lean_episode_s=self.config.lean_episode_s)
+            local_hour = datetime.fromtimestamp(hour_ms / 1000, self.policy(wearer).zone).hour
+            state.hour = HourSummary(hour_ms, lean_episode_s=self.config.lean_episode_s, local_hour=local_hour)
         state.hour.add_posture(posture)
         if device.placement == "trunk":
             lean, incl = self._trunk_angles(device, frame, posture)

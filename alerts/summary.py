@@ -37,6 +37,7 @@ class LeanNeutral:
 class HourSummary:
     hour_ms: int
     lean_episode_s: int = 5 * 60
+    local_hour: int | None = None  # hour of day in the wearer's time zone (policy), for hour-of-day views
     posture_s: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POSTURES, 0))
     bouts_under_30: int = 0
     bouts_30_60: int = 0
@@ -76,4 +77,6 @@ class HourSummary:
             breaks=self.breaks,
         )
         out.update({k: float(v) for k, v in self.exposure.summary().items()})
+        if self.local_hour is not None:
+            out["local_hour"] = float(self.local_hour)
         return out

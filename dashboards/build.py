@@ -1,122 +1,81 @@
-"""Builds the provisioned dashboards' JSON. ``python -m dashboards.build`` rewrites the committed files;
-a test checks that the committed files equal what this builds.
+"""Generates the provisioned dashboards' JSON from code (grafana-foundation-sdk, pinned in pyproject.toml).
 
-First version (issue 2): one daily-patterns dashboard over the data model in ingest/store/model.py.
-The clinician's weekly review and the full daily views come with issue 7.
+    python -m dashboards.build           # rewrite dashboards/provisioning/dashboards/json/*.json
+    python -m dashboards.build --check   # exit 1, naming the files, if the committed JSON differs
+
+The committed files are what Grafana provisions (docker-compose.yml) and what the tests run queries from.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from dashboards.panels import DATASOURCE, influxql_target, panel
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from dashboards import my_day, operations, weekly_review
 
 PROVISIONING = Path(__file__).parent / "provisioning"
 DASHBOARD_DIR = PROVISIONING / "dashboards" / "json"
 
-WEARER = "wearer =~ /^$wearer$/"
 
-
-def daily_dashboard() -> dict[str, Any]:
-    panels = [
-        panel(
-            1,
-            "Trunk / thigh inclination (deg)",
-            "timeseries",
-            [
-                influxql_target(
-                    f"SELECT mean(incl_deg) FROM features WHERE {WEARER} AND $timeFilter "
-                    "GROUP BY time($__interval), device fill(null)",
-                    alias="$tag_device",
-                )
-            ],
-            (0, 0, 12, 8),
-        ),
-        panel(
-            2,
-            "Movement (ENMO, mg)",
-            "timeseries",
-            [
-                influxql_target(
-                    f"SELECT mean(enmo_mg) FROM features WHERE {WEARER} AND $timeFilter "
-                    "GROUP BY time($__interval), device fill(null)",
-                    alias="$tag_device",
-                )
-            ],
-            (12, 0, 12, 8),
-        ),
-        panel(
-            3,
-            "Sitting bouts (min)",
-            "barchart",
-            [
-                influxql_target(
-                    f"SELECT duration_s / 60 AS minutes FROM events WHERE {WEARER} AND "
-                    "kind = 'bout_ended' AND posture = 'sitting' AND $timeFilter"
-                )
-            ],
-            (0, 8, 12, 8),
-        ),
-        panel(
-            4,
-            "Prompts",
-            "table",
-            [influxql_target(f"SELECT exercise, title FROM prompts WHERE {WEARER} AND $timeFilter", ref="A")],
-            (12, 8, 12, 8),
-        ),
-        panel(
-            5,
-            "Lateral lean (deg, + = right)",
-            "timeseries",
-            [
-                influxql_target(
-                    f"SELECT mean(lean_deg) FROM features WHERE {WEARER} AND placement = 'trunk' "
-                    "AND $timeFilter GROUP BY time($__interval) fill(null)"
-                )
-            ],
-            (0, 16, 24, 8),
-        ),
-    ]
-    return {
-        "uid": "kinetic-daily",
-        "title": "Kinetic - daily patterns",
-        "tags": ["kinetic"],
-        "timezone": "browser",
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-24h", "to": "now"},
-        "templating": {
-            "list": [
-                {
-                    "name": "wearer",
-                    "type": "query",
-                    "datasource": DATASOURCE,
-                    "query": 'SHOW TAG VALUES FROM "features" WITH KEY = "wearer"',
-                    "refresh": 1,
-                    "multi": False,
-                    "includeAll": False,
-                }
-            ]
-        },
-        "panels": panels,
-    }
+def to_dict(builder: Any) -> dict[str, Any]:
+    """A dashboard builder as the plain JSON model Grafana stores (panel ids numbered in order)."""
+    model: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
+    for number, panel in enumerate(model.get("panels", []), 1):
+        panel["id"] = number
+    return model
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
-    return {"kinetic-daily.json": daily_dashboard()}
+    return {
+        f"{my_day.UID}.json": to_dict(my_day.build()),
+        f"{weekly_review.UID}.json": to_dict(weekly_review.build()),
+        f"{operations.UID}.json": to_dict(operations.build()),
+    }
 
 
 def render(model: dict[str, Any]) -> str:
     return json.dumps(model, indent=2, sort_keys=True) + "\n"
 
 
-def main() -> None:
-    DASHBOARD_DIR.mkdir(parents=True, exist_ok=True)
-    for name, model in dashboards().items():
-        (DASHBOARD_DIR / name).write_text(render(model))
+def stale(directory: Path = DASHBOARD_DIR) -> list[str]:
+    """Files that differ from what the code generates, or that the code no longer generates."""
+    wanted = {name: render(model) for name, model in dashboards().items()}
+    present = {p.name for p in directory.glob("*.json")} if directory.is_dir() else set()
+    out = [n for n, text in wanted.items() if not (directory / n).is_file() or (directory / n).read_text() != text]
+    return sorted(out + [n for n in present - wanted.keys()])
+
+
+def write(directory: Path = DASHBOARD_DIR) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    wanted = dashboards()
+    for name, model in wanted.items():
+        (directory / name).write_text(render(model))
+    for extra in {p.name for p in directory.glob("*.json")} - wanted.keys():
+        (directory / extra).unlink()
+    return sorted(wanted)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboards.build", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if the committed JSON differs from the code")
+    parser.add_argument("--dir", type=Path, default=DASHBOARD_DIR, help="where the JSON files live")
+    args = parser.parse_args(argv)
+    if args.check:
+        differing = stale(args.dir)
+        if differing:
+            print(f"dashboards out of date: {', '.join(differing)}; run `python -m dashboards.build`", file=sys.stderr)
+            return 1
+        print(f"dashboards up to date ({len(dashboards())} files in {args.dir})")
+        return 0
+    for name in write(args.dir):
+        print(f"wrote {args.dir / name}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,6 +13,10 @@
    good ones are written, each bad one is dead-lettered with the database's reason.
 4. When the spool is full the consumer stops acknowledging and waits (counter ``spool_full_waits``, one
    warning line): the broker holds further messages for the bridge's session.
+5. Every ``stats_interval_s`` the bridge writes its own counters as a ``bridge_stats`` point straight to the
+   database (the Operations dashboard): messages, points, dead letters, rejected lines, spool size, and lag (the
+   wall clock minus the event time of the newest frame, the largest in the interval). Best effort: not spooled,
+   skipped while the database is down.
 
 Rewriting a point is harmless (same series and timestamp replace it), so redelivery after a crash never
 duplicates data.
@@ -70,6 +74,8 @@ class Bridge:
         self._closing = False
         self._uncommitted = 0
         self._rollup = MinuteRollup()
+        self._lag_max_ms = 0
+        self._write_lock = asyncio.Lock()  # the drainer and the stats writer share the sink
 
     def subscriptions(self) -> list[str]:
         t = self.topics
@@ -93,6 +99,11 @@ class Bridge:
         drainer = asyncio.create_task(self._drain(client), name=f"{self.name}-drain")
         consumer = asyncio.create_task(self._consume(client), name=f"{self.name}-consume")
         stopper = asyncio.create_task(stop.wait(), name=f"{self.name}-stop")
+        stats = (
+            asyncio.create_task(self._write_stats(), name=f"{self.name}-stats")
+            if self.settings.stats_interval_s
+            else None
+        )
         try:
             done, _ = await asyncio.wait({consumer, stopper, drainer}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -102,8 +113,10 @@ class Bridge:
             self._closing = True
             consumer.cancel()
             stopper.cancel()
+            if stats is not None:
+                stats.cancel()
             # return_exceptions: a consumer that died of a lost connection must not skip the drainer below
-            await asyncio.gather(consumer, stopper, return_exceptions=True)
+            await asyncio.gather(consumer, stopper, *([stats] if stats else []), return_exceptions=True)
             self._spooled.set()
             if not drainer.done():
                 try:
@@ -142,6 +155,8 @@ class Bridge:
                     if count:
                         bodies.append(body)
                         points += count
+                    if isinstance(decoded, FeatureBatchV1) and decoded.frames:
+                        self._lag_max_ms = max(self._lag_max_ms, int(time.time() * 1000) - decoded.frames[-1].t_ms)
                 last = i == len(batch) and len(client.messages) == 0
                 if points >= self.settings.batch_max_points or last:
                     await self._commit(b"".join(bodies), points)
@@ -149,6 +164,33 @@ class Bridge:
                         ack(client, mid, qos)
                     self._uncommitted -= len(mids)
                     bodies, mids, points = [], [], 0
+
+    def stats_point(self, now_ms: int) -> Point:
+        """The bridge's counters as a point (measurement ``bridge_stats``, tag ``bridge``); resets the lag window."""
+        c = self.counters
+        fields: dict[str, float | int] = {
+            "messages": c.messages,
+            "points_spooled": c.points_spooled,
+            "points_written": c.points_written,
+            "dead_letters": self.dead_letters.count,
+            "rejected_lines": c.rejected_lines,
+            "write_retries": c.write_retries,
+            "spool_full_waits": c.spool_full_waits,
+            "spool_points": self.spool.points,
+            "lag_s": round(self._lag_max_ms / 1000, 3),
+        }
+        self._lag_max_ms = 0
+        return Point.make("bridge_stats", {"bridge": self.name}, fields, now_ms)
+
+    async def _write_stats(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.stats_interval_s)
+            body = self.sink.encode([self.stats_point(int(time.time() * 1000))])
+            try:
+                async with self._write_lock:
+                    await self.sink.write_lines(body)
+            except (SinkUnavailable, SinkRejected) as exc:
+                _LOGGER.debug("%s: stats not written (%s)", self.name, exc)
 
     def _rollup_points(self, message: Payload) -> list[Point]:
         if isinstance(message, FeatureBatchV1):
@@ -230,7 +272,8 @@ class Bridge:
         attempt = 0
         while True:
             try:
-                await self.sink.write_lines(body)
+                async with self._write_lock:
+                    await self.sink.write_lines(body)
             except SinkUnavailable as exc:
                 if self._closing:
                     return False

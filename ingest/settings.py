@@ -73,6 +73,9 @@ class BridgeSettings(_Section):
     spool_path: Path = Field(default=Path("kinetic-spool.sqlite"), description="the bridge's on-disk spool")
     spool_max_mb: float = Field(default=512.0, gt=0, description="spool size at which the bridge stops taking")
     shutdown_flush_s: float = Field(default=10.0, ge=0, description="how long a stop may spend writing the spool")
+    stats_interval_s: float = Field(
+        default=10.0, ge=0, description="how often the bridge stores its own counters (bridge_stats); 0: never"
+    )
 
 
 class SimulateSettings(_Section):

@@ -72,9 +72,10 @@ def event_points(event: EventV1) -> list[Point]:
     if event.kind == "summary":
         if not event.metrics:
             return []
-        return [
-            Point.make("summary_1h", {"wearer": event.wearer}, dict(event.metrics), round(event.t.timestamp() * 1000))
-        ]
+        metrics = dict(event.metrics)
+        local_hour = metrics.pop("local_hour", None)
+        tags = {"wearer": event.wearer, "hour": None if local_hour is None else f"{int(local_hour):02d}"}
+        return [Point.make("summary_1h", tags, metrics, round(event.t.timestamp() * 1000))]
     if event.kind == "prompt_outcome":
         tags = {"wearer": event.wearer, "trigger": event.trigger or "", "exercise": event.exercise or ""}
         fields: dict[str, float | str | None] = {"prompt_id": event.prompt_id, **(event.metrics or {})}

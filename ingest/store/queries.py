@@ -167,7 +167,7 @@ class InfluxQLQueries:
         return [
             {
                 "t_ms": float(r["time"]),
-                **{k: float(v) for k, v in r.items() if k not in ("time", "wearer") and v is not None},
+                **{k: float(v) for k, v in r.items() if k not in ("time", "wearer", "hour") and v is not None},
             }
             for r in rows
         ]
