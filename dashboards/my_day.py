@@ -8,21 +8,22 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import heatmap as heatmap_model
 
 from dashboards.influxql import DATASOURCE, WEARER, InfluxQL, InfluxQLAnnotation, grid
-from dashboards.variables import tz_variable, wearer_variable
+from dashboards.variables import ALL_PATIENTS, patients_variable, tz_variable, wearer_variable
 
 UID = "kinetic-my-day"
 
 
-def build() -> dashboard.Dashboard:
+def build(*, title: str = "Kinetic - my day", uid: str = UID, patients: str = ALL_PATIENTS) -> dashboard.Dashboard:
     return (
-        dashboard.Dashboard("Kinetic - my day")
-        .uid(UID)
+        dashboard.Dashboard(title)
+        .uid(uid)
         .tags(["kinetic"])
         .description("One wearer's day: posture, sitting bouts, lean, prompts and whether they helped.")
         .timezone("browser")
         .time("now/d", "now/d")
         .refresh("1m")
-        .with_variable(wearer_variable())
+        .with_variable(patients_variable(patients))
+        .with_variable(wearer_variable(roster=True))
         .with_variable(tz_variable())
         .annotation(
             dashboard.AnnotationQuery()

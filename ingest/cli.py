@@ -25,6 +25,7 @@ from alerts.catalog import load_catalog
 from alerts.errors import AlertsError
 from alerts.policy.model import PromptPolicy, merge
 from alerts.run import run_alerts
+from dashboards import cli as dashboards_cli
 from ingest.backoff import backoff_delay_s
 from ingest.bridge import Bridge
 from ingest.config import KineticSettings, load_settings
@@ -214,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Scans for, connects to and streams from the wearables in the collector settings "
         "([[collector.wearables]] in the TOML file; see docs/collector.md), with an on-disk store-and-forward queue.",
     )
+
+    dashboards_cli.add_parsers(sub)
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
@@ -651,6 +654,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     "bridge": _cmd_bridge,
     "alerts": _cmd_alerts,
     "demo": _cmd_demo,
+    "report": dashboards_cli.cmd_report,
+    "dashboards": dashboards_cli.cmd_dashboards,
 }
 
 

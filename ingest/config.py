@@ -26,6 +26,7 @@ from ingest.errors import ConfigError
 from ingest.settings import (
     BridgeSettings,
     CollectorSettings,
+    GrafanaSettings,
     InfluxSettings,
     MqttSettings,
     SimulateSettings,
@@ -53,6 +54,7 @@ class KineticSettings(BaseSettings):
     simulate: SimulateSettings = Field(default_factory=SimulateSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
 
     @classmethod
     def settings_customise_sources(

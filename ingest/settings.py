@@ -78,6 +78,17 @@ class BridgeSettings(_Section):
     )
 
 
+class GrafanaSettings(_Section):
+    """Where ``kinetic dashboards push`` sends dashboards, folders, teams and the data source."""
+
+    url: str = Field(default="http://127.0.0.1:3000", pattern=r"^https?://", description="Grafana's base URL")
+    token: SecretStr | None = Field(default=None, description="a Grafana service-account token (Admin role)")
+    clinics_file: Path | None = Field(default=None, description="clinics, their clinicians and patients (YAML)")
+    datasource_url: str = Field(
+        default="http://influxdb:8086", pattern=r"^https?://", description="InfluxDB as Grafana reaches it"
+    )
+
+
 class SimulateSettings(_Section):
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     speed: float = Field(default=1.0, ge=0, description="time acceleration; 0 = as fast as possible")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,36 @@ def unique() -> str:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class SeededWeek:
+    """tests/support/week.py's week, stored once per session in influxd (database ``seeded_week``) and in an
+    embedded store."""
+
+    influxd: Server
+    database: str
+    embedded: Path
+
+
+@pytest.fixture(scope="session")
+def seeded_week(influxd: Server, tmp_path_factory: pytest.TempPathFactory) -> SeededWeek:
+    from ingest.settings import InfluxSettings
+    from ingest.store.embedded import EmbeddedSink
+    from ingest.store.influx_v1 import InfluxV1Sink
+    from tests.support import week
+
+    seeded = SeededWeek(influxd, "seeded_week", tmp_path_factory.mktemp("week") / "kinetic.sqlite")
+    points = week.seed().points
+
+    async def fill() -> None:
+        influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=seeded.database))
+        await influx.prepare()
+        await influx.write(points)
+        await influx.aclose()
+        embedded = EmbeddedSink(seeded.embedded)
+        await embedded.write(points)
+        await embedded.aclose()
+
+    asyncio.run(fill())
+    return seeded

@@ -3,11 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,58 +10,23 @@ from typing import Any
 
 import pytest
 
-from dashboards.build import DASHBOARD_DIR
-from dashboards.interpolate import interpolate
-from ingest.settings import InfluxSettings
-from ingest.store.influx_v1 import InfluxV1Sink
+from tests.conftest import SeededWeek
 from tests.support import week
-from tests.support.servers import Server
+from tests.support.panels import Rows, load, panel_queries, run_query
 
 pytestmark = pytest.mark.integration
 
 TOL_MIN = 0.05  # 3 s, in minutes
-Rows = list[dict[str, Any]]
-
-
-def load(uid: str) -> dict[str, Any]:
-    model: dict[str, Any] = json.loads((DASHBOARD_DIR / f"{uid}.json").read_text())
-    return model
-
-
-def panel_queries(uid: str) -> dict[str, list[str]]:
-    return {p["title"]: [t["query"] for t in p["targets"]] for p in load(uid)["panels"]}
 
 
 @pytest.fixture(scope="module")
-def db(influxd: Server) -> Iterator[Callable[..., Rows]]:
-    name = "seeded_week"
-    seeded = week.seed()
-
-    async def fill() -> None:
-        sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=name))
-        await sink.prepare()
-        await sink.write(seeded.points)
-        await sink.aclose()
-
-    asyncio.run(fill())
+def db(seeded_week: SeededWeek) -> Iterator[Callable[..., Rows]]:
+    name, url = seeded_week.database, seeded_week.influxd.url
 
     def run(
         query: str, start_ms: int, end_ms: int, variables: dict[str, str] | None = None, interval: str = "1m"
     ) -> Rows:
-        text = interpolate(query, start_ms=start_ms, end_ms=end_ms, variables=variables or {}, interval=interval)
-        body = urllib.parse.urlencode({"db": name, "q": text, "epoch": "ms"}).encode()
-        try:
-            with urllib.request.urlopen(f"{influxd.url}/query", body, timeout=30) as response:
-                result = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{exc.read().decode()}: {text}") from None
-        rows: Rows = []
-        for statement in result["results"]:
-            assert "error" not in statement, f"{statement['error']}: {text}"
-            for series in statement.get("series", []):
-                for values in series["values"]:
-                    rows.append({**series.get("tags", {}), **dict(zip(series["columns"], values, strict=True))})
-        return rows
+        return run_query(url, name, query, start_ms, end_ms, variables, interval)
 
     yield run
 

@@ -1,0 +1,102 @@
+"""The ``kinetic report`` and ``kinetic dashboards`` commands (wired into ingest/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from alerts.engine import policy_book
+from ingest.config import KineticSettings
+from ingest.errors import ConfigError
+from ingest.store.export import open_queries
+from ingest.wire import check_id
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    report = sub.add_parser(
+        "report",
+        help="write a wearer's weekly report (HTML with plots, and a CSV of the daily metrics)",
+        description="Reads the store the settings name (KINETIC_STORE__KIND): InfluxDB through InfluxQL, or the "
+        "embedded SQLite store. The figures are those of the Weekly review dashboard (docs/metrics.md).",
+    )
+    report_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    weekly = report_sub.add_parser("weekly", help="one wearer, one ISO week")
+    weekly.add_argument("--wearer", required=True, help="wearer id")
+    weekly.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47 (Monday to Sunday)")
+    weekly.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
+    weekly.add_argument(
+        "--tz", help="time zone of the calendar days (default: the wearer's policy time zone, else UTC)"
+    )
+
+    dash = sub.add_parser(
+        "dashboards",
+        help="Grafana: check the generated dashboards, or push them with folders, teams and the data source",
+    )
+    dash_sub = dash.add_subparsers(dest="dashboards_command", metavar="ACTION", required=True)
+    dash_sub.add_parser("check", help="fail if dashboards/provisioning/dashboards/json differs from the code")
+    push = dash_sub.add_parser(
+        "push",
+        help="create/update per-clinic folders, teams, permissions and dashboards in a running Grafana",
+        description="Uses KINETIC_GRAFANA__URL, KINETIC_GRAFANA__TOKEN (a service-account token with the Admin "
+        "role), KINETIC_GRAFANA__CLINICS_FILE (see deploy/clinics.yaml) and KINETIC_GRAFANA__DATASOURCE_URL; the "
+        "data source gets KINETIC_INFLUX__DATABASE and KINETIC_INFLUX__TOKEN.",
+    )
+    push.add_argument("--clinics", type=Path, help="clinics file (overrides KINETIC_GRAFANA__CLINICS_FILE)")
+
+
+def cmd_report(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from dashboards.report import render  # noqa: PLC0415 - only this command needs it
+    from dashboards.report.weekly import BadWeek, weekly_report  # noqa: PLC0415
+
+    wearer = check_id(args.wearer)
+    tz = args.tz or policy_book(settings.alerts).for_wearer(wearer).timezone
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"--tz {tz!r} is not a known time zone") from None
+
+    async def job() -> int:
+        queries, close = open_queries(settings)
+        try:
+            report = await weekly_report(queries, wearer, args.week, tz)
+        except BadWeek as exc:
+            raise ConfigError(str(exc)) from None
+        finally:
+            await close()
+        html_path, csv_path = render.write(report, args.out)
+        days = len(report.days_with_data)
+        print(f"weekly report for {wearer}, {args.week} ({tz}): {days} days with data", file=sys.stderr)
+        if not days:
+            print(f"kinetic: warning: no data for {wearer} in {args.week}", file=sys.stderr)
+        print(html_path)
+        print(csv_path)
+        return 0
+
+    return asyncio.run(job())
+
+
+def cmd_dashboards(args: argparse.Namespace, settings: KineticSettings) -> int:
+    from dashboards import build  # noqa: PLC0415
+
+    if args.dashboards_command == "check":
+        return build.main(["--check"])
+    from dashboards.push import datasource_model, load_clinics, push  # noqa: PLC0415
+
+    clinics_path = args.clinics or settings.grafana.clinics_file
+    if clinics_path is None:
+        raise ConfigError("setting KINETIC_GRAFANA__CLINICS_FILE (or --clinics) is needed: which clinics to create")
+    if settings.grafana.token is None:
+        raise ConfigError("setting KINETIC_GRAFANA__TOKEN is needed: a Grafana service-account token (Admin role)")
+    clinics = load_clinics(clinics_path)
+    influx_token = settings.influx.token.get_secret_value() if settings.influx.token else None
+    datasource = datasource_model(settings.grafana.datasource_url, settings.influx.database, influx_token)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    push(settings.grafana.url, settings.grafana.token.get_secret_value(), clinics, datasource, progress)
+    print(f"pushed {len(clinics.clinics)} clinics to {settings.grafana.url}", file=sys.stderr)
+    return 0
