@@ -11,8 +11,10 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from ingest.config import KineticSettings
@@ -208,3 +210,39 @@ def test_broker_restart_loses_nothing(influxd: Server, tmp_path: Path, unique: s
     finally:
         broker.stop()
     assert expected == 3600 and count_features(influxd.url, unique) == 3600
+
+
+def test_bridge_stores_its_own_counters_for_the_operations_dashboard(
+    mosquitto: Server, influxd: Server, tmp_path: Path, unique: str
+) -> None:
+    settings = settings_for(mosquitto.port, influxd.url, unique)
+    settings.bridge.stats_interval_s = 0.3
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    scenario = parse_scenario(
+        f"start: {start.isoformat()}\nwearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 5m]\n"
+    )
+
+    async def run() -> None:
+        sink = InfluxV1Sink(settings.influx)
+        await sink.prepare()
+        topics = Topics(unique)
+        async with running_pipeline(settings, sink, unique, tmp_path / "spool.sqlite") as pipeline:
+            async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier=f"{unique}-bad") as client:
+                await client.publish(topics.features("ann", "thigh"), b'{"v": 1, "wearer": "ann"', qos=1)
+            await simulate(scenario, mqtt=settings.mqtt, topics=topics, speed=0, batch_s=60)
+            await until(lambda: pipeline.bridge.dead_letters.count >= 1, 30, "the dead letter")
+            await until(lambda: pipeline.bridge.counters.points_written >= 5 * 60, 30, "all frames written")
+            await asyncio.sleep(1.0)  # at least two more stats intervals
+        await sink.aclose()
+
+    asyncio.run(run())
+    rows = influxql(
+        influxd.url,
+        unique,
+        "SELECT last(dead_letters), last(points_written), max(lag_s), count(messages) FROM bridge_stats",
+    )
+    (_, dead, written, lag, stats_points) = rows[0]
+    assert dead == 1
+    assert written >= 5 * 60  # the frames (plus the status and minute rollups)
+    assert 5 * 60 <= lag <= 10 * 60 + 60  # wall clock minus the newest frame: the scenario ended 5 min ago
+    assert stats_points >= 2
