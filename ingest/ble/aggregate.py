@@ -12,14 +12,25 @@ from ingest.wire import FeatureBatchV1, FeatureFrameV1, Placement
 
 @dataclass
 class SecondAggregator:
-    """Buffers the samples of the current second; a sample of a later second completes it."""
+    """Buffers the samples of the current second; a sample of a later second completes it.
+
+    Sample times come from the host clock at notification arrival, back-dated by the sample rate; a notification
+    delivered late followed by one on time can stamp a sample before the last one. Such a sample is moved forward
+    to the last time seen (counted in ``reordered``): time never runs backwards, so a second that was already
+    sent is never sent again."""
 
     min_samples: int = 3
+    reordered: int = 0
     _second: int | None = None
+    _last_t: int | None = None
     _t: list[int] = field(default_factory=list)
     _xyz: list[tuple[float, float, float]] = field(default_factory=list)
 
     def add(self, t_ms: int, sample_g: tuple[float, float, float]) -> list[FeatureFrameV1]:
+        if self._last_t is not None and t_ms < self._last_t:
+            self.reordered += 1
+            t_ms = self._last_t
+        self._last_t = t_ms
         second = t_ms // 1000
         out: list[FeatureFrameV1] = []
         if self._second is not None and second != self._second:

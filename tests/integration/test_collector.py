@@ -286,6 +286,7 @@ def test_simulate_ble_runs_a_scenario_through_the_real_collector(
     batches = [FeatureBatchV1.model_validate_json(p) for _, p in asyncio.run(run())]
     frames = [f for b in batches for f in b.frames]
     assert 4.5 * 60 - 10 <= len(frames) <= 4.5 * 60 + 2
+    assert len({f.t_ms for f in frames}) == len(frames)  # no second sent twice (a late notification, aggregate.py)
     engine = AlertEngine(EngineConfig(), load_catalog())
     events = [o for b in batches for o in engine.process(b)] + engine.close("fay")
     sitting = [e for e in events if isinstance(e, EventV1) and e.kind == "bout_ended" and e.posture == "sitting"]

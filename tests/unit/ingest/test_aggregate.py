@@ -1,0 +1,22 @@
+"""The collector's streaming aggregation: a late notification never makes a second be sent twice."""
+
+from __future__ import annotations
+
+from ingest.ble.aggregate import Batcher, SecondAggregator
+
+
+def test_a_sample_stamped_before_the_last_one_is_folded_forward_not_sent_as_a_second_again() -> None:
+    agg = SecondAggregator()
+    frames = []
+    # 50 Hz from t = 0; the notification covering 1.00-1.18 s arrives late, the next one (stamped from its own
+    # arrival) back-dates two samples into 0.98 and 0.99 s - before 1.18 s, which was already seen
+    times = [i * 20 for i in range(60)] + [980, 990] + [1200 + i * 20 for i in range(50)]
+    for t in times:
+        frames += agg.add(t, (0.0, 0.0, 1.0))
+    frames += agg.flush()
+    seconds = [f.t_ms for f in frames]
+    assert seconds == [0, 1000, 2000]  # each second once, in order
+    assert agg.reordered == 2
+    batcher = Batcher("ann", "chest", "trunk", 30)
+    batches = batcher.add(frames) + batcher.flush()
+    assert [len(b.frames) for b in batches] == [3]  # not split by a second that runs backwards
