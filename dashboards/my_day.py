@@ -33,10 +33,9 @@ def build(*, title: str = "Kinetic - my day", uid: str = UID, patients: str = AL
             .icon_color("#8F3BB8")
             .target(
                 InfluxQLAnnotation(
-                    "SELECT exercise, trigger, broke_1min, broke_5min, break_after_s FROM prompt_outcomes "
-                    f"WHERE {WEARER} AND $timeFilter",
-                    text_column="exercise",
-                    tags_column="trigger",
+                    f"SELECT outcome, exercise, broke_5min FROM prompt_outcomes WHERE {WEARER} AND $timeFilter",
+                    text_column="outcome",
+                    tags_column="exercise",
                 )
             )
         )
@@ -83,8 +82,8 @@ def build(*, title: str = "Kinetic - my day", uid: str = UID, patients: str = AL
             .datasource(DATASOURCE)
             .with_target(
                 InfluxQL(
-                    "SELECT exercise, trigger, break_after_s, broke_1min, broke_3min, broke_5min, acked, snoozed "
-                    f"FROM prompt_outcomes WHERE {WEARER} AND $timeFilter",
+                    "SELECT exercise, trigger, outcome, break_after_s, broke_1min, broke_3min, broke_5min, acked, "
+                    f"snoozed FROM prompt_outcomes WHERE {WEARER} AND $timeFilter",
                     table=True,
                 )
             )

@@ -78,7 +78,12 @@ def event_points(event: EventV1) -> list[Point]:
         return [Point.make("summary_1h", tags, metrics, round(event.t.timestamp() * 1000))]
     if event.kind == "prompt_outcome":
         tags = {"wearer": event.wearer, "trigger": event.trigger or "", "exercise": event.exercise or ""}
-        fields: dict[str, float | str | None] = {"prompt_id": event.prompt_id, **(event.metrics or {})}
+        metrics = event.metrics or {}
+        fields: dict[str, float | str | None] = {
+            "prompt_id": event.prompt_id,
+            "outcome": outcome_text(metrics),
+            **metrics,
+        }
         return [Point.make("prompt_outcomes", tags, fields, round(event.t.timestamp() * 1000))]
     return [
         Point.make(
@@ -96,6 +101,16 @@ def event_points(event: EventV1) -> list[Point]:
             round(event.t.timestamp() * 1000),
         )
     ]
+
+
+def outcome_text(metrics: dict[str, float]) -> str:
+    """A prompt's outcome in words, for annotations and tables (docs/metrics.md, prompt response)."""
+    for k in (1, 3, 5):
+        if metrics.get(f"broke_{k}min"):
+            return f"moved within {k} min"
+    if metrics.get("ended_without_break"):
+        return "bout ended without a break (data gap or not worn)"
+    return "no break within 5 min"
 
 
 def prompt_points(prompt: PromptV1) -> list[Point]:

@@ -184,7 +184,12 @@ def test_my_day_prompts_table_and_annotations(db: Callable[..., Rows]) -> None:
     annotation = load("kinetic-my-day")["annotations"]["list"][0]["target"]
     notes = db(annotation["query"], *MONDAY_RANGE, ANN)
     assert sorted(r["time"] for r in notes) == sorted(oracle)
-    assert all(r[annotation["textColumn"]] and r[annotation["tagsColumn"]] == "sitting" for r in notes)
+    for note in notes:
+        flags = oracle[note["time"]]
+        first = next((k for k in (1, 3, 5) if flags[k]), None)
+        words = f"moved within {first} min" if first else "no break within 5 min"
+        assert note[annotation["textColumn"]] == words
+        assert note[annotation["tagsColumn"]]  # the exercise
 
 
 def test_my_day_sitting_by_hour_heatmap(db: Callable[..., Rows]) -> None:
