@@ -20,7 +20,6 @@ This module is pure: no I/O, no clock reads. ``alerts`` depends on ``ingest`` on
 from __future__ import annotations
 
 import base64
-import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,14 +77,15 @@ class FeatureFrameV1(_Model):
         default=None, ge=20, le=300, description="heart rate in the second (Heart Rate Service), when the sensor has it"
     )
 
-    @model_validator(mode="after")
-    def _gravity_or_inclination(self) -> FeatureFrameV1:
-        has_g = (self.gx, self.gy, self.gz)
-        if any(v is None for v in has_g) and not all(v is None for v in has_g):
-            raise ValueError("gx, gy and gz go together")
-        if self.gx is None and self.incl_deg is None:
-            raise ValueError("a frame needs the gravity vector (gx, gy, gz) or incl_deg")
-        return self
+    def shape_error(self) -> str | None:
+        """Why this frame's optional fields do not fit together, or None. Checked for every frame of a batch by
+        ``FeatureBatchV1`` in one pass (a validator per frame cost a quarter of the bridge's decoding time)."""
+        missing_g = self.gx is None
+        if (self.gy is None) != missing_g or (self.gz is None) != missing_g:
+            return "gx, gy and gz go together"
+        if missing_g and self.incl_deg is None:
+            return "a frame needs the gravity vector (gx, gy, gz) or incl_deg"
+        return None
 
     @property
     def gravity(self) -> tuple[float, float, float] | None:
@@ -105,10 +105,16 @@ class FeatureBatchV1(_Model):
     frames: list[FeatureFrameV1] = Field(min_length=1, max_length=MAX_FRAMES_PER_BATCH)
 
     @model_validator(mode="after")
-    def _frames_in_time_order(self) -> FeatureBatchV1:
-        times = [f.t_ms for f in self.frames]
-        if any(b <= a for a, b in itertools.pairwise(times)):
-            raise ValueError("frames must be in strictly increasing t_ms order")
+    def _frames_well_formed_and_in_time_order(self) -> FeatureBatchV1:
+        last = -1
+        for i, frame in enumerate(self.frames):
+            if frame.t_ms <= last:
+                raise ValueError("frames must be in strictly increasing t_ms order")
+            last = frame.t_ms
+            if frame.gx is None or frame.gy is None or frame.gz is None:
+                problem = frame.shape_error()
+                if problem:
+                    raise ValueError(f"frames.{i}: {problem}")
         return self
 
 

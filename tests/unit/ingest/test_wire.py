@@ -118,3 +118,19 @@ def test_decoding_arbitrary_bytes_raises_only_wire_errors(payload: bytes) -> Non
 def test_decoding_arbitrary_json_raises_only_wire_errors(payload: dict[str, object]) -> None:
     with contextlib.suppress(WireError):
         decode(TOPICS, TOPICS.features("ann", "d"), json.dumps(payload).encode())
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"gx": 0.1}, "frames.1: gx, gy and gz go together"),
+        ({"gx": 0.1, "gy": 0.2}, "frames.1: gx, gy and gz go together"),
+        ({}, "frames.1: a frame needs the gravity vector"),
+    ],
+)
+def test_every_frame_needs_the_whole_gravity_vector_or_an_inclination(fields: dict[str, float], reason: str) -> None:
+    payload = json.loads(encode(batch()))
+    del payload["frames"][1]["incl_deg"]
+    payload["frames"][1].update(fields)
+    with pytest.raises(WireError, match=reason):
+        decode(TOPICS, TOPICS.features("ann", "ann-thigh"), json.dumps(payload).encode())
