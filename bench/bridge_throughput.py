@@ -10,12 +10,15 @@ both measured in this run on real Mosquitto and influxd 1.x started here on loop
    spool (fsync), acknowledge, drain.
 
 Target (issue #6): bridge / baseline >= 0.8. Shared, noisy machines: compare the ratio, not the seconds.
+Each phase also reports the CPU seconds this process (the bridge, or the baseline's client), influxd and
+Mosquitto spent in it (from /proc), to show where the time goes on these 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -43,6 +46,24 @@ def scenario_batches(frames: int, per_message: int):  # type: ignore[no-untyped-
     return list(batches_for(scenario, scenario.wearers[0], per_message))
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuMeter:
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+    def used(self) -> dict[str, float]:
+        return {name: round(cpu_seconds(pid) - self.start[name], 2) for name, pid in self.pids.items()}
+
+
 def count(url: str, db: str) -> int:
     import json
 
@@ -52,18 +73,23 @@ def count(url: str, db: str) -> int:
     return int(result["series"][0]["values"][0][1]) if "series" in result else 0
 
 
-async def baseline(url: str, frames: int, per_message: int, batch_points: int, db: str) -> float:
+async def baseline(
+    url: str, frames: int, per_message: int, batch_points: int, db: str, pids: dict[str, int]
+) -> tuple[float, dict[str, float]]:
     sink = InfluxV1Sink(InfluxSettings(url=url, database=db))
     await sink.prepare()
     points = [p for b in scenario_batches(frames, per_message) for p in feature_points(b)]
     bodies = [to_line_protocol(points[i : i + batch_points]) for i in range(0, len(points), batch_points)]
+    meter = CpuMeter(pids)
     start = time.perf_counter()
     for body in bodies:
         await sink.write_lines(body)
-    return len(points) / (time.perf_counter() - start)
+    return len(points) / (time.perf_counter() - start), meter.used()
 
 
-async def through_bridge(mqtt_port: int, url: str, frames: int, per_message: int, spool: Path, db: str) -> float:
+async def through_bridge(
+    mqtt_port: int, url: str, frames: int, per_message: int, spool: Path, db: str, pids: dict[str, int]
+) -> tuple[float, dict[str, float]]:
     topics = Topics("bench")
     mqtt = MqttSettings(host="127.0.0.1", port=mqtt_port, topic_root="bench")
     settings = BridgeSettings(spool_path=spool)
@@ -79,15 +105,17 @@ async def through_bridge(mqtt_port: int, url: str, frames: int, per_message: int
     await sink.prepare()
     bridge = Bridge(topics=topics, sink=sink, spool=Spool(spool, 1 << 30), settings=settings)
     stop = asyncio.Event()
+    meter = CpuMeter(pids)
     start = time.perf_counter()
     task = asyncio.create_task(serve(bridge.run, mqtt, "bench-bridge", stop, manual_ack=True))
     while bridge.counters.points_written < frames:
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - start
+    used = meter.used()
     stop.set()
     await task
     assert count(url, db) == frames
-    return frames / elapsed
+    return frames / elapsed, used
 
 
 def main() -> None:
@@ -103,17 +131,20 @@ def main() -> None:
             raw: list[float] = []
             bridged: list[float] = []
             ratios: list[float] = []
+            pids = {"python": os.getpid(), "influxd": influx.process.pid, "mosquitto": broker.process.pid}
             for i in range(args.rounds):
                 # fresh databases each round: both sides write new points into an empty database
-                raw.append(asyncio.run(baseline(influx.url, args.frames, args.per_message, 5000, f"raw{i}")))
+                rate, raw_cpu = asyncio.run(baseline(influx.url, args.frames, args.per_message, 5000, f"raw{i}", pids))
+                raw.append(rate)
                 spool = Path(tmp) / f"spool{i}.sqlite"
-                bridged.append(
-                    asyncio.run(through_bridge(broker.port, influx.url, args.frames, args.per_message, spool, f"br{i}"))
+                rate, bridge_cpu = asyncio.run(
+                    through_bridge(broker.port, influx.url, args.frames, args.per_message, spool, f"br{i}", pids)
                 )
+                bridged.append(rate)
                 ratios.append(bridged[-1] / raw[-1])
                 print(
-                    f"round {i + 1}: influxd raw {raw[-1]:,.0f} points/s, bridge {bridged[-1]:,.0f} points/s, "
-                    f"ratio {ratios[-1]:.2f}",
+                    f"round {i + 1}: influxd raw {raw[-1]:,.0f} points/s (CPU s {raw_cpu}), bridge "
+                    f"{bridged[-1]:,.0f} points/s (CPU s {bridge_cpu}), ratio {ratios[-1]:.2f}",
                     flush=True,
                 )
         finally:
