@@ -52,3 +52,10 @@ def test_every_query_is_raw_influxql_with_defined_variables(name: str) -> None:
         used = set(re.findall(r"\$\{?(\w+)", query))
         assert used <= defined, f"{name}: {used - defined} undefined in {query}"
     assert len({p["id"] for p in model["panels"]}) == len(model["panels"])
+
+
+def test_kinetic_dashboards_check_is_the_same_check(capsys: pytest.CaptureFixture[str]) -> None:
+    from ingest.cli import main as kinetic
+
+    assert kinetic(["dashboards", "check"]) == 0
+    assert "up to date" in capsys.readouterr().out
