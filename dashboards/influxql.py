@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard as model
@@ -81,3 +82,11 @@ class _AnnotationTarget(model.AnnotationTarget):
 
 def grid(x: int, y: int, w: int, h: int) -> model.GridPos:
     return model.GridPos(x=x, y=y, w=w, h=h)
+
+
+def table_panel(title: str, query: str, at: model.GridPos, description: str = "") -> table.Panel:
+    """A table of one raw InfluxQL query's rows."""
+    panel = table.Panel().title(title)
+    if description:
+        panel = panel.description(description)
+    return panel.datasource(DATASOURCE).with_target(InfluxQL(query, table=True)).grid_pos(at)

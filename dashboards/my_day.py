@@ -3,11 +3,11 @@ their outcome, the sensor's battery and connection. Every query is InfluxQL over
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import barchart, dashboard, heatmap, statetimeline, table, timeseries
+from grafana_foundation_sdk.builders import barchart, dashboard, heatmap, statetimeline, timeseries
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import heatmap as heatmap_model
 
-from dashboards.influxql import DATASOURCE, WEARER, InfluxQL, InfluxQLAnnotation, grid
+from dashboards.influxql import DATASOURCE, WEARER, InfluxQL, InfluxQLAnnotation, grid, table_panel
 from dashboards.variables import ALL_PATIENTS, patients_variable, tz_variable, wearer_variable
 
 UID = "kinetic-my-day"
@@ -76,18 +76,13 @@ def build(*, title: str = "Kinetic - my day", uid: str = UID, patients: str = AL
             .grid_pos(grid(0, 5, 12, 8))
         )
         .with_panel(
-            table.Panel()
-            .title("Prompts and what followed")
-            .description("broke_Nmin = 1 when the exposure ended within N minutes of the prompt (docs/metrics.md).")
-            .datasource(DATASOURCE)
-            .with_target(
-                InfluxQL(
-                    "SELECT exercise, trigger, outcome, break_after_s, broke_1min, broke_3min, broke_5min, acked, "
-                    f"snoozed FROM prompt_outcomes WHERE {WEARER} AND $timeFilter",
-                    table=True,
-                )
+            table_panel(
+                "Prompts and what followed",
+                "SELECT exercise, trigger, outcome, break_after_s, broke_1min, broke_3min, broke_5min, acked, "
+                f"snoozed FROM prompt_outcomes WHERE {WEARER} AND $timeFilter",
+                grid(12, 5, 12, 8),
+                description="broke_Nmin = 1 when the exposure ended within N minutes of the prompt (docs/metrics.md).",
             )
-            .grid_pos(grid(12, 5, 12, 8))
         )
         .with_panel(
             heatmap.Panel()

@@ -3,9 +3,9 @@ the bridge's lag and spool (the bridge's own ``bridge_stats`` points)."""
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import dashboard, table, timeseries
+from grafana_foundation_sdk.builders import dashboard, timeseries
 
-from dashboards.influxql import DATASOURCE, InfluxQL, grid
+from dashboards.influxql import DATASOURCE, InfluxQL, grid, table_panel
 
 UID = "kinetic-operations"
 
@@ -30,30 +30,19 @@ def build() -> dashboard.Dashboard:
         .time("now-6h", "now")
         .refresh("30s")
         .with_panel(
-            table.Panel()
-            .title("Wearables: state and last seen")
-            .description("The latest device status of each wearable; its time is when it was last heard of.")
-            .datasource(DATASOURCE)
-            .with_target(
-                InfluxQL(
-                    "SELECT last(state) AS state FROM device_status WHERE $timeFilter GROUP BY wearer, device",
-                    table=True,
-                )
+            table_panel(
+                "Wearables: state and last seen",
+                "SELECT last(state) AS state FROM device_status WHERE $timeFilter GROUP BY wearer, device",
+                grid(0, 0, 12, 8),
+                description="The latest device status of each wearable; its time is when it was last heard of.",
             )
-            .grid_pos(grid(0, 0, 12, 8))
         )
         .with_panel(
-            table.Panel()
-            .title("Battery (%), latest")
-            .datasource(DATASOURCE)
-            .with_target(
-                InfluxQL(
-                    "SELECT last(battery_pct) AS battery_pct FROM device_status WHERE $timeFilter "
-                    "GROUP BY wearer, device",
-                    table=True,
-                )
+            table_panel(
+                "Battery (%), latest",
+                "SELECT last(battery_pct) AS battery_pct FROM device_status WHERE $timeFilter GROUP BY wearer, device",
+                grid(12, 0, 12, 8),
             )
-            .grid_pos(grid(12, 0, 12, 8))
         )
         .with_panel(
             _series(

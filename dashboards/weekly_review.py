@@ -8,9 +8,9 @@ same numbers and a test checks that both agree.
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import barchart, dashboard, table, timeseries
+from grafana_foundation_sdk.builders import barchart, dashboard, timeseries
 
-from dashboards.influxql import DATASOURCE, DAY, WEARER, InfluxQL, grid
+from dashboards.influxql import DATASOURCE, DAY, WEARER, InfluxQL, grid, table_panel
 from dashboards.variables import ALL_PATIENTS, patients_variable, tz_variable, wearer_variable
 
 UID = "kinetic-weekly-review"
@@ -109,35 +109,25 @@ def build(
             )
         )
         .with_panel(
-            table.Panel()
-            .title("Prompt response by exercise (% followed by a break within 1 / 3 / 5 min)")
-            .datasource(DATASOURCE)
-            .with_target(
-                InfluxQL(
-                    "SELECT count(broke_1min) AS prompts, 100 * sum(broke_1min) / count(broke_1min) AS within_1min, "
-                    "100 * sum(broke_3min) / count(broke_3min) AS within_3min, "
-                    "100 * sum(broke_5min) / count(broke_5min) AS within_5min, sum(acked) AS acked "
-                    f"FROM prompt_outcomes WHERE {WEARER} AND $timeFilter GROUP BY exercise",
-                    table=True,
-                )
+            table_panel(
+                "Prompt response by exercise (% followed by a break within 1 / 3 / 5 min)",
+                "SELECT count(broke_1min) AS prompts, 100 * sum(broke_1min) / count(broke_1min) AS within_1min, "
+                "100 * sum(broke_3min) / count(broke_3min) AS within_3min, "
+                "100 * sum(broke_5min) / count(broke_5min) AS within_5min, sum(acked) AS acked "
+                f"FROM prompt_outcomes WHERE {WEARER} AND $timeFilter GROUP BY exercise",
+                grid(0, 24, 12, 8),
             )
-            .grid_pos(grid(0, 24, 12, 8))
         )
         .with_panel(
-            table.Panel()
-            .title("Week over week")
-            .description("The selected week and the 7 days before it, in calendar weeks from Monday.")
-            .datasource(DATASOURCE)
-            .with_target(
-                InfluxQL(
-                    "SELECT sum(sitting_s) / 3600 AS sitting_h, sum(sitting_bouts_60min_plus) AS bouts_60min_plus, "
-                    "sum(breaks) AS breaks, sum(lean_above_10deg_s) / 60 AS lean_10deg_min "
-                    f"FROM summary_1h WHERE {WEARER} AND time >= ${{__from}}ms - 7d AND time < ${{__to}}ms "
-                    "GROUP BY time(7d, 4d) fill(none) tz('$tz')",
-                    table=True,
-                )
+            table_panel(
+                "Week over week",
+                "SELECT sum(sitting_s) / 3600 AS sitting_h, sum(sitting_bouts_60min_plus) AS bouts_60min_plus, "
+                "sum(breaks) AS breaks, sum(lean_above_10deg_s) / 60 AS lean_10deg_min "
+                f"FROM summary_1h WHERE {WEARER} AND time >= ${{__from}}ms - 7d AND time < ${{__to}}ms "
+                "GROUP BY time(7d, 4d) fill(none) tz('$tz')",
+                grid(12, 24, 12, 8),
+                description="The selected week and the 7 days before it, in calendar weeks from Monday.",
             )
-            .grid_pos(grid(12, 24, 12, 8))
         )
         .with_panel(
             timeseries.Panel()
