@@ -112,7 +112,7 @@ def build(*, title: str = "Kinetic - my day", uid: str = UID, patients: str = AL
             .datasource(DATASOURCE)
             .with_target(
                 InfluxQL(
-                    f"SELECT mean(lean_deg) FROM features WHERE {WEARER} AND placement = 'trunk' AND $timeFilter "
+                    f"SELECT mean(lean_deg) FROM features_1m WHERE {WEARER} AND placement = 'trunk' AND $timeFilter "
                     "GROUP BY time($__interval) fill(null)",
                     alias="lean",
                 )

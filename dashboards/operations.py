@@ -46,8 +46,8 @@ def build() -> dashboard.Dashboard:
         )
         .with_panel(
             _series(
-                "Frames stored per minute (event time)",
-                "SELECT count(n) FROM features WHERE $timeFilter GROUP BY time(1m) fill(0)",
+                "Frames stored per minute (event time, complete minutes)",
+                "SELECT sum(frames) FROM features_1m WHERE $timeFilter GROUP BY time(1m) fill(0)",
                 "short",
                 0,
                 8,

@@ -26,8 +26,8 @@ _LOGGER = logging.getLogger(__name__)
 
 
 RAW_POLICY = "kinetic_raw"
-ROLLUP_POLICY = "kinetic_rollups"
-ROLLUP_PREFIX = b"features_1m,"
+KEEP_POLICY = "autogen"  # InfluxDB 1.x's own default policy of a new database: kept forever
+RAW_PREFIX = b"features,"
 
 
 def sink_error_for(status: int, text: str, where: str, credentials: str) -> SinkError:
@@ -59,11 +59,13 @@ class InfluxV1Sink:
             self._headers["Authorization"] = f"Basic {creds}"
 
     async def prepare(self) -> None:
-        """Create the database and retention policies when configured to (InfluxDB 1.x).
+        """Create the database and the raw retention policy when configured to (InfluxDB 1.x).
 
-        With ``raw_retention_days`` > 0, raw points go to the default policy ``kinetic_raw`` (that many days)
-        and minute rollups to ``kinetic_rollups`` (kept forever), so weeks of dashboards outlive raw data.
-        Raises SinkUnavailable while the server is unreachable.
+        With ``raw_retention_days`` > 0, the per-second ``features`` go to policy ``kinetic_raw`` (that many days);
+        everything derived from them (minute rollups, hourly summaries, events, prompts and outcomes, device status,
+        bridge stats) stays in the database's default policy, kept forever, so dashboards and weekly reports
+        outlive the raw data and their queries need no policy name. Raises SinkUnavailable while the server is
+        unreachable.
         """
         db = self._settings.database
         if self._settings.create_database:
@@ -71,16 +73,19 @@ class InfluxV1Sink:
         days = self._settings.raw_retention_days
         if days:
             existing = await self.query(f'SHOW RETENTION POLICIES ON "{db}"')
-            names = {row[0] for s in existing["results"][0].get("series", []) for row in s["values"]}
-            verb = "ALTER" if RAW_POLICY in names else "CREATE"
+            rows = {row[0]: row for s in existing["results"][0].get("series", []) for row in s["values"]}
+            verb = "ALTER" if RAW_POLICY in rows else "CREATE"
             await self.query(
-                f'{verb} RETENTION POLICY "{RAW_POLICY}" ON "{db}" DURATION {days}d REPLICATION 1 DEFAULT',
-                method="POST",
+                f'{verb} RETENTION POLICY "{RAW_POLICY}" ON "{db}" DURATION {days}d REPLICATION 1', method="POST"
             )
-            if ROLLUP_POLICY not in names:
-                await self.query(
-                    f'CREATE RETENTION POLICY "{ROLLUP_POLICY}" ON "{db}" DURATION INF REPLICATION 1', method="POST"
-                )
+            if RAW_POLICY in rows and rows[RAW_POLICY][4]:
+                # made by an earlier Kinetic as the database's default: derived data would expire with it
+                await self.query(f'ALTER RETENTION POLICY "{KEEP_POLICY}" ON "{db}" DEFAULT', method="POST")
+
+    @property
+    def features_source(self) -> str:
+        """Where queries find the raw ``features``: their own policy when raw retention is on."""
+        return f'"{RAW_POLICY}"."features"' if self._settings.raw_retention_days else "features"
 
     def encode(self, points: list[Point]) -> bytes:
         return to_line_protocol(points)
@@ -91,11 +96,11 @@ class InfluxV1Sink:
     async def write_lines(self, body: bytes) -> None:
         if not body:
             return
-        if self._settings.raw_retention_days and ROLLUP_PREFIX in body:
+        if self._settings.raw_retention_days and RAW_PREFIX in body:
             lines = body.splitlines(keepends=True)
-            rollups = b"".join(line for line in lines if line.startswith(ROLLUP_PREFIX))
-            body = b"".join(line for line in lines if not line.startswith(ROLLUP_PREFIX))
-            await self._post(rollups, ROLLUP_POLICY)
+            raw = b"".join(line for line in lines if line.startswith(RAW_PREFIX))
+            body = b"".join(line for line in lines if not line.startswith(RAW_PREFIX))
+            await self._post(raw, RAW_POLICY)
         await self._post(body, self._settings.retention_policy)
 
     async def _post(self, body: bytes, policy: str | None) -> None:

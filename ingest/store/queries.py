@@ -124,7 +124,7 @@ class InfluxQLQueries:
         return list(_rows(await self._sink.query(q)))
 
     async def wearers(self) -> list[str]:
-        rows = await self._select('SHOW TAG VALUES FROM "features" WITH KEY = "wearer"')
+        rows = await self._select(f'SHOW TAG VALUES FROM {self._sink.features_source} WITH KEY = "wearer"')
         return sorted({str(r["value"]) for r in rows})
 
     async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
@@ -143,9 +143,9 @@ class InfluxQLQueries:
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
         rows = await self._select(
-            "SELECT count(incl_deg), mean(incl_deg), mean(lean_deg), mean(enmo_mg), sum(steps) FROM features "
-            f"WHERE wearer = '{check_id(wearer)}' AND time >= {start_ms}ms AND time < {end_ms}ms "
-            "GROUP BY time(1m) fill(none)"
+            "SELECT count(incl_deg), mean(incl_deg), mean(lean_deg), mean(enmo_mg), sum(steps) "
+            f"FROM {self._sink.features_source} WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY time(1m) fill(none)"
         )
         return [
             MinuteRow(
@@ -185,7 +185,8 @@ class InfluxQLQueries:
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for measurement in MEASUREMENTS:
-            rows = await self._select(f"SELECT * FROM \"{measurement}\" WHERE wearer = '{check_id(wearer)}'")
+            source = self._sink.features_source if measurement == "features" else f'"{measurement}"'
+            rows = await self._select(f"SELECT * FROM {source} WHERE wearer = '{check_id(wearer)}'")
             out[measurement] = [{k: v for k, v in r.items() if v is not None} for r in rows]
         return out
 

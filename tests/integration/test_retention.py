@@ -1,4 +1,5 @@
-"""Retention on InfluxDB 1.x: raw points in a policy that expires, minute rollups in one that does not."""
+"""Retention on InfluxDB 1.x: the per-second features in a policy that expires; everything derived from them
+(rollups, hourly summaries, events, outcomes) in the database's default policy, kept, and queried as usual."""
 
 from __future__ import annotations
 
@@ -9,29 +10,75 @@ import pytest
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.points import Point
+from ingest.store.queries import InfluxQLQueries
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 
+NOW_MS = 1_795_000_000_000 - 1_795_000_000_000 % 3_600_000
 
-def test_raw_and_rollups_go_to_their_own_retention_policies(influxd: Server, unique: str) -> None:
+
+def values(result: dict) -> list[list]:  # type: ignore[type-arg]
+    return result["results"][0]["series"][0]["values"]  # type: ignore[no-any-return]
+
+
+def test_raw_features_expire_on_their_own_and_derived_data_stays_in_the_default_policy(
+    influxd: Server, unique: str
+) -> None:
     sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique, raw_retention_days=30))
-    now_ms = 1_795_000_000_000
+    queries = InfluxQLQueries(sink)
 
-    async def run() -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
+    async def run() -> dict[str, object]:
         await sink.prepare()
         await sink.prepare()  # a second start alters, does not fail
-        raw = [Point.make("features", {"wearer": "ann"}, {"incl_deg": 1.0}, now_ms + i * 1000) for i in range(120)]
-        rollups = [Point.make("features_1m", {"wearer": "ann"}, {"frames": 60}, now_ms + i * 60_000) for i in range(2)]
-        await sink.write(raw[:60] + rollups + raw[60:])
-        policies = await sink.query(f'SHOW RETENTION POLICIES ON "{unique}"')
-        in_raw = await sink.query('SELECT count(incl_deg) FROM "kinetic_raw"."features"')
-        in_rollups = await sink.query('SELECT count(frames) FROM "kinetic_rollups"."features_1m"')
-        return policies, in_raw, in_rollups
+        raw = [
+            Point.make("features", {"wearer": "ann"}, {"incl_deg": 1.0, "enmo_mg": 2.0, "steps": 0}, NOW_MS + i * 1000)
+            for i in range(120)
+        ]
+        derived = [
+            Point.make("features_1m", {"wearer": "ann"}, {"frames": 60}, NOW_MS),
+            Point.make("features_1m", {"wearer": "ann"}, {"frames": 60}, NOW_MS + 60_000),
+            Point.make("summary_1h", {"wearer": "ann", "hour": "09"}, {"sitting_s": 120.0}, NOW_MS),
+        ]
+        await sink.write(raw[:60] + derived + raw[60:])
+        return {
+            "policies": await sink.query(f'SHOW RETENTION POLICIES ON "{unique}"'),
+            "raw": await sink.query('SELECT count(incl_deg) FROM "kinetic_raw"."features"'),
+            "raw_in_default": await sink.query("SELECT count(incl_deg) FROM features"),
+            "rollups": await sink.query("SELECT count(frames) FROM features_1m"),
+            "minutes": await queries.minutes("ann", NOW_MS, NOW_MS + 3_600_000),
+            "hours": await queries.hours("ann", NOW_MS, NOW_MS + 3_600_000),
+            "wearers": await queries.wearers(),
+            "export": await queries.export("ann"),
+        }
 
-    policies, in_raw, in_rollups = asyncio.run(run())
-    rows = {row[0]: row for row in policies["results"][0]["series"][0]["values"]}
-    assert rows["kinetic_raw"][1] == "720h0m0s" and rows["kinetic_raw"][4] is True  # 30 days, the default
-    assert rows["kinetic_rollups"][1] == "0s"  # forever
-    assert in_raw["results"][0]["series"][0]["values"][0][1] == 120
-    assert in_rollups["results"][0]["series"][0]["values"][0][1] == 2
+    got = asyncio.run(run())
+    rows = {row[0]: row for row in values(got["policies"])}  # type: ignore[arg-type]
+    assert rows["kinetic_raw"][1] == "720h0m0s" and rows["kinetic_raw"][4] is False  # 30 days, not the default
+    assert rows["autogen"][1] == "0s" and rows["autogen"][4] is True  # the default keeps derived data forever
+    assert values(got["raw"])[0][1] == 120  # type: ignore[arg-type]
+    assert "series" not in got["raw_in_default"]["results"][0]  # type: ignore[index]
+    assert values(got["rollups"])[0][1] == 2  # type: ignore[arg-type]
+    assert [m.frames for m in got["minutes"]] == [60, 60]  # type: ignore[attr-defined]
+    assert got["hours"][0]["sitting_s"] == 120  # type: ignore[index]
+    assert got["wearers"] == ["ann"]
+    export = got["export"]
+    assert len(export["features"]) == 120 and len(export["features_1m"]) == 2  # type: ignore[index]
+
+
+def test_a_raw_policy_left_as_default_by_an_earlier_version_stops_being_the_default(
+    influxd: Server, unique: str
+) -> None:
+    sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique, raw_retention_days=7))
+
+    async def run() -> dict:  # type: ignore[type-arg]
+        await sink.query(f'CREATE DATABASE "{unique}"', method="POST")
+        await sink.query(
+            f'CREATE RETENTION POLICY "kinetic_raw" ON "{unique}" DURATION 30d REPLICATION 1 DEFAULT', method="POST"
+        )
+        await sink.prepare()
+        return await sink.query(f'SHOW RETENTION POLICIES ON "{unique}"')
+
+    rows = {row[0]: row for row in values(asyncio.run(run()))}
+    assert rows["kinetic_raw"][1] == "168h0m0s" and rows["kinetic_raw"][4] is False
+    assert rows["autogen"][4] is True

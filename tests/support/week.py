@@ -25,6 +25,7 @@ from alerts.engine import AlertEngine, EngineConfig
 from alerts.policy.model import PolicyBook, PromptPolicy
 from ingest.store.model import points_for
 from ingest.store.points import Point
+from ingest.store.rollup import MinuteRollup
 from ingest.wire import DeviceStatusV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
 
 TZ_NAME = "Europe/Berlin"
@@ -165,15 +166,17 @@ def bridge_stats_points() -> list[Point]:
 def seed() -> Seed:
     """Run the script through the real engine; the points are what the bridge would store."""
     engine = AlertEngine(EngineConfig(), load_catalog(), PolicyBook(POLICY))
+    rollups = {wearer: MinuteRollup() for wearer in {d.wearer for d in DAYS}}  # as the bridge computes them
     out = Seed()
     for day in sorted(DAYS, key=lambda d: (d.wearer, d.start_ms)):
         status = dict(wearer=day.wearer, device=DEVICE, placement="trunk", battery_pct=day.battery_pct)
         out.points += points_for(DeviceStatusV1(state="online", t_ms=day.start_ms, **status), 0)  # type: ignore[arg-type]
         for batch in day_batches(day):
-            out.points += points_for(batch, 0)
+            out.points += points_for(batch, 0) + rollups[day.wearer].add(batch)
             for output in engine.process(batch):
                 _keep(out, output)
         out.points += points_for(DeviceStatusV1(state="offline", t_ms=day_end_ms(day), **status), 0)  # type: ignore[arg-type]
+        out.points += rollups[day.wearer].close_device(DEVICE)
     for wearer in sorted({d.wearer for d in DAYS}):
         for output in engine.close(wearer):
             _keep(out, output)
