@@ -70,13 +70,18 @@ class _AnnotationTarget(model.AnnotationTarget):
         self.tags_column = tags_column
 
     def to_json(self) -> dict[str, object]:
+        # the shape Grafana's InfluxDB plugin gives an InfluxQL annotation (its prepareAnnotation migration)
         return {
             "refId": "Anno",
             "query": self.query,
             "rawQuery": True,
             "resultFormat": "table",
+            "queryType": "tags",
+            "fromAnnotations": True,
             "textColumn": self.text_column,
             "tagsColumn": self.tags_column,
+            "titleColumn": "",
+            "timeEndColumn": "",
         }
 
 
