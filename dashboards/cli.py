@@ -68,7 +68,8 @@ def cmd_report(args: argparse.Namespace, settings: KineticSettings) -> int:
             await close()
         html_path, csv_path = render.write(report, args.out)
         days = len(report.days_with_data)
-        print(f"weekly report for {wearer}, {args.week} ({tz}): {days} days with data", file=sys.stderr)
+        plural = "day" if days == 1 else "days"
+        print(f"weekly report for {wearer}, {args.week} ({tz}): {days} {plural} with data", file=sys.stderr)
         if not days:
             print(f"kinetic: warning: no data for {wearer} in {args.week}", file=sys.stderr)
         print(html_path)
