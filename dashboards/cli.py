@@ -42,7 +42,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="create/update per-clinic folders, teams, permissions and dashboards in a running Grafana",
         description="Uses KINETIC_GRAFANA__URL, KINETIC_GRAFANA__TOKEN (a service-account token with the Admin "
         "role), KINETIC_GRAFANA__CLINICS_FILE (see deploy/clinics.yaml) and KINETIC_GRAFANA__DATASOURCE_URL; the "
-        "data source gets KINETIC_INFLUX__DATABASE and KINETIC_INFLUX__TOKEN.",
+        "data source gets KINETIC_INFLUX__DATABASE and KINETIC_INFLUX__TOKEN (2.x/3.x) or KINETIC_INFLUX__USERNAME and "
+        "KINETIC_INFLUX__PASSWORD (1.x).",
     )
     push.add_argument("--clinics", type=Path, help="clinics file (overrides KINETIC_GRAFANA__CLINICS_FILE)")
 
@@ -92,8 +93,14 @@ def cmd_dashboards(args: argparse.Namespace, settings: KineticSettings) -> int:
     if settings.grafana.token is None:
         raise ConfigError("setting KINETIC_GRAFANA__TOKEN is needed: a Grafana service-account token (Admin role)")
     clinics = load_clinics(clinics_path)
-    influx_token = settings.influx.token.get_secret_value() if settings.influx.token else None
-    datasource = datasource_model(settings.grafana.datasource_url, settings.influx.database, influx_token)
+    influx = settings.influx
+    datasource = datasource_model(
+        settings.grafana.datasource_url,
+        influx.database,
+        influx.token.get_secret_value() if influx.token else None,
+        influx.username,
+        influx.password.get_secret_value() if influx.password else None,
+    )
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr)

@@ -74,8 +74,11 @@ def load_clinics(path: Path) -> ClinicsFile:
     return clinics
 
 
-def datasource_model(url: str, database: str, token: str | None) -> dict[str, Any]:
-    """The InfluxDB data source in InfluxQL mode; 2.x/3.x authenticate with ``Authorization: Token``."""
+def datasource_model(
+    url: str, database: str, token: str | None, username: str | None = None, password: str | None = None
+) -> dict[str, Any]:
+    """The InfluxDB data source in InfluxQL mode: 2.x/3.x authenticate with ``Authorization: Token``, 1.x with a
+    user and password (or nothing)."""
     model: dict[str, Any] = {
         "name": "Kinetic InfluxDB",
         "uid": DATASOURCE_UID,
@@ -88,6 +91,9 @@ def datasource_model(url: str, database: str, token: str | None) -> dict[str, An
     if token:
         model["jsonData"]["httpHeaderName1"] = "Authorization"
         model["secureJsonData"] = {"httpHeaderValue1": f"Token {token}"}
+    elif username:
+        model["user"] = username
+        model["secureJsonData"] = {"password": password or ""}
     return model
 
 

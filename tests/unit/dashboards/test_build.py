@@ -59,3 +59,15 @@ def test_kinetic_dashboards_check_is_the_same_check(capsys: pytest.CaptureFixtur
 
     assert kinetic(["dashboards", "check"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_the_pushed_data_source_authenticates_as_each_influxdb_wants() -> None:
+    from dashboards.push import datasource_model
+
+    v2 = datasource_model("http://influxdb:8086", "kinetic", "tok")
+    assert v2["jsonData"]["httpHeaderName1"] == "Authorization"
+    assert v2["secureJsonData"] == {"httpHeaderValue1": "Token tok"} and "user" not in v2
+    v1 = datasource_model("http://ha:8086", "homeassistant", None, "kinetic", "pw")
+    assert v1["user"] == "kinetic" and v1["secureJsonData"] == {"password": "pw"}
+    assert "httpHeaderName1" not in v1["jsonData"] and v1["jsonData"]["dbName"] == "homeassistant"
+    assert "secureJsonData" not in datasource_model("http://localhost:8086", "kinetic", None)
