@@ -36,6 +36,7 @@ from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
 from ingest.mqtt import DeadLetters, Publisher, ack, message_batches, payload_bytes
 from ingest.settings import BridgeSettings
+from ingest.store.fast_features import BatchLike, decode_features, fast_feature_lines, is_fast_batch
 from ingest.store.points import Point, PointSink
 from ingest.store.rollup import MinuteRollup
 from ingest.store.spool import Spool, SpoolEntry, SpoolFull
@@ -76,6 +77,7 @@ class Bridge:
         self._rollup = MinuteRollup()
         self._lag_max_ms = 0
         self._write_lock = asyncio.Lock()  # the drainer and the stats writer share the sink
+        self._fast_features = bool(getattr(sink, "writes_line_protocol", False))
 
     def subscriptions(self) -> list[str]:
         t = self.topics
@@ -139,12 +141,15 @@ class Bridge:
                 mids.append((message.mid, message.qos))
                 topic, payload = str(message.topic), payload_bytes(message)
                 try:
-                    _, decoded = decode(self.topics, topic, payload)
+                    decoded = self._decode(topic, payload)
                 except WireError as exc:
                     await self.dead_letters.send(client, topic, payload, str(exc))
                 else:
                     try:
-                        body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
+                        if is_fast_batch(decoded):
+                            body, count = fast_feature_lines(decoded), len(decoded.frames)
+                        else:
+                            body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
                         rolled = self._rollup_points(decoded)
                         if rolled:
                             body += self.sink.encode(rolled)
@@ -155,8 +160,10 @@ class Bridge:
                     if count:
                         bodies.append(body)
                         points += count
-                    if isinstance(decoded, FeatureBatchV1) and decoded.frames:
+                    if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
                         self._lag_max_ms = max(self._lag_max_ms, int(time.time() * 1000) - decoded.frames[-1].t_ms)
+                if i % 8 == 0:
+                    await asyncio.sleep(0)  # let the drainer send its next write while a long backlog is decoded
                 last = i == len(batch) and len(client.messages) == 0
                 if points >= self.settings.batch_max_points or last:
                     await self._commit(b"".join(bodies), points)
@@ -192,8 +199,20 @@ class Bridge:
             except (SinkUnavailable, SinkRejected) as exc:
                 _LOGGER.debug("%s: stats not written (%s)", self.name, exc)
 
-    def _rollup_points(self, message: Payload) -> list[Point]:
-        if isinstance(message, FeatureBatchV1):
+    def _decode(self, topic: str, payload: bytes) -> Payload | BatchLike:
+        """A wire message; feature batches for a line-protocol sink through the fast path when it takes them
+        (ingest/store/fast_features.py), everything else - and whatever it refuses - through the contract's
+        pydantic models, which name the reason. Raises WireError."""
+        if self._fast_features:
+            address = self.topics.parse(topic)
+            if address.kind == "features":
+                batch = decode_features(payload)
+                if batch is not None and batch.wearer == address.wearer and batch.device == address.device:
+                    return batch
+        return decode(self.topics, topic, payload)[1]
+
+    def _rollup_points(self, message: Payload | BatchLike) -> list[Point]:
+        if isinstance(message, FeatureBatchV1) or is_fast_batch(message):
             return self._rollup.add(message)
         if isinstance(message, DeviceStatusV1) and message.state == "offline":
             return self._rollup.close_device(message.device)

@@ -47,6 +47,8 @@ def sink_error_for(status: int, text: str, where: str, credentials: str) -> Sink
 class InfluxV1Sink:
     """PointSink for the v1 HTTP API."""
 
+    writes_line_protocol = True  # the bridge may encode feature batches itself (ingest/store/fast_features.py)
+
     def __init__(self, settings: InfluxSettings) -> None:
         self._settings = settings
         self._base = settings.url.rstrip("/")

@@ -29,6 +29,8 @@ _LOGGER = logging.getLogger(__name__)
 class InfluxV2Sink(LineSink):
     """PointSink for ``/api/v2/write`` (bucket = ``KINETIC_INFLUX__DATABASE``, org = ``KINETIC_INFLUX__ORG``)."""
 
+    writes_line_protocol = True  # the bridge may encode feature batches itself (ingest/store/fast_features.py)
+
     def __init__(self, settings: InfluxSettings) -> None:
         self._settings = settings
         token = settings.token.get_secret_value() if settings.token else ""

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from ingest.store.fast_features import BatchLike
 from ingest.store.points import Point
-from ingest.wire import FeatureBatchV1
 
 MINUTE_MS = 60_000
 
@@ -61,7 +61,7 @@ class MinuteRollup:
                 for device, values in json.loads(state).items()
             }
 
-    def add(self, batch: FeatureBatchV1) -> list[Point]:
+    def add(self, batch: BatchLike) -> list[Point]:
         """Fold a batch in; return the minutes it completed."""
         out: list[Point] = []
         current = self._open.get(batch.device)

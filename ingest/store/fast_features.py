@@ -1,0 +1,164 @@
+"""The bridge's fast path for feature batches, its hottest message: decoding with msgspec (C) and line protocol
+from its JSON encoder, instead of pydantic models and Python float formatting (bench/bridge_throughput.py).
+
+The wire contract stays ``ingest.wire.FeatureBatchV1``: the msgspec types here are *derived* from that model at
+import (field names, types, bounds, patterns, defaults); a constraint this module does not know how to carry over
+stops the import, so the two cannot drift apart silently. The batch-level rules (complete gravity vector or an
+inclination, strictly increasing times) are the model's own functions. Whatever msgspec refuses goes to the
+pydantic path, which decides - and names the reason; a property test checks that everything msgspec accepts,
+pydantic accepts with the same values and the same stored line protocol (tests/unit/ingest/test_fast_features.py).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Protocol, cast
+
+import annotated_types
+import msgspec
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+from typing_extensions import TypeIs
+
+from ingest.store.points import escape_key
+from ingest.wire import FeatureBatchV1, FeatureFrameV1, batch_problem
+
+# the optional fields, in the order feature_lines writes them
+_FLOATS = ("gx", "gy", "gz", "incl_deg", "lean_deg", "sd_mg", "hr_bpm")
+
+
+def _meta(info: FieldInfo) -> msgspec.Meta | None:
+    bounds: dict[str, Any] = {}
+    for item in info.metadata:
+        if isinstance(item, annotated_types.Ge):
+            bounds["ge"] = item.ge
+        elif isinstance(item, annotated_types.Le):
+            bounds["le"] = item.le
+        elif isinstance(item, annotated_types.MinLen):
+            bounds["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen):
+            bounds["max_length"] = item.max_length
+        elif getattr(item, "pattern", None) is not None and type(item).__name__ == "_PydanticGeneralMetadata":
+            bounds["pattern"] = item.pattern
+        else:
+            raise TypeError(f"fast_features cannot carry over {item!r}: extend _meta or drop the fast path")
+    return msgspec.Meta(**bounds) if bounds else None
+
+
+def _struct(model: type[BaseModel], name: str, nested: dict[type, type]) -> type[msgspec.Struct]:
+    fields: list[tuple[str, Any, Any]] = []
+    for field_name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        args = typing.get_args(annotation)
+        optional = isinstance(annotation, types.UnionType) and type(None) in args
+        base = next(a for a in args if a is not type(None)) if optional else annotation
+        if typing.get_origin(base) is list:
+            (item,) = typing.get_args(base)
+            base = list[nested.get(item, item)]  # type: ignore[misc]
+        elif not (base in (int, float, str) or typing.get_origin(base) is Literal):
+            raise TypeError(f"fast_features cannot carry over {model.__name__}.{field_name}: {annotation}")
+        meta = _meta(info)
+        typ: Any = Annotated[base, meta] if meta is not None else base
+        if optional:
+            typ = typ | None
+        if info.default is PydanticUndefined:
+            fields.append((field_name, typ, msgspec.NODEFAULT))
+        else:
+            fields.append((field_name, typ, info.default))
+    required = [f for f in fields if f[2] is msgspec.NODEFAULT]
+    optional_fields = [f for f in fields if f[2] is not msgspec.NODEFAULT]
+    return msgspec.defstruct(
+        name,
+        [(n, t) for n, t, _ in required] + list(optional_fields),
+        forbid_unknown_fields=model.model_config.get("extra") == "forbid",
+        frozen=True,
+    )
+
+
+FastFrame = _struct(FeatureFrameV1, "FastFrame", {})
+FastFeatureBatch = _struct(FeatureBatchV1, "FastFeatureBatch", {FeatureFrameV1: FastFrame})
+_DECODER = msgspec.json.Decoder(FastFeatureBatch)
+_ENCODER = msgspec.json.Encoder()
+
+
+class FrameLike(Protocol):
+    @property
+    def t_ms(self) -> int: ...
+    @property
+    def gx(self) -> float | None: ...
+    @property
+    def gy(self) -> float | None: ...
+    @property
+    def gz(self) -> float | None: ...
+    @property
+    def incl_deg(self) -> float | None: ...
+    @property
+    def lean_deg(self) -> float | None: ...
+    @property
+    def enmo_mg(self) -> float: ...
+    @property
+    def sd_mg(self) -> float | None: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def hr_bpm(self) -> float | None: ...
+
+
+class BatchLike(Protocol):
+    """What FeatureBatchV1 and FastFeatureBatch share (the rollup and the bridge read only this)."""
+
+    @property
+    def wearer(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def placement(self) -> str: ...
+    @property
+    def frames(self) -> Sequence[FrameLike]: ...
+
+
+def is_fast_batch(message: object) -> TypeIs[BatchLike]:
+    """A batch decoded by this module (not a FeatureBatchV1)."""
+    return isinstance(message, FastFeatureBatch)
+
+
+def decode_features(payload: bytes) -> BatchLike | None:
+    """The batch, or None when msgspec or the batch rules refuse it (the pydantic path then decides)."""
+    try:
+        batch = cast(BatchLike, _DECODER.decode(payload))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if batch_problem(batch.frames) is not None:
+        return None
+    return batch
+
+
+_LINE = b"%s%s,steps=%si,n=%si,gx=%s,gy=%s,gz=%s,incl_deg=%s,lean_deg=%s,sd_mg=%s,hr_bpm=%s %s\n"
+_ABSENT = tuple(b",%s=null" % name.encode() for name in _FLOATS)
+
+
+def fast_feature_lines(batch: BatchLike) -> bytes:
+    """Line protocol for the batch with the values ``feature_lines`` writes, fields in the same order (msgspec may
+    spell a float differently, 0.00001 for 1e-05): the numbers come out of msgspec's encoder for the whole batch
+    at once. msgspec refuses non-finite numbers when decoding, so ``null`` only ever stands for an absent field,
+    whose ``,name=null`` is then removed."""
+    prefix = (
+        f"features,device={escape_key(batch.device)},placement={batch.placement},"
+        f"wearer={escape_key(batch.wearer)} enmo_mg="
+    ).encode()
+    rows = _ENCODER.encode(
+        [
+            (f.enmo_mg, f.steps, f.n, f.gx, f.gy, f.gz, f.incl_deg, f.lean_deg, f.sd_mg, f.hr_bpm, f.t_ms)
+            for f in batch.frames
+        ]
+    )
+    body = b"".join([_LINE % (prefix, *row.split(b",")) for row in rows[2:-2].split(b"],[")])
+    for absent in _ABSENT:
+        if absent in body:
+            body = body.replace(absent, b"")
+    return body

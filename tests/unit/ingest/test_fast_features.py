@@ -1,0 +1,142 @@
+"""The bridge's fast feature path may only ever be a faster way to the same result as the pydantic contract:
+whatever it accepts, FeatureBatchV1 accepts, and the line protocol stores the same values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.store.fast_features import FastFeatureBatch, FastFrame, decode_features, fast_feature_lines
+from ingest.store.model import feature_lines
+from ingest.wire import FeatureBatchV1, FeatureFrameV1
+
+
+def stored(lines: bytes) -> list[tuple[str, dict[str, float | int], int]]:
+    """Line protocol as what InfluxDB stores: series, fields (i-suffixed ints as int, others as float), time."""
+    out = []
+    for line in lines.decode().splitlines():
+        series, fields, t = line.split(" ")
+        values: dict[str, float | int] = {}
+        for pair in fields.split(","):
+            key, value = pair.split("=")
+            values[key] = int(value[:-1]) if value.endswith("i") else float(value)
+        out.append((series, values, int(t)))
+    return out
+
+
+def test_the_fast_types_are_the_contracts_fields() -> None:
+    assert {f.name for f in msgspec.structs.fields(FastFrame)} == set(FeatureFrameV1.model_fields)
+    assert {f.name for f in msgspec.structs.fields(FastFeatureBatch)} == set(FeatureBatchV1.model_fields)
+    required = {f.name for f in msgspec.structs.fields(FastFrame) if f.required}
+    assert required == {n for n, f in FeatureFrameV1.model_fields.items() if f.is_required()}
+
+
+FRAME = {"t_ms": 1_000, "gx": 0.1, "gy": -0.2, "gz": 0.97, "incl_deg": 12.5, "enmo_mg": 3.0, "sd_mg": 4.0, "n": 50}
+
+
+def batch_json(frames: list[dict[str, object]], **top: object) -> bytes:
+    body = {"v": 1, "wearer": "ann", "device": "ann-trunk", "placement": "trunk", "seq": 0, "frames": frames}
+    return json.dumps({**body, **top}, allow_nan=True).encode()
+
+
+def test_an_ordinary_batch_takes_the_fast_path_and_gives_the_same_lines() -> None:
+    frames = [{**FRAME, "t_ms": 1_000 * i, "steps": i % 3, "hr_bpm": 70.0} for i in range(1, 40)]
+    payload = batch_json(frames)
+    fast = decode_features(payload)
+    assert fast is not None  # so the property below is not vacuous for the common case
+    assert fast_feature_lines(fast) == feature_lines(FeatureBatchV1.model_validate_json(payload))
+
+
+anything = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, -1, 0.5, 16.5, -16.5, 180.5, 300.5, 19.9, 1e300, -0.0, 2.0]),
+    st.booleans(),
+    st.text(max_size=4),
+    st.none(),
+)
+
+
+def valid(lo: float, hi: float) -> st.SearchStrategy[float | int]:
+    return st.one_of(st.floats(lo, hi, allow_nan=False), st.integers(int(lo), int(hi)))
+
+
+VALID = {
+    "gx": valid(-16, 16),
+    "gy": valid(-16, 16),
+    "gz": valid(-16, 16),
+    "incl_deg": valid(0, 180),
+    "lean_deg": valid(-90, 90),
+    "enmo_mg": valid(0, 10**4),
+    "sd_mg": valid(0, 10**4),
+    "steps": st.integers(0, 10**6),
+    "n": st.integers(0, 10**6),
+    "hr_bpm": valid(20, 300),
+}
+
+
+@st.composite
+def frame_strategy(draw: st.DrawFn) -> dict[str, object]:
+    """A valid frame (a random subset of the optional fields, the gravity vector whole or absent), then with
+    probability one half one field changed to anything at all, dropped, or one unknown field added."""
+    frame: dict[str, object] = {"enmo_mg": draw(VALID["enmo_mg"]), "n": draw(VALID["n"])}
+    if draw(st.booleans()):
+        frame.update({k: draw(VALID[k]) for k in ("gx", "gy", "gz")})
+    for key in ("incl_deg", "lean_deg", "sd_mg", "steps", "hr_bpm"):
+        if draw(st.booleans()):
+            frame[key] = draw(VALID[key])
+    if "gx" not in frame and "incl_deg" not in frame:
+        frame["incl_deg"] = draw(VALID["incl_deg"])
+    action = draw(st.sampled_from(["none", "none", "none", "change", "drop", "extra"]))
+    key = draw(st.sampled_from(sorted(VALID)))
+    if action == "change":
+        frame[key] = draw(anything)
+    elif action == "drop":
+        frame.pop(key, None)
+    elif action == "extra":
+        frame["colour"] = "red"
+    return frame
+
+
+@settings(max_examples=400)  # about one in eight examples takes the fast path (checked: 186 of 1500)
+@given(
+    st.lists(st.tuples(frame_strategy(), st.integers(1, 3), st.booleans()), min_size=0, max_size=5),
+    st.sampled_from(["ann", "ann", "ann", "Ann", "a b", "x" * 70]),
+    st.sampled_from(["trunk", "trunk", "thigh", "head"]),
+    st.one_of(st.integers(0, 5), st.integers(-2, 5), st.just(1.0), st.just("1")),
+)
+def test_whatever_the_fast_path_accepts_the_contract_accepts_with_the_same_stored_values(
+    generated: list[tuple[dict[str, object], int, bool]], wearer: str, placement: str, seq: object
+) -> None:
+    frames, t = [], 1_700_000_000_000
+    for frame, step, backwards in generated:
+        t += -1000 if backwards and step == 1 and frames else step * 1000  # now and then out of order
+        frames.append({"t_ms": t, **frame})
+    payload = batch_json(frames, wearer=wearer, placement=placement, seq=seq)
+    fast = decode_features(payload)
+    if fast is None:
+        return  # refused: the pydantic path decides (and names the reason)
+    model = FeatureBatchV1.model_validate_json(payload)  # must not raise
+    assert stored(fast_feature_lines(fast)) == stored(feature_lines(model))
+
+
+def test_valid_frames_with_near_misses_take_either_path_to_the_same_result() -> None:
+    """Values pydantic coerces (2.0 for an int, "1.5" for a float) go the slow path; ints for floats go fast."""
+    cases = [
+        {**FRAME, "steps": 2.0},
+        {**FRAME, "enmo_mg": "1.5"},
+        {**FRAME, "enmo_mg": 2},
+        {**FRAME, "enmo_mg": 1e300},
+        {k: v for k, v in FRAME.items() if k not in ("gx", "gy", "gz")},
+    ]
+    for frame in cases:
+        payload = batch_json([frame])
+        model = FeatureBatchV1.model_validate_json(payload)
+        fast = decode_features(payload)
+        lines = fast_feature_lines(fast) if fast is not None else feature_lines(model)
+        assert stored(lines) == stored(feature_lines(model)), frame
+        assert all(math.isfinite(v) for _, fields, _ in stored(lines) for v in fields.values())
