@@ -67,6 +67,7 @@ def _plots(report: WeeklyReport) -> list[tuple[str, str]]:
     labels = [d.day.strftime("%a %d") for d in report.days]
     cells = [[d.sitting_by_hour.get(h, 0.0) for h in range(24)] for d in report.days]
     exercises = [r for r in report.responses if r.exercise != "*"]
+    histogram = report.bout_histogram()
     return [
         (
             "Sitting by hour and day (minutes in each local hour)",
@@ -74,12 +75,7 @@ def _plots(report: WeeklyReport) -> list[tuple[str, str]]:
         ),
         (
             "Sitting bout lengths (number of bouts ending this week, by length in minutes)",
-            svg.bar_chart(
-                "bout-lengths",
-                [b for b, _ in report.bout_histogram()],
-                [("bouts", [n for _, n in report.bout_histogram()])],
-                "bouts",
-            ),
+            svg.bar_chart("bout-lengths", [b for b, _ in histogram], [("bouts", [n for _, n in histogram])], "bouts"),
         ),
         (
             "Lean: static minutes leaning 10 deg or more, per day",

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from alerts.asymmetry import symmetry_index
 from ingest.store.queries import BoutRow, MinuteRow, Queries, ResponseRow
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -80,8 +81,8 @@ class DayMetrics:
 
     @property
     def symmetry_index_pct(self) -> float:
-        total = self.lean_right_deg_s + self.lean_left_deg_s
-        return (self.lean_right_deg_s - self.lean_left_deg_s) / (0.5 * total) * 100 if total else 0.0
+        """The day's SI from the day's sums (docs/metrics.md), as the hourly summaries compute it."""
+        return symmetry_index(self.lean_right_deg_s, self.lean_left_deg_s)
 
     def add_hour(self, local_hour: int, m: dict[str, float]) -> None:
         self.sitting_min += m.get("sitting_s", 0) / 60
@@ -119,7 +120,7 @@ class DayMetrics:
             "incl_20_60deg_min": round(self.incl_20_60_min, 2),
             "incl_over_60deg_min": round(self.incl_over_60_min, 2),
             "lean_10deg_min": round(self.lean_10deg_min, 2),
-            "lean_symmetry_index_pct": round(self.symmetry_index_pct, 1),
+            "lean_symmetry_index_pct": self.symmetry_index_pct,
             "not_worn_min": round(self.not_worn_min, 2),
             "uncalibrated_min": round(self.unknown_min, 2),
         }
