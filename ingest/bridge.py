@@ -40,7 +40,7 @@ from ingest.store.fast_features import BatchLike, decode_features, fast_feature_
 from ingest.store.points import Point, PointSink
 from ingest.store.rollup import MinuteRollup
 from ingest.store.spool import Spool, SpoolEntry, SpoolFull
-from ingest.wire import DeviceStatusV1, FeatureBatchV1, Payload, Topics, decode
+from ingest.wire import DeviceStatusV1, FeatureBatchV1, Payload, Topics, decode_at
 
 ROLLUP_STATE = "rollup"
 
@@ -77,7 +77,6 @@ class Bridge:
         self._rollup = MinuteRollup()
         self._lag_max_ms = 0
         self._write_lock = asyncio.Lock()  # the drainer and the stats writer share the sink
-        self._fast_features = bool(getattr(sink, "writes_line_protocol", False))
 
     def subscriptions(self) -> list[str]:
         t = self.topics
@@ -146,10 +145,11 @@ class Bridge:
                     await self.dead_letters.send(client, topic, payload, str(exc))
                 else:
                     try:
+                        now_ms = int(time.time() * 1000)
                         if is_fast_batch(decoded):
                             body, count = fast_feature_lines(decoded), len(decoded.frames)
                         else:
-                            body, count = self.sink.encode_message(decoded, int(time.time() * 1000))
+                            body, count = self.sink.encode_message(decoded, now_ms)
                         rolled = self._rollup_points(decoded)
                         if rolled:
                             body += self.sink.encode(rolled)
@@ -161,7 +161,7 @@ class Bridge:
                         bodies.append(body)
                         points += count
                     if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
-                        self._lag_max_ms = max(self._lag_max_ms, int(time.time() * 1000) - decoded.frames[-1].t_ms)
+                        self._lag_max_ms = max(self._lag_max_ms, now_ms - decoded.frames[-1].t_ms)
                 if i % 8 == 0:
                     await asyncio.sleep(0)  # let the drainer send its next write while a long backlog is decoded
                 last = i == len(batch) and len(client.messages) == 0
@@ -203,13 +203,12 @@ class Bridge:
         """A wire message; feature batches for a line-protocol sink through the fast path when it takes them
         (ingest/store/fast_features.py), everything else - and whatever it refuses - through the contract's
         pydantic models, which name the reason. Raises WireError."""
-        if self._fast_features:
-            address = self.topics.parse(topic)
-            if address.kind == "features":
-                batch = decode_features(payload)
-                if batch is not None and batch.wearer == address.wearer and batch.device == address.device:
-                    return batch
-        return decode(self.topics, topic, payload)[1]
+        address = self.topics.parse(topic)
+        if address.kind == "features" and self.sink.writes_line_protocol:
+            batch = decode_features(payload)
+            if batch is not None and batch.wearer == address.wearer and batch.device == address.device:
+                return batch
+        return decode_at(address, payload)
 
     def _rollup_points(self, message: Payload | BatchLike) -> list[Point]:
         if isinstance(message, FeatureBatchV1) or is_fast_batch(message):

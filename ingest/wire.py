@@ -398,6 +398,11 @@ def decode(topics: Topics, topic: str, payload: bytes) -> tuple[TopicAddress, Pa
     for the topic it publishes on, which is what the broker's per-wearer ACL protects.
     """
     address = topics.parse(topic)
+    return address, decode_at(address, payload)
+
+
+def decode_at(address: TopicAddress, payload: bytes) -> Payload:
+    """``decode`` for a topic already parsed."""
     model = _PAYLOAD_MODELS[address.kind]
     try:
         message = model.model_validate_json(payload)
@@ -409,7 +414,7 @@ def decode(topics: Topics, topic: str, payload: bytes) -> tuple[TopicAddress, Pa
     device = getattr(message, "device", None)
     if address.device is not None and device != address.device:
         raise WireError(f"payload device {device!r} does not match topic device {address.device!r}")
-    return address, message  # type: ignore[return-value]
+    return message  # type: ignore[return-value]
 
 
 def encode(message: _Model) -> bytes:

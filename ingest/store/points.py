@@ -53,7 +53,11 @@ class PointSink(Protocol):
     ``encode`` turns points into the sink's own line format, one point per line ending in a newline, so the
     bridge can spool, concatenate and split batches without knowing the format. ``write_lines`` raises
     ingest.errors.SinkUnavailable (retry later) or SinkRejected (these lines will never be accepted).
+    ``writes_line_protocol``: the format is InfluxDB line protocol, so the bridge may encode feature batches on its
+    fast path (ingest/store/fast_features.py).
     """
+
+    writes_line_protocol: bool
 
     async def prepare(self) -> None:
         """Get ready to write (create the database where that is ours to do); SinkUnavailable if not yet."""
@@ -72,6 +76,8 @@ class PointSink(Protocol):
 
 class LineSink:
     """What every writer shares: ``write`` is ``write_lines(encode(points))`` and empty bodies are skipped."""
+
+    writes_line_protocol = False
 
     def encode(self, points: list[Point]) -> bytes:
         raise NotImplementedError
