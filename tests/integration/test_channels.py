@@ -121,6 +121,13 @@ def make_service(
     return service
 
 
+async def idle(service: AlertService, timeout_s: float) -> Dispatcher:
+    """The service's dispatcher, once every delivery in flight has finished."""
+    assert service.dispatcher is not None
+    await asyncio.wait_for(service.dispatcher.wait_idle(), timeout_s)
+    return service.dispatcher
+
+
 async def sit(service: AlertService, out: Published, wearers: list[str], minutes: int = 31) -> None:
     text = "wearers:\n" + "".join(
         f"  - wearer: {w}\n    placement: thigh\n    segments: [sit {minutes}m]\n" for w in wearers
@@ -147,8 +154,7 @@ async def test_a_channel_that_is_down_is_retried_and_never_holds_up_the_other_ch
         out = Published()
         await sit(service, out, ["ann", "bob"])
         assert [p.wearer for p in out.prompts()] == ["ann", "bob"]  # MQTT: at once
-        assert service.dispatcher is not None
-        await asyncio.wait_for(service.dispatcher.wait_idle(), 20)
+        await idle(service, 20)
         ids = {p.id for p in out.prompts()}
         # ntfy delivered each prompt once, while the webhook was still failing
         assert len(ntfy.ok) == 2 and max(h.at for h in ntfy.ok) < min(h.at for h in hook.ok)
@@ -171,8 +177,7 @@ async def test_ntfy_gets_the_documented_json_with_done_and_snooze_buttons() -> N
         service = make_service(session, ntfy=ntfy.url)
         out = Published()
         await sit(service, out, ["ann"])
-        assert service.dispatcher is not None
-        await asyncio.wait_for(service.dispatcher.wait_idle(), 10)
+        await idle(service, 10)
         (hit,) = ntfy.ok
         (prompt,) = out.prompts()
         assert hit.path == "/" and hit.headers["Authorization"] == "Bearer tk"
@@ -203,8 +208,7 @@ async def test_a_hanging_receiver_delays_only_its_own_prompt_and_an_expired_one_
         await sit(service, out, ["ann", "bob"])
         await until(lambda: any(h for h in hook.ok), 5, "bob's webhook")
         assert time.monotonic() - started < 3 and json.loads(hook.ok[0].body)["wearer"] == "bob"
-        assert service.dispatcher is not None
-        await asyncio.wait_for(service.dispatcher.wait_idle(), 15)
+        await idle(service, 15)
         await service._flush_late(out)
         (letter,) = out.dead_letters()
         assert letter.reason.startswith("webhook expired: ") and "ann" in letter.payload
@@ -217,8 +221,7 @@ async def test_a_permanent_rejection_is_not_retried_and_is_dead_lettered() -> No
         service = make_service(session, webhook=hook.url)
         out = Published()
         await sit(service, out, ["ann"])
-        assert service.dispatcher is not None
-        await asyncio.wait_for(service.dispatcher.wait_idle(), 10)
+        await idle(service, 10)
         await service._flush_late(out)
         assert len(hook.hits) == 1
         (letter,) = out.dead_letters()
@@ -245,8 +248,7 @@ async def test_pending_deliveries_survive_a_restart_and_are_sent_after_it(tmp_pa
         assert "ann" in service.engine.wearers  # the wearer's state came back too
         out = Published()
         await service.resume_deliveries(out)
-        assert service.dispatcher is not None
-        await asyncio.wait_for(service.dispatcher.wait_idle(), 10)
+        await idle(service, 10)
         assert [h.headers["Idempotency-Key"] for h in up.ok] == [prompt.id]
         assert out.prompts() == []  # MQTT was done before the restart: not sent again
         assert state.delivery_states(prompt.id) == {"mqtt": "done", "webhook": "done"}
