@@ -36,7 +36,7 @@ from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
 from ingest.mqtt import DeadLetters, Publisher, ack, message_batches, payload_bytes
 from ingest.settings import BridgeSettings
-from ingest.store.fast_features import BatchLike, decode_features, fast_feature_lines, is_fast_batch
+from ingest.store.fast_features import BatchLike, decode_features, is_fast_batch
 from ingest.store.points import Point, PointSink
 from ingest.store.rollup import MinuteRollup
 from ingest.store.spool import Spool, SpoolEntry, SpoolFull
@@ -146,10 +146,7 @@ class Bridge:
                 else:
                     try:
                         now_ms = int(time.time() * 1000)
-                        if is_fast_batch(decoded):
-                            body, count = fast_feature_lines(decoded), len(decoded.frames)
-                        else:
-                            body, count = self.sink.encode_message(decoded, now_ms)
+                        body, count = self.sink.encode_message(decoded, now_ms)
                         rolled = self._rollup_points(decoded)
                         if rolled:
                             body += self.sink.encode(rolled)

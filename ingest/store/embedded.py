@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from ingest.errors import SinkRejected, SinkUnavailable
+from ingest.store.fast_features import BatchLike
 from ingest.store.model import points_for
 from ingest.store.points import LineSink, Point
 from ingest.wire import Payload
@@ -51,7 +52,7 @@ class EmbeddedSink(LineSink):
             json.dumps([p.measurement, p.series, p.t_ms, dict(p.tags), dict(p.fields)]).encode() + b"\n" for p in points
         )
 
-    def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
+    def encode_message(self, message: Payload | BatchLike, received_ms: int) -> tuple[bytes, int]:
         points = points_for(message, received_ms)
         return (self.encode(points) if points else b""), len(points)
 

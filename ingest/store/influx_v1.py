@@ -18,6 +18,7 @@ from typing import Any
 
 from ingest.errors import SinkAuthError, SinkError, SinkRejected, SinkUnavailable
 from ingest.settings import InfluxSettings
+from ingest.store.fast_features import BatchLike
 from ingest.store.model import line_protocol_for
 from ingest.store.points import Point, to_line_protocol
 from ingest.wire import Payload
@@ -92,7 +93,7 @@ class InfluxV1Sink:
     def encode(self, points: list[Point]) -> bytes:
         return to_line_protocol(points)
 
-    def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
+    def encode_message(self, message: Payload | BatchLike, received_ms: int) -> tuple[bytes, int]:
         return line_protocol_for(message, received_ms)
 
     async def write_lines(self, body: bytes) -> None:

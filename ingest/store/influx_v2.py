@@ -18,6 +18,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ingest.errors import SinkUnavailable
 from ingest.settings import InfluxSettings
+from ingest.store.fast_features import BatchLike
 from ingest.store.influx_v1 import sink_error_for
 from ingest.store.model import line_protocol_for
 from ingest.store.points import LineSink, Point, to_line_protocol
@@ -45,7 +46,7 @@ class InfluxV2Sink(LineSink):
     def encode(self, points: list[Point]) -> bytes:
         return to_line_protocol(points)
 
-    def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
+    def encode_message(self, message: Payload | BatchLike, received_ms: int) -> tuple[bytes, int]:
         return line_protocol_for(message, received_ms)
 
     def _write(self, body: bytes) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ingest.store.fast_features import BatchLike, fast_feature_lines, is_fast_batch
 from ingest.store.points import Point, escape_key, to_line_protocol
 from ingest.wire import DeviceStatusV1, EventV1, FeatureBatchV1, Payload, PromptV1
 
@@ -148,8 +149,10 @@ def status_points(status: DeviceStatusV1, received_ms: int) -> list[Point]:
     ]
 
 
-def points_for(message: Payload, received_ms: int) -> list[Point]:
+def points_for(message: Payload | BatchLike, received_ms: int) -> list[Point]:
     """The points a decoded wire message stores as. Dead letters are not stored as points."""
+    if is_fast_batch(message):  # only line-protocol sinks get these; never drop one silently
+        raise TypeError("a fast-path feature batch goes to line_protocol_for, not points_for")
     if isinstance(message, FeatureBatchV1):
         return feature_points(message)
     if isinstance(message, EventV1):
@@ -161,8 +164,11 @@ def points_for(message: Payload, received_ms: int) -> list[Point]:
     return []
 
 
-def line_protocol_for(message: Payload, received_ms: int) -> tuple[bytes, int]:
-    """A wire message as line protocol, and its number of points (the feature fast path included)."""
+def line_protocol_for(message: Payload | BatchLike, received_ms: int) -> tuple[bytes, int]:
+    """A wire message as line protocol, and its number of points: feature batches straight from their frames, those
+    the bridge decoded on its fast path through msgspec's encoder (ingest/store/fast_features.py)."""
+    if is_fast_batch(message):
+        return fast_feature_lines(message), len(message.frames)
     if isinstance(message, FeatureBatchV1):
         return feature_lines(message), len(message.frames)
     points = points_for(message, received_ms)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ingest.store.fast_features import BatchLike
     from ingest.wire import Payload
 
 FieldValue = float | int | str | bool
@@ -65,7 +66,7 @@ class PointSink(Protocol):
 
     def encode(self, points: list[Point]) -> bytes: ...
 
-    def encode_message(self, message: Payload, received_ms: int) -> tuple[bytes, int]:
+    def encode_message(self, message: Payload | BatchLike, received_ms: int) -> tuple[bytes, int]:
         """A wire message's points, encoded; and how many. Lets a sink take a faster path than ``encode``."""
         ...
 
