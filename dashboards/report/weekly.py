@@ -209,8 +209,7 @@ async def weekly_report(queries: Queries, wearer: str, week: str, tz: str) -> We
     start, end = _ms(monday, zone), _ms(monday + timedelta(7), zone)
     before = _ms(monday - timedelta(7), zone)
     hours = await queries.hours(wearer, before, end)
-    bouts = await queries.sitting_bouts(wearer, before, end)
-    this_week = [b for b in bouts if start <= b.end_ms < end]
+    this_week = await queries.sitting_bouts(wearer, start, end)  # bouts belong to the day they end
     minutes = await queries.minutes(wearer, start, end)
     return WeeklyReport(
         wearer=wearer,
