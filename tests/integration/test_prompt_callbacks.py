@@ -98,7 +98,10 @@ async def test_snooze_and_done_buttons_call_back_into_kinetic(mosquitto: Server,
             await publish(client, topics, batches, float("inf"))
             await until(lambda: len(rec.on("/prompts")) == 2, 30, "the snoozed prompt")
             first, second = (PromptV1.model_validate_json(p) for p in rec.on("/prompts"))
-            assert timedelta(minutes=10) <= second.created - pressed <= timedelta(minutes=10, seconds=1)
+            # 10 min after the press reached the service, at the first frame from then on: frames come once a second
+            # and the press takes a moment to arrive, so up to 1 s + that moment after `pressed` (a bound of 1 s in
+            # all failed once in session 3's full runs)
+            assert timedelta(minutes=10) <= second.created - pressed <= timedelta(minutes=10, seconds=2)
             assert second.attempt == 2 and second.trigger == "sitting"
 
             await until(lambda: len(ntfy.ok) == 2, 20, "the second ntfy message")
