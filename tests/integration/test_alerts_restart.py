@@ -4,7 +4,9 @@ service must replay the unacknowledged messages and recognise that prompt in its
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import threading
 import time
@@ -65,6 +67,20 @@ class Subscriber:
         self._out.close()
 
 
+def wait_delivered(outbox: Path, prompt_id: str, timeout_s: float) -> None:
+    """Until the running service's outbox says the prompt's MQTT delivery is done (read-only, beside it)."""
+    deadline = time.monotonic() + timeout_s
+    with contextlib.closing(sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)) as db:
+        while time.monotonic() < deadline:
+            row = db.execute(
+                "SELECT state FROM deliveries WHERE prompt_id = ? AND channel = 'mqtt'", (prompt_id,)
+            ).fetchone()
+            if row is not None and row[0] == "done":
+                return
+            time.sleep(0.005)
+    raise AssertionError(f"the outbox never noted {prompt_id} as delivered")
+
+
 def publish_day(port: int, topics: Topics, done: threading.Event) -> None:
     """Both wearers' frames, 10 s per message, interleaved in event time, about 100 messages a second, with one
     pause of 3 s after 5 minutes of event time (the service checkpoints while idle)."""
@@ -107,7 +123,12 @@ def test_kill_9_mid_bout_gives_no_duplicate_and_no_missed_prompt(
         done = threading.Event()
         threading.Thread(target=publish_day, args=(mosquitto.port, topics, done), daemon=True).start()
         (ann_first,) = sub.wait(1, 60)
-        first.process.kill()  # kill -9 while both wearers sit
+        # the kill must land after the outbox noted the delivery: a kill in the few ms between the broker taking the
+        # prompt and the outbox noting it repeats the delivery after the restart, same id - the documented
+        # at-least-once window (docs/prompts.md), not what this test is about (a prompt decided again in the replay)
+        outbox = tmp_path / f"{unique}-alerts" / f"{unique}.sqlite"
+        wait_delivered(outbox, ann_first["id"], 10)
+        first.process.kill()  # kill -9 while both wearers sit, before the next checkpoint
         first.process.wait(5)
         assert ann_first["wearer"] == "ann"
 
