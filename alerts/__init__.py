@@ -1,1 +1,3 @@
-"""Kinetic alerts: posture per second, sitting bouts in event time, prompts. Talks to ingest only via the wire."""
+"""Kinetic alerts: detection (``detect/``: calibration, posture, bouts, exposures, hourly summaries), prompting
+(``prompts/``: catalog, policy and planner, response), delivery channels, the engine that composes them per second,
+the service around it and the evaluation of detection. Imports only ``ingest``."""

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
-from alerts.bouts import BoutEnded, BoutStarted, BoutTracker
-from alerts.calibration import UprightCalibration, Vector
-from alerts.catalog import Exercise, choose_exercise, load_catalog
+from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
+from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
+from alerts.detect.calibration import UprightCalibration, Vector
+from alerts.detect.posture import NOT_WORN_S, PROMPT_HOLD_S, Posture, StillnessTracker, classify, fuse, inclination_deg
+from alerts.detect.summary import HOUR_MS, HourSummary, LeanNeutral
 from alerts.errors import PolicyError
-from alerts.policy.model import PolicyBook, PromptPolicy, merge
-from alerts.policy.planner import Held, PlannerState, Send, day_type
-from alerts.posture import NOT_WORN_S, PROMPT_HOLD_S, Posture, StillnessTracker, classify, fuse, inclination_deg
-from alerts.response import OpenPrompt, Outcome, ResponseTracker
+from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
+from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
+from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type
+from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
 from alerts.settings import AlertsSettings
-from alerts.summary import HOUR_MS, HourSummary, LeanNeutral
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, FeatureFrameV1, Placement, PromptV1, Trigger
 
 # When a wearer wears several sensors, the bouts follow the most informative one (sedentary-science.md s3).
@@ -32,7 +32,7 @@ Output = PromptV1 | EventV1
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    """Detection settings shared by every wearer; prompting is per wearer (alerts.policy)."""
+    """Detection settings shared by every wearer; prompting is per wearer (alerts.prompts.policy)."""
 
     min_posture_s: int = 10
     max_gap_s: int = 60

@@ -17,9 +17,8 @@ from alerts.channels.dispatch import Dispatcher
 from alerts.channels.http import NtfyChannel, WebhookChannel
 from alerts.engine import engine_from_settings
 from alerts.service import AlertService
-from alerts.settings import AlertsSettings
+from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.state import AlertState
-from ingest.config import KineticSettings
 from ingest.mqtt import serve
 from ingest.wire import CommandV1, Topics, encode
 
@@ -53,7 +52,7 @@ def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> d
 
 
 @contextlib.asynccontextmanager
-async def alert_service(settings: KineticSettings) -> AsyncIterator[AlertService]:
+async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
     """The service with its state store and dispatcher; closes them on exit."""
     alerts = settings.alerts
     # one file per topic root: two deployments on one host do not share wearers
@@ -84,7 +83,7 @@ async def alert_service(settings: KineticSettings) -> AsyncIterator[AlertService
                 state.close()
 
 
-async def run_alerts(settings: KineticSettings, stop: asyncio.Event) -> None:
+async def run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
     async with alert_service(settings) as service, contextlib.AsyncExitStack() as stack:
         secret = _secret(settings.alerts.callback_secret)
         if secret is not None:

@@ -16,13 +16,11 @@ import logging
 import time
 from collections.abc import Callable
 
-import aiomqtt
-
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
 from alerts.state import AlertState
 from ingest.errors import WireError
-from ingest.mqtt import DeadLetters, Publisher, ack, message_batches, payload_bytes
+from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Topics, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,7 +58,7 @@ class AlertService:
         self.prompts_published = 0
         self.prompts_replayed = 0  # decided again while replaying after a restart: known to the outbox, not resent
         self.events_published = 0
-        self.client: aiomqtt.Client | None = None
+        self.client: MqttClient | None = None
         self._dirty: set[str] = set()
         self._unacked: list[tuple[int, int]] = []
         self._last_checkpoint = time.monotonic()
@@ -82,7 +80,7 @@ class AlertService:
         """Acknowledge after checkpoints (only with a state store to checkpoint into)."""
         return self.state is not None
 
-    async def run(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+    async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         self._unacked = []  # message ids of an earlier connection mean nothing on this one
         self.client = client
         await client.subscribe(self.topics.all_features(), qos=1)
@@ -106,7 +104,7 @@ class AlertService:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _consume(self, client: aiomqtt.Client) -> None:
+    async def _consume(self, client: MqttClient) -> None:
         async for batch in message_batches(client):
             async with self._lock:
                 for message in batch:
@@ -118,7 +116,7 @@ class AlertService:
                 await self.checkpoint(client)
             await self._flush_late(client)
 
-    async def _tick(self, client: aiomqtt.Client) -> None:
+    async def _tick(self, client: MqttClient) -> None:
         while True:
             await asyncio.sleep(min(0.1, self.idle_checkpoint_s))
             now = time.monotonic()
@@ -133,7 +131,7 @@ class AlertService:
         while self._publishing:
             await asyncio.gather(*list(self._publishing), return_exceptions=True)
 
-    async def checkpoint(self, client: aiomqtt.Client | None) -> None:
+    async def checkpoint(self, client: MqttClient | None) -> None:
         """When every output so far is with the broker: store the state of the wearers touched since the last
         checkpoint, then acknowledge the messages that produced it (in that order: a crash in between redelivers)."""
         async with self._lock:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from ingest.settings import MqttSettings
 
 
 class AlertsSettings(BaseModel):
@@ -66,3 +69,12 @@ class AlertsSettings(BaseModel):
     @classmethod
     def _empty_is_memory(cls, value: object) -> object:
         return None if value == "" else value
+
+
+class AlertsConfig(Protocol):
+    """The sections of the root settings (``kinetic.settings.KineticSettings``) that the alert side reads."""
+
+    @property
+    def mqtt(self) -> MqttSettings: ...
+    @property
+    def alerts(self) -> AlertsSettings: ...

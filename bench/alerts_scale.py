@@ -162,7 +162,7 @@ def run_stage(
         "KINETIC_ALERTS__POLICY_FILE": str(policy),
         "KINETIC_LOG_LEVEL": "WARNING",
     }
-    kinetic = [sys.executable, "-m", "ingest.cli"]
+    kinetic = [sys.executable, "-m", "kinetic"]
     services = {
         name: subprocess.Popen([*kinetic, name], env=env, stdout=log, stderr=subprocess.STDOUT)
         for name in ("bridge", "alerts")

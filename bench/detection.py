@@ -14,8 +14,8 @@ import argparse
 import pickle
 import time
 
-from alerts.catalog import load_catalog
 from alerts.engine import AlertEngine, EngineConfig
+from alerts.prompts.catalog import load_catalog
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import FeatureBatchV1

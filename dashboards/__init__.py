@@ -1,1 +1,2 @@
-"""Grafana dashboards (generated JSON, committed) and provisioning for the InfluxDB datasource."""
+"""What people look at: Grafana dashboards as code with their provisioning and ``push`` (``grafana/``) and the
+weekly report (``report/``). Imports ``ingest`` and ``alerts``."""

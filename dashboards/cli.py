@@ -1,21 +1,24 @@
-"""The ``kinetic report`` and ``kinetic dashboards`` commands (wired into ingest/cli.py)."""
+"""The dashboards side's commands: ``report`` (the weekly report) and ``dashboards`` (check the generated Grafana
+dashboards, push them). Assembled by ``kinetic.cli``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.engine import policy_book
-from ingest.config import KineticSettings
+from dashboards.settings import DashboardsConfig
 from ingest.errors import ConfigError
 from ingest.store.export import open_queries
 from ingest.wire import check_id
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``report`` and ``dashboards`` to the ``kinetic`` command's subcommands."""
     report = sub.add_parser(
         "report",
         help="write a wearer's weekly report (HTML with plots, and a CSV of the daily metrics)",
@@ -36,7 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="Grafana: check the generated dashboards, or push them with folders, teams and the data source",
     )
     dash_sub = dash.add_subparsers(dest="dashboards_command", metavar="ACTION", required=True)
-    dash_sub.add_parser("check", help="fail if dashboards/provisioning/dashboards/json differs from the code")
+    dash_sub.add_parser("check", help="fail if dashboards/grafana/provisioning/dashboards/json differs from the code")
     push = dash_sub.add_parser(
         "push",
         help="create/update per-clinic folders, teams, permissions and dashboards in a running Grafana",
@@ -48,7 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     push.add_argument("--clinics", type=Path, help="clinics file (overrides KINETIC_GRAFANA__CLINICS_FILE)")
 
 
-def cmd_report(args: argparse.Namespace, settings: KineticSettings) -> int:
+def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     from dashboards.report import render  # noqa: PLC0415 - only this command needs it
     from dashboards.report.weekly import BadWeek, weekly_report  # noqa: PLC0415
 
@@ -60,7 +63,7 @@ def cmd_report(args: argparse.Namespace, settings: KineticSettings) -> int:
         raise ConfigError(f"--tz {tz!r} is not a known time zone") from None
 
     async def job() -> int:
-        queries, close = open_queries(settings)
+        queries, close = open_queries(settings.store, settings.influx)
         try:
             report = await weekly_report(queries, wearer, args.week, tz)
         except BadWeek as exc:
@@ -80,12 +83,12 @@ def cmd_report(args: argparse.Namespace, settings: KineticSettings) -> int:
     return asyncio.run(job())
 
 
-def cmd_dashboards(args: argparse.Namespace, settings: KineticSettings) -> int:
-    from dashboards import build  # noqa: PLC0415
+def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
+    from dashboards.grafana import build  # noqa: PLC0415
 
     if args.dashboards_command == "check":
         return build.main(["--check"])
-    from dashboards.push import datasource_model, load_clinics, push  # noqa: PLC0415
+    from dashboards.grafana.push import datasource_model, load_clinics, push  # noqa: PLC0415
 
     clinics_path = args.clinics or settings.grafana.clinics_file
     if clinics_path is None:
@@ -108,3 +111,9 @@ def cmd_dashboards(args: argparse.Namespace, settings: KineticSettings) -> int:
     push(settings.grafana.url, settings.grafana.token.get_secret_value(), clinics, datasource, progress)
     print(f"pushed {len(clinics.clinics)} clinics to {settings.grafana.url}", file=sys.stderr)
     return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, DashboardsConfig], int]] = {
+    "report": cmd_report,
+    "dashboards": cmd_dashboards,
+}

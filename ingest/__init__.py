@@ -1,1 +1,3 @@
-"""Kinetic ingest: the wire contract, simulated and (later) BLE wearables, the MQTT -> InfluxDB bridge."""
+"""Kinetic ingest, the bottom layer: the wire contract and settings, the sources (BLE wearables, the simulator,
+labelled recordings), the per-second edge features, the MQTT adapter, the bridge and the stores with their
+queries. Imports neither ``alerts`` nor ``dashboards`` (import-linter, ``.importlinter``)."""

@@ -30,11 +30,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-import aiomqtt
-
 from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
-from ingest.mqtt import DeadLetters, Publisher, ack, message_batches, payload_bytes
+from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
 from ingest.settings import BridgeSettings
 from ingest.store.fast_features import BatchLike, decode_features, is_fast_batch
 from ingest.store.points import Point, PointSink
@@ -82,7 +80,7 @@ class Bridge:
         t = self.topics
         return [t.all_features(), t.all_status(), t.all_prompts(), t.all_events()]
 
-    async def run(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+    async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then write what the spool holds (if the database answers)."""
         self._closing = False
         self._uncommitted = 0  # what a lost connection left unacknowledged comes again
@@ -129,7 +127,7 @@ class Bridge:
                         self.spool.points,
                     )
 
-    async def _consume(self, client: aiomqtt.Client) -> None:
+    async def _consume(self, client: MqttClient) -> None:
         bodies: list[bytes] = []
         mids: list[tuple[int, int]] = []
         points = 0

@@ -2,7 +2,7 @@
 
 Per second (samples whose timestamp falls in [t, t + 1 s)), as a wire frame (ingest.wire.FeatureFrameV1):
 - ``gx, gy, gz``: mean acceleration in g, in the sensor's own axes: the gravity direction (a one-second low-pass);
-  posture angles are computed from it after calibration (alerts.calibration), so the mounting need not be known;
+  posture angles are computed from it after calibration (alerts.detect.calibration), so the mounting need not be known;
 - ``enmo_mg``: mean of max(|a| - 1 g, 0) (Euclidean norm minus one, van Hees et al. 2013), in mg;
 - ``sd_mg``: standard deviation of |a| in mg (movement intensity, robust to calibration offsets);
 - ``steps``: peaks of |a| above 1.1 g at least 0.25 s apart (a coarse pedometer for walking seconds);

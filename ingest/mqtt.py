@@ -13,7 +13,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiomqtt
 
@@ -55,6 +55,39 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
     return context
 
 
+class MqttClient(aiomqtt.Client):
+    """aiomqtt's client with the two things Kinetic's services need beyond its public API, kept here in one place.
+
+    - Batched reads: the queue incoming messages land on is made through aiomqtt's documented ``queue_type`` argument
+      and kept as ``incoming``, so ``message_batches`` takes what is already waiting without aiomqtt's
+      per-message task.
+    - Manual acknowledgement (``manual_ack=True``): aiomqtt 2.x does not expose paho's, so ``ack`` and the set-up
+      reach the paho client it wraps (``_client``). aiomqtt is pinned below 3 in pyproject.toml;
+      tests/integration/ingest/test_mqtt_client.py fails loudly if either seam changes.
+    """
+
+    def __init__(self, *, manual_ack: bool = False, **kwargs: Any) -> None:
+        made: list[asyncio.Queue[aiomqtt.Message]] = []
+
+        class _Incoming(asyncio.Queue[aiomqtt.Message]):
+            def __init__(self, maxsize: int = 0) -> None:
+                super().__init__(maxsize)
+                made.append(self)
+
+        super().__init__(queue_type=_Incoming, **kwargs)
+        if len(made) != 1:
+            raise RuntimeError(f"aiomqtt {aiomqtt.__version__} no longer builds its message queue from queue_type")
+        self.incoming: asyncio.Queue[aiomqtt.Message] = made[0]
+        if manual_ack:
+            # Set before connecting: a persistent session's queued messages arrive right after CONNACK.
+            self._client.manual_ack_set(True)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a message received with ``manual_ack=True`` (PUBACK for QoS 1)."""
+        if qos > 0:
+            self._client.ack(mid, qos)
+
+
 def build_client(
     settings: MqttSettings,
     client_id: str,
@@ -62,8 +95,9 @@ def build_client(
     clean_session: bool = True,
     will: Will | None = None,
     manual_ack: bool = False,
-) -> aiomqtt.Client:
-    client = aiomqtt.Client(
+) -> MqttClient:
+    return MqttClient(
+        manual_ack=manual_ack,
         hostname=settings.host,
         port=settings.port,
         identifier=client_id,
@@ -81,17 +115,11 @@ def build_client(
         # 20 per broker round trip: bench/alerts_scale.py).
         max_inflight_messages=1000,
     )
-    if manual_ack:
-        # Set before connecting: a persistent session's queued messages arrive right after CONNACK. aiomqtt
-        # does not expose paho's manual acknowledgement, so reach the paho client it wraps.
-        client._client.manual_ack_set(True)
-    return client
 
 
-def ack(client: aiomqtt.Client, mid: int, qos: int) -> None:
+def ack(client: MqttClient, mid: int, qos: int) -> None:
     """Acknowledge a message received with ``manual_ack=True`` (PUBACK for QoS 1)."""
-    if qos > 0:
-        client._client.ack(mid, qos)
+    client.ack(mid, qos)
 
 
 @contextlib.asynccontextmanager
@@ -103,7 +131,7 @@ async def connect(
     will: Will | None = None,
     max_attempts: int | None = None,
     manual_ack: bool = False,
-) -> AsyncIterator[aiomqtt.Client]:
+) -> AsyncIterator[MqttClient]:
     """Connect, retrying with full-jitter backoff and saying so; yield the connected client.
 
     Raises MqttAuthError at once on refused credentials, and aiomqtt.MqttError after ``max_attempts``.
@@ -159,14 +187,13 @@ class DeadLetters:
         await publisher.publish(self.topics.dead_letter(self.service), encode(letter), qos=1)
 
 
-async def message_batches(client: aiomqtt.Client, max_batch: int = 1000) -> AsyncIterator[list[aiomqtt.Message]]:
+async def message_batches(client: MqttClient, max_batch: int = 1000) -> AsyncIterator[list[aiomqtt.Message]]:
     """The client's messages, as many as are waiting at once (at least one, in order).
 
     aiomqtt's iterator creates a task and an ``asyncio.wait`` per message, which costs more than handling a
     one-frame message; taking what is already queued in one go removes that per-message cost (bench/alerts_scale.py).
-    Reaches aiomqtt's queue (aiomqtt 2.x, pinned in pyproject.toml), as ``ack`` reaches paho's client.
     """
-    queue: asyncio.Queue[aiomqtt.Message] = client._queue
+    queue = client.incoming
     async for first in client.messages:
         batch = [first]
         while len(batch) < max_batch:
@@ -186,7 +213,7 @@ def payload_bytes(message: aiomqtt.Message) -> bytes:
     return b"" if p is None else str(p).encode()
 
 
-ServiceRun = Callable[[aiomqtt.Client, asyncio.Event], Awaitable[None]]
+ServiceRun = Callable[[MqttClient, asyncio.Event], Awaitable[None]]
 
 
 async def serve(

@@ -1,13 +1,13 @@
 """Settings of the ingest side (MQTT, InfluxDB, embedded store, simulator, bridge) as pydantic models.
 
 The root settings object that the CLI builds from the environment, a TOML file and secret files is
-``ingest.config.KineticSettings``; services receive these sub-models, never read the environment themselves.
+``kinetic.settings.KineticSettings``; services receive these sub-models, never read the environment themselves.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -78,17 +78,6 @@ class BridgeSettings(_Section):
     )
 
 
-class GrafanaSettings(_Section):
-    """Where ``kinetic dashboards push`` sends dashboards, folders, teams and the data source."""
-
-    url: str = Field(default="http://127.0.0.1:3000", pattern=r"^https?://", description="Grafana's base URL")
-    token: SecretStr | None = Field(default=None, description="a Grafana service-account token (Admin role)")
-    clinics_file: Path | None = Field(default=None, description="clinics, their clinicians and patients (YAML)")
-    datasource_url: str = Field(
-        default="http://influxdb:8086", pattern=r"^https?://", description="InfluxDB as Grafana reaches it"
-    )
-
-
 class SimulateSettings(_Section):
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     speed: float = Field(default=1.0, ge=0, description="time acceleration; 0 = as fast as possible")
@@ -128,3 +117,20 @@ class CollectorSettings(_Section):
         description="drive a Bluetooth controller through Bumble instead of the OS (e.g. 'usb:0', 'serial:/dev/ttyACM0'"
         "); none: bleak's platform backend (BlueZ, CoreBluetooth, WinRT)",
     )
+
+
+class IngestConfig(Protocol):
+    """The sections of the root settings (``kinetic.settings.KineticSettings``) that ingest's commands read."""
+
+    @property
+    def mqtt(self) -> MqttSettings: ...
+    @property
+    def influx(self) -> InfluxSettings: ...
+    @property
+    def store(self) -> StoreSettings: ...
+    @property
+    def bridge(self) -> BridgeSettings: ...
+    @property
+    def simulate(self) -> SimulateSettings: ...
+    @property
+    def collector(self) -> CollectorSettings: ...

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from alerts.asymmetry import symmetry_index
+from alerts.detect.asymmetry import symmetry_index
 from ingest.store.queries import BoutRow, MinuteRow, Queries, ResponseRow
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")

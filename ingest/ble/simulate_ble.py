@@ -19,10 +19,11 @@ from pathlib import Path
 
 from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector, CollectorCounters
-from ingest.ble.profiles.kinetic_diy import KineticDiyEmulator, encode_motion
+from ingest.ble.emulators.kinetic_diy import KineticDiyEmulator
+from ingest.ble.profiles.kinetic_diy import encode_motion
 from ingest.errors import ConfigError
-from ingest.evaluate.datasets import read_recording
 from ingest.mqtt import serve
+from ingest.recordings.datasets import read_recording
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
 from ingest.simulate.scenario import Scenario, WearerScript
 from ingest.simulate.synth import frames_for

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -251,3 +252,9 @@ def load_scenario(path: Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror or exc})") from exc
     return parse_scenario(text, str(path))
+
+
+def default_scenario() -> Scenario:
+    """The built-in workday (``ingest/simulate/scenarios/workday.yaml``): what ``kinetic demo`` plays."""
+    text = resources.files("ingest.simulate").joinpath("scenarios/workday.yaml").read_text(encoding="utf-8")
+    return parse_scenario(text, "workday.yaml (built in)")

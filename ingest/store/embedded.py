@@ -13,8 +13,9 @@ from pathlib import Path
 
 from ingest.errors import SinkRejected, SinkUnavailable
 from ingest.store.fast_features import BatchLike
+from ingest.store.line_sink import LineSink
 from ingest.store.model import points_for
-from ingest.store.points import LineSink, Point
+from ingest.store.points import Point
 from ingest.wire import Payload
 
 _SCHEMA = """

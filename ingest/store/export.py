@@ -8,25 +8,27 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ingest.config import KineticSettings
 from ingest.errors import ConfigError
+from ingest.settings import InfluxSettings, StoreSettings
+from ingest.store.embedded_queries import EmbeddedQueries
 from ingest.store.influx_v1 import InfluxV1Sink
-from ingest.store.queries import EmbeddedQueries, InfluxQLQueries, Queries
+from ingest.store.influxql_queries import InfluxQLQueries
+from ingest.store.queries import Queries
 
 
-def open_queries(settings: KineticSettings) -> tuple[Queries, Callable[[], Awaitable[None]]]:
+def open_queries(store: StoreSettings, influx: InfluxSettings) -> tuple[Queries, Callable[[], Awaitable[None]]]:
     """The query layer over the configured store, and how to close it."""
-    if settings.store.kind == "embedded":
-        if not settings.store.embedded_path.is_file():
-            raise ConfigError(f"setting KINETIC_STORE__EMBEDDED_PATH: {settings.store.embedded_path} does not exist")
-        embedded = EmbeddedQueries(settings.store.embedded_path)
+    if store.kind == "embedded":
+        if not store.embedded_path.is_file():
+            raise ConfigError(f"setting KINETIC_STORE__EMBEDDED_PATH: {store.embedded_path} does not exist")
+        embedded = EmbeddedQueries(store.embedded_path)
 
         async def close_embedded() -> None:
             embedded.close()
 
         return embedded, close_embedded
     # influx_v1 and influx_v2 alike: InfluxQL through the v1-compatible /query API (token auth on 2.x).
-    sink = InfluxV1Sink(settings.influx)
+    sink = InfluxV1Sink(influx)
     return InfluxQLQueries(sink), sink.aclose
 
 

@@ -6,7 +6,7 @@ import (field names, types, bounds, patterns, defaults); a constraint this modul
 stops the import, so the two cannot drift apart silently. The batch-level rules (complete gravity vector or an
 inclination, strictly increasing times) are the model's own functions. Whatever msgspec refuses goes to the
 pydantic path, which decides - and names the reason; a property test checks that everything msgspec accepts,
-pydantic accepts with the same values and the same stored line protocol (tests/unit/ingest/test_fast_features.py).
+pydantic accepts with the same values and the same stored line protocol (tests/unit/ingest/store/test_fast_features.py).
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ from ingest.errors import SinkUnavailable
 from ingest.settings import InfluxSettings
 from ingest.store.fast_features import BatchLike
 from ingest.store.influx_v1 import sink_error_for
+from ingest.store.line_sink import LineSink
 from ingest.store.model import line_protocol_for
-from ingest.store.points import LineSink, Point, to_line_protocol
+from ingest.store.points import Point, to_line_protocol
 from ingest.wire import Payload
 
 _LOGGER = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ Line protocol reference: https://docs.influxdata.com/influxdb/v1/write_protocols
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -73,26 +72,6 @@ class PointSink(Protocol):
     async def write_lines(self, body: bytes) -> None: ...
 
     async def aclose(self) -> None: ...
-
-
-class LineSink:
-    """What every writer shares: ``write`` is ``write_lines(encode(points))`` and empty bodies are skipped."""
-
-    writes_line_protocol = False
-
-    def encode(self, points: list[Point]) -> bytes:
-        raise NotImplementedError
-
-    async def write_lines(self, body: bytes) -> None:
-        if body:
-            await asyncio.to_thread(self._write, body)
-
-    async def write(self, points: list[Point]) -> None:
-        await self.write_lines(self.encode(points))
-
-    def _write(self, body: bytes) -> None:
-        """Write one body, blocking (runs in a worker thread)."""
-        raise NotImplementedError
 
 
 def escape_key(value: str) -> str:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
-from ingest.config import KineticSettings
 from ingest.mqtt import serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
 from ingest.store.spool import Spool
 from ingest.wire import Topics
+from kinetic.settings import KineticSettings
 from tests.support.pipeline import Recorder, recording, until
 
 

@@ -8,8 +8,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from dashboards.build import DASHBOARD_DIR
-from dashboards.interpolate import interpolate
+from dashboards.grafana.build import DASHBOARD_DIR
+from dashboards.grafana.interpolate import interpolate
 
 Rows = list[dict[str, Any]]
 

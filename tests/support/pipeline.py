@@ -15,11 +15,11 @@ import aiomqtt
 from alerts.engine import engine_from_settings
 from alerts.service import AlertService
 from ingest.bridge import Bridge
-from ingest.config import KineticSettings
 from ingest.mqtt import payload_bytes, serve
 from ingest.store.points import PointSink
 from ingest.store.spool import open_spool
 from ingest.wire import Topics
+from kinetic.settings import KineticSettings
 
 
 async def until(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition") -> None:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.catalog import load_catalog
 from alerts.engine import AlertEngine, EngineConfig
-from alerts.policy.model import PolicyBook, PromptPolicy
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from ingest.store.model import points_for
 from ingest.store.points import Point
 from ingest.store.rollup import MinuteRollup

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.cli import build_parser
-from ingest.config import KineticSettings
 from ingest.simulate.scenario import parse_scenario
+from kinetic.cli import build_parser
+from kinetic.settings import KineticSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,3 +53,19 @@ def test_docs_links_point_at_real_files(doc: str) -> None:
     for target in re.findall(r"\]\(([^)#]+)\)", text):
         if not target.startswith("http"):
             assert (ROOT / "docs" / target).exists(), target
+
+
+REPO_PATH = re.compile(r"`((?:ingest|alerts|dashboards|kinetic|tests|bench|deploy|scripts|docs)/[\w./-]+?)(?:::\w+)?`")
+# not files of the repository: MQTT topics under the default root, and the secrets deploy/make_secrets.py writes
+NOT_FILES = ("kinetic/v1/", "deploy/secrets/")
+
+
+@pytest.mark.parametrize("doc", ["README.md", *sorted(p.name for p in (ROOT / "docs").glob("*.md"))])
+def test_files_named_in_the_docs_exist(doc: str) -> None:
+    path = ROOT / doc if doc == "README.md" else ROOT / "docs" / doc
+    missing = [
+        name
+        for name in REPO_PATH.findall(path.read_text())
+        if "*" not in name and not name.startswith(NOT_FILES) and not (ROOT / name.rstrip("/")).exists()
+    ]
+    assert not missing, f"{doc} names files that do not exist: {missing}"

@@ -11,15 +11,8 @@ Facts (../shared/reference/ble-profiles.md, section b; InfiniTime sources at 825
 
 from __future__ import annotations
 
-import asyncio
 import struct
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from bumble.device import Device
-from bumble.gatt import Characteristic, CharacteristicValue, Service
-
-from ingest.ble.bumble_backend import advertise
 from ingest.errors import DecodeError
 
 MOTION_SERVICE = "00030000-78fc-48fe-8e23-433b3a1942d0"
@@ -61,74 +54,3 @@ def decode_new_alert(data: bytes) -> tuple[int, str, str]:
     message = data[3 : 3 + MAX_ALERT_MESSAGE_BYTES]
     title, _, body = message.partition(b"\x00")
     return data[0], title.decode("utf-8", "replace"), body.decode("utf-8", "replace")
-
-
-@dataclass
-class InfiniTimeEmulator:
-    """An emulated PineTime on a Bumble device: motion + steps (notify), battery, New Alert (recorded)."""
-
-    device: Device
-    battery_pct: int = 87
-    alerts: list[tuple[int, str, str]] = field(default_factory=list)
-    sent: int = 0
-
-    def __post_init__(self) -> None:
-        self._last: bytes | None = None
-        self._steps = 0
-        self.raw = Characteristic(
-            RAW_MOTION,
-            Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
-            Characteristic.READABLE,
-            bytes(6),
-        )
-        self.step_count = Characteristic(
-            STEP_COUNT,
-            Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
-            Characteristic.READABLE,
-            bytes(4),
-        )
-        self.new_alert: Characteristic[bytes] = Characteristic(
-            NEW_ALERT,
-            Characteristic.Properties.WRITE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(write=self._on_alert),  # type: ignore[arg-type,unused-ignore]
-        )
-        battery = Characteristic(
-            BATTERY_LEVEL,
-            Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
-            Characteristic.READABLE,
-            bytes([self.battery_pct]),
-        )
-        self.device.add_services(
-            [
-                Service(MOTION_SERVICE, [self.step_count, self.raw]),
-                Service(ALERT_NOTIFICATION_SERVICE, [self.new_alert]),
-                Service(BATTERY_SERVICE, [battery]),
-            ]
-        )
-
-    def _on_alert(self, connection: object, value: bytes) -> None:
-        self.alerts.append(decode_new_alert(bytes(value)))
-
-    async def start(self) -> None:
-        await advertise(self.device, "InfiniTime", uuid16=HEART_RATE_SERVICE_16)  # the name only in the scan response
-
-    async def push(self, sample_g: tuple[float, float, float], steps: int = 0) -> None:
-        """One 100 ms motion reading; notified only when it changed, like the firmware."""
-        raw = struct.pack("<hhh", *(max(-32768, min(32767, round(v * LSB_PER_G))) for v in sample_g))
-        if raw != self._last:
-            self._last = raw
-            self.raw.value = raw
-            await self.device.notify_subscribers(self.raw, raw)
-            self.sent += 1
-        if steps:
-            self._steps += steps
-            value = struct.pack("<I", self._steps)
-            self.step_count.value = value
-            await self.device.notify_subscribers(self.step_count, value)
-
-    async def stream(self, samples: Iterable[tuple[float, float, float]], rate_hz: float = 10.0) -> None:
-        """Push samples at ``rate_hz`` (0: as fast as the radio takes them)."""
-        for sample in samples:
-            await self.push(sample)
-            await asyncio.sleep(1 / rate_hz if rate_hz > 0 else 0)

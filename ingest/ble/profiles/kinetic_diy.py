@@ -6,16 +6,11 @@ Motion values are InfiniTime-compatible (int16, 1 g = 1024) but several samples 
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bumble.device import Device
-from bumble.gatt import Characteristic, Service
-
-from ingest.ble.bumble_backend import advertise
-from ingest.ble.profiles.infinitime import BATTERY_LEVEL, BATTERY_SERVICE, LSB_PER_G
+from ingest.ble.profiles.infinitime import LSB_PER_G
 from ingest.errors import DecodeError
 
 SERVICE = "4b4e0001-7e4f-4d2c-9a67-6b696e657469"
@@ -56,34 +51,3 @@ def decode_rate(data: bytes | bytearray) -> int:
     if not 1 <= rate <= 1000:
         raise DecodeError(f"Kinetic DIY rate: {rate} Hz is out of range")
     return rate
-
-
-class KineticDiyEmulator:
-    """An emulated DIY sensor: motion in packets of ``per_packet`` samples at ``rate_hz``, battery, rate."""
-
-    def __init__(self, device: Device, rate_hz: int = 52, per_packet: int = 10, battery_pct: int = 90) -> None:
-        self.device = device
-        self.rate_hz = rate_hz
-        self.per_packet = per_packet
-        self.counter = 0
-        self.motion = Characteristic(MOTION, Characteristic.Properties.NOTIFY, Characteristic.READABLE, b"")
-        rate = Characteristic(RATE, Characteristic.Properties.READ, Characteristic.READABLE, struct.pack("<H", rate_hz))
-        battery = Characteristic(
-            BATTERY_LEVEL, Characteristic.Properties.READ, Characteristic.READABLE, bytes([battery_pct])
-        )
-        device.add_services([Service(SERVICE, [self.motion, rate]), Service(BATTERY_SERVICE, [battery])])
-
-    async def start(self, name: str = "Kinetic DIY") -> None:
-        await advertise(self.device, name, in_scan_response=False)
-
-    async def stream(self, samples: list[tuple[float, float, float]], realtime: bool = True) -> None:
-        """Send the samples in packets, paced at the sample rate (``realtime``) or as fast as possible."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for i in range(0, len(samples), self.per_packet):
-            chunk = samples[i : i + self.per_packet]
-            await self.device.notify_subscribers(self.motion, encode_motion(self.counter, chunk))
-            self.counter += len(chunk)
-            if realtime:
-                due = start + (i + len(chunk)) / self.rate_hz
-                await asyncio.sleep(max(0.0, due - loop.time()))

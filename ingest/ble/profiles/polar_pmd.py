@@ -17,19 +17,13 @@ Facts (../shared/reference/ble-profiles.md, section a, from Polar's BLE SDK and 
 
 from __future__ import annotations
 
-import asyncio
 import math
 import struct
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bumble.device import Device
-from bumble.gatt import Characteristic, CharacteristicValue, Service
-
-from ingest.ble.bumble_backend import advertise
-from ingest.ble.profiles import heart_rate
 from ingest.errors import DecodeError
 
 PMD_SERVICE = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
@@ -261,127 +255,3 @@ class ClockMap:
 # --- the emulated sensors ------------------------------------------------------------------------------------------
 Model = Literal["h10", "verity"]
 VERITY_FACTOR = 1 / 4096  # g per count: 16-bit samples over +-8 g
-
-
-@dataclass
-class PolarEmulator:
-    """An emulated Polar H10 (frame type 0x01, mG) or Verity Sense (delta frames 0x80 with a FACTOR) that answers the
-    control point as the SDK expects and streams ACC once started. ``clock_ns`` is its own clock (ns since 2000),
-    which may run fast or slow (``drift_ppm``) and start anywhere."""
-
-    device: Device
-    model: Model = "h10"
-    rate_hz: int = 50
-    clock_ns: int = 599_616_000_000_000_000  # 2019-01-01, the H10's default after power-down
-    drift_ppm: float = 0.0
-    per_frame: int = 10
-    battery_pct: int = 71
-    streaming: asyncio.Event = field(default_factory=asyncio.Event)
-    cp_writes: list[bytes] = field(default_factory=list)
-    frames_sent: int = 0
-    heart_rate_bpm: int = 72
-
-    def __post_init__(self) -> None:
-        features = bytes([0x0F, 0x05, 0x00]) if self.model == "h10" else bytes([0x0F, 0x06, 0x00])
-        self.cp: Characteristic[bytes] = Characteristic(
-            PMD_CP,
-            Characteristic.Properties.READ | Characteristic.Properties.WRITE | Characteristic.Properties.INDICATE,
-            Characteristic.READABLE | Characteristic.WRITEABLE,
-            CharacteristicValue(read=lambda _: features, write=self._on_cp),  # type: ignore[arg-type,unused-ignore]
-        )
-        self.data = Characteristic(PMD_DATA, Characteristic.Properties.NOTIFY, Characteristic.READABLE, bytes(0))
-        self.hr = Characteristic(
-            heart_rate.MEASUREMENT, Characteristic.Properties.NOTIFY, Characteristic.READABLE, bytes(2)
-        )
-        battery = Characteristic(
-            "00002a19-0000-1000-8000-00805f9b34fb",
-            Characteristic.Properties.READ,
-            Characteristic.READABLE,
-            bytes([self.battery_pct]),
-        )
-        firmware = Characteristic(
-            "00002a26-0000-1000-8000-00805f9b34fb",
-            Characteristic.Properties.READ,
-            Characteristic.READABLE,
-            b"3.1.1" if self.model == "h10" else b"2.1.0",
-        )
-        self.device.add_services(
-            [
-                Service(PMD_SERVICE, [self.cp, self.data]),
-                Service(heart_rate.SERVICE, [self.hr]),
-                Service("0000180f-0000-1000-8000-00805f9b34fb", [battery]),
-                Service("0000180a-0000-1000-8000-00805f9b34fb", [firmware]),
-            ]
-        )
-        self._pending: list[bytes] = []
-
-    @property
-    def name(self) -> str:
-        return "Polar H10 0A3B5C7D" if self.model == "h10" else "Polar Sense B5C7D9E1"
-
-    def _on_cp(self, connection: object, value: bytes) -> None:
-        value = bytes(value)
-        self.cp_writes.append(value)
-        if len(value) < 2:
-            op, mtype = (value[0] if value else 0), 0xFF
-        else:
-            op, mtype = value[0], value[1] & 0x3F
-        if op == OP_GET_SETTINGS and mtype == ACC:
-            rates = [25, 50, 100, 200] if self.model == "h10" else [52]
-            params = bytes([SAMPLE_RATE, len(rates)]) + b"".join(r.to_bytes(2, "little") for r in rates)
-            params += encode_settings({RESOLUTION: 16}) + bytes([RANGE, 1]) + (8).to_bytes(2, "little")
-            response = bytes([0xF0, op, mtype, 0, 0]) + params
-        elif op == OP_START and mtype == ACC:
-            settings = decode_settings(value[2:])
-            rate = int(settings.get(SAMPLE_RATE, [self.rate_hz])[0])
-            allowed = (25, 50, 100, 200) if self.model == "h10" else (52,)
-            if rate not in allowed:
-                response = bytes([0xF0, op, mtype, 8, 0])  # invalid sample rate
-            else:
-                self.rate_hz = rate
-                params = b"" if self.model == "h10" else bytes([FACTOR, 1]) + struct.pack("<f", VERITY_FACTOR)
-                response = bytes([0xF0, op, mtype, 0, 0]) + params
-                self.streaming.set()
-        elif op == OP_STOP and mtype == ACC:
-            self.streaming.clear()
-            response = bytes([0xF0, op, mtype, 0, 0])
-        else:
-            response = bytes([0xF0, op, mtype, 1 if op not in (1, 2, 3) else 2, 0])
-        self._pending.append(response)
-        asyncio.get_running_loop().create_task(self._indicate())
-
-    async def _indicate(self) -> None:
-        await asyncio.sleep(0)  # after the write response, as a real device does
-        while self._pending:
-            await self.device.indicate_subscribers(self.cp, self._pending.pop(0))
-
-    async def start(self) -> None:
-        await advertise(self.device, self.name, uuid16=0x180D)  # Polar straps list the Heart Rate Service
-
-    def frame(self, samples_g: Sequence[tuple[float, float, float]]) -> bytes:
-        """One data notification for these samples; advances the device clock by their duration."""
-        self.clock_ns += round(len(samples_g) * 1e9 / self.rate_hz * (1 + self.drift_ppm / 1e6))
-        head = bytes([ACC]) + self.clock_ns.to_bytes(8, "little")
-        if self.model == "h10":
-            mg = [tuple(max(-32768, min(32767, round(v * 1000))) for v in s) for s in samples_g]
-            return head + b"\x01" + b"".join(struct.pack("<hhh", *s) for s in mg)
-        counts = [tuple(max(-32768, min(32767, round(v / VERITY_FACTOR))) for v in s) for s in samples_g]
-        return head + b"\x80" + encode_delta(counts)  # type: ignore[arg-type]
-
-    async def stream(self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = False) -> None:
-        """Send samples (g) in frames of ``per_frame`` once the client started ACC."""
-        await self.streaming.wait()
-        batch: list[tuple[float, float, float]] = []
-        for i, sample in enumerate(samples_g):
-            if i % self.rate_hz == 0:  # the standard Heart Rate Service, once a second, with the RR interval
-                beat = heart_rate.encode_measurement(self.heart_rate_bpm, (60 / self.heart_rate_bpm,))
-                await self.device.notify_subscribers(self.hr, beat)
-            batch.append(sample)
-            if len(batch) == self.per_frame:
-                await self.device.notify_subscribers(self.data, self.frame(batch))
-                self.frames_sent += 1
-                batch = []
-                await asyncio.sleep(self.per_frame / self.rate_hz if realtime else 0)
-        if batch:
-            await self.device.notify_subscribers(self.data, self.frame(batch))
-            self.frames_sent += 1

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alerts.catalog import load_catalog
 from alerts.engine import AlertEngine, EngineConfig
-from alerts.policy.model import PolicyBook, PromptPolicy
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for, frames_for
 from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards.build import DASHBOARD_DIR, dashboards, render
-from ingest.cli import build_parser
-from ingest.config import load_settings
+from dashboards.grafana.build import DASHBOARD_DIR, dashboards, render
+from kinetic.cli import build_parser
+from kinetic.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -84,16 +84,16 @@ def test_mosquitto_config_raises_the_queue_limit_and_requires_passwords() -> Non
 
 
 def test_grafana_provisioning_points_at_the_generated_dashboards() -> None:
-    datasource = yaml.safe_load((ROOT / "dashboards/provisioning/datasources/influxdb.yaml").read_text())
+    datasource = yaml.safe_load((ROOT / "dashboards/grafana/provisioning/datasources/influxdb.yaml").read_text())
     (ds,) = datasource["datasources"]
     assert ds["type"] == "influxdb" and ds["jsonData"]["dbName"] == "kinetic"
     assert ds["secureJsonData"]["httpHeaderValue1"].startswith("Token ")
-    provider = yaml.safe_load((ROOT / "dashboards/provisioning/dashboards/kinetic.yaml").read_text())
+    provider = yaml.safe_load((ROOT / "dashboards/grafana/provisioning/dashboards/kinetic.yaml").read_text())
     path = provider["providers"][0]["options"]["path"]
     mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["grafana"]["volumes"] if v.startswith("./")}
     assert (ROOT / mounts[path].removeprefix("./")).resolve() == DASHBOARD_DIR.resolve()
     for name, model in dashboards().items():
-        assert (DASHBOARD_DIR / name).read_text() == render(model), "run `python -m dashboards.build`"
+        assert (DASHBOARD_DIR / name).read_text() == render(model), "run `python -m dashboards.grafana.build`"
         for panel in model["panels"]:
             assert panel["datasource"]["uid"] == ds["uid"]
 
@@ -104,7 +104,7 @@ def test_mosquitto_password_hash_format() -> None:
 
 
 def test_the_shipped_policy_file_loads_and_the_alert_service_keeps_its_state_on_a_volume() -> None:
-    from alerts.policy.model import PolicyBook
+    from alerts.prompts.policy.model import PolicyBook
 
     book = PolicyBook.load(ROOT / "deploy" / "policy.yaml")
     assert book.for_wearer("anna").sitting_threshold_min == 25

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerts.calibration import angle_deg
+from alerts.detect.calibration import angle_deg
 from ingest.features import seconds_from_samples
 from tests.support.synthetic import rotation, segment
 

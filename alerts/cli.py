@@ -1,0 +1,188 @@
+"""The alert side's commands: ``alerts`` (the service), ``prompts`` (act on a wearer's prompts, list the
+catalog), ``calibrate`` and ``evaluate`` (detection on labelled recordings). Assembled by ``kinetic.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from alerts.evaluate import report
+from alerts.evaluate.run import evaluate
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.policy.model import PromptPolicy, merge
+from alerts.run import run_alerts
+from alerts.settings import AlertsConfig
+from ingest.cli import run_until_signal, send_command
+from ingest.errors import ConfigError
+from ingest.wire import CommandV1, check_id, describe_validation_error
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``alerts``, ``prompts``, ``calibrate`` and ``evaluate`` to the ``kinetic`` command's subcommands."""
+    sub.add_parser(
+        "alerts",
+        help="posture, bouts and prompts per wearer, in event time, by each wearer's policy",
+        description="Watches feature batches, tracks sitting and standing bouts and one-sided lean per wearer in "
+        "event time and prompts by the wearer's policy (KINETIC_ALERTS__POLICY_FILE, docs/prompts.md) on MQTT, ntfy "
+        "and a webhook; measures whether the wearer moved. Restart-safe with KINETIC_ALERTS__STATE_DIR.",
+    )
+    pr = sub.add_parser(
+        "prompts",
+        help="act on a wearer's prompts: done, snooze, pause, resume, policy; list the exercise catalog",
+        description="Publishes a command on <root>/v1/<wearer>/commands for the alert service (the same path as "
+        "ntfy's buttons). 'catalog' validates and lists the exercises, with clinicians' folders.",
+    )
+    pr_sub = pr.add_subparsers(dest="prompts_command", metavar="ACTION", required=True)
+    p_done = pr_sub.add_parser("done", help="the wearer did the prompt: no re-prompt for this bout")
+    p_done.add_argument("wearer")
+    p_done.add_argument("prompt_id")
+    p_snooze = pr_sub.add_parser("snooze", help="remind again later if still sitting")
+    p_snooze.add_argument("wearer")
+    p_snooze.add_argument("prompt_id")
+    p_snooze.add_argument("--minutes", type=float, help="default: the wearer's snooze_min (10)")
+    p_pause = pr_sub.add_parser(
+        "pause", help="do not disturb: prompts due meanwhile are held and sent after, if still relevant"
+    )
+    p_pause.add_argument("wearer")
+    until = p_pause.add_mutually_exclusive_group()
+    until.add_argument("--for", dest="for_min", type=float, metavar="MIN", help="for this many minutes")
+    until.add_argument("--until", help="until this time (ISO 8601 with offset); neither: until 'resume'")
+    p_resume = pr_sub.add_parser("resume", help="end a pause now")
+    p_resume.add_argument("wearer")
+    p_policy = pr_sub.add_parser(
+        "policy",
+        help="set live policy overrides: KEY=VALUE (YAML values; 'default' removes an override)",
+        description="Example: kinetic prompts policy ann sitting_threshold_min=25 quiet_hours='[\"12:00-13:00\"]'. "
+        "The keys are those of docs/prompts.md; they are checked here before sending.",
+    )
+    p_policy.add_argument("wearer")
+    p_policy.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    pr_sub.add_parser("catalog", help="validate and list the exercise catalog (KINETIC_ALERTS__CATALOG_DIRS)")
+    cal = sub.add_parser(
+        "calibrate",
+        help="tell the alert service a wearer stands still now for 5 s: their sensors' upright is taken from it",
+        description="Publishes a calibrate command (kinetic/v1/<wearer>/commands) with the current time; the wearer "
+        "should stand upright and still for 5 seconds. Without it, the upright is learned from walking.",
+    )
+    cal.add_argument("wearer")
+    cal.add_argument("--device", help="only this sensor")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="run the detection path on labelled recordings: per-class and bout-level results",
+        description="Raw samples -> per-second features -> calibrated posture -> bouts, on dataset folders laid out "
+        "like ../shared/data/* (README, labels.csv, recordings/*.csv.gz). How columns map to placements and units "
+        "comes from kinetic-dataset.yaml in the folder or from ingest/evaluate/datasets/<folder name>.yaml.",
+    )
+    ev.add_argument("datasets", nargs="+", type=Path, metavar="DATASET_DIR")
+    ev.add_argument("--placement", help="only this placement configuration (thigh, trunk, wrist, thigh+trunk)")
+    out = ev.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="results as JSON")
+    out.add_argument("--markdown", action="store_true", help="one summary table in Markdown (docs/evaluation.md)")
+
+
+def _cmd_alerts(args: argparse.Namespace, settings: AlertsConfig) -> int:
+    run_until_signal(lambda stop: run_alerts(settings, stop))
+    return 0
+
+
+def _policy_overrides(pairs: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"policy setting {pair!r} must look like KEY=VALUE")
+        try:
+            out[key] = yaml.safe_load(raw) if raw != "default" else "default"
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"policy setting {key}: value {raw!r} is not valid YAML ({exc})") from exc
+    check = {k: v for k, v in out.items() if v != "default"}
+    merge(PromptPolicy(), check, "kinetic prompts policy")  # one line naming the bad key, before anything is sent
+    return out
+
+
+def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
+    if args.prompts_command == "catalog":
+        for exercise in load_catalog(settings.alerts.catalog_dirs):
+            print(
+                f"{exercise.id:32} {exercise.duration_s:4d} s  {','.join(exercise.triggers):16} "
+                f"{','.join(exercise.day_types):16} {exercise.title}"
+            )
+        return 0
+    now = datetime.now(UTC)
+    wearer = check_id(args.wearer)
+    kind = {"done": "ack"}.get(args.prompts_command, args.prompts_command)
+    fields: dict[str, Any] = {"source": "cli"}
+    if kind in ("ack", "snooze"):
+        fields["prompt_id"] = args.prompt_id
+    if kind == "snooze":
+        fields["minutes"] = args.minutes
+    if kind == "pause":
+        if args.for_min is not None:
+            fields["until"] = now + timedelta(minutes=args.for_min)
+        elif args.until is not None:
+            try:
+                fields["until"] = datetime.fromisoformat(args.until)
+            except ValueError as exc:
+                raise ConfigError(f"--until {args.until!r}: {exc}") from exc
+    if kind == "policy":
+        fields["settings"] = _policy_overrides(args.settings)
+    try:
+        command = CommandV1(kind=kind, wearer=wearer, at=now, **fields)
+    except ValidationError as exc:
+        raise ConfigError(f"prompts {args.prompts_command}: {describe_validation_error(exc)}") from exc
+    send_command(settings.mqtt, command)
+    print(
+        f"{args.prompts_command} sent for {wearer} ({settings.mqtt.topic_root}/v1/{wearer}/commands)", file=sys.stderr
+    )
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace, settings: AlertsConfig) -> int:
+    command = CommandV1(
+        kind="calibrate",
+        wearer=check_id(args.wearer),
+        at=datetime.now(UTC),
+        device=check_id(args.device) if args.device else None,
+    )
+    send_command(settings.mqtt, command)
+    print(
+        f"calibration asked for {command.wearer} at {command.at.isoformat()}: stand upright and still for 5 s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, settings: AlertsConfig) -> int:
+    results: dict[str, list[dict[str, Any]]] = {}
+    for folder in args.datasets:
+        print(f"evaluate {folder}: reading and classifying ...", file=sys.stderr)
+        try:
+            results[folder.resolve().name] = evaluate(folder, args.placement)
+        except ValueError as exc:
+            print(f"kinetic: error: {exc}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(json.dumps(results, indent=2))
+    elif args.markdown:
+        print(report.markdown(results), end="")
+    else:
+        print("\n\n".join(report.text(name, r) for name, r in results.items()))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, AlertsConfig], int]] = {
+    "alerts": _cmd_alerts,
+    "prompts": _cmd_prompts,
+    "calibrate": _cmd_calibrate,
+    "evaluate": _cmd_evaluate,
+}

@@ -1,0 +1,85 @@
+"""Text, JSON and Markdown renderings of evaluation results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.recordings.datasets import CLASSES
+
+
+def text(dataset: str, results: list[dict[str, Any]]) -> str:
+    lines = [f"dataset {dataset}"]
+    for r in results:
+        b = r["sitting_bouts"]
+        lines.append(
+            f"\n  {r['config']}: balanced accuracy {r['balanced_accuracy']:.3f} over {r['seconds']} labelled seconds"
+        )
+        lines.append(f"    {'class':<10}{'precision':>10}{'recall':>8}{'F1':>8}{'seconds':>9}")
+        for name, s in r["classes"].items():
+            lines.append(f"    {name:<10}{s['precision']:>10.3f}{s['recall']:>8.3f}{s['f1']:>8.3f}{s['support']:>9}")
+        columns = list(next(iter(r["confusion"].values())).keys()) if r["confusion"] else []
+        lines.append("    confusion (rows: truth, columns: predicted)")
+        lines.append("    " + " " * 10 + "".join(f"{c[:9]:>10}" for c in columns))
+        for truth, row in r["confusion"].items():
+            lines.append(f"    {truth:<10}" + "".join(f"{row[c]:>10}" for c in columns))
+        start = "-" if b["median_start_error_s"] is None else f"{b['median_start_error_s']:.0f} s"
+        end = "-" if b["median_end_error_s"] is None else f"{b['median_end_error_s']:.0f} s"
+        lines.append(
+            f"    sitting bouts >= {b['min_bout_s']:.0f} s: {b['found']} of {b['reference']} found, median start "
+            f"error {start}, end error {end}"
+        )
+        lines.append(f"    calibration: {r['calibration']}; minimum posture duration {r['min_posture_s']} s")
+        a = r.get("assembled_long_bouts")
+        if a:
+            lines.append(
+                f"    assembled long bouts: {a['found']} of {a['sitting_bouts_5min_plus']} bouts >= 5 min found; "
+                f"{a['prompted']} of {a['bouts_30min_plus']} bouts >= 30 min prompted "
+                f"(median prompt time error {a['median_prompt_error_s']} s)"
+            )
+    return "\n".join(lines)
+
+
+def markdown(all_results: dict[str, list[dict[str, Any]]]) -> str:
+    head = "| dataset | placement | seconds | balanced accuracy | " + " | ".join(f"{c} recall" for c in CLASSES)
+    head += " | sitting bouts >= 60 s found | median start / end error |"
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for dataset, results in all_results.items():
+        for r in results:
+            recalls = [f"{r['classes'][c]['recall']:.3f}" if c in r["classes"] else "-" for c in CLASSES]
+            b = r["sitting_bouts"]
+            errors = (
+                "-"
+                if b["median_start_error_s"] is None
+                else f"{b['median_start_error_s']:.0f} s / {b['median_end_error_s']:.0f} s"
+            )
+            rows.append(
+                f"| {dataset} | {r['config']} | {r['seconds']} | {r['balanced_accuracy']:.3f} | "
+                + " | ".join(recalls)
+                + f" | {b['found']} of {b['reference']} | {errors} |"
+            )
+    rows += [
+        "",
+        "Long sitting bouts on **assembled** sequences (real labelled one-second frames cut out and joined into bouts "
+        "of 5, 12, 31, 45 and 62 min with real standing and walking between; run through the live AlertEngine with "
+        "its streaming calibration):",
+        "",
+        "| dataset | placement | sequences | sitting bouts >= 5 min found | median start / end error | "
+        "bouts >= 30 min prompted | median prompt time error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for dataset, results in all_results.items():
+        for r in results:
+            a = r.get("assembled_long_bouts")
+            if not a:
+                continue
+            errors = (
+                "-"
+                if a["median_start_error_s"] is None
+                else f"{a['median_start_error_s']:.0f} s / {a['median_end_error_s']:.0f} s"
+            )
+            prompt_error = "-" if a["median_prompt_error_s"] is None else f"{a['median_prompt_error_s']:.0f} s"
+            rows.append(
+                f"| {dataset} | {r['config']} | {a['sequences']} | {a['found']} of {a['sitting_bouts_5min_plus']} | "
+                f"{errors} | {a['prompted']} of {a['bouts_30min_plus']} | {prompt_error} |"
+            )
+    return "\n".join(rows) + "\n"

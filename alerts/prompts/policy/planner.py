@@ -1,0 +1,203 @@
+"""When to prompt: one wearer's prompt planner, fed once per second of event time. Pure, small state.
+
+The engine tells the planner, each second, which exposures are going on and since when (``sitting`` and
+``standing`` bouts, a sustained one-sided ``lean`` run). An exposure that passes its threshold makes a prompt due;
+the planner then applies, in order:
+
+- hold (do-not-disturb / pause, outside active hours, quiet hours, spacing between prompts, caps per hour and per
+  day): the due prompt is held and delivered when the hold ends, if the exposure is still going on;
+- reset on own movement: an exposure that ends (the wearer broke the bout by themselves) drops whatever was due or
+  held for it, and the next exposure starts from zero;
+- escalation: one gentle re-prompt after ``escalate_after_min`` without a break, then nothing more for that bout;
+- snooze: remind once more after ``snooze_min``; done (ack): nothing more for that bout.
+
+Every decision is in event time (the frames' ``t_ms``) and in the wearer's local time for schedules, so replays
+and tests are deterministic, and time zones and DST are handled by zoneinfo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerts.prompts.catalog import DayType
+from alerts.prompts.policy.model import WEEKDAYS, PromptPolicy, Window
+from ingest.wire import Trigger
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def in_windows(local: datetime, by_day: Mapping[int, list[Window]]) -> bool:
+    """Is this local time inside one of the day's windows? A window that crosses midnight belongs to the day it
+    starts on ('fri 22:00-02:00' covers Saturday 01:00)."""
+    minute = local.hour * 60 + local.minute
+    day = local.weekday()
+    for start, end in by_day.get(day, ()):
+        if (start < end and start <= minute < end) or (start > end and minute >= start):
+            return True
+    return any(start > end and minute < end for start, end in by_day.get((day - 1) % 7, ()))
+
+
+def local_time(t_ms: int, policy: PromptPolicy) -> datetime:
+    return datetime.fromtimestamp(t_ms / 1000, policy.zone)
+
+
+def day_type(t_ms: int, policy: PromptPolicy) -> DayType:
+    return policy.week_plan.get(WEEKDAYS[local_time(t_ms, policy).weekday()], "relief")
+
+
+@dataclass
+class Episode:
+    """One exposure (a sitting bout, a standing bout, a lean run) and what was done about it."""
+
+    trigger: Trigger
+    start_ms: int
+    due_ms: int | None  # None: nothing more for this exposure
+    attempts: int = 0
+    held_reason: str | None = None
+    held_since_ms: int | None = None
+    snoozed: bool = False
+    escalated: bool = False
+    last_prompt_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    trigger: Trigger
+    start_ms: int
+    attempt: int
+    held_ms: int | None
+    held_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    trigger: Trigger
+    start_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    trigger: Trigger
+    start_ms: int
+    reason: str
+
+
+Decision = Send | Held | Cancelled
+
+# Reasons the planner does not announce as held events (they happen every second a desk sensor lies still).
+SILENT_HOLDS = frozenset({"sensor_still"})
+
+
+@dataclass
+class PlannerState:
+    episodes: dict[str, Episode] = field(default_factory=dict)
+    sent_ms: list[int] = field(default_factory=list)  # prompts of the last day, for the caps
+    recent_exercises: list[str] = field(default_factory=list)
+    pause_until_ms: int | None = None
+
+    def hold_reason(self, t_ms: int, policy: PromptPolicy) -> str | None:
+        if self.pause_until_ms is not None and t_ms < self.pause_until_ms:
+            return "paused"
+        local = None
+        if policy.active_windows is not None:
+            local = local_time(t_ms, policy)
+            if not in_windows(local, policy.active_windows):
+                return "outside_active_hours"
+        if policy.quiet_hours:
+            local = local or local_time(t_ms, policy)
+            if in_windows(local, policy.quiet_windows):
+                return "quiet_hours"
+        if self.sent_ms and t_ms - self.sent_ms[-1] < policy.min_spacing_min * 60_000:
+            return "spacing"
+        if sum(1 for s in self.sent_ms if t_ms - s < HOUR_MS) >= policy.max_per_hour:
+            return "hour_cap"
+        if self.sent_ms:
+            today = (local or local_time(t_ms, policy)).date()
+            if sum(1 for s in self.sent_ms if local_time(s, policy).date() == today) >= policy.max_per_day:
+                return "day_cap"
+        return None
+
+    def step(
+        self,
+        t_ms: int,
+        exposures: Mapping[Trigger, int],
+        policy: PromptPolicy,
+        extra_hold: Mapping[Trigger, str] | None = None,
+    ) -> list[Decision]:
+        """One second: ``exposures`` maps each ongoing exposure to its start. Returns what to do now."""
+        out: list[Decision] = []
+        for name, old in list(self.episodes.items()):
+            if exposures.get(old.trigger) != old.start_ms:
+                del self.episodes[name]
+                if old.held_reason not in (None, *SILENT_HOLDS) and old.due_ms is not None:
+                    out.append(Cancelled(old.trigger, old.start_ms, "moved"))
+        for trigger, start_ms in exposures.items():
+            episode = self.episodes.get(trigger)
+            if episode is None:
+                threshold = policy.threshold_ms(trigger)
+                episode = Episode(trigger, start_ms, None if threshold is None else start_ms + threshold)
+                self.episodes[trigger] = episode
+            if episode.due_ms is None or t_ms < episode.due_ms:
+                continue
+            reason = (extra_hold or {}).get(trigger) or self.hold_reason(t_ms, policy)
+            if reason is not None:
+                if reason != episode.held_reason:
+                    if reason not in SILENT_HOLDS:
+                        out.append(Held(trigger, start_ms, reason))
+                    if episode.held_since_ms is None:
+                        episode.held_since_ms = t_ms
+                    episode.held_reason = reason
+                continue
+            held_ms = None if episode.held_since_ms is None else t_ms - episode.held_since_ms
+            out.append(Send(trigger, start_ms, episode.attempts + 1, held_ms, episode.held_reason))
+            episode.attempts += 1
+            episode.held_reason, episode.held_since_ms = None, None
+            self.sent_ms = [s for s in self.sent_ms if t_ms - s < 2 * DAY_MS] + [t_ms]
+            if episode.snoozed or episode.escalated or policy.escalate_after_min is None:
+                episode.due_ms = None
+            else:
+                episode.escalated = True  # the one re-prompt is scheduled
+                episode.due_ms = t_ms + round(policy.escalate_after_min * 60_000)
+        return out
+
+    def replan(self, policy: PromptPolicy) -> None:
+        """The policy changed: exposures not yet prompted get the new threshold."""
+        for episode in self.episodes.values():
+            if episode.attempts == 0 and episode.held_reason is None:
+                threshold = policy.threshold_ms(episode.trigger)
+                episode.due_ms = None if threshold is None else episode.start_ms + threshold
+
+    def sent(self, trigger: Trigger, prompt_id: str, exercise: str) -> None:
+        """Record the prompt made for a ``Send`` (its id and exercise)."""
+        episode = self.episodes.get(trigger)
+        if episode is not None:
+            episode.last_prompt_id = prompt_id
+        self.recent_exercises = [*self.recent_exercises[-19:], exercise]
+
+    def _episode_of(self, prompt_id: str) -> Episode | None:
+        return next((e for e in self.episodes.values() if e.last_prompt_id == prompt_id), None)
+
+    def ack(self, prompt_id: str) -> bool:
+        """The wearer did it ("Done"): nothing more for this exposure. False if the exposure is already over."""
+        episode = self._episode_of(prompt_id)
+        if episode is None:
+            return False
+        episode.due_ms = None
+        return True
+
+    def snooze(self, prompt_id: str, at_ms: int, policy: PromptPolicy, minutes: float | None = None) -> bool:
+        """Remind once more after the snooze, if the exposure is still going on then."""
+        episode = self._episode_of(prompt_id)
+        if episode is None:
+            return False
+        episode.due_ms = at_ms + round((minutes or policy.snooze_min) * 60_000)
+        episode.snoozed = True
+        return True
+
+    def pause(self, until_ms: int | None) -> None:
+        """Do-not-disturb until ``until_ms``; None ends a pause."""
+        self.pause_until_ms = until_ms

@@ -1,0 +1,146 @@
+"""*Weekly review*: a clinician's view of one patient's week, per calendar day in the clinic's time zone, with
+the activPAL-style outcomes, trunk exposure, prompt response and the change against the week before.
+
+The patient selector lists only the wearers of the ``patients`` roster (a regex; ``kinetic dashboards push``
+sets it per clinic). Definitions: docs/metrics.md; the weekly report (``kinetic report weekly``) computes the
+same numbers and a test checks that both agree.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import barchart, dashboard, timeseries
+
+from dashboards.grafana.influxql import DATASOURCE, DAY, WEARER, InfluxQL, grid, table_panel
+from dashboards.grafana.variables import ALL_PATIENTS, patients_variable, tz_variable, wearer_variable
+
+UID = "kinetic-weekly-review"
+SYMMETRY_INDEX = (
+    "(sum(lean_right_deg_s) - sum(lean_left_deg_s)) / (0.5 * (sum(lean_right_deg_s) + sum(lean_left_deg_s))) * 100"
+)
+
+
+def _daily(title: str, query: str, unit: str, y: int, x: int = 0, w: int = 12, description: str = "") -> barchart.Panel:
+    return (
+        barchart.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(InfluxQL(query, table=True))
+        .unit(unit)
+        .grid_pos(grid(x, y, w, 8))
+    )
+
+
+def build(
+    *, title: str = "Kinetic - weekly review", uid: str = UID, patients: str = ALL_PATIENTS, tz: str = "UTC"
+) -> dashboard.Dashboard:
+    where = f"FROM summary_1h WHERE {WEARER} AND $timeFilter"
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .tags(["kinetic", "clinician"])
+        .description("One patient's week per day: sitting, bouts, breaks, trunk exposure, prompt response.")
+        .timezone(tz)
+        .time("now/w", "now/w")
+        .week_start("monday")
+        .with_variable(patients_variable(patients))
+        .with_variable(wearer_variable(roster=True))
+        .with_variable(tz_variable(tz))
+        .with_panel(
+            _daily(
+                "Sitting, standing, stepping, lying (min per day)",
+                "SELECT sum(sitting_s) / 60 AS sitting, sum(standing_s) / 60 AS standing, "
+                f"sum(moving_s) / 60 AS stepping, sum(lying_s) / 60 AS lying {where} {DAY}",
+                "m",
+                0,
+                description="Seconds classified as each posture (docs/metrics.md, hourly summary), summed per day.",
+            )
+        )
+        .with_panel(
+            _daily(
+                "Sitting bouts of 30 min or more, and of 60 min or more (per day)",
+                "SELECT sum(sitting_bouts_30_60min) + sum(sitting_bouts_60min_plus) AS bouts_30min_plus, "
+                f"sum(sitting_bouts_60min_plus) AS bouts_60min_plus {where} {DAY}",
+                "short",
+                0,
+                x=12,
+                description="Counted on the day the bout ends.",
+            )
+        )
+        .with_panel(
+            _daily(
+                "Breaks per sitting hour",
+                "SELECT sum(breaks) / (sum(sitting_s) / 3600) AS breaks_per_sitting_hour, sum(breaks) AS breaks "
+                f"{where} {DAY}",
+                "short",
+                8,
+                description="A break is a sitting bout followed directly by standing or stepping.",
+            )
+        )
+        .with_panel(
+            _daily(
+                "Longest sitting bout (min)",
+                f"SELECT max(duration_s) / 60 AS longest_min FROM events WHERE {WEARER} AND kind = 'bout_ended' "
+                f"AND posture = 'sitting' AND $timeFilter {DAY}",
+                "m",
+                8,
+                x=12,
+            )
+        )
+        .with_panel(
+            _daily(
+                "Trunk forward inclination bands, static (min per day)",
+                "SELECT sum(forward_0_20_s) / 60 AS incl_0_20deg, sum(forward_20_60_s) / 60 AS incl_20_60deg, "
+                f"sum(forward_over_60_s) / 60 AS incl_over_60deg {where} {DAY}",
+                "m",
+                16,
+                description="ISO 11226: 0-20 deg acceptable, 20-60 deg conditional, over 60 deg not acceptable.",
+            )
+        )
+        .with_panel(
+            _daily(
+                "Leaning 10 deg or more (min) and lean symmetry index (%)",
+                f"SELECT sum(lean_above_10deg_s) / 60 AS lean_10deg_min, {SYMMETRY_INDEX} AS symmetry_index_pct "
+                f"{where} {DAY}",
+                "short",
+                16,
+                x=12,
+                description="Symmetry index: + right, - left, 0 balanced (or no lean beyond the 2 deg dead band).",
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Prompt response by exercise (% followed by a break within 1 / 3 / 5 min)",
+                "SELECT count(broke_1min) AS prompts, 100 * sum(broke_1min) / count(broke_1min) AS within_1min, "
+                "100 * sum(broke_3min) / count(broke_3min) AS within_3min, "
+                "100 * sum(broke_5min) / count(broke_5min) AS within_5min, sum(acked) AS acked "
+                f"FROM prompt_outcomes WHERE {WEARER} AND $timeFilter GROUP BY exercise",
+                grid(0, 24, 12, 8),
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Week over week",
+                "SELECT sum(sitting_s) / 3600 AS sitting_h, sum(sitting_bouts_60min_plus) AS bouts_60min_plus, "
+                "sum(breaks) AS breaks, sum(lean_above_10deg_s) / 60 AS lean_10deg_min "
+                f"FROM summary_1h WHERE {WEARER} AND time >= ${{__from}}ms - 7d AND time < ${{__to}}ms "
+                "GROUP BY time(7d, 4d) fill(none) tz('$tz')",
+                grid(12, 24, 12, 8),
+                description="The selected week and the 7 days before it, in calendar weeks from Monday.",
+            )
+        )
+        .with_panel(
+            timeseries.Panel()
+            .title("Worn time (h per day)")
+            .description("Hours classified as a posture (not 'not worn' or 'unknown'): the data-quality base.")
+            .datasource(DATASOURCE)
+            .with_target(
+                InfluxQL(
+                    "SELECT (sum(sitting_s) + sum(standing_s) + sum(moving_s) + sum(lying_s)) / 3600 AS worn_h "
+                    f"{where} {DAY}"
+                )
+            )
+            .unit("h")
+            .grid_pos(grid(0, 32, 24, 6))
+        )
+    )

@@ -1,0 +1,50 @@
+"""The KineticDiy emulator: a Bumble GATT server speaking the profile of ``ingest.ble.profiles.kinetic_diy``, for tests,
+the demo and replays on the virtual radio."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from bumble.device import Device
+from bumble.gatt import Characteristic, Service
+
+from ingest.ble.bumble_backend import advertise
+from ingest.ble.profiles.infinitime import BATTERY_LEVEL, BATTERY_SERVICE
+from ingest.ble.profiles.kinetic_diy import (
+    MOTION,
+    RATE,
+    SERVICE,
+    encode_motion,
+)
+
+
+class KineticDiyEmulator:
+    """An emulated DIY sensor: motion in packets of ``per_packet`` samples at ``rate_hz``, battery, rate."""
+
+    def __init__(self, device: Device, rate_hz: int = 52, per_packet: int = 10, battery_pct: int = 90) -> None:
+        self.device = device
+        self.rate_hz = rate_hz
+        self.per_packet = per_packet
+        self.counter = 0
+        self.motion = Characteristic(MOTION, Characteristic.Properties.NOTIFY, Characteristic.READABLE, b"")
+        rate = Characteristic(RATE, Characteristic.Properties.READ, Characteristic.READABLE, struct.pack("<H", rate_hz))
+        battery = Characteristic(
+            BATTERY_LEVEL, Characteristic.Properties.READ, Characteristic.READABLE, bytes([battery_pct])
+        )
+        device.add_services([Service(SERVICE, [self.motion, rate]), Service(BATTERY_SERVICE, [battery])])
+
+    async def start(self, name: str = "Kinetic DIY") -> None:
+        await advertise(self.device, name, in_scan_response=False)
+
+    async def stream(self, samples: list[tuple[float, float, float]], realtime: bool = True) -> None:
+        """Send the samples in packets, paced at the sample rate (``realtime``) or as fast as possible."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i in range(0, len(samples), self.per_packet):
+            chunk = samples[i : i + self.per_packet]
+            await self.device.notify_subscribers(self.motion, encode_motion(self.counter, chunk))
+            self.counter += len(chunk)
+            if realtime:
+                due = start + (i + len(chunk)) / self.rate_hz
+                await asyncio.sleep(max(0.0, due - loop.time()))

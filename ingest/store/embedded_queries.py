@@ -1,0 +1,105 @@
+"""Report queries on the embedded SQLite store: the same answers as InfluxQL
+(tests/integration/ingest/test_queries.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ingest.store.queries import MEASUREMENTS, BoutRow, MinuteRow, PromptRow, ResponseRow, round_value, with_total
+from ingest.wire import check_id
+
+
+class EmbeddedQueries:
+    """The same questions over the embedded SQLite store."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False)
+
+    def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        return list(self._db.execute(sql, args))
+
+    async def wearers(self) -> list[str]:
+        rows = self._fetch("SELECT DISTINCT json_extract(tags, '$.wearer') FROM points WHERE measurement='features'")
+        return sorted(str(r[0]) for r in rows if r[0] is not None)
+
+    async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
+        rows = self._fetch(
+            "SELECT json_extract(fields, '$.bout_start_ms'), t_ms, json_extract(fields, '$.duration_s') FROM points "
+            "WHERE measurement = 'events' AND json_extract(tags, '$.wearer') = ? AND json_extract(tags, '$.kind') = "
+            "'bout_ended' AND json_extract(fields, '$.posture') = 'sitting' AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [BoutRow(int(a), int(b), float(c)) for a, b, c in rows]
+
+    async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]:
+        rows = self._fetch(
+            "SELECT t_ms, json_extract(fields, '$.id'), json_extract(tags, '$.trigger'), "
+            "json_extract(fields, '$.exercise') FROM points WHERE measurement = 'prompts' AND "
+            "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [PromptRow(int(t), str(i), str(tr), str(ex)) for t, i, tr, ex in rows]
+
+    async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
+        rows = self._fetch(
+            "SELECT (t_ms / 60000) * 60000 AS minute, COUNT(json_extract(fields, '$.incl_deg')), "
+            "AVG(json_extract(fields, '$.incl_deg')), AVG(json_extract(fields, '$.lean_deg')), "
+            "AVG(json_extract(fields, '$.enmo_mg')), SUM(json_extract(fields, '$.steps')) FROM points "
+            "WHERE measurement = 'features' AND json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? "
+            "GROUP BY minute ORDER BY minute",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [
+            MinuteRow(int(m), int(n), round_value(i), round_value(le), round_value(e), int(s or 0))
+            for m, n, i, le, e, s in rows
+        ]
+
+    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+        rows = self._fetch(
+            "SELECT t_ms, fields FROM points WHERE measurement = 'summary_1h' AND json_extract(tags, '$.wearer') = ? "
+            "AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [{"t_ms": float(t), **{k: float(v) for k, v in json.loads(f).items()}} for t, f in rows]
+
+    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
+        rows = self._fetch(
+            "SELECT json_extract(tags, '$.exercise'), COUNT(*), SUM(json_extract(fields, '$.broke_1min')), "
+            "SUM(json_extract(fields, '$.broke_3min')), SUM(json_extract(fields, '$.broke_5min')), "
+            "SUM(json_extract(fields, '$.acked')) FROM points WHERE measurement = 'prompt_outcomes' "
+            "AND json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? GROUP BY 1",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return with_total([ResponseRow(str(e), int(n), *(int(v or 0) for v in rest)) for e, n, *rest in rows])
+
+    async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for measurement in MEASUREMENTS:
+            rows = self._fetch(
+                "SELECT t_ms, tags, fields FROM points WHERE measurement = ? AND json_extract(tags, '$.wearer') = ? "
+                "ORDER BY t_ms, series",
+                measurement,
+                check_id(wearer),
+            )
+            out[measurement] = [{"time": t, **json.loads(tags), **json.loads(fields)} for t, tags, fields in rows]
+        return out
+
+    async def delete(self, wearer: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM points WHERE json_extract(tags, '$.wearer') = ?", (check_id(wearer),))
+
+    def close(self) -> None:
+        self._db.close()

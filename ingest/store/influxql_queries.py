@@ -1,0 +1,108 @@
+"""Report queries in InfluxQL through the v1 HTTP API (InfluxDB 1.x, 2.4+ with a token and DBRP, 3.x)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ingest.errors import SinkRejected
+from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.queries import MEASUREMENTS, SUMS, BoutRow, MinuteRow, PromptRow, ResponseRow, round_value, with_total
+from ingest.wire import check_id
+
+
+def _rows(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for statement in result.get("results", []):
+        for series in statement.get("series", []):
+            tags = series.get("tags", {})
+            for values in series["values"]:
+                yield {**tags, **dict(zip(series["columns"], values, strict=True))}
+
+
+class InfluxQLQueries:
+    """Queries through the v1 HTTP API (works for 1.x, 2.4+ with a token and DBRP, 3.x)."""
+
+    def __init__(self, sink: InfluxV1Sink) -> None:
+        self._sink = sink
+
+    async def _select(self, q: str) -> list[dict[str, Any]]:
+        return list(_rows(await self._sink.query(q)))
+
+    async def wearers(self) -> list[str]:
+        rows = await self._select(f'SHOW TAG VALUES FROM {self._sink.features_source} WITH KEY = "wearer"')
+        return sorted({str(r["value"]) for r in rows})
+
+    async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
+        rows = await self._select(
+            f"SELECT bout_start_ms, duration_s FROM events WHERE wearer = '{check_id(wearer)}' AND kind = 'bout_ended' "
+            f"AND posture = 'sitting' AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        return [BoutRow(int(r["bout_start_ms"]), int(r["time"]), float(r["duration_s"])) for r in rows]
+
+    async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]:
+        rows = await self._select(
+            f"SELECT id, exercise FROM prompts WHERE wearer = '{check_id(wearer)}' AND time >= {start_ms}ms "
+            f"AND time < {end_ms}ms GROUP BY trigger"
+        )
+        return [PromptRow(int(r["time"]), str(r["id"]), str(r["trigger"]), str(r["exercise"])) for r in rows]
+
+    async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
+        rows = await self._select(
+            "SELECT count(incl_deg), mean(incl_deg), mean(lean_deg), mean(enmo_mg), sum(steps) "
+            f"FROM {self._sink.features_source} WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY time(1m) fill(none)"
+        )
+        return [
+            MinuteRow(
+                int(r["time"]),
+                int(r["count"]),
+                round_value(r["mean"]),
+                round_value(r["mean_1"]),
+                round_value(r["mean_2"]),
+                int(r["sum"] or 0),
+            )
+            for r in rows
+        ]
+
+    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+        rows = await self._select(
+            f"SELECT * FROM summary_1h WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        return [
+            {
+                "t_ms": float(r["time"]),
+                **{k: float(v) for k, v in r.items() if k not in ("time", "wearer", "hour") and v is not None},
+            }
+            for r in rows
+        ]
+
+    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
+        rows = await self._select(
+            "SELECT count(broke_1min), sum(broke_1min), sum(broke_3min), sum(broke_5min), sum(acked) "
+            f"FROM prompt_outcomes WHERE wearer = '{check_id(wearer)}' AND time >= {start_ms}ms AND time < {end_ms}ms "
+            "GROUP BY exercise"
+        )
+        return with_total(
+            [ResponseRow(str(r["exercise"]), int(r["count"]), *(int(r[k] or 0) for k in SUMS)) for r in rows]
+        )
+
+    async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for measurement in MEASUREMENTS:
+            source = self._sink.features_source if measurement == "features" else f'"{measurement}"'
+            rows = await self._select(f"SELECT * FROM {source} WHERE wearer = '{check_id(wearer)}'")
+            out[measurement] = [{k: v for k, v in r.items() if v is not None} for r in rows]
+        return out
+
+    async def delete(self, wearer: str) -> None:
+        """``DROP SERIES``: InfluxDB 1.x. (2.x: the v2 delete API; 3.x Core has no per-tag delete yet.)"""
+        try:
+            await self._sink.query(f"DROP SERIES WHERE wearer = '{check_id(wearer)}'", method="POST")
+        except SinkRejected as exc:
+            raise SinkRejected(
+                f"this InfluxDB cannot delete by tag through InfluxQL ({exc}); on 2.x use the v2 delete API "
+                f"(influx delete --predicate 'wearer=\"{wearer}\"')",
+                exc.status,
+                exc.body,
+            ) from exc

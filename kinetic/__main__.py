@@ -1,0 +1,5 @@
+"""``python -m kinetic``: the ``kinetic`` command."""
+
+from kinetic.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""The ``kinetic`` command: the composition root. It builds the settings once, assembles the commands each
+package owns (``ingest.cli``, ``alerts.cli``, ``dashboards.cli``) and adds its own: ``demo`` (everything in one
+process) and ``config``. Nothing imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from alerts import cli as alerts_cli
+from alerts.errors import AlertsError
+from dashboards import cli as dashboards_cli
+from ingest import cli as ingest_cli
+from ingest.errors import IngestError
+from ingest.simulate.scenario import default_scenario, load_scenario
+from kinetic.demo_view import DemoView
+from kinetic.settings import KineticSettings, load_settings
+
+DESCRIPTION = """\
+Kinetic: wearables -> MQTT -> InfluxDB -> posture alerts and micro-movement prompts.
+
+Settings come from KINETIC_* environment variables (nested with __, e.g. KINETIC_MQTT__HOST), secret
+files (KINETIC_SECRETS_DIR, default /run/secrets), and an optional TOML file (--config or
+KINETIC_CONFIG). See docs/configuration.md; `kinetic config` prints the effective settings.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kinetic", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", type=Path, help="TOML settings file (overridden by KINETIC_* variables)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole pipeline on embedded defaults (no servers): simulated workday, live prompts, summary",
+        description="Runs an in-process MQTT broker, the bridge into a SQLite file, the alert service and "
+        "simulated wearers at accelerated time; shows prompts live and a per-wearer summary.",
+    )
+    demo.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in workday)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=2000.0,
+        help="time acceleration (default 2000: an 8-hour day in about 15 s; 0 = flat out)",
+    )
+    demo.add_argument("--db", type=Path, help="SQLite file to keep (default: a temporary file)")
+    demo.add_argument(
+        "--ble",
+        action="store_true",
+        help="the wearers as emulated BLE sensors read by the real collector (every 52 Hz sample is emulated: "
+        "use a short scenario and a speed of about 20)",
+    )
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, nothing else")
+
+    # in the order data flows: sources and storage, detection and prompts, what people look at
+    ingest_cli.add_parsers(sub)
+    alerts_cli.add_parsers(sub)
+    dashboards_cli.add_parsers(sub)
+
+    cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
+    cfg.add_argument("--json", action="store_true", help="as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        overrides: dict[str, Any] = {}
+        if args.log_level:
+            overrides["log_level"] = args.log_level
+        elif args.command == "demo":
+            overrides["log_level"] = "WARNING"  # the demo's terminal view shows what matters
+        settings = load_settings(args.config, **overrides)
+        logging.basicConfig(
+            level=settings.log_level,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        command: Callable[[argparse.Namespace, KineticSettings], int] = _COMMANDS[args.command]
+        return command(args, settings)
+    except (IngestError, AlertsError) as exc:
+        print(f"kinetic: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:
+    data = settings.model_dump(mode="json")
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        for section, values in data.items():
+            if isinstance(values, dict):
+                for key, value in values.items():
+                    print(f"KINETIC_{section.upper()}__{key.upper()}={value}")
+            else:
+                print(f"KINETIC_{section.upper()}={values}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
+
+    scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
+    if args.speed < 0:
+        print("kinetic: error: --speed must be >= 0 (0 = as fast as possible)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="kinetic-demo-") as tmp:
+        db_path = args.db or Path(tmp) / "kinetic-demo.sqlite"
+        view = DemoView(scenario, quiet=args.json)
+        if args.ble and not 0 < args.speed <= 100:
+            print("kinetic: error: --ble needs --speed between 0 and 100 (every sample is emulated)", file=sys.stderr)
+            return 2
+        summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble)
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
+    "demo": _cmd_demo,
+    **ingest_cli.COMMANDS,
+    **alerts_cli.COMMANDS,
+    **dashboards_cli.COMMANDS,
+    "config": _cmd_config,
+}

@@ -1,0 +1,198 @@
+"""``kinetic demo``: the whole pipeline on embedded defaults, no servers needed.
+
+An in-process MQTT broker (amqtt), the embedded SQLite store, the real bridge and alert service, and the
+simulator driving several virtual wearers through a workday at accelerated time. Prompts appear live;
+a per-wearer summary is computed from what the bridge stored. This module is a composition root, like the
+CLI: it is the one place (with ingest.cli) that wires ingest and alerts together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from alerts.engine import AlertEngine, engine_from_settings
+from alerts.service import AlertService
+from ingest.bridge import Bridge
+from ingest.embedded_broker import embedded_broker
+from ingest.mqtt import connect, serve
+from ingest.settings import MqttSettings
+from ingest.simulate.scenario import Scenario
+from ingest.simulate.service import Progress, simulate
+from ingest.store.embedded import EmbeddedSink
+from ingest.store.embedded_queries import EmbeddedQueries
+from ingest.store.spool import open_spool
+from ingest.wire import PromptV1, Topics, encode
+from kinetic.settings import KineticSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class WearerSummary:
+    wearer: str
+    sitting_min: float = 0.0
+    sitting_bouts: int = 0
+    bouts_30min_plus: int = 0
+    longest_bout_min: float = 0.0
+    breaks: int = 0
+    prompts: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class DemoSummary:
+    scenario_start: str
+    scenario_hours: float
+    wall_s: float
+    frames: int
+    batches: int
+    dead_letters: int
+    wearers: list[WearerSummary]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+async def run_demo(
+    scenario: Scenario,
+    settings: KineticSettings,
+    *,
+    db_path: Path,
+    speed: float,
+    on_prompt: Callable[[PromptV1], None] | None = None,
+    progress: Progress | None = None,
+    ble: bool = False,
+) -> DemoSummary:
+    loop = asyncio.get_running_loop()
+    wall0 = loop.time()
+    topics = Topics(settings.mqtt.topic_root)
+    sink = EmbeddedSink(db_path)
+    engine = engine_from_settings(settings.alerts)
+    spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
+    bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge)
+    alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt)
+    stop = asyncio.Event()
+    try:
+        async with embedded_broker() as port:
+            mqtt = settings.mqtt.model_copy(
+                update={
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "username": None,
+                    "password": None,
+                    "tls": False,
+                    "ca_file": None,
+                    "cert_file": None,
+                    "key_file": None,
+                }
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(serve(bridge.run, mqtt, "kinetic-demo-bridge", stop, manual_ack=True), name="bridge")
+                group.create_task(serve(alerts.run, mqtt, "kinetic-demo-alerts", stop), name="alerts")
+                await asyncio.wait_for(asyncio.gather(bridge.ready.wait(), alerts.ready.wait()), 30)
+                if ble:
+                    # the edge path: emulated BLE sensors on the virtual radio, read by the real collector
+                    from ingest.ble.simulate_ble import simulate_ble  # noqa: PLC0415 - Bumble only in this mode
+
+                    sim = await simulate_ble(
+                        scenario,
+                        mqtt=mqtt,
+                        topics=topics,
+                        speed=speed,
+                        queue_path=db_path.with_name(db_path.stem + "-ble-queue.sqlite"),
+                        batch_s=settings.simulate.batch_s,
+                    )
+                    frames, batches = sim.counters.frames, sim.counters.batches_queued
+                else:
+                    result = await simulate(
+                        scenario,
+                        mqtt=mqtt,
+                        topics=topics,
+                        speed=speed,
+                        batch_s=settings.simulate.batch_s,
+                        progress=progress,
+                    )
+                    frames, batches = result.frames, result.batches
+                # Let the alert service see every batch, then end the bouts still open at the end of data.
+                counters = engine.counters
+                while counters.batches < batches:
+                    await asyncio.sleep(0.02)
+                await _close_open_bouts(engine, alerts, mqtt, topics)
+                await _wait_quiet(bridge)
+                stop.set()
+        return await _summarise(
+            scenario,
+            db_path,
+            frames,
+            batches,
+            bridge.dead_letters.count + alerts.dead_letters.count,
+            loop.time() - wall0,
+        )
+    finally:
+        spool.close()
+        await sink.aclose()
+
+
+async def _close_open_bouts(engine: AlertEngine, alerts: AlertService, mqtt: MqttSettings, topics: Topics) -> None:
+    async with connect(mqtt, "kinetic-demo-close") as client:
+        for wearer in list(engine.wearers):
+            for event in engine.close(wearer):
+                await client.publish(topics.events(event.wearer), encode(event), qos=1)
+                alerts.events_published += 1
+
+
+async def _wait_quiet(bridge: Bridge, quiet_s: float = 0.3) -> None:
+    """Wait until the bridge has received nothing new for ``quiet_s`` and has written everything."""
+    seen = -1
+    while seen != bridge.counters.messages:
+        seen = bridge.counters.messages
+        await asyncio.sleep(quiet_s)
+        await bridge.drain()
+
+
+async def _summarise(
+    scenario: Scenario, db_path: Path, frames: int, batches: int, dead: int, wall_s: float
+) -> DemoSummary:
+    """The per-wearer summary, from what the bridge stored, through the same query layer reports use."""
+    queries = EmbeddedQueries(db_path)
+    start, end = scenario.start_ms, scenario.start_ms + (scenario.duration_s + 3600) * 1000
+    wearers: list[WearerSummary] = []
+    try:
+        for wearer in dict.fromkeys(w.wearer for w in scenario.wearers):
+            summary = WearerSummary(wearer)
+            for bout in await queries.sitting_bouts(wearer, start, end):
+                minutes = bout.duration_s / 60
+                summary.sitting_bouts += 1
+                summary.sitting_min += minutes
+                summary.bouts_30min_plus += minutes >= 30
+                summary.longest_bout_min = max(summary.longest_bout_min, minutes)
+            # breaks (sit-to-upright transitions) are counted in the hourly summaries
+            summary.breaks = round(sum(h.get("breaks", 0.0) for h in await queries.hours(wearer, start, end)))
+            for prompt in await queries.prompts(wearer, start, end):
+                created = datetime.fromtimestamp(prompt.t_ms / 1000, scenario.start.tzinfo)
+                summary.prompts.append(
+                    {
+                        "created": created.isoformat(),
+                        "exercise": prompt.exercise,
+                        "id": prompt.id,
+                        "trigger": prompt.trigger,
+                    }
+                )
+            summary.sitting_min = round(summary.sitting_min, 1)
+            summary.longest_bout_min = round(summary.longest_bout_min, 1)
+            wearers.append(summary)
+    finally:
+        queries.close()
+    return DemoSummary(
+        scenario_start=scenario.start.isoformat(),
+        scenario_hours=round(scenario.duration_s / 3600, 2),
+        wall_s=round(wall_s, 1),
+        frames=frames,
+        batches=batches,
+        dead_letters=dead,
+        wearers=wearers,
+    )

@@ -1,0 +1,174 @@
+"""``kinetic report weekly`` on the seeded week (tests/support/week.py), from influxd and from the embedded store:
+the numbers are the script's, the same from both stores, the same as the Weekly review dashboard's panels; the
+HTML renders in headless Chromium (Debian's chromium) with every plot drawn."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import SeededWeek
+from tests.support import week
+from tests.support.panels import panel_queries, run_query
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def report(seeded: SeededWeek, store: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "KINETIC_STORE__KIND": store}
+    if store == "embedded":
+        env["KINETIC_STORE__EMBEDDED_PATH"] = str(seeded.embedded)
+    else:
+        env["KINETIC_INFLUX__URL"] = seeded.influxd.url
+        env["KINETIC_INFLUX__DATABASE"] = seeded.database
+    cmd = [sys.executable, "-m", "kinetic", "report", "weekly", "--out", str(out), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def read_csv(path: Path) -> dict[str, dict[str, str]]:
+    with path.open() as f:
+        return {row["date"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def reports(seeded_week: SeededWeek, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for store in ("influx_v1", "embedded"):
+        folder = tmp_path_factory.mktemp(store)
+        done = report(seeded_week, store, folder, "--wearer", "ann", "--week", week.WEEK, "--tz", week.TZ_NAME)
+        assert done.returncode == 0, done.stderr
+        assert "6 days with data" in done.stderr
+        html, csv_path = (Path(line) for line in done.stdout.split())
+        assert html.name == "kinetic-ann-2026-W47.html" and csv_path.suffix == ".csv"
+        out[store] = folder
+    return out
+
+
+def test_both_stores_give_the_same_report(reports: dict[str, Path]) -> None:
+    name = "kinetic-ann-2026-W47"
+    assert read_csv(reports["influx_v1"] / f"{name}.csv") == read_csv(reports["embedded"] / f"{name}.csv")
+    assert (reports["influx_v1"] / f"{name}.html").read_text() == (reports["embedded"] / f"{name}.html").read_text()
+
+
+def test_report_numbers_are_the_scripts(reports: dict[str, Path]) -> None:
+    rows = read_csv(reports["embedded"] / "kinetic-ann-2026-W47.csv")
+    assert len(rows) == 7 and rows["2026-11-22"]["worn_h"] == "0.0"  # Sunday: not worn
+    for day, e in week.week_days("ann").items():
+        r = {k: float(v) for k, v in rows[day.isoformat()].items() if k != "date"}
+        assert r["sitting_min"] == pytest.approx(e.sitting_min, abs=0.05)
+        assert r["standing_min"] == pytest.approx(e.standing_min, abs=0.05)
+        assert r["stepping_min"] == pytest.approx(e.stepping_min, abs=0.05)
+        assert (r["sitting_bouts_30min_plus"], r["sitting_bouts_60min_plus"], r["breaks"]) == (
+            e.bouts_30,
+            e.bouts_60,
+            e.breaks,
+        )
+        assert r["longest_sitting_bout_min"] == pytest.approx(e.longest_min, abs=0.05)
+        assert r["lean_10deg_min"] == pytest.approx(e.lean_10_min, abs=0.05)
+        assert r["lean_symmetry_index_pct"] == pytest.approx(e.symmetry_index, abs=0.1)
+        assert r["breaks_per_sitting_hour"] == pytest.approx(e.breaks_per_sitting_hour, abs=0.001)
+
+
+# report CSV column -> (Weekly review panel, column in its query's result)
+AGREES = {
+    "sitting_min": ("Sitting, standing, stepping, lying (min per day)", "sitting"),
+    "standing_min": ("Sitting, standing, stepping, lying (min per day)", "standing"),
+    "stepping_min": ("Sitting, standing, stepping, lying (min per day)", "stepping"),
+    "lying_min": ("Sitting, standing, stepping, lying (min per day)", "lying"),
+    "sitting_bouts_30min_plus": (
+        "Sitting bouts of 30 min or more, and of 60 min or more (per day)",
+        "bouts_30min_plus",
+    ),
+    "sitting_bouts_60min_plus": (
+        "Sitting bouts of 30 min or more, and of 60 min or more (per day)",
+        "bouts_60min_plus",
+    ),
+    "breaks": ("Breaks per sitting hour", "breaks"),
+    "breaks_per_sitting_hour": ("Breaks per sitting hour", "breaks_per_sitting_hour"),
+    "longest_sitting_bout_min": ("Longest sitting bout (min)", "longest_min"),
+    "incl_0_20deg_min": ("Trunk forward inclination bands, static (min per day)", "incl_0_20deg"),
+    "incl_20_60deg_min": ("Trunk forward inclination bands, static (min per day)", "incl_20_60deg"),
+    "incl_over_60deg_min": ("Trunk forward inclination bands, static (min per day)", "incl_over_60deg"),
+    "lean_10deg_min": ("Leaning 10 deg or more (min) and lean symmetry index (%)", "lean_10deg_min"),
+    "lean_symmetry_index_pct": ("Leaning 10 deg or more (min) and lean symmetry index (%)", "symmetry_index_pct"),
+    "worn_h": ("Worn time (h per day)", "worn_h"),
+}
+
+
+def test_report_and_weekly_review_dashboard_agree(seeded_week: SeededWeek, reports: dict[str, Path]) -> None:
+    rows = read_csv(reports["influx_v1"] / "kinetic-ann-2026-W47.csv")
+    panels = panel_queries("kinetic-weekly-review")
+    start, end = week.week_range_ms()
+    variables = {"wearer": "ann", "tz": week.TZ_NAME, "patients": ".*"}
+    compared = 0
+    for column, (title, field) in AGREES.items():
+        (query,) = panels[title]
+        for panel_row in run_query(seeded_week.influxd.url, seeded_week.database, query, start, end - 1, variables):
+            day = week.datetime.fromtimestamp(panel_row["time"] / 1000, week.TZ).date().isoformat()
+            rounding = 0.05 if column == "lean_symmetry_index_pct" else 0.005  # the CSV's decimals
+            assert float(rows[day][column]) == pytest.approx(panel_row[field], abs=rounding * 1.01), (column, day)
+            compared += 1
+    assert compared == len(AGREES) * 6  # six days with data; Sunday has no panel row and a zero CSV row
+
+
+def test_prompt_response_agrees_with_the_dashboard(seeded_week: SeededWeek, reports: dict[str, Path]) -> None:
+    html = (reports["influx_v1"] / "kinetic-ann-2026-W47.html").read_text()
+    (query,) = panel_queries("kinetic-weekly-review")[
+        "Prompt response by exercise (% followed by a break within 1 / 3 / 5 min)"
+    ]
+    start, end = week.week_range_ms()
+    rows = run_query(seeded_week.influxd.url, seeded_week.database, query, start, end - 1, {"wearer": "ann"})
+    assert rows
+    for row in rows:
+        cells = [row["exercise"], row["prompts"], *(f"{row[f'within_{k}min']:.0f} %" for k in (1, 3, 5))]
+        assert "".join(f"<td>{c}</td>" for c in cells) in html
+
+
+def test_report_renders_in_headless_chromium_with_every_plot_drawn(reports: dict[str, Path]) -> None:
+    page_path = reports["embedded"] / "kinetic-ann-2026-W47.html"
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith("file:") else None)
+            page.goto(page_path.as_uri())
+            plots = page.evaluate(
+                """() => [...document.querySelectorAll('svg.plot')].map(svg => {
+                    const box = svg.getBoundingClientRect();
+                    const drawn = [...svg.querySelectorAll('rect.mark')].filter(m => {
+                        const b = m.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
+                    return {name: svg.dataset.plot, width: box.width, height: box.height, marks: drawn.length};
+                })"""
+            )
+            headings = page.locator("h2").all_inner_texts()
+            page.screenshot(path=str(reports["embedded"] / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert [p["name"] for p in plots] == ["sitting-by-hour", "bout-lengths", "lean", "prompt-responses"]
+    for plot in plots:
+        assert plot["width"] > 300 and plot["height"] > 100 and plot["marks"] > 0, plot
+    cells = sum(
+        1 for d in week.DAYS if d.wearer == "ann" and d.day >= week.MONDAY for _ in week.expected_day(d).sitting_by_hour
+    )
+    assert next(p for p in plots if p["name"] == "sitting-by-hour")["marks"] == cells
+    assert {"Plots", "Per day", "Prompt response", "Data quality", "Definitions"} <= set(headings)
+    assert outside == []  # self-contained: nothing fetched
+
+
+def test_report_errors_are_one_line_and_name_the_input(seeded_week: SeededWeek, tmp_path: Path) -> None:
+    bad = report(seeded_week, "embedded", tmp_path, "--wearer", "ann", "--week", "2026-47")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--week '2026-47'" in bad.stderr
+    zone = report(seeded_week, "embedded", tmp_path, "--wearer", "ann", "--week", week.WEEK, "--tz", "Mars/Olympus")
+    assert zone.returncode == 2 and "--tz 'Mars/Olympus'" in zone.stderr
+    empty = report(seeded_week, "embedded", tmp_path, "--wearer", "nobody", "--week", week.WEEK)
+    assert empty.returncode == 0 and "no data for nobody in 2026-W47" in empty.stderr
+    assert "No data at all for this week" in (tmp_path / "kinetic-nobody-2026-W47.html").read_text()

@@ -1,0 +1,86 @@
+"""The two seams ``ingest.mqtt.MqttClient`` keeps beyond aiomqtt's public API, on real Mosquitto. If aiomqtt changes
+either (its ``queue_type`` argument, or the paho client it wraps), these fail loudly instead of the services
+silently losing their batching or their at-least-once acknowledgements."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ingest.mqtt import MqttClient, ack, connect, message_batches, payload_bytes
+from ingest.settings import MqttSettings
+from tests.support.pipeline import until
+from tests.support.servers import Server
+
+pytestmark = pytest.mark.integration
+
+
+async def _publish(settings: MqttSettings, client_id: str, topic: str, payloads: list[bytes]) -> None:
+    async with connect(settings, client_id) as publisher:
+        for payload in payloads:
+            await publisher.publish(topic, payload, qos=1)
+
+
+def test_message_batches_takes_everything_already_waiting_in_order(mosquitto: Server, unique: str) -> None:
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/batch"
+    sent = [str(i).encode() for i in range(50)]
+
+    async def scenario() -> list[list[bytes]]:
+        async with connect(settings, f"{unique}-sub") as client:
+            assert isinstance(client, MqttClient)
+            await client.subscribe(topic, qos=1)
+            await _publish(settings, f"{unique}-pub", topic, sent)
+            # aiomqtt's public view of its queue must be the queue we hold
+            await until(lambda: len(client.messages) == len(sent), 10, "all 50 messages queued")
+            assert client.incoming.qsize() == len(sent)
+            batches: list[list[bytes]] = []
+            async for batch in message_batches(client, max_batch=30):
+                batches.append([payload_bytes(m) for m in batch])
+                if sum(len(b) for b in batches) == len(sent):
+                    break
+            return batches
+
+    batches = asyncio.run(scenario())
+    assert [len(b) for b in batches] == [30, 20]
+    assert [p for b in batches for p in b] == sent
+
+
+def test_manual_ack_holds_the_puback_until_acknowledged(mosquitto: Server, unique: str) -> None:
+    """Unacknowledged QoS 1 messages come back to a persistent session; acknowledged ones do not."""
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/ack"
+    client_id = f"{unique}-svc"
+
+    async def receive(count: int, acknowledge: bool) -> list[bytes]:
+        got: list[bytes] = []
+        async with connect(settings, client_id, clean_session=False, manual_ack=True) as client:
+            await client.subscribe(topic, qos=1)
+            if count == 0:
+                return got
+            async with asyncio.timeout(10):
+                async for batch in message_batches(client):
+                    for message in batch:
+                        got.append(payload_bytes(message))
+                        if acknowledge:
+                            ack(client, message.mid, message.qos)
+                    if len(got) >= count:
+                        break
+            if acknowledge:
+                await asyncio.sleep(0.2)  # let paho send the PUBACKs before the disconnect
+        return got
+
+    async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
+        await receive(0, acknowledge=False)  # create the persistent session and its subscription
+        await _publish(settings, f"{unique}-pub", topic, [b"a", b"b"])
+        first = await receive(2, acknowledge=False)
+        again = await receive(2, acknowledge=True)
+        await _publish(settings, f"{unique}-pub", topic, [b"c"])
+        after = await receive(1, acknowledge=True)
+        return first, again, after
+
+    first, again, after = asyncio.run(scenario())
+    assert first == [b"a", b"b"]
+    assert again == [b"a", b"b"]  # never acknowledged: redelivered to the same session
+    assert after == [b"c"]  # a and b were acknowledged: not delivered a third time

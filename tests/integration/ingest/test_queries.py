@@ -1,0 +1,195 @@
+"""The report queries give the same answers from InfluxDB (InfluxQL) and the embedded store; per-wearer export
+and delete work on both, from the CLI too."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alerts.engine import AlertEngine, EngineConfig
+from alerts.prompts.catalog import load_catalog
+from ingest.settings import InfluxSettings
+from ingest.simulate.scenario import parse_scenario
+from ingest.simulate.synth import batches_for
+from ingest.store.embedded import EmbeddedSink
+from ingest.store.embedded_queries import EmbeddedQueries
+from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.influxql_queries import InfluxQLQueries
+from ingest.store.model import points_for
+from ingest.store.points import Point
+from tests.support.servers import Server
+
+pytestmark = pytest.mark.integration
+
+DAY = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: w1
+    placement: trunk
+    segments: [walk 3m, sit 40m lean_left 12deg, walk 5m, sit 35m, stand 2m]
+  - wearer: w2
+    placement: thigh
+    segments: [sit 31m, walk 4m, sit 10m]
+"""
+
+
+def day_points() -> list[Point]:
+    scenario = parse_scenario(DAY)
+    engine = AlertEngine(EngineConfig(), load_catalog())
+    points: list[Point] = []
+    for script in scenario.wearers:
+        for batch in batches_for(scenario, script, 30):
+            points.extend(points_for(batch, 0))
+            for output in engine.process(batch):
+                points.extend(points_for(output, 0))
+        for output in engine.close(script.wearer):
+            points.extend(points_for(output, 0))
+    return points
+
+
+def filled_embedded_store(db: Path) -> dict[str, str]:
+    """Write the day into an embedded store; return the environment that points the CLI at it."""
+
+    async def fill() -> None:
+        sink = EmbeddedSink(db)
+        await sink.write(day_points())
+        await sink.aclose()
+
+    asyncio.run(fill())
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "KINETIC_STORE__KIND": "embedded",
+        "KINETIC_STORE__EMBEDDED_PATH": str(db),
+    }
+
+
+async def both(influxd: Server, unique: str, tmp_path: Path) -> tuple[InfluxQLQueries, EmbeddedQueries]:
+    points = day_points()
+    influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
+    await influx.prepare()
+    await influx.write(points)
+    embedded = EmbeddedSink(tmp_path / "k.sqlite")
+    await embedded.write(points)
+    await embedded.aclose()
+    return InfluxQLQueries(influx), EmbeddedQueries(tmp_path / "k.sqlite")
+
+
+def test_report_queries_agree_between_influxdb_and_the_embedded_store(
+    influxd: Server, unique: str, tmp_path: Path
+) -> None:
+    async def run() -> None:
+        influx, embedded = await both(influxd, unique, tmp_path)
+        start, end = parse_scenario(DAY).start_ms, parse_scenario(DAY).start_ms + 24 * 3600_000
+        assert await influx.wearers() == await embedded.wearers() == ["w1", "w2"]
+        for wearer in ("w1", "w2"):
+            bouts = await influx.sitting_bouts(wearer, start, end)
+            assert bouts == await embedded.sitting_bouts(wearer, start, end)
+            assert await influx.prompts(wearer, start, end) == await embedded.prompts(wearer, start, end)
+            minutes = await influx.minutes(wearer, start, end)
+            assert minutes == await embedded.minutes(wearer, start, end)
+            hours = await influx.hours(wearer, start, end)
+            assert hours == await embedded.hours(wearer, start, end) and hours
+        bouts = await influx.sitting_bouts("w1", start, end)
+        assert [round(b.duration_s / 60) for b in bouts] == [40, 35]
+        # w1 leans 12 deg to the left while sitting: a lean prompt at 10 min and its re-prompt at 20; the first
+        # sitting prompt (due at 30 min) is held by the cap of 2 per hour until the bout ends; the second bout's is sent
+        assert [p.trigger for p in await influx.prompts("w1", start, end)] == ["lean", "lean", "sitting"]
+        assert [p.trigger for p in await influx.prompts("w2", start, end)] == ["sitting"]
+        # prompt responses: w2 walks 1 min after the prompt (sit 31m, walk 4m); w1's prompts had no break within
+        # 5 min (the lean ones) or one at 5 min (the second bout ends 5 min after its prompt)
+        for wearer in ("w1", "w2"):
+            assert await influx.responses(wearer, start, end) == await embedded.responses(wearer, start, end)
+        (_, w2_all) = await influx.responses("w2", start, end)
+        assert (w2_all.prompts, w2_all.broke_1min, w2_all.broke_3min, w2_all.broke_5min) == (1, 1, 1, 1)
+        w1_all = (await influx.responses("w1", start, end))[-1]
+        assert (w1_all.exercise, w1_all.prompts, w1_all.broke_1min, w1_all.broke_5min) == ("*", 3, 0, 1)
+        w1_minutes = await influx.minutes("w1", start, end)
+        assert len(w1_minutes) == 85 and all(m.frames == 60 for m in w1_minutes)
+        embedded.close()
+
+    asyncio.run(run())
+
+
+def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: str, tmp_path: Path) -> None:
+    async def run() -> None:
+        influx, embedded = await both(influxd, unique, tmp_path)
+        for queries in (influx, embedded):
+            exported = await queries.export("w2")
+            assert len(exported["features"]) == 45 * 60
+            assert {r["kind"] for r in exported["events"]} == {"bout_started", "bout_ended", "prompt_sent"}
+            assert [r["prompt_id"] for r in exported["prompt_outcomes"]] == [r["id"] for r in exported["prompts"]]
+            assert len(exported["prompts"]) == 1 and len(exported["device_status"]) == 0
+            assert len(exported["summary_1h"]) == 1  # 45 minutes of data: one (partial) hour
+            await queries.delete("w2")
+            assert all(not rows for rows in (await queries.export("w2")).values())
+            assert len((await queries.export("w1"))["features"]) == 85 * 60  # the other wearer is untouched
+        embedded.close()
+
+    asyncio.run(run())
+
+
+def test_data_cli_exports_csv_and_json_and_deletes_only_with_yes(tmp_path: Path) -> None:
+    db = tmp_path / "k.sqlite"
+
+    env = filled_embedded_store(db)
+
+    def kinetic(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kinetic", "data", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    out = kinetic("export", "w1", "--out", str(tmp_path / "export"))
+    assert out.returncode == 0, out.stderr
+    with (tmp_path / "export" / "w1-features.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 85 * 60 and {"time", "incl_deg", "lean_deg", "enmo_mg", "wearer"} <= set(rows[0])
+    document = json.loads((tmp_path / "export" / "w1.json").read_text())
+    assert document["wearer"] == "w1" and len(document["measurements"]["prompts"]) == 3
+    assert len(document["measurements"]["prompt_outcomes"]) == 3
+
+    dry = kinetic("delete", "w1")
+    assert dry.returncode == 1 and "add --yes" in dry.stderr
+    assert kinetic("delete", "w1", "--yes").returncode == 0
+    again = kinetic("export", "w1", "--out", str(tmp_path / "after"))
+    assert "exported 0 rows" in again.stderr
+    bad = kinetic("export", "W1!")
+    assert bad.returncode == 2 and bad.stderr.startswith("kinetic: error: id 'W1!'")
+
+
+def test_data_cli_prunes_raw_points_of_the_embedded_store(tmp_path: Path) -> None:
+    db = tmp_path / "k.sqlite"
+    env = filled_embedded_store(db)
+    # the day was 2026-11-23: more than one day before any run of this test
+    out = subprocess.run(
+        [sys.executable, "-m", "kinetic", "data", "prune", "--raw-days", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0 and f"pruned {(85 + 45) * 60} raw points" in out.stderr
+    left = EmbeddedSink(db)
+    assert left.count("features") == 0 and left.count("events") > 0 and left.count("prompts") == 4
+    asyncio.run(left.aclose())
+    wrong = subprocess.run(
+        [sys.executable, "-m", "kinetic", "data", "prune", "--raw-days", "1"],
+        env={"PATH": env["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert wrong.returncode == 2 and "KINETIC_INFLUX__RAW_RETENTION_DAYS" in wrong.stderr

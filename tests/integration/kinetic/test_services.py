@@ -1,0 +1,186 @@
+"""The `kinetic` services as real processes: start-up retries, clean shutdown on SIGTERM, the full path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import Server, free_port, start_mosquitto
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: cli
+    placement: thigh
+    segments: [walk 1m, sit 32m, walk 1m]
+"""
+
+
+class Proc:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kinetic", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, needle: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if needle in self.text():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{needle!r} not seen; output:\n{self.text()}")
+
+    def terminate(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(20)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        if p.process.poll() is None:
+            p.process.kill()
+            p.process.wait(5)
+
+
+def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) -> dict[str, str]:
+    return {
+        "KINETIC_BRIDGE__SPOOL_PATH": str(spool_dir / f"{unique}-spool.sqlite"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "KINETIC_MQTT__HOST": "127.0.0.1",
+        "KINETIC_MQTT__PORT": str(mosquitto_port),
+        "KINETIC_MQTT__TOPIC_ROOT": unique,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
+        "KINETIC_INFLUX__URL": influx_url,
+        "KINETIC_INFLUX__DATABASE": unique,
+        "KINETIC_LOG_LEVEL": "INFO",
+        "KINETIC_ALERTS__STATE_DIR": str(spool_dir / f"{unique}-alerts"),
+    }
+
+
+def influxql(url: str, db: str, q: str) -> dict:  # type: ignore[type-arg]
+    query = urllib.parse.urlencode({"db": db, "q": q, "epoch": "ms"})
+    with urllib.request.urlopen(f"{url}/query?{query}", timeout=5) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_bridge_alerts_and_simulate_as_processes(
+    mosquitto: Server, influxd: Server, unique: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    env = env_for(mosquitto.port, influxd.url, unique, tmp_path)
+    bridge = Proc(["bridge"], env, tmp_path / "bridge.log")
+    alerts = Proc(["alerts"], env, tmp_path / "alerts.log")
+    procs += [bridge, alerts]
+    bridge.wait_for("subscribed under")
+    alerts.wait_for("watching")
+    scenario = tmp_path / "day.yaml"
+    scenario.write_text(SCENARIO)
+    sim = subprocess.run(
+        [sys.executable, "-m", "kinetic", "simulate", str(scenario), "--speed", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sim.returncode == 0, sim.stderr
+    assert "published 2040 frames" in sim.stderr
+
+    deadline = time.monotonic() + 30
+    rows: list = []  # type: ignore[type-arg]
+    while time.monotonic() < deadline and not rows:
+        result = influxql(influxd.url, unique, "SELECT * FROM prompts")
+        rows = result["results"][0].get("series", [{}])[0].get("values", [])
+        time.sleep(0.2)
+    assert len(rows) == 1
+    alerts.wait_for("prompt cli-sitting-")
+    # SIGTERM: both flush and exit cleanly
+    assert alerts.terminate() == 0 and bridge.terminate() == 0
+    for p in (bridge, alerts):
+        assert "Traceback" not in p.text()
+    frames = influxql(influxd.url, unique, "SELECT count(incl_deg) FROM features")
+    assert frames["results"][0]["series"][0]["values"][0][1] == 34 * 60
+    status = influxql(influxd.url, unique, "SELECT last(state) FROM device_status")
+    assert status["results"][0]["series"][0]["values"][0][1] == "offline"
+
+
+def test_broker_unreachable_at_start_is_retried_with_backoff(tmp_path: Path, unique: str, procs: list[Proc]) -> None:
+    port = free_port()
+    alerts = Proc(["alerts"], env_for(port, "http://127.0.0.1:9", unique, tmp_path), tmp_path / "alerts.log")
+    procs.append(alerts)
+    alerts.wait_for("connect failed")
+    assert "retrying in" in alerts.text()
+    broker = start_mosquitto(tmp_path / "late-broker", port=port)
+    try:
+        alerts.wait_for("watching", timeout_s=60)
+        assert alerts.terminate() == 0
+    finally:
+        broker.stop()
+
+
+def test_database_unreachable_at_start_is_retried_and_sigterm_stops_cleanly(
+    mosquitto: Server, tmp_path: Path, unique: str, procs: list[Proc]
+) -> None:
+    bridge = Proc(
+        ["bridge"],
+        env_for(mosquitto.port, f"http://127.0.0.1:{free_port()}", unique, tmp_path),
+        tmp_path / "bridge.log",
+    )
+    procs.append(bridge)
+    bridge.wait_for("not ready")
+    assert "unreachable" in bridge.text() and "retrying in" in bridge.text()
+    assert bridge.terminate() == 0
+    assert "Traceback" not in bridge.text()
+
+
+def test_kinetic_calibrate_publishes_a_command(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    import asyncio
+
+    from ingest.settings import MqttSettings
+    from ingest.wire import CommandV1, Topics
+    from kinetic.settings import KineticSettings
+    from tests.support.pipeline import recording, until
+
+    settings = KineticSettings(mqtt=MqttSettings(port=mosquitto.port, topic_root=unique))
+    env = env_for(mosquitto.port, "http://127.0.0.1:9", unique, tmp_path)
+
+    async def run() -> list[bytes]:
+        async with recording(settings, [Topics(unique).all_commands()], f"{unique}-rec") as rec:
+            out = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "kinetic", "calibrate", "ann", "--device", "ann-chest"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert out.returncode == 0, out.stderr
+            await until(lambda: bool(rec.messages), 10, "the command")
+            return [p for _, p in rec.messages]
+
+    (payload,) = asyncio.run(run())
+    command = CommandV1.model_validate_json(payload)
+    assert command.kind == "calibrate" and command.wearer == "ann" and command.device == "ann-chest"

@@ -1,0 +1,61 @@
+"""The composition root assembles the commands each package owns; the set is the one Kinetic has always had."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from alerts import cli as alerts_cli
+from dashboards import cli as dashboards_cli
+from ingest import cli as ingest_cli
+from kinetic.cli import build_parser, main
+
+# `kinetic --help` before the packages owned their commands (session 3)
+COMMANDS = {
+    "demo",
+    "simulate",
+    "bridge",
+    "alerts",
+    "prompts",
+    "data",
+    "calibrate",
+    "evaluate",
+    "collect",
+    "report",
+    "dashboards",
+    "config",
+}
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def test_kinetic_lists_the_same_commands() -> None:
+    assert set(_subcommands(build_parser())) == COMMANDS
+
+
+def test_each_command_lives_in_the_package_that_runs_it() -> None:
+    owned = {
+        "ingest": set(ingest_cli.COMMANDS),
+        "alerts": set(alerts_cli.COMMANDS),
+        "dashboards": set(dashboards_cli.COMMANDS),
+    }
+    assert owned == {
+        "ingest": {"simulate", "bridge", "data", "collect"},
+        "alerts": {"alerts", "prompts", "calibrate", "evaluate"},
+        "dashboards": {"report", "dashboards"},
+    }
+    for package, names in owned.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        {"ingest": ingest_cli, "alerts": alerts_cli, "dashboards": dashboards_cli}[package].add_parsers(sub)
+        assert set(sub.choices) == names, package
+
+
+def test_an_unknown_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["nonsense"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'nonsense'" in capsys.readouterr().err
