@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.processes import Proc
 from tests.support.servers import (
     Server,
     ServerStartError,
@@ -88,3 +89,14 @@ def seeded_week(influxd: Server, tmp_path_factory: pytest.TempPathFactory) -> Se
 
     asyncio.run(fill())
     return seeded
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    """``kinetic`` processes a test started: killed at the end if still running."""
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        if p.process.poll() is None:
+            p.process.kill()
+            p.process.wait(5)

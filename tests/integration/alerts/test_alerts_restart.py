@@ -19,7 +19,7 @@ import pytest
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import Topics, encode
-from tests.integration.test_services import Proc, env_for, procs  # noqa: F401 (fixture)
+from tests.support.processes import Proc, env_for
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ def test_kill_9_mid_bout_gives_no_duplicate_and_no_missed_prompt(
     mosquitto: Server,
     unique: str,
     tmp_path: Path,
-    procs: list[Proc],  # noqa: F811
+    procs: list[Proc],
 ) -> None:
     topics = Topics(unique)
     policy = tmp_path / "policy.yaml"

@@ -24,8 +24,8 @@ from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import CommandV1, EventV1, PromptV1, Topics, encode
 from kinetic.settings import KineticSettings
-from tests.integration.test_channels import receiver
 from tests.support.pipeline import recording, sync, until
+from tests.support.receiver import receiver
 from tests.support.servers import Server, free_port
 
 pytestmark = pytest.mark.integration

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import Proc, env_for
 from tests.support.servers import Server, free_port, start_mosquitto
 
 pytestmark = pytest.mark.integration
@@ -26,58 +24,6 @@ wearers:
     placement: thigh
     segments: [walk 1m, sit 32m, walk 1m]
 """
-
-
-class Proc:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "kinetic", *args], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, needle: str, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if needle in self.text():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"{needle!r} not seen; output:\n{self.text()}")
-
-    def terminate(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(20)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        if p.process.poll() is None:
-            p.process.kill()
-            p.process.wait(5)
-
-
-def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) -> dict[str, str]:
-    return {
-        "KINETIC_BRIDGE__SPOOL_PATH": str(spool_dir / f"{unique}-spool.sqlite"),
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "KINETIC_MQTT__HOST": "127.0.0.1",
-        "KINETIC_MQTT__PORT": str(mosquitto_port),
-        "KINETIC_MQTT__TOPIC_ROOT": unique,
-        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
-        "KINETIC_INFLUX__URL": influx_url,
-        "KINETIC_INFLUX__DATABASE": unique,
-        "KINETIC_LOG_LEVEL": "INFO",
-        "KINETIC_ALERTS__STATE_DIR": str(spool_dir / f"{unique}-alerts"),
-    }
 
 
 def influxql(url: str, db: str, q: str) -> dict:  # type: ignore[type-arg]
