@@ -1,5 +1,7 @@
 """The alert engine: per-wearer streaming state from feature batches to prompts and events. Pure.
 
+Each second goes one way: frame -> the sensor's posture (``alerts.detect.device``) -> the wearer's posture, bouts
+and exposures (``alerts.detect.wearer``) -> the planner (``alerts.prompts.policy``) -> prompts and events.
 Everything is in event time: the clock is the ``t_ms`` of the frames, never the wall clock, so the same
 engine runs live, replays a week in seconds and is tested deterministically.
 """
@@ -11,21 +13,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
-from alerts.detect.calibration import UprightCalibration, Vector
-from alerts.detect.posture import NOT_WORN_S, PROMPT_HOLD_S, Posture, StillnessTracker, classify, fuse, inclination_deg
-from alerts.detect.summary import HOUR_MS, HourSummary, LeanNeutral
+from alerts.detect.device import DeviceState
+from alerts.detect.posture import PROMPT_HOLD_S, Posture
+from alerts.detect.summary import HourSummary
+from alerts.detect.wearer import WearerDetection, WearerSecond
 from alerts.errors import PolicyError
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
 from alerts.settings import AlertsSettings
-from ingest.wire import CommandV1, EventV1, FeatureBatchV1, FeatureFrameV1, Placement, PromptV1, Trigger
-
-# When a wearer wears several sensors, the bouts follow the most informative one (sedentary-science.md s3).
-_PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
+from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
 
 Output = PromptV1 | EventV1
 
@@ -59,44 +58,23 @@ def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
 
 
 @dataclass
-class DeviceState:
-    """What the engine knows about one sensor: its mounting, stillness and latest posture."""
-
-    placement: Placement
-    calibration: UprightCalibration = field(default_factory=UprightCalibration)
-    stillness: StillnessTracker = field(default_factory=StillnessTracker)
-    still_ms: int = 0
-    lean_neutral: LeanNeutral = field(default_factory=LeanNeutral)
-    last_ms: int | None = None
-    last_posture: Posture = "unknown"
-    explicit_from_ms: int | None = None  # a "stand still" calibration was asked for from this time
-    explicit_seconds: list[Vector] = field(default_factory=list)
-
-
-@dataclass
 class WearerState:
-    """One wearer: the primary (most informative) sensor drives bouts and prompts; a trunk sensor worn with a
-    thigh sensor adds lying (thigh + trunk fusion) and the lean exposure."""
+    """One wearer: what detection follows (sensors, bouts, hour, lean run) and what prompting follows (planner,
+    open prompts, live policy overrides)."""
 
-    primary: str
-    tracker: BoutTracker
-    devices: dict[str, DeviceState] = field(default_factory=dict)
-    hour: HourSummary | None = None
+    detection: WearerDetection
     planner: PlannerState = field(default_factory=PlannerState)
     responses: ResponseTracker = field(default_factory=ResponseTracker)
-    lean_run: LeanRun = field(default_factory=LeanRun)
     live_policy: dict[str, Any] = field(default_factory=dict)  # overrides set over MQTT or the CLI
     prompts_sent: int = 0
-    frames: int = 0
+
+    @property
+    def primary(self) -> str:
+        return self.detection.primary
 
     @property
     def primary_device(self) -> DeviceState:
-        return self.devices[self.primary]
-
-    def trunk_partner(self) -> DeviceState | None:
-        if self.primary_device.placement != "thigh":
-            return None
-        return next((d for d in self.devices.values() if d.placement == "trunk"), None)
+        return self.detection.primary_device
 
 
 @dataclass
@@ -118,11 +96,6 @@ _BREAKS: dict[Posture, frozenset[Posture]] = {
     "standing": frozenset({"moving", "sitting"}),
 }
 _FOREVER_MS = 2**62
-
-# How far apart in event time a thigh second and its trunk partner's latest second may be to be fused.
-FUSION_WINDOW_MS = 15_000
-EXPLICIT_STILL_SECONDS = 5
-EXPLICIT_MAX_SD_MG = 25.0
 
 
 @dataclass
@@ -146,34 +119,40 @@ class AlertEngine:
 
     def process(self, batch: FeatureBatchV1) -> list[Output]:
         state = self._state_for(batch)
-        device = state.devices[batch.device]
-        primary = batch.device == state.primary
+        detection = state.detection
+        device = detection.devices[batch.device]
+        primary = batch.device == detection.primary
         self.counters.batches += 1
         if not primary:
             self.counters.secondary_batches += 1
+        policy = self.policy(batch.wearer)
         out: list[Output] = []
         for frame in batch.frames:
             self.counters.frames += 1
             if device.last_ms is not None and frame.t_ms <= device.last_ms:  # redelivered or late: counted already
                 self.counters.stale_frames += 1
                 if primary:
-                    state.tracker.stale += 1
+                    detection.tracker.stale += 1
                 continue
             device.last_ms = frame.t_ms
-            posture = self._device_second(device, frame)
-            if primary:
-                state.frames += 1
-                out += self._wearer_second(batch.wearer, state, device, frame, posture)
-            elif device.placement == "trunk" and state.hour is not None:
-                lean, incl = self._trunk_angles(device, frame, posture)
-                state.hour.add_exposure(frame.t_ms, posture, lean, incl)
-                out += self._lean_second(batch.wearer, state, frame.t_ms, posture, lean)
+            posture = device.second(frame)  # frame -> the sensor's posture
+            if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
+                second = detection.second(
+                    frame,
+                    device,
+                    posture,
+                    lean_limit_deg=policy.lean_threshold_deg,
+                    zone=policy.zone,
+                    lean_episode_s=self.config.lean_episode_s,
+                )
+                out += self._detected(batch.wearer, state, second)
+                out += self._prompt_second(batch.wearer, state, frame.t_ms)
+            else:  # a trunk partner's exposure and lean run
+                ended = detection.partner_second(frame, device, posture, lean_limit_deg=policy.lean_threshold_deg)
+                out += self._lean_ended(batch.wearer, state, ended)
         return out
 
-    def _lean_second(
-        self, wearer: str, state: WearerState, t_ms: int, posture: Posture, lean: float | None
-    ) -> list[Output]:
-        ended = state.lean_run.push(t_ms, posture, lean, self.policy(wearer).lean_threshold_deg)
+    def _lean_ended(self, wearer: str, state: WearerState, ended: tuple[int, int] | None) -> list[Output]:
         if ended is None:
             return []
         return self._outcomes(wearer, state.responses.ended("lean", ended[0], ended[1], moved=True))
@@ -183,90 +162,26 @@ class AlertEngine:
         state = self.wearers.get(wearer)
         if state is None:
             return False
-        for name, d in state.devices.items():
+        for name, d in state.detection.devices.items():
             if device is None or name == device:
-                d.explicit_from_ms, d.explicit_seconds = from_ms, []
-        return device is None or device in state.devices
+                d.calibrate_from(from_ms)
+        return device is None or device in state.detection.devices
 
-    def _device_second(self, device: DeviceState, frame: FeatureFrameV1) -> Posture:
-        gravity = frame.gravity
-        if gravity is not None:
-            if device.explicit_from_ms is not None and frame.t_ms >= device.explicit_from_ms:
-                if (frame.sd_mg or 0.0) <= EXPLICIT_MAX_SD_MG:
-                    device.explicit_seconds.append(gravity)
-                if len(device.explicit_seconds) >= EXPLICIT_STILL_SECONDS:
-                    device.calibration.set_explicit(device.explicit_seconds)
-                    device.explicit_from_ms, device.explicit_seconds = None, []
-            device.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
-        posture = classify(frame, device.placement, device.calibration.reference)
-        device.still_ms = device.stillness.push(frame)
-        if device.still_ms >= NOT_WORN_S * 1000:
-            posture = "not_worn"
-        device.last_posture = posture
-        return posture
-
-    def _trunk_angles(
-        self, device: DeviceState, frame: FeatureFrameV1, posture: Posture
-    ) -> tuple[float | None, float | None]:
-        lean = None
-        if frame.lean_deg is not None:
-            if posture == "moving":
-                device.lean_neutral.observe(frame.lean_deg)
-            lean = device.lean_neutral.relative(frame.lean_deg)
-        return lean, inclination_deg(frame, device.calibration.reference)
-
-    def _wearer_second(
-        self, wearer: str, state: WearerState, device: DeviceState, frame: FeatureFrameV1, posture: Posture
-    ) -> list[Output]:
+    def _detected(self, wearer: str, state: WearerState, second: WearerSecond) -> list[Output]:
+        """Events for what detection found this second, and the prompt responses it settles."""
         out: list[Output] = []
-        partner = state.trunk_partner()
-        if (
-            partner is not None
-            and partner.last_ms is not None
-            and abs(partner.last_ms - frame.t_ms) <= FUSION_WINDOW_MS
-            and posture not in ("not_worn", "unknown")
-        ):
-            posture = fuse(posture, partner.last_posture)
-        if posture == "not_worn" and device.stillness.start_ms is not None:
-            changes = state.tracker.switch_at(device.stillness.start_ms, "not_worn")
-            changes += state.tracker.push(frame.t_ms, posture)
-        else:
-            changes = state.tracker.push(frame.t_ms, posture)
-
-        hour_ms = frame.t_ms - frame.t_ms % HOUR_MS
-        if state.hour is None or state.hour.hour_ms != hour_ms:
-            if state.hour is not None:
-                out.append(self._summary_event(wearer, state.hour))
-            local_hour = datetime.fromtimestamp(hour_ms / 1000, self.policy(wearer).zone).hour
-            state.hour = HourSummary(hour_ms, lean_episode_s=self.config.lean_episode_s, local_hour=local_hour)
-        state.hour.add_posture(posture)
-        if device.placement == "trunk":
-            lean, incl = self._trunk_angles(device, frame, posture)
-            state.hour.add_exposure(frame.t_ms, posture, lean, incl)
-            out += self._lean_second(wearer, state, frame.t_ms, posture, lean)
-        for i, change in enumerate(changes):
+        if second.closed_hour is not None:
+            out.append(self._summary_event(wearer, second.closed_hour))
+        out += self._lean_ended(wearer, state, second.lean_ended)
+        for change, next_posture in second.changes:
             out.append(self._event_for(wearer, change))
             if isinstance(change, BoutEnded):
-                following = changes[i + 1] if i + 1 < len(changes) else None
-                next_posture = following.posture if isinstance(following, BoutStarted) else None
-                state.hour.add_bout(change.bout, next_posture)
                 bout = change.bout
                 if bout.posture in _BREAKS:
                     moved = next_posture in _BREAKS[bout.posture]
                     trigger: Trigger = "sitting" if bout.posture == "sitting" else "standing"
                     out += self._outcomes(wearer, state.responses.ended(trigger, bout.start_ms, bout.end_ms, moved))
-        out += self._prompt_second(wearer, state, frame.t_ms)
         return out
-
-    def _exposures(self, state: WearerState, t_ms: int) -> dict[Trigger, int]:
-        exposures: dict[Trigger, int] = {}
-        current = state.tracker.current
-        if current is not None and current[0] in ("sitting", "standing"):
-            exposures["sitting" if current[0] == "sitting" else "standing"] = current[1]
-        run = state.lean_run
-        if run.side is not None and t_ms - run.last_ms <= EPISODE_TOLERANCE_MS:
-            exposures["lean"] = run.start_ms
-        return exposures
 
     def _prompt_second(self, wearer: str, state: WearerState, t_ms: int) -> list[Output]:
         policy = self.policy(wearer)
@@ -275,7 +190,7 @@ class AlertEngine:
             # perfectly still: maybe on a desk; held until it shows life or is found not worn
             hold = {"sitting": "sensor_still", "standing": "sensor_still"}
         out: list[Output] = []
-        for decision in state.planner.step(t_ms, self._exposures(state, t_ms), policy, hold):
+        for decision in state.planner.step(t_ms, state.detection.exposures(t_ms), policy, hold):
             if isinstance(decision, Send):
                 out += self._send(wearer, state, policy, decision, t_ms)
             else:
@@ -312,7 +227,7 @@ class AlertEngine:
         what = {
             "sitting": f"You have been sitting for {minutes:.0f} min.",
             "standing": f"You have been standing still for {minutes:.0f} min.",
-            "lean": f"You have been leaning to the {state.lean_run.side or 'side'} for {minutes:.0f} min.",
+            "lean": f"You have been leaning to the {state.detection.lean_run.side or 'side'} for {minutes:.0f} min.",
         }[send.trigger]
         if send.attempt > 1:
             what = f"Gentle reminder: {what[0].lower()}{what[1:]}"
@@ -411,14 +326,10 @@ class AlertEngine:
         state = self.wearers.get(wearer)
         if state is None:
             return []
-        out: list[Output] = []
-        for change in state.tracker.close():
-            out.append(self._event_for(wearer, change))
-            if isinstance(change, BoutEnded) and state.hour is not None:
-                state.hour.add_bout(change.bout, None)
-        if state.hour is not None:
-            out.append(self._summary_event(wearer, state.hour))
-            state.hour = None
+        changes, closed = state.detection.close()
+        out: list[Output] = [self._event_for(wearer, change) for change in changes]
+        if closed is not None:
+            out.append(self._summary_event(wearer, closed))
         return out
 
     @staticmethod
@@ -428,15 +339,13 @@ class AlertEngine:
     def _state_for(self, batch: FeatureBatchV1) -> WearerState:
         state = self.wearers.get(batch.wearer)
         if state is None:
-            state = WearerState(batch.device, BoutTracker(self.config.min_posture_s, self.config.max_gap_s))
+            state = WearerState(WearerDetection(batch.device, self._new_tracker()))
             self.wearers[batch.wearer] = state
-        if batch.device not in state.devices:
-            state.devices[batch.device] = DeviceState(batch.placement)
-            if _PLACEMENT_RANK[batch.placement] < _PLACEMENT_RANK[state.primary_device.placement]:
-                # a more informative sensor joined: it drives the bouts from now on
-                state.primary = batch.device
-                state.tracker = BoutTracker(self.config.min_posture_s, self.config.max_gap_s)
+        state.detection.device(batch.device, batch.placement, self._new_tracker)
         return state
+
+    def _new_tracker(self) -> BoutTracker:
+        return BoutTracker(self.config.min_posture_s, self.config.max_gap_s)
 
     @staticmethod
     def _event_for(wearer: str, change: BoutStarted | BoutEnded) -> EventV1:

@@ -1,0 +1,65 @@
+"""One sensor, one second: a feature frame -> the sensor's posture. Pure.
+
+The sensor's upright is learned from walking (``calibration``) or taken from an explicit "stand still for 5 s"
+request; a sensor perfectly still for ``NOT_WORN_S`` is not worn (``posture``). Time comes from the frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alerts.detect.calibration import UprightCalibration, Vector
+from alerts.detect.posture import NOT_WORN_S, Posture, StillnessTracker, classify, inclination_deg
+from alerts.detect.summary import LeanNeutral
+from ingest.wire import FeatureFrameV1, Placement
+
+# An explicit calibration takes the first 5 quiet seconds (SD <= 25 mg) from the time it was asked for.
+EXPLICIT_STILL_SECONDS = 5
+EXPLICIT_MAX_SD_MG = 25.0
+
+
+@dataclass
+class DeviceState:
+    """What is known about one sensor: its mounting, stillness and latest posture."""
+
+    placement: Placement
+    calibration: UprightCalibration = field(default_factory=UprightCalibration)
+    stillness: StillnessTracker = field(default_factory=StillnessTracker)
+    still_ms: int = 0
+    lean_neutral: LeanNeutral = field(default_factory=LeanNeutral)
+    last_ms: int | None = None
+    last_posture: Posture = "unknown"
+    explicit_from_ms: int | None = None  # a "stand still" calibration was asked for from this time
+    explicit_seconds: list[Vector] = field(default_factory=list)
+
+    def calibrate_from(self, from_ms: int) -> None:
+        """Take the upright from the first quiet seconds at or after ``from_ms`` (event time)."""
+        self.explicit_from_ms, self.explicit_seconds = from_ms, []
+
+    def second(self, frame: FeatureFrameV1) -> Posture:
+        """The sensor's posture this second; updates its calibration and stillness."""
+        gravity = frame.gravity
+        if gravity is not None:
+            if self.explicit_from_ms is not None and frame.t_ms >= self.explicit_from_ms:
+                if (frame.sd_mg or 0.0) <= EXPLICIT_MAX_SD_MG:
+                    self.explicit_seconds.append(gravity)
+                if len(self.explicit_seconds) >= EXPLICIT_STILL_SECONDS:
+                    self.calibration.set_explicit(self.explicit_seconds)
+                    self.explicit_from_ms, self.explicit_seconds = None, []
+            self.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
+        posture = classify(frame, self.placement, self.calibration.reference)
+        self.still_ms = self.stillness.push(frame)
+        if self.still_ms >= NOT_WORN_S * 1000:
+            posture = "not_worn"
+        self.last_posture = posture
+        return posture
+
+    def trunk_angles(self, frame: FeatureFrameV1, posture: Posture) -> tuple[float | None, float | None]:
+        """A trunk sensor's lateral lean relative to the wearer's neutral (followed while walking) and its
+        inclination from the calibrated upright, in degrees (ISO 11226); None where the frame cannot say."""
+        lean = None
+        if frame.lean_deg is not None:
+            if posture == "moving":
+                self.lean_neutral.observe(frame.lean_deg)
+            lean = self.lean_neutral.relative(frame.lean_deg)
+        return lean, inclination_deg(frame, self.calibration.reference)

@@ -1,0 +1,155 @@
+"""One wearer, one second: the primary sensor's posture -> the wearer's posture (thigh + trunk fusion) -> bouts and
+exposures -> hourly summaries. Pure; time comes from the frames.
+
+The most informative sensor a wearer wears drives the bouts (thigh, then trunk, then wrist:
+sedentary-science.md s3); a trunk sensor worn with a thigh sensor adds lying (fusion) and the lean exposure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
+from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
+from alerts.detect.device import DeviceState
+from alerts.detect.posture import Posture, fuse
+from alerts.detect.summary import HOUR_MS, HourSummary
+from ingest.wire import FeatureFrameV1, Placement, Trigger
+
+PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
+# How far apart in event time a thigh second and its trunk partner's latest second may be to be fused.
+FUSION_WINDOW_MS = 15_000
+
+BoutChange = BoutStarted | BoutEnded
+
+
+@dataclass(frozen=True, slots=True)
+class WearerSecond:
+    """What one second of the primary sensor changed for the wearer.
+
+    ``changes`` are the bout changes in order, each with the posture that follows it (for an ended bout: the next
+    bout's posture, or None); ``closed_hour`` is the hourly summary this second's hour replaced; ``lean_ended`` is
+    (start_ms, end_ms) of a lean run that ended with this second.
+    """
+
+    t_ms: int
+    posture: Posture
+    changes: list[tuple[BoutChange, Posture | None]]
+    closed_hour: HourSummary | None = None
+    lean_ended: tuple[int, int] | None = None
+
+
+@dataclass
+class WearerDetection:
+    """A wearer's sensors, bouts, current hour and lean run."""
+
+    primary: str
+    tracker: BoutTracker
+    devices: dict[str, DeviceState] = field(default_factory=dict)
+    hour: HourSummary | None = None
+    lean_run: LeanRun = field(default_factory=LeanRun)
+    frames: int = 0
+
+    @property
+    def primary_device(self) -> DeviceState:
+        return self.devices[self.primary]
+
+    def trunk_partner(self) -> DeviceState | None:
+        if self.primary_device.placement != "thigh":
+            return None
+        return next((d for d in self.devices.values() if d.placement == "trunk"), None)
+
+    def device(self, name: str, placement: Placement, new_tracker: Callable[[], BoutTracker]) -> DeviceState:
+        """The sensor ``name``, added on first sight; a more informative sensor that joins drives the bouts from
+        then on (with a fresh tracker)."""
+        device = self.devices.get(name)
+        if device is None:
+            device = self.devices[name] = DeviceState(placement)
+            if PLACEMENT_RANK[placement] < PLACEMENT_RANK[self.primary_device.placement]:
+                self.primary = name
+                self.tracker = new_tracker()
+        return device
+
+    def second(
+        self,
+        frame: FeatureFrameV1,
+        device: DeviceState,
+        posture: Posture,
+        *,
+        lean_limit_deg: float,
+        zone: tzinfo,
+        lean_episode_s: int,
+    ) -> WearerSecond:
+        """One second of the primary sensor with its posture: fuse with a trunk partner, follow the bouts (a
+        confirmed not-worn run is back-dated to where the stillness began), the hour and the lean run."""
+        self.frames += 1
+        partner = self.trunk_partner()
+        if (
+            partner is not None
+            and partner.last_ms is not None
+            and abs(partner.last_ms - frame.t_ms) <= FUSION_WINDOW_MS
+            and posture not in ("not_worn", "unknown")
+        ):
+            posture = fuse(posture, partner.last_posture)
+        if posture == "not_worn" and device.stillness.start_ms is not None:
+            changes = self.tracker.switch_at(device.stillness.start_ms, "not_worn")
+            changes += self.tracker.push(frame.t_ms, posture)
+        else:
+            changes = self.tracker.push(frame.t_ms, posture)
+
+        closed = None
+        hour_ms = frame.t_ms - frame.t_ms % HOUR_MS
+        if self.hour is None or self.hour.hour_ms != hour_ms:
+            closed = self.hour
+            local_hour = datetime.fromtimestamp(hour_ms / 1000, zone).hour
+            self.hour = HourSummary(hour_ms, lean_episode_s=lean_episode_s, local_hour=local_hour)
+        self.hour.add_posture(posture)
+        lean_ended = None
+        if device.placement == "trunk":
+            lean_ended = self._trunk_second(self.hour, device, frame, posture, lean_limit_deg)
+        paired: list[tuple[BoutChange, Posture | None]] = []
+        for i, change in enumerate(changes):
+            following = changes[i + 1] if i + 1 < len(changes) else None
+            next_posture = following.posture if isinstance(following, BoutStarted) else None
+            if isinstance(change, BoutEnded):
+                self.hour.add_bout(change.bout, next_posture)
+            paired.append((change, next_posture))
+        return WearerSecond(frame.t_ms, posture, paired, closed, lean_ended)
+
+    def partner_second(
+        self, frame: FeatureFrameV1, device: DeviceState, posture: Posture, *, lean_limit_deg: float
+    ) -> tuple[int, int] | None:
+        """One second of a sensor that is not the primary: a trunk partner adds its exposure and lean run to the
+        current hour. Returns a lean run that ended, as in ``WearerSecond.lean_ended``."""
+        if device.placement != "trunk" or self.hour is None:
+            return None
+        return self._trunk_second(self.hour, device, frame, posture, lean_limit_deg)
+
+    def _trunk_second(
+        self, hour: HourSummary, device: DeviceState, frame: FeatureFrameV1, posture: Posture, lean_limit_deg: float
+    ) -> tuple[int, int] | None:
+        lean, incl = device.trunk_angles(frame, posture)
+        hour.add_exposure(frame.t_ms, posture, lean, incl)
+        return self.lean_run.push(frame.t_ms, posture, lean, lean_limit_deg)
+
+    def exposures(self, t_ms: int) -> dict[Trigger, int]:
+        """What the wearer is exposed to now, with when it began (ms): a sitting or static standing bout, a lean."""
+        exposures: dict[Trigger, int] = {}
+        current = self.tracker.current
+        if current is not None and current[0] in ("sitting", "standing"):
+            exposures["sitting" if current[0] == "sitting" else "standing"] = current[1]
+        run = self.lean_run
+        if run.side is not None and t_ms - run.last_ms <= EPISODE_TOLERANCE_MS:
+            exposures["lean"] = run.start_ms
+        return exposures
+
+    def close(self) -> tuple[list[BoutChange], HourSummary | None]:
+        """End of data: end the current bout at the last frame seen and close the open hour."""
+        changes = self.tracker.close()
+        for change in changes:
+            if isinstance(change, BoutEnded) and self.hour is not None:
+                self.hour.add_bout(change.bout, None)
+        closed, self.hour = self.hour, None
+        return changes, closed
