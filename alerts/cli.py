@@ -21,8 +21,9 @@ from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PromptPolicy, merge
 from alerts.run import run_alerts
 from alerts.settings import AlertsConfig
-from ingest.cli import run_until_signal, send_command
 from ingest.errors import ConfigError
+from ingest.mqtt import send_command
+from ingest.process import run_until_signal
 from ingest.wire import CommandV1, check_id, describe_validation_error
 
 
@@ -81,7 +82,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="run the detection path on labelled recordings: per-class and bout-level results",
         description="Raw samples -> per-second features -> calibrated posture -> bouts, on dataset folders laid out "
         "like ../shared/data/* (README, labels.csv, recordings/*.csv.gz). How columns map to placements and units "
-        "comes from kinetic-dataset.yaml in the folder or from ingest/evaluate/datasets/<folder name>.yaml.",
+        "comes from kinetic-dataset.yaml in the folder or from ingest/recordings/datasets/<folder name>.yaml.",
     )
     ev.add_argument("datasets", nargs="+", type=Path, metavar="DATASET_DIR")
     ev.add_argument("--placement", help="only this placement configuration (thigh, trunk, wrist, thigh+trunk)")

@@ -68,6 +68,15 @@ class WearerState:
     live_policy: dict[str, Any] = field(default_factory=dict)  # overrides set over MQTT or the CLI
     prompts_sent: int = 0
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; a snapshot written before detection had its own state (session 3) is folded into it."""
+        if "detection" not in state:
+            detection = WearerDetection(state.pop("primary"), state.pop("tracker"), state.pop("devices"))
+            detection.hour, detection.lean_run = state.pop("hour"), state.pop("lean_run")
+            detection.frames = state.pop("frames")
+            state["detection"] = detection
+        self.__dict__.update(state)
+
     @property
     def primary(self) -> str:
         return self.detection.primary
@@ -126,6 +135,7 @@ class AlertEngine:
         if not primary:
             self.counters.secondary_batches += 1
         policy = self.policy(batch.wearer)
+        lean_limit_deg, zone, lean_episode_s = policy.lean_threshold_deg, policy.zone, self.config.lean_episode_s
         out: list[Output] = []
         for frame in batch.frames:
             self.counters.frames += 1
@@ -137,18 +147,12 @@ class AlertEngine:
             device.last_ms = frame.t_ms
             posture = device.second(frame)  # frame -> the sensor's posture
             if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
-                second = detection.second(
-                    frame,
-                    device,
-                    posture,
-                    lean_limit_deg=policy.lean_threshold_deg,
-                    zone=policy.zone,
-                    lean_episode_s=self.config.lean_episode_s,
-                )
-                out += self._detected(batch.wearer, state, second)
+                second = detection.second(frame, device, posture, lean_limit_deg, zone, lean_episode_s)
+                if second.changes or second.closed_hour is not None or second.lean_ended is not None:
+                    out += self._detected(batch.wearer, state, second)
                 out += self._prompt_second(batch.wearer, state, frame.t_ms)
             else:  # a trunk partner's exposure and lean run
-                ended = detection.partner_second(frame, device, posture, lean_limit_deg=policy.lean_threshold_deg)
+                ended = detection.partner_second(frame, device, posture, lean_limit_deg)
                 out += self._lean_ended(batch.wearer, state, ended)
         return out
 

@@ -13,6 +13,8 @@ WAL with ``synchronous=NORMAL``: a commit survives the process being killed (it 
 
 from __future__ import annotations
 
+import importlib
+import io
 import pickle
 import sqlite3
 import time
@@ -44,6 +46,29 @@ CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state) WHERE state 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 STATE_VERSION = "1"
+
+# Where classes of a version-1 snapshot live now: the layout of session 4 moved detection to alerts.detect and
+# prompting to alerts.prompts (WearerState.__setstate__ folds the old flat wearer state into its new shape).
+_MOVED_MODULES = {
+    "alerts.calibration": "alerts.detect.calibration",
+    "alerts.posture": "alerts.detect.posture",
+    "alerts.bouts": "alerts.detect.bouts",
+    "alerts.asymmetry": "alerts.detect.asymmetry",
+    "alerts.summary": "alerts.detect.summary",
+    "alerts.catalog": "alerts.prompts.catalog",
+    "alerts.policy.model": "alerts.prompts.policy.model",
+    "alerts.policy.planner": "alerts.prompts.policy.planner",
+    "alerts.response": "alerts.prompts.response",
+}
+_MOVED_CLASSES = {("alerts.engine", "DeviceState"): ("alerts.detect.device", "DeviceState")}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Loads snapshots written before classes moved (same classes and fields, new modules)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        module, name = _MOVED_CLASSES.get((module, name), (_MOVED_MODULES.get(module, module), name))
+        return getattr(importlib.import_module(module), name)
 
 
 class StateError(AlertsError):
@@ -81,8 +106,8 @@ class AlertState:
         out = {}
         for wearer, blob in self._db.execute("SELECT wearer, state FROM wearers"):
             try:
-                out[wearer] = pickle.loads(blob)
-            except Exception as exc:  # a snapshot from older code: say which, start that wearer afresh
+                out[wearer] = _Unpickler(io.BytesIO(blob)).load()
+            except Exception as exc:  # a snapshot this code cannot read: say which wearer, and stop
                 raise StateError(f"alert state {self.path}: wearer {wearer!r} cannot be restored ({exc})") from exc
         return out
 

@@ -58,6 +58,7 @@ def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, thr
     next_k = [0] * wearers
     crossed: list[float | None] = [None] * wearers
     sent, late_s = 0, 0.0
+    unacked: list[mqtt.MQTTMessageInfo] = []
     end_ms = start_ms + seconds * 1000
     while True:
         now_ms = time.time() * 1000
@@ -75,14 +76,15 @@ def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, thr
                 for k in range(k0, k0 + batch_s)
             )
             payload = f'{{"v":1,"wearer":"w{i}","device":"d","placement":"thigh","seq":{k0},"frames":[{frames}]}}'
-            client.publish(topics[i], payload, qos=1)
+            unacked.append(client.publish(topics[i], payload, qos=1))
             if k0 <= threshold_s < k0 + batch_s:
                 crossed[i] = time.time()
             next_k[i] = k0 + batch_s
             sent += batch_s
+        unacked = [info for info in unacked if not info.is_published()]
         time.sleep(max(0.0, 0.05 - (time.time() * 1000 - now_ms) / 1000))
-    while client._out_messages:  # every QoS 1 publish acknowledged by the broker
-        time.sleep(0.05)
+    for info in unacked:  # every QoS 1 publish acknowledged by the broker
+        info.wait_for_publish()
     client.loop_stop()
     client.disconnect()
     print(json.dumps({"sent": sent, "late_s": round(late_s, 3), "crossed": crossed}))

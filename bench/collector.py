@@ -23,6 +23,7 @@ from bleak import BleakClient
 
 from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
+from ingest.ble.emulators.kinetic_diy import KineticDiyEmulator
 from ingest.ble.profiles import kinetic_diy
 from ingest.mqtt import serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
@@ -38,10 +39,10 @@ def samples(seconds: float, phase: float) -> list[tuple[float, float, float]]:
     return [(0.1 * math.sin(phase + i / 10), 0.05, 0.99) for i in range(n)]
 
 
-async def emulators(radio: VirtualRadio, count: int) -> list[kinetic_diy.KineticDiyEmulator]:
+async def emulators(radio: VirtualRadio, count: int) -> list[KineticDiyEmulator]:
     out = []
     for i in range(count):
-        emulator = kinetic_diy.KineticDiyEmulator(radio.peripheral(f"diy{i}", f"F2:00:00:00:00:{i:02X}"), RATE_HZ)
+        emulator = KineticDiyEmulator(radio.peripheral(f"diy{i}", f"F2:00:00:00:00:{i:02X}"), RATE_HZ)
         await emulator.start(f"Kinetic DIY {i}")
         out.append(emulator)
     return out

@@ -1,6 +1,5 @@
-"""The ingest side's commands: ``simulate``, ``bridge``, ``data`` and ``collect``, with the helpers every
-package's commands share (running a service until a signal, sending a command to the alert service).
-The ``kinetic`` command (``kinetic.cli``) assembles these with the other packages' commands.
+"""The ingest side's commands: ``simulate``, ``bridge``, ``data`` and ``collect``. The ``kinetic`` command
+(``kinetic.cli``) assembles these with the other packages' commands.
 """
 
 from __future__ import annotations
@@ -8,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -18,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 from ingest.backoff import backoff_delay_s
 from ingest.bridge import Bridge
 from ingest.errors import SinkUnavailable
-from ingest.mqtt import connect, serve
-from ingest.settings import IngestConfig, MqttSettings
+from ingest.mqtt import serve
+from ingest.process import run_until_signal
+from ingest.settings import IngestConfig
 from ingest.simulate.scenario import Scenario, load_scenario
 from ingest.simulate.service import simulate
 from ingest.store import make_sink
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries, write_export
 from ingest.store.spool import Spool, open_spool
-from ingest.wire import CommandV1, Topics, check_id, encode
+from ingest.wire import Topics, check_id
 
 if TYPE_CHECKING:
     from ingest.ble.simulate_ble import BleSimulation
@@ -99,30 +98,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Scans for, connects to and streams from the wearables in the collector settings "
         "([[collector.wearables]] in the TOML file; see docs/collector.md), with an on-disk store-and-forward queue.",
     )
-
-
-def run_until_signal(factory: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run a service; SIGINT/SIGTERM set ``stop`` so it flushes and returns cleanly."""
-
-    async def runner() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await factory(stop)
-
-    asyncio.run(runner())
-
-
-def send_command(mqtt: MqttSettings, command: CommandV1) -> None:
-    """Publish one command on ``<root>/v1/<wearer>/commands`` (QoS 1) for the alert service."""
-    topics = Topics(mqtt.topic_root)
-
-    async def job() -> None:
-        async with connect(mqtt, f"{mqtt.client_id_prefix}-cli", max_attempts=3) as client:
-            await client.publish(topics.commands(command.wearer), encode(command), qos=1)
-
-    asyncio.run(job())
 
 
 def _cmd_simulate(args: argparse.Namespace, settings: IngestConfig) -> int:

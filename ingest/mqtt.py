@@ -20,7 +20,7 @@ import aiomqtt
 from ingest.backoff import backoff_delay_s
 from ingest.errors import IngestError
 from ingest.settings import MqttSettings
-from ingest.wire import DeadLetterV1, Topics, encode
+from ingest.wire import CommandV1, DeadLetterV1, Topics, encode
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -249,3 +249,15 @@ async def serve(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await stop.wait()
+
+
+def send_command(mqtt: MqttSettings, command: CommandV1) -> None:
+    """Publish one command on ``<root>/v1/<wearer>/commands`` (QoS 1) for the alert service, from a command line
+    (three connection attempts)."""
+    topics = Topics(mqtt.topic_root)
+
+    async def job() -> None:
+        async with connect(mqtt, f"{mqtt.client_id_prefix}-cli", max_attempts=3) as client:
+            await client.publish(topics.commands(command.wearer), encode(command), qos=1)
+
+    asyncio.run(job())

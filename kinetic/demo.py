@@ -2,8 +2,8 @@
 
 An in-process MQTT broker (amqtt), the embedded SQLite store, the real bridge and alert service, and the
 simulator driving several virtual wearers through a workday at accelerated time. Prompts appear live;
-a per-wearer summary is computed from what the bridge stored. This module is a composition root, like the
-CLI: it is the one place (with ingest.cli) that wires ingest and alerts together.
+a per-wearer summary is computed from what the bridge stored. Like ``kinetic.cli``, this module is part of the
+composition root: it builds the real adapters and wires ingest and alerts together.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ FUSION_WINDOW_MS = 15_000
 BoutChange = BoutStarted | BoutEnded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once a second, and a frozen dataclass's __init__ costs several times more
 class WearerSecond:
     """What one second of the primary sensor changed for the wearer.
 
@@ -36,7 +36,7 @@ class WearerSecond:
 
     t_ms: int
     posture: Posture
-    changes: list[tuple[BoutChange, Posture | None]]
+    changes: tuple[tuple[BoutChange, Posture | None], ...]
     closed_hour: HourSummary | None = None
     lean_ended: tuple[int, int] | None = None
 
@@ -77,13 +77,14 @@ class WearerDetection:
         frame: FeatureFrameV1,
         device: DeviceState,
         posture: Posture,
-        *,
         lean_limit_deg: float,
         zone: tzinfo,
         lean_episode_s: int,
     ) -> WearerSecond:
         """One second of the primary sensor with its posture: fuse with a trunk partner, follow the bouts (a
-        confirmed not-worn run is back-dated to where the stillness began), the hour and the lean run."""
+        confirmed not-worn run is back-dated to where the stillness began), the hour and the lean run. The trunk's lean
+        run counts beyond ``lean_limit_deg`` (the wearer's policy); hours are summarised with their local hour in
+        ``zone`` and lean episodes of at least ``lean_episode_s``."""
         self.frames += 1
         partner = self.trunk_partner()
         if (
@@ -109,6 +110,8 @@ class WearerDetection:
         lean_ended = None
         if device.placement == "trunk":
             lean_ended = self._trunk_second(self.hour, device, frame, posture, lean_limit_deg)
+        if not changes:  # most seconds
+            return WearerSecond(frame.t_ms, posture, (), closed, lean_ended)
         paired: list[tuple[BoutChange, Posture | None]] = []
         for i, change in enumerate(changes):
             following = changes[i + 1] if i + 1 < len(changes) else None
@@ -116,10 +119,10 @@ class WearerDetection:
             if isinstance(change, BoutEnded):
                 self.hour.add_bout(change.bout, next_posture)
             paired.append((change, next_posture))
-        return WearerSecond(frame.t_ms, posture, paired, closed, lean_ended)
+        return WearerSecond(frame.t_ms, posture, tuple(paired), closed, lean_ended)
 
     def partner_second(
-        self, frame: FeatureFrameV1, device: DeviceState, posture: Posture, *, lean_limit_deg: float
+        self, frame: FeatureFrameV1, device: DeviceState, posture: Posture, lean_limit_deg: float
     ) -> tuple[int, int] | None:
         """One second of a sensor that is not the primary: a trunk partner adds its exposure and lean run to the
         current hour. Returns a lean run that ended, as in ``WearerSecond.lean_ended``."""

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.ble.bumble_backend import BumbleClient, BumbleScanner, VirtualRadio
+from ingest.ble.emulators.infinitime import InfiniTimeEmulator
 from ingest.ble.profiles import infinitime, kinetic_diy
 from ingest.errors import DecodeError
 from ingest.features import seconds_from_samples
@@ -24,7 +25,7 @@ def test_bleak_scans_connects_and_streams_motion_from_an_emulated_pinetime() -> 
     async def run() -> tuple[list[tuple[float, float, float]], list[tuple[int, str, str]], int, str | None]:
         radio = VirtualRadio()
         await radio.start()
-        watch = infinitime.InfiniTimeEmulator(radio.peripheral("pinetime", "F1:00:00:00:00:07"))
+        watch = InfiniTimeEmulator(radio.peripheral("pinetime", "F1:00:00:00:00:07"))
         await watch.start()
         # InfiniTime's name is only in the scan response: found by name means active scanning works
         device = await BleakScanner.find_device_by_name("InfiniTime", timeout=5, backend=BumbleScanner, radio=radio)

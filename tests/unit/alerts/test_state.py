@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerts.state import AlertState, StateError
-from ingest.wire import PromptV1
+from ingest.wire import EventV1, FeatureBatchV1, PromptV1
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
@@ -57,3 +57,44 @@ def test_a_state_file_of_another_version_is_refused_with_its_path(tmp_path: Path
         db.execute("UPDATE meta SET value = '0' WHERE key = 'version'")
     with pytest.raises(StateError, match=r"s.sqlite has version 0, this Kinetic reads 1"):
         AlertState(path)
+
+
+# tests/fixtures/alert-state-ade3ad4.sqlite was written by the code of commit ade3ad4 (session 3, before the layout
+# of issue 12 moved the classes a snapshot names): this scenario's first 150 pairs of batches, then a checkpoint.
+SNAPSHOT_SEGMENTS = "walk 3m, sit 40m lean_right 13deg, walk 2m, sit 35m, walk 2m"
+SNAPSHOT_CUT = 150
+
+
+def test_a_snapshot_written_before_the_layout_change_carries_on_as_if_uninterrupted(tmp_path: Path) -> None:
+    from alerts.engine import AlertEngine, EngineConfig
+    from alerts.prompts.catalog import load_catalog
+    from ingest.simulate.scenario import parse_scenario
+    from ingest.simulate.synth import batches_for
+
+    scenario = parse_scenario(
+        "start: 2026-01-05T09:40:00+00:00\nwearers:\n"
+        f"  - wearer: ann\n    placement: thigh\n    segments: [{SNAPSHOT_SEGMENTS}]\n"
+        f"  - wearer: ann\n    placement: trunk\n    segments: [{SNAPSHOT_SEGMENTS}]\n"
+    )
+    thigh, trunk = (list(batches_for(scenario, w, 10)) for w in scenario.wearers)
+    pairs = list(zip(trunk, thigh, strict=True))
+
+    def feed(engine: AlertEngine, batches: list[tuple[FeatureBatchV1, FeatureBatchV1]]) -> list[PromptV1 | EventV1]:
+        out: list[PromptV1 | EventV1] = []
+        for a, b in batches:
+            out += engine.process(a) + engine.process(b)
+        return out
+
+    uninterrupted = AlertEngine(EngineConfig(), load_catalog())
+    feed(uninterrupted, pairs[:SNAPSHOT_CUT])
+    expected = feed(uninterrupted, pairs[SNAPSHOT_CUT:]) + uninterrupted.close("ann")
+
+    path = tmp_path / "state.sqlite"
+    path.write_bytes((Path(__file__).parents[2] / "fixtures" / "alert-state-ade3ad4.sqlite").read_bytes())
+    restored = AlertEngine(EngineConfig(), load_catalog())
+    restored.wearers.update(AlertState(path).load())
+    assert restored.wearers["ann"].primary == "ann-thigh"
+    assert restored.wearers["ann"].detection.tracker.current == ("sitting", scenario.start_ms + 3 * 60_000)
+    after = feed(restored, pairs[SNAPSHOT_CUT:]) + restored.close("ann")
+    assert after == expected
+    assert any(isinstance(o, PromptV1) and o.trigger == "sitting" for o in after)  # the bout's prompt still comes
