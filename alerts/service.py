@@ -21,7 +21,18 @@ from alerts.engine import AlertEngine, Output
 from alerts.state import AlertState
 from ingest.errors import WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
-from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Topics, decode, encode
+from ingest.settings import DEFAULT_MAX_AHEAD_MS
+from ingest.wire import (
+    CommandV1,
+    EventV1,
+    FeatureBatchV1,
+    PromptV1,
+    Topics,
+    decode,
+    describe_future,
+    encode,
+    future_frames,
+)
 
 _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
@@ -43,8 +54,11 @@ class AlertService:
         checkpoint_s: float = 5.0,
         max_unacked: int = 50_000,
         idle_checkpoint_s: float = 0.1,
+        max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
     ) -> None:
         self.topics = topics
+        self.max_ahead_ms = max_ahead_ms
+        self.internal_errors = 0  # messages whose handling raised: dead-lettered, the service carried on
         self.engine = engine
         self.on_prompt = on_prompt
         self.name = name
@@ -107,8 +121,9 @@ class AlertService:
     async def _consume(self, client: MqttClient) -> None:
         async for batch in message_batches(client):
             async with self._lock:
+                now_ms = int(time.time() * 1000)
                 for message in batch:
-                    await self.handle(client, str(message.topic), payload_bytes(message))
+                    await self.handle(client, str(message.topic), payload_bytes(message), now_ms)
                     if self.manual_ack:
                         self._unacked.append((message.mid, message.qos))
                 self._last_message = time.monotonic()
@@ -179,16 +194,38 @@ class AlertService:
         )
         return outputs
 
-    async def handle(self, publisher: Publisher, topic: str, payload: bytes) -> None:
+    async def handle(self, publisher: Publisher, topic: str, payload: bytes, now_ms: int | None = None) -> None:
+        """One message: decoded against the contract, times checked against this host's clock (``now_ms``, read
+        here if not given), through the engine. Whatever it refuses is dead-lettered with the reason; an error
+        inside the engine is logged, counted and dead-lettered too: one message never stops the service."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         try:
             _, batch = decode(self.topics, topic, payload)
             if not isinstance(batch, FeatureBatchV1 | CommandV1):
                 raise WireError(f"expected a feature batch or a command on {topic}")
+            if isinstance(batch, CommandV1):
+                if self.max_ahead_ms is not None and batch.at.timestamp() * 1000 > now_ms + self.max_ahead_ms:
+                    raise WireError(f"command time {batch.at.isoformat()} is ahead of this host's clock")
+            else:
+                future = future_frames(batch.frames, now_ms, self.max_ahead_ms)
+                if future:  # refused, and the frames before them kept
+                    await self.dead_letters.send(
+                        publisher, topic, payload, describe_future(batch.frames, future, now_ms)
+                    )
+                    if future == len(batch.frames):
+                        return
+                    batch = batch.model_copy(update={"frames": batch.frames[: len(batch.frames) - future]})
         except WireError as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return
         self._dirty.add(batch.wearer)
-        outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+        try:
+            outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+        except Exception as exc:  # a bug the data found: this message is set aside, every other wearer goes on
+            self.internal_errors += 1
+            _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
+            await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+            return
         replayed: set[str] = set()
         for output in outputs:
             if isinstance(output, PromptV1):

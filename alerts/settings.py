@@ -7,7 +7,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ingest.settings import MqttSettings
+from ingest.settings import ClockSettings, MqttSettings
 
 
 class AlertsSettings(BaseModel):
@@ -78,3 +78,5 @@ class AlertsConfig(Protocol):
     def mqtt(self) -> MqttSettings: ...
     @property
     def alerts(self) -> AlertsSettings: ...
+    @property
+    def clock(self) -> ClockSettings: ...

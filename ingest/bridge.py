@@ -30,15 +30,25 @@ import logging
 import time
 from dataclasses import dataclass
 
+import msgspec
+
 from ingest.backoff import backoff_delay_s
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
-from ingest.settings import BridgeSettings
+from ingest.settings import DEFAULT_MAX_AHEAD_MS, BridgeSettings
 from ingest.store.fast_features import BatchLike, decode_features, is_fast_batch
 from ingest.store.points import Point, PointSink
 from ingest.store.rollup import MinuteRollup
 from ingest.store.spool import Spool, SpoolEntry, SpoolFull
-from ingest.wire import DeviceStatusV1, FeatureBatchV1, Payload, Topics, decode_at
+from ingest.wire import (
+    DeviceStatusV1,
+    FeatureBatchV1,
+    Payload,
+    Topics,
+    decode_at,
+    describe_future,
+    future_frames,
+)
 
 ROLLUP_STATE = "rollup"
 
@@ -58,9 +68,17 @@ class BridgeCounters:
 
 class Bridge:
     def __init__(
-        self, *, topics: Topics, sink: PointSink, spool: Spool, settings: BridgeSettings, name: str = "bridge"
+        self,
+        *,
+        topics: Topics,
+        sink: PointSink,
+        spool: Spool,
+        settings: BridgeSettings,
+        name: str = "bridge",
+        max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
     ) -> None:
         self.topics = topics
+        self.max_ahead_ms = max_ahead_ms
         self.sink = sink
         self.spool = spool
         self.settings = settings
@@ -137,13 +155,24 @@ class Bridge:
                 self._uncommitted += 1
                 mids.append((message.mid, message.qos))
                 topic, payload = str(message.topic), payload_bytes(message)
+                now_ms = int(time.time() * 1000)
                 try:
                     decoded = self._decode(topic, payload)
+                    if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
+                        future = future_frames(decoded.frames, now_ms, self.max_ahead_ms)
+                        if future:  # refused, and the frames before them kept
+                            await self.dead_letters.send(
+                                client, topic, payload, describe_future(decoded.frames, future, now_ms)
+                            )
+                            if future == len(decoded.frames):
+                                continue
+                            decoded = _first_frames(decoded, len(decoded.frames) - future)
+                    elif isinstance(decoded, DeviceStatusV1) and future_frames([decoded], now_ms, self.max_ahead_ms):
+                        raise WireError(f"status t_ms {decoded.t_ms} is ahead of this host's clock")
                 except WireError as exc:
                     await self.dead_letters.send(client, topic, payload, str(exc))
                 else:
                     try:
-                        now_ms = int(time.time() * 1000)
                         body, count = self.sink.encode_message(decoded, now_ms)
                         rolled = self._rollup_points(decoded)
                         if rolled:
@@ -317,3 +346,10 @@ class Bridge:
             if attempt:
                 _LOGGER.info("%s: database is back after %d retries", self.name, attempt)
             return True
+
+
+def _first_frames(batch: FeatureBatchV1 | BatchLike, keep: int) -> FeatureBatchV1 | BatchLike:
+    """The batch with only its first ``keep`` frames (the rest were refused)."""
+    if isinstance(batch, FeatureBatchV1):
+        return batch.model_copy(update={"frames": batch.frames[:keep]})
+    return msgspec.structs.replace(batch, frames=batch.frames[:keep])  # type: ignore[type-var]

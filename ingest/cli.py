@@ -182,7 +182,8 @@ def _replay_ble(args: argparse.Namespace, settings: IngestConfig) -> int:
             topics=Topics(settings.mqtt.topic_root),
             speed=speed,
             queue_path=settings.collector.queue_path,
-            start_ms=int(time.time() * 1000),
+            # the recording ends now: played faster than real time, its seconds never run ahead of the clock
+            start_ms=int(time.time() * 1000) - round(seconds * 1000),
             batch_s=settings.simulate.batch_s,
         )
     )
@@ -234,7 +235,13 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
         sink = make_sink(settings.store, settings.influx)
         await _retry_until_ready(sink.prepare, f"store {settings.store.kind} ({settings.influx.url})", stop)
         spool = open_spool(settings.bridge)
-        bridge = Bridge(topics=Topics(settings.mqtt.topic_root), sink=sink, spool=spool, settings=settings.bridge)
+        bridge = Bridge(
+            topics=Topics(settings.mqtt.topic_root),
+            sink=sink,
+            spool=spool,
+            settings=settings.bridge,
+            max_ahead_ms=settings.clock.max_ahead_ms,
+        )
         try:
             await serve(bridge.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-bridge", stop, manual_ack=True)
         finally:

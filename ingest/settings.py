@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -78,6 +78,29 @@ class BridgeSettings(_Section):
     )
 
 
+DEFAULT_MAX_AHEAD_MS = 300_000  # a device clock may run ahead of the receiver's a little; minutes is a wrong clock
+
+
+class ClockSettings(_Section):
+    """How far the times in received data may run ahead of this host's clock (KINETIC_CLOCK__...)."""
+
+    max_ahead_s: float | None = Field(
+        default=DEFAULT_MAX_AHEAD_MS / 1000,
+        ge=0,
+        description="a frame or command more than this ahead of this host's clock is refused (dead-lettered); "
+        "empty: no limit (replaying future-dated data)",
+    )
+
+    @field_validator("max_ahead_s", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def max_ahead_ms(self) -> int | None:
+        return None if self.max_ahead_s is None else round(self.max_ahead_s * 1000)
+
+
 class SimulateSettings(_Section):
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     speed: float = Field(default=1.0, ge=0, description="time acceleration; 0 = as fast as possible")
@@ -130,6 +153,8 @@ class IngestConfig(Protocol):
     def store(self) -> StoreSettings: ...
     @property
     def bridge(self) -> BridgeSettings: ...
+    @property
+    def clock(self) -> ClockSettings: ...
     @property
     def simulate(self) -> SimulateSettings: ...
     @property

@@ -23,10 +23,10 @@ import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NewType
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ingest.errors import WireError
 
@@ -48,6 +48,26 @@ MAX_FRAMES_PER_BATCH = 600
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 
+# Every time on the wire lies in [EARLIEST_MS, LATEST_MS]: a Unix epoch in milliseconds from 2015 (before any
+# Kinetic data, and before the clock of a device or Raspberry Pi that booted without a real-time clock: 1970/2000)
+# to 2100. This is what tells a time in the wrong unit apart: seconds read as milliseconds fall in 1970, and
+# microseconds or nanoseconds fall after 2100 (the poison message of issue 13, 1764230400000000, is microseconds).
+# Times ahead of the receiver's clock are refused by each service (``future_frames``).
+EARLIEST_MS = 1_420_070_400_000  # 2015-01-01T00:00:00Z
+LATEST_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+EpochMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS)]
+
+
+def _plausible_time(value: datetime) -> datetime:
+    ms = value.timestamp() * 1000
+    if not EARLIEST_MS <= ms <= LATEST_MS:
+        raise ValueError(f"{value.isoformat()} is outside 2015-01-01 .. 2100-01-01")
+    return value
+
+
+WireTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
+"""A time zone-aware time from 2015 to 2100 (ISO 8601 on the wire)."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -64,7 +84,11 @@ class FeatureFrameV1(_Model):
     A frame carries the gravity vector, the inclination, or both.
     """
 
-    t_ms: int = Field(ge=0, description="start of the second, Unix epoch milliseconds (UTC), device clock")
+    t_ms: int = Field(
+        ge=0,
+        description="start of the second, Unix epoch milliseconds (UTC), device clock; on the wire (in a batch) "
+        "from 2015 to 2100",
+    )
     gx: float | None = Field(default=None, ge=-16.0, le=16.0)
     gy: float | None = Field(default=None, ge=-16.0, le=16.0)
     gz: float | None = Field(default=None, ge=-16.0, le=16.0)
@@ -104,8 +128,9 @@ class FeatureBatchV1(_Model):
 
 
 def batch_problem(frames: Sequence[Any]) -> str | None:
-    """Why a batch's frames break the rules the field types cannot say, or None: times strictly increasing, and
-    each frame with the whole gravity vector (gx, gy, gz) or an inclination. One pass per batch (a validator per
+    """Why a batch's frames break the rules the field types cannot say, or None: times strictly increasing and
+    plausible (``EARLIEST_MS`` .. ``LATEST_MS``, the unit named when it looks like another), and each frame with the
+    whole gravity vector (gx, gy, gz) or an inclination. One pass per batch (a validator per
     frame cost a quarter of the bridge's decoding time); also used by the bridge's fast path
     (ingest/store/fast_features.py)."""
     last = -1
@@ -113,6 +138,8 @@ def batch_problem(frames: Sequence[Any]) -> str | None:
         if frame.t_ms <= last:
             return "frames must be in strictly increasing t_ms order"
         last = frame.t_ms
+        if not EARLIEST_MS <= last <= LATEST_MS:
+            return f"frames.{i}.t_ms: {describe_epoch_ms(last)}"
         if frame.gx is None or frame.gy is None or frame.gz is None:
             missing_g = frame.gx is None
             if (frame.gy is None) != missing_g or (frame.gz is None) != missing_g:
@@ -130,7 +157,7 @@ class DeviceStatusV1(_Model):
     device: Id
     state: Literal["online", "offline"]
     placement: Placement | None = None
-    t_ms: int | None = Field(default=None, ge=0)
+    t_ms: EpochMs | None = None
     battery_pct: int | None = Field(default=None, ge=0, le=100)
     rssi_dbm: int | None = None
     firmware: str | None = Field(default=None, max_length=64)
@@ -153,9 +180,9 @@ class PromptV1(_Model):
     exercise: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=120)
     text: str = Field(min_length=1, max_length=1000)
-    created: AwareDatetime
-    expires: AwareDatetime
-    bout_start: AwareDatetime | None = None
+    created: WireTime
+    expires: WireTime
+    bout_start: WireTime | None = None
     attempt: int = Field(default=1, ge=1, le=10, description="1 = first prompt of this bout; 2 = the one re-prompt")
     duration_s: int | None = Field(default=None, ge=0, description="how long the suggested exercise takes")
     held_s: float | None = Field(
@@ -184,9 +211,9 @@ class EventV1(_Model):
     v: Literal[1] = 1
     kind: EventKind
     wearer: Id
-    t: AwareDatetime
+    t: WireTime
     posture: str | None = Field(default=None, max_length=32)
-    bout_start: AwareDatetime | None = None
+    bout_start: WireTime | None = None
     duration_s: float | None = Field(default=None, ge=0.0)
     prompt_id: str | None = Field(default=None, max_length=128)
     trigger: Trigger | None = None
@@ -209,7 +236,7 @@ class CollectorStatusV1(_Model):
     collector: Id
     state: Literal["online", "offline"]
     devices: list[Id] = Field(default_factory=list, max_length=256)
-    t_ms: int | None = Field(default=None, ge=0)
+    t_ms: EpochMs | None = None
 
 
 CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy"]
@@ -232,11 +259,11 @@ class CommandV1(_Model):
     v: Literal[1] = 1
     kind: CommandKind
     wearer: Id
-    at: AwareDatetime
+    at: WireTime
     device: Id | None = None
     prompt_id: str | None = Field(default=None, max_length=128)
     minutes: float | None = Field(default=None, gt=0, le=24 * 60)
-    until: AwareDatetime | None = None
+    until: WireTime | None = None
     settings: dict[str, object] | None = Field(default=None, max_length=64)
     source: str | None = Field(default=None, max_length=64, description="who sent it: cli, ntfy, mqtt client id")
 
@@ -258,7 +285,7 @@ class DeadLetterV1(_Model):
     reason: str
     payload: str
     payload_encoding: Literal["utf-8", "base64"]
-    received: AwareDatetime
+    received: WireTime
 
     @classmethod
     def wrap(cls, *, service: str, topic: str, reason: str, payload: bytes, received: datetime) -> DeadLetterV1:
@@ -369,13 +396,66 @@ def check_id(value: str) -> str:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each bad field: 'frames.3.t_ms: Input should be ...'."""
+    """One line naming each bad field: 'frames.3.t_ms: Input should be ...'; a time in milliseconds that is out of
+    range says which unit it would be in ('... as microseconds it is 2025-11-27T08:00:00Z')."""
     parts = []
     for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "payload"
-        parts.append(f"{loc}: {err['msg']}")
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "value_error":  # a rule of ours: its own words, which name the field
+            msg = str(err.get("ctx", {}).get("error", msg))
+            if not loc:
+                parts.append(msg)
+                continue
+        loc = loc or "payload"
+        if (
+            err["loc"]
+            and str(err["loc"][-1]).endswith("_ms")
+            and err["type"] in ("greater_than_equal", "less_than_equal")
+        ):
+            msg = describe_epoch_ms(err["input"])
+        parts.append(f"{loc}: {msg}")
     more = exc.error_count() - len(parts)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+_UNITS = (("seconds", 1000.0), ("microseconds", 1e-3), ("nanoseconds", 1e-6))
+
+
+def describe_epoch_ms(value: object) -> str:
+    """Why ``value`` is not a plausible epoch-milliseconds time, naming the unit it looks like it is in."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return f"{value!r} is not Unix epoch milliseconds"
+    for unit, to_ms in _UNITS:
+        if EARLIEST_MS <= value * to_ms <= LATEST_MS:
+            when = datetime.fromtimestamp(value * to_ms / 1000, UTC).isoformat()
+            return f"{value} is not Unix epoch milliseconds from 2015 to 2100 (as {unit} it is {when})"
+    return f"{value} is not Unix epoch milliseconds from 2015 to 2100"
+
+
+def future_frames(frames: Sequence[Any], now_ms: int, max_ahead_ms: int | None) -> int:
+    """How many of a batch's last frames are more than ``max_ahead_ms`` ahead of ``now_ms`` (the receiver's clock).
+    Frames are in time order, so these are a suffix: ``frames[: len(frames) - count]`` are the ones to keep.
+    ``max_ahead_ms`` None: no limit (replays of future-dated scenarios)."""
+    if max_ahead_ms is None:
+        return 0
+    limit = now_ms + max_ahead_ms
+    count = 0
+    for frame in reversed(frames):
+        if frame.t_ms <= limit:
+            break
+        count += 1
+    return count
+
+
+def describe_future(frames: Sequence[Any], count: int, now_ms: int) -> str:
+    """The dead-letter reason for the last ``count`` frames of a batch that lie in the future."""
+    first = frames[len(frames) - count]
+    ahead_s = (first.t_ms - now_ms) / 1000
+    return (
+        f"{count} of {len(frames)} frames refused: t_ms {first.t_ms} is {ahead_s:.0f} s ahead of this host's clock "
+        "(KINETIC_CLOCK__MAX_AHEAD_S)"
+    )
 
 
 _PAYLOAD_MODELS: dict[str, type[_Model]] = {

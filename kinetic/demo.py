@@ -73,8 +73,9 @@ async def run_demo(
     sink = EmbeddedSink(db_path)
     engine = engine_from_settings(settings.alerts)
     spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
-    bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge)
-    alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt)
+    # the demo plays a scripted day at accelerated time: its dates may lie ahead of this host's clock
+    bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge, max_ahead_ms=None)
+    alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt, max_ahead_ms=None)
     stop = asyncio.Event()
     try:
         async with embedded_broker() as port:

@@ -26,6 +26,7 @@ from dashboards.settings import GrafanaSettings
 from ingest.errors import ConfigError
 from ingest.settings import (
     BridgeSettings,
+    ClockSettings,
     CollectorSettings,
     InfluxSettings,
     MqttSettings,
@@ -51,6 +52,7 @@ class KineticSettings(BaseSettings):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
     simulate: SimulateSettings = Field(default_factory=SimulateSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)

@@ -105,8 +105,10 @@ async def running_pipeline(
     pipeline = Pipeline(
         settings,
         topics,
-        Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge),
-        AlertService(topics=topics, engine=engine),
+        Bridge(
+            topics=topics, sink=sink, spool=spool, settings=settings.bridge, max_ahead_ms=settings.clock.max_ahead_ms
+        ),
+        AlertService(topics=topics, engine=engine, max_ahead_ms=settings.clock.max_ahead_ms),
         asyncio.Event(),
     )
     async with asyncio.TaskGroup() as group:

@@ -119,7 +119,7 @@ def test_malformed_payloads_are_dead_lettered_while_the_pipeline_carries_on(
                 "device": "ann-thigh",
                 "placement": "thigh",
                 "seq": 0,
-                "frames": [{"t_ms": 1, "incl_deg": 500, "enmo_mg": 1, "n": 50}],
+                "frames": [{"t_ms": 1_767_603_600_000, "incl_deg": 500, "enmo_mg": 1, "n": 50}],
             }
         ).encode(),
         "extra field": json.dumps(
@@ -129,7 +129,7 @@ def test_malformed_payloads_are_dead_lettered_while_the_pipeline_carries_on(
                 "device": "ann-thigh",
                 "placement": "thigh",
                 "seq": 0,
-                "frames": [{"t_ms": 1, "incl_deg": 5, "enmo_mg": 1, "n": 50}],
+                "frames": [{"t_ms": 1_767_603_600_000, "incl_deg": 5, "enmo_mg": 1, "n": 50}],
                 "colour": "red",
             }
         ).encode(),

@@ -10,6 +10,7 @@ from ingest.simulate.synth import batches_for, frames_for
 from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
 
 CATALOG = load_catalog()
+T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 
 
 def frames_of(scenario):  # type: ignore[no-untyped-def]
@@ -89,7 +90,7 @@ def test_a_less_informative_second_sensor_does_not_drive_bouts() -> None:
     engine = AlertEngine(EngineConfig(), CATALOG)
 
     def batch(device: str, placement: str, t0: int) -> FeatureBatchV1:
-        frames = [FeatureFrameV1(t_ms=t0 + i * 1000, incl_deg=85, enmo_mg=1, n=50) for i in range(10)]
+        frames = [FeatureFrameV1(t_ms=T0 + t0 + i * 1000, incl_deg=85, enmo_mg=1, n=50) for i in range(10)]
         return FeatureBatchV1.model_validate(
             {"wearer": "ann", "device": device, "placement": placement, "seq": 0, "frames": frames}
         )

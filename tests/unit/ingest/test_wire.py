@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from ingest.errors import WireError
 from ingest.wire import DeadLetterV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
 
+T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
+
 TOPICS = Topics("kinetic")
 
 
@@ -20,7 +22,7 @@ def batch(**overrides: object) -> FeatureBatchV1:
         "device": "ann-thigh",
         "placement": "thigh",
         "seq": 0,
-        "frames": [FeatureFrameV1(t_ms=1000 * i, incl_deg=80, enmo_mg=2, n=50) for i in range(3)],
+        "frames": [FeatureFrameV1(t_ms=T0 + 1000 * i, incl_deg=80, enmo_mg=2, n=50) for i in range(3)],
     }
     data.update(overrides)
     return FeatureBatchV1.model_validate(data)
@@ -78,7 +80,7 @@ def test_unknown_fields_are_forbidden() -> None:
 
 
 def test_frames_must_be_in_time_order() -> None:
-    frames = [FeatureFrameV1(t_ms=t, incl_deg=1, enmo_mg=1, n=1) for t in (2000, 1000)]
+    frames = [FeatureFrameV1(t_ms=T0 + t, incl_deg=1, enmo_mg=1, n=1) for t in (2000, 1000)]
     with pytest.raises(ValueError, match="strictly increasing"):
         batch(frames=frames)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ingest.ble.aggregate import Batcher, SecondAggregator
 
+T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z: a batch's times lie from 2015 to 2100
+
 
 def test_a_sample_stamped_before_the_last_one_is_folded_forward_not_sent_as_a_second_again() -> None:
     agg = SecondAggregator()
@@ -12,9 +14,9 @@ def test_a_sample_stamped_before_the_last_one_is_folded_forward_not_sent_as_a_se
     # arrival) back-dates two samples into 0.98 and 0.99 s - before 1.18 s, which was already seen
     times = [i * 20 for i in range(60)] + [980, 990] + [1200 + i * 20 for i in range(50)]
     for t in times:
-        frames += agg.add(t, (0.0, 0.0, 1.0))
+        frames += agg.add(T0 + t, (0.0, 0.0, 1.0))
     frames += agg.flush()
-    seconds = [f.t_ms for f in frames]
+    seconds = [f.t_ms - T0 for f in frames]
     assert seconds == [0, 1000, 2000]  # each second once, in order
     assert agg.reordered == 2
     batcher = Batcher("ann", "chest", "trunk", 30)

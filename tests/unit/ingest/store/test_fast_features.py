@@ -35,7 +35,17 @@ def test_the_fast_types_are_the_contracts_fields() -> None:
     assert required == {n for n, f in FeatureFrameV1.model_fields.items() if f.is_required()}
 
 
-FRAME = {"t_ms": 1_000, "gx": 0.1, "gy": -0.2, "gz": 0.97, "incl_deg": 12.5, "enmo_mg": 3.0, "sd_mg": 4.0, "n": 50}
+T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z: a batch's times lie from 2015 to 2100
+FRAME = {
+    "t_ms": T0 + 1_000,
+    "gx": 0.1,
+    "gy": -0.2,
+    "gz": 0.97,
+    "incl_deg": 12.5,
+    "enmo_mg": 3.0,
+    "sd_mg": 4.0,
+    "n": 50,
+}
 
 
 def batch_json(frames: list[dict[str, object]], **top: object) -> bytes:
@@ -44,7 +54,7 @@ def batch_json(frames: list[dict[str, object]], **top: object) -> bytes:
 
 
 def test_an_ordinary_batch_takes_the_fast_path_and_gives_the_same_lines() -> None:
-    frames = [{**FRAME, "t_ms": 1_000 * i, "steps": i % 3, "hr_bpm": 70.0} for i in range(1, 40)]
+    frames = [{**FRAME, "t_ms": T0 + 1_000 * i, "steps": i % 3, "hr_bpm": 70.0} for i in range(1, 40)]
     payload = batch_json(frames)
     fast = decode_features(payload)
     assert fast is not None  # so the property below is not vacuous for the common case

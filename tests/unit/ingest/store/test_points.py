@@ -13,6 +13,8 @@ from ingest.store.model import feature_lines, feature_points, line_protocol_for
 from ingest.store.points import Point, to_line, to_line_protocol
 from ingest.wire import FeatureBatchV1, FeatureFrameV1
 
+T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z: a batch's times lie from 2015 to 2100
+
 
 def test_line_protocol_escapes_and_types() -> None:
     point = Point.make(
@@ -37,11 +39,11 @@ def test_many_points_one_body() -> None:
 
 
 def test_feature_points_tag_the_series_and_keep_event_time() -> None:
-    frames = [FeatureFrameV1(t_ms=1000, incl_deg=80, lean_deg=-3, enmo_mg=2, steps=1, n=50)]
+    frames = [FeatureFrameV1(t_ms=T0, incl_deg=80, lean_deg=-3, enmo_mg=2, steps=1, n=50)]
     batch = FeatureBatchV1(wearer="ann", device="d1", placement="trunk", seq=0, frames=frames)
     (point,) = feature_points(batch)
     assert point.series == "features,device=d1,placement=trunk,wearer=ann"
-    assert point.t_ms == 1000 and point.fields == {
+    assert point.t_ms == T0 and point.fields == {
         "incl_deg": 80,
         "enmo_mg": 2,
         "steps": 1,
@@ -87,7 +89,7 @@ def _maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:  # type: ignore[ty
 def test_the_feature_fast_path_equals_the_generic_line_protocol(rows: list, wearer: str) -> None:  # type: ignore[type-arg]
     frames = [
         FeatureFrameV1(
-            t_ms=1000 * i,
+            t_ms=T0 + 1000 * i,
             incl_deg=incl if incl is not None or g is not None else 10.0,  # a frame has gravity or inclination
             lean_deg=lean,
             enmo_mg=enmo,

@@ -1,0 +1,113 @@
+"""Time on the wire (docs/wire.md, "Time"): every time is checked for unit and plausibility where it enters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.errors import WireError
+from ingest.wire import (
+    EARLIEST_MS,
+    LATEST_MS,
+    FeatureFrameV1,
+    Topics,
+    decode,
+    describe_epoch_ms,
+    describe_future,
+    future_frames,
+)
+
+TOPICS = Topics("kinetic")
+T0 = 1_764_230_400_000  # 2025-11-27T08:00:00Z
+
+
+def features(*t_ms: int) -> bytes:
+    frames = [{"t_ms": t, "incl_deg": 80.0, "enmo_mg": 2.0, "n": 50} for t in t_ms]
+    return json.dumps({"wearer": "ann", "device": "d", "placement": "thigh", "seq": 0, "frames": frames}).encode()
+
+
+@pytest.mark.parametrize(
+    ("t_ms", "unit"),
+    [
+        (T0 * 1000, "as microseconds it is 2025-11-27T08:00:00+00:00"),  # issue 13, case 1
+        (T0 * 1_000_000, "as nanoseconds it is 2025-11-27T08:00:00+00:00"),
+        (T0 // 1000, "as seconds it is 2025-11-27T08:00:00+00:00"),
+    ],
+)
+def test_a_time_in_another_unit_is_refused_naming_the_unit(t_ms: int, unit: str) -> None:
+    with pytest.raises(WireError) as exc:
+        decode(TOPICS, TOPICS.features("ann", "d"), features(t_ms))
+    assert str(exc.value) == (
+        f"invalid FeatureBatchV1: frames.0.t_ms: {t_ms} is not Unix epoch milliseconds from 2015 to 2100 ({unit})"
+    )
+
+
+def test_a_clock_that_booted_in_1970_is_refused() -> None:
+    with pytest.raises(WireError, match=r"frames\.0\.t_ms: 4000 is not Unix epoch milliseconds from 2015 to 2100$"):
+        decode(TOPICS, TOPICS.features("ann", "d"), features(4000, 5000))
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_any_frame_time_decodes_or_is_refused_with_a_wire_error(t_ms: int) -> None:
+    """Never another exception, and accepted exactly when the time is plausible."""
+    try:
+        _, batch = decode(TOPICS, TOPICS.features("ann", "d"), features(t_ms))
+        (batch_t,) = [f.t_ms for f in batch.frames]  # type: ignore[union-attr]
+    except WireError as exc:
+        assert not EARLIEST_MS <= t_ms <= LATEST_MS
+        assert "t_ms" in str(exc)
+    else:
+        assert EARLIEST_MS <= t_ms <= LATEST_MS and batch_t == t_ms
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=5) | st.none() | st.booleans())
+def test_describe_epoch_ms_never_raises(value: object) -> None:
+    assert "Unix epoch milliseconds" in describe_epoch_ms(value)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        (TOPICS.events("ann"), {"kind": "summary", "wearer": "ann", "t": "1970-01-01T00:00:01Z"}),
+        (TOPICS.events("ann"), {"kind": "summary", "wearer": "ann", "t": "2200-01-01T00:00:00Z"}),
+        (TOPICS.commands("ann"), {"kind": "resume", "wearer": "ann", "at": "2014-12-31T23:59:59Z"}),
+        (TOPICS.status("ann", "d"), {"wearer": "ann", "device": "d", "state": "online", "t_ms": 42}),
+    ],
+)
+def test_every_time_on_the_wire_is_plausible(topic: str, payload: dict[str, object]) -> None:
+    with pytest.raises(WireError, match=r"from 2015|2015-01-01"):
+        decode(TOPICS, topic, json.dumps(payload).encode())
+
+
+def frames_at(*t_ms: int) -> list[FeatureFrameV1]:
+    return [FeatureFrameV1(t_ms=t, incl_deg=80, enmo_mg=1, n=50) for t in t_ms]
+
+
+@given(
+    st.lists(st.integers(0, 10_000_000), min_size=1, max_size=30, unique=True).map(sorted),
+    st.integers(0, 10_000_000),
+    st.one_of(st.none(), st.integers(0, 1_000_000)),
+)
+def test_the_frames_from_the_future_are_the_batch_s_tail(times: list[int], now_ms: int, ahead: int | None) -> None:
+    frames = frames_at(*(T0 + t for t in times))
+    count = future_frames(frames, T0 + now_ms, ahead)
+    kept, refused = frames[: len(frames) - count], frames[len(frames) - count :]
+    limit = None if ahead is None else T0 + now_ms + ahead
+    assert all(limit is None or f.t_ms <= limit for f in kept)
+    assert all(limit is not None and f.t_ms > limit for f in refused)
+
+
+def test_the_reason_for_frames_from_the_future_says_how_far_ahead() -> None:
+    now = T0
+    frames = frames_at(T0 - 2000, T0 - 1000, T0 + int(timedelta(days=1).total_seconds() * 1000))
+    assert future_frames(frames, now, 300_000) == 1
+    assert describe_future(frames, 1, now) == (
+        f"1 of 3 frames refused: t_ms {T0 + 86_400_000} is 86400 s ahead of this host's clock "
+        "(KINETIC_CLOCK__MAX_AHEAD_S)"
+    )
+    assert future_frames(frames, now, None) == 0
+    assert datetime.fromtimestamp(EARLIEST_MS / 1000, UTC).year == 2015
