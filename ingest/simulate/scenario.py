@@ -33,7 +33,7 @@ from typing import Literal, get_args
 import yaml
 
 from ingest.errors import ScenarioError
-from ingest.wire import ID_PATTERN, Placement
+from ingest.wire import EARLIEST_MS, ID_PATTERN, LATEST_MS, Placement
 
 Activity = Literal["sit", "stand", "walk", "stairs", "lie", "off", "gap"]
 ACTIVITIES: tuple[str, ...] = get_args(Activity)
@@ -178,6 +178,11 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             raise ScenarioError(
                 f"{source}:{top['start'].start_mark.line + 1}: start {raw!r} needs a UTC offset, "
                 "e.g. 2026-11-23T09:00:00+01:00"
+            )
+        if not EARLIEST_MS <= start.timestamp() * 1000 <= LATEST_MS - MAX_SCENARIO_S * 1000:
+            raise ScenarioError(
+                f"{source}:{top['start'].start_mark.line + 1}: start {raw!r} must lie from 2015 to 2099 (the times "
+                "the wire contract accepts, docs/wire.md)"
             )
     seed = 0
     if "seed" in top:

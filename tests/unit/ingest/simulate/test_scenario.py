@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,11 @@ def test_the_built_in_workday_parses() -> None:
 
     scenario = default_scenario()
     assert len(scenario.wearers) == 3 and 7 * 3600 <= scenario.duration_s <= 9 * 3600
+
+
+@pytest.mark.parametrize("start", ["1970-01-01T00:00:00+00:00", "2014-12-31T23:00:00+00:00", "2100-06-01T00:00:00Z"])
+def test_a_start_outside_the_times_the_wire_accepts_is_refused_with_its_line(start: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(f"day.yaml:1: start '{start}' must lie from 2015 to 2099")):
+        parse_scenario(
+            f"start: {start}\nwearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 1m]\n", "day.yaml"
+        )
