@@ -79,6 +79,7 @@ class Bridge:
     ) -> None:
         self.topics = topics
         self.max_ahead_ms = max_ahead_ms
+        self.internal_errors = 0  # messages whose handling raised: dead-lettered, the bridge carried on
         self.sink = sink
         self.spool = spool
         self.settings = settings
@@ -155,37 +156,10 @@ class Bridge:
                 self._uncommitted += 1
                 mids.append((message.mid, message.qos))
                 topic, payload = str(message.topic), payload_bytes(message)
-                now_ms = int(time.time() * 1000)
-                try:
-                    decoded = self._decode(topic, payload)
-                    if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
-                        future = future_frames(decoded.frames, now_ms, self.max_ahead_ms)
-                        if future:  # refused, and the frames before them kept
-                            await self.dead_letters.send(
-                                client, topic, payload, describe_future(decoded.frames, future, now_ms)
-                            )
-                            if future == len(decoded.frames):
-                                continue
-                            decoded = _first_frames(decoded, len(decoded.frames) - future)
-                    elif isinstance(decoded, DeviceStatusV1) and future_frames([decoded], now_ms, self.max_ahead_ms):
-                        raise WireError(f"status t_ms {decoded.t_ms} is ahead of this host's clock")
-                except WireError as exc:
-                    await self.dead_letters.send(client, topic, payload, str(exc))
-                else:
-                    try:
-                        body, count = self.sink.encode_message(decoded, now_ms)
-                        rolled = self._rollup_points(decoded)
-                        if rolled:
-                            body += self.sink.encode(rolled)
-                            count += len(rolled)
-                    except ValueError as exc:  # valid on the wire, yet not storable: dead-letter it, carry on
-                        await self.dead_letters.send(client, topic, payload, f"cannot store: {exc}")
-                        count = 0
-                    if count:
-                        bodies.append(body)
-                        points += count
-                    if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
-                        self._lag_max_ms = max(self._lag_max_ms, now_ms - decoded.frames[-1].t_ms)
+                body, count = await self._points_of(client, topic, payload, int(time.time() * 1000))
+                if count:
+                    bodies.append(body)
+                    points += count
                 if i % 8 == 0:
                     await asyncio.sleep(0)  # let the drainer send its next write while a long backlog is decoded
                 last = i == len(batch) and len(client.messages) == 0
@@ -195,6 +169,46 @@ class Bridge:
                         ack(client, mid, qos)
                     self._uncommitted -= len(mids)
                     bodies, mids, points = [], [], 0
+
+    async def _points_of(self, publisher: Publisher, topic: str, payload: bytes, now_ms: int) -> tuple[bytes, int]:
+        """One message's points in the sink's format, and how many; ``(b"", 0)`` when it is refused, which is
+        dead-lettered with the reason. Nothing a message holds stops the loop: an error while handling it is
+        logged, counted (``internal_errors``) and dead-lettered like a refusal."""
+        try:
+            decoded = self._decode(topic, payload)
+            if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
+                future = future_frames(decoded.frames, now_ms, self.max_ahead_ms)
+                if future:  # refused, and the frames before them kept
+                    reason = describe_future(decoded.frames, future, now_ms)
+                    await self.dead_letters.send(publisher, topic, payload, reason)
+                    if future == len(decoded.frames):
+                        return b"", 0
+                    decoded = _first_frames(decoded, len(decoded.frames) - future)
+                self._lag_max_ms = max(self._lag_max_ms, now_ms - decoded.frames[-1].t_ms)
+            elif (
+                isinstance(decoded, DeviceStatusV1)
+                and decoded.t_ms is not None
+                and future_frames([decoded], now_ms, self.max_ahead_ms)
+            ):
+                raise WireError(f"status t_ms {decoded.t_ms} is ahead of this host's clock")
+        except WireError as exc:
+            await self.dead_letters.send(publisher, topic, payload, str(exc))
+            return b"", 0
+        try:
+            body, count = self.sink.encode_message(decoded, now_ms)
+            rolled = self._rollup_points(decoded)
+            if rolled:
+                body += self.sink.encode(rolled)
+                count += len(rolled)
+        except ValueError as exc:  # valid on the wire, yet not storable: dead-letter it, carry on
+            await self.dead_letters.send(publisher, topic, payload, f"cannot store: {exc}")
+            return b"", 0
+        except Exception as exc:  # a bug the data found: this message is set aside, the rest goes on
+            self.internal_errors += 1
+            _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
+            await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+            return b"", 0
+        return body, count
 
     def stats_point(self, now_ms: int) -> Point:
         """The bridge's counters as a point (measurement ``bridge_stats``, tag ``bridge``); resets the lag window."""

@@ -1,0 +1,134 @@
+"""Services never exit because of data (issue 13): random, truncated and mutated payloads on every topic the bridge
+and the alert service subscribe to, through real Mosquitto (and influxd). Each service stays up, dead-letters what
+it refuses with a reason, raises nothing inside (the alert service's ``internal_errors`` stays 0), and a good
+message published after the garbage is handled as if nothing had happened."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from ingest.errors import WireError
+from ingest.mqtt import connect
+from ingest.settings import InfluxSettings, MqttSettings
+from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.wire import CommandV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
+from kinetic.settings import KineticSettings
+from tests.support.pipeline import running_pipeline, until
+from tests.support.servers import Server
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+T0 = round(NOW.timestamp() * 1000)
+
+
+def valid_messages(topics: Topics) -> list[tuple[str, dict[str, Any]]]:
+    """One valid message per topic the two services read, to mutate."""
+    frame = {"gx": 0.1, "gy": -0.9, "gz": 0.3, "enmo_mg": 2.0, "sd_mg": 4.0, "n": 50}
+    frames = [{"t_ms": T0 + i * 1000, **frame} for i in range(5)]
+    at = NOW.isoformat()
+    ann = {"v": 1, "wearer": "ann"}
+    device = {**ann, "device": "ann-thigh"}
+    prompt = {"id": "ann-sitting-1", "trigger": "sitting", "exercise": "x", "title": "t", "text": "t"}
+    return [
+        (topics.features("ann", "ann-thigh"), {**device, "placement": "thigh", "seq": 3, "frames": frames}),
+        (topics.status("ann", "ann-thigh"), {**device, "state": "online", "t_ms": T0, "firmware": "1.2.3"}),
+        (topics.commands("ann"), {**ann, "kind": "policy", "at": at, "settings": {"sitting_threshold_min": 25}}),
+        (topics.commands("ann"), {**ann, "kind": "snooze", "at": at, "prompt_id": "ann-sitting-1", "minutes": 5}),
+        (topics.prompts("ann"), {**ann, **prompt, "created": at, "expires": at}),
+        (topics.events("ann"), {**ann, "kind": "summary", "t": at, "metrics": {"sitting_s": 3600.0}}),
+    ]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def garbage(draw: st.DrawFn, base: list[tuple[str, dict[str, Any]]]) -> tuple[str, bytes]:
+    topic, message = draw(st.sampled_from(base))
+    kind = draw(st.sampled_from(["bytes", "truncated", "value", "drop", "extra", "frame"]))
+    if kind == "bytes":
+        return topic, draw(st.binary(max_size=200))
+    text = json.dumps(message)
+    if kind == "truncated":
+        return topic, text[: draw(st.integers(0, max(0, len(text) - 1)))].encode()
+    mutated = json.loads(text)
+    key = draw(st.sampled_from(sorted(mutated)))
+    if kind == "value":
+        mutated[key] = draw(JSON)
+    elif kind == "drop":
+        del mutated[key]
+    elif kind == "extra":
+        mutated[draw(st.text(min_size=1, max_size=8))] = draw(JSON)
+    elif "frames" in mutated:
+        frame = draw(st.sampled_from(mutated["frames"]))
+        frame[draw(st.sampled_from(sorted(frame)))] = draw(JSON)
+    return topic, json.dumps(mutated, allow_nan=True).encode()
+
+
+def sentinel(seq: int) -> FeatureBatchV1:
+    """A good batch of a wearer of its own, after the garbage."""
+    frames = [FeatureFrameV1(t_ms=T0 + 60_000 + i * 1000, incl_deg=85, enmo_mg=1, n=50) for i in range(10)]
+    return FeatureBatchV1(wearer="zed", device="zed-thigh", placement="thigh", seq=seq, frames=frames)
+
+
+def refused(topics: Topics, topic: str, payload: bytes) -> bool:
+    try:
+        decode(topics, topic, payload)
+    except WireError:
+        return True
+    return False
+
+
+@settings(max_examples=40, phases=[Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_garbage_on_every_topic_never_stops_a_service(
+    mosquitto: Server, influxd: Server, tmp_path: Path, data: st.DataObject
+) -> None:
+    unique = f"fz{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    messages = data.draw(st.lists(garbage(valid_messages(topics)), min_size=10, max_size=40))
+    cfg = KineticSettings(
+        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+        influx=InfluxSettings(url=influxd.url, database=unique),
+        bridge={"spool_path": tmp_path / f"{unique}.sqlite", "stats_interval_s": 0},
+    )
+    sink = InfluxV1Sink(cfg.influx)
+
+    async def scenario() -> None:
+        await sink.prepare()
+        async with running_pipeline(cfg, sink, unique, tmp_path / f"{unique}.sqlite") as pipeline:
+            async with connect(cfg.mqtt, f"{unique}-pub") as client:
+                for topic, payload in messages:
+                    await client.publish(topic, payload, qos=1)
+                await client.publish(topics.features("zed", "zed-thigh"), encode(sentinel(0)), qos=1)
+                ack = CommandV1(kind="calibrate", wearer="zed", at=NOW + timedelta(minutes=2))
+                await client.publish(topics.commands("zed"), encode(ack), qos=1)
+            engine = pipeline.alerts.engine
+            await until(lambda: "zed" in engine.wearers, 30, "the good batch after the garbage")
+            await until(lambda: engine.wearers["zed"].primary_device.explicit_from_ms is not None, 30, "the command")
+            await pipeline.bridge.drain()
+            rows = await sink.query("SELECT count(enmo_mg) FROM features WHERE wearer = 'zed'")
+            assert rows["results"][0]["series"][0]["values"][0][1] == 10  # stored, all of it
+            alerts_in = [(t, p) for t, p in messages if "/features" in t or "/commands" in t]
+            assert pipeline.alerts.internal_errors == 0 and pipeline.bridge.internal_errors == 0
+            must_refuse = sum(refused(topics, t, p) for t, p in alerts_in)
+            assert must_refuse <= pipeline.alerts.dead_letters.count <= len(alerts_in)
+            must_refuse = sum(refused(topics, t, p) for t, p in messages if "/commands" not in t)
+            assert must_refuse <= pipeline.bridge.dead_letters.count <= len(messages)
+        await sink.aclose()
+
+    asyncio.run(scenario())
