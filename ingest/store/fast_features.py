@@ -23,7 +23,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from typing_extensions import TypeIs
 
-from ingest.store.points import escape_key
+from ingest.store.points import escape_tag_value
 from ingest.wire import FeatureBatchV1, FeatureFrameV1, batch_problem
 
 # the optional fields, in the order feature_lines writes them
@@ -148,8 +148,8 @@ def fast_feature_lines(batch: BatchLike) -> bytes:
     at once. msgspec refuses non-finite numbers when decoding, so ``null`` only ever stands for an absent field,
     whose ``,name=null`` is then removed."""
     prefix = (
-        f"features,device={escape_key(batch.device)},placement={batch.placement},"
-        f"wearer={escape_key(batch.wearer)} enmo_mg="
+        f"features,device={escape_tag_value(batch.device)},placement={batch.placement},"
+        f"wearer={escape_tag_value(batch.wearer)} enmo_mg="
     ).encode()
     rows = _ENCODER.encode(
         [
