@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.model import feature_lines, feature_points, line_protocol_for
 from ingest.store.points import LineProtocolError, Point, stored_form, to_line, to_line_protocol
-from ingest.wire import FeatureBatchV1, FeatureFrameV1
+from ingest.wire import FeatureBatchV1, FeatureFrameV1, check_text
 
 
 def test_line_protocol_escapes_and_types() -> None:
@@ -84,6 +84,18 @@ def test_both_stores_refuse_the_same_points(measurement: str, tags: dict[str, st
             stored_form(point)
     else:
         assert line.startswith(stored_form(point)[0] + " ")
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"))))
+def test_every_text_the_wire_accepts_is_a_string_field_line_protocol_carries(text: str) -> None:
+    check_text(text)
+    line = to_line(Point.make("m", {}, {"text": text}, 1))
+    assert line.startswith('m text="') and line.endswith('" 1') and "\n" not in line
+
+
+def test_many_points_one_body() -> None:
+    points = [Point.make("m", {"w": "a"}, {"v": i}, i) for i in range(3)]
+    assert to_line_protocol(points) == b"m,w=a v=0i 0\nm,w=a v=1i 1\nm,w=a v=2i 2\n"
 
 
 def test_feature_points_tag_the_series_and_keep_event_time() -> None:
