@@ -26,7 +26,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NewType
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ingest.errors import WireError
 
@@ -38,7 +48,7 @@ DeviceId = NewType("DeviceId", str)
 # Lower-case ids that are safe in topics, InfluxDB tags and file names. A leading "_" is reserved for
 # Kinetic's own topics (the dead-letter topic), so an id can never collide with them.
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_ID_RE = re.compile(ID_PATTERN)
+_ID_RE = re.compile(ID_PATTERN[:-1] + r"\Z")  # Python's "$" also matches before a final line feed: "ann\n"
 
 Placement = Literal["thigh", "trunk", "wrist"]
 """Where the sensor sits on the body: it decides what posture can be known (sedentary-science.md s3)."""
@@ -67,6 +77,39 @@ def _plausible_time(value: datetime) -> datetime:
 
 WireTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 """A time zone-aware time from 2015 to 2100 (ISO 8601 on the wire)."""
+
+
+# Free text (titles, prompt texts, reasons, firmware strings): one line of printable characters, each field with its
+# own length bound. Control characters (C0 and C1: line feed, carriage return, tab, NUL, ...) are refused: InfluxDB
+# line protocol cannot carry a line break (docs/data-model.md, "Text"), the bridge splits bodies at line ends, and no
+# one-line text needs one. Anything else (quotes, backslashes, commas, any script, emoji) is stored exactly.
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f"  # as a regular expression's character class
+_CONTROL_RE = re.compile(f"[{CONTROL_CHARACTERS}]")
+
+
+def check_text(value: Any) -> Any:
+    """``value``, unless it is a string with a control character: then a validation error naming the first one and
+    where it is (pydantic puts the field's name in front). Runs before the field's type and length checks."""
+    bad = _CONTROL_RE.search(value) if isinstance(value, str) else None
+    if bad is not None:
+        raise PydanticCustomError(
+            "text_control_character",
+            "control character {character} at position {position}: one line of printable text expected",
+            {"character": f"U+{ord(bad.group()):04X}", "position": bad.start()},
+        )
+    return value
+
+
+def one_line(text: str, max_length: int) -> str:
+    """``text`` made into what ``Text`` accepts: control characters written as Python escapes (a line feed as
+    ``\\n``), cut to ``max_length`` characters. For text Kinetic builds from what it received (dead letters)."""
+    if _CONTROL_RE.search(text):
+        text = _CONTROL_RE.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if len(text) <= max_length else text[: max_length - 3] + "..."
+
+
+Text = Annotated[str, BeforeValidator(check_text)]
+TextOrNone = Annotated[str | None, BeforeValidator(check_text)]  # so that a length bound reads as one on a string
 
 
 class _Model(BaseModel):
@@ -160,10 +203,12 @@ class DeviceStatusV1(_Model):
     t_ms: EpochMs | None = None
     battery_pct: int | None = Field(default=None, ge=0, le=100)
     rssi_dbm: int | None = None
-    firmware: str | None = Field(default=None, max_length=64)
+    firmware: TextOrNone = Field(default=None, max_length=64)
 
 
 Trigger = Literal["sitting", "standing", "lean"]
+PROMPT_TITLE_MAX = 120
+PROMPT_TEXT_MAX = 1000
 
 
 class PromptV1(_Model):
@@ -174,12 +219,12 @@ class PromptV1(_Model):
     """
 
     v: Literal[1] = 1
-    id: str = Field(min_length=1, max_length=128)
+    id: Text = Field(min_length=1, max_length=128)
     wearer: Id
     trigger: Trigger
-    exercise: str = Field(min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=120)
-    text: str = Field(min_length=1, max_length=1000)
+    exercise: Id = Field(description="the catalog entry's id")
+    title: Text = Field(min_length=1, max_length=PROMPT_TITLE_MAX)
+    text: Text = Field(min_length=1, max_length=PROMPT_TEXT_MAX)
     created: WireTime
     expires: WireTime
     bout_start: WireTime | None = None
@@ -212,13 +257,13 @@ class EventV1(_Model):
     kind: EventKind
     wearer: Id
     t: WireTime
-    posture: str | None = Field(default=None, max_length=32)
+    posture: TextOrNone = Field(default=None, max_length=32)
     bout_start: WireTime | None = None
     duration_s: float | None = Field(default=None, ge=0.0)
-    prompt_id: str | None = Field(default=None, max_length=128)
+    prompt_id: TextOrNone = Field(default=None, max_length=128)
     trigger: Trigger | None = None
-    exercise: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, max_length=200, description="why a prompt was held or cancelled")
+    exercise: Id | None = None
+    reason: TextOrNone = Field(default=None, max_length=200, description="why a prompt was held or cancelled")
     metrics: dict[MetricName, float] | None = Field(
         default=None,
         max_length=64,
@@ -240,6 +285,29 @@ class CollectorStatusV1(_Model):
 
 
 CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy"]
+SETTING_TEXT_MAX = 200
+
+
+def _check_settings_text(settings: dict[str, object]) -> dict[str, object]:
+    """Every string in a policy command (keys and values, nested too) is one line of at most SETTING_TEXT_MAX
+    characters: the alert service quotes them in the ``policy_changed`` event it stores."""
+    strings: list[object] = [settings]
+    while strings:
+        item = strings.pop()
+        if isinstance(item, dict):
+            strings.extend(item.keys())
+            strings.extend(item.values())
+        elif isinstance(item, list):
+            strings.extend(item)
+        elif isinstance(item, str):
+            check_text(item)
+            if len(item) > SETTING_TEXT_MAX:
+                raise PydanticCustomError(
+                    "text_too_long",
+                    "a text of {length} characters (at most {limit})",
+                    {"length": len(item), "limit": SETTING_TEXT_MAX},
+                )
+    return settings
 
 
 class CommandV1(_Model):
@@ -261,11 +329,13 @@ class CommandV1(_Model):
     wearer: Id
     at: WireTime
     device: Id | None = None
-    prompt_id: str | None = Field(default=None, max_length=128)
+    prompt_id: TextOrNone = Field(default=None, max_length=128)
     minutes: float | None = Field(default=None, gt=0, le=24 * 60)
     until: WireTime | None = None
-    settings: dict[str, object] | None = Field(default=None, max_length=64)
-    source: str | None = Field(default=None, max_length=64, description="who sent it: cli, ntfy, mqtt client id")
+    settings: Annotated[dict[str, object], AfterValidator(_check_settings_text)] | None = Field(
+        default=None, max_length=64
+    )
+    source: TextOrNone = Field(default=None, max_length=64, description="who sent it: cli, ntfy, mqtt client id")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> CommandV1:
@@ -276,13 +346,17 @@ class CommandV1(_Model):
         return self
 
 
+DEAD_LETTER_TOPIC_MAX = 1024
+DEAD_LETTER_REASON_MAX = 2000
+
+
 class DeadLetterV1(_Model):
     """A message a service could not accept, republished with the reason so nothing is silently lost."""
 
     v: Literal[1] = 1
-    service: str
-    topic: str
-    reason: str
+    service: Id
+    topic: Text = Field(max_length=DEAD_LETTER_TOPIC_MAX)
+    reason: Text = Field(max_length=DEAD_LETTER_REASON_MAX)
     payload: str
     payload_encoding: Literal["utf-8", "base64"]
     received: WireTime
@@ -295,8 +369,8 @@ class DeadLetterV1(_Model):
             text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
         return cls(
             service=service,
-            topic=topic,
-            reason=reason,
+            topic=one_line(topic, DEAD_LETTER_TOPIC_MAX),
+            reason=one_line(reason, DEAD_LETTER_REASON_MAX),
             payload=text,
             payload_encoding=encoding,
             received=received,

@@ -15,7 +15,7 @@ from ingest.errors import SinkRejected, SinkUnavailable
 from ingest.store.fast_features import BatchLike
 from ingest.store.line_sink import LineSink
 from ingest.store.model import points_for
-from ingest.store.points import Point
+from ingest.store.points import Point, stored_form
 from ingest.wire import Payload
 
 _SCHEMA = """
@@ -48,10 +48,13 @@ class EmbeddedSink(LineSink):
         """The schema is created when the file is opened."""
 
     def encode(self, points: list[Point]) -> bytes:
-        """One JSON array per line: [measurement, series, t_ms, tags, fields]."""
-        return b"".join(
-            json.dumps([p.measurement, p.series, p.t_ms, dict(p.tags), dict(p.fields)]).encode() + b"\n" for p in points
-        )
+        """One JSON array per line: [measurement, series, t_ms, tags, fields]. The points and fields InfluxDB would
+        store, no others (ingest.store.points.stored_form): LineProtocolError for a point it could not."""
+        lines = []
+        for p in points:
+            series, fields = stored_form(p)
+            lines.append(json.dumps([p.measurement, series, p.t_ms, dict(p.tags), fields]).encode() + b"\n")
+        return b"".join(lines)
 
     def encode_message(self, message: Payload | BatchLike, received_ms: int) -> tuple[bytes, int]:
         points = points_for(message, received_ms)

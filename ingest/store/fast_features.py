@@ -18,20 +18,31 @@ from typing import Annotated, Any, Literal, Protocol, cast
 
 import annotated_types
 import msgspec
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from typing_extensions import TypeIs
 
-from ingest.store.points import escape_key
-from ingest.wire import FeatureBatchV1, FeatureFrameV1, batch_problem
+from ingest.store.points import escape_tag_value
+from ingest.wire import CONTROL_CHARACTERS, FeatureBatchV1, FeatureFrameV1, batch_problem, check_text
 
 # the optional fields, in the order feature_lines writes them
 _FLOATS = ("gx", "gy", "gz", "incl_deg", "lean_deg", "sd_mg", "hr_bpm")
 
 
+# ingest.wire.Text as a msgspec pattern (msgspec searches with Python's re: anchored at both ends of the string)
+_TEXT_PATTERN = rf"\A[^{CONTROL_CHARACTERS}]*\Z"
+
+
+def _end_anchored(pattern: str) -> str:
+    """A pydantic pattern for msgspec: pydantic's regex engine reads ``$`` as the end of the string, Python's ``re``
+    also matches it before a final line feed (``"ann\\n"`` would pass ``^[a-z]+$``), so ``$`` becomes ``\\Z``."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+
+
 def _meta(info: FieldInfo) -> msgspec.Meta | None:
     bounds: dict[str, Any] = {}
+    patterns: list[str] = []
     for item in info.metadata:
         if isinstance(item, annotated_types.Ge):
             bounds["ge"] = item.ge
@@ -42,9 +53,15 @@ def _meta(info: FieldInfo) -> msgspec.Meta | None:
         elif isinstance(item, annotated_types.MaxLen):
             bounds["max_length"] = item.max_length
         elif getattr(item, "pattern", None) is not None and type(item).__name__ == "_PydanticGeneralMetadata":
-            bounds["pattern"] = item.pattern
+            patterns.append(_end_anchored(item.pattern))
+        elif isinstance(item, BeforeValidator) and item.func is check_text:
+            patterns.append(_TEXT_PATTERN)  # the contract's free-text rule (ingest.wire.Text)
         else:
             raise TypeError(f"fast_features cannot carry over {item!r}: extend _meta or drop the fast path")
+    if len(patterns) > 1:
+        raise TypeError(f"fast_features cannot carry over two patterns ({patterns}): msgspec takes one")
+    if patterns:
+        bounds["pattern"] = patterns[0]
     return msgspec.Meta(**bounds) if bounds else None
 
 
@@ -148,8 +165,8 @@ def fast_feature_lines(batch: BatchLike) -> bytes:
     at once. msgspec refuses non-finite numbers when decoding, so ``null`` only ever stands for an absent field,
     whose ``,name=null`` is then removed."""
     prefix = (
-        f"features,device={escape_key(batch.device)},placement={batch.placement},"
-        f"wearer={escape_key(batch.wearer)} enmo_mg="
+        f"features,device={escape_tag_value(batch.device)},placement={batch.placement},"
+        f"wearer={escape_tag_value(batch.wearer)} enmo_mg="
     ).encode()
     rows = _ENCODER.encode(
         [

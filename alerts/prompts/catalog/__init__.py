@@ -7,28 +7,33 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from alerts.errors import CatalogError
-from ingest.wire import ID_PATTERN, Trigger
+from ingest.wire import ID_PATTERN, PROMPT_TEXT_MAX, PROMPT_TITLE_MAX, Text, Trigger
 
 CATALOG_DIR = Path(__file__).parent
 DayType = Literal["capacity", "relief"]
 Context = Literal["after_pause"]
+# A prompt's text is the engine's lead sentence ("Gentle reminder: you have been standing still for 35 min.", under
+# 80 characters) and the exercise's text: the exercise gets what is left of the wire's bound, with a margin.
+LEAD_SENTENCE_ROOM = 100
 
 
 class Exercise(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # text goes out in prompts and is stored: one line each, the wire's rule for free text (ingest.wire.Text)
     id: str = Field(pattern=ID_PATTERN)
-    title: str = Field(min_length=1, max_length=120)
+    title: Text = Field(min_length=1, max_length=PROMPT_TITLE_MAX)
     duration_s: int = Field(ge=10, le=900)
-    tempo: str = Field(min_length=1)
-    breathing: str = Field(min_length=1)
-    steps: list[str] = Field(min_length=1, max_length=8)
+    tempo: Text = Field(min_length=1, max_length=200)
+    breathing: Text = Field(min_length=1, max_length=200)
+    steps: list[Text] = Field(min_length=1, max_length=8)
     triggers: list[Trigger] = Field(min_length=1)
     day_types: list[DayType] = Field(min_length=1)
-    safety: str = Field(min_length=1)
+    safety: Text = Field(min_length=1, max_length=400)
     contexts: list[Context] = Field(
         default_factory=list, description="after_pause: suits a prompt held through a meeting or quiet hours"
     )
@@ -36,6 +41,19 @@ class Exercise(BaseModel):
     @property
     def text(self) -> str:
         return " ".join(self.steps) + f" Breathing: {self.breathing}."
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_fit_a_prompt(cls, steps: list[str], info: ValidationInfo) -> list[str]:
+        length = len(" ".join(steps) + f" Breathing: {info.data.get('breathing', '')}.")
+        room = PROMPT_TEXT_MAX - LEAD_SENTENCE_ROOM
+        if length > room:
+            raise PydanticCustomError(
+                "prompt_text_too_long",
+                "steps and breathing make a prompt text of {length} characters, at most {room} fit",
+                {"length": length, "room": room},
+            )
+        return steps
 
 
 class _CatalogFile(BaseModel):

@@ -88,3 +88,25 @@ def test_every_shipped_catalog_file_validates() -> None:
 
     files = sorted(CATALOG_DIR.glob("*.yaml"))
     assert files and all(_load_file(f) for f in files)
+
+
+ENTRY = (
+    "exercises:\n  - id: side-plank-20s\n    title: {title}\n    duration_s: 20\n    tempo: hold\n"
+    "    breathing: slow exhale\n    steps: {steps}\n    triggers: [lean]\n    day_types: [capacity]\n    safety: s\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "steps", "message"),
+    [
+        ('"Side\\nplank"', "[a]", "title: control character U\\+000A at position 4"),
+        ("Side plank", '["one\\ttwo"]', "steps.0: control character U\\+0009"),
+        ("x" * 121, "[a]", "title: String should have at most 120 characters"),
+        ("Side plank", "[" + ", ".join(["y" * 120] * 8) + "]", "steps: steps and breathing make a prompt text of"),
+    ],
+)
+def test_catalog_text_follows_the_wires_free_text_rule(tmp_path: Path, title: str, steps: str, message: str) -> None:
+    """What becomes a prompt's title and text is checked when the catalog loads, not when the first prompt is due."""
+    (tmp_path / "clinic.yaml").write_text(ENTRY.format(title=title, steps=steps))
+    with pytest.raises(CatalogError, match=f"entry 'side-plank-20s': {message}"):
+        load_catalog([tmp_path])

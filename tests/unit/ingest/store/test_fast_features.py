@@ -7,12 +7,14 @@ import json
 import math
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ingest.store.fast_features import FastFeatureBatch, FastFrame, decode_features, fast_feature_lines
+from ingest.store.fast_features import FastFeatureBatch, FastFrame, _struct, decode_features, fast_feature_lines
 from ingest.store.model import feature_lines
-from ingest.wire import FeatureBatchV1, FeatureFrameV1
+from ingest.wire import FeatureBatchV1, FeatureFrameV1, Id, Text, TextOrNone
 
 
 def stored(lines: bytes) -> list[tuple[str, dict[str, float | int], int]]:
@@ -115,7 +117,7 @@ def frame_strategy(draw: st.DrawFn) -> dict[str, object]:
 @settings(max_examples=400)  # the strategy keeps most frames valid, so a share of examples takes the fast path
 @given(
     st.lists(st.tuples(frame_strategy(), st.integers(1, 3), st.booleans()), min_size=0, max_size=5),
-    st.sampled_from(["ann", "ann", "ann", "Ann", "a b", "x" * 70]),
+    st.sampled_from(["ann", "ann", "ann", "Ann", "a b", "x" * 70, "ann\n"]),
     st.sampled_from(["trunk", "trunk", "thigh", "head"]),
     st.one_of(st.integers(0, 5), st.integers(-2, 5), st.just(1.0), st.just("1")),
 )
@@ -150,3 +152,43 @@ def test_valid_frames_with_near_misses_take_either_path_to_the_same_result() -> 
         lines = fast_feature_lines(fast) if fast is not None else feature_lines(model)
         assert stored(lines) == stored(feature_lines(model)), frame
         assert all(math.isfinite(v) for _, fields, _ in stored(lines) for v in fields.values())
+
+
+def test_an_id_with_a_trailing_line_feed_does_not_take_the_fast_path() -> None:
+    """msgspec matches patterns with Python's re, whose "$" also matches before a final line feed: "ann\\n" passed
+    the fast path and wrote a line break into the wearer tag, where pydantic refuses it (issue 13)."""
+    payload = batch_json([FRAME], wearer="ann\n")
+    assert decode_features(payload) is None
+    with pytest.raises(ValidationError, match="wearer"):
+        FeatureBatchV1.model_validate_json(payload)
+
+
+class _Texts(BaseModel):
+    """Free-text and id fields as the contract writes them, should a feature batch ever carry one."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Text = Field(min_length=1, max_length=8)
+    note: TextOrNone = Field(default=None, max_length=4)
+    device: Id
+
+
+_FAST_TEXTS = msgspec.json.Decoder(_struct(_Texts, "FastTexts", {}))
+
+
+@settings(max_examples=300)
+@given(
+    st.text(st.sampled_from(["a", "é", " ", "\\", '"', "\n", "\r", "\t", "\x00", "\x85", "\u2028"]), max_size=9),
+    st.one_of(st.none(), st.text(st.sampled_from(["a", "\n", "\x7f"]), max_size=5)),
+    st.sampled_from(["ann", "ann\n", "Ann", ""]),
+)
+def test_the_free_text_rule_carries_over_to_the_fast_types(name: str, note: str | None, device: str) -> None:
+    """A contract field of type ingest.wire.Text becomes a msgspec pattern that accepts exactly what pydantic does."""
+    payload = json.dumps({"name": name, "note": note, "device": device}).encode()
+    try:
+        model = _Texts.model_validate_json(payload)
+    except ValidationError:
+        with pytest.raises(msgspec.ValidationError):
+            _FAST_TEXTS.decode(payload)
+    else:
+        fast = _FAST_TEXTS.decode(payload)
+        assert (fast.name, fast.note, fast.device) == (model.name, model.note, model.device)

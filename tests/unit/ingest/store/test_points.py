@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.model import feature_lines, feature_points, line_protocol_for
-from ingest.store.points import Point, to_line, to_line_protocol
-from ingest.wire import FeatureBatchV1, FeatureFrameV1
+from ingest.store.points import LineProtocolError, Point, stored_form, to_line, to_line_protocol
+from ingest.wire import FeatureBatchV1, FeatureFrameV1, check_text
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z: a batch's times lie from 2015 to 2100
 
@@ -19,18 +21,78 @@ T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z: a batch's times lie from 2015 to
 def test_line_protocol_escapes_and_types() -> None:
     point = Point.make(
         "my events",
-        {"wearer": "ann", "kind": "a,b=c", "empty": None},
-        {"text": 'say "hi"\nnow', "n": 3, "ok": True, "x": 1.5, "missing": None},
+        {"wearer": "ann", "kind": "a,b=c", "path": "C:\\x", "empty": None},
+        {"text": 'say "hi" \\o/', "n": 3, "ok": True, "x": 1.5, "missing": None},
         1700000000000,
     )
+    # InfluxDB's rules: comma, equals sign and space escaped in tags (a backslash stays one: influxd stores it as
+    # written), double quote and backslash in strings
     assert to_line(point) == (
-        'my\\ events,kind=a\\,b\\=c,wearer=ann text="say \\"hi\\"\\nnow",n=3i,ok=true,x=1.5 1700000000000'
+        'my\\ events,kind=a\\,b\\=c,path=C:\\x,wearer=ann text="say \\"hi\\" \\\\o/",n=3i,ok=true,x=1.5 1700000000000'
     )
 
 
-def test_non_finite_floats_are_left_out() -> None:
-    point = Point.make("m", {}, {"a": float("nan"), "b": 1.0}, 1)
+def test_non_finite_floats_are_left_out_by_both_stores(tmp_path: Path) -> None:
+    point = Point.make("m", {}, {"a": float("nan"), "b": 1.0, "c": float("inf")}, 1)
     assert to_line(point) == "m b=1.0 1"
+    sink = EmbeddedSink(tmp_path / "k.sqlite")
+    assert json.loads(sink.encode([point]))[4] == {"b": 1.0}
+    asyncio.run(sink.aclose())
+
+
+@pytest.mark.parametrize(
+    ("point", "reason"),
+    [
+        # issue 13: a tag value ending in a backslash escapes the separator after it (influxd answered HTTP 400)
+        (
+            Point.make("m", {"exercise": "hip\\"}, {"n": 1}, 1),
+            "tag 'exercise' value 'hip\\\\\\\\' ends with a backslash",
+        ),
+        # issue 13: a line break inside a string ends the line
+        (Point.make("m", {}, {"text": "one\ntwo"}, 1), "field 'text' value 'one\\\\ntwo' contains a line break"),
+        (Point.make("m", {}, {"text": "one\rtwo"}, 1), "contains a line break"),
+        (Point.make("m", {"k": "a\nb"}, {"n": 1}, 1), "tag 'k' value 'a\\\\nb' contains a line break"),
+        (Point.make("m", {"k": "a\\,b"}, {"n": 1}, 1), "has a backslash right before ','"),
+        (Point.make("m", {"time": "x"}, {"n": 1}, 1), "tag key 'time' is reserved"),
+        (Point.make("m", {}, {"time": 1}, 1), "field key 'time' is reserved"),
+        (Point.make("m", {}, {'a"b': 1}, 1), "field key 'a\"b' contains a double quote"),
+        (Point.make("m", {}, {"\tx": 1}, 1), "starts with '\\\\t'"),
+        (Point.make("m", {"w": "a"}, {"w": 1}, 1), "field 'w' has a tag's name"),
+        (Point.make("#m", {}, {"n": 1}, 1), "measurement '#m' starts with '#'"),
+        (Point.make("", {}, {"n": 1}, 1), "measurement is empty"),
+        (Point("m", (("k", ""),), {"n": 1}, 1), "tag 'k' value is empty"),
+        (Point.make("m", {}, {"a": None}, 1), "has no fields"),
+    ],
+)
+def test_what_line_protocol_cannot_carry_is_refused_by_both_stores(tmp_path: Path, point: Point, reason: str) -> None:
+    with pytest.raises(LineProtocolError, match=reason):
+        to_line(point)
+    sink = EmbeddedSink(tmp_path / "k.sqlite")
+    with pytest.raises(LineProtocolError, match=reason):
+        sink.encode([point])
+    asyncio.run(sink.aclose())
+
+
+_names = st.text(st.sampled_from(list('ab\\,= "#\t\n\r\x00é')), max_size=5)
+
+
+@given(_names, st.dictionaries(_names, _names, max_size=2), st.dictionaries(_names, _names, min_size=1, max_size=2))
+def test_both_stores_refuse_the_same_points(measurement: str, tags: dict[str, str], fields: dict[str, str]) -> None:
+    point = Point.make(measurement, tags, fields, 1)
+    try:
+        line = to_line(point)
+    except LineProtocolError as exc:
+        with pytest.raises(LineProtocolError, match=re.escape(str(exc))):
+            stored_form(point)
+    else:
+        assert line.startswith(stored_form(point)[0] + " ")
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"))))
+def test_every_text_the_wire_accepts_is_a_string_field_line_protocol_carries(text: str) -> None:
+    check_text(text)
+    line = to_line(Point.make("m", {}, {"text": text}, 1))
+    assert line.startswith('m text="') and line.endswith('" 1') and "\n" not in line
 
 
 def test_many_points_one_body() -> None:
