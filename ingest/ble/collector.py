@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
 from ingest.ble.profiles import heart_rate, infinitime
+from ingest.ble.profiles.repeats import RepeatFilter
 from ingest.ble.streams import motion_stream
 from ingest.errors import DecodeError
 from ingest.mqtt import Publisher, Will, payload_bytes
@@ -48,6 +49,8 @@ Clock = Callable[[], float]  # seconds since the epoch; the adapter's clock (the
 
 @dataclass
 class CollectorCounters:
+    notifications: int = 0  # motion and heart rate notifications received, repeats included
+    repeated_notifications: int = 0  # the same notification delivered again (BlueZ after a reconnect): dropped
     samples: int = 0
     decode_errors: int = 0
     frames: int = 0
@@ -165,11 +168,15 @@ class Collector:
         stream = motion_stream(cfg)
 
         def on_motion(_: Any, data: bytearray) -> None:
+            self.counters.notifications += 1
             try:
                 timed = stream.decode(round(self.clock() * 1000), data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad notification (%s)", cfg.wearer, cfg.device, exc)
+                return
+            if timed is None:
+                self.counters.repeated_notifications += 1
                 return
             self.counters.samples += len(timed)
             frames = []
@@ -178,13 +185,23 @@ class Collector:
             self._queue_batches(batcher.add(heart.stamp(frames)))
 
         heart = HeartRateTrack()
+        # no counter in a Heart Rate Measurement: the same bytes within half its period are a repeat (harmless for
+        # the frames, which keep the latest reading, but counted like every repeat)
+        heart_repeats: RepeatFilter[bytes] = RepeatFilter(window_ms=heart_rate.PERIOD_MS // 2)
 
         def on_heart_rate(_: Any, data: bytearray) -> None:
+            self.counters.notifications += 1
+            received_ms = round(self.clock() * 1000)
             try:
-                heart.add(round(self.clock() * 1000), heart_rate.decode_measurement(data).bpm)
+                bpm = heart_rate.decode_measurement(data).bpm
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad heart rate notification (%s)", cfg.wearer, cfg.device, exc)
+                return
+            if heart_repeats.is_repeat(bytes(data), received_ms):
+                self.counters.repeated_notifications += 1
+                return
+            heart.add(received_ms, bpm)
 
         battery: int | None = None
         firmware: str | None = None

@@ -12,6 +12,8 @@ from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from ingest.ble.bumble_backend import advertise
+from ingest.ble.emulators.notify import Notifier, Pace, no_wait
+from ingest.ble.emulators.notify import realtime as _realtime
 from ingest.ble.profiles import heart_rate
 from ingest.ble.profiles.polar_pmd import (
     ACC,
@@ -37,7 +39,8 @@ from ingest.ble.profiles.polar_pmd import (
 class PolarEmulator:
     """An emulated Polar H10 (frame type 0x01, mG) or Verity Sense (delta frames 0x80 with a FACTOR) that answers the
     control point as the SDK expects and streams ACC once started. ``clock_ns`` is its own clock (ns since 2000),
-    which may run fast or slow (``drift_ppm``) and start anywhere."""
+    which may run fast or slow (``drift_ppm``) and start anywhere. ``duplicate_after_s``: every notification and
+    indication is sent twice, this far apart (``Notifier``)."""
 
     device: Device
     model: Model = "h10"
@@ -50,8 +53,10 @@ class PolarEmulator:
     cp_writes: list[bytes] = field(default_factory=list)
     frames_sent: int = 0
     heart_rate_bpm: int = 72
+    duplicate_after_s: float | None = None
 
     def __post_init__(self) -> None:
+        self.notifier = Notifier(self.device, self.duplicate_after_s)
         features = bytes([0x0F, 0x05, 0x00]) if self.model == "h10" else bytes([0x0F, 0x06, 0x00])
         self.cp: Characteristic[bytes] = Characteristic(
             PMD_CP,
@@ -123,7 +128,7 @@ class PolarEmulator:
     async def _indicate(self) -> None:
         await asyncio.sleep(0)  # after the write response, as a real device does
         while self._pending:
-            await self.device.indicate_subscribers(self.cp, self._pending.pop(0))
+            await self.notifier.indicate(self.cp, self._pending.pop(0))
 
     async def start(self) -> None:
         await advertise(self.device, self.name, uuid16=0x180D)  # Polar straps list the Heart Rate Service
@@ -138,20 +143,24 @@ class PolarEmulator:
         counts = [tuple(max(-32768, min(32767, round(v / VERITY_FACTOR))) for v in s) for s in samples_g]
         return head + b"\x80" + encode_delta(counts)  # type: ignore[arg-type]
 
-    async def stream(self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = False) -> None:
-        """Send samples (g) in frames of ``per_frame`` once the client started ACC."""
+    async def stream(
+        self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = False, pace: Pace | None = None
+    ) -> None:
+        """Send samples (g) in frames of ``per_frame`` once the client started ACC, each frame when its last sample
+        is taken, and the heart rate once a second: on the wall clock (``realtime``), as fast as possible, or on
+        ``pace``."""
         await self.streaming.wait()
+        pace = pace or (_realtime() if realtime else no_wait)
         batch: list[tuple[float, float, float]] = []
         for i, sample in enumerate(samples_g):
             if i % self.rate_hz == 0:  # the standard Heart Rate Service, once a second, with the RR interval
                 beat = heart_rate.encode_measurement(self.heart_rate_bpm, (60 / self.heart_rate_bpm,))
-                await self.device.notify_subscribers(self.hr, beat)
+                await self.notifier.notify(self.hr, beat, i / self.rate_hz, pace)
             batch.append(sample)
             if len(batch) == self.per_frame:
-                await self.device.notify_subscribers(self.data, self.frame(batch))
+                await self.notifier.notify(self.data, self.frame(batch), i / self.rate_hz, pace)
                 self.frames_sent += 1
                 batch = []
-                await asyncio.sleep(self.per_frame / self.rate_hz if realtime else 0)
         if batch:
-            await self.device.notify_subscribers(self.data, self.frame(batch))
+            await self.notifier.notify(self.data, self.frame(batch), i / self.rate_hz, pace)
             self.frames_sent += 1

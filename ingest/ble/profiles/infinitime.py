@@ -24,6 +24,7 @@ BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
 HEART_RATE_SERVICE_16 = 0x180D
 LSB_PER_G = 1024.0
+MOTION_PERIOD_MS = 100  # the firmware polls the accelerometer every 100 ms and notifies only a changed value
 MAX_ALERT_MESSAGE_BYTES = 100
 
 
