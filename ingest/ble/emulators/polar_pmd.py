@@ -15,6 +15,14 @@ from ingest.ble.bumble_backend import advertise
 from ingest.ble.emulators.notify import Notifier, Pace, no_wait
 from ingest.ble.emulators.notify import realtime as _realtime
 from ingest.ble.profiles import heart_rate
+from ingest.ble.profiles.device_info import (
+    BATTERY_LEVEL,
+    BATTERY_SERVICE,
+    DEVICE_INFORMATION_SERVICE,
+    FIRMWARE_REVISION,
+    MANUFACTURER_NAME,
+    MODEL_NUMBER,
+)
 from ingest.ble.profiles.polar_pmd import (
     ACC,
     FACTOR,
@@ -33,6 +41,8 @@ from ingest.ble.profiles.polar_pmd import (
     encode_delta,
     encode_settings,
 )
+
+READ = Characteristic.Properties.READ
 
 
 @dataclass
@@ -54,6 +64,11 @@ class PolarEmulator:
     frames_sent: int = 0
     heart_rate_bpm: int = 72
     duplicate_after_s: float | None = None
+    # what the sensor says about itself, as bytes (a test may pad them with NUL or break their UTF-8)
+    firmware: bytes | None = None  # default: the model's
+    model_number: bytes | None = None
+    manufacturer: bytes = b"Polar Electro Oy"
+    advertised_name: bytes | None = None  # default: ``name``
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.device, self.duplicate_after_s)
@@ -68,24 +83,22 @@ class PolarEmulator:
         self.hr = Characteristic(
             heart_rate.MEASUREMENT, Characteristic.Properties.NOTIFY, Characteristic.READABLE, bytes(2)
         )
-        battery = Characteristic(
-            "00002a19-0000-1000-8000-00805f9b34fb",
-            Characteristic.Properties.READ,
-            Characteristic.READABLE,
-            bytes([self.battery_pct]),
-        )
-        firmware = Characteristic(
-            "00002a26-0000-1000-8000-00805f9b34fb",
-            Characteristic.Properties.READ,
-            Characteristic.READABLE,
-            b"3.1.1" if self.model == "h10" else b"2.1.0",
-        )
+        battery = Characteristic(BATTERY_LEVEL, READ, Characteristic.READABLE, bytes([self.battery_pct]))
+        h10 = self.model == "h10"
+        information = [
+            Characteristic(uuid, READ, Characteristic.READABLE, value)
+            for uuid, value in (
+                (FIRMWARE_REVISION, self.firmware or (b"3.1.1" if h10 else b"2.1.0")),
+                (MODEL_NUMBER, self.model_number or (b"H10" if h10 else b"Polar Verity Sense")),
+                (MANUFACTURER_NAME, self.manufacturer),
+            )
+        ]
         self.device.add_services(
             [
                 Service(PMD_SERVICE, [self.cp, self.data]),
                 Service(heart_rate.SERVICE, [self.hr]),
-                Service("0000180f-0000-1000-8000-00805f9b34fb", [battery]),
-                Service("0000180a-0000-1000-8000-00805f9b34fb", [firmware]),
+                Service(BATTERY_SERVICE, [battery]),
+                Service(DEVICE_INFORMATION_SERVICE, information),
             ]
         )
         self._pending: list[bytes] = []
@@ -131,7 +144,8 @@ class PolarEmulator:
             await self.notifier.indicate(self.cp, self._pending.pop(0))
 
     async def start(self) -> None:
-        await advertise(self.device, self.name, uuid16=0x180D)  # Polar straps list the Heart Rate Service
+        # Polar straps list the Heart Rate Service
+        await advertise(self.device, self.advertised_name or self.name, uuid16=0x180D)
 
     def frame(self, samples_g: Sequence[tuple[float, float, float]]) -> bytes:
         """One data notification for these samples; advances the device clock by their duration."""
