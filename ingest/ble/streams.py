@@ -6,10 +6,10 @@ subscribe to, and how a notification becomes time-stamped samples in g. The coll
 - Kinetic DIY: several samples per notification, the last at reception, the others spaced by the sample rate.
 - Polar PMD: the control-point handshake, then frames time-stamped through the device clock (``ClockMap``).
 
-A notification delivered twice (BlueZ after a reconnection) is decoded once: each stream recognises a repeat by
-what identifies a notification in its profile (``ingest.ble.profiles.repeats``): the sample counter (Kinetic DIY),
-the device timestamp (Polar PMD), or the same bytes within half a notification period of host time (InfiniTime,
-micro:bit), and ``decode`` returns None for it.
+A notification delivered twice (BlueZ after a reconnection) is decoded once (``ingest.ble.profiles.repeats``):
+where a notification carries a sample counter (Kinetic DIY) or a device timestamp (Polar PMD), the same bytes as
+one of the last 64; where it carries neither, the same bytes within half a notification period of host time
+(InfiniTime, micro:bit). ``decode`` returns None for a repeat.
 """
 
 from __future__ import annotations
@@ -83,11 +83,12 @@ class MicrobitStream:
 
 
 class KineticDiyStream:
-    """Packets carry the index of their first sample: an index already seen is a repeat."""
+    """Packets carry the index of their first sample, so no two real packets of a connection are equal: a packet
+    equal to one of the last 64 is a repeat."""
 
     def __init__(self) -> None:
         self.rate_hz = 10.0
-        self.repeats: RepeatFilter[int] = RepeatFilter()
+        self.repeats: RepeatFilter[bytes] = RepeatFilter()
 
     async def open(self, client: BleakClient, on_data: Handler) -> None:
         self.rate_hz = float(kinetic_diy.decode_rate(await client.read_gatt_char(kinetic_diy.RATE)))
@@ -95,7 +96,7 @@ class KineticDiyStream:
 
     def decode(self, received_ms: int, data: bytes | bytearray) -> Timed | None:
         packet = kinetic_diy.decode_motion(data)
-        if self.repeats.is_repeat(packet.counter, received_ms):
+        if self.repeats.is_repeat(bytes(data), received_ms):
             return None
         n = len(packet.samples)
         return [(received_ms - round((n - 1 - i) * 1000 / self.rate_hz), s) for i, s in enumerate(packet.samples)]
@@ -112,14 +113,16 @@ def motion_stream(cfg: WearableConfig) -> MotionStream:
 
 
 class PolarStream:
-    """The PMD handshake, then ACC frames; a frame whose device timestamp was already seen is a repeat."""
+    """The PMD handshake, then ACC frames. Each frame carries its device timestamp, so no two real frames are equal:
+    a frame equal to one of the last 64 is a repeat. (Not the timestamp alone: a device clock set back gives
+    timestamps already seen to new samples.)"""
 
     def __init__(self, rate_hz: int | None = None) -> None:
         self.wanted_rate = rate_hz
         self.rate_hz = 50
         self.factor = 1.0
         self.clock = ClockMap(rate_hz=50)
-        self.repeats: RepeatFilter[int] = RepeatFilter()
+        self.repeats: RepeatFilter[bytes] = RepeatFilter()
         self._responses: asyncio.Queue[CpResponse] = asyncio.Queue()
 
     def _on_cp(self, _: Any, data: bytearray) -> None:
@@ -166,9 +169,15 @@ class PolarStream:
     def decode(self, received_ms: int, data: bytes | bytearray) -> Timed | None:
         """A data notification -> (host ms, sample in g) per sample; None for a repeat."""
         frame = polar_pmd.decode_data(data, self.factor)
-        if self.repeats.is_repeat(frame.timestamp_ns, received_ms):
+        if self.repeats.is_repeat(bytes(data), received_ms):
             return None
+        jumps = self.clock.jumps
         times = self.clock.samples(received_ms, frame.timestamp_ns, len(frame.samples_mg))
+        if self.clock.jumps != jumps:
+            _LOGGER.warning(
+                "polar: the device clock stepped by %+.3f s; its frames are mapped to the host clock from here",
+                self.clock.last_step_ms / 1000,
+            )
         return [
             (round(t), (x / 1000, y / 1000, z / 1000)) for t, (x, y, z) in zip(times, frame.samples_mg, strict=True)
         ]

@@ -1,15 +1,16 @@
 """Repeated notifications: the same GATT notification delivered twice. Pure (time from the data).
 
 BlueZ with bleak is known to deliver every notification twice, about 1 ms apart, after a reconnection (two
-subscriptions to one characteristic). A repeat is recognised by what identifies a notification in its profile:
+subscriptions to one characteristic). A repeat is byte for byte the notification it repeats; what keeps a real
+notification from being taken for one depends on the profile:
 
-- a sample counter (Kinetic DIY) or a device timestamp (Polar PMD): a key already seen among the last ``memory``
-  notifications is a repeat, however late it comes (a real device never sends the same counter or timestamp
-  twice within that many notifications);
-- nothing but the bytes (InfiniTime, micro:bit, Heart Rate Measurement): the same bytes as a notification received
-  less than ``window_ms`` of host time before. The window is half the profile's notification period, so a real
-  reading is only taken for a repeat when it is identical to one received less than half a period before (two
-  readings that a slow connection interval delivered together); docs/collector.md says how likely that is.
+- a sample counter (Kinetic DIY) or a device timestamp (Polar PMD) in every notification: no two real ones are
+  equal, so the same bytes as any of the last ``memory`` notifications are a repeat, however late it comes. (The
+  counter or timestamp alone would not do: a device clock set back gives timestamps already seen to new samples.)
+- nothing but the reading (InfiniTime, micro:bit, Heart Rate Measurement): the same bytes as a notification
+  received less than ``window_ms`` of host time before. The window is half the profile's notification period, so a
+  real reading is only taken for a repeat when it is identical to one received less than half a period before
+  (two readings that a slow connection interval delivered together); docs/collector.md says how likely that is.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Issue 13, case 3: every BLE notification delivered twice, 1 ms apart (BlueZ after a reconnection). A walking day
-of each profile, emulated on the Bumble virtual radio and read by the real collector into real Mosquitto, gives the
-same frames (n, steps, features) with and without the duplicates; the duplicates are counted. And how often the
-byte rule of the profiles without a counter would take a real reading for a repeat, on real recordings."""
+"""What a wearable's link and clock do must not change a frame. Issue 13, case 3: every BLE notification delivered
+twice, 1 ms apart (BlueZ after a reconnection): a walking day of each profile, emulated on the Bumble virtual radio
+and read by the real collector into real Mosquitto, gives the same frames (n, steps, features) with and without the
+duplicates, and the duplicates are counted; how often the byte rule of the profiles without a counter would take a
+real reading for a repeat, on real recordings. The kind "time": a Polar device clock set back, forward or reset
+while it streams."""
 
 from __future__ import annotations
 
@@ -172,6 +174,77 @@ def test_a_walking_day_gives_the_same_frames_with_every_notification_delivered_t
     assert collector_twice.counters.samples == collector_once.counters.samples
     assert collector_twice.counters.notifications == collector_once.counters.notifications + copies
     assert collector_twice.counters.decode_errors == collector_once.counters.decode_errors == 0
+
+
+# --- the device clock steps (issue 13, the kind "time"): a Polar strap set, or reset, while streaming ----------
+CLOCK_STEPS_NS = {  # strap: its clock is set by this much at the 500th sample (10 s into its walk)
+    "steady": 0,
+    "back-3s": -3_000_000_000,
+    "forward-3s": 3_000_000_000,
+    "reset": 599_616_000_000_000_000 - 796_000_000_000_000_000,  # from 2025 back to its power-on default, 2019
+}
+
+
+def test_a_device_clock_set_back_forward_or_reset_while_streaming_changes_no_frame(
+    mosquitto: Server, tmp_path: Path, unique: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four H10 straps walk the same day, three with their clock set mid-walk: each gives the frames of the strap
+    whose clock ran on (every second once, in order, 50 samples, the same steps), and the collector says so."""
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+
+    def stepping(strap: PolarEmulator, samples: list[Sample], step_ns: int) -> Iterator[Sample]:
+        for i, sample in enumerate(samples):
+            if i == 500:
+                strap.clock_ns += step_ns  # the frame that holds this sample carries the new time
+            yield sample
+
+    async def run() -> tuple[list[tuple[str, bytes]], Collector]:
+        radio = VirtualRadio()
+        await radio.start()
+        straps = {
+            name: PolarEmulator(
+                radio.peripheral(name, f"F7:00:00:00:00:{i:02X}"), model="h10", clock_ns=796_000_000_000_000_000
+            )
+            for i, name in enumerate(CLOCK_STEPS_NS)
+        }
+        await asyncio.gather(*(s.start() for s in straps.values()))
+        wearables = [
+            WearableConfig(
+                wearer="cal", device=name, profile="polar-pmd", placement="trunk", address=f"F7:00:00:00:00:{i:02X}"
+            )
+            for i, name in enumerate(CLOCK_STEPS_NS)
+        ]
+        collector = on_radio(radio, wearables, topics, tmp_path, batch_s=5, scan_timeout_s=5)
+        lockstep = Lockstep(lambda: collector.counters, [s.notifier for s in straps.values()])
+        collector.clock = lockstep.clock
+        async with collecting(collector, mqtt, [topics.all_features()]) as rec:
+            await until(lambda: all(s.streaming.is_set() for s in straps.values()), 60, "four streams")
+            for name, strap in straps.items():
+                await strap.stream(stepping(strap, walking_day(50, 7), CLOCK_STEPS_NS[name]), pace=lockstep.pace())
+            await lockstep.quiet()
+        return rec.messages, collector
+
+    with caplog.at_level("WARNING", logger="ingest.ble.streams"):
+        messages, collector = asyncio.run(run())
+    warnings = [r.getMessage() for r in caplog.records]
+    frames: dict[str, list[FeatureFrameV1]] = {name: [] for name in CLOCK_STEPS_NS}
+    for _, payload in messages:
+        batch = FeatureBatchV1.model_validate_json(payload)
+        frames[batch.device] += batch.frames
+    # each strap's day starts on a whole second of its own: compare the days from their first second
+    days = {name: [f.model_copy(update={"t_ms": f.t_ms - fs[0].t_ms}) for f in fs] for name, fs in frames.items()}
+    steady = days["steady"]
+    assert [f.t_ms for f in steady] == [1000 * i for i in range(len(steady))]  # every second once, none missing
+    assert all(f.n == 50 for f in steady[1:-1])
+    for name in CLOCK_STEPS_NS:
+        assert days[name] == steady, name
+    # set back: said once each (a step forward needs no new map); no new sample was taken for a repeat
+    assert [m for m in warnings if "device clock stepped" in m] == [
+        f"polar: the device clock stepped by {step / 1e9:+.3f} s; its frames are mapped to the host clock from here"
+        for step in (CLOCK_STEPS_NS["back-3s"], CLOCK_STEPS_NS["reset"])
+    ]
+    assert collector.counters.repeated_notifications == 0
 
 
 # --- how often a real reading would be taken for a repeat (micro:bit: no counter, sent even when unchanged) -------

@@ -104,6 +104,15 @@ def test_polar_repeats_by_device_timestamp_give_the_stream_without_repeats(data:
     assert dropped == len(arrived) - len(originals)
 
 
+def test_a_frame_with_a_timestamp_seen_before_but_new_samples_is_not_a_repeat() -> None:
+    """A Polar clock set back gives timestamps already seen to new samples: those are data, not repeats."""
+    frame = bytes([ACC]) + (10**18).to_bytes(8, "little") + b"\x01" + struct.pack("<hhh", 0, 0, 1000)
+    again = frame[:-6] + struct.pack("<hhh", 0, 0, 1001)  # the same device time, another sample
+    stream = PolarStream()
+    assert stream.decode(1000, frame) is not None and stream.decode(1200, again) is not None
+    assert stream.decode(1201, again) is None  # but that frame delivered twice is
+
+
 # --- no counter: the same bytes within half a notification period ---------------------------------------------
 def readings(draw: st.DrawFn, period_ms: int, *, change_only: bool) -> list[Notification]:
     """Readings from a small set of values (so equal readings are common), notified about every ``period_ms``
