@@ -111,16 +111,20 @@ class KineticController(Controller):
         return bytes([result])
 
 
-async def advertise(device: Device, name: str, *, in_scan_response: bool = True, uuid16: int | None = None) -> None:
+async def advertise(
+    device: Device, name: str | bytes, *, in_scan_response: bool = True, uuid16: int | None = None
+) -> None:
     """Power an emulated peripheral on and advertise it connectable every ~20 ms (a connect completes on the
     peripheral's next advertisement; Bumble's default of 1 s would make every connect slow), legacy advertising
     (the extended path lacks scan responses). The name goes in the scan response, as InfiniTime and Polar do, or in
-    the advertisement itself."""
+    the advertisement itself (bytes: exactly those, as a device with a NUL-padded or broken name sends them)."""
     await device.power_on()
     fields: list[tuple[int, bytes]] = [(AdvertisingData.FLAGS, bytes([0x06]))]
     if uuid16 is not None:
         fields.append((AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS, uuid16.to_bytes(2, "little")))
-    named: list[tuple[int, bytes]] = [(AdvertisingData.COMPLETE_LOCAL_NAME, name.encode())]
+    named: list[tuple[int, bytes]] = [
+        (AdvertisingData.COMPLETE_LOCAL_NAME, name.encode() if isinstance(name, str) else name)
+    ]
     await device.start_advertising(
         advertising_data=bytes(AdvertisingData(fields if in_scan_response else fields + named)),
         scan_response_data=bytes(AdvertisingData(named)) if in_scan_response else None,

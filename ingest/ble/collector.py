@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiomqtt
 from bleak import BleakClient, BleakScanner
@@ -32,6 +32,15 @@ from pydantic import ValidationError
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
 from ingest.ble.profiles import heart_rate, infinitime
+from ingest.ble.profiles.device_info import (
+    BATTERY_LEVEL,
+    FIRMWARE_REVISION,
+    MANUFACTURER_NAME,
+    MODEL_NUMBER,
+    decode_battery,
+    device_text,
+)
+from ingest.ble.profiles.repeats import RepeatFilter
 from ingest.ble.streams import motion_stream
 from ingest.errors import DecodeError
 from ingest.mqtt import Publisher, Will, payload_bytes
@@ -42,14 +51,17 @@ from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, Featu
 _LOGGER = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_S = 10.0
-FIRMWARE_REVISION = "00002a26-0000-1000-8000-00805f9b34fb"  # Device Information: Firmware Revision String
 Clock = Callable[[], float]  # seconds since the epoch; the adapter's clock (the pure parts take time from data)
+_T = TypeVar("_T")
 
 
 @dataclass
 class CollectorCounters:
+    notifications: int = 0  # motion and heart rate notifications received, repeats included
+    repeated_notifications: int = 0  # the same notification delivered again (BlueZ after a reconnect): dropped
     samples: int = 0
     decode_errors: int = 0
+    refused_device_values: int = 0  # a battery level or Device Information string that could not be used
     frames: int = 0
     batches_queued: int = 0
     batches_published: int = 0  # queue entries sent and acknowledged (feature batches and statuses)
@@ -142,11 +154,13 @@ class Collector:
     async def _find(self, cfg: WearableConfig) -> BLEDevice | None:
         """Scan for the wearable by address or advertised name; note its signal strength for the status."""
 
+        name = _text_or_none(cfg.name or "")
+
         def wanted(device: BLEDevice, adv: AdvertisementData) -> bool:
             if cfg.address:
                 found = device.address.upper() == cfg.address.upper()
-            else:
-                found = cfg.name in (adv.local_name, device.name)
+            else:  # advertised names are any bytes a device chose: compared in the form Kinetic would show them
+                found = name is not None and name in (_text_or_none(adv.local_name), _text_or_none(device.name))
             if found:
                 self._rssi[cfg.device] = adv.rssi
             return found
@@ -165,11 +179,15 @@ class Collector:
         stream = motion_stream(cfg)
 
         def on_motion(_: Any, data: bytearray) -> None:
+            self.counters.notifications += 1
             try:
                 timed = stream.decode(round(self.clock() * 1000), data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad notification (%s)", cfg.wearer, cfg.device, exc)
+                return
+            if timed is None:
+                self.counters.repeated_notifications += 1
                 return
             self.counters.samples += len(timed)
             frames = []
@@ -178,13 +196,23 @@ class Collector:
             self._queue_batches(batcher.add(heart.stamp(frames)))
 
         heart = HeartRateTrack()
+        # no counter in a Heart Rate Measurement: the same bytes within half its period are a repeat (harmless for
+        # the frames, which keep the latest reading, but counted like every repeat)
+        heart_repeats: RepeatFilter[bytes] = RepeatFilter(window_ms=heart_rate.PERIOD_MS // 2)
 
         def on_heart_rate(_: Any, data: bytearray) -> None:
+            self.counters.notifications += 1
+            received_ms = round(self.clock() * 1000)
             try:
-                heart.add(round(self.clock() * 1000), heart_rate.decode_measurement(data).bpm)
+                bpm = heart_rate.decode_measurement(data).bpm
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad heart rate notification (%s)", cfg.wearer, cfg.device, exc)
+                return
+            if heart_repeats.is_repeat(bytes(data), received_ms):
+                self.counters.repeated_notifications += 1
+                return
+            heart.add(received_ms, bpm)
 
         battery: int | None = None
         firmware: str | None = None
@@ -193,10 +221,10 @@ class Collector:
             async with BleakClient(device, disconnected_callback=lambda _: lost.set(), **self.client_kwargs) as client:
                 self.counters.connects += 1
                 self._clients[cfg.device] = client
-                with contextlib.suppress(BleakError, DecodeError, IndexError):
-                    battery = int((await client.read_gatt_char(infinitime.BATTERY_LEVEL))[0])
-                with contextlib.suppress(BleakError, UnicodeDecodeError):
-                    firmware = (await client.read_gatt_char(FIRMWARE_REVISION)).decode()[:64] or None
+                battery = await self._read(cfg, client, "battery level", BATTERY_LEVEL, decode_battery)
+                firmware = await self._read(cfg, client, "firmware revision", FIRMWARE_REVISION, device_text)
+                model = await self._read(cfg, client, "model number", MODEL_NUMBER, device_text)
+                maker = await self._read(cfg, client, "manufacturer name", MANUFACTURER_NAME, device_text)
                 self._status(cfg, "online", battery, firmware)
                 online = True
                 # heart rate first: opening the motion stream starts the sensor (Polar), which then sends both
@@ -204,7 +232,15 @@ class Collector:
                     await client.start_notify(heart_rate.MEASUREMENT, on_heart_rate)
                 await stream.open(client, on_motion)
                 self.connected[cfg.device] = True  # connected and subscribed: the stream is flowing
-                _LOGGER.info("%s %s: streaming from %s", cfg.wearer, cfg.device, device.address)
+                _LOGGER.info(
+                    "%s %s: streaming from %s (model %s, manufacturer %s, firmware %s)",
+                    cfg.wearer,
+                    cfg.device,
+                    device.address,
+                    model,
+                    maker,
+                    firmware,
+                )
                 waiter = asyncio.create_task(lost.wait())
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -221,6 +257,22 @@ class Collector:
         if lost.is_set() and not stop.is_set():
             self.counters.link_losses += 1
             raise BleakError("link lost")
+
+    async def _read(
+        self, cfg: WearableConfig, client: BleakClient, what: str, uuid: str, decode: Callable[[bytes], _T]
+    ) -> _T | None:
+        """One characteristic for the status, decoded; None when the device has none or sends one that cannot be
+        used (said once per connection and counted: the status goes out without it)."""
+        try:
+            data = bytes(await client.read_gatt_char(uuid))
+        except BleakError:
+            return None  # not offered by this device
+        try:
+            return decode(data)
+        except DecodeError as exc:
+            self.counters.refused_device_values += 1
+            _LOGGER.warning("%s %s: %s not used (%s)", cfg.wearer, cfg.device, what, exc)
+            return None
 
     def _status(
         self, cfg: WearableConfig, state: Literal["online", "offline"], battery: int | None, firmware: str | None = None
@@ -342,3 +394,12 @@ class Collector:
             await publisher.publish(topic.decode(), payload, qos=1, retain=retain == b"1")
             self.queue.remove(entries)
             self.counters.batches_published += 1
+
+
+def _text_or_none(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return device_text(raw)
+    except DecodeError:
+        return None

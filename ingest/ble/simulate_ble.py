@@ -20,7 +20,7 @@ from pathlib import Path
 from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector, CollectorCounters
 from ingest.ble.emulators.kinetic_diy import KineticDiyEmulator
-from ingest.ble.profiles.kinetic_diy import encode_motion
+from ingest.ble.emulators.notify import realtime
 from ingest.errors import ConfigError
 from ingest.mqtt import serve
 from ingest.recordings.datasets import read_recording
@@ -52,18 +52,14 @@ def second_samples(frame: FeatureFrameV1) -> list[tuple[float, float, float]]:
 
 
 async def _stream(emulator: KineticDiyEmulator, scenario: Scenario, script: WearerScript, speed: float) -> int:
-    loop = asyncio.get_running_loop()
-    wall0 = loop.time()
+    pace = realtime(speed)
     sent = 0
     for frame in frames_for(scenario, script):
         offset_s = (frame.t_ms - scenario.start_ms) / 1000
         samples = second_samples(frame)
         for i in range(0, RATE_HZ, PER_PACKET):
             chunk = samples[i : i + PER_PACKET]
-            due = wall0 + (offset_s + (i + len(chunk)) / RATE_HZ) / speed
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            await emulator.device.notify_subscribers(emulator.motion, encode_motion(emulator.counter, chunk))
-            emulator.counter += len(chunk)
+            await emulator.send(chunk, offset_s + (i + len(chunk)) / RATE_HZ, pace)
             sent += len(chunk)
     return sent
 
@@ -154,15 +150,11 @@ def load_replay(path: Path, placement: Placement | None = None, seconds: float |
 
 
 async def _stream_replay(emulator: KineticDiyEmulator, replay: Replay, speed: float) -> int:
-    loop = asyncio.get_running_loop()
-    wall0 = loop.time()
+    pace = realtime(speed)
     per_packet = max(1, round(replay.rate_hz / 4))
     for i in range(0, len(replay.samples), per_packet):
         chunk = replay.samples[i : i + per_packet]
-        due = wall0 + replay.t_ms[i + len(chunk) - 1] / 1000 / speed
-        await asyncio.sleep(max(0.0, due - loop.time()))
-        await emulator.device.notify_subscribers(emulator.motion, encode_motion(emulator.counter, chunk))
-        emulator.counter += len(chunk)
+        await emulator.send(chunk, replay.t_ms[i + len(chunk) - 1] / 1000, pace)
     return len(replay.samples)
 
 

@@ -3,13 +3,14 @@ the demo and replays on the virtual radio."""
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
 from bumble.device import Device
 from bumble.gatt import Characteristic, Service
 
 from ingest.ble.bumble_backend import advertise
+from ingest.ble.emulators.notify import Notifier, Pace, no_wait
+from ingest.ble.emulators.notify import realtime as _realtime
 from ingest.ble.profiles.infinitime import BATTERY_LEVEL, BATTERY_SERVICE
 from ingest.ble.profiles.kinetic_diy import (
     MOTION,
@@ -20,10 +21,19 @@ from ingest.ble.profiles.kinetic_diy import (
 
 
 class KineticDiyEmulator:
-    """An emulated DIY sensor: motion in packets of ``per_packet`` samples at ``rate_hz``, battery, rate."""
+    """An emulated DIY sensor: motion in packets of ``per_packet`` samples at ``rate_hz``, battery, rate.
+    ``duplicate_after_s``: every notification is sent twice, this far apart (``Notifier``)."""
 
-    def __init__(self, device: Device, rate_hz: int = 52, per_packet: int = 10, battery_pct: int = 90) -> None:
+    def __init__(
+        self,
+        device: Device,
+        rate_hz: int = 52,
+        per_packet: int = 10,
+        battery_pct: int = 90,
+        duplicate_after_s: float | None = None,
+    ) -> None:
         self.device = device
+        self.notifier = Notifier(device, duplicate_after_s)
         self.rate_hz = rate_hz
         self.per_packet = per_packet
         self.counter = 0
@@ -37,14 +47,17 @@ class KineticDiyEmulator:
     async def start(self, name: str = "Kinetic DIY") -> None:
         await advertise(self.device, name, in_scan_response=False)
 
-    async def stream(self, samples: list[tuple[float, float, float]], realtime: bool = True) -> None:
-        """Send the samples in packets, paced at the sample rate (``realtime``) or as fast as possible."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+    async def stream(
+        self, samples: list[tuple[float, float, float]], realtime: bool = True, pace: Pace | None = None
+    ) -> None:
+        """Send the samples in packets, each when its last sample is taken: on the wall clock (``realtime``), as
+        fast as possible, or on ``pace``."""
+        pace = pace or (_realtime() if realtime else no_wait)
         for i in range(0, len(samples), self.per_packet):
             chunk = samples[i : i + self.per_packet]
-            await self.device.notify_subscribers(self.motion, encode_motion(self.counter, chunk))
-            self.counter += len(chunk)
-            if realtime:
-                due = start + (i + len(chunk)) / self.rate_hz
-                await asyncio.sleep(max(0.0, due - loop.time()))
+            await self.send(chunk, (i + len(chunk) - 1) / self.rate_hz, pace)
+
+    async def send(self, chunk: list[tuple[float, float, float]], due_s: float, pace: Pace) -> None:
+        """One motion packet (the counter runs on)."""
+        await self.notifier.notify(self.motion, encode_motion(self.counter, chunk), due_s, pace)
+        self.counter += len(chunk)

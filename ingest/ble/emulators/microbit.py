@@ -3,7 +3,6 @@ the demo and replays on the virtual radio."""
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,6 +11,8 @@ from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from ingest.ble.bumble_backend import advertise
+from ingest.ble.emulators.notify import Notifier, Pace, no_wait
+from ingest.ble.emulators.notify import realtime as _realtime
 from ingest.ble.profiles.microbit import (
     DATA,
     PERIOD,
@@ -25,10 +26,12 @@ from ingest.ble.profiles.microbit import (
 class MicrobitEmulator:
     device: Device
     period_ms: int = 640  # the firmware's power-on default is slow; the collector asks for 20 ms
-    sent: int = 0
+    sent: int = 0  # readings sent (copies not included)
     period_writes: list[int] = field(default_factory=list)
+    duplicate_after_s: float | None = None  # every notification twice, this far apart (``Notifier``)
 
     def __post_init__(self) -> None:
+        self.notifier = Notifier(self.device, self.duplicate_after_s)
         self.data = Characteristic(
             DATA, Characteristic.Properties.READ | Characteristic.Properties.NOTIFY, Characteristic.READABLE, bytes(6)
         )
@@ -51,9 +54,14 @@ class MicrobitEmulator:
     async def start(self) -> None:
         await advertise(self.device, "BBC micro:bit [tegip]")
 
-    async def stream(self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = True) -> None:
+    async def stream(
+        self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = True, pace: Pace | None = None
+    ) -> None:
+        """One reading every period, on the wall clock (``realtime``), as fast as possible, or on ``pace``."""
+        pace = pace or (_realtime() if realtime else no_wait)
+        due_s = 0.0
         for sample in samples_g:
             raw = struct.pack("<hhh", *(max(-32768, min(32767, round(v * 1000))) for v in sample))
-            await self.device.notify_subscribers(self.data, raw)
+            await self.notifier.notify(self.data, raw, due_s, pace)
             self.sent += 1
-            await asyncio.sleep(self.period_ms / 1000 if realtime else 0)
+            due_s += self.period_ms / 1000

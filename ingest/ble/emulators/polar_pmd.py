@@ -12,7 +12,17 @@ from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from ingest.ble.bumble_backend import advertise
+from ingest.ble.emulators.notify import Notifier, Pace, no_wait
+from ingest.ble.emulators.notify import realtime as _realtime
 from ingest.ble.profiles import heart_rate
+from ingest.ble.profiles.device_info import (
+    BATTERY_LEVEL,
+    BATTERY_SERVICE,
+    DEVICE_INFORMATION_SERVICE,
+    FIRMWARE_REVISION,
+    MANUFACTURER_NAME,
+    MODEL_NUMBER,
+)
 from ingest.ble.profiles.polar_pmd import (
     ACC,
     FACTOR,
@@ -32,12 +42,15 @@ from ingest.ble.profiles.polar_pmd import (
     encode_settings,
 )
 
+READ = Characteristic.Properties.READ
+
 
 @dataclass
 class PolarEmulator:
     """An emulated Polar H10 (frame type 0x01, mG) or Verity Sense (delta frames 0x80 with a FACTOR) that answers the
     control point as the SDK expects and streams ACC once started. ``clock_ns`` is its own clock (ns since 2000),
-    which may run fast or slow (``drift_ppm``) and start anywhere."""
+    which may run fast or slow (``drift_ppm``) and start anywhere. ``duplicate_after_s``: every notification and
+    indication is sent twice, this far apart (``Notifier``)."""
 
     device: Device
     model: Model = "h10"
@@ -50,8 +63,15 @@ class PolarEmulator:
     cp_writes: list[bytes] = field(default_factory=list)
     frames_sent: int = 0
     heart_rate_bpm: int = 72
+    duplicate_after_s: float | None = None
+    # what the sensor says about itself, as bytes (a test may pad them with NUL or break their UTF-8)
+    firmware: bytes | None = None  # default: the model's
+    model_number: bytes | None = None
+    manufacturer: bytes = b"Polar Electro Oy"
+    advertised_name: bytes | None = None  # default: ``name``
 
     def __post_init__(self) -> None:
+        self.notifier = Notifier(self.device, self.duplicate_after_s)
         features = bytes([0x0F, 0x05, 0x00]) if self.model == "h10" else bytes([0x0F, 0x06, 0x00])
         self.cp: Characteristic[bytes] = Characteristic(
             PMD_CP,
@@ -63,24 +83,22 @@ class PolarEmulator:
         self.hr = Characteristic(
             heart_rate.MEASUREMENT, Characteristic.Properties.NOTIFY, Characteristic.READABLE, bytes(2)
         )
-        battery = Characteristic(
-            "00002a19-0000-1000-8000-00805f9b34fb",
-            Characteristic.Properties.READ,
-            Characteristic.READABLE,
-            bytes([self.battery_pct]),
-        )
-        firmware = Characteristic(
-            "00002a26-0000-1000-8000-00805f9b34fb",
-            Characteristic.Properties.READ,
-            Characteristic.READABLE,
-            b"3.1.1" if self.model == "h10" else b"2.1.0",
-        )
+        battery = Characteristic(BATTERY_LEVEL, READ, Characteristic.READABLE, bytes([self.battery_pct]))
+        h10 = self.model == "h10"
+        information = [
+            Characteristic(uuid, READ, Characteristic.READABLE, value)
+            for uuid, value in (
+                (FIRMWARE_REVISION, self.firmware or (b"3.1.1" if h10 else b"2.1.0")),
+                (MODEL_NUMBER, self.model_number or (b"H10" if h10 else b"Polar Verity Sense")),
+                (MANUFACTURER_NAME, self.manufacturer),
+            )
+        ]
         self.device.add_services(
             [
                 Service(PMD_SERVICE, [self.cp, self.data]),
                 Service(heart_rate.SERVICE, [self.hr]),
-                Service("0000180f-0000-1000-8000-00805f9b34fb", [battery]),
-                Service("0000180a-0000-1000-8000-00805f9b34fb", [firmware]),
+                Service(BATTERY_SERVICE, [battery]),
+                Service(DEVICE_INFORMATION_SERVICE, information),
             ]
         )
         self._pending: list[bytes] = []
@@ -123,10 +141,11 @@ class PolarEmulator:
     async def _indicate(self) -> None:
         await asyncio.sleep(0)  # after the write response, as a real device does
         while self._pending:
-            await self.device.indicate_subscribers(self.cp, self._pending.pop(0))
+            await self.notifier.indicate(self.cp, self._pending.pop(0))
 
     async def start(self) -> None:
-        await advertise(self.device, self.name, uuid16=0x180D)  # Polar straps list the Heart Rate Service
+        # Polar straps list the Heart Rate Service
+        await advertise(self.device, self.advertised_name or self.name, uuid16=0x180D)
 
     def frame(self, samples_g: Sequence[tuple[float, float, float]]) -> bytes:
         """One data notification for these samples; advances the device clock by their duration."""
@@ -138,20 +157,24 @@ class PolarEmulator:
         counts = [tuple(max(-32768, min(32767, round(v / VERITY_FACTOR))) for v in s) for s in samples_g]
         return head + b"\x80" + encode_delta(counts)  # type: ignore[arg-type]
 
-    async def stream(self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = False) -> None:
-        """Send samples (g) in frames of ``per_frame`` once the client started ACC."""
+    async def stream(
+        self, samples_g: Iterable[tuple[float, float, float]], *, realtime: bool = False, pace: Pace | None = None
+    ) -> None:
+        """Send samples (g) in frames of ``per_frame`` once the client started ACC, each frame when its last sample
+        is taken, and the heart rate once a second: on the wall clock (``realtime``), as fast as possible, or on
+        ``pace``."""
         await self.streaming.wait()
+        pace = pace or (_realtime() if realtime else no_wait)
         batch: list[tuple[float, float, float]] = []
         for i, sample in enumerate(samples_g):
             if i % self.rate_hz == 0:  # the standard Heart Rate Service, once a second, with the RR interval
                 beat = heart_rate.encode_measurement(self.heart_rate_bpm, (60 / self.heart_rate_bpm,))
-                await self.device.notify_subscribers(self.hr, beat)
+                await self.notifier.notify(self.hr, beat, i / self.rate_hz, pace)
             batch.append(sample)
             if len(batch) == self.per_frame:
-                await self.device.notify_subscribers(self.data, self.frame(batch))
+                await self.notifier.notify(self.data, self.frame(batch), i / self.rate_hz, pace)
                 self.frames_sent += 1
                 batch = []
-                await asyncio.sleep(self.per_frame / self.rate_hz if realtime else 0)
         if batch:
-            await self.device.notify_subscribers(self.data, self.frame(batch))
+            await self.notifier.notify(self.data, self.frame(batch), i / self.rate_hz, pace)
             self.frames_sent += 1

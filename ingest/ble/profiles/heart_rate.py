@@ -14,6 +14,7 @@ from ingest.errors import DecodeError
 
 SERVICE = "0000180d-0000-1000-8000-00805f9b34fb"
 MEASUREMENT = "00002a37-0000-1000-8000-00805f9b34fb"
+PERIOD_MS = 1000  # sensors notify a measurement about once a second (Polar H10, InfiniTime)
 
 
 @dataclass(frozen=True, slots=True)

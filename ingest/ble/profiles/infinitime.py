@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import struct
 
+from ingest.ble.profiles.device_info import BATTERY_LEVEL, BATTERY_SERVICE
 from ingest.errors import DecodeError
+
+__all__ = ["BATTERY_LEVEL", "BATTERY_SERVICE"]  # re-exported: the emulators and tests name them from here
 
 MOTION_SERVICE = "00030000-78fc-48fe-8e23-433b3a1942d0"
 STEP_COUNT = "00030001-78fc-48fe-8e23-433b3a1942d0"
 RAW_MOTION = "00030002-78fc-48fe-8e23-433b3a1942d0"
 ALERT_NOTIFICATION_SERVICE = "00001811-0000-1000-8000-00805f9b34fb"
 NEW_ALERT = "00002a46-0000-1000-8000-00805f9b34fb"
-BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
-BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
 HEART_RATE_SERVICE_16 = 0x180D
 LSB_PER_G = 1024.0
+MOTION_PERIOD_MS = 100  # the firmware polls the accelerometer every 100 ms and notifies only a changed value
 MAX_ALERT_MESSAGE_BYTES = 100
 
 

@@ -22,7 +22,7 @@ import struct
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ingest.errors import DecodeError
 
@@ -222,32 +222,47 @@ class ClockMap:
 
     The offset host - device is estimated as the smallest seen over the last ``window`` frames: transmission only
     ever delays a notification, so the smallest offset is the closest to the truth, and a sliding window follows
-    a device clock that drifts (tens of ppm) or is reset. Sample times keep the device's spacing within a frame
-    (the SDK's rule: spread the frame over the time since the previous frame's last sample)."""
+    a device clock that drifts (tens of ppm). Sample times keep the device's spacing within a frame (the SDK's
+    rule: spread the frame over the time since the previous frame's last sample) when that spacing is within 10 %
+    of the sample rate's; otherwise (a lost frame, a clock step) the nominal spacing.
+
+    A step of the device clock (set, reset to its power-on default) never stamps a sample before one already
+    stamped, nor holds the samples after it back: a device time earlier than the previous frame's, or an offset
+    more than ``STEP_MS`` from the estimate either way, starts the map again from that frame (counted in
+    ``jumps``); a smaller step forward needs nothing, as the new, smaller offset is the minimum at once. Two steps
+    cannot be told from what they look like: one forward by less than 10 % of a frame's duration looks like the
+    device's own rate (that frame's samples are spread over up to that much more time), one back by less than a
+    frame's duration like a link delay (samples stamped up to that much early until the window has moved on)."""
 
     rate_hz: float
     window: int = 256
     _offsets: deque[float] = field(default_factory=deque)
     _previous_ns: int | None = None
     jumps: int = 0
+    last_step_ms: float = 0.0  # the size of the last step (device time gained; negative: set back)
+
+    STEP_MS: ClassVar[float] = 10_000.0  # longer than any link delay
 
     def samples(self, received_ms: float, timestamp_ns: int, n: int) -> list[float]:
         """Host times (Unix ms) of a frame's ``n`` samples, the last at ``timestamp_ns`` in device time."""
         device_ms = timestamp_ns / 1e6
         offset = received_ms - device_ms
-        if self._offsets and abs(offset - min(self._offsets)) > 10_000:
-            self._offsets.clear()  # the device clock was set or reset: start again
-            self._previous_ns = None
-            self.jumps += 1
+        previous = self._previous_ns
+        if self._offsets:
+            best = min(self._offsets)
+            stepped_back = previous is not None and timestamp_ns < previous
+            if stepped_back or abs(offset - best) > self.STEP_MS:
+                self._offsets.clear()  # the device clock was set or reset: start again
+                self.jumps += 1
+                self.last_step_ms = best - offset
+                previous = None
         self._offsets.append(offset)
         if len(self._offsets) > self.window:
             self._offsets.popleft()
         best = min(self._offsets)
-        previous = self._previous_ns
         self._previous_ns = timestamp_ns
-        if previous is None or not previous < timestamp_ns or n <= 0:
-            step_ns = 1e9 / self.rate_hz
-        else:
+        step_ns = 1e9 / self.rate_hz
+        if previous is not None and n > 0 and abs((timestamp_ns - previous) / n - step_ns) <= 0.1 * step_ns:
             step_ns = (timestamp_ns - previous) / n
         return [(timestamp_ns - step_ns * (n - 1 - i)) / 1e6 + best for i in range(n)]
 

@@ -91,6 +91,55 @@ def test_h10_and_verity_sense_stream_through_the_collector(mosquitto: Server, tm
     assert online["rob-verity"].firmware == "2.1.0"
 
 
+def test_text_and_values_a_device_sends_are_normalised_or_refused_where_they_enter(
+    mosquitto: Server, tmp_path: Path, unique: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A strap with a NUL-padded name and Firmware Revision, a model number with a line break, a manufacturer name
+    that is not UTF-8 and a battery level of 255 ("unknown"): found by its name, its status says firmware "3.1.1"
+    and no battery level, the two refusals are counted and said once each, and it streams as any other."""
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+
+    async def run() -> tuple[list[tuple[str, bytes]], Collector]:
+        radio = VirtualRadio()
+        await radio.start()
+        strap = PolarEmulator(
+            radio.peripheral("h10", "F3:00:00:00:00:12"),
+            advertised_name=b"Polar H10 0A3B5C7D\x00\x00\x00",
+            firmware=b"3.1.1" + bytes(11),
+            model_number=b"H10\r\n",
+            manufacturer=b"Polar\xff Electro Oy",
+            battery_pct=255,
+        )
+        await strap.start()
+        cfg = WearableConfig(
+            wearer="pia", device="pia-h10", profile="polar-pmd", placement="trunk", name="Polar H10 0A3B5C7D"
+        )
+        collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=1, scan_timeout_s=3)
+        async with collecting(collector, mqtt, [topics.all_features(), topics.all_status()]) as rec:
+            await until(strap.streaming.is_set, 20, "the stream")
+            await strap.stream([TILTED] * (50 * 2), realtime=True)
+        return rec.messages, collector
+
+    with caplog.at_level("INFO", logger="ingest.ble.collector"):
+        messages, collector = asyncio.run(run())
+    statuses = [DeviceStatusV1.model_validate_json(p) for t, p in messages if t.endswith("/pia/pia-h10/status")]
+    assert [(s.state, s.firmware, s.battery_pct) for s in statuses] == [
+        ("online", "3.1.1", None),
+        ("offline", "3.1.1", None),
+    ]
+    assert collector.counters.refused_device_values == 2 and collector.counters.decode_errors == 0
+    refusals = [r.getMessage() for r in caplog.records if "not used" in r.getMessage()]
+    assert refusals == [
+        "pia pia-h10: battery level not used (battery level ff: expected one byte of 0-100)",
+        "pia pia-h10: manufacturer name not used (device text 506f6c6172ff20456c656374726f204f79: not UTF-8 "
+        "(invalid start byte at byte 5))",
+    ]
+    assert any("(model H10, manufacturer None, firmware 3.1.1)" in r.getMessage() for r in caplog.records)
+    frames = [f for t, p in messages if t.endswith("/features") for f in FeatureBatchV1.model_validate_json(p).frames]
+    assert sum(f.n for f in frames) >= 50 * 2 - EDGE
+
+
 def test_a_microbit_is_set_to_50_hz_and_streams_through_the_collector(
     mosquitto: Server, tmp_path: Path, unique: str
 ) -> None:

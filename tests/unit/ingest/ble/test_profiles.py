@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import struct
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -128,6 +129,49 @@ def test_the_clock_map_follows_a_drifting_device_clock_and_a_reset() -> None:
     assert max(abs(e) for e in errors[100:]) < 5  # ms: 100 ppm is 20 ms per 200 s, the window follows it
     (after_reset,) = clock.samples(host_ms + 202, 0, 1)  # the clock was set to another epoch
     assert clock.jumps == 1 and abs(after_reset - (host_ms + 202)) < 1
+
+
+def mapped_frames(steps_ns: dict[int, int], frames: int = 60) -> tuple[list[float], list[float], ClockMap]:
+    """Frames of 10 samples at 50 Hz, each received exactly when its last sample is taken; at frame ``k`` of
+    ``steps_ns`` the device clock is set by that much. Mapped times and true times of every sample."""
+    clock = ClockMap(rate_hz=50)
+    device_ns, host_ms = 599_616_000_000_000_000, 1_795_420_000_000.0
+    mapped: list[float] = []
+    true: list[float] = []
+    for k in range(frames):
+        device_ns += 200_000_000 + steps_ns.get(k, 0)
+        host_ms += 200
+        mapped += clock.samples(host_ms, device_ns, 10)
+        true += [host_ms - 20 * (9 - i) for i in range(10)]
+    return mapped, true, clock
+
+
+@pytest.mark.parametrize(
+    ("step_ns", "jumps"),
+    [
+        (-3_000_000_000, 1),  # set back 3 s
+        (3_000_000_000, 0),  # set forward 3 s: the new offset is the smallest at once
+        (-(599_616_000_000_000_000 - 1_000_000_000), 1),  # reset to its power-on epoch
+        (20 * 365 * 86_400 * 10**9, 1),  # set to a date 20 years on
+    ],
+)
+def test_a_device_clock_step_neither_repeats_nor_holds_back_a_sample(step_ns: int, jumps: int) -> None:
+    mapped, true, clock = mapped_frames({30: step_ns})
+    assert mapped == pytest.approx(true, abs=0.01)  # every sample at its true time: none twice, none held back
+    assert clock.jumps == jumps
+
+
+@given(
+    st.dictionaries(
+        st.integers(1, 59),
+        # forward beyond 10 % of a frame, back past a frame: smaller steps look like the device's rate or a delay
+        st.one_of(st.integers(20_000_001, 10**18), st.integers(-(10**17), -200_000_001)),
+        max_size=5,
+    )
+)
+def test_any_device_clock_steps_map_every_sample_to_its_true_time(steps_ns: dict[int, int]) -> None:
+    mapped, true, _ = mapped_frames(steps_ns)
+    assert mapped == pytest.approx(true, abs=0.01)  # ms: the float precision of ns since 2000
 
 
 @given(st.binary(max_size=12))
