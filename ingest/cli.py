@@ -9,15 +9,16 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.backoff import backoff_delay_s
+from ingest.backoff import Endpoint
 from ingest.bridge import Bridge
 from ingest.errors import SinkUnavailable
-from ingest.mqtt import serve
+from ingest.mqtt import serve, wait_for_broker
 from ingest.process import run_until_signal
+from ingest.retry import retry_until_reached
 from ingest.settings import IngestConfig
 from ingest.simulate.scenario import Scenario, load_scenario
 from ingest.simulate.service import simulate
@@ -131,6 +132,9 @@ def _cmd_simulate(args: argparse.Namespace, settings: IngestConfig) -> int:
             _LOGGER.info("simulate %s: %d h of %.1f h published", wearer, hour, hours)
 
     async def job(stop: asyncio.Event) -> None:
+        # one wait for the broker, before each device opens its own connection
+        if not await wait_for_broker(settings.mqtt, f"{settings.mqtt.client_id_prefix}-sim", stop):
+            return
         task = asyncio.create_task(
             simulate(
                 scenario,
@@ -233,7 +237,9 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
 
     async def job(stop: asyncio.Event) -> None:
         sink = make_sink(settings.store, settings.influx)
-        await _retry_until_ready(sink.prepare, f"store {settings.store.kind} ({settings.influx.url})", stop)
+        await retry_until_reached(
+            sink.prepare, _store_endpoint(settings), "bridge", retry_on=(SinkUnavailable,), stop=stop
+        )
         spool = open_spool(settings.bridge)
         bridge = Bridge(
             topics=Topics(settings.mqtt.topic_root),
@@ -253,22 +259,11 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
     return 0
 
 
-async def _retry_until_ready(action: Callable[[], Awaitable[None]], what: str, stop: asyncio.Event) -> None:
-
-    attempt = 0
-    while not stop.is_set():
-        try:
-            await action()
-            return
-        except SinkUnavailable as exc:
-            delay = backoff_delay_s(attempt)
-            _LOGGER.warning("%s: not ready (%s), retrying in %.1fs", what, exc, delay)
-            attempt += 1
-            try:
-                async with asyncio.timeout(delay):
-                    await stop.wait()
-            except TimeoutError:
-                pass
+def _store_endpoint(settings: IngestConfig) -> Endpoint:
+    """The store the bridge waits for, as its lines name it (KINETIC_STORE__KIND picks which)."""
+    if settings.store.kind == "embedded":
+        return Endpoint("embedded store", str(settings.store.embedded_path), "KINETIC_STORE__EMBEDDED_PATH")
+    return Endpoint("InfluxDB", settings.influx.url, "KINETIC_INFLUX__URL")
 
 
 def _cmd_data(args: argparse.Namespace, settings: IngestConfig) -> int:

@@ -42,3 +42,23 @@ class SinkRejected(SinkError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class Unreachable(IngestError):
+    """A server did not answer (connection refused, timed out, unknown host): a later attempt may succeed.
+
+    The message names the server, how often it was tried, the underlying error and the setting to check;
+    ``reason`` keeps the underlying error alone, for loops that say the rest themselves.
+    """
+
+    def __init__(self, where: str, reason: str, settings: str, attempts: int = 1) -> None:
+        tried = "" if attempts == 1 else f" after {attempts} attempts"
+        super().__init__(f"{where} unreachable{tried} ({reason}): check {settings}")
+        self.where = where
+        self.reason = reason
+        self.settings = settings
+        self.attempts = attempts
+
+
+class StoreUnreachable(SinkUnavailable, Unreachable):
+    """The database did not answer: a sink error the bridge retries like any unavailability."""

@@ -1,4 +1,4 @@
-"""MQTT adapter: builds aiomqtt clients from settings, connects with backoff, dead-letters bad messages.
+"""MQTT adapter: builds aiomqtt clients from settings, waits for the broker, dead-letters bad messages.
 
 aiomqtt is the asyncio wrapper around paho-mqtt. Services get a connected client from ``connect`` and talk
 to it through the small ``Publisher`` port, so the pure code never sees MQTT.
@@ -13,12 +13,14 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import aiomqtt
 
-from ingest.backoff import backoff_delay_s
-from ingest.errors import IngestError
+from ingest.backoff import Endpoint, backoff_delay_s
+from ingest.errors import IngestError, Unreachable
+from ingest.retry import retry_until_reached
 from ingest.settings import MqttSettings
 from ingest.wire import CommandV1, DeadLetterV1, Topics, encode
 
@@ -122,6 +124,42 @@ def ack(client: MqttClient, mid: int, qos: int) -> None:
     client.ack(mid, qos)
 
 
+def broker(settings: MqttSettings) -> Endpoint:
+    """The broker as the waiting lines and errors name it: where, and the settings that say where."""
+    return Endpoint("MQTT broker", f"{settings.host}:{settings.port}", "KINETIC_MQTT__HOST / KINETIC_MQTT__PORT")
+
+
+async def _connect_once(
+    stack: contextlib.AsyncExitStack,
+    settings: MqttSettings,
+    client_id: str,
+    *,
+    clean_session: bool = True,
+    will: Will | None = None,
+    manual_ack: bool = False,
+) -> MqttClient:
+    """One connection attempt, the client entered into ``stack``; aiomqtt's errors translated: refused credentials
+    -> MqttAuthError (retrying will not help), anything else (refused, timed out, unknown host, TLS) -> Unreachable.
+    """
+    client = build_client(settings, client_id, clean_session=clean_session, will=will, manual_ack=manual_ack)
+    where = broker(settings)
+    try:
+        await stack.enter_async_context(client)
+    except aiomqtt.MqttCodeError as exc:
+        # paho 2 reports a ReasonCode object (unhashable); older versions a plain int
+        code = getattr(exc.rc, "value", exc.rc)
+        if code in _AUTH_CODES:
+            user = settings.username or "(anonymous)"
+            raise MqttAuthError(
+                f"mqtt {where.address}: broker refused the credentials of user {user!r} ({exc}): check "
+                "KINETIC_MQTT__USERNAME / KINETIC_MQTT__PASSWORD"
+            ) from exc
+        raise Unreachable(str(where), str(exc), where.settings) from exc
+    except aiomqtt.MqttError as exc:
+        raise Unreachable(str(where), str(exc), where.settings) from exc
+    return client
+
+
 @contextlib.asynccontextmanager
 async def connect(
     settings: MqttSettings,
@@ -132,39 +170,33 @@ async def connect(
     max_attempts: int | None = None,
     manual_ack: bool = False,
 ) -> AsyncIterator[MqttClient]:
-    """Connect, retrying with full-jitter backoff and saying so; yield the connected client.
+    """Connect, waiting for the broker (ingest/retry.py: backoff, a line at most every 30 s); yield the client.
 
-    Raises MqttAuthError at once on refused credentials, and aiomqtt.MqttError after ``max_attempts``.
+    Raises MqttAuthError at once on refused credentials, and Unreachable after ``max_attempts`` (then quietly: the
+    error says it all).
     """
-    where = f"{settings.host}:{settings.port}"
-    attempt = 0
     async with contextlib.AsyncExitStack() as stack:
-        while True:
-            client = build_client(settings, client_id, clean_session=clean_session, will=will, manual_ack=manual_ack)
-            try:
-                await stack.enter_async_context(client)
-                break
-            except aiomqtt.MqttCodeError as exc:
-                # paho 2 reports a ReasonCode object (unhashable); older versions a plain int
-                code = getattr(exc.rc, "value", exc.rc)
-                if code in _AUTH_CODES:
-                    user = settings.username or "(anonymous)"
-                    raise MqttAuthError(
-                        f"mqtt {where}: broker refused the credentials of user {user!r} ({exc}): check "
-                        "KINETIC_MQTT__USERNAME / KINETIC_MQTT__PASSWORD"
-                    ) from exc
-                error: Exception = exc
-            except aiomqtt.MqttError as exc:
-                error = exc
-            if max_attempts is not None and attempt + 1 >= max_attempts:
-                raise error
-            delay = backoff_delay_s(attempt)
-            _LOGGER.warning("mqtt %s %s: connect failed (%s), retrying in %.1fs", client_id, where, error, delay)
-            attempt += 1
-            await asyncio.sleep(delay)
-        if attempt:
-            _LOGGER.info("mqtt %s %s: connected after %d retries", client_id, where, attempt)
-        yield client
+        yield await retry_until_reached(
+            partial(
+                _connect_once, stack, settings, client_id, clean_session=clean_session, will=will, manual_ack=manual_ack
+            ),
+            broker(settings),
+            f"mqtt {client_id}",
+            max_attempts=max_attempts,
+        )
+
+
+async def wait_for_broker(settings: MqttSettings, client_id: str, stop: asyncio.Event) -> bool:
+    """Wait until the broker takes a connection (then close it), saying what is awaited; False if ``stop`` came
+    first. For a command that opens many connections at once: one wait, one set of lines."""
+    async with contextlib.AsyncExitStack() as stack:
+        client = await retry_until_reached(
+            partial(_connect_once, stack, settings, client_id),
+            broker(settings),
+            f"mqtt {client_id}",
+            stop=stop,
+        )
+        return client is not None
 
 
 @dataclass
@@ -226,34 +258,48 @@ async def serve(
     manual_ack: bool = False,
     will: Will | None = None,
 ) -> None:
-    """Keep a service connected until ``stop`` is set: reconnect with backoff when the link drops.
+    """Keep a service connected until ``stop`` is set: wait for the broker (ingest/retry.py), run, and when the
+    link drops say so and wait again. Returns when ``stop`` is set, even while waiting.
 
     ``clean_session=False`` (the default for services) keeps the subscription and queued QoS 1 messages
     in the broker while the service is away, so a restart or a broker hiccup loses nothing.
     """
-    attempt = 0
+    who = f"mqtt {client_id}"
     while not stop.is_set():
         try:
-            async with connect(
-                settings, client_id, clean_session=clean_session, manual_ack=manual_ack, will=will
-            ) as client:
-                attempt = 0
+            async with contextlib.AsyncExitStack() as stack:
+                client = await retry_until_reached(
+                    partial(
+                        _connect_once,
+                        stack,
+                        settings,
+                        client_id,
+                        clean_session=clean_session,
+                        will=will,
+                        manual_ack=manual_ack,
+                    ),
+                    broker(settings),
+                    who,
+                    stop=stop,
+                )
+                if client is None:
+                    return
                 await run(client, stop)
                 return
-        except MqttAuthError:
-            raise
         except aiomqtt.MqttError as exc:
-            delay = backoff_delay_s(attempt)
-            _LOGGER.warning("mqtt %s: connection lost (%s), reconnecting in %.1fs", client_id, exc, delay)
-            attempt += 1
+            # a short pause so a broker that accepts and drops at once is not hammered; the wait says the rest
+            delay = backoff_delay_s(0)
+            _LOGGER.warning("%s %s: connection lost (%s), reconnecting", who, broker(settings).address, exc)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await stop.wait()
 
 
 def send_command(mqtt: MqttSettings, command: CommandV1) -> None:
-    """Publish one command on ``<root>/v1/<wearer>/commands`` (QoS 1) for the alert service, from a command line
-    (three connection attempts)."""
+    """Publish one command on ``<root>/v1/<wearer>/commands`` (QoS 1) for the alert service, from a command line.
+
+    Three connection attempts, then Unreachable (one line: the broker, the attempts, the error, the settings).
+    """
     topics = Topics(mqtt.topic_root)
 
     async def job() -> None:

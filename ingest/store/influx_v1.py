@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from ingest.errors import SinkAuthError, SinkError, SinkRejected, SinkUnavailable
+from ingest.errors import SinkAuthError, SinkError, SinkRejected, SinkUnavailable, StoreUnreachable
 from ingest.settings import InfluxSettings
 from ingest.store.fast_features import BatchLike
 from ingest.store.model import line_protocol_for
@@ -152,4 +152,4 @@ class InfluxV1Sink:
             ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise SinkUnavailable(f"InfluxDB at {self._base} unreachable ({reason})") from exc
+            raise StoreUnreachable(f"InfluxDB at {self._base}", str(reason), "KINETIC_INFLUX__URL") from exc

@@ -16,7 +16,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from ingest.errors import SinkUnavailable
+from ingest.errors import StoreUnreachable
 from ingest.settings import InfluxSettings
 from ingest.store.fast_features import BatchLike
 from ingest.store.influx_v1 import sink_error_for
@@ -62,7 +62,7 @@ class InfluxV2Sink(LineSink):
             text = str(getattr(exc, "body", "") or exc.reason or "")[:500]
             raise sink_error_for(int(exc.status or 0), text, "InfluxDB /api/v2/write", "KINETIC_INFLUX__TOKEN") from exc
         except (Urllib3Error, OSError) as exc:
-            raise SinkUnavailable(f"InfluxDB at {self._settings.url} unreachable ({exc})") from exc
+            raise StoreUnreachable(f"InfluxDB at {self._settings.url}", str(exc), "KINETIC_INFLUX__URL") from exc
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._client.close)

@@ -1,4 +1,5 @@
-"""The `kinetic` services as real processes: start-up retries, clean shutdown on SIGTERM, the full path."""
+"""The `kinetic` services as real processes: clean shutdown on SIGTERM, the full path (start-up without the
+servers: test_no_servers.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import Proc, env_for
-from tests.support.servers import Server, free_port, start_mosquitto
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 
@@ -70,35 +71,6 @@ def test_bridge_alerts_and_simulate_as_processes(
     assert frames["results"][0]["series"][0]["values"][0][1] == 34 * 60
     status = influxql(influxd.url, unique, "SELECT last(state) FROM device_status")
     assert status["results"][0]["series"][0]["values"][0][1] == "offline"
-
-
-def test_broker_unreachable_at_start_is_retried_with_backoff(tmp_path: Path, unique: str, procs: list[Proc]) -> None:
-    port = free_port()
-    alerts = Proc(["alerts"], env_for(port, "http://127.0.0.1:9", unique, tmp_path), tmp_path / "alerts.log")
-    procs.append(alerts)
-    alerts.wait_for("connect failed")
-    assert "retrying in" in alerts.text()
-    broker = start_mosquitto(tmp_path / "late-broker", port=port)
-    try:
-        alerts.wait_for("watching", timeout_s=60)
-        assert alerts.terminate() == 0
-    finally:
-        broker.stop()
-
-
-def test_database_unreachable_at_start_is_retried_and_sigterm_stops_cleanly(
-    mosquitto: Server, tmp_path: Path, unique: str, procs: list[Proc]
-) -> None:
-    bridge = Proc(
-        ["bridge"],
-        env_for(mosquitto.port, f"http://127.0.0.1:{free_port()}", unique, tmp_path),
-        tmp_path / "bridge.log",
-    )
-    procs.append(bridge)
-    bridge.wait_for("not ready")
-    assert "unreachable" in bridge.text() and "retrying in" in bridge.text()
-    assert bridge.terminate() == 0
-    assert "Traceback" not in bridge.text()
 
 
 def test_kinetic_calibrate_publishes_a_command(mosquitto: Server, tmp_path: Path, unique: str) -> None:
