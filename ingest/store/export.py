@@ -32,6 +32,13 @@ def open_queries(store: StoreSettings, influx: InfluxSettings) -> tuple[Queries,
     return InfluxQLQueries(sink), sink.aclose
 
 
+def describe_store(store: StoreSettings, influx: InfluxSettings) -> str:
+    """The configured store in words, for messages: "the embedded store kinetic.sqlite", "InfluxDB database ..."."""
+    if store.kind == "embedded":
+        return f"the embedded store {store.embedded_path}"
+    return f"InfluxDB database {influx.database!r} at {influx.url}"
+
+
 def write_export(rows: dict[str, list[dict[str, Any]]], wearer: str, out: Path, fmt: str) -> list[Path]:
     """Write ``<wearer>.json`` and/or ``<wearer>-<measurement>.csv``; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)

@@ -120,7 +120,16 @@ def test_report_queries_agree_between_influxdb_and_the_embedded_store(
 def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: str, tmp_path: Path) -> None:
     async def run() -> None:
         influx, embedded = await both(influxd, unique, tmp_path)
+        # a wearer whose device said hello and nothing more is a wearer with data too
+        status = [Point.make("device_status", {"wearer": "w3", "device": "w3-hip"}, {"state": "online"}, 1)]
+        sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
+        await sink.write(status)
+        await sink.aclose()
+        embedded_sink = EmbeddedSink(tmp_path / "k.sqlite")
+        await embedded_sink.write(status)
+        await embedded_sink.aclose()
         for queries in (influx, embedded):
+            assert await queries.wearers() == ["w1", "w2", "w3"]
             exported = await queries.export("w2")
             assert len(exported["features"]) == 45 * 60
             assert {r["kind"] for r in exported["events"]} == {"bout_started", "bout_ended", "prompt_sent"}
@@ -129,6 +138,7 @@ def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: st
             assert len(exported["summary_1h"]) == 1  # 45 minutes of data: one (partial) hour
             await queries.delete("w2")
             assert all(not rows for rows in (await queries.export("w2")).values())
+            assert await queries.wearers() == ["w1", "w3"]
             assert len((await queries.export("w1"))["features"]) == 85 * 60  # the other wearer is untouched
         embedded.close()
 
