@@ -189,6 +189,10 @@ class AlertService:
             return
         self._dirty.add(batch.wearer)
         outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+        if isinstance(batch, CommandV1) and batch.kind == "forget":  # kinetic data delete: not written back
+            self._dirty.discard(batch.wearer)
+            if self.state is not None:
+                self.state.forget(batch.wearer)
         replayed: set[str] = set()
         for output in outputs:
             if isinstance(output, PromptV1):

@@ -212,7 +212,7 @@ class CollectorStatusV1(_Model):
     t_ms: int | None = Field(default=None, ge=0)
 
 
-CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy"]
+CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget"]
 
 
 class CommandV1(_Model):
@@ -227,6 +227,7 @@ class CommandV1(_Model):
     - ``resume``: end a pause now.
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
+    - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
     """
 
     v: Literal[1] = 1
