@@ -140,7 +140,8 @@ class Bridge:
                 try:
                     decoded = self._decode(topic, payload)
                 except WireError as exc:
-                    await self.dead_letters.send(client, topic, payload, str(exc))
+                    if payload or not topic.endswith("/status"):  # empty: a retained status cleared, nothing to store
+                        await self.dead_letters.send(client, topic, payload, str(exc))
                 else:
                     try:
                         now_ms = int(time.time() * 1000)
