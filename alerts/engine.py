@@ -278,9 +278,11 @@ class AlertEngine:
         ]
 
     def command(self, command: CommandV1) -> tuple[bool, list[Output]]:
-        """Apply a wearer's command (ack, snooze, pause, resume, policy, calibrate). Returns whether it applied
-        (False: the prompt or wearer is unknown, or the bout is already over) and the events to publish."""
+        """Apply a wearer's command (ack, snooze, pause, resume, policy, calibrate, forget). Returns whether it
+        applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to publish."""
         at_ms = round(command.at.timestamp() * 1000)
+        if command.kind == "forget":
+            return self.forget(command.wearer), []
         if command.kind == "calibrate":
             return self.calibrate(command.wearer, at_ms, command.device), []
         state = self.wearers.get(command.wearer)
@@ -324,6 +326,11 @@ class AlertEngine:
         state.planner.replan(policy)
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
+
+    def forget(self, wearer: str) -> bool:
+        """Drop everything held for a wearer, without an event (``kinetic data delete``); False if nothing was."""
+        self._resolved.pop(wearer, None)
+        return self.wearers.pop(wearer, None) is not None
 
     def close(self, wearer: str) -> list[Output]:
         """End of data: end the wearer's current bout at the last frame seen, and summarise the open hour."""

@@ -18,7 +18,7 @@ from alerts.channels.http import NtfyChannel, WebhookChannel
 from alerts.engine import engine_from_settings
 from alerts.service import AlertService
 from alerts.settings import AlertsConfig, AlertsSettings
-from alerts.state import AlertState
+from alerts.state import AlertState, state_file
 from ingest.mqtt import serve
 from ingest.wire import CommandV1, Topics, encode
 
@@ -55,9 +55,7 @@ def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> d
 async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
     """The service with its state store and dispatcher; closes them on exit."""
     alerts = settings.alerts
-    # one file per topic root: two deployments on one host do not share wearers
-    name = settings.mqtt.topic_root.replace("/", "_")
-    state = AlertState(alerts.state_dir / f"{name}.sqlite") if alerts.state_dir else None
+    state = AlertState(state_file(alerts.state_dir, settings.mqtt.topic_root)) if alerts.state_dir else None
     timeout = aiohttp.ClientTimeout(total=alerts.channel_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         service = AlertService(

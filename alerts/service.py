@@ -226,6 +226,10 @@ class AlertService:
             _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
             return
+        if isinstance(batch, CommandV1) and batch.kind == "forget":  # kinetic data delete: not written back
+            self._dirty.discard(batch.wearer)
+            if self.state is not None:
+                self.state.forget(batch.wearer)
         replayed: set[str] = set()
         for output in outputs:
             if isinstance(output, PromptV1):

@@ -13,11 +13,15 @@ WAL with ``synchronous=NORMAL``: a commit survives the process being killed (it 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import io
+import json
+import math
 import pickle
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +84,11 @@ class Delivery:
     prompt: PromptV1
     channel: str
     attempts: int
+
+
+def state_file(state_dir: Path, topic_root: str) -> Path:
+    """The alert service's state file: one per topic root, so two deployments on one host do not share wearers."""
+    return state_dir / f"{topic_root.replace('/', '_')}.sqlite"
 
 
 class AlertState:
@@ -176,11 +185,76 @@ class AlertState:
             self._db.executemany("DELETE FROM prompts WHERE id = ?", [(i,) for i in old])
         return len(old)
 
+    def wearers(self) -> list[str]:
+        """Every wearer the state holds anything for (a snapshot or prompts in the outbox)."""
+        rows = self._db.execute("SELECT wearer FROM wearers UNION SELECT wearer FROM prompts ORDER BY 1")
+        return [str(r[0]) for r in rows]
+
+    def holdings(self, wearer: str) -> dict[str, Any]:
+        """Everything held for one wearer, as plain JSON values (data rights: ``kinetic data export``):
+        ``snapshot`` (the wearer's last checkpointed state, or None) and ``outbox`` (one row per prompt and channel:
+        the prompt's fields, the delivery's channel, state, attempts and last error)."""
+        row = self._db.execute("SELECT state FROM wearers WHERE wearer = ?", (wearer,)).fetchone()
+        snapshot = None
+        if row is not None:
+            try:
+                snapshot = plain(_Unpickler(io.BytesIO(row[0])).load())
+            except Exception as exc:  # the same refusal as load(): say which wearer
+                raise StateError(f"alert state {self.path}: wearer {wearer!r} cannot be read ({exc})") from exc
+        rows = self._db.execute(
+            "SELECT p.payload, d.channel, d.state, d.attempts, d.last_error FROM prompts p "
+            "LEFT JOIN deliveries d ON d.prompt_id = p.id WHERE p.wearer = ? ORDER BY p.expires_ms, p.id, d.channel",
+            (wearer,),
+        )
+        outbox = [
+            {**json.loads(payload), "channel": channel, "delivery": state, "attempts": attempts, "last_error": error}
+            for payload, channel, state, attempts, error in rows
+        ]
+        return {"snapshot": snapshot, "outbox": outbox}
+
+    def forget(self, wearer: str) -> int:
+        """Delete the wearer's snapshot, prompts and deliveries in one transaction; returns the rows deleted."""
+        with self._transaction():
+            deleted = self._db.execute(
+                "DELETE FROM deliveries WHERE prompt_id IN (SELECT id FROM prompts WHERE wearer = ?)", (wearer,)
+            ).rowcount
+            deleted += self._db.execute("DELETE FROM prompts WHERE wearer = ?", (wearer,)).rowcount
+            deleted += self._db.execute("DELETE FROM wearers WHERE wearer = ?", (wearer,)).rowcount
+        return deleted
+
     def _transaction(self) -> _Tx:
         return _Tx(self._db)
 
     def close(self) -> None:
         self._db.close()
+
+
+def open_existing(path: Path) -> AlertState | None:
+    """The state file at ``path`` if there is one (a command that reads or erases it must not create it)."""
+    return AlertState(path) if path.is_file() else None
+
+
+def plain(value: Any) -> Any:
+    """A snapshot's objects as JSON values: dataclasses as dicts of their fields, other objects as what pickle stores
+    of them (their attributes, slots included), sequences and sets as lists, non-finite floats as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((plain(v) for v in value), key=repr)
+    if isinstance(value, list | tuple | deque):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, str | int | float):
+        return value
+    state = value.__getstate__() if hasattr(value, "__getstate__") else None
+    if isinstance(state, tuple) and len(state) == 2:  # (__dict__, __slots__ values)
+        return plain({**(state[0] or {}), **(state[1] or {})})
+    if isinstance(state, dict):
+        return plain(state)
+    return repr(value)
 
 
 class _Tx:

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from alerts.engine import policy_book
 from dashboards.settings import DashboardsConfig
 from ingest.errors import ConfigError
-from ingest.store.export import open_queries
+from ingest.store.export import describe_store, open_queries
+from ingest.store.queries import unknown_wearer
 from ingest.wire import check_id
 
 
@@ -65,6 +66,9 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     async def job() -> int:
         queries, close = open_queries(settings.store, settings.influx)
         try:
+            known = await queries.wearers()
+            if wearer not in known:
+                raise unknown_wearer(wearer, known, describe_store(settings.store, settings.influx))
             report = await weekly_report(queries, wearer, args.week, tz)
         except BadWeek as exc:
             raise ConfigError(str(exc)) from None

@@ -192,7 +192,8 @@ class Bridge:
             ):
                 raise WireError(f"status t_ms {decoded.t_ms} is ahead of this host's clock")
         except WireError as exc:
-            await self.dead_letters.send(publisher, topic, payload, str(exc))
+            if payload or not topic.endswith("/status"):  # empty: a retained status cleared, nothing to store
+                await self.dead_letters.send(publisher, topic, payload, str(exc))
             return b"", 0
         try:
             body, count = self.sink.encode_message(decoded, now_ms)

@@ -1,5 +1,5 @@
-"""The ingest side's commands: ``simulate``, ``bridge``, ``data`` and ``collect``. The ``kinetic`` command
-(``kinetic.cli``) assembles these with the other packages' commands.
+"""The ingest side's commands: ``simulate``, ``bridge`` and ``collect``. The ``kinetic`` command (``kinetic.cli``)
+assembles these with the other packages' commands (``kinetic data``, which spans the packages, is in kinetic/data.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from ingest.settings import IngestConfig
 from ingest.simulate.scenario import Scenario, load_scenario
 from ingest.simulate.service import simulate
 from ingest.store import make_sink
-from ingest.store.embedded import EmbeddedSink
-from ingest.store.export import open_queries, write_export
 from ingest.store.spool import Spool, open_spool
 from ingest.wire import Topics, check_id
 
@@ -35,7 +33,7 @@ _LOGGER = logging.getLogger("kinetic")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``simulate``, ``bridge``, ``data`` and ``collect`` to the ``kinetic`` command's subcommands."""
+    """Add ``simulate``, ``bridge`` and ``collect`` to the ``kinetic`` command's subcommands."""
     sim = sub.add_parser(
         "simulate",
         help="publish virtual wearers from a YAML scenario over MQTT",
@@ -73,26 +71,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Stores feature frames, device status, prompts and events. QoS 1, persistent session, "
         "many points per write, retries an unreachable database, dead-letters bad messages.",
     )
-    data = sub.add_parser(
-        "data",
-        help="a wearer's data rights: export everything stored for one wearer, or delete it",
-        description="Reads the store the settings name (KINETIC_STORE__KIND): InfluxDB through InfluxQL, or the "
-        "embedded SQLite store.",
-    )
-    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    export = data_sub.add_parser("export", help="write CSV (one file per measurement) and/or JSON for one wearer")
-    export.add_argument("wearer", help="wearer id")
-    export.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
-    export.add_argument("--format", choices=["csv", "json", "both"], default="both")
-    delete = data_sub.add_parser("delete", help="delete everything stored for one wearer")
-    delete.add_argument("wearer", help="wearer id")
-    delete.add_argument("--yes", action="store_true", help="really delete (without it, only says what would go)")
-
-    prune = data_sub.add_parser(
-        "prune", help="embedded store: delete raw feature points older than N days (rollups and events stay)"
-    )
-    prune.add_argument("--raw-days", type=int, required=True, help="keep this many days of raw points")
-
     sub.add_parser(
         "collect",
         help="read the configured BLE wearables (bleak) and publish per-second features over MQTT",
@@ -266,57 +244,6 @@ def _store_endpoint(settings: IngestConfig) -> Endpoint:
     return Endpoint("InfluxDB", settings.influx.url, "KINETIC_INFLUX__URL")
 
 
-def _cmd_data(args: argparse.Namespace, settings: IngestConfig) -> int:
-    if args.data_command == "prune":
-        return _prune(args.raw_days, settings)
-    wearer = check_id(args.wearer)
-
-    async def job() -> int:
-        queries, close = open_queries(settings.store, settings.influx)
-        try:
-            rows = await queries.export(wearer)
-            total = sum(len(v) for v in rows.values())
-            if args.data_command == "export":
-                files = write_export(rows, wearer, args.out, args.format)
-                print(f"exported {total} rows for {wearer}: {', '.join(str(f) for f in files)}", file=sys.stderr)
-                return 0
-            if not args.yes:
-                print(
-                    f"would delete {total} rows for {wearer} ({', '.join(f'{k}: {len(v)}' for k, v in rows.items())}"
-                    "); add --yes to delete",
-                    file=sys.stderr,
-                )
-                return 1
-            await queries.delete(wearer)
-            left = sum(len(v) for v in (await queries.export(wearer)).values())
-            print(f"deleted {total - left} rows for {wearer}; {left} left", file=sys.stderr)
-            return 0 if left == 0 else 1
-        finally:
-            await close()
-
-    return asyncio.run(job())
-
-
-def _prune(raw_days: int, settings: IngestConfig) -> int:
-    if settings.store.kind != "embedded":
-        print(
-            "kinetic: error: prune is for the embedded store; InfluxDB 1.x expires raw points by itself with "
-            "KINETIC_INFLUX__RAW_RETENTION_DAYS, 2.x by the bucket's retention",
-            file=sys.stderr,
-        )
-        return 2
-    if raw_days < 1:
-        print("kinetic: error: --raw-days must be at least 1", file=sys.stderr)
-        return 2
-    sink = EmbeddedSink(settings.store.embedded_path)
-    removed = sink.prune(raw_days, int(time.time() * 1000))
-    asyncio.run(sink.aclose())
-    print(
-        f"pruned {removed} raw points older than {raw_days} days from {settings.store.embedded_path}", file=sys.stderr
-    )
-    return 0
-
-
 def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
     from ingest.ble.collector import Collector  # noqa: PLC0415 - bleak is only needed by this command
 
@@ -357,6 +284,5 @@ def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, IngestConfig], int]] = {
     "simulate": _cmd_simulate,
     "bridge": _cmd_bridge,
-    "data": _cmd_data,
     "collect": _cmd_collect,
 }

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -307,3 +307,28 @@ def send_command(mqtt: MqttSettings, command: CommandV1) -> None:
             await client.publish(topics.commands(command.wearer), encode(command), qos=1)
 
     asyncio.run(job())
+
+
+async def retained_messages(client: MqttClient, topic_filter: str, quiet_s: float = 0.5) -> dict[str, bytes]:
+    """The retained messages under ``topic_filter``: what the broker sends at once on subscribing, collected until
+    none came for ``quiet_s`` (live messages on the same topics are not retained and are left out)."""
+    found: dict[str, bytes] = {}
+    await client.subscribe(topic_filter, qos=1)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + quiet_s
+    while (left := deadline - loop.time()) > 0:
+        try:
+            message = await asyncio.wait_for(client.incoming.get(), left)
+        except TimeoutError:
+            break
+        if message.retain and payload_bytes(message):
+            found[str(message.topic)] = payload_bytes(message)
+            deadline = loop.time() + quiet_s
+    await client.unsubscribe(topic_filter)
+    return found
+
+
+async def clear_retained(client: MqttClient, topics: Iterable[str]) -> None:
+    """Remove the retained message of each topic: an empty retained message (MQTT 3.1.1 s3.3.1.3)."""
+    for topic in topics:
+        await client.publish(topic, b"", qos=1, retain=True)

@@ -284,7 +284,7 @@ class CollectorStatusV1(_Model):
     t_ms: EpochMs | None = None
 
 
-CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy"]
+CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget"]
 SETTING_TEXT_MAX = 200
 
 
@@ -322,6 +322,7 @@ class CommandV1(_Model):
     - ``resume``: end a pause now.
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
+    - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
     """
 
     v: Literal[1] = 1

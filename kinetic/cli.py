@@ -1,6 +1,7 @@
 """The ``kinetic`` command: the composition root. It builds the settings once, assembles the commands each
 package owns (``ingest.cli``, ``alerts.cli``, ``dashboards.cli``) and adds its own: ``demo`` (everything in one
-process) and ``config``. Nothing imports this package.
+process), ``data`` (a wearer's data rights, held by several packages: kinetic/data.py) and ``config``. Nothing imports
+this package.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dashboards import cli as dashboards_cli
 from ingest import cli as ingest_cli
 from ingest.errors import IngestError
 from ingest.simulate.scenario import default_scenario, load_scenario
+from kinetic import data
 from kinetic.demo_view import DemoView
 from kinetic.settings import KineticSettings, load_settings
 
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_cli.add_parsers(sub)
     alerts_cli.add_parsers(sub)
     dashboards_cli.add_parsers(sub)
+    data.add_parsers(sub)  # a wearer's data, held by all of them
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
@@ -132,5 +135,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     **ingest_cli.COMMANDS,
     **alerts_cli.COMMANDS,
     **dashboards_cli.COMMANDS,
+    "data": data.cmd_data,
     "config": _cmd_config,
 }

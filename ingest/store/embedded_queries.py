@@ -22,7 +22,10 @@ class EmbeddedQueries:
         return list(self._db.execute(sql, args))
 
     async def wearers(self) -> list[str]:
-        rows = self._fetch("SELECT DISTINCT json_extract(tags, '$.wearer') FROM points WHERE measurement='features'")
+        marks = ",".join("?" * len(MEASUREMENTS))
+        rows = self._fetch(
+            f"SELECT DISTINCT json_extract(tags, '$.wearer') FROM points WHERE measurement IN ({marks})", *MEASUREMENTS
+        )
         return sorted(str(r[0]) for r in rows if r[0] is not None)
 
     async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:

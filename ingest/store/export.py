@@ -1,10 +1,10 @@
-"""Per-wearer export (CSV and JSON) and the store-to-queries wiring used by ``kinetic data``."""
+"""The store-to-queries wiring (``kinetic data``, ``kinetic report``) and the files of a wearer's export (CSV, JSON)."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +32,43 @@ def open_queries(store: StoreSettings, influx: InfluxSettings) -> tuple[Queries,
     return InfluxQLQueries(sink), sink.aclose
 
 
-def write_export(rows: dict[str, list[dict[str, Any]]], wearer: str, out: Path, fmt: str) -> list[Path]:
-    """Write ``<wearer>.json`` and/or ``<wearer>-<measurement>.csv``; returns the files written."""
+def describe_store(store: StoreSettings, influx: InfluxSettings) -> str:
+    """The configured store in words, for messages: "the embedded store kinetic.sqlite", "InfluxDB database ..."."""
+    if store.kind == "embedded":
+        return f"the embedded store {store.embedded_path}"
+    return f"InfluxDB database {influx.database!r} at {influx.url}"
+
+
+def write_export(
+    wearer: str, document: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]], out: Path, fmt: str
+) -> list[Path]:
+    """Write ``<wearer>.json`` (the whole ``document``) and/or ``<wearer>-<name>.csv`` for each table with rows
+    (``time`` first when there is one); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     if fmt in ("json", "both"):
         path = out / f"{wearer}.json"
-        path.write_text(json.dumps({"wearer": wearer, "measurements": rows}, indent=1, sort_keys=True))
+        path.write_text(json.dumps({"wearer": wearer, **document}, indent=1, sort_keys=True))
         files.append(path)
     if fmt in ("csv", "both"):
-        for measurement, items in rows.items():
-            path = out / f"{wearer}-{measurement}.csv"
-            columns = ["time", *sorted({k for row in items for k in row} - {"time"})]
+        for name, items in tables.items():
+            if not items:
+                continue
+            path = out / f"{wearer}-{name}.csv"
+            keys = sorted({k for row in items for k in row})
+            columns = ["time", *(k for k in keys if k != "time")] if "time" in keys else keys
             with path.open("w", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(items)
             files.append(path)
     return files
+
+
+def flatten(value: Any, path: str = "") -> list[dict[str, Any]]:
+    """A nested JSON value as rows of ``path`` (dotted keys and list indexes) and ``value`` (leaves), for CSV."""
+    if isinstance(value, Mapping):
+        return [row for k, v in value.items() for row in flatten(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [row for i, v in enumerate(value) for row in flatten(v, f"{path}.{i}" if path else str(i))]
+    return [{"path": path, "value": value}]

@@ -28,8 +28,12 @@ class InfluxQLQueries:
     async def _select(self, q: str) -> list[dict[str, Any]]:
         return list(_rows(await self._sink.query(q)))
 
+    def _source(self, measurement: str) -> str:
+        return self._sink.features_source if measurement == "features" else f'"{measurement}"'
+
     async def wearers(self) -> list[str]:
-        rows = await self._select(f'SHOW TAG VALUES FROM {self._sink.features_source} WITH KEY = "wearer"')
+        sources = ", ".join(self._source(m) for m in MEASUREMENTS)
+        rows = await self._select(f'SHOW TAG VALUES FROM {sources} WITH KEY = "wearer"')
         return sorted({str(r["value"]) for r in rows})
 
     async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
@@ -90,8 +94,7 @@ class InfluxQLQueries:
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for measurement in MEASUREMENTS:
-            source = self._sink.features_source if measurement == "features" else f'"{measurement}"'
-            rows = await self._select(f"SELECT * FROM {source} WHERE wearer = '{check_id(wearer)}'")
+            rows = await self._select(f"SELECT * FROM {self._source(measurement)} WHERE wearer = '{check_id(wearer)}'")
             out[measurement] = [{k: v for k, v in r.items() if v is not None} for r in rows]
         return out
 

@@ -7,8 +7,11 @@ the two stores answer it in ``influxql_queries`` and ``embedded_queries``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ingest.errors import IngestError
 
 MEASUREMENTS = (
     "features",
@@ -71,8 +74,23 @@ class MinuteRow:
     steps: int
 
 
+class UnknownWearer(IngestError):
+    """A wearer id nothing is stored for; the message names the wearers that have data (or says there are none)."""
+
+
+def unknown_wearer(wearer: str, known: Iterable[str], where: str, most: int = 20) -> UnknownWearer:
+    """The error for a wearer ``where`` holds nothing for, naming (at most ``most`` of) the ``known`` ones."""
+    names = sorted(set(known))
+    if not names:
+        return UnknownWearer(f"wearer {wearer!r}: nothing is stored for this id in {where}, which holds no wearer yet")
+    listed = ", ".join(names[:most]) + (f" (+{len(names) - most} more)" if len(names) > most else "")
+    return UnknownWearer(f"wearer {wearer!r}: nothing is stored for this id in {where}; wearers with data: {listed}")
+
+
 class Queries(Protocol):
-    async def wearers(self) -> list[str]: ...
+    async def wearers(self) -> list[str]:
+        """Every wearer with anything stored (any measurement), sorted."""
+        ...
 
     async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]: ...
 

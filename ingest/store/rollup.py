@@ -107,3 +107,11 @@ class MinuteRollup:
 
     def state(self) -> str:
         return json.dumps({device: asdict(values) for device, values in self._open.items()})
+
+    def open_minutes(self, wearer: str) -> dict[str, dict[str, object]]:
+        """The wearer's devices and the minute each has open (data rights: ``kinetic data export``)."""
+        return {device: asdict(values) for device, values in self._open.items() if values.wearer == wearer}
+
+    def forget(self, wearer: str) -> None:
+        """Drop the wearer's open minutes without emitting them (``kinetic data delete``)."""
+        self._open = {device: values for device, values in self._open.items() if values.wearer != wearer}

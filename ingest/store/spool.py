@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,55 @@ class Spool:
             self.batches -= int(row[0])
             self.points -= int(row[1])
             self.bytes -= int(row[2])
+
+    def lines(self, matches: Callable[[bytes], bool]) -> list[bytes]:
+        """Every spooled line (one point each, in the sink's format) for which ``matches`` is true, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM spool ORDER BY id").fetchall()
+        return [line for (body,) in rows for line in bytes(body).splitlines() if matches(line)]
+
+    def erase(
+        self,
+        matches: Callable[[bytes], bool],
+        states: Mapping[str, Callable[[str | None], str | None]] | None = None,
+    ) -> int:
+        """Remove every line for which ``matches`` is true, and rewrite the named state values (``None``: remove
+        the key), in one transaction; returns how many lines went (data rights: ``kinetic data delete``).
+
+        Another process may do this while a bridge drains the spool: entries are rewritten in place, never removed
+        (an emptied one is written as nothing), so the bridge's count of batches stays right; its count of points
+        and bytes stays high by what was erased until it restarts. A batch the drainer had already read is written
+        as it was read: erase the store after the spool."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                erased = erased_bytes = 0
+                for row_id, body in self._db.execute("SELECT id, body FROM spool").fetchall():
+                    lines = bytes(body).splitlines(keepends=True)
+                    kept = [line for line in lines if not matches(line.rstrip(b"\n"))]
+                    if len(kept) == len(lines):
+                        continue
+                    new_body = b"".join(kept)
+                    self._db.execute(
+                        "UPDATE spool SET body = ?, points = points - ? WHERE id = ?",
+                        (new_body, len(lines) - len(kept), row_id),
+                    )
+                    erased += len(lines) - len(kept)
+                    erased_bytes += len(body) - len(new_body)
+                for key, edit in (states or {}).items():
+                    row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+                    value = edit(None if row is None else str(row[0]))
+                    if value is None:
+                        self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+                    else:
+                        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+            self.points -= erased
+            self.bytes -= erased_bytes
+            return erased
 
     def close(self) -> None:
         with self._lock:

@@ -169,6 +169,11 @@ def test_report_errors_are_one_line_and_name_the_input(seeded_week: SeededWeek, 
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--week '2026-47'" in bad.stderr
     zone = report(seeded_week, "embedded", tmp_path, "--wearer", "ann", "--week", week.WEEK, "--tz", "Mars/Olympus")
     assert zone.returncode == 2 and "--tz 'Mars/Olympus'" in zone.stderr
-    empty = report(seeded_week, "embedded", tmp_path, "--wearer", "nobody", "--week", week.WEEK)
-    assert empty.returncode == 0 and "no data for nobody in 2026-W47" in empty.stderr
-    assert "No data at all for this week" in (tmp_path / "kinetic-nobody-2026-W47.html").read_text()
+    for store in ("embedded", "influx_v1"):  # a wearer nothing is stored for: an error naming those there are
+        nobody = report(seeded_week, store, tmp_path, "--wearer", "nobody", "--week", week.WEEK)
+        assert nobody.returncode == 2 and nobody.stderr.strip().count("\n") == 0, nobody.stderr
+        assert "wearer 'nobody': nothing is stored" in nobody.stderr and "wearers with data: ann, bob" in nobody.stderr
+    assert not (tmp_path / "kinetic-nobody-2026-W47.html").exists()
+    empty = report(seeded_week, "embedded", tmp_path, "--wearer", "bob", "--week", "2026-W30")
+    assert empty.returncode == 0 and "no data for bob in 2026-W30" in empty.stderr  # a known wearer's empty week
+    assert "No data at all for this week" in (tmp_path / "kinetic-bob-2026-W30.html").read_text()

@@ -1,14 +1,9 @@
 """The report queries give the same answers from InfluxDB (InfluxQL) and the embedded store; per-wearer export
-and delete work on both, from the CLI too."""
+and delete work on both (the ``kinetic data`` command: tests/integration/kinetic/test_data_rights.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -52,22 +47,6 @@ def day_points() -> list[Point]:
         for output in engine.close(script.wearer):
             points.extend(points_for(output, 0))
     return points
-
-
-def filled_embedded_store(db: Path) -> dict[str, str]:
-    """Write the day into an embedded store; return the environment that points the CLI at it."""
-
-    async def fill() -> None:
-        sink = EmbeddedSink(db)
-        await sink.write(day_points())
-        await sink.aclose()
-
-    asyncio.run(fill())
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "KINETIC_STORE__KIND": "embedded",
-        "KINETIC_STORE__EMBEDDED_PATH": str(db),
-    }
 
 
 async def both(influxd: Server, unique: str, tmp_path: Path) -> tuple[InfluxQLQueries, EmbeddedQueries]:
@@ -120,7 +99,16 @@ def test_report_queries_agree_between_influxdb_and_the_embedded_store(
 def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: str, tmp_path: Path) -> None:
     async def run() -> None:
         influx, embedded = await both(influxd, unique, tmp_path)
+        # a wearer whose device said hello and nothing more is a wearer with data too
+        status = [Point.make("device_status", {"wearer": "w3", "device": "w3-hip"}, {"state": "online"}, 1)]
+        sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
+        await sink.write(status)
+        await sink.aclose()
+        embedded_sink = EmbeddedSink(tmp_path / "k.sqlite")
+        await embedded_sink.write(status)
+        await embedded_sink.aclose()
         for queries in (influx, embedded):
+            assert await queries.wearers() == ["w1", "w2", "w3"]
             exported = await queries.export("w2")
             assert len(exported["features"]) == 45 * 60
             assert {r["kind"] for r in exported["events"]} == {"bout_started", "bout_ended", "prompt_sent"}
@@ -129,67 +117,8 @@ def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: st
             assert len(exported["summary_1h"]) == 1  # 45 minutes of data: one (partial) hour
             await queries.delete("w2")
             assert all(not rows for rows in (await queries.export("w2")).values())
+            assert await queries.wearers() == ["w1", "w3"]
             assert len((await queries.export("w1"))["features"]) == 85 * 60  # the other wearer is untouched
         embedded.close()
 
     asyncio.run(run())
-
-
-def test_data_cli_exports_csv_and_json_and_deletes_only_with_yes(tmp_path: Path) -> None:
-    db = tmp_path / "k.sqlite"
-
-    env = filled_embedded_store(db)
-
-    def kinetic(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "kinetic", "data", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    out = kinetic("export", "w1", "--out", str(tmp_path / "export"))
-    assert out.returncode == 0, out.stderr
-    with (tmp_path / "export" / "w1-features.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 85 * 60 and {"time", "incl_deg", "lean_deg", "enmo_mg", "wearer"} <= set(rows[0])
-    document = json.loads((tmp_path / "export" / "w1.json").read_text())
-    assert document["wearer"] == "w1" and len(document["measurements"]["prompts"]) == 3
-    assert len(document["measurements"]["prompt_outcomes"]) == 3
-
-    dry = kinetic("delete", "w1")
-    assert dry.returncode == 1 and "add --yes" in dry.stderr
-    assert kinetic("delete", "w1", "--yes").returncode == 0
-    again = kinetic("export", "w1", "--out", str(tmp_path / "after"))
-    assert "exported 0 rows" in again.stderr
-    bad = kinetic("export", "W1!")
-    assert bad.returncode == 2 and bad.stderr.startswith("kinetic: error: id 'W1!'")
-
-
-def test_data_cli_prunes_raw_points_of_the_embedded_store(tmp_path: Path) -> None:
-    db = tmp_path / "k.sqlite"
-    env = filled_embedded_store(db)
-    # the day was 2026-11-23: more than one day before any run of this test
-    out = subprocess.run(
-        [sys.executable, "-m", "kinetic", "data", "prune", "--raw-days", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0 and f"pruned {(85 + 45) * 60} raw points" in out.stderr
-    left = EmbeddedSink(db)
-    assert left.count("features") == 0 and left.count("events") > 0 and left.count("prompts") == 4
-    asyncio.run(left.aclose())
-    wrong = subprocess.run(
-        [sys.executable, "-m", "kinetic", "data", "prune", "--raw-days", "1"],
-        env={"PATH": env["PATH"]},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert wrong.returncode == 2 and "KINETIC_INFLUX__RAW_RETENTION_DAYS" in wrong.stderr

@@ -93,7 +93,11 @@ def refused(topics: Topics, topic: str, payload: bytes) -> bool:
     return False
 
 
-@settings(max_examples=40, phases=[Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.data())
 def test_garbage_on_every_topic_never_stops_a_service(
     mosquitto: Server, influxd: Server, tmp_path: Path, data: st.DataObject

@@ -182,3 +182,27 @@ def test_explicit_stand_still_calibration() -> None:
         )
     assert engine.wearers["ann"].primary_device.calibration.source == "explicit"
     assert len(prompts(out)) == 1  # the 40-minute sit was recognised once calibrated
+
+
+def test_forget_drops_a_wearer_without_an_event_and_a_later_batch_starts_afresh() -> None:
+    from datetime import UTC, datetime
+
+    from ingest.wire import CommandV1
+
+    scenario = parse_scenario(
+        "start: 2026-11-23T09:00:00+01:00\nwearers:\n"
+        "  - wearer: ann\n    placement: thigh\n    segments: [sit 20m]\n"
+        "  - wearer: zoe\n    placement: thigh\n    segments: [sit 20m]\n"
+    )
+    engine = AlertEngine(EngineConfig(), CATALOG)
+    batches = {w.wearer: list(batches_for(scenario, w, 10)) for w in scenario.wearers}
+    for wearer in ("ann", "zoe"):
+        for b in batches[wearer][:60]:
+            engine.process(b)
+    ann_before = engine.wearers["ann"]
+    forget = CommandV1(kind="forget", wearer="zoe", at=datetime(2026, 11, 23, 9, 30, tzinfo=UTC), source="cli")
+    assert engine.command(forget) == (True, [])
+    assert set(engine.wearers) == {"ann"} and engine.wearers["ann"] is ann_before
+    assert engine.command(forget) == (False, [])  # nothing left to forget
+    outputs = engine.process(batches["zoe"][60])
+    assert [o.kind for o in outputs if isinstance(o, EventV1)] == ["bout_started"]  # a new wearer to the engine

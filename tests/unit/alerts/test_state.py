@@ -98,3 +98,83 @@ def test_a_snapshot_written_before_the_layout_change_carries_on_as_if_uninterrup
     after = feed(restored, pairs[SNAPSHOT_CUT:]) + restored.close("ann")
     assert after == expected
     assert any(isinstance(o, PromptV1) and o.trigger == "sitting" for o in after)  # the bout's prompt still comes
+
+
+def test_one_wearers_state_is_exported_as_json_and_forgotten_alone(tmp_path: Path) -> None:
+    import json
+
+    from alerts.engine import AlertEngine, EngineConfig
+    from alerts.prompts.catalog import load_catalog
+    from ingest.simulate.scenario import parse_scenario
+    from ingest.simulate.synth import batches_for
+
+    scenario = parse_scenario(
+        "start: 2026-11-23T09:00:00+01:00\nwearers:\n"
+        "  - wearer: ann\n    placement: thigh\n    segments: [sit 31m]\n"
+        "  - wearer: zoe\n    placement: thigh\n    segments: [sit 31m]\n"
+    )
+    engine = AlertEngine(EngineConfig(), load_catalog())
+    state = AlertState(tmp_path / "s.sqlite")
+    for script in scenario.wearers:
+        for b in batches_for(scenario, script, 60):
+            for output in engine.process(b):
+                if isinstance(output, PromptV1):
+                    state.record_prompt(output, ["mqtt", "ntfy"])
+    state.checkpoint(engine.wearers)
+    assert state.wearers() == ["ann", "zoe"]
+
+    held = state.holdings("zoe")
+    json.dumps(held, allow_nan=False)  # plain JSON values all the way down
+    assert held["snapshot"]["detection"]["primary"] == "zoe-thigh"
+    assert held["snapshot"]["detection"]["tracker"]["_cur_posture"] == "sitting"
+    ((prompt_id, channels),) = {(r["id"], tuple(sorted(r["channel"] for r in held["outbox"]))) for r in held["outbox"]}
+    assert prompt_id.startswith("zoe-sitting-") and channels == ("mqtt", "ntfy")
+    assert {r["delivery"] for r in held["outbox"]} == {"pending"}
+
+    assert state.forget("zoe") == 1 + 1 + 2  # the snapshot, the prompt, its two deliveries
+    assert state.wearers() == ["ann"] and state.holdings("zoe") == {"snapshot": None, "outbox": []}
+    assert set(state.load()) == {"ann"} and {d.prompt.wearer for d in state.pending()} == {"ann"}
+    assert state.forget("zoe") == 0
+
+
+def test_a_forget_command_keeps_a_running_service_from_writing_the_wearer_back(tmp_path: Path) -> None:
+    import asyncio
+
+    from alerts.engine import AlertEngine, EngineConfig
+    from alerts.prompts.catalog import load_catalog
+    from alerts.service import AlertService
+    from ingest.simulate.scenario import parse_scenario
+    from ingest.simulate.synth import batches_for
+    from ingest.wire import CommandV1, Topics, encode
+
+    class Broker:
+        async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+            pass
+
+    scenario = parse_scenario(
+        "start: 2026-11-23T09:00:00+01:00\nwearers:\n"
+        "  - wearer: ann\n    placement: thigh\n    segments: [sit 31m]\n"
+        "  - wearer: zoe\n    placement: thigh\n    segments: [sit 31m]\n"
+    )
+    batches = [b for script in scenario.wearers for b in batches_for(scenario, script, 60)]
+    topics = Topics("k")
+    forget = CommandV1(kind="forget", wearer="zoe", at=T0, source="cli")
+
+    async def run() -> None:
+        state = AlertState(tmp_path / "s.sqlite")
+        service = AlertService(topics=topics, engine=AlertEngine(EngineConfig(), load_catalog()), state=state)
+        broker = Broker()
+        for b in batches[:-1]:
+            await service.handle(broker, topics.features(b.wearer, b.device), encode(b))
+        await service.checkpoint(None)
+        assert state.wearers() == ["ann", "zoe"]
+        last = batches[-1]
+        assert last.wearer == "zoe"
+        await service.handle(broker, topics.features(last.wearer, last.device), encode(last))  # zoe: not saved yet
+        await service.handle(broker, topics.commands("zoe"), encode(forget))
+        await service.checkpoint(None)
+        assert set(service.engine.wearers) == {"ann"} and set(state.load()) == {"ann"}
+        assert state.holdings("zoe") == {"snapshot": None, "outbox": []}
+        assert service.dead_letters.count == 0
+
+    asyncio.run(run())

@@ -1,0 +1,195 @@
+"""Data rights on the ingest side: everything ingest holds for one wearer, and its erasure.
+
+Ingest holds a wearer's data in three places; each would bring it back if left behind:
+
+- the store: every measurement tagged with the wearer (the query port's ``export`` and ``delete``);
+- the bridge's spool: points received but not yet written (a database outage), and the minute each of the wearer's
+  devices has open in the rollup; the bridge writes both at its next start;
+- the broker: retained messages under ``<root>/v1/<wearer>/#`` (the device status), which the broker hands to every
+  new subscriber, the bridge included; erased by publishing an empty retained message on each topic.
+
+The alert service's state is the alerts package's (alerts/state.py); ``kinetic data`` (kinetic/data.py) puts both
+together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiomqtt
+
+from ingest.bridge import ROLLUP_STATE
+from ingest.errors import IngestError
+from ingest.mqtt import MqttClient, clear_retained, connect, retained_messages
+from ingest.settings import IngestConfig
+from ingest.store.export import describe_store, open_queries
+from ingest.store.queries import Queries
+from ingest.store.rollup import MinuteRollup
+from ingest.store.spool import Spool, open_spool
+from ingest.wire import Topics, check_id
+
+T = TypeVar("T")
+
+
+class BrokerUnreachable(IngestError):
+    """The broker could not be reached, so a wearer's retained messages could be neither read nor cleared."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestHoldings:
+    """What ingest holds for one wearer."""
+
+    measurements: dict[str, list[dict[str, Any]]]  # the store: measurement -> rows (time in ms, tags, fields)
+    spooled: list[str]  # points in the bridge's spool, in the sink's line format
+    open_minutes: dict[str, dict[str, object]]  # device -> the minute the bridge's rollup has open
+    retained: dict[str, str]  # topic -> retained payload on the broker
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "stored rows": sum(len(rows) for rows in self.measurements.values()),
+            "spooled points": len(self.spooled),
+            "open minutes": len(self.open_minutes),
+            "retained messages": len(self.retained),
+        }
+
+
+def line_wearer(line: bytes) -> str | None:
+    """The ``wearer`` tag of one spooled point, in either format Kinetic's sinks write: the embedded store's JSON
+    array ``[measurement, series, t_ms, tags, fields]`` or InfluxDB line protocol, whose series key runs to the first
+    unescaped space and whose tags follow the measurement after unescaped commas."""
+    if line.startswith(b"["):
+        try:
+            tags = json.loads(line)[3]
+        except (ValueError, IndexError, TypeError):
+            return None
+        wearer = tags.get("wearer") if isinstance(tags, dict) else None
+        return wearer if isinstance(wearer, str) else None
+    parts: list[bytes] = []
+    start, i = 0, 0
+    while i < len(line):
+        byte = line[i]
+        if byte == 0x5C:  # a backslash escapes the next byte
+            i += 2
+            continue
+        if byte in (0x2C, 0x20):  # ',' ends a tag, ' ' the series key
+            parts.append(line[start:i])
+            start = i + 1
+            if byte == 0x20:
+                break
+        i += 1
+    for tag in parts[1:]:  # parts[0] is the measurement
+        if tag.startswith(b"wearer="):
+            return tag[len(b"wearer=") :].decode("utf-8", "replace")
+    return None
+
+
+class IngestRights:
+    """Reads and erases what ingest holds for a wearer: through the store's query port, the spool file the
+    settings name (when it exists: the command must not create one) and, with ``broker``, the broker."""
+
+    def __init__(self, settings: IngestConfig, queries: Queries, *, broker: bool = True) -> None:
+        self.settings = settings
+        self.queries = queries
+        self.broker = broker
+        self.topics = Topics(settings.mqtt.topic_root)
+
+    def retained_filter(self, wearer: str) -> str:
+        return f"{self.topics.base}/{check_id(wearer)}/#"
+
+    def places(self, wearer: str) -> list[str]:
+        """Where this looks, in words (for the command's summary)."""
+        spool = self.settings.bridge.spool_path
+        mqtt = self.settings.mqtt
+        return [
+            f"store: {describe_store(self.settings.store, self.settings.influx)}",
+            f"spool: {spool}" + ("" if spool.is_file() else " (none here)"),
+            f"broker: {self.retained_filter(wearer)} at {mqtt.host}:{mqtt.port}"
+            if self.broker
+            else "broker: not asked (--no-broker)",
+        ]
+
+    async def wearers(self) -> list[str]:
+        return await self.queries.wearers()
+
+    async def holdings(self, wearer: str) -> IngestHoldings:
+        wearer = check_id(wearer)
+        measurements = await self.queries.export(wearer)
+        spooled, open_minutes = await asyncio.to_thread(self._spooled, wearer)
+        retained = await self._retained(wearer) if self.broker else {}
+        return IngestHoldings(
+            measurements,
+            [line.decode("utf-8", "replace") for line in spooled],
+            open_minutes,
+            {topic: payload.decode("utf-8", "replace") for topic, payload in retained.items()},
+        )
+
+    async def erase(self, wearer: str) -> None:
+        """Erase in the order that keeps anything from coming back: the broker's retained messages (a bridge
+        starting meanwhile gets nothing), the spool (a running bridge could still write it), then the store."""
+        wearer = check_id(wearer)
+        if self.broker:
+            topics = await self._retained(wearer)
+            await self._with_broker(wearer, lambda client: clear_retained(client, topics))
+        await asyncio.to_thread(self._erase_spooled, wearer)
+        await self.queries.delete(wearer)
+
+    def _open_spool(self) -> Spool | None:
+        bridge = self.settings.bridge
+        return open_spool(bridge) if bridge.spool_path.is_file() else None
+
+    def _spooled(self, wearer: str) -> tuple[list[bytes], dict[str, dict[str, object]]]:
+        spool = self._open_spool()
+        if spool is None:
+            return [], {}
+        try:
+            lines = spool.lines(lambda line: line_wearer(line) == wearer)
+            return lines, MinuteRollup(spool.state(ROLLUP_STATE)).open_minutes(wearer)
+        finally:
+            spool.close()
+
+    def _erase_spooled(self, wearer: str) -> None:
+        spool = self._open_spool()
+        if spool is None:
+            return
+
+        def without_wearer(state: str | None) -> str | None:
+            if state is None:
+                return None
+            rollup = MinuteRollup(state)
+            rollup.forget(wearer)
+            return rollup.state()
+
+        try:
+            spool.erase(lambda line: line_wearer(line) == wearer, {ROLLUP_STATE: without_wearer})
+        finally:
+            spool.close()
+
+    async def _retained(self, wearer: str) -> dict[str, bytes]:
+        return await self._with_broker(wearer, lambda client: retained_messages(client, self.retained_filter(wearer)))
+
+    async def _with_broker(self, wearer: str, action: Callable[[MqttClient], Awaitable[T]]) -> T:
+        mqtt = self.settings.mqtt
+        try:
+            async with connect(mqtt, f"{mqtt.client_id_prefix}-data", max_attempts=3) as client:
+                return await action(client)
+        except aiomqtt.MqttError as exc:
+            raise BrokerUnreachable(
+                f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the retained messages under {self.retained_filter(wearer)} "
+                "cannot be read or cleared; check KINETIC_MQTT__HOST / KINETIC_MQTT__PORT (or, where no broker "
+                "serves this installation, say --no-broker)"
+            ) from exc
+
+
+@contextlib.asynccontextmanager
+async def ingest_rights(settings: IngestConfig, *, broker: bool = True) -> AsyncIterator[IngestRights]:
+    """``IngestRights`` over the configured store; closes the store's connection on exit."""
+    queries, close = open_queries(settings.store, settings.influx)
+    try:
+        yield IngestRights(settings, queries, broker=broker)
+    finally:
+        await close()

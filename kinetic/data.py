@@ -1,0 +1,216 @@
+"""``kinetic data``: a wearer's data rights, across the packages: export everything Kinetic holds for one wearer, or
+delete it (and ``prune``, the embedded store's raw retention).
+
+What is held for a wearer, and who reads and erases it (docs/data-model.md, "Data rights"):
+
+- ingest (``ingest.rights``): the store, the bridge's spool (points not yet written, open rollup minutes) and the
+  broker's retained messages under ``<root>/v1/<wearer>/#``;
+- alerts (``alerts.state``): the alert service's state file, the wearer's snapshot and prompt outbox.
+
+A running alert service also holds the wearer in memory and would write them back at its next checkpoint, so
+``delete`` first sends it a ``forget`` command (the commands topic, QoS 1: a stopped service gets it from its
+persistent session when it starts). Export and delete need the broker unless ``--no-broker`` says there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiomqtt
+
+from alerts.state import AlertState, open_existing, state_file
+from ingest.mqtt import connect
+from ingest.rights import BrokerUnreachable, IngestHoldings, IngestRights, ingest_rights
+from ingest.store.embedded import EmbeddedSink
+from ingest.store.export import flatten, write_export
+from ingest.store.queries import unknown_wearer
+from ingest.wire import CommandV1, Topics, check_id, encode
+from kinetic.settings import KineticSettings
+
+T = TypeVar("T")
+NO_BROKER = "no broker serves this installation (e.g. the embedded demo's): do not ask one"
+SETTLE_CHECKS = 3  # a running bridge or alert service may still finish what it had in hand: look again, 1 s apart
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``data`` (export, delete, prune) to the ``kinetic`` command's subcommands."""
+    data = sub.add_parser(
+        "data",
+        help="a wearer's data rights: export everything Kinetic holds for one wearer, or delete it",
+        description="Looks in the store the settings name (KINETIC_STORE__KIND), the bridge's spool "
+        "(KINETIC_BRIDGE__SPOOL_PATH), the broker's retained messages (KINETIC_MQTT__*) and the alert service's "
+        "state (KINETIC_ALERTS__STATE_DIR): run it with the services' settings. See docs/data-model.md.",
+    )
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    export = data_sub.add_parser("export", help="write CSV (one file per table) and/or JSON for one wearer")
+    export.add_argument("wearer", help="wearer id")
+    export.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
+    export.add_argument("--format", choices=["csv", "json", "both"], default="both")
+    export.add_argument("--no-broker", action="store_true", help=NO_BROKER)
+    delete = data_sub.add_parser("delete", help="delete everything Kinetic holds for one wearer")
+    delete.add_argument("wearer", help="wearer id")
+    delete.add_argument("--yes", action="store_true", help="really delete (without it, only says what would go)")
+    delete.add_argument("--no-broker", action="store_true", help=NO_BROKER)
+
+    prune = data_sub.add_parser(
+        "prune", help="embedded store: delete raw feature points older than N days (rollups and events stay)"
+    )
+    prune.add_argument("--raw-days", type=int, required=True, help="keep this many days of raw points")
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """Everything Kinetic holds for one wearer: ingest's part and the alert state's (None: no state file here)."""
+
+    ingest: IngestHoldings
+    alerts: dict[str, Any] | None
+
+    def counts(self) -> dict[str, int]:
+        alerts = self.alerts or {"snapshot": None, "outbox": []}
+        return {
+            **self.ingest.counts(),
+            "alert snapshots": 0 if alerts["snapshot"] is None else 1,
+            "outbox deliveries": len(alerts["outbox"]),
+        }
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts().values())
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {what}" for what, n in self.counts().items())
+
+    def document(self) -> dict[str, Any]:
+        """The export as one JSON document."""
+        return {
+            "measurements": self.ingest.measurements,
+            "spooled": self.ingest.spooled,
+            "open_minutes": self.ingest.open_minutes,
+            "retained": {topic: _json_or_text(payload) for topic, payload in self.ingest.retained.items()},
+            "alert_state": self.alerts,
+        }
+
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """The export as tables, one CSV each (the alert snapshot as path/value rows)."""
+        alerts = self.alerts or {"snapshot": None, "outbox": []}
+        return {
+            **self.ingest.measurements,
+            "spooled": [{"line": line} for line in self.ingest.spooled],
+            "open_minutes": [{"device": d, **minute} for d, minute in self.ingest.open_minutes.items()],
+            "retained": [{"topic": t, "payload": p} for t, p in self.ingest.retained.items()],
+            "alert_outbox": alerts["outbox"],
+            "alert_snapshot": [] if alerts["snapshot"] is None else flatten(alerts["snapshot"]),
+        }
+
+
+def _json_or_text(payload: str) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload
+
+
+def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
+    if args.data_command == "prune":
+        return _prune(args.raw_days, settings)
+    wearer = check_id(args.wearer)
+    broker = not args.no_broker
+    alerts_path = state_file(settings.alerts.state_dir, settings.mqtt.topic_root) if settings.alerts.state_dir else None
+
+    async def job() -> int:
+        async with ingest_rights(settings, broker=broker) as ingest:
+            held = await _holdings(ingest, alerts_path, wearer)
+            if held.total == 0:
+                known = set(await ingest.wearers()) | set(_in_state_file(alerts_path, AlertState.wearers) or [])
+                places = [*ingest.places(wearer), f"alert state: {alerts_path or 'none'}"]
+                raise unknown_wearer(wearer, known, f"({'; '.join(places)})")
+            if args.data_command == "export":
+                files = write_export(wearer, held.document(), held.tables(), args.out, args.format)
+                print(f"exported for {wearer}: {held.summary()}; {', '.join(map(str, files))}", file=sys.stderr)
+                return 0
+            if not args.yes:
+                print(f"would delete for {wearer}: {held.summary()}; add --yes to delete", file=sys.stderr)
+                return 1
+            left = await _delete(settings, ingest, alerts_path, wearer, broker)
+            print(f"deleted for {wearer}: {held.summary()}", file=sys.stderr)
+            if left.total:
+                print(f"kinetic: error: still held for {wearer}: {left.summary()}", file=sys.stderr)
+                return 1
+            return 0
+
+    return asyncio.run(job())
+
+
+async def _delete(
+    settings: KineticSettings, ingest: IngestRights, alerts_path: Path | None, wearer: str, broker: bool
+) -> Holdings:
+    """Delete in the order that lets nothing come back (docs/data-model.md); return what is still held after running
+    services had a moment to finish what they had in hand."""
+    if broker:
+        await _tell_alert_service_to_forget(settings, wearer)
+    _in_state_file(alerts_path, lambda state: state.forget(wearer))
+    await ingest.erase(wearer)
+    left = await _holdings(ingest, alerts_path, wearer)
+    for _ in range(SETTLE_CHECKS):
+        if left.total == 0:
+            break
+        await asyncio.sleep(1.0)
+        left = await _holdings(ingest, alerts_path, wearer)
+    return left
+
+
+async def _holdings(ingest: IngestRights, alerts_path: Path | None, wearer: str) -> Holdings:
+    return Holdings(await ingest.holdings(wearer), _in_state_file(alerts_path, lambda state: state.holdings(wearer)))
+
+
+def _in_state_file(path: Path | None, action: Callable[[AlertState], T]) -> T | None:
+    """``action`` on the alert state file, if there is one here (None if not)."""
+    state = open_existing(path) if path else None
+    if state is None:
+        return None
+    try:
+        return action(state)
+    finally:
+        state.close()
+
+
+async def _tell_alert_service_to_forget(settings: KineticSettings, wearer: str) -> None:
+    mqtt = settings.mqtt
+    command = CommandV1(kind="forget", wearer=wearer, at=datetime.now(UTC), source="cli")
+    try:
+        async with connect(mqtt, f"{mqtt.client_id_prefix}-data", max_attempts=3) as client:
+            await client.publish(Topics(mqtt.topic_root).commands(wearer), encode(command), qos=1)
+    except aiomqtt.MqttError as exc:
+        raise BrokerUnreachable(
+            f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the alert service cannot be told to forget {wearer}; nothing was "
+            "deleted; check KINETIC_MQTT__HOST / KINETIC_MQTT__PORT"
+        ) from exc
+
+
+def _prune(raw_days: int, settings: KineticSettings) -> int:
+    if settings.store.kind != "embedded":
+        print(
+            "kinetic: error: prune is for the embedded store; InfluxDB 1.x expires raw points by itself with "
+            "KINETIC_INFLUX__RAW_RETENTION_DAYS, 2.x by the bucket's retention",
+            file=sys.stderr,
+        )
+        return 2
+    if raw_days < 1:
+        print("kinetic: error: --raw-days must be at least 1", file=sys.stderr)
+        return 2
+    sink = EmbeddedSink(settings.store.embedded_path)
+    removed = sink.prune(raw_days, int(time.time() * 1000))
+    asyncio.run(sink.aclose())
+    print(
+        f"pruned {removed} raw points older than {raw_days} days from {settings.store.embedded_path}", file=sys.stderr
+    )
+    return 0
