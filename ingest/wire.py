@@ -53,6 +53,10 @@ _ID_RE = re.compile(ID_PATTERN[:-1] + r"\Z")  # Python's "$" also matches before
 Placement = Literal["thigh", "trunk", "wrist"]
 """Where the sensor sits on the body: it decides what posture can be known (sedentary-science.md s3)."""
 
+# The mean acceleration over a second of a worn or resting sensor is about 1 g; below this it has no direction (a
+# sensor reporting zeros), and every angle computed from it would be undefined.
+MIN_GRAVITY_G = 0.1
+
 # A frame list is bounded so one message cannot ask a service for unbounded memory.
 MAX_FRAMES_PER_BATCH = 600
 
@@ -113,7 +117,8 @@ TextOrNone = Annotated[str | None, BeforeValidator(check_text)]  # so that a len
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are not numbers a sensor measures, and InfluxDB's line protocol cannot carry them
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FeatureFrameV1(_Model):
@@ -173,9 +178,9 @@ class FeatureBatchV1(_Model):
 def batch_problem(frames: Sequence[Any]) -> str | None:
     """Why a batch's frames break the rules the field types cannot say, or None: times strictly increasing and
     plausible (``EARLIEST_MS`` .. ``LATEST_MS``, the unit named when it looks like another), and each frame with the
-    whole gravity vector (gx, gy, gz) or an inclination. One pass per batch (a validator per
-    frame cost a quarter of the bridge's decoding time); also used by the bridge's fast path
-    (ingest/store/fast_features.py)."""
+    whole gravity vector (gx, gy, gz, with a direction: at least ``MIN_GRAVITY_G`` long) or an inclination. One pass
+    per batch (a validator per frame cost a quarter of the bridge's decoding time); also used by the bridge's fast
+    path (ingest/store/fast_features.py)."""
     last = -1
     for i, frame in enumerate(frames):
         if frame.t_ms <= last:
@@ -183,7 +188,10 @@ def batch_problem(frames: Sequence[Any]) -> str | None:
         last = frame.t_ms
         if not EARLIEST_MS <= last <= LATEST_MS:
             return f"frames.{i}.t_ms: {describe_epoch_ms(last)}"
-        if frame.gx is None or frame.gy is None or frame.gz is None:
+        if frame.gx is not None and frame.gy is not None and frame.gz is not None:
+            if frame.gx * frame.gx + frame.gy * frame.gy + frame.gz * frame.gz < MIN_GRAVITY_G * MIN_GRAVITY_G:
+                return f"frames.{i}: the gravity vector ({frame.gx}, {frame.gy}, {frame.gz}) has no direction"
+        else:
             missing_g = frame.gx is None
             if (frame.gy is None) != missing_g or (frame.gz is None) != missing_g:
                 return f"frames.{i}: gx, gy and gz go together"

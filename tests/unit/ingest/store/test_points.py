@@ -139,7 +139,11 @@ def _maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:  # type: ignore[ty
             st.floats(0, 5000, allow_nan=False),
             st.integers(0, 5),
             st.integers(0, 200),
-            _maybe(st.tuples(*(st.floats(-2, 2, allow_nan=False) for _ in range(3)))),
+            _maybe(
+                st.tuples(*(st.floats(-2, 2, allow_nan=False) for _ in range(3))).filter(
+                    lambda g: sum(c * c for c in g) >= 0.01  # a gravity vector has a direction (MIN_GRAVITY_G)
+                )
+            ),
             _maybe(st.floats(0, 500, allow_nan=False)),
             _maybe(st.floats(20, 300, allow_nan=False)),
         ),
