@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.features import seconds_from_samples
-from ingest.wire import FeatureBatchV1, FeatureFrameV1, Placement
+from ingest.wire import FeatureBatchV1, FeatureFrameV1, Placement, batch_problem
 
 
 @dataclass
@@ -59,11 +59,20 @@ class Batcher:
     placement: Placement
     batch_s: int
     seq: int = 0
+    refused: int = 0  # frames the wire contract would refuse (a host clock in 1970, a sensor reporting zeros)
+    last_refusal: str | None = None
     _frames: list[FeatureFrameV1] = field(default_factory=list)
 
     def add(self, frames: list[FeatureFrameV1]) -> list[FeatureBatchV1]:
+        """Frames in, the batches they complete out; a frame the wire contract would refuse is counted in
+        ``refused`` (its reason in ``last_refusal``) and left out, so one bad second never costs its batch."""
         out: list[FeatureBatchV1] = []
         for frame in frames:
+            problem = batch_problem([frame])
+            if problem is not None:
+                self.refused += 1
+                self.last_refusal = problem
+                continue
             if self._frames and (
                 frame.t_ms - self._frames[0].t_ms >= self.batch_s * 1000 or frame.t_ms <= self._frames[-1].t_ms
             ):

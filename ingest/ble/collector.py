@@ -27,7 +27,6 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
-from pydantic import ValidationError
 
 from ingest.backoff import backoff_delay_s
 from ingest.ble.aggregate import Batcher, SecondAggregator
@@ -42,11 +41,22 @@ from ingest.ble.profiles.device_info import (
 )
 from ingest.ble.profiles.repeats import RepeatFilter
 from ingest.ble.streams import motion_stream
-from ingest.errors import DecodeError
-from ingest.mqtt import Publisher, Will, payload_bytes
+from ingest.errors import DecodeError, WireError
+from ingest.mqtt import DeadLetters, Publisher, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
 from ingest.store.spool import Spool, SpoolFull
-from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, FeatureFrameV1, PromptV1, Topics, encode
+from ingest.wire import (
+    EARLIEST_MS,
+    LATEST_MS,
+    CollectorStatusV1,
+    DeviceStatusV1,
+    FeatureBatchV1,
+    FeatureFrameV1,
+    PromptV1,
+    Topics,
+    decode,
+    encode,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +80,8 @@ class CollectorCounters:
     link_losses: int = 0
     prompts_delivered: int = 0
     prompts_undelivered: int = 0
+    refused_frames: int = 0  # seconds the wire contract refuses (host clock before 2015, a sensor reporting zeros)
+    refused_prompts: int = 0  # messages on a prompts topic that are not a prompt for that topic's wearer
 
 
 @dataclass
@@ -112,6 +124,7 @@ class Collector:
         self._rssi: dict[str, int] = {}  # the last advertisement's signal strength per device (dBm)
         self._delivered: deque[str] = deque(maxlen=1000)  # prompt ids already shown (QoS 1 may redeliver)
         self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
+        self.dead_letters = DeadLetters("collector", self.topics)
 
     async def run(self, stop: asyncio.Event) -> None:
         """The BLE side: one independent task per wearable, until ``stop``. MQTT is not needed here: everything
@@ -193,7 +206,17 @@ class Collector:
             frames = []
             for t_ms, sample in timed:
                 frames += aggregator.add(t_ms, sample)
+            refused = batcher.refused
             self._queue_batches(batcher.add(heart.stamp(frames)))
+            if batcher.refused > refused:
+                if refused == 0:  # the first of this connection: said once, counted always
+                    _LOGGER.warning(
+                        "%s %s: seconds refused (%s); check the host's clock and the sensor",
+                        cfg.wearer,
+                        cfg.device,
+                        batcher.last_refusal,
+                    )
+                self.counters.refused_frames += batcher.refused - refused
 
         heart = HeartRateTrack()
         # no counter in a Heart Rate Measurement: the same bytes within half its period are a repeat (harmless for
@@ -282,7 +305,7 @@ class Collector:
             device=cfg.device,
             state=state,
             placement=cfg.placement,
-            t_ms=round(self.clock() * 1000),
+            t_ms=self._host_ms(),
             battery_pct=battery,
             rssi_dbm=self._rssi.get(cfg.device),
             firmware=firmware,
@@ -320,8 +343,14 @@ class Collector:
             collector=self.settings.id,
             state=state,
             devices=[w.device for w in self.settings.wearables],
-            t_ms=round(self.clock() * 1000),
+            t_ms=self._host_ms(),
         )
+
+    def _host_ms(self) -> int | None:
+        """This host's clock for a status, or None while it is not set (a Raspberry Pi without a real-time clock
+        starts in 1970 until NTP answers): the status goes out without a time rather than with a wrong one."""
+        now_ms = round(self.clock() * 1000)
+        return now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None
 
     async def forward(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         """The MQTT side (run it under ``ingest.mqtt.serve`` with ``will=self.will()``): the collector's own status,
@@ -341,10 +370,14 @@ class Collector:
 
     async def _prompts(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            topic, payload = str(message.topic), payload_bytes(message)
             try:
-                prompt = PromptV1.model_validate_json(payload_bytes(message))
-            except ValidationError as exc:
-                _LOGGER.warning("collector %s: not a prompt (%s)", message.topic, exc.errors()[0]["msg"])
+                _, prompt = decode(self.topics, topic, payload)  # a prompt speaks for its topic's wearer only
+                if not isinstance(prompt, PromptV1):
+                    raise WireError(f"expected a prompt on {topic}")
+            except WireError as exc:
+                self.counters.refused_prompts += 1
+                await self.dead_letters.send(client, topic, payload, str(exc))
                 continue
             await self.deliver(prompt)
 

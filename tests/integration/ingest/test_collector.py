@@ -92,7 +92,12 @@ def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=Non
                 created=datetime.now(UTC),
                 expires=datetime.now(UTC) + timedelta(minutes=15),
             )
+            # ... and what is not a prompt for w0 on w0's topic is dead-lettered, never shown: garbage, a truncated
+            # prompt, and a prompt for w1 (a sender who may write w0's topic must not reach w1's watch)
+            spoof = prompt.model_copy(update={"wearer": "w1", "id": "w1-sitting-1"})
             async with connect(mqtt, f"{mqtt.topic_root}-alerts") as alerts:
+                for junk in (b"\xff\x00garbage", encode(prompt)[:40], encode(spoof)):
+                    await alerts.publish(topics.prompts("w0"), junk, qos=1)
                 for _ in range(2):
                     await alerts.publish(topics.prompts("w0"), encode(prompt), qos=1)
             await asyncio.gather(*streams)
@@ -131,7 +136,7 @@ def test_collector_streams_several_wearables_and_skips_a_missing_one(
         "w1": [],
         "w2": [],
     }
-    assert collector.counters.prompts_delivered == 1
+    assert collector.counters.prompts_delivered == 1 and collector.counters.refused_prompts == 3
     assert collector.counters.decode_errors == 0 and collector.queue.batches == 0
     own = [CollectorStatusV1.model_validate_json(p) for t, p in messages if "/_collector/" in t]
     assert [s.state for s in own] == ["online", "offline"] and "w0-watch" in own[0].devices
