@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import aiomqtt
 
 from ingest.bridge import ROLLUP_STATE
-from ingest.errors import IngestError
+from ingest.errors import IngestError, Unreachable
 from ingest.mqtt import MqttClient, clear_retained, connect, retained_messages
 from ingest.settings import IngestConfig
 from ingest.store.export import describe_store, open_queries
@@ -177,7 +177,7 @@ class IngestRights:
         try:
             async with connect(mqtt, f"{mqtt.client_id_prefix}-data", max_attempts=3) as client:
                 return await action(client)
-        except aiomqtt.MqttError as exc:
+        except (Unreachable, aiomqtt.MqttError) as exc:
             raise BrokerUnreachable(
                 f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the retained messages under {self.retained_filter(wearer)} "
                 "cannot be read or cleared; check KINETIC_MQTT__HOST / KINETIC_MQTT__PORT (or, where no broker "

@@ -368,7 +368,7 @@ class DeadLetterV1(_Model):
     reason: Text = Field(max_length=DEAD_LETTER_REASON_MAX)
     payload: str
     payload_encoding: Literal["utf-8", "base64"]
-    received: WireTime
+    received: AwareDatetime  # the receiver's clock (maybe unset, 1970), not the data's: not range-checked
 
     @classmethod
     def wrap(cls, *, service: str, topic: str, reason: str, payload: bytes, received: datetime) -> DeadLetterV1:

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import aiomqtt
 
 from alerts.state import AlertState, open_existing, state_file
+from ingest.errors import Unreachable
 from ingest.mqtt import connect
 from ingest.rights import BrokerUnreachable, IngestHoldings, IngestRights, ingest_rights
 from ingest.store.embedded import EmbeddedSink
@@ -189,7 +190,7 @@ async def _tell_alert_service_to_forget(settings: KineticSettings, wearer: str) 
     try:
         async with connect(mqtt, f"{mqtt.client_id_prefix}-data", max_attempts=3) as client:
             await client.publish(Topics(mqtt.topic_root).commands(wearer), encode(command), qos=1)
-    except aiomqtt.MqttError as exc:
+    except (Unreachable, aiomqtt.MqttError) as exc:
         raise BrokerUnreachable(
             f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the alert service cannot be told to forget {wearer}; nothing was "
             "deleted; check KINETIC_MQTT__HOST / KINETIC_MQTT__PORT"
