@@ -39,8 +39,9 @@ from ingest.settings import DEFAULT_MAX_AHEAD_MS, BridgeSettings
 from ingest.store.fast_features import BatchLike, decode_features, is_fast_batch
 from ingest.store.points import Point, PointSink
 from ingest.store.rollup import MinuteRollup
-from ingest.store.spool import Spool, SpoolEntry, SpoolFull
+from ingest.store.spool import Spool, SpoolEntry, SpoolFull, line_wearer
 from ingest.wire import (
+    CommandV1,
     DeviceStatusV1,
     FeatureBatchV1,
     Payload,
@@ -97,7 +98,8 @@ class Bridge:
 
     def subscriptions(self) -> list[str]:
         t = self.topics
-        return [t.all_features(), t.all_status(), t.all_prompts(), t.all_events()]
+        # commands: only ``forget`` (``kinetic data delete``) concerns the bridge; the alert service acts on the rest
+        return [t.all_features(), t.all_status(), t.all_prompts(), t.all_events(), t.all_commands()]
 
     async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then write what the spool holds (if the database answers)."""
@@ -156,6 +158,9 @@ class Bridge:
                 self._uncommitted += 1
                 mids.append((message.mid, message.qos))
                 topic, payload = str(message.topic), payload_bytes(message)
+                if bodies and topic.endswith("/commands"):  # a forget applies to what came before it too
+                    await self._commit(b"".join(bodies), points)
+                    bodies, points = [], 0
                 body, count = await self._points_of(client, topic, payload, int(time.time() * 1000))
                 if count:
                     bodies.append(body)
@@ -195,6 +200,10 @@ class Bridge:
             if payload or not topic.endswith("/status"):  # empty: a retained status cleared, nothing to store
                 await self.dead_letters.send(publisher, topic, payload, str(exc))
             return b"", 0
+        if isinstance(decoded, CommandV1):
+            if decoded.kind == "forget":
+                await self._forget(decoded.wearer)
+            return b"", 0
         try:
             body, count = self.sink.encode_message(decoded, now_ms)
             rolled = self._rollup_points(decoded)
@@ -210,6 +219,23 @@ class Bridge:
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
             return b"", 0
         return body, count
+
+    async def _forget(self, wearer: str) -> None:
+        """``kinetic data delete`` erases the wearer: drop the minutes this bridge has open for them (which it would
+        otherwise write at the next minute or shutdown) and their points still in the spool, in one transaction.
+        The CLI erases the spool file too; this closes the window in which a running bridge writes back what it
+        held in memory."""
+        forgotten = self._rollup.forget(wearer)
+        erased = await asyncio.to_thread(
+            self.spool.erase, lambda line: line_wearer(line) == wearer, {ROLLUP_STATE: lambda _: self._rollup.state()}
+        )
+        _LOGGER.info(
+            "%s: forgot %s (%s, %d spooled points erased)",
+            self.name,
+            wearer,
+            "open minutes dropped" if forgotten else "no open minute",
+            erased,
+        )
 
     def stats_point(self, now_ms: int) -> Point:
         """The bridge's counters as a point (measurement ``bridge_stats``, tag ``bridge``); resets the lag window."""
@@ -253,7 +279,7 @@ class Bridge:
         if isinstance(message, FeatureBatchV1) or is_fast_batch(message):
             return self._rollup.add(message)
         if isinstance(message, DeviceStatusV1) and message.state == "offline":
-            return self._rollup.close_device(message.device)
+            return self._rollup.close_device(message.wearer, message.device)
         return []
 
     async def _commit(self, body: bytes, points: int) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,7 +29,7 @@ from ingest.settings import IngestConfig
 from ingest.store.export import describe_store, open_queries
 from ingest.store.queries import Queries
 from ingest.store.rollup import MinuteRollup
-from ingest.store.spool import Spool, open_spool
+from ingest.store.spool import Spool, line_wearer, open_spool
 from ingest.wire import Topics, check_id
 
 T = TypeVar("T")
@@ -56,36 +55,6 @@ class IngestHoldings:
             "open minutes": len(self.open_minutes),
             "retained messages": len(self.retained),
         }
-
-
-def line_wearer(line: bytes) -> str | None:
-    """The ``wearer`` tag of one spooled point, in either format Kinetic's sinks write: the embedded store's JSON
-    array ``[measurement, series, t_ms, tags, fields]`` or InfluxDB line protocol, whose series key runs to the first
-    unescaped space and whose tags follow the measurement after unescaped commas."""
-    if line.startswith(b"["):
-        try:
-            tags = json.loads(line)[3]
-        except (ValueError, IndexError, TypeError):
-            return None
-        wearer = tags.get("wearer") if isinstance(tags, dict) else None
-        return wearer if isinstance(wearer, str) else None
-    parts: list[bytes] = []
-    start, i = 0, 0
-    while i < len(line):
-        byte = line[i]
-        if byte == 0x5C:  # a backslash escapes the next byte
-            i += 2
-            continue
-        if byte in (0x2C, 0x20):  # ',' ends a tag, ' ' the series key
-            parts.append(line[start:i])
-            start = i + 1
-            if byte == 0x20:
-                break
-        i += 1
-    for tag in parts[1:]:  # parts[0] is the measurement
-        if tag.startswith(b"wearer="):
-            return tag[len(b"wearer=") :].decode("utf-8", "replace")
-    return None
 
 
 class IngestRights:

@@ -157,14 +157,17 @@ async def _delete(
     """Delete in the order that lets nothing come back (docs/data-model.md); return what is still held after running
     services had a moment to finish what they had in hand."""
     if broker:
-        await _tell_alert_service_to_forget(settings, wearer)
+        await _tell_services_to_forget(settings, wearer)
     _in_state_file(alerts_path, lambda state: state.forget(wearer))
     await ingest.erase(wearer)
     left = await _holdings(ingest, alerts_path, wearer)
     for _ in range(SETTLE_CHECKS):
         if left.total == 0:
             break
+        # a running bridge may still have been writing what it held when told to forget: erase again
         await asyncio.sleep(1.0)
+        _in_state_file(alerts_path, lambda state: state.forget(wearer))
+        await ingest.erase(wearer)
         left = await _holdings(ingest, alerts_path, wearer)
     return left
 
@@ -184,7 +187,7 @@ def _in_state_file(path: Path | None, action: Callable[[AlertState], T]) -> T | 
         state.close()
 
 
-async def _tell_alert_service_to_forget(settings: KineticSettings, wearer: str) -> None:
+async def _tell_services_to_forget(settings: KineticSettings, wearer: str) -> None:
     mqtt = settings.mqtt
     command = CommandV1(kind="forget", wearer=wearer, at=datetime.now(UTC), source="cli")
     try:
@@ -192,7 +195,7 @@ async def _tell_alert_service_to_forget(settings: KineticSettings, wearer: str) 
             await client.publish(Topics(mqtt.topic_root).commands(wearer), encode(command), qos=1)
     except (Unreachable, aiomqtt.MqttError) as exc:
         raise BrokerUnreachable(
-            f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the alert service cannot be told to forget {wearer}; nothing was "
+            f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the running services cannot be told to forget {wearer}; nothing was "
             "deleted; check KINETIC_MQTT__HOST / KINETIC_MQTT__PORT"
         ) from exc
 

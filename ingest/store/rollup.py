@@ -51,20 +51,25 @@ class _Open:
         return Point("features_1m", tags, fields, self.minute_ms)
 
 
+def _key(wearer: str, device: str) -> str:
+    return f"{wearer}/{device}"  # ids match the wire's pattern, which has no "/"
+
+
 class MinuteRollup:
     def __init__(self, state: str | None = None) -> None:
         self._open: dict[str, _Open] = {}
         self.stale_frames = 0
         if state:
-            self._open = {
-                device: _Open(**{**values, "g_sum": tuple(values.get("g_sum", (0.0, 0.0, 0.0)))})
-                for device, values in json.loads(state).items()
-            }
+            for key, values in json.loads(state).items():
+                minute = _Open(**{**values, "g_sum": tuple(values.get("g_sum", (0.0, 0.0, 0.0)))})
+                # state saved before the key held the wearer was keyed by device id alone
+                self._open[key if "/" in key else _key(minute.wearer, key)] = minute
 
     def add(self, batch: BatchLike) -> list[Point]:
         """Fold a batch in; return the minutes it completed."""
         out: list[Point] = []
-        current = self._open.get(batch.device)
+        key = _key(batch.wearer, batch.device)
+        current = self._open.get(key)
         # Sums run in local variables (this is on the bridge's hot path) and go back at minute boundaries.
         last_ms = current.last_ms if current is not None else -1
         for frame in batch.frames:
@@ -77,7 +82,7 @@ class MinuteRollup:
                 if current is not None and current.frames:
                     out.append(current.point(batch.device))
                 current = _Open(batch.wearer, batch.placement, minute, t_ms)
-                self._open[batch.device] = current
+                self._open[key] = current
             last_ms = t_ms
             current.frames += 1
             if frame.incl_deg is not None:
@@ -96,22 +101,31 @@ class MinuteRollup:
             current.last_ms = last_ms
         return out
 
-    def close_device(self, device: str) -> list[Point]:
+    def close_device(self, wearer: str, device: str) -> list[Point]:
         """The device went offline: its open minute is complete. The last time seen is kept, so a redelivered
         old frame cannot reopen (and overwrite) a finished minute."""
-        current = self._open.get(device)
+        key = _key(wearer, device)
+        current = self._open.get(key)
         if current is None or current.frames == 0:
             return []
-        self._open[device] = _Open(current.wearer, current.placement, -1, current.last_ms)
+        self._open[key] = _Open(current.wearer, current.placement, -1, current.last_ms)
         return [current.point(device)]
 
     def state(self) -> str:
         return json.dumps({device: asdict(values) for device, values in self._open.items()})
 
     def open_minutes(self, wearer: str) -> dict[str, dict[str, object]]:
-        """The wearer's devices and the minute each has open (data rights: ``kinetic data export``)."""
-        return {device: asdict(values) for device, values in self._open.items() if values.wearer == wearer}
+        """The wearer's devices and the minute each has open (data rights: ``kinetic data export``). A device whose
+        last minute was emitted (offline) is here with ``frames`` 0 and ``minute_ms`` -1: the bridge keeps the time
+        it was last seen (``last_ms``), which ``forget`` erases too, so export shows it."""
+        prefix = _key(wearer, "")
+        return {
+            key.removeprefix(prefix): asdict(values) for key, values in self._open.items() if values.wearer == wearer
+        }
 
-    def forget(self, wearer: str) -> None:
-        """Drop the wearer's open minutes without emitting them (``kinetic data delete``)."""
-        self._open = {device: values for device, values in self._open.items() if values.wearer != wearer}
+    def forget(self, wearer: str) -> bool:
+        """Drop the wearer's open minutes without emitting them (``kinetic data delete``); True if any was held."""
+        kept = {key: values for key, values in self._open.items() if values.wearer != wearer}
+        forgotten = len(kept) != len(self._open)
+        self._open = kept
+        return forgotten

@@ -13,6 +13,7 @@ so in a log line and a counter, until the drainer makes room.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -179,3 +180,33 @@ def open_spool(settings: BridgeSettings, path: Path | None = None) -> Spool:
         return Spool(target, int(settings.spool_max_mb * 1_000_000))
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"setting KINETIC_BRIDGE__SPOOL_PATH: cannot use {target} as the spool ({exc})") from exc
+
+
+def line_wearer(line: bytes) -> str | None:
+    """The ``wearer`` tag of one spooled point, in either format Kinetic's sinks write: the embedded store's JSON
+    array ``[measurement, series, t_ms, tags, fields]`` or InfluxDB line protocol, whose series key runs to the first
+    unescaped space and whose tags follow the measurement after unescaped commas."""
+    if line.startswith(b"["):
+        try:
+            tags = json.loads(line)[3]
+        except (ValueError, IndexError, TypeError):
+            return None
+        wearer = tags.get("wearer") if isinstance(tags, dict) else None
+        return wearer if isinstance(wearer, str) else None
+    parts: list[bytes] = []
+    start, i = 0, 0
+    while i < len(line):
+        byte = line[i]
+        if byte == 0x5C:  # a backslash escapes the next byte
+            i += 2
+            continue
+        if byte in (0x2C, 0x20):  # ',' ends a tag, ' ' the series key
+            parts.append(line[start:i])
+            start = i + 1
+            if byte == 0x20:
+                break
+        i += 1
+    for tag in parts[1:]:  # parts[0] is the measurement
+        if tag.startswith(b"wearer="):
+            return tag[len(b"wearer=") :].decode("utf-8", "replace")
+    return None

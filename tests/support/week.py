@@ -176,7 +176,7 @@ def seed() -> Seed:
             for output in engine.process(batch):
                 _keep(out, output)
         out.points += points_for(DeviceStatusV1(state="offline", t_ms=day_end_ms(day), **status), 0)  # type: ignore[arg-type]
-        out.points += rollups[day.wearer].close_device(DEVICE)
+        out.points += rollups[day.wearer].close_device(day.wearer, DEVICE)
     for wearer in sorted({d.wearer for d in DAYS}):
         for output in engine.close(wearer):
             _keep(out, output)

@@ -13,6 +13,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries
 from ingest.store.points import Point
 from ingest.store.spool import open_spool
+from ingest.wire import DeviceStatusV1, FeatureBatchV1, FeatureFrameV1, Topics, encode
 from kinetic.settings import KineticSettings, load_settings
 from tests.support.processes import Proc, env_for
 from tests.support.servers import Server, free_port
@@ -185,6 +187,51 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
     assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
     assert "wearer 'zoe': nothing is stored" in again.stderr and "wearers with data: ann" in again.stderr
     assert not (tmp_path / "again").exists()
+
+
+def publish(settings: KineticSettings, messages: list[tuple[str, bytes]]) -> None:
+    async def send() -> None:
+        async with connect(settings.mqtt, f"{settings.mqtt.client_id_prefix}-test-publish") as client:
+            for topic, payload in messages:
+                await client.publish(topic, payload, qos=1)
+
+    asyncio.run(send())
+
+
+def test_a_running_bridge_does_not_write_back_the_minute_it_held_for_a_deleted_wearer(
+    mosquitto: Server, unique: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """The bridge keeps each device's current minute in memory (features_1m) until the next minute or ``offline``;
+    deleting the wearer while it runs must drop that minute too, or the next status writes it back."""
+    env = env_for(mosquitto.port, "http://127.0.0.1:9", unique, tmp_path)
+    env |= {"KINETIC_STORE__KIND": "embedded", "KINETIC_STORE__EMBEDDED_PATH": str(tmp_path / "kinetic.sqlite")}
+    settings = load_settings(environ=env)
+    topics = Topics(unique)
+    bridge = Proc(["bridge"], env, tmp_path / "bridge.log")
+    procs.append(bridge)
+    bridge.wait_for("subscribed under")
+    t0 = (int(time.time() * 1000) - 3_600_000) // 60_000 * 60_000  # an hour ago, on a minute
+
+    def batch(wearer: str, first_s: int, seconds: int) -> tuple[str, bytes]:
+        frames = [FeatureFrameV1(t_ms=t0 + (first_s + i) * 1000, incl_deg=85, enmo_mg=1, n=50) for i in range(seconds)]
+        message = FeatureBatchV1(wearer=wearer, device=f"{wearer}-thigh", placement="thigh", seq=first_s, frames=frames)
+        return topics.features(wearer, f"{wearer}-thigh"), encode(message)
+
+    publish(settings, [batch("zoe", 0, 30), batch("ann", 0, 30)])  # the minute is open for both
+    wait_stored(settings, "zoe", 30, 0)
+    delete = kinetic(env, "data", "delete", "zoe", "--yes")
+    assert delete.returncode == 0, delete.stderr
+    bridge.wait_for("forgot zoe (open minutes dropped")
+    # zoe's device goes offline (a new fact, stored) and ann goes on into the next minute: a bridge that still held
+    # zoe's minute would write it now
+    offline = DeviceStatusV1(wearer="zoe", device="zoe-thigh", placement="thigh", state="offline", t_ms=t0 + 40_000)
+    publish(settings, [(topics.status("zoe", "zoe-thigh"), encode(offline)), batch("ann", 60, 5)])
+    wait_stored(settings, "ann", 35, 0)
+    assert bridge.terminate() == 0
+    zoe = stored(settings, "zoe")
+    assert not zoe.get("features") and not zoe.get("features_1m"), zoe
+    assert [r["state"] for r in zoe["device_status"]] == ["offline"]
+    assert len(stored(settings, "ann")["features_1m"]) == 1  # ann's first minute, complete
 
 
 def embedded_env(tmp_path: Path, wearers: list[str], mqtt_port: int) -> dict[str, str]:

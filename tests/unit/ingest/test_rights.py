@@ -12,12 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.rights import line_wearer
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.points import Point, to_line_protocol
 from ingest.store.queries import MEASUREMENTS
 from ingest.store.rollup import MinuteRollup
-from ingest.store.spool import Spool
+from ingest.store.spool import Spool, line_wearer
 from ingest.wire import ID_PATTERN, FeatureBatchV1, FeatureFrameV1
 
 # Tag text as the line protocol can carry it: no control character (the wire contract refuses them before a sink sees
@@ -91,7 +90,7 @@ def test_erasing_a_wearer_from_the_spool_keeps_the_others_and_their_order(
     assert spool.erase(lambda line: line_wearer(line) == "zoe", {"rollup": forget_zoe}) == 6
     assert spool.lines(lambda line: True) == ann_and_zoey  # in the order they were spooled
     assert spool.lines(lambda line: line_wearer(line) == "zoe") == []
-    assert set(json.loads(spool.state("rollup") or "{}")) == {"ann-thigh", "zoey-thigh"}
+    assert set(json.loads(spool.state("rollup") or "{}")) == {"ann/ann-thigh", "zoey/zoey-thigh"}  # wearer/device
     assert (spool.batches, spool.points) == (3, 9)  # an emptied entry stays, written as nothing
     spool.close()
     reopened = Spool(tmp_path / "spool.sqlite", 10_000_000)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,12 +40,12 @@ def test_redelivered_frames_are_not_counted_twice() -> None:
 def test_offline_closes_the_minute_and_old_frames_cannot_reopen_it() -> None:
     rollup = MinuteRollup()
     rollup.add(batch(list(range(10))))
-    (point,) = rollup.close_device("d1")
+    (point,) = rollup.close_device("ann", "d1")
     assert point.fields["frames"] == 10
-    assert rollup.add(batch(list(range(10)))) == [] and rollup.close_device("d1") == []
+    assert rollup.add(batch(list(range(10)))) == [] and rollup.close_device("ann", "d1") == []
     # ... and when it comes back later, it starts a fresh minute
     assert rollup.add(batch(list(range(120, 150)))) == []
-    (later,) = rollup.close_device("d1")
+    (later,) = rollup.close_device("ann", "d1")
     assert later.t_ms == T0 + 120_000 and later.fields["frames"] == 30
 
 
@@ -63,13 +65,36 @@ def test_any_chunking_and_restarts_give_the_same_minutes(gaps: list[int], every:
         t += gap
         seconds.append(t)
     one = MinuteRollup()
-    whole: list[Point] = one.add(batch(seconds)) + one.close_device("d1")
+    whole: list[Point] = one.add(batch(seconds)) + one.close_device("ann", "d1")
     state: str | None = None
     pieces: list[Point] = []
     for i in range(0, len(seconds), every):
         rollup = MinuteRollup(state)  # a restart between every chunk
         pieces += rollup.add(batch(seconds[i : i + every]))
         state = rollup.state()
-    pieces += MinuteRollup(state).close_device("d1")
+    pieces += MinuteRollup(state).close_device("ann", "d1")
     assert pieces == whole
     assert sum(int(p.fields["frames"]) for p in whole) == len(seconds)
+
+
+def test_two_wearers_with_the_same_device_id_keep_their_own_minutes() -> None:
+    """Device ids are chosen per wearer (``thigh`` for ann and for bob): the minute is the wearer's device's."""
+    rollup = MinuteRollup()
+    ann, bob = batch(list(range(0, 40))), batch(list(range(0, 40)))
+    bob = bob.model_copy(update={"wearer": "bob"})
+    assert rollup.add(ann) == [] and rollup.add(bob) == [] and rollup.stale_frames == 0
+    (ann_point,) = rollup.close_device("ann", "d1")
+    (bob_point,) = rollup.close_device("bob", "d1")
+    assert ann_point.fields["frames"] == 40 and dict(ann_point.tags)["wearer"] == "ann"
+    assert bob_point.fields["frames"] == 40 and dict(bob_point.tags)["wearer"] == "bob"
+
+
+def test_state_saved_by_device_id_alone_is_read_as_that_wearers() -> None:
+    """A bridge spool written before the key held the wearer (``{"d1": {...}}``) restarts where it was."""
+    rollup = MinuteRollup()
+    rollup.add(batch(list(range(25))))
+    old = json.dumps({"d1": json.loads(rollup.state())["ann/d1"]})
+    again = MinuteRollup(old)
+    again.add(batch(list(range(25, 60))))
+    (point,) = again.add(batch([61]))
+    assert point.fields["frames"] == 60 and list(again.open_minutes("ann")) == ["d1"]
