@@ -223,9 +223,6 @@ class AlertEngine:
             context="after_pause" if after_pause else None,
         )
         prompt_id = f"{wearer}-{send.trigger}-{t_ms}"
-        state.planner.sent(send.trigger, prompt_id, exercise.id)
-        state.responses.add(OpenPrompt(prompt_id, send.trigger, exercise.id, t_ms, send.start_ms))
-        state.prompts_sent += 1
         created = _dt(t_ms)
         minutes = (t_ms - send.start_ms) / 60000
         what = {
@@ -249,6 +246,11 @@ class AlertEngine:
             duration_s=exercise.duration_s,
             held_s=None if send.held_ms is None else send.held_ms / 1000,
         )
+        # the planner and the response tracker learn of the prompt once it exists: a prompt the contract refuses
+        # (a catalog text it cannot carry) leaves the wearer's state as it was
+        state.planner.sent(send.trigger, prompt_id, exercise.id)
+        state.responses.add(OpenPrompt(prompt_id, send.trigger, exercise.id, t_ms, send.start_ms))
+        state.prompts_sent += 1
         sent = EventV1(
             kind="prompt_sent",
             wearer=wearer,

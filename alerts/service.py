@@ -28,7 +28,7 @@ from ingest.wire import (
     FeatureBatchV1,
     PromptV1,
     Topics,
-    decode,
+    decode_salvaging,
     describe_future,
     encode,
     future_frames,
@@ -200,7 +200,7 @@ class AlertService:
         inside the engine is logged, counted and dead-lettered too: one message never stops the service."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         try:
-            _, batch = decode(self.topics, topic, payload)
+            batch, partial = decode_salvaging(self.topics.parse(topic), payload)
             if not isinstance(batch, FeatureBatchV1 | CommandV1):
                 raise WireError(f"expected a feature batch or a command on {topic}")
             if isinstance(batch, CommandV1):
@@ -209,23 +209,27 @@ class AlertService:
             else:
                 future = future_frames(batch.frames, now_ms, self.max_ahead_ms)
                 if future:  # refused, and the frames before them kept
-                    await self.dead_letters.send(
-                        publisher, topic, payload, describe_future(batch.frames, future, now_ms)
-                    )
+                    reason = describe_future(batch.frames, future, now_ms)
+                    partial = reason if partial is None else f"{partial}; {reason}"
                     if future == len(batch.frames):
-                        return
+                        raise WireError(partial)
                     batch = batch.model_copy(update={"frames": batch.frames[: len(batch.frames) - future]})
+            if partial is not None:  # the good frames go on; the message is set aside with what was left out
+                await self.dead_letters.send(publisher, topic, payload, partial)
         except WireError as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return
         self._dirty.add(batch.wearer)
         try:
-            outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+            await self._act(publisher, batch)
         except Exception as exc:  # a bug the data found: this message is set aside, every other wearer goes on
             self.internal_errors += 1
             _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
-            return
+
+    async def _act(self, publisher: Publisher, batch: FeatureBatchV1 | CommandV1) -> None:
+        """A valid message through the engine, and what it decides out to the outbox and the channels."""
+        outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
         if isinstance(batch, CommandV1) and batch.kind == "forget":  # kinetic data delete: not written back
             self._dirty.discard(batch.wearer)
             if self.state is not None:

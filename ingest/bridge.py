@@ -46,7 +46,7 @@ from ingest.wire import (
     FeatureBatchV1,
     Payload,
     Topics,
-    decode_at,
+    decode_salvaging,
     describe_future,
     future_frames,
 )
@@ -180,15 +180,17 @@ class Bridge:
         dead-lettered with the reason. Nothing a message holds stops the loop: an error while handling it is
         logged, counted (``internal_errors``) and dead-lettered like a refusal."""
         try:
-            decoded = self._decode(topic, payload)
+            decoded, partial = self._decode(topic, payload)
             if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
                 future = future_frames(decoded.frames, now_ms, self.max_ahead_ms)
                 if future:  # refused, and the frames before them kept
                     reason = describe_future(decoded.frames, future, now_ms)
-                    await self.dead_letters.send(publisher, topic, payload, reason)
+                    partial = reason if partial is None else f"{partial}; {reason}"
                     if future == len(decoded.frames):
-                        return b"", 0
+                        raise WireError(partial)
                     decoded = _first_frames(decoded, len(decoded.frames) - future)
+                if partial is not None:  # the good frames are stored; the message is set aside with the rest
+                    await self.dead_letters.send(publisher, topic, payload, partial)
                 self._lag_max_ms = max(self._lag_max_ms, now_ms - decoded.frames[-1].t_ms)
             elif (
                 isinstance(decoded, DeviceStatusV1)
@@ -264,16 +266,17 @@ class Bridge:
             except (SinkUnavailable, SinkRejected) as exc:
                 _LOGGER.debug("%s: stats not written (%s)", self.name, exc)
 
-    def _decode(self, topic: str, payload: bytes) -> Payload | BatchLike:
-        """A wire message; feature batches for a line-protocol sink through the fast path when it takes them
-        (ingest/store/fast_features.py), everything else - and whatever it refuses - through the contract's
-        pydantic models, which name the reason. Raises WireError."""
+    def _decode(self, topic: str, payload: bytes) -> tuple[Payload | BatchLike, str | None]:
+        """A wire message, and the reason some of its frames were left out (or None); feature batches for a
+        line-protocol sink through the fast path when it takes them (ingest/store/fast_features.py), everything
+        else - and whatever it refuses - through the contract's pydantic models, which keep a batch's good frames
+        and name the reason for the rest (``decode_salvaging``). Raises WireError."""
         address = self.topics.parse(topic)
         if address.kind == "features" and self.sink.writes_line_protocol:
             batch = decode_features(payload)
             if batch is not None and batch.wearer == address.wearer and batch.device == address.device:
-                return batch
-        return decode_at(address, payload)
+                return batch, None
+        return decode_salvaging(address, payload)
 
     def _rollup_points(self, message: Payload | BatchLike) -> list[Point]:
         if isinstance(message, FeatureBatchV1) or is_fast_batch(message):

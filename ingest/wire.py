@@ -20,6 +20,7 @@ This module is pure: no I/O, no clock reads. ``alerts`` depends on ``ingest`` on
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -578,6 +579,65 @@ def decode_at(address: TopicAddress, payload: bytes) -> Payload:
     if address.device is not None and device != address.device:
         raise WireError(f"payload device {device!r} does not match topic device {address.device!r}")
     return message  # type: ignore[return-value]
+
+
+def decode_salvaging(address: TopicAddress, payload: bytes) -> tuple[Payload, str | None]:
+    """``decode_at``, except that a feature batch whose envelope is valid keeps its valid frames: each frame that
+    breaks a rule (a field type, a time out of range, a gravity vector without direction) or does not come after
+    the frame before it (a repeat, out of order) is left out, and the reason names how many and the first. Returns
+    the message and that reason (None when nothing was left out). Raises WireError when nothing can be kept: a
+    bad envelope, or no good frame. One bad second from a sensor never costs the seconds beside it."""
+    try:
+        return decode_at(address, payload), None
+    except WireError as exc:
+        if address.kind != "features":
+            raise
+        salvaged = _salvage_frames(payload)
+        if salvaged is None:
+            raise
+        batch, refused, first = salvaged
+        try:
+            message = decode_at(address, encode(batch))
+        except WireError:
+            raise exc from None
+        return message, f"{refused} of {refused + len(batch.frames)} frames refused (first: {first})"
+
+
+def _salvage_frames(payload: bytes) -> tuple[FeatureBatchV1, int, str] | None:
+    """The batch with only its good frames, how many were left out and why the first was; None if none is good
+    or the envelope is not a batch's."""
+    try:
+        raw = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("frames"), list):
+        return None
+    kept: list[FeatureFrameV1] = []
+    first: str | None = None
+    for i, item in enumerate(raw["frames"]):
+        try:
+            frame = FeatureFrameV1.model_validate_json(json.dumps(item, allow_nan=True))
+        except ValidationError as exc:
+            problem: str | None = f"frames.{i}: {describe_validation_error(exc)}"
+        else:
+            problem = batch_problem([frame])
+            if problem is None and kept and frame.t_ms <= kept[-1].t_ms:
+                problem = f"t_ms {frame.t_ms} does not come after {kept[-1].t_ms} (repeated or out of order)"
+            if problem is not None:
+                problem = f"frames.{i}{problem[len('frames.0') :]}" if problem.startswith("frames.0") else problem
+                problem = problem if problem.startswith("frames.") else f"frames.{i}: {problem}"
+        if problem is None:
+            kept.append(frame)
+        elif first is None:
+            first = problem
+    if not kept or first is None:
+        return None
+    envelope = {key: value for key, value in raw.items() if key != "frames"}
+    try:
+        batch = FeatureBatchV1.model_validate({**envelope, "frames": kept})
+    except ValidationError:
+        return None
+    return batch, len(raw["frames"]) - len(kept), first
 
 
 def encode(message: _Model) -> bytes:

@@ -20,9 +20,9 @@ from ingest.errors import WireError
 from ingest.mqtt import connect
 from ingest.settings import InfluxSettings, MqttSettings
 from ingest.store.influx_v1 import InfluxV1Sink
-from ingest.wire import CommandV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
+from ingest.wire import CommandV1, DeadLetterV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
 from kinetic.settings import KineticSettings
-from tests.support.pipeline import running_pipeline, until
+from tests.support.pipeline import recording, running_pipeline, until
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
@@ -142,6 +142,59 @@ def test_garbage_on_every_topic_never_stops_a_service(
             assert must_refuse <= pipeline.alerts.dead_letters.count <= len(alerts_in)
             must_refuse = sum(refused(topics, t, p) for t, p in messages if "/commands" not in t)
             assert must_refuse <= pipeline.bridge.dead_letters.count <= len(messages)
+        await sink.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_one_bad_second_costs_only_itself_in_both_services(mosquitto: Server, influxd: Server, tmp_path: Path) -> None:
+    """A batch of 10 seconds from a sender that does not check (a phone, a DIY board): second 3 reads all zeros,
+    second 6 is NaN, second 8 repeats second 7. Before, both services refused the whole batch; now the 7 good
+    seconds are stored and detected, and the message is dead-lettered once per service naming what was left out."""
+    unique = f"fz{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    cfg = KineticSettings(
+        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+        influx=InfluxSettings(url=influxd.url, database=unique),
+        bridge={"spool_path": tmp_path / "spool.sqlite", "stats_interval_s": 0},
+    )
+    frames: list[dict[str, Any]] = [
+        {"t_ms": T0 + i * 1000, "gx": 0.05, "gy": -0.99, "gz": 0.1, "enmo_mg": 3.0, "n": 50} for i in range(10)
+    ]
+    frames[3] |= {"gx": 0.0, "gy": 0.0, "gz": 0.0}
+    frames[6] |= {"enmo_mg": float("nan")}
+    frames[8] = dict(frames[7])
+    good = [f["t_ms"] for i, f in enumerate(frames) if i not in (3, 6, 8)]
+    payload = json.dumps(
+        {"v": 1, "wearer": "kim", "device": "kim-thigh", "placement": "thigh", "seq": 0, "frames": frames},
+        allow_nan=True,
+    ).encode()
+    sink = InfluxV1Sink(cfg.influx)
+
+    async def scenario() -> None:
+        await sink.prepare()
+        async with (
+            recording(cfg, [topics.all_dead_letters()], f"{unique}-rec") as rec,
+            running_pipeline(cfg, sink, unique, tmp_path / "spool.sqlite") as pipeline,
+        ):
+            async with connect(cfg.mqtt, f"{unique}-pub") as client:
+                await client.publish(topics.features("kim", "kim-thigh"), payload, qos=1)
+            engine = pipeline.alerts.engine
+            await until(lambda: "kim" in engine.wearers, 30, "kim's good seconds in the alert service")
+            assert engine.wearers["kim"].primary_device.last_ms == good[-1]
+            await until(lambda: pipeline.bridge.dead_letters.count == 1, 30, "the bridge's dead letter")
+            await pipeline.bridge.drain()
+            rows = await sink.query("SELECT enmo_mg FROM features WHERE wearer = 'kim'")
+            assert [v[0] for v in rows["results"][0]["series"][0]["values"]] == good  # epoch ms
+            for service in (pipeline.alerts, pipeline.bridge):
+                assert service.dead_letters.count == 1 and service.internal_errors == 0
+            await until(lambda: len(rec.on("/_deadletter/alerts")) == 1, 10, "the alert service's dead letter")
+            for letter in [*rec.on("/_deadletter/alerts"), *rec.on("/_deadletter/bridge")]:
+                dead = DeadLetterV1.model_validate_json(letter)
+                assert dead.reason == (
+                    "3 of 10 frames refused (first: frames.3: the gravity vector (0.0, 0.0, 0.0) has no direction)"
+                )
+                assert dead.payload.encode() == payload  # the whole message, as it came
         await sink.aclose()
 
     asyncio.run(scenario())
