@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -17,22 +18,38 @@ class SecondAggregator:
     Sample times come from the host clock at notification arrival, back-dated by the sample rate; a notification
     delivered late followed by one on time can stamp a sample before the last one. Such a sample is moved forward
     to the last time seen (counted in ``reordered``): time never runs backwards, so a second that was already
-    sent is never sent again."""
+    sent is never sent again.
+
+    A sample more than ``STEP_BACK_MS`` before the last is no late notification but the clock set back (NTP
+    stepping a host clock that ran ahead, a device clock reset): folding it forward would pile every sample until
+    the clock catches up into one second that never ends. The current second is completed and the aggregation
+    starts again at the new time (counted in ``clock_steps``, the size in ``last_step_ms``); the receivers treat
+    the seconds that follow as late data (docs/wire.md, "Time"). A step forward needs nothing: the second it
+    interrupts is completed, and the gap is a gap."""
 
     min_samples: int = 3
     reordered: int = 0
+    clock_steps: int = 0
+    last_step_ms: int = 0
     _second: int | None = None
     _last_t: int | None = None
     _t: list[int] = field(default_factory=list)
     _xyz: list[tuple[float, float, float]] = field(default_factory=list)
 
+    STEP_BACK_MS: ClassVar[int] = 5_000  # longer than any notification is held back by the link or the host
+
     def add(self, t_ms: int, sample_g: tuple[float, float, float]) -> list[FeatureFrameV1]:
+        out: list[FeatureFrameV1] = []
         if self._last_t is not None and t_ms < self._last_t:
-            self.reordered += 1
-            t_ms = self._last_t
+            if self._last_t - t_ms > self.STEP_BACK_MS:
+                self.clock_steps += 1
+                self.last_step_ms = t_ms - self._last_t
+                out = self.flush()
+            else:
+                self.reordered += 1
+                t_ms = self._last_t
         self._last_t = t_ms
         second = t_ms // 1000
-        out: list[FeatureFrameV1] = []
         if self._second is not None and second != self._second:
             out = self.flush()
         self._second = second

@@ -82,6 +82,7 @@ class CollectorCounters:
     prompts_undelivered: int = 0
     refused_frames: int = 0  # seconds the wire contract refuses (host clock before 2015, a sensor reporting zeros)
     refused_prompts: int = 0  # messages on a prompts topic that are not a prompt for that topic's wearer
+    clock_steps: int = 0  # sample times that went back by more than a late notification can (SecondAggregator)
 
 
 @dataclass
@@ -204,8 +205,18 @@ class Collector:
                 return
             self.counters.samples += len(timed)
             frames = []
+            steps = aggregator.clock_steps
             for t_ms, sample in timed:
                 frames += aggregator.add(t_ms, sample)
+            if aggregator.clock_steps > steps:
+                self.counters.clock_steps += aggregator.clock_steps - steps
+                _LOGGER.warning(
+                    "%s %s: the sample clock went back %.1f s (host clock set back, or the device's reset); seconds "
+                    "start again from the new time, and receivers treat them as late until they pass the old",
+                    cfg.wearer,
+                    cfg.device,
+                    -aggregator.last_step_ms / 1000,
+                )
             refused = batcher.refused
             self._queue_batches(batcher.add(heart.stamp(frames)))
             if batcher.refused > refused:

@@ -38,3 +38,38 @@ def test_a_second_the_wire_would_refuse_is_left_out_and_counted_not_its_batch() 
         batcher.refused == 2
         and batcher.last_refusal == "frames.0.t_ms: 2000 is not Unix epoch milliseconds from 2015 to 2100"
     )
+
+
+def test_a_host_clock_set_back_starts_the_seconds_again_instead_of_piling_them_into_one() -> None:
+    """NTP steps a host clock that ran an hour ahead back by an hour while 50 Hz samples stream in. Before, every
+    sample until the clock caught up was folded into the last second seen: no frame for an hour, and one second
+    of 180,000 samples. Now the second in progress is completed and the seconds after the step come out as they
+    are lived, one per second, in the corrected time."""
+    agg = SecondAggregator()
+    ahead = T0 + 3_600_000
+    frames = []
+    for i in range(150):  # 3 s at 50 Hz with the clock an hour ahead
+        frames += agg.add(ahead + i * 20, (0.0, 0.0, 1.0))
+    for i in range(250):  # then 5 s in the corrected time
+        frames += agg.add(T0 + 3000 + i * 20, (0.0, 0.0, 1.0))
+    frames += agg.flush()
+    assert [f.t_ms - T0 for f in frames] == [3_600_000, 3_601_000, 3_602_000, 3000, 4000, 5000, 6000, 7000]
+    assert [f.n for f in frames] == [50] * 8
+    assert agg.clock_steps == 1 and agg.last_step_ms == -(3_600_000 + 2980 - 3000) and agg.reordered == 0
+    batcher = Batcher("ann", "chest", "trunk", 30)
+    batches = batcher.add(frames) + batcher.flush()
+    # each batch runs forward in time (the wire requires it); the step starts a new one
+    assert [[f.t_ms - T0 for f in b.frames] for b in batches] == [
+        [3_600_000, 3_601_000, 3_602_000],
+        [3000, 4000, 5000, 6000, 7000],
+    ]
+
+
+def test_a_step_forward_leaves_a_gap_and_nothing_else() -> None:
+    agg = SecondAggregator()
+    frames = []
+    for t in [i * 20 for i in range(100)] + [600_000 + i * 20 for i in range(100)]:
+        frames += agg.add(T0 + t, (0.0, 0.0, 1.0))
+    frames += agg.flush()
+    assert [f.t_ms - T0 for f in frames] == [0, 1000, 600_000, 601_000]
+    assert agg.clock_steps == 0 and agg.reordered == 0
