@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from ingest.backoff import backoff_delay_s
+from ingest.backoff import Endpoint, backoff_delay_s, reached_line, retry_line_due, still_waiting_line, waiting_line
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
 from ingest.settings import DEFAULT_MAX_AHEAD_MS, BridgeSettings
@@ -77,8 +77,10 @@ class Bridge:
         settings: BridgeSettings,
         name: str = "bridge",
         max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
+        store: Endpoint | None = None,
     ) -> None:
         self.topics = topics
+        self.store = store or Endpoint("database", "the bridge's store", "KINETIC_STORE__KIND")
         self.max_ahead_ms = max_ahead_ms
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the bridge carried on
         self.sink = sink
@@ -356,6 +358,8 @@ class Bridge:
     async def _write_isolating(self, publisher: Publisher, body: bytes) -> bool:
         """Write ``body``; split rejected batches down to the bad lines. False if closing while unavailable."""
         attempt = 0
+        started_s = time.monotonic()
+        last_line_s: float | None = None
         while True:
             try:
                 async with self._write_lock:
@@ -365,14 +369,17 @@ class Bridge:
                     return False
                 delay = backoff_delay_s(attempt, cap_s=10.0)
                 self.counters.write_retries += 1
-                _LOGGER.warning(
-                    "%s: database write failed (%s), retrying in %.1fs; spool holds %d points",
-                    self.name,
-                    exc,
-                    delay,
-                    self.spool.points,
-                )
                 attempt += 1
+                waited_s = time.monotonic() - started_s
+                if retry_line_due(waited_s, last_line_s):  # the first failure, then a line per 30 s at most
+                    reason = f"{exc}; the spool holds {self.spool.points} points"
+                    line = (
+                        waiting_line(self.name, self.store, reason)
+                        if last_line_s is None
+                        else still_waiting_line(self.name, self.store, attempt, waited_s, reason, delay)
+                    )
+                    _LOGGER.warning("%s", line)
+                    last_line_s = waited_s
                 await asyncio.sleep(delay)
                 continue
             except SinkRejected as exc:
@@ -388,7 +395,7 @@ class Bridge:
                 )
             self.counters.writes += 1
             if attempt:
-                _LOGGER.info("%s: database is back after %d retries", self.name, attempt)
+                _LOGGER.warning("%s", reached_line(self.name, self.store, attempt + 1, time.monotonic() - started_s))
             return True
 
 

@@ -225,6 +225,7 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
             spool=spool,
             settings=settings.bridge,
             max_ahead_ms=settings.clock.max_ahead_ms,
+            store=_store_endpoint(settings),
         )
         try:
             await serve(bridge.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-bridge", stop, manual_ack=True)
