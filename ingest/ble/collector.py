@@ -82,6 +82,7 @@ class CollectorCounters:
     prompts_undelivered: int = 0
     refused_frames: int = 0  # seconds the wire contract refuses (host clock before 2015, a sensor reporting zeros)
     refused_prompts: int = 0  # messages on a prompts topic that are not a prompt for that topic's wearer
+    internal_errors: int = 0  # prompts whose showing raised: dead-lettered, the collector carried on
     clock_steps: int = 0  # sample times that went back by more than a late notification can (SecondAggregator)
 
 
@@ -390,7 +391,12 @@ class Collector:
                 self.counters.refused_prompts += 1
                 await self.dead_letters.send(client, topic, payload, str(exc))
                 continue
-            await self.deliver(prompt)
+            try:
+                await self.deliver(prompt)
+            except Exception as exc:  # a bug a prompt found: this one is set aside, the next is shown
+                self.counters.internal_errors += 1
+                _LOGGER.exception("%s: showing prompt %s failed, dead-lettered", prompt.wearer, prompt.id)
+                await self.dead_letters.send(client, topic, payload, f"internal error: {exc!r}"[:500])
 
     async def deliver(self, prompt: PromptV1) -> bool:
         """Show the prompt on the wearer's watch (InfiniTime New Alert: a notification and a short vibration)."""

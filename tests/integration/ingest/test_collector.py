@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from alerts.detect.calibration import angle_deg
 from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
 from ingest.ble.emulators.infinitime import InfiniTimeEmulator
+from ingest.errors import WireError
 from ingest.mqtt import connect, serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
 from ingest.store.spool import Spool
-from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, encode
+from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, decode, encode
 from kinetic.settings import KineticSettings
 from tests.support.collecting import collecting, on_radio, stop_and_drain
+from tests.support.fuzz import garbage
 from tests.support.pipeline import recording, until
 from tests.support.servers import Server, start_mosquitto
 
 pytestmark = pytest.mark.integration
 
 ORIENTATIONS = {"w0": (0.0, 0.0, 1.0), "w1": (1.0, 0.0, 0.0), "w2": (0.0, -0.7071, 0.7071)}
+
+
+def named_junk(prompt: PromptV1, spoof: PromptV1) -> list[bytes]:
+    return [b"\xff\x00garbage", encode(prompt)[:40], encode(spoof)]
 
 
 def wearables() -> list[WearableConfig]:
@@ -49,7 +58,7 @@ async def stream(watch: InfiniTimeEmulator, g: tuple[float, float, float], secon
     await watch.stream(samples, rate_hz=10)  # type: ignore[arg-type]
 
 
-def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=None, persistent=False):  # type: ignore[no-untyped-def]
+def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=None, persistent=False, junk=None):  # type: ignore[no-untyped-def]
     topics = Topics(mqtt.topic_root)
 
     async def run() -> tuple[list[tuple[str, bytes]], Collector]:
@@ -96,8 +105,8 @@ def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=Non
             # prompt, and a prompt for w1 (a sender who may write w0's topic must not reach w1's watch)
             spoof = prompt.model_copy(update={"wearer": "w1", "id": "w1-sitting-1"})
             async with connect(mqtt, f"{mqtt.topic_root}-alerts") as alerts:
-                for junk in (b"\xff\x00garbage", encode(prompt)[:40], encode(spoof)):
-                    await alerts.publish(topics.prompts("w0"), junk, qos=1)
+                for topic, payload in junk or [(topics.prompts("w0"), j) for j in named_junk(prompt, spoof)]:
+                    await alerts.publish(topic, payload, qos=1)
                 for _ in range(2):
                     await alerts.publish(topics.prompts("w0"), encode(prompt), qos=1)
             await asyncio.gather(*streams)
@@ -422,3 +431,50 @@ def test_the_collectors_last_will_says_offline_when_it_dies(mosquitto: Server, t
     statuses = asyncio.run(run())
     assert [s.state for s in statuses] == ["online", "offline"] and statuses[1].collector == "desk-pi"
     assert statuses[1].devices == ["w0-watch"]
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.data())
+def test_garbage_on_the_prompts_topics_never_stops_the_collector(
+    mosquitto: Server, tmp_path: Path, data: st.DataObject
+) -> None:
+    """Issue 13, services never exit because of data: random, truncated and mutated prompts on the wearers' prompts
+    topics while the collector streams. It stays up, every second keeps flowing, what is not a prompt for the
+    topic's wearer is dead-lettered, what is one is shown once on that wearer's watch, and nothing raises inside."""
+    unique = f"fc{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    at = datetime.now(UTC).isoformat()
+    base = [
+        (topics.prompts(w), {"v": 1, "wearer": w, "id": f"{w}-fuzz-1", "trigger": "sitting", "exercise": "x",
+                             "title": "t", "text": "t", "created": at, "expires": at})
+        for w in ("w0", "w1")
+    ]  # fmt: skip
+    junk = data.draw(st.lists(garbage(base), min_size=10, max_size=30))
+    shown_ids: dict[str, set[str]] = {"w0": {"w0-sitting-1"}, "w1": set(), "w2": set()}
+    refused = 0
+    for topic, payload in junk:
+        try:
+            _, prompt = decode(topics, topic, payload)
+        except WireError:
+            refused += 1
+            continue
+        assert isinstance(prompt, PromptV1)
+        shown_ids[prompt.wearer].add(prompt.id)
+    (tmp_path / unique).mkdir()
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    messages, collector = run_collector(mqtt, tmp_path / unique, seconds=3, junk=junk)
+    assert collector.counters.refused_prompts == refused and collector.counters.internal_errors == 0
+    assert {w: len(alerts) for w, alerts in collector.shown.items()} == {w: len(i) for w, i in shown_ids.items()}
+    for wearer in ORIENTATIONS:
+        frames = [
+            f
+            for t, p in messages
+            if t.endswith(f"/{wearer}/{wearer}-watch/features")
+            for f in FeatureBatchV1.model_validate_json(p).frames
+        ]
+        assert len(frames) >= 2, (wearer, collector.counters)

@@ -22,6 +22,7 @@ from ingest.settings import InfluxSettings, MqttSettings
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.wire import CommandV1, DeadLetterV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
 from kinetic.settings import KineticSettings
+from tests.support.fuzz import garbage
 from tests.support.pipeline import recording, running_pipeline, until
 from tests.support.servers import Server
 
@@ -47,36 +48,6 @@ def valid_messages(topics: Topics) -> list[tuple[str, dict[str, Any]]]:
         (topics.prompts("ann"), {**ann, **prompt, "created": at, "expires": at}),
         (topics.events("ann"), {**ann, "kind": "summary", "t": at, "metrics": {"sitting_s": 3600.0}}),
     ]
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12,
-)
-
-
-@st.composite
-def garbage(draw: st.DrawFn, base: list[tuple[str, dict[str, Any]]]) -> tuple[str, bytes]:
-    topic, message = draw(st.sampled_from(base))
-    kind = draw(st.sampled_from(["bytes", "truncated", "value", "drop", "extra", "frame"]))
-    if kind == "bytes":
-        return topic, draw(st.binary(max_size=200))
-    text = json.dumps(message)
-    if kind == "truncated":
-        return topic, text[: draw(st.integers(0, max(0, len(text) - 1)))].encode()
-    mutated = json.loads(text)
-    key = draw(st.sampled_from(sorted(mutated)))
-    if kind == "value":
-        mutated[key] = draw(JSON)
-    elif kind == "drop":
-        del mutated[key]
-    elif kind == "extra":
-        mutated[draw(st.text(min_size=1, max_size=8))] = draw(JSON)
-    elif "frames" in mutated:
-        frame = draw(st.sampled_from(mutated["frames"]))
-        frame[draw(st.sampled_from(sorted(frame)))] = draw(JSON)
-    return topic, json.dumps(mutated, allow_nan=True).encode()
 
 
 def sentinel(seq: int) -> FeatureBatchV1:
