@@ -140,6 +140,7 @@ def _read(path: Path, d: DatasetDescription, classes: dict[int, EvalClass], meta
     labels = np.array([int(float(r[1])) for r in rows], dtype=np.int64)
     if d.time_column:
         t_s = np.array([float(r[0]) for r in rows], dtype=np.float64)
+        _check_times(path, d.time_column, t_s)
     else:
         rate = float(meta[d.rate_from_index]) if d.rate_from_index else float(d.rate_hz or 0)
         if rate <= 0:
@@ -158,6 +159,38 @@ def _read(path: Path, d: DatasetDescription, classes: dict[int, EvalClass], meta
     truth = [classes.get(int(code), "ignore") for code in labels[keep].tolist()]
     subject = meta.get(d.subject_from_index, path.stem) if d.subject_from_index else path.stem
     return Recording(path.name, str(subject), t_ms[keep], {p: a[keep] for p, a in acc.items()}, truth)
+
+
+MIN_SAMPLE_INTERVAL_S = 0.001  # 1 kHz: faster than any wearable accelerometer stream Kinetic reads
+MAX_SAMPLE_INTERVAL_S = 1.0  # 1 Hz: slower cannot give per-second features
+
+
+def _check_times(path: Path, column: str, t_s: FloatArray) -> None:
+    """A time column must be seconds, finite and never going back, at a plausible sampling rate (1 Hz to 1 kHz by
+    its median interval); milliseconds or nanoseconds in a column described as seconds say so. Raises ConfigError
+    naming the file, the column and the first bad row."""
+    if len(t_s) < 2:
+        return
+    if not np.all(np.isfinite(t_s)):
+        row = int(np.argmin(np.isfinite(t_s)))
+        raise ConfigError(f"{path}: {column} data row {row + 1}: {t_s[row]} is not a time in seconds")
+    steps = np.diff(t_s)
+    if np.any(steps < 0):
+        row = int(np.argmax(steps < 0)) + 1
+        raise ConfigError(
+            f"{path}: {column} goes back at data row {row + 1} ({t_s[row - 1]} -> {t_s[row]}): times must not decrease"
+        )
+    median = float(np.median(steps))
+    if not MIN_SAMPLE_INTERVAL_S <= median <= MAX_SAMPLE_INTERVAL_S:
+        hint = ""
+        for unit, factor in (("milliseconds", 1e-3), ("microseconds", 1e-6), ("nanoseconds", 1e-9)):
+            if MIN_SAMPLE_INTERVAL_S <= median * factor <= MAX_SAMPLE_INTERVAL_S:
+                hint = f"; as {unit} it would be {1 / (median * factor):.1f} Hz"
+                break
+        raise ConfigError(
+            f"{path}: {column} must be seconds: its median step {median:g} means {1 / median if median else 0:g} "
+            f"samples per second, outside 1 Hz to 1 kHz{hint}"
+        )
 
 
 def _to_g(block: FloatArray, d: DatasetDescription) -> FloatArray:
