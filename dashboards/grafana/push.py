@@ -23,11 +23,12 @@ from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alerts.prompts.policy.model import ZoneName
 from dashboards.grafana import my_day, operations, weekly_review
 from dashboards.grafana.build import to_dict
 from dashboards.grafana.influxql import DATASOURCE_UID
 from ingest.errors import ConfigError
-from ingest.wire import Id
+from ingest.wire import Id, Text
 
 _LOGGER = logging.getLogger(__name__)
 VIEW = 1  # Grafana folder permission levels: 1 View, 2 Edit, 4 Admin
@@ -38,9 +39,9 @@ class Clinic(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     uid: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$", description="short id: folder, team and dashboard uids")
-    name: str = Field(min_length=1, max_length=100)
-    timezone: str = "UTC"
-    clinicians: list[str] = Field(default_factory=list, description="Grafana logins or e-mails of existing users")
+    name: Text = Field(min_length=1, max_length=100)
+    timezone: ZoneName = "UTC"
+    clinicians: list[Text] = Field(default_factory=list, description="Grafana logins or e-mails of existing users")
     patients: list[Id] = Field(min_length=1, description="wearer ids (the wire contract's Id)")
 
     def roster_regex(self) -> str:

@@ -12,11 +12,11 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.errors import PolicyError
 from alerts.prompts.catalog import DayType
@@ -58,12 +58,24 @@ DEFAULT_WEEK_PLAN: dict[Weekday, DayType] = {
 }
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Berlin')") from exc
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA time zone name the system's tz database knows (``zoneinfo``)."""
+
+
 class PromptPolicy(BaseModel):
     """One wearer's effective policy. Thresholds are in event time; schedules in the wearer's local time."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    timezone: str = Field(default="UTC", description="IANA zone for schedules, caps per day and day types")
+    timezone: ZoneName = Field(default="UTC", description="IANA zone for schedules, caps per day and day types")
     sitting_threshold_min: float = Field(default=30.0, gt=0, le=24 * 60)
     standing_threshold_min: float | None = Field(default=45.0, gt=0, le=24 * 60, description="null: never")
     lean_threshold_deg: float = Field(default=10.0, gt=0, le=60)
@@ -84,15 +96,6 @@ class PromptPolicy(BaseModel):
     prompt_ttl_min: float = Field(default=15.0, gt=0, le=24 * 60)
     channels: list[Channel] = Field(default_factory=lambda: list[Channel](["mqtt"]), min_length=1)
     ntfy_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     @field_validator("quiet_hours")
     @classmethod
