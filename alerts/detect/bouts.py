@@ -1,15 +1,33 @@
 """Posture bouts in event time, activPAL style. Pure, constant memory per wearer.
 
-A new posture counts only once it has lasted ``min_posture_s`` (activPAL's default 10 s); it is then
-back-dated to its first second, so a 5-second stand inside a long sit does not break the sitting bout.
+The minimum posture duration (``min_posture_s``, activPAL's default 10 s) applies to a change of posture *class*:
+sitting, upright (standing and moving together), lying, not worn, unknown. A sitting bout ends at an upright period
+of at least the minimum, however it alternates standing and walking (6 s at the counter, 4 s to the fridge); a
+shorter one (a 5-second stand) does not break it. The new bout is back-dated to the period's first second. An upright
+period that was all standing opens a static standing bout; one with steps in it opens a moving bout (stepping: not
+stationary, SBRN). Inside an upright period, standing and moving change into each other after the minimum of the
+new one, so a few seconds of shuffling do not end a static standing bout.
 A data gap longer than ``max_gap_s`` ends the current bout at the last second seen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from alerts.detect.posture import Posture
+
+PostureClass = Literal["sitting", "upright", "lying", "not_worn", "unknown"]
+POSTURE_CLASS: dict[Posture, PostureClass] = {
+    "sitting": "sitting",
+    "standing": "upright",
+    "moving": "upright",
+    "lying": "lying",
+    "not_worn": "not_worn",
+    "unknown": "unknown",
+}
+# The bout an upright period of mixed standing and stepping opens: it is not static standing.
+MIXED_UPRIGHT: Posture = "moving"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +65,8 @@ class BoutTracker:
         "_cur_posture",
         "_cur_start_ms",
         "_last_ms",
+        "_run_class",
+        "_run_start_ms",
         "max_gap_ms",
         "min_posture_ms",
         "stale",
@@ -57,15 +77,37 @@ class BoutTracker:
         self.max_gap_ms = max_gap_s * 1000
         self._cur_posture: Posture | None = None
         self._cur_start_ms = 0
+        # the latest run of one posture other than the current one (a candidate for a change within a class)
         self._cand_posture: Posture | None = None
         self._cand_start_ms = 0
+        # the latest run of seconds of one class other than the current bout's (a candidate for a change of class)
+        self._run_class: PostureClass | None = None
+        self._run_start_ms = 0
         self._last_ms: int | None = None
         self.stale = 0  # frames dropped because they were not newer than the last one (duplicates)
+
+    def __setstate__(self, state: tuple[None, dict[str, object]] | dict[str, object]) -> None:
+        """Unpickle; a tracker saved before posture classes (no run of another class) starts without one."""
+        slots = dict(state[1] if isinstance(state, tuple) else state)
+        slots.setdefault("_run_class", None)
+        slots.setdefault("_run_start_ms", 0)
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
 
     @property
     def current(self) -> tuple[Posture, int] | None:
         """The confirmed posture and its start, or None before the first confirmation / after a gap."""
         return None if self._cur_posture is None else (self._cur_posture, self._cur_start_ms)
+
+    @property
+    def pending_since_ms(self) -> int | None:
+        """When a change of the current bout began that is not confirmed yet (the wearer may be standing up, or
+        only shifting): the first second of the earliest candidate; None when nothing is pending."""
+        if self._cur_posture is None:
+            return None
+        if self._run_class is not None:  # a run of another class began (the candidate posture's run is within it)
+            return self._run_start_ms
+        return self._cand_start_ms if self._cand_posture is not None else None
 
     @property
     def last_ms(self) -> int | None:
@@ -81,17 +123,33 @@ class BoutTracker:
                 out.extend(self.close())
         self._last_ms = t_ms
         if posture == self._cur_posture:
-            self._cand_posture = None
+            self._cand_posture = self._run_class = None
             return out
         if posture != self._cand_posture:
             self._cand_posture, self._cand_start_ms = posture, t_ms
-        if t_ms + 1000 - self._cand_start_ms >= self.min_posture_ms:
-            if self._cur_posture is not None:
-                out.append(BoutEnded(Bout(self._cur_posture, self._cur_start_ms, self._cand_start_ms)))
-            self._cur_posture, self._cur_start_ms = posture, self._cand_start_ms
-            self._cand_posture = None
-            out.append(BoutStarted(posture, self._cur_start_ms, t_ms))
+        posture_class = POSTURE_CLASS[posture]
+        if self._cur_posture is not None and posture_class == POSTURE_CLASS[self._cur_posture]:
+            # a change within the class (standing <-> moving): the new posture needs the minimum of its own
+            self._run_class = None
+            if t_ms + 1000 - self._cand_start_ms >= self.min_posture_ms:
+                self._confirm(posture, self._cand_start_ms, t_ms, out)
+            return out
+        if posture_class != self._run_class:
+            self._run_class, self._run_start_ms = posture_class, t_ms
+        if t_ms + 1000 - self._run_start_ms >= self.min_posture_ms:
+            # the candidate posture's run began with the class's: one posture all along; else a mixed upright period
+            same = self._cand_start_ms <= self._run_start_ms
+            self._confirm(posture if same else MIXED_UPRIGHT, self._run_start_ms, t_ms, out)
         return out
+
+    def _confirm(self, posture: Posture, start_ms: int, t_ms: int, out: list[BoutChange]) -> None:
+        if self._cur_posture is not None:
+            out.append(BoutEnded(Bout(self._cur_posture, self._cur_start_ms, start_ms)))
+        self._cur_posture, self._cur_start_ms = posture, start_ms
+        self._run_class = None
+        if self._cand_posture == posture:
+            self._cand_posture = None  # else a run of the other upright posture goes on as a candidate
+        out.append(BoutStarted(posture, start_ms, t_ms))
 
     def switch_at(self, since_ms: int, posture: Posture) -> list[BoutChange]:
         """Say, after the fact, that since ``since_ms`` (already seen) the posture has been ``posture`` - for
@@ -105,7 +163,7 @@ class BoutTracker:
             if start > self._cur_start_ms:
                 out.append(BoutEnded(Bout(self._cur_posture, self._cur_start_ms, start)))
         self._cur_posture, self._cur_start_ms = posture, start
-        self._cand_posture = None
+        self._cand_posture = self._run_class = None
         out.append(BoutStarted(posture, start, self._last_ms if self._last_ms is not None else start))
         return out
 
@@ -114,6 +172,5 @@ class BoutTracker:
         out: list[BoutChange] = []
         if self._cur_posture is not None and self._last_ms is not None:
             out.append(BoutEnded(Bout(self._cur_posture, self._cur_start_ms, self._last_ms + 1000)))
-        self._cur_posture = None
-        self._cand_posture = None
+        self._cur_posture = self._cand_posture = self._run_class = None
         return out
