@@ -3,8 +3,9 @@
 Every prompt is followed until its exposure ends or until 5 minutes (+ the minimum posture duration, so a break
 that starts at 4 min 55 s is still seen) have passed; then one ``prompt_outcome`` is reported with
 ``break_after_s`` and the 1 / 3 / 5-minute flags of sedentary-science.md s5, the exercise, and whether the wearer
-acknowledged or snoozed it. A break is the exposure ending into standing or moving; an exposure that ends into a
-data gap or a sensor taken off is reported with ``ended_without_break``.
+acknowledged or snoozed it. A break is the exposure ending into standing or moving, after the prompt: a break that
+began before it (at or before the second the prompt was made in) is not the prompt's and is not counted. An exposure
+that ends into a data gap or a sensor taken off is reported with ``ended_without_break``.
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ class ResponseTracker:
         out = []
         for prompt in [p for p in self.open if p.trigger == trigger and p.start_ms == start_ms]:
             self.open.remove(prompt)
-            after_s = max(0.0, (end_ms - prompt.created_ms) / 1000)
-            if moved and after_s <= FOLLOW_MS / 1000:
-                out.append(Outcome(prompt, after_s, False))
-            else:
+            after_ms = end_ms - prompt.created_ms
+            if moved and 0 < after_ms <= FOLLOW_MS:
+                out.append(Outcome(prompt, after_ms / 1000, False))
+            else:  # no break, or one that began before the prompt (the prompt saw its first second): not its doing
                 out.append(Outcome(prompt, None, not moved))
         return out
 

@@ -7,7 +7,9 @@ the planner then applies, in order:
 - hold (do-not-disturb / pause, outside active hours, quiet hours, spacing between prompts, caps per hour and per
   day): the due prompt is held and delivered when the hold ends, if the exposure is still going on;
 - reset on own movement: an exposure that ends (the wearer broke the bout by themselves) drops whatever was due or
-  held for it, and the next exposure starts from zero;
+  held for it, and the next exposure starts from zero; while its end is not yet known (the wearer has just stood up,
+  the stand is not confirmed) nothing is sent for it: the prompt goes out when the wearer sits back down, or not at
+  all once the break is confirmed;
 - escalation: one gentle re-prompt after ``escalate_after_min`` without a break, then nothing more for that bout;
 - snooze: remind once more after ``snooze_min``; done (ack): nothing more for that bout.
 
@@ -17,7 +19,7 @@ and tests are deterministic, and time zones and DST are handled by zoneinfo.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -127,8 +129,11 @@ class PlannerState:
         exposures: Mapping[Trigger, int],
         policy: PromptPolicy,
         extra_hold: Mapping[Trigger, str] | None = None,
+        changing: Collection[Trigger] = (),
     ) -> list[Decision]:
-        """One second: ``exposures`` maps each ongoing exposure to its start. Returns what to do now."""
+        """One second: ``exposures`` maps each ongoing exposure to its start; ``changing`` names those that may be
+        ending (a change of posture has begun and is not confirmed yet): nothing is sent or held for them this
+        second. Returns what to do now."""
         out: list[Decision] = []
         for name, old in list(self.episodes.items()):
             if exposures.get(old.trigger) != old.start_ms:
@@ -141,7 +146,7 @@ class PlannerState:
                 threshold = policy.threshold_ms(trigger)
                 episode = Episode(trigger, start_ms, None if threshold is None else start_ms + threshold)
                 self.episodes[trigger] = episode
-            if episode.due_ms is None or t_ms < episode.due_ms:
+            if episode.due_ms is None or t_ms < episode.due_ms or trigger in changing:
                 continue
             reason = (extra_hold or {}).get(trigger) or self.hold_reason(t_ms, policy)
             if reason is not None:
