@@ -193,8 +193,12 @@ class AlertEngine:
         if state.primary_device.still_ms >= PROMPT_HOLD_S * 1000:
             # perfectly still: maybe on a desk; held until it shows life or is found not worn
             hold = {"sitting": "sensor_still", "standing": "sensor_still"}
+        # a change of posture not confirmed yet (the wearer may be standing up): the bout prompts wait for it
+        changing: tuple[Trigger, ...] = ()
+        if state.detection.tracker.pending_since_ms is not None:
+            changing = ("sitting", "standing")
         out: list[Output] = []
-        for decision in state.planner.step(t_ms, state.detection.exposures(t_ms), policy, hold):
+        for decision in state.planner.step(t_ms, state.detection.exposures(t_ms), policy, hold, changing):
             if isinstance(decision, Send):
                 out += self._send(wearer, state, policy, decision, t_ms)
             else:
