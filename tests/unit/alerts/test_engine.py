@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
@@ -206,3 +209,127 @@ def test_forget_drops_a_wearer_without_an_event_and_a_later_batch_starts_afresh(
     assert engine.command(forget) == (False, [])  # nothing left to forget
     outputs = engine.process(batches["zoe"][60])
     assert [o.kind for o in outputs if isinstance(o, EventV1)] == ["bout_started"]  # a new wearer to the engine
+
+
+# Issue 14, bout logic that matches what people do
+
+
+def events(outputs: list[PromptV1 | EventV1], kind: str) -> list[EventV1]:
+    return [o for o in outputs if isinstance(o, EventV1) and o.kind == kind]
+
+
+COOKING_15_MIN = ", ".join(["stand 6s, walk 4s"] * 90)  # at the stove, to the fridge, back: 15 min
+
+
+def test_cooking_between_two_sits_is_a_break_not_part_of_one_long_sitting_bout() -> None:
+    outputs = replay(f"sit 25m, {COOKING_15_MIN}, sit 10m", policy=PromptPolicy())
+    assert prompts(outputs) == []  # was: a 50-min sitting bout, prompted at 30 and 40 min while cooking
+    bouts = [(e.posture, e.duration_s) for e in events(outputs, "bout_ended")]
+    assert bouts == [("sitting", 25 * 60), ("moving", 15 * 60)]  # the last sit is still going on
+    assert [e.posture for e in events(outputs, "bout_started")] == ["sitting", "moving", "sitting"]
+
+
+def test_cooking_counts_one_break_and_two_sitting_bouts_in_the_hour() -> None:
+    scenario = parse_scenario(
+        f"wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 25m, {COOKING_15_MIN}, sit 10m]\n"
+    )
+    engine = AlertEngine(EngineConfig(), CATALOG)
+    outputs: list[PromptV1 | EventV1] = []
+    for batch in batches_for(scenario, scenario.wearers[0], 10):
+        outputs += engine.process(batch)
+    outputs += engine.close("ann")
+    (summary,) = events(outputs, "summary")
+    metrics = summary.metrics or {}
+    assert (metrics["sitting_bouts_under_30min"], metrics["breaks"]) == (2, 1)
+
+
+def test_cooking_is_not_standing_still_and_standing_still_is_still_prompted() -> None:
+    cooking_50_min = ", ".join(["stand 6s, walk 4s"] * 300)
+    assert prompts(replay(f"sit 5m, {cooking_50_min}", policy=PromptPolicy())) == []
+    (prompt,) = prompts(replay("sit 5m, walk 4s, stand 50m", policy=PromptPolicy(escalate_after_min=None)))
+    assert prompt.trigger == "standing" and prompt.bout_start is not None
+    assert prompt.created - prompt.bout_start == timedelta(minutes=45)
+    assert prompt.bout_start - datetime.fromtimestamp(T0 / 1000, UTC) == timedelta(minutes=5, seconds=4)
+
+
+def test_no_prompt_once_the_wearer_has_stood_up_even_before_the_stand_is_confirmed() -> None:
+    outputs = replay("sit 29m55s, stand 2m")  # stood up 5 s before the 30-min threshold
+    assert prompts(outputs) == []  # was: a prompt at 30:00, "moved within 1 min", break_after_s=0
+    assert events(outputs, "prompt_outcome") == []
+    (sitting,) = events(outputs, "bout_ended")
+    assert sitting.duration_s == 29 * 60 + 55
+
+
+def test_a_prompt_due_while_the_wearer_is_briefly_up_goes_out_when_they_sit_back_down() -> None:
+    outputs = replay("sit 29m55s, stand 8s, sit 5m, walk 2m")  # up for 8 s: no break
+    (prompt,) = prompts(outputs)
+    assert prompt.bout_start is not None and prompt.held_s is None
+    assert prompt.created - prompt.bout_start == timedelta(minutes=30, seconds=3)  # at its real time
+    (outcome,) = events(outputs, "prompt_outcome")
+    assert outcome.metrics is not None and outcome.metrics["break_after_s"] == 300.0  # walked 5 min later
+    assert (outcome.metrics["broke_1min"], outcome.metrics["broke_5min"]) == (0, 1)
+
+
+segment_lists = st.lists(
+    st.tuples(
+        st.sampled_from(["sit", "stand", "walk"]),
+        st.one_of(st.integers(min_value=1, max_value=15), st.integers(min_value=60, max_value=240)),
+    ),
+    min_size=1,
+    max_size=25,
+)
+EAGER = PromptPolicy(
+    sitting_threshold_min=1,
+    standing_threshold_min=1,
+    escalate_after_min=1,
+    min_spacing_min=0,
+    max_per_hour=60,
+    max_per_day=500,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(segment_lists)
+def test_sitting_bouts_hold_no_upright_period_and_no_prompt_counts_a_break_before_it(
+    segments: list[tuple[str, int]],
+) -> None:
+    """Random days of sitting, standing and walking through the simulator and the engine, with a 1-min threshold so
+    that prompts are many: the scenario says when the wearer was upright (standing or walking)."""
+    text = ", ".join(f"{activity} {seconds}s" for activity, seconds in segments)
+    outputs = replay(text, policy=EAGER)
+    scenario = parse_scenario(f"wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [{text}]\n")
+    truth = [activity for activity, seconds in segments for _ in range(seconds)]
+    t0 = scenario.start_ms
+
+    def second(t: datetime) -> int:
+        return (round(t.timestamp() * 1000) - t0) // 1000
+
+    upright_periods: list[tuple[int, int]] = []  # [first, end) seconds of each run of standing and walking
+    for i, activity in enumerate(truth):
+        if activity != "sit":
+            if upright_periods and upright_periods[-1][1] == i:
+                upright_periods[-1] = (upright_periods[-1][0], i + 1)
+            else:
+                upright_periods.append((i, i + 1))
+    sitting = [
+        (second(e.bout_start), second(e.bout_start) + round(e.duration_s or 0))
+        for e in events(outputs, "bout_ended")
+        if e.posture == "sitting" and e.bout_start is not None
+    ]
+    for first, end in upright_periods:
+        if end - first >= 10:
+            assert not any(start < end and first < stop for start, stop in sitting), (first, end, sitting)
+
+    bout_ends = {(e.posture, e.bout_start): e.t for e in events(outputs, "bout_ended")}
+    by_id = {p.id: p for p in prompts(outputs)}
+    for prompt in by_id.values():  # a bout prompt goes out while the wearer is in that posture, never half up
+        assert truth[second(prompt.created)] == ("sit" if prompt.trigger == "sitting" else "stand") or (
+            prompt.trigger == "standing" and truth[second(prompt.created)] == "walk"  # a step read as standing
+        )
+    for outcome in events(outputs, "prompt_outcome"):
+        metrics = outcome.metrics or {}
+        if "break_after_s" in metrics:
+            prompt = by_id[outcome.prompt_id or ""]
+            assert metrics["break_after_s"] > 0
+            broke_at = bout_ends[(prompt.trigger, prompt.bout_start)]
+            assert broke_at - prompt.created == timedelta(seconds=metrics["break_after_s"])
