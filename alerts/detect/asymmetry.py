@@ -8,13 +8,23 @@ Only static seconds count (sitting or standing): a walking trunk sways by design
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from alerts.detect.posture import Posture
 
 LEAN_LIMIT_DEG = 10.0  # ISO 11226 / EN 1005-4: lateral flexion beyond +-10 deg is not acceptable when static
 SYMMETRY_DEADBAND_DEG = 2.0  # lean within +-2 deg is "centred" and adds to neither side
 FORWARD_BANDS_DEG = (20.0, 60.0)  # ISO 11226 trunk inclination: 0-20 acceptable, 20-60 conditional, > 60 not
-EPISODE_TOLERANCE_MS = 3000  # up to 2 seconds between two seconds beyond the line
+# Lean episodes (docs/metrics.md). An episode begins with a static second beyond the limit and holds while the lean
+# stays above the limit minus LEAN_HYSTERESIS_DEG: no standard sets a leaving line; 3 deg is twice the 1-s noise
+# of a trunk lean at rest that issue 14 names (+-1.5 deg), so noise alone rarely crosses both lines. It ends once
+# the wearer has been out of it (below the leaving line, not static, no lean or no data) for LEAN_MIN_INTERRUPTION_S,
+# the minimum posture duration of the bouts (activPAL's 10 s), back-dated to the first second out.
+LEAN_HYSTERESIS_DEG = 3.0
+LEAN_MIN_INTERRUPTION_S = 10
+# An episode is still going on while the wearer was last in it at most this long ago (the seconds between a frame
+# and the next are 1000 ms give or take jitter; half a second of slack).
+EPISODE_TOLERANCE_MS = LEAN_MIN_INTERRUPTION_S * 1000 + 500
 STATIC: frozenset[Posture] = frozenset({"sitting", "standing"})
 
 
@@ -38,6 +48,55 @@ class LeanEpisode:
 
 
 @dataclass
+class LeanRun:
+    """A lean episode as it happens (the live form, for prompts; ``ExposureDay`` counts the same episodes): since
+    when has the trunk leant to one side while static? Pure, constant memory, event time.
+
+    It begins with a static second beyond ``limit_deg`` on one side (``start_ms``); a second counts as in it while
+    the lean stays beyond the limit, or beyond the leaving line (limit - ``LEAN_HYSTERESIS_DEG``) when the second
+    before was in it too (hysteresis); ``last_ms`` is the last second in it. It ends once the wearer has been out of
+    it for ``LEAN_MIN_INTERRUPTION_S`` seconds (missing seconds count as out), at ``last_ms`` + 1 s, or at once when
+    the trunk leans beyond the limit to the other side (a new episode begins there).
+    """
+
+    side: str | None = None
+    start_ms: int = 0
+    last_ms: int = 0
+
+    def push(self, t_ms: int, posture: Posture, lean_deg: float | None, limit_deg: float) -> tuple[int, int] | None:
+        """Feed one trunk second; returns (start_ms, end_ms) of an episode that has just ended."""
+        static = posture in STATIC and lean_deg is not None
+        lean = lean_deg if static and lean_deg is not None else 0.0
+        beyond = ("right" if lean > 0 else "left") if static and abs(lean) > limit_deg else None
+        ended = None
+        if self.side is not None:
+            seconds_since_in = round((t_ms - self.last_ms) / 1000)
+            towards = lean if self.side == "right" else -lean
+            holding = static and seconds_since_in == 1 and towards >= limit_deg - LEAN_HYSTERESIS_DEG
+            if beyond == self.side or holding:
+                if seconds_since_in - 1 < LEAN_MIN_INTERRUPTION_S:  # missing seconds between were out
+                    self.last_ms = t_ms
+                    return None
+                ended = self._end()
+            elif beyond is not None or seconds_since_in >= LEAN_MIN_INTERRUPTION_S:
+                ended = self._end()  # across to the other side, or out for long enough
+            else:
+                return None  # an interruption in progress: the episode may still go on
+        if beyond is not None:
+            self.side, self.start_ms, self.last_ms = beyond, t_ms, t_ms
+        return ended
+
+    def _end(self) -> tuple[int, int]:
+        ended = (self.start_ms, self.last_ms + 1000)
+        self.side = None
+        return ended
+
+    @property
+    def current_start_ms(self) -> int | None:
+        return self.start_ms if self.side is not None else None
+
+
+@dataclass
 class ExposureDay:
     """Accumulates one wearer's day; ``summary()`` gives the documented metrics."""
 
@@ -48,22 +107,24 @@ class ExposureDay:
     left_deg_s: float = 0.0
     forward_s: list[int] = field(default_factory=lambda: [0, 0, 0])
     episodes: list[LeanEpisode] = field(default_factory=list)
-    _run_side: str | None = None
-    _run_start: int = 0
-    _run_last: int = 0
+    _run: LeanRun = field(default_factory=LeanRun)
     _run_sum: float = 0.0
     _run_n: int = 0
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; a snapshot from before lean episodes had hysteresis kept its run in three fields."""
+        if "_run" not in state:
+            old = (state.pop("_run_side", None), state.pop("_run_start", 0), state.pop("_run_last", 0))
+            state["_run"] = LeanRun(*old)
+        self.__dict__.update(state)
+
     def add(self, t_ms: int, posture: Posture, lean_deg: float | None, incl_deg: float | None) -> LeanEpisode | None:
         """Feed one second; returns a sustained lean episode when one has just ended."""
-        ended: LeanEpisode | None = None
         static = posture in STATIC and lean_deg is not None
-        side = None
         if static and lean_deg is not None:
             self.static_s += 1
             if abs(lean_deg) > LEAN_LIMIT_DEG:
                 self.above_limit_s += 1
-                side = "right" if lean_deg > 0 else "left"
             if lean_deg > SYMMETRY_DEADBAND_DEG:
                 self.right_deg_s += lean_deg - SYMMETRY_DEADBAND_DEG
             elif lean_deg < -SYMMETRY_DEADBAND_DEG:
@@ -71,26 +132,29 @@ class ExposureDay:
         if posture in STATIC and incl_deg is not None:
             band = 0 if incl_deg <= FORWARD_BANDS_DEG[0] else 1 if incl_deg <= FORWARD_BANDS_DEG[1] else 2
             self.forward_s[band] += 1
-        # sustained episodes: seconds beyond the limit on one side, tolerating up to 2 s between them (a second of
-        # noise under the line or missing data does not split an episode)
-        within_tolerance = self._run_side is not None and t_ms - self._run_last <= EPISODE_TOLERANCE_MS
-        if side is not None and side == self._run_side and within_tolerance:
-            self._run_last, self._run_sum, self._run_n = t_ms, self._run_sum + abs(lean_deg or 0), self._run_n + 1
-        elif side is None and within_tolerance:
-            pass
-        else:
-            ended = self._close_run()
-            if side is not None:
-                self._run_side, self._run_start, self._run_last = side, t_ms, t_ms
-                self._run_sum, self._run_n = abs(lean_deg or 0.0), 1
-        return ended
+        # sustained episodes: the live lean run's definition (hysteresis, minimum interruption) at the ISO line
+        side = self._run.side
+        ended = self._run.push(t_ms, posture, lean_deg, LEAN_LIMIT_DEG)
+        episode = self._record(side, ended) if ended is not None and side is not None else None
+        if self._run.side is not None and self._run.last_ms == t_ms:  # this second is in the episode
+            if self._run.start_ms == t_ms:
+                self._run_sum, self._run_n = 0.0, 0
+            self._run_sum, self._run_n = self._run_sum + abs(lean_deg or 0.0), self._run_n + 1
+        return episode
+
+    def _record(self, side: str, span: tuple[int, int]) -> LeanEpisode | None:
+        start_ms, end_ms = span
+        if end_ms - start_ms < self.min_episode_s * 1000 or not self._run_n:
+            return None
+        episode = LeanEpisode(side, start_ms, end_ms, self._run_sum / self._run_n)
+        self.episodes.append(episode)
+        return episode
 
     def _close_run(self) -> LeanEpisode | None:
-        episode = None
-        if self._run_side is not None and (self._run_last + 1000 - self._run_start) >= self.min_episode_s * 1000:
-            episode = LeanEpisode(self._run_side, self._run_start, self._run_last + 1000, self._run_sum / self._run_n)
-            self.episodes.append(episode)
-        self._run_side = None
+        side, episode = self._run.side, None
+        if side is not None:
+            episode = self._record(side, (self._run.start_ms, self._run.last_ms + 1000))
+        self._run = LeanRun()
         return episode
 
     def summary(self) -> dict[str, float | int]:
@@ -107,34 +171,3 @@ class ExposureDay:
             "forward_20_60_s": self.forward_s[1],
             "forward_over_60_s": self.forward_s[2],
         }
-
-
-@dataclass
-class LeanRun:
-    """The live form of a lean episode, for prompts: since when has the trunk stayed beyond ``limit_deg`` on one
-    side while static (same tolerance as the episodes above)? Pure, constant memory."""
-
-    side: str | None = None
-    start_ms: int = 0
-    last_ms: int = 0
-
-    def push(self, t_ms: int, posture: Posture, lean_deg: float | None, limit_deg: float) -> tuple[int, int] | None:
-        """Feed one trunk second; returns (start, end) of a run that has just ended."""
-        side = None
-        if posture in STATIC and lean_deg is not None and abs(lean_deg) > limit_deg:
-            side = "right" if lean_deg > 0 else "left"
-        within = self.side is not None and t_ms - self.last_ms <= EPISODE_TOLERANCE_MS
-        if side is not None and side == self.side and within:
-            self.last_ms = t_ms
-            return None
-        if side is None and within:
-            return None
-        ended = (self.start_ms, self.last_ms + 1000) if self.side is not None else None
-        self.side = side
-        if side is not None:
-            self.start_ms = self.last_ms = t_ms
-        return ended
-
-    @property
-    def current_start_ms(self) -> int | None:
-        return self.start_ms if self.side is not None else None

@@ -4,9 +4,13 @@ The body's vertical is learned from walking: over a few strides the mean acceler
 of the body segment the sensor is on (sedentary-science.md s3), whatever way the sensor sits. The estimate is a
 robust mean of the gravity directions of the most recent walking seconds (a bounded reservoir): seconds that
 disagree with the majority by more than 30 deg - pedalling, say, which also looks periodic - are left out.
-Because only recent walking counts, a sensor that was moved or turned (taken off and put back, rotated in a
-pocket) is re-learned within a couple of minutes of walking; ``recalibrations`` counts those changes.
-An explicit "stand still for 5 s" calibration, or a mounting the device profile declares, sets it at once.
+Because only recent walking counts, a sensor that slid a little is followed within a couple of minutes of walking.
+A sensor taken off and put back another way round (turned, upside down) is noticed from the data and re-learned:
+walking seconds that disagree with the upright by more than AGREE_DEG make the mounting suspect after
+SUSPECT_SECONDS (posture says ``unknown``), and WALK_SECONDS_NEEDED of them that agree with one another become the
+new upright at once; a trunk held still at an impossible angle (head down) for IMPOSSIBLE_STILL_S loses its
+upright until the next walk. ``recalibrations`` counts those changes. An explicit "stand still for 5 s"
+calibration, or a mounting the device profile declares, sets it at once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,22 @@ RESERVOIR_SECONDS = 120  # 120 x 3 floats: a few KB per sensor
 AGREE_DEG = 30.0
 MOVED_DEG = 25.0
 _COS_AGREE = math.cos(math.radians(AGREE_DEG))
+# Only walks count: WALK_MIN_RUN_S walking seconds or more with at most WALK_PAUSE_S other seconds between two of them.
+# A sitter's fidget can pass for a walking second (a step and an SD over 80 mg: the pocket-phone recordings have them
+# while sitting); a few a minute, for an hour, would otherwise become "upright".
+WALK_MIN_RUN_S = 3
+WALK_PAUSE_S = 2
+# A changed mounting, seen while walking: walk seconds in a row whose direction is more than AGREE_DEG from the
+# upright. Walking keeps a trunk or thigh within a few degrees of its
+# upright on average over a second (the walking this calibration learns from), so 5 such seconds in a row make the
+# mounting suspect, and WALK_SECONDS_NEEDED of them that agree with one another (COHERENT_SHARE within AGREE_DEG of
+# their mean: a real new mounting, not a scatter of odd strides) are the new upright, by the same bar as the first.
+SUSPECT_SECONDS = 5
+COHERENT_SHARE = 0.8
+# A changed mounting, seen while still: a trunk more than 135 deg from upright is head down, which nobody holds
+# still for a minute; the sensor is upside down. (A thigh can point up for minutes, legs up a wall: only walking
+# tells there.) Kinetic's choices, not a standard's.
+IMPOSSIBLE_STILL_S = 60
 
 
 def norm(v: Vector) -> float:
@@ -73,32 +93,76 @@ def offline_reference(walking_gravity: list[Vector]) -> Vector | None:
     return robust_mean([unit(g) for g in walking_gravity])
 
 
+def disagrees(direction: Vector, reference: Vector) -> bool:
+    """Is a unit direction more than AGREE_DEG from a unit reference?"""
+    return direction[0] * reference[0] + direction[1] * reference[1] + direction[2] * reference[2] < _COS_AGREE
+
+
 @dataclass
 class UprightCalibration:
-    """Learns the upright direction; ``reference`` is None until known."""
+    """Learns the upright direction; ``reference`` is None until known, and ``mounting_known`` is False while the
+    data says the sensor was put back another way (posture is then ``unknown``: neither the old upright nor an
+    angle the sender computes for its old mounting holds)."""
 
     reference: Vector | None = None
     source: str = "none"  # none | walking | explicit | declared
     recalibrations: int = 0
     _walks: deque[Vector] = field(default_factory=lambda: deque(maxlen=RESERVOIR_SECONDS))
     _since_update: int = 0
+    # immutable defaults (class attributes): a snapshot from before they existed still loads
+    _walk_s: int = 0  # walking seconds in the current walk
+    _pause_s: int = 0  # other seconds since its last
+    _pending: tuple[Vector, ...] = ()  # its first seconds, until it is long enough to be a walk
+    _disagree: tuple[Vector, ...] = ()  # walk seconds in a row far from the reference
+    _impossible_s: int = 0  # still seconds in a row at an impossible angle
+    lost: bool = False  # the reference was dropped (impossible angle); re-learned from the next walking
+
+    @property
+    def mounting_known(self) -> bool:
+        return not self.lost and len(self._disagree) < SUSPECT_SECONDS
 
     def set_explicit(self, still_gravity: list[Vector]) -> None:
         """'Stand still for 5 s': the mean gravity direction is upright."""
         if not still_gravity:
             raise ValueError("an explicit calibration needs at least one still second")
         self.reference, self.source = robust_mean([unit(g) for g in still_gravity]), "explicit"
+        self._disagree, self._impossible_s, self.lost = (), 0, False
 
     def declare(self, up: Vector) -> None:
         """The mounting is known (a device profile with documented axes): use it until walking says otherwise."""
         self.reference, self.source = unit(up), "declared"
+        self._disagree, self._impossible_s, self.lost = (), 0, False
 
     def observe(self, gravity: Vector, sd_mg: float, steps: int) -> None:
-        """Feed one second; walking seconds refine the reference."""
+        """Feed one second; seconds of a walk refine the reference, or show that the mounting changed."""
         if not is_walking(sd_mg, steps):
+            self._pause_s += 1
+            if self._pause_s > WALK_PAUSE_S:  # the walk (if any) is over
+                self._walk_s, self._pending = 0, ()
+                if len(self._disagree) < SUSPECT_SECONDS:
+                    self._disagree = ()  # a suspicion, once there, lasts until a walk agrees or re-learns
             return
-        self._walks.append(unit(gravity))
+        self._pause_s = 0
+        self._walk_s += 1
+        direction = unit(gravity)
+        if self._walk_s < WALK_MIN_RUN_S:
+            self._pending = (*self._pending, direction)  # not a walk yet: maybe a sitter's fidget
+            return
+        seconds, self._pending = (*self._pending, direction), ()
+        for walked in seconds:
+            self._walk_second(walked)
+
+    def _walk_second(self, direction: Vector) -> None:
+        self._walks.append(direction)
         self._since_update += 1
+        self._impossible_s = 0
+        if self.reference is not None:
+            if not disagrees(direction, self.reference):
+                self._disagree = ()
+            else:
+                self._disagree = (*self._disagree, direction)[-WALK_SECONDS_NEEDED:]
+                if len(self._disagree) == WALK_SECONDS_NEEDED and self._relearn(list(self._disagree)):
+                    return
         if len(self._walks) < WALK_SECONDS_NEEDED or self._since_update < WALK_SECONDS_NEEDED // 2:
             return
         self._since_update = 0
@@ -106,4 +170,32 @@ class UprightCalibration:
         if self.reference is not None and self.source != "none" and angle_deg(estimate, self.reference) > MOVED_DEG:
             self.recalibrations += 1  # the sensor was moved or turned
         if self.source in ("none", "walking") or angle_deg(estimate, self.reference or estimate) > MOVED_DEG:
-            self.reference, self.source = estimate, "walking"
+            self.reference, self.source, self.lost = estimate, "walking", False
+
+    def observe_still(self, incl_deg: float | None, impossible_deg: float | None) -> None:
+        """Feed one second that is not moving with its inclination from the reference; ``impossible_deg`` is the
+        angle the placement cannot hold still (None: any angle is possible). After IMPOSSIBLE_STILL_S seconds in a
+        row beyond it, the reference is dropped until the next walking (or an explicit calibration)."""
+        if impossible_deg is None or incl_deg is None or self.reference is None or incl_deg <= impossible_deg:
+            self._impossible_s = 0
+            return
+        self._impossible_s += 1
+        if self._impossible_s >= IMPOSSIBLE_STILL_S:
+            self.reference, self.source, self.lost = None, "none", True
+            self.recalibrations += 1
+            self._walks.clear()
+            self._since_update, self._disagree, self._impossible_s = 0, (), 0
+
+    def _relearn(self, recent: list[Vector]) -> bool:
+        """WALK_SECONDS_NEEDED walking seconds in a row far from the reference: a new mounting if they agree with
+        one another (then it is the reference, learned from them alone); False if they are a scatter."""
+        estimate = robust_mean(recent)
+        close = sum(1 for v in recent if not disagrees(v, estimate))
+        if close < COHERENT_SHARE * len(recent):
+            return False
+        self.reference, self.source, self.lost = estimate, "walking", False
+        self.recalibrations += 1
+        self._walks.clear()
+        self._walks.extend(recent)
+        self._since_update, self._disagree = 0, ()
+        return True

@@ -1,21 +1,26 @@
 """One sensor, one second: a feature frame -> the sensor's posture. Pure.
 
 The sensor's upright is learned from walking (``calibration``) or taken from an explicit "stand still for 5 s"
-request; a sensor perfectly still for ``NOT_WORN_S`` is not worn (``posture``). Time comes from the frames.
+request; a sensor perfectly still for ``NOT_WORN_S`` is not worn (``posture``). While the data says the sensor was
+put back another way round and its new upright is not learned yet, its posture is ``unknown``. Time comes from the
+frames.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alerts.detect.calibration import UprightCalibration, Vector
-from alerts.detect.posture import NOT_WORN_S, Posture, StillnessTracker, classify, inclination_deg
+from alerts.detect.calibration import UprightCalibration, Vector, angle_deg
+from alerts.detect.posture import NOT_WORN_S, Posture, StillnessTracker, classify, inclination_deg, is_moving
 from alerts.detect.summary import LeanNeutral
 from ingest.wire import FeatureFrameV1, Placement
 
 # An explicit calibration takes the first 5 quiet seconds (SD <= 25 mg) from the time it was asked for.
 EXPLICIT_STILL_SECONDS = 5
 EXPLICIT_MAX_SD_MG = 25.0
+# The angle from upright a placement cannot hold still for a minute (calibration.IMPOSSIBLE_STILL_S): a trunk
+# beyond 135 deg is head down. A thigh can point up (legs up a wall) and a wrist anywhere: no such angle.
+IMPOSSIBLE_STILL_DEG: dict[Placement, float] = {"trunk": 135.0}
 
 
 @dataclass
@@ -47,7 +52,13 @@ class DeviceState:
                     self.calibration.set_explicit(self.explicit_seconds)
                     self.explicit_from_ms, self.explicit_seconds = None, []
             self.calibration.observe(gravity, frame.sd_mg or 0.0, frame.steps)
+            reference = self.calibration.reference
+            if reference is not None and not is_moving(frame):
+                impossible = IMPOSSIBLE_STILL_DEG.get(self.placement)
+                self.calibration.observe_still(angle_deg(gravity, reference), impossible)
         posture = classify(frame, self.placement, self.calibration.reference)
+        if posture not in ("moving", "unknown") and not self.calibration.mounting_known:
+            posture = "unknown"  # put back another way: neither the old upright nor the sender's angle holds
         self.still_ms = self.stillness.push(frame)
         if self.still_ms >= NOT_WORN_S * 1000:
             posture = "not_worn"
@@ -56,7 +67,10 @@ class DeviceState:
 
     def trunk_angles(self, frame: FeatureFrameV1, posture: Posture) -> tuple[float | None, float | None]:
         """A trunk sensor's lateral lean relative to the wearer's neutral (followed while walking) and its
-        inclination from the calibrated upright, in degrees (ISO 11226); None where the frame cannot say."""
+        inclination from the calibrated upright, in degrees (ISO 11226); None where the frame cannot say, or while
+        the mounting is not known (the sensor was put back another way)."""
+        if not self.calibration.mounting_known:
+            return None, None
         lean = None
         if frame.lean_deg is not None:
             if posture == "moving":
