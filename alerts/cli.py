@@ -79,10 +79,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     ev = sub.add_parser(
         "evaluate",
-        help="run the detection path on labelled recordings: per-class and bout-level results",
+        help="run the detection path on labelled recordings: per-class and bout-level results, development and "
+        "leave-one-subject-out",
         description="Raw samples -> per-second features -> calibrated posture -> bouts, on dataset folders laid out "
-        "like ../shared/data/* (README, labels.csv, recordings/*.csv.gz). How columns map to placements and units "
-        "comes from kinetic-dataset.yaml in the folder or from ingest/recordings/datasets/<folder name>.yaml.",
+        "like ../shared/data/* (README, labels.csv, recordings/*.csv.gz). How columns map to placements and units, "
+        "the sampling rate and the subject of each file come from kinetic-dataset.yaml in the folder or from "
+        "ingest/recordings/datasets/<folder name>.yaml. Scored twice: development (parameters fitted on every "
+        "subject) and leave-one-subject-out (each subject scored with parameters fitted on the others only).",
     )
     ev.add_argument("datasets", nargs="+", type=Path, metavar="DATASET_DIR")
     ev.add_argument("--placement", help="only this placement configuration (thigh, trunk, wrist, thigh+trunk)")

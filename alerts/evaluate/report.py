@@ -29,6 +29,17 @@ def text(dataset: str, results: list[dict[str, Any]]) -> str:
             f"error {start}, end error {end}"
         )
         lines.append(f"    calibration: {r['calibration']}; minimum posture duration {r['min_posture_s']} s")
+        loso = r.get("loso")
+        if loso:
+            lb = loso["sitting_bouts"]
+            sitting = loso["classes"].get("sitting")
+            recall = _figure(sitting and sitting["recall"])
+            lines.append(
+                f"    leave-one-subject-out ({loso['subjects']} subjects): balanced accuracy "
+                f"{loso['balanced_accuracy']:.3f}, per held-out subject min {_figure(loso['per_subject_min'])} / "
+                f"median {_figure(loso['per_subject_median'])}; sitting recall {recall}; "
+                f"sitting bouts >= {lb['min_bout_s']:.0f} s: {lb['found']} of {lb['reference']} found"
+            )
         a = r.get("assembled_long_bouts")
         if a:
             lines.append(
@@ -59,6 +70,29 @@ def markdown(all_results: dict[str, list[dict[str, Any]]]) -> str:
             )
     rows += [
         "",
+        "Leave-one-subject-out: each subject scored with the parameters fitted on the other subjects only "
+        "(`alerts/evaluate/protocol.py`), the held-out seconds pooled; development: fitted on every subject and "
+        "scored on the same:",
+        "",
+        "| dataset | placement | subjects | balanced accuracy, development | "
+        "balanced accuracy, leave-one-subject-out | per held-out subject: min / median | "
+        "sitting recall, development / leave-one-subject-out | sitting bouts >= 60 s found, leave-one-subject-out |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for dataset, results in all_results.items():
+        for r in results:
+            loso = r["loso"]
+            recall = [
+                _figure(x["classes"]["sitting"]["recall"]) if "sitting" in x["classes"] else "-" for x in (r, loso)
+            ]
+            rows.append(
+                f"| {dataset} | {r['config']} | {loso['subjects']} | {r['balanced_accuracy']:.3f} | "
+                f"{loso['balanced_accuracy']:.3f} | {_figure(loso['per_subject_min'])} / "
+                f"{_figure(loso['per_subject_median'])} | {recall[0]} / {recall[1]} | "
+                f"{loso['sitting_bouts']['found']} of {loso['sitting_bouts']['reference']} |"
+            )
+    rows += [
+        "",
         "Long sitting bouts on **assembled** sequences (real labelled one-second frames cut out and joined into bouts "
         "of 5, 12, 31, 45 and 62 min with real standing and walking between; run through the live AlertEngine with "
         "its streaming calibration):",
@@ -83,3 +117,7 @@ def markdown(all_results: dict[str, list[dict[str, Any]]]) -> str:
                 f"{errors} | {a['prompted']} of {a['bouts_30min_plus']} | {prompt_error} |"
             )
     return "\n".join(rows) + "\n"
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,9 +1,11 @@
-"""Runs the detection path on a dataset folder and reports per placement configuration."""
+"""Runs the detection path on a dataset folder and reports per placement configuration: development and
+leave-one-subject-out (``protocol.py``), and long bouts on assembled sequences (``assembled.py``)."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from alerts.detect.calibration import Vector, is_walking, offline_reference
-from alerts.detect.posture import Posture, classify, fuse
 from alerts.evaluate.assembled import Pools, assemble, run_sequence
 from alerts.evaluate.metrics import (
     BoutResult,
@@ -21,6 +22,7 @@ from alerts.evaluate.metrics import (
     confusion,
     match_bouts,
 )
+from alerts.evaluate.protocol import Detector, LabelledRecording, PhysicalThresholds
 from ingest.features import seconds_from_samples
 from ingest.recordings.datasets import CLASSES, Recording, load_description, read_recordings
 from ingest.wire import FeatureFrameV1, Placement
@@ -29,15 +31,52 @@ MIN_POSTURE_S = 10
 MIN_BOUT_S = 60.0  # bout-level results cover reference sitting bouts of a minute or more
 
 
+@dataclass(frozen=True)
+class RecordingScore:
+    """One recording's labelled seconds (truth and prediction, ``ignore`` left out) and its sitting bouts matched."""
+
+    truth: list[str]
+    predicted: list[str]
+    bouts: BoutResult
+
+
+def score_recording(recording: LabelledRecording, config: str, predicted: Sequence[str]) -> RecordingScore:
+    truth = list(recording.truth)
+    pred = list(predicted)
+    if config == "thigh":  # a thigh cannot tell sitting from lying: they are merged
+        truth = ["sitting" if t == "lying" else t for t in truth]
+        pred = ["sitting" if q == "lying" else q for q in pred]
+    keep = [i for i, t in enumerate(truth) if t != "ignore"]
+    t_ms = recording.t_ms
+    ref_bouts = bouts_of(t_ms, [t if t != "ignore" else "unknown" for t in truth], MIN_POSTURE_S)
+    pred_bouts = bouts_of(t_ms, pred, MIN_POSTURE_S)
+    return RecordingScore(
+        [truth[i] for i in keep], [pred[i] for i in keep], match_bouts(ref_bouts, pred_bouts, "sitting", MIN_BOUT_S)
+    )
+
+
 @dataclass
 class ConfigResult:
+    """The seconds and bouts of one placement configuration under one protocol, pooled and per subject."""
+
     config: str
-    seconds: int = 0
     truth: list[str] = field(default_factory=list)
     predicted: list[str] = field(default_factory=list)
     bouts: list[BoutResult] = field(default_factory=list)
     assembled: list[dict[str, Any]] = field(default_factory=list)
     calibration: Counter[str] = field(default_factory=Counter)
+    by_subject: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+
+    def add(self, recording: LabelledRecording, scored: RecordingScore) -> None:
+        for name in ("thigh", "trunk") if self.config == "thigh+trunk" else (self.config,):
+            learned = recording.references.get(name) is not None
+            self.calibration[f"{name}:{'walking' if learned else 'none'}"] += 1
+        subject_truth, subject_pred = self.by_subject.setdefault(recording.subject, ([], []))
+        self.truth += scored.truth
+        self.predicted += scored.predicted
+        subject_truth += scored.truth
+        subject_pred += scored.predicted
+        self.bouts.append(scored.bouts)
 
     def report(self) -> dict[str, Any]:
         labels = [c for c in CLASSES if c in set(self.truth)]
@@ -50,6 +89,7 @@ class ConfigResult:
         return {
             "config": self.config,
             "seconds": len(self.truth),
+            "subjects": len(self.by_subject),
             "balanced_accuracy": balanced_accuracy(scores),
             "classes": {k: asdict(v) for k, v in scores.items()},
             "confusion": table,
@@ -62,8 +102,19 @@ class ConfigResult:
             },
             "calibration": dict(self.calibration),
             "min_posture_s": MIN_POSTURE_S,
-            "assembled_long_bouts": _assembled_summary(self.assembled),
         }
+
+    def per_subject(self) -> dict[str, float]:
+        """Balanced accuracy of each subject's own seconds (over the classes that subject has)."""
+        out: dict[str, float] = {}
+        for subject, (truth, predicted) in sorted(self.by_subject.items(), key=lambda kv: _subject_order(kv[0])):
+            labels = [c for c in CLASSES if c in set(truth)]
+            out[subject] = balanced_accuracy(class_scores(confusion(truth, predicted, labels)))
+        return out
+
+
+def _subject_order(subject: str) -> tuple[int, str]:
+    return (int(subject), "") if subject.isdigit() else (1 << 30, subject)
 
 
 def _assembled_summary(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -94,7 +145,9 @@ def _truth_per_second(recording: Recording, frames: list[FeatureFrameV1]) -> lis
     return [votes[f.t_ms // 1000].most_common(1)[0][0] for f in frames]
 
 
-def evaluate(folder: Path, only: str | None = None) -> list[dict[str, Any]]:
+def evaluate(folder: Path, only: str | None = None, detector: Detector[Any] | None = None) -> list[dict[str, Any]]:
+    """Per placement configuration: the development figures (``fit`` on every subject, scored on the same) with the
+    leave-one-subject-out figures under ``loso`` and the assembled long bouts (protocol.py says which is which)."""
     description = load_description(folder)
     recordings = read_recordings(folder, description)
     placements: list[Placement] = list(description.placements)
@@ -103,13 +156,14 @@ def evaluate(folder: Path, only: str | None = None) -> list[dict[str, Any]]:
         if only not in configs:
             raise ValueError(f"placement {only!r} is not in this dataset (it has {', '.join(configs)})")
         configs = [only]
-    results = {c: ConfigResult(c) for c in configs}
+    assembled: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     sessions: dict[str, list[Recording]] = defaultdict(list)
     for rec in recordings:
         key = rec.subject if description.calibration == "subject" else rec.name
         sessions[key].append(rec)
 
+    labelled: list[LabelledRecording] = []
     for session_name, session in sorted(sessions.items()):
         frames = {
             rec.name: {p: list(seconds_from_samples(rec.t_ms, rec.acc_g[p])) for p in placements} for rec in session
@@ -117,7 +171,7 @@ def evaluate(folder: Path, only: str | None = None) -> list[dict[str, Any]]:
         # Calibration: learned from the session's own walking, found by the movement detector (not the labels),
         # over the whole session at once (its recordings were made separately; the live engine learns the same
         # way as it goes, from its most recent walking).
-        references: dict[str, Vector | None] = {}
+        references: dict[Placement, Vector | None] = {}
         for p in placements:
             walking = [
                 g
@@ -136,31 +190,54 @@ def evaluate(folder: Path, only: str | None = None) -> list[dict[str, Any]]:
             if all(pools.get(c) for c in ("sitting", "standing", "moving")):
                 rng = random.Random(f"assembled:{session_name}:{p}")
                 day, truth = assemble(Pools(dict(pools)), rng)
-                results[p].assembled.append(run_sequence(day, truth, p))
+                assembled[p].append(run_sequence(day, truth, p))
         for rec in session:
-            predicted: dict[str, list[Posture]] = {
-                p: [classify(f, p, references[p]) for f in frames[rec.name][p]] for p in placements
-            }
             base = frames[rec.name][placements[0]]
-            t_ms = [f.t_ms for f in base]
-            truth = _truth_per_second(rec, base)
+            labelled.append(
+                LabelledRecording(
+                    rec.subject, rec.name, frames[rec.name], references, _truth_per_second(rec, base), rec
+                )
+            )
+
+    development, loso = score(labelled, configs, detector or PhysicalThresholds())
+    out = []
+    for config in configs:
+        report = development[config].report()
+        held_out = loso[config].report()
+        per_subject = loso[config].per_subject()
+        held_out["per_subject_balanced_accuracy"] = per_subject
+        held_out["per_subject_min"] = min(per_subject.values()) if per_subject else None
+        held_out["per_subject_median"] = round(float(np.median(list(per_subject.values()))), 4) if per_subject else None
+        report["loso"] = held_out
+        report["assembled_long_bouts"] = _assembled_summary(assembled[config])
+        out.append(report)
+    return out
+
+
+def score(
+    recordings: Sequence[LabelledRecording], configs: Sequence[str], detector: Detector[Any]
+) -> tuple[dict[str, ConfigResult], dict[str, ConfigResult]]:
+    """Development (fitted on every subject, scored on the same) and leave-one-subject-out (each subject scored with
+    parameters fitted on the other subjects only) results per configuration. A recording's predictions depend only on
+    the parameters and the recording, so it is predicted and scored once per distinct parameters."""
+    cache: dict[tuple[Hashable, str, str], RecordingScore] = {}
+
+    def scored(params: Hashable, recording: LabelledRecording, config: str) -> RecordingScore:
+        key = (params, recording.name, config)
+        if key not in cache:
+            cache[key] = score_recording(recording, config, detector.predict(params, recording, config))
+        return cache[key]
+
+    development = {c: ConfigResult(c) for c in configs}
+    params = detector.fit(recordings)
+    for recording in recordings:
+        for config in configs:
+            development[config].add(recording, scored(params, recording, config))
+
+    loso = {c: ConfigResult(c) for c in configs}
+    for subject in sorted({r.subject for r in recordings}, key=_subject_order):
+        params = detector.fit([r for r in recordings if r.subject != subject])
+        for recording in (r for r in recordings if r.subject == subject):
             for config in configs:
-                if config == "thigh+trunk":
-                    pred: list[str] = [fuse(a, b) for a, b in zip(predicted["thigh"], predicted["trunk"], strict=True)]
-                else:
-                    pred = list(predicted[config])
-                result = results[config]
-                for name in placements if config == "thigh+trunk" else [config]:
-                    learned = references[name] is not None
-                    result.calibration[f"{name}:{'walking' if learned else 'none'}"] += 1
-                tr = list(truth)
-                if config == "thigh":  # a thigh cannot tell sitting from lying: they are merged
-                    tr = ["sitting" if t == "lying" else t for t in tr]
-                    pred = ["sitting" if q == "lying" else q for q in pred]
-                keep = [i for i, t in enumerate(tr) if t != "ignore"]
-                result.truth += [tr[i] for i in keep]
-                result.predicted += [pred[i] for i in keep]
-                ref_bouts = bouts_of(t_ms, [t if t != "ignore" else "unknown" for t in tr], MIN_POSTURE_S)
-                pred_bouts = bouts_of(t_ms, pred, MIN_POSTURE_S)
-                result.bouts.append(match_bouts(ref_bouts, pred_bouts, "sitting", MIN_BOUT_S))
-    return [results[c].report() for c in configs]
+                loso[config].add(recording, scored(params, recording, config))
+    return development, loso

@@ -24,7 +24,7 @@ def make_dataset(folder: Path) -> None:
     (folder / "labels.csv").write_text("code,name\n1,walk\n4,sit\n5,stand\n6,lie\n")
     (folder / "kinetic-dataset.yaml").write_text(
         "dataset: synthetic\nrate_hz: 50\ntime_column: t_s\nlabel_column: label\nunits: m/s2\n"
-        "placements:\n  trunk: [ax, ay, az]\ncalibration: recording\n"
+        "placements:\n  trunk: [ax, ay, az]\ncalibration: recording\nsubject_pattern: r(?P<subject>\\d+)\n"
         "classes: {1: moving, 4: sitting, 5: standing, 6: lying}\n"
     )
     rng = np.random.default_rng(7)
@@ -73,6 +73,11 @@ def test_evaluate_a_dataset_folder_from_the_cli(tmp_path: Path) -> None:
     assert result["config"] == "trunk" and result["calibration"] == {"trunk:walking": 2}
     assert result["balanced_accuracy"] >= 0.97, result
     assert result["sitting_bouts"]["reference"] == 4 and result["sitting_bouts"]["found"] == 4
+    loso = result["loso"]  # nothing is fitted: each held-out subject scores as in development
+    assert loso["subjects"] == result["subjects"] == 2
+    assert set(loso["per_subject_balanced_accuracy"]) == {"0", "1"}
+    assert (loso["balanced_accuracy"], loso["confusion"]) == (result["balanced_accuracy"], result["confusion"])
+    assert loso["per_subject_min"] == min(loso["per_subject_balanced_accuracy"].values())
     text = subprocess.run(
         [sys.executable, "-m", "kinetic", "evaluate", str(folder)],
         capture_output=True,
@@ -81,6 +86,7 @@ def test_evaluate_a_dataset_folder_from_the_cli(tmp_path: Path) -> None:
         check=False,
     )
     assert "balanced accuracy" in text.stdout and "confusion" in text.stdout
+    assert "leave-one-subject-out (2 subjects): balanced accuracy" in text.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "kinetic", "evaluate", str(tmp_path)],
         capture_output=True,
