@@ -148,7 +148,7 @@ class AlertEngine:
             posture = device.second(frame)  # frame -> the sensor's posture
             if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
                 second = detection.second(frame, device, posture, lean_limit_deg, zone, lean_episode_s)
-                if second.changes or second.closed_hour is not None or second.lean_ended is not None:
+                if second.changes or second.closed_hour or second.lean_ended or second.corrected_hours:
                     out += self._detected(batch.wearer, state, second)
                 out += self._prompt_second(batch.wearer, state, frame.t_ms)
             else:  # a trunk partner's exposure and lean run
@@ -176,6 +176,8 @@ class AlertEngine:
         out: list[Output] = []
         if second.closed_hour is not None:
             out.append(self._summary_event(wearer, second.closed_hour))
+        # an hour published before, corrected: the same series and time stamp, so the store keeps the correction
+        out += [self._summary_event(wearer, hour) for hour in second.corrected_hours]
         out += self._lean_ended(wearer, state, second.lean_ended)
         for change, next_posture in second.changes:
             out.append(self._event_for(wearer, change))

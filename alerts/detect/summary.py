@@ -1,18 +1,61 @@
 """Hourly summaries per wearer, in event time: posture time, sitting bouts by band, breaks, trunk exposure. Pure.
 
+An hour is an hour of the wearer's local clock (``local_hour_start_ms``): in a zone 5:30 ahead of UTC it starts at
+:30 UTC, on a day when the clocks go back the local 02:00-03:00 comes twice (two hours), on a day they go forward
+one local hour is missing. So a wearer's day is a whole number of their hours, and a day's figure is the sum of its
+hours' figures.
+
 Emitted by the engine as ``summary`` events when an hour of event time is complete; the bridge stores them as
-``summary_1h``, which dashboards and the clinician's weekly review read (docs/metrics.md defines each field).
+``summary_1h``, which dashboards and the clinician's weekly review read (docs/metrics.md defines each field). A
+closed hour whose seconds turn out, later, to be a sensor not worn (``StillSeconds``) is emitted again with the
+corrected figures, at the same time stamp and with the same tags, so the store replaces it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 
-from alerts.detect.asymmetry import ExposureDay
+from alerts.detect.asymmetry import ExposureDay, symmetry_index
 from alerts.detect.bouts import Bout
 from alerts.detect.posture import Posture
 
 HOUR_MS = 3_600_000
+_MS = timedelta(milliseconds=1)
+
+
+def utc_offset_ms(t_ms: int, zone: tzinfo) -> int:
+    """The zone's offset from UTC at ``t_ms`` (ms); offsets change on whole seconds."""
+    offset = datetime.fromtimestamp(t_ms // 1000, UTC).astimezone(zone).utcoffset()
+    return 0 if offset is None else offset // _MS
+
+
+def local_hour_start_ms(t_ms: int, zone: tzinfo) -> int:
+    """The start (UTC ms) of the wearer's local clock hour that ``t_ms`` is in.
+
+    The local hour is floored on the wall clock; when the offset changed since that wall-clock hour began (a DST
+    change, or a zone moving by a part of an hour, such as Australia/Lord_Howe's 30 min), the hour begins at the
+    change instead, so hours never overlap and every instant is in exactly one of them.
+    """
+    offset = utc_offset_ms(t_ms, zone)
+    start = t_ms - (t_ms + offset) % HOUR_MS
+    if utc_offset_ms(start, zone) != offset:  # the change lies in (start, t_ms]: find it, to the second
+        lo, hi = start // 1000, t_ms // 1000
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if utc_offset_ms(mid * 1000, zone) == offset:
+                hi = mid
+            else:
+                lo = mid
+        start = hi * 1000
+    return start
+
+
+def local_hour(hour_ms: int, zone: tzinfo) -> int:
+    """The hour of the day (0-23) on the wearer's clock at ``hour_ms``."""
+    return (hour_ms + utc_offset_ms(hour_ms, zone)) // HOUR_MS % 24
+
+
 POSTURES: tuple[Posture, ...] = ("sitting", "standing", "lying", "moving", "not_worn", "unknown")
 # A wearer's neutral lateral lean: followed while walking (a slow running mean), subtracted before exposure.
 NEUTRAL_ALPHA = 0.02
@@ -33,8 +76,23 @@ class LeanNeutral:
         return lean_deg - self.value if self.seconds >= NEUTRAL_MIN_SECONDS else lean_deg
 
 
+# Exposure figures that add up over seconds (so seconds can be taken out again), and the two made from them.
+_ADDITIVE = (
+    "static_s",
+    "lean_above_10deg_s",
+    "lean_right_deg_s",
+    "lean_left_deg_s",
+    "sustained_lean_episodes",
+    "forward_0_20_s",
+    "forward_20_60_s",
+    "forward_over_60_s",
+)
+
+
 @dataclass
 class HourSummary:
+    """One local hour of one wearer: starts at ``hour_ms`` (UTC ms), ``local_hour`` on the wearer's clock."""
+
     hour_ms: int
     lean_episode_s: int = 5 * 60
     local_hour: int | None = None  # hour of day in the wearer's time zone (policy), for hour-of-day views
@@ -44,6 +102,7 @@ class HourSummary:
     bouts_60_plus: int = 0
     breaks: int = 0
     exposure: ExposureDay = field(init=False)
+    removed: tuple[ExposureDay, ...] = ()  # trunk seconds found, later, to be a sensor not worn
 
     def __post_init__(self) -> None:
         self.exposure = ExposureDay(min_episode_s=self.lean_episode_s)
@@ -68,6 +127,13 @@ class HourSummary:
         if next_posture in ("standing", "moving"):
             self.breaks += 1
 
+    def move_to_not_worn(self, counted: dict[str, int], exposure: ExposureDay) -> None:
+        """Seconds counted as ``counted`` postures (and their trunk ``exposure``) were a sensor not worn."""
+        for posture, n in counted.items():
+            self.posture_s[posture] -= n
+            self.posture_s["not_worn"] += n
+        self.removed = (*self.removed, exposure)
+
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {f"{p}_s": float(n) for p, n in self.posture_s.items()}
         out.update(
@@ -76,7 +142,52 @@ class HourSummary:
             sitting_bouts_60min_plus=self.bouts_60_plus,
             breaks=self.breaks,
         )
-        out.update({k: float(v) for k, v in self.exposure.summary().items()})
+        exposure = {k: float(v) for k, v in self.exposure.summary().items()}
+        if self.removed:
+            for removed in self.removed:
+                for k, v in removed.summary().items():
+                    if k in _ADDITIVE and k in exposure:
+                        exposure[k] = max(0.0, round(exposure[k] - v, 1))
+            if "lean_above_10deg_pct" in exposure:
+                static, above = exposure.get("static_s", 0.0), exposure.get("lean_above_10deg_s", 0.0)
+                exposure["lean_above_10deg_pct"] = round(100 * above / static, 1) if static else 0.0
+            if "lean_symmetry_index_pct" in exposure:
+                right, left = exposure.get("lean_right_deg_s", 0.0), exposure.get("lean_left_deg_s", 0.0)
+                exposure["lean_symmetry_index_pct"] = symmetry_index(right, left)
+        out.update(exposure)
         if self.local_hour is not None:
             out["local_hour"] = float(self.local_hour)
         return out
+
+
+@dataclass
+class StillSeconds:
+    """The seconds of one still run of the wearer's primary sensor, as the hourly summaries counted them (per hour:
+    postures and trunk exposure), kept until the run ends (they stand) or proves to be a sensor not worn
+    (``not_worn``: they move to ``not_worn``, back-dated like the bouts). One entry per hour the run touches."""
+
+    since_ms: int
+    hours: list[tuple[HourSummary, dict[str, int], ExposureDay]] = field(default_factory=list)
+
+    def _entry(self, hour: HourSummary) -> tuple[HourSummary, dict[str, int], ExposureDay]:
+        if not self.hours or self.hours[-1][0] is not hour:
+            self.hours.append((hour, {}, ExposureDay(min_episode_s=hour.lean_episode_s)))
+        return self.hours[-1]
+
+    def add(self, hour: HourSummary, posture: Posture) -> None:
+        counted = self._entry(hour)[1]
+        counted[posture] = counted.get(posture, 0) + 1
+
+    def add_exposure(
+        self, hour: HourSummary, t_ms: int, posture: Posture, lean_rel: float | None, incl: float | None
+    ) -> None:
+        self._entry(hour)[2].add(t_ms, posture, lean_rel, incl)
+
+    def not_worn(self) -> list[HourSummary]:
+        """Move every second kept so far to ``not_worn``; returns the hours that changed."""
+        changed = []
+        for hour, counted, exposure in self.hours:
+            hour.move_to_not_worn(counted, exposure)
+            changed.append(hour)
+        self.hours = []
+        return changed

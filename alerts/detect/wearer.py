@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.detect.device import DeviceState
 from alerts.detect.posture import Posture, fuse
-from alerts.detect.summary import HOUR_MS, HourSummary
+from alerts.detect.summary import HourSummary, StillSeconds, local_hour, local_hour_start_ms
 from ingest.wire import FeatureFrameV1, Placement, Trigger
 
 PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
@@ -31,7 +31,8 @@ class WearerSecond:
 
     ``changes`` are the bout changes in order, each with the posture that follows it (for an ended bout: the next
     bout's posture, or None); ``closed_hour`` is the hourly summary this second's hour replaced; ``lean_ended`` is
-    (start_ms, end_ms) of a lean run that ended with this second.
+    (start_ms, end_ms) of a lean run that ended with this second; ``corrected_hours`` are hours closed earlier whose
+    figures this second changed (seconds back-dated to not worn, a bout ending in them), to be published again.
     """
 
     t_ms: int
@@ -39,6 +40,7 @@ class WearerSecond:
     changes: tuple[tuple[BoutChange, Posture | None], ...]
     closed_hour: HourSummary | None = None
     lean_ended: tuple[int, int] | None = None
+    corrected_hours: tuple[HourSummary, ...] = ()
 
 
 @dataclass
@@ -51,6 +53,8 @@ class WearerDetection:
     hour: HourSummary | None = None
     lean_run: LeanRun = field(default_factory=LeanRun)
     frames: int = 0
+    previous_hour: HourSummary | None = None  # the hour before ``hour``: a bout back-dated into it is counted there
+    still: StillSeconds | None = None  # the primary sensor's current still run, as the hours counted it
 
     @property
     def primary_device(self) -> DeviceState:
@@ -101,25 +105,52 @@ class WearerDetection:
             changes = self.tracker.push(frame.t_ms, posture)
 
         closed = None
-        hour_ms = frame.t_ms - frame.t_ms % HOUR_MS
+        hour_ms = local_hour_start_ms(frame.t_ms, zone)
         if self.hour is None or self.hour.hour_ms != hour_ms:
-            closed = self.hour
-            local_hour = datetime.fromtimestamp(hour_ms / 1000, zone).hour
-            self.hour = HourSummary(hour_ms, lean_episode_s=lean_episode_s, local_hour=local_hour)
-        self.hour.add_posture(posture)
+            closed = self.previous_hour = self.hour
+            self.hour = HourSummary(hour_ms, lean_episode_s=lean_episode_s, local_hour=local_hour(hour_ms, zone))
+        hour = self.hour
+        hour.add_posture(posture)
+        corrected = self._still_second(device, hour, posture)
         lean_ended = None
         if device.placement == "trunk":
-            lean_ended = self._trunk_second(self.hour, device, frame, posture, lean_limit_deg)
-        if not changes:  # most seconds
+            lean_ended = self._trunk_second(hour, device, frame, posture, lean_limit_deg)
+        if not changes and not corrected:  # most seconds
             return WearerSecond(frame.t_ms, posture, (), closed, lean_ended)
         paired: list[tuple[BoutChange, Posture | None]] = []
         for i, change in enumerate(changes):
             following = changes[i + 1] if i + 1 < len(changes) else None
             next_posture = following.posture if isinstance(following, BoutStarted) else None
             if isinstance(change, BoutEnded):
-                self.hour.add_bout(change.bout, next_posture)
+                ended_in = self._hour_of(change.bout.end_ms)
+                ended_in.add_bout(change.bout, next_posture)
+                corrected.append(ended_in)
             paired.append((change, next_posture))
-        return WearerSecond(frame.t_ms, posture, tuple(paired), closed, lean_ended)
+        again = tuple({id(h): h for h in corrected if h is not hour and h is not closed}.values())
+        return WearerSecond(frame.t_ms, posture, tuple(paired), closed, lean_ended, again)
+
+    def _still_second(self, device: DeviceState, hour: HourSummary, posture: Posture) -> list[HourSummary]:
+        """Follow the primary sensor's still run as the hours count it; once it is found not worn, the seconds
+        counted so far move to ``not_worn`` (the bouts are back-dated alike). Returns the hours that changed."""
+        since = device.stillness.start_ms
+        if since is None:
+            self.still = None
+            return []
+        if self.still is None or self.still.since_ms != since:
+            self.still = StillSeconds(since)
+        if posture == "not_worn":
+            return self.still.not_worn()
+        self.still.add(hour, posture)
+        return []
+
+    def _hour_of(self, t_ms: int) -> HourSummary:
+        """The hour a bout ending at ``t_ms`` is counted in: the current one, or the one before when it was
+        back-dated into it."""
+        assert self.hour is not None
+        previous = self.previous_hour
+        if t_ms < self.hour.hour_ms and previous is not None and previous.hour_ms <= t_ms:
+            return previous
+        return self.hour
 
     def partner_second(
         self, frame: FeatureFrameV1, device: DeviceState, posture: Posture, lean_limit_deg: float
@@ -135,6 +166,8 @@ class WearerDetection:
     ) -> tuple[int, int] | None:
         lean, incl = device.trunk_angles(frame, posture)
         hour.add_exposure(frame.t_ms, posture, lean, incl)
+        if self.still is not None and device is self.primary_device and posture != "not_worn":
+            self.still.add_exposure(hour, frame.t_ms, posture, lean, incl)
         return self.lean_run.push(frame.t_ms, posture, lean, lean_limit_deg)
 
     def exposures(self, t_ms: int) -> dict[Trigger, int]:
@@ -154,5 +187,5 @@ class WearerDetection:
         for change in changes:
             if isinstance(change, BoutEnded) and self.hour is not None:
                 self.hour.add_bout(change.bout, None)
-        closed, self.hour = self.hour, None
+        closed, self.hour, self.previous_hour, self.still = self.hour, None, None, None
         return changes, closed

@@ -13,7 +13,10 @@ from dashboards.grafana.variables import ALL_PATIENTS, patients_variable, tz_var
 UID = "kinetic-my-day"
 
 
-def build(*, title: str = "Kinetic - my day", uid: str = UID, patients: str = ALL_PATIENTS) -> dashboard.Dashboard:
+def build(
+    *, title: str = "Kinetic - my day", uid: str = UID, patients: str = ALL_PATIENTS, tz: str = "UTC"
+) -> dashboard.Dashboard:
+    """``tz``: the zone whose calendar days the heatmap's rows are (the clinic's; hours are the wearer's clock)."""
     return (
         dashboard.Dashboard(title)
         .uid(uid)
@@ -24,7 +27,7 @@ def build(*, title: str = "Kinetic - my day", uid: str = UID, patients: str = AL
         .refresh("1m")
         .with_variable(patients_variable(patients))
         .with_variable(wearer_variable(roster=True))
-        .with_variable(tz_variable())
+        .with_variable(tz_variable(tz))
         .annotation(
             dashboard.AnnotationQuery()
             .name("Prompts")

@@ -115,7 +115,9 @@ class Pusher:
                 tz=clinic.timezone,
             )
             self.dashboard(to_dict(review), folder)
-            day = my_day.build(title=f"My day - {clinic.name}", uid=f"kinetic-day-{clinic.uid}", patients=roster)
+            day = my_day.build(
+                title=f"My day - {clinic.name}", uid=f"kinetic-day-{clinic.uid}", patients=roster, tz=clinic.timezone
+            )
             self.dashboard(to_dict(day), folder)
             self.progress(f"clinic {clinic.uid}: {len(clinic.patients)} patients, {len(clinic.clinicians)} clinicians")
 

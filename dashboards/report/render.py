@@ -70,7 +70,8 @@ def _plots(report: WeeklyReport) -> list[tuple[str, str]]:
     histogram = report.bout_histogram()
     return [
         (
-            "Sitting by hour and day (minutes in each local hour)",
+            f"Sitting by hour and day (minutes in each hour of the clock in {report.tz}; on a day the clocks go back, "
+            "the repeated hour's two hours share a cell)",
             svg.heatmap("sitting-by-hour", labels, cells, "min", 60),
         ),
         (
@@ -101,6 +102,9 @@ def _quality(report: WeeklyReport) -> str:
         f"Days with data: {len(report.days_with_data)} of 7; minutes with frames: {report.minutes_with_data}.",
         "Worn time per day (h): " + ", ".join(f"{d.day:%a} {d.worn_h:.1f}" for d in report.days) + ".",
     ]
+    for day, hours in report.day_hours():
+        if hours != 24:
+            notes.append(f"{day:%a %d %b}: the clocks changed in {report.tz}; the day has {hours:g} hours.")
     not_worn = sum(d.not_worn_min for d in report.days)
     uncalibrated = sum(d.unknown_min for d in report.days)
     notes.append(f"Not worn (sensor perfectly still for 20 min or more): {not_worn:.0f} min.")

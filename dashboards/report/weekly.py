@@ -1,8 +1,9 @@
 """One wearer's week in numbers, from any store's ``Queries`` (InfluxQL or the embedded store).
 
 The figures follow docs/metrics.md and are the same as the *Weekly review* dashboard's (a test checks both on
-one seeded week): a day is a calendar day in the report's time zone; hourly summaries belong to the day their
-hour starts in, bouts to the day they end in.
+one seeded week): a day is a calendar day in the report's time zone (by default the wearer's); hourly summaries
+are hours of the wearer's clock and belong to the day their hour starts in, bouts to the day they end in. A day
+is a whole number of the wearer's hours, 23 or 25 when the clocks change.
 """
 
 from __future__ import annotations
@@ -160,6 +161,11 @@ class WeeklyReport:
     @property
     def totals(self) -> WeekTotals:
         return _totals(self.days)
+
+    def day_hours(self) -> list[tuple[date, float]]:
+        """Each day of the week with its length in hours on the wearer's clock (23 or 25 when the clocks change)."""
+        zone = ZoneInfo(self.tz)
+        return [(d.day, (_ms(d.day + timedelta(1), zone) - _ms(d.day, zone)) / 3_600_000) for d in self.days]
 
     def bout_histogram(self) -> list[tuple[str, int]]:
         return [(label, sum(lo <= b < hi for b in self.bouts_min)) for lo, hi, label in BOUT_BINS]

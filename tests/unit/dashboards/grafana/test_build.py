@@ -71,3 +71,15 @@ def test_the_pushed_data_source_authenticates_as_each_influxdb_wants() -> None:
     assert v1["user"] == "kinetic" and v1["secureJsonData"] == {"password": "pw"}
     assert "httpHeaderName1" not in v1["jsonData"] and v1["jsonData"]["dbName"] == "homeassistant"
     assert "secureJsonData" not in datasource_model("http://localhost:8086", "kinetic", None)
+
+
+@pytest.mark.parametrize("tz", ["Asia/Kolkata", "America/St_Johns"])
+def test_a_clinics_dashboards_cut_days_in_the_clinics_zone(tz: str) -> None:
+    from dashboards.grafana import my_day, weekly_review
+    from dashboards.grafana.build import to_dict
+
+    for model in (to_dict(my_day.build(tz=tz)), to_dict(weekly_review.build(tz=tz))):
+        (variable,) = [v for v in model["templating"]["list"] if v["name"] == "tz"]
+        assert variable["current"]["value"] == tz, model["uid"]
+        days = [t["query"] for p in model["panels"] for t in p["targets"] if "GROUP BY time(1d" in t["query"]]
+        assert days and all("tz('$tz')" in q for q in days), model["uid"]
