@@ -145,8 +145,8 @@ class FeatureFrameV1(_Model):
     lean_deg: float | None = Field(default=None, ge=-90.0, le=90.0)
     enmo_mg: float = Field(ge=0.0)
     sd_mg: float | None = Field(default=None, ge=0.0)
-    steps: int = Field(default=0, ge=0)
-    n: int = Field(ge=0, description="samples that went into this frame")
+    steps: int = Field(default=0, ge=0, le=100, description="steps in this second (a person makes fewer than 5)")
+    n: int = Field(ge=0, le=10_000, description="samples that went into this frame (a sensor samples at 1 kHz at most)")
     hr_bpm: float | None = Field(
         default=None, ge=20, le=300, description="heart rate in the second (Heart Rate Service), when the sensor has it"
     )
@@ -165,7 +165,7 @@ class FeatureBatchV1(_Model):
     wearer: Id
     device: Id
     placement: Placement
-    seq: int = Field(ge=0, description="per-device message counter, for gap and duplicate accounting")
+    seq: int = Field(ge=0, le=2**63 - 1, description="per-device message counter, for gap and duplicate accounting")
     frames: list[FeatureFrameV1] = Field(min_length=1, max_length=MAX_FRAMES_PER_BATCH)
 
     @model_validator(mode="after")
@@ -211,7 +211,7 @@ class DeviceStatusV1(_Model):
     placement: Placement | None = None
     t_ms: EpochMs | None = None
     battery_pct: int | None = Field(default=None, ge=0, le=100)
-    rssi_dbm: int | None = None
+    rssi_dbm: int | None = Field(default=None, ge=-200, le=50)
     firmware: TextOrNone = Field(default=None, max_length=64)
 
 
@@ -509,7 +509,10 @@ _UNITS = (("seconds", 1000.0), ("microseconds", 1e-3), ("nanoseconds", 1e-6))
 def describe_epoch_ms(value: object) -> str:
     """Why ``value`` is not a plausible epoch-milliseconds time, naming the unit it looks like it is in."""
     if not isinstance(value, int | float) or isinstance(value, bool):
-        return f"{value!r} is not Unix epoch milliseconds"
+        return f"{value!r}"[:40] + " is not Unix epoch milliseconds"
+    if not -1e18 < value < 1e18:  # no unit makes it a time; too large for a float at all, possibly
+        text = str(value) if isinstance(value, float) else f"a number of {len(str(abs(value)))} digits"
+        return f"{text} is not Unix epoch milliseconds from 2015 to 2100"
     for unit, to_ms in _UNITS:
         if EARLIEST_MS <= value * to_ms <= LATEST_MS:
             when = datetime.fromtimestamp(value * to_ms / 1000, UTC).isoformat()

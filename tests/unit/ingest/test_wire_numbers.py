@@ -36,3 +36,23 @@ def test_a_summary_metric_must_be_finite() -> None:
     event = {"kind": "summary", "wearer": "ann", "t": "2026-01-05T09:00:00Z", "metrics": {"sitting_s": "Infinity"}}
     with pytest.raises(WireError, match=r"metrics\.sitting_s: Input should be a finite number"):
         decode(TOPICS, TOPICS.events("ann"), json.dumps(event).encode())
+
+
+def test_a_time_too_large_for_any_unit_is_refused_in_one_short_line() -> None:
+    """A found poison message: ``t_ms`` = 1 followed by 400 zeros crashed both services (OverflowError while naming
+    the unit), and again after every restart."""
+    with pytest.raises(WireError) as exc:
+        decode(TOPICS, TOPICS.features("ann", "d"), batch_with(t_ms=10**400))
+    assert str(exc.value) == (
+        "invalid FeatureBatchV1: frames.0.t_ms: a number of 401 digits is not Unix epoch milliseconds from 2015 to 2100"
+    )
+    status = b'{"wearer": "ann", "device": "d", "state": "online", "t_ms": 1' + b"0" * 400 + b"}"
+    with pytest.raises(WireError, match="a number of 401 digits"):
+        decode(TOPICS, TOPICS.status("ann", "d"), status)
+
+
+@pytest.mark.parametrize(("frame", "field"), [({"steps": 2**63}, "steps"), ({"n": 10**20}, "n")])
+def test_counts_beyond_what_a_sensor_gives_are_refused(frame: dict[str, object], field: str) -> None:
+    """Integers past int64 were accepted: influxd refused the line while the embedded store kept it."""
+    with pytest.raises(WireError, match=rf"frames\.0\.{field}: Input should be less than or equal to"):
+        decode(TOPICS, TOPICS.features("ann", "d"), batch_with(**frame))
