@@ -510,7 +510,7 @@ def describe_epoch_ms(value: object) -> str:
     """Why ``value`` is not a plausible epoch-milliseconds time, naming the unit it looks like it is in."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return f"{value!r}"[:40] + " is not Unix epoch milliseconds"
-    if not -1e18 < value < 1e18:  # no unit makes it a time; too large for a float at all, possibly
+    if not -1e21 < value < 1e21:  # no unit makes it a time (nanoseconds of 2100 are 4.1e18); may not fit a float
         text = str(value) if isinstance(value, float) else f"a number of {len(str(abs(value)))} digits"
         return f"{text} is not Unix epoch milliseconds from 2015 to 2100"
     for unit, to_ms in _UNITS:
