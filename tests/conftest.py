@@ -100,3 +100,25 @@ def procs() -> Iterator[list[Proc]]:
         if p.process.poll() is None:
             p.process.kill()
             p.process.wait(5)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from tests.support.data import SETTING, data_dir
+
+    root = data_dir()
+    if root is None:
+        return f"{SETTING} unset: tests marked 'data' (real evaluation recordings) are deselected"
+    return f"{SETTING}={root}: tests marked 'data' run"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without KINETIC_TEST_DATA the tests that read the evaluation recordings are deselected (a fresh clone has
+    none beside it); with it, they run and fail if a dataset is missing."""
+    from tests.support.data import data_dir
+
+    if data_dir() is not None:
+        return
+    deselected = [item for item in items if item.get_closest_marker("data")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("data")]

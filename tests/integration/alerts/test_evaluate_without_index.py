@@ -15,14 +15,14 @@ import pytest
 
 from alerts.evaluate.run import evaluate
 from ingest.recordings.datasets import load_description, read_recordings
+from tests.support.data import dataset
 
-ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT.parent / "shared" / "data"
+pytestmark = pytest.mark.data
 INDEXED = ["dsads-torso-legs", "pocket-phone-difronzo"]
 
 
 def without_index(name: str, tmp_path: Path) -> Path:
-    source = DATA / name
+    source = dataset(name)
     if not (source / "index.csv").is_file():
         pytest.fail(f"the evaluation data is not beside the repository ({source}/index.csv is missing)")
     folder = tmp_path / name  # the folder's name chooses the built-in description
@@ -36,7 +36,7 @@ def without_index(name: str, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("name", INDEXED)
 def test_recordings_read_the_same_without_index(name: str, tmp_path: Path) -> None:
     bare = without_index(name, tmp_path)
-    with_index = read_recordings(DATA / name, load_description(DATA / name))
+    with_index = read_recordings(dataset(name), load_description(dataset(name)))
     without = read_recordings(bare, load_description(bare))
     assert [(r.name, r.subject, r.rate_hz) for r in without] == [(r.name, r.subject, r.rate_hz) for r in with_index]
     assert all(np.array_equal(a.t_ms, b.t_ms) for a, b in zip(without, with_index, strict=True))
@@ -45,11 +45,11 @@ def test_recordings_read_the_same_without_index(name: str, tmp_path: Path) -> No
     if name == "dsads-torso-legs":  # one subject per pP_ prefix, as index.csv's subject column says
         index = {
             row.split(",")[0].split("/")[1]: row.split(",")[1]
-            for row in (DATA / name / "index.csv").read_text().splitlines()[1:]
+            for row in (dataset(name) / "index.csv").read_text().splitlines()[1:]
         }
         assert {r.name: r.subject for r in without} == index
     else:  # per recording: median labelled-window rows / 60 s, within 0.1 Hz of index.csv's rounded estimate
-        lines = (DATA / name / "index.csv").read_text().splitlines()
+        lines = (dataset(name) / "index.csv").read_text().splitlines()
         column = lines[0].split(",").index("est_rate_hz")
         estimate = {line.split(",")[0].split("/")[1]: float(line.split(",")[column]) for line in lines[1:]}
         assert all(abs(r.rate_hz - estimate[r.name]) <= 0.1 for r in without), [(r.name, r.rate_hz) for r in without]
@@ -58,7 +58,7 @@ def test_recordings_read_the_same_without_index(name: str, tmp_path: Path) -> No
 def test_dsads_without_index_scores_as_with_it(tmp_path: Path) -> None:
     bare = without_index("dsads-torso-legs", tmp_path)
     (result,) = evaluate(bare, "thigh")
-    (indexed,) = evaluate(DATA / "dsads-torso-legs", "thigh")
+    (indexed,) = evaluate(dataset("dsads-torso-legs"), "thigh")
     assert result["subjects"] == 5
     assert round(result["classes"]["sitting"]["recall"], 3) == 1.0  # was 0.000: each file its own subject, uncalibrated
     assert result == indexed
@@ -75,4 +75,4 @@ def test_the_pocket_set_without_index_is_evaluated_from_the_cli(tmp_path: Path) 
     )
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr  # was KeyError: 'est_rate_hz'
     (result,) = json.loads(out.stdout)["pocket-phone-difronzo"]
-    assert result == json.loads(json.dumps(evaluate(DATA / "pocket-phone-difronzo")[0]))
+    assert result == json.loads(json.dumps(evaluate(dataset("pocket-phone-difronzo"))[0]))

@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.data import dataset
+
 ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT.parent / "shared" / "data"
 DATASETS = ["uci-hapt-waist", "dsads-torso-legs", "pocket-phone-difronzo", "uci-chest-casale"]
 
 
+@pytest.mark.data
 def test_the_documented_table_is_reproduced() -> None:
-    missing = [name for name in DATASETS if not (DATA / name / "labels.csv").is_file()]
-    if missing:
-        pytest.fail(f"the evaluation data is not beside the repository ({DATA}): missing {missing}")
     out = subprocess.run(
-        [sys.executable, "-m", "kinetic", "evaluate", *(str(DATA / n) for n in DATASETS), "--markdown"],
+        [sys.executable, "-m", "kinetic", "evaluate", *(str(dataset(n)) for n in DATASETS), "--markdown"],
         capture_output=True,
         text=True,
         timeout=600,

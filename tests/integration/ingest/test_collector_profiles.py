@@ -21,6 +21,7 @@ from ingest.settings import MqttSettings, WearableConfig
 from ingest.wire import DeviceStatusV1, FeatureBatchV1, Topics
 from kinetic.settings import KineticSettings
 from tests.support.collecting import collecting, on_radio
+from tests.support.data import dataset
 from tests.support.pipeline import recording, until
 from tests.support.servers import Server
 
@@ -168,6 +169,7 @@ def test_a_microbit_is_set_to_50_hz_and_streams_through_the_collector(
     assert all(f.gravity is not None and angle_deg(f.gravity, (0.0, -1.0, 0.05)) < 1 for f in frames)
 
 
+@pytest.mark.data
 def test_a_recorded_file_replays_through_an_emulated_sensor_and_the_collector(
     mosquitto: Server, tmp_path: Path, unique: str
 ) -> None:
@@ -179,9 +181,7 @@ def test_a_recorded_file_replays_through_an_emulated_sensor_and_the_collector(
     from ingest.ble.simulate_ble import load_replay, replay_ble
     from ingest.features import seconds_from_samples
 
-    data = Path(__file__).resolve().parents[4] / "shared" / "data" / "uci-chest-casale" / "recordings"
-    if not data.is_dir():
-        pytest.fail(f"the recordings are not beside the repository ({data})")
+    data = dataset("uci-chest-casale") / "recordings"
     replay = load_replay(data / "participant01.csv.gz", "trunk", seconds=20)
     assert replay.rate_hz == 52 and len(replay.samples) == 20 * 52
     mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique, client_id_prefix=unique)
