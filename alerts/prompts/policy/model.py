@@ -61,7 +61,7 @@ DEFAULT_WEEK_PLAN: dict[Weekday, DayType] = {
 def _known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a tz folder ('Europe'), a long name
         raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Berlin')") from exc
     return value
 

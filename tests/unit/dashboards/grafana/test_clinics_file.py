@@ -22,6 +22,8 @@ def test_the_shipped_clinics_file_loads() -> None:
     [
         ("name", '"Physio\\nNorth"', r"name\s+control character U\+000A"),
         ("timezone", "Europe/Atlantis", r"unknown time zone 'Europe/Atlantis'"),
+        ("timezone", "Europe", r"unknown time zone 'Europe'"),  # a folder of the tz database: IsADirectoryError
+        ("timezone", "x" * 300, r"unknown time zone 'xxx"),
         ("clinicians", '["anna\\u0000@x.example"]', r"clinicians\.0\s+control character U\+0000"),
         ("patients", "[Ann Smith]", r"patients\.0"),
     ],
