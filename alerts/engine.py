@@ -24,6 +24,7 @@ from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
 from alerts.settings import AlertsSettings
+from ingest.order import admit
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
 
 Output = PromptV1 | EventV1
@@ -92,6 +93,7 @@ class EngineCounters:
     frames: int = 0
     secondary_batches: int = 0  # of which from a wearer's other sensors (trunk partner of a thigh, or wrist)
     stale_frames: int = 0
+    glitch_frames: int = 0  # frames that jumped ahead of their sensor's stream and were refused (ingest/order.py)
 
 
 def _dt(t_ms: int) -> datetime:
@@ -105,6 +107,9 @@ _BREAKS: dict[Posture, frozenset[Posture]] = {
     "standing": frozenset({"moving", "sitting"}),
 }
 _FOREVER_MS = 2**62
+# How far behind a sensor's data a "stand still now" calibration may be asked (the CLI stamps it with the host's
+# clock; a sensor's frames reach the service within a batch or two)
+CALIBRATE_LATE_MS = 60_000
 
 
 @dataclass
@@ -116,6 +121,8 @@ class AlertEngine:
     counters: EngineCounters = field(default_factory=EngineCounters)
 
     _resolved: dict[str, PromptPolicy] = field(default_factory=dict, repr=False)
+    # why frames were refused while processing (a clock glitch); the service dead-letters and clears them
+    refused: list[str] = field(default_factory=list, repr=False)
 
     def policy(self, wearer: str) -> PromptPolicy:
         """The wearer's effective policy, resolved once (every second needs it) and again after a live change."""
@@ -137,23 +144,27 @@ class AlertEngine:
         policy = self.policy(batch.wearer)
         lean_limit_deg, zone, lean_episode_s = policy.lean_threshold_deg, policy.zone, self.config.lean_episode_s
         out: list[Output] = []
-        for frame in batch.frames:
+        for received in batch.frames:
             self.counters.frames += 1
-            if device.last_ms is not None and frame.t_ms <= device.last_ms:  # redelivered or late: counted already
+            # event-time order per sensor (ingest/order.py): repeats skipped, a jump held until the next frame
+            device.last_ms, device.held, admitted = admit(device.last_ms, device.held, received)
+            if admitted.stale:  # redelivered, late or the same second again: counted already
                 self.counters.stale_frames += 1
                 if primary:
                     detection.tracker.stale += 1
-                continue
-            device.last_ms = frame.t_ms
-            posture = device.second(frame)  # frame -> the sensor's posture
-            if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
-                second = detection.second(frame, device, posture, lean_limit_deg, zone, lean_episode_s)
-                if second.changes or second.closed_hour or second.lean_ended or second.corrected_hours:
-                    out += self._detected(batch.wearer, state, second)
-                out += self._prompt_second(batch.wearer, state, frame.t_ms)
-            else:  # a trunk partner's exposure and lean run
-                ended = detection.partner_second(frame, device, posture, lean_limit_deg)
-                out += self._lean_ended(batch.wearer, state, ended)
+            if admitted.reason is not None:
+                self.counters.glitch_frames += 1
+                self.refused.append(f"{batch.wearer}/{batch.device}: {admitted.reason}")
+            for frame in admitted.frames:
+                posture = device.second(frame)  # frame -> the sensor's posture
+                if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
+                    second = detection.second(frame, device, posture, lean_limit_deg, zone, lean_episode_s)
+                    if second.changes or second.closed_hour or second.lean_ended or second.corrected_hours:
+                        out += self._detected(batch.wearer, state, second)
+                    out += self._prompt_second(batch.wearer, state, frame.t_ms)
+                else:  # a trunk partner's exposure and lean run
+                    ended = detection.partner_second(frame, device, posture, lean_limit_deg)
+                    out += self._lean_ended(batch.wearer, state, ended)
         return out
 
     def _lean_ended(self, wearer: str, state: WearerState, ended: tuple[int, int] | None) -> list[Output]:
@@ -162,14 +173,30 @@ class AlertEngine:
         return self._outcomes(wearer, state.responses.ended("lean", ended[0], ended[1], moved=True))
 
     def calibrate(self, wearer: str, from_ms: int, device: str | None = None) -> bool:
-        """An explicit "stand still for 5 s" calibration from ``from_ms`` (event time). False if unknown."""
+        """An explicit "stand still for 5 s" calibration from ``from_ms`` (event time). False if the wearer or
+        device is unknown, or no sensor took it: a calibration asked at or before one already taken is a repeat (a
+        redelivery, a retained or replayed command), and one more than ``CALIBRATE_LATE_MS`` behind the sensor's
+        data asks for a moment that is over (the wearer has moved on): taking the next quiet seconds instead would
+        learn the upright from whatever the wearer does now. That one is refused with the reason (``refused``)."""
         state = self.wearers.get(wearer)
         if state is None:
             return False
+        taken = False
         for name, d in state.detection.devices.items():
-            if device is None or name == device:
-                d.calibrate_from(from_ms)
-        return device is None or device in state.detection.devices
+            if device is not None and name != device:
+                continue
+            if d.calibrate_at_ms is not None and from_ms <= d.calibrate_at_ms:
+                continue
+            if d.last_ms is not None and from_ms < d.last_ms - CALIBRATE_LATE_MS:
+                self.refused.append(
+                    f"{wearer}/{name}: calibrate at t_ms {from_ms} is {(d.last_ms - from_ms) / 1000:.0f} s behind the "
+                    f"sensor's data (t_ms {d.last_ms}): the moment to stand still is over; ask again"
+                )
+                continue
+            d.calibrate_from(from_ms)
+            d.calibrate_at_ms = from_ms
+            taken = True
+        return taken
 
     def _detected(self, wearer: str, state: WearerState, second: WearerSecond) -> list[Output]:
         """Events for what detection found this second, and the prompt responses it settles."""
@@ -328,6 +355,7 @@ class AlertEngine:
         try:
             policy = merge(self.policies.for_wearer(command.wearer), live, f"policy command for {command.wearer}")
         except PolicyError as exc:
+            self.refused.append(f"{command.wearer}: policy command rejected: {exc}")
             return False, [EventV1(kind="policy_changed", reason=f"rejected: {exc}"[:200], **event)]
         state.live_policy = live
         self._resolved[command.wearer] = policy

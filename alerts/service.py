@@ -29,9 +29,9 @@ from ingest.wire import (
     PromptV1,
     Topics,
     decode_salvaging,
-    describe_future,
     encode,
-    future_frames,
+    frames_not_ahead,
+    retained_command_problem,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class AlertService:
             async with self._lock:
                 now_ms = int(time.time() * 1000)
                 for message in batch:
-                    await self.handle(client, str(message.topic), payload_bytes(message), now_ms)
+                    await self.handle(client, str(message.topic), payload_bytes(message), now_ms, message.retain)
                     if self.manual_ack:
                         self._unacked.append((message.mid, message.qos))
                 self._last_message = time.monotonic()
@@ -190,30 +190,37 @@ class AlertService:
             command.wearer,
             command.kind,
             f" {command.prompt_id}" if command.prompt_id else "",
-            "" if applied else " ignored (unknown wearer, device or prompt, or the bout is over)",
+            "" if applied else " ignored (unknown wearer, device or prompt, the bout is over, or a repeat)",
         )
         return outputs
 
-    async def handle(self, publisher: Publisher, topic: str, payload: bytes, now_ms: int | None = None) -> None:
+    async def handle(
+        self, publisher: Publisher, topic: str, payload: bytes, now_ms: int | None = None, retained: bool = False
+    ) -> None:
         """One message: decoded against the contract, times checked against this host's clock (``now_ms``, read
         here if not given), through the engine. Whatever it refuses is dead-lettered with the reason; an error
-        inside the engine is logged, counted and dead-lettered too: one message never stops the service."""
+        inside the engine is logged, counted and dead-lettered too: one message never stops the service.
+        ``retained``: the broker sent it because it was retained (a new subscription), not because it was just
+        published; a retained command is refused (``retained_command_problem``)."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        if not payload and topic.endswith("/commands"):
+            return  # a retained command cleared (MQTT deletes a retained message with an empty one): no message
         try:
             batch, partial = decode_salvaging(self.topics.parse(topic), payload)
             if not isinstance(batch, FeatureBatchV1 | CommandV1):
                 raise WireError(f"expected a feature batch or a command on {topic}")
             if isinstance(batch, CommandV1):
+                if retained:
+                    raise WireError(retained_command_problem())
                 if self.max_ahead_ms is not None and batch.at.timestamp() * 1000 > now_ms + self.max_ahead_ms:
                     raise WireError(f"command time {batch.at.isoformat()} is ahead of this host's clock")
             else:
-                future = future_frames(batch.frames, now_ms, self.max_ahead_ms)
-                if future:  # refused, and the frames before them kept
-                    reason = describe_future(batch.frames, future, now_ms)
+                kept, reason = frames_not_ahead(batch.frames, now_ms, self.max_ahead_ms)
+                if reason is not None:  # refused, and the other frames kept
                     partial = reason if partial is None else f"{partial}; {reason}"
-                    if future == len(batch.frames):
+                    if not kept:
                         raise WireError(partial)
-                    batch = batch.model_copy(update={"frames": batch.frames[: len(batch.frames) - future]})
+                    batch = batch.model_copy(update={"frames": kept})
             if partial is not None:  # the good frames go on; the message is set aside with what was left out
                 await self.dead_letters.send(publisher, topic, payload, partial)
         except WireError as exc:
@@ -226,6 +233,8 @@ class AlertService:
             self.internal_errors += 1
             _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+        while self.engine.refused:  # a frame held as a jump ahead, refused as a clock glitch (ingest/order.py)
+            await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
 
     async def _act(self, publisher: Publisher, batch: FeatureBatchV1 | CommandV1) -> None:
         """A valid message through the engine, and what it decides out to the outbox and the channels."""

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -47,8 +48,9 @@ from ingest.wire import (
     Payload,
     Topics,
     decode_salvaging,
-    describe_future,
-    future_frames,
+    frames_not_ahead,
+    payload_problem,
+    retained_command_problem,
 )
 
 ROLLUP_STATE = "rollup"
@@ -163,7 +165,7 @@ class Bridge:
                 if bodies and topic.endswith("/commands"):  # a forget applies to what came before it too
                     await self._commit(b"".join(bodies), points)
                     bodies, points = [], 0
-                body, count = await self._points_of(client, topic, payload, int(time.time() * 1000))
+                body, count = await self._points_of(client, topic, payload, int(time.time() * 1000), message.retain)
                 if count:
                     bodies.append(body)
                     points += count
@@ -177,31 +179,36 @@ class Bridge:
                     self._uncommitted -= len(mids)
                     bodies, mids, points = [], [], 0
 
-    async def _points_of(self, publisher: Publisher, topic: str, payload: bytes, now_ms: int) -> tuple[bytes, int]:
+    async def _points_of(
+        self, publisher: Publisher, topic: str, payload: bytes, now_ms: int, retained: bool = False
+    ) -> tuple[bytes, int]:
         """One message's points in the sink's format, and how many; ``(b"", 0)`` when it is refused, which is
         dead-lettered with the reason. Nothing a message holds stops the loop: an error while handling it is
-        logged, counted (``internal_errors``) and dead-lettered like a refusal."""
+        logged, counted (``internal_errors``) and dead-lettered like a refusal. A retained command is refused
+        (``retained_command_problem``): a retained ``forget`` would erase at every resubscription."""
         try:
             decoded, partial = self._decode(topic, payload)
+            if retained and isinstance(decoded, CommandV1):
+                raise WireError(retained_command_problem())
             if isinstance(decoded, FeatureBatchV1) or is_fast_batch(decoded):
-                future = future_frames(decoded.frames, now_ms, self.max_ahead_ms)
-                if future:  # refused, and the frames before them kept
-                    reason = describe_future(decoded.frames, future, now_ms)
+                kept, reason = frames_not_ahead(decoded.frames, now_ms, self.max_ahead_ms)
+                if reason is not None:  # refused, and the other frames kept
                     partial = reason if partial is None else f"{partial}; {reason}"
-                    if future == len(decoded.frames):
+                    if not kept:
                         raise WireError(partial)
-                    decoded = _first_frames(decoded, len(decoded.frames) - future)
+                    decoded = _with_frames(decoded, kept)
                 if partial is not None:  # the good frames are stored; the message is set aside with the rest
                     await self.dead_letters.send(publisher, topic, payload, partial)
                 self._lag_max_ms = max(self._lag_max_ms, now_ms - decoded.frames[-1].t_ms)
             elif (
                 isinstance(decoded, DeviceStatusV1)
                 and decoded.t_ms is not None
-                and future_frames([decoded], now_ms, self.max_ahead_ms)
+                and self.max_ahead_ms is not None
+                and decoded.t_ms > now_ms + self.max_ahead_ms
             ):
                 raise WireError(f"status t_ms {decoded.t_ms} is ahead of this host's clock")
         except WireError as exc:
-            if payload or not topic.endswith("/status"):  # empty: a retained status cleared, nothing to store
+            if payload or not topic.endswith(("/status", "/commands")):  # empty: a retained message cleared
                 await self.dead_letters.send(publisher, topic, payload, str(exc))
             return b"", 0
         if isinstance(decoded, CommandV1):
@@ -274,6 +281,9 @@ class Bridge:
         else - and whatever it refuses - through the contract's pydantic models, which keep a batch's good frames
         and name the reason for the rest (``decode_salvaging``). Raises WireError."""
         address = self.topics.parse(topic)
+        too_large = payload_problem(payload)
+        if too_large is not None:
+            raise WireError(too_large)
         if address.kind == "features" and self.sink.writes_line_protocol:
             batch = decode_features(payload)
             if batch is not None and batch.wearer == address.wearer and batch.device == address.device:
@@ -399,8 +409,8 @@ class Bridge:
             return True
 
 
-def _first_frames(batch: FeatureBatchV1 | BatchLike, keep: int) -> FeatureBatchV1 | BatchLike:
-    """The batch with only its first ``keep`` frames (the rest were refused)."""
+def _with_frames(batch: FeatureBatchV1 | BatchLike, frames: list[Any]) -> FeatureBatchV1 | BatchLike:
+    """The batch with only ``frames`` (the others were refused)."""
     if isinstance(batch, FeatureBatchV1):
-        return batch.model_copy(update={"frames": batch.frames[:keep]})
-    return msgspec.structs.replace(batch, frames=batch.frames[:keep])  # type: ignore[type-var]
+        return batch.model_copy(update={"frames": frames})
+    return msgspec.structs.replace(batch, frames=frames)  # type: ignore[type-var]

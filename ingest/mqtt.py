@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import aiomqtt
 
@@ -22,7 +23,7 @@ from ingest.backoff import Endpoint, backoff_delay_s
 from ingest.errors import IngestError, Unreachable
 from ingest.retry import retry_until_reached
 from ingest.settings import MqttSettings
-from ingest.wire import CommandV1, DeadLetterV1, Topics, encode
+from ingest.wire import CommandV1, DeadLetterV1, Topics, encode, one_line
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -207,12 +208,24 @@ class DeadLetters:
     topics: Topics
     count: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # a line per kind of reason at most every LOG_EVERY_S: a sender repeating its mistake every second (or a fuzzer)
+    # must not flood the log; every letter is still counted and republished
+    _logged: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+
+    LOG_EVERY_S: ClassVar[float] = 30.0
 
     async def send(self, publisher: Publisher, topic: str, payload: bytes, reason: str) -> None:
         self.count += 1
-        short = reason.split(":", 1)[0]
+        short = reason.split(":", 1)[0][:100]
         self.reasons[short] = self.reasons.get(short, 0) + 1
-        _LOGGER.warning("%s %s: dead-lettered (%s)", self.service, topic, reason)
+        now = time.monotonic()
+        last, quiet = self._logged.get(short, (-self.LOG_EVERY_S, 0))
+        if now - last >= self.LOG_EVERY_S:
+            more = f" (and {quiet} more like it in the last {now - last:.0f} s)" if quiet else ""
+            _LOGGER.warning("%s %s: dead-lettered (%s)%s", self.service, topic, one_line(reason, 500), more)
+            self._logged[short] = (now, 0)
+        else:
+            self._logged[short] = (last, quiet + 1)
         letter = DeadLetterV1.wrap(
             service=self.service, topic=topic, reason=reason, payload=payload, received=datetime.now(UTC)
         )

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NewType
+from typing import Annotated, Any, Literal, NewType, Protocol, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -40,6 +40,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ingest.errors import WireError
+from ingest.order import admit
 
 WIRE_VERSION = "v1"
 
@@ -353,11 +354,37 @@ class CommandV1(_Model):
             raise ValueError(f"a {self.kind!r} command needs prompt_id")
         if self.kind == "policy" and not self.settings:
             raise ValueError("a 'policy' command needs settings")
+        if self.kind == "pause" and self.until is not None and self.until <= self.at:
+            raise ValueError(
+                f"pause until {self.until.isoformat()} is not after the command's time {self.at.isoformat()}"
+            )
         return self
+
+
+def retained_command_problem() -> str:
+    """Why a command that reached a service as a retained message is refused. A command is an instruction for once;
+    retained, the broker hands it to every new subscription, so a service restarting with a clean session (or a
+    bridge resubscribing) would obey it again: a ``forget`` would erase what was stored since, a ``calibrate``
+    would re-learn the upright from whatever the wearer does then. Published without retain it is obeyed once."""
+    return "a retained command is refused: a command is obeyed once, when published (publish it without retain)"
 
 
 DEAD_LETTER_TOPIC_MAX = 1024
 DEAD_LETTER_REASON_MAX = 2000
+DEAD_LETTER_PAYLOAD_MAX = 65_536  # bytes of the refused payload kept in its dead letter; the size says the rest
+
+# The largest message any Kinetic service reads, in bytes. The largest valid message is a batch of
+# MAX_FRAMES_PER_BATCH frames with every field at its longest (about 200 KB as JSON); a payload past this limit is
+# refused before it is parsed, so a runaway or hostile sender (a 66 MB or 2 GB message) costs one line, not minutes
+# of parsing in every service. The broker's own limit (max_packet_size in deploy/mosquitto) stops it earlier.
+MAX_PAYLOAD_BYTES = 1_048_576
+
+
+def payload_problem(payload: bytes) -> str | None:
+    """Why a payload is too large to read (None when it is not)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return f"a payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit of a Kinetic message"
+    return None
 
 
 class DeadLetterV1(_Model):
@@ -370,9 +397,16 @@ class DeadLetterV1(_Model):
     payload: str
     payload_encoding: Literal["utf-8", "base64"]
     received: AwareDatetime  # the receiver's clock (maybe unset, 1970), not the data's: not range-checked
+    payload_size: int | None = Field(
+        default=None,
+        ge=0,
+        description="the refused payload's size when only its first DEAD_LETTER_PAYLOAD_MAX bytes are kept",
+    )
 
     @classmethod
     def wrap(cls, *, service: str, topic: str, reason: str, payload: bytes, received: datetime) -> DeadLetterV1:
+        size = len(payload) if len(payload) > DEAD_LETTER_PAYLOAD_MAX else None
+        payload = payload[:DEAD_LETTER_PAYLOAD_MAX]
         try:
             text, encoding = payload.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
@@ -384,6 +418,7 @@ class DeadLetterV1(_Model):
             payload=text,
             payload_encoding=encoding,
             received=received,
+            payload_size=size,
         )
 
 
@@ -520,29 +555,32 @@ def describe_epoch_ms(value: object) -> str:
     return f"{value} is not Unix epoch milliseconds from 2015 to 2100"
 
 
-def future_frames(frames: Sequence[Any], now_ms: int, max_ahead_ms: int | None) -> int:
-    """How many of a batch's last frames are more than ``max_ahead_ms`` ahead of ``now_ms`` (the receiver's clock).
-    Frames are in time order, so these are a suffix: ``frames[: len(frames) - count]`` are the ones to keep.
-    ``max_ahead_ms`` None: no limit (replays of future-dated scenarios)."""
+class _Timed(Protocol):
+    @property
+    def t_ms(self) -> int: ...
+
+
+F = TypeVar("F", bound=_Timed)
+
+
+def frames_not_ahead(frames: Sequence[F], now_ms: int, max_ahead_ms: int | None) -> tuple[list[F], str | None]:
+    """A batch's frames that are at most ``max_ahead_ms`` ahead of ``now_ms`` (the receiver's clock), and the
+    reason the others were refused (None when none was). Each frame is judged on its own: one frame stamped a day
+    ahead in the middle of a batch costs that frame, not the frames after it. ``max_ahead_ms`` None: no limit
+    (replays of future-dated scenarios)."""
     if max_ahead_ms is None:
-        return 0
+        return list(frames), None
     limit = now_ms + max_ahead_ms
-    count = 0
-    for frame in reversed(frames):
-        if frame.t_ms <= limit:
-            break
-        count += 1
-    return count
-
-
-def describe_future(frames: Sequence[Any], count: int, now_ms: int) -> str:
-    """The dead-letter reason for the last ``count`` frames of a batch that lie in the future."""
-    first = frames[len(frames) - count]
+    kept = [frame for frame in frames if frame.t_ms <= limit]
+    if len(kept) == len(frames):
+        return kept, None
+    first = next(frame for frame in frames if frame.t_ms > limit)
     ahead_s = (first.t_ms - now_ms) / 1000
-    return (
-        f"{count} of {len(frames)} frames refused: t_ms {first.t_ms} is {ahead_s:.0f} s ahead of this host's clock "
-        "(KINETIC_CLOCK__MAX_AHEAD_S)"
+    reason = (
+        f"{len(frames) - len(kept)} of {len(frames)} frames refused: t_ms {first.t_ms} is {ahead_s:.0f} s ahead of "
+        "this host's clock (KINETIC_CLOCK__MAX_AHEAD_S)"
     )
+    return kept, reason
 
 
 _PAYLOAD_MODELS: dict[str, type[_Model]] = {
@@ -571,6 +609,9 @@ def decode(topics: Topics, topic: str, payload: bytes) -> tuple[TopicAddress, Pa
 def decode_at(address: TopicAddress, payload: bytes) -> Payload:
     """``decode`` for a topic already parsed."""
     model = _PAYLOAD_MODELS[address.kind]
+    too_large = payload_problem(payload)
+    if too_large is not None:
+        raise WireError(too_large)
     try:
         message = model.model_validate_json(payload)
     except ValidationError as exc:
@@ -617,22 +658,35 @@ def _salvage_frames(payload: bytes) -> tuple[FeatureBatchV1, int, str] | None:
         return None
     kept: list[FeatureFrameV1] = []
     first: str | None = None
+    last_ms: int | None = None
+    held: FeatureFrameV1 | None = None
+    held_at = 0
     for i, item in enumerate(raw["frames"]):
+        at = i  # the frame a problem is about
         try:
             frame = FeatureFrameV1.model_validate_json(json.dumps(item, allow_nan=True))
         except ValidationError as exc:
             problem: str | None = f"frames.{i}: {describe_validation_error(exc)}"
         else:
             problem = batch_problem([frame])
-            if problem is None and kept and frame.t_ms <= kept[-1].t_ms:
-                problem = f"t_ms {frame.t_ms} does not come after {kept[-1].t_ms} (repeated or out of order)"
+            if problem is None:  # in the device's order, as every receiver takes it (ingest/order.py)
+                held_before = held
+                last_ms, held, admitted = admit(last_ms, held, frame)
+                kept += admitted.frames
+                if held is frame:
+                    held_at = i
+                if admitted.refused is not None and held_before is not None:
+                    problem, at = admitted.reason, held_at  # named as the frame it is about
+                elif admitted.stale:
+                    before = kept[-1].t_ms if kept else last_ms
+                    problem = f"t_ms {frame.t_ms} does not come after {before} (repeated or out of order)"
             if problem is not None:
-                problem = f"frames.{i}{problem[len('frames.0') :]}" if problem.startswith("frames.0") else problem
-                problem = problem if problem.startswith("frames.") else f"frames.{i}: {problem}"
-        if problem is None:
-            kept.append(frame)
-        elif first is None:
+                problem = f"frames.{at}{problem[len('frames.0') :]}" if problem.startswith("frames.0") else problem
+                problem = problem if problem.startswith("frames.") else f"frames.{at}: {problem}"
+        if problem is not None and first is None:
             first = problem
+    if held is not None:  # the batch's last frame jumped ahead: the receiver's order decides with the next batch
+        kept.append(held)
     if not kept or first is None:
         return None
     envelope = {key: value for key, value in raw.items() if key != "frames"}

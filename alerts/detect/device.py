@@ -32,9 +32,11 @@ class DeviceState:
     stillness: StillnessTracker = field(default_factory=StillnessTracker)
     still_ms: int = 0
     lean_neutral: LeanNeutral = field(default_factory=LeanNeutral)
-    last_ms: int | None = None
+    last_ms: int | None = None  # the newest frame taken (ingest/order.py)
+    held: FeatureFrameV1 | None = None  # a frame that jumped ahead, waiting for the next to confirm it
     last_posture: Posture = "unknown"
     explicit_from_ms: int | None = None  # a "stand still" calibration was asked for from this time
+    calibrate_at_ms: int | None = None  # the latest calibration taken (a command at or before it is a repeat)
     explicit_seconds: list[Vector] = field(default_factory=list)
 
     def calibrate_from(self, from_ms: int) -> None:

@@ -4,14 +4,16 @@ Dashboards over weeks read ``features_1m`` (one point per device and minute) ins
 frames may expire (retention) while rollups stay. A minute is complete, and emitted, when a frame of a later
 minute arrives or the device reports ``offline``. The state (at most one open minute per device) is saved with
 each spool transaction, so a crash neither loses nor double-counts a minute: redelivered frames that are not
-newer than the last one seen are ignored.
+newer than the last one seen are ignored (``ingest.order``: the same rules as the alert service).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
+from ingest.order import JUMP_MS, SAME_SECOND_MS, admit
 from ingest.store.fast_features import BatchLike
 from ingest.store.points import Point
 
@@ -51,6 +53,20 @@ class _Open:
         return Point("features_1m", tags, fields, self.minute_ms)
 
 
+@dataclass
+class _HeldFrame:
+    """What the rollup needs of a frame held over a checkpoint (the spool's saved state)."""
+
+    t_ms: int
+    incl_deg: float | None
+    gx: float | None
+    gy: float | None
+    gz: float | None
+    enmo_mg: float
+    steps: int
+    lean_deg: float | None
+
+
 def _key(wearer: str, device: str) -> str:
     return f"{wearer}/{device}"  # ids match the wire's pattern, which has no "/"
 
@@ -58,61 +74,98 @@ def _key(wearer: str, device: str) -> str:
 class MinuteRollup:
     def __init__(self, state: str | None = None) -> None:
         self._open: dict[str, _Open] = {}
+        self._held: dict[str, Any] = {}  # per device, a frame that jumped ahead and waits for the next
         self.stale_frames = 0
+        self.glitch_frames = 0
         if state:
             for key, values in json.loads(state).items():
+                held = values.pop("held", None)
+                if held is not None:
+                    self._held[key if "/" in key else _key(values["wearer"], key)] = _HeldFrame(**held)
                 minute = _Open(**{**values, "g_sum": tuple(values.get("g_sum", (0.0, 0.0, 0.0)))})
                 # state saved before the key held the wearer was keyed by device id alone
                 self._open[key if "/" in key else _key(minute.wearer, key)] = minute
 
     def add(self, batch: BatchLike) -> list[Point]:
-        """Fold a batch in; return the minutes it completed."""
+        """Fold a batch in; return the minutes it completed. Frames are taken in event time per device
+        (``ingest.order.admit``): repeats and the same second again are counted in ``stale_frames``, a frame that
+        jumps more than a minute ahead waits for the next, and one refused as a clock glitch is counted in
+        ``glitch_frames``."""
         out: list[Point] = []
         key = _key(batch.wearer, batch.device)
         current = self._open.get(key)
         # Sums run in local variables (this is on the bridge's hot path) and go back at minute boundaries.
-        last_ms = current.last_ms if current is not None else -1
-        for frame in batch.frames:
-            t_ms = frame.t_ms
-            if t_ms <= last_ms:
-                self.stale_frames += 1
-                continue
-            minute = t_ms - t_ms % MINUTE_MS
-            if current is None or minute != current.minute_ms:
-                if current is not None and current.frames:
-                    out.append(current.point(batch.device))
-                current = _Open(batch.wearer, batch.placement, minute, t_ms)
-                self._open[key] = current
-            last_ms = t_ms
-            current.frames += 1
-            if frame.incl_deg is not None:
-                current.incl_sum += frame.incl_deg
-                current.incl_n += 1
-            if frame.gx is not None and frame.gy is not None and frame.gz is not None:
-                sx, sy, sz = current.g_sum
-                current.g_sum = (sx + frame.gx, sy + frame.gy, sz + frame.gz)
-                current.g_n += 1
-            current.enmo_sum += frame.enmo_mg
-            current.steps += frame.steps
-            if frame.lean_deg is not None:
-                current.lean_sum += frame.lean_deg
-                current.lean_n += 1
-        if current is not None:
+        last_ms = current.last_ms if current is not None else None
+        held = self._held.get(key)
+        for received in batch.frames:
+            t_ms = received.t_ms
+            if held is None and last_ms is not None and last_ms + SAME_SECOND_MS <= t_ms <= last_ms + JUMP_MS:
+                taken: tuple[Any, ...] = (received,)  # the common case, without the call
+                last_ms = t_ms
+            else:
+                last_ms, held, admitted = admit(last_ms, held, received)
+                self.stale_frames += admitted.stale
+                self.glitch_frames += admitted.refused is not None
+                taken = admitted.frames
+            for frame in taken:
+                current = self._fold(key, current, batch.wearer, batch.placement, batch.device, frame, out)
+        if current is not None and last_ms is not None:
             current.last_ms = last_ms
+        if held is None:
+            self._held.pop(key, None)
+        else:
+            self._held[key] = held
         return out
 
+    def _fold(
+        self, key: str, current: _Open | None, wearer: str, placement: str, device: str, frame: Any, out: list[Point]
+    ) -> _Open:
+        """One frame taken into its device's minute; a frame of a later minute completes the open one (into
+        ``out``). Returns the open minute."""
+        t_ms = frame.t_ms
+        minute = t_ms - t_ms % MINUTE_MS
+        if current is None or minute != current.minute_ms:
+            if current is not None and current.frames:
+                out.append(current.point(device))
+            current = _Open(wearer, placement, minute, t_ms)
+            self._open[key] = current
+        current.frames += 1
+        if frame.incl_deg is not None:
+            current.incl_sum += frame.incl_deg
+            current.incl_n += 1
+        if frame.gx is not None and frame.gy is not None and frame.gz is not None:
+            sx, sy, sz = current.g_sum
+            current.g_sum = (sx + frame.gx, sy + frame.gy, sz + frame.gz)
+            current.g_n += 1
+        current.enmo_sum += frame.enmo_mg
+        current.steps += frame.steps
+        if frame.lean_deg is not None:
+            current.lean_sum += frame.lean_deg
+            current.lean_n += 1
+        return current
+
     def close_device(self, wearer: str, device: str) -> list[Point]:
-        """The device went offline: its open minute is complete. The last time seen is kept, so a redelivered
-        old frame cannot reopen (and overwrite) a finished minute."""
+        """The device went offline: its open minute is complete. A frame held after a jump was its last and is
+        taken first (no frame will come to refuse it). The last time seen is kept, so a redelivered old frame
+        cannot reopen (and overwrite) a finished minute."""
         key = _key(wearer, device)
         current = self._open.get(key)
+        out: list[Point] = []
+        held = self._held.pop(key, None)
+        if held is not None and current is not None:
+            current = self._fold(key, current, wearer, current.placement, device, held, out)
+            current.last_ms = held.t_ms
         if current is None or current.frames == 0:
-            return []
+            return out
         self._open[key] = _Open(current.wearer, current.placement, -1, current.last_ms)
-        return [current.point(device)]
+        return [*out, current.point(device)]
 
     def state(self) -> str:
-        return json.dumps({device: asdict(values) for device, values in self._open.items()})
+        state: dict[str, dict[str, Any]] = {key: asdict(values) for key, values in self._open.items()}
+        for key, frame in self._held.items():
+            if key in state:
+                state[key]["held"] = {name: getattr(frame, name) for name in _HeldFrame.__dataclass_fields__}
+        return json.dumps(state)
 
     def open_minutes(self, wearer: str) -> dict[str, dict[str, object]]:
         """The wearer's devices and the minute each has open (data rights: ``kinetic data export``). A device whose
@@ -125,6 +178,9 @@ class MinuteRollup:
 
     def forget(self, wearer: str) -> bool:
         """Drop the wearer's open minutes without emitting them (``kinetic data delete``); True if any was held."""
+        self._held = {
+            key: frame for key, frame in self._held.items() if key in self._open and self._open[key].wearer != wearer
+        }
         kept = {key: values for key, values in self._open.items() if values.wearer != wearer}
         forgotten = len(kept) != len(self._open)
         self._open = kept

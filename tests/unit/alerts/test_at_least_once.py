@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy
+from ingest.order import SAME_SECOND_MS
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.store.points import Point
@@ -89,4 +90,29 @@ def test_the_clean_day_decides_something() -> None:
 @settings(max_examples=25, deadline=None)
 @given(redelivered())
 def test_any_redelivery_decides_exactly_what_one_delivery_decides(batches: list[FeatureBatchV1]) -> None:
+    assert decisions(batches) == ONCE
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, len(BATCHES) - 2), st.integers(0, 9), st.integers(61, 6 * 3600))
+def test_one_frame_hours_ahead_in_a_backlog_costs_only_itself(at: int, index: int, ahead_s: int) -> None:
+    """Found after the named cases: a replayed backlog with one frame stamped hours ahead (yet behind the host's
+    clock, so no future check stops it) made the alert engine and the rollup skip the rest of the backlog."""
+    batch = BATCHES[at]
+    frames = list(batch.frames)
+    index = min(index, len(frames) - 1)
+    glitch = frames[index].model_copy(update={"t_ms": BATCHES[-1].frames[-1].t_ms + ahead_s * 1000})
+    frames.insert(index + 1, glitch)
+    batches = [*BATCHES[:at], batch.model_copy(update={"frames": frames}), *BATCHES[at + 1 :]]
+    assert decisions(batches) == ONCE
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.dictionaries(st.integers(0, len(BATCHES) - 1), st.integers(1, SAME_SECOND_MS - 1), min_size=1, max_size=10))
+def test_the_same_second_sent_again_with_another_stamp_counts_once(repeats: dict[int, int]) -> None:
+    """Found after the named cases: frames less than a second apart were each counted as a second."""
+    batches = list(BATCHES)
+    for at, offset_ms in repeats.items():
+        frames = [g for f in BATCHES[at].frames for g in (f, f.model_copy(update={"t_ms": f.t_ms + offset_ms}))]
+        batches[at] = BATCHES[at].model_copy(update={"frames": frames})
     assert decisions(batches) == ONCE

@@ -10,7 +10,7 @@ from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for, frames_for
-from ingest.wire import EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
+from ingest.wire import CommandV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
 
 CATALOG = load_catalog()
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
@@ -333,3 +333,39 @@ def test_sitting_bouts_hold_no_upright_period_and_no_prompt_counts_a_break_befor
             assert metrics["break_after_s"] > 0
             broke_at = bout_ends[(prompt.trigger, prompt.bout_start)]
             assert broke_at - prompt.created == timedelta(seconds=metrics["break_after_s"])
+
+
+def test_a_calibration_is_taken_once_and_only_while_its_moment_lasts() -> None:
+    """Found after the named cases: a redelivered "stand still now" (QoS 1 after a restart, a replayed or retained
+    command) re-learned the upright from the next quiet seconds, whatever the wearer was doing by then."""
+    scenario = parse_scenario("wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [stand 1m, sit 40m]\n")
+    frames = [f.model_copy(update={"incl_deg": None}) for f in frames_of(scenario)]
+    engine = AlertEngine(EngineConfig(), CATALOG)
+    engine.process(FeatureBatchV1(wearer="ann", device="d", placement="thigh", seq=0, frames=frames[:10]))
+    at = frames[10].t_ms
+    assert engine.calibrate("ann", at)
+    assert not engine.calibrate("ann", at)  # the same command again: a repeat, not taken
+    assert not engine.calibrate("ann", at - 5000)  # an older one: not taken either
+    assert engine.refused == []  # repeats are normal at-least-once delivery: counted by the caller, no dead letter
+    engine.process(FeatureBatchV1(wearer="ann", device="d", placement="thigh", seq=1, frames=frames[10:200]))
+    device = engine.wearers["ann"].primary_device
+    assert device.calibration.source == "explicit" and device.explicit_from_ms is None
+    # 190 s later the sensor's data is past the moment: a command asked then is refused with the reason
+    assert not engine.calibrate("ann", frames[199].t_ms - 61_000)
+    assert engine.refused == [
+        f"ann/d: calibrate at t_ms {frames[199].t_ms - 61_000} is 61 s behind the sensor's data "
+        f"(t_ms {frames[199].t_ms}): the moment to stand still is over; ask again"
+    ]
+    assert device.explicit_from_ms is None  # nothing re-learned
+
+
+def test_a_rejected_policy_command_is_refused_with_the_reason() -> None:
+    engine = AlertEngine(EngineConfig(), CATALOG)
+    scenario = parse_scenario("wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 1m]\n")
+    engine.process(next(iter(batches_for(scenario, scenario.wearers[0], 10))))
+    command = CommandV1(
+        kind="policy", wearer="ann", at=datetime.fromtimestamp(T0 / 1000, UTC), settings={"sitting_threshold_min": -5}
+    )
+    applied, out = engine.command(command)
+    assert not applied and out[0].reason is not None and out[0].reason.startswith("rejected: ")
+    assert len(engine.refused) == 1 and engine.refused[0].startswith("ann: policy command rejected: ")

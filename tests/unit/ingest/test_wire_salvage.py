@@ -101,3 +101,20 @@ def test_other_messages_are_decoded_whole() -> None:
     status = TOPICS.parse(TOPICS.status("ann", "ann-thigh"))
     with pytest.raises(WireError):
         decode_salvaging(status, b'{"wearer": "ann", "device": "ann-thigh", "state": "asleep"}')
+
+
+def test_a_frame_hours_ahead_mid_batch_is_refused_and_the_frames_after_it_kept() -> None:
+    """Found after the named cases: a batch of a replayed backlog with one frame stamped 3 h ahead kept that frame
+    and refused every later one as out of order. The batch is judged like a receiver takes a device's stream
+    (ingest/order.py): the jump is refused because the stream goes on from before it."""
+    glitch = {**good(5), "t_ms": T0 + 3 * 3_600_000}
+    frames = [good(i) for i in range(5)] + [glitch] + [good(i) for i in range(5, 10)]
+    batch, reason = decode_salvaging(ADDRESS, payload(frames))
+    assert [f.t_ms for f in batch.frames] == [T0 + i * 1000 for i in range(10)]  # type: ignore[attr-defined]
+    assert reason == (
+        f"1 of 11 frames refused (first: frames.5: t_ms {T0 + 3 * 3_600_000} jumped 10796 s ahead of the device's "
+        f"stream (t_ms {T0 + 4000}), which went on from t_ms {T0 + 5000}: refused as a clock glitch)"
+    )
+    # a jump at the end of a batch cannot be judged yet: it is kept, and the receiver's order decides
+    batch, reason = decode_salvaging(ADDRESS, payload([good(0), good(2), good(1), glitch]))
+    assert [f.t_ms for f in batch.frames][-1] == T0 + 3 * 3_600_000  # type: ignore[attr-defined]

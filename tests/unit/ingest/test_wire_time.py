@@ -17,8 +17,7 @@ from ingest.wire import (
     Topics,
     decode,
     describe_epoch_ms,
-    describe_future,
-    future_frames,
+    frames_not_ahead,
 )
 
 TOPICS = Topics("kinetic")
@@ -92,22 +91,25 @@ def frames_at(*t_ms: int) -> list[FeatureFrameV1]:
     st.integers(0, 10_000_000),
     st.one_of(st.none(), st.integers(0, 1_000_000)),
 )
-def test_the_frames_from_the_future_are_the_batch_s_tail(times: list[int], now_ms: int, ahead: int | None) -> None:
+def test_each_frame_from_the_future_is_refused_on_its_own(times: list[int], now_ms: int, ahead: int | None) -> None:
     frames = frames_at(*(T0 + t for t in times))
-    count = future_frames(frames, T0 + now_ms, ahead)
-    kept, refused = frames[: len(frames) - count], frames[len(frames) - count :]
+    kept, reason = frames_not_ahead(frames, T0 + now_ms, ahead)
     limit = None if ahead is None else T0 + now_ms + ahead
-    assert all(limit is None or f.t_ms <= limit for f in kept)
-    assert all(limit is not None and f.t_ms > limit for f in refused)
+    assert kept == [f for f in frames if limit is None or f.t_ms <= limit]
+    assert (reason is None) == (len(kept) == len(frames))
 
 
-def test_the_reason_for_frames_from_the_future_says_how_far_ahead() -> None:
+def test_a_frame_a_day_ahead_mid_batch_costs_only_itself() -> None:
+    """Fault found after the named cases: the check kept the frames before the first future one, so a future frame
+    in the middle of a batch discarded the good frames after it."""
     now = T0
-    frames = frames_at(T0 - 2000, T0 - 1000, T0 + int(timedelta(days=1).total_seconds() * 1000))
-    assert future_frames(frames, now, 300_000) == 1
-    assert describe_future(frames, 1, now) == (
-        f"1 of 3 frames refused: t_ms {T0 + 86_400_000} is 86400 s ahead of this host's clock "
+    day_ms = int(timedelta(days=1).total_seconds() * 1000)
+    frames = frames_at(T0 - 3000, T0 - 2000 + day_ms, T0 - 1000, T0)
+    kept, reason = frames_not_ahead(frames, now, 300_000)
+    assert [f.t_ms for f in kept] == [T0 - 3000, T0 - 1000, T0]
+    assert reason == (
+        f"1 of 4 frames refused: t_ms {T0 - 2000 + day_ms} is 86398 s ahead of this host's clock "
         "(KINETIC_CLOCK__MAX_AHEAD_S)"
     )
-    assert future_frames(frames, now, None) == 0
+    assert frames_not_ahead(frames, now, None) == (frames, None)
     assert datetime.fromtimestamp(EARLIEST_MS / 1000, UTC).year == 2015

