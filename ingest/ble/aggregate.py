@@ -57,6 +57,14 @@ class SecondAggregator:
         self._xyz.append(sample_g)
         return out
 
+    def restart(self) -> list[FeatureFrameV1]:
+        """The sample clock was set back (``ClockWatch`` saw the host's clock go back): complete the second in
+        progress and start again at whatever time comes next, however close to the last, instead of folding the
+        samples of the next seconds into it. Counted in ``clock_steps``."""
+        self.clock_steps += 1
+        self._last_t = None
+        return self.flush()
+
     def flush(self) -> list[FeatureFrameV1]:
         if not self._t:
             return []
@@ -65,6 +73,33 @@ class SecondAggregator:
         )
         self._t, self._xyz, self._second = [], [], None
         return frames
+
+
+@dataclass
+class ClockWatch:
+    """Readings of the host clock at notification arrival, in the order they were taken. Pure (readings in).
+
+    Notifications arrive in real time, so readings never go back unless the clock was set back (NTP stepping a
+    clock that ran ahead, a manual change): any reading more than ``TOLERANCE_MS`` before the one before is a step.
+    Sample times are back-dated from arrival, so a step of under ``SecondAggregator.STEP_BACK_MS`` looks like a late
+    notification to the aggregator, which would fold every sample until the clock catches up into one second
+    (a 3 s step: one second of 208 samples at 52 Hz); the collector restarts the aggregation at a step instead.
+    ``steps`` counts them, ``last_step_ms`` is the last one's size (negative)."""
+
+    TOLERANCE_MS: ClassVar[int] = 2  # rounding of two readings of the same instant
+    steps: int = 0
+    last_step_ms: int = 0
+    _last_ms: int | None = None
+
+    def read(self, now_ms: int) -> bool:
+        """Take a reading; True when the clock went back since the last one."""
+        stepped = self._last_ms is not None and now_ms < self._last_ms - self.TOLERANCE_MS
+        if stepped:
+            assert self._last_ms is not None
+            self.steps += 1
+            self.last_step_ms = now_ms - self._last_ms
+        self._last_ms = now_ms
+        return stepped
 
 
 @dataclass

@@ -29,7 +29,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
 from ingest.backoff import backoff_delay_s
-from ingest.ble.aggregate import Batcher, SecondAggregator
+from ingest.ble.aggregate import Batcher, ClockWatch, SecondAggregator
 from ingest.ble.profiles import heart_rate, infinitime
 from ingest.ble.profiles.device_info import (
     BATTERY_LEVEL,
@@ -192,21 +192,27 @@ class Collector:
         )
 
         stream = motion_stream(cfg)
+        watch = ClockWatch()
 
         def on_motion(_: Any, data: bytearray) -> None:
             self.counters.notifications += 1
+            received_ms = round(self.clock() * 1000)
+            frames: list[FeatureFrameV1] = []
+            steps = aggregator.clock_steps
+            step_ms = 0
+            if watch.read(received_ms):  # the host clock was set back: the second in progress ends here
+                frames += aggregator.restart()
+                step_ms = watch.last_step_ms
             try:
-                timed = stream.decode(round(self.clock() * 1000), data)
+                timed = stream.decode(received_ms, data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad notification (%s)", cfg.wearer, cfg.device, exc)
-                return
+                timed = []
             if timed is None:
                 self.counters.repeated_notifications += 1
-                return
+                timed = []
             self.counters.samples += len(timed)
-            frames = []
-            steps = aggregator.clock_steps
             for t_ms, sample in timed:
                 frames += aggregator.add(t_ms, sample)
             if aggregator.clock_steps > steps:
@@ -216,7 +222,7 @@ class Collector:
                     "start again from the new time, and receivers treat them as late until they pass the old",
                     cfg.wearer,
                     cfg.device,
-                    -aggregator.last_step_ms / 1000,
+                    -(step_ms or aggregator.last_step_ms) / 1000,
                 )
             refused = batcher.refused
             self._queue_batches(batcher.add(heart.stamp(frames)))

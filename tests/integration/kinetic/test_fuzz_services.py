@@ -57,8 +57,8 @@ def sentinel(seq: int) -> FeatureBatchV1:
 
 
 def refused(topics: Topics, topic: str, payload: bytes) -> bool:
-    if not payload and topic.endswith("/status"):
-        return False  # a cleared retained status (MQTT's way to delete one): nothing to store, nothing wrong
+    if not payload and topic.endswith(("/status", "/commands")):
+        return False  # a cleared retained message (MQTT's way to delete one): nothing to store, nothing wrong
     try:
         decode(topics, topic, payload)
     except WireError:

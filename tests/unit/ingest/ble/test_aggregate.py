@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ingest.ble.aggregate import Batcher, SecondAggregator
+import pytest
+
+from ingest.ble.aggregate import Batcher, ClockWatch, SecondAggregator
 from ingest.wire import FeatureFrameV1
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z: a batch's times lie from 2015 to 2100
@@ -73,3 +75,35 @@ def test_a_step_forward_leaves_a_gap_and_nothing_else() -> None:
     frames += agg.flush()
     assert [f.t_ms - T0 for f in frames] == [0, 1000, 600_000, 601_000]
     assert agg.clock_steps == 0 and agg.reordered == 0
+
+
+@pytest.mark.parametrize("step_s", [1, 3, 4.9])
+def test_a_host_clock_set_back_by_seconds_starts_the_seconds_again_at_the_step(step_s: float) -> None:
+    """Found after the named cases: a host clock set back by less than STEP_BACK_MS (NTP correcting a few seconds)
+    looked like a late notification, and every sample until the clock caught up was folded into one second
+    (n = 104, 208, 307 at 52 Hz). The collector reads the host clock at each notification; a reading before the
+    one before is a step (``ClockWatch``), and the aggregation restarts there. Samples are stamped as the
+    collector does: at arrival, back-dated by the rate (here 5 samples at 50 Hz per notification, every 100 ms)."""
+    agg, watch = SecondAggregator(), ClockWatch()
+    frames = []
+    for k in range(200):  # 20 s of notifications; the clock goes back step_s at 10 s
+        received = T0 + k * 100 + (0 if k < 100 else -round(step_s * 1000))
+        if watch.read(received):
+            frames += agg.restart()
+        for i in range(5):
+            frames += agg.add(received - (4 - i) * 20, (0.0, 0.0, 1.0))
+    frames += agg.flush()
+    assert max(f.n for f in frames) <= 50  # before: 50 * (1 + step_s) in the second of the step
+    # every sample in a second of its own time, but for a second the step cut short of min_samples
+    assert 1000 - agg.min_samples < sum(f.n for f in frames) <= 1000
+    assert watch.steps == 1 and watch.last_step_ms == -round(step_s * 1000) + 100
+    assert agg.clock_steps == 1
+    # what the receivers see: the seconds after the step repeat times already sent, and are taken as late
+    times = [f.t_ms // 1000 * 1000 for f in frames]
+    assert times[:10] == [T0 + (i - 1) * 1000 for i in range(10)]  # the first samples are back-dated before T0
+
+
+def test_readings_of_a_clock_that_only_goes_forward_are_no_step() -> None:
+    watch = ClockWatch()
+    assert not any(watch.read(T0 + t) for t in (0, 0, 1, 500, 499, 498, 60_000))  # 2 ms of rounding allowed
+    assert watch.steps == 0
