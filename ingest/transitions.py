@@ -52,6 +52,7 @@ QUIET_WINDOW_S = 1.5  # stillness and orientation before / after: this window ju
 MIN_VELOCITY_M_S = 0.2  # the dominant vertical velocity peak
 MIN_DOMINANCE = 0.15  # (up + down) / (up - down) peaks of the velocity: + for up, - for down
 STILL_SD_G = 0.06  # the norm's SD on the still side (walking and stairs: 0.07 g and more)
+SEATED_SD_G = 0.02  # before a sit-to-stand: a sitter about to rise is still (HAPT: 95 % under 7 mg)
 MIN_CHANGE_DEG = 5.0
 MAX_CHANGE_DEG = 60.0
 REFRACTORY_S = 3.0
@@ -205,9 +206,10 @@ class TransitionDetector:
         velocity = velocity - np.linspace(0.0, float(velocity[-1]), len(velocity))
         up, down = float(velocity.max()), float(velocity.min())
         dominance = (up + down) / (up - down) if up > down else 0.0
-        if dominance >= MIN_DOMINANCE and up >= MIN_VELOCITY_M_S:
+        # the seated side is the still one: a sitter is still before rising, and settles after sitting down
+        if dominance >= MIN_DOMINANCE and up >= MIN_VELOCITY_M_S and sd_before < SEATED_SD_G:
             kind: TransitionKind = "sit_to_stand"
-        elif dominance <= -MIN_DOMINANCE and down <= -MIN_VELOCITY_M_S:
+        elif dominance <= -MIN_DOMINANCE and down <= -MIN_VELOCITY_M_S and sd_after < STILL_SD_G:
             kind = "stand_to_sit"
         else:
             return None

@@ -25,6 +25,7 @@ from alerts.evaluate.metrics import (
 from alerts.evaluate.protocol import Detector, LabelledRecording, PhysicalThresholds
 from ingest.features import seconds_from_samples
 from ingest.recordings.datasets import CLASSES, Recording, load_description, read_recordings
+from ingest.transitions import TransitionDetector
 from ingest.wire import FeatureFrameV1, Placement
 
 MIN_POSTURE_S = 10
@@ -165,8 +166,17 @@ def evaluate(folder: Path, only: str | None = None, detector: Detector[Any] | No
 
     labelled: list[LabelledRecording] = []
     for session_name, session in sorted(sessions.items()):
+        # the edge feature path as the collector runs it: a trunk sensor's frames carry its postural transitions
         frames = {
-            rec.name: {p: list(seconds_from_samples(rec.t_ms, rec.acc_g[p])) for p in placements} for rec in session
+            rec.name: {
+                p: list(
+                    seconds_from_samples(
+                        rec.t_ms, rec.acc_g[p], transitions=TransitionDetector() if p == "trunk" else None
+                    )
+                )
+                for p in placements
+            }
+            for rec in session
         }
         # Calibration: learned from the session's own walking, found by the movement detector (not the labels),
         # over the whole session at once (its recordings were made separately; the live engine learns the same
