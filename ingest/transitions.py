@@ -31,7 +31,6 @@ docs/evaluation.md. The constants are round physical values read from the develo
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -95,40 +94,46 @@ class TransitionDetector:
     """Streaming: feed the samples of each completed second in time order (``push``); get the transitions that
     the new data decided. Keeps the last ``BUFFER_S`` of samples (a few KB). ``detect`` runs it over a recording."""
 
-    _t: deque[int] = field(default_factory=deque)
-    _acc: deque[tuple[float, float, float]] = field(default_factory=deque)
+    _t: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _acc: FloatArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.float64))
     _examined_to_ms: int | None = None  # lean peaks before this time were looked at already
     _last_ms: int | None = None  # the last transition's peak
 
     def push(self, t_ms: IntArray, acc_g: FloatArray) -> list[Transition]:
         """Samples (``t_ms`` increasing, ``acc_g`` shape (n, 3) in g) of the next second(s) -> transitions whose
         peak lies in the span that the new data completed, oldest first. Never raises on odd values: non-finite
-        samples are dropped and a span without enough samples gives nothing."""
-        if len(t_ms) == 0:
+        samples are dropped, samples not after the last one are ignored (a clock set back by more than
+        ``CLOCK_STEP_BACK_MS`` starts the detector again) and a span without enough samples gives nothing."""
+        t_new = np.asarray(t_ms, dtype=np.int64)
+        acc_new = np.asarray(acc_g, dtype=np.float64).reshape(-1, 3)
+        finite = np.isfinite(acc_new).all(axis=1)
+        t_new, acc_new = t_new[finite], acc_new[finite]
+        if len(t_new) == 0:
             return []
-        finite = np.isfinite(acc_g).all(axis=1)
-        last = self._t[-1] if self._t else None
-        for t, a in zip(t_ms[finite].tolist(), acc_g[finite].tolist(), strict=True):
-            if last is not None and t < last - CLOCK_STEP_BACK_MS:  # the clock was set back: start again
-                self._t.clear()
-                self._acc.clear()
-                self._examined_to_ms = self._last_ms = last = None
-            if last is not None and t <= last:
-                continue
-            self._t.append(int(t))
-            self._acc.append((a[0], a[1], a[2]))
-            last = t
-        if not self._t:
+        if len(self._t) and t_new[0] < self._t[-1] - CLOCK_STEP_BACK_MS:  # the clock was set back: start again
+            self._t, self._acc = self._t[:0], self._acc[:0]
+            self._examined_to_ms = self._last_ms = None
+        # keep strictly increasing times only
+        last = int(self._t[-1]) if len(self._t) else None
+        keep = np.ones(len(t_new), dtype=bool)
+        running = np.maximum.accumulate(t_new)
+        keep[1:] = t_new[1:] > running[:-1]
+        if last is not None:
+            keep &= t_new > last
+        t_new, acc_new = t_new[keep], acc_new[keep]
+        if len(t_new) == 0:
             return []
-        newest = self._t[-1]
-        while self._t and self._t[0] < newest - BUFFER_S * 1000:
-            self._t.popleft()
-            self._acc.popleft()
+        t_all = np.concatenate((self._t, t_new))
+        acc_all = np.concatenate((self._acc, acc_new))
+        newest = int(t_all[-1])
+        first = int(np.searchsorted(t_all, newest - int(BUFFER_S * 1000)))
+        self._t, self._acc = t_all[first:], acc_all[first:]
         decided_to = newest - int(DECISION_DELAY_S * 1000)
+        oldest = int(self._t[0])
         start = self._examined_to_ms
         if start is None:
-            start = self._t[0] + int((REFERENCE_S[0] + VELOCITY_WINDOW_S / 2) * 1000)
-        start = max(start, self._t[0] + int(REFERENCE_S[0] * 1000))
+            start = oldest + int((REFERENCE_S[0] + VELOCITY_WINDOW_S / 2) * 1000)
+        start = max(start, oldest + int(REFERENCE_S[0] * 1000))
         if decided_to <= start:
             return []
         self._examined_to_ms = decided_to
@@ -136,10 +141,9 @@ class TransitionDetector:
         return [] if found is None else [found]
 
     def _examine(self, from_ms: int, to_ms: int) -> Transition | None:
-        t = np.fromiter(self._t, dtype=np.int64, count=len(self._t))
+        t, acc = self._t, self._acc
         if len(t) < 20:
             return None
-        acc = np.array(self._acc, dtype=np.float64)
         span_s = (t[-1] - t[0]) / 1000.0
         rate = (len(t) - 1) / span_s if span_s > 0 else 0.0
         if rate < 5.0:
