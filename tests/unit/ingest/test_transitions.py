@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ingest.ble.aggregate import SecondAggregator
 from ingest.features import FloatArray, IntArray, seconds_from_samples
 from ingest.transitions import REFRACTORY_S, Transition, TransitionDetector, detect
+from ingest.wire import FeatureFrameV1
 from tests.support.synthetic import rotation, segment
 
 RATE_HZ = 50.0
@@ -168,3 +170,15 @@ def test_a_noisy_day_of_postures_is_read_with_transitions_no_closer_than_the_ref
     found = detect(t_ms, acc)
     times = [f.t_ms for f in found]
     assert all(b - a >= REFRACTORY_S * 1000 for a, b in itertools.pairwise(times))
+
+
+def test_the_collectors_aggregator_reports_the_same_transition_sample_by_sample() -> None:
+    t_ms, acc = day([("stand", 20), ("stand_to_sit", 2), ("sit", 30)], rotation(0, 90, 0))
+    (expected,) = detect(t_ms, acc)
+
+    def aggregated(aggregator: SecondAggregator) -> list[FeatureFrameV1]:
+        return [f for t, a in zip(t_ms.tolist(), acc.tolist(), strict=True) for f in aggregator.add(t, tuple(a))]
+
+    marked = [f for f in aggregated(SecondAggregator(transitions=TransitionDetector())) if f.trans is not None]
+    assert [(f.trans, f.t_ms - (f.trans_lag_ms or 0)) for f in marked] == [(expected.kind, expected.t_ms)]
+    assert all(f.trans is None for f in aggregated(SecondAggregator()))  # a thigh or wrist sensor's: none
