@@ -37,6 +37,7 @@ class EngineConfig:
     min_posture_s: int = 10
     max_gap_s: int = 60
     lean_episode_s: int = 5 * 60
+    trunk_transitions: bool = False  # hold a trunk's sitting/upright from its postural transitions
 
     @classmethod
     def from_settings(cls, settings: AlertsSettings) -> EngineConfig:
@@ -44,6 +45,7 @@ class EngineConfig:
             min_posture_s=settings.min_posture_s,
             max_gap_s=settings.max_gap_s,
             lean_episode_s=round(settings.lean_episode_min * 60),
+            trunk_transitions=settings.trunk_transitions,
         )
 
 
@@ -158,7 +160,9 @@ class AlertEngine:
             for frame in admitted.frames:
                 posture = device.second(frame)  # frame -> the sensor's posture
                 if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
-                    second = detection.second(frame, device, posture, lean_limit_deg, zone, lean_episode_s)
+                    second = detection.second(
+                        frame, device, posture, lean_limit_deg, zone, lean_episode_s, self.config.trunk_transitions
+                    )
                     if second.changes or second.closed_hour or second.lean_ended or second.corrected_hours:
                         out += self._detected(batch.wearer, state, second)
                     out += self._prompt_second(batch.wearer, state, frame.t_ms)

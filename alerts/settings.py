@@ -20,6 +20,11 @@ class AlertsSettings(BaseModel):
         default=10, ge=1, le=600, description="activPAL-style minimum duration before a new posture counts"
     )
     max_gap_s: int = Field(default=60, ge=2, le=3600, description="a data gap longer than this ends the current bout")
+    trunk_transitions: bool = Field(
+        default=False,
+        description="a trunk sensor's sitting/upright is held from the postural transitions its edge reports "
+        "(alerts.detect.transitions); off: orientation alone (docs/evaluation.md has both)",
+    )
     lean_episode_min: float = Field(
         default=5.0, gt=0, le=240, description="a sustained lean episode lasts at least this long beyond 10 deg"
     )

@@ -151,6 +151,15 @@ class FeatureFrameV1(_Model):
     hr_bpm: float | None = Field(
         default=None, ge=20, le=300, description="heart rate in the second (Heart Rate Service), when the sensor has it"
     )
+    trans: Literal["sit_to_stand", "stand_to_sit"] | None = Field(
+        default=None,
+        description="a postural transition the edge detected from the raw trunk samples (ingest.transitions), "
+        "reported in the first frame after it was decided; optional, added within v1",
+    )
+    trans_conf: float | None = Field(default=None, ge=0.0, le=1.0, description="the transition's confidence, 0-1")
+    trans_lag_ms: int | None = Field(
+        default=None, ge=0, le=60_000, description="how long before this second's start the transition's peak was"
+    )
 
     @property
     def gravity(self) -> tuple[float, float, float] | None:

@@ -14,8 +14,9 @@ from datetime import tzinfo
 from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.detect.device import DeviceState
-from alerts.detect.posture import Posture, fuse
+from alerts.detect.posture import Posture, fuse, inclination_deg
 from alerts.detect.summary import HourSummary, StillSeconds, local_hour, local_hour_start_ms
+from alerts.detect.transitions import SitStandState
 from ingest.wire import FeatureFrameV1, Placement, Trigger
 
 PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
@@ -55,6 +56,7 @@ class WearerDetection:
     frames: int = 0
     previous_hour: HourSummary | None = None  # the hour before ``hour``: a bout back-dated into it is counted there
     still: StillSeconds | None = None  # the primary sensor's current still run, as the hours counted it
+    sit_stand: SitStandState | None = None  # the primary trunk sensor's held sitting/upright (made on first use)
 
     @property
     def primary_device(self) -> DeviceState:
@@ -74,6 +76,7 @@ class WearerDetection:
             if PLACEMENT_RANK[placement] < PLACEMENT_RANK[self.primary_device.placement]:
                 self.primary = name
                 self.tracker = new_tracker()
+                self.sit_stand = None
         return device
 
     def second(
@@ -84,12 +87,16 @@ class WearerDetection:
         lean_limit_deg: float,
         zone: tzinfo,
         lean_episode_s: int,
+        transitions: bool = False,
     ) -> WearerSecond:
         """One second of the primary sensor with its posture: fuse with a trunk partner, follow the bouts (a
         confirmed not-worn run is back-dated to where the stillness began), the hour and the lean run. The trunk's lean
         run counts beyond ``lean_limit_deg`` (the wearer's policy); hours are summarised with their local hour in
-        ``zone`` and lean episodes of at least ``lean_episode_s``."""
+        ``zone`` and lean episodes of at least ``lean_episode_s``. With ``transitions``, a trunk sensor's sitting or
+        upright is held from its postural transitions (``alerts.detect.transitions``)."""
         self.frames += 1
+        if transitions and device.placement == "trunk":
+            posture = self._held(frame, device, posture)
         partner = self.trunk_partner()
         if (
             partner is not None
@@ -128,6 +135,13 @@ class WearerDetection:
             paired.append((change, next_posture))
         again = tuple({id(h): h for h in corrected if h is not hour and h is not closed}.values())
         return WearerSecond(frame.t_ms, posture, tuple(paired), closed, lean_ended, again)
+
+    def _held(self, frame: FeatureFrameV1, device: DeviceState, posture: Posture) -> Posture:
+        if self.sit_stand is None:
+            self.sit_stand = SitStandState()
+        known = device.calibration.mounting_known
+        incl = inclination_deg(frame, device.calibration.reference) if known else None
+        return self.sit_stand.second(frame, posture, incl)
 
     def _still_second(self, device: DeviceState, hour: HourSummary, posture: Posture) -> list[HourSummary]:
         """Follow the primary sensor's still run as the hours count it; once it is found not worn, the seconds

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from alerts.detect.calibration import Vector
-from alerts.detect.posture import Posture, classify, fuse
+from alerts.detect.posture import Posture, classify, fuse, inclination_deg
+from alerts.detect.transitions import postures as held_postures
 from ingest.recordings.datasets import Recording
 from ingest.wire import FeatureFrameV1, Placement
 
@@ -68,9 +69,13 @@ class DetectionParams:
     movement at a norm SD of 120 mg; ``alerts/detect/posture.py``). A learned value becomes a field here."""
 
 
+@dataclass(frozen=True)
 class PhysicalThresholds:
     """Kinetic's detection path as it runs live: per-second posture from the physical thresholds, thigh and trunk
-    fused for ``thigh+trunk``."""
+    fused for ``thigh+trunk``; with ``transitions``, a trunk's sitting/upright is held from its postural transitions
+    (``alerts.detect.transitions``)."""
+
+    transitions: bool = False
 
     def fit(self, training: Sequence[LabelledRecording]) -> DetectionParams:
         return DetectionParams()  # nothing is learned from the training subjects' labels
@@ -78,7 +83,12 @@ class PhysicalThresholds:
     def predict(self, params: DetectionParams, recording: LabelledRecording, config: Config) -> list[Posture]:
         def postures(placement: Placement) -> list[Posture]:
             reference = recording.references.get(placement)
-            return [classify(frame, placement, reference) for frame in recording.frames[placement]]
+            frames = recording.frames[placement]
+            orientation = [classify(frame, placement, reference) for frame in frames]
+            if placement != "trunk" or not self.transitions:
+                return orientation
+            incl = [inclination_deg(frame, reference) for frame in frames]
+            return held_postures(list(frames), orientation, incl)
 
         if config == "thigh+trunk":
             return [fuse(a, b) for a, b in zip(postures("thigh"), postures("trunk"), strict=True)]

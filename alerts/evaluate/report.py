@@ -116,6 +116,34 @@ def markdown(all_results: dict[str, list[dict[str, Any]]]) -> str:
                 f"| {dataset} | {r['config']} | {a['sequences']} | {a['found']} of {a['sitting_bouts_5min_plus']} | "
                 f"{errors} | {a['prompted']} of {a['bouts_30min_plus']} | {prompt_error} |"
             )
+    held = [(name, r["transitions"]) for name, results in all_results.items() for r in results if "transitions" in r]
+    if held:
+        rows += [
+            "",
+            "Trunk sitting/upright **held from postural transitions** (`alerts/detect/transitions.py`, "
+            "`KINETIC_ALERTS__TRUNK_TRANSITIONS=true`; off by default), the same seconds and assembled days:",
+            "",
+            "| dataset | placement | balanced accuracy, development / leave-one-subject-out | sitting recall | "
+            "standing recall | sitting bouts >= 60 s found | assembled: sitting bouts >= 5 min found | "
+            "assembled: median start / end error | assembled: bouts >= 30 min prompted |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for dataset, t in held:
+            classes = t["classes"]
+            recalls = [_figure(classes[c]["recall"]) if c in classes else "-" for c in ("sitting", "standing")]
+            a = t.get("assembled_long_bouts")
+            found = "-" if not a else f"{a['found']} of {a['sitting_bouts_5min_plus']}"
+            errors = (
+                "-"
+                if not a or a["median_start_error_s"] is None
+                else f"{a['median_start_error_s']:.0f} s / {a['median_end_error_s']:.0f} s"
+            )
+            prompted = "-" if not a else f"{a['prompted']} of {a['bouts_30min_plus']}"
+            rows.append(
+                f"| {dataset} | {t['config']} | {t['balanced_accuracy']:.3f} / {t['loso']['balanced_accuracy']:.3f} | "
+                f"{recalls[0]} | {recalls[1]} | {t['sitting_bouts']['found']} of {t['sitting_bouts']['reference']} | "
+                f"{found} | {errors} | {prompted} |"
+            )
     return "\n".join(rows) + "\n"
 
 

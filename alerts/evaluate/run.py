@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from alerts.detect.calibration import Vector, is_walking, offline_reference
-from alerts.evaluate.assembled import Pools, assemble, run_sequence
+from alerts.evaluate.assembled import Pools, Window, assemble, run_sequence, transition_windows
 from alerts.evaluate.metrics import (
     BoutResult,
     balanced_accuracy,
@@ -23,8 +23,10 @@ from alerts.evaluate.metrics import (
     match_bouts,
 )
 from alerts.evaluate.protocol import Detector, LabelledRecording, PhysicalThresholds
+from alerts.evaluate.transitions import label_names, transition_codes
 from ingest.features import seconds_from_samples
 from ingest.recordings.datasets import CLASSES, Recording, load_description, read_recordings
+from ingest.transitions import TransitionDetector, TransitionKind
 from ingest.wire import FeatureFrameV1, Placement
 
 MIN_POSTURE_S = 10
@@ -137,6 +139,19 @@ def _assembled_summary(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
+def _kinds_per_second(
+    recording: Recording, frames: list[FeatureFrameV1], kinds: dict[int, TransitionKind]
+) -> list[str | None]:
+    """The labelled transition kind of each frame's second (majority of its samples), or None."""
+    if not kinds or len(recording.codes) != len(recording.t_ms):
+        return [None] * len(frames)
+    seconds = recording.t_ms // 1000
+    votes: dict[int, Counter[int]] = defaultdict(Counter)
+    for s, code in zip(seconds.tolist(), recording.codes.tolist(), strict=True):
+        votes[s][code] += 1
+    return [kinds.get(votes[f.t_ms // 1000].most_common(1)[0][0]) for f in frames]
+
+
 def _truth_per_second(recording: Recording, frames: list[FeatureFrameV1]) -> list[str]:
     seconds = recording.t_ms // 1000
     votes: dict[int, Counter[str]] = defaultdict(Counter)
@@ -157,6 +172,8 @@ def evaluate(folder: Path, only: str | None = None, detector: Detector[Any] | No
             raise ValueError(f"placement {only!r} is not in this dataset (it has {', '.join(configs)})")
         configs = [only]
     assembled: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    assembled_held: dict[str, list[dict[str, Any]]] = defaultdict(list)  # trunk: held from transitions
+    kinds = transition_codes(label_names(folder))
 
     sessions: dict[str, list[Recording]] = defaultdict(list)
     for rec in recordings:
@@ -165,8 +182,17 @@ def evaluate(folder: Path, only: str | None = None, detector: Detector[Any] | No
 
     labelled: list[LabelledRecording] = []
     for session_name, session in sorted(sessions.items()):
+        # the edge feature path as the collector runs it: a trunk sensor's frames carry its postural transitions
         frames = {
-            rec.name: {p: list(seconds_from_samples(rec.t_ms, rec.acc_g[p])) for p in placements} for rec in session
+            rec.name: {
+                p: list(
+                    seconds_from_samples(
+                        rec.t_ms, rec.acc_g[p], transitions=TransitionDetector() if p == "trunk" else None
+                    )
+                )
+                for p in placements
+            }
+            for rec in session
         }
         # Calibration: learned from the session's own walking, found by the movement detector (not the labels),
         # over the whole session at once (its recordings were made separately; the live engine learns the same
@@ -184,13 +210,22 @@ def evaluate(folder: Path, only: str | None = None, detector: Detector[Any] | No
             if p not in configs:
                 continue
             pools: dict[str, list[FeatureFrameV1]] = defaultdict(list)
+            windows: dict[str, list[Window]] = defaultdict(list)
             for rec in session:
-                for frame, cls in zip(frames[rec.name][p], _truth_per_second(rec, frames[rec.name][p]), strict=True):
+                rec_frames = frames[rec.name][p]
+                rec_truth = _truth_per_second(rec, rec_frames)
+                for frame, cls in zip(rec_frames, rec_truth, strict=True):
                     pools[cls].append(frame)
+                for kind, found in transition_windows(
+                    rec_frames, rec_truth, _kinds_per_second(rec, rec_frames, kinds)
+                ).items():
+                    windows[kind] += found
             if all(pools.get(c) for c in ("sitting", "standing", "moving")):
                 rng = random.Random(f"assembled:{session_name}:{p}")
-                day, truth = assemble(Pools(dict(pools)), rng)
+                day, truth = assemble(Pools(dict(pools), dict(windows)), rng)
                 assembled[p].append(run_sequence(day, truth, p))
+                if p == "trunk":
+                    assembled_held[p].append(run_sequence(day, truth, p, transitions=True))
         for rec in session:
             base = frames[rec.name][placements[0]]
             labelled.append(
@@ -200,18 +235,29 @@ def evaluate(folder: Path, only: str | None = None, detector: Detector[Any] | No
             )
 
     development, loso = score(labelled, configs, detector or PhysicalThresholds())
+    trunk_only = [c for c in configs if c == "trunk"]
+    held_dev, held_loso = score(labelled, trunk_only, PhysicalThresholds(transitions=True))
     out = []
     for config in configs:
-        report = development[config].report()
-        held_out = loso[config].report()
-        per_subject = loso[config].per_subject()
-        held_out["per_subject_balanced_accuracy"] = per_subject
-        held_out["per_subject_min"] = min(per_subject.values()) if per_subject else None
-        held_out["per_subject_median"] = round(float(np.median(list(per_subject.values()))), 4) if per_subject else None
-        report["loso"] = held_out
+        report = _with_loso(development[config], loso[config])
         report["assembled_long_bouts"] = _assembled_summary(assembled[config])
+        if config in held_dev:
+            # the trunk's sitting/upright held from its postural transitions (KINETIC_ALERTS__TRUNK_TRANSITIONS)
+            report["transitions"] = _with_loso(held_dev[config], held_loso[config])
+            report["transitions"]["assembled_long_bouts"] = _assembled_summary(assembled_held[config])
         out.append(report)
     return out
+
+
+def _with_loso(development: ConfigResult, loso: ConfigResult) -> dict[str, Any]:
+    report = development.report()
+    held_out = loso.report()
+    per_subject = loso.per_subject()
+    held_out["per_subject_balanced_accuracy"] = per_subject
+    held_out["per_subject_min"] = min(per_subject.values()) if per_subject else None
+    held_out["per_subject_median"] = round(float(np.median(list(per_subject.values()))), 4) if per_subject else None
+    report["loso"] = held_out
+    return report
 
 
 def score(

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from ingest.features import seconds_from_samples
+from ingest.transitions import TransitionDetector
 from ingest.wire import FeatureBatchV1, FeatureFrameV1, Placement, batch_problem
 
 
@@ -28,6 +29,7 @@ class SecondAggregator:
     interrupts is completed, and the gap is a gap."""
 
     min_samples: int = 3
+    transitions: TransitionDetector | None = None  # a trunk sensor's postural transitions (ingest.transitions)
     reordered: int = 0
     clock_steps: int = 0
     last_step_ms: int = 0
@@ -69,7 +71,12 @@ class SecondAggregator:
         if not self._t:
             return []
         frames = list(
-            seconds_from_samples(np.array(self._t, dtype=np.int64), np.array(self._xyz), min_samples=self.min_samples)
+            seconds_from_samples(
+                np.array(self._t, dtype=np.int64),
+                np.array(self._xyz),
+                min_samples=self.min_samples,
+                transitions=self.transitions,
+            )
         )
         self._t, self._xyz, self._second = [], [], None
         return frames

@@ -45,6 +45,7 @@ from ingest.errors import DecodeError, WireError
 from ingest.mqtt import DeadLetters, Publisher, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
 from ingest.store.spool import Spool, SpoolFull
+from ingest.transitions import TransitionDetector
 from ingest.wire import (
     EARLIEST_MS,
     LATEST_MS,
@@ -185,7 +186,8 @@ class Collector:
 
     async def _session(self, cfg: WearableConfig, device: BLEDevice, stop: asyncio.Event) -> None:
         lost = asyncio.Event()
-        aggregator = SecondAggregator()
+        # a trunk sensor also reports sit-to-stand / stand-to-sit transitions, which the trunk's posture rests on
+        aggregator = SecondAggregator(transitions=TransitionDetector() if cfg.placement == "trunk" else None)
         # the message counter runs on across reconnections, so a receiver can account for gaps per device
         batcher = Batcher(
             cfg.wearer, cfg.device, cfg.placement, self.settings.batch_s, seq=self._seq.get(cfg.device, 0)

@@ -14,7 +14,7 @@ import csv
 import gzip
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -112,6 +112,7 @@ class Recording:
     t_ms: IntArray
     acc_g: dict[str, FloatArray]  # placement -> (n, 3) in g
     truth: list[EvalClass]  # evaluated class per sample
+    codes: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # label code per sample
 
 
 LOCAL_DESCRIPTION = "kinetic-dataset.yaml"
@@ -293,7 +294,9 @@ def _read(
     t_ms = np.round(t_s * 1000).astype(np.int64)
     truth = [classes.get(int(code), "ignore") for code in labels[keep].tolist()]
     subject = subject_of(path, d, index)
-    return Recording(path.name, subject, rate, t_ms[keep], {p: a[keep] for p, a in acc.items()}, truth)
+    return Recording(
+        path.name, subject, rate, t_ms[keep], {p: a[keep] for p, a in acc.items()}, truth, labels[keep].astype(np.int64)
+    )
 
 
 def _columns(path: Path, d: DatasetDescription, wanted: list[str]) -> tuple[FloatArray, IntArray, FloatArray]:

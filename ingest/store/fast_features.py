@@ -70,7 +70,8 @@ def _struct(model: type[BaseModel], name: str, nested: dict[type, type]) -> type
     for field_name, info in model.model_fields.items():
         annotation: Any = info.annotation
         args = typing.get_args(annotation)
-        optional = isinstance(annotation, types.UnionType) and type(None) in args
+        union = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+        optional = union and type(None) in args
         base = next(a for a in args if a is not type(None)) if optional else annotation
         if typing.get_origin(base) is list:
             (item,) = typing.get_args(base)

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.errors import WireError
+from ingest.store.fast_features import decode_features
 from ingest.wire import DeadLetterV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
@@ -254,3 +255,35 @@ def test_a_dead_letter_can_always_be_written_whatever_it_quotes(topic: str, reas
     assert decode(TOPICS, TOPICS.dead_letter("bridge"), encode(letter))[1] == letter
     if len(reason) < 100 and reason.isprintable():
         assert letter.reason == reason
+
+
+def test_a_frame_may_carry_a_postural_transition_and_old_frames_still_decode() -> None:
+    old = {"t_ms": 1_767_600_000_000, "gx": 0.0, "gy": 0.0, "gz": 1.0, "enmo_mg": 1.0, "sd_mg": 2.0, "n": 50}
+    new = {**old, "t_ms": old["t_ms"] + 1000, "trans": "stand_to_sit", "trans_conf": 0.7, "trans_lag_ms": 2500}
+    message = {"v": 1, "wearer": "ann", "device": "ann-chest", "placement": "trunk", "seq": 1, "frames": [old, new]}
+    payload = json.dumps(message).encode()
+    _, decoded = decode(TOPICS, TOPICS.features("ann", "ann-chest"), payload)
+    assert isinstance(decoded, FeatureBatchV1)
+    first, second = decoded.frames
+    assert (first.trans, first.trans_conf, first.trans_lag_ms) == (None, None, None)
+    assert (second.trans, second.trans_conf, second.trans_lag_ms) == ("stand_to_sit", 0.7, 2500)
+    fast = decode_features(payload)  # the bridge's fast path knows the new fields too
+    assert fast is not None and [f.t_ms for f in fast.frames] == [first.t_ms, second.t_ms]
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"trans": "sit_to_lie"}, "trans"),
+        ({"trans": "stand_to_sit", "trans_conf": 1.5}, "trans_conf"),
+        ({"trans": "stand_to_sit", "trans_lag_ms": -1}, "trans_lag_ms"),
+        ({"trans": "stand_to_sit", "trans_lag_ms": 600_000}, "trans_lag_ms"),
+    ],
+)
+def test_a_transition_the_contract_does_not_know_is_refused_naming_the_field(
+    fields: dict[str, object], where: str
+) -> None:
+    frame = {"t_ms": 1_767_600_000_000, "incl_deg": 5.0, "enmo_mg": 1.0, "n": 50, **fields}
+    message = {"v": 1, "wearer": "ann", "device": "ann-chest", "placement": "trunk", "seq": 1, "frames": [frame]}
+    with pytest.raises(WireError, match=where):
+        decode(TOPICS, TOPICS.features("ann", "ann-chest"), json.dumps(message).encode())
