@@ -102,7 +102,11 @@ def _csv(rows: Readings) -> str:
 
 
 def write_zip(path: Path, readings: Readings, platform: str) -> None:
-    files = {"accelerometer": "Accelerometer.csv", "gravity": "Gravity.csv", "totalacceleration": "TotalAcceleration.csv"}
+    files = {
+        "accelerometer": "Accelerometer.csv",
+        "gravity": "Gravity.csv",
+        "totalacceleration": "TotalAcceleration.csv",
+    }
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, file_name in files.items():
             rows = [r for r in readings if r["name"] == name]
