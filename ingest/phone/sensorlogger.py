@@ -327,13 +327,13 @@ class PhoneStream:
         """Readings (any sensors, any order) -> the batches they complete; ``shift_ms`` is added to every time."""
         motion: list[tuple[int, int, str, tuple[float, float, float]]] = []
         has_total = False
-        sign, G0 = self._sign, STANDARD_GRAVITY_MS2  # noqa: N806
+        sign, g0 = self._sign, STANDARD_GRAVITY_MS2
         for reading in readings:
             self.counters.readings += 1
             name = reading.name
             if name in MOTION_SENSORS:
                 v = reading.values
-                g = (sign * v["x"] / G0, sign * v["y"] / G0, sign * v["z"] / G0)
+                g = (sign * v["x"] / g0, sign * v["y"] / g0, sign * v["z"] / g0)
                 t_ms = reading.t_ns // 1_000_000 + shift_ms
                 # gravity before acceleration of the same time (iOS stamps both from one device-motion update)
                 motion.append((t_ms, 0 if name == "gravity" else 1, name, g))

@@ -128,12 +128,12 @@ def write_json(path: Path, readings: Readings, platform: str) -> None:
         {"sensor": "Metadata", "time": str(start), "platform": "iOS" if platform == "ios" else "Android"}
     ]
     names = {"accelerometer": "Accelerometer", "gravity": "Gravity", "totalacceleration": "TotalAcceleration"}
-    for name in names:  # the JSON export groups records by sensor, each sorted by time
+    for name, sensor in names.items():  # the JSON export groups records by sensor, each sorted by time
         for r in (r for r in readings if r["name"] == name):
             v = r["values"]
             records.append(
                 {
-                    "sensor": names[name],
+                    "sensor": sensor,
                     "time": str(r["time"]),
                     "seconds_elapsed": f"{(r['time'] - start) / 1e9:.6f}",
                     "z": str(v["z"]),
