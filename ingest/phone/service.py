@@ -63,6 +63,8 @@ class PhoneServiceCounters:
     mqtt_messages: int = 0
     bad_messages: int = 0  # not a Sensor Logger message: dead-lettered
     unknown_wearers: int = 0  # an MQTT topic of a wearer without a configured phone: dead-lettered
+    too_large: int = 0  # MQTT messages over max_request_kb: dead-lettered unread
+    internal_errors: int = 0  # messages that raised (a bug): dead-lettered, the service carried on
     batches_queued: int = 0
     batches_published: int = 0
     dropped_batches: int = 0
@@ -108,7 +110,13 @@ class PhoneService:
         now_ms = round(self.clock() * 1000)
         counters = stream.counters
         refused, unknown, no_gravity = counters.refused_readings, counters.unknown_readings, counters.no_gravity
-        batches = stream.add_message(message, now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None)
+        try:
+            batches = stream.add_message(message, now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None)
+        except Exception as exc:  # a bug a message found: this one is set aside, the service carries on
+            self.counters.internal_errors += 1
+            _LOGGER.exception("phone %s: a message could not be taken, dead-lettered", wearer)
+            self._dead_letter(source, payload, f"internal error: {exc!r}"[:500])
+            return f"internal error: {exc!r}"[:200]
         self._last_message[wearer] = self.clock()
         self._say_once(
             wearer, "refused", counters.refused_readings > refused, f"readings refused ({stream.last_refusal})"
@@ -234,6 +242,11 @@ class PhoneService:
             topic, payload = str(message.topic), payload_bytes(message)
             self.counters.mqtt_messages += 1
             wearer = topic[len(prefix) :] if topic.startswith(prefix) else ""
+            if len(payload) > self._max_bytes:
+                self.counters.too_large += 1
+                reason = f"{len(payload)} bytes: at most {self.settings.max_request_kb} kB per message"
+                self._dead_letter(topic, payload[:1024], reason)
+                continue
             if wearer not in self.streams:
                 self.counters.unknown_wearers += 1
                 self._dead_letter(

@@ -70,7 +70,9 @@ async def running(service: PhoneService, mqtt: MqttSettings) -> AsyncIterator[st
     """The service's MQTT side and its HTTP endpoint; yields the push base URL."""
     stop = asyncio.Event()
     async with service.http_server() as port:
-        task = asyncio.create_task(serve(service.forward, mqtt, "phone-under-test", stop, will=service.will()))
+        task = asyncio.create_task(
+            serve(service.forward, mqtt, f"phone-{uuid.uuid4().hex[:8]}", stop, will=service.will())
+        )
         try:
             yield f"http://127.0.0.1:{port}/sensorlogger"
         finally:
@@ -324,3 +326,35 @@ def test_the_deployment_acl_lets_a_phone_publish_on_its_own_topic_only(tmp_path:
     assert "kinetic/v1/bob/bob-phone/features" not in topics_seen
     assert not any(t.startswith("sensor-logger") for t in topics_seen)  # the bridge user may not read phones' topics
     assert len(frames_of(recorder, topics.features("ann", "ann-phone"))) >= 9
+
+
+def test_mqtt_messages_of_unknown_wearers_and_oversized_ones_are_dead_lettered(
+    mosquitto: Server, tmp_path: Path, unique: str
+) -> None:
+    assert mosquitto.websockets_port is not None
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+    service = PhoneService(phone_settings(f"{unique}-sl", tmp_path), topics, Spool(tmp_path / "q.sqlite", 10**8))
+    good = messages(fixture_readings("android")[:300])
+
+    async def scenario() -> list[DeadLetterV1]:
+        async with (
+            recording(settings_for(mqtt), [topics.dead_letter("phone")], "phone-recorder") as recorder,
+            running(service, mqtt),
+        ):
+            port = mosquitto.websockets_port
+            assert port is not None
+            await asyncio.to_thread(publish_over_websockets, port, f"{unique}-sl/zed", good[:1])
+            await asyncio.to_thread(publish_over_websockets, port, f"{unique}-sl/ann", [b" " * 600_000])
+            await asyncio.to_thread(publish_over_websockets, port, f"{unique}-sl/ann", [b'{"messageId": -1}'])
+            await asyncio.to_thread(publish_over_websockets, port, f"{unique}-sl/ann", good)
+            await until(lambda: len(recorder.messages) >= 3, 20, "three dead letters")
+            await until(lambda: service.streams["ann"].counters.messages == len(good), 20, "ann's good messages")
+        return [DeadLetterV1.model_validate_json(p) for _, p in recorder.messages]
+
+    letters = asyncio.run(scenario())
+    reasons = sorted(letter.reason for letter in letters)
+    assert reasons[0].startswith("600000 bytes: at most 512 kB per message")
+    assert reasons[1].startswith("messageId: -1 is not a message counter")
+    assert reasons[2].startswith("no phone configured for wearer 'zed'")
+    assert (service.counters.too_large, service.counters.unknown_wearers, service.counters.bad_messages) == (1, 1, 1)
