@@ -12,7 +12,8 @@ Two thin adapters feed one ``PhoneStream`` per wearer (``ingest.phone.sensorlogg
 
 Batches then go the collector's way: an on-disk queue (``Spool``) sent in order at QoS 1, an entry removed only
 after the broker's PUBACK; a full queue drops its oldest batches (counted). Device status: ``online`` (with the
-phone's battery) when a recording starts and when the battery changes, ``offline`` at a stop; the service's own
+phone's battery) at a phone's first message and when the battery changes, ``offline`` when it has been silent for
+``idle_flush_s`` or the service stops; the service's own
 status is a collector status (``kinetic/v1/_collector/<id>/status``) with an ``offline`` last will.
 """
 
@@ -92,7 +93,7 @@ class PhoneService:
         self._tokens = [(p.token.get_secret_value().encode(), p.wearer) for p in self.settings.phones if p.token]
         self._last_message: dict[str, float] = {}  # wearer -> receiver's clock at its last message
         self._battery: dict[str, int | None] = {}
-        self._recordings: dict[str, int] = {}
+        self._online: set[str] = set()  # wearers whose phone's last status said online
         self._queued = asyncio.Event()
         self._refusals_said: set[str] = set()
 
@@ -129,8 +130,8 @@ class PhoneService:
             "accelerometer readings without gravity: turn on the Gravity sensor (or TotalAcceleration) in Sensor "
             "Logger",
         )
-        if counters.recordings != self._recordings.get(wearer) or stream.battery_pct != self._battery.get(wearer):
-            self._recordings[wearer] = counters.recordings
+        if wearer not in self._online or stream.battery_pct != self._battery.get(wearer):
+            self._online.add(wearer)
             self._battery[wearer] = stream.battery_pct
             self._status(wearer, "online")
         self._queue_batches(batches)
@@ -143,12 +144,16 @@ class PhoneService:
             _LOGGER.warning("phone %s: %s", wearer, text)
 
     def flush_idle(self, *, everything: bool = False) -> None:
-        """Send the held seconds of phones silent for ``idle_flush_s`` (a recording stopped), or of all phones."""
+        """Send the held seconds of phones silent for ``idle_flush_s`` (a recording stopped), or of all phones, and
+        say they are offline (the next message says online again)."""
         now = self.clock()
         for wearer, last in list(self._last_message.items()):
             if everything or now - last >= self.settings.idle_flush_s:
                 self._queue_batches(self.streams[wearer].flush())
                 del self._last_message[wearer]
+                if wearer in self._online:
+                    self._online.discard(wearer)
+                    self._status(wearer, "offline")
 
     # --- HTTP push --------------------------------------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -265,9 +270,6 @@ class PhoneService:
                 if deadline is None:
                     deadline = loop.time() + SHUTDOWN_FLUSH_S
                     self.flush_idle(everything=True)
-                    for wearer in self.streams:
-                        if self._recordings.get(wearer):
-                            self._status(wearer, "offline")
                 if not self.queue.batches or loop.time() > deadline:
                     return
             else:

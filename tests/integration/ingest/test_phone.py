@@ -232,6 +232,8 @@ def test_a_pocket_excerpt_through_http_and_mqtt_websockets_gives_the_frames_of_i
                 20,
                 "every second",
             )
+            ann_status = topics.status("ann", "ann-phone")
+            await until(lambda: len(on_topic(recorder, ann_status)) == 2, 20, "ann's phone online, then offline")
         return recorder
 
     recorder = asyncio.run(scenario())
@@ -245,8 +247,10 @@ def test_a_pocket_excerpt_through_http_and_mqtt_websockets_gives_the_frames_of_i
     assert ann == bob == cat == pure
     sitting = [f for f in ann if f.gravity is not None and abs(f.gravity[2]) > 0.8]  # thigh horizontal: sat down
     assert sitting, "the excerpt ends sitting"
-    status = DeviceStatusV1.model_validate_json(on_topic(recorder, topics.status("ann", "ann-phone"))[0])
-    assert status.state == "online" and status.placement == "thigh"
+    online, offline = (
+        DeviceStatusV1.model_validate_json(p) for p in on_topic(recorder, topics.status("ann", "ann-phone"))
+    )
+    assert (online.state, offline.state, online.placement) == ("online", "offline", "thigh")  # silent for 60 s
     assert service.streams["bob"].counters.missing_messages == 0
 
 
