@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -17,6 +18,7 @@ from ingest.backoff import Endpoint
 from ingest.bridge import Bridge
 from ingest.errors import SinkUnavailable
 from ingest.mqtt import serve, wait_for_broker
+from ingest.phone.export import is_export
 from ingest.process import run_until_signal
 from ingest.retry import retry_until_reached
 from ingest.settings import IngestConfig
@@ -24,7 +26,7 @@ from ingest.simulate.scenario import Scenario, load_scenario
 from ingest.simulate.service import simulate
 from ingest.store import make_sink
 from ingest.store.spool import Spool, open_spool
-from ingest.wire import Topics, check_id
+from ingest.wire import Placement, Topics, check_id
 
 if TYPE_CHECKING:
     from ingest.ble.simulate_ble import BleSimulation
@@ -59,9 +61,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=Path,
         metavar="RECORDING",
         help="with --ble: send a recorded file (<dataset>/recordings/<file>.csv.gz, ../shared/data layout) "
-        "through an emulated sensor at its own rate instead of a scenario",
+        "through an emulated sensor at its own rate instead of a scenario; a Sensor Logger export (.zip or .json) "
+        "goes through the phone source instead (docs/phone.md), no --ble needed",
     )
     sim.add_argument("--placement", choices=["thigh", "trunk", "wrist"], help="--replay: which sensor of the file")
+    sim.add_argument(
+        "--platform", choices=["ios", "android"], help="--replay of a Sensor Logger export: when its metadata lacks it"
+    )
+    sim.add_argument(
+        "--standardised",
+        action="store_true",
+        help="--replay of a Sensor Logger export: it was recorded with 'Standardise Units & Frames' on",
+    )
     sim.add_argument("--wearer", default="replay", help="--replay: the wearer id to publish as (default: replay)")
     sim.add_argument("--seconds", type=float, help="--replay: only the first N seconds")
 
@@ -70,6 +81,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="MQTT -> InfluxDB (v1 HTTP API: 1.x, or 2.4+/3.x with a token) or the embedded store",
         description="Stores feature frames, device status, prompts and events. QoS 1, persistent session, "
         "many points per write, retries an unreachable database, dead-letters bad messages.",
+    )
+    sub.add_parser(
+        "phone",
+        help="Sensor Logger phones (HTTP push, MQTT over websockets) -> per-second features over MQTT",
+        description="Receives the phones in the phone settings ([[phone.phones]] in the TOML file; see docs/phone.md) "
+        "on an HTTP push endpoint with a token per wearer and on their MQTT topics, makes per-second features "
+        "like the BLE collector and publishes them with an on-disk store-and-forward queue.",
     )
     sub.add_parser(
         "collect",
@@ -82,6 +100,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _cmd_simulate(args: argparse.Namespace, settings: IngestConfig) -> int:
 
     if args.replay is not None:
+        if is_export(args.replay):
+            return _replay_export(args, settings)
         return _replay_ble(args, settings)
     if args.scenario is None:
         print("kinetic: error: simulate needs a scenario file (or --ble --replay RECORDING)", file=sys.stderr)
@@ -169,6 +189,60 @@ def _replay_ble(args: argparse.Namespace, settings: IngestConfig) -> int:
             batch_s=settings.simulate.batch_s,
         )
     )
+
+
+def _replay_export(args: argparse.Namespace, settings: IngestConfig) -> int:
+    from ingest.phone.export import open_export  # noqa: PLC0415
+    from ingest.phone.replay import replay_export  # noqa: PLC0415
+
+    speed = settings.simulate.speed if args.speed is None else args.speed
+    if speed < 0:
+        print("kinetic: error: --speed must be >= 0 (0 = as fast as possible)", file=sys.stderr)
+        return 2
+    if args.placement == "wrist":
+        print("kinetic: error: a phone is worn in a pocket (thigh) or on the trunk, not the wrist", file=sys.stderr)
+        return 2
+    export = open_export(args.replay)
+    platform = args.platform or export.platform
+    if platform is None:
+        print(f"kinetic: error: {args.replay} does not say its platform: give --platform ios|android", file=sys.stderr)
+        return 2
+    wearer = check_id(args.wearer)
+    placement: Placement = "trunk" if args.placement == "trunk" else "thigh"
+    print(
+        f"replay {args.replay.name}: Sensor Logger export ({platform}, {', '.join(export.sensors)}) as wearer "
+        f"{wearer}, {placement}",
+        file=sys.stderr,
+    )
+
+    async def job(stop: asyncio.Event) -> None:
+        if not await wait_for_broker(settings.mqtt, f"{settings.mqtt.client_id_prefix}-replay", stop):
+            return
+        task = asyncio.create_task(
+            replay_export(
+                export,
+                wearer=wearer,
+                device=f"{wearer}-phone",
+                placement=placement,
+                ios_axes=platform == "ios" and not args.standardised,
+                mqtt=settings.mqtt,
+                topics=Topics(settings.mqtt.topic_root),
+                speed=speed,
+                batch_s=settings.simulate.batch_s if args.batch_s is None else args.batch_s,
+                seconds=args.seconds,
+            )
+        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if task in done:
+            result = task.result()
+            print(f"published {result.frames} frames in {result.batches} messages", file=sys.stderr)
+        else:
+            task.cancel()
+
+    run_until_signal(job)
+    return 0
 
 
 def _simulate_ble(scenario: Scenario, settings: IngestConfig, speed: float, batch_s: int) -> int:
@@ -282,8 +356,38 @@ def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
     return 0
 
 
+def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
+    from ingest.phone.service import PhoneService  # noqa: PLC0415
+
+    phone = settings.phone
+    if not phone.phones:
+        print(
+            "kinetic: error: setting KINETIC_PHONE__PHONES is empty: list the phones in the TOML file "
+            "([[phone.phones]], see docs/phone.md)",
+            file=sys.stderr,
+        )
+        return 2
+    service = PhoneService(
+        phone, Topics(settings.mqtt.topic_root), Spool(phone.queue_path, int(phone.queue_max_mb * 1_000_000))
+    )
+
+    async def job(stop: asyncio.Event) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            if phone.http_port:
+                port = await stack.enter_async_context(service.http_server())
+                _LOGGER.info("phone: push endpoint on http://%s:%d/sensorlogger/<wearer>", phone.http_host, port)
+            await serve(
+                service.forward, settings.mqtt, f"{settings.mqtt.client_id_prefix}-phone", stop, will=service.will()
+            )
+        _LOGGER.info("phone: stopped; %s", service.counters)
+
+    run_until_signal(job)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, IngestConfig], int]] = {
     "simulate": _cmd_simulate,
     "bridge": _cmd_bridge,
     "collect": _cmd_collect,
+    "phone": _cmd_phone,
 }

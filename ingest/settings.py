@@ -142,6 +142,63 @@ class CollectorSettings(_Section):
     )
 
 
+class PhoneConfig(_Section):
+    """One wearer's phone running Sensor Logger (docs/phone.md)."""
+
+    wearer: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    device: str = Field(
+        default="",
+        pattern=r"^([a-z0-9][a-z0-9_-]{0,63})?$",
+        description="Kinetic's id for the phone (default <wearer>-phone)",
+    )
+    placement: Literal["thigh", "trunk"] = Field(
+        default="thigh", description="trouser pocket: thigh; belt clip or chest pocket: trunk"
+    )
+    platform: Literal["ios", "android"]
+    standardised: bool = Field(default=False, description="the app's 'Standardise Units & Frames' setting is on")
+    token: SecretStr | None = Field(default=None, description="the HTTP push token (in the push URL); none: no push")
+
+    @model_validator(mode="after")
+    def _default_device(self) -> PhoneConfig:
+        if not self.device:
+            self.device = f"{self.wearer}-phone"[:64]
+        return self
+
+
+class PhoneSettings(_Section):
+    """``kinetic phone``: Sensor Logger by HTTP push and MQTT (KINETIC_PHONE__...; the phones are easiest in TOML)."""
+
+    phones: list[PhoneConfig] = Field(default_factory=list)
+    http_host: str = Field(default="127.0.0.1", description="address the push endpoint listens on")
+    http_port: int = Field(default=8643, ge=0, le=65535, description="port of the push endpoint (0: none)")
+    max_request_kb: int = Field(default=4096, ge=1, le=1_000_000, description="larger pushes are refused (413)")
+    mqtt_topic_root: str = Field(
+        default="sensor-logger", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="phones publish on <root>/<wearer>"
+    )
+    batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
+    queue_path: Path = Field(default=Path("kinetic-phone-queue.sqlite"), description="store-and-forward queue")
+    queue_max_mb: float = Field(default=256.0, gt=0, description="queue size at which the oldest batches are dropped")
+    idle_flush_s: float = Field(
+        default=15.0, gt=0, description="a phone silent this long has its last seconds sent (the recording stopped)"
+    )
+
+    @model_validator(mode="after")
+    def _one_phone_per_wearer(self) -> PhoneSettings:
+        wearers = [p.wearer for p in self.phones]
+        twice = sorted({w for w in wearers if wearers.count(w) > 1})
+        if twice:
+            raise ValueError(f"one phone per wearer: {', '.join(twice)} listed more than once")
+        tokens = [p.token.get_secret_value() for p in self.phones if p.token is not None]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("two phones share a push token: give each wearer their own")
+        if any(len(t) < 16 for t in tokens):
+            raise ValueError(
+                "a push token must be at least 16 characters "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))' makes one)"
+            )
+        return self
+
+
 class IngestConfig(Protocol):
     """The sections of the root settings (``kinetic.settings.KineticSettings``) that ingest's commands read."""
 
@@ -159,3 +216,5 @@ class IngestConfig(Protocol):
     def simulate(self) -> SimulateSettings: ...
     @property
     def collector(self) -> CollectorSettings: ...
+    @property
+    def phone(self) -> PhoneSettings: ...

@@ -30,6 +30,7 @@ from ingest.settings import (
     CollectorSettings,
     InfluxSettings,
     MqttSettings,
+    PhoneSettings,
     SimulateSettings,
     StoreSettings,
 )
@@ -56,6 +57,7 @@ class KineticSettings(BaseSettings):
     simulate: SimulateSettings = Field(default_factory=SimulateSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    phone: PhoneSettings = Field(default_factory=PhoneSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
 
     @classmethod

@@ -38,6 +38,7 @@ class Server:
     log_path: Path
     data_dir: Path
     start_cmd: list[str]
+    websockets_port: int | None = None  # Mosquitto: MQTT over websockets (Sensor Logger speaks only that)
 
     @property
     def url(self) -> str:
@@ -108,14 +109,20 @@ def mosquitto_ready(server: Server) -> bool:
 
 def start_mosquitto(base: Path, *, extra_config: str = "", port: int | None = None) -> Server:
     """Mosquitto 2 on 127.0.0.1: anonymous by default, persistence on, and ``max_queued_messages`` raised -
-    the default 1000 silently drops even QoS 1 messages when a subscriber lags (services.md)."""
+    the default 1000 silently drops even QoS 1 messages when a subscriber lags (services.md). A websockets
+    listener (``websockets_port``) beside the TCP one, as deploy/mosquitto/mosquitto.conf has: Sensor Logger
+    publishes over websockets only, and Mosquitto 2.0.11 will not start with a websockets listener alone."""
     binary = _binary("mosquitto", "mosquitto")
     base.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
+    websockets_port = free_port()
     data = base / "data"
     data.mkdir(exist_ok=True)
     config = base / "mosquitto.conf"
     lines = [
+        # the TCP listener last: listener options in extra_config (TLS files) are for it
+        f"listener {websockets_port} 127.0.0.1",
+        "protocol websockets",
         f"listener {port} 127.0.0.1",
         "allow_anonymous true" if "allow_anonymous" not in extra_config else "",
         "max_queued_messages 1000000",
@@ -134,7 +141,7 @@ def start_mosquitto(base: Path, *, extra_config: str = "", port: int | None = No
     log_path = base / "mosquitto.log"
     cmd = [binary, "-c", str(config)]
     process = _spawn(cmd, log_path, "wb")
-    server = Server("mosquitto", "127.0.0.1", port, process, log_path, data, cmd)
+    server = Server("mosquitto", "127.0.0.1", port, process, log_path, data, cmd, websockets_port)
     _wait_ready(server, mosquitto_ready, 15)
     return server
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "calibrate",
     "evaluate",
     "collect",
+    "phone",
     "report",
     "dashboards",
     "config",
@@ -44,7 +45,7 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
         "dashboards": set(dashboards_cli.COMMANDS),
     }
     assert owned == {
-        "ingest": {"simulate", "bridge", "collect"},
+        "ingest": {"simulate", "bridge", "collect", "phone"},
         "alerts": {"alerts", "prompts", "calibrate", "evaluate"},
         "dashboards": {"report", "dashboards"},
     }

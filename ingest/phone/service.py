@@ -1,0 +1,347 @@
+"""``kinetic phone``: Sensor Logger phones -> per-second features -> MQTT, store-and-forward (docs/phone.md).
+
+Two thin adapters feed one ``PhoneStream`` per wearer (``ingest.phone.sensorlogger``, pure):
+
+- **HTTP push** (aiohttp): ``POST /sensorlogger/<wearer>?token=<token>`` (or ``Authorization: Bearer <token>``).
+  No token or an unknown one: 401; another wearer's token: 403; a body over ``max_request_kb``: 413; nothing is
+  read or stored on a refusal. A body that is not a Sensor Logger message: 400 with the reason, dead-lettered. The
+  answer (200) comes once the message's complete batches are in the on-disk queue.
+- **MQTT**: the app publishes (QoS 0, websockets) on ``<mqtt_topic_root>/<wearer>``; the broker's ACL lets a phone
+  publish there only (deploy/mosquitto/acl), so the topic names the wearer. This service subscribes on the same
+  connection it publishes Kinetic's topics with.
+
+Batches then go the collector's way: an on-disk queue (``Spool``) sent in order at QoS 1, an entry removed only
+after the broker's PUBACK; a full queue drops its oldest batches (counted). Device status: ``online`` (with the
+phone's battery) at a phone's first message and when the battery changes, ``offline`` when it has been silent for
+``idle_flush_s`` or the service stops; the service's own
+status is a collector status (``kinetic/v1/_collector/<id>/status``) with an ``offline`` last will.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import aiomqtt
+from aiohttp import web
+
+from ingest.mqtt import Publisher, Will, payload_bytes
+from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
+from ingest.settings import PhoneConfig, PhoneSettings
+from ingest.store.spool import Spool, SpoolFull
+from ingest.wire import (
+    EARLIEST_MS,
+    LATEST_MS,
+    CollectorStatusV1,
+    DeadLetterV1,
+    DeviceStatusV1,
+    FeatureBatchV1,
+    Topics,
+    encode,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE = "phone"
+SHUTDOWN_FLUSH_S = 10.0
+Clock = Callable[[], float]  # seconds since the epoch: the receiver's clock, for the phone clock map and statuses
+
+
+@dataclass
+class PhoneServiceCounters:
+    http_accepted: int = 0
+    http_unauthorised: int = 0  # 401: no token or an unknown one
+    http_forbidden: int = 0  # 403: another wearer's token
+    http_too_large: int = 0  # 413
+    mqtt_messages: int = 0
+    bad_messages: int = 0  # not a Sensor Logger message: dead-lettered
+    unknown_wearers: int = 0  # an MQTT topic of a wearer without a configured phone: dead-lettered
+    too_large: int = 0  # MQTT messages over max_request_kb: dead-lettered unread
+    internal_errors: int = 0  # messages that raised (a bug): dead-lettered, the service carried on
+    batches_queued: int = 0
+    batches_published: int = 0
+    dropped_batches: int = 0
+
+
+def phone_stream(cfg: PhoneConfig, batch_s: int) -> PhoneStream:
+    """The pure stream for one configured phone (iOS axes unless the app standardises them)."""
+    return PhoneStream(
+        cfg.wearer, cfg.device, cfg.placement, batch_s, ios_axes=cfg.platform == "ios" and not cfg.standardised
+    )
+
+
+@dataclass
+class PhoneService:
+    settings: PhoneSettings
+    topics: Topics
+    queue: Spool
+    clock: Clock = time.time
+    collector_id: str = SERVICE
+    counters: PhoneServiceCounters = field(default_factory=PhoneServiceCounters)
+
+    def __post_init__(self) -> None:
+        self.phones = {p.wearer: p for p in self.settings.phones}
+        self.streams = {p.wearer: phone_stream(p, self.settings.batch_s) for p in self.settings.phones}
+        self._tokens = [(p.token.get_secret_value().encode(), p.wearer) for p in self.settings.phones if p.token]
+        self._last_message: dict[str, float] = {}  # wearer -> receiver's clock at its last message
+        self._battery: dict[str, int | None] = {}
+        self._online: set[str] = set()  # wearers whose phone's last status said online
+        self._queued = asyncio.Event()
+        self._refusals_said: set[str] = set()
+
+    # --- the pure part's entry: one message of one wearer ---------------------------------------------------------
+    def take(self, wearer: str, payload: bytes, source: str) -> str | None:
+        """One message from ``wearer``'s phone: decoded, made into frames, complete batches queued. Returns None,
+        or why the message cannot be used (it is then counted and dead-lettered; nothing of it is stored)."""
+        stream = self.streams[wearer]
+        try:
+            message = decode_message(payload)
+        except SensorLoggerError as exc:
+            self.counters.bad_messages += 1
+            self._dead_letter(source, payload, str(exc))
+            return str(exc)
+        now_ms = round(self.clock() * 1000)
+        counters = stream.counters
+        refused, unknown, no_gravity = counters.refused_readings, counters.unknown_readings, counters.no_gravity
+        try:
+            batches = stream.add_message(message, now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None)
+        except Exception as exc:  # a bug a message found: this one is set aside, the service carries on
+            self.counters.internal_errors += 1
+            _LOGGER.exception("phone %s: a message could not be taken, dead-lettered", wearer)
+            self._dead_letter(source, payload, f"internal error: {exc!r}"[:500])
+            return f"internal error: {exc!r}"[:200]
+        self._last_message[wearer] = self.clock()
+        self._say_once(
+            wearer, "refused", counters.refused_readings > refused, f"readings refused ({stream.last_refusal})"
+        )
+        self._say_once(wearer, "unknown", counters.unknown_readings > unknown, "readings of unknown sensors ignored")
+        self._say_once(
+            wearer,
+            "gravity",
+            counters.no_gravity > no_gravity,
+            "accelerometer readings without gravity: turn on the Gravity sensor (or TotalAcceleration) in Sensor "
+            "Logger",
+        )
+        if wearer not in self._online or stream.battery_pct != self._battery.get(wearer):
+            self._online.add(wearer)
+            self._battery[wearer] = stream.battery_pct
+            self._status(wearer, "online")
+        self._queue_batches(batches)
+        return None
+
+    def _say_once(self, wearer: str, what: str, happened: bool, text: str) -> None:
+        """A problem of a phone's data is logged the first time (it repeats with every message); always counted."""
+        if happened and f"{wearer}/{what}" not in self._refusals_said:
+            self._refusals_said.add(f"{wearer}/{what}")
+            _LOGGER.warning("phone %s: %s", wearer, text)
+
+    def flush_idle(self, *, everything: bool = False) -> None:
+        """Send the held seconds of phones silent for ``idle_flush_s`` (a recording stopped), or of all phones, and
+        say they are offline (the next message says online again)."""
+        now = self.clock()
+        for wearer, last in list(self._last_message.items()):
+            if everything or now - last >= self.settings.idle_flush_s:
+                self._queue_batches(self.streams[wearer].flush())
+                del self._last_message[wearer]
+                if wearer in self._online:
+                    self._online.discard(wearer)
+                    self._status(wearer, "offline")
+
+    # --- HTTP push --------------------------------------------------------------------------------------------------
+    def make_app(self) -> web.Application:
+        """The push endpoint (aiohttp): ``POST /sensorlogger/{wearer}``, and ``GET /healthz``."""
+
+        async def push(request: web.Request) -> web.Response:
+            wearer = request.match_info["wearer"]
+            owner = self._token_owner(request)
+            if owner is None:
+                self.counters.http_unauthorised += 1
+                return web.Response(status=401, text="a push token is needed: ?token=... in the push URL\n")
+            if owner != wearer:
+                self.counters.http_forbidden += 1
+                _LOGGER.warning("phone %s: a push with the token of another wearer refused", wearer)
+                return web.Response(status=403, text="this token is not this wearer's\n")
+            if request.content_length is not None and request.content_length > self._max_bytes:
+                self.counters.http_too_large += 1
+                return web.Response(status=413, text=f"at most {self.settings.max_request_kb} kB per push\n")
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                self.counters.http_too_large += 1
+                return web.Response(status=413, text=f"at most {self.settings.max_request_kb} kB per push\n")
+            problem = self.take(wearer, body, f"http:/sensorlogger/{wearer}")
+            if problem is not None:
+                return web.Response(status=400, text=f"not a Sensor Logger message: {problem}\n")
+            self.counters.http_accepted += 1
+            return web.Response(text="ok\n")
+
+        async def health(_: web.Request) -> web.Response:
+            return web.Response(text="ok\n")
+
+        app = web.Application(client_max_size=self._max_bytes)
+        app.router.add_post("/sensorlogger/{wearer}", push)
+        app.router.add_get("/healthz", health)
+        return app
+
+    @property
+    def _max_bytes(self) -> int:
+        return self.settings.max_request_kb * 1024
+
+    def _token_owner(self, request: web.Request) -> str | None:
+        given = request.query.get("token", "")
+        header = request.headers.get("Authorization", "")
+        if not given and header.lower().startswith("bearer "):
+            given = header[7:].strip()
+        if not given:
+            return None
+        owner = None
+        for token, wearer in self._tokens:  # every token compared, in constant time
+            if hmac.compare_digest(token, given.encode()):
+                owner = wearer
+        return owner
+
+    @asynccontextmanager
+    async def http_server(self) -> AsyncIterator[int]:
+        """The push endpoint on ``http_host``:``http_port``; yields the port it listens on (0 in the settings: a
+        free one)."""
+        runner = web.AppRunner(self.make_app(), access_log=None)  # no access log: push URLs carry tokens
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        try:
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            yield sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        finally:
+            await runner.cleanup()
+
+    # --- MQTT -------------------------------------------------------------------------------------------------------
+    def mqtt_topic(self, wearer: str) -> str:
+        return f"{self.settings.mqtt_topic_root}/{wearer}"
+
+    async def forward(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """The MQTT side (under ``ingest.mqtt.serve`` with ``will=self.will()``): the phones' topics in, the queue out
+        in order, held seconds of silent phones flushed."""
+        status_topic = self.topics.collector_status(self.collector_id)
+        await client.publish(status_topic, encode(self._collector_status("online")), qos=1, retain=True)
+        await client.subscribe(f"{self.settings.mqtt_topic_root}/+", qos=0)
+        incoming = asyncio.create_task(self._incoming(client), name="phone-mqtt-in")
+        try:
+            await self._send_queue(client, stop)
+            await client.publish(status_topic, encode(self._collector_status("offline")), qos=1, retain=True)
+        finally:
+            incoming.cancel()
+            await asyncio.gather(incoming, return_exceptions=True)
+
+    async def _incoming(self, client: aiomqtt.Client) -> None:
+        prefix = f"{self.settings.mqtt_topic_root}/"
+        async for message in client.messages:
+            topic, payload = str(message.topic), payload_bytes(message)
+            self.counters.mqtt_messages += 1
+            wearer = topic[len(prefix) :] if topic.startswith(prefix) else ""
+            if len(payload) > self._max_bytes:
+                self.counters.too_large += 1
+                reason = f"{len(payload)} bytes: at most {self.settings.max_request_kb} kB per message"
+                self._dead_letter(topic, payload[:1024], reason)
+                continue
+            if wearer not in self.streams:
+                self.counters.unknown_wearers += 1
+                self._dead_letter(
+                    topic, payload, f"no phone configured for wearer {wearer[:64]!r} (KINETIC_PHONE__PHONES)"
+                )
+                continue
+            self.take(wearer, payload, topic)
+
+    async def _send_queue(self, publisher: Publisher, stop: asyncio.Event) -> None:
+        """Send the queue in order, an entry removed once acknowledged (QoS 1); a lost connection raises and the
+        entry stays. After ``stop``: everything held is flushed and sent, for at most ``SHUTDOWN_FLUSH_S``."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        while True:
+            if stop.is_set():
+                if deadline is None:
+                    deadline = loop.time() + SHUTDOWN_FLUSH_S
+                    self.flush_idle(everything=True)
+                if not self.queue.batches or loop.time() > deadline:
+                    return
+            else:
+                self.flush_idle()
+            entries = self.queue.peek(1)[:1]
+            if not entries:
+                self._queued.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._queued.wait()
+                continue
+            topic, retain, payload = entries[0].body.split(b"\n", 2)
+            await publisher.publish(topic.decode(), payload, qos=1, retain=retain == b"1")
+            self.queue.remove(entries)
+            self.counters.batches_published += 1
+
+    # --- the queue ------------------------------------------------------------------------------------------------
+    def _queue_batches(self, batches: list[FeatureBatchV1]) -> None:
+        for batch in batches:
+            self._enqueue(self.topics.features(batch.wearer, batch.device), encode(batch), False, len(batch.frames))
+            self.counters.batches_queued += 1
+
+    def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+        _LOGGER.warning("phone %s: dead-lettered (%s)", topic, reason)
+        letter = DeadLetterV1.wrap(
+            service=SERVICE,
+            topic=topic,
+            reason=reason,
+            payload=payload[:65536],
+            received=_utc(self.clock()),
+        )
+        self._enqueue(self.topics.dead_letter(SERVICE), encode(letter), False, 0)
+
+    def _status(self, wearer: str, state: Literal["online", "offline"]) -> None:
+        cfg = self.phones[wearer]
+        now_ms = round(self.clock() * 1000)
+        status = DeviceStatusV1(
+            wearer=wearer,
+            device=cfg.device,
+            state=state,
+            placement=cfg.placement,
+            t_ms=now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None,
+            battery_pct=self.streams[wearer].battery_pct,
+            firmware=f"Sensor Logger ({cfg.platform})",
+        )
+        self._enqueue(self.topics.status(wearer, cfg.device), encode(status), True, 0)
+
+    def _enqueue(self, topic: str, payload: bytes, retain: bool, points: int) -> None:
+        body = topic.encode() + (b"\n1\n" if retain else b"\n0\n") + payload
+        while True:
+            try:
+                self.queue.append(body, points)
+                break
+            except SpoolFull:
+                if self.counters.dropped_batches == 0:
+                    _LOGGER.warning("phone: queue %s is full; dropping the oldest batches", self.queue.path)
+                self.queue.remove(self.queue.peek(1)[:1])
+                self.counters.dropped_batches += 1
+        self._queued.set()
+
+    def will(self) -> Will:
+        return Will(self.topics.collector_status(self.collector_id), encode(self._collector_status("offline")))
+
+    def _collector_status(self, state: Literal["online", "offline"]) -> CollectorStatusV1:
+        now_ms = round(self.clock() * 1000)
+        return CollectorStatusV1(
+            collector=self.collector_id,
+            state=state,
+            devices=[p.device for p in self.settings.phones][:256],
+            t_ms=now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None,
+        )
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
