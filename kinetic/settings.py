@@ -34,6 +34,7 @@ from ingest.settings import (
     SimulateSettings,
     StoreSettings,
 )
+from ingest.textfile import TextFileError, load_toml
 
 ENV_PREFIX = "KINETIC_"
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
@@ -97,6 +98,11 @@ def load_settings(
         config_file = Path(env[f"{ENV_PREFIX}CONFIG"])
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"config file {config_file} does not exist (--config / {ENV_PREFIX}CONFIG)")
+    if config_file is not None:
+        try:  # checked first: pydantic-settings' own reading would raise a traceback for some (RecursionError)
+            load_toml(config_file)
+        except TextFileError as exc:
+            raise ConfigError(f"config file {config_file}: {exc}") from None
     if secrets_dir is None:
         raw = env.get(f"{ENV_PREFIX}SECRETS_DIR")
         secrets_dir = Path(raw) if raw else (DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None)

@@ -28,6 +28,7 @@ from dashboards.grafana import my_day, operations, weekly_review
 from dashboards.grafana.build import to_dict
 from dashboards.grafana.influxql import DATASOURCE_UID
 from ingest.errors import ConfigError
+from ingest.textfile import TextFileError, load_yaml
 from ingest.wire import Id, Text
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,10 +57,12 @@ class ClinicsFile(BaseModel):
 
 def load_clinics(path: Path) -> ClinicsFile:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path)
         clinics = ClinicsFile.model_validate(data)
-    except FileNotFoundError:
-        raise ConfigError(f"setting KINETIC_GRAFANA__CLINICS_FILE: {path} does not exist") from None
+    except TextFileError as exc:
+        if not path.exists():
+            raise ConfigError(f"setting KINETIC_GRAFANA__CLINICS_FILE: {path} does not exist") from None
+        raise ConfigError(f"clinics file {path}: {exc}") from None
     except (yaml.YAMLError, ValidationError) as exc:
         first = str(exc).splitlines()
         raise ConfigError(f"clinics file {path}: {' '.join(first[:3])}") from None

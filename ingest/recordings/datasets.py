@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ingest.errors import ConfigError
 from ingest.features import FloatArray, IntArray
+from ingest.textfile import TextFileError, load_yaml
 from ingest.wire import describe_validation_error
 
 DESCRIPTIONS = Path(__file__).parent / "datasets"
@@ -130,9 +130,9 @@ def load_description(folder: Path) -> DatasetDescription:
         known = ", ".join(sorted(p.stem for p in DESCRIPTIONS.glob("*.yaml")))
         raise ConfigError(f"no description for dataset folder {folder.name!r} (known: {known}); add {path}")
     try:
-        return DatasetDescription.model_validate(yaml.safe_load(path.read_text()))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not YAML ({' '.join(str(exc).split())})") from exc
+        return DatasetDescription.model_validate(load_yaml(path))
+    except TextFileError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{path}: {describe_validation_error(exc)}") from exc
 

@@ -33,6 +33,7 @@ from typing import Literal, get_args
 import yaml
 
 from ingest.errors import ScenarioError
+from ingest.textfile import TextFileError, read_text
 from ingest.wire import EARLIEST_MS, ID_PATTERN, LATEST_MS, Placement
 
 Activity = Literal["sit", "stand", "walk", "stairs", "lie", "off", "gap"]
@@ -160,6 +161,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(f"{source}{line}: not valid YAML ({problem})") from exc
+    except RecursionError:
+        raise ScenarioError(f"{source}: lists and mappings are nested too deeply for a scenario") from None
     if root is None:
         raise ScenarioError(f"{source}: the scenario is empty; it needs a 'wearers:' list")
     top = _mapping(root, "the scenario", source, ("start", "seed", "wearers", "name", "description"))
@@ -253,9 +256,9 @@ def _parse_wearer(node: yaml.Node, source: str) -> WearerScript:
 
 def load_scenario(path: Path) -> Scenario:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror or exc})") from exc
+        text = read_text(path)
+    except TextFileError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
     return parse_scenario(text, str(path))
 
 

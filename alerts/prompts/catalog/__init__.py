@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from alerts.errors import CatalogError
+from ingest.textfile import TextFileError, load_yaml
 from ingest.wire import ID_PATTERN, PROMPT_TEXT_MAX, PROMPT_TITLE_MAX, Text, Trigger
 
 CATALOG_DIR = Path(__file__).parent
@@ -80,10 +80,10 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> list[Exercise]:
 
 def _load_file(path: Path) -> list[Exercise]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)
         parsed = _CatalogFile.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
-        raise CatalogError(f"{path}: cannot read the catalog file ({exc})") from exc
+    except TextFileError as exc:
+        raise CatalogError(f"{path}: cannot read the catalog file ({exc})") from None
     except ValidationError as exc:
         raise CatalogError(f"{path}: expected 'exercises:' with a list of entries ({exc.errors()[0]['msg']})") from exc
     entries = []

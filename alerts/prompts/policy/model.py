@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.errors import PolicyError
 from alerts.prompts.catalog import DayType
+from ingest.textfile import TextFileError, load_yaml
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -183,9 +183,9 @@ class PolicyBook:
         if path is None:
             return cls(base)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise PolicyError(f"{path}: cannot read the policy file ({exc})") from exc
+            data = load_yaml(path) or {}
+        except TextFileError as exc:
+            raise PolicyError(f"{path}: cannot read the policy file ({exc})") from None
         if not isinstance(data, dict) or set(data) - {"defaults", "wearers"}:
             raise PolicyError(f"{path}: expected only 'defaults:' and 'wearers:' at the top level")
         defaults = data.get("defaults") or {}
