@@ -26,6 +26,19 @@ from ingest.mqtt import send_command
 from ingest.process import run_until_signal
 from ingest.wire import CommandV1, check_id, describe_validation_error
 
+MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no --for)
+
+
+def _minutes(text: str) -> float:
+    """A command line's minutes: a finite number above 0 and at most a month (argparse names the option on error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not 0 < value <= MAX_PAUSE_MIN:  # also NaN and infinity
+        raise argparse.ArgumentTypeError(f"{text!r}: minutes must be above 0 and at most {MAX_PAUSE_MIN} (30 days)")
+    return value
+
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``alerts``, ``prompts``, ``calibrate`` and ``evaluate`` to the ``kinetic`` command's subcommands."""
@@ -49,13 +62,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p_snooze = pr_sub.add_parser("snooze", help="remind again later if still sitting")
     p_snooze.add_argument("wearer")
     p_snooze.add_argument("prompt_id")
-    p_snooze.add_argument("--minutes", type=float, help="default: the wearer's snooze_min (10)")
+    p_snooze.add_argument("--minutes", type=_minutes, help="default: the wearer's snooze_min (10)")
     p_pause = pr_sub.add_parser(
         "pause", help="do not disturb: prompts due meanwhile are held and sent after, if still relevant"
     )
     p_pause.add_argument("wearer")
     until = p_pause.add_mutually_exclusive_group()
-    until.add_argument("--for", dest="for_min", type=float, metavar="MIN", help="for this many minutes")
+    until.add_argument("--for", dest="for_min", type=_minutes, metavar="MIN", help="for this many minutes")
     until.add_argument("--until", help="until this time (ISO 8601 with offset); neither: until 'resume'")
     p_resume = pr_sub.add_parser("resume", help="end a pause now")
     p_resume.add_argument("wearer")

@@ -42,7 +42,8 @@ def make_app(
             return web.Response(status=400, text="bad wearer\n")
         if name not in ACTIONS:
             return web.Response(status=404, text="unknown action\n")
-        if not hmac.compare_digest(sig, callback_signature(secret, wearer, prompt_id, name)):
+        expected = callback_signature(secret, wearer, prompt_id, name)
+        if not hmac.compare_digest(sig.encode(), expected.encode()):  # bytes: any text in the query is compared
             _LOGGER.warning("callback: bad signature for %s %s (%s)", wearer, prompt_id, name)
             return web.Response(status=403, text="bad signature\n")
         command = CommandV1(

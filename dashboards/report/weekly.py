@@ -41,6 +41,8 @@ def parse_week(text: str) -> date:
     if not match:
         raise BadWeek(f"--week {text!r} must look like 2026-W47 (ISO year and week)")
     year, number = int(match.group(1)), int(match.group(2))
+    if not 2015 <= year <= 2099:  # Kinetic's data lies from 2015 to 2100 (ingest.wire.EARLIEST_MS / LATEST_MS)
+        raise BadWeek(f"--week {text!r}: the year must be from 2015 to 2099, where Kinetic's data can lie")
     try:
         return date.fromisocalendar(year, number, 1)
     except ValueError as exc:

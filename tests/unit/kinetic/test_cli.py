@@ -62,3 +62,12 @@ def test_an_unknown_command_is_refused(capsys: pytest.CaptureFixture[str]) -> No
         main(["nonsense"])
     assert exc.value.code == 2
     assert "invalid choice: 'nonsense'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("minutes", ["1e30", "nan", "inf", "-5", "0", "abc", "43201"])
+def test_minutes_on_the_command_line_are_finite_positive_and_at_most_a_month(minutes: str) -> None:
+    """Found after the named cases: `kinetic prompts pause ann --for 1e30` (or nan) gave an OverflowError or a
+    ValueError traceback; argparse now names the option and what it expects."""
+    with pytest.raises(argparse.ArgumentTypeError, match="minutes"):
+        alerts_cli._minutes(minutes)
+    assert alerts_cli._minutes("45") == 45.0

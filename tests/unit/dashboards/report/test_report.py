@@ -25,6 +25,10 @@ def test_iso_weeks() -> None:
     for bad in ("2026-47", "2026-W54", "W47", "2026-w47x"):
         with pytest.raises(BadWeek, match="--week"):
             parse_week(bad)
+    # found after the named cases: the last weeks a date can hold gave an OverflowError traceback
+    for bad in ("9999-W52", "0001-W01", "2014-W52", "2100-W01"):
+        with pytest.raises(BadWeek, match="the year must be from 2015 to 2099"):
+            parse_week(bad)
 
 
 class Store:
