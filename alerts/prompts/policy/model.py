@@ -19,7 +19,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from alerts.errors import PolicyError
 from alerts.prompts.catalog import DayType
+from ingest.errors import WireError
 from ingest.textfile import TextFileError, load_yaml
+from ingest.wire import check_id
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -193,6 +195,10 @@ class PolicyBook:
         if not isinstance(defaults, dict) or not isinstance(wearers, dict):
             raise PolicyError(f"{path}: 'defaults' and 'wearers' must be mappings")
         for wearer, overrides in wearers.items():
+            try:  # 'Ann' or 'ann ' would never match a wearer on the wire: their overrides silently never applied
+                check_id(str(wearer))
+            except WireError as exc:
+                raise PolicyError(f"{path}: wearers: {exc}") from None
             if not isinstance(overrides, dict):
                 raise PolicyError(f"{path}: wearers.{wearer} must be a mapping of policy keys")
         return cls(merge(base, defaults, f"{path}: defaults"), wearers, source=str(path))

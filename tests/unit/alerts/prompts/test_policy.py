@@ -287,3 +287,15 @@ def test_a_bad_policy_file_names_the_file_the_key_and_the_reason(tmp_path: Path,
     path.write_text(text)
     with pytest.raises(PolicyError, match=message):
         PolicyBook.load(path)
+
+
+@pytest.mark.parametrize("key", ["Ann", "ann ", "ann\n", "1"])
+def test_a_wearer_key_that_is_no_wearer_id_is_refused_naming_it(tmp_path: Path, key: str) -> None:
+    """Found after the named cases: overrides under 'Ann' or 'ann ' were read and never applied to anyone."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(f'wearers:\n  "{key.encode("unicode_escape").decode()}":\n    sitting_threshold_min: 20\n')
+    if key == "1":
+        assert PolicyBook.load(path).for_wearer("1").sitting_threshold_min == 20  # a number is a valid id
+        return
+    with pytest.raises(PolicyError, match=r"wearers: id .* must match"):
+        PolicyBook.load(path)
