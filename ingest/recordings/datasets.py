@@ -339,6 +339,12 @@ def _columns(path: Path, d: DatasetDescription, wanted: list[str]) -> tuple[Floa
             raise
 
     values = numbers(order)
+    blank = ~np.isfinite(values)  # 'nan', 'inf', 'n/a'-style cells that numpy reads as numbers
+    if np.any(blank):
+        row, column = (int(i) for i in np.argwhere(blank)[0])
+        raise ConfigError(
+            f"{path}: data row {row + 1}, column {wanted[column]}: {rows[row][order[column]]!r} is not a finite number"
+        )
     codes = numbers([col[d.label_column]])[:, 0]
     bad = ~np.isfinite(codes) | (np.nan_to_num(codes) != np.round(np.nan_to_num(codes)))
     if np.any(bad):

@@ -132,6 +132,18 @@ def test_the_rate_comes_from_the_labelled_windows_without_index(tmp_path: Path) 
             None,
             r"s1_r1\.csv\.gz: data row 2, column y: 'zero' is not a number",
         ),
+        (  # found after the named cases: cells numpy reads as numbers that are none
+            TIMED,
+            {"s1_r1.csv.gz": "t_s,x,y,z,label\n0,0,0,1,1\n0.02,0,NaN,1,1\n"},
+            None,
+            r"s1_r1\.csv\.gz: data row 2, column y: 'NaN' is not a finite number",
+        ),
+        (
+            TIMED,
+            {"s1_r1.csv.gz": "t_s,x,y,z,label\n0,0,0,1,1\n0.02,0,n/a,1,1\n"},
+            None,
+            r"s1_r1\.csv\.gz: data row 2, column y: 'n/a' is not a number",
+        ),
         (
             TIMED,
             {"s1_r1.csv.gz": "t_s,x,y,z,label\n0,0,0,1,1\n0.02,0,0\n"},
