@@ -29,7 +29,7 @@ def read_text(path: Path) -> str:
         with path.open("rb") as handle:
             raw = handle.read(MAX_TEXT_FILE_BYTES + 1)
     except OSError as exc:
-        raise TextFileError(f"cannot read it ({exc.strerror or exc})") from None
+        raise TextFileError(f"cannot read the file ({exc.strerror or exc})") from None
     if len(raw) > MAX_TEXT_FILE_BYTES:
         raise TextFileError(f"it is over {MAX_TEXT_FILE_BYTES // (1024 * 1024)} MB; expected a text file of a few kB")
     try:

@@ -118,9 +118,37 @@ Text = Annotated[str, BeforeValidator(check_text)]
 TextOrNone = Annotated[str | None, BeforeValidator(check_text)]  # so that a length bound reads as one on a string
 
 
+def _numeric(annotation: object) -> bool:
+    """Whether a field's annotation is a number (int or float, maybe in a union or Annotated) and not a bool."""
+    if annotation in (int, float):
+        return True
+    return any(_numeric(arg) for arg in getattr(annotation, "__args__", ()) if arg is not bool)
+
+
 class _Model(BaseModel):
     # NaN and infinity are not numbers a sensor measures, and InfluxDB's line protocol cannot carry them
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, data: Any) -> Any:
+        """``true`` where a number belongs is a sender's bug (pydantic would read it as 1): refused, naming it."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if isinstance(value, bool) and name in _numeric_fields(cls):
+                    raise ValueError(f"{name}: {str(value).lower()} is a boolean; expected a number")
+        return data
+
+
+_NUMERIC_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def _numeric_fields(model: type[BaseModel]) -> frozenset[str]:
+    fields = _NUMERIC_FIELDS.get(model)
+    if fields is None:
+        fields = frozenset(n for n, f in model.model_fields.items() if _numeric(f.annotation))
+        _NUMERIC_FIELDS[model] = fields
+    return fields
 
 
 class FeatureFrameV1(_Model):

@@ -76,3 +76,12 @@ def test_a_sender_repeating_its_mistake_gets_one_log_line_per_interval_and_every
     assert letters.count == 501 and len(sink.published) == 501
     assert letters.reasons == {"invalid FeatureBatchV1": 500, "a retained command is refused": 1}
     assert len(caplog.records) == 2  # one per kind of reason in this interval
+
+
+@pytest.mark.parametrize("field", ["gx", "enmo_mg", "n", "steps", "t_ms"])
+def test_a_boolean_where_a_number_belongs_is_refused_naming_the_field(field: str) -> None:
+    """Found after the named cases: `true` was read as 1 (a second of one sample, a step, 1 g)."""
+    frame = {"t_ms": 1_767_603_600_000, "gx": 0.1, "gy": -0.9, "gz": 0.3, "enmo_mg": 2.0, "n": 50, field: True}
+    batch = {"v": 1, "wearer": "ann", "device": "ann-thigh", "placement": "thigh", "seq": 0, "frames": [frame]}
+    with pytest.raises(WireError, match=rf"{field}: true is a boolean; expected a number"):
+        decode(TOPICS, TOPICS.features("ann", "ann-thigh"), json.dumps(batch).encode())

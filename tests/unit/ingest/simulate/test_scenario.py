@@ -86,7 +86,7 @@ def test_errors_name_the_line_and_the_problem(text: str, expected: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="cannot read the scenario"):
+    with pytest.raises(ScenarioError, match=r"nope.yaml: cannot read the file \(No such file or directory\)"):
         load_scenario(tmp_path / "nope.yaml")
 
 
