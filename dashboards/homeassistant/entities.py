@@ -29,6 +29,7 @@ import annotated_types
 
 from alerts.detect.summary import POSTURES
 from alerts.prompts.policy.model import PromptPolicy
+from ingest.errors import WireError
 from ingest.wire import check_id
 
 Component = Literal["sensor", "binary_sensor", "button", "number"]
@@ -256,7 +257,7 @@ class HaTopics:
         wearer, object_id = parts[0], parts[1]
         try:
             check_id(wearer)
-        except ValueError as exc:
+        except WireError as exc:
             raise HomeAssistantError(f"topic {topic!r}: {exc}") from None
         if object_id not in COMMAND_OBJECTS:
             raise HomeAssistantError(
