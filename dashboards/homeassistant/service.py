@@ -25,7 +25,16 @@ from dashboards.homeassistant.entities import OFFLINE, ONLINE, HaTopics, HomeAss
 from dashboards.homeassistant.settings import HomeAssistantConfig
 from dashboards.homeassistant.states import Publication, StateTracker
 from ingest.errors import WireError
-from ingest.mqtt import DeadLetters, MqttClient, Publisher, Will, message_batches, payload_bytes, serve
+from ingest.mqtt import (
+    DeadLetters,
+    MqttClient,
+    Publisher,
+    Will,
+    message_batches,
+    payload_bytes,
+    retained_messages,
+    serve,
+)
 from ingest.wire import (
     CommandV1,
     FeatureBatchV1,
@@ -185,3 +194,11 @@ async def run_homeassistant(settings: HomeAssistantConfig, stop: asyncio.Event) 
     service = build_service(settings)
     client_id = f"{settings.mqtt.client_id_prefix}-homeassistant"
     await serve(service.run, settings.mqtt, client_id, stop, clean_session=True, will=service.will())
+
+
+async def wearer_retained(client: MqttClient, ha: HaTopics, wearer: str) -> dict[str, bytes]:
+    """What the broker retains of one wearer for Home Assistant: the discovery configs of its entities and their
+    states (``kinetic data export / delete``)."""
+    found = await retained_messages(client, ha.wearer_configs(wearer))
+    found.update(await retained_messages(client, ha.wearer_states(wearer)))
+    return found
