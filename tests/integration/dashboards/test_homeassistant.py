@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import runpy
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,9 @@ from dashboards.homeassistant.entities import (
     device_configs,
     wearer_configs,
 )
-from ingest.mqtt import connect, retained_messages
+from dashboards.homeassistant.service import build_service
+from ingest.mqtt import connect, retained_messages, serve
+from ingest.settings import MqttSettings
 from ingest.store.embedded import EmbeddedSink
 from ingest.wire import (
     CommandV1,
@@ -40,7 +43,7 @@ from ingest.wire import (
 from kinetic.settings import KineticSettings, load_settings
 from tests.support.pipeline import recording, until
 from tests.support.processes import Proc, env_for
-from tests.support.servers import Server
+from tests.support.servers import Server, start_mosquitto
 from tests.unit.dashboards.homeassistant.schema import problems
 
 pytestmark = pytest.mark.integration
@@ -195,3 +198,57 @@ def test_wearers_appear_in_home_assistant_and_its_buttons_command_kinetic(
     # the service stops: every entity unavailable
     assert service.terminate() == 0
     assert read_retained(settings, ha.service_status())[ha.service_status()] == b"offline"
+
+
+def test_the_acl_lets_the_service_and_home_assistant_do_their_part_only(tmp_path: Path) -> None:
+    """deploy/mosquitto/acl's users ``kinetic-ha`` (the service) and ``hass`` (Home Assistant), on real Mosquitto."""
+    root = Path(__file__).resolve().parents[3]
+    hash_password = runpy.run_path(str(root / "deploy" / "make_secrets.py"))["mosquitto_hash"]
+    users = ("kinetic-ha", "hass", "alerts", "collector")
+    passwd = tmp_path / "passwd"
+    passwd.write_text("".join(f"{user}:{hash_password(f'pw-{user}')}\n" for user in users))
+    acl = root / "deploy" / "mosquitto" / "acl"
+    broker = start_mosquitto(
+        tmp_path / "broker", extra_config=f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
+    )
+
+    def as_user(user: str) -> KineticSettings:
+        mqtt = MqttSettings(port=broker.port, username=user, password=f"pw-{user}", client_id_prefix=f"acl-{user}")
+        return KineticSettings(mqtt=mqtt)
+
+    topics, ha = Topics("kinetic"), HaTopics("kinetic")
+
+    async def scenario() -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+        service = build_service(as_user("kinetic-ha"))
+        stop = asyncio.Event()
+        runner = asyncio.create_task(
+            serve(service.run, as_user("kinetic-ha").mqtt, "acl-ha", stop, clean_session=True, will=service.will())
+        )
+        await until(service.ready.is_set, 20, "the service")
+        async with (
+            recording(as_user("alerts"), [topics.all_commands(), topics.all_features()], "acl-alerts") as alerts,
+            recording(as_user("hass"), ["homeassistant/#", f"{ha.base}/#"], "acl-hass") as hass,
+            connect(as_user("collector").mqtt, "acl-collector") as collector,
+            connect(as_user("hass").mqtt, "acl-hass-pub") as hass_client,
+        ):
+            status = DeviceStatusV1(wearer="ann", device="thigh", state="online", battery_pct=60)
+            await collector.publish(topics.status("ann", "thigh"), encode(status), qos=1, retain=True)
+            await until(lambda: any(t.endswith("/thigh_battery") for t, _ in hass.messages), 20, "HA seeing ann")
+            await hass_client.publish(ha.command("ann", "pause_1h"), b"PRESS", qos=1)
+            await hass_client.publish(topics.features("ann", "thigh"), encode(features("ann", "thigh", 1, 1)), qos=1)
+            await until(lambda: bool(alerts.on("/commands")), 20, "the command from HA's button")
+            await asyncio.sleep(0.5)  # the features HA may not publish would have arrived by now
+            await collector.publish(topics.status("ann", "thigh"), b"", qos=1, retain=True)
+        stop.set()
+        await runner
+        return alerts.messages, hass.messages
+
+    try:
+        to_alerts, to_hass = asyncio.run(scenario())
+    finally:
+        broker.stop()
+    assert [t for t, _ in to_alerts] == ["kinetic/v1/ann/commands"]  # hass's features were dropped
+    assert CommandV1.model_validate_json(to_alerts[0][1]).kind == "pause"
+    configs = {t for t, _ in to_hass if t.startswith("homeassistant/")}
+    assert configs == {*wearer_configs(ha, "ann", "x"), *device_configs(ha, "ann", "thigh", "x")}
+    assert ("kinetic/ha/ann/prompts_paused", b"ON") in to_hass
