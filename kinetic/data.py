@@ -5,7 +5,9 @@ What is held for a wearer, and who reads and erases it (docs/data-model.md, "Dat
 
 - ingest (``ingest.rights``): the store, the bridge's spool (points not yet written, open rollup minutes) and the
   broker's retained messages under ``<root>/v1/<wearer>/#``;
-- alerts (``alerts.state``): the alert service's state file, the wearer's snapshot and prompt outbox.
+- alerts (``alerts.state``): the alert service's state file, the wearer's snapshot and prompt outbox;
+- Home Assistant (``dashboards.homeassistant``): the retained discovery configs of the wearer's entities and their
+  retained states under ``<root>/ha/<wearer>/``; an empty retained config removes the entity from Home Assistant.
 
 A running alert service also holds the wearer in memory and would write them back at its next checkpoint, so
 ``delete`` first sends it a ``forget`` command (the commands topic, QoS 1: a stopped service gets it from its
@@ -28,8 +30,10 @@ from typing import Any, TypeVar
 import aiomqtt
 
 from alerts.state import AlertState, open_existing, state_file
+from dashboards.homeassistant.entities import HaTopics
+from dashboards.homeassistant.service import wearer_retained
 from ingest.errors import Unreachable
-from ingest.mqtt import connect
+from ingest.mqtt import clear_retained, connect
 from ingest.rights import BrokerUnreachable, IngestHoldings, IngestRights, ingest_rights
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import flatten, write_export
@@ -70,10 +74,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 @dataclass(frozen=True, slots=True)
 class Holdings:
-    """Everything Kinetic holds for one wearer: ingest's part and the alert state's (None: no state file here)."""
+    """Everything Kinetic holds for one wearer: ingest's part, the alert state's (None: no state file here) and
+    Home Assistant's retained configs and states (topic -> payload)."""
 
     ingest: IngestHoldings
     alerts: dict[str, Any] | None
+    homeassistant: dict[str, str]
 
     def counts(self) -> dict[str, int]:
         alerts = self.alerts or {"snapshot": None, "outbox": []}
@@ -81,6 +87,7 @@ class Holdings:
             **self.ingest.counts(),
             "alert snapshots": 0 if alerts["snapshot"] is None else 1,
             "outbox deliveries": len(alerts["outbox"]),
+            "home assistant retained messages": len(self.homeassistant),
         }
 
     @property
@@ -98,6 +105,7 @@ class Holdings:
             "open_minutes": self.ingest.open_minutes,
             "retained": {topic: _json_or_text(payload) for topic, payload in self.ingest.retained.items()},
             "alert_state": self.alerts,
+            "home_assistant": {topic: _json_or_text(payload) for topic, payload in self.homeassistant.items()},
         }
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
@@ -110,6 +118,7 @@ class Holdings:
             "retained": [{"topic": t, "payload": p} for t, p in self.ingest.retained.items()],
             "alert_outbox": alerts["outbox"],
             "alert_snapshot": [] if alerts["snapshot"] is None else flatten(alerts["snapshot"]),
+            "home_assistant": [{"topic": t, "payload": p} for t, p in self.homeassistant.items()],
         }
 
 
@@ -129,7 +138,7 @@ def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
 
     async def job() -> int:
         async with ingest_rights(settings, broker=broker) as ingest:
-            held = await _holdings(ingest, alerts_path, wearer)
+            held = await _holdings(settings, ingest, alerts_path, wearer)
             if held.total == 0:
                 known = set(await ingest.wearers()) | set(_in_state_file(alerts_path, AlertState.wearers) or [])
                 places = [*ingest.places(wearer), f"alert state: {alerts_path or 'none'}"]
@@ -160,7 +169,8 @@ async def _delete(
         await _tell_services_to_forget(settings, wearer)
     _in_state_file(alerts_path, lambda state: state.forget(wearer))
     await ingest.erase(wearer)
-    left = await _holdings(ingest, alerts_path, wearer)
+    await _homeassistant(settings, wearer, broker, clear=True)
+    left = await _holdings(settings, ingest, alerts_path, wearer)
     for _ in range(SETTLE_CHECKS):
         if left.total == 0:
             break
@@ -168,12 +178,40 @@ async def _delete(
         await asyncio.sleep(1.0)
         _in_state_file(alerts_path, lambda state: state.forget(wearer))
         await ingest.erase(wearer)
-        left = await _holdings(ingest, alerts_path, wearer)
+        await _homeassistant(settings, wearer, broker, clear=True)
+        left = await _holdings(settings, ingest, alerts_path, wearer)
     return left
 
 
-async def _holdings(ingest: IngestRights, alerts_path: Path | None, wearer: str) -> Holdings:
-    return Holdings(await ingest.holdings(wearer), _in_state_file(alerts_path, lambda state: state.holdings(wearer)))
+async def _holdings(settings: KineticSettings, ingest: IngestRights, alerts_path: Path | None, wearer: str) -> Holdings:
+    return Holdings(
+        await ingest.holdings(wearer),
+        _in_state_file(alerts_path, lambda state: state.holdings(wearer)),
+        await _homeassistant(settings, wearer, ingest.broker),
+    )
+
+
+async def _homeassistant(
+    settings: KineticSettings, wearer: str, broker: bool, *, clear: bool = False
+) -> dict[str, str]:
+    """The wearer's retained Home Assistant configs and states (topic -> payload); with ``clear``, removed (an empty
+    retained message each: Home Assistant removes the entities). Nothing without a broker."""
+    if not broker:
+        return {}
+    ha = HaTopics(settings.mqtt.topic_root, settings.homeassistant.discovery_prefix)
+    mqtt = settings.mqtt
+    try:
+        async with connect(mqtt, f"{mqtt.client_id_prefix}-data", max_attempts=3) as client:
+            found = await wearer_retained(client, ha, wearer)
+            if clear:
+                await clear_retained(client, found)
+    except (Unreachable, aiomqtt.MqttError) as exc:
+        raise BrokerUnreachable(
+            f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the Home Assistant entities of {wearer} "
+            f"({ha.wearer_configs(wearer)}, {ha.wearer_states(wearer)}) cannot be read or removed; check "
+            "KINETIC_MQTT__HOST / KINETIC_MQTT__PORT (or, where no broker serves this installation, say --no-broker)"
+        ) from exc
+    return {topic: payload.decode("utf-8", "replace") for topic, payload in found.items()}
 
 
 def _in_state_file(path: Path | None, action: Callable[[AlertState], T]) -> T | None:

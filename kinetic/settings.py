@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from alerts.settings import AlertsSettings
+from dashboards.homeassistant.settings import HomeAssistantSettings
 from dashboards.settings import GrafanaSettings
 from ingest.errors import ConfigError
 from ingest.settings import (
@@ -60,6 +61,7 @@ class KineticSettings(BaseSettings):
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     phone: PhoneSettings = Field(default_factory=PhoneSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
+    homeassistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
 
     @classmethod
     def settings_customise_sources(

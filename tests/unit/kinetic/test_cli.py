@@ -8,6 +8,7 @@ import pytest
 
 from alerts import cli as alerts_cli
 from dashboards import cli as dashboards_cli
+from dashboards.homeassistant import cli as homeassistant_cli
 from ingest import cli as ingest_cli
 from kinetic.cli import build_parser, main
 
@@ -26,6 +27,7 @@ COMMANDS = {
     "report",
     "dashboards",
     "config",
+    "homeassistant",  # issue 15 item 4
 }
 
 
@@ -43,17 +45,25 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
         "ingest": set(ingest_cli.COMMANDS),
         "alerts": set(alerts_cli.COMMANDS),
         "dashboards": set(dashboards_cli.COMMANDS),
+        "dashboards.homeassistant": set(homeassistant_cli.COMMANDS),
     }
     assert owned == {
         "ingest": {"simulate", "bridge", "collect", "phone"},
         "alerts": {"alerts", "prompts", "calibrate", "evaluate"},
         "dashboards": {"report", "dashboards"},
+        "dashboards.homeassistant": {"homeassistant"},
     }
     # the composition root's own: the demo and data rights run every package, config shows every package's settings
     assert COMMANDS - set().union(*owned.values()) == {"demo", "data", "config"}
     for package, names in owned.items():
         sub = argparse.ArgumentParser().add_subparsers()
-        {"ingest": ingest_cli, "alerts": alerts_cli, "dashboards": dashboards_cli}[package].add_parsers(sub)
+        clis = {
+            "ingest": ingest_cli,
+            "alerts": alerts_cli,
+            "dashboards": dashboards_cli,
+            "dashboards.homeassistant": homeassistant_cli,
+        }
+        clis[package].add_parsers(sub)
         assert set(sub.choices) == names, package
 
 
