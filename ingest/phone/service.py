@@ -95,6 +95,7 @@ class PhoneService:
         self._battery: dict[str, int | None] = {}
         self._online: set[str] = set()  # wearers whose phone's last status said online
         self._queued = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the phones' MQTT topics are subscribed
         self._refusals_said: set[str] = set()
 
     # --- the pure part's entry: one message of one wearer ---------------------------------------------------------
@@ -233,6 +234,7 @@ class PhoneService:
         status_topic = self.topics.collector_status(self.collector_id)
         await client.publish(status_topic, encode(self._collector_status("online")), qos=1, retain=True)
         await client.subscribe(f"{self.settings.mqtt_topic_root}/+", qos=0)
+        self.ready.set()
         incoming = asyncio.create_task(self._incoming(client), name="phone-mqtt-in")
         try:
             await self._send_queue(client, stop)

@@ -74,6 +74,7 @@ async def running(service: PhoneService, mqtt: MqttSettings) -> AsyncIterator[st
             serve(service.forward, mqtt, f"phone-{uuid.uuid4().hex[:8]}", stop, will=service.will())
         )
         try:
+            await until(service.ready.is_set, 20, "the phone service's subscription")
             yield f"http://127.0.0.1:{port}/sensorlogger"
         finally:
             stop.set()
