@@ -22,8 +22,9 @@ the same fold runs live, on a replayed day and in tests. What each state is (doc
 
 The wearer's day and week are those of their policy's time zone (``timezone``), as in the engine's hourly summaries
 and the weekly report. A value is published when it changed, and at most once per ``min_interval_ms`` of the wearer's
-event time (a changed value waits for the next message after that); posture, pause, threshold and connection are
-published at once on a change, and the current sitting bout with a change of posture. Availability
+event time (a changed value waits for the next message after that, or for ``flush`` once the wearer's data has
+stopped); posture, pause, threshold and connection are published at once on a change, and the current sitting bout
+with a change of posture. Availability
 (``<root>/ha/<wearer>/availability``, ``<device>_availability``) follows Kinetic's status topics: a sensor is
 available while its status says ``online`` (or, without a status, once its features arrive) and no collector that
 lists it is offline.
@@ -378,7 +379,14 @@ class StateTracker:
             out[t.state(wearer, "last_prompt_time")] = (p.created.astimezone(UTC).isoformat(), False)
         return out
 
-    def _due(self, wearer: str) -> list[Publication]:
+    def flush(self, wearer: str) -> list[Publication]:
+        """What the rate limit still holds back for a wearer, now. For when their data has stopped (the adapter calls
+        it once nothing came for ``min_interval_ms`` of its own clock): event time no longer passes then, and the
+        last corrections (a bout confirmed after its minimum duration and back-dated, an hour's summary) would
+        otherwise never be shown."""
+        return self._due(wearer, force=True)
+
+    def _due(self, wearer: str, *, force: bool = False) -> list[Publication]:
         w = self.wearers.get(wearer)
         if w is None:
             return []
@@ -392,7 +400,7 @@ class StateTracker:
                 continue
             if topic == posture:  # the current bout changes with it (values() gives posture first)
                 posture_changed = True
-            limited = not (at_once or (topic == bout and posture_changed))
+            limited = not (force or at_once or (topic == bout and posture_changed))
             if limited and last is not None and self._too_soon(last[1], w.now_ms):
                 continue
             w.sent[topic] = (payload, w.now_ms)
