@@ -103,6 +103,7 @@ class _Wearer:
     outcomes: dict[str, tuple[int, bool]] = field(default_factory=dict)  # prompt id -> created, moved within 5 min
     paused_until_ms: int | None = None
     sent: dict[str, tuple[bytes, int | None]] = field(default_factory=dict)  # topic -> payload, event time sent
+    policy: PromptPolicy | None = None  # the effective policy, resolved
 
 
 def _day_start_ms(t_ms: int, zone: tzinfo, days_back: int = 0) -> int:
@@ -242,7 +243,7 @@ class StateTracker:
             except PolicyError:
                 self.ignored += 1
                 return []
-            w.live = live
+            w.live, w.policy = live, None
         return self._due(command.wearer)
 
     def _prune(self, w: _Wearer) -> None:
@@ -254,18 +255,20 @@ class StateTracker:
         day_start, week_start = _day_start_ms(w.now_ms, zone), _week_start_ms(w.now_ms, zone)
         w.hours = {h: m for h, m in w.hours.items() if h >= day_start}
         w.outcomes = {p: o for p, o in w.outcomes.items() if o[0] >= week_start}
-        covered = w.covered_until_ms
-        w.sitting_done = [(s, e) for s, e in w.sitting_done if e > covered]
-        w.breaks_at = [t for t in w.breaks_at if t >= covered]
+        floor = max(w.covered_until_ms, day_start)  # bouts and breaks before it count nowhere any more
+        w.sitting_done = [(s, e) for s, e in w.sitting_done if e > floor]
+        w.breaks_at = [t for t in w.breaks_at if t >= floor]
 
     # -- what Home Assistant is told ----------------------------------------------------------------------------
 
     def policy(self, wearer: str) -> PromptPolicy:
         w = self.wearers.get(wearer)
-        return self.policies.for_wearer(wearer, w.live if w else None)
+        return self.policies.for_wearer(wearer) if w is None else self._policy_of(w)
 
     def _policy_of(self, w: _Wearer) -> PromptPolicy:
-        return self.policies.for_wearer(w.name, w.live)
+        if w.policy is None:  # resolved once, and again after a policy command (a merge validates: not per frame)
+            w.policy = self.policies.for_wearer(w.name, w.live)
+        return w.policy
 
     def _announce(self, wearer: str) -> list[Publication]:
         if wearer in self.wearers:
