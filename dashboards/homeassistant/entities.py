@@ -80,6 +80,9 @@ def threshold_bounds() -> tuple[float, float, float]:
 
 _MIN, _MAX, _STEP = threshold_bounds()
 
+# The day's figures use state_class "total" (HA: a total that can go down as well as up), not "total_increasing":
+# they restart at midnight and can be corrected down (an open hour counted from the bouts replaced by its summary, a
+# sensor found not worn); HA reads every decrease of a "total_increasing" sensor as a meter reset.
 WEARER_ENTITIES: tuple[Entity, ...] = (
     Entity(
         "posture",
@@ -96,7 +99,7 @@ WEARER_ENTITIES: tuple[Entity, ...] = (
         extra=(
             ("device_class", "duration"),
             ("unit_of_measurement", "min"),
-            ("state_class", "total_increasing"),
+            ("state_class", "total"),
             ("suggested_display_precision", 0),
         ),
     ),
@@ -117,7 +120,7 @@ WEARER_ENTITIES: tuple[Entity, ...] = (
         "sensor",
         "Breaks today",
         "service",
-        extra=(("state_class", "total_increasing"), ("icon", "mdi:human-greeting")),
+        extra=(("state_class", "total"), ("icon", "mdi:human-greeting")),
     ),
     Entity(
         "lean_today",
@@ -127,7 +130,7 @@ WEARER_ENTITIES: tuple[Entity, ...] = (
         extra=(
             ("device_class", "duration"),
             ("unit_of_measurement", "min"),
-            ("state_class", "total_increasing"),
+            ("state_class", "total"),
             ("suggested_display_precision", 0),
         ),
     ),

@@ -85,6 +85,7 @@ class HomeAssistantService:
         self.dead_letters = DeadLetters(SERVICE, topics)
         self.counters = HomeAssistantCounters()
         self.ready = asyncio.Event()
+        self._last_seen: dict[str, float] = {}  # wearer -> time.monotonic() of their last message
 
     def will(self) -> Will:
         """The last will to connect with: every entity unavailable when the service is gone."""
@@ -102,23 +103,38 @@ class HomeAssistantService:
         await self._publish(client, self.tracker.configs())  # a reconnection: HA may have restarted meanwhile
         self.ready.set()
         _LOGGER.info("%s: Kinetic under %s, Home Assistant under %s", SERVICE, t.base, self.ha.discovery_prefix)
-        consume = asyncio.create_task(self._consume(client), name=f"{SERVICE}-consume")
-        stopping = asyncio.create_task(stop.wait(), name=f"{SERVICE}-stop")
+        tasks = {
+            asyncio.create_task(self._consume(client), name=f"{SERVICE}-consume"),
+            asyncio.create_task(self._flush_quiet(client), name=f"{SERVICE}-flush"),
+            asyncio.create_task(stop.wait(), name=f"{SERVICE}-stop"),
+        }
         try:
-            done, _ = await asyncio.wait({consume, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
             # a clean stop: no last will is sent, so say it
             await client.publish(self.ha.service_status(), OFFLINE.encode(), qos=1, retain=True)
         finally:
-            for task in (consume, stopping):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(consume, stopping, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _consume(self, client: MqttClient) -> None:
         async for batch in message_batches(client):
             for message in batch:
                 await self.handle(client, str(message.topic), payload_bytes(message), message.retain)
+
+    async def _flush_quiet(self, client: MqttClient) -> None:
+        """Once a wearer has sent nothing for the rate limit's interval (of this host's clock), what the limit still
+        held back for them is published (``StateTracker.flush``)."""
+        quiet_s = self.tracker.min_interval_ms / 1000
+        while True:
+            await asyncio.sleep(min(5.0, quiet_s / 2))
+            now = time.monotonic()
+            for wearer, seen in list(self._last_seen.items()):
+                if now - seen >= quiet_s:
+                    del self._last_seen[wearer]
+                    await self._publish(client, self.tracker.flush(wearer))
 
     async def handle(self, publisher: Publisher, topic: str, payload: bytes, retained: bool = False) -> None:
         """One message from the broker; what it refuses is dead-lettered with the reason, never raised."""
@@ -144,6 +160,9 @@ class HomeAssistantService:
                         raise WireError(reason)
                     message = message.model_copy(update={"frames": kept})
             await self._publish(publisher, self.tracker.feed(message))
+            wearer = getattr(message, "wearer", None)
+            if isinstance(wearer, str):
+                self._last_seen[wearer] = time.monotonic()
         except (WireError, HomeAssistantError) as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
         except Exception as exc:  # a bug the data found: this message is set aside, the service goes on

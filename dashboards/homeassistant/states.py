@@ -22,8 +22,9 @@ the same fold runs live, on a replayed day and in tests. What each state is (doc
 
 The wearer's day and week are those of their policy's time zone (``timezone``), as in the engine's hourly summaries
 and the weekly report. A value is published when it changed, and at most once per ``min_interval_ms`` of the wearer's
-event time (a changed value waits for the next message after that); posture, pause, threshold and connection are
-published at once on a change, and the current sitting bout with a change of posture. Availability
+event time (a changed value waits for the next message after that, or for ``flush`` once the wearer's data has
+stopped); posture, pause, threshold and connection are published at once on a change, and the current sitting bout
+with a change of posture. Availability
 (``<root>/ha/<wearer>/availability``, ``<device>_availability``) follows Kinetic's status topics: a sensor is
 available while its status says ``online`` (or, without a status, once its features arrive) and no collector that
 lists it is offline.
@@ -102,6 +103,7 @@ class _Wearer:
     outcomes: dict[str, tuple[int, bool]] = field(default_factory=dict)  # prompt id -> created, moved within 5 min
     paused_until_ms: int | None = None
     sent: dict[str, tuple[bytes, int | None]] = field(default_factory=dict)  # topic -> payload, event time sent
+    policy: PromptPolicy | None = None  # the effective policy, resolved
 
 
 def _day_start_ms(t_ms: int, zone: tzinfo, days_back: int = 0) -> int:
@@ -241,7 +243,7 @@ class StateTracker:
             except PolicyError:
                 self.ignored += 1
                 return []
-            w.live = live
+            w.live, w.policy = live, None
         return self._due(command.wearer)
 
     def _prune(self, w: _Wearer) -> None:
@@ -253,18 +255,20 @@ class StateTracker:
         day_start, week_start = _day_start_ms(w.now_ms, zone), _week_start_ms(w.now_ms, zone)
         w.hours = {h: m for h, m in w.hours.items() if h >= day_start}
         w.outcomes = {p: o for p, o in w.outcomes.items() if o[0] >= week_start}
-        covered = w.covered_until_ms
-        w.sitting_done = [(s, e) for s, e in w.sitting_done if e > covered]
-        w.breaks_at = [t for t in w.breaks_at if t >= covered]
+        floor = max(w.covered_until_ms, day_start)  # bouts and breaks before it count nowhere any more
+        w.sitting_done = [(s, e) for s, e in w.sitting_done if e > floor]
+        w.breaks_at = [t for t in w.breaks_at if t >= floor]
 
     # -- what Home Assistant is told ----------------------------------------------------------------------------
 
     def policy(self, wearer: str) -> PromptPolicy:
         w = self.wearers.get(wearer)
-        return self.policies.for_wearer(wearer, w.live if w else None)
+        return self.policies.for_wearer(wearer) if w is None else self._policy_of(w)
 
     def _policy_of(self, w: _Wearer) -> PromptPolicy:
-        return self.policies.for_wearer(w.name, w.live)
+        if w.policy is None:  # resolved once, and again after a policy command (a merge validates: not per frame)
+            w.policy = self.policies.for_wearer(w.name, w.live)
+        return w.policy
 
     def _announce(self, wearer: str) -> list[Publication]:
         if wearer in self.wearers:
@@ -378,7 +382,14 @@ class StateTracker:
             out[t.state(wearer, "last_prompt_time")] = (p.created.astimezone(UTC).isoformat(), False)
         return out
 
-    def _due(self, wearer: str) -> list[Publication]:
+    def flush(self, wearer: str) -> list[Publication]:
+        """What the rate limit still holds back for a wearer, now. For when their data has stopped (the adapter calls
+        it once nothing came for ``min_interval_ms`` of its own clock): event time no longer passes then, and the
+        last corrections (a bout confirmed after its minimum duration and back-dated, an hour's summary) would
+        otherwise never be shown."""
+        return self._due(wearer, force=True)
+
+    def _due(self, wearer: str, *, force: bool = False) -> list[Publication]:
         w = self.wearers.get(wearer)
         if w is None:
             return []
@@ -392,7 +403,7 @@ class StateTracker:
                 continue
             if topic == posture:  # the current bout changes with it (values() gives posture first)
                 posture_changed = True
-            limited = not (at_once or (topic == bout and posture_changed))
+            limited = not (force or at_once or (topic == bout and posture_changed))
             if limited and last is not None and self._too_soon(last[1], w.now_ms):
                 continue
             w.sent[topic] = (payload, w.now_ms)

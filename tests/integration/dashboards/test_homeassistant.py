@@ -252,3 +252,52 @@ def test_the_acl_lets_the_service_and_home_assistant_do_their_part_only(tmp_path
     configs = {t for t, _ in to_hass if t.startswith("homeassistant/")}
     assert configs == {*wearer_configs(ha, "ann", "x"), *device_configs(ha, "ann", "thigh", "x")}
     assert ("kinetic/ha/ann/prompts_paused", b"ON") in to_hass
+
+
+DAY = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: zoe
+    placement: thigh
+    segments: [walk 1m, sit 32m, walk 3m]
+"""
+
+
+def test_a_simulated_morning_through_the_real_alert_service_shows_in_home_assistant(
+    mosquitto: Server, unique: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """The fold follows the events the real engine publishes: a 32-min sitting bout with its prompt, then a walk."""
+    # a short rate limit: the last corrections are flushed 2 s after the data stopped (60 s by default)
+    env = ha_env(mosquitto, unique, tmp_path) | {"KINETIC_HOMEASSISTANT__MIN_INTERVAL_S": "2"}
+    settings = load_settings(environ=env)
+    ha = HaTopics(unique, f"{unique}-ha")
+    alerts = Proc(["alerts"], env, tmp_path / "alerts.log")
+    service = Proc(["homeassistant"], env, tmp_path / "homeassistant.log")
+    procs += [alerts, service]
+    alerts.wait_for("watching")
+    service.wait_for("Home Assistant under")
+    (tmp_path / "day.yaml").write_text(DAY)
+    sim = kinetic(env, "simulate", str(tmp_path / "day.yaml"), "--speed", "0")
+    assert sim.returncode == 0, sim.stderr
+    alerts.wait_for("prompt zoe-sitting-")
+
+    def states() -> dict[str, str]:
+        found = read_retained(settings, f"{ha.base}/zoe/#")
+        return {t.removeprefix(f"{ha.base}/zoe/"): p.decode() for t, p in found.items()}
+
+    async def settled() -> dict[str, str]:
+        async with asyncio.timeout(30):
+            while True:
+                now = await asyncio.to_thread(states)
+                if now.get("sitting_today") == "32.0" and now.get("posture") in ("moving", "standing"):
+                    return now
+                await asyncio.sleep(0.3)
+
+    shown = asyncio.run(settled())
+    # the bout events the engine sent: 09:01 to 09:33 local sitting (the hour's summary says the same: 1920 s)
+    assert shown["sitting_bout"] == "0.0" and shown["breaks_today"] == "1"
+    assert shown["last_prompt"] and json.loads(shown["last_prompt/attributes"])["trigger"] == "sitting"
+    assert datetime.fromisoformat(shown["last_prompt_time"]) - datetime(2026, 11, 23, 8, 1, tzinfo=UTC) == timedelta(
+        minutes=30
+    )
+    assert shown["availability"] == "offline"  # the simulator said its sensor went offline at the end

@@ -92,6 +92,9 @@ class Board:
         out = []
         for message in messages:
             out += self.tracker.feed(message)
+        return self.apply(out)
+
+    def apply(self, out: list[Publication]) -> list[Publication]:
         for p in out:
             if p.payload:
                 self.retained[p.topic] = p.payload
@@ -325,3 +328,16 @@ def test_any_sequence_never_raises_and_keeps_the_minute_and_the_schema(messages:
             sent[p.topic] = now
         if forgot:
             sent = {t: v for t, v in sent.items() if f"/{message.wearer}/" not in t}
+
+
+def test_what_the_minute_held_back_is_flushed_once_the_data_stops() -> None:
+    """Found on the full suite: the frames (the clock) ran ahead of the alert service's events, the sitting bout
+    counted to the newest frame, and the bout's end, arriving later at the same event time, was never shown."""
+    b = board()
+    b.feed(bout("bout_started", "sitting", 0), frames(35))
+    assert b.state("sitting_today") == "35.0"
+    b.feed(bout("bout_ended", "sitting", 0, 32), bout("bout_started", "moving", 32))
+    assert b.state("sitting_today") == "35.0"  # within the minute of event time: held back
+    b.apply(b.tracker.flush("ann"))  # the adapter: nothing came for a minute of its clock
+    assert b.state("sitting_today") == "32.0" and b.state("breaks_today") == "1"
+    assert b.tracker.flush("ann") == []  # nothing left to say
