@@ -22,7 +22,7 @@ from ingest.phone.export import is_export
 from ingest.process import run_until_signal
 from ingest.retry import retry_until_reached
 from ingest.settings import IngestConfig
-from ingest.simulate.scenario import Scenario, load_scenario
+from ingest.simulate.scenario import Scenario, lead_over_clock_ms, load_scenario
 from ingest.simulate.service import simulate
 from ingest.store import make_sink
 from ingest.store.spool import Spool, open_spool
@@ -117,6 +117,17 @@ def _cmd_simulate(args: argparse.Namespace, settings: IngestConfig) -> int:
         f"scenario {args.scenario}: {len(scenario.wearers)} wearer(s), {hours:.2f} h from {scenario.start.isoformat()}",
         file=sys.stderr,
     )
+    max_ahead_ms = settings.clock.max_ahead_ms
+    lead_ms = lead_over_clock_ms(scenario, round(time.time() * 1000), speed)
+    if max_ahead_ms is not None and lead_ms > max_ahead_ms:
+        print(
+            f"kinetic: error: scenario {args.scenario}: its frames would run up to {lead_ms / 3_600_000:.2f} h ahead "
+            f"of this host's clock (from {scenario.start.isoformat()} at speed {speed:g}); the services refuse data "
+            f"more than {max_ahead_ms / 1000:g} s ahead (KINETIC_CLOCK__MAX_AHEAD_S): start it earlier or lower "
+            "--speed",
+            file=sys.stderr,
+        )
+        return 2
     if args.check:
         return 0
     if args.ble:

@@ -83,6 +83,20 @@ class Scenario:
         return max(w.duration_s for w in self.wearers)
 
 
+def lead_over_clock_ms(scenario: Scenario, host_ms: int, speed: float) -> int:
+    """How far (ms) the scenario's frames run ahead of the host clock at the moment each is published; <= 0: never.
+
+    ``host_ms``: the host clock when the simulation starts (Unix ms); ``speed``: time acceleration (0 = as fast as
+    possible: everything is published at ``host_ms``). A frame stamped ``t`` is published at
+    ``host_ms + (t - start) / speed``, so its lead is linear in ``t`` and the largest lead is at the start or the end.
+    The receivers refuse frames more than ``KINETIC_CLOCK__MAX_AHEAD_S`` ahead of their clock (docs/wire.md, "Time").
+    """
+    end_ms = scenario.start_ms + scenario.duration_s * 1000
+    if speed <= 0:
+        return end_ms - host_ms
+    return max(scenario.start_ms - host_ms, end_ms - host_ms - round(scenario.duration_s * 1000 / speed))
+
+
 def parse_duration_s(text: str) -> int:
     """'1h30m' -> 5400. Raises ValueError with the expected form."""
     match = _DURATION_RE.match(text.strip())

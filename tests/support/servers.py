@@ -127,6 +127,7 @@ def start_mosquitto(base: Path, *, extra_config: str = "", port: int | None = No
         "allow_anonymous true" if "allow_anonymous" not in extra_config else "",
         "max_queued_messages 1000000",
         "max_inflight_messages 1000" if "max_inflight_messages" not in extra_config else "",
+        "max_packet_size 2097152" if "max_packet_size" not in extra_config else "",  # as deploy/mosquitto has
         "persistence true",
         f"persistence_location {data}/",
         "autosave_interval 1",

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,26 @@ def test_cli_scenario_error_names_the_line(tmp_path: Path) -> None:
         out.stderr.strip() == f"kinetic: error: {path}:6: unknown activity 'nap': expected one of sit, stand, "
         "walk, stairs, lie, off, gap"
     )
+
+
+def test_cli_simulate_of_a_day_the_services_would_refuse_says_so(tmp_path: Path) -> None:
+    """Found by an independent try (issue 13): a scenario dated in the future was published, every frame refused by
+    the services as ahead of their clock, and simulate exited 0."""
+    path = tmp_path / "tomorrow.yaml"
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    path.write_text(
+        f"start: {tomorrow.isoformat(timespec='seconds')}\n"
+        "wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 1h]\n"
+    )
+    out = kinetic("simulate", str(path), "--check")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if line.startswith("kinetic: error:")]
+    assert "ahead of this host's clock" in line and "KINETIC_CLOCK__MAX_AHEAD_S" in line
+    assert re.search(r"up to 2[45]\.\d\d h ahead", line)
+    # without the receivers' clock check it may run; so may the same day in the past
+    assert kinetic("simulate", str(path), "--check", env={"KINETIC_CLOCK__MAX_AHEAD_S": ""}).returncode == 0
+    path.write_text(path.read_text().replace(tomorrow.isoformat(timespec="seconds")[:10], "2026-01-05"))
+    assert kinetic("simulate", str(path), "--check").returncode == 0
 
 
 def test_cli_help_lists_every_job() -> None:

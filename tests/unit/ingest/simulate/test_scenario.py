@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import ScenarioError
-from ingest.simulate.scenario import load_scenario, parse_duration_s, parse_scenario, parse_segment
+from ingest.simulate.scenario import (
+    lead_over_clock_ms,
+    load_scenario,
+    parse_duration_s,
+    parse_scenario,
+    parse_segment,
+)
 from ingest.simulate.synth import batches_for, frames_for
 
 GOOD = """
@@ -123,3 +129,18 @@ def test_a_start_outside_the_times_the_wire_accepts_is_refused_with_its_line(sta
         parse_scenario(
             f"start: {start}\nwearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 1m]\n", "day.yaml"
         )
+
+
+def test_how_far_a_simulation_runs_ahead_of_the_host_clock() -> None:
+    day = parse_scenario(
+        "start: 2026-12-06T09:00:00+00:00\nwearers:\n  - wearer: ann\n    placement: thigh\n    segments: [sit 2h]\n"
+    )
+    nine = day.start_ms
+    # in real time from its start: never ahead; started an hour late: never ahead either
+    assert lead_over_clock_ms(day, nine, 1) == 0
+    assert lead_over_clock_ms(day, nine + 3_600_000, 1) == -3_600_000
+    # 60x from its start: the last frame (11:00) is published at 09:02, 1 h 58 min ahead
+    assert lead_over_clock_ms(day, nine, 60) == 2 * 3_600_000 - 120_000
+    # as fast as possible, or dated tomorrow: the end or the start is what runs ahead
+    assert lead_over_clock_ms(day, nine, 0) == 2 * 3_600_000
+    assert lead_over_clock_ms(day, nine - 86_400_000, 1) == 86_400_000
