@@ -4,7 +4,8 @@
     python3 deploy/make_secrets.py [--dir deploy/secrets] [--wearer ann --wearer bob]
 
 Writes random passwords and tokens into ``--dir`` (mode 600) and the Mosquitto password file
-``deploy/mosquitto/passwd`` for the service users (bridge, alerts, collector) and any wearers named.
+``deploy/mosquitto/passwd`` for the service users (bridge, alerts, collector; kinetic-ha, the Home Assistant
+service, and hass, Home Assistant's own login: docs/home-assistant.md) and any wearers named.
 Existing secrets are kept, so re-running only adds what is missing.
 """
 
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SERVICE_USERS = ("bridge", "alerts", "collector")
+SERVICE_USERS = ("bridge", "alerts", "collector", "kinetic-ha", "hass")
 # file name -> what it is; the compose file mounts each as a Docker secret.
 SECRETS = {
     "influxdb_admin_password": "InfluxDB admin password",

@@ -203,17 +203,17 @@ def test_wearers_appear_in_home_assistant_and_its_buttons_command_kinetic(
 def test_the_acl_lets_the_service_and_home_assistant_do_their_part_only(tmp_path: Path) -> None:
     """deploy/mosquitto/acl's users ``kinetic-ha`` (the service) and ``hass`` (Home Assistant), on real Mosquitto."""
     root = Path(__file__).resolve().parents[3]
-    hash_password = runpy.run_path(str(root / "deploy" / "make_secrets.py"))["mosquitto_hash"]
-    users = ("kinetic-ha", "hass", "alerts", "collector")
-    passwd = tmp_path / "passwd"
-    passwd.write_text("".join(f"{user}:{hash_password(f'pw-{user}')}\n" for user in users))
+    make_secrets = runpy.run_path(str(root / "deploy" / "make_secrets.py"))["make_secrets"]
+    secrets, passwd = tmp_path / "secrets", tmp_path / "passwd"
+    make_secrets(secrets, passwd, [])  # the users and passwords deploy/make_secrets.py makes for docker-compose
     acl = root / "deploy" / "mosquitto" / "acl"
     broker = start_mosquitto(
         tmp_path / "broker", extra_config=f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
     )
 
     def as_user(user: str) -> KineticSettings:
-        mqtt = MqttSettings(port=broker.port, username=user, password=f"pw-{user}", client_id_prefix=f"acl-{user}")
+        password = (secrets / f"mqtt_{user}_password").read_text().strip()
+        mqtt = MqttSettings(port=broker.port, username=user, password=password, client_id_prefix=f"acl-{user}")
         return KineticSettings(mqtt=mqtt)
 
     topics, ha = Topics("kinetic"), HaTopics("kinetic")
