@@ -1,12 +1,14 @@
 """Data rights on the ingest side: everything ingest holds for one wearer, and its erasure.
 
-Ingest holds a wearer's data in three places; each would bring it back if left behind:
+Ingest holds a wearer's data in four places; each would bring it back if left behind:
 
 - the store: every measurement tagged with the wearer (the query port's ``export`` and ``delete``);
 - the bridge's spool: points received but not yet written (a database outage), and the minute each of the wearer's
   devices has open in the rollup; the bridge writes both at its next start;
 - the broker: retained messages under ``<root>/v1/<wearer>/#`` (the device status), which the broker hands to every
-  new subscriber, the bridge included; erased by publishing an empty retained message on each topic.
+  new subscriber, the bridge included; erased by publishing an empty retained message on each topic;
+- the senders' store-and-forward queues on this host (``kinetic collect``'s and ``kinetic phone``'s): messages not
+  yet published (a broker outage), which they publish when the broker is back.
 
 The alert service's state is the alerts package's (alerts/state.py); ``kinetic data`` (kinetic/data.py) puts both
 together.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiomqtt
@@ -47,6 +49,7 @@ class IngestHoldings:
     spooled: list[str]  # points in the bridge's spool, in the sink's line format
     open_minutes: dict[str, dict[str, object]]  # device -> the minute the bridge's rollup has open
     retained: dict[str, str]  # topic -> retained payload on the broker
+    queued: list[dict[str, str]] = field(default_factory=list)  # {topic, payload} a collector or phone has not sent
 
     def counts(self) -> dict[str, int]:
         return {
@@ -54,6 +57,7 @@ class IngestHoldings:
             "spooled points": len(self.spooled),
             "open minutes": len(self.open_minutes),
             "retained messages": len(self.retained),
+            "queued messages": len(self.queued),
         }
 
 
@@ -73,10 +77,12 @@ class IngestRights:
     def places(self, wearer: str) -> list[str]:
         """Where this looks, in words (for the command's summary)."""
         spool = self.settings.bridge.spool_path
+        queues = (self.settings.collector.queue_path, self.settings.phone.queue_path)
         mqtt = self.settings.mqtt
         return [
             f"store: {describe_store(self.settings.store, self.settings.influx)}",
             f"spool: {spool}" + ("" if spool.is_file() else " (none here)"),
+            *(f"queue: {q}" + ("" if q.is_file() else " (none here)") for q in queues),
             f"broker: {self.retained_filter(wearer)} at {mqtt.host}:{mqtt.port}"
             if self.broker
             else "broker: not asked (--no-broker)",
@@ -90,11 +96,13 @@ class IngestRights:
         measurements = await self.queries.export(wearer)
         spooled, open_minutes = await asyncio.to_thread(self._spooled, wearer)
         retained = await self._retained(wearer) if self.broker else {}
+        queued = await asyncio.to_thread(self._queued, wearer, False)
         return IngestHoldings(
             measurements,
             [line.decode("utf-8", "replace") for line in spooled],
             open_minutes,
             {topic: payload.decode("utf-8", "replace") for topic, payload in retained.items()},
+            queued,
         )
 
     async def erase(self, wearer: str) -> None:
@@ -104,8 +112,35 @@ class IngestRights:
         if self.broker:
             topics = await self._retained(wearer)
             await self._with_broker(wearer, lambda client: clear_retained(client, topics))
+        await asyncio.to_thread(self._queued, wearer, True)
         await asyncio.to_thread(self._erase_spooled, wearer)
         await self.queries.delete(wearer)
+
+    def _queued(self, wearer: str, erase: bool) -> list[dict[str, str]]:
+        """The wearer's messages (topic, payload) in the senders' store-and-forward queues here (the collector's and
+        the phone service's; each entry is ``topic\\nretain\\npayload``); with ``erase``, removed. A sender running
+        meanwhile counts only what it removes itself, so nothing it holds comes back."""
+        prefix = f"{self.topics.base}/{wearer}/".encode()
+        found: list[dict[str, str]] = []
+        for path, max_mb in (
+            (self.settings.collector.queue_path, self.settings.collector.queue_max_mb),
+            (self.settings.phone.queue_path, self.settings.phone.queue_max_mb),
+        ):
+            if not path.is_file():
+                continue
+            queue = Spool(path, int(max_mb * 1_000_000))
+            try:
+                entries = queue.entries(lambda body: body.startswith(prefix))
+                for entry in entries:
+                    topic, _, payload = entry.body.split(b"\n", 2)
+                    found.append(
+                        {"topic": topic.decode("utf-8", "replace"), "payload": payload.decode("utf-8", "replace")}
+                    )
+                if erase:
+                    queue.remove(entries)
+            finally:
+                queue.close()
+        return found
 
     def _open_spool(self) -> Spool | None:
         bridge = self.settings.bridge

@@ -3,8 +3,8 @@ delete it (and ``prune``, the embedded store's raw retention).
 
 What is held for a wearer, and who reads and erases it (docs/data-model.md, "Data rights"):
 
-- ingest (``ingest.rights``): the store, the bridge's spool (points not yet written, open rollup minutes) and the
-  broker's retained messages under ``<root>/v1/<wearer>/#``;
+- ingest (``ingest.rights``): the store, the bridge's spool (points not yet written, open rollup minutes), the
+  broker's retained messages under ``<root>/v1/<wearer>/#`` and the senders' queues here (collector, phone);
 - alerts (``alerts.state``): the alert service's state file, the wearer's snapshot and prompt outbox;
 - Home Assistant (``dashboards.homeassistant``): the retained discovery configs of the wearer's entities and their
   retained states under ``<root>/ha/<wearer>/``; an empty retained config removes the entity from Home Assistant.
@@ -104,6 +104,7 @@ class Holdings:
             "spooled": self.ingest.spooled,
             "open_minutes": self.ingest.open_minutes,
             "retained": {topic: _json_or_text(payload) for topic, payload in self.ingest.retained.items()},
+            "queued": [{"topic": q["topic"], "payload": _json_or_text(q["payload"])} for q in self.ingest.queued],
             "alert_state": self.alerts,
             "home_assistant": {topic: _json_or_text(payload) for topic, payload in self.homeassistant.items()},
         }
@@ -116,6 +117,7 @@ class Holdings:
             "spooled": [{"line": line} for line in self.ingest.spooled],
             "open_minutes": [{"device": d, **minute} for d, minute in self.ingest.open_minutes.items()],
             "retained": [{"topic": t, "payload": p} for t, p in self.ingest.retained.items()],
+            "queued": self.ingest.queued,
             "alert_outbox": alerts["outbox"],
             "alert_snapshot": [] if alerts["snapshot"] is None else flatten(alerts["snapshot"]),
             "home_assistant": [{"topic": t, "payload": p} for t, p in self.homeassistant.items()],

@@ -119,6 +119,12 @@ class Spool:
             self.points -= int(row[1])
             self.bytes -= int(row[2])
 
+    def entries(self, matches: Callable[[bytes], bool]) -> list[SpoolEntry]:
+        """Every entry whose body ``matches``, oldest first (a sender's queue: one message per entry)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, points, body FROM spool ORDER BY id").fetchall()
+        return [SpoolEntry(int(i), int(n), bytes(body)) for i, n, body in rows if matches(bytes(body))]
+
     def lines(self, matches: Callable[[bytes], bool]) -> list[bytes]:
         """Every spooled line (one point each, in the sink's format) for which ``matches`` is true, oldest first."""
         with self._lock:

@@ -49,4 +49,7 @@ def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) 
         "KINETIC_INFLUX__DATABASE": unique,
         "KINETIC_LOG_LEVEL": "INFO",
         "KINETIC_ALERTS__STATE_DIR": str(spool_dir / f"{unique}-alerts"),
+        # the senders' store-and-forward queues (default: the working directory) beside the spool
+        "KINETIC_COLLECTOR__QUEUE_PATH": str(spool_dir / f"{unique}-collector-queue.sqlite"),
+        "KINETIC_PHONE__QUEUE_PATH": str(spool_dir / f"{unique}-phone-queue.sqlite"),
     }

@@ -24,7 +24,7 @@ from ingest.store import make_sink
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries
 from ingest.store.points import Point
-from ingest.store.spool import open_spool
+from ingest.store.spool import Spool, open_spool
 from ingest.wire import DeviceStatusV1, FeatureBatchV1, FeatureFrameV1, Topics, encode
 from kinetic.settings import KineticSettings, load_settings
 from tests.support.processes import Proc, env_for
@@ -103,6 +103,27 @@ def spool_points(settings: KineticSettings, wearers: list[str]) -> None:
     asyncio.run(sink.aclose())
 
 
+def queue_messages(settings: KineticSettings, wearers: list[str]) -> None:
+    """Messages a collector and a phone service queued and could not send yet (a broker outage), as they queue them:
+    ``topic\\nretain\\npayload`` per entry."""
+    topics = Topics(settings.mqtt.topic_root)
+    for path, device in ((settings.collector.queue_path, "thigh"), (settings.phone.queue_path, "phone")):
+        queue = Spool(path, 10**8)
+        for w in wearers:
+            frame = {"t_ms": DAY_END_MS + 60_000, "incl_deg": 85.0, "enmo_mg": 1.0, "n": 52}
+            batch = {"v": 1, "wearer": w, "device": f"{w}-{device}", "placement": "thigh", "seq": 9, "frames": [frame]}
+            queue.append(f"{topics.features(w, f'{w}-{device}')}\n0\n".encode() + json.dumps(batch).encode(), 1)
+        queue.close()
+
+
+def queued_topics(path: Path) -> list[str]:
+    queue = Spool(path, 10**8)
+    try:
+        return [entry.body.split(b"\n", 1)[0].decode() for entry in queue.peek(10**6)]
+    finally:
+        queue.close()
+
+
 def summary(stderr: str, verb: str) -> str:
     """The counts a ``data`` command printed: 'exported for zoe: <counts>; files' -> '<counts>'."""
     (line,) = [line for line in stderr.splitlines() if line.startswith(f"{verb} for ")]
@@ -131,6 +152,7 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
     # the bridge stops (as for an upgrade) with points of both wearers in its spool; the alert service keeps running
     assert bridge.terminate() == 0
     spool_points(settings, ["zoe", "ann"])
+    queue_messages(settings, ["zoe", "ann"])
     ann_before = {m: len(rows) for m, rows in stored(settings, "ann").items()}
     status_topic = f"{unique}/v1/zoe/zoe-thigh/status"
     assert list(retained(settings, "zoe")) == [status_topic]
@@ -145,10 +167,23 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
     assert len(document["spooled"]) == SPOOLED and all("zoe" in line for line in document["spooled"])
     assert list(document["open_minutes"]) == ["zoe-thigh"]
     assert document["retained"][status_topic]["state"] == "offline"
+    assert [(q["topic"].split("/")[-2], q["payload"]["wearer"]) for q in document["queued"]] == [
+        ("zoe-thigh", "zoe"),
+        ("zoe-phone", "zoe"),
+    ]
     alert_state = document["alert_state"]
     assert alert_state["snapshot"]["detection"]["primary"] == "zoe-thigh"
     assert [r["id"] for r in alert_state["outbox"]] == [r["id"] for r in measurements["prompts"]]
-    for table in ("features", "prompts", "device_status", "spooled", "open_minutes", "retained", "alert_outbox"):
+    for table in (
+        "features",
+        "prompts",
+        "device_status",
+        "spooled",
+        "open_minutes",
+        "retained",
+        "queued",
+        "alert_outbox",
+    ):
         with (out / f"zoe-{table}.csv").open() as handle:
             assert list(csv.DictReader(handle)), table
     with (out / "zoe-alert_snapshot.csv").open() as handle:
@@ -161,6 +196,10 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
     delete = kinetic(env, "data", "delete", "zoe", "--yes")
     assert delete.returncode == 0, delete.stderr
     assert summary(delete.stderr, "deleted") == exported  # the export held everything the delete removed
+    assert "2 queued messages" in exported
+    # the senders' queues keep ann's messages only: nothing of zoe's is sent when the broker is back
+    for path in (settings.collector.queue_path, settings.phone.queue_path):
+        assert [t.split("/")[-3] for t in queued_topics(path)] == ["ann"]
 
     # the running alert service was told to forget zoe; it keeps ann
     alerts.wait_for("alerts zoe: forget")
