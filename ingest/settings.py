@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
+import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
@@ -61,11 +62,21 @@ class InfluxSettings(_Section):
     )
 
 
+def user_data_dir() -> Path:
+    """Kinetic's folder in the user's data directory: ``$XDG_DATA_HOME/kinetic``, else ``~/.local/share/kinetic``
+    on Linux (the XDG Base Directory specification, as platformdirs applies it; macOS and Windows: their own)."""
+    return platformdirs.user_data_path("kinetic", appauthor=False)
+
+
 class StoreSettings(_Section):
-    """Where the bridge writes points."""
+    """Where the bridge writes points and the reports and web app read them. The root settings pick the embedded
+    store when neither ``KINETIC_STORE__KIND`` nor any ``KINETIC_INFLUX__`` setting is given (a laptop, the demo)."""
 
     kind: Literal["influx_v1", "influx_v2", "embedded"] = "influx_v1"
-    embedded_path: Path = Path("kinetic.sqlite")
+    embedded_path: Path = Field(
+        default_factory=lambda: user_data_dir() / "kinetic.sqlite",
+        description="the embedded store's SQLite file (default: in the user's data directory)",
+    )
 
 
 class BridgeSettings(_Section):

@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=2000.0,
         help="time acceleration (default 2000: an 8-hour day in about 15 s; 0 = flat out)",
     )
-    demo.add_argument("--db", type=Path, help="SQLite file to keep (default: a temporary file)")
+    demo.add_argument(
+        "--db",
+        type=Path,
+        help="SQLite file for the day (default: the embedded store, KINETIC_STORE__EMBEDDED_PATH, in the user's "
+        "data directory, where report and serve read it)",
+    )
     demo.add_argument(
         "--ble",
         action="store_true",
@@ -120,15 +124,23 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.speed < 0:
         print("kinetic: error: --speed must be >= 0 (0 = as fast as possible)", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="kinetic-demo-") as tmp:
-        db_path = args.db or Path(tmp) / "kinetic-demo.sqlite"
-        view = DemoView(scenario, quiet=args.json)
-        if args.ble and not 0 < args.speed <= 100:
-            print("kinetic: error: --ble needs --speed between 0 and 100 (every sample is emulated)", file=sys.stderr)
-            return 2
-        summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble)
+    if args.ble and not 0 < args.speed <= 100:
+        print("kinetic: error: --ble needs --speed between 0 and 100 (every sample is emulated)", file=sys.stderr)
+        return 2
+    # the day goes where the follow-up commands (report, serve, data) read with no setting: the embedded store
+    db_path = args.db or settings.store.embedded_path
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    view = DemoView(scenario, quiet=args.json)
+    summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        store = "" if args.db is None else f"KINETIC_STORE__KIND=embedded KINETIC_STORE__EMBEDDED_PATH={db_path} "
+        week = scenario.start.isocalendar()
+        print(
+            f"The day is stored in {db_path}. Next: {store}kinetic report weekly --wearer "
+            f"{scenario.wearers[0].wearer} --week {week.year}-W{week.week:02d} --out reports/",
+        )
     return 0
 
 

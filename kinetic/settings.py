@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -62,6 +62,18 @@ class KineticSettings(BaseSettings):
     phone: PhoneSettings = Field(default_factory=PhoneSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     homeassistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _embedded_unless_influxdb(cls, data: Any) -> Any:
+        """Neither a store kind nor any InfluxDB setting given: the embedded store, so that a newcomer's commands
+        (demo, report, serve) share one file in the user's data directory with no setting at all."""
+        if not isinstance(data, dict):
+            return data
+        store, influx = data.get("store"), data.get("influx")
+        if isinstance(store, StoreSettings) or (isinstance(store, dict) and "kind" in store) or influx:
+            return data
+        return {**data, "store": {**(store if isinstance(store, dict) else {}), "kind": "embedded"}}
 
     @classmethod
     def settings_customise_sources(

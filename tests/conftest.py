@@ -23,6 +23,16 @@ settings.register_profile("kinetic", deadline=None, suppress_health_check=[Healt
 settings.load_profile("kinetic")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's data directory (the embedded store's default home) is the session's own: no test reads or writes
+    the real ~/.local/share/kinetic, in this process or the commands it starts."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    yield
+    mp.undo()
+
+
 def _serve(start: Callable[[Path], Server], tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Server]:
     try:
         server = start(tmp_path_factory.mktemp(name))

@@ -15,7 +15,7 @@ from kinetic.settings import load_settings
 def test_defaults() -> None:
     settings = load_settings(environ={})
     assert settings.mqtt.port == 1883 and settings.alerts.sitting_threshold_min == 30
-    assert settings.store.kind == "influx_v1"
+    assert settings.store.kind == "embedded"  # no InfluxDB setting: the embedded store (tests/.../test_newcomer.py)
 
 
 def test_env_nested_with_double_underscore() -> None:

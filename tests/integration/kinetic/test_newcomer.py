@@ -1,0 +1,63 @@
+"""The newcomer's first commands (issue 16): after the demo, the follow-up it prints works with no setting at all."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kinetic.settings import load_settings
+
+pytestmark = pytest.mark.integration
+
+DAY = """\
+start: 2026-11-24T09:00:00+01:00
+wearers:
+  - wearer: ann
+    placement: thigh
+    segments: [walk 2m, sit 35m, walk 2m]
+"""
+
+
+def kinetic(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A ``kinetic`` command as a newcomer runs it: no KINETIC_ variable, no XDG variable, only a home."""
+    return subprocess.run(
+        [sys.executable, "-m", "kinetic", *args],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(home)},
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_no_setting_means_the_embedded_store_in_the_users_data_directory(tmp_path: Path) -> None:
+    store = tmp_path / ".local/share/kinetic/kinetic.sqlite"
+    config = kinetic(tmp_path, "config")
+    assert config.returncode == 0, config.stderr
+    assert "KINETIC_STORE__KIND=embedded" in config.stdout and f"KINETIC_STORE__EMBEDDED_PATH={store}" in config.stdout
+    # any InfluxDB setting (or a kind) means InfluxDB, as before
+    assert load_settings(environ={"KINETIC_INFLUX__URL": "http://db:8086"}).store.kind == "influx_v1"
+    assert load_settings(environ={"KINETIC_INFLUX__DATABASE": "k"}).store.kind == "influx_v1"
+    assert load_settings(environ={"KINETIC_STORE__KIND": "influx_v2"}).store.kind == "influx_v2"
+    assert load_settings(environ={"XDG_DATA_HOME": "/x"}).store.embedded_path == Path("/x/kinetic/kinetic.sqlite")
+
+
+def test_the_demo_stores_its_day_where_the_report_it_suggests_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "day.yaml").write_text(DAY)
+    demo = kinetic(tmp_path, "demo", "--scenario", "day.yaml", "--speed", "0")
+    assert demo.returncode == 0, demo.stderr
+    (line,) = [line for line in demo.stdout.splitlines() if line.startswith("The day is stored in ")]
+    assert str(tmp_path / ".local/share/kinetic/kinetic.sqlite") in line
+    command = shlex.split(line.split("Next: ", 1)[1])
+    assert command[:4] == ["kinetic", "report", "weekly", "--wearer"] and "2026-W48" in command
+    report = kinetic(tmp_path, *command[1:])
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "reports" / "kinetic-ann-2026-W48.html").read_text()
+    assert "ann" in html and "2026-W48" in html
+    csv = (tmp_path / "reports" / "kinetic-ann-2026-W48.csv").read_text().splitlines()
+    assert len(csv) > 1
