@@ -48,6 +48,7 @@ class AlertService:
         topics: Topics,
         engine: AlertEngine,
         on_prompt: Callable[[PromptV1], None] | None = None,
+        on_event: Callable[[EventV1], None] | None = None,
         name: str = "alerts",
         state: AlertState | None = None,
         dispatcher: Dispatcher | None = None,
@@ -61,6 +62,7 @@ class AlertService:
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the service carried on
         self.engine = engine
         self.on_prompt = on_prompt
+        self.on_event = on_event  # each event as it is published (the demo shows held and cancelled prompts)
         self.name = name
         self.state = state
         self.dispatcher = dispatcher
@@ -254,6 +256,8 @@ class AlertService:
     async def _event(self, publisher: Publisher, event: EventV1) -> None:
         self._publish(publisher, self.topics.events(event.wearer), encode(event))
         self.events_published += 1
+        if self.on_event is not None:
+            self.on_event(event)
 
     async def _prompt(self, publisher: Publisher, prompt: PromptV1) -> bool:
         """Send a new prompt on the wearer's channels; False if the outbox knows it (a replay after a restart)."""

@@ -26,7 +26,7 @@ from ingest.simulate.service import Progress, simulate
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.embedded_queries import EmbeddedQueries
 from ingest.store.spool import open_spool
-from ingest.wire import PromptV1, Topics, encode
+from ingest.wire import EventV1, PromptV1, Topics, encode
 from kinetic.settings import KineticSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ async def run_demo(
     db_path: Path,
     speed: float,
     on_prompt: Callable[[PromptV1], None] | None = None,
+    on_event: Callable[[EventV1], None] | None = None,
     progress: Progress | None = None,
     ble: bool = False,
 ) -> DemoSummary:
@@ -75,7 +76,7 @@ async def run_demo(
     spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
     # the demo plays a scripted day at accelerated time: its dates may lie ahead of this host's clock
     bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge, max_ahead_ms=None)
-    alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt, max_ahead_ms=None)
+    alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt, on_event=on_event, max_ahead_ms=None)
     stop = asyncio.Event()
     try:
         async with embedded_broker() as port:

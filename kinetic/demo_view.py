@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from alerts.prompts.policy.planner import reason_in_words
 from ingest.simulate.scenario import Scenario
-from ingest.wire import PromptV1
+from ingest.wire import EventV1, PromptV1
 from kinetic.demo import DemoSummary, run_demo
 from kinetic.settings import KineticSettings
 
@@ -48,10 +49,22 @@ class DemoView:
         def on_prompt(prompt: PromptV1) -> None:
             tz = scenario.start.tzinfo
             since = f", sitting since {prompt.bout_start.astimezone(tz):%H:%M}" if prompt.bout_start else ""
+            again = " [magenta](re-prompt)[/]" if prompt.attempt > 1 else ""
             progress.console.print(
                 f"[cyan]{prompt.created.astimezone(tz):%H:%M}[/] [bold]{prompt.wearer}[/] -> "
-                f"[green]{prompt.title}[/] [dim]({prompt.exercise}{since})[/]"
+                f"[green]{prompt.title}[/]{again} [dim]({prompt.exercise}{since})[/]"
             )
+
+        def on_event(event: EventV1) -> None:
+            # why a prompt waited or was dropped: held (and why), sent after waiting, cancelled
+            tz = scenario.start.tzinfo
+            at = f"[cyan]{event.t.astimezone(tz):%H:%M}[/] [bold]{event.wearer}[/]"
+            if event.kind == "prompt_held":
+                progress.console.print(f"{at} [yellow]prompt held[/]: {reason_in_words(event.reason)}")
+            elif event.kind == "prompt_cancelled":
+                progress.console.print(f"{at} [dim]held prompt dropped: {reason_in_words(event.reason)}[/]")
+            elif event.kind == "prompt_sent" and event.reason:
+                progress.console.print(f"{at} [dim]   the prompt above {reason_in_words(event.reason)}[/]")
 
         with progress:
             summary = asyncio.run(
@@ -61,6 +74,7 @@ class DemoView:
                     db_path=db_path,
                     speed=speed,
                     on_prompt=on_prompt,
+                    on_event=on_event,
                     progress=on_progress,
                     ble=ble,
                 )

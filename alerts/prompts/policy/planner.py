@@ -93,6 +93,29 @@ Decision = Send | Held | Cancelled
 # Reasons the planner does not announce as held events (they happen every second a desk sensor lies still).
 SILENT_HOLDS = frozenset({"sensor_still"})
 
+# Why a prompt waited or was dropped, in a person's words (the held / cancelled events' ``reason``; the demo, the web
+# app and Home Assistant show these). The caps and spacing are the wearer's policy (docs/prompts.md).
+REASON_WORDS: dict[str, str] = {
+    "paused": "prompts paused",
+    "outside_active_hours": "outside active hours",
+    "quiet_hours": "quiet hours",
+    "spacing": "too soon after the last prompt",
+    "hour_cap": "hourly prompt limit reached",
+    "day_cap": "daily prompt limit reached",
+    "sensor_still": "sensor perfectly still (off the body?)",
+    "moved": "moved before it was sent",
+}
+
+
+def reason_in_words(reason: str | None) -> str:
+    """``"hour_cap"`` -> ``"hourly prompt limit reached"``; ``"held: hour_cap"`` (a sent prompt that waited) ->
+    ``"waited: hourly prompt limit reached"``; anything else as it is; None -> ``""``."""
+    if not reason:
+        return ""
+    if reason.startswith("held: "):
+        return "waited: " + REASON_WORDS.get(reason[6:], reason[6:])
+    return REASON_WORDS.get(reason, reason)
+
 
 @dataclass
 class PlannerState:

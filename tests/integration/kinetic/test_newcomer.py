@@ -18,7 +18,10 @@ start: 2026-11-24T09:00:00+01:00
 wearers:
   - wearer: ann
     placement: thigh
-    segments: [walk 2m, sit 35m, walk 2m]
+    segments: [walk 2m, sit 45m, walk 2m]
+  - wearer: bob
+    placement: trunk
+    segments: [walk 8m, sit 80m lean_left 14deg, walk 2m]
 """
 
 
@@ -53,6 +56,11 @@ def test_the_demo_stores_its_day_where_the_report_it_suggests_reads_it(tmp_path:
     assert demo.returncode == 0, demo.stderr
     (line,) = [line for line in demo.stdout.splitlines() if line.startswith("The day is stored in ")]
     assert str(tmp_path / ".local/share/kinetic/kinetic.sqlite") in line
+    # the prompts as they fall due: a re-prompt marked as one, a prompt held and why, a prompt that waited
+    shown = " ".join(demo.stdout.split())  # rich wraps lines at the terminal's width
+    assert "ann -> " in shown and "(re-prompt)" in shown
+    assert "bob prompt held: hourly prompt limit reached" in shown
+    assert "the prompt above waited: hourly prompt limit reached" in shown
     command = shlex.split(line.split("Next: ", 1)[1])
     assert command[:4] == ["kinetic", "report", "weekly", "--wearer"] and "2026-W48" in command
     report = kinetic(tmp_path, *command[1:])

@@ -1,0 +1,19 @@
+"""The planner's reasons, in words."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from alerts.prompts.policy import planner
+
+
+def test_every_reason_the_planner_gives_has_words() -> None:
+    """The demo, the web app and Home Assistant show why a prompt waited: no reason the planner can give may reach
+    a person as an identifier."""
+    given = set(re.findall(r'return "([a-z_]+)"', inspect.getsource(planner.PlannerState.hold_reason)))
+    given |= set(planner.SILENT_HOLDS) | {"moved"}
+    assert given <= set(planner.REASON_WORDS), given - set(planner.REASON_WORDS)
+    assert planner.reason_in_words("held: day_cap") == "waited: daily prompt limit reached"
+    assert planner.reason_in_words("spacing") == "too soon after the last prompt"
+    assert planner.reason_in_words(None) == "" and planner.reason_in_words("new_rule") == "new_rule"
