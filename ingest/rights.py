@@ -26,6 +26,7 @@ import aiomqtt
 
 from ingest.bridge import ROLLUP_STATE
 from ingest.errors import IngestError, Unreachable
+from ingest.forward import parse_entry
 from ingest.mqtt import MqttClient, clear_retained, connect, retained_messages
 from ingest.settings import IngestConfig
 from ingest.store.export import describe_store, open_queries
@@ -118,7 +119,7 @@ class IngestRights:
 
     def _queued(self, wearer: str, erase: bool) -> list[dict[str, str]]:
         """The wearer's messages (topic, payload) in the senders' store-and-forward queues here (the collector's and
-        the phone service's; each entry is ``topic\\nretain\\npayload``); with ``erase``, removed. A sender running
+        the phone service's; one message an entry: ingest/forward.py); with ``erase``, removed. A sender running
         meanwhile counts only what it removes itself, so nothing it holds comes back."""
         prefix = f"{self.topics.base}/{wearer}/".encode()
         found: list[dict[str, str]] = []
@@ -131,11 +132,9 @@ class IngestRights:
             queue = Spool(path, int(max_mb * 1_000_000))
             try:
                 entries = queue.entries(lambda body: body.startswith(prefix))
-                for entry in entries:
-                    topic, _, payload = entry.body.split(b"\n", 2)
-                    found.append(
-                        {"topic": topic.decode("utf-8", "replace"), "payload": payload.decode("utf-8", "replace")}
-                    )
+                for queued in entries:
+                    topic, _, payload = parse_entry(queued.body)
+                    found.append({"topic": topic, "payload": payload.decode("utf-8", "replace")})
                 if erase:
                     queue.remove(entries)
             finally:

@@ -251,6 +251,13 @@ def _prune(raw_days: int, settings: KineticSettings) -> int:
     if raw_days < 1:
         print("kinetic: error: --raw-days must be at least 1", file=sys.stderr)
         return 2
+    if not settings.store.embedded_path.is_file():
+        print(
+            f"kinetic: error: setting KINETIC_STORE__EMBEDDED_PATH: {settings.store.embedded_path} does not exist "
+            "(nothing to prune)",
+            file=sys.stderr,
+        )
+        return 2
     sink = EmbeddedSink(settings.store.embedded_path)
     removed = sink.prune(raw_days, int(time.time() * 1000))
     asyncio.run(sink.aclose())

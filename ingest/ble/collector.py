@@ -42,9 +42,10 @@ from ingest.ble.profiles.device_info import (
 from ingest.ble.profiles.repeats import RepeatFilter
 from ingest.ble.streams import motion_stream
 from ingest.errors import DecodeError, WireError
-from ingest.mqtt import DeadLetters, Publisher, Will, payload_bytes
+from ingest.forward import Forwarder
+from ingest.mqtt import DeadLetters, Will, payload_bytes
 from ingest.settings import CollectorSettings, WearableConfig
-from ingest.store.spool import Spool, SpoolFull
+from ingest.store.spool import Spool
 from ingest.transitions import TransitionDetector
 from ingest.wire import (
     EARLIEST_MS,
@@ -61,7 +62,6 @@ from ingest.wire import (
 
 _LOGGER = logging.getLogger(__name__)
 
-SHUTDOWN_FLUSH_S = 10.0
 Clock = Callable[[], float]  # seconds since the epoch; the adapter's clock (the pure parts take time from data)
 _T = TypeVar("_T")
 
@@ -120,7 +120,7 @@ class Collector:
     counters: CollectorCounters = field(default_factory=CollectorCounters)
 
     def __post_init__(self) -> None:
-        self._queued = asyncio.Event()
+        self.forwarder = Forwarder(self.queue, self.counters, "collector")
         self._ble_done = asyncio.Event()
         self._clients: dict[str, BleakClient] = {}  # connected wearables, by device id
         self._seq: dict[str, int] = {}
@@ -139,7 +139,7 @@ class Collector:
                     group.create_task(self._wearable(wearable, stop), name=f"collect-{wearable.device}")
         finally:
             self._ble_done.set()
-            self._queued.set()
+            self.forwarder.queued.set()
 
     # --- one wearable -------------------------------------------------------------------------------------------
     async def _wearable(self, cfg: WearableConfig, stop: asyncio.Event) -> None:
@@ -340,19 +340,7 @@ class Collector:
             self.counters.batches_queued += 1
 
     def _enqueue(self, topic: str, payload: bytes, retain: bool, points: int) -> None:
-        # one queue entry: topic, retain flag and payload, in the order they happened
-        body = topic.encode() + (b"\n1\n" if retain else b"\n0\n") + payload
-        while True:
-            try:
-                self.queue.append(body, points)
-                break
-            except SpoolFull:
-                oldest = self.queue.peek(1)[:1]
-                if self.counters.dropped_batches == 0:
-                    _LOGGER.warning("collector: queue %s is full; dropping the oldest batches", self.queue.path)
-                self.queue.remove(oldest)
-                self.counters.dropped_batches += 1
-        self._queued.set()
+        self.forwarder.put(topic, payload, retain, points)
 
     def will(self) -> Will:
         """The last will to connect with (``serve(..., will=collector.will())``): the collector's offline status."""
@@ -381,7 +369,7 @@ class Collector:
             await client.subscribe(self.topics.prompts(wearer), qos=1)
         prompts = asyncio.create_task(self._prompts(client), name="collect-prompts")
         try:
-            await self._send_queue(client, stop)
+            await self.forwarder.send(client, stop, producer_done=self._ble_done.is_set)
             # a clean stop says so itself (the will is for crashes and lost links)
             await client.publish(status_topic, encode(self._collector_status("offline")), qos=1, retain=True)
         finally:
@@ -429,29 +417,6 @@ class Collector:
             "%s: prompt %s not shown on a wearable (none connected that can show it)", prompt.wearer, prompt.id
         )
         return False
-
-    async def _send_queue(self, publisher: Publisher, stop: asyncio.Event) -> None:
-        """Send the queue in order; remove an entry only once the broker acknowledged it (QoS 1). A lost connection
-        raises; the entry stays and is sent after reconnecting."""
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None
-        while True:
-            if stop.is_set():
-                # after a stop: send what the BLE side still queues while it closes, for at most SHUTDOWN_FLUSH_S
-                deadline = deadline or loop.time() + SHUTDOWN_FLUSH_S
-                if (self._ble_done.is_set() and not self.queue.batches) or loop.time() > deadline:
-                    return
-            entries = self.queue.peek(1)[:1]  # exactly one entry (peek may add zero-point entries such as statuses)
-            if not entries:
-                self._queued.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await self._queued.wait()
-                continue
-            topic, retain, payload = entries[0].body.split(b"\n", 2)
-            await publisher.publish(topic.decode(), payload, qos=1, retain=retain == b"1")
-            self.queue.remove(entries)
-            self.counters.batches_published += 1
 
 
 def _text_or_none(raw: str | None) -> str | None:

@@ -20,7 +20,6 @@ status is a collector status (``kinetic/v1/_collector/<id>/status``) with an ``o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import time
@@ -33,10 +32,11 @@ from typing import Literal
 import aiomqtt
 from aiohttp import web
 
-from ingest.mqtt import Publisher, Will, payload_bytes
+from ingest.forward import Forwarder
+from ingest.mqtt import Will, payload_bytes
 from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
 from ingest.settings import PhoneConfig, PhoneSettings
-from ingest.store.spool import Spool, SpoolFull
+from ingest.store.spool import Spool
 from ingest.wire import (
     EARLIEST_MS,
     LATEST_MS,
@@ -51,7 +51,6 @@ from ingest.wire import (
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE = "phone"
-SHUTDOWN_FLUSH_S = 10.0
 Clock = Callable[[], float]  # seconds since the epoch: the receiver's clock, for the phone clock map and statuses
 
 
@@ -94,7 +93,7 @@ class PhoneService:
         self._last_message: dict[str, float] = {}  # wearer -> receiver's clock at its last message
         self._battery: dict[str, int | None] = {}
         self._online: set[str] = set()  # wearers whose phone's last status said online
-        self._queued = asyncio.Event()
+        self.forwarder = Forwarder(self.queue, self.counters, "phone")
         self.ready = asyncio.Event()  # set once the phones' MQTT topics are subscribed
         self._refusals_said: set[str] = set()
 
@@ -237,7 +236,7 @@ class PhoneService:
         self.ready.set()
         incoming = asyncio.create_task(self._incoming(client), name="phone-mqtt-in")
         try:
-            await self._send_queue(client, stop)
+            await self.forwarder.send(client, stop, tick=lambda stopping: self.flush_idle(everything=stopping))
             await client.publish(status_topic, encode(self._collector_status("offline")), qos=1, retain=True)
         finally:
             incoming.cancel()
@@ -261,32 +260,6 @@ class PhoneService:
                 )
                 continue
             self.take(wearer, payload, topic)
-
-    async def _send_queue(self, publisher: Publisher, stop: asyncio.Event) -> None:
-        """Send the queue in order, an entry removed once acknowledged (QoS 1); a lost connection raises and the
-        entry stays. After ``stop``: everything held is flushed and sent, for at most ``SHUTDOWN_FLUSH_S``."""
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None
-        while True:
-            if stop.is_set():
-                if deadline is None:
-                    deadline = loop.time() + SHUTDOWN_FLUSH_S
-                    self.flush_idle(everything=True)
-                if not self.queue.batches or loop.time() > deadline:
-                    return
-            else:
-                self.flush_idle()
-            entries = self.queue.peek(1)[:1]
-            if not entries:
-                self._queued.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await self._queued.wait()
-                continue
-            topic, retain, payload = entries[0].body.split(b"\n", 2)
-            await publisher.publish(topic.decode(), payload, qos=1, retain=retain == b"1")
-            self.queue.remove(entries)
-            self.counters.batches_published += 1
 
     # --- the queue ------------------------------------------------------------------------------------------------
     def _queue_batches(self, batches: list[FeatureBatchV1]) -> None:
@@ -320,17 +293,7 @@ class PhoneService:
         self._enqueue(self.topics.status(wearer, cfg.device), encode(status), True, 0)
 
     def _enqueue(self, topic: str, payload: bytes, retain: bool, points: int) -> None:
-        body = topic.encode() + (b"\n1\n" if retain else b"\n0\n") + payload
-        while True:
-            try:
-                self.queue.append(body, points)
-                break
-            except SpoolFull:
-                if self.counters.dropped_batches == 0:
-                    _LOGGER.warning("phone: queue %s is full; dropping the oldest batches", self.queue.path)
-                self.queue.remove(self.queue.peek(1)[:1])
-                self.counters.dropped_batches += 1
-        self._queued.set()
+        self.forwarder.put(topic, payload, retain, points)
 
     def will(self) -> Will:
         return Will(self.topics.collector_status(self.collector_id), encode(self._collector_status("offline")))

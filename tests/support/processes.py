@@ -48,6 +48,7 @@ def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) 
         "KINETIC_INFLUX__URL": influx_url,
         "KINETIC_INFLUX__DATABASE": unique,
         "KINETIC_LOG_LEVEL": "INFO",
+        "XDG_DATA_HOME": str(spool_dir / f"{unique}-data"),  # never the real user's data directory
         "KINETIC_ALERTS__STATE_DIR": str(spool_dir / f"{unique}-alerts"),
         # the senders' store-and-forward queues (default: the working directory) beside the spool
         "KINETIC_COLLECTOR__QUEUE_PATH": str(spool_dir / f"{unique}-collector-queue.sqlite"),

@@ -336,5 +336,12 @@ def test_prune_deletes_old_raw_points_of_the_embedded_store_only(tmp_path: Path)
     left = EmbeddedSink(tmp_path / "k.sqlite")
     assert left.count("features") == 0 and left.count("prompts") == 2
     asyncio.run(left.aclose())
-    wrong = kinetic({"PATH": env["PATH"]}, "data", "prune", "--raw-days", "1")
+    wrong = kinetic(
+        {"PATH": env["PATH"], "KINETIC_INFLUX__URL": "http://127.0.0.1:9"}, "data", "prune", "--raw-days", "1"
+    )
     assert wrong.returncode == 2 and "KINETIC_INFLUX__RAW_RETENTION_DAYS" in wrong.stderr
+    # the embedded store by default (no InfluxDB setting), but none here: said, and no file made
+    home = tmp_path / "home"
+    none = kinetic({"PATH": env["PATH"], "HOME": str(home)}, "data", "prune", "--raw-days", "1")
+    assert none.returncode == 2 and "KINETIC_STORE__EMBEDDED_PATH" in none.stderr and "does not exist" in none.stderr
+    assert not home.exists()
