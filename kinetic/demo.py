@@ -120,9 +120,7 @@ async def run_demo(
                     )
                     frames, batches = result.frames, result.batches
                 # Let the alert service see every batch, then end the bouts still open at the end of data.
-                counters = engine.counters
-                while counters.batches < batches:
-                    await asyncio.sleep(0.02)
+                await _wait_seen(engine, batches)
                 await _close_open_bouts(engine, alerts, mqtt, topics)
                 await _wait_quiet(bridge)
                 stop.set()
@@ -137,6 +135,24 @@ async def run_demo(
     finally:
         spool.close()
         await sink.aclose()
+
+
+STALL_S = 30.0  # the alert service taking no batch for this long while some are missing: go on, and say so
+
+
+async def _wait_seen(engine: AlertEngine, batches: int) -> None:
+    """Wait until the alert service has taken every published batch; never forever (a lost message would
+    otherwise hang the demo): after ``STALL_S`` without progress it says how many it saw and goes on."""
+    counters = engine.counters
+    seen, since = counters.batches, asyncio.get_running_loop().time()
+    while counters.batches < batches:
+        await asyncio.sleep(0.02)
+        now = asyncio.get_running_loop().time()
+        if counters.batches != seen:
+            seen, since = counters.batches, now
+        elif now - since > STALL_S:
+            _LOGGER.warning("demo: the alert service took %d of %d batches; summarising what arrived", seen, batches)
+            return
 
 
 async def _close_open_bouts(engine: AlertEngine, alerts: AlertService, mqtt: MqttSettings, topics: Topics) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -164,6 +165,22 @@ def test_malformed_payloads_are_dead_lettered_while_the_pipeline_carries_on(
     assert frames["results"][0]["series"][0]["values"][0][1] == 40 * 60
 
 
+FAST = ("--speed", "0", "--json")
+
+
+def run_or_dump(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run a command; if it outlives ``timeout_s``, SIGABRT makes Python's faulthandler print every thread's stack
+    (the command runs with ``-X faulthandler``) and the test fails showing where it hung."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            stdout, stderr = proc.communicate(timeout=30)
+            pytest.fail(f"{cmd[3:]} hung for {timeout_s} s; its stacks:\n{stderr[-8000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
 def test_demo_gives_the_same_prompt_as_the_server_pipeline(
     mosquitto: Server, influxd: Server, unique: str, tmp_path: Path
 ) -> None:
@@ -173,22 +190,9 @@ def test_demo_gives_the_same_prompt_as_the_server_pipeline(
 
     scenario_file = tmp_path / "sit35.yaml"
     scenario_file.write_text(SIT_35)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kinetic",
-            "demo",
-            "--scenario",
-            str(scenario_file),
-            "--speed",
-            "0",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    out = run_or_dump(
+        [sys.executable, "-X", "faulthandler", "-m", "kinetic", "demo", "--scenario", str(scenario_file), *FAST],
+        timeout_s=300,
     )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
