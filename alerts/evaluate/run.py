@@ -25,6 +25,7 @@ from alerts.evaluate.metrics import (
 from alerts.evaluate.protocol import Detector, LabelledRecording, PhysicalThresholds
 from alerts.evaluate.transitions import label_names, transition_codes
 from ingest.features import seconds_from_samples
+from ingest.phone.export import read_export_recording
 from ingest.recordings.datasets import CLASSES, Recording, load_description, read_recordings
 from ingest.transitions import TransitionDetector, TransitionKind
 from ingest.wire import FeatureFrameV1, Placement
@@ -164,7 +165,7 @@ def evaluate(folder: Path, only: str | None = None, detector: Detector[Any] | No
     """Per placement configuration: the development figures (``fit`` on every subject, scored on the same) with the
     leave-one-subject-out figures under ``loso`` and the assembled long bouts (protocol.py says which is which)."""
     description = load_description(folder)
-    recordings = read_recordings(folder, description)
+    recordings = read_recordings(folder, description, read_export_recording)
     placements: list[Placement] = list(description.placements)
     configs = list(placements) + (["thigh+trunk"] if {"thigh", "trunk"} <= set(placements) else [])
     if only is not None:

@@ -31,6 +31,7 @@ import numpy as np
 
 from ingest.errors import ConfigError
 from ingest.features import seconds_from_samples
+from ingest.phone.export import read_export_recording
 from ingest.recordings.datasets import Recording, load_description, read_recordings
 from ingest.transitions import TransitionDetector, TransitionKind
 
@@ -171,7 +172,7 @@ def evaluate_transitions(folder: Path) -> dict[str, Any]:
         raise ConfigError(f"{folder / 'labels.csv'}: no label is named STAND_TO_SIT or SIT_TO_STAND")
     pooled = {k: KindScore() for k in KINDS}
     by_subject: dict[str, dict[TransitionKind, KindScore]] = {}
-    for recording in read_recordings(folder, description):
+    for recording in read_recordings(folder, description, read_export_recording):
         result = score(segments(recording), detections(recording), kinds, names)
         subject = by_subject.setdefault(recording.subject, {k: KindScore() for k in KINDS})
         for kind, part in result.items():

@@ -26,8 +26,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from ingest.errors import ConfigError
-from ingest.phone.sensorlogger import MAX_ACCELERATION_MS2, MOTION_SENSORS, Platform, Reading, epoch_ns
+from ingest.phone.sensorlogger import MAX_ACCELERATION_MS2, MOTION_SENSORS, PhoneStream, Platform, Reading, epoch_ns
+from ingest.recordings.datasets import DatasetDescription, EvalClass, Recording, check_times, subject_of
 
 SENSOR_FILES = {
     "Accelerometer.csv": "accelerometer",
@@ -166,3 +169,82 @@ def _open_json(path: Path) -> SensorLoggerExport:
         raise ConfigError(f"{path}: no Accelerometer, Gravity or TotalAcceleration records")
     readings.sort(key=lambda r: r.t_ns)
     return SensorLoggerExport(path, platform, device, sorted({r.name for r in readings}), iter(readings))
+
+
+LABELS_SUFFIX = ".labels.csv"
+CHUNK_READINGS = 2_000
+
+
+def export_labels_path(path: Path) -> Path:
+    """``recordings/day.zip`` -> ``recordings/day.labels.csv``."""
+    return path.with_name(path.name.removesuffix(path.suffix) + LABELS_SUFFIX)
+
+
+def read_export_labels(path: Path) -> list[tuple[float, float, int]]:
+    """An export's labels: ``start_s,end_s,label`` rows, seconds from the export's first acceleration sample, label a
+    code of the dataset's labels.csv. Raises ConfigError naming the file and the row."""
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: an export's labels (start_s,end_s,label; seconds from its first sample)")
+    spans: list[tuple[float, float, int]] = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ("start_s", "end_s", "label") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ConfigError(f"{path}: columns {missing} not found (expected start_s,end_s,label)")
+        for number, row in enumerate(reader, start=2):
+            try:
+                start, end, code = float(row["start_s"]), float(row["end_s"]), int(row["label"])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{path}: line {number}: start_s and end_s are seconds, label a code") from None
+            if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+                raise ConfigError(f"{path}: line {number}: needs 0 <= start_s < end_s (got {start}, {end})")
+            spans.append((start, end, code))
+    return spans
+
+
+def read_export_recording(
+    path: Path, d: DatasetDescription, classes: dict[int, EvalClass], index: dict[str, dict[str, str]]
+) -> Recording:
+    """A Sensor Logger export in a dataset folder as a labelled recording: its acceleration samples in g exactly as
+    a live phone's stream makes them (``PhoneStream``: units, iOS axes, gravity), labelled by
+    ``<name>.labels.csv``. The dataset's description names one placement (where the phone was). Raises ConfigError."""
+    if len(d.placements) != 1:
+        raise ConfigError(f"{path}: the {d.dataset} description must name one placement for Sensor Logger exports")
+    (placement,) = d.placements
+    export = open_export(path)
+    platform = export.platform or d.sensorlogger_platform
+    if platform is None:
+        raise ConfigError(f"{path}: the export does not say its platform: set sensorlogger_platform in {d.dataset}")
+    times: list[int] = []
+    samples: list[tuple[float, float, float]] = []
+
+    def take(t_ms: int, sample: tuple[float, float, float]) -> None:
+        times.append(t_ms)
+        samples.append(sample)
+
+    stream = PhoneStream(
+        "evaluate",
+        "export",
+        placement,
+        ios_axes=platform == "ios" and not d.sensorlogger_standardised,
+        on_sample=take,
+    )
+    chunk: list[Reading] = []
+    for reading in export.readings():
+        chunk.append(reading)
+        if len(chunk) >= CHUNK_READINGS:
+            stream.add_readings(chunk)
+            chunk = []
+    stream.add_readings(chunk)
+    if len(times) < 2:
+        raise ConfigError(f"{path}: fewer than two acceleration samples (turn on the accelerometer and gravity)")
+    t_ms = np.array(times, dtype=np.int64)
+    check_times(path, "time", (t_ms - t_ms[0]) / 1000)
+    codes = np.full(len(t_ms), -1, dtype=np.int64)  # -1: outside every labelled span
+    elapsed_s = (t_ms - t_ms[0]) / 1000
+    for start, end, code in read_export_labels(export_labels_path(path)):
+        codes[(elapsed_s >= start) & (elapsed_s < end)] = code
+    rate = 1000 / float(np.median(np.diff(t_ms)))
+    truth = [classes.get(int(code), "ignore") for code in codes.tolist()]
+    acc = np.array(samples, dtype=np.float64)
+    return Recording(path.name, subject_of(path, d, index), rate, t_ms, {placement: acc}, truth, codes)

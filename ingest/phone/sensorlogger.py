@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard
@@ -283,6 +283,9 @@ class PhoneStream:
     clock: PhoneClock = field(default_factory=PhoneClock)
     battery_pct: int | None = None
     last_refusal: str | None = None  # the reason the last refused reading or frame was refused
+    # each acceleration sample (ms, (x, y, z) in g, gravity included) as it is made: what ``kinetic evaluate``
+    # scores an export on, so it sees exactly the samples a live phone would give
+    on_sample: Callable[[int, tuple[float, float, float]], None] | None = None
 
     def __post_init__(self) -> None:
         self._aggregator = SecondAggregator()
@@ -367,6 +370,8 @@ class PhoneStream:
                 gravity = self._gravity[1]
                 sample = (g[0] + gravity[0], g[1] + gravity[1], g[2] + gravity[2])
             self.counters.samples += 1
+            if self.on_sample is not None:
+                self.on_sample(t_ms, sample)
             frames += self._aggregator.add(t_ms, sample)
         self.counters.clock_steps += self._aggregator.clock_steps - steps
         return self._batches(frames)

@@ -14,6 +14,7 @@ import csv
 import gzip
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -68,6 +69,10 @@ class DatasetDescription(BaseModel):
     subject_from_index: str | None = None
     drop_all_zero_rows: bool = False
     classes: dict[int, EvalClass] | None = None
+    # Sensor Logger exports (recordings/*.zip, *.json; docs/phone.md): the platform when an export does not say it,
+    # and whether the app's "Standardise Units & Frames" was on (iOS axes are then Android's)
+    sensorlogger_platform: Literal["ios", "android"] | None = None
+    sensorlogger_standardised: bool = False
 
     @field_validator("subject_pattern")
     @classmethod
@@ -172,13 +177,29 @@ def _index(folder: Path, d: DatasetDescription) -> dict[str, dict[str, str]]:
         return {Path(row["file"]).name: row for row in reader if row.get("file")}
 
 
-def read_recordings(folder: Path, description: DatasetDescription) -> list[Recording]:
+# Recordings in other formats, read by a reader from a higher layer (``ingest.phone.export.read_export_recording``
+# for Sensor Logger exports: .zip and .json), given by the caller: suffix -> reader.
+ExportReader = Callable[[Path, "DatasetDescription", dict[int, EvalClass], dict[str, dict[str, str]]], "Recording"]
+EXPORT_SUFFIXES = (".zip", ".json")
+
+
+def read_recordings(
+    folder: Path, description: DatasetDescription, export_reader: ExportReader | None = None
+) -> list[Recording]:
+    """Every recording of a dataset folder: ``recordings/*.csv.gz``, and with ``export_reader`` Sensor Logger
+    exports (``recordings/*.zip`` / ``*.json``, each with its ``<name>.labels.csv``). Raises ConfigError."""
     classes = label_classes(folder, description)
     index = _index(folder, description)
     files = sorted((folder / "recordings").glob("*.csv.gz"))
-    if not files:
-        raise ConfigError(f"{folder}: no recordings/*.csv.gz")
-    return [_read(path, description, classes, index) for path in files]
+    exports = sorted(p for p in (folder / "recordings").iterdir() if p.suffix.lower() in EXPORT_SUFFIXES)
+    if exports and export_reader is None:
+        raise ConfigError(f"{exports[0]}: a Sensor Logger export is read by `kinetic evaluate`, not here")
+    if not files and not exports:
+        raise ConfigError(f"{folder}: no recordings/*.csv.gz (or Sensor Logger exports, *.zip / *.json)")
+    out = [_read(path, description, classes, index) for path in files]
+    if export_reader is not None:
+        out += [export_reader(path, description, classes, index) for path in exports]
+    return out
 
 
 def read_recording(path: Path) -> tuple[DatasetDescription, Recording]:
@@ -208,7 +229,7 @@ def _index_value(path: Path, index: dict[str, dict[str, str]], column: str, what
 def subject_of(path: Path, d: DatasetDescription, index: dict[str, dict[str, str]]) -> str:
     """The subject a recording belongs to: from its file name by the description's pattern, else from index.csv,
     else the file itself."""
-    stem = path.name.removesuffix(".csv.gz")
+    stem = path.name.removesuffix(".csv.gz").removesuffix(".zip").removesuffix(".json")
     if d.subject_pattern is not None:
         match = re.fullmatch(d.subject_pattern, stem)
         if match is None or not match.group("subject"):
@@ -272,7 +293,7 @@ def _read(
     times, labels, values = _columns(path, d, wanted)
     if d.time_column:
         t_s = times
-        _check_times(path, d.time_column, t_s)
+        check_times(path, d.time_column, t_s)
         rate = 1 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else float(d.rate_hz or 0)
         if d.rate_hz is not None and abs(rate - d.rate_hz) > NOMINAL_RATE_TOLERANCE * d.rate_hz:
             raise ConfigError(
@@ -358,7 +379,7 @@ MIN_SAMPLE_INTERVAL_S = 0.001  # 1 kHz: faster than any wearable accelerometer s
 MAX_SAMPLE_INTERVAL_S = 1.0  # 1 Hz: slower cannot give per-second features
 
 
-def _check_times(path: Path, column: str, t_s: FloatArray) -> None:
+def check_times(path: Path, column: str, t_s: FloatArray) -> None:
     """A time column must be seconds, finite and never going back, at a plausible sampling rate (1 Hz to 1 kHz by
     its median interval); milliseconds or nanoseconds in a column described as seconds say so. Raises ConfigError
     naming the file, the column and the first bad row."""
