@@ -2,7 +2,8 @@
 app on the same phone, docs/phone.md). An iPhone in a trouser pocket pushes a walk and 31 minutes of sitting to the
 HTTP endpoint of ``kinetic phone``; the batches it queues go to the alert service, which sends the prompt to ntfy
 with its Done / Snooze buttons. ntfy is a loopback receiver checked against ntfy's documented JSON publishing format,
-as in tests/integration/alerts/test_channels.py (no ntfy server runs here)."""
+as in tests/integration/alerts/test_channels.py (no ntfy server runs here). The same day as the app's JSON export,
+replayed as `kinetic simulate --replay` makes it into batches, ends in the same prompt."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from alerts.service import AlertService
+from ingest.phone.export import open_export
+from ingest.phone.sensorlogger import PhoneStream
 from ingest.phone.service import PhoneService
 from ingest.settings import PhoneConfig, PhoneSettings
 from ingest.store.spool import Spool
-from ingest.wire import PromptV1, Topics
+from ingest.wire import PromptV1, Topics, encode
 from tests.support.pipeline import sync
 from tests.support.receiver import receiver
+from tests.support.sensorlogger import write_json
 
 pytestmark = pytest.mark.integration
 
@@ -124,6 +128,25 @@ async def test_a_phone_wearer_gets_the_prompt_by_ntfy_with_done_and_snooze(tmp_p
     # prompted once the sitting bout (from the end of the walk) reached 30 minutes, in the phone's event time
     sat_down = START_NS // 10**6 + 60_000
     assert 30 * 60_000 <= prompts[0].created.timestamp() * 1000 - sat_down <= 30 * 60_000 + 30_000
+
+    # the same day as the app's JSON export, through the simulator's replay path (`kinetic simulate --replay`:
+    # the export read and made into batches by the same PhoneStream), ends in the same prompt
+    write_json(tmp_path / "day.json", pocket_day(walk_s=60, sit_s=31 * 60), "ios")  # type: ignore[arg-type]
+    export = open_export(tmp_path / "day.json")
+    stream = PhoneStream("ann", "ann-phone", "thigh", ios_axes=True)
+    batches = stream.add_readings(list(export.readings())) + stream.flush()
+    replayed: list[tuple[str, bytes]] = []
+
+    class Replayed:
+        async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+            replayed.append((topic, payload))
+
+    simulator = AlertService(topics=TOPICS, engine=AlertEngine(EngineConfig(), load_catalog(), book))
+    for batch in batches:
+        await simulator.handle(Replayed(), TOPICS.features("ann", "ann-phone"), encode(batch))
+    await simulator.flush()
+    again = [PromptV1.model_validate_json(p) for t, p in replayed if t.endswith("/prompts")]
+    assert [(p.id, p.exercise, p.created) for p in again] == [(p.id, p.exercise, p.created) for p in prompts]
 
 
 async def _ok() -> int:
