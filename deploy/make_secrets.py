@@ -25,6 +25,10 @@ SERVICE_USERS = ("bridge", "alerts", "collector", "kinetic-ha", "hass")
 SECRETS = {
     "influxdb_admin_password": "InfluxDB admin password",
     "influxdb_token": "InfluxDB admin token (the bridge writes with it; Grafana reads with it)",
+    # InfluxDB 1.x, least privilege (`kinetic store provision`, docs/deployment.md): one user per service
+    "influxdb_bridge_password": "InfluxDB 1.x user kinetic_bridge (WRITE on the database)",
+    "influxdb_reader_password": "InfluxDB 1.x user kinetic_reader (READ: Grafana, reports, the web app)",
+    "influxdb_operator_password": "InfluxDB 1.x user kinetic_operator (ALL: data export and delete)",
     "grafana_admin_password": "Grafana admin password",
     **{f"mqtt_{user}_password": f"MQTT password of user '{user}'" for user in SERVICE_USERS},
 }

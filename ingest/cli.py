@@ -89,12 +89,37 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "on an HTTP push endpoint with a token per wearer and on their MQTT topics, makes per-second features "
         "like the BLE collector and publishes them with an on-disk store-and-forward queue.",
     )
+    store = sub.add_parser(
+        "store",
+        help="set up the InfluxDB 1.x database with one least-privilege user per service (run once, as an admin)",
+        description="provision: as the admin of KINETIC_INFLUX__USERNAME/PASSWORD, create the database, its raw "
+        "retention policy and the users kinetic_bridge (WRITE), kinetic_reader (READ: Grafana, reports, the web "
+        "app) and kinetic_operator (ALL: data export/delete), with the passwords deploy/make_secrets.py wrote "
+        "(docs/deployment.md). Run again to change passwords: it is idempotent.",
+    )
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    provision = store_sub.add_parser("provision", help="database, retention policy and service users, with grants")
+    provision.add_argument(
+        "--secrets", type=Path, default=Path("deploy/secrets"), help="where influxdb_<role>_password files are"
+    )
     sub.add_parser(
         "collect",
         help="read the configured BLE wearables (bleak) and publish per-second features over MQTT",
         description="Scans for, connects to and streams from the wearables in the collector settings "
         "([[collector.wearables]] in the TOML file; see docs/collector.md), with an on-disk store-and-forward queue.",
     )
+
+
+def _cmd_store(args: argparse.Namespace, settings: IngestConfig) -> int:
+    from ingest.store.access import provision_v1, users_from_secrets  # noqa: PLC0415 - only this command needs it
+
+    if settings.store.kind == "embedded":
+        print("kinetic: error: store provision is for InfluxDB 1.x (KINETIC_STORE__KIND=influx_v1)", file=sys.stderr)
+        return 2
+    users = users_from_secrets(args.secrets)
+    for line in asyncio.run(provision_v1(settings.influx, users)):
+        print(f"provisioned {line}", file=sys.stderr)
+    return 0
 
 
 def _cmd_simulate(args: argparse.Namespace, settings: IngestConfig) -> int:
@@ -401,4 +426,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IngestConfig], int]] = {
     "bridge": _cmd_bridge,
     "collect": _cmd_collect,
     "phone": _cmd_phone,
+    "store": _cmd_store,
 }

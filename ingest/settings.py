@@ -54,7 +54,9 @@ class InfluxSettings(_Section):
     username: str | None = None
     password: SecretStr | None = None
     create_database: bool = Field(
-        default=True, description="send CREATE DATABASE at start (1.x); set false for 2.x/3.x buckets"
+        default=True,
+        description="make the database and raw retention policy at start (1.x, an admin right); false for a "
+        "database provisioned by `kinetic store provision` (least privilege) and for 2.x/3.x buckets",
     )
     timeout_s: float = Field(default=10.0, gt=0)
     raw_retention_days: int = Field(

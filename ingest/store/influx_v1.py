@@ -62,7 +62,8 @@ class InfluxV1Sink:
             self._headers["Authorization"] = f"Basic {creds}"
 
     async def prepare(self) -> None:
-        """Create the database and the raw retention policy when configured to (InfluxDB 1.x).
+        """Create the database and the raw retention policy when configured to (InfluxDB 1.x; an admin right).
+        With ``create_database`` false nothing is made: the database was provisioned (ingest/store/access.py).
 
         With ``raw_retention_days`` > 0, the per-second ``features`` go to policy ``kinetic_raw`` (that many days);
         everything derived from them (minute rollups, hourly summaries, events, prompts and outcomes, device status,
@@ -71,8 +72,9 @@ class InfluxV1Sink:
         unreachable.
         """
         db = self._settings.database
-        if self._settings.create_database:
-            await self.query(f'CREATE DATABASE "{db}"', method="POST")
+        if not self._settings.create_database:
+            return  # provisioned by an admin (`kinetic store provision`) or a 2.x/3.x bucket: nothing to make here
+        await self.query(f'CREATE DATABASE "{db}"', method="POST")
         days = self._settings.raw_retention_days
         if days:
             existing = await self.query(f'SHOW RETENTION POLICIES ON "{db}"')

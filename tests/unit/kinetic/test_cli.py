@@ -28,6 +28,7 @@ COMMANDS = {
     "dashboards",
     "config",
     "homeassistant",  # issue 15 item 4
+    "store",  # issue 20 item 1: least-privilege InfluxDB users
 }
 
 
@@ -48,7 +49,7 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
         "dashboards.homeassistant": set(homeassistant_cli.COMMANDS),
     }
     assert owned == {
-        "ingest": {"simulate", "bridge", "collect", "phone"},
+        "ingest": {"simulate", "bridge", "collect", "phone", "store"},
         "alerts": {"alerts", "prompts", "calibrate", "evaluate"},
         "dashboards": {"report", "dashboards"},
         "dashboards.homeassistant": {"homeassistant"},
