@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.errors import AlertsError
+from ingest.store.private import private_file
 from ingest.wire import PromptV1
 
 _SCHEMA = """
@@ -95,8 +96,7 @@ class AlertState:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db = sqlite3.connect(private_file(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)

@@ -16,6 +16,7 @@ from ingest.store.fast_features import BatchLike
 from ingest.store.line_sink import LineSink
 from ingest.store.model import points_for
 from ingest.store.points import Point, stored_form
+from ingest.store.private import private_file
 from ingest.wire import Payload
 
 _SCHEMA = """
@@ -37,8 +38,7 @@ class EmbeddedSink(LineSink):
         self._path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db = sqlite3.connect(private_file(path), check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ingest.errors import ConfigError, IngestError
 from ingest.settings import BridgeSettings
+from ingest.store.private import private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -51,8 +52,7 @@ class Spool:
         self.path = path
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(private_file(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
