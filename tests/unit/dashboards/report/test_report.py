@@ -128,5 +128,5 @@ def test_a_day_of_the_report_is_the_wearers_day_made_of_the_wearers_hours(
         assert day.sitting_by_hour == expected, day.day
         assert day.sitting_min == sum(expected.values())  # the day's total is the sum of its hours
     html = render.html(report)
-    assert f"minutes in each hour of the clock in {tz}" in html
+    assert f"in each hour of the clock in {tz}" in html
     assert ("the clocks changed" in html) == (day_hours != [24] * 7)
