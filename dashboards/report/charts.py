@@ -30,6 +30,7 @@ FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"  # Debian's fonts-dejavu; the
 SITTING_COLOUR = "#d9822b"
 RESPONSE_COLOURS = ("#9ecae1", "#4292c6", "#08519c")  # within 1 / 3 / 5 min: darker is later
 GOAL_COLOUR = "#444444"
+PRECISION = 0.01  # amounts (hours, minutes) are charted rounded to this
 
 
 def _data(rows: list[dict[str, Any]]) -> alt.Data:
@@ -73,7 +74,9 @@ def count_axis(title: str, peak: float) -> alt.Y:
 def _amount_axis(title: str, peak: float, unit_max: float = 1.0) -> alt.Y:
     """A y encoding of an amount (hours, minutes): Vega picks the ticks and their precision from the step, so the
     labels are distinct; a week of zeros has the axis 0 to ``unit_max``."""
-    return alt.Y("value:Q", title=title, scale=alt.Scale(domain=[0, peak if peak > 0 else unit_max], nice=True))
+    # below the charts' precision (0.01, the values are rounded to it) a span would print as equal labels
+    top = peak if peak >= PRECISION else unit_max
+    return alt.Y("value:Q", title=title, scale=alt.Scale(domain=[0, top], nice=True))
 
 
 def _day_label(report: WeeklyReport, i: int) -> str:
@@ -92,7 +95,9 @@ def _per_day(
     """Bars per day with data; a day without data gets the words "no data" where its bar would be; ``goal`` (in the
     values' unit) is a dashed rule kept in view."""
     days = [_day_label(report, i) for i in range(7)]
-    data: list[dict[str, Any]] = [{"day": days[i], "value": v} for i, v in enumerate(values) if report.days[i].has_data]
+    data: list[dict[str, Any]] = [
+        {"day": days[i], "value": round(v, 2)} for i, v in enumerate(values) if report.days[i].has_data
+    ]
     if not data:
         return _empty(name, title)
     peak = max([float(v["value"]) for v in data] + ([goal] if goal else []))

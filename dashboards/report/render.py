@@ -82,7 +82,7 @@ td.nodata{color:#888;font-style:italic}
 ul{margin:.3em 0;padding-left:1.2em}li{margin:.15em 0}
 figure{margin:.6em 0;break-inside:avoid}figure svg{display:block;width:100%%;height:auto;max-width:100%%}
 figcaption{font-size:8.5pt;color:#444}
-section.summary figure svg{max-height:58mm}
+section.summary figure svg{max-height:50mm}
 section.detail{break-before:page}
 dl{font-size:9pt}dt{font-weight:600;margin-top:.3em}dd{margin:0 0 0 1em}
 """
@@ -100,9 +100,13 @@ def _table(header: list[str], rows: list[list[object]], css_class: str = "") -> 
     return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _change(now: float | None, before: float | None) -> str:
+def _change(now: float | None, before: float | None, points: str = "") -> str:
+    """The relative change in % ("+26 %"); with ``points`` (a unit), the difference instead ("-4 points"), for
+    figures that are already shares or signed indices, where a % of a % misleads."""
     if now is None or before is None:
         return ""
+    if points:
+        return f"{now - before:+.0f} {points}"
     if before == 0:
         return "" if now == 0 else "new"
     return f"{100 * (now - before) / before:+.0f} %"
@@ -120,24 +124,25 @@ def _figures(report: WeeklyReport) -> str:
     def with_data(week: WeekTotals | None, value: float | None) -> float | None:
         return value if week is not None and week.days_with_data else None
 
-    measures: list[tuple[str, Callable[[WeekTotals], float | None], str]] = [
-        ("Days with data (of 7)", lambda w: w.days_with_data, "count"),
-        ("Sitting per day with data (h)", lambda w: w.sitting_h_per_day, ".1f"),
-        ("Sitting bouts ≥ 30 min", lambda w: w.bouts_30_plus, "count"),
-        ("Sitting bouts ≥ 60 min", lambda w: w.bouts_60_plus, "count"),
-        ("Breaks per sitting hour", lambda w: w.breaks_per_sitting_hour, ".1f"),
-        ("Leaning ≥ 10° to the side (min)", lambda w: w.lean_10deg_min, ".0f"),
-        ("Lean symmetry index (%, + right)", lambda w: w.symmetry_index_pct, "+.0f"),
-        ("Prompts followed by a break within 5 min (%)", lambda w: w.response_5min_pct, ".0f"),
+    measures: list[tuple[str, Callable[[WeekTotals], float | None], str, str]] = [
+        ("Days with data (of 7)", lambda w: w.days_with_data, "count", "days"),
+        ("Sitting per day with data (h)", lambda w: w.sitting_h_per_day, ".1f", ""),
+        ("Sitting bouts ≥ 30 min", lambda w: w.bouts_30_plus, "count", ""),
+        ("Sitting bouts ≥ 60 min", lambda w: w.bouts_60_plus, "count", ""),
+        ("Breaks per sitting hour", lambda w: w.breaks_per_sitting_hour, ".1f", ""),
+        ("Leaning ≥ 10° to the side (min)", lambda w: w.lean_10deg_min, ".0f", ""),
+        ("Lean symmetry index (%, + right)", lambda w: w.symmetry_index_pct, "+.0f", "points"),
+        ("Prompts followed by a break within 5 min (%)", lambda w: w.response_5min_pct, ".0f", "points"),
     ]
     rows: list[list[object]] = []
-    for label, get, spec in measures:
+    for label, get, spec, points in measures:
         values = [with_data(w, get(w) if w else None) for w in (now, before, usual)]
         if spec == "count":  # whole numbers for one week, one decimal for the mean of weeks
             shown = [_fmt(values[0], ".0f"), _fmt(values[1], ".0f"), _fmt(values[2], ".1f")]
         else:
             shown = [_fmt(v, spec) for v in values]
-        rows.append([label, shown[0], shown[1], _change(values[0], values[1]), shown[2], _change(values[0], values[2])])
+        changes = [_change(values[0], values[i], points) for i in (1, 2)]
+        rows.append([label, shown[0], shown[1], changes[0], shown[2], changes[1]])
     header = ["", f"this week ({report.week})", "week before", "change", f"usual ({n_usual})", "change"]
     return _table(header, rows, "figures")
 
