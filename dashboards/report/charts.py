@@ -136,7 +136,8 @@ def sitting_by_hour(report: WeeklyReport) -> dict[str, Any]:
     """Minutes of sitting in each hour of the wearer's clock, one row per day (a heatmap, 0 to 60 min)."""
     name = "sitting-by-hour"
     title = f"Sitting by hour of the day (min), hours in {report.tz}"
-    days = [_day_label(report, i) for i in range(7)]
+    # a day without data says so in its row's label: an empty row alone would read as "did not sit"
+    days = [_day_label(report, i) + ("" if d.has_data else " (no data)") for i, d in enumerate(report.days)]
     hours = [f"{h:02d}" for h in range(24)]
     data = [
         {"day": days[i], "hour": f"{h:02d}", "value": round(v, 1)}
@@ -151,7 +152,7 @@ def sitting_by_hour(report: WeeklyReport) -> dict[str, Any]:
         .mark_rect()
         .encode(
             x=alt.X("hour:O", title="hour", sort=hours, scale=alt.Scale(domain=hours), axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("day:O", title=None, sort=days, scale=alt.Scale(domain=days)),
+            y=alt.Y("day:O", title=None, sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelLimit=160)),
             color=alt.Color(
                 "value:Q",
                 title="min",

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 
 
-def report(seeded: SeededWeek, store: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "KINETIC_STORE__KIND": store}
+def report(seeded: SeededWeek, store: str, out: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "KINETIC_STORE__KIND": store, **extra_env}
     if store == "embedded":
         env["KINETIC_STORE__EMBEDDED_PATH"] = str(seeded.embedded)
     else:
@@ -243,3 +243,43 @@ def test_report_errors_are_one_line_and_name_the_input(seeded_week: SeededWeek, 
     empty = report(seeded_week, "embedded", tmp_path, "--wearer", "bob", "--week", "2026-W30")
     assert empty.returncode == 0 and "no data for bob in 2026-W30" in empty.stderr  # a known wearer's empty week
     assert "No data at all for this week" in (tmp_path / "kinetic-bob-2026-W30.html").read_text()
+
+
+def test_the_zone_is_the_wearers_from_their_policy_and_the_caption_says_so(
+    seeded_week: SeededWeek, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"wearers:\n  ann:\n    timezone: {week.TZ_NAME}\n    sitting_threshold_min: 40\n")
+    done = report(
+        seeded_week,
+        "embedded",
+        tmp_path,
+        "--wearer",
+        "ann",
+        "--week",
+        week.WEEK,
+        KINETIC_ALERTS__POLICY_FILE=str(policy),
+    )
+    assert done.returncode == 0 and f"({week.TZ_NAME})" in done.stderr, done.stderr
+    html = (tmp_path / "kinetic-ann-2026-W47.html").read_text()
+    assert "clock in Europe/Berlin (the wearer&#x27;s time zone, from their policy)" in html
+    assert "Longest sitting bouts (prompt threshold 40 min)" in html
+    rows = read_csv(tmp_path / "kinetic-ann-2026-W47.csv")
+    for day, expected in week.week_days("ann").items():
+        assert float(rows[day.isoformat()]["sitting_min"]) == pytest.approx(expected.sitting_min, abs=0.05)
+
+    # no zone in the policy: UTC, and the caption says why and how to choose one
+    utc = report(seeded_week, "embedded", tmp_path / "utc", "--wearer", "ann", "--week", week.WEEK)
+    assert utc.returncode == 0 and "(UTC)" in utc.stderr, utc.stderr
+    assert "names no time zone" in (tmp_path / "utc" / "kinetic-ann-2026-W47.html").read_text()
+
+
+def test_report_flags_fail_in_one_line(seeded_week: SeededWeek, tmp_path: Path) -> None:
+    args = ("--wearer", "ann", "--week", week.WEEK)
+    goal = report(seeded_week, "embedded", tmp_path, *args, "--sitting-goal-h", "30")
+    assert goal.returncode == 2 and goal.stderr.strip().count("\n") == 0 and "--sitting-goal-h" in goal.stderr
+    missing = tmp_path / "no-such-browser"
+    pdf = report(seeded_week, "embedded", tmp_path, *args, "--pdf", KINETIC_CHROMIUM=str(missing))
+    assert pdf.returncode == 2 and pdf.stderr.strip().count("\n") == 0, pdf.stderr
+    assert "--pdf" in pdf.stderr and str(missing) in pdf.stderr
+    assert (tmp_path / "kinetic-ann-2026-W47.html").exists()  # the HTML was written before the PDF was tried
