@@ -82,7 +82,7 @@ td.nodata{color:#888;font-style:italic}
 ul{margin:.3em 0;padding-left:1.2em}li{margin:.15em 0}
 figure{margin:.6em 0;break-inside:avoid}figure svg{display:block;width:100%%;height:auto;max-width:100%%}
 figcaption{font-size:8.5pt;color:#444}
-section.summary figure svg{max-height:50mm}
+section.summary figure svg{max-height:45mm}
 section.detail{break-before:page}
 dl{font-size:9pt}dt{font-weight:600;margin-top:.3em}dd{margin:0 0 0 1em}
 """
