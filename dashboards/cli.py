@@ -32,8 +32,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     weekly.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47 (Monday to Sunday)")
     weekly.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
     weekly.add_argument(
-        "--tz", help="time zone of the calendar days (default: the wearer's policy time zone, else UTC)"
+        "--tz",
+        help="time zone of the days and hours (default: the wearer's, from their policy; UTC only if the policy "
+        "names none, as the prompts and hourly summaries then also run on UTC)",
     )
+    weekly.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="page size to print on (portrait)")
+    weekly.add_argument(
+        "--sitting-goal-h",
+        type=float,
+        default=None,
+        help="the most hours of sitting a day the summary measures days against (default: 8, Ekelund et al. 2016)",
+    )
+    weekly.add_argument("--pdf", action="store_true", help="also print the report to PDF (needs Chromium)")
 
     dash = sub.add_parser(
         "dashboards",
@@ -54,14 +64,37 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     from dashboards.report import render  # noqa: PLC0415 - only this command needs it
-    from dashboards.report.weekly import BadWeek, weekly_report  # noqa: PLC0415
+    from dashboards.report.pdf import print_pdf  # noqa: PLC0415
+    from dashboards.report.weekly import DEFAULT_SITTING_GOAL_H, BadWeek, Goals, weekly_report  # noqa: PLC0415
 
     wearer = check_id(args.wearer)
-    tz = args.tz or policy_book(settings.alerts).for_wearer(wearer).timezone
+    policy = policy_book(settings.alerts).for_wearer(wearer)
+    tz = args.tz or policy.timezone
+    if args.tz:
+        tz_source = "given with --tz"
+    elif tz == "UTC":
+        tz_source = (
+            "the wearer's policy names no time zone, so their prompts and hours also run on UTC: set "
+            "'timezone' in the policy file, or give --tz"
+        )
+    else:
+        tz_source = "the wearer's time zone, from their policy"
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"--tz {tz!r} is not a known time zone") from None
+    goal_h = DEFAULT_SITTING_GOAL_H if args.sitting_goal_h is None else args.sitting_goal_h
+    if not 0 < goal_h <= 24:
+        raise ConfigError(f"--sitting-goal-h {args.sitting_goal_h!r} must be more than 0 and at most 24 (hours a day)")
+    goals = Goals(
+        sitting_h_per_day=goal_h,
+        bout_min=policy.sitting_threshold_min,
+        source=(
+            f"sitting at most {goal_h:g} h a day "
+            + ("(--sitting-goal-h)" if args.sitting_goal_h is not None else "(default; Ekelund et al., Lancet 2016)")
+            + f", no sitting bout over {policy.sitting_threshold_min:g} min (the wearer's prompt threshold)"
+        ),
+    )
 
     async def job() -> int:
         queries, close = open_queries(settings.store, settings.influx)
@@ -69,12 +102,13 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             known = await queries.wearers()
             if wearer not in known:
                 raise unknown_wearer(wearer, known, describe_store(settings.store, settings.influx))
-            report = await weekly_report(queries, wearer, args.week, tz)
+            report = await weekly_report(queries, wearer, args.week, tz, tz_source=tz_source, goals=goals)
         except BadWeek as exc:
             raise ConfigError(str(exc)) from None
         finally:
             await close()
-        html_path, csv_path = render.write(report, args.out)
+        html_path, csv_path = render.write(report, args.out, paper=args.paper)
+        pdf_path = await asyncio.to_thread(print_pdf, html_path) if args.pdf else None
         days = len(report.days_with_data)
         plural = "day" if days == 1 else "days"
         print(f"weekly report for {wearer}, {args.week} ({tz}): {days} {plural} with data", file=sys.stderr)
@@ -82,6 +116,8 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             print(f"kinetic: warning: no data for {wearer} in {args.week}", file=sys.stderr)
         print(html_path)
         print(csv_path)
+        if pdf_path:
+            print(pdf_path)
         return 0
 
     return asyncio.run(job())

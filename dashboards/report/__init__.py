@@ -1,1 +1,2 @@
-"""The clinician's weekly report: numbers (weekly.py), plots (svg.py), the HTML and CSV files (render.py)."""
+"""The clinician's weekly report: numbers (weekly.py), charts as Vega-Lite specs (charts.py), the printable HTML and
+the CSV (render.py)."""

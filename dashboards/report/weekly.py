@@ -4,6 +4,10 @@ The figures follow docs/metrics.md and are the same as the *Weekly review* dashb
 one seeded week): a day is a calendar day in the report's time zone (by default the wearer's); hourly summaries
 are hours of the wearer's clock and belong to the day their hour starts in, bouts to the day they end in. A day
 is a whole number of the wearer's hours, 23 or 25 when the clocks change.
+
+A day without any frame is a day *without data* (``DayMetrics.has_data``): the printed report and the CSV leave its
+figures empty ("no data") rather than 0, which would read as "did not sit". The week is compared with the week
+before and with the mean of the eight weeks before (``WeeklyReport.history``), per week with data.
 """
 
 from __future__ import annotations
@@ -31,8 +35,25 @@ BOUT_BINS: tuple[tuple[float, float, str], ...] = (
 )
 
 
+HISTORY_WEEKS = 8  # the week is set against the mean of this many weeks before it (issue #16)
+LONGEST_BOUTS = 5  # the summary lists this many of the week's longest sitting bouts
+# Sitting per day the summary measures days against when the caller gives no goal: Ekelund et al. (Lancet 2016,
+# 388:1302) found the risk of death rising above about 8 h of sitting a day (in people with little activity).
+DEFAULT_SITTING_GOAL_H = 8.0
+
+
 class BadWeek(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Goals:
+    """What the week is measured against: at most ``sitting_h_per_day`` hours of sitting a day, and no sitting bout
+    longer than ``bout_min`` minutes (by default the wearer's prompt threshold, ``sitting_threshold_min``)."""
+
+    sitting_h_per_day: float = DEFAULT_SITTING_GOAL_H
+    bout_min: float = 30.0
+    source: str = "defaults"
 
 
 def parse_week(text: str) -> date:
@@ -75,6 +96,11 @@ class DayMetrics:
     sitting_by_hour: dict[int, float] = field(default_factory=dict)
 
     @property
+    def has_data(self) -> bool:
+        """True when any frame of the day was stored (worn, not worn or uncalibrated)."""
+        return self.worn_h > 0 or self.not_worn_min > 0 or self.unknown_min > 0
+
+    @property
     def worn_h(self) -> float:
         return (self.sitting_min + self.standing_min + self.stepping_min + self.lying_min) / 60
 
@@ -106,7 +132,12 @@ class DayMetrics:
         self.sitting_by_hour[local_hour] = self.sitting_by_hour.get(local_hour, 0.0) + m.get("sitting_s", 0) / 60
 
     def row(self) -> dict[str, object]:
-        """The CSV row (and the dashboard's numbers): rounded for reading, not for computing."""
+        """The CSV row (and the dashboard's numbers): rounded for reading, not for computing. A day without data
+        has ``None`` for every figure (an empty CSV cell), not 0."""
+        figures = self._figures()
+        return figures if self.has_data else {k: (v if k == "date" else None) for k, v in figures.items()}
+
+    def _figures(self) -> dict[str, object]:
         return {
             "date": self.day.isoformat(),
             "worn_h": round(self.worn_h, 3),
@@ -131,10 +162,40 @@ class DayMetrics:
 
 @dataclass
 class WeekTotals:
+    """One week's sums over its days (and, when asked, its prompt response for all exercises)."""
+
     sitting_h: float
-    bouts_60_plus: int
-    breaks: int
+    bouts_60_plus: float  # counts; a mean of weeks (``WeeklyReport.history_mean``) is fractional
+    breaks: float
     lean_10deg_min: float
+    days_with_data: float = 0
+    bouts_30_plus: float = 0
+    prompts: int = 0
+    broke_5min: int = 0
+    week: str = ""
+    lean_right_deg_s: float = 0.0
+    lean_left_deg_s: float = 0.0
+
+    @property
+    def symmetry_index_pct(self) -> float | None:
+        """The week's lean symmetry index from its sums of R and L (docs/metrics.md); None without lateral lean."""
+        if not self.lean_right_deg_s and not self.lean_left_deg_s:
+            return None
+        return symmetry_index(self.lean_right_deg_s, self.lean_left_deg_s)
+
+    @property
+    def sitting_h_per_day(self) -> float | None:
+        """Mean sitting hours per day with data; None without data."""
+        return self.sitting_h / self.days_with_data if self.days_with_data else None
+
+    @property
+    def breaks_per_sitting_hour(self) -> float | None:
+        return self.breaks / self.sitting_h if self.sitting_h else None
+
+    @property
+    def response_5min_pct(self) -> float | None:
+        """Prompts followed by a break within 5 min, in % of prompts; None without prompts."""
+        return 100 * self.broke_5min / self.prompts if self.prompts else None
 
 
 @dataclass
@@ -155,14 +216,40 @@ class WeeklyReport:
     previous: WeekTotals
     gaps: list[Gap]
     minutes_with_data: int
+    tz_source: str = "given"  # why this zone: "the wearer's policy", "--tz", ... (printed in the caption)
+    history: list[WeekTotals] = field(default_factory=list)  # the HISTORY_WEEKS weeks before, oldest first
+    goals: Goals = field(default_factory=Goals)
+    longest_bouts: list[BoutRow] = field(default_factory=list)  # the week's longest, longest first
 
     @property
     def days_with_data(self) -> list[DayMetrics]:
-        return [d for d in self.days if d.worn_h > 0 or d.not_worn_min > 0 or d.unknown_min > 0]
+        return [d for d in self.days if d.has_data]
 
     @property
     def totals(self) -> WeekTotals:
-        return _totals(self.days)
+        total = next((r for r in self.responses if r.exercise == "*"), None)
+        return _totals(self.days, total, self.week)
+
+    @property
+    def history_mean(self) -> WeekTotals | None:
+        """The mean of the weeks in ``history`` that have data (None when none has): what a usual week looks like."""
+        weeks = [w for w in self.history if w.days_with_data]
+        if not weeks:
+            return None
+        n = len(weeks)
+        return WeekTotals(
+            sitting_h=sum(w.sitting_h for w in weeks) / n,
+            bouts_60_plus=sum(w.bouts_60_plus for w in weeks) / n,
+            breaks=sum(w.breaks for w in weeks) / n,
+            lean_10deg_min=sum(w.lean_10deg_min for w in weeks) / n,
+            days_with_data=sum(w.days_with_data for w in weeks) / n,
+            bouts_30_plus=sum(w.bouts_30_plus for w in weeks) / n,
+            prompts=sum(w.prompts for w in weeks),
+            broke_5min=sum(w.broke_5min for w in weeks),
+            week=f"mean of {n} week{'s' if n > 1 else ''}",
+            lean_right_deg_s=sum(w.lean_right_deg_s for w in weeks) / n,
+            lean_left_deg_s=sum(w.lean_left_deg_s for w in weeks) / n,
+        )
 
     def day_hours(self) -> list[tuple[date, float]]:
         """Each day of the week with its length in hours on the wearer's clock (23 or 25 when the clocks change)."""
@@ -173,13 +260,26 @@ class WeeklyReport:
         return [(label, sum(lo <= b < hi for b in self.bouts_min)) for lo, hi, label in BOUT_BINS]
 
 
-def _totals(days: list[DayMetrics]) -> WeekTotals:
+def _totals(days: list[DayMetrics], responses: ResponseRow | None = None, week: str = "") -> WeekTotals:
     return WeekTotals(
         sitting_h=sum(d.sitting_min for d in days) / 60,
         bouts_60_plus=sum(d.bouts_60_plus for d in days),
         breaks=sum(d.breaks for d in days),
         lean_10deg_min=sum(d.lean_10deg_min for d in days),
+        days_with_data=sum(d.has_data for d in days),
+        bouts_30_plus=sum(d.bouts_30_plus for d in days),
+        prompts=responses.prompts if responses else 0,
+        broke_5min=responses.broke_5min if responses else 0,
+        week=week,
+        lean_right_deg_s=sum(d.lean_right_deg_s for d in days),
+        lean_left_deg_s=sum(d.lean_left_deg_s for d in days),
     )
+
+
+def iso_week(monday: date) -> str:
+    """The ISO week name of a Monday: date(2026, 11, 16) -> '2026-W47'."""
+    year, number, _ = monday.isocalendar()
+    return f"{year}-W{number:02d}"
 
 
 def _days(monday: date, zone: ZoneInfo, hours: list[dict[str, float]], bouts: list[BoutRow]) -> list[DayMetrics]:
@@ -210,15 +310,35 @@ def _gaps(minutes: list[MinuteRow], zone: ZoneInfo) -> list[Gap]:
     return gaps
 
 
-async def weekly_report(queries: Queries, wearer: str, week: str, tz: str) -> WeeklyReport:
-    """Ask the store for one wearer's week (and the week before, for the comparison) and compute the report."""
+async def weekly_report(
+    queries: Queries,
+    wearer: str,
+    week: str,
+    tz: str,
+    *,
+    tz_source: str = "given",
+    goals: Goals | None = None,
+) -> WeeklyReport:
+    """Ask the store for one wearer's week, and the HISTORY_WEEKS weeks before it for the comparisons, and compute
+    the report. ``tz`` is an IANA zone (the caller resolves the wearer's; ``tz_source`` says from where, for the
+    caption). Raises BadWeek for a malformed ``week``; store errors pass through."""
     zone = ZoneInfo(tz)
     monday = parse_week(week)
     start, end = _ms(monday, zone), _ms(monday + timedelta(7), zone)
-    before = _ms(monday - timedelta(7), zone)
-    hours = await queries.hours(wearer, before, end)
+    first = monday - timedelta(7 * HISTORY_WEEKS)
+    hours = await queries.hours(wearer, _ms(first, zone), end)
     this_week = await queries.sitting_bouts(wearer, start, end)  # bouts belong to the day they end
     minutes = await queries.minutes(wearer, start, end)
+    history = []
+    for i in range(HISTORY_WEEKS, 0, -1):
+        earlier = monday - timedelta(7 * i)
+        days = _days(earlier, zone, hours, [])
+        response = None
+        if any(d.has_data for d in days):  # a week without data asks no more of the store
+            rows = await queries.responses(wearer, _ms(earlier, zone), _ms(earlier + timedelta(7), zone))
+            response = next((r for r in rows if r.exercise == "*"), None)
+        history.append(_totals(days, response, iso_week(earlier)))
+    longest = sorted(this_week, key=lambda b: (-b.duration_s, b.end_ms))[:LONGEST_BOUTS]
     return WeeklyReport(
         wearer=wearer,
         week=week,
@@ -227,7 +347,11 @@ async def weekly_report(queries: Queries, wearer: str, week: str, tz: str) -> We
         days=_days(monday, zone, hours, this_week),
         bouts_min=[b.duration_s / 60 for b in this_week],
         responses=await queries.responses(wearer, start, end),
-        previous=_totals(_days(monday - timedelta(7), zone, hours, [])),
+        previous=history[-1],
         gaps=_gaps(minutes, zone),
         minutes_with_data=len(minutes),
+        tz_source=tz_source,
+        history=history,
+        goals=goals or Goals(),
+        longest_bouts=longest,
     )

@@ -1,11 +1,13 @@
 """``kinetic report weekly`` on the seeded week (tests/support/week.py), from influxd and from the embedded store:
 the numbers are the script's, the same from both stores, the same as the Weekly review dashboard's panels; the
-HTML renders in headless Chromium (Debian's chromium) with every plot drawn."""
+HTML renders in headless Chromium (Debian's chromium) with every chart drawn, prints on A4 with the summary on the
+first page and every table inside the page's width, and ``--pdf`` prints A4 pages."""
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +24,8 @@ pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 
 
-def report(seeded: SeededWeek, store: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "KINETIC_STORE__KIND": store}
+def report(seeded: SeededWeek, store: str, out: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "KINETIC_STORE__KIND": store, **extra_env}
     if store == "embedded":
         env["KINETIC_STORE__EMBEDDED_PATH"] = str(seeded.embedded)
     else:
@@ -43,11 +45,13 @@ def reports(seeded_week: SeededWeek, tmp_path_factory: pytest.TempPathFactory) -
     out: dict[str, Path] = {}
     for store in ("influx_v1", "embedded"):
         folder = tmp_path_factory.mktemp(store)
-        done = report(seeded_week, store, folder, "--wearer", "ann", "--week", week.WEEK, "--tz", week.TZ_NAME)
+        extra = ["--pdf"] if store == "embedded" else []
+        done = report(seeded_week, store, folder, "--wearer", "ann", "--week", week.WEEK, "--tz", week.TZ_NAME, *extra)
         assert done.returncode == 0, done.stderr
         assert "6 days with data" in done.stderr
-        html, csv_path = (Path(line) for line in done.stdout.split())
+        html, csv_path, *pdf = (Path(line) for line in done.stdout.split())
         assert html.name == "kinetic-ann-2026-W47.html" and csv_path.suffix == ".csv"
+        assert [p.name for p in pdf] == (["kinetic-ann-2026-W47.pdf"] if extra else [])
         out[store] = folder
     return out
 
@@ -60,7 +64,7 @@ def test_both_stores_give_the_same_report(reports: dict[str, Path]) -> None:
 
 def test_report_numbers_are_the_scripts(reports: dict[str, Path]) -> None:
     rows = read_csv(reports["embedded"] / "kinetic-ann-2026-W47.csv")
-    assert len(rows) == 7 and rows["2026-11-22"]["worn_h"] == "0.0"  # Sunday: not worn
+    assert len(rows) == 7 and set(rows["2026-11-22"].values()) == {"2026-11-22", ""}  # Sunday: no data, not 0
     for day, e in week.week_days("ann").items():
         r = {k: float(v) for k, v in rows[day.isoformat()].items() if k != "date"}
         assert r["sitting_min"] == pytest.approx(e.sitting_min, abs=0.05)
@@ -116,7 +120,7 @@ def test_report_and_weekly_review_dashboard_agree(seeded_week: SeededWeek, repor
             rounding = 0.05 if column == "lean_symmetry_index_pct" else 0.005  # the CSV's decimals
             assert float(rows[day][column]) == pytest.approx(panel_row[field], abs=rounding * 1.01), (column, day)
             compared += 1
-    assert compared == len(AGREES) * 6  # six days with data; Sunday has no panel row and a zero CSV row
+    assert compared == len(AGREES) * 6  # six days with data; Sunday has no panel row and an empty CSV row
 
 
 def test_prompt_response_agrees_with_the_dashboard(seeded_week: SeededWeek, reports: dict[str, Path]) -> None:
@@ -132,7 +136,21 @@ def test_prompt_response_agrees_with_the_dashboard(seeded_week: SeededWeek, repo
         assert "".join(f"<td>{c}</td>" for c in cells) in html
 
 
-def test_report_renders_in_headless_chromium_with_every_plot_drawn(reports: dict[str, Path]) -> None:
+# each chart's drawn data marks (bars, heatmap cells: Vega's rect marks) with a non-empty box, and its "no data" text
+CHARTS_JS = """() => [...document.querySelectorAll('figure.chart')].map(figure => {
+    const svg = figure.querySelector('svg'); const box = svg.getBoundingClientRect();
+    const drawn = [...svg.querySelectorAll('g.mark-rect.role-mark path')].filter(m => {
+        const b = m.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
+    const texts = [...svg.querySelectorAll('text')].map(t => t.textContent);
+    return {name: figure.dataset.chart, empty: figure.dataset.empty, width: box.width, height: box.height,
+            marks: drawn.length, noData: texts.includes('no data this week')};
+})"""
+A4_MM = (210, 297)
+MARGIN_MM = 12  # the report's @page margin
+PX_PER_MM = 96 / 25.4  # CSS pixels
+
+
+def test_report_renders_in_headless_chromium_with_every_chart_drawn(reports: dict[str, Path]) -> None:
     page_path = reports["embedded"] / "kinetic-ann-2026-W47.html"
     outside: list[str] = []
     with sync_playwright() as p:
@@ -141,27 +159,75 @@ def test_report_renders_in_headless_chromium_with_every_plot_drawn(reports: dict
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.on("request", lambda r: outside.append(r.url) if not r.url.startswith("file:") else None)
             page.goto(page_path.as_uri())
-            plots = page.evaluate(
-                """() => [...document.querySelectorAll('svg.plot')].map(svg => {
-                    const box = svg.getBoundingClientRect();
-                    const drawn = [...svg.querySelectorAll('rect.mark')].filter(m => {
-                        const b = m.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
-                    return {name: svg.dataset.plot, width: box.width, height: box.height, marks: drawn.length};
-                })"""
-            )
+            charts = page.evaluate(CHARTS_JS)
             headings = page.locator("h2").all_inner_texts()
             page.screenshot(path=str(reports["embedded"] / "report.png"), full_page=True)
         finally:
             browser.close()
-    assert [p["name"] for p in plots] == ["sitting-by-hour", "bout-lengths", "lean", "prompt-responses"]
-    for plot in plots:
-        assert plot["width"] > 300 and plot["height"] > 100 and plot["marks"] > 0, plot
+    assert [c["name"] for c in charts] == [
+        "sitting-per-day",
+        "weekly-trend",
+        "sitting-by-hour",
+        "bout-lengths",
+        "lean",
+        "prompt-responses",
+    ]
+    for chart in charts:  # the seeded week has data for every chart
+        assert chart["width"] > 300 and chart["height"] > 100 and chart["marks"] > 0, chart
+        assert chart["empty"] == "false" and not chart["noData"], chart
     cells = sum(
         1 for d in week.DAYS if d.wearer == "ann" and d.day >= week.MONDAY for _ in week.expected_day(d).sitting_by_hour
     )
-    assert next(p for p in plots if p["name"] == "sitting-by-hour")["marks"] == cells
-    assert {"Plots", "Per day", "Prompt response", "Data quality", "Definitions"} <= set(headings)
+    assert next(c for c in charts if c["name"] == "sitting-by-hour")["marks"] == cells
+    assert next(c for c in charts if c["name"] == "sitting-per-day")["marks"] == 6  # Sunday: "no data", no bar
+    assert {"Summary", "Charts", "Per day", "Prompt response", "Data quality", "Definitions"} <= set(headings)
     assert outside == []  # self-contained: nothing fetched
+
+
+def pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
+    """Each page's size in points from its /MediaBox (Chromium writes the page dictionaries uncompressed)."""
+    return [(float(w), float(h)) for w, h in re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)]
+
+
+def test_report_prints_on_a4_portrait_with_the_summary_on_page_one_and_tables_inside_the_page(
+    reports: dict[str, Path],
+) -> None:
+    page_path = reports["embedded"] / "kinetic-ann-2026-W47.html"
+    content_w = (A4_MM[0] - 2 * MARGIN_MM) * PX_PER_MM
+    content_h = (A4_MM[1] - 2 * MARGIN_MM) * PX_PER_MM
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": round(content_w), "height": round(content_h)})
+            page.emulate_media(media="print")  # the layout the printer gets: the page's content box
+            page.goto(page_path.as_uri())
+            measured = page.evaluate(
+                """() => ({
+                    page: document.documentElement.scrollWidth,
+                    summary: document.querySelector('section.summary').getBoundingClientRect().height,
+                    tables: [...document.querySelectorAll('table')].map(t => ({
+                        cls: t.className, right: t.getBoundingClientRect().right,
+                        overflow: t.scrollWidth - t.clientWidth})),
+                    charts: [...document.querySelectorAll('figure.chart svg')]
+                        .map(s => s.getBoundingClientRect().right),
+                })"""
+            )
+            pdf = page.pdf(prefer_css_page_size=True)
+        finally:
+            browser.close()
+    assert measured["page"] <= round(content_w)  # nothing scrolls sideways
+    assert {t["cls"] for t in measured["tables"]} >= {"figures", "per-day"}
+    for table in measured["tables"]:
+        assert table["right"] <= content_w + 0.5 and table["overflow"] <= 0, table
+    assert all(right <= content_w + 0.5 for right in measured["charts"]), measured["charts"]
+    assert measured["summary"] <= content_h, measured  # the summary is one page; the detail starts on the next
+    pages = pdf_pages(pdf)
+    assert len(pages) >= 2 and all(
+        w == pytest.approx(595.28, abs=1) and h == pytest.approx(841.89, abs=1) for w, h in pages
+    )
+    # the CLI's --pdf (Chromium's own print of the same file) gives the same paper
+    printed = pdf_pages((reports["embedded"] / "kinetic-ann-2026-W47.pdf").read_bytes())
+    assert len(printed) == len(pages) and set(printed) == set(pages)
 
 
 def test_report_errors_are_one_line_and_name_the_input(seeded_week: SeededWeek, tmp_path: Path) -> None:
@@ -177,3 +243,43 @@ def test_report_errors_are_one_line_and_name_the_input(seeded_week: SeededWeek, 
     empty = report(seeded_week, "embedded", tmp_path, "--wearer", "bob", "--week", "2026-W30")
     assert empty.returncode == 0 and "no data for bob in 2026-W30" in empty.stderr  # a known wearer's empty week
     assert "No data at all for this week" in (tmp_path / "kinetic-bob-2026-W30.html").read_text()
+
+
+def test_the_zone_is_the_wearers_from_their_policy_and_the_caption_says_so(
+    seeded_week: SeededWeek, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"wearers:\n  ann:\n    timezone: {week.TZ_NAME}\n    sitting_threshold_min: 40\n")
+    done = report(
+        seeded_week,
+        "embedded",
+        tmp_path,
+        "--wearer",
+        "ann",
+        "--week",
+        week.WEEK,
+        KINETIC_ALERTS__POLICY_FILE=str(policy),
+    )
+    assert done.returncode == 0 and f"({week.TZ_NAME})" in done.stderr, done.stderr
+    html = (tmp_path / "kinetic-ann-2026-W47.html").read_text()
+    assert "clock in Europe/Berlin (the wearer&#x27;s time zone, from their policy)" in html
+    assert "Longest sitting bouts (prompt threshold 40 min)" in html
+    rows = read_csv(tmp_path / "kinetic-ann-2026-W47.csv")
+    for day, expected in week.week_days("ann").items():
+        assert float(rows[day.isoformat()]["sitting_min"]) == pytest.approx(expected.sitting_min, abs=0.05)
+
+    # no zone in the policy: UTC, and the caption says why and how to choose one
+    utc = report(seeded_week, "embedded", tmp_path / "utc", "--wearer", "ann", "--week", week.WEEK)
+    assert utc.returncode == 0 and "(UTC)" in utc.stderr, utc.stderr
+    assert "names no time zone" in (tmp_path / "utc" / "kinetic-ann-2026-W47.html").read_text()
+
+
+def test_report_flags_fail_in_one_line(seeded_week: SeededWeek, tmp_path: Path) -> None:
+    args = ("--wearer", "ann", "--week", week.WEEK)
+    goal = report(seeded_week, "embedded", tmp_path, *args, "--sitting-goal-h", "30")
+    assert goal.returncode == 2 and goal.stderr.strip().count("\n") == 0 and "--sitting-goal-h" in goal.stderr
+    missing = tmp_path / "no-such-browser"
+    pdf = report(seeded_week, "embedded", tmp_path, *args, "--pdf", KINETIC_CHROMIUM=str(missing))
+    assert pdf.returncode == 2 and pdf.stderr.strip().count("\n") == 0, pdf.stderr
+    assert "--pdf" in pdf.stderr and str(missing) in pdf.stderr
+    assert (tmp_path / "kinetic-ann-2026-W47.html").exists()  # the HTML was written before the PDF was tried

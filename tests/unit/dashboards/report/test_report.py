@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
+from html import escape
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -128,5 +130,84 @@ def test_a_day_of_the_report_is_the_wearers_day_made_of_the_wearers_hours(
         assert day.sitting_by_hour == expected, day.day
         assert day.sitting_min == sum(expected.values())  # the day's total is the sum of its hours
     html = render.html(report)
-    assert f"minutes in each hour of the clock in {tz}" in html
+    assert f"in each hour of the clock in {tz}" in html
     assert ("the clocks changed" in html) == (day_hours != [24] * 7)
+
+
+class Weeks:
+    """Sitting on Mondays only: 2 h on Monday 2026-11-16 (the report's week), 4 h on the Monday a week before, 1 h
+    on the Monday three weeks before; nothing else. Counts the response queries."""
+
+    def __init__(self) -> None:
+        self.response_queries: list[tuple[int, int]] = []
+
+    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+        rows = []
+        for day, hours in ((16, 2), (9, 4), (-5, 1)):  # -5: 26 October, as 16 - 21
+            first = ms(2026, 11, 16, 9) + (day - 16) * 86_400_000
+            for h in range(hours):
+                rows.append({"t_ms": float(first + h * 3_600_000), "sitting_s": 3600.0, "breaks": 1.0})
+        return [r for r in rows if start_ms <= r["t_ms"] < end_ms]
+
+    async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
+        return [BoutRow(ms(2026, 11, 16, 9), ms(2026, 11, 16, 9, 45), 45 * 60.0)]
+
+    async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
+        return []
+
+    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
+        self.response_queries.append((start_ms, end_ms))
+        if start_ms == ms(2026, 11, 9):
+            return [ResponseRow("chin-tuck", 4, 1, 1, 2, 0), ResponseRow("*", 4, 1, 1, 2, 0)]
+        return []
+
+
+def test_the_week_against_the_week_before_and_the_eight_weeks_before() -> None:
+    store = Weeks()
+    report = asyncio.run(weekly_report(store, "ann", "2026-W47", "Europe/Berlin"))  # type: ignore[arg-type]
+    assert [w.week for w in report.history] == [f"2026-W{n}" for n in range(39, 47)]
+    assert [w.days_with_data for w in report.history] == [0, 0, 0, 0, 0, 1, 0, 1]  # W44 and W46
+    assert report.previous.sitting_h == 4 and report.previous.response_5min_pct == 50
+    usual = report.history_mean
+    assert usual is not None and usual.sitting_h == 2.5 and usual.sitting_h_per_day == 2.5  # (4 + 1) / 2 weeks
+    assert report.totals.sitting_h_per_day == 2 and report.totals.breaks_per_sitting_hour == 1
+    # the week's own responses, then one query per earlier week with data: weeks without data ask nothing
+    assert len(store.response_queries) == 3
+    html = render.html(report)
+    figures = html[html.index('<table class="figures">') : html.index("</table>")]
+    assert "<td>Sitting per day with data (h)</td><td>2.0</td><td>4.0</td><td>-50 %</td><td>2.5</td><td>-20 %</td>" in (
+        figures
+    )
+    assert "usual (mean of 2 weeks)" in figures
+    assert "Mon 16 09:00 to 09:45: 45 min, 15 min over 30" in html  # the longest bouts against the threshold
+
+
+def test_days_without_data_say_no_data_and_headings_are_words() -> None:
+    report = asyncio.run(
+        weekly_report(
+            Weeks(), "ann", "2026-W47", "Europe/Berlin", tz_source="the wearer's time zone, from their policy"
+        )  # type: ignore[arg-type]
+    )
+    assert [d.has_data for d in report.days] == [True] + [False] * 6
+    tuesday = report.days[1].row()
+    assert tuesday["date"] == "2026-11-17" and all(v is None for k, v in tuesday.items() if k != "date")
+    assert report.days[0].row()["sitting_bouts_30min_plus"] == 0  # a day with data keeps its zeros
+    html = render.html(report)
+    per_day = html[html.index('<table class="per-day">') :]
+    per_day = per_day[: per_day.index("</table>")]
+    assert "sitting_bouts_30min_plus" not in per_day and "<td>Sitting bouts ≥ 30 min</td><td>0</td>" in per_day
+    # six days without data: every figure of theirs reads "no data", never 0
+    assert per_day.count('<td class="nodata">no data</td>') == 6 * len(render.HEADINGS)
+    assert "<th>Tue 17</th>" in per_day
+    caption = "Days and hours are those of the clock in Europe/Berlin (the wearer's time zone, from their policy)."
+    assert escape(caption) in html
+
+
+def test_csv_keeps_machine_names_and_leaves_days_without_data_empty(tmp_path: Path) -> None:
+    report = asyncio.run(weekly_report(Weeks(), "ann", "2026-W47", "Europe/Berlin"))  # type: ignore[arg-type]
+    _, csv_path = render.write(report, tmp_path, paper="Letter")
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("date,worn_h,sitting_min,") and "sitting_bouts_30min_plus" in lines[0]
+    assert lines[1].startswith("2026-11-16,2.0,120.0,")
+    assert lines[2] == "2026-11-17" + "," * (len(lines[0].split(",")) - 1)
+    assert "@page{size:Letter portrait" in (tmp_path / "kinetic-ann-2026-W47.html").read_text()
