@@ -10,6 +10,7 @@ the validator's recursion: a ``RecursionError`` traceback before). Callers put t
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +53,23 @@ def nesting_problem(data: object) -> str | None:
     return None
 
 
-def parse_yaml(text: str) -> Any:
-    """YAML text (safe subset) -> data. Raises TextFileError."""
+def _parsed(text: str, parse: Callable[[str], Any], language: str, errors: tuple[type[Exception], ...]) -> Any:
+    """``parse(text)``, its errors and too deep a nesting (recursion in the parser, or after it) as TextFileError."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TextFileError(f"not YAML ({' '.join(str(exc).split())})") from None
+        data = parse(text)
+    except errors as exc:
+        raise TextFileError(f"not {language} ({' '.join(str(exc).split())})") from None
     except RecursionError:
         raise TextFileError(f"lists and mappings are nested more than {MAX_NESTING} deep") from None
     problem = nesting_problem(data)
     if problem is not None:
         raise TextFileError(problem)
     return data
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text (safe subset) -> data. Raises TextFileError."""
+    return _parsed(text, yaml.safe_load, "YAML", (yaml.YAMLError,))
 
 
 def load_yaml(path: Path) -> Any:
@@ -73,14 +79,5 @@ def load_yaml(path: Path) -> Any:
 
 def load_toml(path: Path) -> dict[str, Any]:
     """A TOML file's data. Raises TextFileError."""
-    text = read_text(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TextFileError(f"not TOML ({exc})") from None
-    except RecursionError:
-        raise TextFileError(f"lists and tables are nested more than {MAX_NESTING} deep") from None
-    problem = nesting_problem(data)
-    if problem is not None:
-        raise TextFileError(problem)
+    data: dict[str, Any] = _parsed(read_text(path), tomllib.loads, "TOML", (tomllib.TOMLDecodeError,))
     return data
