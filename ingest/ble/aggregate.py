@@ -59,11 +59,13 @@ class SecondAggregator:
         self._xyz.append(sample_g)
         return out
 
-    def restart(self) -> list[FeatureFrameV1]:
-        """The sample clock was set back (``ClockWatch`` saw the host's clock go back): complete the second in
-        progress and start again at whatever time comes next, however close to the last, instead of folding the
-        samples of the next seconds into it. Counted in ``clock_steps``."""
+    def restart(self, step_ms: int = 0) -> list[FeatureFrameV1]:
+        """The sample clock was set back by ``step_ms`` (negative; ``ClockWatch`` saw the host's clock go back):
+        complete the second in progress and start again at whatever time comes next, however close to the last,
+        instead of folding the samples of the next seconds into it. Counted in ``clock_steps``, the step kept in
+        ``last_step_ms``."""
         self.clock_steps += 1
+        self.last_step_ms = step_ms
         self._last_t = None
         return self.flush()
 

@@ -201,10 +201,8 @@ class Collector:
             received_ms = round(self.clock() * 1000)
             frames: list[FeatureFrameV1] = []
             steps = aggregator.clock_steps
-            step_ms = 0
             if watch.read(received_ms):  # the host clock was set back: the second in progress ends here
-                frames += aggregator.restart()
-                step_ms = watch.last_step_ms
+                frames += aggregator.restart(watch.last_step_ms)
             try:
                 timed = stream.decode(received_ms, data)
             except DecodeError as exc:
@@ -224,7 +222,7 @@ class Collector:
                     "start again from the new time, and receivers treat them as late until they pass the old",
                     cfg.wearer,
                     cfg.device,
-                    -(step_ms or aggregator.last_step_ms) / 1000,
+                    -aggregator.last_step_ms / 1000,
                 )
             refused = batcher.refused
             self._queue_batches(batcher.add(heart.stamp(frames)))
