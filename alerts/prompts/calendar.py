@@ -1,0 +1,149 @@
+"""A wearer's calendar as busy time, for holding prompts in meetings (issue 17). Pure: iCalendar text and a time
+span in, busy intervals out; fetching feeds is an adapter's job.
+
+RFC 5545 read with ``icalendar``, occurrences expanded with ``recurring-ical-events`` (recurrence rules, ``EXDATE``
+exceptions, occurrences moved by ``RECURRENCE-ID``, each event in its own ``TZID``). An occurrence is **busy** unless:
+
+- ``TRANSP:TRANSPARENT`` (shown as free);
+- ``STATUS:CANCELLED``;
+- the wearer declined it: an ``ATTENDEE`` with one of the wearer's addresses and ``PARTSTAT=DECLINED``;
+- it is all-day (``DTSTART`` a date): ignored unless asked for (a holiday or a reminder is no meeting);
+- it has no end and no duration (RFC 5545: a point in time, nothing to sit through).
+
+Floating times (no zone) are read in the wearer's zone. Overlapping and touching busy intervals are merged. Only
+times are kept: no title, place or attendee leaves this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+
+from alerts.errors import PolicyError
+
+MAX_CALENDAR_BYTES = 5_000_000  # a year of a busy person's calendar is well under 1 MB
+MAX_OCCURRENCES = 10_000  # in one span: more is a runaway rule, not a day of meetings
+
+
+class CalendarError(PolicyError):
+    """A feed that is not iCalendar, or one Kinetic will not expand; the message names what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """One busy interval, Unix ms, ``start_ms < end_ms``."""
+
+    start_ms: int
+    end_ms: int
+
+    def holds(self, t_ms: int) -> bool:
+        return self.start_ms <= t_ms < self.end_ms
+
+
+def _ms(value: datetime) -> int:
+    return round(value.timestamp() * 1000)
+
+
+def _attendees(event: Any) -> list[Any]:
+    found = event.get("ATTENDEE")
+    if found is None:
+        return []
+    return list(found) if isinstance(found, list) else [found]
+
+
+def _declined(event: Any, addresses: frozenset[str]) -> bool:
+    for attendee in _attendees(event):
+        address = str(attendee).lower().removeprefix("mailto:")
+        if address in addresses and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
+            return True
+    return False
+
+
+def busy_intervals(
+    ics: str | bytes,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    *,
+    addresses: frozenset[str] = frozenset(),
+    all_day: bool = False,
+) -> list[Busy]:
+    """The busy intervals of a feed that overlap ``[start, end)`` (aware datetimes), merged, in time order.
+
+    ``zone``: the wearer's, for floating times; ``addresses``: the wearer's e-mail addresses (lower case) for
+    declined invitations; ``all_day``: count all-day events as busy. Raises CalendarError naming the problem."""
+    raw = ics.encode() if isinstance(ics, str) else ics
+    if len(raw) > MAX_CALENDAR_BYTES:
+        raise CalendarError(f"the calendar is {len(raw)} bytes: at most {MAX_CALENDAR_BYTES}")
+    try:
+        calendar = icalendar.Calendar.from_ical(raw)
+        occurrences = recurring_ical_events.of(calendar).between(start, end)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise CalendarError(f"not an iCalendar (RFC 5545) feed: {' '.join(str(exc).split())[:200]}") from None
+    spans: list[tuple[int, int]] = []
+    for count, event in enumerate(occurrences):
+        if count >= MAX_OCCURRENCES:
+            raise CalendarError(f"more than {MAX_OCCURRENCES} occurrences between {start} and {end}")
+        if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+            continue
+        if str(event.get("STATUS", "")).upper() == "CANCELLED" or _declined(event, addresses):
+            continue
+        begin = event.get("DTSTART")
+        if begin is None:
+            continue
+        first = begin.dt
+        if not isinstance(first, datetime):  # a date: all day
+            if not all_day:
+                continue
+            first = datetime.combine(first, datetime.min.time())
+        finish = event.get("DTEND")
+        if finish is not None:
+            last = finish.dt
+        elif event.get("DURATION") is not None:
+            last = first + event.get("DURATION").dt
+        else:
+            continue
+        if isinstance(last, date) and not isinstance(last, datetime):
+            last = datetime.combine(last, datetime.min.time())
+        first = first if first.tzinfo else first.replace(tzinfo=zone)
+        last = last if last.tzinfo else last.replace(tzinfo=zone)
+        if last > first:
+            spans.append((_ms(first), _ms(last)))
+    return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[Busy]:
+    out: list[Busy] = []
+    for begin, finish in sorted(spans):
+        if out and begin <= out[-1].end_ms:
+            if finish > out[-1].end_ms:
+                out[-1] = Busy(out[-1].start_ms, finish)
+        else:
+            out.append(Busy(begin, finish))
+    return out
+
+
+def busy_at(intervals: list[Busy], t_ms: int) -> Busy | None:
+    """The busy interval holding ``t_ms``, if any (intervals merged and in order, as ``busy_intervals`` gives)."""
+    lo, hi = 0, len(intervals)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if intervals[mid].end_ms <= t_ms:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(intervals) and intervals[lo].holds(t_ms):
+        return intervals[lo]
+    return None
+
+
+def day_span(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """A local calendar day as an aware ``[start, end)`` (23, 24 or 25 hours at a DST change)."""
+    begin = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    finish = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return begin.astimezone(UTC), finish.astimezone(UTC)
