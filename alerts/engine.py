@@ -19,6 +19,7 @@ from alerts.detect.posture import PROMPT_HOLD_S, Posture
 from alerts.detect.summary import HourSummary
 from alerts.detect.wearer import WearerDetection, WearerSecond
 from alerts.errors import PolicyError
+from alerts.prompts.calendar import Busy, busy_at
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type
@@ -125,6 +126,9 @@ class AlertEngine:
     _resolved: dict[str, PromptPolicy] = field(default_factory=dict, repr=False)
     # why frames were refused while processing (a clock glitch); the service dead-letters and clears them
     refused: list[str] = field(default_factory=list, repr=False)
+    # each wearer's busy time from their calendars (alerts/prompts/calendar.py), set by whoever reads the feeds;
+    # not checkpointed: the last good copies of the feeds are, and give it again
+    busy: dict[str, list[Busy]] = field(default_factory=dict, repr=False)
 
     def policy(self, wearer: str) -> PromptPolicy:
         """The wearer's effective policy, resolved once (every second needs it) and again after a live change."""
@@ -226,6 +230,9 @@ class AlertEngine:
         if state.primary_device.still_ms >= PROMPT_HOLD_S * 1000:
             # perfectly still: maybe on a desk; held until it shows life or is found not worn
             hold = {"sitting": "sensor_still", "standing": "sensor_still"}
+        elif (busy := self.busy.get(wearer)) and busy_at(busy, t_ms) is not None:
+            # in a meeting (the wearer's calendar): held, and sent after it if the exposure still goes on
+            hold = {"sitting": "meeting", "standing": "meeting", "lean": "meeting"}
         # a change of posture not confirmed yet (the wearer may be standing up): the bout prompts wait for it
         changing: tuple[Trigger, ...] = ()
         if state.detection.tracker.pending_since_ms is not None:

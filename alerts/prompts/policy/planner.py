@@ -104,6 +104,7 @@ REASON_WORDS: dict[str, str] = {
     "day_cap": "daily prompt limit reached",
     "sensor_still": "sensor perfectly still (off the body?)",
     "moved": "moved before it was sent",
+    "meeting": "in a meeting (calendar)",
 }
 
 

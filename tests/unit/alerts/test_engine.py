@@ -369,3 +369,24 @@ def test_a_rejected_policy_command_is_refused_with_the_reason() -> None:
     applied, out = engine.command(command)
     assert not applied and out[0].reason is not None and out[0].reason.startswith("rejected: ")
     assert len(engine.refused) == 1 and engine.refused[0].startswith("ann: policy command rejected: ")
+
+
+def test_a_meeting_in_the_calendar_holds_the_prompt_until_it_ends() -> None:
+    """Issue 17: busy time from the wearer's calendar holds prompts; one due in the meeting goes out as it ends if
+    the wearer still sits, marked as having waited for it."""
+    from alerts.prompts.calendar import Busy
+
+    scenario = parse_scenario("wearers:\n  - wearer: ann\n    placement: thigh\n    segments: [walk 2m, sit 50m]\n")
+    engine = AlertEngine(EngineConfig(), CATALOG, PolicyBook(PromptPolicy(escalate_after_min=None)))
+    start = scenario.start_ms
+    # a meeting from 20 to 40 min after sitting down: the 30-min prompt waits for its end
+    engine.busy["ann"] = [Busy(start + 22 * 60_000, start + 42 * 60_000)]
+    out: list[PromptV1 | EventV1] = []
+    for batch in batches_for(scenario, scenario.wearers[0], 10):
+        out.extend(engine.process(batch))
+    (held,) = events(out, "prompt_held")
+    assert held.reason == "meeting" and held.t.timestamp() * 1000 == start + 32 * 60_000
+    (prompt,) = prompts(out)
+    assert prompt.created.timestamp() * 1000 == start + 42 * 60_000
+    (sent,) = events(out, "prompt_sent")
+    assert sent.reason == "held: meeting"
