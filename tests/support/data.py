@@ -23,6 +23,6 @@ def data_dir() -> Path | None:
 def dataset(name: str) -> Path:
     """The folder of one dataset; fails the test (naming the setting) if it is not there."""
     root = data_dir()
-    if root is None or not (root / name / "labels.csv").is_file():
+    if root is None or not (root / name / "recordings").is_dir():
         pytest.fail(f"dataset {name!r} is not in {SETTING}={root}")
     return root / name
