@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.engine import policy_book
 from dashboards.settings import DashboardsConfig
+from ingest.audit import record_read
 from ingest.errors import ConfigError
 from ingest.store.export import describe_store, open_queries
 from ingest.store.queries import unknown_wearer
@@ -108,6 +109,7 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         finally:
             await close()
         html_path, csv_path = render.write(report, args.out, paper=args.paper)
+        record_read(settings.audit, "report weekly", wearer, f"{args.week}: {html_path}")
         pdf_path = await asyncio.to_thread(print_pdf, html_path) if args.pdf else None
         days = len(report.days_with_data)
         plural = "day" if days == 1 else "days"

@@ -8,7 +8,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.settings import AlertsSettings
-from ingest.settings import InfluxSettings, StoreSettings
+from ingest.settings import AuditSettings, InfluxSettings, StoreSettings
 
 
 class GrafanaSettings(BaseModel):
@@ -35,3 +35,5 @@ class DashboardsConfig(Protocol):
     def alerts(self) -> AlertsSettings: ...
     @property
     def grafana(self) -> GrafanaSettings: ...
+    @property
+    def audit(self) -> AuditSettings: ...

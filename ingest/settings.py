@@ -212,6 +212,19 @@ class PhoneSettings(_Section):
         return self
 
 
+class AuditSettings(_Section):
+    """The audit trail of reads (ingest/audit.py; KINETIC_AUDIT__...)."""
+
+    path: Path = Field(
+        default_factory=lambda: user_data_dir() / "audit.sqlite",
+        description="the audit trail's SQLite file, apart from the data (default: in the user's data directory)",
+    )
+    retention_days: int = Field(default=400, ge=1, le=3650, description="entries older than this are removed")
+    actor: str | None = Field(
+        default=None, max_length=200, description="who reads, as the trail names them (default: this OS user@host)"
+    )
+
+
 class IngestConfig(Protocol):
     """The sections of the root settings (``kinetic.settings.KineticSettings``) that ingest's commands read."""
 

@@ -22,7 +22,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ import aiomqtt
 from alerts.state import AlertState, open_existing, state_file
 from dashboards.homeassistant.entities import HaTopics
 from dashboards.homeassistant.service import wearer_retained
+from ingest.audit import record_read, wearer_entries
 from ingest.errors import Unreachable
 from ingest.mqtt import clear_retained, connect
 from ingest.rights import BrokerUnreachable, IngestHoldings, IngestRights, ingest_rights
@@ -80,6 +81,8 @@ class Holdings:
     ingest: IngestHoldings
     alerts: dict[str, Any] | None
     homeassistant: dict[str, str]
+    # who read this wearer's data (ingest/audit.py): exported, never counted as held (a delete keeps the trail)
+    audit: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         alerts = self.alerts or {"snapshot": None, "outbox": []}
@@ -107,6 +110,7 @@ class Holdings:
             "queued": [{"topic": q["topic"], "payload": _json_or_text(q["payload"])} for q in self.ingest.queued],
             "alert_state": self.alerts,
             "home_assistant": {topic: _json_or_text(payload) for topic, payload in self.homeassistant.items()},
+            "audit": self.audit,
         }
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
@@ -121,6 +125,7 @@ class Holdings:
             "alert_outbox": alerts["outbox"],
             "alert_snapshot": [] if alerts["snapshot"] is None else flatten(alerts["snapshot"]),
             "home_assistant": [{"topic": t, "payload": p} for t, p in self.homeassistant.items()],
+            "audit": self.audit,
         }
 
 
@@ -147,12 +152,14 @@ def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
                 raise unknown_wearer(wearer, known, f"({'; '.join(places)})")
             if args.data_command == "export":
                 files = write_export(wearer, held.document(), held.tables(), args.out, args.format)
+                record_read(settings.audit, "data export", wearer, str(args.out))
                 print(f"exported for {wearer}: {held.summary()}; {', '.join(map(str, files))}", file=sys.stderr)
                 return 0
             if not args.yes:
                 print(f"would delete for {wearer}: {held.summary()}; add --yes to delete", file=sys.stderr)
                 return 1
             left = await _delete(settings, ingest, alerts_path, wearer, broker)
+            record_read(settings.audit, "data delete", wearer)
             print(f"deleted for {wearer}: {held.summary()}", file=sys.stderr)
             if left.total:
                 print(f"kinetic: error: still held for {wearer}: {left.summary()}", file=sys.stderr)
@@ -186,10 +193,17 @@ async def _delete(
 
 
 async def _holdings(settings: KineticSettings, ingest: IngestRights, alerts_path: Path | None, wearer: str) -> Holdings:
+    trail = wearer_entries(settings.audit)
+    try:
+        audit = trail.for_wearer(wearer) if trail is not None else []
+    finally:
+        if trail is not None:
+            trail.close()
     return Holdings(
         await ingest.holdings(wearer),
         _in_state_file(alerts_path, lambda state: state.holdings(wearer)),
         await _homeassistant(settings, wearer, ingest.broker),
+        audit,
     )
 
 

@@ -26,6 +26,7 @@ from dashboards.homeassistant.settings import HomeAssistantSettings
 from dashboards.settings import GrafanaSettings
 from ingest.errors import ConfigError
 from ingest.settings import (
+    AuditSettings,
     BridgeSettings,
     ClockSettings,
     CollectorSettings,
@@ -62,6 +63,7 @@ class KineticSettings(BaseSettings):
     phone: PhoneSettings = Field(default_factory=PhoneSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     homeassistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @model_validator(mode="before")
     @classmethod

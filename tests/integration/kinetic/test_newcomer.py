@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +71,10 @@ def test_the_demo_stores_its_day_where_the_report_it_suggests_reads_it(tmp_path:
     assert "ann" in html and "2026-W48" in html
     csv = (tmp_path / "reports" / "kinetic-ann-2026-W48.csv").read_text().splitlines()
     assert len(csv) > 1
+
+    # the report was a read of ann's data: the audit trail says who and when, and ann's export shows it
+    export = kinetic(tmp_path, "data", "export", "ann", "--no-broker", "--out", "export")
+    assert export.returncode == 0, export.stderr
+    (entry,) = json.loads((tmp_path / "export" / "ann.json").read_text())["audit"]
+    assert entry["action"] == "report weekly" and entry["detail"].startswith("2026-W48: ")
+    assert entry["actor"].endswith(f"@{socket.gethostname()}")
