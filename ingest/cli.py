@@ -113,7 +113,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _cmd_store(args: argparse.Namespace, settings: IngestConfig) -> int:
     from ingest.store.access import provision_v1, users_from_secrets  # noqa: PLC0415 - only this command needs it
 
-    if settings.store.kind == "embedded":
+    if settings.store.kind != "influx_v1":
         print("kinetic: error: store provision is for InfluxDB 1.x (KINETIC_STORE__KIND=influx_v1)", file=sys.stderr)
         return 2
     users = users_from_secrets(args.secrets)

@@ -55,9 +55,13 @@ class Forwarder:
                 self.spool.append(body, points)
                 break
             except SpoolFull:
+                oldest = self.spool.peek(1)[:1]
+                if not oldest:  # full by counts the file no longer holds (another process erased entries)
+                    self.spool.recount()
+                    continue
                 if self.counters.dropped_batches == 0:
                     _LOGGER.warning("%s: queue %s is full; dropping the oldest batches", self.name, self.spool.path)
-                self.spool.remove(self.spool.peek(1)[:1])
+                self.spool.remove(oldest)
                 self.counters.dropped_batches += 1
         self.queued.set()
 
@@ -85,6 +89,8 @@ class Forwarder:
                     return
             entries = self.spool.peek(1)[:1]  # exactly one entry (peek may add zero-point entries such as statuses)
             if not entries:
+                if self.spool.batches:  # counted but gone: erased by another process (kinetic data delete)
+                    self.spool.recount()
                 self.queued.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):

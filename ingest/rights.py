@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 import aiomqtt
 
 from ingest.bridge import ROLLUP_STATE
-from ingest.errors import IngestError, Unreachable
+from ingest.errors import ConfigError, IngestError, Unreachable
 from ingest.forward import parse_entry
 from ingest.mqtt import MqttClient, clear_retained, connect, retained_messages
 from ingest.settings import IngestConfig
@@ -120,7 +121,7 @@ class IngestRights:
     def _queued(self, wearer: str, erase: bool) -> list[dict[str, str]]:
         """The wearer's messages (topic, payload) in the senders' store-and-forward queues here (the collector's and
         the phone service's; one message an entry: ingest/forward.py); with ``erase``, removed. A sender running
-        meanwhile counts only what it removes itself, so nothing it holds comes back."""
+        meanwhile counts its file again (ingest/forward.py); the one message it may be publishing still goes out."""
         prefix = f"{self.topics.base}/{wearer}/".encode()
         found: list[dict[str, str]] = []
         for path, max_mb in (
@@ -129,7 +130,15 @@ class IngestRights:
         ):
             if not path.is_file():
                 continue
-            queue = Spool(path, int(max_mb * 1_000_000))
+            try:
+                queue = Spool(path, int(max_mb * 1_000_000))
+            except (OSError, sqlite3.Error) as exc:
+                setting = (
+                    "KINETIC_COLLECTOR__QUEUE_PATH"
+                    if path == self.settings.collector.queue_path
+                    else ("KINETIC_PHONE__QUEUE_PATH")
+                )
+                raise ConfigError(f"setting {setting}: {path} is not a sender's queue ({exc})") from None
             try:
                 entries = queue.entries(lambda body: body.startswith(prefix))
                 for queued in entries:

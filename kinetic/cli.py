@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -135,7 +136,11 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
-        store = "" if args.db is None else f"KINETIC_STORE__KIND=embedded KINETIC_STORE__EMBEDDED_PATH={db_path} "
+        # the report reads the store the settings name: say where the demo's day is unless that is the default one
+        plain = args.db is None and settings.store.kind == "embedded"
+        store = (
+            "" if plain else f"KINETIC_STORE__KIND=embedded KINETIC_STORE__EMBEDDED_PATH={shlex.quote(str(db_path))} "
+        )
         week = scenario.start.isocalendar()
         print(
             f"The day is stored in {db_path}. Next: {store}kinetic report weekly --wearer "

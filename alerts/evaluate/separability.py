@@ -2,9 +2,10 @@
 met where they are not). For every labelled second: the angle between the sensor's gravity direction and its
 upright reference learned from the session's walking (as ``kinetic evaluate`` calibrates); then the **oracle**:
 the one angle threshold that best separates sitting from standing seconds, chosen on the very seconds it is scored
-on. No rule that reads orientation through one threshold can do better than the oracle on the same data, so an
-oracle below a target shows that orientation cannot meet it there; what can is evidence of a different kind (the
-postural transitions), when the recordings hold any.
+on. No rule that judges each second by one orientation threshold can do better than the oracle on the same data,
+so an oracle below a target shows that such a rule cannot meet it there (rules that also use the seconds around
+it, by hysteresis, minimum durations or transitions, are not bounded by it); what can is evidence of a different
+kind (the postural transitions), when the recordings hold any.
 
     python -m alerts.evaluate.separability ../shared/data/uci-chest-casale ../shared/data/dsads-torso-legs
 

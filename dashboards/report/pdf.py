@@ -53,5 +53,6 @@ def print_pdf(html_path: Path) -> Path:
     if done.returncode != 0 or not pdf_path.exists() or pdf_path.stat().st_size == 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise ConfigError(f"--pdf: {browser} did not print {html_path} (exit {done.returncode}: {last})")
+    pdf_path.chmod(0o600)  # health data: the owner's only, as the HTML it was printed from
     _LOGGER.debug("%s: printed to %s", html_path, pdf_path)
     return pdf_path

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from dashboards.report import charts
 from dashboards.report.weekly import GAP_MIN, WeeklyReport, WeekTotals
+from ingest.store.private import private_file
 
 Paper = Literal["A4", "Letter"]
 NO_DATA = "no data"
@@ -318,7 +319,8 @@ def write(report: WeeklyReport, out: Path, *, paper: Paper = "A4") -> tuple[Path
     empty cells in the CSV."""
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"kinetic-{report.wearer}-{report.week}"
-    html_path, csv_path = stem.with_suffix(".html"), stem.with_suffix(".csv")
+    # health data: the owner's only (ingest/store/private.py)
+    html_path, csv_path = private_file(stem.with_suffix(".html")), private_file(stem.with_suffix(".csv"))
     html_path.write_text(html(report, paper=paper), encoding="utf-8")
     rows = [d.row() for d in report.days]
     with csv_path.open("w", newline="", encoding="utf-8") as f:

@@ -59,7 +59,7 @@ class SecondAggregator:
         self._xyz.append(sample_g)
         return out
 
-    def restart(self, step_ms: int = 0) -> list[FeatureFrameV1]:
+    def restart(self, step_ms: int) -> list[FeatureFrameV1]:
         """The sample clock was set back by ``step_ms`` (negative; ``ClockWatch`` saw the host's clock go back):
         complete the second in progress and start again at whatever time comes next, however close to the last,
         instead of folding the samples of the next seconds into it. Counted in ``clock_steps``, the step kept in

@@ -6,7 +6,7 @@
 |---|---|---|---|
 | ``bridge`` | ``kinetic bridge`` | ``WRITE`` | read anything; create databases or policies; touch another database |
 | ``reader`` | Grafana, ``kinetic report``, the web app | ``READ`` | write or delete; read another database |
-| ``operator`` | ``kinetic data export / delete``, ``data prune`` | ``ALL`` | create databases or policies (admin) |
+| ``operator`` | ``kinetic data export / delete`` | ``ALL`` | create databases or policies (admin) |
 
 InfluxDB 1.x's ``WRITE`` also allows ``DROP SERIES`` and ``DELETE`` (measured on influxd 1.6.7: they require
 ``WRITE``): a 1.x bridge credential can erase data; 2.x/3.x scope tokens by bucket and action instead. The database and
@@ -66,8 +66,9 @@ async def provision_v1(admin: InfluxSettings, users: list[ServiceUser]) -> list[
     existing = {row[0] for series in listed["results"][0].get("series", []) for row in series.get("values", [])}
     for user in users:
         if user.name in existing:
+            # GRANT replaces the user's privilege on the database (influxd 1.6.7: ALL then READ leaves READ), so a
+            # re-run never leaves a running service without its right, not even for a moment
             await sink.query(f"SET PASSWORD FOR \"{user.name}\" = '{user.password}'", method="POST")
-            await sink.query(f'REVOKE ALL ON "{db}" FROM "{user.name}"', method="POST")
             verb = "updated"
         else:
             await sink.query(f"CREATE USER \"{user.name}\" WITH PASSWORD '{user.password}'", method="POST")

@@ -13,6 +13,7 @@ from ingest.settings import InfluxSettings, StoreSettings
 from ingest.store.embedded_queries import EmbeddedQueries
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.influxql_queries import InfluxQLQueries
+from ingest.store.private import private_file
 from ingest.store.queries import Queries
 
 
@@ -47,14 +48,14 @@ def write_export(
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     if fmt in ("json", "both"):
-        path = out / f"{wearer}.json"
+        path = private_file(out / f"{wearer}.json")  # health data: the owner's only
         path.write_text(json.dumps({"wearer": wearer, **document}, indent=1, sort_keys=True))
         files.append(path)
     if fmt in ("csv", "both"):
         for name, items in tables.items():
             if not items:
                 continue
-            path = out / f"{wearer}-{name}.csv"
+            path = private_file(out / f"{wearer}-{name}.csv")
             keys = sorted({k for row in items for k in row})
             columns = ["time", *(k for k in keys if k != "time")] if "time" in keys else keys
             with path.open("w", newline="") as handle:

@@ -56,8 +56,16 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(body)), 0) FROM spool")
-        self.batches, self.points, self.bytes = (int(v) for v in row.fetchone())
+        self.recount()
+
+    def recount(self) -> None:
+        """Count what the file holds again: another process (``kinetic data delete``) may have removed entries, which
+        this object's counts would otherwise still hold."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(body)), 0) FROM spool"
+            )
+            self.batches, self.points, self.bytes = (int(v) for v in row.fetchone())
 
     def append(self, body: bytes, points: int, state: dict[str, str] | None = None) -> int:
         """Add a batch, and with it (same transaction) any state that must stay consistent with what was spooled."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,7 @@ def test_the_demo_stores_its_day_where_the_report_it_suggests_reads_it(tmp_path:
     assert command[:4] == ["kinetic", "report", "weekly", "--wearer"] and "2026-W48" in command
     report = kinetic(tmp_path, *command[1:])
     assert report.returncode == 0, report.stderr
+    assert "weekly report for ann, 2026-W48 (UTC): 1 day with data" in report.stderr  # the demo's day, read back
     html = (tmp_path / "reports" / "kinetic-ann-2026-W48.html").read_text()
     assert "ann" in html and "2026-W48" in html
     csv = (tmp_path / "reports" / "kinetic-ann-2026-W48.csv").read_text().splitlines()
@@ -78,3 +80,6 @@ def test_the_demo_stores_its_day_where_the_report_it_suggests_reads_it(tmp_path:
     (entry,) = json.loads((tmp_path / "export" / "ann.json").read_text())["audit"]
     assert entry["action"] == "report weekly" and entry["detail"].startswith("2026-W48: ")
     assert entry["actor"].endswith(f"@{socket.gethostname()}")
+    # what was written is health data: the owner's only
+    written = [*(tmp_path / "reports").iterdir(), *(tmp_path / "export").iterdir()]
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {p.name: 0o600 for p in written}

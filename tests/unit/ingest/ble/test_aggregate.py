@@ -89,7 +89,7 @@ def test_a_host_clock_set_back_by_seconds_starts_the_seconds_again_at_the_step(s
     for k in range(200):  # 20 s of notifications; the clock goes back step_s at 10 s
         received = T0 + k * 100 + (0 if k < 100 else -round(step_s * 1000))
         if watch.read(received):
-            frames += agg.restart()
+            frames += agg.restart(watch.last_step_ms)
         for i in range(5):
             frames += agg.add(received - (4 - i) * 20, (0.0, 0.0, 1.0))
     frames += agg.flush()
