@@ -22,14 +22,16 @@ from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from alerts.service import AlertService
 from ingest.phone.export import open_export
-from ingest.phone.sensorlogger import PhoneStream
+from ingest.phone.replay import replay_export
 from ingest.phone.service import PhoneService
-from ingest.settings import PhoneConfig, PhoneSettings
+from ingest.settings import MqttSettings, PhoneConfig, PhoneSettings
 from ingest.store.spool import Spool
-from ingest.wire import PromptV1, Topics, encode
-from tests.support.pipeline import sync
+from ingest.wire import PromptV1, Topics
+from kinetic.settings import KineticSettings
+from tests.support.pipeline import recording, sync, until
 from tests.support.receiver import receiver
 from tests.support.sensorlogger import write_json
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +75,7 @@ def pushes(readings: list[dict[str, object]], batch_s: int = 10) -> list[bytes]:
 
 
 @sync
-async def test_a_phone_wearer_gets_the_prompt_by_ntfy_with_done_and_snooze(tmp_path: Path) -> None:
+async def test_a_phone_wearer_gets_the_prompt_by_ntfy_with_done_and_snooze(tmp_path: Path, mosquitto: Server) -> None:
     settings = PhoneSettings(
         phones=[PhoneConfig(wearer="ann", platform="ios", token=TOKEN)],  # type: ignore[arg-type]
         http_port=0,
@@ -129,12 +131,22 @@ async def test_a_phone_wearer_gets_the_prompt_by_ntfy_with_done_and_snooze(tmp_p
     sat_down = START_NS // 10**6 + 60_000
     assert 30 * 60_000 <= prompts[0].created.timestamp() * 1000 - sat_down <= 30 * 60_000 + 30_000
 
-    # the same day as the app's JSON export, through the simulator's replay path (`kinetic simulate --replay`:
-    # the export read and made into batches by the same PhoneStream), ends in the same prompt
+    # the same day as the app's JSON export, replayed by `kinetic simulate --replay`'s own code over real Mosquitto,
+    # ends in the same prompt
     write_json(tmp_path / "day.json", pocket_day(walk_s=60, sit_s=31 * 60), "ios")  # type: ignore[arg-type]
-    export = open_export(tmp_path / "day.json")
-    stream = PhoneStream("ann", "ann-phone", "thigh", ios_axes=True)
-    batches = stream.add_readings(list(export.readings())) + stream.flush()
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port)
+    async with recording(KineticSettings(mqtt=mqtt), [TOPICS.features("ann", "ann-phone")], "replay-rec") as rec:
+        result = await replay_export(
+            open_export(tmp_path / "day.json"),
+            wearer="ann",
+            device="ann-phone",
+            placement="thigh",
+            ios_axes=True,
+            mqtt=mqtt,
+            topics=TOPICS,
+            speed=0,
+        )
+        await until(lambda: len(rec.messages) >= result.batches, 20, "the replayed batches")
     replayed: list[tuple[str, bytes]] = []
 
     class Replayed:
@@ -142,8 +154,8 @@ async def test_a_phone_wearer_gets_the_prompt_by_ntfy_with_done_and_snooze(tmp_p
             replayed.append((topic, payload))
 
     simulator = AlertService(topics=TOPICS, engine=AlertEngine(EngineConfig(), load_catalog(), book))
-    for batch in batches:
-        await simulator.handle(Replayed(), TOPICS.features("ann", "ann-phone"), encode(batch))
+    for topic, payload in rec.messages:
+        await simulator.handle(Replayed(), topic, payload)
     await simulator.flush()
     again = [PromptV1.model_validate_json(p) for t, p in replayed if t.endswith("/prompts")]
     assert [(p.id, p.exercise, p.created) for p in again] == [(p.id, p.exercise, p.created) for p in prompts]
