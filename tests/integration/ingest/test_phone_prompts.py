@@ -3,7 +3,7 @@ app on the same phone, docs/phone.md). An iPhone in a trouser pocket pushes a wa
 HTTP endpoint of ``kinetic phone``; the batches it queues go to the alert service, which sends the prompt to ntfy
 with its Done / Snooze buttons. ntfy is a loopback receiver checked against ntfy's documented JSON publishing format,
 as in tests/integration/alerts/test_channels.py (no ntfy server runs here). The same day as the app's JSON export,
-replayed as `kinetic simulate --replay` makes it into batches, ends in the same prompt."""
+replayed by `kinetic simulate --replay`'s code over real Mosquitto, ends in the same prompt."""
 
 from __future__ import annotations
 
