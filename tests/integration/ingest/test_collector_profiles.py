@@ -231,8 +231,9 @@ def test_the_demo_on_the_ble_path(tmp_path: Path) -> None:
         "    segments: [walk 30s, sit 2m, walk 30s]\n"
     )
     env = {**os.environ, "KINETIC_ALERTS__SITTING_THRESHOLD_MIN": "1.5", "KINETIC_ALERTS__STATE_DIR": ""}
+    own = ["--db", str(tmp_path / "demo.sqlite")]
     out = subprocess.run(
-        [sys.executable, "-m", "kinetic", "demo", "--ble", "--scenario", str(day), "--speed", "30", "--json"],
+        [sys.executable, "-m", "kinetic", "demo", "--ble", "--scenario", str(day), "--speed", "30", "--json", *own],
         capture_output=True,
         text=True,
         timeout=120,

@@ -175,8 +175,12 @@ def run_or_dump(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess
         try:
             stdout, stderr = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)
-            stdout, stderr = proc.communicate(timeout=30)
+            proc.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack, then the process aborts
+            try:
+                stdout, stderr = proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:  # still there (a slow core dump): killed, whatever it printed kept
+                proc.kill()
+                stdout, stderr = proc.communicate(timeout=15)
             pytest.fail(f"{cmd[3:]} hung for {timeout_s} s; its stacks:\n{stderr[-8000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
@@ -190,8 +194,9 @@ def test_demo_gives_the_same_prompt_as_the_server_pipeline(
 
     scenario_file = tmp_path / "sit35.yaml"
     scenario_file.write_text(SIT_35)
+    own = ["--db", str(tmp_path / "demo.sqlite")]  # its own store, not the session's default one
     out = run_or_dump(
-        [sys.executable, "-X", "faulthandler", "-m", "kinetic", "demo", "--scenario", str(scenario_file), *FAST],
+        [sys.executable, "-X", "faulthandler", "-m", "kinetic", "demo", "--scenario", str(scenario_file), *FAST, *own],
         timeout_s=300,
     )
     assert out.returncode == 0, out.stderr
