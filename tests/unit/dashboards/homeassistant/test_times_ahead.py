@@ -37,7 +37,7 @@ def service() -> HomeAssistantService:
         ha=HaTopics("kinetic"),
         tracker=StateTracker(HaTopics("kinetic"), min_interval_ms=0),
         max_ahead_ms=300_000,
-        clock=lambda: NOW.timestamp(),
+        clock=NOW.timestamp,
     )
 
 
