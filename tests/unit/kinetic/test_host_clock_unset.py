@@ -12,6 +12,9 @@ from pathlib import Path
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
 from alerts.service import AlertService
+from dashboards.homeassistant.entities import HaTopics
+from dashboards.homeassistant.service import HomeAssistantService
+from dashboards.homeassistant.states import StateTracker
 from ingest.bridge import Bridge
 from ingest.settings import BridgeSettings
 from ingest.store.embedded import EmbeddedSink
@@ -71,4 +74,21 @@ def test_the_bridge_on_a_host_clock_at_1970_stores_the_frames(tmp_path: Path) ->
             await sink.aclose()
 
     assert asyncio.run(run()) >= 10
+    assert out.dead_letters() == []
+
+
+def test_home_assistant_on_a_host_clock_at_1970_takes_the_frames() -> None:
+    """Before: the batch dead-lettered as ahead (the wearer's clock, sensor availability and the features' times
+    lost). A button press cannot be stamped without a clock: it is dead-lettered naming the 1970 time, which is fair."""
+    ha_topics = HaTopics("kinetic")
+    service = HomeAssistantService(
+        topics=TOPICS,
+        ha=ha_topics,
+        tracker=StateTracker(ha_topics, min_interval_ms=0),
+        max_ahead_ms=300_000,
+        clock=lambda: UNSET_MS / 1000,
+    )
+    out = Recorder()
+
+    asyncio.run(service.handle(out, TOPICS.features("ann", "ann-thigh"), BATCH))
     assert out.dead_letters() == []
