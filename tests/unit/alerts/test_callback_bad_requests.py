@@ -10,7 +10,7 @@ import logging
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from alerts.channels.callbacks import make_app
+from alerts.channels.callbacks import RefusedRequests, make_app
 from ingest.wire import CommandV1
 
 
@@ -46,3 +46,20 @@ def test_a_prompt_id_with_a_line_feed_writes_no_line_of_its_own(caplog: pytest.L
         statuses = bad_requests([f"/v1/prompts/{forged}/done?wearer=ann&sig=x"])
     assert statuses == [403]
     assert all("\n" not in record.getMessage() for record in caplog.records)
+
+
+def test_refused_requests_are_all_counted_and_the_next_line_says_how_many_were_quiet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [100.0]
+    refused = RefusedRequests(clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="alerts.channels.callbacks"):
+        for _ in range(500):
+            refused.refuse("bad signature", "done of prompt 'p' for ann")
+        refused.refuse("bad wearer", "wearer 'A B'")  # another kind has its own line
+        now[0] += RefusedRequests.LOG_EVERY_S
+        refused.refuse("bad signature", "done of prompt 'q' for ann")
+    lines = [record.getMessage() for record in caplog.records]
+    assert (refused.count, refused.kinds) == (502, {"bad signature": 501, "bad wearer": 1})
+    assert len(lines) == 3
+    assert lines[2].endswith("(and 499 more like it in the last 30 s)")
