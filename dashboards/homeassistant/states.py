@@ -200,16 +200,21 @@ class StateTracker:
 
     def _event(self, wearer: str, w: _Wearer, event: EventV1) -> None:
         t_ms = _ms(event.t)
+        # Events come at least once (the alert service re-publishes what it had not checkpointed when it was killed):
+        # each is folded so that a repeat changes nothing. A break is known by its time, a sitting bout by its start
+        # (a repeat of its end, or a corrected end, replaces it).
         if event.kind == "bout_started" and event.posture is not None:
             if w.bout_start_ms is None or t_ms >= w.bout_start_ms:
-                if event.posture in _UPRIGHT and w.last_ended == ("sitting", t_ms):
+                if event.posture in _UPRIGHT and w.last_ended == ("sitting", t_ms) and t_ms not in w.breaks_at:
                     w.breaks_at.append(t_ms)
                 w.posture, w.bout_start_ms = event.posture, t_ms
             self._clock(w, t_ms)
         elif event.kind == "bout_ended" and event.posture is not None and event.bout_start is not None:
             w.last_ended = (event.posture, t_ms)
             if event.posture == "sitting":
-                w.sitting_done.append((_ms(event.bout_start), t_ms))
+                start_ms = _ms(event.bout_start)
+                w.sitting_done = [(s, e) for s, e in w.sitting_done if s != start_ms]
+                w.sitting_done.append((start_ms, t_ms))
             if w.bout_start_ms == _ms(event.bout_start):  # the current bout ended (a gap): nothing is current
                 w.posture, w.bout_start_ms = None, None
             self._clock(w, t_ms)
