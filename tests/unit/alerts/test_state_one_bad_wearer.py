@@ -6,8 +6,11 @@ others being served."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
@@ -23,7 +26,9 @@ class Broker:
         pass
 
 
-def test_a_truncated_snapshot_of_one_wearer_does_not_stop_the_others(tmp_path: Path) -> None:
+def test_a_truncated_snapshot_of_one_wearer_does_not_stop_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     scenario = parse_scenario(
         "start: 2026-11-23T09:00:00+01:00\nwearers:\n"
         "  - wearer: ann\n    placement: thigh\n    segments: [sit 10m]\n"
@@ -47,5 +52,10 @@ def test_a_truncated_snapshot_of_one_wearer_does_not_stop_the_others(tmp_path: P
     async def restart() -> AlertService:
         return AlertService(topics=topics, engine=AlertEngine(EngineConfig(), load_catalog()), state=AlertState(path))
 
-    service = asyncio.run(restart())  # before: StateError
+    with caplog.at_level(logging.WARNING, logger="alerts.state"):
+        service = asyncio.run(restart())  # before: StateError
     assert "ann" in service.engine.wearers
+    # bea starts afresh, said in one line and counted; her next checkpoint replaces the unreadable snapshot
+    assert "bea" not in service.engine.wearers
+    assert service.state is not None and service.state.unrestorable == ["bea"]
+    assert [r.getMessage().count("'bea' cannot be restored") for r in caplog.records] == [1]
