@@ -192,7 +192,7 @@ class AlertService:
             command.wearer,
             command.kind,
             f" {command.prompt_id}" if command.prompt_id else "",
-            "" if applied else " ignored (unknown wearer, device or prompt, the bout is over, or a repeat)",
+            "" if applied else " not applied (unknown device or prompt, the bout is over, or a repeat)",
         )
         return outputs
 

@@ -232,10 +232,13 @@ class StateTracker:
     def _command(self, command: CommandV1) -> list[Publication]:
         if command.kind == "forget":
             return self.forget(command.wearer)
-        w = self.wearers.get(command.wearer)
-        if w is None or command.kind not in ("pause", "resume", "policy"):
+        if command.kind not in ("pause", "resume", "policy"):
             self.ignored += 1
             return []
+        # the alert service keeps a pause or a threshold given before a wearer's first data (alerts.engine): so is it
+        # shown, from then on
+        out = self._announce(command.wearer)
+        w = self.wearers[command.wearer]
         if command.kind == "pause":
             w.paused_until_ms = _FOREVER_MS if command.until is None else _ms(command.until)
         elif command.kind == "resume":
@@ -247,9 +250,9 @@ class StateTracker:
                 merge(self.policies.for_wearer(command.wearer), live, f"policy command for {command.wearer}")
             except PolicyError:
                 self.ignored += 1
-                return []
+                return out
             w.live, w.policy = live, None
-        return self._due(command.wearer)
+        return out + self._due(command.wearer)
 
     def _prune(self, w: _Wearer) -> None:
         """Forget what cannot count any more: hours before today, outcomes before this week, open-hour bouts and

@@ -51,3 +51,14 @@ def test_a_threshold_set_before_the_first_data_is_used() -> None:
     first = prompts[0]
     assert first.bout_start is not None
     assert (first.created - first.bout_start).total_seconds() == 1200.0
+
+
+def test_a_calibration_before_the_first_data_is_refused_with_the_reason() -> None:
+    """Nothing can say when the moment to stand still was: not applied, and the service dead-letters the reason."""
+    engine = AlertEngine(EngineConfig(), load_catalog(), PolicyBook(PromptPolicy()))
+    applied, _ = engine.command(CommandV1(kind="calibrate", wearer="ann", at=BEFORE, source="cli"))
+    assert not applied
+    assert engine.refused == [
+        "ann: calibrate: no sensor of this wearer has sent data since the alert service started; ask again once it "
+        "sends"
+    ]
