@@ -39,3 +39,23 @@ def test_a_second_alert_service_does_not_start_a_reconnection_fight(
         if second is not None:
             second.terminate()
         first.terminate()
+
+
+def test_a_second_bridge_with_the_same_spool_refuses_in_one_line(
+    mosquitto: Server, unique: str, tmp_path: Path
+) -> None:
+    """The bridge the same (the tester saw it re-dead-letter every retained message at each of its reconnections): the
+    second, with the same spool, stops in one line while the first is up (here still waiting for its database)."""
+    env = env_for(mosquitto.port, "http://127.0.0.1:9", unique, tmp_path)
+    first = Proc(["bridge"], env, tmp_path / "first.log")
+    second: Proc | None = None
+    try:
+        first.wait_for("127.0.0.1:9")  # it holds the spool's lock from before it waits for the database
+        second = Proc(["bridge"], env, tmp_path / "second.log")
+        assert second.process.wait(timeout=60) == 2
+        assert second.text().strip().endswith("give this one its own KINETIC_BRIDGE__SPOOL_PATH"), second.text()
+        assert second.text().count("\n") == 1
+    finally:
+        if second is not None:
+            second.terminate()
+        first.terminate()
