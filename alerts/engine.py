@@ -381,6 +381,14 @@ class AlertEngine:
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
 
+    def not_sent(self, wearer: str, prompt_id: str) -> None:
+        """A prompt the service did not send after all (it had expired when its data arrived): no outcome is followed
+        for it (the wearer never saw it). The planner keeps it as decided: a re-prompt follows its rules."""
+        state = self.wearers.get(wearer)
+        tracked = None if state is None else state.responses.find(prompt_id)
+        if state is not None and tracked is not None:
+            state.responses.open.remove(tracked)
+
     def forget(self, wearer: str) -> bool:
         """Drop everything held for a wearer, without an event (``kinetic data delete``); False if nothing was."""
         self._resolved.pop(wearer, None)

@@ -67,6 +67,7 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
             max_unacked=alerts.max_unacked,
             idle_checkpoint_s=alerts.idle_checkpoint_s,
             max_ahead_ms=settings.clock.max_ahead_ms,
+            send_expired=alerts.send_expired_prompts,
         )
         channels = http_channels(alerts, session)
         service.dispatcher = Dispatcher(
