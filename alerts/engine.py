@@ -17,7 +17,7 @@ from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.detect.device import DeviceState
 from alerts.detect.posture import PROMPT_HOLD_S, Posture
 from alerts.detect.summary import HourSummary
-from alerts.detect.wearer import WearerDetection, WearerSecond
+from alerts.detect.wearer import NO_SENSOR_YET, WearerDetection, WearerSecond
 from alerts.errors import PolicyError
 from alerts.prompts.calendar import Busy, busy_at
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
@@ -113,6 +113,8 @@ _FOREVER_MS = 2**62
 # How far behind a sensor's data a "stand still now" calibration may be asked (the CLI stamps it with the host's
 # clock; a sensor's frames reach the service within a batch or two)
 CALIBRATE_LATE_MS = 60_000
+# Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
+_KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy"})
 
 
 @dataclass
@@ -185,9 +187,15 @@ class AlertEngine:
         device is unknown, or no sensor took it: a calibration asked at or before one already taken is a repeat (a
         redelivery, a retained or replayed command), and one more than ``CALIBRATE_LATE_MS`` behind the sensor's
         data asks for a moment that is over (the wearer has moved on): taking the next quiet seconds instead would
-        learn the upright from whatever the wearer does now. That one is refused with the reason (``refused``)."""
+        learn the upright from whatever the wearer does now. That one is refused with the reason (``refused``), as
+        is one for a wearer none of whose sensors has sent data yet (nothing says when the moment to stand still
+        was)."""
         state = self.wearers.get(wearer)
-        if state is None:
+        if state is None or not state.detection.devices:
+            self.refused.append(
+                f"{wearer}: calibrate: no sensor of this wearer has sent data since the alert service started; "
+                "ask again once it sends"
+            )
             return False
         taken = False
         for name, d in state.detection.devices.items():
@@ -325,7 +333,9 @@ class AlertEngine:
 
     def command(self, command: CommandV1) -> tuple[bool, list[Output]]:
         """Apply a wearer's command (ack, snooze, pause, resume, policy, calibrate, forget). Returns whether it
-        applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to publish."""
+        applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to publish.
+        A pause, resume or policy for a wearer with no data yet is kept in their state and in force from their first
+        frame (it applies); a calibrate then is refused with the reason (``refused``)."""
         at_ms = round(command.at.timestamp() * 1000)
         if command.kind == "forget":
             return self.forget(command.wearer), []
@@ -333,7 +343,11 @@ class AlertEngine:
             return self.calibrate(command.wearer, at_ms, command.device), []
         state = self.wearers.get(command.wearer)
         if state is None:
-            return False, []
+            if command.kind not in _KEPT_BEFORE_DATA:  # a prompt of theirs cannot be known yet
+                return False, []
+            # a pause or a threshold given before the sensor is switched on: kept in the wearer's state (checkpointed
+            # with it) and in force from their first frame
+            state = self.wearers[command.wearer] = WearerState(WearerDetection(NO_SENSOR_YET, self._new_tracker()))
         event = {"wearer": command.wearer, "t": command.at}
         if command.kind in ("ack", "snooze"):
             assert command.prompt_id is not None
@@ -373,6 +387,14 @@ class AlertEngine:
         state.planner.replan(policy)
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
+
+    def not_sent(self, wearer: str, prompt_id: str) -> None:
+        """A prompt the service did not send after all (it had expired when its data arrived): no outcome is followed
+        for it (the wearer never saw it). The planner keeps it as decided: a re-prompt follows its rules."""
+        state = self.wearers.get(wearer)
+        tracked = None if state is None else state.responses.find(prompt_id)
+        if state is not None and tracked is not None:
+            state.responses.open.remove(tracked)
 
     def forget(self, wearer: str) -> bool:
         """Drop everything held for a wearer, without an event (``kinetic data delete``); False if nothing was."""

@@ -20,6 +20,7 @@ from alerts.service import AlertService
 from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.state import AlertState, state_file
 from ingest.mqtt import serve
+from ingest.process import one_instance
 from ingest.wire import CommandV1, Topics, encode
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
             max_unacked=alerts.max_unacked,
             idle_checkpoint_s=alerts.idle_checkpoint_s,
             max_ahead_ms=settings.clock.max_ahead_ms,
+            send_expired=alerts.send_expired_prompts,
         )
         channels = http_channels(alerts, session)
         service.dispatcher = Dispatcher(
@@ -83,6 +85,16 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
 
 
 async def run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
+    """``kinetic alerts`` until ``stop``. With a state file, the only alert service of these settings on this host
+    (``one_instance``: a second one stops in one line before it touches the state or the broker)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.alerts.state_dir is not None:
+            path = state_file(settings.alerts.state_dir, settings.mqtt.topic_root)
+            stack.enter_context(one_instance(path, "kinetic alerts", "KINETIC_ALERTS__STATE_DIR"))
+        await _run_alerts(settings, stop)
+
+
+async def _run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
     async with alert_service(settings) as service, contextlib.AsyncExitStack() as stack:
         secret = _secret(settings.alerts.callback_secret)
         if secret is not None:

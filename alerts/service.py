@@ -56,9 +56,14 @@ class AlertService:
         max_unacked: int = 50_000,
         idle_checkpoint_s: float = 0.1,
         max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
+        send_expired: bool = False,
     ) -> None:
         self.topics = topics
         self.max_ahead_ms = max_ahead_ms
+        # False: a prompt already past its ``expires`` by this host's clock when it is decided (its data came late:
+        # a collector replaying its queue) is not sent; True: sent all the same (a dated scenario replayed as if now)
+        self.send_expired = send_expired
+        self.prompts_expired = 0  # decided after they expired: not sent, a prompt_cancelled event says why
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the service carried on
         self.engine = engine
         self.on_prompt = on_prompt
@@ -192,7 +197,7 @@ class AlertService:
             command.wearer,
             command.kind,
             f" {command.prompt_id}" if command.prompt_id else "",
-            "" if applied else " ignored (unknown wearer, device or prompt, the bout is over, or a repeat)",
+            "" if applied else " not applied (unknown device or prompt, the bout is over, or a repeat)",
         )
         return outputs
 
@@ -230,7 +235,7 @@ class AlertService:
             return
         self._dirty.add(batch.wearer)
         try:
-            await self._act(publisher, batch)
+            await self._act(publisher, batch, now_ms)
         except Exception as exc:  # a bug the data found: this message is set aside, every other wearer goes on
             self.internal_errors += 1
             _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
@@ -238,20 +243,52 @@ class AlertService:
         while self.engine.refused:  # a frame held as a jump ahead, refused as a clock glitch (ingest/order.py)
             await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
 
-    async def _act(self, publisher: Publisher, batch: FeatureBatchV1 | CommandV1) -> None:
-        """A valid message through the engine, and what it decides out to the outbox and the channels."""
+    async def _act(self, publisher: Publisher, batch: FeatureBatchV1 | CommandV1, now_ms: int) -> None:
+        """A valid message through the engine, and what it decides out to the outbox and the channels. A prompt
+        already expired by this host's clock (``now_ms``) is not sent (``send_expired``): its ``prompt_sent`` event
+        becomes a ``prompt_cancelled`` with the reason."""
         outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
         if isinstance(batch, CommandV1) and batch.kind == "forget":  # kinetic data delete: not written back
             self._dirty.discard(batch.wearer)
             if self.state is not None:
                 self.state.forget(batch.wearer)
         replayed: set[str] = set()
+        expired: dict[str, EventV1] = {}
         for output in outputs:
             if isinstance(output, PromptV1):
-                if not await self._prompt(publisher, output):
+                if not self.send_expired and output.expires.timestamp() * 1000 <= now_ms:
+                    expired[output.id] = self._expired(output, now_ms)
+                elif not await self._prompt(publisher, output):
                     replayed.add(output.id)
+            elif output.kind == "prompt_sent" and output.prompt_id in expired:
+                await self._event(publisher, expired[output.prompt_id])
             elif not (output.kind == "prompt_sent" and output.prompt_id in replayed):
                 await self._event(publisher, output)
+
+    def _expired(self, prompt: PromptV1, now_ms: int) -> EventV1:
+        """A prompt decided after it expired: not sent (the wearer would be told of a bout hours over, maybe while
+        walking), no outcome followed (``AlertEngine.not_sent``); the event that says so, in its place."""
+        self.engine.not_sent(prompt.wearer, prompt.id)
+        self.prompts_expired += 1
+        late_min = (now_ms - prompt.created.timestamp() * 1000) / 60_000
+        _LOGGER.info(
+            "%s %s: prompt %s expired at %s, %.0f min before its data arrived: not sent",
+            self.name,
+            prompt.wearer,
+            prompt.id,
+            prompt.expires.isoformat(),
+            late_min - (prompt.expires - prompt.created).total_seconds() / 60,
+        )
+        return EventV1(
+            kind="prompt_cancelled",
+            wearer=prompt.wearer,
+            t=prompt.created,
+            prompt_id=prompt.id,
+            trigger=prompt.trigger,
+            exercise=prompt.exercise,
+            bout_start=prompt.bout_start,
+            reason=f"expired: decided {late_min:.0f} min late by this host's clock (its data came late), not sent",
+        )
 
     async def _event(self, publisher: Publisher, event: EventV1) -> None:
         self._publish(publisher, self.topics.events(event.wearer), encode(event))

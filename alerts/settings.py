@@ -69,6 +69,11 @@ class AlertsSettings(BaseModel):
     channel_concurrency: int = Field(
         default=16, ge=1, le=1000, description="deliveries in flight per channel (a slow one does not block others)"
     )
+    send_expired_prompts: bool = Field(
+        default=False,
+        description="send prompts already expired by this host's clock when their data arrives (a dated scenario "
+        "replayed as if now); off: such a prompt is not sent, a prompt_cancelled event says why",
+    )
 
     @field_validator("state_dir", mode="before")
     @classmethod

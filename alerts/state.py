@@ -17,6 +17,7 @@ import dataclasses
 import importlib
 import io
 import json
+import logging
 import math
 import pickle
 import sqlite3
@@ -29,7 +30,9 @@ from typing import Any
 
 from alerts.errors import AlertsError
 from ingest.store.private import private_file
-from ingest.wire import PromptV1
+from ingest.wire import PromptV1, one_line
+
+_LOGGER = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID;
@@ -109,15 +112,26 @@ class AlertState:
             raise StateError(f"alert state {path} has version {row[0]}, this Kinetic reads {STATE_VERSION}")
         self.checkpoints = 0
         self.last_checkpoint_s = 0.0
+        self.unrestorable: list[str] = []  # wearers whose snapshot the last load could not read (they start afresh)
 
     def load(self) -> dict[str, Any]:
-        """Every wearer's last checkpointed state."""
+        """Every wearer's last checkpointed state that can be read. A snapshot that cannot (a write truncated by a
+        full disk, a blob of an incompatible version) costs that wearer only: they start afresh (as a wearer new to
+        the service: detection calibrates again), which is logged and counted in ``unrestorable``; the others are
+        restored. Their old snapshot stays until their first checkpoint replaces it."""
         out = {}
+        self.unrestorable = []
         for wearer, blob in self._db.execute("SELECT wearer, state FROM wearers"):
             try:
                 out[wearer] = _Unpickler(io.BytesIO(blob)).load()
-            except Exception as exc:  # a snapshot this code cannot read: say which wearer, and stop
-                raise StateError(f"alert state {self.path}: wearer {wearer!r} cannot be restored ({exc})") from exc
+            except Exception as exc:  # whatever unpickling raises: this wearer's snapshot is unreadable
+                self.unrestorable.append(wearer)
+                _LOGGER.warning(
+                    "alert state %s: wearer %r cannot be restored (%s): they start afresh, the others are restored",
+                    self.path,
+                    wearer,
+                    one_line(f"{type(exc).__name__}: {exc}", 200),
+                )
         return out
 
     def checkpoint(self, states: Mapping[str, Any]) -> None:
@@ -199,7 +213,7 @@ class AlertState:
         if row is not None:
             try:
                 snapshot = plain(_Unpickler(io.BytesIO(row[0])).load())
-            except Exception as exc:  # the same refusal as load(): say which wearer
+            except Exception as exc:  # an export must not pass it off as empty: say which wearer
                 raise StateError(f"alert state {self.path}: wearer {wearer!r} cannot be read ({exc})") from exc
         rows = self._db.execute(
             "SELECT p.payload, d.channel, d.state, d.attempts, d.last_error FROM prompts p "

@@ -19,7 +19,7 @@ from ingest.bridge import Bridge
 from ingest.errors import SinkUnavailable
 from ingest.mqtt import serve, wait_for_broker
 from ingest.phone.export import is_export
-from ingest.process import run_until_signal
+from ingest.process import one_instance, run_until_signal
 from ingest.retry import retry_until_reached
 from ingest.settings import IngestConfig
 from ingest.simulate.scenario import Scenario, lead_over_clock_ms, load_scenario
@@ -324,6 +324,10 @@ def _run_ble_simulation(start: Callable[[], Coroutine[Any, Any, BleSimulation]])
 def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
 
     async def job(stop: asyncio.Event) -> None:
+        with one_instance(settings.bridge.spool_path, "kinetic bridge", "KINETIC_BRIDGE__SPOOL_PATH"):
+            await bridge_job(stop)
+
+    async def bridge_job(stop: asyncio.Event) -> None:
         sink = make_sink(settings.store, settings.influx)
         await retry_until_reached(
             sink.prepare, _store_endpoint(settings), "bridge", retry_on=(SinkUnavailable,), stop=stop

@@ -74,9 +74,12 @@ async def run_demo(
     sink = EmbeddedSink(db_path)
     engine = engine_from_settings(settings.alerts)
     spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
-    # the demo plays a scripted day at accelerated time: its dates may lie ahead of this host's clock
+    # the demo plays a scripted day at accelerated time: its dates may lie ahead of this host's clock, or behind it
+    # (its prompts are shown as if the day were now, not refused as expired)
     bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge, max_ahead_ms=None)
-    alerts = AlertService(topics=topics, engine=engine, on_prompt=on_prompt, on_event=on_event, max_ahead_ms=None)
+    alerts = AlertService(
+        topics=topics, engine=engine, on_prompt=on_prompt, on_event=on_event, max_ahead_ms=None, send_expired=True
+    )
     stop = asyncio.Event()
     try:
         async with embedded_broker() as port:

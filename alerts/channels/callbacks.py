@@ -7,15 +7,22 @@ topic, so it takes the same path (and the same persistence) as ``kinetic prompts
 
 The signature is an HMAC of (wearer, prompt id, action) with ``KINETIC_ALERTS__CALLBACK_SECRET``: a button works
 for its own prompt only, and nobody can ack or snooze a prompt without the URL Kinetic sent.
+
+The server is reachable from the wearer's phone, so from anyone who finds it: every refused request is counted
+(``RefusedRequests``) and logged at most once per kind every ``LOG_EVERY_S`` (30 s, as dead letters are), and what
+the request chose (wearer, prompt id) is quoted with ``repr``: a line feed in a URL never writes a log line.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from aiohttp import web
 
@@ -28,23 +35,65 @@ _LOGGER = logging.getLogger(__name__)
 SendCommand = Callable[[CommandV1], Awaitable[bool]]  # False: cannot forward right now (broker down)
 ACTIONS: dict[str, CommandKind] = {"done": "ack", "snooze": "snooze"}
 SNOOZE_MIN = 10.0
+QUOTED_MAX = 80  # characters of a request's own text quoted in a log line
+
+
+@dataclass
+class RefusedRequests:
+    """Requests the callback server refused, counted per kind (``bad wearer``, ``unknown action``, ``bad
+    signature``); a warning per kind at most every ``LOG_EVERY_S`` seconds of ``clock`` (monotonic), saying how many
+    more came meanwhile: a scanner's thousand requests cost a line, not a thousand."""
+
+    clock: Callable[[], float] = time.monotonic
+    count: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    _logged: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+
+    LOG_EVERY_S: ClassVar[float] = 30.0
+
+    def refuse(self, kind: str, detail: str) -> None:
+        """Count one refused request; ``detail`` is quoted already (what the request chose, through ``repr``)."""
+        self.count += 1
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        now = self.clock()
+        last, quiet = self._logged.get(kind, (now - self.LOG_EVERY_S, 0))
+        if now - last >= self.LOG_EVERY_S:
+            more = f" (and {quiet} more like it in the last {now - last:.0f} s)" if quiet else ""
+            _LOGGER.warning("callback: %s, refused: %s%s", kind, detail, more)
+            self._logged[kind] = (now, 0)
+        else:
+            self._logged[kind] = (last, quiet + 1)
+
+
+def _quoted(text: str) -> str:
+    """A request's own text for a log line: ``repr`` (a line feed is ``\\n``), cut to ``QUOTED_MAX``."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= QUOTED_MAX else quoted[: QUOTED_MAX - 3] + "..."
 
 
 def make_app(
-    secret: bytes, send: SendCommand, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    secret: bytes,
+    send: SendCommand,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    refused: RefusedRequests | None = None,
 ) -> web.Application:
+    """The callback app; ``refused`` counts (and rate-limits the log lines of) the requests it refuses."""
+    refusals = refused if refused is not None else RefusedRequests()
+
     async def action(request: web.Request) -> web.Response:
         prompt_id, name = request.match_info["prompt_id"], request.match_info["action"]
         wearer, sig = request.query.get("wearer", ""), request.query.get("sig", "")
         try:
             check_id(wearer)
         except WireError:
+            refusals.refuse("bad wearer", f"wearer {_quoted(wearer)}")
             return web.Response(status=400, text="bad wearer\n")
         if name not in ACTIONS:
+            refusals.refuse("unknown action", f"action {_quoted(name)}")
             return web.Response(status=404, text="unknown action\n")
         expected = callback_signature(secret, wearer, prompt_id, name)
         if not hmac.compare_digest(sig.encode(), expected.encode()):  # bytes: any text in the query is compared
-            _LOGGER.warning("callback: bad signature for %s %s (%s)", wearer, prompt_id, name)
+            refusals.refuse("bad signature", f"{name} of prompt {_quoted(prompt_id)} for {wearer}")
             return web.Response(status=403, text="bad signature\n")
         command = CommandV1(
             kind=ACTIONS[name],

@@ -44,6 +44,10 @@ class WearerSecond:
     corrected_hours: tuple[HourSummary, ...] = ()
 
 
+# The primary of a wearer known before their first frame (a pause or a threshold given before the sensor is on)
+NO_SENSOR_YET = ""
+
+
 @dataclass
 class WearerDetection:
     """A wearer's sensors, bouts, current hour and lean run."""
@@ -69,11 +73,15 @@ class WearerDetection:
 
     def device(self, name: str, placement: Placement, new_tracker: Callable[[], BoutTracker]) -> DeviceState:
         """The sensor ``name``, added on first sight; a more informative sensor that joins drives the bouts from
-        then on (with a fresh tracker)."""
+        then on (with a fresh tracker). The first sensor of a wearer known before any data (``NO_SENSOR_YET``: a
+        command came first) becomes the primary."""
         device = self.devices.get(name)
         if device is None:
+            primary = self.devices.get(self.primary)
             device = self.devices[name] = DeviceState(placement)
-            if PLACEMENT_RANK[placement] < PLACEMENT_RANK[self.primary_device.placement]:
+            if primary is None:
+                self.primary = name
+            elif PLACEMENT_RANK[placement] < PLACEMENT_RANK[primary.placement]:
                 self.primary = name
                 self.tracker = new_tracker()
                 self.sit_stand = None

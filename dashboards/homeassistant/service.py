@@ -37,7 +37,11 @@ from ingest.mqtt import (
 )
 from ingest.wire import (
     CommandV1,
+    DeviceStatusV1,
+    EventV1,
     FeatureBatchV1,
+    Payload,
+    PromptV1,
     Topics,
     decode,
     encode,
@@ -63,6 +67,13 @@ def kinetic_version() -> str:
         return version("kinetic")
     except PackageNotFoundError:
         return "0"
+
+
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    """One message's time, judged like a frame's."""
+
+    t_ms: int
 
 
 class HomeAssistantService:
@@ -153,12 +164,15 @@ class HomeAssistantService:
             _, message = decode(self.topics, topic, payload)
             if isinstance(message, CommandV1) and retained:
                 raise WireError(retained_command_problem())
+            now_ms = int(self.clock() * 1000)
             if isinstance(message, FeatureBatchV1):
-                kept, reason = frames_not_ahead(message.frames, int(self.clock() * 1000), self.max_ahead_ms)
+                kept, reason = frames_not_ahead(message.frames, now_ms, self.max_ahead_ms)
                 if reason is not None:
                     if not kept:
                         raise WireError(reason)
                     message = message.model_copy(update={"frames": kept})
+            else:
+                self._check_not_ahead(message, now_ms)
             await self._publish(publisher, self.tracker.feed(message))
             wearer = getattr(message, "wearer", None)
             if isinstance(wearer, str):
@@ -168,6 +182,28 @@ class HomeAssistantService:
         except Exception as exc:  # a bug the data found: this message is set aside, the service goes on
             _LOGGER.exception("%s %s: handling failed, dead-lettered", SERVICE, topic)
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+
+    def _check_not_ahead(self, message: Payload, now_ms: int) -> None:
+        """A status, event or prompt is the wearer's clock here (``StateTracker``): one stamped more than
+        ``max_ahead_ms`` ahead of this host's clock would move their day to tomorrow and forget today. Judged by the
+        rule every receiver uses for frames (``ingest.wire.frames_not_ahead``); raises WireError naming the time."""
+        stamped: tuple[str, int] | None = None
+        if isinstance(message, DeviceStatusV1) and message.t_ms is not None:
+            stamped = ("status t_ms", message.t_ms)
+        elif isinstance(message, EventV1):
+            stamped = (f"{message.kind} event t", round(message.t.timestamp() * 1000))
+        elif isinstance(message, PromptV1):
+            stamped = ("prompt created", round(message.created.timestamp() * 1000))
+        if stamped is None:
+            return
+        what, t_ms = stamped
+        kept, _ = frames_not_ahead([_Stamp(t_ms)], now_ms, self.max_ahead_ms)
+        if not kept:
+            when = datetime.fromtimestamp(t_ms / 1000, UTC).isoformat()
+            raise WireError(
+                f"{what} {when} is {(t_ms - now_ms) / 1000:.0f} s ahead of this host's clock "
+                "(KINETIC_CLOCK__MAX_AHEAD_S)"
+            )
 
     async def _ha_command(self, publisher: Publisher, topic: str, payload: bytes, retained: bool) -> None:
         """A button pressed or a number set in HA -> a Kinetic command on ``<root>/v1/<wearer>/commands``."""

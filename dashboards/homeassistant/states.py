@@ -200,16 +200,21 @@ class StateTracker:
 
     def _event(self, wearer: str, w: _Wearer, event: EventV1) -> None:
         t_ms = _ms(event.t)
+        # Events come at least once (the alert service re-publishes what it had not checkpointed when it was killed):
+        # each is folded so that a repeat changes nothing. A break is known by its time, a sitting bout by its start
+        # (a repeat of its end, or a corrected end, replaces it).
         if event.kind == "bout_started" and event.posture is not None:
             if w.bout_start_ms is None or t_ms >= w.bout_start_ms:
-                if event.posture in _UPRIGHT and w.last_ended == ("sitting", t_ms):
+                if event.posture in _UPRIGHT and w.last_ended == ("sitting", t_ms) and t_ms not in w.breaks_at:
                     w.breaks_at.append(t_ms)
                 w.posture, w.bout_start_ms = event.posture, t_ms
             self._clock(w, t_ms)
         elif event.kind == "bout_ended" and event.posture is not None and event.bout_start is not None:
             w.last_ended = (event.posture, t_ms)
             if event.posture == "sitting":
-                w.sitting_done.append((_ms(event.bout_start), t_ms))
+                start_ms = _ms(event.bout_start)
+                w.sitting_done = [(s, e) for s, e in w.sitting_done if s != start_ms]
+                w.sitting_done.append((start_ms, t_ms))
             if w.bout_start_ms == _ms(event.bout_start):  # the current bout ended (a gap): nothing is current
                 w.posture, w.bout_start_ms = None, None
             self._clock(w, t_ms)
@@ -227,10 +232,13 @@ class StateTracker:
     def _command(self, command: CommandV1) -> list[Publication]:
         if command.kind == "forget":
             return self.forget(command.wearer)
-        w = self.wearers.get(command.wearer)
-        if w is None or command.kind not in ("pause", "resume", "policy"):
+        if command.kind not in ("pause", "resume", "policy"):
             self.ignored += 1
             return []
+        # the alert service keeps a pause or a threshold given before a wearer's first data (alerts.engine): so is it
+        # shown, from then on
+        out = self._announce(command.wearer)
+        w = self.wearers[command.wearer]
         if command.kind == "pause":
             w.paused_until_ms = _FOREVER_MS if command.until is None else _ms(command.until)
         elif command.kind == "resume":
@@ -242,9 +250,9 @@ class StateTracker:
                 merge(self.policies.for_wearer(command.wearer), live, f"policy command for {command.wearer}")
             except PolicyError:
                 self.ignored += 1
-                return []
+                return out
             w.live, w.policy = live, None
-        return self._due(command.wearer)
+        return out + self._due(command.wearer)
 
     def _prune(self, w: _Wearer) -> None:
         """Forget what cannot count any more: hours before today, outcomes before this week, open-hour bouts and

@@ -108,7 +108,8 @@ async def running_pipeline(
         Bridge(
             topics=topics, sink=sink, spool=spool, settings=settings.bridge, max_ahead_ms=settings.clock.max_ahead_ms
         ),
-        AlertService(topics=topics, engine=engine, max_ahead_ms=settings.clock.max_ahead_ms),
+        # a dated scenario replayed as if now (its prompts are sent, not refused as expired)
+        AlertService(topics=topics, engine=engine, max_ahead_ms=settings.clock.max_ahead_ms, send_expired=True),
         asyncio.Event(),
     )
     async with asyncio.TaskGroup() as group:

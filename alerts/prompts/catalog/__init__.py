@@ -19,6 +19,9 @@ Context = Literal["after_pause"]
 # A prompt's text is the engine's lead sentence ("Gentle reminder: you have been standing still for 35 min.", under
 # 80 characters) and the exercise's text: the exercise gets what is left of the wire's bound, with a margin.
 LEAD_SENTENCE_ROOM = 100
+# YAML's two file name extensions (yaml.org FAQ: ".yaml" is preferred, ".yml" is common): a clinician's file named
+# either way is read, never silently skipped
+CATALOG_SUFFIXES = (".yaml", ".yml")
 
 
 class Exercise(BaseModel):
@@ -62,13 +65,13 @@ class _CatalogFile(BaseModel):
 
 
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> list[Exercise]:
-    """The built-in catalog plus every *.yaml in ``extra_dirs``. A bad file or entry raises CatalogError
-    naming the file, the entry and the reason."""
-    files = sorted(CATALOG_DIR.glob("*.yaml"))
+    """The built-in catalog plus every ``*.yaml`` and ``*.yml`` file in ``extra_dirs``. A bad file or entry raises
+    CatalogError naming the file, the entry and the reason."""
+    files = _catalog_files(CATALOG_DIR)
     for folder in extra_dirs:
         if not folder.is_dir():
             raise CatalogError(f"catalog folder {folder} does not exist (KINETIC_ALERTS__CATALOG_DIRS)")
-        files.extend(sorted(folder.glob("*.yaml")))
+        files.extend(_catalog_files(folder))
     out: dict[str, Exercise] = {}
     for path in files:
         for exercise in _load_file(path):
@@ -76,6 +79,11 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> list[Exercise]:
                 raise CatalogError(f"{path}: entry {exercise.id!r}: the id is already defined in another file")
             out[exercise.id] = exercise
     return list(out.values())
+
+
+def _catalog_files(folder: Path) -> list[Path]:
+    """The catalog files of one folder, by name (either YAML extension, any case: ``clinic.YML`` too)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in CATALOG_SUFFIXES and p.is_file())
 
 
 def _load_file(path: Path) -> list[Exercise]:

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.errors import PolicyError
 from alerts.prompts.catalog import DayType
 from ingest.errors import WireError
-from ingest.textfile import TextFileError, load_yaml
+from ingest.textfile import TextFileError, parse_yaml, read_text
 from ingest.wire import check_id
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -185,7 +186,8 @@ class PolicyBook:
         if path is None:
             return cls(base)
         try:
-            data = load_yaml(path) or {}
+            text = read_text(path)
+            data = parse_yaml(text) or {}
         except TextFileError as exc:
             raise PolicyError(f"{path}: cannot read the policy file ({exc})") from None
         if not isinstance(data, dict) or set(data) - {"defaults", "wearers"}:
@@ -194,6 +196,8 @@ class PolicyBook:
         wearers = data.get("wearers") or {}
         if not isinstance(defaults, dict) or not isinstance(wearers, dict):
             raise PolicyError(f"{path}: 'defaults' and 'wearers' must be mappings")
+        if any(not isinstance(wearer, str) for wearer in wearers):
+            raise PolicyError(f"{path}: {_unquoted_wearer_id(text)}")
         for wearer, overrides in wearers.items():
             try:  # 'Ann' or 'ann ' would never match a wearer on the wire: their overrides silently never applied
                 check_id(str(wearer))
@@ -202,3 +206,28 @@ class PolicyBook:
             if not isinstance(overrides, dict):
                 raise PolicyError(f"{path}: wearers.{wearer} must be a mapping of policy keys")
         return cls(merge(base, defaults, f"{path}: defaults"), wearers, source=str(path))
+
+
+def _unquoted_wearer_id(text: str) -> str:
+    """Why the file's ``wearers`` mapping has a key YAML does not read as text, naming the key as written: an unquoted
+    patient number is an integer to YAML (``0755`` even the octal 493) and ``2024-01-05`` a date, and such a key
+    never matches a wearer id on the wire (text): the overrides would silently never apply."""
+    root = yaml.compose(text)  # parsed once already: it is YAML
+    wearers = (
+        next(
+            (v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "wearers"),
+            None,
+        )
+        if isinstance(root, yaml.MappingNode)
+        else None
+    )
+    keys = wearers.value if isinstance(wearers, yaml.MappingNode) else []
+    for key, _ in keys:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:str":
+            tag = key.tag.rsplit(":", 1)[-1]
+            kind = {"int": "a number", "float": "a number", "timestamp": "a date", "bool": "true/false"}.get(tag, tag)
+            return (
+                f"wearers: line {key.start_mark.line + 1}: the wearer id {key.value} is read by YAML as {kind}, "
+                f"not text; quote it ('{key.value}')"
+            )
+    return "wearers: every wearer id must be text; quote ids made of digits ('1042')"
