@@ -59,6 +59,15 @@ Placement = Literal["thigh", "trunk", "wrist"]
 # sensor reporting zeros), and every angle computed from it would be undefined.
 MIN_GRAVITY_G = 0.1
 
+# The widest full-scale range of a wearable accelerometer, per axis: +-16 g (the Polar Verity Sense's and the
+# MetaMotion's BMI160 at their widest, a phone's IMU). A mean over a second (gx, gy, gz) lies within it, a sample's
+# Euclidean norm within sqrt(3) * 16 g = 27,713 mg, so ENMO (norm minus 1 g, averaged) within 26,713 mg and the
+# norm's standard deviation within half that range, 13,857 mg (Popoviciu's inequality). Bounds rounded up to whole
+# mg; a value beyond them is a wrong unit or a broken sender, and a minute's mean of such values overflows.
+ACCEL_RANGE_G = 16.0
+MAX_ENMO_MG = 26_713.0
+MAX_SD_MG = 13_857.0
+
 # A frame list is bounded so one message cannot ask a service for unbounded memory.
 MAX_FRAMES_PER_BATCH = 600
 
@@ -167,13 +176,13 @@ class FeatureFrameV1(_Model):
         description="start of the second, Unix epoch milliseconds (UTC), device clock; on the wire (in a batch) "
         "from 2015 to 2100",
     )
-    gx: float | None = Field(default=None, ge=-16.0, le=16.0)
-    gy: float | None = Field(default=None, ge=-16.0, le=16.0)
-    gz: float | None = Field(default=None, ge=-16.0, le=16.0)
+    gx: float | None = Field(default=None, ge=-ACCEL_RANGE_G, le=ACCEL_RANGE_G)
+    gy: float | None = Field(default=None, ge=-ACCEL_RANGE_G, le=ACCEL_RANGE_G)
+    gz: float | None = Field(default=None, ge=-ACCEL_RANGE_G, le=ACCEL_RANGE_G)
     incl_deg: float | None = Field(default=None, ge=0.0, le=180.0)
     lean_deg: float | None = Field(default=None, ge=-90.0, le=90.0)
-    enmo_mg: float = Field(ge=0.0)
-    sd_mg: float | None = Field(default=None, ge=0.0)
+    enmo_mg: float = Field(ge=0.0, le=MAX_ENMO_MG, description="at most what a +-16 g accelerometer can give")
+    sd_mg: float | None = Field(default=None, ge=0.0, le=MAX_SD_MG)
     steps: int = Field(default=0, ge=0, le=100, description="steps in this second (a person makes fewer than 5)")
     n: int = Field(ge=0, le=10_000, description="samples that went into this frame (a sensor samples at 1 kHz at most)")
     hr_bpm: float | None = Field(
