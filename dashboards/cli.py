@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from alerts.engine import policy_book
 from dashboards.settings import DashboardsConfig
 from ingest.errors import ConfigError
-from ingest.store.export import describe_store, open_queries
+from ingest.store.export import check_output_folder, describe_store, open_queries
 from ingest.store.queries import unknown_wearer
 from ingest.wire import check_id
 
@@ -57,6 +57,7 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     from dashboards.report.weekly import BadWeek, weekly_report  # noqa: PLC0415
 
     wearer = check_id(args.wearer)
+    check_output_folder(args.out)  # a wrong --out is one line before the work, not a traceback after it
     tz = args.tz or policy_book(settings.alerts).for_wearer(wearer).timezone
     try:
         ZoneInfo(tz)
@@ -74,7 +75,10 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             raise ConfigError(str(exc)) from None
         finally:
             await close()
-        html_path, csv_path = render.write(report, args.out)
+        try:
+            html_path, csv_path = render.write(report, args.out)
+        except OSError as exc:  # the folder was fine a moment ago: a full disk, a file made read-only
+            raise ConfigError(f"--out {args.out}: cannot write the report ({exc})") from None
         days = len(report.days_with_data)
         plural = "day" if days == 1 else "days"
         print(f"weekly report for {wearer}, {args.week} ({tz}): {days} {plural} with data", file=sys.stderr)
