@@ -370,6 +370,9 @@ def _check_settings_text(settings: dict[str, object]) -> dict[str, object]:
     return settings
 
 
+MAX_SNOOZE_MIN = 24 * 60  # a snooze longer than a day is a pause (``kinetic prompts pause``)
+
+
 class CommandV1(_Model):
     """An instruction to the alert service about one wearer, on ``<root>/v1/<wearer>/commands``.
 
@@ -390,8 +393,8 @@ class CommandV1(_Model):
     wearer: Id
     at: WireTime
     device: Id | None = None
-    prompt_id: TextOrNone = Field(default=None, max_length=128)
-    minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+    prompt_id: TextOrNone = Field(default=None, min_length=1, max_length=128)
+    minutes: float | None = Field(default=None, gt=0, le=MAX_SNOOZE_MIN)
     until: WireTime | None = None
     settings: Annotated[dict[str, object], AfterValidator(_check_settings_text)] | None = Field(
         default=None, max_length=64
