@@ -24,20 +24,29 @@ from alerts.settings import AlertsConfig
 from ingest.errors import ConfigError
 from ingest.mqtt import send_command
 from ingest.process import run_until_signal
-from ingest.wire import CommandV1, check_id, describe_validation_error
+from ingest.wire import MAX_SNOOZE_MIN, CommandV1, check_id, describe_validation_error
 
 MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no --for)
 
 
-def _minutes(text: str) -> float:
-    """A command line's minutes: a finite number above 0 and at most a month (argparse names the option on error)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
-    if not 0 < value <= MAX_PAUSE_MIN:  # also NaN and infinity
-        raise argparse.ArgumentTypeError(f"{text!r}: minutes must be above 0 and at most {MAX_PAUSE_MIN} (30 days)")
-    return value
+def _minutes_up_to(limit: float, words: str) -> Callable[[str], float]:
+    """An argparse type for minutes: a finite number above 0 and at most ``limit`` (argparse names the option)."""
+
+    def minutes(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+        if not 0 < value <= limit:  # also NaN and infinity
+            raise argparse.ArgumentTypeError(f"{text!r}: minutes must be above 0 and at most {limit:g} ({words})")
+        return value
+
+    return minutes
+
+
+_minutes = _minutes_up_to(MAX_PAUSE_MIN, "30 days")
+# the wire's own bound (CommandV1.minutes): one limit, so the command line never sends what every service refuses
+_snooze_minutes = _minutes_up_to(MAX_SNOOZE_MIN, "a day; longer is a pause")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,7 +71,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p_snooze = pr_sub.add_parser("snooze", help="remind again later if still sitting")
     p_snooze.add_argument("wearer")
     p_snooze.add_argument("prompt_id")
-    p_snooze.add_argument("--minutes", type=_minutes, help="default: the wearer's snooze_min (10)")
+    p_snooze.add_argument("--minutes", type=_snooze_minutes, help="default: the wearer's snooze_min (10)")
     p_pause = pr_sub.add_parser(
         "pause", help="do not disturb: prompts due meanwhile are held and sent after, if still relevant"
     )

@@ -11,7 +11,7 @@ from ingest.settings import ClockSettings, MqttSettings
 
 
 class AlertsSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # infinity is no setting (ingest.settings)
 
     sitting_threshold_min: float = Field(
         default=30.0, gt=0, le=24 * 60, description="continuous sitting (event time) before a prompt"
@@ -28,7 +28,9 @@ class AlertsSettings(BaseModel):
     lean_episode_min: float = Field(
         default=5.0, gt=0, le=240, description="a sustained lean episode lasts at least this long beyond 10 deg"
     )
-    prompt_ttl_min: float = Field(default=15.0, gt=0, description="a prompt expires this long after creation")
+    prompt_ttl_min: float = Field(
+        default=15.0, gt=0, le=24 * 60, description="a prompt expires this long after creation (the policy's bound)"
+    )
     catalog_dirs: list[Path] = Field(
         default_factory=list, description="extra catalog folders (clinicians' own exercises)"
     )

@@ -14,7 +14,7 @@ from alerts.engine import policy_book
 from dashboards.settings import DashboardsConfig
 from ingest.audit import record_read
 from ingest.errors import ConfigError
-from ingest.store.export import describe_store, open_queries
+from ingest.store.export import check_output_folder, describe_store, open_queries
 from ingest.store.queries import unknown_wearer
 from ingest.wire import check_id
 
@@ -69,6 +69,7 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     from dashboards.report.weekly import DEFAULT_SITTING_GOAL_H, BadWeek, Goals, weekly_report  # noqa: PLC0415
 
     wearer = check_id(args.wearer)
+    check_output_folder(args.out)  # a wrong --out is one line before the work, not a traceback after it
     policy = policy_book(settings.alerts).for_wearer(wearer)
     tz = args.tz or policy.timezone
     if args.tz:
@@ -108,7 +109,10 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             raise ConfigError(str(exc)) from None
         finally:
             await close()
-        html_path, csv_path = render.write(report, args.out, paper=args.paper)
+        try:
+            html_path, csv_path = render.write(report, args.out, paper=args.paper)
+        except OSError as exc:  # the folder was fine a moment ago: a full disk, a file made read-only
+            raise ConfigError(f"--out {args.out}: cannot write the report ({exc})") from None
         record_read(settings.audit, "report weekly", wearer, f"{args.week}: {html_path}")
         pdf_path = await asyncio.to_thread(print_pdf, html_path) if args.pdf else None
         days = len(report.days_with_data)

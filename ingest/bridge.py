@@ -51,6 +51,7 @@ from ingest.wire import (
     frames_not_ahead,
     payload_problem,
     retained_command_problem,
+    time_ahead_problem,
 )
 
 ROLLUP_STATE = "rollup"
@@ -200,13 +201,10 @@ class Bridge:
                 if partial is not None:  # the good frames are stored; the message is set aside with the rest
                     await self.dead_letters.send(publisher, topic, payload, partial)
                 self._lag_max_ms = max(self._lag_max_ms, now_ms - decoded.frames[-1].t_ms)
-            elif (
-                isinstance(decoded, DeviceStatusV1)
-                and decoded.t_ms is not None
-                and self.max_ahead_ms is not None
-                and decoded.t_ms > now_ms + self.max_ahead_ms
-            ):
-                raise WireError(f"status t_ms {decoded.t_ms} is ahead of this host's clock")
+            else:  # a status, prompt, event or command from the future would be stored as the wearer's tomorrow
+                ahead = time_ahead_problem(decoded, now_ms, self.max_ahead_ms)
+                if ahead is not None:
+                    raise WireError(ahead)
         except WireError as exc:
             if payload or not topic.endswith(("/status", "/commands")):  # empty: a retained message cleared
                 await self.dead_letters.send(publisher, topic, payload, str(exc))

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.transitions import Transition, TransitionDetector
-from ingest.wire import FeatureFrameV1
+from ingest.wire import ACCEL_RANGE_G, FeatureFrameV1
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -43,6 +43,9 @@ def seconds_from_samples(
     cuts = np.flatnonzero(np.diff(second_index)) + 1
     starts = np.concatenate(([0], cuts))
     ends = np.concatenate((cuts, [len(t_ms)]))
+    # a sample beyond the accelerometer's range (a wrong unit, a glitch) is taken at the range's edge, as the sensor
+    # itself would give it: every frame stays within the wire's bounds (ingest.wire.MAX_ENMO_MG, MAX_SD_MG)
+    acc_g = np.clip(acc_g, -ACCEL_RANGE_G, ACCEL_RANGE_G)
     magnitude = np.sqrt(np.einsum("ij,ij->i", acc_g, acc_g))
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         n = end - start
@@ -58,9 +61,9 @@ def seconds_from_samples(
         pending = []
         yield FeatureFrameV1(
             t_ms=frame_ms,
-            gx=float(np.clip(mean[0], -16, 16)),
-            gy=float(np.clip(mean[1], -16, 16)),
-            gz=float(np.clip(mean[2], -16, 16)),
+            gx=float(mean[0]),
+            gy=float(mean[1]),
+            gz=float(mean[2]),
             enmo_mg=float(np.maximum(mag - 1.0, 0.0).mean() * 1000.0),
             sd_mg=float(mag.std() * 1000.0),
             steps=_count_steps(t_ms[start:end], mag),

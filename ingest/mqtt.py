@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -200,6 +201,23 @@ async def wait_for_broker(settings: MqttSettings, client_id: str, stop: asyncio.
         return client is not None
 
 
+# What varies between letters of one kind: quoted values (a topic, a wearer, a field's value), numbers (frame
+# indexes, counts, times, sizes). Masked, the rest of the reason before its first colon names the kind.
+_QUOTED_RE = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+_NUMBER_RE = re.compile(
+    r"\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:\d\d|Z)?"  # an ISO 8601 time (its colons are not the reason's)
+    r"|(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"  # a number, not a name's digits (FeatureBatchV1)
+)
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a dead letter's reason, for counting and the log's rate limit: its text before the first colon,
+    quoted values and numbers masked (``payload wearer 'w7' does not match topic wearer 'ann'`` and ``... 'w8' ...``
+    are one kind, ``payload wearer '*' does not match topic wearer '*'``), at most 100 characters."""
+    masked = _NUMBER_RE.sub("#", _QUOTED_RE.sub("'*'", reason))
+    return masked.split(":", 1)[0][:100]
+
+
 @dataclass
 class DeadLetters:
     """Counts, logs and republishes messages a service could not accept. One bad message never stops a loop."""
@@ -207,25 +225,31 @@ class DeadLetters:
     service: str
     topics: Topics
     count: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)  # per kind of reason (``reason_kind``)
     # a line per kind of reason at most every LOG_EVERY_S: a sender repeating its mistake every second (or a fuzzer)
     # must not flood the log; every letter is still counted and republished
     _logged: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
 
     LOG_EVERY_S: ClassVar[float] = 30.0
 
-    async def send(self, publisher: Publisher, topic: str, payload: bytes, reason: str) -> None:
+    def note(self, topic: str, reason: str) -> None:
+        """Count a letter and log it, one line per kind of reason at most every ``LOG_EVERY_S`` seconds (the next
+        line says how many more there were). For a service that sends its letters its own way (``kinetic phone``
+        queues them); ``send`` does this and publishes."""
         self.count += 1
-        short = reason.split(":", 1)[0][:100]
-        self.reasons[short] = self.reasons.get(short, 0) + 1
+        kind = reason_kind(reason)
+        self.reasons[kind] = self.reasons.get(kind, 0) + 1
         now = time.monotonic()
-        last, quiet = self._logged.get(short, (-self.LOG_EVERY_S, 0))
+        last, quiet = self._logged.get(kind, (-self.LOG_EVERY_S, 0))
         if now - last >= self.LOG_EVERY_S:
             more = f" (and {quiet} more like it in the last {now - last:.0f} s)" if quiet else ""
             _LOGGER.warning("%s %s: dead-lettered (%s)%s", self.service, topic, one_line(reason, 500), more)
-            self._logged[short] = (now, 0)
+            self._logged[kind] = (now, 0)
         else:
-            self._logged[short] = (last, quiet + 1)
+            self._logged[kind] = (last, quiet + 1)
+
+    async def send(self, publisher: Publisher, topic: str, payload: bytes, reason: str) -> None:
+        self.note(topic, reason)
         letter = DeadLetterV1.wrap(
             service=self.service, topic=topic, reason=reason, payload=payload, received=datetime.now(UTC)
         )

@@ -6,6 +6,7 @@ The root settings object that the CLI builds from the environment, a TOML file a
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -14,7 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # infinity and NaN are no setting: a service would die of them (``int(inf)``), so they are refused, named
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# A bound for sizes in MB (a spool, a queue): one TB is beyond any disk a collector or a bridge has.
+MAX_SIZE_MB = 1_000_000.0
 
 
 class MqttSettings(_Section):
@@ -32,7 +38,7 @@ class MqttSettings(_Section):
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     topic_root: str = Field(default="kinetic", min_length=1)
     client_id_prefix: str = Field(default="kinetic", pattern=r"^[A-Za-z0-9_-]{1,40}$")
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _tls_files_need_tls(self) -> MqttSettings:
@@ -58,9 +64,12 @@ class InfluxSettings(_Section):
         description="make the database and raw retention policy at start (1.x, an admin right); false for a "
         "database provisioned by `kinetic store provision` (least privilege) and for 2.x/3.x buckets",
     )
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0, le=3600)
     raw_retention_days: int = Field(
-        default=0, ge=0, description="1.x: keep raw points this many days (0 = forever); minute rollups are kept"
+        default=0,
+        ge=0,
+        le=100 * 366,
+        description="1.x: keep raw points this many days (0 = forever); minute rollups are kept",
     )
 
 
@@ -84,14 +93,22 @@ class StoreSettings(_Section):
 class BridgeSettings(_Section):
     batch_max_points: int = Field(default=5000, ge=1, le=100_000, description="points per database write")
     spool_path: Path = Field(default=Path("kinetic-spool.sqlite"), description="the bridge's on-disk spool")
-    spool_max_mb: float = Field(default=512.0, gt=0, description="spool size at which the bridge stops taking")
-    shutdown_flush_s: float = Field(default=10.0, ge=0, description="how long a stop may spend writing the spool")
+    spool_max_mb: float = Field(
+        default=512.0, gt=0, le=MAX_SIZE_MB, description="spool size at which the bridge stops taking"
+    )
+    shutdown_flush_s: float = Field(
+        default=10.0, ge=0, le=3600, description="how long a stop may spend writing the spool"
+    )
     stats_interval_s: float = Field(
-        default=10.0, ge=0, description="how often the bridge stores its own counters (bridge_stats); 0: never"
+        default=10.0,
+        ge=0,
+        le=86_400,
+        description="how often the bridge stores its own counters (bridge_stats); 0: never",
     )
 
 
 DEFAULT_MAX_AHEAD_MS = 300_000  # a device clock may run ahead of the receiver's a little; minutes is a wrong clock
+MAX_MAX_AHEAD_S = 366 * 86_400  # a year: beyond, say "no limit" (empty, or inf)
 
 
 class ClockSettings(_Section):
@@ -100,14 +117,21 @@ class ClockSettings(_Section):
     max_ahead_s: float | None = Field(
         default=DEFAULT_MAX_AHEAD_MS / 1000,
         ge=0,
+        le=MAX_MAX_AHEAD_S,
         description="a frame or command more than this ahead of this host's clock is refused (dead-lettered); "
-        "empty: no limit (replaying future-dated data)",
+        "empty or inf: no limit (replaying future-dated data); at most a year",
     )
 
     @field_validator("max_ahead_s", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
+        """Empty, or infinity (``inf``, ``1e400``: the natural way to write 'no limit'), is no limit."""
+        if value == "":
+            return None
+        try:
+            return None if float(value) == math.inf else value  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return value  # pydantic names what is wrong with it
 
     @property
     def max_ahead_ms(self) -> int | None:
@@ -116,7 +140,7 @@ class ClockSettings(_Section):
 
 class SimulateSettings(_Section):
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
-    speed: float = Field(default=1.0, ge=0, description="time acceleration; 0 = as fast as possible")
+    speed: float = Field(default=1.0, ge=0, le=1_000_000, description="time acceleration; 0 = as fast as possible")
 
 
 class WearableConfig(_Section):
@@ -146,13 +170,30 @@ class CollectorSettings(_Section):
     wearables: list[WearableConfig] = Field(default_factory=list)
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     queue_path: Path = Field(default=Path("kinetic-collector-queue.sqlite"), description="store-and-forward queue")
-    queue_max_mb: float = Field(default=256.0, gt=0, description="queue size at which the oldest batches are dropped")
-    scan_timeout_s: float = Field(default=10.0, gt=0)
+    queue_max_mb: float = Field(
+        default=256.0, gt=0, le=MAX_SIZE_MB, description="queue size at which the oldest batches are dropped"
+    )
+    scan_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     bumble_transport: str | None = Field(
         default=None,
         description="drive a Bluetooth controller through Bumble instead of the OS (e.g. 'usb:0', 'serial:/dev/ttyACM0'"
         "); none: bleak's platform backend (BlueZ, CoreBluetooth, WinRT)",
     )
+
+    @model_validator(mode="after")
+    def _each_sensor_once(self) -> CollectorSettings:
+        """A sensor listed twice (a copied block whose device id, address or name was left) would be connected
+        once and its seconds published under two ids, or two sensors under one: refused, naming the duplicate.
+        BLE addresses compare without case (``aa:bb`` is ``AA:BB``)."""
+        for what, values in (
+            ("device", [w.device for w in self.wearables]),
+            ("address", [w.address.upper() for w in self.wearables if w.address]),
+            ("name", [w.name for w in self.wearables if w.name and not w.address]),
+        ):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"one sensor per wearables entry: {what} {', '.join(twice)} listed more than once")
+        return self
 
 
 class PhoneConfig(_Section):
@@ -190,9 +231,14 @@ class PhoneSettings(_Section):
     )
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     queue_path: Path = Field(default=Path("kinetic-phone-queue.sqlite"), description="store-and-forward queue")
-    queue_max_mb: float = Field(default=256.0, gt=0, description="queue size at which the oldest batches are dropped")
+    queue_max_mb: float = Field(
+        default=256.0, gt=0, le=MAX_SIZE_MB, description="queue size at which the oldest batches are dropped"
+    )
     idle_flush_s: float = Field(
-        default=15.0, gt=0, description="a phone silent this long has its last seconds sent (the recording stopped)"
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="a phone silent this long has its last seconds sent (the recording stopped)",
     )
 
     @model_validator(mode="after")

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Literal, NewType, Protocol, TypeVar
 
 from pydantic import (
@@ -41,6 +43,8 @@ from pydantic_core import PydanticCustomError
 
 from ingest.errors import WireError
 from ingest.order import admit
+
+_LOGGER = logging.getLogger(__name__)
 
 WIRE_VERSION = "v1"
 
@@ -59,6 +63,15 @@ Placement = Literal["thigh", "trunk", "wrist"]
 # sensor reporting zeros), and every angle computed from it would be undefined.
 MIN_GRAVITY_G = 0.1
 
+# The widest full-scale range of a wearable accelerometer, per axis: +-16 g (the Polar Verity Sense's and the
+# MetaMotion's BMI160 at their widest, a phone's IMU). A mean over a second (gx, gy, gz) lies within it, a sample's
+# Euclidean norm within sqrt(3) * 16 g = 27,713 mg, so ENMO (norm minus 1 g, averaged) within 26,713 mg and the
+# norm's standard deviation within half that range, 13,857 mg (Popoviciu's inequality). Bounds rounded up to whole
+# mg; a value beyond them is a wrong unit or a broken sender, and a minute's mean of such values overflows.
+ACCEL_RANGE_G = 16.0
+MAX_ENMO_MG = 26_713.0
+MAX_SD_MG = 13_857.0
+
 # A frame list is bounded so one message cannot ask a service for unbounded memory.
 MAX_FRAMES_PER_BATCH = 600
 
@@ -68,7 +81,7 @@ Id = Annotated[str, Field(pattern=ID_PATTERN)]
 # Kinetic data, and before the clock of a device or Raspberry Pi that booted without a real-time clock: 1970/2000)
 # to 2100. This is what tells a time in the wrong unit apart: seconds read as milliseconds fall in 1970, and
 # microseconds or nanoseconds fall after 2100 (the poison message of issue 13, 1764230400000000, is microseconds).
-# Times ahead of the receiver's clock are refused by each service (``future_frames``).
+# Times ahead of the receiver's clock are refused by each service (``ahead_limit_ms``).
 EARLIEST_MS = 1_420_070_400_000  # 2015-01-01T00:00:00Z
 LATEST_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 EpochMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS)]
@@ -167,13 +180,13 @@ class FeatureFrameV1(_Model):
         description="start of the second, Unix epoch milliseconds (UTC), device clock; on the wire (in a batch) "
         "from 2015 to 2100",
     )
-    gx: float | None = Field(default=None, ge=-16.0, le=16.0)
-    gy: float | None = Field(default=None, ge=-16.0, le=16.0)
-    gz: float | None = Field(default=None, ge=-16.0, le=16.0)
+    gx: float | None = Field(default=None, ge=-ACCEL_RANGE_G, le=ACCEL_RANGE_G)
+    gy: float | None = Field(default=None, ge=-ACCEL_RANGE_G, le=ACCEL_RANGE_G)
+    gz: float | None = Field(default=None, ge=-ACCEL_RANGE_G, le=ACCEL_RANGE_G)
     incl_deg: float | None = Field(default=None, ge=0.0, le=180.0)
     lean_deg: float | None = Field(default=None, ge=-90.0, le=90.0)
-    enmo_mg: float = Field(ge=0.0)
-    sd_mg: float | None = Field(default=None, ge=0.0)
+    enmo_mg: float = Field(ge=0.0, le=MAX_ENMO_MG, description="at most what a +-16 g accelerometer can give")
+    sd_mg: float | None = Field(default=None, ge=0.0, le=MAX_SD_MG)
     steps: int = Field(default=0, ge=0, le=100, description="steps in this second (a person makes fewer than 5)")
     n: int = Field(ge=0, le=10_000, description="samples that went into this frame (a sensor samples at 1 kHz at most)")
     hr_bpm: float | None = Field(
@@ -357,6 +370,9 @@ def _check_settings_text(settings: dict[str, object]) -> dict[str, object]:
     return settings
 
 
+MAX_SNOOZE_MIN = 24 * 60  # a snooze longer than a day is a pause (``kinetic prompts pause``)
+
+
 class CommandV1(_Model):
     """An instruction to the alert service about one wearer, on ``<root>/v1/<wearer>/commands``.
 
@@ -377,8 +393,8 @@ class CommandV1(_Model):
     wearer: Id
     at: WireTime
     device: Id | None = None
-    prompt_id: TextOrNone = Field(default=None, max_length=128)
-    minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+    prompt_id: TextOrNone = Field(default=None, min_length=1, max_length=128)
+    minutes: float | None = Field(default=None, gt=0, le=MAX_SNOOZE_MIN)
     until: WireTime | None = None
     settings: Annotated[dict[str, object], AfterValidator(_check_settings_text)] | None = Field(
         default=None, max_length=64
@@ -600,14 +616,36 @@ class _Timed(Protocol):
 F = TypeVar("F", bound=_Timed)
 
 
+@cache  # said once per process, at the first time it matters
+def _say_host_clock_unset() -> None:
+    _LOGGER.warning(
+        "this host's clock is outside 2015..2100: it is not set yet (no real-time clock, NTP not answered), so "
+        "received times are not judged against it; KINETIC_CLOCK__MAX_AHEAD_S applies again once it is set"
+    )
+
+
+def ahead_limit_ms(now_ms: int, max_ahead_ms: int | None) -> int | None:
+    """The latest time (Unix epoch ms) a receiver whose clock reads ``now_ms`` (Unix epoch ms) takes:
+    ``now_ms + max_ahead_ms``. None means no limit: ``max_ahead_ms`` None (replays of future-dated scenarios), or a
+    host clock outside ``EARLIEST_MS`` .. ``LATEST_MS``, which is not set yet (a Raspberry Pi without a real-time
+    clock boots at 1970 until NTP answers) and so is no judge of what lies ahead; that is logged once. Every
+    service's "ahead" check goes through here (``frames_not_ahead``, ``time_ahead_problem``)."""
+    if max_ahead_ms is None:
+        return None
+    if not EARLIEST_MS <= now_ms <= LATEST_MS:
+        _say_host_clock_unset()
+        return None
+    return now_ms + max_ahead_ms
+
+
 def frames_not_ahead(frames: Sequence[F], now_ms: int, max_ahead_ms: int | None) -> tuple[list[F], str | None]:
     """A batch's frames that are at most ``max_ahead_ms`` ahead of ``now_ms`` (the receiver's clock), and the
     reason the others were refused (None when none was). Each frame is judged on its own: one frame stamped a day
-    ahead in the middle of a batch costs that frame, not the frames after it. ``max_ahead_ms`` None: no limit
-    (replays of future-dated scenarios)."""
-    if max_ahead_ms is None:
+    ahead in the middle of a batch costs that frame, not the frames after it. No limit (``ahead_limit_ms``):
+    ``max_ahead_ms`` None (replays of future-dated scenarios) or a host clock not set."""
+    limit = ahead_limit_ms(now_ms, max_ahead_ms)
+    if limit is None:
         return list(frames), None
-    limit = now_ms + max_ahead_ms
     kept = [frame for frame in frames if frame.t_ms <= limit]
     if len(kept) == len(frames):
         return kept, None
@@ -618,6 +656,38 @@ def frames_not_ahead(frames: Sequence[F], now_ms: int, max_ahead_ms: int | None)
         "this host's clock (KINETIC_CLOCK__MAX_AHEAD_S)"
     )
     return kept, reason
+
+
+def message_time(message: BaseModel) -> tuple[str, int] | None:
+    """The time a status, collector status, prompt, event or command is stamped with, as (its field's name, Unix
+    epoch ms); None for a message without one (a status without ``t_ms``, a feature batch: its frames each have
+    theirs, ``frames_not_ahead``)."""
+    if isinstance(message, DeviceStatusV1 | CollectorStatusV1):
+        return None if message.t_ms is None else ("t_ms", message.t_ms)
+    if isinstance(message, PromptV1):
+        return "created", round(message.created.timestamp() * 1000)
+    if isinstance(message, EventV1):
+        return "t", round(message.t.timestamp() * 1000)
+    if isinstance(message, CommandV1):
+        return "at", round(message.at.timestamp() * 1000)
+    return None
+
+
+def time_ahead_problem(message: BaseModel, now_ms: int, max_ahead_ms: int | None) -> str | None:
+    """Why a status, collector status, prompt, event or command stamped more than ``max_ahead_ms`` ahead of
+    ``now_ms`` (the receiver's clock, Unix epoch ms) is refused whole, naming the field; None when it is not (or no
+    limit applies: ``ahead_limit_ms``). The rule frames meet one by one in ``frames_not_ahead``: a time from the
+    future would move what the services keep for today (a summary stored for tomorrow, a wearer's clock a day on)."""
+    stamped = message_time(message)
+    limit = ahead_limit_ms(now_ms, max_ahead_ms)
+    if stamped is None or limit is None or stamped[1] <= limit:
+        return None
+    name, t_ms = stamped
+    shown = t_ms if name == "t_ms" else datetime.fromtimestamp(t_ms / 1000, UTC).isoformat()
+    return (
+        f"{type(message).__name__} {name} {shown} is {(t_ms - now_ms) / 1000:.0f} s ahead of this host's clock "
+        "(KINETIC_CLOCK__MAX_AHEAD_S)"
+    )
 
 
 _PAYLOAD_MODELS: dict[str, type[_Model]] = {

@@ -33,11 +33,11 @@ from alerts.state import AlertState, open_existing, state_file
 from dashboards.homeassistant.entities import HaTopics
 from dashboards.homeassistant.service import wearer_retained
 from ingest.audit import record_read, wearer_entries
-from ingest.errors import Unreachable
+from ingest.errors import ConfigError, Unreachable
 from ingest.mqtt import clear_retained, connect
 from ingest.rights import BrokerUnreachable, IngestHoldings, IngestRights, ingest_rights
 from ingest.store.embedded import EmbeddedSink
-from ingest.store.export import flatten, write_export
+from ingest.store.export import check_output_folder, flatten, write_export
 from ingest.store.queries import unknown_wearer
 from ingest.wire import CommandV1, Topics, check_id, encode
 from kinetic.settings import KineticSettings
@@ -140,6 +140,8 @@ def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.data_command == "prune":
         return _prune(args.raw_days, settings)
     wearer = check_id(args.wearer)
+    if args.data_command == "export":
+        check_output_folder(args.out)  # a wrong --out is one line before the work, not a traceback after it
     broker = not args.no_broker
     alerts_path = state_file(settings.alerts.state_dir, settings.mqtt.topic_root) if settings.alerts.state_dir else None
 
@@ -151,7 +153,10 @@ def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
                 places = [*ingest.places(wearer), f"alert state: {alerts_path or 'none'}"]
                 raise unknown_wearer(wearer, known, f"({'; '.join(places)})")
             if args.data_command == "export":
-                files = write_export(wearer, held.document(), held.tables(), args.out, args.format)
+                try:
+                    files = write_export(wearer, held.document(), held.tables(), args.out, args.format)
+                except OSError as exc:  # the folder was fine a moment ago: a full disk, a file made read-only
+                    raise ConfigError(f"--out {args.out}: cannot write the export ({exc})") from None
                 record_read(settings.audit, "data export", wearer, str(args.out))
                 print(f"exported for {wearer}: {held.summary()}; {', '.join(map(str, files))}", file=sys.stderr)
                 return 0

@@ -30,7 +30,8 @@ older than the newest taken came out of order and is dropped too (its seconds we
 counted as missing messages (``missing_messages``: MQTT at QoS 0 or a push that never arrived). Times: each reading's
 ``time`` must be epoch nanoseconds from 2015 to 2100 (``ingest.wire``'s range; the reason names the unit it looks
 like), and a phone clock that disagrees with the receiver's by more than ``PhoneClock.trust_ms`` is mapped onto the
-receiver's (``PhoneClock``).
+receiver's (``PhoneClock``). A motion reading stamped apart from the rest of its message (more than
+``GLITCH_GAP_MS``: one reading a day ahead) is a glitch of that reading, refused and counted (``time_glitches``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ MAX_READINGS = 100_000  # per message: 60 s batches of 4 sensors at 100 Hz are 2
 MAX_ACCELERATION_MS2 = 2_000.0  # about 200 g: no phone's accelerometer reaches it (most saturate at 8-16 g)
 MAX_ID_CHARACTERS = 200
 MAX_GRAVITY_AGE_MS = 1_000  # an accelerometer reading takes the latest gravity reading no older than this
+# Within one message the motion sensors' readings run on without a pause (50-100 Hz, one push period). A motion
+# reading this far from the rest of its message (a day ahead, a year back) is a clock glitch of that reading: it
+# is refused, so it moves neither the clock map nor the seconds around it. As long as the Polar clock map's step.
+GLITCH_GAP_MS = 10_000
 
 MOTION_SENSORS = frozenset({"accelerometer", "gravity", "totalacceleration"})
 STATUS_SENSORS = frozenset({"battery"})
@@ -217,6 +222,25 @@ def decode_message(payload: bytes) -> PushMessage:
     return PushMessage(message_id, ids[0], ids[1], readings, refused, first)
 
 
+def time_glitches(readings: Sequence[Reading]) -> list[int]:
+    """Indexes of the motion readings of one message that lie apart from the rest of it: its motion readings in
+    time order split where two are more than ``GLITCH_GAP_MS`` apart, the run with the most readings (the latest of
+    equals) is the message, every other reading is a clock glitch. Empty for a message without such a gap."""
+    motion = sorted((r.t_ns, i) for i, r in enumerate(readings) if r.name in MOTION_SENSORS)
+    gap_ns = GLITCH_GAP_MS * 1_000_000
+    runs: list[list[int]] = []
+    previous: int | None = None
+    for t_ns, i in motion:
+        if previous is None or t_ns - previous > gap_ns:
+            runs.append([])
+        runs[-1].append(i)
+        previous = t_ns
+    if len(runs) < 2:
+        return []
+    main = max(range(len(runs)), key=lambda k: (len(runs[k]), k))
+    return sorted(i for k, run in enumerate(runs) if k != main for i in run)
+
+
 @dataclass
 class PhoneClock:
     """The phone's clock -> the receiver's, when they disagree. Sensor Logger stamps readings with the phone's
@@ -320,11 +344,24 @@ class PhoneStream:
         self.counters.refused_readings += message.refused
         if message.first_refusal is not None:
             self.last_refusal = message.first_refusal
+        readings = message.readings
+        glitches = time_glitches(readings)
+        if glitches:  # the reading costs only itself: the clock map and the seconds around it go on
+            first = readings[glitches[0]]
+            self.counters.refused_readings += len(glitches)
+            self.last_refusal = (
+                f"{len(glitches)} of {len(readings)} readings of message {message_id} refused: {first.name} time "
+                f"{first.t_ns} lies more than {GLITCH_GAP_MS // 1000} s from the rest of the message (a clock glitch)"
+            )
+            dropped = set(glitches)
+            readings = [r for i, r in enumerate(readings) if i not in dropped]
         shift = 0
-        if received_ms is not None and message.readings:
-            newest_ms = max(r.t_ns for r in message.readings) // 1_000_000
+        if received_ms is not None and readings:
+            # the motion readings' times are the ones used; another sensor's (a location fix) may be old or odd
+            timed = [r for r in readings if r.name in MOTION_SENSORS] or readings
+            newest_ms = max(r.t_ns for r in timed) // 1_000_000
             shift = self.clock.shift_ms(newest_ms, received_ms)
-        return self.add_readings(message.readings, shift)
+        return self.add_readings(readings, shift)
 
     def add_readings(self, readings: Sequence[Reading], shift_ms: int = 0) -> list[FeatureBatchV1]:
         """Readings (any sensors, any order) -> the batches they complete; ``shift_ms`` is added to every time."""

@@ -33,7 +33,7 @@ import aiomqtt
 from aiohttp import web
 
 from ingest.forward import Forwarder
-from ingest.mqtt import Will, payload_bytes
+from ingest.mqtt import DeadLetters, Will, payload_bytes
 from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
 from ingest.settings import PhoneConfig, PhoneSettings
 from ingest.store.spool import Spool
@@ -96,6 +96,7 @@ class PhoneService:
         self.forwarder = Forwarder(self.queue, self.counters, "phone")
         self.ready = asyncio.Event()  # set once the phones' MQTT topics are subscribed
         self._refusals_said: set[str] = set()
+        self.dead_letters = DeadLetters(SERVICE, self.topics)  # its letters go through the queue (_dead_letter)
 
     # --- the pure part's entry: one message of one wearer ---------------------------------------------------------
     def take(self, wearer: str, payload: bytes, source: str) -> str | None:
@@ -268,7 +269,7 @@ class PhoneService:
             self.counters.batches_queued += 1
 
     def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
-        _LOGGER.warning("phone %s: dead-lettered (%s)", topic, reason)
+        self.dead_letters.note(topic, reason)  # counted; logged a line per kind of reason at most every 30 s
         letter = DeadLetterV1.wrap(
             service=SERVICE,
             topic=topic,

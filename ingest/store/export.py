@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,24 @@ def describe_store(store: StoreSettings, influx: InfluxSettings) -> str:
     if store.kind == "embedded":
         return f"the embedded store {store.embedded_path}"
     return f"InfluxDB database {influx.database!r} at {influx.url}"
+
+
+def check_output_folder(out: Path, option: str = "--out") -> Path:
+    """``out``, when files can be written into it (it is a folder, or it can be made in the nearest folder that
+    exists), checked before any work and without making it; else ``ConfigError`` naming it and what is expected (a
+    file is there, a file is in the way, a folder this user cannot write), so a wrong ``--out`` costs one line, not
+    a traceback after the export or the report was made. Writing may still fail (a full disk, a place such as
+    /proc that only refuses when asked): the callers turn that ``OSError`` into one line too."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{option} {out}: a file is there; a folder to write into is expected")
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {out}: {existing} is a file, not a folder; a folder to write into is expected")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {out}: this user cannot write into {existing}; a writable folder is expected")
+    return out
 
 
 def write_export(

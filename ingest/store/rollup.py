@@ -2,7 +2,10 @@
 
 Dashboards over weeks read ``features_1m`` (one point per device and minute) instead of 60 raw points, and raw
 frames may expire (retention) while rollups stay. A minute is complete, and emitted, when a frame of a later
-minute arrives or the device reports ``offline``. The state (at most one open minute per device) is saved with
+minute arrives or the device reports ``offline``. A device that goes on in the same minute after an ``offline`` (a
+collector's last will after a Wi-Fi blip, a phone resuming after its idle flush) adds to the minute already
+emitted, which is emitted again whole when it completes: the point replaces the first with the complete minute,
+never with the rest of it alone. The state (at most one open minute per device) is saved with
 each spool transaction, so a crash neither loses nor double-counts a minute: redelivered frames that are not
 newer than the last one seen are ignored (``ingest.order``: the same rules as the alert service).
 """
@@ -35,6 +38,7 @@ class _Open:
     lean_n: int = 0
     enmo_sum: float = 0.0
     steps: int = 0
+    emitted: int = 0  # frames in the point last emitted for this minute (an offline closed it): 0, none yet
 
     def point(self, device: str) -> Point:
         fields: dict[str, float | int] = {
@@ -125,7 +129,7 @@ class MinuteRollup:
         t_ms = frame.t_ms
         minute = t_ms - t_ms % MINUTE_MS
         if current is None or minute != current.minute_ms:
-            if current is not None and current.frames:
+            if current is not None and current.frames > current.emitted:
                 out.append(current.point(device))
             current = _Open(wearer, placement, minute, t_ms)
             self._open[key] = current
@@ -145,9 +149,10 @@ class MinuteRollup:
         return current
 
     def close_device(self, wearer: str, device: str) -> list[Point]:
-        """The device went offline: its open minute is complete. A frame held after a jump was its last and is
-        taken first (no frame will come to refuse it). The last time seen is kept, so a redelivered old frame
-        cannot reopen (and overwrite) a finished minute."""
+        """The device went offline: its open minute is emitted. A frame held after a jump was its last and is
+        taken first (no frame will come to refuse it). The minute is kept: frames of the same minute that still
+        come (the device was back within it) add to it, and the whole minute is emitted again when it completes.
+        The last time seen is kept, so a redelivered old frame cannot reopen (and overwrite) a finished minute."""
         key = _key(wearer, device)
         current = self._open.get(key)
         out: list[Point] = []
@@ -155,9 +160,9 @@ class MinuteRollup:
         if held is not None and current is not None:
             current = self._fold(key, current, wearer, current.placement, device, held, out)
             current.last_ms = held.t_ms
-        if current is None or current.frames == 0:
+        if current is None or current.frames == current.emitted:
             return out
-        self._open[key] = _Open(current.wearer, current.placement, -1, current.last_ms)
+        current.emitted = current.frames
         return [*out, current.point(device)]
 
     def state(self) -> str:
@@ -169,8 +174,9 @@ class MinuteRollup:
 
     def open_minutes(self, wearer: str) -> dict[str, dict[str, object]]:
         """The wearer's devices and the minute each has open (data rights: ``kinetic data export``). A device whose
-        last minute was emitted (offline) is here with ``frames`` 0 and ``minute_ms`` -1: the bridge keeps the time
-        it was last seen (``last_ms``), which ``forget`` erases too, so export shows it."""
+        last minute was emitted (offline) is here with that minute (``emitted`` = ``frames``): the bridge keeps it,
+        and the time it was last seen (``last_ms``), in case the device goes on within it; ``forget`` erases them
+        too, so export shows them."""
         prefix = _key(wearer, "")
         return {
             key.removeprefix(prefix): asdict(values) for key, values in self._open.items() if values.wearer == wearer

@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from ingest.errors import WireError
-from ingest.mqtt import DeadLetters
+from ingest.mqtt import DeadLetters, reason_kind
 from ingest.wire import FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
 
 TOPICS = Topics("kinetic")
@@ -56,3 +56,24 @@ def test_a_hundred_letters_of_one_kind_make_at_most_two_lines(case: str, caplog:
         asyncio.run(send())
     assert letters.count == 100 and sink.published == 100
     assert len(caplog.records) <= 2, caplog.records[-1].getMessage()
+
+
+def test_the_kind_of_a_reason_leaves_out_what_varies_and_keeps_what_names_it() -> None:
+    """Salvage counts, frame indexes, glitch times and ISO times vary from letter to letter of one kind (a smaller
+    finding of issue 13); the model's name and the wire version do not, and different rules stay different kinds."""
+    same = [
+        ("3 of 10 frames refused (first: frames.3: no direction)", "7 of 9 frames refused (first: frames.0: x)"),
+        ("t_ms 1796500800000 jumped 10796 s ahead of ...", "t_ms 1796500900000 jumped 86400 s ahead of ..."),
+        (
+            "PromptV1 created 2026-12-07T10:30:00+00:00 is 86400 s ahead",
+            "PromptV1 created 2026-12-08T11:00:00Z is 9 s ahead",
+        ),
+        (
+            "topic 'kinetic/v1/A:b/x' is not a Kinetic v1 topic",
+            "topic 'kinetic/v1/Ann7/d/features' is not a Kinetic v1 topic",
+        ),
+    ]
+    for a, b in same:
+        assert reason_kind(a) == reason_kind(b), (a, b)
+    assert reason_kind("invalid FeatureBatchV1: frames.3.enmo_mg: too big") == "invalid FeatureBatchV1"
+    assert reason_kind("invalid FeatureBatchV1: x") != reason_kind("invalid CommandV1: x")

@@ -8,16 +8,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+import ingest.wire
 from ingest.errors import WireError
 from ingest.wire import (
     EARLIEST_MS,
     LATEST_MS,
+    CollectorStatusV1,
+    CommandV1,
+    DeviceStatusV1,
+    EventV1,
     FeatureFrameV1,
+    PromptV1,
     Topics,
+    ahead_limit_ms,
     decode,
     describe_epoch_ms,
     frames_not_ahead,
+    time_ahead_problem,
 )
 
 TOPICS = Topics("kinetic")
@@ -113,3 +122,56 @@ def test_a_frame_a_day_ahead_mid_batch_costs_only_itself() -> None:
     )
     assert frames_not_ahead(frames, now, None) == (frames, None)
     assert datetime.fromtimestamp(EARLIEST_MS / 1000, UTC).year == 2015
+
+
+def _stamped_a_day_ahead() -> list[BaseModel]:
+    day = datetime.fromtimestamp(T0 / 1000, UTC) + timedelta(days=1)
+    day_ms = T0 + 86_400_000
+    return [
+        DeviceStatusV1(wearer="ann", device="ann-thigh", state="online", placement="thigh", t_ms=day_ms),
+        CollectorStatusV1(collector="pi", state="online", devices=["ann-thigh"], t_ms=day_ms),
+        EventV1(kind="summary", wearer="ann", t=day, metrics={"sitting_s": 3600.0}),
+        PromptV1(
+            id="ann-sitting-1",
+            wearer="ann",
+            trigger="sitting",
+            exercise="stand-and-reach",
+            title="Stand",
+            text="Stand up",
+            created=day,
+            expires=day + timedelta(minutes=15),
+        ),
+        CommandV1(kind="resume", wearer="ann", at=day),
+    ]
+
+
+@pytest.mark.parametrize("message", _stamped_a_day_ahead(), ids=lambda m: type(m).__name__)
+def test_a_message_stamped_a_day_ahead_is_refused_naming_its_time_field(message: BaseModel) -> None:
+    """The rule frames meet one by one holds for every other timed message (statuses, prompts, events, commands):
+    one place decides (``time_ahead_problem``), so every service refuses the same."""
+    problem = time_ahead_problem(message, T0, 300_000)
+    field = {"DeviceStatusV1": "t_ms", "CollectorStatusV1": "t_ms", "PromptV1": "created", "EventV1": "t"}
+    assert problem is not None and problem.startswith(
+        f"{type(message).__name__} {field.get(type(message).__name__, 'at')} "
+    )
+    assert "86400 s ahead of this host's clock (KINETIC_CLOCK__MAX_AHEAD_S)" in problem
+    assert time_ahead_problem(message, T0 + 86_400_000, 300_000) is None  # on time by a clock a day on
+    assert time_ahead_problem(message, T0, None) is None  # no limit
+
+
+@pytest.mark.parametrize("host_ms", [0, 30_000, 946_684_800_000, EARLIEST_MS - 1, LATEST_MS + 1])
+def test_a_host_clock_outside_2015_to_2100_is_no_judge_of_ahead_and_says_so_once(
+    host_ms: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Raspberry Pi without a real-time clock boots at 1970 (or 2000) until NTP answers: judged by it, every
+    frame was 'ahead' and the wearer's first hours were lost. Such a clock sets no limit, and it is said once."""
+    ingest.wire._say_host_clock_unset.cache_clear()
+    frames = frames_at(T0, T0 + 1000)
+    with caplog.at_level("WARNING", logger="ingest.wire"):
+        assert ahead_limit_ms(host_ms, 300_000) is None
+        assert frames_not_ahead(frames, host_ms, 300_000) == (frames, None)
+        assert time_ahead_problem(_stamped_a_day_ahead()[0], host_ms, 300_000) is None
+    assert [r.getMessage() for r in caplog.records if "outside 2015..2100" in r.getMessage()] == [
+        caplog.records[0].getMessage()
+    ]
+    assert ahead_limit_ms(EARLIEST_MS, 300_000) == EARLIEST_MS + 300_000  # a set clock judges

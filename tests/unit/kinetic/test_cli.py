@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,6 +11,7 @@ from alerts import cli as alerts_cli
 from dashboards import cli as dashboards_cli
 from dashboards.homeassistant import cli as homeassistant_cli
 from ingest import cli as ingest_cli
+from ingest.wire import MAX_SNOOZE_MIN, CommandV1
 from kinetic.cli import build_parser, main
 
 # `kinetic --help` before the packages owned their commands (session 3)
@@ -82,3 +84,23 @@ def test_minutes_on_the_command_line_are_finite_positive_and_at_most_a_month(min
     with pytest.raises(argparse.ArgumentTypeError, match="minutes"):
         alerts_cli._minutes(minutes)
     assert alerts_cli._minutes("45") == 45.0
+
+
+@pytest.mark.parametrize("minutes", ["1441", "2000", "43200"])
+def test_a_snooze_longer_than_the_wire_takes_is_refused_on_the_command_line(
+    minutes: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A smaller finding of issue 13: `prompts snooze --minutes 2000` passed the command line's check (a month) and
+    the wire then refused it (a day): one limit now, the wire's (CommandV1.minutes), named on the command line."""
+    with pytest.raises(SystemExit) as exc:
+        main(["prompts", "snooze", "ann", "ann-sitting-1", "--minutes", minutes])
+    assert exc.value.code == 2
+    assert "argument --minutes" in capsys.readouterr().err
+    CommandV1(kind="snooze", wearer="ann", at=datetime.now(UTC), prompt_id="p", minutes=MAX_SNOOZE_MIN)
+
+
+def test_an_empty_prompt_id_is_refused_before_anything_is_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    """A smaller finding of issue 13: `kinetic prompts done ann ''` published an ack for no prompt."""
+    assert main(["prompts", "done", "ann", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kinetic: error: prompts done: ") and "prompt_id" in err and err.count("\n") == 1

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.store.fast_features import FastFeatureBatch, FastFrame, _struct, decode_features, fast_feature_lines
 from ingest.store.model import feature_lines
-from ingest.wire import FeatureBatchV1, FeatureFrameV1, Id, Text, TextOrNone
+from ingest.wire import MAX_ENMO_MG, MAX_SD_MG, FeatureBatchV1, FeatureFrameV1, Id, Text, TextOrNone
 
 
 def stored(lines: bytes) -> list[tuple[str, dict[str, float | int], int]]:
@@ -142,7 +142,7 @@ def test_valid_frames_with_near_misses_take_either_path_to_the_same_result() -> 
         {**FRAME, "steps": 2.0},
         {**FRAME, "enmo_mg": "1.5"},
         {**FRAME, "enmo_mg": 2},
-        {**FRAME, "enmo_mg": 1e300},
+        {**FRAME, "enmo_mg": MAX_ENMO_MG, "sd_mg": MAX_SD_MG},  # the largest an accelerometer gives
         {k: v for k, v in FRAME.items() if k not in ("gx", "gy", "gz")},
     ]
     for frame in cases:
@@ -152,6 +152,15 @@ def test_valid_frames_with_near_misses_take_either_path_to_the_same_result() -> 
         lines = fast_feature_lines(fast) if fast is not None else feature_lines(model)
         assert stored(lines) == stored(feature_lines(model)), frame
         assert all(math.isfinite(v) for _, fields, _ in stored(lines) for v in fields.values())
+
+
+def test_enmo_or_sd_beyond_any_accelerometer_takes_neither_path() -> None:
+    """1e300 mg (a wrong unit, a broken sender) overflowed a minute's mean: refused on both paths, naming the field."""
+    for field in ("enmo_mg", "sd_mg"):
+        payload = batch_json([{**FRAME, field: 1e300}])
+        assert decode_features(payload) is None
+        with pytest.raises(ValidationError, match=field):
+            FeatureBatchV1.model_validate_json(payload)
 
 
 def test_an_id_with_a_trailing_line_feed_does_not_take_the_fast_path() -> None:

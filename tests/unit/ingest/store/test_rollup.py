@@ -98,3 +98,19 @@ def test_state_saved_by_device_id_alone_is_read_as_that_wearers() -> None:
     again.add(batch(list(range(25, 60))))
     (point,) = again.add(batch([61]))
     assert point.fields["frames"] == 60 and list(again.open_minutes("ann")) == ["d1"]
+
+
+def test_a_minute_that_goes_on_after_offline_is_written_again_whole_across_a_restart() -> None:
+    """An offline status mid-minute (a collector's will after a Wi-Fi blip) and then the rest of the minute: the
+    minute is written at the offline and again, complete, when it completes; the second point replaces the first
+    (same series and time) with all 60 seconds, never with the last 30 alone. Nothing new: nothing written again."""
+    rollup = MinuteRollup()
+    rollup.add(batch(list(range(30))))
+    (first,) = rollup.close_device("ann", "d1")
+    assert first.fields["frames"] == 30
+    again = MinuteRollup(rollup.state())  # the bridge restarted in between
+    assert again.add(batch(list(range(30, 60)))) == []
+    (whole,) = again.add(batch([60]))
+    assert (whole.t_ms, whole.fields["frames"]) == (first.t_ms, 60)
+    (next_minute,) = again.close_device("ann", "d1")
+    assert next_minute.t_ms == T0 + 60_000 and again.close_device("ann", "d1") == []
