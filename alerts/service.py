@@ -32,6 +32,7 @@ from ingest.wire import (
     encode,
     frames_not_ahead,
     retained_command_problem,
+    time_ahead_problem,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -219,8 +220,9 @@ class AlertService:
             if isinstance(batch, CommandV1):
                 if retained:
                     raise WireError(retained_command_problem())
-                if self.max_ahead_ms is not None and batch.at.timestamp() * 1000 > now_ms + self.max_ahead_ms:
-                    raise WireError(f"command time {batch.at.isoformat()} is ahead of this host's clock")
+                ahead = time_ahead_problem(batch, now_ms, self.max_ahead_ms)  # the one rule (a 1970 clock: none)
+                if ahead is not None:
+                    raise WireError(ahead)
             else:
                 kept, reason = frames_not_ahead(batch.frames, now_ms, self.max_ahead_ms)
                 if reason is not None:  # refused, and the other frames kept
