@@ -8,7 +8,19 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ingest.store.queries import MEASUREMENTS, BoutRow, MinuteRow, PromptRow, ResponseRow, round_value, with_total
+from ingest.store.queries import (
+    MEASUREMENTS,
+    BoutRow,
+    DeviceRow,
+    MinuteRow,
+    OutcomeRow,
+    PostureBoutRow,
+    PromptRow,
+    ResponseRow,
+    device_rows,
+    round_value,
+    with_total,
+)
 from ingest.wire import check_id
 
 
@@ -65,6 +77,68 @@ class EmbeddedQueries:
             MinuteRow(int(m), int(n), round_value(i), round_value(le), round_value(e), int(s or 0))
             for m, n, i, le, e, s in rows
         ]
+
+    async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
+        rows = self._fetch(
+            "SELECT json_extract(fields, '$.bout_start_ms'), t_ms, json_extract(fields, '$.posture'), "
+            "json_extract(fields, '$.duration_s') FROM points WHERE measurement = 'events' AND "
+            "json_extract(tags, '$.wearer') = ? AND json_extract(tags, '$.kind') = 'bout_ended' AND t_ms >= ? "
+            "AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [PostureBoutRow(int(a), int(b), str(p), float(d)) for a, b, p, d in rows]
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
+        rows = self._fetch(
+            "SELECT t_ms, tags, fields FROM points WHERE measurement = 'prompt_outcomes' AND "
+            "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        out = []
+        for t, tags_text, fields_text in rows:
+            tags, fields = json.loads(tags_text), json.loads(fields_text)
+            out.append(
+                OutcomeRow(
+                    int(t),
+                    str(fields.get("prompt_id", "")),
+                    str(tags.get("trigger", "")),
+                    str(tags.get("exercise", "")),
+                    broke_1min=bool(fields.get("broke_1min")),
+                    broke_3min=bool(fields.get("broke_3min")),
+                    broke_5min=bool(fields.get("broke_5min")),
+                    acked=bool(fields.get("acked")),
+                    snoozed=bool(fields.get("snoozed")),
+                    outcome=str(fields.get("outcome", "")),
+                )
+            )
+        return out
+
+    async def devices(self, wearer: str) -> list[DeviceRow]:
+        wearer = check_id(wearer)
+        statuses: dict[str, tuple[int, str | None, str | None]] = {}
+        batteries: dict[str, int] = {}
+        for t, device, state, placement, battery in self._fetch(
+            "SELECT t_ms, json_extract(tags, '$.device'), json_extract(fields, '$.state'), "
+            "json_extract(fields, '$.placement'), json_extract(fields, '$.battery_pct') FROM points "
+            "WHERE measurement = 'device_status' AND json_extract(tags, '$.wearer') = ? ORDER BY t_ms",
+            wearer,
+        ):
+            statuses[str(device)] = (int(t), state, placement)
+            if battery is not None:
+                batteries[str(device)] = int(battery)
+        frames = {
+            str(device): int(t)
+            for device, t in self._fetch(
+                "SELECT json_extract(tags, '$.device'), MAX(t_ms) FROM points WHERE measurement = 'features' "
+                "AND json_extract(tags, '$.wearer') = ? GROUP BY 1",
+                wearer,
+            )
+        }
+        return device_rows(statuses, batteries, frames)
 
     async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
         rows = self._fetch(
