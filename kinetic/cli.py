@@ -19,6 +19,7 @@ from alerts import cli as alerts_cli
 from alerts.errors import AlertsError
 from dashboards import cli as dashboards_cli
 from dashboards.homeassistant import cli as homeassistant_cli
+from dashboards.web import cli as web_cli
 from ingest import cli as ingest_cli
 from ingest.errors import IngestError
 from ingest.simulate.scenario import default_scenario, load_scenario
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts_cli.add_parsers(sub)
     dashboards_cli.add_parsers(sub)
     homeassistant_cli.add_parsers(sub)
+    web_cli.add_parsers(sub)
     data.add_parsers(sub)  # a wearer's data, held by all of them
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
@@ -138,6 +140,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     **alerts_cli.COMMANDS,
     **dashboards_cli.COMMANDS,
     **homeassistant_cli.COMMANDS,
+    **web_cli.COMMANDS,
     "data": data.cmd_data,
     "config": _cmd_config,
 }

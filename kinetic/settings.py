@@ -24,6 +24,7 @@ from pydantic_settings import (
 from alerts.settings import AlertsSettings
 from dashboards.homeassistant.settings import HomeAssistantSettings
 from dashboards.settings import GrafanaSettings
+from dashboards.web.settings import WebSettings
 from ingest.errors import ConfigError
 from ingest.settings import (
     BridgeSettings,
@@ -62,6 +63,7 @@ class KineticSettings(BaseSettings):
     phone: PhoneSettings = Field(default_factory=PhoneSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     homeassistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(
