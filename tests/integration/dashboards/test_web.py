@@ -238,8 +238,9 @@ def test_the_live_card_follows_events_and_frames_from_the_broker(served: Served,
         topics.events("w1"), encode(EventV1(kind="bout_started", wearer="w1", t=sat, posture="sitting", bout_start=sat))
     )
     expect(page.locator("#posture")).to_have_text("sitting")
-    frame = FeatureFrameV1(t_ms=round((sat + timedelta(minutes=12)).timestamp() * 1000), incl_deg=10.0,
-                           lean_deg=-7.5, enmo_mg=2.0, n=50)  # fmt: skip
+    frame = FeatureFrameV1(
+        t_ms=round((sat + timedelta(minutes=12)).timestamp() * 1000), incl_deg=10.0, lean_deg=-7.5, enmo_mg=2.0, n=50
+    )
     batch = FeatureBatchV1(wearer="w1", device="w1-trunk", placement="trunk", seq=1, frames=[frame])
     served.publish(topics.features("w1", "w1-trunk"), encode(batch))
     expect(page.locator("#lean")).to_have_text("-7.5°")
@@ -253,9 +254,16 @@ def test_done_and_pause_publish_the_clis_commands(served: Served, browser: Brows
     page = browser.page
     topics = Topics(served.root)
     created = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
-    prompt = PromptV1(id="w1-sitting-live", wearer="w1", trigger="sitting", exercise="seated-spinal-decompression",
-                      title="Time to stand", text="Stand up and reach.", created=created,
-                      expires=created + timedelta(minutes=15))  # fmt: skip
+    prompt = PromptV1(
+        id="w1-sitting-live",
+        wearer="w1",
+        trigger="sitting",
+        exercise="seated-spinal-decompression",
+        title="Time to stand",
+        text="Stand up and reach.",
+        created=created,
+        expires=created + timedelta(minutes=15),
+    )
     page.goto(f"{served.url}w/w1/today")
     served.publish(topics.prompts("w1"), encode(prompt))
     done = page.locator("#done-form button")
