@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         "use a short scenario and a speed of about 20)",
     )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, nothing else")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="watch the day live in the web app (kinetic serve, KINETIC_WEB__HOST/PORT: its URL is printed); it "
+        "stays up after the day until Ctrl-C",
+    )
 
     # in the order data flows: sources and storage, detection and prompts, what people look at
     ingest_cli.add_parsers(sub)
@@ -128,7 +134,7 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
         if args.ble and not 0 < args.speed <= 100:
             print("kinetic: error: --ble needs --speed between 0 and 100 (every sample is emulated)", file=sys.stderr)
             return 2
-        summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble)
+        summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble, serve=args.serve)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     return 0

@@ -392,3 +392,42 @@ def test_with_a_token_every_page_needs_the_login(served: Served, tmp_path: Path)
     finally:
         assert proc.terminate() == 0, proc.text()
     assert json.dumps(token) not in proc.text()
+
+
+SHORT_DAY = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: ann
+    placement: trunk
+    segments: [walk 3m, sit 40m lean_left 12deg, walk 5m, sit 10m]
+"""
+
+
+def test_the_demo_serves_its_day_live_and_prints_the_url(tmp_path: Path) -> None:
+    """``kinetic demo --serve``: embedded broker and store, the app beside them, up until SIGTERM."""
+    scenario = tmp_path / "day.yaml"
+    scenario.write_text(SHORT_DAY)
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KINETIC_WEB__PORT": "0"}
+    proc = Proc(["demo", "--serve", "--scenario", str(scenario), "--speed", "0"], environment, tmp_path / "demo.log")
+    try:
+        proc.wait_for("kinetic demo: the web app is at http://127.0.0.1:", 60)
+        url = proc.text().split("kinetic demo: the web app is at ", 1)[1].split()[0]
+        proc.wait_for("the day is played", 120)
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = chromium.new_page(viewport={"width": 1100, "height": 900})
+                page.set_default_timeout(20_000)
+                browser = Browser(page, url.rstrip("/"))
+                page.goto(url)  # one wearer: straight to ann's Today, the demo's day (the wearer's clock)
+                expect(page).to_have_url(f"{url}w/ann/today")
+                expect(page.locator("h1 small")).to_have_text(DAY_DATE)
+                expect(page.locator("#timeline canvas")).to_have_count(1)
+                expect(page.locator("#prompt-list li")).to_have_count(2)  # the lean prompt and its re-prompt
+                page.screenshot(path=str(tmp_path / "demo-today.png"), full_page=True)
+            finally:
+                chromium.close()
+        assert browser.errors == [] and browser.outside == []
+    finally:
+        assert proc.terminate() == 0, proc.text()
+    assert "dead letters: 0" in proc.text()
