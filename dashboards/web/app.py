@@ -95,6 +95,7 @@ class WebState:
     token: str | None = None
     clock: Clock = field(default=lambda: datetime.now(UTC))
     sessions: set[str] = field(default_factory=set)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)  # set on stop: the live streams end
 
 
 class Guard:
@@ -264,11 +265,15 @@ async def live(request: Request) -> Response:
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         queue = state.hub.subscribe(wearer)
+        closing = asyncio.ensure_future(state.closing.wait())
         try:
-            while True:
+            while not state.closing.is_set():
                 yield {"event": "live", "data": _json(state.board.snapshot(wearer))}
-                await queue.get()
+                change = asyncio.ensure_future(queue.get())
+                await asyncio.wait({change, closing}, return_when=asyncio.FIRST_COMPLETED)
+                change.cancel()
         finally:
+            closing.cancel()
             state.hub.unsubscribe(wearer, queue)
 
     return EventSourceResponse(stream(), ping=15)

@@ -179,7 +179,11 @@ async def run_web(
     sock = bind_socket(settings.web.host, settings.web.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(build_app(state), log_level="warning", lifespan="off", access_log=False)
+    # a browser's open live stream would hold a graceful shutdown forever: the streams end on ``closing``, and
+    # what is still open after 3 s is closed
+    config = uvicorn.Config(
+        build_app(state), log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=3
+    )
     server = _Server(config)
     try:
         async with asyncio.TaskGroup() as group:
@@ -195,6 +199,7 @@ async def run_web(
             if on_listening is not None:
                 on_listening(url)
             await stop.wait()
+            state.closing.set()
             server.should_exit = True
     finally:
         sock.close()

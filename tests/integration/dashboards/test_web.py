@@ -425,6 +425,8 @@ def test_the_demo_serves_its_day_live_and_prints_the_url(tmp_path: Path) -> None
                 expect(page.locator("#timeline canvas")).to_have_count(1)
                 expect(page.locator("#prompt-list li")).to_have_count(2)  # the lean prompt and its re-prompt
                 page.screenshot(path=str(tmp_path / "demo-today.png"), full_page=True)
+                # Ctrl-C with the page still open: its live stream does not hold the shutdown
+                assert proc.terminate() == 0, proc.text()
             finally:
                 chromium.close()
         assert browser.errors == [] and browser.outside == []
