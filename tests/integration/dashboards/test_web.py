@@ -49,6 +49,8 @@ wearers:
     segments: [walk 3m, sit 40m lean_left 12deg, walk 5m, sit 35m, stand 2m]
 """
 DAY_DATE = "2026-11-23"
+OPEN_PROMPT_AT = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # stored without an outcome yet: Done and Snooze apply
+AXE = Path(__file__).resolve().parents[2] / "fixtures" / "axe-core-4.14.1" / "axe.min.js"
 WEEK = "2026-W48"
 
 
@@ -64,6 +66,17 @@ def seed(path: Path) -> None:
                 points.extend(points_for(output, 0))
         for output in engine.close(script.wearer):
             points.extend(points_for(output, 0))
+    open_prompt = PromptV1(
+        id="w1-open",
+        wearer="w1",
+        trigger="sitting",
+        exercise="sit-to-stand",
+        title="Stand up",
+        text="Stand up now.",
+        created=OPEN_PROMPT_AT,
+        expires=OPEN_PROMPT_AT + timedelta(minutes=15),
+    )
+    points.extend(points_for(open_prompt, 0))
     points.append(
         Point.make(
             "device_status",
@@ -194,14 +207,15 @@ def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_reques
     page.goto(f"{served.url}w/w1/today?day={DAY_DATE}")
     expect(page.locator("#timeline canvas")).to_have_count(1)
     expect(page.locator("#leanchart canvas")).to_have_count(1)
-    # w1's day: two lean prompts (re-prompt) and a sitting prompt, each with its outcome
-    expect(page.locator("#prompt-list li")).to_have_count(3)
+    # w1's day: two lean prompts (re-prompt) and a sitting prompt, each with its outcome, and one still open
+    expect(page.locator("#prompt-list li")).to_have_count(4)
     assert "lean" in page.locator("#prompt-list").inner_text()
     page.screenshot(path=str(tmp_path / "today.png"), full_page=True)
 
     page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
     rows = page.locator("#prompts tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
+    expect(page.locator("#prompts tbody tr:first-child")).to_contain_text("waiting")
     outcomes = page.locator("#prompts tbody").inner_text()
     assert "moved within" in outcomes or "no break" in outcomes
 
@@ -275,6 +289,12 @@ def test_done_and_pause_publish_the_clis_commands(served: Served, browser: Brows
     expect(page).to_have_url(f"{served.url}w/w1/today?sent=done")
 
     page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
+    seen = len(served.commands)
+    page.get_by_role("button", name="Snooze 10 min: sit-to-stand at 17:00").click()
+    command = wait_for_command(served, "snooze", seen)
+    assert (command.prompt_id, command.minutes, command.source) == ("w1-open", 10, "web")
+    expect(page).to_have_url(f"{served.url}w/w1/prompts?sent=snooze")
+
     seen = len(served.commands)
     page.locator("#pause-1h").click()
     command = wait_for_command(served, "pause", seen)
@@ -433,3 +453,29 @@ def test_the_demo_serves_its_day_live_and_prints_the_url(tmp_path: Path) -> None
     finally:
         assert proc.terminate() == 0, proc.text()
     assert "dead letters: 0" in proc.text()
+
+
+def test_no_serious_or_critical_accessibility_violation(served: Served, tmp_path: Path) -> None:
+    """axe-core (vendored for the tests only) on each page in Chromium; the report's own frame is the report's."""
+    pages = [f"w/w1/today?day={DAY_DATE}", f"w/w1/prompts?day={DAY_DATE}", f"w/w1/week?week={WEEK}", "w/w1/settings"]
+    found: dict[str, list[str]] = {}
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            # the app's CSP allows only its own scripts: the test's axe is injected past it
+            page = chromium.new_context(bypass_csp=True, viewport={"width": 1100, "height": 900}).new_page()
+            page.set_default_timeout(20_000)
+            for path in pages:
+                page.goto(served.url + path)
+                page.wait_for_load_state("networkidle")
+                page.add_script_tag(path=str(AXE))
+                violations = page.evaluate(
+                    """async () => (await axe.run(document, {iframes: false, resultTypes: ["violations"]}))
+                        .violations.filter(v => v.impact === "serious" || v.impact === "critical")
+                        .map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", "))"""
+                )
+                found[path] = violations
+                page.screenshot(path=str(tmp_path / (path.split("/")[2].split("?")[0] + ".png")), full_page=True)
+        finally:
+            chromium.close()
+    assert found == {path: [] for path in pages}
