@@ -101,6 +101,7 @@ class Served:
     mosquitto: Server
     proc: Proc
     commands: list[CommandV1] = field(default_factory=list)
+    events: list[EventV1] = field(default_factory=list)
 
     def publish(self, topic: str, payload: bytes) -> None:
         client = paho.Client(paho.CallbackAPIVersion.VERSION2)
@@ -142,15 +143,19 @@ def served(mosquitto: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
         topics = Topics(root)
 
         def on_message(client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-            served.commands.append(CommandV1.model_validate_json(message.payload))
+            if message.topic.endswith("/commands"):
+                served.commands.append(CommandV1.model_validate_json(message.payload))
+            else:
+                served.events.append(EventV1.model_validate_json(message.payload))
 
-        subscribed = threading.Event()
+        subscribed = threading.Semaphore(0)
         listener.on_message = on_message
-        listener.on_subscribe = lambda *args: subscribed.set()
+        listener.on_subscribe = lambda *args: subscribed.release()
         listener.connect(mosquitto.host, mosquitto.port)
         listener.loop_start()
         listener.subscribe(topics.all_commands(), qos=1)
-        assert subscribed.wait(10)
+        listener.subscribe(topics.all_events(), qos=1)
+        assert subscribed.acquire(timeout=10) and subscribed.acquire(timeout=10)
         yield served
         listener.loop_stop()
         listener.disconnect()
@@ -479,3 +484,66 @@ def test_no_serious_or_critical_accessibility_violation(served: Served, tmp_path
         finally:
             chromium.close()
     assert found == {path: [] for path in pages}
+
+
+SITTING = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: sam
+    placement: thigh
+    segments: [walk 1m, sit 45m]
+"""
+
+
+def wait_for_event(served: Served, kind: str, seen: int) -> EventV1:
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while datetime.now(UTC) < deadline:
+        for event in served.events[seen:]:
+            if event.kind == kind and event.wearer == "sam":
+                return event
+        threading.Event().wait(0.05)
+    raise AssertionError(f"no {kind!r} event from the alert service; seen: {served.events[seen:]}")
+
+
+def test_done_and_pause_change_what_the_real_alert_service_does(
+    served: Served, browser: Browser, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """The real ``kinetic alerts`` on the same broker prompts a simulated wearer still sitting; the web app shows the
+    prompt live; Done is acknowledged by the alert service (``prompt_ack`` for a bout still open: applied) and Pause
+    1 h changes its policy (``policy_changed``, paused until an hour after the press)."""
+    store = tmp_path / "unused.sqlite"
+    store.touch()
+    environment = env(served.mosquitto, served.root, store, KINETIC_ALERTS__STATE_DIR=str(tmp_path / "alerts"))
+    alerts = Proc(["alerts"], environment, tmp_path / "alerts.log")
+    procs.append(alerts)
+    alerts.wait_for("watching")
+    (tmp_path / "day.yaml").write_text(SITTING)
+    sim = subprocess.run(
+        [sys.executable, "-m", "kinetic", "simulate", str(tmp_path / "day.yaml"), "--speed", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sim.returncode == 0, sim.stderr
+    alerts.wait_for("prompt sam-sitting-")
+    page = browser.page
+    page.goto(f"{served.url}w/sam/today")
+    expect(page.locator("#posture")).to_have_text("sitting")
+    done = page.locator("#done-form button")
+    expect(done).to_be_visible()
+    prompt_id = page.locator("#done-prompt").input_value()
+    assert prompt_id.startswith("sam-sitting-")
+    seen = len(served.events)
+    done.click()
+    ack = wait_for_event(served, "prompt_ack", seen)
+    assert (ack.prompt_id, ack.reason) == (prompt_id, None)  # applied: no re-prompt for this bout
+    page.goto(f"{served.url}w/sam/prompts")
+    seen = len(served.events)
+    page.locator("#pause-1h").click()
+    changed = wait_for_event(served, "policy_changed", seen)
+    assert changed.reason is not None and changed.reason.startswith("paused until ")
+    until = datetime.fromisoformat(changed.reason.removeprefix("paused until "))
+    assert until - changed.t == timedelta(hours=1)
+    assert browser.errors == []
