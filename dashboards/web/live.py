@@ -127,10 +127,9 @@ class LiveBoard:
                 w.live_policy = live
             except PolicyError:
                 pass
-        elif command.kind == "forget":
-            self._wearers.pop(wearer, None)
+        elif command.kind == "forget":  # everything held is dropped; the version goes on (pages keep up)
             self._policies.pop(wearer, None)
-            self._wearers[wearer] = LiveWearer()
+            self._wearers[wearer] = LiveWearer(version=w.version)
 
     def policy(self, wearer: str) -> PromptPolicy:
         """The wearer's effective policy: the policy file, then the live overrides seen."""

@@ -9,6 +9,7 @@
   let counters = null;
   let charts = [];
   let reloadTimer = null;
+  let shown = -1;  // the newest snapshot's version: a slower today.json must not undo a newer live event
 
   function text(id, value) { document.getElementById(id).textContent = value; }
 
@@ -31,6 +32,8 @@
   }
 
   function showLive(s) {
+    if (s.version < shown) return;
+    shown = s.version;
     tz = s.timezone || tz;
     text("posture", s.posture || "not known yet");
     text("posture-for", duration(s.posture_s));

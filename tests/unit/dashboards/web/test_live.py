@@ -94,5 +94,7 @@ def test_prompts_pauses_and_live_policy_overrides_are_followed() -> None:
     board.feed(CommandV1(kind="policy", wearer="ann", at=at(35), settings={"sitting_threshold_min": "default"}))
     assert board.policy("ann") == PromptPolicy()
     assert board.wearers() == ["ann"]
+    version = board.snapshot("ann")["version"]
     board.feed(CommandV1(kind="forget", wearer="ann", at=at(36)))
     assert board.snapshot("ann")["last_prompt"] is None
+    assert board.snapshot("ann")["version"] > version  # a page ignores older snapshots: this one is newer
