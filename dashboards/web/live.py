@@ -87,7 +87,7 @@ class LiveBoard:
                 self._clock(w, message.t_ms)
         else:
             return None
-        w.version += 1
+        self._wearers[wearer].version += 1  # (a forget replaced w)
         return wearer
 
     @staticmethod
