@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -54,6 +55,7 @@ CSRF_COOKIE = "kinetic_csrf"
 SNOOZE_MIN = 10.0
 PAUSE_MIN = 60.0
 SOURCE = "web"
+KNOWN_TTL_S = 10.0
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
@@ -96,6 +98,14 @@ class WebState:
     clock: Clock = field(default=lambda: datetime.now(UTC))
     sessions: set[str] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)  # set on stop: the live streams end
+    _known: tuple[float, list[str]] | None = None
+
+    async def stored_wearers(self) -> list[str]:
+        """The store's wearers, asked at most every KNOWN_TTL_S (on the embedded store it is a scan of every point)."""
+        now = time.monotonic()
+        if self._known is None or now - self._known[0] > KNOWN_TTL_S:
+            self._known = (now, await self.queries.wearers())
+        return self._known[1]
 
 
 class Guard:
@@ -193,7 +203,7 @@ async def _wearer(request: Request) -> str:
     state = _state(request)
     if wearer in state.board.wearers():
         return wearer
-    known = await state.queries.wearers()
+    known = await state.stored_wearers()
     if wearer not in known:
         raise HTTPException(404, str(unknown_wearer(wearer, [*known, *state.board.wearers()], "this app's store")))
     return wearer
@@ -222,7 +232,7 @@ def _nav(wearer: str, page: str, day: date | None = None) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     state = _state(request)
-    wearers = sorted({*await state.queries.wearers(), *state.board.wearers()})
+    wearers = sorted({*await state.stored_wearers(), *state.board.wearers()})
     if len(wearers) == 1:
         return RedirectResponse(f"/w/{wearers[0]}/today", status_code=303)
     return _page(request, "index.html", {"wearers": wearers, "page": "index", "wearer": None})

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,27 @@ class EmbeddedQueries:
 
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()  # one statement at a time on the connection
 
-    def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        return list(self._db.execute(sql, args))
+    async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Run one query in a worker thread: a week of per-second frames is a scan the event loop (the web app's
+        live streams) should not wait on."""
+
+        def run() -> list[tuple[Any, ...]]:
+            with self._lock:
+                return list(self._db.execute(sql, args))
+
+        return await asyncio.to_thread(run)
 
     async def wearers(self) -> list[str]:
         marks = ",".join("?" * len(MEASUREMENTS))
-        rows = self._fetch(
+        rows = await self._fetch(
             f"SELECT DISTINCT json_extract(tags, '$.wearer') FROM points WHERE measurement IN ({marks})", *MEASUREMENTS
         )
         return sorted(str(r[0]) for r in rows if r[0] is not None)
 
     async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT json_extract(fields, '$.bout_start_ms'), t_ms, json_extract(fields, '$.duration_s') FROM points "
             "WHERE measurement = 'events' AND json_extract(tags, '$.wearer') = ? AND json_extract(tags, '$.kind') = "
             "'bout_ended' AND json_extract(fields, '$.posture') = 'sitting' AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
@@ -52,7 +62,7 @@ class EmbeddedQueries:
         return [BoutRow(int(a), int(b), float(c)) for a, b, c in rows]
 
     async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT t_ms, json_extract(fields, '$.id'), json_extract(tags, '$.trigger'), "
             "json_extract(fields, '$.exercise') FROM points WHERE measurement = 'prompts' AND "
             "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
@@ -63,7 +73,7 @@ class EmbeddedQueries:
         return [PromptRow(int(t), str(i), str(tr), str(ex)) for t, i, tr, ex in rows]
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT (t_ms / 60000) * 60000 AS minute, COUNT(json_extract(fields, '$.incl_deg')), "
             "AVG(json_extract(fields, '$.incl_deg')), AVG(json_extract(fields, '$.lean_deg')), "
             "AVG(json_extract(fields, '$.enmo_mg')), SUM(json_extract(fields, '$.steps')) FROM points "
@@ -79,7 +89,7 @@ class EmbeddedQueries:
         ]
 
     async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT json_extract(fields, '$.bout_start_ms'), t_ms, json_extract(fields, '$.posture'), "
             "json_extract(fields, '$.duration_s') FROM points WHERE measurement = 'events' AND "
             "json_extract(tags, '$.wearer') = ? AND json_extract(tags, '$.kind') = 'bout_ended' AND t_ms >= ? "
@@ -91,7 +101,7 @@ class EmbeddedQueries:
         return [PostureBoutRow(int(a), int(b), str(p), float(d)) for a, b, p, d in rows]
 
     async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT t_ms, tags, fields FROM points WHERE measurement = 'prompt_outcomes' AND "
             "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
             check_id(wearer),
@@ -121,7 +131,7 @@ class EmbeddedQueries:
         wearer = check_id(wearer)
         statuses: dict[str, tuple[int, str | None, str | None]] = {}
         batteries: dict[str, int] = {}
-        for t, device, state, placement, battery in self._fetch(
+        for t, device, state, placement, battery in await self._fetch(
             "SELECT t_ms, json_extract(tags, '$.device'), json_extract(fields, '$.state'), "
             "json_extract(fields, '$.placement'), json_extract(fields, '$.battery_pct') FROM points "
             "WHERE measurement = 'device_status' AND json_extract(tags, '$.wearer') = ? ORDER BY t_ms",
@@ -132,7 +142,7 @@ class EmbeddedQueries:
                 batteries[str(device)] = int(battery)
         frames = {
             str(device): int(t)
-            for device, t in self._fetch(
+            for device, t in await self._fetch(
                 "SELECT json_extract(tags, '$.device'), MAX(t_ms) FROM points WHERE measurement = 'features' "
                 "AND json_extract(tags, '$.wearer') = ? GROUP BY 1",
                 wearer,
@@ -141,7 +151,7 @@ class EmbeddedQueries:
         return device_rows(statuses, batteries, frames)
 
     async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT t_ms, fields FROM points WHERE measurement = 'summary_1h' AND json_extract(tags, '$.wearer') = ? "
             "AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
             check_id(wearer),
@@ -151,7 +161,7 @@ class EmbeddedQueries:
         return [{"t_ms": float(t), **{k: float(v) for k, v in json.loads(f).items()}} for t, f in rows]
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT json_extract(tags, '$.exercise'), COUNT(*), SUM(json_extract(fields, '$.broke_1min')), "
             "SUM(json_extract(fields, '$.broke_3min')), SUM(json_extract(fields, '$.broke_5min')), "
             "SUM(json_extract(fields, '$.acked')) FROM points WHERE measurement = 'prompt_outcomes' "
@@ -165,7 +175,7 @@ class EmbeddedQueries:
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for measurement in MEASUREMENTS:
-            rows = self._fetch(
+            rows = await self._fetch(
                 "SELECT t_ms, tags, fields FROM points WHERE measurement = ? AND json_extract(tags, '$.wearer') = ? "
                 "ORDER BY t_ms, series",
                 measurement,
@@ -175,8 +185,9 @@ class EmbeddedQueries:
         return out
 
     async def delete(self, wearer: str) -> None:
-        with self._db:
+        with self._lock, self._db:
             self._db.execute("DELETE FROM points WHERE json_extract(tags, '$.wearer') = ?", (check_id(wearer),))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
