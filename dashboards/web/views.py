@@ -247,6 +247,7 @@ POLICY_FORM: dict[str, tuple[str, str]] = {
     "max_per_day": ("At most prompts per day", "integer"),
     "quiet_hours": ("Quiet hours (e.g. 12:00-13:00, comma-separated)", "windows"),
     "active_hours": ("Active hours (e.g. 09:00-17:00 on mon,tue,wed,thu,fri; empty: always)", "active"),
+    "week_plan": ("Day plan (capacity or relief per weekday, e.g. mon=capacity, tue=relief)", "week_plan"),
     "timezone": ("Time zone (IANA, e.g. Europe/Berlin)", "text"),
 }
 _ACTIVE_RE = re.compile(r"^(?P<windows>[^;]*?)\s*(?:\bon\s+(?P<days>[a-z, ]+))?$")
@@ -261,6 +262,8 @@ def policy_form_values(policy: PromptPolicy) -> dict[str, str]:
             values[name] = ", ".join(value)
         elif name == "active_hours":
             values[name] = _active_text(value)
+        elif name == "week_plan":
+            values[name] = ", ".join(f"{day}={value[day]}" for day in WEEKDAYS if day in value)
         elif value is None:
             values[name] = ""
         elif isinstance(value, float) and value.is_integer():
@@ -315,6 +318,14 @@ def _parse_field(name: str, kind: str, text: str) -> object:
         if unknown:
             raise BadInput(f"unknown weekday {unknown[0]!r} (mon, tue, wed, thu, fri, sat, sun)")
         return dict.fromkeys(days, windows)
+    if kind == "week_plan":
+        plan: dict[str, str] = {}
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            day, sep, day_type = (x.strip() for x in part.partition("="))
+            if not sep or day not in WEEKDAYS:
+                raise BadInput(f"{part[:40]!r}: expected weekday=capacity or weekday=relief (mon ... sun)")
+            plan[day] = day_type
+        return plan
     return text
 
 
@@ -334,7 +345,8 @@ def policy_overrides(base: PromptPolicy, form: Mapping[str, str]) -> tuple[dict[
             errors[name] = str(exc)
             continue
         except PolicyError as exc:
-            errors[name] = str(exc).split(": ", 2)[-1]
+            # 'policy: week_plan.mon: Input should be ...' -> 'mon: Input should be ...' beside the week_plan field
+            errors[name] = str(exc).removeprefix("policy: ").removeprefix(f"{name}: ").removeprefix(f"{name}.")
             continue
         if value != getattr(base, name):
             overrides[name] = value

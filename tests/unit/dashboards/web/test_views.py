@@ -117,6 +117,12 @@ def test_the_policy_form_sends_only_changes_and_names_each_bad_field() -> None:
         "active_hours": {"mon": ["09:00-17:00"], "fri": ["09:00-17:00"]},
         "standing_threshold_min": None,
     }
+    plan = {**values, "week_plan": values["week_plan"].replace("tue=relief", "tue=capacity")}
+    assert views.policy_overrides(base, plan)[0] == {"week_plan": {**base.week_plan, "tue": "capacity"}}
+    assert views.policy_overrides(base, {**values, "week_plan": "mon=rest"})[1] == {
+        "week_plan": "mon: Input should be 'capacity' or 'relief'"
+    }
+    assert "weekday=" in views.policy_overrides(base, {**values, "week_plan": "monday=relief"})[1]["week_plan"]
     changed = base.model_copy(update=overrides)
     assert views.policy_form_values(changed)["active_hours"] == "09:00-17:00 on mon,fri"
     bad = {
