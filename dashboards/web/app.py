@@ -300,12 +300,14 @@ async def prompts_page(request: Request) -> Response:
     zone = _zone(state, wearer)
     start, end = views.day_bounds(day, zone)
     start -= 6 * 24 * 3_600_000  # the week up to the day
+    events = await state.queries.prompt_events(wearer, start, end)
     items = views.prompt_items(
-        await state.queries.prompts(wearer, start, end), await state.queries.outcomes(wearer, start, end), zone
+        await state.queries.prompts(wearer, start, end), await state.queries.outcomes(wearer, start, end), zone, events
     )
     context = {
         **_nav(wearer, "prompts", day),
         "items": items,
+        "waits": views.wait_items(events, zone),
         "snapshot": state.board.snapshot(wearer),
         "sent": request.query_params.get("sent", "")[:20],
         "timezone": state.board.policy(wearer).timezone,

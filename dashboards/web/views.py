@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from alerts.errors import PolicyError
 from alerts.prompts.policy.model import WEEKDAYS, PromptPolicy, merge
 from dashboards.report.weekly import BadWeek, parse_week
-from ingest.store.queries import DeviceRow, MinuteRow, OutcomeRow, PostureBoutRow, PromptRow
+from ingest.store.queries import DeviceRow, MinuteRow, OutcomeRow, PostureBoutRow, PromptEventRow, PromptRow
 
 __all__ = ["BadWeek", "parse_week"]
 
@@ -133,7 +133,8 @@ def outcome_text(outcome: OutcomeRow | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PromptItem:
-    """One row of the Prompts page; ``open``: no outcome yet, so Done and Snooze still mean something."""
+    """One row of the Prompts page; ``open``: no outcome yet, so Done and Snooze still mean something;
+    ``reprompt``: the second prompt of the same bout; ``waited``: why it was held before it went out (or "")."""
 
     id: str
     t_ms: int
@@ -144,15 +145,29 @@ class PromptItem:
     outcome: str
     moved_within_min: int | None
     open: bool
+    reprompt: bool = False
+    waited: str = ""
 
 
-def prompt_items(prompts: list[PromptRow], outcomes: list[OutcomeRow], zone: ZoneInfo) -> list[PromptItem]:
-    """The prompts newest first, each with its outcome (moved within 1 / 3 / 5 min)."""
+def prompt_items(
+    prompts: list[PromptRow], outcomes: list[OutcomeRow], zone: ZoneInfo, events: list[PromptEventRow] | None = None
+) -> list[PromptItem]:
+    """The prompts newest first, each with its outcome (moved within 1 / 3 / 5 min), marked as a re-prompt when an
+    earlier prompt of the same trigger had the same bout, and with why it waited (``prompt_sent``'s 'held: why')."""
     by_prompt = {o.prompt_id: o for o in outcomes}
+    sent = {e.prompt_id: e for e in events or [] if e.kind == "prompt_sent" and e.prompt_id}
+    bouts_seen: set[tuple[str | None, int]] = set()
+    reprompts: set[str] = set()
+    for e in sorted(sent.values(), key=lambda e: e.t_ms):
+        if e.bout_start_ms is not None and e.prompt_id is not None:
+            if (e.trigger, e.bout_start_ms) in bouts_seen:
+                reprompts.add(e.prompt_id)
+            bouts_seen.add((e.trigger, e.bout_start_ms))
     items = []
     for p in sorted(prompts, key=lambda r: r.t_ms, reverse=True):
         o = by_prompt.get(p.id)
         moved = None if o is None else next((k for k in (1, 3, 5) if getattr(o, f"broke_{k}min")), None)
+        reason = sent[p.id].reason if p.id in sent else None
         items.append(
             PromptItem(
                 p.id,
@@ -164,9 +179,55 @@ def prompt_items(prompts: list[PromptRow], outcomes: list[OutcomeRow], zone: Zon
                 outcome_text(o),
                 moved,
                 o is None,
+                p.id in reprompts,
+                waited_text(reason.removeprefix("held: ")) if reason else "",
             )
         )
     return items
+
+
+# the planner's reasons (alerts/prompts/policy/planner.py) in words
+WAIT_REASONS = {
+    "paused": "paused (do not disturb)",
+    "outside_active_hours": "outside active hours",
+    "quiet_hours": "quiet hours",
+    "spacing": "too soon after the last prompt (min_spacing_min)",
+    "hour_cap": "the hour's cap was reached (max_per_hour)",
+    "day_cap": "the day's cap was reached (max_per_day)",
+    "sensor_still": "the sensor lay perfectly still (on a desk?)",
+    "moved": "the wearer moved before it could go out",
+}
+
+
+def waited_text(reason: str) -> str:
+    """A planner's reason in words ('max_per_hour' -> 'max per hour'), known ones as WAIT_REASONS says."""
+    return WAIT_REASONS.get(reason, reason.replace("_", " "))
+
+
+@dataclass(frozen=True, slots=True)
+class WaitItem:
+    """A prompt that was due but held (it may go out later) or cancelled (it will not), and why."""
+
+    day: str
+    clock: str
+    trigger: str
+    what: str
+    why: str
+
+
+def wait_items(events: list[PromptEventRow], zone: ZoneInfo) -> list[WaitItem]:
+    """Held and cancelled prompts, newest first."""
+    return [
+        WaitItem(
+            local_day(e.t_ms, zone).isoformat(),
+            clock_text(e.t_ms, zone),
+            e.trigger or "-",
+            "held" if e.kind == "prompt_held" else "cancelled",
+            waited_text(e.reason or ""),
+        )
+        for e in sorted(events, key=lambda e: e.t_ms, reverse=True)
+        if e.kind in ("prompt_held", "prompt_cancelled")
+    ]
 
 
 @dataclass(frozen=True, slots=True)

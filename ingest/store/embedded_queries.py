@@ -12,11 +12,13 @@ from typing import Any
 
 from ingest.store.queries import (
     MEASUREMENTS,
+    PROMPT_EVENT_KINDS,
     BoutRow,
     DeviceRow,
     MinuteRow,
     OutcomeRow,
     PostureBoutRow,
+    PromptEventRow,
     PromptRow,
     ResponseRow,
     device_rows,
@@ -126,6 +128,19 @@ class EmbeddedQueries:
                 )
             )
         return out
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        rows = await self._fetch(
+            "SELECT t_ms, json_extract(tags, '$.kind'), json_extract(fields, '$.prompt_id'), json_extract(fields, "
+            "'$.trigger'), json_extract(fields, '$.bout_start_ms'), json_extract(fields, '$.reason') "
+            "FROM points WHERE measurement = 'events' AND json_extract(tags, '$.wearer') = ? AND "
+            "json_extract(tags, '$.kind') IN (?, ?, ?) AND t_ms >= ? AND t_ms < ? ORDER BY t_ms, 2",
+            check_id(wearer),
+            *PROMPT_EVENT_KINDS,
+            start_ms,
+            end_ms,
+        )
+        return [PromptEventRow(int(t), str(k), p, tr, None if b is None else int(b), r) for t, k, p, tr, b, r in rows]
 
     async def devices(self, wearer: str) -> list[DeviceRow]:
         wearer = check_id(wearer)

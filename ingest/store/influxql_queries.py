@@ -9,12 +9,14 @@ from ingest.errors import SinkRejected
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.queries import (
     MEASUREMENTS,
+    PROMPT_EVENT_KINDS,
     SUMS,
     BoutRow,
     DeviceRow,
     MinuteRow,
     OutcomeRow,
     PostureBoutRow,
+    PromptEventRow,
     PromptRow,
     ResponseRow,
     device_rows,
@@ -113,6 +115,25 @@ class InfluxQLQueries:
             for r in rows
         ]
         return sorted(out, key=lambda o: (o.t_ms, o.prompt_id))
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        kinds = " OR ".join(f"kind = '{k}'" for k in PROMPT_EVENT_KINDS)
+        rows = await self._select(
+            f"SELECT prompt_id, trigger, bout_start_ms, reason FROM events WHERE wearer = '{check_id(wearer)}' "
+            f"AND ({kinds}) AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY kind"
+        )
+        out = [
+            PromptEventRow(
+                int(r["time"]),
+                str(r["kind"]),
+                r["prompt_id"],
+                r["trigger"],
+                None if r["bout_start_ms"] is None else int(r["bout_start_ms"]),
+                r["reason"],
+            )
+            for r in rows
+        ]
+        return sorted(out, key=lambda e: (e.t_ms, e.kind))
 
     async def devices(self, wearer: str) -> list[DeviceRow]:
         where = f"WHERE wearer = '{check_id(wearer)}'"

@@ -92,6 +92,23 @@ class OutcomeRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptEventRow:
+    """What the alert service decided about a prompt (``events``): ``prompt_sent`` (``reason`` 'held: <why>' when
+    it waited first), ``prompt_held`` or ``prompt_cancelled`` (``reason``: why; no ``prompt_id``); ``bout_start_ms``
+    is the bout's start, the same for a prompt and its re-prompt."""
+
+    t_ms: int
+    kind: str
+    prompt_id: str | None
+    trigger: str | None
+    bout_start_ms: int | None
+    reason: str | None
+
+
+PROMPT_EVENT_KINDS = ("prompt_sent", "prompt_held", "prompt_cancelled")
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceRow:
     """A wearer's sensor: its newest status (``state`` online/offline, ``placement``), its newest battery reading
     (percent) and when it was last seen (ms: the newer of its newest status and its newest feature frame)."""
@@ -154,6 +171,10 @@ class Queries(Protocol):
 
     async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
         """Each prompt's outcome, for prompts created in ``[start_ms, end_ms)``, in time order."""
+        ...
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        """Prompts sent, held and cancelled in ``[start_ms, end_ms)``, in time order (then by kind)."""
         ...
 
     async def devices(self, wearer: str) -> list[DeviceRow]:

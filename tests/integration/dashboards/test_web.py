@@ -221,6 +221,11 @@ def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_reques
     rows = page.locator("#prompts tbody tr")
     expect(rows).to_have_count(4)
     expect(page.locator("#prompts tbody tr:first-child")).to_contain_text("waiting")
+    # the lean prompt's re-prompt is marked; the first bout's sitting prompt, held by the cap of 2 per hour, says so
+    expect(page.locator("#prompts em")).to_have_text(["(re-prompt)"])
+    # ... and was cancelled when the wearer stood up
+    expect(page.locator("#waits tbody tr").first).to_contain_text("cancelledthe wearer moved before it could go out")
+    expect(page.locator("#waits tbody tr").last).to_contain_text("heldthe hour's cap was reached (max_per_hour)")
     outcomes = page.locator("#prompts tbody").inner_text()
     assert "moved within" in outcomes or "no break" in outcomes
 

@@ -152,6 +152,14 @@ def test_bouts_outcomes_and_devices_agree_between_influxdb_and_the_embedded_stor
             assert await influx.bouts(wearer, start, end) == await embedded.bouts(wearer, start, end)
             assert await influx.outcomes(wearer, start, end) == await embedded.outcomes(wearer, start, end)
             assert await influx.devices(wearer) == await embedded.devices(wearer)
+            assert await influx.prompt_events(wearer, start, end) == await embedded.prompt_events(wearer, start, end)
+        # w1: the lean prompt, its re-prompt (same bout), the sitting prompt held by the cap of 2 per hour, then sent
+        w1 = await embedded.prompt_events("w1", start, end)
+        sent = [e for e in w1 if e.kind == "prompt_sent"]
+        assert [e.trigger for e in sent] == ["lean", "lean", "sitting"]
+        assert sent[0].bout_start_ms == sent[1].bout_start_ms
+        held = [e for e in w1 if e.kind == "prompt_held"]
+        assert held and held[0].trigger == "sitting" and held[0].reason and held[0].prompt_id is None
         # w1: walk 3m, sit 40m, walk 5m, sit 35m, stand 2m (the last bout closed at the end of data)
         bouts = await embedded.bouts("w1", start, end)
         assert [(b.posture, round(b.duration_s / 60)) for b in bouts if b.duration_s >= 120] == [

@@ -10,7 +10,7 @@ import pytest
 
 from alerts.prompts.policy.model import PromptPolicy
 from dashboards.web import views
-from ingest.store.queries import DeviceRow, MinuteRow, OutcomeRow, PostureBoutRow, PromptRow
+from ingest.store.queries import DeviceRow, MinuteRow, OutcomeRow, PostureBoutRow, PromptEventRow, PromptRow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAY = date(2026, 11, 23)
@@ -67,6 +67,34 @@ def test_prompts_come_newest_first_with_their_outcome_and_only_open_ones_take_bu
         ("p1", "09:30", False, 1),
     ]
     assert items[1].outcome == "moved within 1 min (done pressed)"
+
+
+def test_re_prompts_and_why_a_prompt_waited_are_shown() -> None:
+    bout = ms("2026-11-23T09:00:00+01:00")
+    t1, t2, t3 = (ms(f"2026-11-23T{h}:00+01:00") for h in ("09:30", "09:40", "10:20"))
+    prompts = [
+        PromptRow(t1, "p1", "sitting", "x"),
+        PromptRow(t2, "p2", "sitting", "y"),
+        PromptRow(t3, "p3", "lean", "z"),
+    ]
+    events = [
+        PromptEventRow(t1, "prompt_sent", "p1", "sitting", bout, None),
+        PromptEventRow(t2, "prompt_sent", "p2", "sitting", bout, None),
+        PromptEventRow(t3 - 600_000, "prompt_held", None, "lean", bout, "hour_cap"),
+        PromptEventRow(t3, "prompt_sent", "p3", "lean", bout, "held: hour_cap"),
+        PromptEventRow(t3 + 60_000, "prompt_cancelled", None, "sitting", bout, "moved"),
+    ]
+    items = {i.id: i for i in views.prompt_items(prompts, [], BERLIN, events)}
+    assert [(i.reprompt, i.waited) for i in (items["p1"], items["p2"], items["p3"])] == [
+        (False, ""),
+        (True, ""),  # the second prompt of the same sitting bout
+        (False, "the hour's cap was reached (max_per_hour)"),  # another trigger: not a re-prompt
+    ]
+    waits = views.wait_items(events, BERLIN)
+    assert [(w.clock, w.what, w.trigger, w.why) for w in waits] == [
+        ("10:21", "cancelled", "sitting", "the wearer moved before it could go out"),
+        ("10:10", "held", "lean", "the hour's cap was reached (max_per_hour)"),
+    ]
 
 
 def test_the_trend_sums_each_local_iso_week_of_the_hourly_summaries() -> None:
