@@ -412,15 +412,12 @@ async def week_json(request: Request) -> Response:
         wearer, views.day_start_ms(first, zone), views.day_start_ms(monday + timedelta(days=7), zone)
     )
     trend = views.week_trend(monday, zone, hours)
-    return JSONResponse(
-        {
-            "weeks": [t.week for t in trend],
-            "sitting_h": [t.sitting_h for t in trend],
-            "breaks": [t.breaks for t in trend],
-            "bouts_60_plus": [t.bouts_60_plus for t in trend],
-            "lean_10deg_min": [t.lean_10deg_min for t in trend],
-        }
-    )
+
+    def series(name: str) -> list[float | None]:
+        return [getattr(t, name) if t.has_data else None for t in trend]  # no data: a gap, not a zero
+
+    names = ("worn_h", "sitting_h", "breaks", "bouts_60_plus", "lean_10deg_min")
+    return JSONResponse({"weeks": [t.week for t in trend], **{name: series(name) for name in names}})
 
 
 async def settings_page(request: Request) -> Response:

@@ -240,6 +240,11 @@ class WeekTrend:
     bouts_60_plus: int
     breaks: int
     lean_10deg_min: float
+    hours: int = 0  # hourly summaries in the week: none is "no data", never "did not sit"
+
+    @property
+    def has_data(self) -> bool:
+        return self.hours > 0
 
 
 def week_trend(
@@ -249,10 +254,12 @@ def week_trend(
     (``t_ms`` = the hour's start; an hour belongs to the local week its start lies in)."""
     first = monday - timedelta(weeks=weeks - 1)
     sums: dict[date, dict[str, float]] = {first + timedelta(weeks=i): {} for i in range(weeks)}
+    counts: dict[date, int] = dict.fromkeys(sums, 0)
     for hour in hours:
         day = local_day(int(hour["t_ms"]), zone)
         key = day - timedelta(days=day.weekday())
         if key in sums:
+            counts[key] += 1
             bucket = sums[key]
             for metric, value in hour.items():
                 bucket[metric] = bucket.get(metric, 0.0) + value
@@ -267,6 +274,7 @@ def week_trend(
                 int(s.get("sitting_bouts_60min_plus", 0)),
                 int(s.get("breaks", 0)),
                 round(s.get("lean_above_10deg_s", 0.0) / 60, 1),
+                counts[key],
             )
         )
     return out

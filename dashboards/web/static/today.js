@@ -72,17 +72,18 @@
   }
 
   function timelineData(d) {
-    const xs = [], ys = [], marks = [];
+    // rows: [x, posture level, prompt after which the wearer moved within 5 min, any other prompt]
+    const rows = [];
+    let last = null;
     for (const seg of d.timeline) {
       if (seg.level === null) continue;
-      if (xs.length && seg.start_ms / 1000 > xs[xs.length - 1]) { xs.push(xs[xs.length - 1] + 0.001); ys.push(null); marks.push(null); }
-      xs.push(seg.start_ms / 1000); ys.push(seg.level); marks.push(null);
-      xs.push(seg.end_ms / 1000); ys.push(seg.level); marks.push(null);
+      if (last !== null && seg.start_ms / 1000 > last) rows.push([last + 0.001, null, null, null]);
+      rows.push([seg.start_ms / 1000, seg.level, null, null], [seg.end_ms / 1000, seg.level, null, null]);
+      last = seg.end_ms / 1000;
     }
-    const points = d.prompts.map(p => [p.t_ms / 1000, 4]);
-    const all = xs.map((x, i) => [x, ys[i], null]).concat(points.map(p => [p[0], null, p[1]]));
-    all.sort((a, b) => a[0] - b[0]);
-    return [all.map(r => r[0]), all.map(r => r[1]), all.map(r => r[2])];
+    for (const p of d.prompts) rows.push([p.t_ms / 1000, null, p.moved ? 4 : null, p.moved ? null : 4]);
+    rows.sort((a, b) => a[0] - b[0]);
+    return [0, 1, 2, 3].map(i => rows.map(r => r[i]));
   }
 
   function size(el) { return { width: Math.max(300, el.clientWidth), height: 200 }; }
@@ -97,7 +98,10 @@
       ...size(tl), tzDate, scales: { x: scaleX, y: { range: [-0.5, 4.5] } },
       axes: [{}, { splits: () => [0, 1, 2, 3, 4], values: (u, v) => v.map(i => LEVELS[i] || ""), size: 70 }],
       series: [{}, { label: "posture", stroke: "#0b5cad", width: 6, spanGaps: false },
-        { label: "prompt", stroke: "#a40e26", paths: () => null, points: { show: true, size: 10, fill: "#a40e26" } }],
+        { label: "prompt: moved within 5 min", stroke: "#116329", paths: () => null,
+          points: { show: true, size: 11, fill: "#116329" } },
+        { label: "prompt: no break yet", stroke: "#a40e26", paths: () => null,
+          points: { show: true, size: 11, fill: "#a40e26" } }],
     }, timelineData(d), tl));
     const lc = document.getElementById("leanchart");
     charts.push(new uPlot({

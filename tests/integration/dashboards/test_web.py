@@ -232,6 +232,9 @@ def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_reques
     page.goto(f"{served.url}w/w1/week?week={WEEK}")
     expect(page.locator("#trendchart canvas")).to_have_count(1)
     expect(page.locator("#trend tbody tr")).to_have_count(8)
+    # a week without any hourly summary says so, never a zero that reads as "did not sit"
+    expect(page.locator("#trend tbody tr").first).to_have_text("2026-W41no data")
+    expect(page.locator("#trend tbody tr").last).not_to_contain_text("no data")
     report = page.frame_locator("#report")
     expect(report.locator("h1")).to_have_text(f"Weekly report: w1, {WEEK}")
     page.screenshot(path=str(tmp_path / "week.png"), full_page=True)

@@ -111,6 +111,7 @@ def test_the_trend_sums_each_local_iso_week_of_the_hourly_summaries() -> None:
     assert (trend[-2].sitting_h, trend[-2].bouts_60_plus) == (0.5, 1)  # Sunday 23:30 in Berlin: the week before
     assert (trend[0].sitting_h, trend[0].lean_10deg_min) == (2.0, 10.0)
     assert sum(t.sitting_h for t in trend) == 3.5
+    assert [t.has_data for t in trend] == [True, False, False, False, False, False, True, True]  # none: "no data"
 
 
 def test_devices_show_battery_and_last_seen_in_the_wearers_zone() -> None:
