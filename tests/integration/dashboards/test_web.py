@@ -555,3 +555,23 @@ def test_done_and_pause_change_what_the_real_alert_service_does(
     until = datetime.fromisoformat(changed.reason.removeprefix("paused until "))
     assert until - changed.t == timedelta(hours=1)
     assert browser.errors == []
+
+
+def test_every_page_fits_a_phone_sized_viewport(served: Served, tmp_path: Path) -> None:
+    """Chromium's mobile emulation at 390 x 844 (a phone's CSS pixels): no page is wider than the screen (wide
+    tables scroll inside their box). A phone's own browser was not run."""
+    pages = [f"w/w1/today?day={DAY_DATE}", f"w/w1/prompts?day={DAY_DATE}", f"w/w1/week?week={WEEK}", "w/w1/settings"]
+    widths = {}
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page.set_default_timeout(20_000)
+            for path in pages:
+                page.goto(served.url + path)
+                page.wait_for_load_state("networkidle")
+                widths[path] = page.evaluate("document.documentElement.scrollWidth")
+                page.screenshot(path=str(tmp_path / ("phone-" + path.split("/")[2].split("?")[0] + ".png")))
+        finally:
+            chromium.close()
+    assert widths == dict.fromkeys(pages, 390)
