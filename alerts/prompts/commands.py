@@ -80,7 +80,7 @@ def prompt_command(
         overrides = dict(settings or {})
         check = {k: v for k, v in overrides.items() if v != DEFAULT}
         try:  # one line naming the bad key, before anything is sent
-            merge(policy or PromptPolicy(), check, "policy")
+            merge(policy or PromptPolicy(), check, "settings")
         except PolicyError as exc:
             raise CommandRefused(str(exc)) from None
         fields["settings"] = overrides
