@@ -18,7 +18,6 @@ from pathlib import Path
 
 from alerts.engine import AlertEngine, engine_from_settings
 from alerts.service import AlertService
-from dashboards.web.service import run_web
 from ingest.bridge import Bridge
 from ingest.embedded_broker import embedded_broker
 from ingest.mqtt import connect, serve
@@ -104,6 +103,8 @@ async def run_demo(
                 await asyncio.wait_for(asyncio.gather(bridge.ready.wait(), alerts.ready.wait()), 30)
                 web_queries = None
                 if on_url is not None:
+                    from dashboards.web.service import run_web  # noqa: PLC0415 - the ASGI stack only with --serve
+
                     web_queries = EmbeddedQueries(db_path)
                     web_ready = asyncio.Event()
 

@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from dashboards.web.service import run_web
 from dashboards.web.settings import WebConfig
 from ingest.process import run_until_signal
 
@@ -24,6 +23,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _cmd_serve(args: argparse.Namespace, settings: WebConfig) -> int:
+    from dashboards.web.service import run_web  # noqa: PLC0415 - the ASGI stack only for this command
+
     def listening(url: str) -> None:
         print(f"kinetic serve: open {url}", file=sys.stderr, flush=True)
 
