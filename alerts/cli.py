@@ -8,25 +8,22 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from alerts.evaluate import report
 from alerts.evaluate.run import evaluate
 from alerts.prompts.catalog import load_catalog
-from alerts.prompts.policy.model import PromptPolicy, merge
+from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, prompt_command
 from alerts.run import run_alerts
 from alerts.settings import AlertsConfig
 from ingest.errors import ConfigError
 from ingest.mqtt import send_command
 from ingest.process import run_until_signal
-from ingest.wire import MAX_SNOOZE_MIN, CommandV1, check_id, describe_validation_error
-
-MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no --for)
+from ingest.wire import MAX_SNOOZE_MIN, CommandV1, check_id
 
 
 def _minutes_up_to(limit: float, words: str) -> Callable[[str], float]:
@@ -122,17 +119,16 @@ def _cmd_alerts(args: argparse.Namespace, settings: AlertsConfig) -> int:
 
 
 def _policy_overrides(pairs: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs -> overrides (YAML values); ``prompt_command`` checks them against the policy."""
     out: dict[str, object] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"policy setting {pair!r} must look like KEY=VALUE")
         try:
-            out[key] = yaml.safe_load(raw) if raw != "default" else "default"
+            out[key] = yaml.safe_load(raw) if raw != DEFAULT else DEFAULT
         except yaml.YAMLError as exc:
             raise ConfigError(f"policy setting {key}: value {raw!r} is not valid YAML ({exc})") from exc
-    check = {k: v for k, v in out.items() if v != "default"}
-    merge(PromptPolicy(), check, "kinetic prompts policy")  # one line naming the bad key, before anything is sent
     return out
 
 
@@ -144,31 +140,25 @@ def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
                 f"{','.join(exercise.day_types):16} {exercise.title}"
             )
         return 0
-    now = datetime.now(UTC)
-    wearer = check_id(args.wearer)
-    kind = {"done": "ack"}.get(args.prompts_command, args.prompts_command)
-    fields: dict[str, Any] = {"source": "cli"}
-    if kind in ("ack", "snooze"):
-        fields["prompt_id"] = args.prompt_id
-    if kind == "snooze":
-        fields["minutes"] = args.minutes
-    if kind == "pause":
-        if args.for_min is not None:
-            fields["until"] = now + timedelta(minutes=args.for_min)
-        elif args.until is not None:
-            try:
-                fields["until"] = datetime.fromisoformat(args.until)
-            except ValueError as exc:
-                raise ConfigError(f"--until {args.until!r}: {exc}") from exc
-    if kind == "policy":
-        fields["settings"] = _policy_overrides(args.settings)
+    action = args.prompts_command
     try:
-        command = CommandV1(kind=kind, wearer=wearer, at=now, **fields)
-    except ValidationError as exc:
-        raise ConfigError(f"prompts {args.prompts_command}: {describe_validation_error(exc)}") from exc
+        command = prompt_command(
+            action,
+            check_id(args.wearer),
+            datetime.now(UTC),
+            source="cli",
+            prompt_id=getattr(args, "prompt_id", None),
+            minutes=getattr(args, "minutes", None),
+            pause_for_min=getattr(args, "for_min", None),
+            until=getattr(args, "until", None),
+            settings=_policy_overrides(args.settings) if action == "policy" else None,
+        )
+    except CommandRefused as exc:
+        raise ConfigError(f"prompts {action}: {exc}") from None
     send_command(settings.mqtt, command)
     print(
-        f"{args.prompts_command} sent for {wearer} ({settings.mqtt.topic_root}/v1/{wearer}/commands)", file=sys.stderr
+        f"{action} sent for {command.wearer} ({settings.mqtt.topic_root}/v1/{command.wearer}/commands)",
+        file=sys.stderr,
     )
     return 0
 

@@ -19,6 +19,7 @@ from alerts import cli as alerts_cli
 from alerts.errors import AlertsError
 from dashboards import cli as dashboards_cli
 from dashboards.homeassistant import cli as homeassistant_cli
+from dashboards.web import cli as web_cli
 from ingest import cli as ingest_cli
 from ingest.errors import IngestError
 from ingest.simulate.scenario import default_scenario, load_scenario
@@ -69,12 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         "use a short scenario and a speed of about 20)",
     )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, nothing else")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="watch the day live in the web app (kinetic serve, KINETIC_WEB__HOST/PORT: its URL is printed); it "
+        "stays up after the day until Ctrl-C",
+    )
 
     # in the order data flows: sources and storage, detection and prompts, what people look at
     ingest_cli.add_parsers(sub)
     alerts_cli.add_parsers(sub)
     dashboards_cli.add_parsers(sub)
     homeassistant_cli.add_parsers(sub)
+    web_cli.add_parsers(sub)
     data.add_parsers(sub)  # a wearer's data, held by all of them
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
@@ -132,7 +140,7 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
     db_path = args.db or settings.store.embedded_path
     db_path.parent.mkdir(parents=True, exist_ok=True)
     view = DemoView(scenario, quiet=args.json)
-    summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble)
+    summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble, serve=args.serve)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -155,6 +163,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     **alerts_cli.COMMANDS,
     **dashboards_cli.COMMANDS,
     **homeassistant_cli.COMMANDS,
+    **web_cli.COMMANDS,
     "data": data.cmd_data,
     "config": _cmd_config,
 }

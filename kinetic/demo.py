@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -67,7 +68,12 @@ async def run_demo(
     on_event: Callable[[EventV1], None] | None = None,
     progress: Progress | None = None,
     ble: bool = False,
+    on_url: Callable[[str], None] | None = None,
+    on_day_played: Callable[[], None] | None = None,
 ) -> DemoSummary:
+    """Play ``scenario`` through the whole pipeline and summarise what was stored. With ``on_url``, ``kinetic
+    serve``'s app runs beside it (``settings.web``) and gets its URL; once the day is played (``on_day_played``),
+    it stays up, broker and all, until SIGINT or SIGTERM."""
     loop = asyncio.get_running_loop()
     wall0 = loop.time()
     topics = Topics(settings.mqtt.topic_root)
@@ -99,6 +105,23 @@ async def run_demo(
                 group.create_task(serve(bridge.run, mqtt, "kinetic-demo-bridge", stop, manual_ack=True), name="bridge")
                 group.create_task(serve(alerts.run, mqtt, "kinetic-demo-alerts", stop), name="alerts")
                 await asyncio.wait_for(asyncio.gather(bridge.ready.wait(), alerts.ready.wait()), 30)
+                web_queries = None
+                if on_url is not None:
+                    from dashboards.web.service import run_web  # noqa: PLC0415 - the ASGI stack only with --serve
+
+                    web_queries = EmbeddedQueries(db_path)
+                    web_ready = asyncio.Event()
+
+                    def listening(url: str) -> None:
+                        web_ready.set()
+                        on_url(url)
+
+                    web_settings = settings.model_copy(update={"mqtt": mqtt})
+                    group.create_task(
+                        run_web(web_settings, stop, on_listening=listening, queries=web_queries, max_ahead_ms=None),
+                        name="web",
+                    )
+                    await asyncio.wait_for(web_ready.wait(), 30)
                 if ble:
                     # the edge path: emulated BLE sensors on the virtual radio, read by the real collector
                     from ingest.ble.simulate_ble import simulate_ble  # noqa: PLC0415 - Bumble only in this mode
@@ -126,7 +149,13 @@ async def run_demo(
                 await _wait_seen(engine, batches)
                 await _close_open_bouts(engine, alerts, mqtt, topics)
                 await _wait_quiet(bridge)
+                if on_url is not None:
+                    if on_day_played is not None:
+                        on_day_played()
+                    await _until_signal()
                 stop.set()
+            if web_queries is not None:
+                web_queries.close()
         return await _summarise(
             scenario,
             db_path,
@@ -156,6 +185,19 @@ async def _wait_seen(engine: AlertEngine, batches: int) -> None:
         elif now - since > STALL_S:
             _LOGGER.warning("demo: the alert service took %d of %d batches; summarising what arrived", seen, batches)
             return
+
+
+async def _until_signal() -> None:
+    """Wait for SIGINT or SIGTERM (the demo's app stays up for browsing until then)."""
+    loop = asyncio.get_running_loop()
+    signalled = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, signalled.set)
+    try:
+        await signalled.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 async def _close_open_bouts(engine: AlertEngine, alerts: AlertService, mqtt: MqttSettings, topics: Topics) -> None:

@@ -25,7 +25,9 @@ class DemoView:
         # With --json, stdout carries only the JSON: the live view goes to stderr.
         self.console = Console(file=sys.stderr if quiet else sys.stdout, highlight=False)
 
-    def run(self, settings: KineticSettings, *, db_path: Path, speed: float, ble: bool = False) -> DemoSummary:
+    def run(
+        self, settings: KineticSettings, *, db_path: Path, speed: float, ble: bool = False, serve: bool = False
+    ) -> DemoSummary:
         scenario = self.scenario
         hours = scenario.duration_s / 3600
         self.console.print(
@@ -66,6 +68,15 @@ class DemoView:
             elif event.kind == "prompt_sent" and event.reason:
                 progress.console.print(f"{at} [dim]   the prompt above {reason_in_words(event.reason)}[/]")
 
+        def on_url(url: str) -> None:
+            # on stderr too with --json: stdout carries only the JSON
+            print(f"kinetic demo: the web app is at {url}", file=sys.stderr, flush=True)
+            progress.console.print(f"[bold]Open {url}[/] to watch the day live (kinetic serve)")
+
+        def on_day_played() -> None:
+            progress.stop()
+            print("kinetic demo: the day is played; the web app stays up until Ctrl-C", file=sys.stderr, flush=True)
+
         with progress:
             summary = asyncio.run(
                 run_demo(
@@ -77,6 +88,8 @@ class DemoView:
                     on_event=on_event,
                     progress=on_progress,
                     ble=ble,
+                    on_url=on_url if serve else None,
+                    on_day_played=on_day_played,
                 )
             )
         self._print_summary(summary)

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from alerts.settings import AlertsSettings
 from dashboards.homeassistant.settings import HomeAssistantSettings
 from dashboards.settings import GrafanaSettings
+from dashboards.web.settings import WebSettings
 from ingest.errors import ConfigError
 from ingest.settings import (
     AuditSettings,
@@ -64,6 +65,7 @@ class KineticSettings(BaseSettings):
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     homeassistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -3,12 +3,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
-from ingest.store.queries import MEASUREMENTS, BoutRow, MinuteRow, PromptRow, ResponseRow, round_value, with_total
+from ingest.store.queries import (
+    MEASUREMENTS,
+    PROMPT_EVENT_KINDS,
+    BoutRow,
+    DeviceRow,
+    MinuteRow,
+    OutcomeRow,
+    PostureBoutRow,
+    PromptEventRow,
+    PromptRow,
+    ResponseRow,
+    device_rows,
+    round_value,
+    with_total,
+)
 from ingest.wire import check_id
 
 
@@ -17,19 +33,27 @@ class EmbeddedQueries:
 
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()  # one statement at a time on the connection
 
-    def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        return list(self._db.execute(sql, args))
+    async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Run one query in a worker thread: a week of per-second frames is a scan the event loop (the web app's
+        live streams) should not wait on."""
+
+        def run() -> list[tuple[Any, ...]]:
+            with self._lock:
+                return list(self._db.execute(sql, args))
+
+        return await asyncio.to_thread(run)
 
     async def wearers(self) -> list[str]:
         marks = ",".join("?" * len(MEASUREMENTS))
-        rows = self._fetch(
+        rows = await self._fetch(
             f"SELECT DISTINCT json_extract(tags, '$.wearer') FROM points WHERE measurement IN ({marks})", *MEASUREMENTS
         )
         return sorted(str(r[0]) for r in rows if r[0] is not None)
 
     async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT json_extract(fields, '$.bout_start_ms'), t_ms, json_extract(fields, '$.duration_s') FROM points "
             "WHERE measurement = 'events' AND json_extract(tags, '$.wearer') = ? AND json_extract(tags, '$.kind') = "
             "'bout_ended' AND json_extract(fields, '$.posture') = 'sitting' AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
@@ -40,7 +64,7 @@ class EmbeddedQueries:
         return [BoutRow(int(a), int(b), float(c)) for a, b, c in rows]
 
     async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT t_ms, json_extract(fields, '$.id'), json_extract(tags, '$.trigger'), "
             "json_extract(fields, '$.exercise') FROM points WHERE measurement = 'prompts' AND "
             "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
@@ -51,7 +75,7 @@ class EmbeddedQueries:
         return [PromptRow(int(t), str(i), str(tr), str(ex)) for t, i, tr, ex in rows]
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT (t_ms / 60000) * 60000 AS minute, COUNT(json_extract(fields, '$.incl_deg')), "
             "AVG(json_extract(fields, '$.incl_deg')), AVG(json_extract(fields, '$.lean_deg')), "
             "AVG(json_extract(fields, '$.enmo_mg')), SUM(json_extract(fields, '$.steps')) FROM points "
@@ -66,8 +90,83 @@ class EmbeddedQueries:
             for m, n, i, le, e, s in rows
         ]
 
+    async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
+        rows = await self._fetch(
+            "SELECT json_extract(fields, '$.bout_start_ms'), t_ms, json_extract(fields, '$.posture'), "
+            "json_extract(fields, '$.duration_s') FROM points WHERE measurement = 'events' AND "
+            "json_extract(tags, '$.wearer') = ? AND json_extract(tags, '$.kind') = 'bout_ended' AND t_ms >= ? "
+            "AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [PostureBoutRow(int(a), int(b), str(p), float(d)) for a, b, p, d in rows]
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
+        rows = await self._fetch(
+            "SELECT t_ms, tags, fields FROM points WHERE measurement = 'prompt_outcomes' AND "
+            "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        out = []
+        for t, tags_text, fields_text in rows:
+            tags, fields = json.loads(tags_text), json.loads(fields_text)
+            out.append(
+                OutcomeRow(
+                    int(t),
+                    str(fields.get("prompt_id", "")),
+                    str(tags.get("trigger", "")),
+                    str(tags.get("exercise", "")),
+                    broke_1min=bool(fields.get("broke_1min")),
+                    broke_3min=bool(fields.get("broke_3min")),
+                    broke_5min=bool(fields.get("broke_5min")),
+                    acked=bool(fields.get("acked")),
+                    snoozed=bool(fields.get("snoozed")),
+                    outcome=str(fields.get("outcome", "")),
+                )
+            )
+        return out
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        rows = await self._fetch(
+            "SELECT t_ms, json_extract(tags, '$.kind'), json_extract(fields, '$.prompt_id'), json_extract(fields, "
+            "'$.trigger'), json_extract(fields, '$.bout_start_ms'), json_extract(fields, '$.reason') "
+            "FROM points WHERE measurement = 'events' AND json_extract(tags, '$.wearer') = ? AND "
+            "json_extract(tags, '$.kind') IN (?, ?, ?) AND t_ms >= ? AND t_ms < ? ORDER BY t_ms, 2",
+            check_id(wearer),
+            *PROMPT_EVENT_KINDS,
+            start_ms,
+            end_ms,
+        )
+        return [PromptEventRow(int(t), str(k), p, tr, None if b is None else int(b), r) for t, k, p, tr, b, r in rows]
+
+    async def devices(self, wearer: str) -> list[DeviceRow]:
+        wearer = check_id(wearer)
+        statuses: dict[str, tuple[int, str | None, str | None]] = {}
+        batteries: dict[str, int] = {}
+        for t, device, state, placement, battery in await self._fetch(
+            "SELECT t_ms, json_extract(tags, '$.device'), json_extract(fields, '$.state'), "
+            "json_extract(fields, '$.placement'), json_extract(fields, '$.battery_pct') FROM points "
+            "WHERE measurement = 'device_status' AND json_extract(tags, '$.wearer') = ? ORDER BY t_ms",
+            wearer,
+        ):
+            statuses[str(device)] = (int(t), state, placement)
+            if battery is not None:
+                batteries[str(device)] = int(battery)
+        frames = {
+            str(device): int(t)
+            for device, t in await self._fetch(
+                "SELECT json_extract(tags, '$.device'), MAX(t_ms) FROM points WHERE measurement = 'features' "
+                "AND json_extract(tags, '$.wearer') = ? GROUP BY 1",
+                wearer,
+            )
+        }
+        return device_rows(statuses, batteries, frames)
+
     async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT t_ms, fields FROM points WHERE measurement = 'summary_1h' AND json_extract(tags, '$.wearer') = ? "
             "AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
             check_id(wearer),
@@ -77,7 +176,7 @@ class EmbeddedQueries:
         return [{"t_ms": float(t), **{k: float(v) for k, v in json.loads(f).items()}} for t, f in rows]
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
-        rows = self._fetch(
+        rows = await self._fetch(
             "SELECT json_extract(tags, '$.exercise'), COUNT(*), SUM(json_extract(fields, '$.broke_1min')), "
             "SUM(json_extract(fields, '$.broke_3min')), SUM(json_extract(fields, '$.broke_5min')), "
             "SUM(json_extract(fields, '$.acked')) FROM points WHERE measurement = 'prompt_outcomes' "
@@ -91,7 +190,7 @@ class EmbeddedQueries:
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for measurement in MEASUREMENTS:
-            rows = self._fetch(
+            rows = await self._fetch(
                 "SELECT t_ms, tags, fields FROM points WHERE measurement = ? AND json_extract(tags, '$.wearer') = ? "
                 "ORDER BY t_ms, series",
                 measurement,
@@ -101,8 +200,9 @@ class EmbeddedQueries:
         return out
 
     async def delete(self, wearer: str) -> None:
-        with self._db:
+        with self._lock, self._db:
             self._db.execute("DELETE FROM points WHERE json_extract(tags, '$.wearer') = ?", (check_id(wearer),))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()

@@ -7,7 +7,22 @@ from typing import Any
 
 from ingest.errors import SinkRejected
 from ingest.store.influx_v1 import InfluxV1Sink
-from ingest.store.queries import MEASUREMENTS, SUMS, BoutRow, MinuteRow, PromptRow, ResponseRow, round_value, with_total
+from ingest.store.queries import (
+    MEASUREMENTS,
+    PROMPT_EVENT_KINDS,
+    SUMS,
+    BoutRow,
+    DeviceRow,
+    MinuteRow,
+    OutcomeRow,
+    PostureBoutRow,
+    PromptEventRow,
+    PromptRow,
+    ResponseRow,
+    device_rows,
+    round_value,
+    with_total,
+)
 from ingest.wire import check_id
 
 
@@ -67,6 +82,78 @@ class InfluxQLQueries:
             )
             for r in rows
         ]
+
+    async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
+        rows = await self._select(
+            f"SELECT bout_start_ms, posture, duration_s FROM events WHERE wearer = '{check_id(wearer)}' "
+            f"AND kind = 'bout_ended' AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        return [
+            PostureBoutRow(int(r["bout_start_ms"]), int(r["time"]), str(r["posture"]), float(r["duration_s"]))
+            for r in rows
+        ]
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
+        rows = await self._select(
+            "SELECT prompt_id, broke_1min, broke_3min, broke_5min, acked, snoozed, outcome FROM prompt_outcomes "
+            f"WHERE wearer = '{check_id(wearer)}' AND time >= {start_ms}ms AND time < {end_ms}ms "
+            "GROUP BY trigger, exercise"
+        )
+        out = [
+            OutcomeRow(
+                int(r["time"]),
+                str(r["prompt_id"] or ""),
+                str(r["trigger"]),
+                str(r["exercise"]),
+                broke_1min=bool(r["broke_1min"]),
+                broke_3min=bool(r["broke_3min"]),
+                broke_5min=bool(r["broke_5min"]),
+                acked=bool(r["acked"]),
+                snoozed=bool(r["snoozed"]),
+                outcome=str(r["outcome"] or ""),
+            )
+            for r in rows
+        ]
+        return sorted(out, key=lambda o: (o.t_ms, o.prompt_id))
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        kinds = " OR ".join(f"kind = '{k}'" for k in PROMPT_EVENT_KINDS)
+        rows = await self._select(
+            f"SELECT prompt_id, trigger, bout_start_ms, reason FROM events WHERE wearer = '{check_id(wearer)}' "
+            f"AND ({kinds}) AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY kind"
+        )
+        out = [
+            PromptEventRow(
+                int(r["time"]),
+                str(r["kind"]),
+                r["prompt_id"],
+                r["trigger"],
+                None if r["bout_start_ms"] is None else int(r["bout_start_ms"]),
+                r["reason"],
+            )
+            for r in rows
+        ]
+        return sorted(out, key=lambda e: (e.t_ms, e.kind))
+
+    async def devices(self, wearer: str) -> list[DeviceRow]:
+        where = f"WHERE wearer = '{check_id(wearer)}'"
+        statuses = {
+            str(r["device"]): (int(r["time"]), r["state"], r["placement"])
+            for r in await self._select(
+                f"SELECT state, placement FROM device_status {where} GROUP BY device ORDER BY time DESC LIMIT 1"
+            )
+        }
+        batteries = {
+            str(r["device"]): int(r["last"])
+            for r in await self._select(f"SELECT last(battery_pct) FROM device_status {where} GROUP BY device")
+        }
+        frames = {
+            str(r["device"]): int(r["time"])
+            for r in await self._select(
+                f"SELECT last(enmo_mg) FROM {self._sink.features_source} {where} GROUP BY device"
+            )
+        }
+        return device_rows(statuses, batteries, frames)
 
     async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
         rows = await self._select(

@@ -65,6 +65,73 @@ SUMS = ("sum", "sum_1", "sum_2", "sum_3")
 
 
 @dataclass(frozen=True, slots=True)
+class PostureBoutRow:
+    """A bout of any posture (``bout_ended`` events): sitting, standing, moving, lying; times in ms."""
+
+    start_ms: int
+    end_ms: int
+    posture: str
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """One prompt's outcome (``prompt_outcomes``, at the prompt's time): did the wearer break the bout within
+    1 / 3 / 5 min, did they press Done (acked) or Snooze; ``outcome`` in words (ingest.store.model.outcome_text)."""
+
+    t_ms: int
+    prompt_id: str
+    trigger: str
+    exercise: str
+    broke_1min: bool
+    broke_3min: bool
+    broke_5min: bool
+    acked: bool
+    snoozed: bool
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEventRow:
+    """What the alert service decided about a prompt (``events``): ``prompt_sent`` (``reason`` 'held: <why>' when
+    it waited first), ``prompt_held`` or ``prompt_cancelled`` (``reason``: why; no ``prompt_id``); ``bout_start_ms``
+    is the bout's start, the same for a prompt and its re-prompt."""
+
+    t_ms: int
+    kind: str
+    prompt_id: str | None
+    trigger: str | None
+    bout_start_ms: int | None
+    reason: str | None
+
+
+PROMPT_EVENT_KINDS = ("prompt_sent", "prompt_held", "prompt_cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """A wearer's sensor: its newest status (``state`` online/offline, ``placement``), its newest battery reading
+    (percent) and when it was last seen (ms: the newer of its newest status and its newest feature frame)."""
+
+    device: str
+    state: str | None
+    placement: str | None
+    battery_pct: int | None
+    last_seen_ms: int
+
+
+def device_rows(
+    statuses: dict[str, tuple[int, str | None, str | None]], batteries: dict[str, int], frames: dict[str, int]
+) -> list[DeviceRow]:
+    """Device rows from per-device parts: newest status (time, state, placement), battery, newest frame time."""
+    rows = []
+    for device in sorted(set(statuses) | set(frames)):
+        status_ms, state, placement = statuses.get(device, (0, None, None))
+        rows.append(DeviceRow(device, state, placement, batteries.get(device), max(status_ms, frames.get(device, 0))))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
 class MinuteRow:
     t_ms: int  # start of the minute
     frames: int
@@ -97,6 +164,22 @@ class Queries(Protocol):
     async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]: ...
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]: ...
+
+    async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
+        """Every bout (any posture) that ended in ``[start_ms, end_ms)``, in time order."""
+        ...
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
+        """Each prompt's outcome, for prompts created in ``[start_ms, end_ms)``, in time order."""
+        ...
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        """Prompts sent, held and cancelled in ``[start_ms, end_ms)``, in time order (then by kind)."""
+        ...
+
+    async def devices(self, wearer: str) -> list[DeviceRow]:
+        """The wearer's sensors (any with a status or a feature frame stored), by device id."""
+        ...
 
     async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
         """The hourly summaries (summary_1h): ``{"t_ms": hour start, metric: value, ...}`` in time order."""

@@ -122,3 +122,65 @@ def test_export_and_delete_one_wearer_on_both_stores(influxd: Server, unique: st
         embedded.close()
 
     asyncio.run(run())
+
+
+def test_bouts_outcomes_and_devices_agree_between_influxdb_and_the_embedded_store(
+    influxd: Server, unique: str, tmp_path: Path
+) -> None:
+    """The web app's queries (kinetic serve): every posture's bouts, each prompt's outcome, each sensor's status."""
+
+    async def run() -> None:
+        influx, embedded = await both(influxd, unique, tmp_path)
+        start = parse_scenario(DAY).start_ms
+        end = start + 24 * 3600_000
+        status = [
+            Point.make(
+                "device_status",
+                {"wearer": "w1", "device": "w1-trunk"},
+                {"state": "online", "battery_pct": 81, "placement": "trunk"},
+                start - 60_000,
+            ),
+            Point.make("device_status", {"wearer": "w1", "device": "w1-trunk"}, {"state": "offline"}, start + 60_000),
+        ]
+        sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
+        await sink.write(status)
+        await sink.aclose()
+        embedded_sink = EmbeddedSink(tmp_path / "k.sqlite")
+        await embedded_sink.write(status)
+        await embedded_sink.aclose()
+        for wearer in ("w1", "w2"):
+            assert await influx.bouts(wearer, start, end) == await embedded.bouts(wearer, start, end)
+            assert await influx.outcomes(wearer, start, end) == await embedded.outcomes(wearer, start, end)
+            assert await influx.devices(wearer) == await embedded.devices(wearer)
+            assert await influx.prompt_events(wearer, start, end) == await embedded.prompt_events(wearer, start, end)
+        # w1: the lean prompt, its re-prompt (same bout), the sitting prompt held by the cap of 2 per hour, then sent
+        w1 = await embedded.prompt_events("w1", start, end)
+        sent = [e for e in w1 if e.kind == "prompt_sent"]
+        assert [e.trigger for e in sent] == ["lean", "lean", "sitting"]
+        assert sent[0].bout_start_ms == sent[1].bout_start_ms
+        held = [e for e in w1 if e.kind == "prompt_held"]
+        assert held and held[0].trigger == "sitting" and held[0].reason and held[0].prompt_id is None
+        # w1: walk 3m, sit 40m, walk 5m, sit 35m, stand 2m (the last bout closed at the end of data)
+        bouts = await embedded.bouts("w1", start, end)
+        assert [(b.posture, round(b.duration_s / 60)) for b in bouts if b.duration_s >= 120] == [
+            ("moving", 3),
+            ("sitting", 40),
+            ("moving", 5),
+            ("sitting", 35),
+            ("standing", 2),
+        ]
+        # w2 walks 1 min after its one prompt: moved within 1 min
+        (w2,) = await influx.outcomes("w2", start, end)
+        assert (w2.trigger, w2.broke_1min, w2.broke_5min, w2.acked) == ("sitting", True, True, False)
+        assert w2.outcome == "moved within 1 min"
+        assert [o.prompt_id for o in await influx.outcomes("w1", start, end)] == [
+            p.id for p in await influx.prompts("w1", start, end)
+        ]
+        # w1's sensor: the newest status says offline, the battery is the newest reading, last seen = last frame
+        (trunk,) = await influx.devices("w1")
+        last_frame = (await influx.minutes("w1", start, end))[-1].t_ms + 59_000
+        assert (trunk.device, trunk.state, trunk.placement, trunk.battery_pct) == ("w1-trunk", "offline", None, 81)
+        assert trunk.last_seen_ms == last_frame
+        embedded.close()
+
+    asyncio.run(run())

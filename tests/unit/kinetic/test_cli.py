@@ -10,6 +10,7 @@ import pytest
 from alerts import cli as alerts_cli
 from dashboards import cli as dashboards_cli
 from dashboards.homeassistant import cli as homeassistant_cli
+from dashboards.web import cli as web_cli
 from ingest import cli as ingest_cli
 from ingest.wire import MAX_SNOOZE_MIN, CommandV1
 from kinetic.cli import build_parser, main
@@ -31,6 +32,7 @@ COMMANDS = {
     "config",
     "homeassistant",  # issue 15 item 4
     "store",  # issue 20 item 1: least-privilege InfluxDB users
+    "serve",  # issue 16 item 1
 }
 
 
@@ -49,12 +51,14 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
         "alerts": set(alerts_cli.COMMANDS),
         "dashboards": set(dashboards_cli.COMMANDS),
         "dashboards.homeassistant": set(homeassistant_cli.COMMANDS),
+        "dashboards.web": set(web_cli.COMMANDS),
     }
     assert owned == {
         "ingest": {"simulate", "bridge", "collect", "phone", "store"},
         "alerts": {"alerts", "prompts", "calibrate", "evaluate"},
         "dashboards": {"report", "dashboards"},
         "dashboards.homeassistant": {"homeassistant"},
+        "dashboards.web": {"serve"},
     }
     # the composition root's own: the demo and data rights run every package, config shows every package's settings
     assert COMMANDS - set().union(*owned.values()) == {"demo", "data", "config"}
@@ -65,6 +69,7 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
             "alerts": alerts_cli,
             "dashboards": dashboards_cli,
             "dashboards.homeassistant": homeassistant_cli,
+            "dashboards.web": web_cli,
         }
         clis[package].add_parsers(sub)
         assert set(sub.choices) == names, package

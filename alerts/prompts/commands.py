@@ -1,0 +1,90 @@
+"""What a person asks about their prompts -> the ``CommandV1`` the alert service obeys, with every check done before
+anything is sent. Pure: the time arrives as ``at`` (the caller's clock, as a button press has no event time).
+
+One function for every front end that acts on prompts (``kinetic prompts``, ``kinetic serve``'s buttons and settings
+form), so a command from the web is the same message, refused for the same reasons, as one from the command line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from alerts.errors import AlertsError, PolicyError
+from alerts.prompts.policy.model import PromptPolicy, merge
+from ingest.wire import CommandV1, describe_validation_error
+
+PromptAction = Literal["done", "snooze", "pause", "resume", "policy"]
+PROMPT_ACTIONS: tuple[PromptAction, ...] = ("done", "snooze", "pause", "resume", "policy")
+MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no time given)
+DEFAULT = "default"  # a policy override's value that removes the override
+
+
+class CommandRefused(AlertsError):
+    """A prompt command that would be refused: the message is one line naming the input and what is expected."""
+
+
+def check_minutes(value: float, what: str) -> float:
+    """A number of minutes above 0 and at most ``MAX_PAUSE_MIN`` (30 days); NaN and infinity are refused."""
+    if not (math.isfinite(value) and 0 < value <= MAX_PAUSE_MIN):
+        raise CommandRefused(f"{what} {value!r}: minutes must be above 0 and at most {MAX_PAUSE_MIN} (30 days)")
+    return value
+
+
+def prompt_command(
+    action: str,
+    wearer: str,
+    at: datetime,
+    *,
+    source: str,
+    prompt_id: str | None = None,
+    minutes: float | None = None,
+    pause_for_min: float | None = None,
+    until: datetime | str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    policy: PromptPolicy | None = None,
+) -> CommandV1:
+    """The command for ``action`` (``done`` -> ``ack``, ``snooze``, ``pause``, ``resume``, ``policy``) at ``at``
+    (timezone-aware).
+
+    ``snooze``: ``minutes`` (None: the wearer's ``snooze_min``). ``pause``: ``pause_for_min`` minutes from ``at``, or
+    ``until`` (ISO 8601 with an offset, or a datetime), or neither (until ``resume``). ``policy``: ``settings``, the
+    keys of docs/prompts.md (``"default"`` removes an override), checked against ``policy`` (the wearer's effective
+    policy; default: the built-in one) so a bad key or value is refused here, naming it. Raises CommandRefused.
+    """
+    if action not in PROMPT_ACTIONS:
+        raise CommandRefused(f"action {action!r}: expected one of {', '.join(PROMPT_ACTIONS)}")
+    kind = "ack" if action == "done" else action
+    fields: dict[str, Any] = {"source": source}
+    if kind in ("ack", "snooze"):
+        fields["prompt_id"] = prompt_id
+    if kind == "snooze" and minutes is not None:
+        fields["minutes"] = check_minutes(minutes, "snooze minutes")
+    if kind == "pause":
+        if pause_for_min is not None and until is not None:
+            raise CommandRefused("pause: give a number of minutes or a time to pause until, not both")
+        if pause_for_min is not None:
+            fields["until"] = at + timedelta(minutes=check_minutes(pause_for_min, "pause minutes"))
+        elif isinstance(until, str):
+            try:
+                fields["until"] = datetime.fromisoformat(until)
+            except ValueError as exc:
+                raise CommandRefused(f"pause until {until!r}: {exc} (expected ISO 8601 with an offset)") from None
+        elif until is not None:
+            fields["until"] = until
+    if kind == "policy":
+        overrides = dict(settings or {})
+        check = {k: v for k, v in overrides.items() if v != DEFAULT}
+        try:  # one line naming the bad key, before anything is sent
+            merge(policy or PromptPolicy(), check, "settings")
+        except PolicyError as exc:
+            raise CommandRefused(str(exc)) from None
+        fields["settings"] = overrides
+    try:
+        return CommandV1(kind=kind, wearer=wearer, at=at, **fields)
+    except ValidationError as exc:
+        raise CommandRefused(f"{action}: {describe_validation_error(exc)}") from None

@@ -1,0 +1,522 @@
+"""The web app of ``kinetic serve``: Starlette routes over the query layer, the live board and a command publisher.
+
+Pages (docs/web.md): ``/`` the wearers; ``/w/<wearer>/today`` (live over server-sent events from ``/live``),
+``/prompts`` (history; Done, Snooze 10 min, Pause 1 h / until a time, Resume), ``/week`` (the weekly report of any
+ISO week and the last 8 weeks' trend), ``/settings`` (the policy, edited with validation; devices).
+
+Safety: health data. Listening beyond loopback needs a token (``service.check_bind``); with a token every page but
+``/login`` and ``/static`` needs the session cookie a login gives. Forms carry a CSRF token that must equal the
+``kinetic_csrf`` cookie (SameSite=Strict) and a cross-site ``Origin`` is refused. Every response says
+``Content-Security-Policy: default-src 'self'`` (no third-party request can be made). Bad input (an unknown wearer,
+a malformed week, a bad form value) is a 4xx with one line naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sse_starlette import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from alerts.prompts.commands import CommandRefused, prompt_command
+from dashboards.report import render
+from dashboards.report.weekly import weekly_report
+from dashboards.web import views
+from dashboards.web.live import LiveBoard
+from ingest.errors import IngestError, WireError
+from ingest.store.queries import Queries, unknown_wearer
+from ingest.wire import CommandV1, check_id
+
+_LOGGER = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "kinetic_session"
+CSRF_COOKIE = "kinetic_csrf"
+SNOOZE_MIN = 10.0
+PAUSE_MIN = 60.0
+SOURCE = "web"
+KNOWN_TTL_S = 10.0
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+)
+
+Publish = Callable[[CommandV1], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+
+class LiveHub:
+    """Who waits for which wearer's changes: each server-sent-events stream has a queue of size 1 (a newer change
+    replaces an unsent one: a page wants the newest state, not every step)."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, set[asyncio.Queue[None]]] = {}
+
+    def subscribe(self, wearer: str) -> asyncio.Queue[None]:
+        queue: asyncio.Queue[None] = asyncio.Queue(maxsize=1)
+        self._queues.setdefault(wearer, set()).add(queue)
+        return queue
+
+    def unsubscribe(self, wearer: str, queue: asyncio.Queue[None]) -> None:
+        self._queues.get(wearer, set()).discard(queue)
+
+    def notify(self, wearer: str) -> None:
+        for queue in self._queues.get(wearer, ()):
+            if queue.empty():
+                queue.put_nowait(None)
+
+
+@dataclass
+class WebState:
+    """What the routes use: the query layer, the live board fed from MQTT, the hub, how to send a command."""
+
+    queries: Queries
+    board: LiveBoard
+    publish: Publish
+    hub: LiveHub = field(default_factory=LiveHub)
+    token: str | None = None
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+    sessions: set[str] = field(default_factory=set)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)  # set on stop: the live streams end
+    _known: tuple[float, list[str]] | None = None
+
+    async def stored_wearers(self) -> list[str]:
+        """The store's wearers, asked at most every KNOWN_TTL_S (on the embedded store it is a scan of every point)."""
+        now = time.monotonic()
+        if self._known is None or now - self._known[0] > KNOWN_TTL_S:
+            self._known = (now, await self.queries.wearers())
+        return self._known[1]
+
+
+class Guard:
+    """ASGI middleware: the login check (when a token is set) and the security headers on every response."""
+
+    def __init__(self, app: ASGIApp, state: WebState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if self.state.token is not None and path != "/login" and not path.startswith("/static/"):
+            session = Request(scope).cookies.get(SESSION_COOKIE)
+            if session not in self.state.sessions:
+                response: Response = (
+                    RedirectResponse("/login", status_code=303)
+                    if scope["method"] == "GET"
+                    else PlainTextResponse("log in first: the session cookie is missing or expired\n", 401)
+                )
+                await response(scope, receive, self._with_headers(send))
+                return
+        await self.app(scope, receive, self._with_headers(send))
+
+    @staticmethod
+    def _with_headers(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"cache-control", b"no-store"),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return wrapped
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def _csrf(request: Request) -> str:
+    token = request.cookies.get(CSRF_COOKIE)
+    return token if token and len(token) == 43 else secrets.token_urlsafe(32)
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    csrf = _csrf(request)
+    response = templates.TemplateResponse(request, name, {**context, "csrf": csrf}, status_code=status)
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form, once its CSRF token and origin are checked (403 otherwise)."""
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if origin is not None and origin != own:
+        raise HTTPException(403, f"a form from {origin[:80]!r} is refused: only this app's own pages may post")
+    form = await request.form()
+    sent, cookie = form.get("csrf"), request.cookies.get(CSRF_COOKIE)
+    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent, cookie):
+        raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page and try again")
+    return form
+
+
+def _text(form: FormData, name: str, limit: int = 200) -> str:
+    value = form.get(name, "")
+    if not isinstance(value, str):
+        raise HTTPException(400, f"form field {name!r} must be text")
+    if len(value) > limit:
+        raise HTTPException(400, f"form field {name!r}: at most {limit} characters")
+    return value
+
+
+async def _wearer(request: Request) -> str:
+    """The path's wearer: a valid id (400) that the store or the live stream knows (404)."""
+    raw = request.path_params["wearer"]
+    try:
+        wearer = check_id(raw)
+    except WireError:
+        raise HTTPException(
+            400, f"wearer {raw[:64]!r} is not a wearer id (lower-case letters, digits, - and _)"
+        ) from None
+    state = _state(request)
+    if wearer in state.board.wearers():
+        return wearer
+    known = await state.stored_wearers()
+    if wearer not in known:
+        raise HTTPException(404, str(unknown_wearer(wearer, [*known, *state.board.wearers()], "this app's store")))
+    return wearer
+
+
+def _zone(state: WebState, wearer: str) -> ZoneInfo:
+    return state.board.policy(wearer).zone
+
+
+def _day(request: Request, state: WebState, wearer: str) -> date:
+    """The ``day`` parameter, else the wearer's current day: the newest data's (the demo's day), else today's."""
+    text = request.query_params.get("day")
+    if text:
+        try:
+            return views.parse_day(text)
+        except views.BadInput as exc:
+            raise HTTPException(400, str(exc)) from None
+    live = state.board.get(wearer)
+    now_ms = live.now_ms if live and live.now_ms else round(state.clock().timestamp() * 1000)
+    return views.local_day(now_ms, _zone(state, wearer))
+
+
+def _nav(wearer: str, page: str, day: date | None = None) -> dict[str, Any]:
+    return {"wearer": wearer, "page": page, "day": day.isoformat() if day else None}
+
+
+async def index(request: Request) -> Response:
+    state = _state(request)
+    wearers = sorted({*await state.stored_wearers(), *state.board.wearers()})
+    if len(wearers) == 1:
+        return RedirectResponse(f"/w/{wearers[0]}/today", status_code=303)
+    return _page(request, "index.html", {"wearers": wearers, "page": "index", "wearer": None})
+
+
+async def today(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+    day = _day(request, state, wearer)
+    context = {
+        **_nav(wearer, "today", day),
+        "previous": (day - timedelta(days=1)).isoformat(),
+        "next": (day + timedelta(days=1)).isoformat(),
+        "snapshot": state.board.snapshot(wearer),
+    }
+    return _page(request, "today.html", context)
+
+
+async def today_json(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+    day = _day(request, state, wearer)
+    zone = _zone(state, wearer)
+    start, end = views.day_bounds(day, zone)
+    q = state.queries
+    data = views.today_data(
+        zone,
+        day,
+        await q.bouts(wearer, start, end + 24 * 3_600_000),  # a bout that ends tomorrow began today
+        await q.minutes(wearer, start, end),
+        await q.prompts(wearer, start, end),
+        await q.outcomes(wearer, start, end),
+    )
+    return JSONResponse({**data, "live": state.board.snapshot(wearer)})
+
+
+async def live(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        queue = state.hub.subscribe(wearer)
+        closing = asyncio.ensure_future(state.closing.wait())
+        try:
+            while not state.closing.is_set():
+                yield {"event": "live", "data": _json(state.board.snapshot(wearer))}
+                change = asyncio.ensure_future(queue.get())
+                await asyncio.wait({change, closing}, return_when=asyncio.FIRST_COMPLETED)
+                change.cancel()
+        finally:
+            closing.cancel()
+            state.hub.unsubscribe(wearer, queue)
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def prompts_page(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+    day = _day(request, state, wearer)
+    zone = _zone(state, wearer)
+    start, end = views.day_bounds(day, zone)
+    start -= 6 * 24 * 3_600_000  # the week up to the day
+    events = await state.queries.prompt_events(wearer, start, end)
+    items = views.prompt_items(
+        await state.queries.prompts(wearer, start, end), await state.queries.outcomes(wearer, start, end), zone, events
+    )
+    context = {
+        **_nav(wearer, "prompts", day),
+        "items": items,
+        "waits": views.wait_items(events, zone),
+        "snapshot": state.board.snapshot(wearer),
+        "sent": request.query_params.get("sent", "")[:20],
+        "timezone": state.board.policy(wearer).timezone,
+    }
+    return _page(request, "prompts.html", context)
+
+
+def _local_until(text: str, zone: ZoneInfo) -> datetime:
+    """A ``datetime-local`` field ('2026-11-23T15:30') in the wearer's zone."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(
+            400, f"pause until {text[:40]!r}: expected a date and time such as 2026-11-23T15:30"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+async def command(request: Request) -> Response:
+    """A button on the Prompts or Today page -> the CLI's command (alerts.prompts.commands) on MQTT."""
+    state = _state(request)
+    wearer = await _wearer(request)
+    form = await _form(request)
+    action = _text(form, "action", 20)
+    prompt_id = _text(form, "prompt_id", 128) or None
+    until_text = _text(form, "until", 40)
+    kwargs: dict[str, Any] = {}
+    if action == "snooze":
+        kwargs["minutes"] = SNOOZE_MIN
+    elif action == "pause_1h":
+        action, kwargs["pause_for_min"] = "pause", PAUSE_MIN
+    elif action == "pause" and until_text:
+        kwargs["until"] = _local_until(until_text, _zone(state, wearer))
+    elif action not in ("done", "resume"):
+        raise HTTPException(400, f"action {action!r}: expected done, snooze, pause_1h, pause (with until) or resume")
+    try:
+        cmd = prompt_command(action, wearer, state.clock(), source=SOURCE, prompt_id=prompt_id, **kwargs)
+    except CommandRefused as exc:
+        raise HTTPException(400, f"{action}: {exc}") from None
+    await _send(state, cmd)
+    back = _text(form, "back", 200)
+    target = back if back.startswith(f"/w/{wearer}/") and "//" not in back else f"/w/{wearer}/prompts"
+    separator = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{separator}{urlencode({'sent': action})}", status_code=303)
+
+
+async def _send(state: WebState, cmd: CommandV1) -> None:
+    try:
+        await state.publish(cmd)
+    except IngestError as exc:
+        raise HTTPException(503, f"the command could not be sent: {exc}") from None
+    _LOGGER.info("web %s: %s sent", cmd.wearer, cmd.kind)
+
+
+async def week_page(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+    zone = _zone(state, wearer)
+    week = request.query_params.get("week") or views.iso_week(_day(request, state, wearer))
+    try:
+        monday = views.parse_week(week)
+    except views.BadWeek as exc:
+        raise HTTPException(400, str(exc).replace("--week", "week")) from None
+    first = monday - timedelta(weeks=views.TREND_WEEKS - 1)
+    hours = await state.queries.hours(
+        wearer, views.day_start_ms(first, zone), views.day_start_ms(monday + timedelta(days=7), zone)
+    )
+    trend = views.week_trend(monday, zone, hours)
+    context = {
+        **_nav(wearer, "week"),
+        "week": views.iso_week(monday),
+        "previous": views.iso_week(monday - timedelta(weeks=1)),
+        "next": views.iso_week(monday + timedelta(weeks=1)),
+        "trend": trend,
+    }
+    return _page(request, "week.html", context)
+
+
+async def week_report(request: Request) -> Response:
+    """The weekly report's HTML (dashboards.report) for the ``week`` parameter, shown in the Week page's frame."""
+    state = _state(request)
+    wearer = await _wearer(request)
+    week = request.query_params.get("week", "")
+    try:
+        views.parse_week(week)
+        report = await weekly_report(state.queries, wearer, week, state.board.policy(wearer).timezone)
+    except views.BadWeek as exc:
+        raise HTTPException(400, str(exc).replace("--week", "week")) from None
+    return HTMLResponse(render.html(report))
+
+
+async def week_json(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+    zone = _zone(state, wearer)
+    try:
+        monday = views.parse_week(request.query_params.get("week", ""))
+    except views.BadWeek as exc:
+        raise HTTPException(400, str(exc).replace("--week", "week")) from None
+    first = monday - timedelta(weeks=views.TREND_WEEKS - 1)
+    hours = await state.queries.hours(
+        wearer, views.day_start_ms(first, zone), views.day_start_ms(monday + timedelta(days=7), zone)
+    )
+    trend = views.week_trend(monday, zone, hours)
+
+    def series(name: str) -> list[float | None]:
+        return [getattr(t, name) if t.has_data else None for t in trend]  # no data: a gap, not a zero
+
+    names = ("worn_h", "sitting_h", "breaks", "bouts_60_plus", "lean_10deg_min")
+    return JSONResponse({"weeks": [t.week for t in trend], **{name: series(name) for name in names}})
+
+
+async def settings_page(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+    return await _settings(request, state, wearer, None, {}, request.query_params.get("saved") == "1")
+
+
+async def _settings(
+    request: Request,
+    state: WebState,
+    wearer: str,
+    values: dict[str, str] | None,
+    errors: dict[str, str],
+    saved: bool,
+    status: int = 200,
+) -> Response:
+    policy = state.board.policy(wearer)
+    context = {
+        **_nav(wearer, "settings"),
+        "fields": views.POLICY_FORM,
+        "values": values or views.policy_form_values(policy),
+        "errors": errors,
+        "saved": saved,
+        "devices": views.device_items(await state.queries.devices(wearer), policy.zone),
+    }
+    return _page(request, "settings.html", context, status)
+
+
+async def settings_post(request: Request) -> Response:
+    state = _state(request)
+    wearer = await _wearer(request)
+    form = await _form(request)
+    values = {name: _text(form, name) for name in views.POLICY_FORM if name in form}
+    policy = state.board.policy(wearer)
+    overrides, errors = views.policy_overrides(policy, values)
+    if errors:
+        return await _settings(
+            request, state, wearer, {**views.policy_form_values(policy), **values}, errors, False, 400
+        )
+    if overrides:
+        try:
+            cmd = prompt_command("policy", wearer, state.clock(), source=SOURCE, settings=overrides, policy=policy)
+        except CommandRefused as exc:
+            raise HTTPException(400, str(exc)) from None
+        await _send(state, cmd)
+        state.board.feed(cmd)  # shown at once; the alert service gets the same command
+    return RedirectResponse(f"/w/{wearer}/settings?saved=1", status_code=303)
+
+
+async def login_page(request: Request) -> Response:
+    return _page(request, "login.html", {"page": "login", "wearer": None, "failed": False})
+
+
+async def login_post(request: Request) -> Response:
+    state = _state(request)
+    form = await _form(request)
+    given = _text(form, "token", 400)
+    if state.token is None or not hmac.compare_digest(given.encode(), state.token.encode()):
+        return _page(request, "login.html", {"page": "login", "wearer": None, "failed": True}, 401)
+    session = secrets.token_urlsafe(32)
+    state.sessions.add(session)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return PlainTextResponse(f"{exc.detail}\n", exc.status_code)
+
+
+async def _ingest_error(request: Request, exc: Exception) -> Response:
+    _LOGGER.warning("web %s: the store could not answer (%s)", request.url.path, exc)
+    return PlainTextResponse(f"the store could not answer: {exc}\n", 503)
+
+
+def build_app(state: WebState) -> Starlette:
+    """The app over ``state``; ``app.state.web`` is it."""
+    routes = [
+        Route("/", index),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login_post, methods=["POST"]),
+        Route("/w/{wearer}/today", today),
+        Route("/w/{wearer}/today.json", today_json),
+        Route("/w/{wearer}/live", live),
+        Route("/w/{wearer}/prompts", prompts_page),
+        Route("/w/{wearer}/command", command, methods=["POST"]),
+        Route("/w/{wearer}/week", week_page),
+        Route("/w/{wearer}/week.json", week_json),
+        Route("/w/{wearer}/week/report", week_report),
+        Route("/w/{wearer}/settings", settings_page, methods=["GET"]),
+        Route("/w/{wearer}/settings", settings_post, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, IngestError: _ingest_error},
+    )
+    app.state.web = state
+    app.add_middleware(Guard, state=state)
+    return app

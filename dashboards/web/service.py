@@ -1,0 +1,207 @@
+"""``kinetic serve``: the web app (uvicorn) and its MQTT link in one task group, until ``stop``.
+
+The MQTT side (clean session: the live state is rebuilt from what comes next and the store holds the rest) reads
+events, prompts and commands (QoS 1), device status (retained) and feature batches (QoS 0: their times are the
+wearer's clock, their lean the live lean), folds them into the ``LiveBoard`` and wakes the pages that show that
+wearer. A message it cannot take is counted, logged and dead-lettered (``<root>/v1/_deadletter/web``); the loop goes
+on. The buttons' commands go out on the same connection (``<root>/v1/<wearer>/commands``, QoS 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from alerts.engine import policy_book
+from dashboards.web.app import LiveHub, WebState, build_app
+from dashboards.web.live import LiveBoard
+from dashboards.web.settings import WebConfig, WebSettings, is_loopback
+from ingest.errors import ConfigError, IngestError, WireError
+from ingest.mqtt import DeadLetters, MqttClient, Publisher, message_batches, payload_bytes, serve
+from ingest.store.export import open_queries
+from ingest.store.queries import Queries
+from ingest.wire import CommandV1, FeatureBatchV1, Topics, decode, encode, frames_not_ahead, retained_command_problem
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE = "web"
+Clock = Callable[[], float]
+
+
+def check_bind(web: WebSettings) -> None:
+    """Refuse to listen beyond loopback without a token: the pages show health data and act for the wearer."""
+    if not is_loopback(web.host) and web.token is None:
+        raise ConfigError(
+            f"setting KINETIC_WEB__HOST={web.host!r} is not a loopback address: set KINETIC_WEB__TOKEN (16 characters "
+            "or more) so that only people with it can see and act, or keep the default 127.0.0.1"
+        )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free one); ConfigError naming the setting if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): choose another KINETIC_WEB__PORT / KINETIC_WEB__HOST"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class WebCounters:
+    messages: int = 0
+    commands_sent: int = 0
+
+
+class WebLink:
+    """The web app's MQTT side: folds what comes into the live board, sends the buttons' commands."""
+
+    def __init__(
+        self, *, topics: Topics, board: LiveBoard, hub: LiveHub, max_ahead_ms: int | None, clock: Clock = time.time
+    ) -> None:
+        self.topics = topics
+        self.board = board
+        self.hub = hub
+        self.max_ahead_ms = max_ahead_ms
+        self.clock = clock
+        self.dead_letters = DeadLetters(SERVICE, topics)
+        self.counters = WebCounters()
+        self.ready = asyncio.Event()
+        self._client: MqttClient | None = None
+
+    async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
+        t = self.topics
+        for topic_filter in (t.all_events(), t.all_prompts(), t.all_commands(), t.all_status()):
+            await client.subscribe(topic_filter, qos=1)
+        await client.subscribe(t.all_features(), qos=0)
+        self._client = client
+        self.ready.set()
+        _LOGGER.info("%s: following %s", SERVICE, t.base)
+        consume = asyncio.create_task(self._consume(client), name=f"{SERVICE}-consume")
+        stopped = asyncio.create_task(stop.wait(), name=f"{SERVICE}-stop")
+        try:
+            done, _ = await asyncio.wait({consume, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            self._client = None
+            self.ready.clear()
+            for task in (consume, stopped):
+                task.cancel()
+            await asyncio.gather(consume, stopped, return_exceptions=True)
+
+    async def _consume(self, client: MqttClient) -> None:
+        async for batch in message_batches(client):
+            for message in batch:
+                await self.handle(client, str(message.topic), payload_bytes(message), message.retain)
+
+    async def handle(self, publisher: Publisher, topic: str, payload: bytes, retained: bool = False) -> None:
+        """One message from the broker; what it refuses is dead-lettered with the reason, never raised."""
+        self.counters.messages += 1
+        if not payload:  # a retained message cleared (kinetic data delete)
+            return
+        try:
+            _, message = decode(self.topics, topic, payload)
+            if isinstance(message, CommandV1) and retained:
+                raise WireError(retained_command_problem())
+            if isinstance(message, FeatureBatchV1):
+                kept, reason = frames_not_ahead(message.frames, int(self.clock() * 1000), self.max_ahead_ms)
+                if reason is not None:
+                    if not kept:
+                        raise WireError(reason)
+                    message = message.model_copy(update={"frames": kept})
+            wearer = self.board.feed(message)
+            if wearer is not None:
+                self.hub.notify(wearer)
+        except WireError as exc:
+            await self.dead_letters.send(publisher, topic, payload, str(exc))
+        except Exception as exc:  # a bug the data found: this message is set aside, the app goes on
+            _LOGGER.exception("%s %s: handling failed, dead-lettered", SERVICE, topic)
+            await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+
+    async def publish(self, command: CommandV1) -> None:
+        """Send a command to the alert service; IngestError while the broker is not reached."""
+        client = self._client
+        if client is None:
+            raise IngestError("the MQTT broker is not connected right now: try again in a moment")
+        await client.publish(self.topics.commands(command.wearer), encode(command), qos=1)
+        self.counters.commands_sent += 1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the process's SIGINT/SIGTERM set ``stop`` (ingest.process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_web(
+    settings: WebConfig,
+    stop: asyncio.Event,
+    *,
+    on_listening: Callable[[str], None] | None = None,
+    queries: Queries | None = None,
+    max_ahead_ms: int | None = -1,
+) -> None:
+    """``kinetic serve`` until ``stop``: the pages on ``settings.web.host:port`` over the configured store and the
+    MQTT broker of ``settings.mqtt``. ``on_listening`` gets the URL once the socket listens. ``queries`` replaces
+    the store's (the demo passes its own); ``max_ahead_ms`` (default: the clock setting) None for a replayed day."""
+    check_bind(settings.web)
+    close = None
+    if queries is None:
+        queries, close = open_queries(settings.store, settings.influx)
+    topics = Topics(settings.mqtt.topic_root)
+    board = LiveBoard(policy_book(settings.alerts))
+    hub = LiveHub()
+    link = WebLink(
+        topics=topics,
+        board=board,
+        hub=hub,
+        max_ahead_ms=settings.clock.max_ahead_ms if max_ahead_ms == -1 else max_ahead_ms,
+    )
+    token = settings.web.token.get_secret_value() if settings.web.token else None
+    state = WebState(queries=queries, board=board, publish=link.publish, hub=hub, token=token)
+    sock = bind_socket(settings.web.host, settings.web.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    # a browser's open live stream would hold a graceful shutdown forever: the streams end on ``closing``, and
+    # what is still open after 3 s is closed
+    config = uvicorn.Config(
+        build_app(state), log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=3
+    )
+    server = _Server(config)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(
+                serve(link.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-web", stop, clean_session=True),
+                name=f"{SERVICE}-mqtt",
+            )
+            http = group.create_task(server.serve(sockets=[sock]), name=f"{SERVICE}-http")
+            while not server.started and not http.done():
+                await asyncio.sleep(0.02)
+            url = f"http://{shown}:{port}/"
+            _LOGGER.info("%s: listening on %s", SERVICE, url)
+            if on_listening is not None:
+                on_listening(url)
+            await stop.wait()
+            state.closing.set()
+            server.should_exit = True
+    finally:
+        sock.close()
+        if close is not None:
+            await close()

@@ -1,0 +1,59 @@
+"""Settings of ``kinetic serve`` (KINETIC_WEB__...)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from alerts.settings import AlertsSettings
+from ingest.settings import ClockSettings, InfluxSettings, MqttSettings, StoreSettings
+
+LOOPBACK_HOSTS = frozenset({"localhost"})
+
+
+class WebSettings(BaseModel):
+    """Where the web app listens and who may use it. Health data: loopback only unless a token is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        max_length=253,
+        description="address to listen on; any address but loopback (127.0.0.1, ::1, localhost) needs a token",
+    )
+    port: int = Field(default=8765, ge=0, le=65535, description="TCP port (0: any free port, printed at start)")
+    token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="the password a browser gives once (then a session cookie); needed to listen beyond loopback",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WebConfig(Protocol):
+    """The sections of the root settings (``kinetic.settings.KineticSettings``) that ``kinetic serve`` reads."""
+
+    @property
+    def mqtt(self) -> MqttSettings: ...
+    @property
+    def store(self) -> StoreSettings: ...
+    @property
+    def influx(self) -> InfluxSettings: ...
+    @property
+    def clock(self) -> ClockSettings: ...
+    @property
+    def alerts(self) -> AlertsSettings: ...
+    @property
+    def web(self) -> WebSettings: ...

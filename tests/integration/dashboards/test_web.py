@@ -1,0 +1,577 @@
+"""``kinetic serve`` as a real process on a free loopback port, over an embedded store holding a scripted day and a
+real Mosquitto, driven by Debian's Chromium through Playwright (issue 16 items 1 and 5): every page loads with no
+console error and no request beyond the app; the live card follows events and frames published on the broker; Done
+and Pause publish the CLI's commands (read back from the broker); the Week page renders the weekly report of an ISO
+week; bad input is a 4xx with one line; a non-loopback bind without a token refuses to start.
+
+Not run here: a phone's browser (the pages are plain HTML and CSS with a viewport; only Chromium on Linux drove them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from alerts.engine import AlertEngine, EngineConfig
+from alerts.prompts.catalog import load_catalog
+from ingest.simulate.scenario import parse_scenario
+from ingest.simulate.synth import batches_for
+from ingest.store.embedded import EmbeddedSink
+from ingest.store.model import points_for
+from ingest.store.points import Point
+from ingest.wire import CommandV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1, Topics, encode
+from tests.support.processes import Proc
+from tests.support.servers import Server
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+DAY = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: w1
+    placement: trunk
+    segments: [walk 3m, sit 40m lean_left 12deg, walk 5m, sit 35m, stand 2m]
+"""
+DAY_DATE = "2026-11-23"
+OPEN_PROMPT_AT = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # stored without an outcome yet: Done and Snooze apply
+AXE = Path(__file__).resolve().parents[2] / "fixtures" / "axe-core-4.14.1" / "axe.min.js"
+WEEK = "2026-W48"
+
+
+def seed(path: Path) -> None:
+    """The scripted day through the real engine into an embedded store, and a sensor's status with its battery."""
+    scenario = parse_scenario(DAY)
+    engine = AlertEngine(EngineConfig(), load_catalog())
+    points: list[Point] = []
+    for script in scenario.wearers:
+        for batch in batches_for(scenario, script, 30):
+            points.extend(points_for(batch, 0))
+            for output in engine.process(batch):
+                points.extend(points_for(output, 0))
+        for output in engine.close(script.wearer):
+            points.extend(points_for(output, 0))
+    open_prompt = PromptV1(
+        id="w1-open",
+        wearer="w1",
+        trigger="sitting",
+        exercise="sit-to-stand",
+        title="Stand up",
+        text="Stand up now.",
+        created=OPEN_PROMPT_AT,
+        expires=OPEN_PROMPT_AT + timedelta(minutes=15),
+    )
+    points.extend(points_for(open_prompt, 0))
+    points.append(
+        Point.make(
+            "device_status",
+            {"wearer": "w1", "device": "w1-trunk"},
+            {"state": "online", "placement": "trunk", "battery_pct": 77},
+            scenario.start_ms,
+        )
+    )
+
+    async def write() -> None:
+        sink = EmbeddedSink(path)
+        await sink.write(points)
+        await sink.aclose()
+
+    asyncio.run(write())
+
+
+@dataclass
+class Served:
+    url: str
+    root: str
+    mosquitto: Server
+    proc: Proc
+    commands: list[CommandV1] = field(default_factory=list)
+    events: list[EventV1] = field(default_factory=list)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        client.connect(self.mosquitto.host, self.mosquitto.port)
+        client.loop_start()
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+        client.loop_stop()
+        client.disconnect()
+
+
+def env(mosquitto: Server, root: str, store: Path, **more: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "KINETIC_MQTT__HOST": mosquitto.host,
+        "KINETIC_MQTT__PORT": str(mosquitto.port),
+        "KINETIC_MQTT__TOPIC_ROOT": root,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": root,
+        "KINETIC_STORE__KIND": "embedded",
+        "KINETIC_STORE__EMBEDDED_PATH": str(store),
+        "KINETIC_WEB__PORT": "0",
+        "KINETIC_LOG_LEVEL": "INFO",
+        **more,
+    }
+
+
+@pytest.fixture(scope="module")
+def served(mosquitto: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("web")
+    store = tmp / "kinetic.sqlite"
+    seed(store)
+    root = "tweb" + os.urandom(4).hex()
+    proc = Proc(["serve"], env(mosquitto, root, store), tmp / "serve.log")
+    try:
+        proc.wait_for("kinetic serve: open http://127.0.0.1:")
+        proc.wait_for("web: following")  # subscribed: what is published from now on reaches the live board
+        url = proc.text().split("kinetic serve: open ", 1)[1].split()[0]
+        served = Served(url, root, mosquitto, proc)
+        listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        topics = Topics(root)
+
+        def on_message(client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+            if message.topic.endswith("/commands"):
+                served.commands.append(CommandV1.model_validate_json(message.payload))
+            else:
+                served.events.append(EventV1.model_validate_json(message.payload))
+
+        subscribed = threading.Semaphore(0)
+        listener.on_message = on_message
+        listener.on_subscribe = lambda *args: subscribed.release()
+        listener.connect(mosquitto.host, mosquitto.port)
+        listener.loop_start()
+        listener.subscribe(topics.all_commands(), qos=1)
+        listener.subscribe(topics.all_events(), qos=1)
+        assert subscribed.acquire(timeout=10) and subscribed.acquire(timeout=10)
+        yield served
+        listener.loop_stop()
+        listener.disconnect()
+    finally:
+        assert proc.terminate() == 0, proc.text()
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_for_command(served: Served, kind: str, seen: int) -> CommandV1:
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while datetime.now(UTC) < deadline:
+        for command in served.commands[seen:]:
+            if command.kind == kind:
+                return command
+        threading.Event().wait(0.05)
+    raise AssertionError(f"no {kind!r} command on the broker; seen: {served.commands[seen:]}")
+
+
+class Browser:
+    """One Chromium page that records console errors, page errors and every request beyond the app."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: None if r.url.startswith((base, "data:")) else self.outside.append(r.url))
+
+
+@pytest.fixture
+def browser(served: Served, tmp_path: Path) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 1100, "height": 900})
+            page.set_default_timeout(20_000)
+            yield Browser(page, served.url.rstrip("/"))
+        finally:
+            chromium.close()
+
+
+def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_request(
+    served: Served, browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.page
+    page.goto(f"{served.url}w/w1/today?day={DAY_DATE}")
+    expect(page.locator("#timeline canvas")).to_have_count(1)
+    expect(page.locator("#leanchart canvas")).to_have_count(1)
+    # w1's day: two lean prompts (re-prompt) and a sitting prompt, each with its outcome, and one still open
+    expect(page.locator("#prompt-list li")).to_have_count(4)
+    assert "lean" in page.locator("#prompt-list").inner_text()
+    page.screenshot(path=str(tmp_path / "today.png"), full_page=True)
+
+    page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
+    rows = page.locator("#prompts tbody tr")
+    expect(rows).to_have_count(4)
+    expect(page.locator("#prompts tbody tr:first-child")).to_contain_text("waiting")
+    # the lean prompt's re-prompt is marked; the first bout's sitting prompt, held by the cap of 2 per hour, says so
+    expect(page.locator("#prompts em")).to_have_text(["(re-prompt)"])
+    # ... and was cancelled when the wearer stood up
+    expect(page.locator("#waits tbody tr").first).to_contain_text("cancelledthe wearer moved before it could go out")
+    expect(page.locator("#waits tbody tr").last).to_contain_text("heldthe hour's cap was reached (max_per_hour)")
+    outcomes = page.locator("#prompts tbody").inner_text()
+    assert "moved within" in outcomes or "no break" in outcomes
+
+    page.goto(f"{served.url}w/w1/week?week={WEEK}")
+    expect(page.locator("#trendchart canvas")).to_have_count(1)
+    expect(page.locator("#trend tbody tr")).to_have_count(8)
+    # a week without any hourly summary says so, never a zero that reads as "did not sit"
+    expect(page.locator("#trend tbody tr").first).to_have_text("2026-W41no data")
+    expect(page.locator("#trend tbody tr").last).not_to_contain_text("no data")
+    report = page.frame_locator("#report")
+    expect(report.locator("h1")).to_have_text(f"Weekly report: w1, {WEEK}")
+    page.screenshot(path=str(tmp_path / "week.png"), full_page=True)
+
+    page.goto(f"{served.url}w/w1/settings")
+    expect(page.locator("#f-sitting_threshold_min")).to_have_value("30")
+    devices = page.locator("#devices").inner_text()
+    assert "w1-trunk" in devices and "77 %" in devices
+
+    page.goto(served.url)  # one wearer: straight to their Today
+    expect(page).to_have_url(f"{served.url}w/w1/today")
+    assert browser.errors == []
+    assert browser.outside == []
+
+
+def test_the_live_card_follows_events_and_frames_from_the_broker(served: Served, browser: Browser) -> None:
+    page = browser.page
+    page.goto(f"{served.url}w/w1/today")
+    topics = Topics(served.root)
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    served.publish(
+        topics.events("w1"),
+        encode(EventV1(kind="bout_started", wearer="w1", t=now, posture="standing", bout_start=now)),
+    )
+    expect(page.locator("#posture")).to_have_text("standing")
+    sat = now + timedelta(minutes=2)
+    served.publish(
+        topics.events("w1"), encode(EventV1(kind="bout_started", wearer="w1", t=sat, posture="sitting", bout_start=sat))
+    )
+    expect(page.locator("#posture")).to_have_text("sitting")
+    frame = FeatureFrameV1(
+        t_ms=round((sat + timedelta(minutes=12)).timestamp() * 1000), incl_deg=10.0, lean_deg=-7.5, enmo_mg=2.0, n=50
+    )
+    batch = FeatureBatchV1(wearer="w1", device="w1-trunk", placement="trunk", seq=1, frames=[frame])
+    served.publish(topics.features("w1", "w1-trunk"), encode(batch))
+    expect(page.locator("#lean")).to_have_text("-7.5°")
+    # the frame moved the wearer's clock: 12 min into the sitting bout, 18 min ahead of the 30 min threshold
+    expect(page.locator("#bout")).to_have_text("12 min")
+    expect(page.locator("#bout-ahead")).to_have_text("18 min to the 30 min threshold")
+    assert browser.errors == []
+
+
+def test_done_and_pause_publish_the_clis_commands(served: Served, browser: Browser) -> None:
+    page = browser.page
+    topics = Topics(served.root)
+    created = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
+    prompt = PromptV1(
+        id="w1-sitting-live",
+        wearer="w1",
+        trigger="sitting",
+        exercise="seated-spinal-decompression",
+        title="Time to stand",
+        text="Stand up and reach.",
+        created=created,
+        expires=created + timedelta(minutes=15),
+    )
+    page.goto(f"{served.url}w/w1/today")
+    served.publish(topics.prompts("w1"), encode(prompt))
+    done = page.locator("#done-form button")
+    expect(done).to_be_visible()
+    seen = len(served.commands)
+    done.click()
+    command = wait_for_command(served, "ack", seen)
+    assert (command.wearer, command.prompt_id, command.source) == ("w1", "w1-sitting-live", "web")
+    expect(page).to_have_url(f"{served.url}w/w1/today?sent=done")
+
+    page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
+    seen = len(served.commands)
+    page.get_by_role("button", name="Snooze 10 min: sit-to-stand at 17:00").click()
+    command = wait_for_command(served, "snooze", seen)
+    assert (command.prompt_id, command.minutes, command.source) == ("w1-open", 10, "web")
+    expect(page).to_have_url(f"{served.url}w/w1/prompts?sent=snooze")
+
+    seen = len(served.commands)
+    page.locator("#pause-1h").click()
+    command = wait_for_command(served, "pause", seen)
+    assert command.until is not None and command.until - command.at == timedelta(hours=1)
+    expect(page.locator("#sent")).to_have_text("Sent: pause.")
+    # the alert service's pause, seen back on the broker, shows on the page
+    page.reload()
+    expect(page.locator("#pause-state")).to_contain_text("Paused until")
+
+    seen = len(served.commands)
+    page.locator("#until").fill("2099-01-02T08:30")
+    page.get_by_role("button", name="Pause until").click()
+    command = wait_for_command(served, "pause", seen)
+    assert command.until == datetime(2099, 1, 2, 8, 30, tzinfo=UTC)  # the wearer's zone: UTC by default
+    assert browser.errors == []
+
+
+def test_policy_edits_are_validated_per_field_and_sent_as_a_policy_command(served: Served, browser: Browser) -> None:
+    page = browser.page
+    page.goto(f"{served.url}w/w1/settings")
+    seen = len(served.commands)
+    page.locator("#f-sitting_threshold_min").fill("-5")
+    page.locator("#f-quiet_hours").fill("25:00-26:00")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#form-errors")).to_contain_text("2 fields to fix")
+    expect(page.locator("#e-sitting_threshold_min")).to_contain_text("greater than 0")
+    expect(page.locator("#e-quiet_hours")).to_contain_text("HH:MM-HH:MM")
+    page.locator("#f-sitting_threshold_min").fill("25")
+    page.locator("#f-quiet_hours").fill("12:00-13:00")
+    page.get_by_role("button", name="Save").click()
+    command = wait_for_command(served, "policy", seen)
+    assert command.settings == {"sitting_threshold_min": 25, "quiet_hours": ["12:00-13:00"]}
+    assert [c.kind for c in served.commands[seen:]] == ["policy"]  # the refused form sent nothing
+    expect(page.locator("#f-sitting_threshold_min")).to_have_value("25")
+    # the refused form's page came with status 400 (Chromium logs that), nothing else went wrong
+    assert browser.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+
+
+def test_bad_input_is_a_4xx_with_one_line(served: Served) -> None:
+    cases = {
+        "w/w1/week?week=2026-W99": 400,
+        "w/w1/week/report?week=26-48": 400,
+        "w/w1/today?day=23.11.2026": 400,
+        "w/w1/today.json?day=2026-02-30": 400,
+        "w/nobody/today": 404,
+        "w/No%20Body/prompts": 400,
+    }
+    for path, status in cases.items():
+        got, body = get(served.url + path)
+        assert got == status, (path, body)
+        assert body.count("\n") == 1 and len(body) < 300, (path, body)
+    _, body = get(served.url + "w/nobody/today")
+    assert "wearers with data: w1" in body
+    # a form without the CSRF token (another site's, or a script's) is refused, and nothing is sent
+    seen = len(served.commands)
+    form = urllib.parse.urlencode({"action": "resume"}).encode()
+    request = urllib.request.Request(served.url + "w/w1/command", data=form, method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=20)
+        raise AssertionError("a form without a CSRF token was taken")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403 and "CSRF" in exc.read().decode()
+    threading.Event().wait(0.5)
+    assert served.commands[seen:] == []
+    assert "Traceback" not in served.proc.text()
+
+
+def test_listening_beyond_loopback_needs_a_token(served: Served, tmp_path: Path) -> None:
+    store = tmp_path / "empty.sqlite"
+    store.touch()
+    run = subprocess.run(
+        [sys.executable, "-m", "kinetic", "serve"],
+        check=False,
+        env=env(served.mosquitto, served.root, store, KINETIC_WEB__HOST="0.0.0.0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "kinetic: error: setting KINETIC_WEB__HOST='0.0.0.0' is not a loopback address: set KINETIC_WEB__TOKEN (16 "
+        "characters or more) so that only people with it can see and act, or keep the default 127.0.0.1"
+    ]
+
+
+def test_with_a_token_every_page_needs_the_login(served: Served, tmp_path: Path) -> None:
+    seed(tmp_path / "k.sqlite")
+    token = "correct horse battery staple"
+    proc = Proc(
+        ["serve"],
+        env(served.mosquitto, served.root + "tok", tmp_path / "k.sqlite", KINETIC_WEB__TOKEN=token),
+        tmp_path / "serve.log",
+    )
+    try:
+        proc.wait_for("kinetic serve: open ")
+        url = proc.text().split("kinetic serve: open ", 1)[1].split()[0]
+        status, body = get(url + "w/w1/today.json?day=" + DAY_DATE)
+        assert status == 200 and "<form" in body and 'name="token"' in body  # redirected to the login page
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = chromium.new_page()
+                page.goto(url + "w/w1/settings")
+                expect(page).to_have_url(url + "login")
+                page.locator("#token").fill("wrong")
+                page.get_by_role("button", name="Log in").click()
+                expect(page.locator("p.error")).to_contain_text("not the token")
+                page.locator("#token").fill(token)
+                page.get_by_role("button", name="Log in").click()
+                expect(page).to_have_url(url + "w/w1/today")
+                page.goto(url + "w/w1/settings")
+                expect(page.locator("h1")).to_have_text("Settings")
+            finally:
+                chromium.close()
+    finally:
+        assert proc.terminate() == 0, proc.text()
+    assert json.dumps(token) not in proc.text()
+
+
+SHORT_DAY = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: ann
+    placement: trunk
+    segments: [walk 3m, sit 40m lean_left 12deg, walk 5m, sit 10m]
+"""
+
+
+def test_the_demo_serves_its_day_live_and_prints_the_url(tmp_path: Path) -> None:
+    """``kinetic demo --serve``: embedded broker and store, the app beside them, up until SIGTERM."""
+    scenario = tmp_path / "day.yaml"
+    scenario.write_text(SHORT_DAY)
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KINETIC_WEB__PORT": "0"}
+    proc = Proc(["demo", "--serve", "--scenario", str(scenario), "--speed", "0"], environment, tmp_path / "demo.log")
+    try:
+        proc.wait_for("kinetic demo: the web app is at http://127.0.0.1:", 60)
+        url = proc.text().split("kinetic demo: the web app is at ", 1)[1].split()[0]
+        proc.wait_for("the day is played", 120)
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = chromium.new_page(viewport={"width": 1100, "height": 900})
+                page.set_default_timeout(20_000)
+                browser = Browser(page, url.rstrip("/"))
+                page.goto(url)  # one wearer: straight to ann's Today, the demo's day (the wearer's clock)
+                expect(page).to_have_url(f"{url}w/ann/today")
+                expect(page.locator("h1 small")).to_have_text(DAY_DATE)
+                expect(page.locator("#timeline canvas")).to_have_count(1)
+                expect(page.locator("#prompt-list li")).to_have_count(2)  # the lean prompt and its re-prompt
+                page.screenshot(path=str(tmp_path / "demo-today.png"), full_page=True)
+                # Ctrl-C with the page still open: its live stream does not hold the shutdown
+                assert proc.terminate() == 0, proc.text()
+            finally:
+                chromium.close()
+        assert browser.errors == [] and browser.outside == []
+    finally:
+        assert proc.terminate() == 0, proc.text()
+    assert "dead letters: 0" in proc.text()
+
+
+def test_no_serious_or_critical_accessibility_violation(served: Served, tmp_path: Path) -> None:
+    """axe-core (vendored for the tests only) on each page in Chromium; the report's own frame is the report's."""
+    pages = [f"w/w1/today?day={DAY_DATE}", f"w/w1/prompts?day={DAY_DATE}", f"w/w1/week?week={WEEK}", "w/w1/settings"]
+    found: dict[str, list[str]] = {}
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            # the app's CSP allows only its own scripts: the test's axe is injected past it
+            page = chromium.new_context(bypass_csp=True, viewport={"width": 1100, "height": 900}).new_page()
+            page.set_default_timeout(20_000)
+            for path in pages:
+                page.goto(served.url + path)
+                page.wait_for_load_state("networkidle")
+                page.add_script_tag(path=str(AXE))
+                violations = page.evaluate(
+                    """async () => (await axe.run(document, {iframes: false, resultTypes: ["violations"]}))
+                        .violations.filter(v => v.impact === "serious" || v.impact === "critical")
+                        .map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", "))"""
+                )
+                found[path] = violations
+                page.screenshot(path=str(tmp_path / (path.split("/")[2].split("?")[0] + ".png")), full_page=True)
+        finally:
+            chromium.close()
+    assert found == {path: [] for path in pages}
+
+
+SITTING = """
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: sam
+    placement: thigh
+    segments: [walk 1m, sit 45m]
+"""
+
+
+def wait_for_event(served: Served, kind: str, seen: int) -> EventV1:
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while datetime.now(UTC) < deadline:
+        for event in served.events[seen:]:
+            if event.kind == kind and event.wearer == "sam":
+                return event
+        threading.Event().wait(0.05)
+    raise AssertionError(f"no {kind!r} event from the alert service; seen: {served.events[seen:]}")
+
+
+def test_done_and_pause_change_what_the_real_alert_service_does(
+    served: Served, browser: Browser, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """The real ``kinetic alerts`` on the same broker prompts a simulated wearer still sitting; the web app shows the
+    prompt live; Done is acknowledged by the alert service (``prompt_ack`` for a bout still open: applied) and Pause
+    1 h changes its policy (``policy_changed``, paused until an hour after the press)."""
+    store = tmp_path / "unused.sqlite"
+    store.touch()
+    environment = env(served.mosquitto, served.root, store, KINETIC_ALERTS__STATE_DIR=str(tmp_path / "alerts"))
+    alerts = Proc(["alerts"], environment, tmp_path / "alerts.log")
+    procs.append(alerts)
+    alerts.wait_for("watching")
+    (tmp_path / "day.yaml").write_text(SITTING)
+    sim = subprocess.run(
+        [sys.executable, "-m", "kinetic", "simulate", str(tmp_path / "day.yaml"), "--speed", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sim.returncode == 0, sim.stderr
+    alerts.wait_for("prompt sam-sitting-")
+    page = browser.page
+    page.goto(f"{served.url}w/sam/today")
+    expect(page.locator("#posture")).to_have_text("sitting")
+    done = page.locator("#done-form button")
+    expect(done).to_be_visible()
+    prompt_id = page.locator("#done-prompt").input_value()
+    assert prompt_id.startswith("sam-sitting-")
+    seen = len(served.events)
+    done.click()
+    ack = wait_for_event(served, "prompt_ack", seen)
+    assert (ack.prompt_id, ack.reason) == (prompt_id, None)  # applied: no re-prompt for this bout
+    page.goto(f"{served.url}w/sam/prompts")
+    seen = len(served.events)
+    page.locator("#pause-1h").click()
+    changed = wait_for_event(served, "policy_changed", seen)
+    assert changed.reason is not None and changed.reason.startswith("paused until ")
+    until = datetime.fromisoformat(changed.reason.removeprefix("paused until "))
+    assert until - changed.t == timedelta(hours=1)
+    assert browser.errors == []
+
+
+def test_every_page_fits_a_phone_sized_viewport(served: Served, tmp_path: Path) -> None:
+    """Chromium's mobile emulation at 390 x 844 (a phone's CSS pixels): no page is wider than the screen (wide
+    tables scroll inside their box). A phone's own browser was not run."""
+    pages = [f"w/w1/today?day={DAY_DATE}", f"w/w1/prompts?day={DAY_DATE}", f"w/w1/week?week={WEEK}", "w/w1/settings"]
+    widths = {}
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page.set_default_timeout(20_000)
+            for path in pages:
+                page.goto(served.url + path)
+                page.wait_for_load_state("networkidle")
+                widths[path] = page.evaluate("document.documentElement.scrollWidth")
+                page.screenshot(path=str(tmp_path / ("phone-" + path.split("/")[2].split("?")[0] + ".png")))
+        finally:
+            chromium.close()
+    assert widths == dict.fromkeys(pages, 390)

@@ -1,0 +1,197 @@
+"""The pages' view models: the day's charts, the prompts with their outcome, the 8 weeks' trend, devices, and the
+policy form's per-field validation."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from alerts.prompts.policy.model import PromptPolicy
+from dashboards.web import views
+from ingest.store.queries import DeviceRow, MinuteRow, OutcomeRow, PostureBoutRow, PromptEventRow, PromptRow
+
+BERLIN = ZoneInfo("Europe/Berlin")
+DAY = date(2026, 11, 23)
+
+
+def ms(text: str) -> int:
+    return round(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def outcome(prompt_id: str, t_ms: int, within: int | None, acked: bool = False) -> OutcomeRow:
+    flags = {k: within is not None and within <= k for k in (1, 3, 5)}
+    text = f"moved within {within} min" if within else "no break within 5 min"
+    return OutcomeRow(t_ms, prompt_id, "sitting", "x", flags[1], flags[3], flags[5], acked, False, text)
+
+
+def test_the_day_is_the_wearers_local_day_and_bouts_are_clipped_to_it() -> None:
+    start, end = views.day_bounds(DAY, BERLIN)
+    assert (start, end) == (ms("2026-11-23T00:00:00+01:00"), ms("2026-11-24T00:00:00+01:00"))
+    assert (
+        views.day_bounds(date(2026, 3, 29), BERLIN)[1] - views.day_bounds(date(2026, 3, 29), BERLIN)[0] == 23 * 3600_000
+    )
+    bouts = [
+        PostureBoutRow(ms("2026-11-22T23:30:00+01:00"), ms("2026-11-23T00:10:00+01:00"), "lying", 2400),
+        PostureBoutRow(ms("2026-11-23T09:00:00+01:00"), ms("2026-11-23T09:40:00+01:00"), "sitting", 2400),
+        PostureBoutRow(ms("2026-11-23T09:40:00+01:00"), ms("2026-11-23T09:45:00+01:00"), "moving", 300),
+    ]
+    minutes = [MinuteRow(ms("2026-11-23T09:00:00+01:00"), 60, 10.0, -3.5, 1.0, 0)]
+    prompts = [
+        PromptRow(ms("2026-11-23T09:30:00+01:00"), "p1", "sitting", "x"),
+        PromptRow(ms("2026-11-23T09:44:00+01:00"), "p2", "lean", "y"),
+    ]
+    data = views.today_data(BERLIN, DAY, bouts, minutes, prompts, [outcome("p1", prompts[0].t_ms, 3)])
+    assert [(s["posture"], s["level"], s["start_ms"]) for s in data["timeline"]] == [
+        ("lying", 0, start),
+        ("sitting", 1, bouts[1].start_ms),
+        ("moving", 3, bouts[2].start_ms),
+    ]
+    assert data["lean"] == {"t": [minutes[0].t_ms / 1000], "lean_deg": [-3.5]}
+    assert [(p["id"], p["outcome"], p["moved"]) for p in data["prompts"]] == [
+        ("p1", "moved within 3 min", True),
+        ("p2", "waiting (5 min after the prompt, or when the bout ends)", False),
+    ]
+    assert data["sitting_min"] == 40.0
+
+
+def test_prompts_come_newest_first_with_their_outcome_and_only_open_ones_take_buttons() -> None:
+    prompts = [
+        PromptRow(ms("2026-11-23T09:30:00+01:00"), "p1", "sitting", "x"),
+        PromptRow(ms("2026-11-23T10:30:00+01:00"), "p2", "sitting", "x"),
+    ]
+    items = views.prompt_items(prompts, [outcome("p1", prompts[0].t_ms, 1, acked=True)], BERLIN)
+    assert [(i.id, i.clock, i.open, i.moved_within_min) for i in items] == [
+        ("p2", "10:30", True, None),
+        ("p1", "09:30", False, 1),
+    ]
+    assert items[1].outcome == "moved within 1 min (done pressed)"
+
+
+def test_re_prompts_and_why_a_prompt_waited_are_shown() -> None:
+    bout = ms("2026-11-23T09:00:00+01:00")
+    t1, t2, t3 = (ms(f"2026-11-23T{h}:00+01:00") for h in ("09:30", "09:40", "10:20"))
+    prompts = [
+        PromptRow(t1, "p1", "sitting", "x"),
+        PromptRow(t2, "p2", "sitting", "y"),
+        PromptRow(t3, "p3", "lean", "z"),
+    ]
+    events = [
+        PromptEventRow(t1, "prompt_sent", "p1", "sitting", bout, None),
+        PromptEventRow(t2, "prompt_sent", "p2", "sitting", bout, None),
+        PromptEventRow(t3 - 600_000, "prompt_held", None, "lean", bout, "hour_cap"),
+        PromptEventRow(t3, "prompt_sent", "p3", "lean", bout, "held: hour_cap"),
+        PromptEventRow(t3 + 60_000, "prompt_cancelled", None, "sitting", bout, "moved"),
+    ]
+    items = {i.id: i for i in views.prompt_items(prompts, [], BERLIN, events)}
+    assert [(i.reprompt, i.waited) for i in (items["p1"], items["p2"], items["p3"])] == [
+        (False, ""),
+        (True, ""),  # the second prompt of the same sitting bout
+        (False, "the hour's cap was reached (max_per_hour)"),  # another trigger: not a re-prompt
+    ]
+    waits = views.wait_items(events, BERLIN)
+    assert [(w.clock, w.what, w.trigger, w.why) for w in waits] == [
+        ("10:21", "cancelled", "sitting", "the wearer moved before it could go out"),
+        ("10:10", "held", "lean", "the hour's cap was reached (max_per_hour)"),
+    ]
+
+
+def test_the_trend_sums_each_local_iso_week_of_the_hourly_summaries() -> None:
+    monday = date(2026, 11, 23)
+    hours = [
+        {"t_ms": float(ms("2026-11-23T00:30:00+01:00")), "sitting_s": 3600.0, "standing_s": 1800.0, "breaks": 2.0},
+        {"t_ms": float(ms("2026-11-22T23:30:00+01:00")), "sitting_s": 1800.0, "sitting_bouts_60min_plus": 1.0},
+        {"t_ms": float(ms("2026-10-05T10:00:00+02:00")), "sitting_s": 7200.0, "lean_above_10deg_s": 600.0},
+        {"t_ms": float(ms("2026-09-28T10:00:00+02:00")), "sitting_s": 7200.0},  # nine weeks back: not shown
+    ]
+    trend = views.week_trend(monday, BERLIN, hours)
+    assert [t.week for t in trend] == [f"2026-W{n}" for n in range(41, 49)]
+    assert (trend[-1].sitting_h, trend[-1].worn_h, trend[-1].breaks) == (1.0, 1.5, 2)
+    assert (trend[-2].sitting_h, trend[-2].bouts_60_plus) == (0.5, 1)  # Sunday 23:30 in Berlin: the week before
+    assert (trend[0].sitting_h, trend[0].lean_10deg_min) == (2.0, 10.0)
+    assert sum(t.sitting_h for t in trend) == 3.5
+    assert [t.has_data for t in trend] == [True, False, False, False, False, False, True, True]  # none: "no data"
+
+
+def test_devices_show_battery_and_last_seen_in_the_wearers_zone() -> None:
+    rows = [
+        DeviceRow("ann-hip", "online", "thigh", 81, ms("2026-11-23T09:00:00+00:00")),
+        DeviceRow("ann-chest", None, None, None, ms("2026-11-23T09:00:00+00:00")),
+    ]
+    items = views.device_items(rows, BERLIN)
+    assert [(d.device, d.battery, d.last_seen, d.state) for d in items] == [
+        ("ann-hip", "81 %", "2026-11-23 10:00", "online"),
+        ("ann-chest", "unknown", "2026-11-23 10:00", "no status"),
+    ]
+
+
+def test_the_policy_form_sends_only_changes_and_names_each_bad_field() -> None:
+    base = PromptPolicy()
+    values = views.policy_form_values(base)
+    assert values["sitting_threshold_min"] == "30" and values["active_hours"] == "" and values["quiet_hours"] == ""
+    assert views.policy_overrides(base, values) == ({}, {})
+    form = {
+        **values,
+        "sitting_threshold_min": "25",
+        "quiet_hours": "12:00-13:00, 17:00-17:30",
+        "active_hours": "09:00-17:00 on mon,fri",
+        "standing_threshold_min": "",
+    }
+    overrides, errors = views.policy_overrides(base, form)
+    assert errors == {}
+    assert overrides == {
+        "sitting_threshold_min": 25,
+        "quiet_hours": ["12:00-13:00", "17:00-17:30"],
+        "active_hours": {"mon": ["09:00-17:00"], "fri": ["09:00-17:00"]},
+        "standing_threshold_min": None,
+    }
+    plan = {**values, "week_plan": values["week_plan"].replace("tue=relief", "tue=capacity")}
+    assert views.policy_overrides(base, plan)[0] == {"week_plan": {**base.week_plan, "tue": "capacity"}}
+    assert views.policy_overrides(base, {**values, "week_plan": "mon=rest"})[1] == {
+        "week_plan": "mon: Input should be 'capacity' or 'relief'"
+    }
+    assert "weekday=" in views.policy_overrides(base, {**values, "week_plan": "monday=relief"})[1]["week_plan"]
+    changed = base.model_copy(update=overrides)
+    assert views.policy_form_values(changed)["active_hours"] == "09:00-17:00 on mon,fri"
+    bad = {
+        **values,
+        "sitting_threshold_min": "-5",
+        "max_per_day": "2.5",
+        "quiet_hours": "noon",
+        "active_hours": "09:00-17:00 on someday",
+        "timezone": "Mars/Olympus",
+        "snooze_min": "nan",
+    }
+    overrides, errors = views.policy_overrides(base, bad)
+    assert set(errors) == {
+        "sitting_threshold_min",
+        "max_per_day",
+        "quiet_hours",
+        "active_hours",
+        "timezone",
+        "snooze_min",
+    }
+    assert "greater than 0" in errors["sitting_threshold_min"]
+    assert errors["max_per_day"] == "'2.5' is not a whole number"
+    assert "unknown weekday 'someday'" in errors["active_hours"]
+    assert "unknown time zone" in errors["timezone"]
+    assert all("\n" not in e for e in errors.values())
+
+
+@pytest.mark.parametrize("text", ["2026-11-31", "23.11.2026", "2026-1-1", "", "2026-11-23T00:00"])
+def test_a_bad_day_is_refused_in_one_line(text: str) -> None:
+    with pytest.raises(views.BadInput, match="day"):
+        views.parse_day(text)
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert [views.duration_text(s) for s in (0, 59, 60, 3599, 3600, 3900, -5)] == [
+        "0 s",
+        "59 s",
+        "1 min",
+        "59 min",
+        "1 h 00 min",
+        "1 h 05 min",
+        "0 s",
+    ]
