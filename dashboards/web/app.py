@@ -213,8 +213,9 @@ def _zone(state: WebState, wearer: str) -> ZoneInfo:
     return state.board.policy(wearer).zone
 
 
-def _day(request: Request, state: WebState, wearer: str) -> date:
-    """The ``day`` parameter, else the wearer's current day: the newest data's (the demo's day), else today's."""
+async def _day(request: Request, state: WebState, wearer: str) -> date:
+    """The ``day`` parameter, else the wearer's current day: the newest data's (live, else the newest the store has
+    seen of their sensors: the demo's day after ``kinetic demo``), else this host's today."""
     text = request.query_params.get("day")
     if text:
         try:
@@ -222,7 +223,10 @@ def _day(request: Request, state: WebState, wearer: str) -> date:
         except views.BadInput as exc:
             raise HTTPException(400, str(exc)) from None
     live = state.board.get(wearer)
-    now_ms = live.now_ms if live and live.now_ms else round(state.clock().timestamp() * 1000)
+    now_ms = live.now_ms if live and live.now_ms else None
+    if now_ms is None:
+        seen = [d.last_seen_ms for d in await state.queries.devices(wearer)]
+        now_ms = max(seen) if seen else round(state.clock().timestamp() * 1000)
     return views.local_day(now_ms, _zone(state, wearer))
 
 
@@ -241,7 +245,7 @@ async def index(request: Request) -> Response:
 async def today(request: Request) -> Response:
     state = _state(request)
     wearer = await _wearer(request)
-    day = _day(request, state, wearer)
+    day = await _day(request, state, wearer)
     context = {
         **_nav(wearer, "today", day),
         "previous": (day - timedelta(days=1)).isoformat(),
@@ -254,7 +258,7 @@ async def today(request: Request) -> Response:
 async def today_json(request: Request) -> Response:
     state = _state(request)
     wearer = await _wearer(request)
-    day = _day(request, state, wearer)
+    day = await _day(request, state, wearer)
     zone = _zone(state, wearer)
     start, end = views.day_bounds(day, zone)
     q = state.queries
@@ -296,7 +300,7 @@ def _json(value: Any) -> str:
 async def prompts_page(request: Request) -> Response:
     state = _state(request)
     wearer = await _wearer(request)
-    day = _day(request, state, wearer)
+    day = await _day(request, state, wearer)
     zone = _zone(state, wearer)
     start, end = views.day_bounds(day, zone)
     start -= 6 * 24 * 3_600_000  # the week up to the day
@@ -366,7 +370,7 @@ async def week_page(request: Request) -> Response:
     state = _state(request)
     wearer = await _wearer(request)
     zone = _zone(state, wearer)
-    week = request.query_params.get("week") or views.iso_week(_day(request, state, wearer))
+    week = request.query_params.get("week") or views.iso_week(await _day(request, state, wearer))
     try:
         monday = views.parse_week(week)
     except views.BadWeek as exc:

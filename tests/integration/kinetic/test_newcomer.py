@@ -8,11 +8,14 @@ import socket
 import stat
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from kinetic.settings import load_settings
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +86,30 @@ def test_the_demo_stores_its_day_where_the_report_it_suggests_reads_it(tmp_path:
     # what was written is health data: the owner's only
     written = [*(tmp_path / "reports").iterdir(), *(tmp_path / "export").iterdir()]
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {p.name: 0o600 for p in written}
+
+
+def test_after_the_demo_serve_shows_its_day_with_no_setting(tmp_path: Path) -> None:
+    """`./scripts/demo`, then `kinetic serve`: the web app reads the demo's store and opens on the demo's day (the
+    newest its sensors were seen), not on an empty today."""
+    (tmp_path / "day.yaml").write_text(DAY)
+    assert kinetic(tmp_path, "demo", "--scenario", "day.yaml", "--speed", "0").returncode == 0
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "kinetic", "serve"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KINETIC_WEB__PORT": str(port)},
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = ""
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/w/ann/today", timeout=2) as answer:
+                    page = answer.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert "2026-11-24" in page, page[:500]
+    finally:
+        serve.terminate()
+        serve.wait(10)
