@@ -81,8 +81,11 @@ def threshold_bounds() -> tuple[float, float, float]:
 _MIN, _MAX, _STEP = threshold_bounds()
 
 # The day's figures use state_class "total" (HA: a total that can go down as well as up), not "total_increasing":
-# they restart at midnight and can be corrected down (an open hour counted from the bouts replaced by its summary, a
-# sensor found not worn); HA reads every decrease of a "total_increasing" sensor as a meter reset.
+# they can be corrected down (an open hour counted from the bouts replaced by its summary, a sensor found not worn);
+# HA reads every decrease of a "total_increasing" sensor as a meter reset. A "total" restarts when its last_reset
+# changes (HA's sensor documentation): each carries the start of the wearer's local day as last_reset, in its JSON
+# attributes, read by last_reset_value_template, so HA's long-term statistics begin a new cycle at midnight.
+_LAST_RESET = ("last_reset_value_template", "{{ state_attr(entity_id, 'last_reset') }}")
 WEARER_ENTITIES: tuple[Entity, ...] = (
     Entity(
         "posture",
@@ -96,10 +99,12 @@ WEARER_ENTITIES: tuple[Entity, ...] = (
         "sensor",
         "Sitting today",
         "service",
+        attributes=True,
         extra=(
             ("device_class", "duration"),
             ("unit_of_measurement", "min"),
             ("state_class", "total"),
+            _LAST_RESET,
             ("suggested_display_precision", 0),
         ),
     ),
@@ -120,17 +125,20 @@ WEARER_ENTITIES: tuple[Entity, ...] = (
         "sensor",
         "Breaks today",
         "service",
-        extra=(("state_class", "total"), ("icon", "mdi:human-greeting")),
+        attributes=True,
+        extra=(("state_class", "total"), _LAST_RESET, ("icon", "mdi:human-greeting")),
     ),
     Entity(
         "lean_today",
         "sensor",
         "Leaning 10° or more today",
         "service",
+        attributes=True,
         extra=(
             ("device_class", "duration"),
             ("unit_of_measurement", "min"),
             ("state_class", "total"),
+            _LAST_RESET,
             ("suggested_display_precision", 0),
         ),
     ),

@@ -366,6 +366,10 @@ class StateTracker:
         out[t.state(wearer, "breaks_today")] = (str(round(breaks)), False)
         lean_s = sum(m.get("lean_above_10deg_s", 0.0) for m in hours)
         out[t.state(wearer, "lean_today")] = (_minutes(lean_s), False)
+        # the day's totals restart at the wearer's midnight: HA's statistics take it from last_reset (entities.py)
+        reset = json.dumps({"last_reset": datetime.fromtimestamp(day_start / 1000, zone).isoformat()})
+        for total in ("sitting_today", "breaks_today", "lean_today"):
+            out[t.attributes(wearer, total)] = (reset, False)
         week_start = _week_start_ms(now, zone)
         week = [moved for created, moved in w.outcomes.values() if week_start <= created <= now]
         rate = NONE_PAYLOAD if not week else _number(round(100 * sum(week) / len(week), 1))

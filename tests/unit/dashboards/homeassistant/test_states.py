@@ -341,3 +341,31 @@ def test_what_the_minute_held_back_is_flushed_once_the_data_stops() -> None:
     b.apply(b.tracker.flush("ann"))  # the adapter: nothing came for a minute of its clock
     assert b.state("sitting_today") == "32.0" and b.state("breaks_today") == "1"
     assert b.tracker.flush("ann") == []  # nothing left to say
+
+
+def test_the_days_totals_restart_at_the_wearers_midnight_for_home_assistants_statistics() -> None:
+    """HA's "total" sensors begin a new statistics cycle when last_reset changes (its sensor documentation): each of
+    the day's figures carries the start of the wearer's local day, and its config reads it (review of session 7)."""
+    from zoneinfo import ZoneInfo
+
+    from dashboards.homeassistant.entities import WEARER_ENTITIES
+
+    zone = ZoneInfo("Europe/Berlin")  # the wearer's, as BERLIN's policy says
+
+    totals = {e.object_id for e in WEARER_ENTITIES if dict(e.extra).get("state_class") == "total"}
+    assert totals == {"sitting_today", "breaks_today", "lean_today"}
+    for entity in WEARER_ENTITIES:
+        if entity.object_id in totals:
+            assert (
+                entity.attributes
+                and "state_attr(entity_id, 'last_reset')" in dict(entity.extra)["last_reset_value_template"]
+            )
+    b = board()
+    b.feed(bout("bout_started", "sitting", 0), frames(30))
+    for total in totals:
+        reset = json.loads(b.retained[TOPICS.attributes("ann", total)])["last_reset"]
+        assert datetime.fromisoformat(reset) == at(0).astimezone(zone).replace(hour=0, minute=0, second=0)
+    # the next local day: a new last_reset, and the totals start again
+    b.feed(frames(24 * 60 + 5))
+    reset = json.loads(b.retained[TOPICS.attributes("ann", "sitting_today")])["last_reset"]
+    assert datetime.fromisoformat(reset).date() == (at(0).astimezone(zone) + timedelta(days=1)).date()
