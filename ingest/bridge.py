@@ -331,6 +331,10 @@ class Bridge:
         try:
             while True:
                 if not entries:
+                    # cleared before looking, never after: a message spooled while this looks (or while a removal
+                    # below is awaited) sets it again, so the wait below cannot miss it (a lost wake-up left the
+                    # last message of a quiet spell unwritten until the next one came: found by the fuzz test)
+                    self._spooled.clear()
                     entries = await asyncio.to_thread(self.spool.peek, self.settings.batch_max_points, after_id)
                 if not entries:
                     if removing is not None:
@@ -338,7 +342,6 @@ class Bridge:
                         removing = None
                     if self._closing:
                         return
-                    self._spooled.clear()
                     await self._spooled.wait()
                     continue
                 upto = entries[-1].id
