@@ -38,6 +38,8 @@ SENSOR_FILES = {
     "TotalAcceleration.csv": "totalacceleration",
 }
 
+CHUNK_READINGS = 2_000  # readings handed to the phone stream at once (a day's export holds millions)
+
 
 @dataclass
 class SensorLoggerExport:
@@ -52,6 +54,23 @@ class SensorLoggerExport:
     def readings(self) -> Iterator[Reading]:
         """The motion readings of every sensor, merged in time order (once)."""
         return self._read
+
+    def reading_chunks(self, seconds: float | None = None) -> Iterator[list[Reading]]:
+        """The readings (once) in lists of at most ``CHUNK_READINGS``, the last one possibly empty, so a long export
+        streams through ``PhoneStream.add_readings`` in bounded memory. ``seconds``: only the readings less than that
+        many seconds after the first."""
+        chunk: list[Reading] = []
+        first_ms: int | None = None
+        for reading in self._read:
+            t_ms = reading.t_ns // 1_000_000
+            first_ms = t_ms if first_ms is None else first_ms
+            if seconds is not None and t_ms - first_ms >= seconds * 1000:
+                break
+            chunk.append(reading)
+            if len(chunk) >= CHUNK_READINGS:
+                yield chunk
+                chunk = []
+        yield chunk
 
 
 def open_export(path: Path) -> SensorLoggerExport:
@@ -172,7 +191,6 @@ def _open_json(path: Path) -> SensorLoggerExport:
 
 
 LABELS_SUFFIX = ".labels.csv"
-CHUNK_READINGS = 2_000
 
 
 def export_labels_path(path: Path) -> Path:
@@ -229,13 +247,8 @@ def read_export_recording(
         ios_axes=platform == "ios" and not d.sensorlogger_standardised,
         on_sample=take,
     )
-    chunk: list[Reading] = []
-    for reading in export.readings():
-        chunk.append(reading)
-        if len(chunk) >= CHUNK_READINGS:
-            stream.add_readings(chunk)
-            chunk = []
-    stream.add_readings(chunk)
+    for chunk in export.reading_chunks():
+        stream.add_readings(chunk)
     if len(times) < 2:
         raise ConfigError(f"{path}: fewer than two acceleration samples (turn on the accelerometer and gravity)")
     t_ms = np.array(times, dtype=np.int64)

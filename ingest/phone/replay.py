@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 
 from ingest.mqtt import Will, connect
 from ingest.phone.export import SensorLoggerExport
-from ingest.phone.sensorlogger import PhoneCounters, PhoneStream, Reading
+from ingest.phone.sensorlogger import PhoneCounters, PhoneStream
 from ingest.settings import MqttSettings
 from ingest.wire import DeviceStatusV1, FeatureBatchV1, Placement, Topics, encode
 
 _LOGGER = logging.getLogger(__name__)
-CHUNK_READINGS = 2_000
 
 
 @dataclass
@@ -68,17 +67,11 @@ async def replay_export(
                 result.batches += 1
                 result.frames += len(batch.frames)
 
-        chunk: list[Reading] = []
-        for reading in export.readings():
-            t_ms = reading.t_ns // 1_000_000
-            first_ms = t_ms if first_ms is None else first_ms
-            if seconds is not None and t_ms - first_ms >= seconds * 1000:
-                break
-            chunk.append(reading)
-            if len(chunk) >= CHUNK_READINGS:
-                await publish(stream.add_readings(chunk))
-                chunk = []
-        await publish(stream.add_readings(chunk) + stream.flush())
+        for chunk in export.reading_chunks(seconds):
+            if chunk and first_ms is None:
+                first_ms = chunk[0].t_ns // 1_000_000
+            await publish(stream.add_readings(chunk))
+        await publish(stream.flush())
         await client.publish(status_topic, encode(offline), qos=1, retain=True)
     _LOGGER.info(
         "replay %s: %d frames in %d batches as %s/%s", export.path.name, result.frames, result.batches, wearer, device

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.phone.export import open_export
+from ingest.phone.export import CHUNK_READINGS, open_export
 from ingest.phone.sensorlogger import PhoneStream
 from tests.support.sensorlogger import FIXTURES, fixture_readings
 
@@ -82,3 +82,15 @@ def test_not_an_export(tmp_path: Path) -> None:
     for name, message in (("a.zip", "not a readable zip"), ("a.json", "an array of records"), ("a.csv", ".zip")):
         with pytest.raises(ConfigError, match=message):
             open_export(tmp_path / name)
+
+
+def test_reading_chunks_are_bounded_keep_every_reading_in_order_and_stop_at_seconds() -> None:
+    """Replay and evaluation stream an export through the phone stream in bounded chunks (one generator for both)."""
+    whole = list(open_export(FIXTURES / "pocket-android.zip").readings())
+    chunks = list(open_export(FIXTURES / "pocket-android.zip").reading_chunks())
+    assert all(len(c) <= CHUNK_READINGS for c in chunks)
+    assert [r for c in chunks for r in c] == whole
+    first_ms = whole[0].t_ns // 1_000_000
+    cut = [r for c in open_export(FIXTURES / "pocket-android.zip").reading_chunks(seconds=2) for r in c]
+    assert cut == [r for r in whole if r.t_ns // 1_000_000 - first_ms < 2000]
+    assert 0 < len(cut) < len(whole)
