@@ -15,6 +15,7 @@ from alerts.service import AlertService
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import Topics, encode
+from tests.support.publisher import PublishedMessages
 
 DAY = parse_scenario(
     "start: 2026-01-05T09:00:00+00:00\n"
@@ -22,20 +23,12 @@ DAY = parse_scenario(
 )
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        self.sent.append((topic, payload))
-
-
 def prompts_published(hours_late: float) -> list[dict[str, object]]:
     topics = Topics("kinetic")
     service = AlertService(topics=topics, engine=AlertEngine(EngineConfig(), load_catalog()))
     end = DAY.start + timedelta(minutes=44)
     now_ms = round((end + timedelta(hours=hours_late)).timestamp() * 1000)
-    out = Recorder()
+    out = PublishedMessages()
 
     async def run() -> None:
         for batch in batches_for(DAY, DAY.wearers[0], 10):
@@ -60,7 +53,7 @@ def test_the_expired_prompt_is_an_event_with_the_reason_and_has_no_outcome() -> 
     topics = Topics("kinetic")
     service = AlertService(topics=topics, engine=AlertEngine(EngineConfig(), load_catalog()))
     now_ms = round((DAY.start + timedelta(hours=3, minutes=44)).timestamp() * 1000)
-    out = Recorder()
+    out = PublishedMessages()
 
     async def run() -> None:
         for batch in batches_for(DAY, DAY.wearers[0], 10):
@@ -81,7 +74,7 @@ def test_a_dated_scenario_replayed_as_if_now_sends_its_prompts() -> None:
     topics = Topics("kinetic")
     service = AlertService(topics=topics, engine=AlertEngine(EngineConfig(), load_catalog()), send_expired=True)
     now_ms = round((DAY.start + timedelta(days=30)).timestamp() * 1000)
-    out = Recorder()
+    out = PublishedMessages()
 
     async def run() -> None:
         for batch in batches_for(DAY, DAY.wearers[0], 10):

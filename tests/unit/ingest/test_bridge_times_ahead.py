@@ -15,17 +15,10 @@ from ingest.settings import BridgeSettings
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.spool import Spool
 from ingest.wire import EventV1, PromptV1, Topics, encode
+from tests.support.publisher import PublishedMessages
 
 NOW = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
 DAY_AHEAD = NOW + timedelta(days=1)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        self.sent.append((topic, payload))
 
 
 def ahead() -> list[tuple[str, bytes]]:
@@ -53,7 +46,7 @@ def test_an_event_or_prompt_a_day_ahead_is_dead_lettered_not_stored(tmp_path: Pa
         spool=Spool(tmp_path / "spool.sqlite", 10_000_000),
         settings=BridgeSettings(spool_path=tmp_path / "spool.sqlite"),
     )
-    out = Recorder()
+    out = PublishedMessages()
 
     async def run() -> tuple[bytes, int]:
         try:

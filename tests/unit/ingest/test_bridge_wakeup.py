@@ -17,13 +17,9 @@ from ingest.store.embedded import EmbeddedSink
 from ingest.store.points import Point
 from ingest.store.spool import Spool, SpoolEntry
 from ingest.wire import Topics
+from tests.support.publisher import PublishedMessages
 
 POINT = Point("posture_1s", (("device", "thigh"), ("wearer", "ann")), {"sitting": 1}, 1_796_630_400_000)
-
-
-class Recorder:
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        pass
 
 
 class RacingSpool(Spool):
@@ -59,7 +55,7 @@ def test_a_message_spooled_while_the_drainer_looks_is_written(tmp_path: Path) ->
             spool=spool,
             settings=BridgeSettings(spool_path=tmp_path / "spool.sqlite"),
         )
-        drainer = asyncio.create_task(bridge._drain(Recorder()))
+        drainer = asyncio.create_task(bridge._drain(PublishedMessages()))
         try:
             await commit  # the drainer is inside its first look, which found nothing
             await bridge._commit(sink.encode([POINT]), 1)  # spooled, and the drainer woken

@@ -6,7 +6,6 @@ what they refused is only in the dead-letter topic: the wearer's first hours are
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 from alerts.engine import AlertEngine, EngineConfig
@@ -20,6 +19,7 @@ from ingest.settings import BridgeSettings
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.spool import Spool
 from ingest.wire import FeatureBatchV1, FeatureFrameV1, Topics, encode
+from tests.support.publisher import PublishedMessages
 
 TOPICS = Topics("kinetic")
 T = 1_796_500_800_000  # 2026-12-05, the sensor's (right) time
@@ -35,21 +35,10 @@ BATCH = encode(
 )
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        self.sent.append((topic, payload))
-
-    def dead_letters(self) -> list[str]:
-        return [json.loads(p)["reason"] for t, p in self.sent if "/_deadletter/" in t]
-
-
 def test_the_alert_service_on_a_host_clock_at_1970_follows_the_wearer() -> None:
     """Before: dead-lettered ('10 of 10 frames refused: t_ms ... is 1796500770 s ahead of this host's clock')."""
     service = AlertService(topics=TOPICS, engine=AlertEngine(EngineConfig(), load_catalog()))
-    out = Recorder()
+    out = PublishedMessages()
     asyncio.run(service.handle(out, TOPICS.features("ann", "ann-thigh"), BATCH, UNSET_MS))
     assert out.dead_letters() == []
     assert "ann" in service.engine.wearers
@@ -64,7 +53,7 @@ def test_the_bridge_on_a_host_clock_at_1970_stores_the_frames(tmp_path: Path) ->
         spool=Spool(tmp_path / "spool.sqlite", 10_000_000),
         settings=BridgeSettings(spool_path=tmp_path / "spool.sqlite"),
     )
-    out = Recorder()
+    out = PublishedMessages()
 
     async def run() -> int:
         try:
@@ -88,7 +77,7 @@ def test_home_assistant_on_a_host_clock_at_1970_takes_the_frames() -> None:
         max_ahead_ms=300_000,
         clock=lambda: UNSET_MS / 1000,
     )
-    out = Recorder()
+    out = PublishedMessages()
 
     asyncio.run(service.handle(out, TOPICS.features("ann", "ann-thigh"), BATCH))
     assert out.dead_letters() == []

@@ -13,22 +13,11 @@ from dashboards.homeassistant.entities import HaTopics
 from dashboards.homeassistant.service import HomeAssistantService
 from dashboards.homeassistant.states import StateTracker
 from ingest.wire import DeviceStatusV1, EventV1, PromptV1, Topics, encode
+from tests.support.publisher import PublishedMessages
 
 # The host's clock: Monday 2026-12-07 10:30 UTC; everything good in the test is before it.
 NOW = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
 DAY_AHEAD = NOW + timedelta(days=1)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        self.sent.append((topic, payload))
-
-    def last(self, topic: str) -> str | None:
-        values = [p.decode() for t, p in self.sent if t == topic]
-        return values[-1] if values else None
 
 
 def service() -> HomeAssistantService:
@@ -71,7 +60,7 @@ def ahead_messages() -> list[tuple[str, bytes]]:
 def test_a_message_stamped_a_day_ahead_does_not_erase_today(topic: str, payload: bytes) -> None:
     """Before: `sitting_today` went from 30.0 to 0.0 and stayed 0 for the rest of the day (every later summary of
     today was pruned as 'before today'); the message was not dead-lettered (the bridge dead-letters the status)."""
-    ha, out = service(), Recorder()
+    ha, out = service(), PublishedMessages()
     state = "kinetic/ha/ann/sitting_today"
 
     async def run() -> None:
