@@ -131,37 +131,14 @@ Text = Annotated[str, BeforeValidator(check_text)]
 TextOrNone = Annotated[str | None, BeforeValidator(check_text)]  # so that a length bound reads as one on a string
 
 
-def _numeric(annotation: object) -> bool:
-    """Whether a field's annotation is a number (int or float, maybe in a union or Annotated) and not a bool."""
-    if annotation in (int, float):
-        return True
-    return any(_numeric(arg) for arg in getattr(annotation, "__args__", ()) if arg is not bool)
-
-
 class _Model(BaseModel):
+    """Every wire payload. Received payloads are validated in pydantic's strict JSON mode (``decode_at``): a JSON
+    number where a number belongs (an integer where an integer belongs), text where text belongs. So ``true`` is no
+    1 and ``"5"`` no 5 (a sender's bug, refused naming the field), at no cost per field: a Python check of every
+    field before validation had cost more than the validation itself (``python -m bench.wire_validation``)."""
+
     # NaN and infinity are not numbers a sensor measures, and InfluxDB's line protocol cannot carry them
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_booleans_as_numbers(cls, data: Any) -> Any:
-        """``true`` where a number belongs is a sender's bug (pydantic would read it as 1): refused, naming it."""
-        if isinstance(data, dict):
-            for name, value in data.items():
-                if isinstance(value, bool) and name in _numeric_fields(cls):
-                    raise ValueError(f"{name}: {str(value).lower()} is a boolean; expected a number")
-        return data
-
-
-_NUMERIC_FIELDS: dict[type, frozenset[str]] = {}
-
-
-def _numeric_fields(model: type[BaseModel]) -> frozenset[str]:
-    fields = _NUMERIC_FIELDS.get(model)
-    if fields is None:
-        fields = frozenset(n for n, f in model.model_fields.items() if _numeric(f.annotation))
-        _NUMERIC_FIELDS[model] = fields
-    return fields
 
 
 class FeatureFrameV1(_Model):
@@ -580,7 +557,9 @@ def describe_validation_error(exc: ValidationError) -> str:
                 parts.append(msg)
                 continue
         loc = loc or "payload"
-        if (
+        if err["type"] in _NUMBER_TYPES and isinstance(err["input"], bool | str):
+            msg = _not_a_number(err["input"], err["type"])
+        elif (
             err["loc"]
             and str(err["loc"][-1]).endswith("_ms")
             and err["type"] in ("greater_than_equal", "less_than_equal")
@@ -589,6 +568,16 @@ def describe_validation_error(exc: ValidationError) -> str:
         parts.append(f"{loc}: {msg}")
     more = exc.error_count() - len(parts)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+_NUMBER_TYPES = {"int_type": "an integer", "float_type": "a number"}
+
+
+def _not_a_number(value: bool | str, error_type: str) -> str:
+    expected = _NUMBER_TYPES[error_type]
+    if isinstance(value, bool):
+        return f"{str(value).lower()} is a boolean; expected {expected}"
+    return f"{value[:20]!r} is text; expected {expected} (a JSON number, not in quotes)"
 
 
 _UNITS = (("seconds", 1000.0), ("microseconds", 1e-3), ("nanoseconds", 1e-6))
@@ -720,7 +709,7 @@ def decode_at(address: TopicAddress, payload: bytes) -> Payload:
     if too_large is not None:
         raise WireError(too_large)
     try:
-        message = model.model_validate_json(payload)
+        message = model.model_validate_json(payload, strict=True)
     except ValidationError as exc:
         raise WireError(f"invalid {model.__name__}: {describe_validation_error(exc)}") from exc
     wearer = getattr(message, "wearer", None)
@@ -771,7 +760,7 @@ def _salvage_frames(payload: bytes) -> tuple[FeatureBatchV1, int, str] | None:
     for i, item in enumerate(raw["frames"]):
         at = i  # the frame a problem is about
         try:
-            frame = FeatureFrameV1.model_validate_json(json.dumps(item, allow_nan=True))
+            frame = FeatureFrameV1.model_validate_json(json.dumps(item, allow_nan=True), strict=True)
         except ValidationError as exc:
             problem: str | None = f"frames.{i}: {describe_validation_error(exc)}"
         else:
@@ -798,7 +787,7 @@ def _salvage_frames(payload: bytes) -> tuple[FeatureBatchV1, int, str] | None:
         return None
     envelope = {key: value for key, value in raw.items() if key != "frames"}
     try:
-        batch = FeatureBatchV1.model_validate({**envelope, "frames": kept})
+        batch = FeatureBatchV1.model_validate({**envelope, "frames": kept}, strict=True)
     except ValidationError:
         return None
     return batch, len(raw["frames"]) - len(kept), first

@@ -83,5 +83,36 @@ def test_a_boolean_where_a_number_belongs_is_refused_naming_the_field(field: str
     """Found after the named cases: `true` was read as 1 (a second of one sample, a step, 1 g)."""
     frame = {"t_ms": 1_767_603_600_000, "gx": 0.1, "gy": -0.9, "gz": 0.3, "enmo_mg": 2.0, "n": 50, field: True}
     batch = {"v": 1, "wearer": "ann", "device": "ann-thigh", "placement": "thigh", "seq": 0, "frames": [frame]}
-    with pytest.raises(WireError, match=rf"{field}: true is a boolean; expected a number"):
+    with pytest.raises(WireError, match=rf"\.{field}: true is a boolean; expected (a number|an integer)$"):
         decode(TOPICS, TOPICS.features("ann", "ann-thigh"), json.dumps(batch).encode())
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "reason"),
+    [
+        ("features", {"frames": [{"n": "50"}]}, "frames.0.n: '50' is text; expected an integer (a JSON number"),
+        ("features", {"frames": [{"enmo_mg": "2.0"}]}, "frames.0.enmo_mg: '2.0' is text; expected a number (a JSON"),
+        ("features", {"frames": [{"steps": 2.5}]}, "frames.0.steps: Input should be a valid integer"),
+        ("features", {"seq": True}, "seq: true is a boolean; expected an integer"),
+        ("status", {"battery_pct": False}, "battery_pct: false is a boolean; expected an integer"),
+        ("commands", {"minutes": True}, "minutes: true is a boolean; expected a number"),
+    ],
+    ids=["text count", "text number", "fraction count", "boolean seq", "boolean battery", "boolean minutes"],
+)
+def test_every_message_takes_json_numbers_only(kind: str, payload: dict[str, object], reason: str) -> None:
+    """Strict JSON numbers in every wire message (before: ``"50"`` was read as 50 and ``2.0`` as a count of 2)."""
+    frame = {"t_ms": 1_767_603_600_000, "gx": 0.1, "gy": -0.9, "gz": 0.3, "enmo_mg": 2.0, "n": 50}
+    base: dict[str, dict[str, object]] = {
+        "features": {"v": 1, "wearer": "ann", "device": "ann-thigh", "placement": "thigh", "seq": 0},
+        "status": {"v": 1, "wearer": "ann", "device": "ann-thigh", "state": "online"},
+        "commands": {"v": 1, "kind": "snooze", "wearer": "ann", "prompt_id": "p1"},
+    }
+    message = {**base[kind], **payload}
+    if kind == "features":
+        message["frames"] = [{**frame, **f} for f in payload.get("frames", [{}])]  # type: ignore[attr-defined]
+    topic = {"features": TOPICS.features("ann", "ann-thigh"), "status": TOPICS.status("ann", "ann-thigh")}.get(
+        kind, TOPICS.commands("ann")
+    )
+    with pytest.raises(WireError) as exc:
+        decode(TOPICS, topic, json.dumps(message).encode())
+    assert reason in str(exc.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -32,9 +33,14 @@ def test_what_a_sensor_cannot_measure_is_refused(frame: dict[str, object], reaso
     assert str(exc.value) == f"invalid FeatureBatchV1: {reason}"
 
 
-def test_a_summary_metric_must_be_finite() -> None:
-    event = {"kind": "summary", "wearer": "ann", "t": "2026-01-05T09:00:00Z", "metrics": {"sitting_s": "Infinity"}}
-    with pytest.raises(WireError, match=r"metrics\.sitting_s: Input should be a finite number"):
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(float("inf"), "Input should be a finite number"), ("Infinity", "'Infinity' is text; expected a number")],
+    ids=["Infinity (what Python's json writes)", "the text 'Infinity'"],
+)
+def test_a_summary_metric_must_be_finite(value: object, reason: str) -> None:
+    event = {"kind": "summary", "wearer": "ann", "t": "2026-01-05T09:00:00Z", "metrics": {"sitting_s": value}}
+    with pytest.raises(WireError, match=rf"metrics\.sitting_s: {re.escape(reason)}"):
         decode(TOPICS, TOPICS.events("ann"), json.dumps(event).encode())
 
 
