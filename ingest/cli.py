@@ -398,17 +398,22 @@ def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
 
 def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
     from ingest.phone.service import PhoneService  # noqa: PLC0415
+    from ingest.phone.tokens import TokenStore  # noqa: PLC0415
 
     phone = settings.phone
-    if not phone.phones:
+    if not phone.phones and not phone.tokens_path.is_file():
         print(
-            "kinetic: error: setting KINETIC_PHONE__PHONES is empty: list the phones in the TOML file "
-            "([[phone.phones]], see docs/phone.md)",
+            "kinetic: error: setting KINETIC_PHONE__PHONES is empty and there is no token file "
+            f"{phone.tokens_path}: list the phones in the TOML file ([[phone.phones]]) or add one on the web app's "
+            "Settings page (see docs/phone.md)",
             file=sys.stderr,
         )
         return 2
     service = PhoneService(
-        phone, Topics(settings.mqtt.topic_root), Spool(phone.queue_path, int(phone.queue_max_mb * 1_000_000))
+        phone,
+        Topics(settings.mqtt.topic_root),
+        Spool(phone.queue_path, int(phone.queue_max_mb * 1_000_000)),
+        tokens=TokenStore(phone.tokens_path),
     )
 
     async def job(stop: asyncio.Event) -> None:
