@@ -765,3 +765,102 @@ def test_the_add_a_phone_form_is_validated_and_csrf_safe(served: Served, browser
         assert exc.code == 403
     tokens_file = served.tmp / "phone-tokens.json"
     assert not tokens_file.exists() or '"w1-x"' not in tokens_file.read_text()
+
+
+def simulate(environment: dict[str, str], path: Path, scenario: str) -> None:
+    path.write_text(scenario)
+    sim = subprocess.run(
+        [sys.executable, "-m", "kinetic", "simulate", str(path), "--speed", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sim.returncode == 0, sim.stderr
+
+
+def test_snooze_holds_the_real_alert_services_re_prompt_for_10_minutes_of_data_time(
+    served: Served, browser: Browser, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """Issue 16 item 5 for Snooze: the real ``kinetic alerts`` prompts a simulated wearer sitting past the 30 min
+    threshold; Snooze 10 min on the Today page (pressed at wall time T); as the stream goes on sitting (data time =
+    wall time here, then ahead of it), no prompt comes before T + 10 min (the default re-prompt after 10 min without
+    a break would have come at prompt + 10 min, during the snooze) and the one re-prompt comes right after it. Read on
+    the prompts topic."""
+    store = tmp_path / "unused.sqlite"
+    store.touch()
+    environment = env(
+        served.mosquitto,
+        served.root,
+        store,
+        KINETIC_ALERTS__STATE_DIR=str(tmp_path / "alerts"),
+        KINETIC_ALERTS__SEND_EXPIRED_PROMPTS="true",
+        KINETIC_CLOCK__MAX_AHEAD_S="",  # the second stretch of the day runs ahead of this host's clock
+    )
+    prompts: list[PromptV1] = []
+    listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda c, u, m: prompts.append(PromptV1.model_validate_json(m.payload))
+    subscribed = threading.Semaphore(0)
+    listener.on_subscribe = lambda *args: subscribed.release()
+    listener.connect(served.mosquitto.host, served.mosquitto.port)
+    listener.loop_start()
+    listener.subscribe(Topics(served.root).prompts("sue"), qos=1)
+    assert subscribed.acquire(timeout=10)
+    alerts = Proc(["alerts"], environment, tmp_path / "alerts.log")
+    procs.append(alerts)
+    try:
+        alerts.wait_for("watching")
+        # sitting since 35 min before now: the first prompt was due 5 min ago (data time, as the wearer's clock)
+        now = datetime.now(UTC).replace(microsecond=0)
+        start = now - timedelta(minutes=36)
+        simulate(
+            environment,
+            tmp_path / "part1.yaml",
+            f"start: {start.isoformat()}\nwearers:\n  - wearer: sue\n    placement: thigh\n"
+            "    segments: [walk 1m, sit 35m]\n",
+        )
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not prompts and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+        assert [p.attempt for p in prompts] == [1], alerts.text()
+        first = prompts[0]
+        assert first.trigger == "sitting"
+        page = browser.page
+        page.goto(f"{served.url}w/sue/today")
+        snooze = page.locator("#snooze-form button")
+        expect(snooze).to_be_visible()
+        assert page.locator("#snooze-prompt").input_value() == first.id
+        seen = len(served.events)
+        pressed = datetime.now(UTC)
+        snooze.click()
+        expect(page).to_have_url(f"{served.url}w/sue/today?sent=snooze")
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not any(e.kind == "prompt_snoozed" and e.wearer == "sue" for e in served.events[seen:]):
+            assert datetime.now(UTC) < deadline, served.events[seen:]
+            threading.Event().wait(0.05)
+        snoozed = next(e for e in served.events[seen:] if e.kind == "prompt_snoozed" and e.wearer == "sue")
+        assert (snoozed.prompt_id, snoozed.reason) == (first.id, None)  # applied: the bout goes on
+        # the wearer keeps sitting for 20 more minutes of data, from where the stream stopped
+        simulate(
+            environment,
+            tmp_path / "part2.yaml",
+            f"start: {(start + timedelta(minutes=36)).isoformat()}\nwearers:\n  - wearer: sue\n"
+            "    placement: thigh\n    segments: [sit 20m]\n",
+        )
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while len(prompts) < 2 and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+        threading.Event().wait(1.0)  # anything more the data would bring
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    later = prompts[1:]
+    assert len(later) == 1, (later, alerts.text())
+    again = later[0]
+    assert again.attempt == 2 and again.trigger == "sitting"
+    assert again.created - first.created > timedelta(minutes=10)  # not the un-snoozed re-prompt (first + 10 min)
+    due = pressed + timedelta(minutes=10)
+    # not during the snooze, and at the first batch of data after it (the stream is sent in 10 s batches)
+    assert due - timedelta(seconds=2) <= again.created <= due + timedelta(seconds=30), (pressed, again.created)
+    assert browser.errors == []
