@@ -20,6 +20,8 @@ entries too.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import json
 import logging
@@ -47,6 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.prompts.commands import CommandRefused, prompt_command
 from dashboards.report import render
+from dashboards.report.charts import chart_specs
 from dashboards.report.weekly import weekly_report
 from dashboards.web import views
 from dashboards.web.live import LiveBoard
@@ -68,8 +71,15 @@ PLACEMENTS = {"thigh": "trouser pocket (thigh)", "trunk": "belt clip or chest po
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
 SOURCE = "web"
 KNOWN_TTL_S = 10.0
+# The Week page's charts: vega-interpreter (vendored as the ES module npm ships) imports the bare name 'vega-util';
+# this import map (inline, allowed by its hash below: no other inline script runs) points it at a module that hands
+# over the functions the vendored Vega bundle already has (static/vega-util.js). Vega then evaluates expressions with
+# the interpreter, never with ``new Function`` (which this CSP forbids: no 'unsafe-eval').
+IMPORT_MAP = '{"imports": {"vega-util": "/static/vega-util.js"}}'
+_IMPORT_MAP_HASH = base64.b64encode(hashlib.sha256(IMPORT_MAP.encode()).digest()).decode()
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    f"script-src 'self' 'sha256-{_IMPORT_MAP_HASH}'; "
     "connect-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
 )
 
@@ -423,6 +433,7 @@ async def week_page(request: Request) -> Response:
         "previous": views.iso_week(monday - timedelta(weeks=1)),
         "next": views.iso_week(monday + timedelta(weeks=1)),
         "trend": trend,
+        "import_map": IMPORT_MAP,
     }
     return _page(request, "week.html", context)
 
@@ -439,6 +450,29 @@ async def week_report(request: Request) -> Response:
     except views.BadWeek as exc:
         raise HTTPException(400, str(exc).replace("--week", "week")) from None
     return HTMLResponse(render.html(report))
+
+
+async def week_charts(request: Request) -> Response:
+    """The weekly report's charts for the ``week`` parameter: the very Vega-Lite specs the printed report renders to
+    SVG (``dashboards.report.charts.chart_specs``), for vega-embed on the Week page. ``{"week", "charts": [{"name",
+    "title", "empty", "spec"}]}`` in report order."""
+    state = _state(request)
+    wearer = await _wearer(request)
+    week = request.query_params.get("week", "")
+    try:
+        views.parse_week(week)
+        await _audit(request, state, "report charts", wearer, week)
+        report = await weekly_report(state.queries, wearer, week, state.board.policy(wearer).timezone)
+    except views.BadWeek as exc:
+        raise HTTPException(400, str(exc).replace("--week", "week")) from None
+    charts = []
+    for name, spec in chart_specs(report).items():
+        title = spec.get("title")
+        text = title.get("text", "") if isinstance(title, dict) else title
+        charts.append(
+            {"name": name, "title": str(text or name), "empty": spec["usermeta"]["kinetic"]["empty"], "spec": spec}
+        )
+    return JSONResponse({"week": week, "charts": charts})
 
 
 async def week_json(request: Request) -> Response:
@@ -647,6 +681,7 @@ def build_app(state: WebState) -> Starlette:
         Route("/w/{wearer}/week", week_page),
         Route("/w/{wearer}/week.json", week_json),
         Route("/w/{wearer}/week/report", week_report),
+        Route("/w/{wearer}/week/charts.json", week_charts),
         Route("/w/{wearer}/settings", settings_page, methods=["GET"]),
         Route("/w/{wearer}/settings", settings_post, methods=["POST"]),
         Route("/w/{wearer}/phones", phone_add, methods=["POST"]),

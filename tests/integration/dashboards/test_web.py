@@ -251,7 +251,9 @@ def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_reques
     assert "moved within" in outcomes or "no break" in outcomes
 
     page.goto(f"{served.url}w/w1/week?week={WEEK}")
-    expect(page.locator("#trendchart canvas")).to_have_count(1)
+    # the report's own Vega-Lite specs, drawn by vega-embed: every chart a Vega view with marks from its data
+    expect(page.locator("#charts")).to_have_attribute("data-ready", "true")
+    assert list(vega_charts(page).items()) == list(REPORT_CHARTS.items())
     expect(page.locator("#trend tbody tr")).to_have_count(8)
     # a week without any hourly summary says so, never a zero that reads as "did not sit"
     expect(page.locator("#trend tbody tr").first).to_have_text("2026-W41no data")
@@ -269,6 +271,31 @@ def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_reques
     expect(page).to_have_url(f"{served.url}w/w1/today")
     assert browser.errors == []
     assert browser.outside == []
+
+
+# the weekly report's charts (dashboards.report.charts.chart_specs) for w1's week, in report order: name -> (the spec
+# says "no data this week", its SVG has data marks); w1's scripted day gives every chart something to draw
+REPORT_CHARTS = {
+    "sitting-per-day": (False, True),
+    "weekly-trend": (False, True),
+    "sitting-by-hour": (False, True),
+    "bout-lengths": (False, True),
+    "lean": (False, True),
+    "prompt-responses": (False, True),
+}
+VEGA_MARKS = """() => Object.fromEntries([...document.querySelectorAll("#charts figure.vega-chart")].map(f => {
+    const svg = f.querySelector("svg.marks");
+    const drawn = svg ? [...svg.querySelectorAll("g.role-mark")]
+        .filter(g => !g.closest(".role-axis, .role-legend, .role-title"))
+        .filter(g => /mark-(rect|symbol|line|area|arc)/.test(g.getAttribute("class")))
+        .reduce((n, g) => n + g.querySelectorAll("path, line").length, 0) : -1;
+    return [f.dataset.chart, [f.dataset.empty === "true", drawn > 0]];
+}))"""
+
+
+def vega_charts(page: Page) -> dict[str, tuple[bool, bool]]:
+    """Each Vega chart on the page: (the spec says it is empty, its SVG has data marks)."""
+    return {name: (empty, drawn) for name, (empty, drawn) in page.evaluate(VEGA_MARKS).items()}
 
 
 def test_the_live_card_follows_events_and_frames_from_the_broker(served: Served, browser: Browser) -> None:
@@ -626,8 +653,10 @@ def test_every_read_of_a_wearers_data_is_in_the_audit_trail_through_one_writer(
         page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
         page.goto(f"{served.url}w/w1/week?week={WEEK}")
         expect(page.frame_locator("#report").locator("h1")).to_have_text(f"Weekly report: w1, {WEEK}")
-        page.wait_for_load_state("networkidle")
+        expect(page.locator("#charts")).to_have_attribute("data-ready", "true")
         page.goto(f"{served.url}w/w1/settings")
+        status, _ = get(f"{served.url}w/w1/week.json?week={WEEK}")  # the trend's data, as a script reads it
+        assert status == 200
         status, _ = get(f"{served.url}w/nobody/today")  # an unknown wearer: nothing read, nothing recorded
         assert status == 404
         entries = log.for_wearer("w1")[before:]
@@ -643,6 +672,7 @@ def test_every_read_of_a_wearers_data_is_in_the_audit_trail_through_one_writer(
         ("web week", WEEK),
         ("web week data", WEEK),
         ("web report weekly", WEEK),
+        ("web report charts", WEEK),
         ("web settings", "policy and devices"),
     } <= got, got
     assert all(e["detail"].endswith("(from 127.0.0.1)") and "@" in e["actor"] for e in entries), entries
