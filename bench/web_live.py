@@ -51,6 +51,7 @@ def main() -> int:
             "KINETIC_STORE__EMBEDDED_PATH": str(base / "empty.sqlite"),
             "KINETIC_WEB__PORT": "0",
             "KINETIC_LOG_LEVEL": "INFO",
+            "XDG_DATA_HOME": str(base / "xdg"),  # the audit trail of its page reads, never the user's
         }
         (base / "empty.sqlite").touch()
         serve = Proc(["serve"], env, base / "serve.log")

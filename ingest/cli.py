@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,13 +83,29 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Stores feature frames, device status, prompts and events. QoS 1, persistent session, "
         "many points per write, retries an unreachable database, dead-letters bad messages.",
     )
-    sub.add_parser(
+    phone = sub.add_parser(
         "phone",
         help="Sensor Logger phones (HTTP push, MQTT over websockets) -> per-second features over MQTT",
         description="Receives the phones in the phone settings ([[phone.phones]] in the TOML file; see docs/phone.md) "
-        "on an HTTP push endpoint with a token per wearer and on their MQTT topics, makes per-second features "
-        "like the BLE collector and publishes them with an on-disk store-and-forward queue.",
+        "and the phones with a token of their own (`kinetic phone token add`, or the web app's Settings page) "
+        "on an HTTP push endpoint and on their MQTT topics, makes per-second features like the BLE collector and "
+        "publishes them with an on-disk store-and-forward queue.",
     )
+    phone_sub = phone.add_subparsers(dest="phone_command")
+    token = phone_sub.add_parser(
+        "token", help="per-device push tokens (KINETIC_PHONE__TOKENS_PATH): add, list, revoke"
+    ).add_subparsers(dest="token_command", required=True)
+    add = token.add_parser("add", help="make a phone a push token and print it and the push URL (shown once)")
+    add.add_argument("wearer")
+    add.add_argument("device", help="Kinetic's id for the phone, e.g. ann-pixel")
+    add.add_argument("--platform", choices=["ios", "android"], required=True)
+    add.add_argument("--placement", choices=["thigh", "trunk"], default="thigh")
+    add.add_argument("--not-standardised", action="store_true", help="the app's 'Standardise Units & Frames' is off")
+    listing = token.add_parser("list", help="the phones with a token (never the tokens: only hashes are kept)")
+    listing.add_argument("wearer", nargs="?")
+    revoke = token.add_parser("revoke", help="remove a phone's token: its next push is refused (401)")
+    revoke.add_argument("wearer")
+    revoke.add_argument("device")
     store = sub.add_parser(
         "store",
         help="set up the InfluxDB 1.x database with one least-privilege user per service (run once, as an admin)",
@@ -396,19 +413,71 @@ def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
     return 0
 
 
-def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
-    from ingest.phone.service import PhoneService  # noqa: PLC0415
+def _cmd_phone_token(args: argparse.Namespace, settings: IngestConfig) -> int:
+    """``kinetic phone token add|list|revoke``: the token store the web app's Settings page also writes; adding and
+    revoking are audit entries (ingest/audit.py)."""
+    from ingest.audit import record_read  # noqa: PLC0415
+    from ingest.phone.tokens import TokenStore, TokenStoreError  # noqa: PLC0415
 
     phone = settings.phone
-    if not phone.phones:
+    store = TokenStore(phone.tokens_path)
+    try:
+        if args.token_command == "add":
+            token = store.add(
+                args.wearer,
+                args.device,
+                args.platform,
+                args.placement,
+                standardised=not args.not_standardised,
+            )
+            record_read(settings.audit, "phone token added", args.wearer, args.device)
+            host = phone.http_host if phone.http_host not in ("0.0.0.0", "::") else "<this host>"
+            print(f"token (shown once): {token}")
+            if phone.http_port:
+                print(f"push URL: http://{host}:{phone.http_port}/sensorlogger/{args.wearer}?token={token}")
+        elif args.token_command == "revoke":
+            if not store.revoke(args.wearer, args.device):
+                print(f"kinetic: error: wearer {args.wearer!r} has no phone {args.device!r}", file=sys.stderr)
+                return 1
+            record_read(settings.audit, "phone token revoked", args.wearer, args.device)
+            print(f"revoked: {args.wearer} {args.device}")
+        else:
+            for d in store.devices(args.wearer):
+                used = "never" if d.last_used_ms is None else _utc_text(d.last_used_ms)
+                print(
+                    f"{d.wearer}\t{d.device}\t{d.platform}\t{d.placement}\tcreated {_utc_text(d.created_ms)}"
+                    f"\tlast used {used}"
+                )
+    except TokenStoreError as exc:
+        print(f"kinetic: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _utc_text(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
+    if getattr(args, "phone_command", None) == "token":
+        return _cmd_phone_token(args, settings)
+    from ingest.phone.service import PhoneService  # noqa: PLC0415
+    from ingest.phone.tokens import TokenStore  # noqa: PLC0415
+
+    phone = settings.phone
+    if not phone.phones and not phone.tokens_path.is_file():
         print(
-            "kinetic: error: setting KINETIC_PHONE__PHONES is empty: list the phones in the TOML file "
-            "([[phone.phones]], see docs/phone.md)",
+            "kinetic: error: setting KINETIC_PHONE__PHONES is empty and there is no token file "
+            f"{phone.tokens_path}: list the phones in the TOML file ([[phone.phones]]) or add one on the web app's "
+            "Settings page (see docs/phone.md)",
             file=sys.stderr,
         )
         return 2
     service = PhoneService(
-        phone, Topics(settings.mqtt.topic_root), Spool(phone.queue_path, int(phone.queue_max_mb * 1_000_000))
+        phone,
+        Topics(settings.mqtt.topic_root),
+        Spool(phone.queue_path, int(phone.queue_max_mb * 1_000_000)),
+        tokens=TokenStore(phone.tokens_path),
     )
 
     async def job(stop: asyncio.Event) -> None:

@@ -231,6 +231,11 @@ class PhoneSettings(_Section):
     )
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
     queue_path: Path = Field(default=Path("kinetic-phone-queue.sqlite"), description="store-and-forward queue")
+    tokens_path: Path = Field(
+        default_factory=lambda: user_data_dir() / "phone-tokens.json",
+        description="per-device push tokens made on the web app's Settings page or by `kinetic phone token add` "
+        "(hashes only; default: in the user's data directory)",
+    )
     queue_max_mb: float = Field(
         default=256.0, gt=0, le=MAX_SIZE_MB, description="queue size at which the oldest batches are dropped"
     )
@@ -290,3 +295,5 @@ class IngestConfig(Protocol):
     def collector(self) -> CollectorSettings: ...
     @property
     def phone(self) -> PhoneSettings: ...
+    @property
+    def audit(self) -> AuditSettings: ...

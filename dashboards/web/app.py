@@ -9,15 +9,24 @@ Safety: health data. Listening beyond loopback needs a token (``service.check_bi
 ``kinetic_csrf`` cookie (SameSite=Strict) and a cross-site ``Origin`` is refused. Every response says
 ``Content-Security-Policy: default-src 'self'`` (no third-party request can be made). Bad input (an unknown wearer,
 a malformed week, a bad form value) is a 4xx with one line naming it.
+
+Audit (issue 20, item 4): every page and data answer that shows a wearer's data (Today and its data and live stream,
+Prompts, Week and its data, the weekly report, Settings with the devices and phone tokens) adds an entry to the audit
+trail (``ingest.audit``) through the one writer the server opened for its life, before the data is sent: if the trail
+cannot be written the read is refused (503), no health data leaves unrecorded. Adding and revoking a phone token are
+entries too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import json
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,10 +49,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.prompts.commands import CommandRefused, prompt_command
 from dashboards.report import render
+from dashboards.report.charts import chart_specs
 from dashboards.report.weekly import weekly_report
 from dashboards.web import views
 from dashboards.web.live import LiveBoard
+from ingest.audit import AuditLog
 from ingest.errors import IngestError, WireError
+from ingest.phone.tokens import TokenStore, TokenStoreError
 from ingest.store.queries import Queries, unknown_wearer
 from ingest.wire import CommandV1, check_id
 
@@ -54,10 +66,20 @@ SESSION_COOKIE = "kinetic_session"
 CSRF_COOKIE = "kinetic_csrf"
 SNOOZE_MIN = 10.0
 PAUSE_MIN = 60.0
+PLATFORMS = {"ios": "iOS", "android": "Android"}
+PLACEMENTS = {"thigh": "trouser pocket (thigh)", "trunk": "belt clip or chest pocket (trunk)"}
+ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
 SOURCE = "web"
 KNOWN_TTL_S = 10.0
+# The Week page's charts: vega-interpreter (vendored as the ES module npm ships) imports the bare name 'vega-util';
+# this import map (inline, allowed by its hash below: no other inline script runs) points it at a module that hands
+# over the functions the vendored Vega bundle already has (static/vega-util.js). Vega then evaluates expressions with
+# the interpreter, never with ``new Function`` (which this CSP forbids: no 'unsafe-eval').
+IMPORT_MAP = '{"imports": {"vega-util": "/static/vega-util.js"}}'
+_IMPORT_MAP_HASH = base64.b64encode(hashlib.sha256(IMPORT_MAP.encode()).digest()).decode()
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    f"script-src 'self' 'sha256-{_IMPORT_MAP_HASH}'; "
     "connect-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
 )
 
@@ -98,6 +120,11 @@ class WebState:
     clock: Clock = field(default=lambda: datetime.now(UTC))
     sessions: set[str] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)  # set on stop: the live streams end
+    audit: AuditLog | None = None  # the server's one audit writer (None: reads are not recorded, unit tests only)
+    actor: str = "web"  # who reads, as the trail names them (the audit actor setting, else user@host of the server)
+    tokens: TokenStore | None = None  # the phones' per-device push tokens (None: no phone section on Settings)
+    push_host: str = "127.0.0.1"  # where ``kinetic phone`` listens for pushes (KINETIC_PHONE__HTTP_HOST / _PORT)
+    push_port: int = 0  # 0: HTTP push is off
     _known: tuple[float, list[str]] | None = None
 
     async def stored_wearers(self) -> list[str]:
@@ -209,6 +236,21 @@ async def _wearer(request: Request) -> str:
     return wearer
 
 
+async def _audit(request: Request, state: WebState, action: str, wearer: str, detail: str = "") -> None:
+    """One entry in the audit trail for a read (or a token change) of ``wearer``'s data through this app: the actor,
+    ``web <action>``, the detail and the client's address. Written in a worker thread (SQLite); a trail that cannot be
+    written refuses the request (503) rather than show data unrecorded."""
+    if state.audit is None:
+        return
+    client = request.client.host if request.client else "unknown"
+    text = f"{detail} (from {client})" if detail else f"from {client}"
+    try:
+        await asyncio.to_thread(state.audit.record, state.actor, f"web {action}", wearer, text)
+    except sqlite3.Error as exc:
+        _LOGGER.warning("web %s: the audit trail %s could not be written (%s)", wearer, state.audit.path, exc)
+        raise HTTPException(503, f"the audit trail could not be written ({exc}): nothing is shown unrecorded") from None
+
+
 def _zone(state: WebState, wearer: str) -> ZoneInfo:
     return state.board.policy(wearer).zone
 
@@ -252,6 +294,7 @@ async def today(request: Request) -> Response:
         "next": (day + timedelta(days=1)).isoformat(),
         "snapshot": state.board.snapshot(wearer),
     }
+    await _audit(request, state, "today", wearer, day.isoformat())
     return _page(request, "today.html", context)
 
 
@@ -262,6 +305,7 @@ async def today_json(request: Request) -> Response:
     zone = _zone(state, wearer)
     start, end = views.day_bounds(day, zone)
     q = state.queries
+    await _audit(request, state, "today data", wearer, day.isoformat())
     data = views.today_data(
         zone,
         day,
@@ -276,6 +320,7 @@ async def today_json(request: Request) -> Response:
 async def live(request: Request) -> Response:
     state = _state(request)
     wearer = await _wearer(request)
+    await _audit(request, state, "live", wearer, "live stream opened")
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         queue = state.hub.subscribe(wearer)
@@ -304,6 +349,7 @@ async def prompts_page(request: Request) -> Response:
     zone = _zone(state, wearer)
     start, end = views.day_bounds(day, zone)
     start -= 6 * 24 * 3_600_000  # the week up to the day
+    await _audit(request, state, "prompts", wearer, f"week up to {day.isoformat()}")
     events = await state.queries.prompt_events(wearer, start, end)
     items = views.prompt_items(
         await state.queries.prompts(wearer, start, end), await state.queries.outcomes(wearer, start, end), zone, events
@@ -376,6 +422,7 @@ async def week_page(request: Request) -> Response:
     except views.BadWeek as exc:
         raise HTTPException(400, str(exc).replace("--week", "week")) from None
     first = monday - timedelta(weeks=views.TREND_WEEKS - 1)
+    await _audit(request, state, "week", wearer, views.iso_week(monday))
     hours = await state.queries.hours(
         wearer, views.day_start_ms(first, zone), views.day_start_ms(monday + timedelta(days=7), zone)
     )
@@ -386,6 +433,7 @@ async def week_page(request: Request) -> Response:
         "previous": views.iso_week(monday - timedelta(weeks=1)),
         "next": views.iso_week(monday + timedelta(weeks=1)),
         "trend": trend,
+        "import_map": IMPORT_MAP,
     }
     return _page(request, "week.html", context)
 
@@ -397,10 +445,34 @@ async def week_report(request: Request) -> Response:
     week = request.query_params.get("week", "")
     try:
         views.parse_week(week)
+        await _audit(request, state, "report weekly", wearer, week)
         report = await weekly_report(state.queries, wearer, week, state.board.policy(wearer).timezone)
     except views.BadWeek as exc:
         raise HTTPException(400, str(exc).replace("--week", "week")) from None
     return HTMLResponse(render.html(report))
+
+
+async def week_charts(request: Request) -> Response:
+    """The weekly report's charts for the ``week`` parameter: the very Vega-Lite specs the printed report renders to
+    SVG (``dashboards.report.charts.chart_specs``), for vega-embed on the Week page. ``{"week", "charts": [{"name",
+    "title", "empty", "spec"}]}`` in report order."""
+    state = _state(request)
+    wearer = await _wearer(request)
+    week = request.query_params.get("week", "")
+    try:
+        views.parse_week(week)
+        await _audit(request, state, "report charts", wearer, week)
+        report = await weekly_report(state.queries, wearer, week, state.board.policy(wearer).timezone)
+    except views.BadWeek as exc:
+        raise HTTPException(400, str(exc).replace("--week", "week")) from None
+    charts = []
+    for name, spec in chart_specs(report).items():
+        title = spec.get("title")
+        text = title.get("text", "") if isinstance(title, dict) else title
+        charts.append(
+            {"name": name, "title": str(text or name), "empty": spec["usermeta"]["kinetic"]["empty"], "spec": spec}
+        )
+    return JSONResponse({"week": week, "charts": charts})
 
 
 async def week_json(request: Request) -> Response:
@@ -412,6 +484,7 @@ async def week_json(request: Request) -> Response:
     except views.BadWeek as exc:
         raise HTTPException(400, str(exc).replace("--week", "week")) from None
     first = monday - timedelta(weeks=views.TREND_WEEKS - 1)
+    await _audit(request, state, "week data", wearer, views.iso_week(monday))
     hours = await state.queries.hours(
         wearer, views.day_start_ms(first, zone), views.day_start_ms(monday + timedelta(days=7), zone)
     )
@@ -427,7 +500,10 @@ async def week_json(request: Request) -> Response:
 async def settings_page(request: Request) -> Response:
     state = _state(request)
     wearer = await _wearer(request)
-    return await _settings(request, state, wearer, None, {}, request.query_params.get("saved") == "1")
+    revoked = request.query_params.get("revoked", "")[:64]
+    return await _settings(
+        request, state, wearer, None, {}, request.query_params.get("saved") == "1", extra={"revoked": revoked}
+    )
 
 
 async def _settings(
@@ -438,8 +514,16 @@ async def _settings(
     errors: dict[str, str],
     saved: bool,
     status: int = 200,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     policy = state.board.policy(wearer)
+    await _audit(request, state, "settings", wearer, "policy and devices")
+    phones = None
+    if state.tokens is not None:
+        try:
+            phones = views.phone_items(await asyncio.to_thread(state.tokens.devices, wearer), policy.zone)
+        except TokenStoreError as exc:
+            raise HTTPException(503, str(exc)) from None
     context = {
         **_nav(wearer, "settings"),
         "fields": views.POLICY_FORM,
@@ -447,8 +531,92 @@ async def _settings(
         "errors": errors,
         "saved": saved,
         "devices": views.device_items(await state.queries.devices(wearer), policy.zone),
+        "phones": phones,
+        "platforms": PLATFORMS,
+        "placements": PLACEMENTS,
+        "phone_values": {"device": f"{wearer}-phone"[:64], "platform": "", "placement": "thigh"},
+        "phone_errors": {},
+        "new_phone": None,
+        "revoked": "",
+        **(extra or {}),
     }
     return _page(request, "settings.html", context, status)
+
+
+def _push_url(request: Request, state: WebState, wearer: str, token: str) -> str | None:
+    """The Sensor Logger push URL of ``kinetic phone`` for this wearer and token (None: push is off). An any-address
+    listener is reached by this page's host name."""
+    if not state.push_port:
+        return None
+    host = (request.url.hostname or "127.0.0.1") if state.push_host in ANY_ADDRESS else state.push_host
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{state.push_port}/sensorlogger/{wearer}?{urlencode({'token': token})}"
+
+
+def _tokens(state: WebState) -> TokenStore:
+    if state.tokens is None:
+        raise HTTPException(404, "this app has no phone token store (KINETIC_PHONE__TOKENS_PATH)")
+    return state.tokens
+
+
+async def phone_add(request: Request) -> Response:
+    """ "Add a phone": a device with a new push token; the page that answers shows the token and the push URL once
+    (never in a URL or a log: only the hash is kept). Audited."""
+    state = _state(request)
+    wearer = await _wearer(request)
+    form = await _form(request)
+    tokens = _tokens(state)
+    values = {
+        "device": _text(form, "device", 64).strip(),
+        "platform": _text(form, "platform", 10),
+        "placement": _text(form, "placement", 10),
+    }
+    standardised = form.get("standardised") == "on"
+    errors = {}
+    try:
+        check_id(values["device"])
+    except WireError:
+        errors["device"] = "a device name: lower-case letters, digits, - and _ (at most 64), e.g. ann-pixel"
+    if values["platform"] not in PLATFORMS:
+        errors["platform"] = "choose iOS or Android"
+    if values["placement"] not in PLACEMENTS:
+        errors["placement"] = "choose where the phone is worn: thigh or trunk"
+    if not errors:
+        try:
+            token = await asyncio.to_thread(
+                tokens.add,
+                wearer,
+                values["device"],
+                values["platform"],  # type: ignore[arg-type]  # checked above
+                values["placement"],  # type: ignore[arg-type]
+                standardised=standardised,
+            )
+        except TokenStoreError as exc:
+            errors["device"] = str(exc)
+    if errors:
+        extra = {"phone_values": values, "phone_errors": errors}
+        return await _settings(request, state, wearer, None, {}, False, 400, extra)
+    try:
+        await _audit(request, state, "phone token added", wearer, values["device"])
+    except HTTPException:
+        await asyncio.to_thread(tokens.revoke, wearer, values["device"])  # no token without its audit entry
+        raise
+    _LOGGER.info("web %s: phone %s added", wearer, values["device"])
+    new_phone = {"device": values["device"], "token": token, "url": _push_url(request, state, wearer, token)}
+    return await _settings(request, state, wearer, None, {}, False, extra={"new_phone": new_phone})
+
+
+async def phone_revoke(request: Request) -> Response:
+    """Revoke a phone's token: its pushes are refused (401) from the next one. Audited."""
+    state = _state(request)
+    wearer = await _wearer(request)
+    form = await _form(request)
+    device = _text(form, "device", 64)
+    if not await asyncio.to_thread(_tokens(state).revoke, wearer, device):
+        raise HTTPException(404, f"wearer {wearer!r} has no phone {device[:64]!r} with a token")
+    await _audit(request, state, "phone token revoked", wearer, device)
+    _LOGGER.info("web %s: phone %s revoked", wearer, device)
+    return RedirectResponse(f"/w/{wearer}/settings?{urlencode({'revoked': device})}", status_code=303)
 
 
 async def settings_post(request: Request) -> Response:
@@ -513,8 +681,11 @@ def build_app(state: WebState) -> Starlette:
         Route("/w/{wearer}/week", week_page),
         Route("/w/{wearer}/week.json", week_json),
         Route("/w/{wearer}/week/report", week_report),
+        Route("/w/{wearer}/week/charts.json", week_charts),
         Route("/w/{wearer}/settings", settings_page, methods=["GET"]),
         Route("/w/{wearer}/settings", settings_post, methods=["POST"]),
+        Route("/w/{wearer}/phones", phone_add, methods=["POST"]),
+        Route("/w/{wearer}/phones/revoke", phone_revoke, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from alerts.engine import policy_book
 from dashboards.web.app import LiveHub, WebState, build_app
 from dashboards.web.live import LiveBoard
 from dashboards.web.settings import WebConfig, WebSettings, is_loopback
+from ingest.audit import AuditLog, default_actor
 from ingest.errors import ConfigError, IngestError, WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, message_batches, payload_bytes, serve
+from ingest.phone.tokens import TokenStore
 from ingest.store.export import open_queries
 from ingest.store.queries import Queries
 from ingest.wire import CommandV1, FeatureBatchV1, Topics, decode, encode, frames_not_ahead, retained_command_problem
@@ -175,8 +178,28 @@ async def run_web(
         max_ahead_ms=settings.clock.max_ahead_ms if max_ahead_ms == -1 else max_ahead_ms,
     )
     token = settings.web.token.get_secret_value() if settings.web.token else None
-    state = WebState(queries=queries, board=board, publish=link.publish, hub=hub, token=token)
     sock = bind_socket(settings.web.host, settings.web.port)
+    # the audit trail's one writer for the server's life (every read of a wearer's data is an entry)
+    try:
+        audit = AuditLog(settings.audit.path, settings.audit.retention_days)
+    except (OSError, sqlite3.Error) as exc:
+        sock.close()
+        raise ConfigError(
+            f"the audit trail {settings.audit.path} cannot be opened ({exc}): "
+            "set KINETIC_AUDIT__PATH to a writable file"
+        ) from None
+    state = WebState(
+        queries=queries,
+        board=board,
+        publish=link.publish,
+        hub=hub,
+        token=token,
+        audit=audit,
+        actor=settings.audit.actor or default_actor(),
+        tokens=TokenStore(settings.phone.tokens_path),
+        push_host=settings.phone.http_host,
+        push_port=settings.phone.http_port,
+    )
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     # a browser's open live stream would hold a graceful shutdown forever: the streams end on ``closing``, and
@@ -203,5 +226,6 @@ async def run_web(
             server.should_exit = True
     finally:
         sock.close()
+        audit.close()
         if close is not None:
             await close()

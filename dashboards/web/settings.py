@@ -8,7 +8,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.settings import AlertsSettings
-from ingest.settings import ClockSettings, InfluxSettings, MqttSettings, StoreSettings
+from ingest.settings import AuditSettings, ClockSettings, InfluxSettings, MqttSettings, PhoneSettings, StoreSettings
 
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
@@ -57,3 +57,7 @@ class WebConfig(Protocol):
     def alerts(self) -> AlertsSettings: ...
     @property
     def web(self) -> WebSettings: ...
+    @property
+    def audit(self) -> AuditSettings: ...
+    @property
+    def phone(self) -> PhoneSettings: ...

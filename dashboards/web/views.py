@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from alerts.errors import PolicyError
@@ -425,3 +425,39 @@ def policy_overrides(base: PromptPolicy, form: Mapping[str, str]) -> tuple[dict[
         except PolicyError as exc:
             errors["_form"] = str(exc)
     return overrides, errors
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneItem:
+    """A phone with a push token on the Settings page: times in the wearer's zone ('never' before its first push)."""
+
+    device: str
+    platform: str
+    placement: str
+    created: str
+    last_used: str
+
+
+class PhoneRecord(Protocol):
+    """What the Settings page shows of a token store device (``ingest.phone.tokens.PhoneDevice``; that module does
+    file I/O, this one does none)."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def placement(self) -> str: ...
+    @property
+    def created_ms(self) -> int: ...
+    @property
+    def last_used_ms(self) -> int | None: ...
+
+
+def phone_items(devices: Sequence[PhoneRecord], zone: ZoneInfo) -> list[PhoneItem]:
+    """The wearer's phones of the token store, oldest first."""
+
+    def when(ms: int | None) -> str:
+        return "never" if ms is None else datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
+
+    return [PhoneItem(d.device, d.platform, d.placement, when(d.created_ms), when(d.last_used_ms)) for d in devices]

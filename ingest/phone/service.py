@@ -3,6 +3,9 @@
 Two thin adapters feed one ``PhoneStream`` per wearer (``ingest.phone.sensorlogger``, pure):
 
 - **HTTP push** (aiohttp): ``POST /sensorlogger/<wearer>?token=<token>`` (or ``Authorization: Bearer <token>``).
+  The token is a TOML phone's, or a device's from the token store (``ingest.phone.tokens``: made on the web app's
+  Settings page; read again when the file changes, so a token added or revoked while this runs counts at the next
+  push; its last use noted at most every ``TOUCH_EVERY_S``). Each device has its own stream and device id.
   No token or an unknown one: 401; another wearer's token: 403; a body over ``max_request_kb``: 413; nothing is
   read or stored on a refusal. A body that is not a Sensor Logger message: 400 with the reason, dead-lettered. The
   answer (200) comes once the message's complete batches are in the on-disk queue.
@@ -35,6 +38,7 @@ from aiohttp import web
 from ingest.forward import Forwarder
 from ingest.mqtt import DeadLetters, Will, payload_bytes
 from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
+from ingest.phone.tokens import PhoneDevice, TokenStore, TokenStoreError
 from ingest.settings import PhoneConfig, PhoneSettings
 from ingest.store.spool import Spool
 from ingest.wire import (
@@ -52,6 +56,8 @@ _LOGGER = logging.getLogger(__name__)
 
 SERVICE = "phone"
 Clock = Callable[[], float]  # seconds since the epoch: the receiver's clock, for the phone clock map and statuses
+TOUCH_EVERY_S = 60.0  # a token store device's last use is written at most this often (a push comes every few s)
+Key = tuple[str, str]  # (wearer, device)
 
 
 @dataclass
@@ -85,24 +91,33 @@ class PhoneService:
     clock: Clock = time.time
     collector_id: str = SERVICE
     counters: PhoneServiceCounters = field(default_factory=PhoneServiceCounters)
+    tokens: TokenStore | None = None  # per-device tokens besides the TOML ones (None: the TOML ones only)
 
     def __post_init__(self) -> None:
-        self.phones = {p.wearer: p for p in self.settings.phones}
+        self.phones = {p.wearer: p for p in self.settings.phones}  # the TOML phones (MQTT and their tokens)
         self.streams = {p.wearer: phone_stream(p, self.settings.batch_s) for p in self.settings.phones}
-        self._tokens = [(p.token.get_secret_value().encode(), p.wearer) for p in self.settings.phones if p.token]
-        self._last_message: dict[str, float] = {}  # wearer -> receiver's clock at its last message
-        self._battery: dict[str, int | None] = {}
-        self._online: set[str] = set()  # wearers whose phone's last status said online
+        self._configs: dict[Key, PhoneConfig] = {(p.wearer, p.device): p for p in self.settings.phones}
+        self._toml_keys = frozenset(self._configs)
+        self._streams: dict[Key, PhoneStream] = {
+            (p.wearer, p.device): self.streams[p.wearer] for p in self.phones.values()
+        }
+        self._tokens = [(p.token.get_secret_value().encode(), p) for p in self.settings.phones if p.token]
+        self._last_message: dict[Key, float] = {}  # device -> receiver's clock at its last message
+        self._battery: dict[Key, int | None] = {}
+        self._online: set[Key] = set()  # devices whose last status said online
+        self._touched: dict[Key, float] = {}  # token store devices -> receiver's clock when their use was noted
         self.forwarder = Forwarder(self.queue, self.counters, "phone")
         self.ready = asyncio.Event()  # set once the phones' MQTT topics are subscribed
         self._refusals_said: set[str] = set()
         self.dead_letters = DeadLetters(SERVICE, self.topics)  # its letters go through the queue (_dead_letter)
 
     # --- the pure part's entry: one message of one wearer ---------------------------------------------------------
-    def take(self, wearer: str, payload: bytes, source: str) -> str | None:
-        """One message from ``wearer``'s phone: decoded, made into frames, complete batches queued. Returns None,
-        or why the message cannot be used (it is then counted and dead-lettered; nothing of it is stored)."""
-        stream = self.streams[wearer]
+    def take(self, wearer: str, payload: bytes, source: str, device: str | None = None) -> str | None:
+        """One message from ``wearer``'s phone ``device`` (default: their TOML phone): decoded, made into frames,
+        complete batches queued. Returns None, or why the message cannot be used (it is then counted and
+        dead-lettered; nothing of it is stored)."""
+        key = (wearer, device if device is not None else self.phones[wearer].device)
+        stream = self._streams[key]
         try:
             message = decode_message(payload)
         except SensorLoggerError as exc:
@@ -119,7 +134,7 @@ class PhoneService:
             _LOGGER.exception("phone %s: a message could not be taken, dead-lettered", wearer)
             self._dead_letter(source, payload, f"internal error: {exc!r}"[:500])
             return f"internal error: {exc!r}"[:200]
-        self._last_message[wearer] = self.clock()
+        self._last_message[key] = self.clock()
         self._say_once(
             wearer, "refused", counters.refused_readings > refused, f"readings refused ({stream.last_refusal})"
         )
@@ -131,10 +146,10 @@ class PhoneService:
             "accelerometer readings without gravity: turn on the Gravity sensor (or TotalAcceleration) in Sensor "
             "Logger",
         )
-        if wearer not in self._online or stream.battery_pct != self._battery.get(wearer):
-            self._online.add(wearer)
-            self._battery[wearer] = stream.battery_pct
-            self._status(wearer, "online")
+        if key not in self._online or stream.battery_pct != self._battery.get(key):
+            self._online.add(key)
+            self._battery[key] = stream.battery_pct
+            self._status(key, "online")
         self._queue_batches(batches)
         return None
 
@@ -148,13 +163,13 @@ class PhoneService:
         """Send the held seconds of phones silent for ``idle_flush_s`` (a recording stopped), or of all phones, and
         say they are offline (the next message says online again)."""
         now = self.clock()
-        for wearer, last in list(self._last_message.items()):
+        for key, last in list(self._last_message.items()):
             if everything or now - last >= self.settings.idle_flush_s:
-                self._queue_batches(self.streams[wearer].flush())
-                del self._last_message[wearer]
-                if wearer in self._online:
-                    self._online.discard(wearer)
-                    self._status(wearer, "offline")
+                self._queue_batches(self._streams[key].flush())
+                del self._last_message[key]
+                if key in self._online:
+                    self._online.discard(key)
+                    self._status(key, "offline")
 
     # --- HTTP push --------------------------------------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -162,11 +177,11 @@ class PhoneService:
 
         async def push(request: web.Request) -> web.Response:
             wearer = request.match_info["wearer"]
-            owner = self._token_owner(request)
+            owner = await self._token_owner(request)
             if owner is None:
                 self.counters.http_unauthorised += 1
                 return web.Response(status=401, text="a push token is needed: ?token=... in the push URL\n")
-            if owner != wearer:
+            if owner.wearer != wearer:
                 self.counters.http_forbidden += 1
                 _LOGGER.warning("phone %s: a push with the token of another wearer refused", wearer)
                 return web.Response(status=403, text="this token is not this wearer's\n")
@@ -178,10 +193,11 @@ class PhoneService:
             except web.HTTPRequestEntityTooLarge:
                 self.counters.http_too_large += 1
                 return web.Response(status=413, text=f"at most {self.settings.max_request_kb} kB per push\n")
-            problem = self.take(wearer, body, f"http:/sensorlogger/{wearer}")
+            problem = self.take(wearer, body, f"http:/sensorlogger/{wearer}", owner.device)
             if problem is not None:
                 return web.Response(status=400, text=f"not a Sensor Logger message: {problem}\n")
             self.counters.http_accepted += 1
+            await self._note_use(owner)
             return web.Response(text="ok\n")
 
         async def health(_: web.Request) -> web.Response:
@@ -196,7 +212,9 @@ class PhoneService:
     def _max_bytes(self) -> int:
         return self.settings.max_request_kb * 1024
 
-    def _token_owner(self, request: web.Request) -> str | None:
+    async def _token_owner(self, request: web.Request) -> PhoneConfig | None:
+        """The phone whose token the request carries: a TOML phone's, else a token store device's (its stream made
+        at its first push), else None. A token store that cannot be read counts as no token there (logged)."""
         given = request.query.get("token", "")
         header = request.headers.get("Authorization", "")
         if not given and header.lower().startswith("bearer "):
@@ -204,10 +222,49 @@ class PhoneService:
         if not given:
             return None
         owner = None
-        for token, wearer in self._tokens:  # every token compared, in constant time
+        for token, cfg in self._tokens:  # every token compared, in constant time
             if hmac.compare_digest(token, given.encode()):
-                owner = wearer
-        return owner
+                owner = cfg
+        if owner is not None or self.tokens is None:
+            return owner
+        try:
+            device = await asyncio.to_thread(self.tokens.lookup, given)  # a file stat, a read when it changed
+        except TokenStoreError as exc:
+            _LOGGER.warning("phone: %s; its tokens are refused until it is fixed", exc)
+            return None
+        return None if device is None else self._device_config(device)
+
+    def _device_config(self, device: PhoneDevice) -> PhoneConfig:
+        """A token store device as a phone: its stream and status made the first time (a TOML phone of the same
+        wearer and device id keeps its own settings)."""
+        key = (device.wearer, device.device)
+        cfg = self._configs.get(key)
+        if cfg is None:
+            cfg = PhoneConfig(
+                wearer=device.wearer,
+                device=device.device,
+                placement=device.placement,
+                platform=device.platform,
+                standardised=device.standardised,
+            )
+            self._configs[key] = cfg
+            self._streams[key] = phone_stream(cfg, self.settings.batch_s)
+            _LOGGER.info("phone %s: device %s (token store) pushes", device.wearer, device.device)
+        return cfg
+
+    async def _note_use(self, cfg: PhoneConfig) -> None:
+        """A token store device's last use, written at most every TOUCH_EVERY_S (failures logged, never raised)."""
+        key = (cfg.wearer, cfg.device)
+        if self.tokens is None or key in self._toml_keys:
+            return
+        now = self.clock()
+        if now - self._touched.get(key, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+            return
+        self._touched[key] = now
+        try:
+            await asyncio.to_thread(self.tokens.touch, cfg.wearer, cfg.device, round(now * 1000))
+        except TokenStoreError as exc:
+            _LOGGER.warning("phone %s: the last use of %s could not be noted (%s)", cfg.wearer, cfg.device, exc)
 
     @asynccontextmanager
     async def http_server(self) -> AsyncIterator[int]:
@@ -260,7 +317,7 @@ class PhoneService:
                     topic, payload, f"no phone configured for wearer {wearer[:64]!r} (KINETIC_PHONE__PHONES)"
                 )
                 continue
-            self.take(wearer, payload, topic)
+            self.take(wearer, payload, topic)  # MQTT: the TOML phones (the broker's user is the phone's login)
 
     # --- the queue ------------------------------------------------------------------------------------------------
     def _queue_batches(self, batches: list[FeatureBatchV1]) -> None:
@@ -279,8 +336,9 @@ class PhoneService:
         )
         self._enqueue(self.topics.dead_letter(SERVICE), encode(letter), False, 0)
 
-    def _status(self, wearer: str, state: Literal["online", "offline"]) -> None:
-        cfg = self.phones[wearer]
+    def _status(self, key: Key, state: Literal["online", "offline"]) -> None:
+        wearer = key[0]
+        cfg = self._configs[key]
         now_ms = round(self.clock() * 1000)
         status = DeviceStatusV1(
             wearer=wearer,
@@ -288,7 +346,7 @@ class PhoneService:
             state=state,
             placement=cfg.placement,
             t_ms=now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None,
-            battery_pct=self.streams[wearer].battery_pct,
+            battery_pct=self._streams[key].battery_pct,
             firmware=f"Sensor Logger ({cfg.platform})",
         )
         self._enqueue(self.topics.status(wearer, cfg.device), encode(status), True, 0)
@@ -304,7 +362,7 @@ class PhoneService:
         return CollectorStatusV1(
             collector=self.collector_id,
             state=state,
-            devices=[p.device for p in self.settings.phones][:256],
+            devices=sorted({device for _, device in self._configs})[:256],
             t_ms=now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None,
         )
 

@@ -54,13 +54,17 @@
     }
     text("lean", s.lean_deg === null || s.lean_deg === undefined ? "-" : s.lean_deg.toFixed(1) + "°");
     const form = document.getElementById("done-form");
+    const snooze = document.getElementById("snooze-form");
     if (s.last_prompt) {
       const p = s.last_prompt;
       text("last-prompt", clock(p.created_ms) + ": " + p.title + (p.attempt > 1 ? " (re-prompt)" : ""));
       document.getElementById("done-prompt").value = p.id;
+      document.getElementById("snooze-prompt").value = p.id;
       form.hidden = false;
+      snooze.hidden = false;
     } else {
       form.hidden = true;
+      snooze.hidden = true;
     }
     text("paused", s.paused ? (s.paused_until_ms ? "Prompts paused until " + clock(s.paused_until_ms) : "Prompts paused until resumed") : "");
     const now = [s.bouts_ended, s.prompts_seen, s.outcomes_seen].join("/");

@@ -1,22 +1,28 @@
-// Week: the last 8 weeks' sitting hours and breaks (uPlot, vendored) from week.json.
-"use strict";
-(function () {
-  const el = document.getElementById("trendchart");
-  fetch("/w/" + encodeURIComponent(el.dataset.wearer) + "/week.json?week=" + encodeURIComponent(el.dataset.week))
-    .then(r => r.ok ? r.json() : Promise.reject(new Error("week.json: HTTP " + r.status)))
-    .then(d => {
-      const xs = d.weeks.map((_, i) => i);
-      new uPlot({
-        width: Math.max(300, el.clientWidth), height: 220,
-        scales: { x: { time: false, range: [-0.5, xs.length - 0.5] }, h: {}, n: {} },
-        axes: [
-          { splits: () => xs, values: (u, v) => v.map(i => d.weeks[i] || "") },
-          { scale: "h", label: "sitting (h)", size: 60 },
-          { scale: "n", label: "breaks", side: 1, grid: { show: false }, size: 60 },
-        ],
-        series: [{}, { label: "sitting (h)", scale: "h", stroke: "#0b5cad", width: 2, points: { show: true } },
-          { label: "breaks", scale: "n", stroke: "#116329", width: 2, points: { show: true } }],
-      }, [xs, d.sitting_h, d.breaks], el);
-    })
-    .catch(e => { el.textContent = String(e); });
-})();
+// Week: the weekly report's charts, the same Vega-Lite specs it prints (charts.json), drawn by vega-embed (vendored)
+// as SVG, with tooltips, no actions menu, and Vega's expression interpreter (the CSP allows no eval).
+import { expressionInterpreter } from "/static/vendor/vega-interpreter-2.3.2/vega-interpreter.js";
+
+const box = document.getElementById("charts");
+const url = "/w/" + encodeURIComponent(box.dataset.wearer) + "/week/charts.json?week=" + encodeURIComponent(box.dataset.week);
+const options = { actions: false, renderer: "svg", ast: true, expr: expressionInterpreter, downloadFileName: "kinetic" };
+
+async function draw() {
+  const answer = await fetch(url);
+  if (!answer.ok) throw new Error("charts.json: HTTP " + answer.status);
+  const d = await answer.json();
+  for (const chart of d.charts) {
+    const figure = document.createElement("figure");
+    figure.className = "vega-chart";
+    figure.dataset.chart = chart.name;
+    figure.dataset.empty = String(chart.empty);
+    const view = document.createElement("div");
+    view.setAttribute("role", "img");
+    view.setAttribute("aria-label", chart.title);
+    figure.append(view);  // the chart's own title names it (and the view's aria-label)
+    box.append(figure);
+    await vegaEmbed(view, chart.spec, options);
+  }
+  box.dataset.ready = "true";
+}
+
+draw().catch(e => { box.textContent = String(e); box.dataset.ready = "error"; });

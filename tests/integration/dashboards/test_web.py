@@ -10,6 +10,7 @@ Not run here: a phone's browser (the pages are plain HTML and CSS with a viewpor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -29,6 +30,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
+from ingest.audit import AuditLog
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.store.embedded import EmbeddedSink
@@ -36,7 +38,8 @@ from ingest.store.model import points_for
 from ingest.store.points import Point
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1, Topics, encode
 from tests.support.processes import Proc
-from tests.support.servers import Server
+from tests.support.sensorlogger import fixture_readings, messages
+from tests.support.servers import Server, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -100,6 +103,9 @@ class Served:
     root: str
     mosquitto: Server
     proc: Proc
+    tmp: Path
+    phone_port: int
+    audit_fds_at_start: int = 0
     commands: list[CommandV1] = field(default_factory=list)
     events: list[EventV1] = field(default_factory=list)
 
@@ -123,6 +129,10 @@ def env(mosquitto: Server, root: str, store: Path, **more: str) -> dict[str, str
         "KINETIC_STORE__EMBEDDED_PATH": str(store),
         "KINETIC_WEB__PORT": "0",
         "KINETIC_LOG_LEVEL": "INFO",
+        # the audit trail and the phone tokens beside the store, never in the real user's data directory
+        "XDG_DATA_HOME": str(store.parent / "xdg"),
+        "KINETIC_AUDIT__PATH": str(store.parent / "audit.sqlite"),
+        "KINETIC_PHONE__TOKENS_PATH": str(store.parent / "phone-tokens.json"),
         **more,
     }
 
@@ -133,12 +143,13 @@ def served(mosquitto: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
     store = tmp / "kinetic.sqlite"
     seed(store)
     root = "tweb" + os.urandom(4).hex()
-    proc = Proc(["serve"], env(mosquitto, root, store), tmp / "serve.log")
+    phone_port = free_port()
+    proc = Proc(["serve"], env(mosquitto, root, store, KINETIC_PHONE__HTTP_PORT=str(phone_port)), tmp / "serve.log")
     try:
         proc.wait_for("kinetic serve: open http://127.0.0.1:")
         proc.wait_for("web: following")  # subscribed: what is published from now on reaches the live board
         url = proc.text().split("kinetic serve: open ", 1)[1].split()[0]
-        served = Served(url, root, mosquitto, proc)
+        served = Served(url, root, mosquitto, proc, tmp, phone_port, open_fds(proc, tmp / "audit.sqlite"))
         listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
         topics = Topics(root)
 
@@ -161,6 +172,16 @@ def served(mosquitto: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
         listener.disconnect()
     finally:
         assert proc.terminate() == 0, proc.text()
+
+
+def open_fds(proc: Proc, path: Path) -> int:
+    """How many of the process's file descriptors are ``path`` (Linux: /proc/<pid>/fd)."""
+    fds = Path(f"/proc/{proc.process.pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            count += os.readlink(fd) == str(path)
+    return count
 
 
 def get(url: str) -> tuple[int, str]:
@@ -230,7 +251,9 @@ def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_reques
     assert "moved within" in outcomes or "no break" in outcomes
 
     page.goto(f"{served.url}w/w1/week?week={WEEK}")
-    expect(page.locator("#trendchart canvas")).to_have_count(1)
+    # the report's own Vega-Lite specs, drawn by vega-embed: every chart a Vega view with marks from its data
+    expect(page.locator("#charts")).to_have_attribute("data-ready", "true")
+    assert list(vega_charts(page).items()) == list(REPORT_CHARTS.items())
     expect(page.locator("#trend tbody tr")).to_have_count(8)
     # a week without any hourly summary says so, never a zero that reads as "did not sit"
     expect(page.locator("#trend tbody tr").first).to_have_text("2026-W41no data")
@@ -248,6 +271,31 @@ def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_reques
     expect(page).to_have_url(f"{served.url}w/w1/today")
     assert browser.errors == []
     assert browser.outside == []
+
+
+# the weekly report's charts (dashboards.report.charts.chart_specs) for w1's week, in report order: name -> (the spec
+# says "no data this week", its SVG has data marks); w1's scripted day gives every chart something to draw
+REPORT_CHARTS = {
+    "sitting-per-day": (False, True),
+    "weekly-trend": (False, True),
+    "sitting-by-hour": (False, True),
+    "bout-lengths": (False, True),
+    "lean": (False, True),
+    "prompt-responses": (False, True),
+}
+VEGA_MARKS = """() => Object.fromEntries([...document.querySelectorAll("#charts figure.vega-chart")].map(f => {
+    const svg = f.querySelector("svg.marks");
+    const drawn = svg ? [...svg.querySelectorAll("g.role-mark")]
+        .filter(g => !g.closest(".role-axis, .role-legend, .role-title"))
+        .filter(g => /mark-(rect|symbol|line|area|arc)/.test(g.getAttribute("class")))
+        .reduce((n, g) => n + g.querySelectorAll("path, line").length, 0) : -1;
+    return [f.dataset.chart, [f.dataset.empty === "true", drawn > 0]];
+}))"""
+
+
+def vega_charts(page: Page) -> dict[str, tuple[bool, bool]]:
+    """Each Vega chart on the page: (the spec says it is empty, its SVG has data marks)."""
+    return {name: (empty, drawn) for name, (empty, drawn) in page.evaluate(VEGA_MARKS).items()}
 
 
 def test_the_live_card_follows_events_and_frames_from_the_broker(served: Served, browser: Browser) -> None:
@@ -440,7 +488,11 @@ def test_the_demo_serves_its_day_live_and_prints_the_url(tmp_path: Path) -> None
     """``kinetic demo --serve``: embedded broker and store, the app beside them, up until SIGTERM."""
     scenario = tmp_path / "day.yaml"
     scenario.write_text(SHORT_DAY)
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KINETIC_WEB__PORT": "0"}
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "KINETIC_WEB__PORT": "0",
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),  # the demo's store and audit trail, never the user's
+    }
     proc = Proc(["demo", "--serve", "--scenario", str(scenario), "--speed", "0"], environment, tmp_path / "demo.log")
     try:
         proc.wait_for("kinetic demo: the web app is at http://127.0.0.1:", 60)
@@ -582,3 +634,263 @@ def test_every_page_fits_a_phone_sized_viewport(served: Served, tmp_path: Path) 
         finally:
             chromium.close()
     assert widths == dict.fromkeys(pages, 390)
+
+
+def test_every_read_of_a_wearers_data_is_in_the_audit_trail_through_one_writer(
+    served: Served, browser: Browser
+) -> None:
+    """Issue 20 item 4 for the web app: Today (page, data, live stream), Prompts, Week (page, data), the weekly
+    report and Settings each add an entry naming the wearer, what was read and from where; the server opened the
+    trail once at start and holds that one connection (no file opened per read)."""
+    trail = served.tmp / "audit.sqlite"
+    assert served.audit_fds_at_start == 1  # opened before any page was read
+    log = AuditLog(trail, 400)
+    try:
+        before = len(log.for_wearer("w1"))
+        page = browser.page
+        page.goto(f"{served.url}w/w1/today?day={DAY_DATE}")
+        expect(page.locator("#prompt-list li")).to_have_count(4)  # today.json read
+        page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
+        page.goto(f"{served.url}w/w1/week?week={WEEK}")
+        expect(page.frame_locator("#report").locator("h1")).to_have_text(f"Weekly report: w1, {WEEK}")
+        expect(page.locator("#charts")).to_have_attribute("data-ready", "true")
+        page.goto(f"{served.url}w/w1/settings")
+        status, _ = get(f"{served.url}w/w1/week.json?week={WEEK}")  # the trend's data, as a script reads it
+        assert status == 200
+        status, _ = get(f"{served.url}w/nobody/today")  # an unknown wearer: nothing read, nothing recorded
+        assert status == 404
+        entries = log.for_wearer("w1")[before:]
+        assert log.for_wearer("nobody") == []
+    finally:
+        log.close()
+    got = {(e["action"], e["detail"].split(" (from ")[0]) for e in entries}
+    assert {
+        ("web today", DAY_DATE),
+        ("web today data", DAY_DATE),
+        ("web live", "live stream opened"),
+        ("web prompts", f"week up to {DAY_DATE}"),
+        ("web week", WEEK),
+        ("web week data", WEEK),
+        ("web report weekly", WEEK),
+        ("web report charts", WEEK),
+        ("web settings", "policy and devices"),
+    } <= got, got
+    assert all(e["detail"].endswith("(from 127.0.0.1)") and "@" in e["actor"] for e in entries), entries
+    # still the one connection the server opened at start, after all these reads
+    assert open_fds(served.proc, trail) == 1
+
+
+def push(port: int, wearer: str, token: str, body: bytes) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/sensorlogger/{wearer}?{urllib.parse.urlencode({'token': token})}",
+        data=body,
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_phone_added_on_settings_pushes_to_the_running_phone_service_until_revoked(
+    served: Served, browser: Browser, procs: list[Proc]
+) -> None:
+    """Settings > Add a phone shows the token and the push URL once; ``kinetic phone`` (already running: it sees the
+    token file change) takes Sensor Logger pushes with it and publishes the phone's features on MQTT under the new
+    device id; Revoke makes the next push a 401. Only the token's hash is on disk; both changes are audited."""
+    page = browser.page
+    tokens_file = served.tmp / "phone-tokens.json"
+    # a first phone, so that `kinetic phone` has a token file to start with (no TOML phones)
+    page.goto(f"{served.url}w/w1/settings")
+    page.locator("#p-device").fill("w1-old")
+    page.locator("#p-platform").select_option("ios")
+    page.get_by_role("button", name="Add a phone").click()
+    expect(page.locator("#new-phone")).to_contain_text("w1-old")
+
+    features: list[FeatureBatchV1] = []
+    listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda c, u, m: features.append(FeatureBatchV1.model_validate_json(m.payload))
+    subscribed = threading.Semaphore(0)
+    listener.on_subscribe = lambda *args: subscribed.release()
+    listener.connect(served.mosquitto.host, served.mosquitto.port)
+    listener.loop_start()
+    listener.subscribe(Topics(served.root).features("w1", "w1-pixel"), qos=1)
+    assert subscribed.acquire(timeout=10)
+    store = served.tmp / "kinetic.sqlite"
+    phone = Proc(
+        ["phone"],
+        env(
+            served.mosquitto,
+            served.root,
+            store,
+            KINETIC_PHONE__HTTP_PORT=str(served.phone_port),
+            KINETIC_PHONE__QUEUE_PATH=str(served.tmp / "phone-queue.sqlite"),
+        ),
+        served.tmp / "phone.log",
+    )
+    procs.append(phone)
+    try:
+        phone.wait_for("push endpoint on")
+        # added while `kinetic phone` runs
+        page.locator("#p-device").fill("w1-pixel")
+        page.locator("#p-platform").select_option("android")
+        page.get_by_role("button", name="Add a phone").click()
+        expect(page.locator("#new-phone")).to_contain_text("w1-pixel")
+        token = page.locator("#new-token").input_value()
+        url = page.locator("#new-url").input_value()
+        assert url == f"http://127.0.0.1:{served.phone_port}/sensorlogger/w1?token={token}"
+        assert len(token) == 43 and token not in tokens_file.read_text()
+        assert oct(tokens_file.stat().st_mode & 0o777) == "0o600"
+        page.goto(f"{served.url}w/w1/settings")  # a new page shows the phone, never the token again
+        expect(page.locator("#phones tbody tr")).to_have_count(2)
+        assert token not in page.content()
+
+        readings = fixture_readings("android")
+        excerpt = [r for r in readings if r["time"] < readings[0]["time"] + 4 * 10**9]
+        shift = (datetime.now(UTC).timestamp() // 1 + 1) * 10**9 + 100_000_000 - excerpt[0]["time"]
+        bodies = messages([{**r, "time": r["time"] + int(shift)} for r in excerpt])
+        assert [push(served.phone_port, "w1", token, body) for body in bodies] == [200] * len(bodies)
+        assert push(served.phone_port, "w2", token, bodies[0]) == 403  # w1's token, another wearer's URL
+
+        page.get_by_role("button", name="Revoke w1-pixel").click()
+        expect(page.locator("#revoked")).to_contain_text("w1-pixel")
+        expect(page.locator("#phones tbody tr")).to_have_count(1)
+        assert push(served.phone_port, "w1", token, bodies[-1]) == 401
+        assert phone.terminate() == 0, phone.text()  # SIGTERM: the held seconds are sent
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while not features and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    assert features, phone.text()
+    assert {(b.wearer, b.device, b.placement) for b in features} == {("w1", "w1-pixel", "thigh")}
+    assert sum(len(b.frames) for b in features) >= 3
+    assert token not in phone.text() and token not in served.proc.text()  # never logged
+    log = AuditLog(served.tmp / "audit.sqlite", 400)
+    try:
+        actions = [(e["action"], e["detail"].split(" (")[0]) for e in log.for_wearer("w1")]
+    finally:
+        log.close()
+    assert ("web phone token added", "w1-pixel") in actions
+    assert ("web phone token revoked", "w1-pixel") in actions
+    assert browser.errors == [] and browser.outside == []
+
+
+def test_the_add_a_phone_form_is_validated_and_csrf_safe(served: Served, browser: Browser) -> None:
+    page = browser.page
+    page.goto(f"{served.url}w/w1/settings")
+    page.locator("#p-device").fill("Not A Name")
+    page.get_by_role("button", name="Add a phone").click()
+    expect(page.locator("#pe-device")).to_contain_text("lower-case letters")
+    expect(page.locator("#pe-platform")).to_contain_text("choose iOS or Android")
+    expect(page.locator("#new-phone")).to_have_count(0)
+    form = urllib.parse.urlencode({"device": "w1-x", "platform": "ios", "placement": "thigh"}).encode()
+    request = urllib.request.Request(served.url + "w/w1/phones", data=form, method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=20)
+        raise AssertionError("a form without a CSRF token was taken")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
+    tokens_file = served.tmp / "phone-tokens.json"
+    assert not tokens_file.exists() or '"w1-x"' not in tokens_file.read_text()
+
+
+def simulate(environment: dict[str, str], path: Path, scenario: str) -> None:
+    path.write_text(scenario)
+    sim = subprocess.run(
+        [sys.executable, "-m", "kinetic", "simulate", str(path), "--speed", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sim.returncode == 0, sim.stderr
+
+
+def test_snooze_holds_the_real_alert_services_re_prompt_for_10_minutes_of_data_time(
+    served: Served, browser: Browser, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """Issue 16 item 5 for Snooze: the real ``kinetic alerts`` prompts a simulated wearer sitting past the 30 min
+    threshold; Snooze 10 min on the Today page (pressed at wall time T); as the stream goes on sitting (data time =
+    wall time here, then ahead of it), no prompt comes before T + 10 min (the default re-prompt after 10 min without
+    a break would have come at prompt + 10 min, during the snooze) and the one re-prompt comes right after it. Read on
+    the prompts topic."""
+    store = tmp_path / "unused.sqlite"
+    store.touch()
+    environment = env(
+        served.mosquitto,
+        served.root,
+        store,
+        KINETIC_ALERTS__STATE_DIR=str(tmp_path / "alerts"),
+        KINETIC_ALERTS__SEND_EXPIRED_PROMPTS="true",
+        KINETIC_CLOCK__MAX_AHEAD_S="",  # the second stretch of the day runs ahead of this host's clock
+    )
+    prompts: list[PromptV1] = []
+    listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda c, u, m: prompts.append(PromptV1.model_validate_json(m.payload))
+    subscribed = threading.Semaphore(0)
+    listener.on_subscribe = lambda *args: subscribed.release()
+    listener.connect(served.mosquitto.host, served.mosquitto.port)
+    listener.loop_start()
+    listener.subscribe(Topics(served.root).prompts("sue"), qos=1)
+    assert subscribed.acquire(timeout=10)
+    alerts = Proc(["alerts"], environment, tmp_path / "alerts.log")
+    procs.append(alerts)
+    try:
+        alerts.wait_for("watching")
+        # sitting since 35 min before now: the first prompt was due 5 min ago (data time, as the wearer's clock)
+        now = datetime.now(UTC).replace(microsecond=0)
+        start = now - timedelta(minutes=36)
+        simulate(
+            environment,
+            tmp_path / "part1.yaml",
+            f"start: {start.isoformat()}\nwearers:\n  - wearer: sue\n    placement: thigh\n"
+            "    segments: [walk 1m, sit 35m]\n",
+        )
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not prompts and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+        assert [p.attempt for p in prompts] == [1], alerts.text()
+        first = prompts[0]
+        assert first.trigger == "sitting"
+        page = browser.page
+        page.goto(f"{served.url}w/sue/today")
+        snooze = page.locator("#snooze-form button")
+        expect(snooze).to_be_visible()
+        assert page.locator("#snooze-prompt").input_value() == first.id
+        seen = len(served.events)
+        pressed = datetime.now(UTC)
+        snooze.click()
+        expect(page).to_have_url(f"{served.url}w/sue/today?sent=snooze")
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not any(e.kind == "prompt_snoozed" and e.wearer == "sue" for e in served.events[seen:]):
+            assert datetime.now(UTC) < deadline, served.events[seen:]
+            threading.Event().wait(0.05)
+        snoozed = next(e for e in served.events[seen:] if e.kind == "prompt_snoozed" and e.wearer == "sue")
+        assert (snoozed.prompt_id, snoozed.reason) == (first.id, None)  # applied: the bout goes on
+        # the wearer keeps sitting for 20 more minutes of data, from where the stream stopped
+        simulate(
+            environment,
+            tmp_path / "part2.yaml",
+            f"start: {(start + timedelta(minutes=36)).isoformat()}\nwearers:\n  - wearer: sue\n"
+            "    placement: thigh\n    segments: [sit 20m]\n",
+        )
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while len(prompts) < 2 and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+        threading.Event().wait(1.0)  # anything more the data would bring
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    later = prompts[1:]
+    assert len(later) == 1, (later, alerts.text())
+    again = later[0]
+    assert again.attempt == 2 and again.trigger == "sitting"
+    assert again.created - first.created > timedelta(minutes=10)  # not the un-snoozed re-prompt (first + 10 min)
+    due = pressed + timedelta(minutes=10)
+    # not during the snooze, and at the first batch of data after it (the stream is sent in 10 s batches)
+    assert due - timedelta(seconds=2) <= again.created <= due + timedelta(seconds=30), (pressed, again.created)
+    assert browser.errors == []
