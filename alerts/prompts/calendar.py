@@ -16,6 +16,7 @@ times are kept: no title, place or attendee leaves this module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -126,6 +127,11 @@ def _merged(spans: list[tuple[int, int]]) -> list[Busy]:
         else:
             out.append(Busy(begin, finish))
     return out
+
+
+def merge_busy(lists: Iterable[Iterable[Busy]]) -> list[Busy]:
+    """Several feeds' busy intervals as one merged, ordered list (a wearer's work and private calendars)."""
+    return _merged([(b.start_ms, b.end_ms) for busy in lists for b in busy])
 
 
 def busy_at(intervals: list[Busy], t_ms: int) -> Busy | None:
