@@ -19,7 +19,7 @@ from alerts.detect.posture import PROMPT_HOLD_S, Posture
 from alerts.detect.summary import HourSummary
 from alerts.detect.wearer import NO_SENSOR_YET, WearerDetection, WearerSecond
 from alerts.errors import PolicyError
-from alerts.prompts.calendar import Busy, busy_at
+from alerts.prompts.calendar import Busy, busy_at, busy_before
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type
@@ -115,6 +115,23 @@ _FOREVER_MS = 2**62
 CALIBRATE_LATE_MS = 60_000
 # Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
 _KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy"})
+
+
+def _after_meeting(state: WearerState, busy: list[Busy], t_ms: int, sitting_ms: int, policy: PromptPolicy) -> None:
+    """The brief's "a short hip-opening sequence after meetings": once the wearer's last meeting is over, if they sat
+    through at least ``after_meeting_min`` of it (and so the meeting lasted that long) in the sitting bout that still
+    goes on (started at ``sitting_ms``), that bout's first prompt is due ``after_meeting_delay_min`` after the
+    meeting's end even if the sitting threshold is not reached. Held as any prompt (pause, quiet hours, caps,
+    spacing); a bout already prompted keeps its own rules (``PlannerState.bring_forward``)."""
+    assert policy.after_meeting_min is not None
+    meeting = busy_before(busy, t_ms)
+    if meeting is None:
+        return
+    sat_ms = meeting.end_ms - max(meeting.start_ms, sitting_ms)
+    if sat_ms < policy.after_meeting_min * 60_000:
+        return
+    due_ms = meeting.end_ms + round(policy.after_meeting_delay_min * 60_000)
+    state.planner.bring_forward("sitting", sitting_ms, due_ms, "after_meeting")
 
 
 @dataclass
@@ -235,18 +252,22 @@ class AlertEngine:
     def _prompt_second(self, wearer: str, state: WearerState, t_ms: int) -> list[Output]:
         policy = self.policy(wearer)
         hold: dict[Trigger, str] = {}
+        exposures = state.detection.exposures(t_ms)
+        busy = self.busy.get(wearer)
         if state.primary_device.still_ms >= PROMPT_HOLD_S * 1000:
             # perfectly still: maybe on a desk; held until it shows life or is found not worn
             hold = {"sitting": "sensor_still", "standing": "sensor_still"}
-        elif (busy := self.busy.get(wearer)) and busy_at(busy, t_ms) is not None:
+        elif busy and busy_at(busy, t_ms) is not None:
             # in a meeting (the wearer's calendar): held, and sent after it if the exposure still goes on
             hold = {"sitting": "meeting", "standing": "meeting", "lean": "meeting"}
+        elif busy and policy.after_meeting_min is not None and "sitting" in exposures:
+            _after_meeting(state, busy, t_ms, exposures["sitting"], policy)
         # a change of posture not confirmed yet (the wearer may be standing up): the bout prompts wait for it
         changing: tuple[Trigger, ...] = ()
         if state.detection.tracker.pending_since_ms is not None:
             changing = ("sitting", "standing")
         out: list[Output] = []
-        for decision in state.planner.step(t_ms, state.detection.exposures(t_ms), policy, hold, changing):
+        for decision in state.planner.step(t_ms, exposures, policy, hold, changing):
             if isinstance(decision, Send):
                 out += self._send(wearer, state, policy, decision, t_ms)
             else:
@@ -265,14 +286,15 @@ class AlertEngine:
         return out
 
     def _send(self, wearer: str, state: WearerState, policy: PromptPolicy, send: Send, t_ms: int) -> list[Output]:
-        after_pause = send.held_reason in ("paused", "quiet_hours")
+        after_meeting = send.context == "after_meeting"
+        after_pause = send.held_reason in ("paused", "quiet_hours", "meeting")
         exercise = choose_exercise(
             self.catalog,
             send.trigger,
             day_type=day_type(t_ms, policy),
             recent=state.planner.recent_exercises,
             no_repeat_last=policy.no_repeat_last,
-            context="after_pause" if after_pause else None,
+            context="after_meeting" if after_meeting else "after_pause" if after_pause else None,
         )
         prompt_id = f"{wearer}-{send.trigger}-{t_ms}"
         created = _dt(t_ms)
@@ -284,6 +306,8 @@ class AlertEngine:
         }[send.trigger]
         if send.attempt > 1:
             what = f"Gentle reminder: {what[0].lower()}{what[1:]}"
+        elif after_meeting:
+            what = f"Your meeting is over: {what[0].lower()}{what[1:]}"
         prompt = PromptV1(
             id=prompt_id,
             wearer=wearer,
@@ -311,7 +335,11 @@ class AlertEngine:
             trigger=send.trigger,
             exercise=exercise.id,
             bout_start=prompt.bout_start,
-            reason=None if send.held_reason is None else f"held: {send.held_reason}",
+            reason="after_meeting"
+            if after_meeting
+            else None
+            if send.held_reason is None
+            else f"held: {send.held_reason}",
         )
         return [prompt, sent]
 

@@ -134,6 +134,18 @@ def merge_busy(lists: Iterable[Iterable[Busy]]) -> list[Busy]:
     return _merged([(b.start_ms, b.end_ms) for busy in lists for b in busy])
 
 
+def busy_before(intervals: list[Busy], t_ms: int) -> Busy | None:
+    """The last interval over by ``t_ms`` (``end_ms <= t_ms``), if any (intervals merged and in order)."""
+    lo, hi = 0, len(intervals)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if intervals[mid].end_ms <= t_ms:
+            lo = mid + 1
+        else:
+            hi = mid
+    return intervals[lo - 1] if lo else None
+
+
 def busy_at(intervals: list[Busy], t_ms: int) -> Busy | None:
     """The busy interval holding ``t_ms``, if any (intervals merged and in order, as ``busy_intervals`` gives)."""
     lo, hi = 0, len(intervals)

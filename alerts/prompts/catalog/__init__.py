@@ -15,7 +15,7 @@ from ingest.wire import ID_PATTERN, PROMPT_TEXT_MAX, PROMPT_TITLE_MAX, Text, Tri
 
 CATALOG_DIR = Path(__file__).parent
 DayType = Literal["capacity", "relief"]
-Context = Literal["after_pause"]
+Context = Literal["after_pause", "after_meeting"]
 # A prompt's text is the engine's lead sentence ("Gentle reminder: you have been standing still for 35 min.", under
 # 80 characters) and the exercise's text: the exercise gets what is left of the wire's bound, with a margin.
 LEAD_SENTENCE_ROOM = 100
@@ -38,7 +38,9 @@ class Exercise(BaseModel):
     day_types: list[DayType] = Field(min_length=1)
     safety: Text = Field(min_length=1, max_length=400)
     contexts: list[Context] = Field(
-        default_factory=list, description="after_pause: suits a prompt held through a meeting or quiet hours"
+        default_factory=list,
+        description="after_pause: suits a prompt held through a pause, a meeting or quiet hours; after_meeting: suits "
+        "the prompt that follows a long meeting sat through (docs/prompts.md, Calendars)",
     )
 
     @property

@@ -63,6 +63,7 @@ class Episode:
     snoozed: bool = False
     escalated: bool = False
     last_prompt_id: str | None = None
+    context: str | None = None  # why it was brought forward ("after_meeting"); the exercise suits it
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class Send:
     attempt: int
     held_ms: int | None
     held_reason: str | None
+    context: str | None = None  # "after_meeting": brought forward by a meeting's end (``bring_forward``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ REASON_WORDS: dict[str, str] = {
     "sensor_still": "sensor perfectly still (off the body?)",
     "moved": "moved before it was sent",
     "meeting": "in a meeting (calendar)",
+    "after_meeting": "after a meeting (calendar)",
 }
 
 
@@ -182,7 +185,8 @@ class PlannerState:
                     episode.held_reason = reason
                 continue
             held_ms = None if episode.held_since_ms is None else t_ms - episode.held_since_ms
-            out.append(Send(trigger, start_ms, episode.attempts + 1, held_ms, episode.held_reason))
+            context = episode.context if episode.attempts == 0 else None  # a re-prompt is an ordinary one
+            out.append(Send(trigger, start_ms, episode.attempts + 1, held_ms, episode.held_reason, context))
             episode.attempts += 1
             episode.held_reason, episode.held_since_ms = None, None
             self.sent_ms = [s for s in self.sent_ms if t_ms - s < 2 * DAY_MS] + [t_ms]
@@ -192,6 +196,23 @@ class PlannerState:
                 episode.escalated = True  # the one re-prompt is scheduled
                 episode.due_ms = t_ms + round(policy.escalate_after_min * 60_000)
         return out
+
+    def bring_forward(self, trigger: Trigger, start_ms: int, due_ms: int, context: str) -> bool:
+        """Make the exposure that started at ``start_ms`` due by ``due_ms`` at the latest, for ``context`` (the end of
+        a meeting sat through): once per exposure, and only before its first prompt (a prompted bout follows its
+        re-prompt rules). The hold rules still apply when it comes due. False if nothing changed."""
+        episode = self.episodes.get(trigger)
+        if (
+            episode is None
+            or episode.start_ms != start_ms
+            or episode.attempts
+            or episode.due_ms is None
+            or episode.context is not None
+        ):
+            return False
+        episode.due_ms = min(episode.due_ms, due_ms)
+        episode.context = context
+        return True
 
     def replan(self, policy: PromptPolicy) -> None:
         """The policy changed: exposures not yet prompted get the new threshold."""
