@@ -114,7 +114,7 @@ _FOREVER_MS = 2**62
 # clock; a sensor's frames reach the service within a batch or two)
 CALIBRATE_LATE_MS = 60_000
 # Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
-_KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy"})
+_KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy", "dnd_on", "dnd_off"})
 
 
 def _after_meeting(state: WearerState, busy: list[Busy], t_ms: int, sitting_ms: int, policy: PromptPolicy) -> None:
@@ -287,7 +287,7 @@ class AlertEngine:
 
     def _send(self, wearer: str, state: WearerState, policy: PromptPolicy, send: Send, t_ms: int) -> list[Output]:
         after_meeting = send.context == "after_meeting"
-        after_pause = send.held_reason in ("paused", "quiet_hours", "meeting")
+        after_pause = send.held_reason in ("paused", "dnd", "quiet_hours", "meeting")
         exercise = choose_exercise(
             self.catalog,
             send.trigger,
@@ -360,10 +360,10 @@ class AlertEngine:
         ]
 
     def command(self, command: CommandV1) -> tuple[bool, list[Output]]:
-        """Apply a wearer's command (ack, snooze, pause, resume, policy, calibrate, forget). Returns whether it
-        applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to publish.
-        A pause, resume or policy for a wearer with no data yet is kept in their state and in force from their first
-        frame (it applies); a calibrate then is refused with the reason (``refused``)."""
+        """Apply a wearer's command (ack, snooze, pause, resume, dnd_on, dnd_off, policy, calibrate, forget). Returns
+        whether it applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to
+        publish. A pause, resume, dnd or policy for a wearer with no data yet is kept in their state and in force from
+        their first frame (it applies); a calibrate then is refused with the reason (``refused``)."""
         at_ms = round(command.at.timestamp() * 1000)
         if command.kind == "forget":
             return self.forget(command.wearer), []
@@ -401,6 +401,10 @@ class AlertEngine:
             reason = (
                 "resumed" if command.kind == "resume" else f"paused until {until.isoformat() if until else 'resume'}"
             )
+            return True, [EventV1(kind="policy_changed", reason=reason, **event)]
+        if command.kind in ("dnd_on", "dnd_off"):
+            state.planner.do_not_disturb(at_ms if command.kind == "dnd_on" else None)
+            reason = "do not disturb on" if command.kind == "dnd_on" else "do not disturb off"
             return True, [EventV1(kind="policy_changed", reason=reason, **event)]
         assert command.settings is not None
         live = {**state.live_policy, **command.settings}

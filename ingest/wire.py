@@ -344,7 +344,7 @@ class CollectorStatusV1(_Model):
     t_ms: EpochMs | None = None
 
 
-CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget"]
+CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget", "dnd_on", "dnd_off"]
 SETTING_TEXT_MAX = 200
 
 
@@ -383,6 +383,8 @@ class CommandV1(_Model):
     - ``pause``: do not disturb until ``until`` (or until ``resume``); prompts due meanwhile are held, then sent
       if still relevant.
     - ``resume``: end a pause now.
+    - ``dnd_on`` / ``dnd_off``: a do-not-disturb switch (Home Assistant's, a scenario's) from ``at`` on: prompts are
+      held while it is on, then sent if still relevant; separate from a pause, so neither ends the other.
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
     - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.

@@ -4,8 +4,8 @@ The engine tells the planner, each second, which exposures are going on and sinc
 ``standing`` bouts, a sustained one-sided ``lean`` run). An exposure that passes its threshold makes a prompt due;
 the planner then applies, in order:
 
-- hold (do-not-disturb / pause, outside active hours, quiet hours, spacing between prompts, caps per hour and per
-  day): the due prompt is held and delivered when the hold ends, if the exposure is still going on;
+- hold (a pause, a do-not-disturb switch, outside active hours, quiet hours, spacing between prompts, caps per hour
+  and per day): the due prompt is held and delivered when the hold ends, if the exposure is still going on;
 - reset on own movement: an exposure that ends (the wearer broke the bout by themselves) drops whatever was due or
   held for it, and the next exposure starts from zero; while its end is not yet known (the wearer has just stood up,
   the stand is not confirmed) nothing is sent for it: the prompt goes out when the wearer sits back down, or not at
@@ -99,6 +99,7 @@ SILENT_HOLDS = frozenset({"sensor_still"})
 # app and Home Assistant show these). The caps and spacing are the wearer's policy (docs/prompts.md).
 REASON_WORDS: dict[str, str] = {
     "paused": "prompts paused",
+    "dnd": "do not disturb",
     "outside_active_hours": "outside active hours",
     "quiet_hours": "quiet hours",
     "spacing": "too soon after the last prompt",
@@ -127,10 +128,13 @@ class PlannerState:
     sent_ms: list[int] = field(default_factory=list)  # prompts of the last day, for the caps
     recent_exercises: list[str] = field(default_factory=list)
     pause_until_ms: int | None = None
+    dnd_from_ms: int | None = None  # do-not-disturb on since (event time); None: off
 
     def hold_reason(self, t_ms: int, policy: PromptPolicy) -> str | None:
         if self.pause_until_ms is not None and t_ms < self.pause_until_ms:
             return "paused"
+        if self.dnd_from_ms is not None and t_ms >= self.dnd_from_ms:
+            return "dnd"
         local = None
         if policy.active_windows is not None:
             local = local_time(t_ms, policy)
@@ -247,6 +251,10 @@ class PlannerState:
         episode.due_ms = at_ms + round((minutes or policy.snooze_min) * 60_000)
         episode.snoozed = True
         return True
+
+    def do_not_disturb(self, from_ms: int | None) -> None:
+        """A do-not-disturb switch on from ``from_ms`` (event time); None: off."""
+        self.dnd_from_ms = from_ms
 
     def pause(self, until_ms: int | None) -> None:
         """Do-not-disturb until ``until_ms``; None ends a pause."""
