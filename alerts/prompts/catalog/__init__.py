@@ -119,11 +119,15 @@ def choose_exercise(
 ) -> Exercise:
     """The exercise for a prompt, deterministically: suits the trigger; suits the day type (capacity-building or
     control-and-relief) when any does; not among the last ``no_repeat_last`` suggestions when another is left;
-    suits the context (after a pause) when any does; then the least recently suggested, in catalog order."""
+    suits the context (after a pause) when any does; then the least recently suggested, in catalog order.
+    ``after_meeting`` is a prescription (the exercise-therapy brief's "a short hip-opening sequence after meetings"),
+    not a preference: it is applied before the no-repeat rule, so two long meetings in a day both end with it."""
     suitable = [e for e in catalog if trigger in e.triggers]
     if not suitable:
         raise CatalogError(f"the catalog has no exercise for trigger {trigger!r}")
     suitable = [e for e in suitable if day_type in e.day_types] or suitable
+    if context == "after_meeting":
+        suitable = [e for e in suitable if context in e.contexts] or suitable
     if no_repeat_last > 0:
         window = set(recent[-no_repeat_last:])
         suitable = [e for e in suitable if e.id not in window] or suitable
