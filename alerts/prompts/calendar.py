@@ -81,41 +81,63 @@ def busy_intervals(
     raw = ics.encode() if isinstance(ics, str) else ics
     if len(raw) > MAX_CALENDAR_BYTES:
         raise CalendarError(f"the calendar is {len(raw)} bytes: at most {MAX_CALENDAR_BYTES}")
+    spans: list[tuple[int, int]] = []
     try:
         calendar = icalendar.Calendar.from_ical(raw)
-        occurrences = recurring_ical_events.of(calendar).between(start, end)
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        _refuse_runaway_rules(calendar)
+        for count, event in enumerate(recurring_ical_events.of(calendar).between(start, end)):
+            if count >= MAX_OCCURRENCES:
+                raise CalendarError(f"more than {MAX_OCCURRENCES} occurrences between {start} and {end}")
+            span = _span(event, zone, addresses, all_day)
+            if span is not None:
+                spans.append(span)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise CalendarError(f"not an iCalendar (RFC 5545) feed: {' '.join(str(exc).split())[:200]}") from None
-    spans: list[tuple[int, int]] = []
-    for count, event in enumerate(occurrences):
-        if count >= MAX_OCCURRENCES:
-            raise CalendarError(f"more than {MAX_OCCURRENCES} occurrences between {start} and {end}")
-        if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
-            continue
-        if str(event.get("STATUS", "")).upper() == "CANCELLED" or _declined(event, addresses):
-            continue
-        begin = event.get("DTSTART")
-        if begin is None:
-            continue
-        first = begin.dt
-        if not isinstance(first, datetime):  # a date: all day
-            if not all_day:
-                continue
-            first = datetime.combine(first, datetime.min.time())
-        finish = event.get("DTEND")
-        if finish is not None:
-            last = finish.dt
-        elif event.get("DURATION") is not None:
-            last = first + event.get("DURATION").dt
-        else:
-            continue
-        if isinstance(last, date) and not isinstance(last, datetime):
-            last = datetime.combine(last, datetime.min.time())
-        first = first if first.tzinfo else first.replace(tzinfo=zone)
-        last = last if last.tzinfo else last.replace(tzinfo=zone)
-        if last > first:
-            spans.append((_ms(first), _ms(last)))
     return _merged(spans)
+
+
+def _refuse_runaway_rules(calendar: Any) -> None:
+    """A recurrence every second or minute (``FREQ=SECONDLY``/``MINUTELY``, or a ``BYSECOND`` list) is no meeting
+    series, and expanding it would mean 86,400 occurrences a day before any bound could apply: the feed is refused
+    naming it. Calendar applications do not write such rules."""
+    for event in calendar.walk("VEVENT"):
+        rule = event.get("RRULE")
+        for one in rule if isinstance(rule, list) else [rule] if rule is not None else []:
+            freq = [str(f).upper() for f in one.get("FREQ", [])]
+            if set(freq) & {"SECONDLY", "MINUTELY"} or one.get("BYSECOND"):
+                uid = str(event.get("UID", "?"))[:80]
+                raise CalendarError(
+                    f"event {uid!r} repeats every {'second' if 'SECONDLY' in freq else 'minute'}: "
+                    "no meeting series; Kinetic reads rules from hourly up"
+                )
+
+
+def _span(event: Any, zone: ZoneInfo, addresses: frozenset[str], all_day: bool) -> tuple[int, int] | None:
+    """One occurrence as a busy (start, end) in Unix ms, or None when it holds nothing (the rules above)."""
+    if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+        return None
+    if str(event.get("STATUS", "")).upper() == "CANCELLED" or _declined(event, addresses):
+        return None
+    begin = event.get("DTSTART")
+    if begin is None:
+        return None
+    first = begin.dt
+    if not isinstance(first, datetime):  # a date: all day
+        if not all_day:
+            return None
+        first = datetime.combine(first, datetime.min.time())
+    finish = event.get("DTEND")
+    if finish is not None:
+        last = finish.dt
+    elif event.get("DURATION") is not None:
+        last = first + event.get("DURATION").dt
+    else:
+        return None
+    if isinstance(last, date) and not isinstance(last, datetime):
+        last = datetime.combine(last, datetime.min.time())
+    first = first if first.tzinfo else first.replace(tzinfo=zone)
+    last = last if last.tzinfo else last.replace(tzinfo=zone)
+    return (_ms(first), _ms(last)) if last > first else None
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[Busy]:

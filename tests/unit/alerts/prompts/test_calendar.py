@@ -4,14 +4,23 @@ holds prompts, as Google, Outlook and Nextcloud publish them."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.prompts.calendar import Busy, CalendarError, _merged, busy_at, busy_intervals, day_span
+from alerts.prompts.calendar import (
+    Busy,
+    CalendarError,
+    _merged,
+    busy_at,
+    busy_before,
+    busy_intervals,
+    day_span,
+    merge_busy,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -127,3 +136,56 @@ def test_merged_intervals_cover_the_same_time_without_overlap(spans: list[tuple[
     for t in range(0, 10_600, 37):
         assert (busy_at(merged, t) is not None) == any(s <= t < e for s, e in pairs)
     assert all(isinstance(b, Busy) for b in merged)
+
+
+def test_a_weekly_meeting_keeps_its_local_time_across_a_dst_change() -> None:
+    """Berlin leaves summer time on 2026-10-25: the Monday 10:00 meeting is 08:00 UTC before and 09:00 UTC after."""
+    ics = feed(
+        "UID:weekly\nDTSTART;TZID=Europe/Berlin:20261019T100000\nDTEND;TZID=Europe/Berlin:20261019T103000\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO"
+    )
+    found = busy_intervals(ics, datetime(2026, 10, 18, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC), BERLIN)
+    assert [(b.start_ms, b.end_ms) for b in found] == [
+        (ms("2026-10-19T08:00", UTC), ms("2026-10-19T08:30", UTC)),
+        (ms("2026-10-26T09:00", UTC), ms("2026-10-26T09:30", UTC)),
+        (ms("2026-11-02T09:00", UTC), ms("2026-11-02T09:30", UTC)),
+    ]
+
+
+def test_a_meeting_in_progress_at_the_start_of_the_span_counts_and_one_after_it_does_not() -> None:
+    ics = feed(
+        "UID:long\nDTSTART:20261206T230000Z\nDTEND:20261207T010000Z",
+        "UID:later\nDTSTART:20261214T000000Z\nDTEND:20261214T010000Z",
+    )
+    assert busy(ics) == [(ms("2026-12-06T23:00", UTC), ms("2026-12-07T01:00", UTC))]
+
+
+def test_a_10000_event_feed_is_read_and_a_runaway_rule_is_one_clear_refusal() -> None:
+    """10,001 one-minute events back to back from the week's start: a day of them is read (1,440 merged into one
+    interval); the whole week holds more than 10,000 occurrences and is refused; a rule repeating every second is
+    refused before it is expanded (86,400 occurrences a day)."""
+    first = WEEK[0]
+    events = [
+        f"UID:e{n}\nDTSTART:{first + timedelta(minutes=n):%Y%m%dT%H%M%SZ}\n"
+        f"DTEND:{first + timedelta(minutes=n + 1):%Y%m%dT%H%M%SZ}"
+        for n in range(10_001)
+    ]
+    many = feed(*events)
+    day = busy_intervals(many, first, first + timedelta(days=1), BERLIN)
+    assert [(b.start_ms, b.end_ms) for b in day] == [(ms("2026-12-07T00:00", UTC), ms("2026-12-08T00:00", UTC))]
+    with pytest.raises(CalendarError, match="more than 10000 occurrences"):
+        busy_intervals(many, *WEEK, BERLIN)
+    runaway = feed("UID:r\nDTSTART:20261207T090000Z\nDTEND:20261207T090001Z\nRRULE:FREQ=SECONDLY")
+    with pytest.raises(CalendarError, match="'r' repeats every second: no meeting series"):
+        busy_intervals(runaway, *WEEK, BERLIN)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 500)), max_size=30), st.integers(-10, 10_600))
+def test_busy_before_is_the_last_interval_over_and_merge_busy_joins_feeds(
+    spans: list[tuple[int, int]], t_ms: int
+) -> None:
+    merged = _merged([(s, s + d) for s, d in spans])
+    over = [b for b in merged if b.end_ms <= t_ms]
+    assert busy_before(merged, t_ms) == (over[-1] if over else None)
+    half = len(merged) // 2
+    assert merge_busy([merged[:half], merged[half:]]) == merged
