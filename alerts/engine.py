@@ -71,6 +71,7 @@ class WearerState:
     responses: ResponseTracker = field(default_factory=ResponseTracker)
     live_policy: dict[str, Any] = field(default_factory=dict)  # overrides set over MQTT or the CLI
     prompts_sent: int = 0
+    driving_ms: int | None = None  # the newest frame (any of the wearer's sensors) saying "automotive" (a phone's)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle; a snapshot written before detection had its own state (session 3) is folded into it."""
@@ -114,6 +115,9 @@ _FOREVER_MS = 2**62
 # clock; a sensor's frames reach the service within a batch or two)
 CALIBRATE_LATE_MS = 60_000
 # Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
+# How long a phone's "automotive" holds prompts after the last frame that said so (the phone says when it changes;
+# a phone that stops sending holds nothing for long)
+DRIVING_HOLD_MS = 60_000
 _KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy", "dnd_on", "dnd_off"})
 
 
@@ -181,6 +185,8 @@ class AlertEngine:
                 self.counters.glitch_frames += 1
                 self.refused.append(f"{batch.wearer}/{batch.device}: {admitted.reason}")
             for frame in admitted.frames:
+                if frame.activity == "automotive":
+                    state.driving_ms = max(state.driving_ms or 0, frame.t_ms)
                 posture = device.second(frame)  # frame -> the sensor's posture
                 if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
                     second = detection.second(
@@ -260,6 +266,9 @@ class AlertEngine:
         elif busy and busy_at(busy, t_ms) is not None:
             # in a meeting (the wearer's calendar): held, and sent after it if the exposure still goes on
             hold = {"sitting": "meeting", "standing": "meeting", "lean": "meeting"}
+        elif state.driving_ms is not None and 0 <= t_ms - state.driving_ms < DRIVING_HOLD_MS:
+            # driving (a phone's activity): held as in a meeting; the hold ends a minute after the last such frame
+            hold = {"sitting": "driving", "standing": "driving", "lean": "driving"}
         elif busy and policy.after_meeting_min is not None and "sitting" in exposures:
             _after_meeting(state, busy, t_ms, exposures["sitting"], policy)
         # a change of posture not confirmed yet (the wearer may be standing up): the bout prompts wait for it
@@ -287,7 +296,7 @@ class AlertEngine:
 
     def _send(self, wearer: str, state: WearerState, policy: PromptPolicy, send: Send, t_ms: int) -> list[Output]:
         after_meeting = send.context == "after_meeting"
-        after_pause = send.held_reason in ("paused", "dnd", "quiet_hours", "meeting")
+        after_pause = send.held_reason in ("paused", "dnd", "quiet_hours", "meeting", "driving")
         exercise = choose_exercise(
             self.catalog,
             send.trigger,

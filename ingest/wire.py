@@ -201,6 +201,12 @@ class FeatureFrameV1(_Model):
     trans_lag_ms: int | None = Field(
         default=None, ge=0, le=60_000, description="how long before this second's start the transition's peak was"
     )
+    activity: Literal["automotive"] | None = Field(
+        default=None,
+        description="the phone's motion activity in this second says the wearer rides in a vehicle (Sensor Logger's "
+        "'activity' automotive, medium or high confidence); the alert service holds prompts while driving; "
+        "optional, added within v1",
+    )
 
     @property
     def gravity(self) -> tuple[float, float, float] | None:

@@ -109,6 +109,7 @@ REASON_WORDS: dict[str, str] = {
     "moved": "moved before it was sent",
     "meeting": "in a meeting (calendar)",
     "after_meeting": "after a meeting (calendar)",
+    "driving": "driving (phone activity)",
 }
 
 
