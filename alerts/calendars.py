@@ -225,11 +225,29 @@ class CalendarRefresher:
         self.on_busy = on_busy
         self.every_s = every_s
         self.session = session
+        self.loaded = False  # the kept copies were read (load_kept)
         self.rounds = 0
         self.refreshes = 0
         self.problems = 0
         self.problem_kinds: Counter[str] = Counter()
         self._reported: dict[str, str] = {}  # feed name -> the kind of problem logged for it
+
+    async def load_kept(self, now: datetime | None = None) -> None:
+        """Every wearer's busy time from the last good copies alone (no network): what the service knows before its
+        first message after a start, so messages replayed after a restart meet the meetings they met before (a
+        prompt decided at another time would be another prompt: sent twice)."""
+        span = busy_span(now or datetime.now(UTC))
+        for wearer, sources in self.feeds.items():
+            rule = self.rule_of(wearer)
+            found: list[list[Busy]] = []
+            for source in sources:
+                name = feed_name(wearer, source)
+                kept = self.store.get(name)
+                busy = None if kept is None else await _kept_busy(name, kept, span, rule)
+                if busy is not None:
+                    found.append(busy)
+            self.on_busy(wearer, merge_busy(found))
+        self.loaded = True
 
     async def refresh_all(self, now: datetime | None = None) -> None:
         """One round over every wearer's feeds (their busy time over ``busy_span(now)``; now: the host clock)."""

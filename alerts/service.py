@@ -109,6 +109,8 @@ class AlertService:
     async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         self._unacked = []  # message ids of an earlier connection mean nothing on this one
         self.client = client
+        if self.calendars is not None and not self.calendars.loaded:
+            await self.calendars.load_kept()  # the meetings known before the first message (a restart replays)
         await client.subscribe(self.topics.all_features(), qos=1)
         await client.subscribe(self.topics.all_commands(), qos=1)
         await self.resume_deliveries(client)

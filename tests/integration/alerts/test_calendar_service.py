@@ -132,3 +132,13 @@ async def test_prompts_follow_a_feed_that_changes_goes_down_and_turns_malformed(
     # the last good copy is on disk, owner-only, named without the secret address
     (copy,) = [p for p in (tmp_path / "state" / "calendars").iterdir() if p.suffix == ".json"]
     assert "abc123" not in copy.name and copy.stat().st_mode & 0o077 == 0
+
+    # a restart with the feed gone: the meetings are known from the kept copy before the first message is handled
+    known = [(b.start_ms, b.end_ms) for b in service.engine.busy["ann"]]
+    stop = asyncio.Event()
+    async with alert_service(settings) as again, asyncio.TaskGroup() as group:
+        group.create_task(serve(again.run, mqtt, f"{unique}-alerts", stop, manual_ack=again.manual_ack))
+        await until(again.ready.is_set, 20, "the restarted alert service")
+        assert again.calendars is not None and again.calendars.loaded
+        assert [(b.start_ms, b.end_ms) for b in again.engine.busy["ann"]] == known and len(known) == 3
+        stop.set()
