@@ -134,7 +134,7 @@ async def refresh(
     (the new one, else the last good one; None when there is none or it no longer parses)."""
     rule = zone if isinstance(zone, BusyRule) else BusyRule(zone)
     span = span or busy_span(datetime.now(UTC))
-    had = store.get(name)
+    had = await asyncio.to_thread(store.get, name)  # a first read comes from disk (up to 5 MB)
     try:
         if source.startswith(("http://", "https://")):
             body, etag, modified = await _fetch(session, source, had)
@@ -151,7 +151,8 @@ async def refresh(
         kept = f"; the copy of {had.fetched} is kept" if had is not None else "; no earlier copy"
         kept_busy = None if had is None else await _kept_busy(name, had, span, rule)
         return RefreshResult(changed=False, problem=problem + kept, busy=kept_busy, kind=_kind(exc))
-    store.put(name, FeedCopy(body, etag, modified, datetime.now(UTC).isoformat(timespec="seconds")))
+    copy = FeedCopy(body, etag, modified, datetime.now(UTC).isoformat(timespec="seconds"))
+    await asyncio.to_thread(store.put, name, copy)
     return RefreshResult(changed=True, busy=busy)
 
 
@@ -242,7 +243,7 @@ class CalendarRefresher:
             found: list[list[Busy]] = []
             for source in sources:
                 name = feed_name(wearer, source)
-                kept = self.store.get(name)
+                kept = await asyncio.to_thread(self.store.get, name)
                 busy = None if kept is None else await _kept_busy(name, kept, span, rule)
                 if busy is not None:
                     found.append(busy)
@@ -255,14 +256,22 @@ class CalendarRefresher:
         for wearer, sources in self.feeds.items():
             rule = self.rule_of(wearer)
             found: list[list[Busy]] = []
+            failed = False
             for source in sources:
                 name = feed_name(wearer, source)
-                result = await refresh(self.session, name, source, self.store, rule, span)
+                try:
+                    result = await refresh(self.session, name, source, self.store, rule, span)
+                except Exception as exc:  # a bug a feed found: that feed this round; the others and the service go on
+                    _LOGGER.exception("calendar %s: refresh failed", name)
+                    problem = f"calendar {name}: internal error {exc!r}"[:300]
+                    result = RefreshResult(changed=False, problem=problem, kind="internal")
+                    failed = True
                 self.refreshes += 1
                 self._report(name, result)
                 if result.busy is not None:
                     found.append(result.busy)
-            self.on_busy(wearer, merge_busy(found))
+            if not failed:  # else the wearer keeps the busy time of the last round
+                self.on_busy(wearer, merge_busy(found))
         self.rounds += 1
 
     def _report(self, name: str, result: RefreshResult) -> None:
@@ -278,7 +287,13 @@ class CalendarRefresher:
             _LOGGER.warning("%s (%s; logged once until it changes)", result.problem, kind)
 
     async def run(self) -> None:
-        """Refresh every ``every_s`` until cancelled."""
+        """Refresh every ``every_s`` until cancelled. A round that fails (a bug) is logged and counted (kind
+        ``internal``); the next one comes on time: the calendars never stop the alert service."""
         while True:
-            await self.refresh_all()
+            try:
+                await self.refresh_all()
+            except Exception:
+                _LOGGER.exception("calendars: a refresh round failed; the next one comes in %.0f s", self.every_s)
+                self.problems += 1
+                self.problem_kinds["internal"] += 1
             await asyncio.sleep(self.every_s)
