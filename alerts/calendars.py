@@ -232,6 +232,7 @@ class CalendarRefresher:
         self.problems = 0
         self.problem_kinds: Counter[str] = Counter()
         self._reported: dict[str, str] = {}  # feed name -> the kind of problem logged for it
+        self._next_round: float | None = None  # event loop time of the next round (None: now)
 
     async def load_kept(self, now: datetime | None = None) -> None:
         """Every wearer's busy time from the last good copies alone (no network): what the service knows before its
@@ -288,12 +289,16 @@ class CalendarRefresher:
 
     async def run(self) -> None:
         """Refresh every ``every_s`` until cancelled. A round that fails (a bug) is logged and counted (kind
-        ``internal``); the next one comes on time: the calendars never stop the alert service."""
+        ``internal``); the next one comes on time: the calendars never stop the alert service. Run again (the
+        service's next broker connection), it keeps the schedule: a flapping broker does not hammer the feeds."""
+        loop = asyncio.get_running_loop()
         while True:
+            if self._next_round is not None and (wait := self._next_round - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            self._next_round = loop.time() + self.every_s
             try:
                 await self.refresh_all()
             except Exception:
                 _LOGGER.exception("calendars: a refresh round failed; the next one comes in %.0f s", self.every_s)
                 self.problems += 1
                 self.problem_kinds["internal"] += 1
-            await asyncio.sleep(self.every_s)

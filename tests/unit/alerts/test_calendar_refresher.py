@@ -96,3 +96,23 @@ def test_a_failure_inside_a_refresh_is_counted_and_the_loop_goes_on(tmp_path: Pa
 
     r = asyncio.run(scenario())
     assert r.problem_kinds == {"internal": 1} and [(b.start_ms, b.end_ms) for b in busy["ann"]] == [ms(9)]
+
+
+def test_run_again_keeps_the_schedule(tmp_path: Path) -> None:
+    """The service runs the refresher once per broker connection: a reconnect does not fetch the feeds again early."""
+    feed = tmp_path / "work.ics"
+    feed.write_text(ics(9))
+
+    async def scenario() -> int:
+        async with aiohttp.ClientSession() as session:
+            r = refresher({"ann": [str(feed)]}, None, {}, session)
+            r.every_s = 3600.0
+            for _ in range(3):  # three connections in a row
+                task = asyncio.create_task(r.run())
+                await asyncio.sleep(0.05)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            return r.rounds
+
+    assert asyncio.run(scenario()) == 1
