@@ -114,10 +114,10 @@ _FOREVER_MS = 2**62
 # How far behind a sensor's data a "stand still now" calibration may be asked (the CLI stamps it with the host's
 # clock; a sensor's frames reach the service within a batch or two)
 CALIBRATE_LATE_MS = 60_000
-# Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
 # How long a phone's "automotive" holds prompts after the last frame that said so (the phone says when it changes;
 # a phone that stops sending holds nothing for long)
 DRIVING_HOLD_MS = 60_000
+# Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
 _KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy", "dnd_on", "dnd_off"})
 
 
@@ -305,6 +305,9 @@ class AlertEngine:
             no_repeat_last=policy.no_repeat_last,
             context="after_meeting" if after_meeting else "after_pause" if after_pause else None,
         )
+        reason = None if send.held_reason is None else f"held: {send.held_reason}"
+        if after_meeting:
+            reason = "after_meeting"
         prompt_id = f"{wearer}-{send.trigger}-{t_ms}"
         created = _dt(t_ms)
         minutes = (t_ms - send.start_ms) / 60000
@@ -344,11 +347,7 @@ class AlertEngine:
             trigger=send.trigger,
             exercise=exercise.id,
             bout_start=prompt.bout_start,
-            reason="after_meeting"
-            if after_meeting
-            else None
-            if send.held_reason is None
-            else f"held: {send.held_reason}",
+            reason=reason,
         )
         return [prompt, sent]
 
