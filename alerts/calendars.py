@@ -4,9 +4,10 @@ A wearer's feed is an iCalendar address (the secret ICS address Google Calendar,
 file. Each refresh asks with HTTP caching (``If-None-Match`` with the last ``ETag``, ``If-Modified-Since`` with the
 last ``Last-Modified``): a ``304 Not Modified`` costs no download. A copy is taken only once it parses as
 iCalendar, and the **last good copy** is kept, on disk, through a feed that is down, answers an error or sends
-something that is no calendar: prompts keep following the meetings Kinetic last knew of, and the refresh says what
-went wrong; ``CalendarRefresher`` (a task of the alert service) schedules the refreshes, logs each kind of problem
-once and counts them.
+something that is no calendar (only what the busy rules read: ``minimal_calendar``, no titles, places or people):
+prompts keep following the meetings Kinetic last knew of, and the refresh says what went wrong;
+``CalendarRefresher`` (a task of the alert service) schedules the refreshes, logs each kind of problem once and
+counts them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from alerts.prompts.calendar import MAX_CALENDAR_BYTES, Busy, CalendarError, busy_intervals, merge_busy
+from alerts.prompts.calendar import (
+    MAX_CALENDAR_BYTES,
+    Busy,
+    CalendarError,
+    busy_intervals,
+    busy_of,
+    merge_busy,
+    minimal_calendar,
+    read_calendar,
+)
 from ingest.store.private import private_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,10 +45,15 @@ TIMEOUT_S = 20.0
 class FeedCopy:
     """The last good copy of one feed and what its server said about it."""
 
-    body: bytes
+    body: bytes  # the feed reduced to what the busy rules read (``minimal_calendar``): no titles, places, people
     etag: str | None = None
     last_modified: str | None = None
     fetched: str = ""  # ISO time of the last good copy
+    digest: str = ""  # SHA-256 of the feed as it came (a file feed unchanged is not read again)
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 @dataclass
@@ -78,7 +93,11 @@ class FeedStore:
             try:
                 data = json.loads(self._path(name).read_text())
                 self.copies[name] = FeedCopy(
-                    data["body"].encode(), data.get("etag"), data.get("last_modified"), data["fetched"]
+                    data["body"].encode(),
+                    data.get("etag"),
+                    data.get("last_modified"),
+                    data["fetched"],
+                    data.get("digest", ""),
                 )
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 _LOGGER.warning(
@@ -91,7 +110,12 @@ class FeedStore:
         self.copies[name] = copy
         if self.folder is None:
             return
-        record = {"body": copy.body.decode("utf-8", "replace"), "etag": copy.etag, "last_modified": copy.last_modified}
+        record = {
+            "body": copy.body.decode("utf-8", "replace"),
+            "etag": copy.etag,
+            "last_modified": copy.last_modified,
+            "digest": copy.digest,
+        }
         path = private_file(self._path(name))
         tmp = private_file(path.with_suffix(".tmp"))
         tmp.write_text(json.dumps({**record, "fetched": copy.fetched}))
@@ -118,6 +142,13 @@ def _busy(body: bytes, span: tuple[datetime, datetime], rule: BusyRule) -> list[
     return busy_intervals(body, span[0], span[1], rule.zone, addresses=rule.addresses, all_day=rule.all_day)
 
 
+def _read(body: bytes, span: tuple[datetime, datetime], rule: BusyRule) -> tuple[list[Busy], bytes]:
+    """A new copy, parsed once: its busy intervals over ``span`` and the minimal calendar to keep."""
+    calendar = read_calendar(body)
+    busy = busy_of(calendar, span[0], span[1], rule.zone, addresses=rule.addresses, all_day=rule.all_day)
+    return busy, minimal_calendar(calendar, rule.addresses)
+
+
 async def refresh(
     session: aiohttp.ClientSession,
     name: str,
@@ -140,18 +171,18 @@ async def refresh(
             body, etag, modified = await _fetch(session, source, had)
         else:
             body, etag, modified = await asyncio.to_thread(_read_file, Path(source)), None, None
-            if had is not None and had.body == body:
+            if had is not None and had.digest == _digest(body):
                 body = None
         if body is None:  # unchanged (a 304, or the same file): the kept copy over the span
             assert had is not None
             return RefreshResult(changed=False, busy=await _kept_busy(name, had, span, rule))
-        busy = await asyncio.to_thread(_busy, body, span, rule)
+        busy, minimal = await asyncio.to_thread(_read, body, span, rule)
     except (aiohttp.ClientError, TimeoutError, OSError, CalendarError, _FeedError) as exc:
         problem = f"calendar {name}: {exc if str(exc) else type(exc).__name__}"
         kept = f"; the copy of {had.fetched} is kept" if had is not None else "; no earlier copy"
         kept_busy = None if had is None else await _kept_busy(name, had, span, rule)
         return RefreshResult(changed=False, problem=problem + kept, busy=kept_busy, kind=_kind(exc))
-    copy = FeedCopy(body, etag, modified, datetime.now(UTC).isoformat(timespec="seconds"))
+    copy = FeedCopy(minimal, etag, modified, datetime.now(UTC).isoformat(timespec="seconds"), _digest(body))
     await asyncio.to_thread(store.put, name, copy)
     return RefreshResult(changed=True, busy=busy)
 

@@ -11,7 +11,8 @@ exceptions, occurrences moved by ``RECURRENCE-ID``, each event in its own ``TZID
 - it has no end and no duration (RFC 5545: a point in time, nothing to sit through).
 
 Floating times (no zone) are read in the wearer's zone. Overlapping and touching busy intervals are merged. Only
-times are kept: no title, place or attendee leaves this module.
+times are kept: no title, place or attendee leaves this module; the copy of a feed kept for when it is down is
+``minimal_calendar``'s, which holds only what these rules read.
 """
 
 from __future__ import annotations
@@ -78,13 +79,67 @@ def busy_intervals(
 
     ``zone``: the wearer's, for floating times; ``addresses``: the wearer's e-mail addresses (lower case) for
     declined invitations; ``all_day``: count all-day events as busy. Raises CalendarError naming the problem."""
+    return busy_of(read_calendar(ics), start, end, zone, addresses=addresses, all_day=all_day)
+
+
+def read_calendar(ics: str | bytes) -> Any:
+    """Parse a feed (an ``icalendar.Calendar``), refusing one that is too big, no iCalendar, or has a rule repeating
+    every second or minute. Raises CalendarError naming the problem."""
     raw = ics.encode() if isinstance(ics, str) else ics
     if len(raw) > MAX_CALENDAR_BYTES:
         raise CalendarError(f"the calendar is {len(raw)} bytes: at most {MAX_CALENDAR_BYTES}")
-    spans: list[tuple[int, int]] = []
     try:
         calendar = icalendar.Calendar.from_ical(raw)
-        _refuse_runaway_rules(calendar)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise CalendarError(f"not an iCalendar (RFC 5545) feed: {' '.join(str(exc).split())[:200]}") from None
+    _refuse_runaway_rules(calendar)
+    return calendar
+
+
+# What the busy rules read of an event: its times and recurrence, whether it is free or cancelled (and the wearer's
+# own ATTENDEE line, for a declined invitation). Nothing else is kept in the last good copy.
+_KEPT_PROPERTIES = frozenset(
+    {"UID", "DTSTAMP", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "SEQUENCE"}
+    | {"STATUS", "TRANSP"}
+)
+
+
+def minimal_calendar(calendar: Any, addresses: frozenset[str]) -> bytes:
+    """The calendar reduced to what the busy rules read: its time zones (``VTIMEZONE``) and, of each event, the
+    ``_KEPT_PROPERTIES`` and the ``ATTENDEE`` lines of the wearer's own ``addresses``. No title, description, place,
+    organiser, other attendee or alarm: the copy kept on disk is no diary. ``busy_of`` gives the same intervals from
+    it as from the whole feed (tests/unit/alerts/prompts/test_calendar.py)."""
+    out = icalendar.Calendar()
+    out.add("VERSION", "2.0")
+    out.add("PRODID", "-//Kinetic//busy time only//EN")
+    for component in calendar.subcomponents:
+        if component.name == "VTIMEZONE":
+            out.add_component(component)
+        elif component.name == "VEVENT":
+            event = icalendar.Event()
+            for name, value in component.items():
+                if name in _KEPT_PROPERTIES:
+                    event[name] = value
+            own = [a for a in _attendees(component) if str(a).lower().removeprefix("mailto:") in addresses]
+            if own:
+                event["ATTENDEE"] = own if len(own) > 1 else own[0]
+            out.add_component(event)
+    data: bytes = out.to_ical()
+    return data
+
+
+def busy_of(
+    calendar: Any,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    *,
+    addresses: frozenset[str] = frozenset(),
+    all_day: bool = False,
+) -> list[Busy]:
+    """``busy_intervals`` of a calendar already read (``read_calendar``)."""
+    spans: list[tuple[int, int]] = []
+    try:
         for count, event in enumerate(recurring_ical_events.of(calendar).between(start, end)):
             if count >= MAX_OCCURRENCES:
                 raise CalendarError(f"more than {MAX_OCCURRENCES} occurrences between {start} and {end}")

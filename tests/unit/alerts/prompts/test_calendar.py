@@ -20,6 +20,8 @@ from alerts.prompts.calendar import (
     busy_intervals,
     day_span,
     merge_busy,
+    minimal_calendar,
+    read_calendar,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -189,3 +191,36 @@ def test_busy_before_is_the_last_interval_over_and_merge_busy_joins_feeds(
     assert busy_before(merged, t_ms) == (over[-1] if over else None)
     half = len(merged) // 2
     assert merge_busy([merged[:half], merged[half:]]) == merged
+
+
+def test_the_kept_copy_holds_only_what_the_busy_rules_read_and_gives_the_same_busy_time() -> None:
+    ics = feed(
+        """UID:team
+DTSTART;TZID=Europe/Berlin:20261207T100000
+DTEND;TZID=Europe/Berlin:20261207T110000
+RRULE:FREQ=DAILY;COUNT=4
+EXDATE;TZID=Europe/Berlin:20261208T100000
+SUMMARY:Salary review with Dr Jones
+LOCATION:Room 4, Oncology
+DESCRIPTION:bring the scan results
+ORGANIZER:mailto:boss@example.org
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:carol@example.org""",
+        """UID:team
+RECURRENCE-ID;TZID=Europe/Berlin:20261209T100000
+DTSTART;TZID=Europe/Berlin:20261209T140000
+DTEND;TZID=Europe/Berlin:20261209T143000
+SUMMARY:stand-up (moved)""",
+        "UID:3\nDTSTART:20261207T110000Z\nDTEND:20261207T113000Z\nSUMMARY:pitch\n"
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:Ann@Example.org\nATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.org",
+        "UID:4\nDTSTART:20261207T150000Z\nDTEND:20261207T153000Z\nTRANSP:TRANSPARENT\nSTATUS:CONFIRMED",
+    )
+    ann = frozenset({"ann@example.org"})
+    kept = minimal_calendar(read_calendar(ics), ann)
+    text = kept.decode()
+    for private in ("Salary", "Room 4", "scan results", "boss@", "carol@", "bob@", "pitch", "moved"):
+        assert private not in text
+    assert "ann@example.org" in text.lower()  # the wearer's own answer: the declined rule needs it
+    with_ann = busy_intervals(kept, *WEEK, BERLIN, addresses=ann)
+    assert with_ann == busy_intervals(ics, *WEEK, BERLIN, addresses=ann) and len(with_ann) == 3
+    assert busy_intervals(kept, *WEEK, BERLIN) == busy_intervals(ics, *WEEK, BERLIN)  # 4: the pitch counts
+    assert len(busy_intervals(kept, *WEEK, BERLIN)) == 4
