@@ -106,6 +106,12 @@ class FeedStore:
                 return None
         return self.copies.get(name)
 
+    def drop(self, name: str) -> None:
+        """Forget a feed's copy, in memory and on disk."""
+        self.copies.pop(name, None)
+        if self.folder is not None:
+            self._path(name).unlink(missing_ok=True)
+
     def put(self, name: str, copy: FeedCopy) -> None:
         self.copies[name] = copy
         if self.folder is None:
@@ -281,6 +287,12 @@ class CalendarRefresher:
                     found.append(busy)
             self.on_busy(wearer, merge_busy(found))
         self.loaded = True
+
+    def forget(self, wearer: str) -> None:
+        """``kinetic data delete``: the wearer's kept copies go (the next round fetches their feeds again while the
+        settings still name them: the operator removes those)."""
+        for source in self.feeds.get(wearer, ()):
+            self.store.drop(feed_name(wearer, source))
 
     async def refresh_all(self, now: datetime | None = None) -> None:
         """One round over every wearer's feeds (their busy time over ``busy_span(now)``; now: the host clock)."""

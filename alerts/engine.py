@@ -439,6 +439,7 @@ class AlertEngine:
     def forget(self, wearer: str) -> bool:
         """Drop everything held for a wearer, without an event (``kinetic data delete``); False if nothing was."""
         self._resolved.pop(wearer, None)
+        self.busy.pop(wearer, None)
         return self.wearers.pop(wearer, None) is not None
 
     def close(self, wearer: str) -> list[Output]:

@@ -262,6 +262,8 @@ class AlertService:
             self._dirty.discard(batch.wearer)
             if self.state is not None:
                 self.state.forget(batch.wearer)
+            if self.calendars is not None:
+                await asyncio.to_thread(self.calendars.forget, batch.wearer)
         replayed: set[str] = set()
         expired: dict[str, EventV1] = {}
         for output in outputs:

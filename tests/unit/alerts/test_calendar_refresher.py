@@ -116,3 +116,20 @@ def test_run_again_keeps_the_schedule(tmp_path: Path) -> None:
             return r.rounds
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_forget_drops_the_wearers_kept_copies(tmp_path: Path) -> None:
+    feed = tmp_path / "work.ics"
+    feed.write_text(ics(9))
+    folder = tmp_path / "calendars"
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            r = refresher({"ann": [str(feed)], "bob": [str(feed)]}, folder, {}, session)
+            await r.refresh_all(NOW)
+            assert len(list(folder.iterdir())) == 2
+            r.forget("ann")
+            (left,) = folder.iterdir()
+            assert left.name.startswith("bob-") and not [n for n in r.store.copies if n.startswith("ann-")]
+
+    asyncio.run(scenario())
