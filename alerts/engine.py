@@ -19,7 +19,7 @@ from alerts.detect.posture import PROMPT_HOLD_S, Posture
 from alerts.detect.summary import HourSummary
 from alerts.detect.wearer import NO_SENSOR_YET, WearerDetection, WearerSecond
 from alerts.errors import PolicyError
-from alerts.prompts.calendar import Busy, busy_at
+from alerts.prompts.calendar import Busy, busy_at, busy_before
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type
@@ -71,6 +71,7 @@ class WearerState:
     responses: ResponseTracker = field(default_factory=ResponseTracker)
     live_policy: dict[str, Any] = field(default_factory=dict)  # overrides set over MQTT or the CLI
     prompts_sent: int = 0
+    driving_ms: int | None = None  # the newest frame (any of the wearer's sensors) saying "automotive" (a phone's)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle; a snapshot written before detection had its own state (session 3) is folded into it."""
@@ -113,8 +114,28 @@ _FOREVER_MS = 2**62
 # How far behind a sensor's data a "stand still now" calibration may be asked (the CLI stamps it with the host's
 # clock; a sensor's frames reach the service within a batch or two)
 CALIBRATE_LATE_MS = 60_000
+# How long a phone's "automotive" holds prompts after the last frame that said so (the phone says when it changes;
+# a phone that stops sending holds nothing for long)
+DRIVING_HOLD_MS = 60_000
 # Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
-_KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy"})
+_KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy", "dnd_on", "dnd_off"})
+
+
+def _after_meeting(state: WearerState, busy: list[Busy], t_ms: int, sitting_ms: int, policy: PromptPolicy) -> None:
+    """The brief's "a short hip-opening sequence after meetings": once the wearer's last meeting is over, if they sat
+    through at least ``after_meeting_min`` of it (and so the meeting lasted that long) in the sitting bout that still
+    goes on (started at ``sitting_ms``), that bout's first prompt is due ``after_meeting_delay_min`` after the
+    meeting's end even if the sitting threshold is not reached. Held as any prompt (pause, quiet hours, caps,
+    spacing); a bout already prompted keeps its own rules (``PlannerState.bring_forward``)."""
+    assert policy.after_meeting_min is not None
+    meeting = busy_before(busy, t_ms)
+    if meeting is None:
+        return
+    sat_ms = meeting.end_ms - max(meeting.start_ms, sitting_ms)
+    if sat_ms < policy.after_meeting_min * 60_000:
+        return
+    due_ms = meeting.end_ms + round(policy.after_meeting_delay_min * 60_000)
+    state.planner.bring_forward("sitting", sitting_ms, due_ms, "after_meeting")
 
 
 @dataclass
@@ -164,6 +185,8 @@ class AlertEngine:
                 self.counters.glitch_frames += 1
                 self.refused.append(f"{batch.wearer}/{batch.device}: {admitted.reason}")
             for frame in admitted.frames:
+                if frame.activity == "automotive":
+                    state.driving_ms = max(state.driving_ms or 0, frame.t_ms)
                 posture = device.second(frame)  # frame -> the sensor's posture
                 if primary:  # -> the wearer's posture, bouts and exposures -> planner -> outputs
                     second = detection.second(
@@ -235,18 +258,25 @@ class AlertEngine:
     def _prompt_second(self, wearer: str, state: WearerState, t_ms: int) -> list[Output]:
         policy = self.policy(wearer)
         hold: dict[Trigger, str] = {}
+        exposures = state.detection.exposures(t_ms)
+        busy = self.busy.get(wearer)
         if state.primary_device.still_ms >= PROMPT_HOLD_S * 1000:
             # perfectly still: maybe on a desk; held until it shows life or is found not worn
             hold = {"sitting": "sensor_still", "standing": "sensor_still"}
-        elif (busy := self.busy.get(wearer)) and busy_at(busy, t_ms) is not None:
+        elif busy and busy_at(busy, t_ms) is not None:
             # in a meeting (the wearer's calendar): held, and sent after it if the exposure still goes on
             hold = {"sitting": "meeting", "standing": "meeting", "lean": "meeting"}
+        elif state.driving_ms is not None and 0 <= t_ms - state.driving_ms < DRIVING_HOLD_MS:
+            # driving (a phone's activity): held as in a meeting; the hold ends a minute after the last such frame
+            hold = {"sitting": "driving", "standing": "driving", "lean": "driving"}
+        elif busy and policy.after_meeting_min is not None and "sitting" in exposures:
+            _after_meeting(state, busy, t_ms, exposures["sitting"], policy)
         # a change of posture not confirmed yet (the wearer may be standing up): the bout prompts wait for it
         changing: tuple[Trigger, ...] = ()
         if state.detection.tracker.pending_since_ms is not None:
             changing = ("sitting", "standing")
         out: list[Output] = []
-        for decision in state.planner.step(t_ms, state.detection.exposures(t_ms), policy, hold, changing):
+        for decision in state.planner.step(t_ms, exposures, policy, hold, changing):
             if isinstance(decision, Send):
                 out += self._send(wearer, state, policy, decision, t_ms)
             else:
@@ -265,15 +295,19 @@ class AlertEngine:
         return out
 
     def _send(self, wearer: str, state: WearerState, policy: PromptPolicy, send: Send, t_ms: int) -> list[Output]:
-        after_pause = send.held_reason in ("paused", "quiet_hours")
+        after_meeting = send.context == "after_meeting"
+        after_pause = send.held_reason in ("paused", "dnd", "quiet_hours", "meeting", "driving")
         exercise = choose_exercise(
             self.catalog,
             send.trigger,
             day_type=day_type(t_ms, policy),
             recent=state.planner.recent_exercises,
             no_repeat_last=policy.no_repeat_last,
-            context="after_pause" if after_pause else None,
+            context="after_meeting" if after_meeting else "after_pause" if after_pause else None,
         )
+        reason = None if send.held_reason is None else f"held: {send.held_reason}"
+        if after_meeting:
+            reason = "after_meeting"
         prompt_id = f"{wearer}-{send.trigger}-{t_ms}"
         created = _dt(t_ms)
         minutes = (t_ms - send.start_ms) / 60000
@@ -284,6 +318,8 @@ class AlertEngine:
         }[send.trigger]
         if send.attempt > 1:
             what = f"Gentle reminder: {what[0].lower()}{what[1:]}"
+        elif after_meeting:
+            what = f"Your meeting is over: {what[0].lower()}{what[1:]}"
         prompt = PromptV1(
             id=prompt_id,
             wearer=wearer,
@@ -311,7 +347,7 @@ class AlertEngine:
             trigger=send.trigger,
             exercise=exercise.id,
             bout_start=prompt.bout_start,
-            reason=None if send.held_reason is None else f"held: {send.held_reason}",
+            reason=reason,
         )
         return [prompt, sent]
 
@@ -332,10 +368,10 @@ class AlertEngine:
         ]
 
     def command(self, command: CommandV1) -> tuple[bool, list[Output]]:
-        """Apply a wearer's command (ack, snooze, pause, resume, policy, calibrate, forget). Returns whether it
-        applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to publish.
-        A pause, resume or policy for a wearer with no data yet is kept in their state and in force from their first
-        frame (it applies); a calibrate then is refused with the reason (``refused``)."""
+        """Apply a wearer's command (ack, snooze, pause, resume, dnd_on, dnd_off, policy, calibrate, forget). Returns
+        whether it applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to
+        publish. A pause, resume, dnd or policy for a wearer with no data yet is kept in their state and in force from
+        their first frame (it applies); a calibrate then is refused with the reason (``refused``)."""
         at_ms = round(command.at.timestamp() * 1000)
         if command.kind == "forget":
             return self.forget(command.wearer), []
@@ -374,6 +410,10 @@ class AlertEngine:
                 "resumed" if command.kind == "resume" else f"paused until {until.isoformat() if until else 'resume'}"
             )
             return True, [EventV1(kind="policy_changed", reason=reason, **event)]
+        if command.kind in ("dnd_on", "dnd_off"):
+            state.planner.do_not_disturb(at_ms if command.kind == "dnd_on" else None)
+            reason = "do not disturb on" if command.kind == "dnd_on" else "do not disturb off"
+            return True, [EventV1(kind="policy_changed", reason=reason, **event)]
         assert command.settings is not None
         live = {**state.live_policy, **command.settings}
         live = {k: v for k, v in live.items() if v != "default"}
@@ -399,6 +439,7 @@ class AlertEngine:
     def forget(self, wearer: str) -> bool:
         """Drop everything held for a wearer, without an event (``kinetic data delete``); False if nothing was."""
         self._resolved.pop(wearer, None)
+        self.busy.pop(wearer, None)
         return self.wearers.pop(wearer, None) is not None
 
     def close(self, wearer: str) -> list[Output]:

@@ -7,15 +7,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 from pydantic import SecretStr
 
+from alerts.calendars import BusyRule, CalendarRefresher, FeedStore
 from alerts.channels.base import Channel
 from alerts.channels.callbacks import callback_server, make_app
 from alerts.channels.dispatch import Dispatcher
 from alerts.channels.http import NtfyChannel, WebhookChannel
-from alerts.engine import engine_from_settings
+from alerts.engine import AlertEngine, engine_from_settings
+from alerts.prompts.calendar import Busy
 from alerts.service import AlertService
 from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.state import AlertState, state_file
@@ -28,6 +31,29 @@ _LOGGER = logging.getLogger(__name__)
 
 def _secret(value: SecretStr | None) -> bytes | None:
     return value.get_secret_value().encode() if value is not None else None
+
+
+def calendar_refresher(
+    settings: AlertsSettings, engine: AlertEngine, state_dir: Path | None, session: aiohttp.ClientSession
+) -> CalendarRefresher | None:
+    """The wearers' calendar feeds of the settings, refreshed into ``engine.busy``; None when no wearer has one. The
+    last good copies go under ``<state_dir>/calendars`` (none: memory only)."""
+    if not any(settings.calendar_feeds.values()):
+        return None
+    addresses = {w: frozenset(a) for w, a in settings.calendar_addresses.items()}
+
+    def rule_of(wearer: str) -> BusyRule:
+        zone = engine.policy(wearer).zone  # floating times are the wearer's, as their schedules
+        return BusyRule(zone, addresses.get(wearer, frozenset()), settings.calendar_all_day)
+
+    def on_busy(wearer: str, busy: list[Busy]) -> None:
+        engine.busy[wearer] = busy
+
+    feeds = {w: [f.get_secret_value().strip() for f in sources] for w, sources in settings.calendar_feeds.items()}
+    store = FeedStore(None if state_dir is None else state_dir / "calendars")
+    return CalendarRefresher(
+        feeds, store, rule_of, on_busy, every_s=settings.calendar_refresh_min * 60, session=session
+    )
 
 
 def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
@@ -59,15 +85,17 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
     state = AlertState(state_file(alerts.state_dir, settings.mqtt.topic_root)) if alerts.state_dir else None
     timeout = aiohttp.ClientTimeout(total=alerts.channel_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
+        engine = engine_from_settings(alerts)
         service = AlertService(
             topics=Topics(settings.mqtt.topic_root),
-            engine=engine_from_settings(alerts),
+            engine=engine,
             state=state,
             checkpoint_s=alerts.checkpoint_s,
             max_unacked=alerts.max_unacked,
             idle_checkpoint_s=alerts.idle_checkpoint_s,
             max_ahead_ms=settings.clock.max_ahead_ms,
             send_expired=alerts.send_expired_prompts,
+            calendars=calendar_refresher(alerts, engine, alerts.state_dir, session),
         )
         channels = http_channels(alerts, session)
         service.dispatcher = Dispatcher(

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from alerts.calendars import CalendarRefresher
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
 from alerts.state import AlertState
@@ -58,8 +59,11 @@ class AlertService:
         idle_checkpoint_s: float = 0.1,
         max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
         send_expired: bool = False,
+        calendars: CalendarRefresher | None = None,
     ) -> None:
         self.topics = topics
+        # the wearers' calendar feeds (alerts.calendars), refreshed by a task of ``run`` into ``engine.busy``
+        self.calendars = calendars
         self.max_ahead_ms = max_ahead_ms
         # False: a prompt already past its ``expires`` by this host's clock when it is decided (its data came late:
         # a collector replaying its queue) is not sent; True: sent all the same (a dated scenario replayed as if now)
@@ -105,6 +109,8 @@ class AlertService:
     async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         self._unacked = []  # message ids of an earlier connection mean nothing on this one
         self.client = client
+        if self.calendars is not None and not self.calendars.loaded:
+            await self.calendars.load_kept()  # the meetings known before the first message (a restart replays)
         await client.subscribe(self.topics.all_features(), qos=1)
         await client.subscribe(self.topics.all_commands(), qos=1)
         await self.resume_deliveries(client)
@@ -115,6 +121,8 @@ class AlertService:
             asyncio.create_task(self._tick(client), name=f"{self.name}-checkpoint"),
             asyncio.create_task(stop.wait(), name=f"{self.name}-stop"),
         }
+        if self.calendars is not None:
+            tasks.add(asyncio.create_task(self.calendars.run(), name=f"{self.name}-calendars"))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -254,6 +262,8 @@ class AlertService:
             self._dirty.discard(batch.wearer)
             if self.state is not None:
                 self.state.forget(batch.wearer)
+            if self.calendars is not None:
+                await asyncio.to_thread(self.calendars.forget, batch.wearer)
         replayed: set[str] = set()
         expired: dict[str, EventV1] = {}
         for output in outputs:

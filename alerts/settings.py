@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ingest.settings import ClockSettings, MqttSettings
+from ingest.wire import ID_PATTERN
 
 
 class AlertsSettings(BaseModel):
@@ -76,6 +78,38 @@ class AlertsSettings(BaseModel):
         description="send prompts already expired by this host's clock when their data arrives (a dated scenario "
         "replayed as if now); off: such a prompt is not sent, a prompt_cancelled event says why",
     )
+
+    calendar_feeds: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description="per wearer id, their calendar feeds: iCalendar addresses (http/https) or file paths; secrets "
+        '(JSON, e.g. {"ann": ["https://...basic.ics"]}; prefer a secret file)',
+    )
+    calendar_addresses: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per wearer id, their own e-mail addresses: an invitation they declined holds nothing",
+    )
+    calendar_refresh_min: float = Field(
+        default=15.0, ge=1, le=24 * 60, description="how often each calendar feed is fetched again"
+    )
+    calendar_all_day: bool = Field(
+        default=False, description="all-day events count as busy (off: a holiday or a reminder is no meeting)"
+    )
+
+    @field_validator("calendar_feeds")
+    @classmethod
+    def _feeds(cls, value: dict[str, list[SecretStr]]) -> dict[str, list[SecretStr]]:
+        for wearer, feeds in value.items():
+            if not re.match(ID_PATTERN, wearer):
+                raise ValueError(f"wearer id {wearer!r} must be lower-case letters, digits, '-' or '_' (max 64)")
+            for feed in feeds:
+                if not feed.get_secret_value().strip():
+                    raise ValueError(f"wearer {wearer!r}: a feed is empty; give an https:// address or a file path")
+        return value
+
+    @field_validator("calendar_addresses")
+    @classmethod
+    def _addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {w: [a.strip().lower().removeprefix("mailto:") for a in addresses] for w, addresses in value.items()}
 
     @field_validator("state_dir", mode="before")
     @classmethod

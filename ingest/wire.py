@@ -178,6 +178,12 @@ class FeatureFrameV1(_Model):
     trans_lag_ms: int | None = Field(
         default=None, ge=0, le=60_000, description="how long before this second's start the transition's peak was"
     )
+    activity: Literal["automotive"] | None = Field(
+        default=None,
+        description="the phone's motion activity in this second says the wearer rides in a vehicle (Sensor Logger's "
+        "'activity' automotive, medium or high confidence); the alert service holds prompts while driving; "
+        "optional, added within v1",
+    )
 
     @property
     def gravity(self) -> tuple[float, float, float] | None:
@@ -321,7 +327,7 @@ class CollectorStatusV1(_Model):
     t_ms: EpochMs | None = None
 
 
-CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget"]
+CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget", "dnd_on", "dnd_off"]
 SETTING_TEXT_MAX = 200
 
 
@@ -360,6 +366,8 @@ class CommandV1(_Model):
     - ``pause``: do not disturb until ``until`` (or until ``resume``); prompts due meanwhile are held, then sent
       if still relevant.
     - ``resume``: end a pause now.
+    - ``dnd_on`` / ``dnd_off``: a do-not-disturb switch (Home Assistant's, a scenario's) from ``at`` on: prompts are
+      held while it is on, then sent if still relevant; separate from a pause, so neither ends the other.
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
     - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.

@@ -2,6 +2,7 @@
 
 - ``pause_1h`` (a button, payload ``PRESS``): ``pause`` until ``at`` + 60 min (``kinetic prompts pause W --for 60``);
 - ``resume`` (a button): ``resume`` (``kinetic prompts resume W``);
+- ``do_not_disturb`` (a switch, payload ``ON`` or ``OFF``): ``dnd_on`` / ``dnd_off`` (issue 17; apart from a pause);
 - ``sitting_threshold`` (a number, payload the value in minutes as text): ``policy`` with ``sitting_threshold_min``
   (``kinetic prompts policy W sitting_threshold_min=V``), checked against the wearer's policy first, as the CLI does.
 
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from alerts.errors import PolicyError
 from alerts.prompts.policy.model import PromptPolicy, merge
-from dashboards.homeassistant.entities import PRESS, HaTopics, HomeAssistantError
+from dashboards.homeassistant.entities import OFF, ON, PRESS, HaTopics, HomeAssistantError
 from ingest.wire import CommandV1, describe_validation_error
 
 PAUSE_MIN = 60.0
@@ -42,6 +43,10 @@ def command_for(topics: HaTopics, topic: str, payload: bytes, at: datetime, poli
         kind = "pause" if object_id == "pause_1h" else "resume"
         if kind == "pause":
             fields["until"] = at + timedelta(minutes=PAUSE_MIN)
+    elif object_id == "do_not_disturb":
+        if text not in (ON, OFF):
+            raise HomeAssistantError(f"{topic}: payload {text[:40]!r}, expected {ON!r} or {OFF!r} (a switch)")
+        kind = "dnd_on" if text == ON else "dnd_off"
     else:  # sitting_threshold
         kind = "policy"
         minutes = _minutes(topic, text)

@@ -1,7 +1,7 @@
 """Each wearer as a Home Assistant device: its entities, their discovery configs and topics. Pure.
 
 Home Assistant's MQTT discovery (its MQTT integration's documentation, "MQTT Discovery", and each platform's page:
-``sensor``, ``binary_sensor``, ``button``, ``number``): a retained JSON config on
+``sensor``, ``binary_sensor``, ``button``, ``number``, ``switch``): a retained JSON config on
 ``<discovery_prefix>/<component>/<node_id>/<object_id>/config`` creates an entity, an empty retained message on the
 same topic removes it. Every config here carries a ``unique_id`` (so HA keeps the entity across restarts), a
 ``device`` block with ``identifiers`` (so a wearer's entities form one device), an ``origin`` block and an
@@ -32,7 +32,7 @@ from alerts.prompts.policy.model import PromptPolicy
 from ingest.errors import WireError
 from ingest.wire import check_id
 
-Component = Literal["sensor", "binary_sensor", "button", "number"]
+Component = Literal["sensor", "binary_sensor", "button", "number", "switch"]
 Availability = Literal["service", "wearer", "device"]
 
 ONLINE, OFFLINE = "online", "offline"  # HA's default payload_available / payload_not_available
@@ -163,6 +163,10 @@ WEARER_ENTITIES: tuple[Entity, ...] = (
         extra=(("icon", "mdi:bell-off"),),
     ),
     Entity("resume", "button", "Resume prompts", "service", state=False, command=True, extra=(("icon", "mdi:bell"),)),
+    # a do-not-disturb switch (issue 17): an automation can turn it on with HA's own focus / DND entities
+    Entity(
+        "do_not_disturb", "switch", "Do not disturb", "service", command=True, extra=(("icon", "mdi:minus-circle"),)
+    ),
     Entity(
         "sitting_threshold",
         "number",

@@ -16,6 +16,7 @@ the same fold runs live, on a replayed day and in tests. What each state is (doc
 - ``response_rate_week``: of this ISO week's prompts with an outcome, the share after which the wearer broke the
   bout within 5 min (``broke_5min``, the Weekly review dashboard's figure); ``None`` (unknown) before the first.
 - ``prompts_paused``: a ``pause`` command's time is not over (or it had none) and no ``resume`` came since.
+- ``do_not_disturb``: the last ``dnd_on`` / ``dnd_off`` command seen (the switch's state).
 - ``sitting_threshold``: the wearer's effective ``sitting_threshold_min``: the policy file, then the live overrides
   of the ``policy`` commands seen.
 - per sensor, ``<device>_battery`` (``battery_pct`` of its status) and ``<device>_connection``.
@@ -67,7 +68,7 @@ NONE_PAYLOAD = "None"
 _FOREVER_MS = 2**62
 _UPRIGHT = frozenset({"standing", "moving"})
 # Published at once on a change: what a person did (pause, a threshold) or a sensor's link, not a measured quantity
-_ON_CHANGE = frozenset({"posture", "prompts_paused", "sitting_threshold"})
+_ON_CHANGE = frozenset({"posture", "prompts_paused", "do_not_disturb", "sitting_threshold"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ class _Wearer:
     last_prompt: PromptV1 | None = None
     outcomes: dict[str, tuple[int, bool]] = field(default_factory=dict)  # prompt id -> created, moved within 5 min
     paused_until_ms: int | None = None
+    dnd: bool = False
     sent: dict[str, tuple[bytes, int | None]] = field(default_factory=dict)  # topic -> payload, event time sent
     policy: PromptPolicy | None = None  # the effective policy, resolved
 
@@ -232,7 +234,7 @@ class StateTracker:
     def _command(self, command: CommandV1) -> list[Publication]:
         if command.kind == "forget":
             return self.forget(command.wearer)
-        if command.kind not in ("pause", "resume", "policy"):
+        if command.kind not in ("pause", "resume", "dnd_on", "dnd_off", "policy"):
             self.ignored += 1
             return []
         # the alert service keeps a pause or a threshold given before a wearer's first data (alerts.engine): so is it
@@ -243,6 +245,8 @@ class StateTracker:
             w.paused_until_ms = _FOREVER_MS if command.until is None else _ms(command.until)
         elif command.kind == "resume":
             w.paused_until_ms = None
+        elif command.kind in ("dnd_on", "dnd_off"):
+            w.dnd = command.kind == "dnd_on"
         else:
             assert command.settings is not None
             live = {k: v for k, v in {**w.live, **command.settings}.items() if v != "default"}
@@ -345,6 +349,7 @@ class StateTracker:
         now = w.now_ms
         paused = w.paused_until_ms is not None and (now is None or w.paused_until_ms > now)
         out[t.state(wearer, "prompts_paused")] = (ON if paused else OFF, True)
+        out[t.state(wearer, "do_not_disturb")] = (ON if w.dnd else OFF, True)
         if now is None:
             return out
         zone = policy.zone

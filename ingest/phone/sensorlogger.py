@@ -20,8 +20,12 @@ clock. What Kinetic takes from it (UNITS.md, COORDINATES.md, CROSSPLATFORM.md):
   values arrive in iOS's convention (an iPhone with that setting off) and are negated.
 - A second's gravity direction (``gx, gy, gz`` of the frame) is the mean of the ``gravity`` sensor's readings in it
   when the phone sends them, else the one-second mean of the total acceleration (``ingest.features``).
-- ``battery`` (``batteryLevel``, 0 to 1) goes into the device status. Every other sensor the app has is ignored and
-  counted (``unused_readings``); a name Kinetic does not know is counted apart (``unknown_readings``).
+- ``battery`` (``batteryLevel``, 0 to 1) goes into the device status. ``activity`` (the phone's motion activity,
+  UNITS.md: walking, running, cycling, automotive, stationary, tilting or unknown, with a confidence low, medium,
+  high or unknown) marks each second from its time on until the next activity reading: ``activity: "automotive"`` on
+  the frames while the latest says automotive with medium or high confidence (the alert service holds prompts while
+  driving, docs/prompts.md). Every other sensor the app has is ignored and counted (``unused_readings``); a name
+  Kinetic does not know is counted apart (``unknown_readings``).
 
 Per-second features and batches are the BLE collector's (``ingest.ble.aggregate``: ``SecondAggregator``,
 ``Batcher``), so a phone's frames are made exactly as a wearable's. Messages: a ``messageId`` already taken in this
@@ -36,6 +40,7 @@ receiver's (``PhoneClock``). A motion reading stamped apart from the rest of its
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections import deque
@@ -61,11 +66,13 @@ GLITCH_GAP_MS = 10_000
 
 MOTION_SENSORS = frozenset({"accelerometer", "gravity", "totalacceleration"})
 STATUS_SENSORS = frozenset({"battery"})
+ACTIVITIES = frozenset({"walking", "running", "cycling", "automotive", "stationary", "tilting", "unknown"})
+CONFIDENCES = frozenset({"low", "medium", "high", "unknown"})
+MAX_ACTIVITY_CHANGES = 1024  # activity readings kept to mark the seconds still to come (one a second for 17 min)
 # Other sensors the app has (README, UNITS.md): ignored, counted apart from names nobody documented.
 UNUSED_SENSORS = frozenset(
     {
         "accelerometeruncalibrated",
-        "activity",
         "annotation",
         "barometer",
         "batterytemp",
@@ -182,6 +189,12 @@ def parse_reading(item: object) -> Reading | str:
         level = values.get("batteryLevel")
         if not _is_number(level) or not 0.0 <= level <= 1.0:
             return f"battery batteryLevel: {str(level)[:40]} is not a charge level from 0 to 1"
+    elif name == "activity":
+        activity, confidence = values.get("activity"), values.get("confidence", "unknown")
+        if activity not in ACTIVITIES:
+            return f"activity activity: {str(activity)[:40]} is not one of {', '.join(sorted(ACTIVITIES))}"
+        if confidence not in CONFIDENCES:
+            return f"activity confidence: {str(confidence)[:40]} is not one of {', '.join(sorted(CONFIDENCES))}"
     return Reading(name, t_ns, values)
 
 
@@ -320,6 +333,7 @@ class PhoneStream:
         self._gravity: tuple[int, tuple[float, float, float]] | None = None  # latest gravity reading (ms, g)
         self._gravity_seconds: dict[int, list[float]] = {}  # second -> [sum x, sum y, sum z, n] of gravity, in g
         self._sign = -1.0 if self.ios_axes else 1.0
+        self._activity: list[tuple[int, bool]] = []  # (ms, in a vehicle) of the activity readings, in time order
 
     def add_message(self, message: PushMessage, received_ms: int | None = None) -> list[FeatureBatchV1]:
         """A live message -> the batches it completes. Repeats and messages older than the newest taken are dropped
@@ -380,6 +394,11 @@ class PhoneStream:
                 has_total = has_total or name == "totalacceleration"
             elif name == "battery":
                 self.battery_pct = round(float(reading.values["batteryLevel"]) * 100)
+            elif name == "activity":
+                v = reading.values
+                driving = v["activity"] == "automotive" and v.get("confidence") in ("medium", "high")
+                bisect.insort(self._activity, (reading.t_ns // 1_000_000 + shift_ms, driving))
+                del self._activity[:-MAX_ACTIVITY_CHANGES]
             elif name in UNUSED_SENSORS:
                 self.counters.unused_readings += 1
             else:
@@ -418,7 +437,7 @@ class PhoneStream:
         return self._batches(self._aggregator.flush()) + self._count(self._batcher.flush())
 
     def _batches(self, frames: list[FeatureFrameV1]) -> list[FeatureBatchV1]:
-        frames = [self._with_gravity_sensor(frame) for frame in frames]
+        frames = [self._with_activity(self._with_gravity_sensor(frame)) for frame in frames]
         if frames:  # the gravity of seconds already made is no longer needed
             done = frames[-1].t_ms // 1000
             for second in [s for s in self._gravity_seconds if s <= done]:
@@ -437,6 +456,13 @@ class PhoneStream:
     def _count(self, batches: list[FeatureBatchV1]) -> list[FeatureBatchV1]:
         self.counters.batches += len(batches)
         return batches
+
+    def _with_activity(self, frame: FeatureFrameV1) -> FeatureFrameV1:
+        """The frame marked ``automotive`` when the latest activity reading up to its second's end says so."""
+        at = bisect.bisect_right(self._activity, (frame.t_ms + 999, True))
+        if at == 0 or not self._activity[at - 1][1]:
+            return frame
+        return frame.model_copy(update={"activity": "automotive"})
 
     def _with_gravity_sensor(self, frame: FeatureFrameV1) -> FeatureFrameV1:
         """The frame with the gravity sensor's mean over its second as the gravity direction, when there is one."""

@@ -15,26 +15,37 @@ Format (documented in docs/scenarios.md)::
           - walk 5m
           - sit 20m lean_left 12deg
 
+        calendar:                      # optional: the wearer's meetings (issue 17)
+          - 10:00 60m                  # WHEN DURATION [busy|free]; busy by default
+          - 2h30m 30m free
+        commands:                      # optional: what the wearer (or Home Assistant) asks, at given times
+          - 12:00 pause 30m            # pause [DURATION] | resume | dnd on | dnd off | calibrate
+          - 16:00 checkin pain 6 stress high
+
 A segment is ``ACTIVITY DURATION [MODIFIER VALUE]...``. Activities: sit, stand, walk, stairs, lie,
 off (sensor not worn, lying still on a desk), gap (no data: out of range, battery flat).
 Durations: 90s, 35m, 2h, 1h30m. Modifiers: lean_left/lean_right Ndeg (lateral trunk lean),
 forward Ndeg (forward trunk inclination), repeat N (the segment N times in a row).
+
+WHEN is in event time: a duration from the scenario's ``start`` (``1h05m``) or a clock time ``HH:MM`` in the start's
+UTC offset, the first at or after the start. Calendar events become an iCalendar feed (``calendar_ics``), commands
+the ``CommandV1`` messages the alert service obeys, stamped with their event time (``commands_for``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import yaml
 
 from ingest.errors import ScenarioError
 from ingest.textfile import TextFileError, read_text
-from ingest.wire import EARLIEST_MS, ID_PATTERN, LATEST_MS, Placement
+from ingest.wire import EARLIEST_MS, ID_PATTERN, LATEST_MS, CommandV1, Placement
 
 Activity = Literal["sit", "stand", "walk", "stairs", "lie", "off", "gap"]
 ACTIVITIES: tuple[str, ...] = get_args(Activity)
@@ -44,6 +55,10 @@ MAX_SCENARIO_S = 31 * 24 * 3600
 
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _ANGLE_RE = re.compile(r"^(-?\d+(?:\.\d+)?)deg$")
+_CLOCK_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+ScriptedKind = Literal["pause", "resume", "dnd_on", "dnd_off", "calibrate", "checkin"]
+Stress = Literal["low", "medium", "high"]
+STRESS_LEVELS: tuple[str, ...] = get_args(Stress)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +71,41 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    """A meeting in the wearer's calendar: ``start_s`` after the scenario's start, ``duration_s`` long."""
+
+    start_s: int
+    duration_s: int
+    busy: bool = True
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedCommand:
+    """Something the wearer asks at ``at_s`` after the scenario's start. ``minutes``: a pause's length (None: until
+    resume); ``pain`` (0-10) and ``stress``: a check-in's answers."""
+
+    at_s: int
+    kind: ScriptedKind
+    minutes: float | None = None
+    pain: int | None = None
+    stress: Stress | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class WearerScript:
     wearer: str
     device: str
     placement: Placement
     start_offset_s: int
     segments: tuple[Segment, ...]
+    calendar: tuple[CalendarEvent, ...] = ()
+    commands: tuple[ScriptedCommand, ...] = ()
+
+    @property
+    def checkins(self) -> tuple[ScriptedCommand, ...]:
+        return tuple(c for c in self.commands if c.kind == "checkin")
 
     @property
     def duration_s(self) -> int:
@@ -146,6 +190,105 @@ def parse_segment(text: str, line: int = 0) -> list[Segment]:
     return [Segment(activity, duration_s, lean, forward, line)] * repeat  # type: ignore[arg-type]
 
 
+def parse_when_s(text: str, start: datetime) -> int:
+    """WHEN -> seconds after ``start``: a duration (``1h05m``, ``0s``) or a clock time ``HH:MM`` in the start's UTC
+    offset, the first at or after the start. Raises ValueError with the expected forms."""
+    clock = _CLOCK_RE.match(text.strip())
+    if clock is not None:
+        at = start.replace(hour=int(clock.group(1)), minute=int(clock.group(2)), second=0, microsecond=0)
+        if at < start:
+            at += timedelta(days=1)
+        return round((at - start).total_seconds())
+    if text.strip() in ("0", "0s"):
+        return 0
+    try:
+        return parse_duration_s(text)
+    except ValueError:
+        raise ValueError(
+            f"time {text!r} must be a clock time like 10:30 or a duration from the start like 1h30m"
+        ) from None
+
+
+def parse_calendar_event(text: str, start: datetime, line: int = 0) -> CalendarEvent:
+    """``WHEN DURATION [busy|free]`` -> a CalendarEvent. Raises ValueError naming the problem."""
+    words = text.split()
+    if len(words) not in (2, 3):
+        raise ValueError(f"calendar event {text!r} must be 'WHEN DURATION [busy|free]', e.g. '10:00 60m'")
+    if len(words) == 3 and words[2] not in ("busy", "free"):
+        raise ValueError(f"calendar event {text!r}: {words[2]!r} must be busy or free")
+    return CalendarEvent(parse_when_s(words[0], start), parse_duration_s(words[1]), words[2:] != ["free"], line)
+
+
+def parse_command(text: str, start: datetime, line: int = 0) -> ScriptedCommand:
+    """``WHEN pause [DURATION] | resume | dnd on | dnd off | calibrate | checkin [pain N] [stress LEVEL]`` -> a
+    ScriptedCommand. Raises ValueError naming the problem."""
+    words = text.split()
+    if len(words) < 2:
+        raise ValueError(f"command {text!r} must be 'WHEN WHAT', e.g. '12:00 pause 30m'")
+    at_s, what, rest = parse_when_s(words[0], start), words[1], words[2:]
+    if what == "pause" and len(rest) <= 1:
+        return ScriptedCommand(at_s, "pause", parse_duration_s(rest[0]) / 60 if rest else None, line=line)
+    if what in ("resume", "calibrate") and not rest:
+        return ScriptedCommand(at_s, what, line=line)  # type: ignore[arg-type]
+    if what == "dnd" and rest in (["on"], ["off"]):
+        return ScriptedCommand(at_s, "dnd_on" if rest == ["on"] else "dnd_off", line=line)
+    if what == "checkin" and rest and len(rest) % 2 == 0:
+        answers = dict(zip(rest[::2], rest[1::2], strict=True))
+        if set(answers) - {"pain", "stress"} or len(answers) != len(rest) // 2:
+            raise ValueError(f"check-in {text!r}: answers are 'pain N' (0-10) and 'stress low|medium|high'")
+        pain = answers.get("pain")
+        if pain is not None and not (pain.isdigit() and 0 <= int(pain) <= 10):
+            raise ValueError(f"check-in pain {pain!r} must be a whole number from 0 to 10")
+        stress = answers.get("stress")
+        if stress is not None and stress not in STRESS_LEVELS:
+            raise ValueError(f"check-in stress {stress!r} must be low, medium or high")
+        return ScriptedCommand(
+            at_s,
+            "checkin",
+            pain=None if pain is None else int(pain),
+            stress=cast("Stress | None", stress),
+            line=line,
+        )
+    raise ValueError(
+        f"command {' '.join(words[1:])!r}: expected pause [DURATION], resume, dnd on, dnd off, calibrate or "
+        "checkin [pain N] [stress low|medium|high]"
+    )
+
+
+def calendar_ics(scenario: Scenario, script: WearerScript) -> str:
+    """The wearer's scripted meetings as an iCalendar feed (RFC 5545; times in UTC, a free event as
+    ``TRANSP:TRANSPARENT``): what a calendar server would publish, read by the same code as a real feed."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Kinetic//scenario//EN"]
+    for n, event in enumerate(script.calendar):
+        begin = scenario.start.astimezone(UTC) + timedelta(seconds=event.start_s)
+        end = begin + timedelta(seconds=event.duration_s)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{script.wearer}-{n}@scenario.kinetic",
+            f"DTSTAMP:{scenario.start.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+            f"DTSTART:{begin:%Y%m%dT%H%M%SZ}",
+            f"DTEND:{end:%Y%m%dT%H%M%SZ}",
+            f"TRANSP:{'OPAQUE' if event.busy else 'TRANSPARENT'}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def commands_for(scenario: Scenario, script: WearerScript, source: str = "scenario") -> list[CommandV1]:
+    """The wearer's scripted commands as wire commands, in time order, each stamped with its **event time** (the
+    scenario clock, not the host's: an accelerated demo's pause covers the scenario's minutes). Check-ins are not
+    commands: they are in ``script.checkins`` for whoever records them."""
+    out: list[CommandV1] = []
+    for command in sorted(script.commands, key=lambda c: c.at_s):
+        if command.kind == "checkin":
+            continue
+        at = scenario.start + timedelta(seconds=command.at_s)
+        until = None if command.minutes is None else at + timedelta(minutes=command.minutes)
+        out.append(CommandV1(kind=command.kind, wearer=script.wearer, at=at, until=until, source=source))
+    return out
+
+
 def _scalar(node: yaml.Node, what: str, where: str) -> str:
     if not isinstance(node, yaml.ScalarNode):
         raise ScenarioError(f"{where}:{node.start_mark.line + 1}: {what} must be a single value")
@@ -213,7 +356,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     wearers_node = top["wearers"]
     if not isinstance(wearers_node, yaml.SequenceNode) or not wearers_node.value:
         raise ScenarioError(f"{source}:{wearers_node.start_mark.line + 1}: 'wearers' must be a non-empty list")
-    wearers = [_parse_wearer(node, source) for node in wearers_node.value]
+    wearers = [_parse_wearer(node, source, start) for node in wearers_node.value]
     seen: set[tuple[str, str]] = set()
     for node, w in zip(wearers_node.value, wearers, strict=True):
         if (w.wearer, w.device) in seen:
@@ -227,8 +370,23 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     return scenario
 
 
-def _parse_wearer(node: yaml.Node, source: str) -> WearerScript:
-    fields = _mapping(node, "a wearer", source, ("wearer", "device", "placement", "start_offset", "segments"))
+def _lines(fields: dict[str, yaml.Node], key: str, source: str) -> list[tuple[str, int]]:
+    """A wearer's optional list of one-line entries (``calendar``, ``commands``), each with its line number."""
+    if key not in fields:
+        return []
+    node = fields[key]
+    if not isinstance(node, yaml.SequenceNode):
+        raise ScenarioError(f"{source}:{node.start_mark.line + 1}: {key!r} must be a list")
+    return [(_scalar(item, f"a {key} entry", source), item.start_mark.line + 1) for item in node.value]
+
+
+def _parse_wearer(node: yaml.Node, source: str, start: datetime = DEFAULT_START) -> WearerScript:
+    fields = _mapping(
+        node,
+        "a wearer",
+        source,
+        ("wearer", "device", "placement", "start_offset", "segments", "calendar", "commands"),
+    )
     line = node.start_mark.line + 1
     for required in ("wearer", "placement", "segments"):
         if required not in fields:
@@ -265,7 +423,27 @@ def _parse_wearer(node: yaml.Node, source: str) -> WearerScript:
             segments.extend(parse_segment(text, at))
         except ValueError as exc:
             raise ScenarioError(f"{source}:{at}: {exc}") from exc
-    return WearerScript(wearer, device, placement, offset_s, tuple(segments))  # type: ignore[arg-type]
+    calendar: list[CalendarEvent] = []
+    commands: list[ScriptedCommand] = []
+    for text, at in _lines(fields, "calendar", source):
+        try:
+            calendar.append(parse_calendar_event(text, start, at))
+        except ValueError as exc:
+            raise ScenarioError(f"{source}:{at}: {exc}") from exc
+    for text, at in _lines(fields, "commands", source):
+        try:
+            commands.append(parse_command(text, start, at))
+        except ValueError as exc:
+            raise ScenarioError(f"{source}:{at}: {exc}") from exc
+    return WearerScript(
+        wearer,
+        device,
+        placement,  # type: ignore[arg-type]
+        offset_s,
+        tuple(segments),
+        tuple(calendar),
+        tuple(commands),
+    )
 
 
 def load_scenario(path: Path) -> Scenario:

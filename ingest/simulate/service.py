@@ -1,5 +1,7 @@
 """Publishes a scenario's wearers over MQTT, like a collector would: one MQTT connection per device with a
-retained status and an ``offline`` last will, feature batches at QoS 1, paced in real or accelerated time.
+retained status and an ``offline`` last will, feature batches at QoS 1, paced in real or accelerated time. A wearer's
+scripted commands (a pause, do-not-disturb) go out on their commands topic just before the batch their time falls in,
+stamped with the scenario's event time (``commands_for``), never the host's.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 from ingest.mqtt import Will, connect
 from ingest.settings import MqttSettings
-from ingest.simulate.scenario import Scenario, WearerScript
+from ingest.simulate.scenario import Scenario, WearerScript, commands_for
 from ingest.simulate.synth import batches_for
 from ingest.wire import DeviceStatusV1, Topics, encode
 
@@ -75,6 +77,7 @@ async def _run_wearer(
         )
         await client.publish(status_topic, encode(online), qos=1, retain=True)
         topic = topics.features(script.wearer, script.device)
+        commands = commands_for(scenario, script)
         last_ms = scenario.start_ms
         for batch in batches_for(scenario, script, batch_s):
             end_ms = batch.frames[-1].t_ms + 1000
@@ -83,12 +86,16 @@ async def _run_wearer(
                 wait = wall0 + (end_ms - scenario.start_ms) / 1000 / speed - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
+            while commands and commands[0].at.timestamp() * 1000 < end_ms:
+                await client.publish(topics.commands(script.wearer), encode(commands.pop(0)), qos=1)
             await client.publish(topic, encode(batch), qos=1)
             result.batches += 1
             result.frames += len(batch.frames)
             last_ms = end_ms
             if progress is not None:
                 progress(script.wearer, (end_ms - scenario.start_ms) // 1000)
+        for command in commands:  # after the wearer's last data
+            await client.publish(topics.commands(script.wearer), encode(command), qos=1)
         final = offline.model_copy(update={"t_ms": last_ms})
         await client.publish(status_topic, encode(final), qos=1, retain=True)
     _LOGGER.info("simulate %s/%s: done, %d s of scenario", script.wearer, script.device, script.duration_s)

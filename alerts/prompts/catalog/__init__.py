@@ -15,7 +15,7 @@ from ingest.wire import ID_PATTERN, PROMPT_TEXT_MAX, PROMPT_TITLE_MAX, Text, Tri
 
 CATALOG_DIR = Path(__file__).parent
 DayType = Literal["capacity", "relief"]
-Context = Literal["after_pause"]
+Context = Literal["after_pause", "after_meeting"]
 # A prompt's text is the engine's lead sentence ("Gentle reminder: you have been standing still for 35 min.", under
 # 80 characters) and the exercise's text: the exercise gets what is left of the wire's bound, with a margin.
 LEAD_SENTENCE_ROOM = 100
@@ -38,7 +38,9 @@ class Exercise(BaseModel):
     day_types: list[DayType] = Field(min_length=1)
     safety: Text = Field(min_length=1, max_length=400)
     contexts: list[Context] = Field(
-        default_factory=list, description="after_pause: suits a prompt held through a meeting or quiet hours"
+        default_factory=list,
+        description="after_pause: suits a prompt held through a pause, a meeting or quiet hours; after_meeting: suits "
+        "the prompt that follows a long meeting sat through (docs/prompts.md, Calendars)",
     )
 
     @property
@@ -117,11 +119,15 @@ def choose_exercise(
 ) -> Exercise:
     """The exercise for a prompt, deterministically: suits the trigger; suits the day type (capacity-building or
     control-and-relief) when any does; not among the last ``no_repeat_last`` suggestions when another is left;
-    suits the context (after a pause) when any does; then the least recently suggested, in catalog order."""
+    suits the context (after a pause) when any does; then the least recently suggested, in catalog order.
+    ``after_meeting`` is a prescription (the exercise-therapy brief's "a short hip-opening sequence after meetings"),
+    not a preference: it is applied before the no-repeat rule, so two long meetings in a day both end with it."""
     suitable = [e for e in catalog if trigger in e.triggers]
     if not suitable:
         raise CatalogError(f"the catalog has no exercise for trigger {trigger!r}")
     suitable = [e for e in suitable if day_type in e.day_types] or suitable
+    if context == "after_meeting":
+        suitable = [e for e in suitable if context in e.contexts] or suitable
     if no_repeat_last > 0:
         window = set(recent[-no_repeat_last:])
         suitable = [e for e in suitable if e.id not in window] or suitable

@@ -97,6 +97,16 @@ class PromptPolicy(BaseModel):
     no_repeat_last: int = Field(default=2, ge=0, le=20, description="an exercise is not repeated within this many")
     week_plan: dict[Weekday, DayType] = Field(default_factory=lambda: dict(DEFAULT_WEEK_PLAN))
     prompt_ttl_min: float = Field(default=15.0, gt=0, le=24 * 60)
+    after_meeting_min: float | None = Field(
+        default=30.0,
+        gt=0,
+        le=24 * 60,
+        description="a calendar meeting sat through for at least this long brings the next sitting prompt forward to "
+        "after_meeting_delay_min after its end, with an after-meeting exercise; null: never",
+    )
+    after_meeting_delay_min: float = Field(
+        default=2.0, ge=0, le=60, description="how long after such a meeting the wearer, still seated, is prompted"
+    )
     channels: list[Channel] = Field(default_factory=lambda: list[Channel](["mqtt"]), min_length=1)
     ntfy_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -4,8 +4,8 @@ The engine tells the planner, each second, which exposures are going on and sinc
 ``standing`` bouts, a sustained one-sided ``lean`` run). An exposure that passes its threshold makes a prompt due;
 the planner then applies, in order:
 
-- hold (do-not-disturb / pause, outside active hours, quiet hours, spacing between prompts, caps per hour and per
-  day): the due prompt is held and delivered when the hold ends, if the exposure is still going on;
+- hold (a pause, a do-not-disturb switch, outside active hours, quiet hours, spacing between prompts, caps per hour
+  and per day): the due prompt is held and delivered when the hold ends, if the exposure is still going on;
 - reset on own movement: an exposure that ends (the wearer broke the bout by themselves) drops whatever was due or
   held for it, and the next exposure starts from zero; while its end is not yet known (the wearer has just stood up,
   the stand is not confirmed) nothing is sent for it: the prompt goes out when the wearer sits back down, or not at
@@ -63,6 +63,7 @@ class Episode:
     snoozed: bool = False
     escalated: bool = False
     last_prompt_id: str | None = None
+    context: str | None = None  # why it was brought forward ("after_meeting"); the exercise suits it
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class Send:
     attempt: int
     held_ms: int | None
     held_reason: str | None
+    context: str | None = None  # "after_meeting": brought forward by a meeting's end (``bring_forward``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ SILENT_HOLDS = frozenset({"sensor_still"})
 # app and Home Assistant show these). The caps and spacing are the wearer's policy (docs/prompts.md).
 REASON_WORDS: dict[str, str] = {
     "paused": "prompts paused",
+    "dnd": "do not disturb",
     "outside_active_hours": "outside active hours",
     "quiet_hours": "quiet hours",
     "spacing": "too soon after the last prompt",
@@ -105,6 +108,8 @@ REASON_WORDS: dict[str, str] = {
     "sensor_still": "sensor perfectly still (off the body?)",
     "moved": "moved before it was sent",
     "meeting": "in a meeting (calendar)",
+    "after_meeting": "after a meeting (calendar)",
+    "driving": "driving (phone activity)",
 }
 
 
@@ -124,10 +129,13 @@ class PlannerState:
     sent_ms: list[int] = field(default_factory=list)  # prompts of the last day, for the caps
     recent_exercises: list[str] = field(default_factory=list)
     pause_until_ms: int | None = None
+    dnd_from_ms: int | None = None  # do-not-disturb on since (event time); None: off
 
     def hold_reason(self, t_ms: int, policy: PromptPolicy) -> str | None:
         if self.pause_until_ms is not None and t_ms < self.pause_until_ms:
             return "paused"
+        if self.dnd_from_ms is not None and t_ms >= self.dnd_from_ms:
+            return "dnd"
         local = None
         if policy.active_windows is not None:
             local = local_time(t_ms, policy)
@@ -182,7 +190,8 @@ class PlannerState:
                     episode.held_reason = reason
                 continue
             held_ms = None if episode.held_since_ms is None else t_ms - episode.held_since_ms
-            out.append(Send(trigger, start_ms, episode.attempts + 1, held_ms, episode.held_reason))
+            context = episode.context if episode.attempts == 0 else None  # a re-prompt is an ordinary one
+            out.append(Send(trigger, start_ms, episode.attempts + 1, held_ms, episode.held_reason, context))
             episode.attempts += 1
             episode.held_reason, episode.held_since_ms = None, None
             self.sent_ms = [s for s in self.sent_ms if t_ms - s < 2 * DAY_MS] + [t_ms]
@@ -192,6 +201,23 @@ class PlannerState:
                 episode.escalated = True  # the one re-prompt is scheduled
                 episode.due_ms = t_ms + round(policy.escalate_after_min * 60_000)
         return out
+
+    def bring_forward(self, trigger: Trigger, start_ms: int, due_ms: int, context: str) -> bool:
+        """Make the exposure that started at ``start_ms`` due by ``due_ms`` at the latest, for ``context`` (the end of
+        a meeting sat through): once per exposure, and only before its first prompt (a prompted bout follows its
+        re-prompt rules). The hold rules still apply when it comes due. False if nothing changed."""
+        episode = self.episodes.get(trigger)
+        if (
+            episode is None
+            or episode.start_ms != start_ms
+            or episode.attempts
+            or episode.due_ms is None
+            or episode.context is not None
+        ):
+            return False
+        episode.due_ms = min(episode.due_ms, due_ms)
+        episode.context = context
+        return True
 
     def replan(self, policy: PromptPolicy) -> None:
         """The policy changed: exposures not yet prompted get the new threshold."""
@@ -226,6 +252,10 @@ class PlannerState:
         episode.due_ms = at_ms + round((minutes or policy.snooze_min) * 60_000)
         episode.snoozed = True
         return True
+
+    def do_not_disturb(self, from_ms: int | None) -> None:
+        """A do-not-disturb switch on from ``from_ms`` (event time); None: off."""
+        self.dnd_from_ms = from_ms
 
     def pause(self, until_ms: int | None) -> None:
         """Do-not-disturb until ``until_ms``; None ends a pause."""

@@ -1,6 +1,7 @@
 """No secret reaches a log (issue 20, item 5): the services run at DEBUG with every secret setting given (the MQTT
 and InfluxDB passwords, the ntfy token, the webhook and callback secrets, a phone's push token), a day is simulated,
-a phone pushes with its token and with a wrong one; then no log of any service, nor `kinetic config`, holds a secret."""
+a phone pushes with its token and with a wrong one, a calendar feed's secret address is unreachable; then no log of
+any service, nor `kinetic config`, holds a secret."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ SECRETS = {
     "KINETIC_ALERTS__CALLBACK_SECRET": "callback-secret-6k8m0p2r44",
 }
 PHONE_TOKEN = "phone-secret-1q3s5u7w99xyz"
+# a calendar feed's secret address (issue 17): unreachable, so the alert service logs a problem with it
+CALENDAR_SECRET = "calendar-secret-3h5j7k9m11"
 DAY = """\
 start: 2026-11-23T09:00:00+01:00
 wearers:
@@ -52,6 +55,7 @@ def test_no_secret_in_any_log(
             "KINETIC_CONFIG": str(config),
             "KINETIC_PHONE__HTTP_PORT": str(port),
             "KINETIC_ALERTS__CALLBACK_PORT": str(free_port()),
+            "KINETIC_ALERTS__CALENDAR_FEEDS": f'{{"ann": ["http://127.0.0.1:9/{CALENDAR_SECRET}/basic.ics"]}}',
         }
     )
     services = {name: Proc([name], env, tmp_path / f"{name}.log") for name in ("bridge", "alerts", "phone")}
@@ -85,6 +89,7 @@ def test_no_secret_in_any_log(
     logs = {name: proc.text() for name, proc in services.items()}
     logs |= {f"kinetic {o.args[3]}": o.stdout + o.stderr for o in outputs}
     assert "DEBUG" in logs["bridge"] and "ann" in logs["alerts"]  # they did log, at DEBUG
-    for secret in [*SECRETS.values(), PHONE_TOKEN, PHONE_TOKEN[:-1]]:
+    assert "calendar ann-" in logs["alerts"]  # the feed's problem was logged, under its digest
+    for secret in [*SECRETS.values(), PHONE_TOKEN, PHONE_TOKEN[:-1], CALENDAR_SECRET]:
         leaked = [name for name, text in logs.items() if secret in text]
         assert not leaked, f"{secret} appears in the log of {leaked}"

@@ -4,14 +4,25 @@ holds prompts, as Google, Outlook and Nextcloud publish them."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.prompts.calendar import Busy, CalendarError, _merged, busy_at, busy_intervals, day_span
+from alerts.prompts.calendar import (
+    Busy,
+    CalendarError,
+    _merged,
+    busy_at,
+    busy_before,
+    busy_intervals,
+    day_span,
+    merge_busy,
+    minimal_calendar,
+    read_calendar,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -127,3 +138,89 @@ def test_merged_intervals_cover_the_same_time_without_overlap(spans: list[tuple[
     for t in range(0, 10_600, 37):
         assert (busy_at(merged, t) is not None) == any(s <= t < e for s, e in pairs)
     assert all(isinstance(b, Busy) for b in merged)
+
+
+def test_a_weekly_meeting_keeps_its_local_time_across_a_dst_change() -> None:
+    """Berlin leaves summer time on 2026-10-25: the Monday 10:00 meeting is 08:00 UTC before and 09:00 UTC after."""
+    ics = feed(
+        "UID:weekly\nDTSTART;TZID=Europe/Berlin:20261019T100000\nDTEND;TZID=Europe/Berlin:20261019T103000\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO"
+    )
+    found = busy_intervals(ics, datetime(2026, 10, 18, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC), BERLIN)
+    assert [(b.start_ms, b.end_ms) for b in found] == [
+        (ms("2026-10-19T08:00", UTC), ms("2026-10-19T08:30", UTC)),
+        (ms("2026-10-26T09:00", UTC), ms("2026-10-26T09:30", UTC)),
+        (ms("2026-11-02T09:00", UTC), ms("2026-11-02T09:30", UTC)),
+    ]
+
+
+def test_a_meeting_in_progress_at_the_start_of_the_span_counts_and_one_after_it_does_not() -> None:
+    ics = feed(
+        "UID:long\nDTSTART:20261206T230000Z\nDTEND:20261207T010000Z",
+        "UID:later\nDTSTART:20261214T000000Z\nDTEND:20261214T010000Z",
+    )
+    assert busy(ics) == [(ms("2026-12-06T23:00", UTC), ms("2026-12-07T01:00", UTC))]
+
+
+def test_a_10000_event_feed_is_read_and_a_runaway_rule_is_one_clear_refusal() -> None:
+    """10,001 one-minute events back to back from the week's start: a day of them is read (1,440 merged into one
+    interval); the whole week holds more than 10,000 occurrences and is refused; a rule repeating every second is
+    refused before it is expanded (86,400 occurrences a day)."""
+    first = WEEK[0]
+    events = [
+        f"UID:e{n}\nDTSTART:{first + timedelta(minutes=n):%Y%m%dT%H%M%SZ}\n"
+        f"DTEND:{first + timedelta(minutes=n + 1):%Y%m%dT%H%M%SZ}"
+        for n in range(10_001)
+    ]
+    many = feed(*events)
+    day = busy_intervals(many, first, first + timedelta(days=1), BERLIN)
+    assert [(b.start_ms, b.end_ms) for b in day] == [(ms("2026-12-07T00:00", UTC), ms("2026-12-08T00:00", UTC))]
+    with pytest.raises(CalendarError, match="more than 10000 occurrences"):
+        busy_intervals(many, *WEEK, BERLIN)
+    runaway = feed("UID:r\nDTSTART:20261207T090000Z\nDTEND:20261207T090001Z\nRRULE:FREQ=SECONDLY")
+    with pytest.raises(CalendarError, match="'r' repeats every second: no meeting series"):
+        busy_intervals(runaway, *WEEK, BERLIN)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 500)), max_size=30), st.integers(-10, 10_600))
+def test_busy_before_is_the_last_interval_over_and_merge_busy_joins_feeds(
+    spans: list[tuple[int, int]], t_ms: int
+) -> None:
+    merged = _merged([(s, s + d) for s, d in spans])
+    over = [b for b in merged if b.end_ms <= t_ms]
+    assert busy_before(merged, t_ms) == (over[-1] if over else None)
+    half = len(merged) // 2
+    assert merge_busy([merged[:half], merged[half:]]) == merged
+
+
+def test_the_kept_copy_holds_only_what_the_busy_rules_read_and_gives_the_same_busy_time() -> None:
+    ics = feed(
+        """UID:team
+DTSTART;TZID=Europe/Berlin:20261207T100000
+DTEND;TZID=Europe/Berlin:20261207T110000
+RRULE:FREQ=DAILY;COUNT=4
+EXDATE;TZID=Europe/Berlin:20261208T100000
+SUMMARY:Salary review with Dr Jones
+LOCATION:Room 4, Oncology
+DESCRIPTION:bring the scan results
+ORGANIZER:mailto:boss@example.org
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:carol@example.org""",
+        """UID:team
+RECURRENCE-ID;TZID=Europe/Berlin:20261209T100000
+DTSTART;TZID=Europe/Berlin:20261209T140000
+DTEND;TZID=Europe/Berlin:20261209T143000
+SUMMARY:stand-up (moved)""",
+        "UID:3\nDTSTART:20261207T110000Z\nDTEND:20261207T113000Z\nSUMMARY:pitch\n"
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:Ann@Example.org\nATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.org",
+        "UID:4\nDTSTART:20261207T150000Z\nDTEND:20261207T153000Z\nTRANSP:TRANSPARENT\nSTATUS:CONFIRMED",
+    )
+    ann = frozenset({"ann@example.org"})
+    kept = minimal_calendar(read_calendar(ics), ann)
+    text = kept.decode()
+    for private in ("Salary", "Room 4", "scan results", "boss@", "carol@", "bob@", "pitch", "moved"):
+        assert private not in text
+    assert "ann@example.org" in text.lower()  # the wearer's own answer: the declined rule needs it
+    with_ann = busy_intervals(kept, *WEEK, BERLIN, addresses=ann)
+    assert with_ann == busy_intervals(ics, *WEEK, BERLIN, addresses=ann) and len(with_ann) == 3
+    assert busy_intervals(kept, *WEEK, BERLIN) == busy_intervals(ics, *WEEK, BERLIN)  # 4: the pitch counts
+    assert len(busy_intervals(kept, *WEEK, BERLIN)) == 4

@@ -1,11 +1,11 @@
 """Home Assistant's documented MQTT discovery schema, for the components Kinetic publishes, as a checker for tests.
 
 From Home Assistant's MQTT integration documentation: "MQTT Discovery" (topic format, the ``device`` and ``origin``
-blocks, ``availability``) and the platform pages ``sensor.mqtt``, ``binary_sensor.mqtt``, ``button.mqtt`` and
-``number.mqtt`` (their configuration variables, which are required), plus the sensor entity rules of the developer
-documentation (a device class's units; ``enum`` sensors take ``options`` and neither unit nor state class; a
-``timestamp`` takes neither). A config with a key a component does not document, or without one it requires, fails:
-Home Assistant would refuse it (its schemas are strict) or silently ignore what was meant.
+blocks, ``availability``) and the platform pages ``sensor.mqtt``, ``binary_sensor.mqtt``, ``button.mqtt``,
+``number.mqtt`` and ``switch.mqtt`` (their configuration variables, which are required), plus the sensor entity
+rules of the developer documentation (a device class's units; ``enum`` sensors take ``options`` and neither unit nor
+state class; a ``timestamp`` takes neither). A config with a key a component does not document, or without one it
+requires, fails: Home Assistant would refuse it (its schemas are strict) or silently ignore what was meant.
 """
 
 from __future__ import annotations
@@ -82,12 +82,27 @@ KEYS: dict[str, set[str]] = {
         "unit_of_measurement",
         "value_template",
     },
+    "switch": COMMON
+    | {
+        "command_template",
+        "command_topic",
+        "device_class",
+        "optimistic",
+        "payload_off",
+        "payload_on",
+        "retain",
+        "state_off",
+        "state_on",
+        "state_topic",
+        "value_template",
+    },
 }
 REQUIRED = {
     "sensor": {"state_topic"},
     "binary_sensor": {"state_topic"},
     "button": {"command_topic"},
     "number": {"command_topic"},
+    "switch": {"command_topic"},  # the platform page's minimal example; without a state topic it is optimistic
 }
 DEVICE_KEYS = {
     "configuration_url",
