@@ -29,7 +29,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from alerts.detect.hrv import (
     Baseline,
@@ -156,9 +155,9 @@ class ReadinessTracker:
     decided: date | None = None  # the last local day decided (whether or not there was data)
     today: ReadinessDecision | None = None
 
-    def second(self, t_ms: int, posture: Posture, zone: ZoneInfo) -> None:
-        """One second of the wearer's posture (event time)."""
-        night = night_of(datetime.fromtimestamp(t_ms / 1000, zone))
+    def second(self, local: datetime, posture: Posture) -> None:
+        """One second of the wearer's posture; ``local``: its start on the wearer's clock (event time)."""
+        night = night_of(local)
         if night is not None and night != self.night:
             self.night, self.night_lying_s, self.night_observed_s = night, 0, 0
             self.lying_beats.clear()
@@ -212,4 +211,3 @@ class ReadinessTracker:
     def day_type(self, day: date) -> DayType | None:
         """Today's decided day type, or None (not decided yet, no data): the weekly plan then."""
         return self.today.day_type if self.today is not None and self.today.day == day else None
-

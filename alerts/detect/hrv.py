@@ -17,14 +17,16 @@ Artefact correction (documented in docs/metrics.md, "Readiness"):
 
 - an interval outside ``RR_MIN_MS`` .. ``RR_MAX_MS`` (250-2500 ms: 24-240 bpm) is not a heartbeat: dropped;
 - Malik's 20 % rule: an interval differing by more than 20 % from the last accepted interval (at first: the
-  series' median) is an artefact (an ectopic beat, a missed or a doubled beat): dropped, and the successive differences on both sides of it are not
-  used (a difference is only taken between two adjacent accepted intervals);
+  series' median) is an artefact (an ectopic beat, a missed or a doubled beat): dropped, and the successive
+  differences on both sides of it are not used (a difference is only taken between two adjacent accepted
+  intervals);
 - a reading needs at least ``MIN_DIFFERENCES`` successive differences and at most ``MAX_ARTEFACT_SHARE`` (20 %) of the
   window's intervals dropped; otherwise there is **no reading**, with the reason, never a made-up number.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -87,7 +89,7 @@ def rmssd(rr_ms: Sequence[float], end_ms: int = 0) -> HrvReading | NoReading:
         return NoReading("no RR intervals while lying last night")
     clean, dropped = corrected(rr_ms)
     share = dropped / len(rr_ms)
-    differences = [b - a for a, b in zip(clean, clean[1:], strict=False) if a is not None and b is not None]
+    differences = [b - a for a, b in itertools.pairwise(clean) if a is not None and b is not None]
     if share > MAX_ARTEFACT_SHARE:
         return NoReading(f"{share:.0%} of {len(rr_ms)} RR intervals were artefacts (at most 20%)")
     if len(differences) < MIN_DIFFERENCES:

@@ -29,7 +29,7 @@ def live_night(
     end = ms(day, 8)
     for t in range(start, end, 1000):
         posture: Posture = ("lying" if bed <= t < wake else "sitting") if worn else "not_worn"
-        tracker.second(t, posture, ZONE)
+        tracker.second(datetime.fromtimestamp(t / 1000, ZONE), posture)
         if rmssd_ms is not None and posture == "lying" and t >= wake - 600_000:
             tracker.beats(t, [1000 if (t // 1000) % 2 else round(1000 + rmssd_ms)])
 
@@ -84,7 +84,7 @@ def test_a_night_full_of_artefacts_says_so_and_lying_time_still_decides() -> Non
     day = FIRST
     start, wake = ms(day, 0), ms(day, 7)
     for k, t in enumerate(range(start, ms(day, 8), 1000)):
-        tracker.second(t, "lying" if t < wake else "sitting", ZONE)
+        tracker.second(datetime.fromtimestamp(t / 1000, ZONE), "lying" if t < wake else "sitting")
         if t >= wake - 600_000 and t < wake:
             tracker.beats(t, [(400, 1900, 700, 2300, 1100)[k % 5]])
     decision = tracker.decide_day(ms(day, 8), day)
