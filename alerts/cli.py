@@ -17,7 +17,7 @@ import yaml
 from alerts.evaluate import report
 from alerts.evaluate.run import evaluate
 from alerts.prompts.catalog import load_catalog
-from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, prompt_command
+from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, checkin_command, prompt_command
 from alerts.run import run_alerts
 from alerts.settings import AlertsConfig
 from ingest.errors import ConfigError
@@ -87,6 +87,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p_policy.add_argument("wearer")
     p_policy.add_argument("settings", nargs="+", metavar="KEY=VALUE")
     pr_sub.add_parser("catalog", help="validate and list the exercise catalog (KINETIC_ALERTS__CATALOG_DIRS)")
+    p_checkin = pr_sub.add_parser(
+        "checkin",
+        help="the wearer reports pain (0-10) and/or stress (low, medium, high) now: stored, and used for readiness",
+        description="Example: kinetic prompts checkin ann --pain 6 --stress high. Stored as a checkin event; the "
+        "day's readiness decision uses the latest of the last 24 h (docs/prompts.md, Readiness).",
+    )
+    p_checkin.add_argument("wearer")
+    p_checkin.add_argument("--pain", metavar="0-10", help="pain now: 0 none, 10 worst")
+    p_checkin.add_argument("--stress", metavar="LEVEL", help="stress now: low, medium or high")
     cal = sub.add_parser(
         "calibrate",
         help="tell the alert service a wearer stands still now for 5 s: their sensors' upright is taken from it",
@@ -141,6 +150,19 @@ def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
             )
         return 0
     action = args.prompts_command
+    if action == "checkin":
+        try:
+            command = checkin_command(
+                check_id(args.wearer), datetime.now(UTC), source="cli", pain=args.pain, stress=args.stress
+            )
+        except CommandRefused as exc:
+            raise ConfigError(f"prompts {exc}") from None
+        send_command(settings.mqtt, command)
+        print(
+            f"checkin sent for {command.wearer} ({settings.mqtt.topic_root}/v1/{command.wearer}/commands)",
+            file=sys.stderr,
+        )
+        return 0
     try:
         command = prompt_command(
             action,
