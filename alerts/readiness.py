@@ -13,7 +13,8 @@ The inputs, per wearer, in event time (``ReadinessTracker`` follows them second 
 - **Night lying time**: seconds the wearer's posture was ``lying`` between ``NIGHT_START_HOUR`` (18:00) the evening
   before and ``NIGHT_END_HOUR`` (12:00) on the wearer's clock. This is *time in bed*, a sleep-opportunity estimate
   from posture; it is **not** sleep: no sleep staging, no sleep onset or awakenings (a person lying awake reading
-  counts, a person asleep sitting up does not). Under ``SHORT_NIGHT_H`` (6 h): relief. Adults need at least 7 h of
+  counts, a person asleep sitting up does not). Known only when the sensor was worn for at least 4 h of the core
+  night (22:00-06:00). Under ``SHORT_NIGHT_H`` (6 h): relief. Adults need at least 7 h of
   sleep (Watson et al. 2015, AASM/SRS consensus, J Clin Sleep Med 11:591), so less than 6 h in bed cannot give it.
 - **Check-ins**: the wearer's latest pain (0-10) and stress (low / medium / high) of the last ``CHECKIN_VALID_H``
   (24 h). Pain above ``PAIN_RELIEF_ABOVE`` (5, as a prescription's ``step_back_when_pain_above`` default,
@@ -47,7 +48,12 @@ STRESS_LEVELS: tuple[Stress, ...] = ("low", "medium", "high")
 NIGHT_START_HOUR = 18  # local: a night is from 18:00 the day before ...
 NIGHT_END_HOUR = 12  # ... to 12:00 of the day it ends on
 SHORT_NIGHT_H = 6.0  # less time lying than this: relief (see the module docstring)
-MIN_NIGHT_OBSERVED_H = 2.0  # fewer worn night seconds than this: the night's lying time is not known
+# the night's lying time is known only when the sensor was worn (any posture but not worn / unknown) for at least
+# MIN_NIGHT_OBSERVED_H of the core night, CORE_NIGHT_START_HOUR to CORE_NIGHT_END_HOUR: a sensor put on at 08:00 says
+# nothing about the night, and its morning must not read as "0.0 h lying last night"
+CORE_NIGHT_START_HOUR = 22
+CORE_NIGHT_END_HOUR = 6
+MIN_NIGHT_OBSERVED_H = 4.0
 PAIN_RELIEF_ABOVE = 5
 CHECKIN_VALID_H = 24.0
 HISTORY_DAYS = 14  # nights of ln RMSSD kept (the baseline uses the last 7)
@@ -163,8 +169,9 @@ class ReadinessTracker:
             self.lying_beats.clear()
         self.lying = posture == "lying"
         if night is not None and posture not in _NOT_OBSERVED:
-            self.night_observed_s += 1
             self.night_lying_s += posture == "lying"
+            if local.hour >= CORE_NIGHT_START_HOUR or local.hour < CORE_NIGHT_END_HOUR:
+                self.night_observed_s += 1
 
     def beats(self, t_ms: int, rr_ms: list[int]) -> None:
         """RR intervals (ms) that ended in the second starting at ``t_ms``: kept while the wearer lies at night."""

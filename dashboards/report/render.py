@@ -248,7 +248,7 @@ def _checkins(report: WeeklyReport) -> str:
         ["Sitting bouts ≥ 60 min", *posture(lambda d: d.bouts_60_plus)],
         ["Leaning ≥ 10° to the side (min)", *posture(lambda d: d.lean_10deg_min)],
         ["Pain, highest (0-10)", *(None if d.pain_max is None else f"{d.pain_max:.0f}" for d in days)],
-        ["Stress, highest", *(d.row()["stress_max"] for d in days)],
+        ["Stress, highest", *(d.stress_words for d in days)],
         ["Check-ins", *(d.checkins for d in days)],
         ["Readiness", *(d.day_type for d in days)],
     ]

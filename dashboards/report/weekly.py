@@ -156,10 +156,16 @@ class DayMetrics:
         figures = self._figures()
         if not self.has_data:
             figures = {k: (v if k == "date" else None) for k, v in figures.items()}
+        # numbers, as every CSV column (the Weekly review's units): stress 0 low - 2 high, relief 1 / capacity 0
         figures["pain_max"] = self.pain_max
-        figures["stress_max"] = None if self.stress_max is None else STRESS_WORDS[round(self.stress_max)]
-        figures["readiness"] = self.day_type
+        figures["stress_level_max"] = self.stress_max
+        figures["relief_day"] = None if self.day_type is None else int(self.day_type == "relief")
         return figures
+
+    @property
+    def stress_words(self) -> str | None:
+        """The day's highest stress in words (low, medium, high), None without a stress check-in."""
+        return None if self.stress_max is None else STRESS_WORDS[round(self.stress_max)]
 
     def _figures(self) -> dict[str, object]:
         return {

@@ -106,3 +106,10 @@ def test_night_of() -> None:
     assert night_of(datetime(2026, 1, 5, 23, 0, tzinfo=ZONE)) == date(2026, 1, 6)
     assert night_of(datetime(2026, 1, 6, 6, 0, tzinfo=ZONE)) == date(2026, 1, 6)
     assert night_of(datetime(2026, 1, 6, 15, 0, tzinfo=ZONE)) is None
+
+
+def test_a_sensor_put_on_in_the_morning_says_nothing_about_the_night() -> None:
+    tracker = ReadinessTracker()
+    for t in range(ms(FIRST, 7), ms(FIRST, 9), 1000):  # worn from 07:00, sitting: no night seen
+        tracker.second(datetime.fromtimestamp(t / 1000, ZONE), "sitting")
+    assert tracker.decide_day(ms(FIRST, 9), FIRST) is None

@@ -48,5 +48,5 @@ def test_check_ins_and_readiness_per_day_in_the_report_and_the_csv(tmp_path: Pat
     assert escape("Mon 16: relief day: 5.2 h lying last night") in html
     _, csv_path = render.write(report, tmp_path)
     header, first, _, third, *_ = csv_path.read_text().splitlines()
-    assert header.endswith(",pain_max,stress_max,readiness")
-    assert first.endswith(",6.0,high,relief") and third.endswith(",2.0,low,")
+    assert header.endswith(",pain_max,stress_level_max,relief_day")
+    assert first.endswith(",6.0,2.0,1") and third.endswith(",2.0,0.0,")
