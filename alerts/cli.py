@@ -5,6 +5,7 @@ catalog), ``calibrate`` and ``evaluate`` (detection on labelled recordings). Ass
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -14,11 +15,12 @@ from typing import Any
 
 import yaml
 
+from alerts.channels.base import ChannelError
 from alerts.evaluate import report
 from alerts.evaluate.run import evaluate
 from alerts.prompts.catalog import load_catalog
 from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, checkin_command, prompt_command
-from alerts.run import run_alerts
+from alerts.run import ask_checkin, run_alerts
 from alerts.settings import AlertsConfig
 from ingest.errors import ConfigError
 from ingest.mqtt import send_command
@@ -94,6 +96,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "day's readiness decision uses the latest of the last 24 h (docs/prompts.md, Readiness).",
     )
     p_checkin.add_argument("wearer")
+    p_ask = pr_sub.add_parser(
+        "ask",
+        help="send the wearer the check-in question on ntfy (stress: Low / Medium / High buttons)",
+        description="Needs KINETIC_ALERTS__NTFY_URL, KINETIC_ALERTS__CALLBACK_URL and KINETIC_ALERTS__CALLBACK_SECRET "
+        "(the buttons call back into 'kinetic alerts'); run it from a timer each morning before readiness_time.",
+    )
+    p_ask.add_argument("wearer")
     p_checkin.add_argument("--pain", metavar="0-10", help="pain now: 0 none, 10 worst")
     p_checkin.add_argument("--stress", metavar="LEVEL", help="stress now: low, medium or high")
     cal = sub.add_parser(
@@ -150,6 +159,14 @@ def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
             )
         return 0
     action = args.prompts_command
+    if action == "ask":
+        wearer = check_id(args.wearer)
+        try:
+            asyncio.run(ask_checkin(settings.alerts, wearer))
+        except ChannelError as exc:
+            raise ConfigError(f"prompts ask: {exc}") from None
+        print(f"check-in question sent to {wearer} on ntfy", file=sys.stderr)
+        return 0
     if action == "checkin":
         try:
             command = checkin_command(
