@@ -178,7 +178,9 @@ class AlertEngine:
                         out += self._detected(batch.wearer, state, second)
                     if policy.readiness:
                         local = local_time(frame.t_ms, policy)
-                        state.readiness.second(local, second.posture)
+                        # lying is known from a trunk sensor (the primary, or a thigh's trunk partner)
+                        lying_known = device.placement == "trunk" or detection.trunk_partner() is not None
+                        state.readiness.second(local, second.posture, lying_known)
                         if frame.rr_ms:
                             state.readiness.beats(frame.t_ms, frame.rr_ms)
                         out += self._readiness(batch.wearer, state, frame.t_ms, local, policy)

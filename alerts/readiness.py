@@ -161,14 +161,16 @@ class ReadinessTracker:
     decided: date | None = None  # the last local day decided (whether or not there was data)
     today: ReadinessDecision | None = None
 
-    def second(self, local: datetime, posture: Posture) -> None:
-        """One second of the wearer's posture; ``local``: its start on the wearer's clock (event time)."""
+    def second(self, local: datetime, posture: Posture, lying_known: bool = True) -> None:
+        """One second of the wearer's posture; ``local``: its start on the wearer's clock (event time).
+        ``lying_known``: the wearer's sensors can tell lying (a trunk sensor); a thigh alone reads lying as sitting
+        (both horizontal), so its nights count as not observed: lying time unknown, never "0 h"."""
         night = night_of(local)
         if night is not None and night != self.night:
             self.night, self.night_lying_s, self.night_observed_s = night, 0, 0
             self.lying_beats.clear()
         self.lying = posture == "lying"
-        if night is not None and posture not in _NOT_OBSERVED:
+        if night is not None and lying_known and posture not in _NOT_OBSERVED:
             self.night_lying_s += posture == "lying"
             if local.hour >= CORE_NIGHT_START_HOUR or local.hour < CORE_NIGHT_END_HOUR:
                 self.night_observed_s += 1

@@ -100,3 +100,37 @@ def test_a_check_in_out_of_range_is_refused_by_the_contract() -> None:
         CommandV1(kind="checkin", wearer="ann", at=CHECKIN_AT)
     with pytest.raises(ValueError, match="stress"):
         CommandV1.model_validate({"kind": "checkin", "wearer": "ann", "at": CHECKIN_AT, "stress": "extreme"})
+
+
+def test_a_thigh_sensor_alone_cannot_tell_lying_so_its_nights_decide_nothing() -> None:
+    text = (
+        "start: 2026-01-05T20:00:00Z\nwearers:\n  - wearer: ann\n    placement: thigh\n"
+        f"    segments: [sit 3h, lie 7h, walk 2h, {WORK}]\n"
+    )
+    scenario = parse_scenario(text)
+    engine = AlertEngine(EngineConfig(), list(CATALOG.values()), PolicyBook(POLICY))
+    out = [o for batch in batches_for(scenario, scenario.wearers[0], 10) for o in engine.process(batch)]
+    assert readiness(out) == []  # not "0.0 h lying last night, relief": unknown, and the week plan decides
+
+
+def test_readiness_survives_a_restart_and_an_older_snapshot_starts_without_it() -> None:
+    import pickle
+
+    from alerts.engine import WearerState
+
+    engine = AlertEngine(EngineConfig(), list(CATALOG.values()), PolicyBook(POLICY))
+    scenario = parse_scenario(
+        "start: 2026-01-05T20:00:00Z\nwearers:\n  - wearer: ann\n    placement: trunk\n"
+        "    segments: [sit 3h, lie 7h, walk 3h]\n"
+    )
+    for batch in batches_for(scenario, scenario.wearers[0], 10):
+        engine.process(with_rr(batch, 42))
+    state = engine.wearers["ann"]
+    restored = pickle.loads(pickle.dumps(state))
+    assert state.readiness.today is not None and state.readiness.history
+    assert restored.readiness.today == state.readiness.today and restored.readiness.history == state.readiness.history
+    old = dict(state.__dict__)
+    del old["readiness"]
+    blank = WearerState.__new__(WearerState)
+    blank.__setstate__(old)
+    assert blank.readiness.today is None
