@@ -177,7 +177,7 @@ class AlertEngine:
                     if second.changes or second.closed_hour or second.lean_ended or second.corrected_hours:
                         out += self._detected(batch.wearer, state, second)
                     if policy.readiness:
-                        local = local_time(frame.t_ms, policy)
+                        local = state.readiness.local_minute(frame.t_ms, zone)
                         # lying is known from a trunk sensor (the primary, or a thigh's trunk partner)
                         lying_known = device.placement == "trunk" or detection.trunk_partner() is not None
                         state.readiness.second(local, second.posture, lying_known)
@@ -268,7 +268,7 @@ class AlertEngine:
         state = self.wearers.get(wearer)
         if state is None or state.readiness.today is None or state.readiness.today.day_type != "relief":
             return policy
-        if state.readiness.day_type(local_time(t_ms, policy).date()) != "relief":
+        if state.readiness.day_type(state.readiness.local_minute(t_ms, policy.zone).date()) != "relief":
             return policy
         cached = self._relief.get(wearer)
         if cached is None or cached[0] is not policy:

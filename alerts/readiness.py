@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from alerts.detect.hrv import (
     Baseline,
@@ -160,6 +161,19 @@ class ReadinessTracker:
     stress: CheckIn | None = None
     decided: date | None = None  # the last local day decided (whether or not there was data)
     today: ReadinessDecision | None = None
+    # the local time of the current UTC minute (every zone's offset is whole minutes, so a minute's local date, hour and
+    # minute are those of its start): one zone conversion a minute instead of one a second
+    _minute_ms: int = -1
+    _minute_zone: ZoneInfo | None = None
+    _minute_local: datetime | None = None
+
+    def local_minute(self, t_ms: int, zone: ZoneInfo) -> datetime:
+        """The start of ``t_ms``'s minute on the wearer's clock (``zone``), cached for the minute."""
+        minute_ms = t_ms - t_ms % 60_000
+        if minute_ms != self._minute_ms or zone is not self._minute_zone or self._minute_local is None:
+            self._minute_ms, self._minute_zone = minute_ms, zone
+            self._minute_local = datetime.fromtimestamp(minute_ms / 1000, zone)
+        return self._minute_local
 
     def second(self, local: datetime, posture: Posture, lying_known: bool = True) -> None:
         """One second of the wearer's posture; ``local``: its start on the wearer's clock (event time).
