@@ -24,7 +24,7 @@ from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
-from alerts.readiness import CheckIn, ReadinessTracker
+from alerts.readiness import STRESS_LEVELS, CheckIn, ReadinessTracker
 from alerts.settings import AlertsSettings
 from ingest.order import admit
 from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
@@ -117,7 +117,7 @@ _FOREVER_MS = 2**62
 # clock; a sensor's frames reach the service within a batch or two)
 CALIBRATE_LATE_MS = 60_000
 # Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
-_KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy", "checkin"})
+_KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy"})
 
 
 @dataclass
@@ -447,7 +447,7 @@ class AlertEngine:
             metrics["pain"] = command.pain
             words.append(f"pain {command.pain}/10")
         if command.stress is not None:
-            metrics["stress_level"] = ("low", "medium", "high").index(command.stress)
+            metrics["stress_level"] = STRESS_LEVELS.index(command.stress)
             words.append(f"stress {command.stress}")
         return EventV1(kind="checkin", wearer=command.wearer, t=command.at, reason=", ".join(words), metrics=metrics)
 
