@@ -24,10 +24,10 @@ from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
-from alerts.readiness import STRESS_LEVELS, CheckIn, ReadinessTracker
+from alerts.readiness import CheckIn, ReadinessTracker
 from alerts.settings import AlertsSettings
 from ingest.order import admit
-from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
+from ingest.wire import STRESS_LEVELS, CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
 
 Output = PromptV1 | EventV1
 

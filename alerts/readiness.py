@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from alerts.detect.hrv import (
@@ -42,9 +41,9 @@ from alerts.detect.hrv import (
 )
 from alerts.detect.posture import Posture
 from alerts.prompts.catalog import DayType
+from ingest.wire import STRESS_LEVELS, StressLevel
 
-Stress = Literal["low", "medium", "high"]
-STRESS_LEVELS: tuple[Stress, ...] = ("low", "medium", "high")
+Stress = StressLevel
 
 NIGHT_START_HOUR = 18  # local: a night is from 18:00 the day before ...
 NIGHT_END_HOUR = 12  # ... to 12:00 of the day it ends on

@@ -369,6 +369,7 @@ class CollectorStatusV1(_Model):
 
 CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget", "checkin"]
 StressLevel = Literal["low", "medium", "high"]
+STRESS_LEVELS: tuple[StressLevel, ...] = ("low", "medium", "high")  # in order: stress_level 0, 1, 2
 PAIN_MAX = 10  # a 0-10 numeric rating scale
 SETTING_TEXT_MAX = 200
 

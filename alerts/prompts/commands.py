@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from alerts.errors import AlertsError, PolicyError
 from alerts.prompts.policy.model import PromptPolicy, merge
-from ingest.wire import PAIN_MAX, CommandV1, StressLevel, describe_validation_error
+from ingest.wire import PAIN_MAX, STRESS_LEVELS, CommandV1, describe_validation_error
 
 PromptAction = Literal["done", "snooze", "pause", "resume", "policy"]
 PROMPT_ACTIONS: tuple[PromptAction, ...] = ("done", "snooze", "pause", "resume", "policy")
@@ -88,9 +88,6 @@ def prompt_command(
         return CommandV1(kind=kind, wearer=wearer, at=at, **fields)
     except ValidationError as exc:
         raise CommandRefused(f"{action}: {describe_validation_error(exc)}") from None
-
-
-STRESS_LEVELS: tuple[StressLevel, ...] = ("low", "medium", "high")
 
 
 def checkin_command(wearer: str, at: datetime, *, source: str, pain: object = None, stress: object = None) -> CommandV1:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.detect.asymmetry import symmetry_index
 from ingest.store.queries import BoutRow, CheckInRow, MinuteRow, Queries, ReadinessRow, ResponseRow
+from ingest.wire import STRESS_LEVELS
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 GAP_MIN = 5  # a run of minutes without frames at least this long, inside a worn day, is reported as a gap
@@ -41,9 +42,6 @@ LONGEST_BOUTS = 5  # the summary lists this many of the week's longest sitting b
 # Sitting per day the summary measures days against when the caller gives no goal: Ekelund et al. (Lancet 2016,
 # 388:1302) found the risk of death rising above about 8 h of sitting a day (in people with little activity).
 DEFAULT_SITTING_GOAL_H = 8.0
-
-
-STRESS_WORDS = ("low", "medium", "high")  # stress_level 0, 1, 2 (ingest/wire.py CommandV1.stress)
 
 
 class BadWeek(ValueError):
@@ -165,7 +163,7 @@ class DayMetrics:
     @property
     def stress_words(self) -> str | None:
         """The day's highest stress in words (low, medium, high), None without a stress check-in."""
-        return None if self.stress_max is None else STRESS_WORDS[round(self.stress_max)]
+        return None if self.stress_max is None else STRESS_LEVELS[round(self.stress_max)]
 
     def _figures(self) -> dict[str, object]:
         return {
