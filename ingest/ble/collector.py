@@ -330,7 +330,10 @@ class Collector:
             # whatever ended the session (stop, a lost link, an error), the data so far and the status go out
             self.connected[cfg.device] = False
             self._clients.pop(cfg.device, None)
-            self._queue_batches(batcher.add(heart.stamp(aggregator.flush())) + batcher.flush())
+            rr_refused, rr_carried = heart.refused, heart.carried
+            last = heart.stamp(aggregator.flush())
+            self._count_rr(cfg, heart, rr_refused, rr_carried)
+            self._queue_batches(batcher.add(last) + batcher.flush())
             self._seq[cfg.device] = batcher.seq
             if online:
                 self._status(cfg, "offline", battery, firmware)
