@@ -54,3 +54,18 @@ def test_a_frame_with_a_bad_rr_interval_is_refused_naming_it_and_the_others_are_
     message, why = decode_salvaging(TOPICS.parse(TOPIC), payload)
     assert isinstance(message, FeatureBatchV1) and [f.rr_ms for f in message.frames] == [[800], [840]]
     assert why is not None and reason in why
+
+
+def test_the_bridge_stores_the_seconds_of_frames_with_rr_and_not_the_intervals() -> None:
+    from ingest.store.fast_features import fast_feature_lines
+    from ingest.store.model import feature_lines, feature_points
+    from ingest.store.points import to_line_protocol
+
+    payload = batch([800, 840], None)
+    _, message = decode(TOPICS, TOPIC, payload)
+    assert isinstance(message, FeatureBatchV1)
+    fast = decode_features(payload)
+    assert fast is not None
+    lines = feature_lines(message)
+    assert lines == to_line_protocol(feature_points(message)) == fast_feature_lines(fast)
+    assert lines.count(b"\n") == 2 and b"rr" not in lines
