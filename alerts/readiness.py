@@ -165,6 +165,9 @@ class ReadinessTracker:
     _minute_ms: int = -1
     _minute_zone: ZoneInfo | None = None
     _minute_local: datetime | None = None
+    _second_local: datetime | None = None  # the minute ``second`` last saw, and what it said about the night
+    _second_night: date | None = None
+    _second_core: bool = False
 
     def local_minute(self, t_ms: int, zone: ZoneInfo) -> datetime:
         """The start of ``t_ms``'s minute on the wearer's clock (``zone``), cached for the minute."""
@@ -178,15 +181,19 @@ class ReadinessTracker:
         """One second of the wearer's posture; ``local``: its start on the wearer's clock (event time).
         ``lying_known``: the wearer's sensors can tell lying (a trunk sensor); a thigh alone reads lying as sitting
         (both horizontal), so its nights count as not observed: lying time unknown, never "0 h"."""
-        night = night_of(local)
+        if local is not self._second_local:  # a new minute (``local_minute`` gives one object per minute)
+            self._second_local = local
+            self._second_night = night_of(local)
+            self._second_core = local.hour >= CORE_NIGHT_START_HOUR or local.hour < CORE_NIGHT_END_HOUR
+        night = self._second_night
         if night is not None and night != self.night:
             self.night, self.night_lying_s, self.night_observed_s = night, 0, 0
             self.lying_beats.clear()
-        self.lying = posture == "lying"
+        # RR intervals are kept while lying at night only (an afternoon nap is not the night's rest)
+        self.lying = posture == "lying" and night is not None
         if night is not None and lying_known and posture not in _NOT_OBSERVED:
-            self.night_lying_s += posture == "lying"
-            if local.hour >= CORE_NIGHT_START_HOUR or local.hour < CORE_NIGHT_END_HOUR:
-                self.night_observed_s += 1
+            self.night_lying_s += self.lying
+            self.night_observed_s += self._second_core
 
     def beats(self, t_ms: int, rr_ms: list[int]) -> None:
         """RR intervals (ms) that ended in the second starting at ``t_ms``: kept while the wearer lies at night."""
