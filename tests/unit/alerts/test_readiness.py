@@ -113,3 +113,17 @@ def test_a_sensor_put_on_in_the_morning_says_nothing_about_the_night() -> None:
     for t in range(ms(FIRST, 7), ms(FIRST, 9), 1000):  # worn from 07:00, sitting: no night seen
         tracker.second(datetime.fromtimestamp(t / 1000, ZONE), "sitting")
     assert tracker.decide_day(ms(FIRST, 9), FIRST) is None
+
+
+def test_an_afternoon_nap_is_not_the_nights_hrv() -> None:
+    tracker = ReadinessTracker()
+    start, wake = ms(FIRST - timedelta(days=1), 22), ms(FIRST, 7)
+    for t in range(start, wake, 1000):  # the night: RMSSD 40 ms in its last 10 min
+        tracker.second(datetime.fromtimestamp(t / 1000, ZONE), "lying")
+        if t >= wake - 600_000:
+            tracker.beats(t, [1000 if (t // 1000) % 2 else 1040])
+    for t in range(ms(FIRST, 14), ms(FIRST, 14, 10), 1000):  # the sensor back on at 14:00, a nap: RMSSD 100 ms
+        tracker.second(datetime.fromtimestamp(t / 1000, ZONE), "lying")
+        tracker.beats(t, [1000 if (t // 1000) % 2 else 1100])
+    decision = tracker.decide_day(ms(FIRST, 14, 10), FIRST)
+    assert decision is not None and decision.metrics["rmssd_ms"] == pytest.approx(40.0)
