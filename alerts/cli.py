@@ -5,6 +5,7 @@ catalog), ``calibrate`` and ``evaluate`` (detection on labelled recordings). Ass
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -14,11 +15,12 @@ from typing import Any
 
 import yaml
 
+from alerts.channels.base import ChannelError
 from alerts.evaluate import report
 from alerts.evaluate.run import evaluate
 from alerts.prompts.catalog import load_catalog
-from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, prompt_command
-from alerts.run import run_alerts
+from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, checkin_command, prompt_command
+from alerts.run import ask_checkin, run_alerts
 from alerts.settings import AlertsConfig
 from ingest.errors import ConfigError
 from ingest.mqtt import send_command
@@ -87,6 +89,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p_policy.add_argument("wearer")
     p_policy.add_argument("settings", nargs="+", metavar="KEY=VALUE")
     pr_sub.add_parser("catalog", help="validate and list the exercise catalog (KINETIC_ALERTS__CATALOG_DIRS)")
+    p_checkin = pr_sub.add_parser(
+        "checkin",
+        help="the wearer reports pain (0-10) and/or stress (low, medium, high) now: stored, and used for readiness",
+        description="Example: kinetic prompts checkin ann --pain 6 --stress high. Stored as a checkin event; the "
+        "day's readiness decision uses the latest of the last 24 h (docs/prompts.md, Readiness).",
+    )
+    p_checkin.add_argument("wearer")
+    p_ask = pr_sub.add_parser(
+        "ask",
+        help="send the wearer the check-in question on ntfy (stress: Low / Medium / High buttons)",
+        description="Needs KINETIC_ALERTS__NTFY_URL, KINETIC_ALERTS__CALLBACK_URL and KINETIC_ALERTS__CALLBACK_SECRET "
+        "(the buttons call back into 'kinetic alerts'); run it from a timer each morning before readiness_time.",
+    )
+    p_ask.add_argument("wearer")
+    p_checkin.add_argument("--pain", metavar="0-10", help="pain now: 0 none, 10 worst")
+    p_checkin.add_argument("--stress", metavar="LEVEL", help="stress now: low, medium or high")
     cal = sub.add_parser(
         "calibrate",
         help="tell the alert service a wearer stands still now for 5 s: their sensors' upright is taken from it",
@@ -141,6 +159,27 @@ def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
             )
         return 0
     action = args.prompts_command
+    if action == "ask":
+        wearer = check_id(args.wearer)
+        try:
+            asyncio.run(ask_checkin(settings.alerts, wearer))
+        except ChannelError as exc:
+            raise ConfigError(f"prompts ask: {exc}") from None
+        print(f"check-in question sent to {wearer} on ntfy", file=sys.stderr)
+        return 0
+    if action == "checkin":
+        try:
+            command = checkin_command(
+                check_id(args.wearer), datetime.now(UTC), source="cli", pain=args.pain, stress=args.stress
+            )
+        except CommandRefused as exc:
+            raise ConfigError(f"prompts {exc}") from None
+        send_command(settings.mqtt, command)
+        print(
+            f"checkin sent for {command.wearer} ({settings.mqtt.topic_root}/v1/{command.wearer}/commands)",
+            file=sys.stderr,
+        )
+        return 0
     try:
         command = prompt_command(
             action,

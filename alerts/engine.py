@@ -22,11 +22,12 @@ from alerts.errors import PolicyError
 from alerts.prompts.calendar import Busy, busy_at, busy_before
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
-from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type
+from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
+from alerts.readiness import CheckIn, ReadinessTracker
 from alerts.settings import AlertsSettings
 from ingest.order import admit
-from ingest.wire import CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
+from ingest.wire import STRESS_LEVELS, CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
 
 Output = PromptV1 | EventV1
 
@@ -72,6 +73,7 @@ class WearerState:
     live_policy: dict[str, Any] = field(default_factory=dict)  # overrides set over MQTT or the CLI
     prompts_sent: int = 0
     driving_ms: int | None = None  # the newest frame (any of the wearer's sensors) saying "automotive" (a phone's)
+    readiness: ReadinessTracker = field(default_factory=ReadinessTracker)  # last night, check-ins, today's type
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle; a snapshot written before detection had its own state (session 3) is folded into it."""
@@ -80,6 +82,7 @@ class WearerState:
             detection.hour, detection.lean_run = state.pop("hour"), state.pop("lean_run")
             detection.frames = state.pop("frames")
             state["detection"] = detection
+        state.setdefault("readiness", ReadinessTracker())  # a snapshot from before readiness (issue 17)
         self.__dict__.update(state)
 
     @property
@@ -152,6 +155,8 @@ class AlertEngine:
     # each wearer's busy time from their calendars (alerts/prompts/calendar.py), set by whoever reads the feeds;
     # not checkpointed: the last good copies of the feeds are, and give it again
     busy: dict[str, list[Busy]] = field(default_factory=dict, repr=False)
+    # each wearer's policy with the relief-day cap (readiness), made once per policy
+    _relief: dict[str, tuple[PromptPolicy, PromptPolicy]] = field(default_factory=dict, repr=False)
 
     def policy(self, wearer: str) -> PromptPolicy:
         """The wearer's effective policy, resolved once (every second needs it) and again after a live change."""
@@ -194,10 +199,20 @@ class AlertEngine:
                     )
                     if second.changes or second.closed_hour or second.lean_ended or second.corrected_hours:
                         out += self._detected(batch.wearer, state, second)
+                    if policy.readiness:
+                        local = state.readiness.local_minute(frame.t_ms, zone)
+                        # lying is known from a trunk sensor (the primary, or a thigh's trunk partner)
+                        lying_known = device.placement == "trunk" or detection.trunk_partner() is not None
+                        state.readiness.second(local, second.posture, lying_known)
+                        if frame.rr_ms:
+                            state.readiness.beats(frame.t_ms, frame.rr_ms)
+                        out += self._readiness(batch.wearer, state, frame.t_ms, local, policy)
                     out += self._prompt_second(batch.wearer, state, frame.t_ms)
                 else:  # a trunk partner's exposure and lean run
                     ended = detection.partner_second(frame, device, posture, lean_limit_deg)
                     out += self._lean_ended(batch.wearer, state, ended)
+                    if frame.rr_ms and policy.readiness:  # a chest strap beside the posture sensor
+                        state.readiness.beats(frame.t_ms, frame.rr_ms)
         return out
 
     def _lean_ended(self, wearer: str, state: WearerState, ended: tuple[int, int] | None) -> list[Output]:
@@ -255,8 +270,37 @@ class AlertEngine:
                     out += self._outcomes(wearer, state.responses.ended(trigger, bout.start_ms, bout.end_ms, moved))
         return out
 
-    def _prompt_second(self, wearer: str, state: WearerState, t_ms: int) -> list[Output]:
+    def _readiness(
+        self, wearer: str, state: WearerState, t_ms: int, local: datetime, policy: PromptPolicy
+    ) -> list[Output]:
+        """The day's readiness decision (alerts/readiness.py), once per local day, at the first second from the
+        policy's ``readiness_time``: an event with the figures and the reasons in words (none without data)."""
+        if state.readiness.decided == local.date() or local.hour * 60 + local.minute < policy.readiness_minute:
+            return []
+        decision = state.readiness.decide_day(t_ms, local.date())
+        if decision is None:
+            return []
+        return [
+            EventV1(kind="readiness", wearer=wearer, t=_dt(t_ms), reason=decision.words[:200], metrics=decision.metrics)
+        ]
+
+    def day_policy(self, wearer: str, t_ms: int) -> PromptPolicy:
+        """The wearer's policy for the day of ``t_ms``: on a relief day decided by readiness, the day's cap is at
+        most ``relief_max_per_day``."""
         policy = self.policy(wearer)
+        state = self.wearers.get(wearer)
+        if state is None or state.readiness.today is None or state.readiness.today.day_type != "relief":
+            return policy
+        if state.readiness.day_type(state.readiness.local_minute(t_ms, policy.zone).date()) != "relief":
+            return policy
+        cached = self._relief.get(wearer)
+        if cached is None or cached[0] is not policy:
+            cap = min(policy.max_per_day, policy.relief_max_per_day)
+            cached = self._relief[wearer] = (policy, policy.model_copy(update={"max_per_day": cap}))
+        return cached[1]
+
+    def _prompt_second(self, wearer: str, state: WearerState, t_ms: int) -> list[Output]:
+        policy = self.day_policy(wearer, t_ms)
         hold: dict[Trigger, str] = {}
         exposures = state.detection.exposures(t_ms)
         busy = self.busy.get(wearer)
@@ -297,10 +341,11 @@ class AlertEngine:
     def _send(self, wearer: str, state: WearerState, policy: PromptPolicy, send: Send, t_ms: int) -> list[Output]:
         after_meeting = send.context == "after_meeting"
         after_pause = send.held_reason in ("paused", "dnd", "quiet_hours", "meeting", "driving")
+        local_day = local_time(t_ms, policy).date()
         exercise = choose_exercise(
             self.catalog,
             send.trigger,
-            day_type=day_type(t_ms, policy),
+            day_type=state.readiness.day_type(local_day) or day_type(t_ms, policy),
             recent=state.planner.recent_exercises,
             no_repeat_last=policy.no_repeat_last,
             context="after_meeting" if after_meeting else "after_pause" if after_pause else None,
@@ -377,6 +422,8 @@ class AlertEngine:
             return self.forget(command.wearer), []
         if command.kind == "calibrate":
             return self.calibrate(command.wearer, at_ms, command.device), []
+        if command.kind == "checkin":
+            return True, [self._checkin(command, at_ms)]
         state = self.wearers.get(command.wearer)
         if state is None:
             if command.kind not in _KEPT_BEFORE_DATA:  # a prompt of theirs cannot be known yet
@@ -427,6 +474,22 @@ class AlertEngine:
         state.planner.replan(policy)
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
+
+    def _checkin(self, command: CommandV1, at_ms: int) -> EventV1:
+        """A check-in (pain 0-10, stress): kept for the next readiness decision and stored as an event."""
+        state = self.wearers.get(command.wearer)
+        if state is None:  # before the wearer's first frame: kept, as a pause is
+            state = self.wearers[command.wearer] = WearerState(WearerDetection(NO_SENSOR_YET, self._new_tracker()))
+        state.readiness.checkin(CheckIn(at_ms, command.pain, command.stress))
+        metrics: dict[str, float] = {}
+        words = []
+        if command.pain is not None:
+            metrics["pain"] = command.pain
+            words.append(f"pain {command.pain}/10")
+        if command.stress is not None:
+            metrics["stress_level"] = STRESS_LEVELS.index(command.stress)
+            words.append(f"stress {command.stress}")
+        return EventV1(kind="checkin", wearer=command.wearer, t=command.at, reason=", ".join(words), metrics=metrics)
 
     def not_sent(self, wearer: str, prompt_id: str) -> None:
         """A prompt the service did not send after all (it had expired when its data arrived): no outcome is followed

@@ -17,11 +17,12 @@ from alerts.channels.base import Channel
 from alerts.channels.callbacks import callback_server, make_app
 from alerts.channels.dispatch import Dispatcher
 from alerts.channels.http import NtfyChannel, WebhookChannel
-from alerts.engine import AlertEngine, engine_from_settings
+from alerts.engine import AlertEngine, engine_from_settings, policy_book
 from alerts.prompts.calendar import Busy
 from alerts.service import AlertService
 from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.state import AlertState, state_file
+from ingest.errors import ConfigError
 from ingest.mqtt import serve
 from ingest.process import one_instance
 from ingest.wire import CommandV1, Topics, encode
@@ -76,6 +77,19 @@ def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> d
     if settings.webhook_url:
         channels["webhook"] = WebhookChannel(session, settings.webhook_url, _secret(settings.webhook_secret))
     return channels
+
+
+async def ask_checkin(settings: AlertsSettings, wearer: str) -> None:
+    """Send a wearer the check-in question on ntfy (``kinetic prompts ask``; a timer may run it each morning before
+    ``readiness_time``), to the wearer's ntfy topic (their policy's ``ntfy_topic``, else prefix + wearer). Raises
+    ConfigError without ntfy or the callback settings its buttons need, ChannelError when ntfy refuses it."""
+    if not settings.ntfy_url:
+        raise ConfigError("prompts ask: the check-in goes out on ntfy: set KINETIC_ALERTS__NTFY_URL")
+    topic = policy_book(settings).for_wearer(wearer).ntfy_topic
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.channel_timeout_s)) as session:
+        channel = http_channels(settings, session)["ntfy"]
+        assert isinstance(channel, NtfyChannel)
+        await channel.ask_checkin(wearer, topic)
 
 
 @contextlib.asynccontextmanager

@@ -75,6 +75,14 @@ MAX_SD_MG = 13_857.0
 # A frame list is bounded so one message cannot ask a service for unbounded memory.
 MAX_FRAMES_PER_BATCH = 600
 
+# RR intervals (time between successive heartbeats, Heart Rate Measurement characteristic) on a frame: those that
+# ended in its second, in ms. 250-2500 ms is 240-24 bpm, what a human heart beats at (the HRV artefact bounds,
+# alerts/detect/hrv.py); a value outside is a wrong unit or not a heartbeat. At 240 bpm four beats end in a second;
+# 8 leaves room for a notification delivered late with the next one's.
+RR_MIN_MS = 250
+RR_MAX_MS = 2500
+MAX_RR_PER_FRAME = 8
+
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 
 # Every time on the wire lies in [EARLIEST_MS, LATEST_MS]: a Unix epoch in milliseconds from 2015 (before any
@@ -184,6 +192,13 @@ class FeatureFrameV1(_Model):
         "'activity' automotive, medium or high confidence); the alert service holds prompts while driving; "
         "optional, added within v1",
     )
+    rr_ms: list[int] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_RR_PER_FRAME,
+        description="RR intervals (ms, oldest first) that ended in this second, each RR_MIN_MS..RR_MAX_MS, from a "
+        "sensor whose Heart Rate Measurement carries them (Polar H10); optional, added within v1",
+    )
 
     @property
     def gravity(self) -> tuple[float, float, float] | None:
@@ -223,6 +238,10 @@ def batch_problem(frames: Sequence[Any]) -> str | None:
         last = frame.t_ms
         if not EARLIEST_MS <= last <= LATEST_MS:
             return f"frames.{i}.t_ms: {describe_epoch_ms(last)}"
+        if frame.rr_ms is not None:
+            bad = next((rr for rr in frame.rr_ms if not RR_MIN_MS <= rr <= RR_MAX_MS), None)
+            if bad is not None:
+                return f"frames.{i}.rr_ms: {bad} ms is not an RR interval ({RR_MIN_MS}-{RR_MAX_MS} ms: 240-24 bpm)"
         if frame.gx is not None and frame.gy is not None and frame.gz is not None:
             if frame.gx * frame.gx + frame.gy * frame.gy + frame.gz * frame.gz < MIN_GRAVITY_G * MIN_GRAVITY_G:
                 return f"frames.{i}: the gravity vector ({frame.gx}, {frame.gy}, {frame.gz}) has no direction"
@@ -289,6 +308,8 @@ EventKind = Literal[
     "prompt_snoozed",
     "policy_changed",
     "summary",
+    "checkin",
+    "readiness",
 ]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
@@ -311,7 +332,9 @@ class EventV1(_Model):
         default=None,
         max_length=64,
         description="kind 'summary': an hour's metrics (docs/metrics.md), t = hour start; kind 'prompt_outcome': "
-        "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed; t = the prompt's created",
+        "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed; t = the prompt's created; "
+        "kind 'checkin': pain (0-10), stress_level (0 low, 1 medium, 2 high), t = when reported; kind 'readiness': "
+        "the day's figures (relief 1/0, rmssd_ms, ln_rmssd, lying_h, pain, ...), t = when decided",
     )
 
 
@@ -327,7 +350,12 @@ class CollectorStatusV1(_Model):
     t_ms: EpochMs | None = None
 
 
-CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget", "dnd_on", "dnd_off"]
+CommandKind = Literal[
+    "calibrate", "ack", "snooze", "pause", "resume", "policy", "forget", "dnd_on", "dnd_off", "checkin"
+]
+StressLevel = Literal["low", "medium", "high"]
+STRESS_LEVELS: tuple[StressLevel, ...] = ("low", "medium", "high")  # in order: stress_level 0, 1, 2
+PAIN_MAX = 10  # a 0-10 numeric rating scale
 SETTING_TEXT_MAX = 200
 
 
@@ -371,6 +399,8 @@ class CommandV1(_Model):
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
     - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
+    - ``checkin``: the wearer reports ``pain`` (0-10 numeric rating scale) and / or ``stress`` (low, medium, high)
+      at ``at``; the alert service stores it as a ``checkin`` event and uses it for the day's readiness.
     """
 
     v: Literal[1] = 1
@@ -385,9 +415,15 @@ class CommandV1(_Model):
         default=None, max_length=64
     )
     source: TextOrNone = Field(default=None, max_length=64, description="who sent it: cli, ntfy, mqtt client id")
+    pain: int | None = Field(default=None, ge=0, le=PAIN_MAX, description="checkin: pain now, 0 none - 10 worst")
+    stress: StressLevel | None = Field(default=None, description="checkin: stress now")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> CommandV1:
+        if self.kind == "checkin" and self.pain is None and self.stress is None:
+            raise ValueError("a 'checkin' command needs pain (0-10) or stress (low, medium, high)")
+        if self.kind != "checkin" and (self.pain is not None or self.stress is not None):
+            raise ValueError(f"pain and stress belong to a 'checkin' command, not {self.kind!r}")
         if self.kind in ("ack", "snooze") and self.prompt_id is None:
             raise ValueError(f"a {self.kind!r} command needs prompt_id")
         if self.kind == "policy" and not self.settings:

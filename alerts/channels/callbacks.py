@@ -3,6 +3,8 @@ topic, so it takes the same path (and the same persistence) as ``kinetic prompts
 
     POST /v1/prompts/<prompt id>/done?wearer=<id>&sig=<hmac>     -> CommandV1 ack
     POST /v1/prompts/<prompt id>/snooze?wearer=<id>&sig=<hmac>   -> CommandV1 snooze (10 min)
+    POST /v1/checkin/<answer>?wearer=<id>&sig=<hmac>              -> CommandV1 checkin (answer: stress-low,
+                                                                     stress-medium, stress-high, pain-0 .. pain-10)
     GET  /healthz                                                 -> 200 "ok"
 
 The signature is an HMAC of (wearer, prompt id, action) with ``KINETIC_ALERTS__CALLBACK_SECRET``: a button works
@@ -26,9 +28,9 @@ from typing import ClassVar
 
 from aiohttp import web
 
-from alerts.channels.http import callback_signature
+from alerts.channels.http import CHECKIN_SUBJECT, callback_signature
 from ingest.errors import WireError
-from ingest.wire import CommandKind, CommandV1, check_id
+from ingest.wire import PAIN_MAX, CommandKind, CommandV1, check_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +65,17 @@ class RefusedRequests:
             self._logged[kind] = (now, 0)
         else:
             self._logged[kind] = (last, quiet + 1)
+
+
+def checkin_answer(answer: str) -> dict[str, object] | None:
+    """A check-in button's answer as the command's fields (``stress-high`` -> stress high, ``pain-6`` -> pain 6), or
+    None for anything else."""
+    kind, _, value = answer.partition("-")
+    if kind == "stress" and value in ("low", "medium", "high"):
+        return {"stress": value}
+    if kind == "pain" and value.isascii() and value.isdigit() and len(value) <= 2 and 0 <= int(value) <= PAIN_MAX:
+        return {"pain": int(value)}
+    return None
 
 
 def _quoted(text: str) -> str:
@@ -107,11 +120,34 @@ def make_app(
             return web.Response(status=503, text="cannot reach the broker, try again\n")
         return web.Response(status=202, text=f"{name}: noted\n")
 
+    async def checkin(request: web.Request) -> web.Response:
+        """A check-in button (``NtfyChannel.checkin_message``): signed for (wearer, ``CHECKIN_SUBJECT``, answer)."""
+        answer = request.match_info["answer"]
+        wearer, sig = request.query.get("wearer", ""), request.query.get("sig", "")
+        try:
+            check_id(wearer)
+        except WireError:
+            refusals.refuse("bad wearer", f"wearer {_quoted(wearer)}")
+            return web.Response(status=400, text="bad wearer\n")
+        what = checkin_answer(answer)
+        if what is None:
+            refusals.refuse("unknown check-in answer", f"answer {_quoted(answer)}")
+            return web.Response(status=404, text="unknown check-in answer\n")
+        expected = callback_signature(secret, wearer, CHECKIN_SUBJECT, answer)
+        if not hmac.compare_digest(sig.encode(), expected.encode()):
+            refusals.refuse("bad signature", f"check-in {_quoted(answer)} for {wearer}")
+            return web.Response(status=403, text="bad signature\n")
+        command = CommandV1(kind="checkin", wearer=wearer, at=clock(), source="ntfy", **what)
+        if not await send(command):
+            return web.Response(status=503, text="cannot reach the broker, try again\n")
+        return web.Response(status=202, text="check-in: noted\n")
+
     async def health(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
     app = web.Application()
     app.router.add_post("/v1/prompts/{prompt_id}/{action}", action)
+    app.router.add_post("/v1/checkin/{answer}", checkin)
     app.router.add_get("/healthz", health)
     return app
 

@@ -29,6 +29,20 @@ def callback_signature(secret: bytes, wearer: str, prompt_id: str, action: str) 
     return sign(secret, f"{wearer}\n{prompt_id}\n{action}".encode())[:32]
 
 
+# Check-in answers are signed as the "prompt" CHECKIN_SUBJECT: no prompt id can be it (a prompt id starts with its
+# wearer's id, which cannot start with "_"), so a check-in button can never ack or snooze a prompt, nor the reverse.
+CHECKIN_SUBJECT = "_checkin"
+# The answers ntfy's check-in buttons send (at most 3 actions per ntfy message): stress, which has three levels. Pain
+# is a 0-10 number, which buttons cannot ask: from the command line or the web app (the callback takes pain-0..10).
+STRESS_ANSWERS = ("stress-low", "stress-medium", "stress-high")
+
+
+def checkin_url(base: str, secret: bytes, wearer: str, answer: str) -> str:
+    """The signed URL a check-in button POSTs to: ``<base>/v1/checkin/<answer>?wearer=..&sig=..``."""
+    query = urlencode({"wearer": wearer, "sig": callback_signature(secret, wearer, CHECKIN_SUBJECT, answer)})
+    return f"{base.rstrip('/')}/v1/checkin/{quote(answer, safe='')}?{query}"
+
+
 def callback_url(base: str, secret: bytes, prompt: PromptV1, action: str) -> str:
     query = urlencode({"wearer": prompt.wearer, "sig": callback_signature(secret, prompt.wearer, prompt.id, action)})
     return f"{base.rstrip('/')}/v1/prompts/{quote(prompt.id, safe='')}/{action}?{query}"
@@ -105,8 +119,41 @@ class NtfyChannel:
         return message
 
     async def deliver(self, prompt: PromptV1, target: str | None) -> None:
+        await self._send(self.message(prompt, target))
+
+    def checkin_message(self, wearer: str, target: str | None) -> dict[str, Any]:
+        """The morning question "How stressed do you feel today?" with Low / Medium / High buttons, each a signed
+        ``checkin`` for the wearer (``checkin_url``). Raises ChannelError without a callback URL and secret: a
+        question the wearer cannot answer is not sent."""
+        if not (self._callback_base and self._callback_secret):
+            raise ChannelError(
+                "ntfy check-in: no buttons without KINETIC_ALERTS__CALLBACK_URL and KINETIC_ALERTS__CALLBACK_SECRET"
+            )
+        base, secret = self._callback_base, self._callback_secret
+        return {
+            "topic": target or f"{self.topic_prefix}{wearer}",
+            "title": "Check-in",
+            "message": "How stressed do you feel today? Your answer shapes today's exercises.",
+            "priority": 2,
+            "tags": ["clipboard", "kinetic-checkin"],
+            "actions": [
+                {
+                    "action": "http",
+                    "label": answer.removeprefix("stress-").capitalize(),
+                    "url": checkin_url(base, secret, wearer, answer),
+                    "method": "POST",
+                    "clear": True,
+                }
+                for answer in STRESS_ANSWERS
+            ],
+        }
+
+    async def ask_checkin(self, wearer: str, target: str | None = None) -> None:
+        """Send the check-in question to the wearer's ntfy topic (``checkin_message``)."""
+        await self._send(self.checkin_message(wearer, target))
+
+    async def _send(self, message: dict[str, Any]) -> None:
         headers = {"Content-Type": "application/json"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        body = json.dumps(self.message(prompt, target)).encode()
-        await _post(self._session, self.name, self.url, body, headers)
+        await _post(self._session, self.name, self.url, json.dumps(message).encode(), headers)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from alerts.errors import AlertsError, PolicyError
 from alerts.prompts.policy.model import PromptPolicy, merge
-from ingest.wire import CommandV1, describe_validation_error
+from ingest.wire import PAIN_MAX, STRESS_LEVELS, CommandV1, describe_validation_error
 
 PromptAction = Literal["done", "snooze", "pause", "resume", "policy"]
 PROMPT_ACTIONS: tuple[PromptAction, ...] = ("done", "snooze", "pause", "resume", "policy")
@@ -88,3 +88,21 @@ def prompt_command(
         return CommandV1(kind=kind, wearer=wearer, at=at, **fields)
     except ValidationError as exc:
         raise CommandRefused(f"{action}: {describe_validation_error(exc)}") from None
+
+
+def checkin_command(wearer: str, at: datetime, *, source: str, pain: object = None, stress: object = None) -> CommandV1:
+    """The ``checkin`` command: ``pain`` a whole number 0-10 (numeric rating scale; a string of digits is read as
+    one), ``stress`` low / medium / high, at least one of them, at ``at`` (timezone-aware). Raises CommandRefused
+    naming the bad value and what is expected: the alert service would refuse (and dead-letter) it the same way."""
+    if pain is None and stress is None:
+        raise CommandRefused("checkin: give pain (0-10) or stress (low, medium, high), or both")
+    if isinstance(pain, str) and pain.strip().isdigit():
+        pain = int(pain)
+    if pain is not None and (isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= PAIN_MAX):
+        raise CommandRefused(f"checkin: pain {pain!r}: expected a whole number from 0 (none) to {PAIN_MAX} (worst)")
+    if stress is not None and stress not in STRESS_LEVELS:
+        raise CommandRefused(f"checkin: stress {stress!r}: expected one of {', '.join(STRESS_LEVELS)}")
+    try:
+        return CommandV1(kind="checkin", wearer=wearer, at=at, pain=pain, stress=stress, source=source)
+    except ValidationError as exc:
+        raise CommandRefused(f"checkin: {describe_validation_error(exc)}") from None

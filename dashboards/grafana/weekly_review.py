@@ -39,7 +39,10 @@ def build(
         dashboard.Dashboard(title)
         .uid(uid)
         .tags(["kinetic", "clinician"])
-        .description("One patient's week per day: sitting, bouts, breaks, trunk exposure, prompt response.")
+        .description(
+            "One patient's week per day: sitting, bouts, breaks, trunk exposure, prompt response, check-ins and "
+            "readiness."
+        )
         .timezone(tz)
         .time("now/w", "now/w")
         .week_start("monday")
@@ -142,5 +145,27 @@ def build(
             )
             .unit("h")
             .grid_pos(grid(0, 32, 24, 6))
+        )
+        .with_panel(
+            _daily(
+                "Pain (0-10) and stress (0 low - 2 high) check-ins, highest per day",
+                "SELECT max(pain) AS pain_max, max(stress_level) AS stress_max "
+                f"FROM checkins WHERE {WEARER} AND $timeFilter {DAY}",
+                "short",
+                38,
+                description="What the wearer reported (kinetic prompts checkin, ntfy, the web app), beside the "
+                "sitting above: does pain follow long sitting days? A day without a check-in has no bar.",
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Readiness per day (capacity / relief, and why)",
+                "SELECT relief, lying_h, rmssd_ms, ln_rmssd, normal_low, pain, stress_level, reason "
+                f"FROM readiness WHERE {WEARER} AND $timeFilter tz('$tz')",
+                grid(12, 38, 12, 8),
+                description="The day type decided each morning (relief = 1) from last night's HRV (RMSSD, ln RMSSD "
+                "against the normal range), lying time and check-ins (docs/metrics.md, Readiness). No row: no data "
+                "that day, the weekly plan applied.",
+            )
         )
     )

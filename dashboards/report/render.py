@@ -20,7 +20,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from dashboards.report import charts
-from dashboards.report.weekly import GAP_MIN, WeeklyReport, WeekTotals
+from dashboards.report.weekly import GAP_MIN, DayMetrics, WeeklyReport, WeekTotals
 from ingest.store.private import private_file
 
 Paper = Literal["A4", "Letter"]
@@ -234,6 +234,34 @@ def _per_day(report: WeeklyReport) -> str:
     return _table(header, body, "per-day")
 
 
+def _checkins(report: WeeklyReport) -> str:
+    """Pain and stress check-ins and the readiness decision per day, beside the posture figures: a clinician looks
+    for patterns (does pain follow long sitting days?). The reasons of each decision are listed under the table."""
+    header = ["", *(f"{d.day:%a %d}" for d in report.days)]
+    days = report.days
+
+    def posture(value: Callable[[DayMetrics], float]) -> list[object]:
+        return [f"{value(d):.0f}" if d.has_data else None for d in days]
+
+    body: list[list[object]] = [
+        ["Sitting (min)", *posture(lambda d: d.sitting_min)],
+        ["Sitting bouts ≥ 60 min", *posture(lambda d: d.bouts_60_plus)],
+        ["Leaning ≥ 10° to the side (min)", *posture(lambda d: d.lean_10deg_min)],
+        ["Pain, highest (0-10)", *(None if d.pain_max is None else f"{d.pain_max:.0f}" for d in days)],
+        ["Stress, highest", *(d.stress_words for d in days)],
+        ["Check-ins", *(d.checkins for d in days)],
+        ["Readiness", *(d.day_type for d in days)],
+    ]
+    reasons = [f"{d.day:%a %d}: {d.readiness_reason}" for d in report.days if d.readiness_reason]
+    listed = "".join(f"<li>{escape(r)}</li>" for r in reasons)
+    note = (
+        '<p class="note">Pain and stress are what the wearer reported (kinetic prompts checkin, ntfy, the web app); '
+        "readiness is the day type decided each morning from last night's HRV, lying time and the check-ins "
+        "(docs/metrics.md, Readiness); an empty cell: no check-in, or no decision (the weekly plan applied).</p>"
+    )
+    return note + _table(header, body, "per-day checkins") + (f"<ul>{listed}</ul>" if listed else "")
+
+
 def _quality(report: WeeklyReport) -> str:
     zone = ZoneInfo(report.tz)
     notes = [
@@ -288,6 +316,7 @@ def _detail(report: WeeklyReport, specs: dict[str, dict[str, Any]]) -> str:
         f"<h2>Charts</h2>{figures}"
         f'<h2>Per day</h2><p class="note">{escape(_zone_caption(report))} "no data": nothing was stored that day.</p>'
         f"{_per_day(report)}"
+        f"<h2>Check-ins and readiness</h2>{_checkins(report)}"
         "<h2>Prompt response</h2>"
         + (
             _table(["exercise", "prompts", "1 min", "3 min", "5 min", "acknowledged"], responses)

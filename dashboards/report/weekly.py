@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from alerts.detect.asymmetry import symmetry_index
-from ingest.store.queries import BoutRow, MinuteRow, Queries, ResponseRow
+from ingest.store.queries import BoutRow, CheckInRow, MinuteRow, Queries, ReadinessRow, ResponseRow
+from ingest.wire import STRESS_LEVELS
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 GAP_MIN = 5  # a run of minutes without frames at least this long, inside a worn day, is reported as a gap
@@ -94,6 +96,13 @@ class DayMetrics:
     lean_right_deg_s: float = 0.0
     lean_left_deg_s: float = 0.0
     sitting_by_hour: dict[int, float] = field(default_factory=dict)
+    # the wearer's check-ins that day (the highest pain 0-10, the highest stress 0 low - 2 high, how many) and the
+    # day's readiness decision (capacity / relief, its reasons): known with or without posture data that day
+    pain_max: float | None = None
+    stress_max: float | None = None
+    checkins: int = 0
+    day_type: str | None = None
+    readiness_reason: str | None = None
 
     @property
     def has_data(self) -> bool:
@@ -131,11 +140,30 @@ class DayMetrics:
         self.lean_left_deg_s += m.get("lean_left_deg_s", 0)
         self.sitting_by_hour[local_hour] = self.sitting_by_hour.get(local_hour, 0.0) + m.get("sitting_s", 0) / 60
 
+    def add_checkin(self, row: CheckInRow) -> None:
+        self.checkins += 1
+        if row.pain is not None:
+            self.pain_max = max(self.pain_max or 0.0, row.pain)
+        if row.stress_level is not None:
+            self.stress_max = max(self.stress_max or 0.0, row.stress_level)
+
     def row(self) -> dict[str, object]:
         """The CSV row (and the dashboard's numbers): rounded for reading, not for computing. A day without data
-        has ``None`` for every figure (an empty CSV cell), not 0."""
+        has ``None`` for every posture figure (an empty CSV cell), not 0; check-ins and readiness stand on their
+        own (a wearer may report pain on a day the sensor stayed home)."""
         figures = self._figures()
-        return figures if self.has_data else {k: (v if k == "date" else None) for k, v in figures.items()}
+        if not self.has_data:
+            figures = {k: (v if k == "date" else None) for k, v in figures.items()}
+        # numbers, as every CSV column (the Weekly review's units): stress 0 low - 2 high, relief 1 / capacity 0
+        figures["pain_max"] = self.pain_max
+        figures["stress_level_max"] = self.stress_max
+        figures["relief_day"] = None if self.day_type is None else int(self.day_type == "relief")
+        return figures
+
+    @property
+    def stress_words(self) -> str | None:
+        """The day's highest stress in words (low, medium, high), None without a stress check-in."""
+        return None if self.stress_max is None else STRESS_LEVELS[round(self.stress_max)]
 
     def _figures(self) -> dict[str, object]:
         return {
@@ -282,8 +310,23 @@ def iso_week(monday: date) -> str:
     return f"{year}-W{number:02d}"
 
 
-def _days(monday: date, zone: ZoneInfo, hours: list[dict[str, float]], bouts: list[BoutRow]) -> list[DayMetrics]:
+def _days(
+    monday: date,
+    zone: ZoneInfo,
+    hours: list[dict[str, float]],
+    bouts: list[BoutRow],
+    checkins: Sequence[CheckInRow] = (),
+    readiness: Sequence[ReadinessRow] = (),
+) -> list[DayMetrics]:
     days = {monday + timedelta(i): DayMetrics(monday + timedelta(i)) for i in range(7)}
+    for checkin in checkins:
+        day = datetime.fromtimestamp(checkin.t_ms / 1000, zone).date()
+        if day in days:
+            days[day].add_checkin(checkin)
+    for decision in readiness:  # one a day; a repeated one (a replay) replaces the earlier
+        day = datetime.fromtimestamp(decision.t_ms / 1000, zone).date()
+        if day in days:
+            days[day].day_type, days[day].readiness_reason = decision.day_type, decision.reason
     for hour in hours:
         local = datetime.fromtimestamp(hour["t_ms"] / 1000, zone)
         if local.date() in days:
@@ -344,7 +387,14 @@ async def weekly_report(
         week=week,
         monday=monday,
         tz=tz,
-        days=_days(monday, zone, hours, this_week),
+        days=_days(
+            monday,
+            zone,
+            hours,
+            this_week,
+            await queries.checkins(wearer, start, end),
+            await queries.readiness(wearer, start, end),
+        ),
         bouts_min=[b.duration_s / 60 for b in this_week],
         responses=await queries.responses(wearer, start, end),
         previous=history[-1],

@@ -50,6 +50,9 @@ from ingest.transitions import TransitionDetector
 from ingest.wire import (
     EARLIEST_MS,
     LATEST_MS,
+    MAX_RR_PER_FRAME,
+    RR_MAX_MS,
+    RR_MIN_MS,
     CollectorStatusV1,
     DeviceStatusV1,
     FeatureBatchV1,
@@ -85,28 +88,59 @@ class CollectorCounters:
     refused_prompts: int = 0  # messages on a prompts topic that are not a prompt for that topic's wearer
     internal_errors: int = 0  # prompts whose showing raised: dead-lettered, the collector carried on
     clock_steps: int = 0  # sample times that went back by more than a late notification can (SecondAggregator)
+    rr_intervals: int = 0  # RR intervals put on frames (Heart Rate Measurement, for HRV)
+    refused_rr: int = 0  # RR intervals outside 250-2500 ms, beyond 8 in a second, or with no frame to carry them
 
 
 @dataclass
 class HeartRateTrack:
     """The latest heart rate of a wearable with the Heart Rate Service, put on the frames of the seconds it covers
-    (a reading older than ``max_age_ms`` is not used)."""
+    (a reading older than ``max_age_ms`` is not used), and its RR intervals, each on exactly one frame: the first
+    frame whose second ends after the notification that carried it was received (``rr_ms``, ingest/wire.py).
+
+    RR intervals arrive in 1/1024 s and go on the wire in whole ms. One outside ``RR_MIN_MS`` .. ``RR_MAX_MS`` is
+    not a heartbeat (a strap losing contact): refused and counted (``refused``), as are those beyond
+    ``MAX_RR_PER_FRAME`` in one second and those still waiting after ``max_age_ms`` with no frame to carry them (the
+    motion stream stopped): bounded memory, and no frame refused for its RR."""
 
     max_age_ms: int = 3000
     t_ms: int | None = None
     bpm: int | None = None
+    pending_rr: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=64))  # (received ms, RR ms)
+    refused: int = 0
+    carried: int = 0
 
-    def add(self, t_ms: int, bpm: int) -> None:
+    def add(self, t_ms: int, bpm: int, rr_s: tuple[float, ...] = ()) -> None:
         if 20 <= bpm <= 300:  # 0 = no reading yet; the wire accepts 20-300
             self.t_ms, self.bpm = t_ms, bpm
+        for rr in rr_s:
+            rr_ms = round(rr * 1000)
+            if not RR_MIN_MS <= rr_ms <= RR_MAX_MS or len(self.pending_rr) == self.pending_rr.maxlen:
+                self.refused += 1
+            else:
+                self.pending_rr.append((t_ms, rr_ms))
 
     def stamp(self, frames: list[FeatureFrameV1]) -> list[FeatureFrameV1]:
-        if self.t_ms is None or self.bpm is None:
-            return frames
-        return [
-            f.model_copy(update={"hr_bpm": float(self.bpm)}) if abs(f.t_ms + 500 - self.t_ms) <= self.max_age_ms else f
-            for f in frames
-        ]
+        out = []
+        for f in frames:
+            update: dict[str, object] = {}
+            if self.t_ms is not None and self.bpm is not None and abs(f.t_ms + 500 - self.t_ms) <= self.max_age_ms:
+                update["hr_bpm"] = float(self.bpm)
+            while self.pending_rr and self.pending_rr[0][0] < f.t_ms - self.max_age_ms:  # no frame came for them
+                self.pending_rr.popleft()
+                self.refused += 1
+            rr: list[int] = []
+            while self.pending_rr and self.pending_rr[0][0] < f.t_ms + 1000:
+                if len(rr) < MAX_RR_PER_FRAME:
+                    rr.append(self.pending_rr.popleft()[1])
+                else:
+                    self.pending_rr.popleft()
+                    self.refused += 1
+            if rr:
+                update["rr_ms"] = rr
+                self.carried += len(rr)
+            out.append(f.model_copy(update=update) if update else f)
+        return out
 
 
 @dataclass
@@ -225,7 +259,10 @@ class Collector:
                     -aggregator.last_step_ms / 1000,
                 )
             refused = batcher.refused
-            self._queue_batches(batcher.add(heart.stamp(frames)))
+            rr_refused, rr_carried = heart.refused, heart.carried
+            stamped = heart.stamp(frames)
+            self._count_rr(cfg, heart, rr_refused, rr_carried)
+            self._queue_batches(batcher.add(stamped))
             if batcher.refused > refused:
                 if refused == 0:  # the first of this connection: said once, counted always
                     _LOGGER.warning(
@@ -245,7 +282,7 @@ class Collector:
             self.counters.notifications += 1
             received_ms = round(self.clock() * 1000)
             try:
-                bpm = heart_rate.decode_measurement(data).bpm
+                measurement = heart_rate.decode_measurement(data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
                 _LOGGER.warning("%s %s: bad heart rate notification (%s)", cfg.wearer, cfg.device, exc)
@@ -253,7 +290,9 @@ class Collector:
             if heart_repeats.is_repeat(bytes(data), received_ms):
                 self.counters.repeated_notifications += 1
                 return
-            heart.add(received_ms, bpm)
+            refused, carried = heart.refused, heart.carried
+            heart.add(received_ms, measurement.bpm, measurement.rr_s)
+            self._count_rr(cfg, heart, refused, carried)
 
         battery: int | None = None
         firmware: str | None = None
@@ -291,13 +330,33 @@ class Collector:
             # whatever ended the session (stop, a lost link, an error), the data so far and the status go out
             self.connected[cfg.device] = False
             self._clients.pop(cfg.device, None)
-            self._queue_batches(batcher.add(heart.stamp(aggregator.flush())) + batcher.flush())
+            rr_refused, rr_carried = heart.refused, heart.carried
+            last = heart.stamp(aggregator.flush())
+            self._count_rr(cfg, heart, rr_refused, rr_carried)
+            self._queue_batches(batcher.add(last) + batcher.flush())
             self._seq[cfg.device] = batcher.seq
             if online:
                 self._status(cfg, "offline", battery, firmware)
         if lost.is_set() and not stop.is_set():
             self.counters.link_losses += 1
             raise BleakError("link lost")
+
+    def _count_rr(self, cfg: WearableConfig, heart: HeartRateTrack, refused: int, carried: int) -> None:
+        """Count the RR intervals ``heart`` carried and refused since it had ``carried`` and ``refused``; the first
+        refusal of a connection is said (a strap losing skin contact sends many)."""
+        self.counters.rr_intervals += heart.carried - carried
+        if heart.refused > refused:
+            if refused == 0:
+                _LOGGER.warning(
+                    "%s %s: RR intervals refused (outside %d-%d ms, more than %d in a second, or no frame to carry "
+                    "them); check the strap's skin contact",
+                    cfg.wearer,
+                    cfg.device,
+                    RR_MIN_MS,
+                    RR_MAX_MS,
+                    MAX_RR_PER_FRAME,
+                )
+            self.counters.refused_rr += heart.refused - refused
 
     async def _read(
         self, cfg: WearableConfig, client: BleakClient, what: str, uuid: str, decode: Callable[[bytes], _T]

@@ -14,12 +14,14 @@ from ingest.store.queries import (
     MEASUREMENTS,
     PROMPT_EVENT_KINDS,
     BoutRow,
+    CheckInRow,
     DeviceRow,
     MinuteRow,
     OutcomeRow,
     PostureBoutRow,
     PromptEventRow,
     PromptRow,
+    ReadinessRow,
     ResponseRow,
     device_rows,
     round_value,
@@ -187,6 +189,33 @@ class EmbeddedQueries:
         )
         return with_total([ResponseRow(str(e), int(n), *(int(v or 0) for v in rest)) for e, n, *rest in rows])
 
+    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        rows = await self._fetch(
+            "SELECT t_ms, json_extract(fields, '$.pain'), json_extract(fields, '$.stress_level') FROM points "
+            "WHERE measurement = 'checkins' AND json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? "
+            "ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        return [CheckInRow(int(t), _float(p), _float(s)) for t, p, s in rows]
+
+    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        rows = await self._fetch(
+            "SELECT t_ms, json_extract(tags, '$.day_type'), fields FROM points WHERE measurement = 'readiness' "
+            "AND json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        out = []
+        for t, day_type, raw in rows:
+            fields = json.loads(raw)
+            reason = fields.pop("reason", None)
+            figures = {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}
+            out.append(ReadinessRow(int(t), str(day_type), reason, figures))
+        return out
+
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for measurement in MEASUREMENTS:
@@ -206,3 +235,7 @@ class EmbeddedQueries:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]

@@ -12,12 +12,14 @@ from ingest.store.queries import (
     PROMPT_EVENT_KINDS,
     SUMS,
     BoutRow,
+    CheckInRow,
     DeviceRow,
     MinuteRow,
     OutcomeRow,
     PostureBoutRow,
     PromptEventRow,
     PromptRow,
+    ReadinessRow,
     ResponseRow,
     device_rows,
     round_value,
@@ -178,6 +180,32 @@ class InfluxQLQueries:
             [ResponseRow(str(r["exercise"]), int(r["count"]), *(int(r[k] or 0) for k in SUMS)) for r in rows]
         )
 
+    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        rows = await self._select(
+            f"SELECT pain, stress_level FROM checkins WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        return [CheckInRow(int(r["time"]), _float(r.get("pain")), _float(r.get("stress_level"))) for r in rows]
+
+    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        rows = await self._select(
+            f"SELECT * FROM readiness WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        return [
+            ReadinessRow(
+                int(r["time"]),
+                str(r["day_type"]),
+                None if r.get("reason") is None else str(r["reason"]),
+                {
+                    k: float(v)
+                    for k, v in r.items()
+                    if k not in ("time", "wearer", "day_type", "reason") and isinstance(v, int | float)
+                },
+            )
+            for r in rows
+        ]
+
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for measurement in MEASUREMENTS:
@@ -196,3 +224,7 @@ class InfluxQLQueries:
                 exc.status,
                 exc.body,
             ) from exc
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]

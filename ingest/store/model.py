@@ -9,6 +9,10 @@ Measurements (tags in brackets), all timestamps in event time, milliseconds:
 - ``summary_1h`` [wearer]: an hour's posture seconds, bouts by band and trunk exposure (docs/metrics.md)
 - ``prompts`` [wearer, trigger]: id, exercise, title, text, expires_ms, bout_start_ms
 - ``device_status`` [wearer, device]: state, placement, battery_pct, rssi_dbm, firmware
+- ``checkins`` [wearer]: pain (0-10), stress_level (0 low, 1 medium, 2 high) - one point per check-in, at its time
+- ``readiness`` [wearer, day_type]: relief (1/0), rmssd_ms, ln_rmssd, baseline_ln_rmssd, normal_low, normal_high,
+  rr_artefacts, lying_h, pain, stress_level, reason - one point per wearer and local day, at the decision's time
+  (the night's HRV reading is stored here, not the raw RR intervals: docs/data-model.md)
 
 Tags hold only bounded values (ids, enumerations): series cardinality grows with wearers x devices, never
 with time. Prompt ids and texts are fields. See docs/data-model.md.
@@ -86,7 +90,16 @@ def event_points(event: EventV1) -> list[Point]:
             **metrics,
         }
         return [Point.make("prompt_outcomes", tags, fields, round(event.t.timestamp() * 1000))]
+    points = []
+    if event.kind == "checkin" and event.metrics:
+        points.append(Point.make("checkins", {"wearer": event.wearer}, dict(event.metrics), _ms(event.t) or 0))
+    if event.kind == "readiness" and event.metrics:
+        relief = event.metrics.get("relief") == 1
+        tags = {"wearer": event.wearer, "day_type": "relief" if relief else "capacity"}
+        figures: dict[str, float | str | None] = {**event.metrics, "reason": event.reason}
+        points.append(Point.make("readiness", tags, figures, _ms(event.t) or 0))
     return [
+        *points,
         Point.make(
             "events",
             {"wearer": event.wearer, "kind": event.kind},
@@ -100,7 +113,7 @@ def event_points(event: EventV1) -> list[Point]:
                 "reason": event.reason,
             },
             round(event.t.timestamp() * 1000),
-        )
+        ),
     ]
 
 

@@ -21,6 +21,8 @@ MEASUREMENTS = (
     "prompt_outcomes",
     "device_status",
     "summary_1h",
+    "checkins",
+    "readiness",
 )
 
 
@@ -141,6 +143,26 @@ class MinuteRow:
     steps: int
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInRow:
+    """A check-in (``checkins``): pain 0-10 and stress level 0 low / 1 medium / 2 high, either may be absent."""
+
+    t_ms: int
+    pain: float | None
+    stress_level: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessRow:
+    """A day's readiness decision (``readiness``, at the time it was made): the day type, the reasons in words and
+    the figures (rmssd_ms, ln_rmssd, lying_h, pain, ...; docs/metrics.md, "Readiness")."""
+
+    t_ms: int
+    day_type: str
+    reason: str | None
+    figures: dict[str, float]
+
+
 class UnknownWearer(IngestError):
     """A wearer id nothing is stored for; the message names the wearers that have data (or says there are none)."""
 
@@ -187,6 +209,14 @@ class Queries(Protocol):
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
         """Prompt responses per exercise, then ``"*"`` for all, from ``prompt_outcomes``."""
+        ...
+
+    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        """The wearer's check-ins in ``[start_ms, end_ms)``, in time order."""
+        ...
+
+    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        """The readiness decisions made in ``[start_ms, end_ms)``, in time order."""
         ...
 
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:

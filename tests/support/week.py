@@ -26,7 +26,7 @@ from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from ingest.store.model import points_for
 from ingest.store.points import Point
 from ingest.store.rollup import MinuteRollup
-from ingest.wire import DeviceStatusV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
+from ingest.wire import CommandV1, DeviceStatusV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1, StressLevel
 
 TZ_NAME = "Europe/Berlin"
 TZ = ZoneInfo(TZ_NAME)
@@ -181,7 +181,44 @@ def seed() -> Seed:
         for output in engine.close(wearer):
             _keep(out, output)
     out.points += bridge_stats_points()
+    out.points += checkin_points() + readiness_points()
     return out
+
+
+# ann's check-ins (local day, hour, pain, stress) and readiness decisions (local day, relief, lying hours, reason):
+# what the Weekly review's check-in and readiness panels and the report must show per day
+CHECKINS: list[tuple[date, int, int | None, StressLevel | None]] = [
+    (MONDAY, 12, 3, "low"),
+    (MONDAY + timedelta(1), 18, 6, "high"),
+    (MONDAY + timedelta(1), 19, 4, None),
+    (MONDAY + timedelta(3), 9, None, "medium"),
+]
+READINESS: list[tuple[date, bool, float, str]] = [
+    (MONDAY + timedelta(2), True, 5.2, "relief day: 5.2 h lying last night, pain 6/10"),
+    (MONDAY + timedelta(3), False, 7.5, "capacity day: 7.5 h lying last night, pain 4/10"),
+]
+
+
+def checkin_points() -> list[Point]:
+    """The check-ins as the alert service stores them: its engine's events for the ``checkin`` commands (an engine of
+    their own, so the week's prompts stay those of the script)."""
+    engine = AlertEngine(EngineConfig(), load_catalog(), PolicyBook(POLICY))
+    points: list[Point] = []
+    for day, hour, pain, stress in CHECKINS:
+        at = datetime.combine(day, time(hour), TZ)
+        _, events = engine.command(CommandV1(kind="checkin", wearer="ann", at=at, pain=pain, stress=stress))
+        points += [p for e in events for p in points_for(e, 0)]
+    return points
+
+
+def readiness_points() -> list[Point]:
+    """The readiness decisions as the engine publishes them (alerts/readiness.py), at 08:00 local."""
+    points: list[Point] = []
+    for day, relief, lying_h, reason in READINESS:
+        at = datetime.combine(day, time(8), TZ)
+        metrics = {"relief": 1.0 if relief else 0.0, "lying_h": lying_h}
+        points += points_for(EventV1(kind="readiness", wearer="ann", t=at, reason=reason, metrics=metrics), 0)
+    return points
 
 
 def _keep(out: Seed, output: object) -> None:

@@ -96,6 +96,17 @@ class PromptPolicy(BaseModel):
     min_spacing_min: float = Field(default=5.0, ge=0, le=240, description="between any two prompts")
     no_repeat_last: int = Field(default=2, ge=0, le=20, description="an exercise is not repeated within this many")
     week_plan: dict[Weekday, DayType] = Field(default_factory=lambda: dict(DEFAULT_WEEK_PLAN))
+    readiness: bool = Field(
+        default=True, description="decide each day's type from last night and check-ins (alerts/readiness.py)"
+    )
+    readiness_time: str = Field(
+        default="08:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="local time of the day's readiness decision; before it, the week plan",
+    )
+    relief_max_per_day: int = Field(
+        default=8, ge=0, le=500, description="the day's prompt cap on a relief day decided by readiness"
+    )
     prompt_ttl_min: float = Field(default=15.0, gt=0, le=24 * 60)
     after_meeting_min: float | None = Field(
         default=30.0,
@@ -136,6 +147,12 @@ class PromptPolicy(BaseModel):
     def quiet_windows(self) -> dict[int, list[Window]]:
         windows = [parse_window(w) for w in self.quiet_hours]
         return dict.fromkeys(range(7), windows)
+
+    @cached_property
+    def readiness_minute(self) -> int:
+        """``readiness_time`` as minutes of the local day."""
+        hours, minutes = self.readiness_time.split(":")
+        return int(hours) * 60 + int(minutes)
 
     def threshold_ms(self, trigger: str) -> int | None:
         minutes = {

@@ -63,6 +63,8 @@ class PolarEmulator:
     cp_writes: list[bytes] = field(default_factory=list)
     frames_sent: int = 0
     heart_rate_bpm: int = 72
+    # the RR intervals (s) sent, one per Heart Rate Measurement, in turn; empty: 60 / heart_rate_bpm each time
+    rr_intervals_s: tuple[float, ...] = ()
     duplicate_after_s: float | None = None
     # what the sensor says about itself, as bytes (a test may pad them with NUL or break their UTF-8)
     firmware: bytes | None = None  # default: the model's
@@ -168,7 +170,9 @@ class PolarEmulator:
         batch: list[tuple[float, float, float]] = []
         for i, sample in enumerate(samples_g):
             if i % self.rate_hz == 0:  # the standard Heart Rate Service, once a second, with the RR interval
-                beat = heart_rate.encode_measurement(self.heart_rate_bpm, (60 / self.heart_rate_bpm,))
+                cycle = self.rr_intervals_s or (60 / self.heart_rate_bpm,)
+                rr = cycle[(i // self.rate_hz) % len(cycle)]
+                beat = heart_rate.encode_measurement(self.heart_rate_bpm, (rr,))
                 await self.notifier.notify(self.hr, beat, i / self.rate_hz, pace)
             batch.append(sample)
             if len(batch) == self.per_frame:

@@ -144,6 +144,33 @@ def test_weekly_worn_time(db: Callable[..., Rows]) -> None:
         assert rows[day]["worn_h"] == pytest.approx(e.worn_h, abs=0.001), day
 
 
+def test_weekly_pain_and_stress_check_ins(db: Callable[..., Rows]) -> None:
+    """Issue 17, item 3: the highest pain and stress reported each day, on the days with a check-in."""
+    panel = REVIEW["Pain (0-10) and stress (0 low - 2 high) check-ins, highest per day"]
+    rows = by_day(db(one(panel), *WEEK_RANGE, ANN))
+    levels = {"low": 0, "medium": 1, "high": 2}
+    expected: dict[Any, tuple[float | None, float | None]] = {}
+    for day, _, pain, stress in week.CHECKINS:
+        old_pain, old_stress = expected.get(day, (None, None))
+        if pain is not None:
+            old_pain = max(old_pain or 0, pain)
+        if stress is not None:
+            old_stress = max(old_stress or 0, levels[stress])
+        expected[day] = (old_pain, old_stress)
+    assert {day: (r["pain_max"], r["stress_max"]) for day, r in rows.items()} == expected
+    assert expected[week.MONDAY + timedelta(1)] == (6, 2)  # the oracle is not empty
+    assert db(one(panel), *WEEK_RANGE, {**ANN, "wearer": "bob"}) == []
+
+
+def test_weekly_readiness_per_day(db: Callable[..., Rows]) -> None:
+    rows = db(one(REVIEW["Readiness per day (capacity / relief, and why)"]), *WEEK_RANGE, ANN)
+    got = [
+        (datetime.fromtimestamp(r["time"] / 1000, week.TZ).date(), r["relief"] == 1, r["lying_h"], r["reason"])
+        for r in rows
+    ]
+    assert got == week.READINESS
+
+
 def test_patient_selector_lists_only_the_roster(db: Callable[..., Rows]) -> None:
     variables = {v["name"]: v for v in load("kinetic-weekly-review")["templating"]["list"]}
     query = variables["wearer"]["query"]
@@ -278,5 +305,5 @@ def test_every_panel_is_checked_here() -> None:
     titles = [t for queries in (REVIEW, MY_DAY, OPS) for t in queries]
     unchecked = [t for t in titles if f'"{t}"' not in source and t != RESPONSE]
     assert not unchecked
-    assert len(titles) == len(set(titles)) == 9 + 7 + 7
+    assert len(titles) == len(set(titles)) == 11 + 7 + 7
     assert datetime(2026, 11, 16, tzinfo=UTC).isocalendar()[:2] == (2026, 47)

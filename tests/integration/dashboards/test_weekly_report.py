@@ -66,7 +66,10 @@ def test_report_numbers_are_the_scripts(reports: dict[str, Path]) -> None:
     rows = read_csv(reports["embedded"] / "kinetic-ann-2026-W47.csv")
     assert len(rows) == 7 and set(rows["2026-11-22"].values()) == {"2026-11-22", ""}  # Sunday: no data, not 0
     for day, e in week.week_days("ann").items():
-        r = {k: float(v) for k, v in rows[day.isoformat()].items() if k != "date"}
+        # every posture figure of a day with data is a number; check-ins and readiness may be absent (empty) on a day
+        # with data, and are checked in test_report_and_weekly_review_agree_on_check_ins_and_readiness
+        checkin_columns = ("pain_max", "stress_level_max", "relief_day")
+        r = {k: float(v) for k, v in rows[day.isoformat()].items() if k != "date" and k not in checkin_columns}
         assert r["sitting_min"] == pytest.approx(e.sitting_min, abs=0.05)
         assert r["standing_min"] == pytest.approx(e.standing_min, abs=0.05)
         assert r["stepping_min"] == pytest.approx(e.stepping_min, abs=0.05)
@@ -283,3 +286,25 @@ def test_report_flags_fail_in_one_line(seeded_week: SeededWeek, tmp_path: Path) 
     assert pdf.returncode == 2 and pdf.stderr.strip().count("\n") == 0, pdf.stderr
     assert "--pdf" in pdf.stderr and str(missing) in pdf.stderr
     assert (tmp_path / "kinetic-ann-2026-W47.html").exists()  # the HTML was written before the PDF was tried
+
+
+def test_report_and_weekly_review_agree_on_check_ins_and_readiness(
+    seeded_week: SeededWeek, reports: dict[str, Path]
+) -> None:
+    """Issue 17, item 3: the report's highest pain and stress per day are the Weekly review's, and its readiness
+    per day the decisions the seeded week holds (tests/support/week.py CHECKINS, READINESS)."""
+    rows = read_csv(reports["influx_v1"] / "kinetic-ann-2026-W47.csv")
+    (query,) = panel_queries("kinetic-weekly-review")[
+        "Pain (0-10) and stress (0 low - 2 high) check-ins, highest per day"
+    ]
+    start, end = week.week_range_ms()
+    variables = {"wearer": "ann", "tz": week.TZ_NAME, "patients": ".*"}
+    panel = run_query(seeded_week.influxd.url, seeded_week.database, query, start, end - 1, variables)
+    days = {week.datetime.fromtimestamp(r["time"] / 1000, week.TZ).date().isoformat(): r for r in panel}
+    assert len(days) == len({d for d, *_ in week.CHECKINS}) == 3
+    for day, row in rows.items():
+        got = (row["pain_max"] or None, row["stress_level_max"] or None)
+        want = days.get(day, {})
+        assert got == tuple(None if want.get(k) is None else str(float(want[k])) for k in ("pain_max", "stress_max"))
+    relief = {d.isoformat(): str(int(r)) for d, r, *_ in week.READINESS}
+    assert {day: row["relief_day"] for day, row in rows.items() if row["relief_day"]} == relief

@@ -184,3 +184,56 @@ def test_bouts_outcomes_and_devices_agree_between_influxdb_and_the_embedded_stor
         embedded.close()
 
     asyncio.run(run())
+
+
+def test_check_ins_and_readiness_agree_between_influxdb_and_the_embedded_store(
+    influxd: Server, unique: str, tmp_path: Path
+) -> None:
+    """The events the alert service publishes for a check-in and a readiness decision, stored by the bridge's model
+    in both stores, read back the same (the weekly report and the Weekly review use them); export holds them."""
+    from datetime import UTC, datetime
+
+    from ingest.store.queries import CheckInRow
+    from ingest.wire import EventV1
+
+    t0 = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    events = [
+        EventV1(
+            kind="checkin", wearer="w1", t=t0, reason="pain 6/10, stress high", metrics={"pain": 6, "stress_level": 2}
+        ),
+        EventV1(kind="checkin", wearer="w1", t=t0.replace(hour=19), reason="pain 3/10", metrics={"pain": 3}),
+        EventV1(
+            kind="readiness",
+            wearer="w1",
+            t=t0.replace(hour=8, minute=0),
+            reason="relief day: 5.2 h lying last night, pain 6/10",
+            metrics={"relief": 1, "lying_h": 5.2, "pain": 6, "rmssd_ms": 38.5, "ln_rmssd": 3.651},
+        ),
+    ]
+    points = [p for e in events for p in points_for(e, 0)]
+
+    async def run() -> None:
+        influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
+        await influx.prepare()
+        await influx.write(points)
+        embedded_sink = EmbeddedSink(tmp_path / "c.sqlite")
+        await embedded_sink.write(points)
+        await embedded_sink.aclose()
+        queries = (InfluxQLQueries(influx), EmbeddedQueries(tmp_path / "c.sqlite"))
+        start = round(t0.timestamp() * 1000) - 86_400_000
+        end = start + 2 * 86_400_000
+        t_ms = round(t0.timestamp() * 1000)
+        for q in queries:
+            assert await q.checkins("w1", start, end) == [
+                CheckInRow(t_ms, 6.0, 2.0),
+                CheckInRow(t_ms + 12 * 3_600_000, 3.0, None),
+            ]
+            (decision,) = await q.readiness("w1", start, end)
+            assert (decision.day_type, decision.reason) == ("relief", "relief day: 5.2 h lying last night, pain 6/10")
+            assert decision.figures == {"relief": 1.0, "lying_h": 5.2, "pain": 6.0, "rmssd_ms": 38.5, "ln_rmssd": 3.651}
+            exported = await q.export("w1")
+            assert len(exported["checkins"]) == 2 and len(exported["readiness"]) == 1
+            assert await q.checkins("w2", start, end) == [] and await q.readiness("w2", start, end) == []
+        await influx.aclose()
+
+    asyncio.run(run())

@@ -12,7 +12,7 @@ import pytest
 
 from dashboards.report import render
 from dashboards.report.weekly import BadWeek, parse_week, weekly_report
-from ingest.store.queries import BoutRow, MinuteRow, PromptRow, ResponseRow
+from ingest.store.queries import BoutRow, CheckInRow, MinuteRow, PromptRow, ReadinessRow, ResponseRow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -49,6 +49,12 @@ class Store:
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
         times = [ms(2026, 11, 17, 10, m) for m in (0, 1, 2, 10, 11)]  # minutes 3-9 missing: a 7-minute gap
         return [MinuteRow(t, 60, 20.0, 0.0, 5.0, 0) for t in times]
+
+    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        return []
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
         return []
@@ -93,6 +99,12 @@ class LocalHours:
         return []
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
+        return []
+
+    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
         return []
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
@@ -153,6 +165,12 @@ class Weeks:
         return [BoutRow(ms(2026, 11, 16, 9), ms(2026, 11, 16, 9, 45), 45 * 60.0)]
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
+        return []
+
+    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
         return []
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
