@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.engine import policy_book
 from dashboards.settings import DashboardsConfig
 from ingest.audit import record_read
+from ingest.clinics import Clinic
+from ingest.consent import ConsentLedger
 from ingest.errors import ConfigError
 from ingest.store.export import check_output_folder, describe_store, open_queries
 from ingest.store.queries import unknown_wearer
@@ -61,6 +65,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "KINETIC_INFLUX__PASSWORD (1.x).",
     )
     push.add_argument("--clinics", type=Path, help="clinics file (overrides KINETIC_GRAFANA__CLINICS_FILE)")
+    push.add_argument(
+        "--all-patients",
+        action="store_true",
+        help="offer each clinic all its patients; by default only those who grant it their posture data now "
+        "(kinetic consent, KINETIC_STORE__CONSENT_PATH)",
+    )
 
 
 def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
@@ -134,9 +144,11 @@ def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
 
     if args.dashboards_command == "check":
         return build.main(["--check"])
-    from dashboards.grafana.push import datasource_model, load_clinics, push  # noqa: PLC0415
+    from dashboards.grafana.push import clinic_datasource_model, datasource_model, load_clinics, push  # noqa: PLC0415
+    from ingest.store.access import clinic_user_name  # noqa: PLC0415
+    from ingest.wall import database_name  # noqa: PLC0415
 
-    clinics_path = args.clinics or settings.grafana.clinics_file
+    clinics_path = args.clinics or settings.grafana.clinics_file or settings.store.clinics_file
     if clinics_path is None:
         raise ConfigError("setting KINETIC_GRAFANA__CLINICS_FILE (or --clinics) is needed: which clinics to create")
     if settings.grafana.token is None:
@@ -150,11 +162,46 @@ def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         influx.username,
         influx.password.get_secret_value() if influx.password else None,
     )
+    own: dict[str, dict[str, Any]] | None = None
+    if settings.store.clinic_wall:  # each clinic's folder reads through its own data source and read-only user
+        own = {}
+        for clinic in clinics.clinics:
+            secret = settings.grafana.clinic_secrets / f"influxdb_clinic_{clinic.uid}_password"
+            if not secret.is_file():
+                raise ConfigError(
+                    f"setting KINETIC_GRAFANA__CLINIC_SECRETS: {secret} is missing (kinetic store provision writes it)"
+                )
+            own[clinic.uid] = clinic_datasource_model(
+                settings.grafana.datasource_url,
+                clinic,
+                database_name(influx.database, clinic.uid),
+                clinic_user_name(clinic.uid),
+                secret.read_text().strip(),
+            )
+    consent = None if args.all_patients else ConsentLedger(settings.store.consent_path).book()
+
+    def consenting(clinic: Clinic) -> list[str]:
+        assert consent is not None
+        now_ms = round(time.time() * 1000)
+        return [w for w in clinic.patients if "posture" in consent.clinics_now(w, now_ms).get(clinic.uid, set())]
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr)
 
-    push(settings.grafana.url, settings.grafana.token.get_secret_value(), clinics, datasource, progress)
+    rosters = push(
+        settings.grafana.url,
+        settings.grafana.token.get_secret_value(),
+        clinics,
+        datasource,
+        progress,
+        own,
+        consenting if consent is not None else None,
+    )
+    for uid, wearers in rosters.items():  # the audit trail: to whom each wearer's data was offered
+        for wearer in wearers:
+            record_read(
+                settings.audit, "dashboards push", wearer, f"offered to clinic {uid} (Grafana folder kinetic-{uid})"
+            )
     print(f"pushed {len(clinics.clinics)} clinics to {settings.grafana.url}", file=sys.stderr)
     return 0
 

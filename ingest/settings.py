@@ -88,6 +88,18 @@ class StoreSettings(_Section):
         default_factory=lambda: user_data_dir() / "kinetic.sqlite",
         description="the embedded store's SQLite file (default: in the user's data directory)",
     )
+    clinic_wall: bool = Field(
+        default=False,
+        description="InfluxDB 1.x: each clinic's patients in their own database, by the clinics file and the "
+        "wearers' consent (ingest/wall.py); needs clinics_file and `kinetic store provision`",
+    )
+    clinics_file: Path | None = Field(
+        default=None, description="clinics, their clinicians and patients (YAML; the wall's roster)"
+    )
+    consent_path: Path = Field(
+        default_factory=lambda: user_data_dir() / "consent.jsonl",
+        description="the wearers' consent records (`kinetic consent`; JSON lines, mode 600, append-only)",
+    )
 
 
 class BridgeSettings(_Section):
