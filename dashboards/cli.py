@@ -66,10 +66,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     push.add_argument("--clinics", type=Path, help="clinics file (overrides KINETIC_GRAFANA__CLINICS_FILE)")
     push.add_argument(
-        "--all-patients",
+        "--consenting-only",
         action="store_true",
-        help="offer each clinic all its patients; by default only those who grant it their posture data now "
-        "(kinetic consent, KINETIC_STORE__CONSENT_PATH)",
+        help="offer each clinic only the patients who grant it their posture data now (kinetic consent, "
+        "KINETIC_STORE__CONSENT_PATH); always so with the wall between clinics (KINETIC_STORE__CLINIC_WALL)",
     )
 
 
@@ -178,7 +178,8 @@ def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
                 clinic_user_name(clinic.uid),
                 secret.read_text().strip(),
             )
-    consent = None if args.all_patients else ConsentLedger(settings.store.consent_path).book()
+    follow = settings.store.clinic_wall or args.consenting_only  # the wall's gate is consent: its rosters follow it
+    consent = ConsentLedger(settings.store.consent_path).book() if follow else None
 
     def consenting(clinic: Clinic) -> list[str]:
         assert consent is not None
