@@ -18,6 +18,7 @@ from ingest.audit import record_read
 from ingest.clinics import Clinic
 from ingest.consent import ConsentLedger
 from ingest.errors import ConfigError
+from ingest.settings import InfluxSettings
 from ingest.store.export import check_output_folder, describe_store, open_queries
 from ingest.store.queries import unknown_wearer
 from ingest.wire import check_id
@@ -42,6 +43,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "names none, as the prompts and hourly summaries then also run on UTC)",
     )
     weekly.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="page size to print on (portrait)")
+    weekly.add_argument(
+        "--clinic",
+        help="run for this clinic (a uid of the clinics file): refused unless the wearer is its patient and grants it "
+        "their posture data now (kinetic consent); with the wall, read from the clinic's database",
+    )
     weekly.add_argument(
         "--sitting-goal-h",
         type=float,
@@ -108,12 +114,18 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         ),
     )
 
+    influx = settings.influx
+    for_clinic = ""
+    if args.clinic:
+        influx = _for_clinic(settings, wearer, check_id(args.clinic))
+        for_clinic = f" for clinic {args.clinic}"
+
     async def job() -> int:
-        queries, close = open_queries(settings.store, settings.influx)
+        queries, close = open_queries(settings.store, influx)
         try:
             known = await queries.wearers()
             if wearer not in known:
-                raise unknown_wearer(wearer, known, describe_store(settings.store, settings.influx))
+                raise unknown_wearer(wearer, known, describe_store(settings.store, influx))
             report = await weekly_report(queries, wearer, args.week, tz, tz_source=tz_source, goals=goals)
         except BadWeek as exc:
             raise ConfigError(str(exc)) from None
@@ -123,7 +135,7 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             html_path, csv_path = render.write(report, args.out, paper=args.paper)
         except OSError as exc:  # the folder was fine a moment ago: a full disk, a file made read-only
             raise ConfigError(f"--out {args.out}: cannot write the report ({exc})") from None
-        record_read(settings.audit, "report weekly", wearer, f"{args.week}: {html_path}")
+        record_read(settings.audit, "report weekly", wearer, f"{args.week}{for_clinic}: {html_path}")
         pdf_path = await asyncio.to_thread(print_pdf, html_path) if args.pdf else None
         days = len(report.days_with_data)
         plural = "day" if days == 1 else "days"
@@ -137,6 +149,28 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         return 0
 
     return asyncio.run(job())
+
+
+def _for_clinic(settings: DashboardsConfig, wearer: str, clinic: str) -> InfluxSettings:
+    """The store settings a report for ``clinic`` reads with (the clinic's database under the wall). Raises
+    ConfigError when the wearer is not the clinic's patient or does not grant it their posture data now."""
+    from ingest.clinics import load_clinics  # noqa: PLC0415
+    from ingest.wall import database_name  # noqa: PLC0415
+
+    path = settings.store.clinics_file or settings.grafana.clinics_file
+    if path is None:
+        raise ConfigError("--clinic needs the clinics file: set KINETIC_STORE__CLINICS_FILE")
+    if wearer not in load_clinics(path).clinic(clinic).patients:
+        raise ConfigError(f"{wearer} is not a patient of clinic {clinic} (clinics file {path})")
+    now = ConsentLedger(settings.store.consent_path).book().clinics_now(wearer, round(time.time() * 1000))
+    if "posture" not in now.get(clinic, set()):
+        raise ConfigError(
+            f"{wearer} does not share their posture data with clinic {clinic} now: no report for the clinic "
+            f"(kinetic consent show {wearer})"
+        )
+    if not settings.store.clinic_wall:
+        return settings.influx
+    return settings.influx.model_copy(update={"database": database_name(settings.influx.database, clinic)})
 
 
 def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:

@@ -73,11 +73,10 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
         "KINETIC_STORE__CLINICS_FILE": str(clinics),
     }
 
-    def kinetic(*args: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
+    def kinetic(*args: str, user: str = "admin", status: int = 0) -> subprocess.CompletedProcess[str]:
+        name = f"kinetic_{user.replace('-', '_')}"  # clinic-b's reader: kinetic_clinic_clinic_b
         login = (
-            {}
-            if user == "admin"
-            else {"KINETIC_INFLUX__USERNAME": f"kinetic_{user}", "KINETIC_INFLUX__PASSWORD": password(user)}
+            {} if user == "admin" else {"KINETIC_INFLUX__USERNAME": name, "KINETIC_INFLUX__PASSWORD": password(user)}
         )
         done = subprocess.run(
             [sys.executable, "-m", "kinetic", *args],
@@ -87,7 +86,7 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
             timeout=120,
             check=False,
         )
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == status, done.stderr
         return done
 
     def password(role: str) -> str:
@@ -182,3 +181,13 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
     assert count(operator, "bob", private) == 300
     shown = kinetic("consent", "show", "bob").stdout
     assert '"now": {}' in shown and '"withdraw"' in shown
+
+    # a report run for a clinic: refused for a patient who does not consent; read with the clinic's own credential
+    refused = kinetic("report", "weekly", "--wearer", "carl", "--week", "2026-W48", "--clinic", "clinic-a", status=2)
+    assert "carl does not share their posture data with clinic clinic-a" in refused.stderr
+    out = tmp_path / "reports"
+    out.mkdir()
+    args = ("report", "weekly", "--wearer", "ann", "--week", "2026-W48", "--clinic", "clinic-b", "--out", str(out))
+    report = kinetic(*args, user="clinic_clinic-b")  # finds ann in clinic B's database (else: unknown wearer)
+    assert "weekly report for ann, 2026-W48" in report.stderr, report.stderr
+    assert kinetic(*args, user="clinic_clinic-a", status=2).stderr.count("HTTP 403") == 1  # A may not read B's
