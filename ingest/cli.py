@@ -97,7 +97,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "app) and kinetic_operator (ALL: data export/delete), with the passwords deploy/make_secrets.py wrote "
         "(docs/deployment.md); with KINETIC_STORE__CLINIC_WALL also each clinic's database and read-only user "
         "kinetic_clinic_<uid> (its password made in --secrets when missing). Run again to change passwords: it is "
-        "idempotent.",
+        "idempotent. With KINETIC_INFLUX__TOKEN (InfluxDB 2.x's all-access token): buckets, their InfluxQL mappings "
+        "and one scoped token per service in --secrets (influxdb_<role>_token; ingest/store/access_v2.py).",
     )
     store_sub = store.add_subparsers(dest="store_command", required=True)
     provision = store_sub.add_parser("provision", help="database, retention policy and service users, with grants")
@@ -119,11 +120,20 @@ def _cmd_store(args: argparse.Namespace, settings: IngestConfig) -> int:
         users_from_secrets,
     )
 
-    if settings.store.kind != "influx_v1":
-        print("kinetic: error: store provision is for InfluxDB 1.x (KINETIC_STORE__KIND=influx_v1)", file=sys.stderr)
+    if settings.store.kind == "embedded":
+        print(
+            "kinetic: error: store provision is for InfluxDB (KINETIC_STORE__KIND=influx_v1 or influx_v2)",
+            file=sys.stderr,
+        )
         return 2
-    users = users_from_secrets(args.secrets)
     wall = make_wall(settings.store, settings.influx)
+    if settings.influx.token is not None:  # 2.x: buckets, mappings and scoped tokens, made with the all-access token
+        from ingest.store.access_v2 import provision_v2  # noqa: PLC0415
+
+        for line in asyncio.run(provision_v2(settings.influx, args.secrets, wall)):
+            print(f"provisioned {line}", file=sys.stderr)
+        return 0
+    users = users_from_secrets(args.secrets)
     clinics = tuple(clinic_users_from_secrets(args.secrets, list(wall.clinic_databases()))) if wall else ()
     for line in asyncio.run(provision_v1(settings.influx, users, wall, clinics)):
         print(f"provisioned {line}", file=sys.stderr)

@@ -17,8 +17,8 @@ def make_wall(store: StoreSettings, influx: InfluxSettings) -> Wall | None:
 
     if store.kind != "influx_v1":
         raise ConfigError(
-            "setting KINETIC_STORE__CLINIC_WALL is for InfluxDB 1.x (KINETIC_STORE__KIND=influx_v1): the embedded "
-            "store is one person's machine, and 2.x/3.x buckets per clinic are not built yet (docs/privacy.md)"
+            "setting KINETIC_STORE__CLINIC_WALL needs KINETIC_STORE__KIND=influx_v1 (InfluxDB 1.x, or 2.x through its "
+            "v1-compatible API with a token): the embedded store is one person's machine (docs/privacy.md)"
         )
     if store.clinics_file is None:
         raise ConfigError("setting KINETIC_STORE__CLINIC_WALL needs KINETIC_STORE__CLINICS_FILE: the clinics' rosters")
