@@ -71,6 +71,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     delete.add_argument("--yes", action="store_true", help="really delete (without it, only says what would go)")
     delete.add_argument("--no-broker", action="store_true", help=NO_BROKER)
 
+    audit = data_sub.add_parser(
+        "audit",
+        help="who read a wearer's data, when, through which command (the audit trail; JSON lines, oldest first)",
+        description="Reads the audit trail (KINETIC_AUDIT__PATH) only: the entries of one wearer, kept for "
+        "KINETIC_AUDIT__RETENTION_DAYS. The same entries are part of `kinetic data export`.",
+    )
+    audit.add_argument("wearer", help="wearer id")
     move = data_sub.add_parser(
         "move",
         help="with the wall between clinics: move a wearer's stored data to where the roster and consent say",
@@ -154,6 +161,18 @@ def _json_or_text(payload: str) -> Any:
 def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.data_command == "prune":
         return _prune(args.raw_days, settings)
+    if args.data_command == "audit":
+        trail = wearer_entries(settings.audit)
+        try:
+            entries = trail.for_wearer(check_id(args.wearer)) if trail is not None else []
+        finally:
+            if trail is not None:
+                trail.close()
+        for entry in entries:
+            at = datetime.fromtimestamp(entry["time"] / 1000, UTC).isoformat(timespec="milliseconds")
+            print(json.dumps({"at": at, **entry}, sort_keys=True))
+        print(f"{len(entries)} audit entries for {args.wearer} in {settings.audit.path}", file=sys.stderr)
+        return 0
     if args.data_command == "move":
         return move(settings, check_id(args.wearer), check_id(args.to))
     wearer = check_id(args.wearer)
