@@ -435,7 +435,8 @@ def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
         async with contextlib.AsyncExitStack() as stack:
             if phone.http_port:
                 port = await stack.enter_async_context(service.http_server())
-                _LOGGER.info("phone: push endpoint on http://%s:%d/sensorlogger/<wearer>", phone.http_host, port)
+                scheme = "https" if phone.tls_cert is not None else "http"
+                _LOGGER.info("phone: push endpoint on %s://%s:%d/sensorlogger/<wearer>", scheme, phone.http_host, port)
             await serve(
                 service.forward, settings.mqtt, f"{settings.mqtt.client_id_prefix}-phone", stop, will=service.will()
             )

@@ -252,6 +252,16 @@ class PhoneSettings(_Section):
         le=3600,
         description="a phone silent this long has its last seconds sent (the recording stopped)",
     )
+    tls_cert: Path | None = Field(
+        default=None, description="HTTPS for the push endpoint: the server certificate (PEM, with its chain)"
+    )
+    tls_key: Path | None = Field(default=None, description="HTTPS for the push endpoint: the certificate's key (PEM)")
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> PhoneSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: HTTPS needs the certificate and its key")
+        return self
 
     @model_validator(mode="after")
     def _one_phone_per_wearer(self) -> PhoneSettings:
