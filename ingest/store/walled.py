@@ -11,6 +11,8 @@ made at start instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.wall import Wall
@@ -35,3 +37,39 @@ class WalledInfluxV1Sink(InfluxV1Sink):
             return
         for database, lines in self.wall.route(body).items():
             await self.write_to(database, lines)
+
+
+class WalledHoldings:
+    """A wearer's stored data across the wall's databases (``kinetic data export / delete``, ingest/rights.py): the
+    operations database, each clinic's and the private one, read and erased with one credential (the operator's)."""
+
+    def __init__(self, settings: InfluxSettings, wall: Wall) -> None:
+        from ingest.store.influxql_queries import InfluxQLQueries  # noqa: PLC0415 - a cycle through the package
+
+        self.databases = [wall.base, *wall.databases()]
+        self._sinks = [InfluxV1Sink(settings.model_copy(update={"database": db})) for db in self.databases]
+        self._queries = [InfluxQLQueries(sink) for sink in self._sinks]
+
+    async def wearers(self) -> list[str]:
+        found: set[str] = set()
+        for queries in self._queries:
+            found.update(await queries.wearers())
+        return sorted(found)
+
+    async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
+        """Every database's rows, measurement by measurement, oldest first."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for queries in self._queries:
+            for measurement, rows in (await queries.export(wearer)).items():
+                out.setdefault(measurement, []).extend(rows)
+        for rows in out.values():
+            rows.sort(key=lambda row: row.get("time", 0))
+        return out
+
+    async def delete(self, wearer: str) -> None:
+        for queries in self._queries:
+            await queries.delete(wearer)
+
+    async def aclose(self) -> None:
+        for sink in self._sinks:
+            await sink.aclose()

@@ -9,6 +9,7 @@ takes the clinic's copy back into the private database."""
 from __future__ import annotations
 
 import asyncio
+import json
 import runpy
 import subprocess
 import sys
@@ -191,3 +192,12 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
     report = kinetic(*args, user="clinic_clinic-b")  # finds ann in clinic B's database (else: unknown wearer)
     assert "weekly report for ann, 2026-W48" in report.stderr, report.stderr
     assert kinetic(*args, user="clinic_clinic-a", status=2).stderr.count("HTTP 403") == 1  # A may not read B's
+
+    # the wearer's rights reach every database of the wall: export finds ann in clinic B's, delete erases carl's
+    exported = tmp_path / "export"
+    kinetic("data", "export", "ann", "--out", str(exported), "--format", "json", "--no-broker", user="operator")
+    document = json.loads((exported / "ann.json").read_text())
+    assert len(document["measurements"]["features"]) == 300
+    assert [e["action"] for e in document["audit"]][:2] == ["data move", "report weekly"]  # who read ann's data
+    kinetic("data", "delete", "carl", "--yes", "--no-broker", user="operator")
+    assert count(operator, "carl", private) == 0
