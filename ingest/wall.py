@@ -162,15 +162,60 @@ class Wall:
         return database_name(self.base, clinic)
 
     def route(self, body: bytes) -> dict[str, bytes]:
-        """Line protocol -> database -> the lines that go there, each database's lines in their order."""
+        """Line protocol -> database -> the lines that go there, each database's lines in their order.
+
+        The bridge's hot path, so it works by runs: consecutive lines of one series (a feature batch's frames) have
+        their series key parsed once, and their times read only when the wearer's consent changes at some time
+        (a grant's since or until) - else every line of the run goes where the first does."""
         out: dict[str, list[bytes]] = {}
-        for line in body.splitlines(keepends=True):
+        keys: dict[bytes, tuple[str | None, Category | None]] = {}
+        lines = body.splitlines(keepends=True)
+        if lines and not lines[-1].endswith(b"\n"):
+            lines[-1] += b"\n"
+        i, n = 0, len(lines)
+        while i < n:
+            line = lines[i]
             if not line.strip():
+                i += 1
                 continue
-            measurement, tags, t_ms = line_key(line)
-            db = self.database_for(tags.get("wearer"), category_of(measurement, tags.get("kind")), t_ms)
-            out.setdefault(db, []).append(line if line.endswith(b"\n") else line + b"\n")
-        return {db: b"".join(lines) for db, lines in out.items()}
+            series = _series_key(line)
+            prefix = series + b" "
+            j = i + 1
+            while j < n and lines[j].startswith(prefix):
+                j += 1
+            known = keys.get(series)
+            if known is None:
+                measurement, tags, _ = line_key(prefix + b"x=0 0")
+                known = keys[series] = (tags.get("wearer"), category_of(measurement, tags.get("kind")))
+            wearer, category = known
+            if self._timeless(wearer, category):
+                out.setdefault(self.database_for(wearer, category, 0), []).extend(lines[i:j])
+            else:
+                for each in lines[i:j]:
+                    out.setdefault(self.database_for(wearer, category, _line_time(each)), []).append(each)
+            i = j
+        return {db: b"".join(chunk) for db, chunk in out.items()}
+
+    def _timeless(self, wearer: str | None, category: Category | None) -> bool:
+        """Whether the wearer's points of ``category`` go to one database whatever their time."""
+        if wearer is None or category is None:
+            return True
+        clinic = self.roster.get(wearer)
+        return clinic is None or not any(g.clinic == clinic for g in self.consent.grants.get(wearer, ()))
+
+
+def _series_key(line: bytes) -> bytes:
+    """The measurement and tags of a line: up to the first space no backslash escapes."""
+    i = line.find(b" ")
+    if b"\\" not in line[:i]:
+        return line[:i]
+    return _split_unescaped(line.rstrip(b"\n"), 0x20)[0]
+
+
+def _line_time(line: bytes) -> int:
+    """The timestamp (ms) at the end of a line; 0 when it has none (Kinetic always writes one)."""
+    last = line.rstrip(b"\n").rsplit(b" ", 1)[-1]
+    return int(last) if last.isdigit() and line.count(b" ") >= 2 else 0
 
 
 def _unescape(raw: bytes) -> str:

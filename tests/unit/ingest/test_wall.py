@@ -127,3 +127,14 @@ def test_a_wearer_lives_in_one_clinic_and_private_is_no_clinic() -> None:
         ClinicsFile.model_validate({"clinics": [{**clinic, "uid": "a"}, {**clinic, "uid": "b"}]})
     with pytest.raises(ValueError, match="'private' is no clinic uid"):
         ClinicsFile.model_validate({"clinics": [{**clinic, "uid": "private"}]})
+
+
+def test_a_grant_that_starts_inside_a_run_of_one_series_splits_it_at_its_time() -> None:
+    w = Wall("kinetic", {"ann": "north", "bob": "north"})
+    w.consent.grant("ann", "north", frozenset({"posture"}), T0 + 2, None)
+    run = b"".join(line("features", "ann", T0 + i) for i in range(5))
+    others = b"".join(line("features", "bob", T0 + i) for i in range(3))  # no consent: the whole run, private
+    routed = w.route(run + others + b"\n")
+    assert [line_key(x)[2] for x in routed["kinetic_north"].splitlines()] == [T0 + 2, T0 + 3, T0 + 4]
+    private = [(line_key(x)[1]["wearer"], line_key(x)[2]) for x in routed["kinetic_private"].splitlines()]
+    assert private == [("ann", T0), ("ann", T0 + 1), ("bob", T0), ("bob", T0 + 1), ("bob", T0 + 2)]
