@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationError
+
 from ingest.errors import ConfigError
 from ingest.store.private import private_file
 from ingest.wall import CATEGORIES, Category, ConsentBook
@@ -149,6 +151,12 @@ class ConsentLedger:
         return self._append(ConsentChange(check_id(wearer), "withdraw", check_id(clinic), check_data(data), at_ms))
 
     def _append(self, change: ConsentChange) -> ConsentChange:
+        try:
+            change.event()  # what cannot go on the wire is not recorded either (e.g. a time before 2015)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise ConfigError(f"consent change for {change.wearer}: {where}: {problem['msg']}") from None
         with self._lock, private_file(self.path).open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(change.as_dict(), sort_keys=True) + "\n")
         return change

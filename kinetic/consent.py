@@ -15,6 +15,7 @@ from datetime import datetime
 
 import aiomqtt
 
+from ingest.clinics import load_clinics
 from ingest.consent import ConsentChange, ConsentLedger
 from ingest.errors import ConfigError, Unreachable
 from ingest.mqtt import connect
@@ -77,6 +78,8 @@ def cmd_consent(args: argparse.Namespace, settings: KineticSettings) -> int:
         print(json.dumps(ledger.read(wearer, now_ms), indent=2))
         return 0
     data = [d.strip() for d in args.data.split(",") if d.strip()]
+    if settings.store.clinics_file is not None:  # a clinic the clinics file does not know is a typo
+        load_clinics(settings.store.clinics_file).clinic(check_id(args.clinic))
     if args.consent_command == "grant":
         since_ms = _ms(args.since, now_ms, "--since")
         if since_ms > now_ms:

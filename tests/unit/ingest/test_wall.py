@@ -138,3 +138,10 @@ def test_a_grant_that_starts_inside_a_run_of_one_series_splits_it_at_its_time() 
     assert [line_key(x)[2] for x in routed["kinetic_north"].splitlines()] == [T0 + 2, T0 + 3, T0 + 4]
     private = [(line_key(x)[1]["wearer"], line_key(x)[2]) for x in routed["kinetic_private"].splitlines()]
     assert private == [("ann", T0), ("ann", T0 + 1), ("bob", T0), ("bob", T0 + 1), ("bob", T0 + 2)]
+
+
+def test_a_change_that_cannot_go_on_the_wire_is_not_recorded(tmp_path: Path) -> None:
+    ledger = ConsentLedger(tmp_path / "consent.jsonl")
+    with pytest.raises(ConfigError, match="consent change for ann: t: "):
+        ledger.grant("ann", "north", ["posture"], 0)  # 1970: before any Kinetic data
+    assert ledger.changes() == []
