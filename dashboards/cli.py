@@ -6,14 +6,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.engine import policy_book
 from dashboards.settings import DashboardsConfig
 from ingest.audit import record_read
+from ingest.clinics import Clinic
+from ingest.consent import ConsentLedger
 from ingest.errors import ConfigError
+from ingest.settings import InfluxSettings
 from ingest.store.export import check_output_folder, describe_store, open_queries
 from ingest.store.queries import unknown_wearer
 from ingest.wire import check_id
@@ -39,6 +44,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     weekly.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="page size to print on (portrait)")
     weekly.add_argument(
+        "--clinic",
+        help="run for this clinic (a uid of the clinics file): refused unless the wearer is its patient and grants it "
+        "their posture data now (kinetic consent); with the wall, read from the clinic's database",
+    )
+    weekly.add_argument(
         "--sitting-goal-h",
         type=float,
         default=None,
@@ -61,6 +71,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "KINETIC_INFLUX__PASSWORD (1.x).",
     )
     push.add_argument("--clinics", type=Path, help="clinics file (overrides KINETIC_GRAFANA__CLINICS_FILE)")
+    push.add_argument(
+        "--consenting-only",
+        action="store_true",
+        help="offer each clinic only the patients who grant it their posture data now (kinetic consent, "
+        "KINETIC_STORE__CONSENT_PATH); always so with the wall between clinics (KINETIC_STORE__CLINIC_WALL)",
+    )
 
 
 def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
@@ -98,12 +114,18 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         ),
     )
 
+    influx = settings.influx
+    for_clinic = ""
+    if args.clinic:
+        influx = _for_clinic(settings, wearer, check_id(args.clinic))
+        for_clinic = f" for clinic {args.clinic}"
+
     async def job() -> int:
-        queries, close = open_queries(settings.store, settings.influx)
+        queries, close = open_queries(settings.store, influx)
         try:
             known = await queries.wearers()
             if wearer not in known:
-                raise unknown_wearer(wearer, known, describe_store(settings.store, settings.influx))
+                raise unknown_wearer(wearer, known, describe_store(settings.store, influx))
             report = await weekly_report(queries, wearer, args.week, tz, tz_source=tz_source, goals=goals)
         except BadWeek as exc:
             raise ConfigError(str(exc)) from None
@@ -113,7 +135,7 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             html_path, csv_path = render.write(report, args.out, paper=args.paper)
         except OSError as exc:  # the folder was fine a moment ago: a full disk, a file made read-only
             raise ConfigError(f"--out {args.out}: cannot write the report ({exc})") from None
-        record_read(settings.audit, "report weekly", wearer, f"{args.week}: {html_path}")
+        record_read(settings.audit, "report weekly", wearer, f"{args.week}{for_clinic}: {html_path}")
         pdf_path = await asyncio.to_thread(print_pdf, html_path) if args.pdf else None
         days = len(report.days_with_data)
         plural = "day" if days == 1 else "days"
@@ -129,14 +151,38 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     return asyncio.run(job())
 
 
+def _for_clinic(settings: DashboardsConfig, wearer: str, clinic: str) -> InfluxSettings:
+    """The store settings a report for ``clinic`` reads with (the clinic's database under the wall). Raises
+    ConfigError when the wearer is not the clinic's patient or does not grant it their posture data now."""
+    from ingest.clinics import load_clinics  # noqa: PLC0415
+    from ingest.wall import database_name  # noqa: PLC0415
+
+    path = settings.store.clinics_file or settings.grafana.clinics_file
+    if path is None:
+        raise ConfigError("--clinic needs the clinics file: set KINETIC_STORE__CLINICS_FILE")
+    if wearer not in load_clinics(path).clinic(clinic).patients:
+        raise ConfigError(f"{wearer} is not a patient of clinic {clinic} (clinics file {path})")
+    now = ConsentLedger(settings.store.consent_path).book().clinics_now(wearer, round(time.time() * 1000))
+    if "posture" not in now.get(clinic, set()):
+        raise ConfigError(
+            f"{wearer} does not share their posture data with clinic {clinic} now: no report for the clinic "
+            f"(kinetic consent show {wearer})"
+        )
+    if not settings.store.clinic_wall:
+        return settings.influx
+    return settings.influx.model_copy(update={"database": database_name(settings.influx.database, clinic)})
+
+
 def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     from dashboards.grafana import build  # noqa: PLC0415
 
     if args.dashboards_command == "check":
         return build.main(["--check"])
-    from dashboards.grafana.push import datasource_model, load_clinics, push  # noqa: PLC0415
+    from dashboards.grafana.push import clinic_datasource_model, datasource_model, load_clinics, push  # noqa: PLC0415
+    from ingest.store.access import clinic_user_name  # noqa: PLC0415
+    from ingest.wall import database_name  # noqa: PLC0415
 
-    clinics_path = args.clinics or settings.grafana.clinics_file
+    clinics_path = args.clinics or settings.grafana.clinics_file or settings.store.clinics_file
     if clinics_path is None:
         raise ConfigError("setting KINETIC_GRAFANA__CLINICS_FILE (or --clinics) is needed: which clinics to create")
     if settings.grafana.token is None:
@@ -150,11 +196,47 @@ def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         influx.username,
         influx.password.get_secret_value() if influx.password else None,
     )
+    own: dict[str, dict[str, Any]] | None = None
+    if settings.store.clinic_wall:  # each clinic's folder reads through its own data source and read-only user
+        own = {}
+        for clinic in clinics.clinics:
+            secret = settings.grafana.clinic_secrets / f"influxdb_clinic_{clinic.uid}_password"
+            if not secret.is_file():
+                raise ConfigError(
+                    f"setting KINETIC_GRAFANA__CLINIC_SECRETS: {secret} is missing (kinetic store provision writes it)"
+                )
+            own[clinic.uid] = clinic_datasource_model(
+                settings.grafana.datasource_url,
+                clinic,
+                database_name(influx.database, clinic.uid),
+                clinic_user_name(clinic.uid),
+                secret.read_text().strip(),
+            )
+    follow = settings.store.clinic_wall or args.consenting_only  # the wall's gate is consent: its rosters follow it
+    consent = ConsentLedger(settings.store.consent_path).book() if follow else None
+
+    def consenting(clinic: Clinic) -> list[str]:
+        assert consent is not None
+        now_ms = round(time.time() * 1000)
+        return [w for w in clinic.patients if "posture" in consent.clinics_now(w, now_ms).get(clinic.uid, set())]
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr)
 
-    push(settings.grafana.url, settings.grafana.token.get_secret_value(), clinics, datasource, progress)
+    rosters = push(
+        settings.grafana.url,
+        settings.grafana.token.get_secret_value(),
+        clinics,
+        datasource,
+        progress,
+        own,
+        consenting if consent is not None else None,
+    )
+    for uid, wearers in rosters.items():  # the audit trail: to whom each wearer's data was offered
+        for wearer in wearers:
+            record_read(
+                settings.audit, "dashboards push", wearer, f"offered to clinic {uid} (Grafana folder kinetic-{uid})"
+            )
     print(f"pushed {len(clinics.clinics)} clinics to {settings.grafana.url}", file=sys.stderr)
     return 0
 

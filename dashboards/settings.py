@@ -22,6 +22,11 @@ class GrafanaSettings(BaseModel):
     datasource_url: str = Field(
         default="http://influxdb:8086", pattern=r"^https?://", description="InfluxDB as Grafana reaches it"
     )
+    clinic_secrets: Path = Field(
+        default=Path("deploy/secrets"),
+        description="with the wall between clinics: where influxdb_clinic_<uid>_password files are (each clinic's "
+        "data source logs in as that clinic's read-only user; `kinetic store provision` writes them)",
+    )
 
 
 class DashboardsConfig(Protocol):

@@ -41,9 +41,11 @@ from ingest.store.fast_features import BatchLike, decode_features, is_fast_batch
 from ingest.store.points import Point, PointSink
 from ingest.store.rollup import MinuteRollup
 from ingest.store.spool import Spool, SpoolEntry, SpoolFull, line_wearer
+from ingest.wall import ConsentBook, Wall
 from ingest.wire import (
     CommandV1,
     DeviceStatusV1,
+    EventV1,
     FeatureBatchV1,
     Payload,
     Topics,
@@ -55,6 +57,7 @@ from ingest.wire import (
 )
 
 ROLLUP_STATE = "rollup"
+CONSENT_STATE = "consent"  # the wall's consent book (ingest/wall.py), committed with the batch that changed it
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,8 +84,10 @@ class Bridge:
         name: str = "bridge",
         max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
         store: Endpoint | None = None,
+        wall: Wall | None = None,
     ) -> None:
         self.topics = topics
+        self.wall = wall  # shared with a walled sink, which routes by it; the bridge applies consent events to it
         self.store = store or Endpoint("database", "the bridge's store", "KINETIC_STORE__KIND")
         self.max_ahead_ms = max_ahead_ms
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the bridge carried on
@@ -111,6 +116,8 @@ class Bridge:
         self._closing = False
         self._uncommitted = 0  # what a lost connection left unacknowledged comes again
         self._rollup = MinuteRollup(self.spool.state(ROLLUP_STATE))  # ... so restart from what was spooled
+        if self.wall is not None:
+            self.wall.consent = ConsentBook.from_state(self.spool.state(CONSENT_STATE))
         for topic in self.subscriptions():
             await client.subscribe(topic, qos=1)
         self.ready.set()
@@ -213,6 +220,8 @@ class Bridge:
             if decoded.kind == "forget":
                 await self._forget(decoded.wearer)
             return b"", 0
+        if isinstance(decoded, EventV1) and decoded.consent is not None and self.wall is not None:
+            self._apply_consent(decoded)
         try:
             body, count = self.sink.encode_message(decoded, now_ms)
             rolled = self._rollup_points(decoded)
@@ -245,6 +254,20 @@ class Bridge:
             "open minutes dropped" if forgotten else "no open minute",
             erased,
         )
+
+    def _apply_consent(self, event: EventV1) -> None:
+        """A wearer's consent change (``kinetic consent``), into the wall's book: the points the drainer writes from
+        now on are routed by it (by their own time: ingest/wall.py); kept in the spool with this batch."""
+        assert self.wall is not None and event.consent is not None
+        c = event.consent
+        at_ms = round(event.t.timestamp() * 1000)
+        data = frozenset(c.data)
+        if event.kind == "consent_granted":
+            until_ms = None if c.until is None else round(c.until.timestamp() * 1000)
+            self.wall.consent.grant(event.wearer, c.clinic, data, at_ms, until_ms)
+        else:
+            self.wall.consent.withdraw(event.wearer, c.clinic, data, at_ms)
+        _LOGGER.info("%s %s: %s for %s (%s)", self.name, event.wearer, event.kind, c.clinic, ", ".join(c.data))
 
     def stats_point(self, now_ms: int) -> Point:
         """The bridge's counters as a point (measurement ``bridge_stats``, tag ``bridge``); resets the lag window."""
@@ -300,6 +323,8 @@ class Bridge:
             return
         warned = False
         state = {ROLLUP_STATE: self._rollup.state()}
+        if self.wall is not None:
+            state[CONSENT_STATE] = self.wall.consent.state()
         while True:
             try:
                 await asyncio.to_thread(self.spool.append, body, points, state)

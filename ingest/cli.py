@@ -25,7 +25,7 @@ from ingest.retry import retry_until_reached
 from ingest.settings import IngestConfig
 from ingest.simulate.scenario import Scenario, lead_over_clock_ms, load_scenario
 from ingest.simulate.service import simulate
-from ingest.store import make_sink
+from ingest.store import make_sink, make_wall
 from ingest.store.spool import Spool, open_spool
 from ingest.wire import Placement, Topics, check_id
 
@@ -112,7 +112,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="provision: as the admin of KINETIC_INFLUX__USERNAME/PASSWORD, create the database, its raw "
         "retention policy and the users kinetic_bridge (WRITE), kinetic_reader (READ: Grafana, reports, the web "
         "app) and kinetic_operator (ALL: data export/delete), with the passwords deploy/make_secrets.py wrote "
-        "(docs/deployment.md). Run again to change passwords: it is idempotent.",
+        "(docs/deployment.md); with KINETIC_STORE__CLINIC_WALL also each clinic's database and read-only user "
+        "kinetic_clinic_<uid> (its password made in --secrets when missing). Run again to change passwords: it is "
+        "idempotent. With KINETIC_INFLUX__TOKEN (InfluxDB 2.x's all-access token): buckets, their InfluxQL mappings "
+        "and one scoped token per service in --secrets (influxdb_<role>_token; ingest/store/access_v2.py).",
     )
     store_sub = store.add_subparsers(dest="store_command", required=True)
     provision = store_sub.add_parser("provision", help="database, retention policy and service users, with grants")
@@ -128,13 +131,28 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _cmd_store(args: argparse.Namespace, settings: IngestConfig) -> int:
-    from ingest.store.access import provision_v1, users_from_secrets  # noqa: PLC0415 - only this command needs it
+    from ingest.store.access import (  # noqa: PLC0415 - only this command needs it
+        clinic_users_from_secrets,
+        provision_v1,
+        users_from_secrets,
+    )
 
-    if settings.store.kind != "influx_v1":
-        print("kinetic: error: store provision is for InfluxDB 1.x (KINETIC_STORE__KIND=influx_v1)", file=sys.stderr)
+    if settings.store.kind == "embedded":
+        print(
+            "kinetic: error: store provision is for InfluxDB (KINETIC_STORE__KIND=influx_v1 or influx_v2)",
+            file=sys.stderr,
+        )
         return 2
+    wall = make_wall(settings.store, settings.influx)
+    if settings.influx.token is not None:  # 2.x: buckets, mappings and scoped tokens, made with the all-access token
+        from ingest.store.access_v2 import provision_v2  # noqa: PLC0415
+
+        for line in asyncio.run(provision_v2(settings.influx, args.secrets, wall)):
+            print(f"provisioned {line}", file=sys.stderr)
+        return 0
     users = users_from_secrets(args.secrets)
-    for line in asyncio.run(provision_v1(settings.influx, users)):
+    clinics = tuple(clinic_users_from_secrets(args.secrets, list(wall.clinic_databases()))) if wall else ()
+    for line in asyncio.run(provision_v1(settings.influx, users, wall, clinics)):
         print(f"provisioned {line}", file=sys.stderr)
     return 0
 
@@ -345,7 +363,8 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
             await bridge_job(stop)
 
     async def bridge_job(stop: asyncio.Event) -> None:
-        sink = make_sink(settings.store, settings.influx)
+        wall = make_wall(settings.store, settings.influx)
+        sink = make_sink(settings.store, settings.influx, wall)
         await retry_until_reached(
             sink.prepare, _store_endpoint(settings), "bridge", retry_on=(SinkUnavailable,), stop=stop
         )
@@ -357,6 +376,7 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
             settings=settings.bridge,
             max_ahead_ms=settings.clock.max_ahead_ms,
             store=_store_endpoint(settings),
+            wall=wall,
         )
         try:
             await serve(bridge.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-bridge", stop, manual_ack=True)
@@ -484,7 +504,8 @@ def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
         async with contextlib.AsyncExitStack() as stack:
             if phone.http_port:
                 port = await stack.enter_async_context(service.http_server())
-                _LOGGER.info("phone: push endpoint on http://%s:%d/sensorlogger/<wearer>", phone.http_host, port)
+                scheme = "https" if phone.tls_cert is not None else "http"
+                _LOGGER.info("phone: push endpoint on %s://%s:%d/sensorlogger/<wearer>", scheme, phone.http_host, port)
             await serve(
                 service.forward, settings.mqtt, f"{settings.mqtt.client_id_prefix}-phone", stop, will=service.will()
             )

@@ -21,7 +21,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiomqtt
 
@@ -30,13 +30,23 @@ from ingest.errors import ConfigError, IngestError, Unreachable
 from ingest.forward import parse_entry
 from ingest.mqtt import MqttClient, clear_retained, connect, retained_messages
 from ingest.settings import IngestConfig
+from ingest.store import make_wall
 from ingest.store.export import describe_store, open_queries
-from ingest.store.queries import Queries
 from ingest.store.rollup import MinuteRollup
 from ingest.store.spool import Spool, line_wearer, open_spool
+from ingest.store.walled import WalledHoldings
 from ingest.wire import Topics, check_id
 
 T = TypeVar("T")
+
+
+class HeldData(Protocol):
+    """What data rights need of the store: the query port's ``wearers``, ``export`` and ``delete``
+    (``ingest.store.queries.Queries``, or ``ingest.store.walled.WalledHoldings`` across the wall's databases)."""
+
+    async def wearers(self) -> list[str]: ...
+    async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]: ...
+    async def delete(self, wearer: str) -> None: ...
 
 
 class BrokerUnreachable(IngestError):
@@ -67,7 +77,7 @@ class IngestRights:
     """Reads and erases what ingest holds for a wearer: through the store's query port, the spool file the
     settings name (when it exists: the command must not create one) and, with ``broker``, the broker."""
 
-    def __init__(self, settings: IngestConfig, queries: Queries, *, broker: bool = True) -> None:
+    def __init__(self, settings: IngestConfig, queries: HeldData, *, broker: bool = True) -> None:
         self.settings = settings
         self.queries = queries
         self.broker = broker
@@ -82,7 +92,8 @@ class IngestRights:
         queues = (self.settings.collector.queue_path, self.settings.phone.queue_path)
         mqtt = self.settings.mqtt
         return [
-            f"store: {describe_store(self.settings.store, self.settings.influx)}",
+            f"store: {describe_store(self.settings.store, self.settings.influx)}"
+            + (f" (and {', '.join(self.queries.databases[1:])})" if isinstance(self.queries, WalledHoldings) else ""),
             f"spool: {spool}" + ("" if spool.is_file() else " (none here)"),
             *(f"queue: {q}" + ("" if q.is_file() else " (none here)") for q in queues),
             f"broker: {self.retained_filter(wearer)} at {mqtt.host}:{mqtt.port}"
@@ -200,6 +211,14 @@ class IngestRights:
 @contextlib.asynccontextmanager
 async def ingest_rights(settings: IngestConfig, *, broker: bool = True) -> AsyncIterator[IngestRights]:
     """``IngestRights`` over the configured store; closes the store's connection on exit."""
+    wall = make_wall(settings.store, settings.influx)
+    if wall is not None:  # the wearer's data may be in any of the wall's databases
+        walled = WalledHoldings(settings.influx, wall)
+        try:
+            yield IngestRights(settings, walled, broker=broker)
+        finally:
+            await walled.aclose()
+        return
     queries, close = open_queries(settings.store, settings.influx)
     try:
         yield IngestRights(settings, queries, broker=broker)

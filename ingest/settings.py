@@ -88,6 +88,18 @@ class StoreSettings(_Section):
         default_factory=lambda: user_data_dir() / "kinetic.sqlite",
         description="the embedded store's SQLite file (default: in the user's data directory)",
     )
+    clinic_wall: bool = Field(
+        default=False,
+        description="InfluxDB 1.x: each clinic's patients in their own database, by the clinics file and the "
+        "wearers' consent (ingest/wall.py); needs clinics_file and `kinetic store provision`",
+    )
+    clinics_file: Path | None = Field(
+        default=None, description="clinics, their clinicians and patients (YAML; the wall's roster)"
+    )
+    consent_path: Path = Field(
+        default_factory=lambda: user_data_dir() / "consent.jsonl",
+        description="the wearers' consent records (`kinetic consent`; JSON lines, mode 600, append-only)",
+    )
 
 
 class BridgeSettings(_Section):
@@ -245,6 +257,16 @@ class PhoneSettings(_Section):
         le=3600,
         description="a phone silent this long has its last seconds sent (the recording stopped)",
     )
+    tls_cert: Path | None = Field(
+        default=None, description="HTTPS for the push endpoint: the server certificate (PEM, with its chain)"
+    )
+    tls_key: Path | None = Field(default=None, description="HTTPS for the push endpoint: the certificate's key (PEM)")
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> PhoneSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: HTTPS needs the certificate and its key")
+        return self
 
     @model_validator(mode="after")
     def _one_phone_per_wearer(self) -> PhoneSettings:

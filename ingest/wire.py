@@ -310,12 +310,25 @@ EventKind = Literal[
     "summary",
     "checkin",
     "readiness",
+    "consent_granted",
+    "consent_withdrawn",
 ]
+ConsentData = Literal["posture", "checkins", "exercise"]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
 
+class ConsentV1(_Model):
+    """What a consent event grants or withdraws (``kinetic consent``; ingest/wall.py): ``data`` of the wearer to
+    ``clinic`` (a clinic uid of the clinics file); a grant runs from the event's ``t`` until ``until`` (None: open)."""
+
+    clinic: Id
+    data: list[ConsentData] = Field(min_length=1, max_length=3)
+    until: WireTime | None = None
+
+
 class EventV1(_Model):
-    """Something the alert service concluded, in event time, for storage and dashboards."""
+    """Something the alert service concluded, in event time, for storage and dashboards; or a wearer's consent
+    change (kinds ``consent_granted`` / ``consent_withdrawn``, with ``consent``; t = since / from when)."""
 
     v: Literal[1] = 1
     kind: EventKind
@@ -336,6 +349,13 @@ class EventV1(_Model):
         "kind 'checkin': pain (0-10), stress_level (0 low, 1 medium, 2 high), t = when reported; kind 'readiness': "
         "the day's figures (relief 1/0, rmssd_ms, ln_rmssd, lying_h, pain, ...), t = when decided",
     )
+    consent: ConsentV1 | None = Field(default=None, description="kinds consent_granted / consent_withdrawn only")
+
+    @model_validator(mode="after")
+    def _consent_with_its_kinds(self) -> EventV1:
+        if (self.consent is not None) != self.kind.startswith("consent_"):
+            raise ValueError("kinds consent_granted / consent_withdrawn carry `consent`, and only they do")
+        return self
 
 
 class CollectorStatusV1(_Model):

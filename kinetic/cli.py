@@ -23,7 +23,7 @@ from dashboards.web import cli as web_cli
 from ingest import cli as ingest_cli
 from ingest.errors import IngestError
 from ingest.simulate.scenario import default_scenario, load_scenario
-from kinetic import data
+from kinetic import consent, data
 from kinetic.demo_view import DemoView
 from kinetic.settings import KineticSettings, load_settings
 
@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     homeassistant_cli.add_parsers(sub)
     web_cli.add_parsers(sub)
     data.add_parsers(sub)  # a wearer's data, held by all of them
+    consent.add_parsers(sub)  # ... and who may see it
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
@@ -165,5 +166,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     **homeassistant_cli.COMMANDS,
     **web_cli.COMMANDS,
     "data": data.cmd_data,
+    "consent": consent.cmd_consent,
     "config": _cmd_config,
 }

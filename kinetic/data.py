@@ -33,12 +33,16 @@ from alerts.state import AlertState, open_existing, state_file
 from dashboards.homeassistant.entities import HaTopics
 from dashboards.homeassistant.service import wearer_retained
 from ingest.audit import record_read, wearer_entries
+from ingest.consent import ConsentLedger
 from ingest.errors import ConfigError, Unreachable
 from ingest.mqtt import clear_retained, connect
 from ingest.rights import BrokerUnreachable, IngestHoldings, IngestRights, ingest_rights
+from ingest.store import make_wall
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import check_output_folder, flatten, write_export
+from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.queries import unknown_wearer
+from ingest.store.reroute import reroute
 from ingest.wire import CommandV1, Topics, check_id, encode
 from kinetic.settings import KineticSettings
 
@@ -66,6 +70,24 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     delete.add_argument("wearer", help="wearer id")
     delete.add_argument("--yes", action="store_true", help="really delete (without it, only says what would go)")
     delete.add_argument("--no-broker", action="store_true", help=NO_BROKER)
+
+    audit = data_sub.add_parser(
+        "audit",
+        help="who read a wearer's data, when, through which command (the audit trail; JSON lines, oldest first)",
+        description="Reads the audit trail (KINETIC_AUDIT__PATH) only: the entries of one wearer, kept for "
+        "KINETIC_AUDIT__RETENTION_DAYS. The same entries are part of `kinetic data export`.",
+    )
+    audit.add_argument("wearer", help="wearer id")
+    move = data_sub.add_parser(
+        "move",
+        help="with the wall between clinics: move a wearer's stored data to where the roster and consent say",
+        description="After a wearer changes clinic (the clinics file lists them in the new one, the bridge was "
+        "restarted to read it, the wearer granted the new clinic: kinetic consent grant), moves every point of "
+        "theirs out of the other clinics' databases into the new one's (what they did not grant: into their "
+        "private database). Needs the operator's InfluxDB credential (ALL on the wall's databases).",
+    )
+    move.add_argument("wearer", help="wearer id")
+    move.add_argument("--to", required=True, help="the clinic uid the clinics file now lists the wearer in")
 
     prune = data_sub.add_parser(
         "prune", help="embedded store: delete raw feature points older than N days (rollups and events stay)"
@@ -139,6 +161,20 @@ def _json_or_text(payload: str) -> Any:
 def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.data_command == "prune":
         return _prune(args.raw_days, settings)
+    if args.data_command == "audit":
+        trail = wearer_entries(settings.audit)
+        try:
+            entries = trail.for_wearer(check_id(args.wearer)) if trail is not None else []
+        finally:
+            if trail is not None:
+                trail.close()
+        for entry in entries:
+            at = datetime.fromtimestamp(entry["time"] / 1000, UTC).isoformat(timespec="milliseconds")
+            print(json.dumps({"at": at, **entry}, sort_keys=True))
+        print(f"{len(entries)} audit entries for {args.wearer} in {settings.audit.path}", file=sys.stderr)
+        return 0
+    if args.data_command == "move":
+        return move(settings, check_id(args.wearer), check_id(args.to))
     wearer = check_id(args.wearer)
     if args.data_command == "export":
         check_output_folder(args.out)  # a wrong --out is one line before the work, not a traceback after it
@@ -257,6 +293,42 @@ async def _tell_services_to_forget(settings: KineticSettings, wearer: str) -> No
             f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the running services cannot be told to forget {wearer}; nothing was "
             "deleted; check KINETIC_MQTT__HOST / KINETIC_MQTT__PORT"
         ) from exc
+
+
+def move(settings: KineticSettings, wearer: str, to: str | None, checks: int = 1) -> int:
+    """Reroute the wearer's stored points by the wall as it is now (ingest/store/reroute.py); ``to``: the clinic the
+    roster must list them in (None: wherever it does). ``checks`` > 1: a running bridge may still write what it had in
+    hand under the old routing, so look again, 1 s apart, until nothing moves. Raises ConfigError."""
+    wall = make_wall(settings.store, settings.influx)
+    if wall is None:
+        raise ConfigError(
+            "setting KINETIC_STORE__CLINIC_WALL is off: without the wall every wearer's data is in one database, there "
+            "is nothing to move (docs/privacy.md)"
+        )
+    if to is not None and wall.roster.get(wearer) != to:
+        raise ConfigError(
+            f"the clinics file ({settings.store.clinics_file}) lists {wearer} in "
+            f"{wall.roster.get(wearer) or 'no clinic'}, not {to}: change it there first (and restart the bridge)"
+        )
+    wall.consent = ConsentLedger(settings.store.consent_path).book()
+    sink = InfluxV1Sink(settings.influx)
+
+    async def job() -> int:
+        total = 0
+        for attempt in range(checks):
+            if attempt:
+                await asyncio.sleep(1.0)
+            moved = await reroute(sink, wall, wearer)
+            for line in moved.lines():
+                print(f"moved {line}", file=sys.stderr)
+            total += moved.total
+            if not moved.total and attempt:
+                break
+        record_read(settings.audit, "data move", wearer, f"to {to or 'the wall as it is now'}: {total} points")
+        print(f"moved for {wearer}: {total} points", file=sys.stderr)
+        return 0
+
+    return asyncio.run(job())
 
 
 def _prune(raw_days: int, settings: KineticSettings) -> int:

@@ -5,9 +5,17 @@ For each clinic of the clinics file: a folder, a team of its clinicians, folder 
 selector lists only the clinic's patients. Once for all: the InfluxDB data source (InfluxQL mode, token header)
 and the *Operations* dashboard in an admins-only folder. Running it again updates everything in place.
 
-Limits, said plainly: the selector restricts what the dashboards offer; the data source itself can read every
-wearer, so a clinician who edits the URL's ``var-wearer`` sees another clinic's wearer. Clinics that need a hard
-wall get their own InfluxDB database/bucket and data source.
+Without the wall the selector restricts only what the dashboards offer: the data source can read every wearer, so a
+clinician who edits the URL's ``var-wearer`` sees another clinic's wearer. With the wall between clinics
+(``KINETIC_STORE__CLINIC_WALL``, ingest/wall.py) each clinic also gets its own data source, ``kinetic-influxdb-<uid>``,
+on its own database with its own read-only InfluxDB user (``kinetic store provision``), and its dashboards use that
+one: a hand-written query there cannot reach another clinic's database (InfluxDB refuses it). Grafana OSS has no
+per-data-source permissions (an Enterprise feature), so a clinic that must not even *name* another clinic's data
+source needs its own Grafana organization (docs/dashboards.md).
+
+Rosters follow consent: with ``consenting`` given, a clinic's selector lists only the patients who grant it their
+posture data now (``kinetic consent``); a clinic none of whose patients consent gets its folder and an empty roster.
+Each roster pushed is an entry in the audit trail (who was offered whose data), by the caller.
 """
 
 from __future__ import annotations
@@ -18,58 +26,24 @@ from pathlib import Path
 from typing import Any
 
 import niquests
-import yaml
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alerts.prompts.policy.model import ZoneName
 from dashboards.grafana import my_day, operations, weekly_review
 from dashboards.grafana.build import to_dict
 from dashboards.grafana.influxql import DATASOURCE_UID
+from ingest import clinics as clinics_file
+from ingest.clinics import Clinic, ClinicsFile
 from ingest.errors import ConfigError
-from ingest.textfile import TextFileError, load_yaml
-from ingest.wire import Id, Text
 
 _LOGGER = logging.getLogger(__name__)
 VIEW = 1  # Grafana folder permission levels: 1 View, 2 Edit, 4 Admin
 OPS_FOLDER = "kinetic-operations"
 
 
-class Clinic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    uid: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$", description="short id: folder, team and dashboard uids")
-    name: Text = Field(min_length=1, max_length=100)
-    timezone: ZoneName = "UTC"
-    clinicians: list[Text] = Field(default_factory=list, description="Grafana logins or e-mails of existing users")
-    patients: list[Id] = Field(min_length=1, description="wearer ids (the wire contract's Id)")
-
-    def roster_regex(self) -> str:
-        return "(" + "|".join(self.patients) + ")"
-
-
-class ClinicsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    clinics: list[Clinic] = Field(min_length=1)
-
-
 def load_clinics(path: Path) -> ClinicsFile:
-    try:
-        data = load_yaml(path)
-        clinics = ClinicsFile.model_validate(data)
-    except TextFileError as exc:
-        if not path.exists():
-            raise ConfigError(f"setting KINETIC_GRAFANA__CLINICS_FILE: {path} does not exist") from None
-        raise ConfigError(f"clinics file {path}: {exc}") from None
-    except (yaml.YAMLError, ValidationError) as exc:
-        first = str(exc).splitlines()
-        raise ConfigError(f"clinics file {path}: {' '.join(first[:3])}") from None
-    uids = [c.uid for c in clinics.clinics]
-    if len(set(uids)) != len(uids):
-        raise ConfigError(f"clinics file {path}: clinic uids must be unique, got {uids}")
-    return clinics
+    """The clinics file (ingest/clinics.py's model: the same file is the wall's roster). Raises ConfigError."""
+    return clinics_file.load_clinics(path, "KINETIC_GRAFANA__CLINICS_FILE")
 
 
 def datasource_model(
@@ -95,6 +69,26 @@ def datasource_model(
     return model
 
 
+def clinic_datasource_uid(clinic: str) -> str:
+    return f"{DATASOURCE_UID}-{clinic}"
+
+
+def clinic_datasource_model(url: str, clinic: Clinic, database: str, username: str, password: str) -> dict[str, Any]:
+    """A clinic's own data source under the wall: its database, its read-only user."""
+    model = datasource_model(url, database, None, username, password)
+    name = f"Kinetic InfluxDB - {clinic.name}"
+    return {**model, "name": name, "uid": clinic_datasource_uid(clinic.uid), "isDefault": False}
+
+
+def with_datasource(model: Any, uid: str) -> Any:
+    """``model`` (a dashboard's JSON) with every reference to Kinetic's shared data source pointed at ``uid``."""
+    if isinstance(model, dict):
+        return {k: (uid if k == "uid" and v == DATASOURCE_UID else with_datasource(v, uid)) for k, v in model.items()}
+    if isinstance(model, list):
+        return [with_datasource(v, uid) for v in model]
+    return model
+
+
 class Pusher:
     """Idempotent: looks before it creates, and overwrites dashboards."""
 
@@ -102,27 +96,47 @@ class Pusher:
         self.api = api
         self.progress = progress
 
-    def push(self, clinics: ClinicsFile, datasource: dict[str, Any]) -> None:
+    def push(
+        self,
+        clinics: ClinicsFile,
+        datasource: dict[str, Any],
+        clinic_datasources: dict[str, dict[str, Any]] | None = None,
+        consenting: Callable[[Clinic], list[str]] | None = None,
+    ) -> dict[str, list[str]]:
+        """Push everything; ``clinic_datasources`` (clinic uid -> data source model) under the wall; ``consenting``
+        (clinic -> the patients it may be offered) when rosters follow consent. Returns each clinic's roster as
+        pushed (clinic uid -> wearers)."""
         self.datasource(datasource)
         self.folder(OPS_FOLDER, "Kinetic - operations", [])  # admins only
         self.dashboard(to_dict(operations.build()), OPS_FOLDER)
+        rosters: dict[str, list[str]] = {}
         for clinic in clinics.clinics:
             folder = f"kinetic-{clinic.uid}"
             team_id = self.team(f"kinetic-{clinic.uid}", clinic.clinicians)
             self.folder(folder, f"Kinetic - {clinic.name}", [{"teamId": team_id, "permission": VIEW}])
-            roster = clinic.roster_regex()
+            own = (clinic_datasources or {}).get(clinic.uid)
+            if own is not None:
+                self.datasource(own)
+            patients = list(clinic.patients) if consenting is None else consenting(clinic)
+            rosters[clinic.uid] = patients
+            # an empty roster must select nobody: a regex group of no names would match every wearer
+            roster = clinic.roster_regex(patients) if patients else "(^$)"
             review = weekly_review.build(
                 title=f"Weekly review - {clinic.name}",
                 uid=f"kinetic-review-{clinic.uid}",
                 patients=roster,
                 tz=clinic.timezone,
             )
-            self.dashboard(to_dict(review), folder)
             day = my_day.build(
                 title=f"My day - {clinic.name}", uid=f"kinetic-day-{clinic.uid}", patients=roster, tz=clinic.timezone
             )
-            self.dashboard(to_dict(day), folder)
-            self.progress(f"clinic {clinic.uid}: {len(clinic.patients)} patients, {len(clinic.clinicians)} clinicians")
+            for board in (to_dict(review), to_dict(day)):
+                self.dashboard(with_datasource(board, own["uid"]) if own is not None else board, folder)
+            self.progress(
+                f"clinic {clinic.uid}: {len(patients)} of {len(clinic.patients)} patients offered, "
+                f"{len(clinic.clinicians)} clinicians" + (f", data source {own['uid']}" if own is not None else "")
+            )
+        return rosters
 
     def datasource(self, model: dict[str, Any]) -> None:
         if self._exists(lambda: self.api.datasource.get_datasource_by_uid(model["uid"])):
@@ -172,11 +186,18 @@ class Pusher:
 
 
 def push(
-    url: str, token: str, clinics: ClinicsFile, datasource: dict[str, Any], progress: Callable[[str], None]
-) -> None:
+    url: str,
+    token: str,
+    clinics: ClinicsFile,
+    datasource: dict[str, Any],
+    progress: Callable[[str], None],
+    clinic_datasources: dict[str, dict[str, Any]] | None = None,
+    consenting: Callable[[Clinic], list[str]] | None = None,
+) -> dict[str, list[str]]:
+    """``Pusher.push`` against the Grafana at ``url``. Raises ConfigError (refused, unreachable)."""
     api = GrafanaApi.from_url(url, credential=token)
     try:
-        Pusher(api, progress).push(clinics, datasource)
+        return Pusher(api, progress).push(clinics, datasource, clinic_datasources, consenting)
     except GrafanaException as exc:
         raise ConfigError(f"Grafana at {url} refused: {exc.status_code} {exc.message}") from None
     except niquests.exceptions.ConnectionError as exc:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from typing import Literal
 import aiomqtt
 from aiohttp import web
 
+from ingest.errors import ConfigError
 from ingest.forward import Forwarder
 from ingest.mqtt import DeadLetters, Will, payload_bytes
 from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
@@ -272,7 +274,7 @@ class PhoneService:
         free one)."""
         runner = web.AppRunner(self.make_app(), access_log=None)  # no access log: push URLs carry tokens
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
+        site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port, ssl_context=self._tls())
         await site.start()
         try:
             server = site._server
@@ -280,6 +282,21 @@ class PhoneService:
             yield sockets[0].getsockname()[1] if sockets else self.settings.http_port
         finally:
             await runner.cleanup()
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """HTTPS when ``tls_cert``/``tls_key`` are set (Python's server defaults: TLS 1.2 or later). Raises ConfigError
+        naming the setting when the files cannot be loaded."""
+        cert, key = self.settings.tls_cert, self.settings.tls_key
+        if cert is None or key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"settings KINETIC_PHONE__TLS_CERT / KINETIC_PHONE__TLS_KEY: cannot load {cert} with {key} ({exc})"
+            ) from None
+        return context
 
     # --- MQTT -------------------------------------------------------------------------------------------------------
     def mqtt_topic(self, wearer: str) -> str:

@@ -13,11 +13,18 @@ InfluxDB 1.x's ``WRITE`` also allows ``DROP SERIES`` and ``DELETE`` (measured on
 the raw retention policy are made here with the admin credential, so the bridge runs with
 ``KINETIC_INFLUX__CREATE_DATABASE=false`` and needs no admin right. The alert service does not use InfluxDB at all
 (its state is its own file; its events reach the store through the bridge).
+
+With the wall between clinics (``KINETIC_STORE__CLINIC_WALL``, ingest/wall.py) provisioning also makes each clinic's
+database ``<database>_<clinic>`` and the private one ``<database>_private``, gives ``bridge`` ``WRITE`` and
+``operator`` ``ALL`` on each, and makes one read-only user per clinic, ``kinetic_clinic_<clinic>``, with ``READ`` on
+its clinic's database and nothing else (Grafana's data source for that clinic's folder). ``reader`` then reads the
+operations database only (``bridge_stats``); the private database is read by nobody but ``operator``.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,9 +32,11 @@ from typing import Literal
 from ingest.errors import ConfigError
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.private import private_file
+from ingest.wall import Wall
 
-Role = Literal["bridge", "reader", "operator"]
-GRANTS: dict[Role, str] = {"bridge": "WRITE", "reader": "READ", "operator": "ALL"}
+Role = Literal["bridge", "reader", "operator", "clinic"]
+GRANTS: dict[Role, str] = {"bridge": "WRITE", "reader": "READ", "operator": "ALL", "clinic": "READ"}
 DEFAULT_USERS: dict[Role, str] = {
     "bridge": "kinetic_bridge",
     "reader": "kinetic_reader",
@@ -53,18 +62,30 @@ class ServiceUser:
             )
 
 
-async def provision_v1(admin: InfluxSettings, users: list[ServiceUser]) -> list[str]:
+async def provision_v1(
+    admin: InfluxSettings,
+    users: list[ServiceUser],
+    wall: Wall | None = None,
+    clinic_users: tuple[ServiceUser, ...] = (),
+) -> list[str]:
     """As ``admin`` (a 1.x admin user): create the database and its raw retention policy (as the bridge would), and
     each service user with its grant on that database only; a user that exists gets the given password and its
-    grants replaced. Idempotent. Returns what was done, one line each. Raises SinkRejected (refused: e.g. ``admin``
-    is no admin) or StoreUnreachable."""
+    grants replaced. With ``wall``: the wall's databases too, ``bridge`` ``WRITE`` and ``operator`` ``ALL`` on each,
+    and each of ``clinic_users`` (named by ``clinic_user_name``) ``READ`` on its clinic's database only. Idempotent.
+    Returns what was done, one line each. Raises SinkRejected (refused: e.g. ``admin`` is no admin) or
+    StoreUnreachable."""
     sink = InfluxV1Sink(admin.model_copy(update={"create_database": True}))
     db = admin.database
     done = [f"database {db!r} and its retention policies"]
     await sink.prepare()
+    walled = wall.databases() if wall is not None else []
+    for other in walled:
+        await sink.create_database(other)
+        done.append(f"database {other!r} and its retention policies")
     listed = await sink.query("SHOW USERS")
     existing = {row[0] for series in listed["results"][0].get("series", []) for row in series.get("values", [])}
-    for user in users:
+    clinic_dbs = wall.clinic_databases() if wall is not None else {}
+    for user in [*users, *clinic_users]:
         if user.name in existing:
             # GRANT replaces the user's privilege on the database (influxd 1.6.7: ALL then READ leaves READ), so a
             # re-run never leaves a running service without its right, not even for a moment
@@ -73,16 +94,43 @@ async def provision_v1(admin: InfluxSettings, users: list[ServiceUser]) -> list[
         else:
             await sink.query(f"CREATE USER \"{user.name}\" WITH PASSWORD '{user.password}'", method="POST")
             verb = "created"
-        await sink.query(f'GRANT {GRANTS[user.role]} ON "{db}" TO "{user.name}"', method="POST")
-        done.append(f"user {user.name!r} ({user.role}) {verb}: {GRANTS[user.role]} on {db!r}")
+        if user.role == "clinic":
+            clinic = next((c for c in clinic_dbs if clinic_user_name(c) == user.name), None)
+            if clinic is None:
+                raise ConfigError(f"InfluxDB user {user.name!r} is no clinic's reader (clinics: {sorted(clinic_dbs)})")
+            targets = [clinic_dbs[clinic]]
+        else:
+            targets = [db, *(walled if user.role in ("bridge", "operator") else [])]
+        for target in targets:
+            await sink.query(f'GRANT {GRANTS[user.role]} ON "{target}" TO "{user.name}"', method="POST")
+        done.append(f"user {user.name!r} ({user.role}) {verb}: {GRANTS[user.role]} on {', '.join(map(repr, targets))}")
     return done
+
+
+def clinic_user_name(clinic: str) -> str:
+    """The read-only InfluxDB user of ``clinic`` under the wall: ``kinetic_clinic_<uid>`` (``-`` as ``_``)."""
+    return f"kinetic_clinic_{clinic.replace('-', '_')}"
+
+
+def clinic_users_from_secrets(directory: Path, clinics: list[str]) -> list[ServiceUser]:
+    """Each clinic's read-only user, its password from ``influxdb_clinic_<uid>_password`` in ``directory``, made
+    there (random, mode 600) when missing: the clinics file names the clinics, deploy/make_secrets.py cannot read
+    it (standard library only, no YAML)."""
+    out = []
+    for clinic in clinics:
+        path = directory / f"influxdb_clinic_{clinic}_password"
+        if not path.is_file():
+            directory.mkdir(parents=True, exist_ok=True)
+            private_file(path).write_text(secrets.token_urlsafe(24) + "\n")
+        out.append(ServiceUser("clinic", clinic_user_name(clinic), path.read_text().strip()))
+    return out
 
 
 def users_from_secrets(directory: Path, names: dict[Role, str] | None = None) -> list[ServiceUser]:
     """The service users whose passwords deploy/make_secrets.py wrote: ``influxdb_<role>_password`` in
     ``directory``. Raises ConfigError naming a missing file."""
     out = []
-    for role, default in DEFAULT_USERS.items():
+    for role, default in DEFAULT_USERS.items():  # clinic readers: clinic_users_from_secrets
         path = directory / f"influxdb_{role}_password"
         if not path.is_file():
             raise ConfigError(f"{path} is missing: the {role}'s InfluxDB password (python3 deploy/make_secrets.py)")

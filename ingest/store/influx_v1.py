@@ -71,9 +71,12 @@ class InfluxV1Sink:
         outlive the raw data and their queries need no policy name. Raises SinkUnavailable while the server is
         unreachable.
         """
-        db = self._settings.database
         if not self._settings.create_database:
             return  # provisioned by an admin (`kinetic store provision`) or a 2.x/3.x bucket: nothing to make here
+        await self.create_database(self._settings.database)
+
+    async def create_database(self, db: str) -> None:
+        """``CREATE DATABASE`` and its raw retention policy (see ``prepare``): an admin right. Idempotent."""
         await self.query(f'CREATE DATABASE "{db}"', method="POST")
         days = self._settings.raw_retention_days
         if days:
@@ -99,19 +102,23 @@ class InfluxV1Sink:
         return line_protocol_for(message, received_ms)
 
     async def write_lines(self, body: bytes) -> None:
+        await self.write_to(self._settings.database, body)
+
+    async def write_to(self, database: str, body: bytes) -> None:
+        """Write line protocol into ``database`` (raw ``features`` into their own policy when raw retention is on)."""
         if not body:
             return
         if self._settings.raw_retention_days and RAW_PREFIX in body:
             lines = body.splitlines(keepends=True)
             raw = b"".join(line for line in lines if line.startswith(RAW_PREFIX))
             body = b"".join(line for line in lines if not line.startswith(RAW_PREFIX))
-            await self._post(raw, RAW_POLICY)
-        await self._post(body, self._settings.retention_policy)
+            await self._post(database, raw, RAW_POLICY)
+        await self._post(database, body, self._settings.retention_policy)
 
-    async def _post(self, body: bytes, policy: str | None) -> None:
+    async def _post(self, database: str, body: bytes, policy: str | None) -> None:
         if not body:
             return
-        params = {"db": self._settings.database, "precision": "ms"}
+        params = {"db": database, "precision": "ms"}
         if policy:
             params["rp"] = policy
         await asyncio.to_thread(self._request, "POST", "/write", params, body)
@@ -119,9 +126,10 @@ class InfluxV1Sink:
     async def write(self, points: list[Point]) -> None:
         await self.write_lines(self.encode(points))
 
-    async def query(self, influxql: str, *, method: str = "GET") -> dict[str, Any]:
-        """Run InfluxQL; returns the decoded JSON (``epoch=ms`` timestamps)."""
-        params = {"db": self._settings.database, "q": influxql, "epoch": "ms"}
+    async def query(self, influxql: str, *, method: str = "GET", database: str | None = None) -> dict[str, Any]:
+        """Run InfluxQL in ``database`` (default: the settings'); returns the decoded JSON (``epoch=ms`` timestamps).
+        Raises SinkRejected (an InfluxQL error), SinkAuthError (401/403), StoreUnreachable."""
+        params = {"db": database or self._settings.database, "q": influxql, "epoch": "ms"}
         raw = await asyncio.to_thread(self._request, method, "/query", params, None)
         result: dict[str, Any] = json.loads(raw or b"{}")
         for statement in result.get("results", []):

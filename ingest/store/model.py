@@ -111,6 +111,15 @@ def event_points(event: EventV1) -> list[Point]:
                 "trigger": event.trigger,
                 "exercise": event.exercise,
                 "reason": event.reason,
+                **(
+                    {
+                        "clinic": event.consent.clinic,
+                        "data": ",".join(event.consent.data),
+                        "until_ms": _ms(event.consent.until),
+                    }
+                    if event.consent is not None
+                    else {}
+                ),
             },
             round(event.t.timestamp() * 1000),
         ),

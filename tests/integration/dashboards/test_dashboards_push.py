@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def push(
         "KINETIC_GRAFANA__TOKEN": token,
         "KINETIC_GRAFANA__CLINICS_FILE": str(clinics),
         "KINETIC_INFLUX__TOKEN": "influx-secret",
+        "XDG_DATA_HOME": tempfile.mkdtemp(prefix="kinetic-push-"),  # the audit trail: never the real user's
     }
     cmd = [sys.executable, "-m", "kinetic", "dashboards", "push", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -129,3 +131,74 @@ def test_push_errors_are_one_line_and_name_the_cause(tmp_path: Path) -> None:
     assert wrong.returncode == 2 and "clinics file" in wrong.stderr and "'Not An Id'" in wrong.stderr
     for run in (missing_user, bad_token, down, wrong):
         assert run.stderr.strip().splitlines()[-1].startswith("kinetic: error:")
+
+
+def test_with_the_wall_each_clinic_reads_through_its_own_data_source_and_offers_consenting_patients(
+    tmp_path: Path,
+) -> None:
+    """Each clinic folder's dashboards use the clinic's own data source (its database, its read-only user: what
+    `kinetic store provision` made; the refusals are shown on influxd by tests/integration/deploy/test_clinic_wall.py);
+    only patients who grant the clinic their posture data now are offered; each offer is in the audit trail."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for clinic in ("physio-north", "back-clinic-south"):
+        (secrets / f"influxdb_clinic_{clinic}_password").write_text(f"password-of-{clinic}\n")
+    clinics = tmp_path / "clinics.yaml"
+    clinics.write_text((ROOT / "deploy/clinics.yaml").read_text())
+    env = {
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "KINETIC_STORE__CLINIC_WALL": "true",
+        "KINETIC_STORE__CLINICS_FILE": str(clinics),
+        "KINETIC_GRAFANA__CLINIC_SECRETS": str(secrets),
+        "KINETIC_INFLUX__USERNAME": "kinetic_reader",
+        "KINETIC_INFLUX__PASSWORD": "reader-password",
+    }
+
+    def kinetic(*args: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        environ = {"PATH": os.environ.get("PATH", ""), **env, **extra}
+        cmd = [sys.executable, "-m", "kinetic", *args]
+        return subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=120, check=False)
+
+    granted = kinetic("consent", "grant", "ann", "--clinic", "physio-north", "--no-broker", extra={})
+    assert granted.returncode == 0, granted.stderr
+    # carl is physio-north's too, and bob is back-clinic-south's: neither consents
+    grafana = FakeGrafana(token=TOKEN, users=dict(USERS))
+    with FakeGrafanaServer(grafana) as server:
+        done = kinetic(
+            "dashboards",
+            "push",
+            extra={"KINETIC_GRAFANA__URL": server.url, "KINETIC_GRAFANA__TOKEN": TOKEN},
+        )
+    assert done.returncode == 0, done.stderr
+    assert grafana.errors == []
+    north = grafana.datasources["kinetic-influxdb-physio-north"]
+    assert north["jsonData"]["dbName"] == "kinetic_physio_north" and north["user"] == "kinetic_clinic_physio_north"
+    assert north["secureJsonData"] == {"password": "password-of-physio-north"}
+    assert (
+        grafana.datasources["kinetic-influxdb-back-clinic-south"]["jsonData"]["dbName"] == "kinetic_back_clinic_south"
+    )
+    for clinic in ("physio-north", "back-clinic-south"):
+        for kind in ("review", "day"):
+            board = grafana.dashboards[f"kinetic-{kind}-{clinic}"]["dashboard"]
+            assert {p["datasource"]["uid"] for p in board["panels"]} == {f"kinetic-influxdb-{clinic}"}
+            assert 'kinetic-influxdb"' not in str(board).replace("'", '"')  # no reference to the shared one left
+    variables = {
+        v["name"]: v for v in grafana.dashboards["kinetic-review-physio-north"]["dashboard"]["templating"]["list"]
+    }
+    assert variables["patients"]["query"] == "(ann)"  # carl does not consent
+    south = {
+        v["name"]: v for v in grafana.dashboards["kinetic-day-back-clinic-south"]["dashboard"]["templating"]["list"]
+    }
+    assert south["patients"]["query"] == "(^$)"  # nobody: an empty group would match every wearer
+    assert "clinic physio-north: 1 of 2 patients offered" in done.stderr
+
+    from ingest.audit import AuditLog
+
+    trail = AuditLog(tmp_path / "data" / "kinetic" / "audit.sqlite", 400)  # who was offered whose data
+    try:
+        assert [(e["action"], e["detail"]) for e in trail.for_wearer("ann")] == [
+            ("dashboards push", "offered to clinic physio-north (Grafana folder kinetic-physio-north)")
+        ]
+        assert trail.for_wearer("carl") == [] and trail.for_wearer("bob") == []
+    finally:
+        trail.close()

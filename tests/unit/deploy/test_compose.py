@@ -29,7 +29,8 @@ def cli_commands() -> set[str]:
 
 def test_the_stack_has_the_production_services() -> None:
     assert {"mosquitto", "influxdb", "grafana", "bridge", "alerts", "collector"} <= set(SERVICES)
-    assert SERVICES["influxdb"]["image"].startswith("influxdb:2")
+    assert SERVICES["influxdb"]["image"].startswith("influxdb:1.")  # what the wall and the users are tested on
+    assert SERVICES["influxdb"]["environment"]["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
     assert SERVICES["mosquitto"]["image"] == "eclipse-mosquitto:2"
     assert SERVICES["collector"]["network_mode"] == "host"
     assert "/var/run/dbus:/var/run/dbus:ro" in SERVICES["collector"]["volumes"]
@@ -47,6 +48,9 @@ def test_kinetic_service_environment_and_secrets_match_the_settings(name: str, t
         (secrets_dir / secret["target"]).write_text("dummy-value")
     settings = load_settings(environ=environ, secrets_dir=secrets_dir)  # extra="forbid": unknown keys fail
     for secret in service.get("secrets", []):
+        if not secret["target"].startswith("KINETIC_"):  # a file a command reads itself (store provision --secrets)
+            assert secret["target"] == secret["source"] and "--secrets" in service["command"], secret
+            continue
         section, key = secret["target"].removeprefix("KINETIC_").lower().split("__")
         assert getattr(getattr(settings, section), key).get_secret_value() == "dummy-value"
 
@@ -87,7 +91,10 @@ def test_grafana_provisioning_points_at_the_generated_dashboards() -> None:
     datasource = yaml.safe_load((ROOT / "dashboards/grafana/provisioning/datasources/influxdb.yaml").read_text())
     (ds,) = datasource["datasources"]
     assert ds["type"] == "influxdb" and ds["jsonData"]["dbName"] == "kinetic"
-    assert ds["secureJsonData"]["httpHeaderValue1"].startswith("Token ")
+    # Grafana reads with the read-only user, never the admin (issue 20: one credential per service and purpose)
+    assert ds["user"] == "kinetic_reader"
+    assert ds["secureJsonData"]["password"] == "$__file{/run/secrets/influxdb_reader_password}"
+    assert "influxdb_reader_password" in SERVICES["grafana"]["secrets"]
     provider = yaml.safe_load((ROOT / "dashboards/grafana/provisioning/dashboards/kinetic.yaml").read_text())
     path = provider["providers"][0]["options"]["path"]
     mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["grafana"]["volumes"] if v.startswith("./")}
@@ -112,3 +119,28 @@ def test_the_shipped_policy_file_loads_and_the_alert_service_keeps_its_state_on_
     env = SERVICES["alerts"]["environment"]
     volume = env["KINETIC_ALERTS__STATE_DIR"].rsplit("/", 1)[0]
     assert any(v.endswith(f":{volume}") for v in SERVICES["alerts"]["volumes"])
+
+
+def test_one_credential_per_service_and_purpose() -> None:
+    """Only the provisioning job logs in as InfluxDB's admin; the bridge writes as kinetic_bridge; the wall is on."""
+    uses_admin = [
+        name
+        for name, service in SERVICES.items()
+        for secret in service.get("secrets", [])
+        if (secret if isinstance(secret, str) else secret["source"]) == "influxdb_admin_password"  # influxdb: short
+    ]
+    assert sorted(uses_admin) == ["influxdb", "provision"]
+    bridge = SERVICES["bridge"]
+    assert bridge["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_bridge"
+    assert {"source": "influxdb_bridge_password", "target": "KINETIC_INFLUX__PASSWORD"} in bridge["secrets"]
+    assert bridge["environment"]["KINETIC_STORE__CLINIC_WALL"] == "true"
+    assert bridge["environment"]["KINETIC_INFLUX__CREATE_DATABASE"] == "false"
+    assert SERVICES["provision"]["command"][:2] == ["store", "provision"]
+    assert bridge["depends_on"]["provision"] == {"condition": "service_completed_successfully"}
+
+
+def test_the_example_clinics_each_have_a_reader_password() -> None:
+    clinics = yaml.safe_load((ROOT / "deploy" / "clinics.yaml").read_text())["clinics"]
+    assert tuple(c["uid"] for c in clinics) == MAKE_SECRETS["EXAMPLE_CLINICS"]
+    mounted = {s["source"] for s in SERVICES["provision"]["secrets"]}
+    assert {f"influxdb_clinic_{c['uid']}_password" for c in clinics} <= mounted

@@ -1,0 +1,162 @@
+"""A wearer's consent to share their data with a clinic (issue 20, item 3): the record, its changes, their events.
+
+A record is the list of the wearer's changes, oldest first, in one JSON-lines file (``KINETIC_STORE__CONSENT_PATH``,
+mode 600, only ever appended to: the history of what was granted when is itself part of what a wearer is shown).
+A change grants or withdraws a clinic (a uid of the clinics file) some categories of data (``posture``,
+``checkins``, ``exercise``: ingest/wall.py) from a time on (a grant: until a time, or open). Every change is also an
+event on the wire (``EventV1`` kinds ``consent_granted`` / ``consent_withdrawn``), which the bridge applies to its
+routing (ingest/wall.py) and stores in the wearer's private data.
+
+The API the commands and the web app use (``ConsentLedger``: ``read``, ``grant``, ``withdraw``) writes the file and
+returns the event to publish; what a record means at a moment is ``ConsentBook`` (pure, ingest/wall.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+
+from ingest.errors import ConfigError
+from ingest.store.private import private_file
+from ingest.wall import CATEGORIES, Category, ConsentBook
+from ingest.wire import ConsentV1, EventV1, check_id
+
+Action = Literal["grant", "withdraw"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    """One change of a wearer's record: ``at_ms`` is when it takes effect (a grant's ``since``; a withdrawal's from
+    when), ``until_ms`` a grant's end (None: open). Times in Unix ms."""
+
+    wearer: str
+    action: Action
+    clinic: str
+    data: tuple[Category, ...]
+    at_ms: int
+    until_ms: int | None = None
+
+    def event(self) -> EventV1:
+        """The change as the event every service sees (EventV1, ``t`` = ``at_ms``)."""
+        until = None if self.until_ms is None else datetime.fromtimestamp(self.until_ms / 1000, UTC)
+        return EventV1(
+            kind="consent_granted" if self.action == "grant" else "consent_withdrawn",
+            wearer=self.wearer,
+            t=datetime.fromtimestamp(self.at_ms / 1000, UTC),
+            consent=ConsentV1(clinic=self.clinic, data=list(self.data), until=until),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "wearer": self.wearer,
+            "action": self.action,
+            "clinic": self.clinic,
+            "data": list(self.data),
+            "at_ms": self.at_ms,
+            "until_ms": self.until_ms,
+        }
+
+
+def apply(book: ConsentBook, change: ConsentChange) -> None:
+    """``change`` into ``book`` (pure)."""
+    data = frozenset(change.data)
+    if change.action == "grant":
+        book.grant(change.wearer, change.clinic, data, change.at_ms, change.until_ms)
+    else:
+        book.withdraw(change.wearer, change.clinic, data, change.at_ms)
+
+
+def book_of(changes: list[ConsentChange]) -> ConsentBook:
+    """Every wearer's grants as ``changes`` (in order) made them (pure)."""
+    book = ConsentBook()
+    for change in changes:
+        apply(book, change)
+    return book
+
+
+def check_data(data: list[str]) -> tuple[Category, ...]:
+    """Category words (``posture``, ``checkins``, ``exercise``), each once, in their order. Raises ConfigError."""
+    unknown = [d for d in data if d not in CATEGORIES]
+    if unknown or not data:
+        raise ConfigError(f"data {unknown or data!r}: name one or more of {', '.join(CATEGORIES)}")
+    return tuple(c for c in CATEGORIES if c in data)
+
+
+class ConsentLedger:
+    """The consent records in ``path`` (JSON lines, mode 600, append-only). Thread-safe within a process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def changes(self, wearer: str | None = None) -> list[ConsentChange]:
+        """Every change (or ``wearer``'s), oldest first. Raises ConfigError naming a line that is not a change."""
+        if not self.path.is_file():
+            return []
+        out = []
+        with self._lock:
+            text = self.path.read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                change = ConsentChange(
+                    check_id(raw["wearer"]),
+                    "grant" if raw["action"] == "grant" else "withdraw",
+                    check_id(raw["clinic"]),
+                    check_data(raw["data"]),
+                    int(raw["at_ms"]),
+                    None if raw["until_ms"] is None else int(raw["until_ms"]),
+                )
+            except (ValueError, KeyError, TypeError, ConfigError) as exc:
+                raise ConfigError(
+                    f"setting KINETIC_STORE__CONSENT_PATH: {self.path} line {number} is no consent change ({exc})"
+                ) from None
+            if wearer is None or change.wearer == wearer:
+                out.append(change)
+        return out
+
+    def book(self) -> ConsentBook:
+        return book_of(self.changes())
+
+    def read(self, wearer: str, now_ms: int) -> dict[str, object]:
+        """What the wearer is shown: the clinics that may see which of their data now, and every change."""
+        changes = self.changes(check_id(wearer))
+        now = book_of(changes).clinics_now(wearer, now_ms)
+        return {
+            "wearer": wearer,
+            "now": {clinic: [c for c in CATEGORIES if c in data] for clinic, data in sorted(now.items())},
+            "changes": [c.as_dict() for c in changes],
+        }
+
+    def grant(
+        self, wearer: str, clinic: str, data: list[str], since_ms: int, until_ms: int | None = None
+    ) -> ConsentChange:
+        """Record a grant; returns it (publish ``.event()``). Raises ConfigError (a bad category, until <= since)."""
+        if until_ms is not None and until_ms <= since_ms:
+            raise ConfigError("--until must be after --since: a grant that ends before it starts shares nothing")
+        return self._append(
+            ConsentChange(check_id(wearer), "grant", check_id(clinic), check_data(data), since_ms, until_ms)
+        )
+
+    def withdraw(self, wearer: str, clinic: str, data: list[str], at_ms: int) -> ConsentChange:
+        """Record a withdrawal from ``at_ms`` on; returns it (publish ``.event()``)."""
+        return self._append(ConsentChange(check_id(wearer), "withdraw", check_id(clinic), check_data(data), at_ms))
+
+    def _append(self, change: ConsentChange) -> ConsentChange:
+        try:
+            change.event()  # what cannot go on the wire is not recorded either (e.g. a time before 2015)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise ConfigError(f"consent change for {change.wearer}: {where}: {problem['msg']}") from None
+        with self._lock, private_file(self.path).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(change.as_dict(), sort_keys=True) + "\n")
+        return change

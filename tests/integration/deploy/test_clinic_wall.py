@@ -1,0 +1,203 @@
+"""The wall between clinics on real influxd 1.6.7 with authentication on (issue 20, items 2 and 3).
+
+`kinetic store provision` makes a database and a read-only user per clinic; the real `kinetic bridge` routes each
+wearer's points by the clinics file and the wearer's consent (`kinetic consent grant`, an event on the wire); with
+clinic A's credential a hand-written InfluxQL query for a clinic B wearer finds nothing in A's database and is refused
+on B's; `kinetic data move` moves a patient's points to their new clinic; `kinetic consent withdraw --delete-shared`
+takes the clinic's copy back into the private database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import SinkAuthError
+from ingest.settings import InfluxSettings
+from ingest.store.influx_v1 import InfluxV1Sink
+from tests.support.processes import Proc, env_for
+from tests.support.servers import Server, start_influxd
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+ADMIN_PASSWORD = "admin-password-0123456789"
+DAY = """\
+start: 2026-11-23T09:00:00+01:00
+wearers:
+  - wearer: ann
+    placement: thigh
+    segments: [walk 1m, sit 3m, walk 1m]
+  - wearer: bob
+    placement: thigh
+    segments: [sit 5m]
+  - wearer: carl
+    placement: thigh
+    segments: [sit 5m]
+"""
+SINCE = "2026-11-23T07:00:00+00:00"  # before the day: its points are covered by the grants
+CLINICS = """\
+clinics:
+  - {{uid: clinic-a, name: Clinic A, patients: [{a}]}}
+  - {{uid: clinic-b, name: Clinic B, patients: [{b}]}}
+"""
+
+
+def test_a_clinic_reads_its_consenting_patients_only(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    influxd = start_influxd(tmp_path / "influxd", auth=True)
+    try:
+        _check(influxd, mosquitto, tmp_path, unique)
+    finally:
+        influxd.stop()
+
+
+def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    asyncio.run(
+        InfluxV1Sink(InfluxSettings(url=influxd.url, create_database=False)).query(
+            f"CREATE USER admin WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", method="POST"
+        )
+    )
+    secrets = tmp_path / "secrets"
+    runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))["make_secrets"](secrets, tmp_path / "passwd", [])
+    clinics = tmp_path / "clinics.yaml"
+    clinics.write_text(CLINICS.format(a="ann, carl", b="bob"))  # carl: a patient of A who does not consent
+    env = env_for(mosquitto.port, influxd.url, unique, tmp_path) | {
+        "KINETIC_INFLUX__USERNAME": "admin",
+        "KINETIC_INFLUX__PASSWORD": ADMIN_PASSWORD,
+        "KINETIC_INFLUX__RAW_RETENTION_DAYS": "30",
+        "KINETIC_STORE__CLINIC_WALL": "true",
+        "KINETIC_STORE__CLINICS_FILE": str(clinics),
+    }
+
+    def kinetic(*args: str, user: str = "admin", status: int = 0) -> subprocess.CompletedProcess[str]:
+        name = f"kinetic_{user.replace('-', '_')}"  # clinic-b's reader: kinetic_clinic_clinic_b
+        login = (
+            {} if user == "admin" else {"KINETIC_INFLUX__USERNAME": name, "KINETIC_INFLUX__PASSWORD": password(user)}
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "kinetic", *args],
+            env=env | login,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == status, done.stderr
+        return done
+
+    def password(role: str) -> str:
+        return (secrets / f"influxdb_{role}_password").read_text().strip()
+
+    provision = kinetic("store", "provision", "--secrets", str(secrets)).stderr
+    assert f"database '{unique}_clinic_a'" in provision and f"database '{unique}_private'" in provision
+    assert f"user 'kinetic_clinic_clinic_a' (clinic) created: READ on '{unique}_clinic_a'" in provision
+    assert f"user 'kinetic_bridge' (bridge) created: WRITE on '{unique}', '{unique}_clinic_a'" in provision
+
+    def sink(user: str, database: str) -> InfluxV1Sink:
+        name, secret = (
+            (f"kinetic_clinic_{user}", f"clinic_{user.replace('_', '-')}")
+            if "clinic" in user
+            else (f"kinetic_{user}", user)
+        )
+        return InfluxV1Sink(
+            InfluxSettings(  # type: ignore[arg-type]
+                url=influxd.url,
+                database=database,
+                username=name,
+                password=password(secret),
+                create_database=False,
+                raw_retention_days=30,
+            )
+        )
+
+    def count(as_: InfluxV1Sink, wearer: str, database: str) -> int:
+        result = asyncio.run(
+            as_.query(
+                f'SELECT count(enmo_mg) FROM "kinetic_raw"."features" WHERE wearer = \'{wearer}\'', database=database
+            )
+        )
+        series = result["results"][0].get("series", [])
+        return int(series[0]["values"][0][1]) if series else 0
+
+    clinic_a, clinic_b = f"{unique}_clinic_a", f"{unique}_clinic_b"
+    private = f"{unique}_private"
+    a = sink("clinic_a", clinic_a)
+    b = sink("clinic_b", clinic_b)
+    operator = sink("operator", unique)
+
+    bridge = Proc(
+        ["bridge"],
+        env
+        | {
+            "KINETIC_INFLUX__USERNAME": "kinetic_bridge",
+            "KINETIC_INFLUX__PASSWORD": password("bridge"),
+            "KINETIC_INFLUX__CREATE_DATABASE": "false",
+        },
+        tmp_path / "bridge.log",
+    )
+    try:
+        bridge.wait_for("subscribed under")
+        kinetic("consent", "grant", "ann", "--clinic", "clinic-a", "--data", "posture", "--since", SINCE)
+        kinetic("consent", "grant", "bob", "--clinic", "clinic-b", "--since", SINCE)
+        bridge.wait_for("consent_granted for clinic-b")
+        (tmp_path / "day.yaml").write_text(DAY)
+        kinetic("simulate", str(tmp_path / "day.yaml"), "--speed", "0")
+
+        for _ in range(150):  # the bridge writes what it took
+            stored = [count(operator, "carl", private), count(a, "ann", clinic_a), count(b, "bob", clinic_b)]
+            if min(stored) >= 300:
+                break
+            time.sleep(0.2)
+    finally:
+        assert bridge.terminate() == 0, bridge.text()[-2000:]
+    assert count(a, "ann", clinic_a) == 300  # a consenting patient: in their clinic's database
+    assert count(b, "bob", clinic_b) == 300
+    assert count(operator, "carl", private) == 300  # no consent: private, though on A's roster
+    assert count(a, "carl", clinic_a) == 0
+    assert count(a, "bob", clinic_a) == 0  # clinic A's credential finds no clinic B patient in A's database ...
+    with pytest.raises(SinkAuthError, match="HTTP 403"):  # ... and may not read B's, nor the private one
+        count(a, "bob", clinic_b)
+    with pytest.raises(SinkAuthError, match="HTTP 403"):
+        count(a, "carl", private)
+    with pytest.raises(SinkAuthError, match="HTTP 403"):
+        asyncio.run(a.query('SELECT * INTO "x"."autogen"."features" FROM "kinetic_raw"."features"', method="POST"))
+
+    # ann moves to clinic B: the clinics file says so, ann grants B; the operator moves her points
+    clinics.write_text(CLINICS.format(a="carl", b="ann, bob"))
+    kinetic("consent", "grant", "ann", "--clinic", "clinic-b", "--data", "posture", "--since", SINCE, "--no-broker")
+    moved = kinetic("data", "move", "ann", "--to", "clinic-b", user="operator").stderr
+    assert "moved for ann:" in moved, moved
+    assert count(b, "ann", clinic_b) == 300 and count(operator, "ann", clinic_a) == 0
+    minutes = asyncio.run(b.query("SELECT count(*) FROM \"features_1m\" WHERE wearer = 'ann'"))
+    assert minutes["results"][0].get("series"), "ann's minute rollups moved too"
+
+    # bob withdraws, asking for B's copy to go: it is back in his private database
+    kinetic("consent", "withdraw", "bob", "--clinic", "clinic-b", "--delete-shared", user="operator")
+    assert count(b, "bob", clinic_b) == 0
+    assert count(operator, "bob", private) == 300
+    shown = kinetic("consent", "show", "bob").stdout
+    assert '"now": {}' in shown and '"withdraw"' in shown
+
+    # a report run for a clinic: refused for a patient who does not consent; read with the clinic's own credential
+    refused = kinetic("report", "weekly", "--wearer", "carl", "--week", "2026-W48", "--clinic", "clinic-a", status=2)
+    assert "carl does not share their posture data with clinic clinic-a" in refused.stderr
+    out = tmp_path / "reports"
+    out.mkdir()
+    args = ("report", "weekly", "--wearer", "ann", "--week", "2026-W48", "--clinic", "clinic-b", "--out", str(out))
+    report = kinetic(*args, user="clinic_clinic-b")  # finds ann in clinic B's database (else: unknown wearer)
+    assert "weekly report for ann, 2026-W48" in report.stderr, report.stderr
+    assert kinetic(*args, user="clinic_clinic-a", status=2).stderr.count("HTTP 403") == 1  # A may not read B's
+
+    # the wearer's rights reach every database of the wall: export finds ann in clinic B's, delete erases carl's
+    exported = tmp_path / "export"
+    kinetic("data", "export", "ann", "--out", str(exported), "--format", "json", "--no-broker", user="operator")
+    document = json.loads((exported / "ann.json").read_text())
+    assert len(document["measurements"]["features"]) == 300
+    assert [e["action"] for e in document["audit"]][:2] == ["data move", "report weekly"]  # who read ann's data
+    kinetic("data", "delete", "carl", "--yes", "--no-broker", user="operator")
+    assert count(operator, "carl", private) == 0

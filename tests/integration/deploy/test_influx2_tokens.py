@@ -1,0 +1,76 @@
+"""`kinetic store provision` on InfluxDB 2.x: buckets, InfluxQL mappings and one token per service and purpose,
+scoped by bucket and action, through the documented API. InfluxDB 2.x cannot run here: a stand-in
+(tests/support/fake_influx2.py) checks every request against the shapes of InfluxDB's OSS API contract."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_influx2 import FakeInflux2, FakeInflux2Server
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+ADMIN = "all-access-token"
+
+
+def provision(url: str, secrets: Path, tmp_path: Path, token: str = ADMIN) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "KINETIC_STORE__KIND": "influx_v1",  # the bridge writes through the v1-compatible /write with its token
+        "KINETIC_STORE__CLINIC_WALL": "true",
+        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy" / "clinics.yaml"),
+        "KINETIC_INFLUX__URL": url,
+        "KINETIC_INFLUX__TOKEN": token,
+        "KINETIC_INFLUX__ORG": "kinetic",
+        "KINETIC_INFLUX__RAW_RETENTION_DAYS": "30",
+    }
+    cmd = [sys.executable, "-m", "kinetic", "store", "provision", "--secrets", str(secrets)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_each_token_is_scoped_to_its_buckets_and_action(tmp_path: Path) -> None:
+    influx = FakeInflux2(token=ADMIN)
+    secrets = tmp_path / "secrets"
+    with FakeInflux2Server(influx) as server:
+        done = provision(server.url, secrets, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert influx.errors == []  # every request had the documented shape
+        again = provision(server.url, secrets, tmp_path)  # idempotent: nothing new
+        assert again.returncode == 0 and influx.errors == [], again.stderr
+        refused = provision(server.url, tmp_path / "other", tmp_path, token="wrong")
+    assert len(influx.authorizations) == 5  # bridge, reader, operator and one per clinic: made once
+    walled = ["kinetic", "kinetic_physio_north", "kinetic_back_clinic_south", "kinetic_private"]
+    assert set(influx.buckets) == {*walled, *(f"{db}_raw" for db in walled)}
+    assert influx.buckets["kinetic_raw"]["retentionRules"] == [{"type": "expire", "everySeconds": 30 * 86_400}]
+    mapped = {(d["database"], d["retention_policy"], d["default"]) for d in influx.dbrps}
+    assert ("kinetic_physio_north", "autogen", True) in mapped and (
+        "kinetic_physio_north",
+        "kinetic_raw",
+        False,
+    ) in mapped
+    assert len(influx.dbrps) == 8
+
+    def rights(role: str) -> set[tuple[str, str]]:
+        path = secrets / f"influxdb_{role}_token"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        return influx.rights(path.read_text().strip())
+
+    every = {name for db in walled for name in (db, f"{db}_raw")}
+    assert rights("bridge") == {("write", b) for b in every}  # writes everywhere, reads nothing
+    assert rights("reader") == {("read", "kinetic"), ("read", "kinetic_raw")}  # the operations database only
+    assert rights("operator") == {(a, b) for b in every for a in ("read", "write")}
+    assert rights("clinic_physio-north") == {("read", "kinetic_physio_north"), ("read", "kinetic_physio_north_raw")}
+    assert rights("clinic_back-clinic-south") == {
+        ("read", "kinetic_back_clinic_south"),
+        ("read", "kinetic_back_clinic_south_raw"),
+    }
+    assert "token bridge created: write on 'kinetic'" in done.stderr and "token bridge: kept" in again.stderr
+    assert ADMIN not in done.stderr and "tok-" not in done.stderr  # no token in the output
+    assert refused.returncode == 2 and "KINETIC_INFLUX__TOKEN" in refused.stderr

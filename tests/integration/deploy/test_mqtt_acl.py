@@ -1,0 +1,139 @@
+"""Every user of deploy/mosquitto/acl against every topic family added since the first ACL (phones on
+``sensor-logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, consent events), on real Mosquitto
+with the passwords deploy/make_secrets.py writes: what each may publish and read arrives, each denial is shown.
+
+Mosquitto drops a publish the ACL refuses without telling the client (MQTT 3.1.1), and delivers nothing on a
+subscription it refuses: so an observer allowed everything (a test-only user appended to the production ACL) sees
+what was really published, and each reader what it was really given."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import runpy
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from ingest.mqtt import connect
+from ingest.settings import MqttSettings
+from tests.support.pipeline import until
+from tests.support.servers import start_mosquitto
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+OBSERVER_PASSWORD = "observer-password-0123456789"
+
+# (user, topic, allowed): publishes
+WRITES = [
+    ("ann", "sensor-logger/ann", True),  # a phone publishes its own Sensor Logger stream
+    ("ann", "sensor-logger/bob", False),
+    ("ann", "kinetic/v1/ann/events", True),  # kinetic consent, with the wearer's login
+    ("ann", "kinetic/v1/bob/events", False),
+    ("ann", "kinetic/v1/ann/commands", True),
+    ("ann", "kinetic/v1/bob/commands", False),
+    ("ann", "kinetic/v1/ann/prompts", False),  # prompts come from the alert service only
+    ("ann", "homeassistant/sensor/kinetic_ann/sitting/config", False),
+    ("ann", "kinetic/ha/ann/pause/set", False),
+    ("collector", "kinetic/v1/ann/ann-thigh/features", True),
+    ("collector", "kinetic/v1/ann/commands", False),
+    ("collector", "kinetic/v1/ann/events", False),
+    ("collector", "sensor-logger/ann", False),  # kinetic phone reads the phones, never speaks for them
+    ("alerts", "kinetic/v1/ann/prompts", True),
+    ("alerts", "sensor-logger/ann", False),
+    ("alerts", "homeassistant/sensor/kinetic_ann/sitting/config", False),
+    ("bridge", "kinetic/v1/ann/commands", False),  # the bridge only reads (and dead-letters)
+    ("bridge", "kinetic/v1/ann/ann-thigh/features", False),
+    ("kinetic-ha", "homeassistant/sensor/kinetic_ann/sitting/config", True),
+    ("kinetic-ha", "kinetic/v1/ann/commands", True),
+    ("kinetic-ha", "kinetic/v1/ann/prompts", False),
+    ("kinetic-ha", "kinetic/v1/ann/ann-thigh/features", False),
+    ("hass", "kinetic/ha/ann/pause/set", True),
+    ("hass", "kinetic/v1/ann/commands", True),
+    ("hass", "kinetic/v1/ann/ann-thigh/features", False),
+    ("hass", "kinetic/v1/ann/events", False),
+    ("hass", "sensor-logger/ann", False),
+]
+# (user, topic, allowed): subscriptions
+READS = [
+    ("ann", "kinetic/v1/ann/prompts", True),
+    ("ann", "kinetic/v1/bob/prompts", False),
+    ("ann", "sensor-logger/bob", False),
+    ("ann", "kinetic/v1/bob/ann-thigh/features", False),
+    ("collector", "sensor-logger/ann", True),
+    ("collector", "kinetic/v1/ann/commands", False),
+    ("hass", "kinetic/v1/ann/prompts", True),
+    ("hass", "kinetic/v1/ann/ann-thigh/features", False),
+    ("hass", "sensor-logger/ann", False),
+    ("kinetic-ha", "sensor-logger/ann", False),
+    ("kinetic-ha", "kinetic/v1/ann/events", True),
+    ("alerts", "sensor-logger/ann", False),
+    ("alerts", "kinetic/v1/ann/events", False),
+]
+
+
+def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path) -> None:
+    make = runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))
+    secrets, passwd = tmp_path / "secrets", tmp_path / "passwd"
+    make["make_secrets"](secrets, passwd, ["ann", "bob"])
+    with passwd.open("a") as handle:  # a test-only user allowed everything: the one who sees what really happened
+        handle.write(f"observer:{make['mosquitto_hash'](OBSERVER_PASSWORD)}\n")
+    acl = tmp_path / "acl"
+    acl.write_text((ROOT / "deploy" / "mosquitto" / "acl").read_text() + "\nuser observer\ntopic readwrite #\n")
+    broker = start_mosquitto(
+        tmp_path / "broker", extra_config=f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
+    )
+
+    def login(name: str) -> MqttSettings:
+        secret = f"mqtt_wearer_{name}_password" if name in ("ann", "bob") else f"mqtt_{name}_password"
+        password = OBSERVER_PASSWORD if name == "observer" else (secrets / secret).read_text().strip()
+        return MqttSettings(host="127.0.0.1", port=broker.port, username=name, password=password)
+
+    async def consume(client: aiomqtt.Client, into: list[tuple[str, bytes]]) -> None:
+        async for message in client.messages:
+            into.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+
+    async def writes() -> set[bytes]:
+        seen: list[tuple[str, bytes]] = []
+        async with connect(login("observer"), "observer") as observer:
+            await observer.subscribe("#", qos=1)
+            task = asyncio.create_task(consume(observer, seen))
+            for i, (user, topic, _) in enumerate(WRITES):
+                async with connect(login(user), f"w{i}-{user}") as client:
+                    await client.publish(topic, f"{i}".encode(), qos=1)
+            allowed = {f"{i}".encode() for i, (_, _, ok) in enumerate(WRITES) if ok}
+            await until(lambda: allowed <= {p for _, p in seen}, 20, "the allowed publishes")
+            await asyncio.sleep(1.0)  # room for a refused one to (wrongly) arrive
+            task.cancel()
+        return {p for _, p in seen}
+
+    async def reads() -> set[int]:
+        got: dict[int, list[tuple[str, bytes]]] = {i: [] for i in range(len(READS))}
+        async with contextlib.AsyncExitStack() as stack:
+            tasks = []
+            for i, (user, topic, _) in enumerate(READS):
+                client = await stack.enter_async_context(connect(login(user), f"r{i}-{user}"))
+                await client.subscribe(topic, qos=1)
+                tasks.append(asyncio.create_task(consume(client, got[i])))
+            async with connect(login("observer"), "observer-pub") as observer:
+                for _, topic, _ in READS:
+                    await observer.publish(topic, b"x", qos=1)
+            allowed = {i for i, (_, _, ok) in enumerate(READS) if ok}
+            await until(lambda: all(got[i] for i in allowed), 20, "the allowed reads")
+            await asyncio.sleep(1.0)
+            for task in tasks:
+                task.cancel()
+        return {i for i, messages in got.items() if any(t == READS[i][1] for t, _ in messages)}
+
+    try:
+        published = asyncio.run(writes())
+        read = asyncio.run(reads())
+    finally:
+        broker.stop()
+    for i, (user, topic, ok) in enumerate(WRITES):
+        assert (f"{i}".encode() in published) == ok, (
+            f"{user} publishing on {topic}: expected {'allowed' if ok else 'denied'}"
+        )
+    for i, (user, topic, ok) in enumerate(READS):
+        assert (i in read) == ok, f"{user} reading {topic}: expected {'allowed' if ok else 'denied'}"
