@@ -295,6 +295,7 @@ class PromptV1(_Model):
     )
 
 
+SessionOutcome = Literal["done", "partial", "skipped"]
 EventKind = Literal[
     "bout_started",
     "bout_ended",
@@ -306,6 +307,7 @@ EventKind = Literal[
     "prompt_snoozed",
     "policy_changed",
     "summary",
+    "session_outcome",
 ]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
@@ -324,11 +326,16 @@ class EventV1(_Model):
     trigger: Trigger | None = None
     exercise: Id | None = None
     reason: TextOrNone = Field(default=None, max_length=200, description="why a prompt was held or cancelled")
+    session: Id | None = Field(default=None, description="kind 'session_outcome': the exercise session's id")
+    outcome: SessionOutcome | None = Field(
+        default=None, description="kind 'session_outcome': done, partial or skipped (docs/exercises.md)"
+    )
     metrics: dict[MetricName, float] | None = Field(
         default=None,
         max_length=64,
         description="kind 'summary': an hour's metrics (docs/metrics.md), t = hour start; kind 'prompt_outcome': "
-        "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed; t = the prompt's created",
+        "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed; t = the prompt's created; "
+        "kind 'session_outcome': the dose achieved and prescribed, quality figures, effort and pain (docs/wire.md)",
     )
 
 
@@ -344,7 +351,9 @@ class CollectorStatusV1(_Model):
     t_ms: EpochMs | None = None
 
 
-CommandKind = Literal["calibrate", "ack", "snooze", "pause", "resume", "policy", "forget"]
+CommandKind = Literal[
+    "calibrate", "ack", "snooze", "pause", "resume", "policy", "forget", "session_start", "session_end"
+]
 SETTING_TEXT_MAX = 200
 
 
@@ -386,6 +395,11 @@ class CommandV1(_Model):
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
     - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
+    - ``session_start``: the wearer starts prescribed exercise ``exercise`` now, as session ``session`` (the
+      "Start" action beside Done / Snooze, ``kinetic session start``); the collector streams its raw samples on the
+      session topic until ``session_end``.
+    - ``session_end``: session ``session`` is over; ``effort`` and ``pain`` (0-10) are what the wearer reported
+      after it. The alert service answers with a ``session_outcome`` event.
     """
 
     v: Literal[1] = 1
@@ -400,9 +414,17 @@ class CommandV1(_Model):
         default=None, max_length=64
     )
     source: TextOrNone = Field(default=None, max_length=64, description="who sent it: cli, ntfy, mqtt client id")
+    exercise: Id | None = Field(default=None, description="session_start: the prescribed exercise")
+    session: Id | None = Field(default=None, description="session_start / session_end: the session's id")
+    effort: int | None = Field(default=None, ge=0, le=10, description="session_end: reported effort, 0-10")
+    pain: int | None = Field(default=None, ge=0, le=10, description="session_end: reported pain, 0-10")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> CommandV1:
+        if self.kind in ("session_start", "session_end") and self.session is None:
+            raise ValueError(f"a {self.kind!r} command needs session")
+        if self.kind == "session_start" and self.exercise is None:
+            raise ValueError("a 'session_start' command needs exercise")
         if self.kind in ("ack", "snooze") and self.prompt_id is None:
             raise ValueError(f"a {self.kind!r} command needs prompt_id")
         if self.kind == "policy" and not self.settings:
@@ -420,6 +442,41 @@ def retained_command_problem() -> str:
     bridge resubscribing) would obey it again: a ``forget`` would erase what was stored since, a ``calibrate``
     would re-learn the upright from whatever the wearer does then. Published without retain it is obeyed once."""
     return "a retained command is refused: a command is obeyed once, when published (publish it without retain)"
+
+
+# A session stream (docs/wire.md): raw accelerometer samples while an exercise session runs, for the detectors that
+# verify it (alerts/detect/exercise). Bounded: a message holds at most MAX_SESSION_SAMPLES (10 s at 104 Hz, about
+# 20 KB of JSON), spans at most MAX_SESSION_CHUNK_MS, and values are a +-16 g accelerometer's in milli-g.
+MAX_SESSION_SAMPLES = 1_040
+MAX_SESSION_CHUNK_MS = 20_000
+# a whole session's stream: 60 minutes at 104 Hz; a sender stops there, the alert service refuses what is past it
+MAX_SESSION_STREAM_SAMPLES = 60 * 60 * 104
+MAX_ACC_MG = int(ACCEL_RANGE_G * 1000)
+
+
+class SessionSamplesV1(_Model):
+    """One chunk of a session stream, on ``<root>/v1/<wearer>/<device>/session``: sample ``i`` was taken at
+    ``t0_ms + dt_ms[i]`` (Unix epoch ms, device clock; ``dt_ms`` non-decreasing) and read ``acc_mg[i]`` (x, y, z in
+    milli-g, the sensor's own axes). ``seq`` counts the session's chunks from 0 (a gap says a chunk was lost)."""
+
+    v: Literal[1] = 1
+    wearer: Id
+    device: Id
+    session: Id
+    seq: int = Field(ge=0, le=100_000)
+    t0_ms: EpochMs
+    dt_ms: list[Annotated[int, Field(ge=0, le=MAX_SESSION_CHUNK_MS)]] = Field(max_length=MAX_SESSION_SAMPLES)
+    acc_mg: list[
+        Annotated[list[Annotated[int, Field(ge=-MAX_ACC_MG, le=MAX_ACC_MG)]], Field(min_length=3, max_length=3)]
+    ] = Field(max_length=MAX_SESSION_SAMPLES)
+
+    @model_validator(mode="after")
+    def _samples_line_up(self) -> SessionSamplesV1:
+        if len(self.dt_ms) != len(self.acc_mg):
+            raise ValueError(f"{len(self.dt_ms)} sample times for {len(self.acc_mg)} samples")
+        if any(b < a for a, b in zip(self.dt_ms, self.dt_ms[1:], strict=False)):
+            raise ValueError("dt_ms must not decrease")
+        return self
 
 
 DEAD_LETTER_TOPIC_MAX = 1024
@@ -475,7 +532,7 @@ class DeadLetterV1(_Model):
         )
 
 
-TopicKind = Literal["features", "status", "prompts", "events", "commands", "collector", "deadletter"]
+TopicKind = Literal["features", "status", "prompts", "events", "commands", "collector", "deadletter", "session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,6 +564,10 @@ class Topics:
     def status(self, wearer: str, device: str) -> str:
         return f"{self.base}/{check_id(wearer)}/{check_id(device)}/status"
 
+    def session(self, wearer: str, device: str) -> str:
+        """A device's session stream (``SessionSamplesV1``), only while an exercise session runs."""
+        return f"{self.base}/{check_id(wearer)}/{check_id(device)}/session"
+
     def prompts(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/prompts"
 
@@ -532,6 +593,9 @@ class Topics:
     def all_prompts(self) -> str:
         return f"{self.base}/+/prompts"
 
+    def all_sessions(self) -> str:
+        return f"{self.base}/+/+/session"
+
     def all_events(self) -> str:
         return f"{self.base}/+/events"
 
@@ -556,7 +620,12 @@ class Topics:
             return TopicAddress("collector", None, None)
         if len(parts) == 2 and parts[1] in ("prompts", "events", "commands") and _ID_RE.match(parts[0]):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
-        if len(parts) == 3 and parts[2] in ("features", "status") and _ID_RE.match(parts[0]) and _ID_RE.match(parts[1]):
+        if (
+            len(parts) == 3
+            and parts[2] in ("features", "status", "session")
+            and _ID_RE.match(parts[0])
+            and _ID_RE.match(parts[1])
+        ):
             return TopicAddress(parts[2], WearerId(parts[0]), DeviceId(parts[1]))  # type: ignore[arg-type]
         raise WireError(f"topic {topic!r} is not a Kinetic {WIRE_VERSION} topic")
 
@@ -698,9 +767,19 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "commands": CommandV1,
     "collector": CollectorStatusV1,
     "deadletter": DeadLetterV1,
+    "session": SessionSamplesV1,
 }
 
-Payload = FeatureBatchV1 | DeviceStatusV1 | PromptV1 | EventV1 | CommandV1 | CollectorStatusV1 | DeadLetterV1
+Payload = (
+    FeatureBatchV1
+    | DeviceStatusV1
+    | PromptV1
+    | EventV1
+    | CommandV1
+    | CollectorStatusV1
+    | DeadLetterV1
+    | SessionSamplesV1
+)
 
 
 def decode(topics: Topics, topic: str, payload: bytes) -> tuple[TopicAddress, Payload]:

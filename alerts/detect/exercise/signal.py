@@ -14,12 +14,13 @@ import numpy.typing as npt
 from scipy.signal import butter, sosfiltfilt
 
 from ingest.features import FloatArray, IntArray
+from ingest.wire import MAX_SESSION_STREAM_SAMPLES
 
 GRID_HZ = 50.0
 MIN_RATE_HZ = 20.0  # fewer samples than this per second: the session stream is too sparse to verify anything
 STANDARD_GRAVITY = 9.80665  # m/s^2 per g
 # A session stream is bounded (docs/wire.md): 60 minutes at 104 Hz. More is refused (counted), never stored.
-MAX_SESSION_SAMPLES = 60 * 60 * 104
+MAX_SESSION_SAMPLES = MAX_SESSION_STREAM_SAMPLES
 
 BoolArray = npt.NDArray[np.bool_]
 

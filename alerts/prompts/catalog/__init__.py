@@ -24,6 +24,9 @@ LEAD_SENTENCE_ROOM = 100
 CATALOG_SUFFIXES = (".yaml", ".yml")
 
 
+Verification = Literal["sit_to_stand", "hold", "mobility", "breathing"]
+
+
 class Exercise(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,6 +42,11 @@ class Exercise(BaseModel):
     safety: Text = Field(min_length=1, max_length=400)
     contexts: list[Context] = Field(
         default_factory=list, description="after_pause: suits a prompt held through a meeting or quiet hours"
+    )
+    verify: Verification | None = Field(
+        default=None,
+        description="how a session of it is verified from a trunk sensor (alerts/detect/exercise, docs/exercises.md); "
+        "none: an isometric hold when prescribed as one, otherwise the wearer's own report",
     )
 
     @property

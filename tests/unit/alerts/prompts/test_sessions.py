@@ -1,0 +1,158 @@
+"""Exercise sessions (alerts.prompts.sessions): start, stream, end -> a session_outcome event; the bad inputs of
+issue 19 (no sensor, a sensor lost mid-session, a stream without a session or from another device, a flood)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.prescription import parse_prescriptions
+from alerts.prompts.sessions import SessionRefused, SessionVerifier
+from ingest.session_stream import SessionStreamer
+from ingest.wire import CommandV1, EventV1, SessionSamplesV1, Topics, decode_at, encode
+from tests.support import exercise_models as em
+from tests.support.synthetic import rotation
+
+CATALOG = {e.id: e for e in load_catalog()}
+PRESCRIPTIONS = parse_prescriptions(
+    {
+        "wearers": {
+            "ann": [
+                {
+                    "exercise": "controlled-sit-to-stand",
+                    "sets": 1,
+                    "reps": 5,
+                    "tempo": {"down_s": 3, "pause_s": 1, "up_s": 3},
+                    "per_day": 1,
+                }
+            ]
+        }
+    },
+    "test",
+    CATALOG,
+)
+
+
+def at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def start(session: str, t_ms: int, exercise: str = "controlled-sit-to-stand", wearer: str = "ann") -> CommandV1:
+    return CommandV1(kind="session_start", wearer=wearer, at=at(t_ms), exercise=exercise, session=session)
+
+
+def end(session: str, t_ms: int, effort: int = 4, pain: int = 1) -> CommandV1:
+    return CommandV1(kind="session_end", wearer="ann", at=at(t_ms), session=session, effort=effort, pain=pain)
+
+
+def sit_to_stand_stream(reps: int, session: str, device: str = "chest", seed: int = 0) -> list[SessionSamplesV1]:
+    rng = np.random.default_rng(seed)
+    body, _ = em.sit_to_stand_set(reps, 3.0, 3.0, 1.0, rng)
+    t_ms, acc = em.sensor(body, rotation(30, 140, 60), rng)
+    return SessionStreamer("ann", device, session).chunks(t_ms, acc)
+
+
+def run(verifier: SessionVerifier, chunks: list[SessionSamplesV1], session: str, after_ms: int = 500) -> EventV1:
+    assert verifier.command(start(session, em.T0_MS - 1_000)) == []
+    for chunk in chunks:
+        assert verifier.samples(chunk) is None
+    last = chunks[-1].t0_ms + chunks[-1].dt_ms[-1] if chunks else em.T0_MS
+    (event,) = verifier.command(end(session, last + after_ms))
+    return event
+
+
+def test_a_full_set_is_done_with_its_dose_tempo_effort_and_pain() -> None:
+    verifier = SessionVerifier(CATALOG, PRESCRIPTIONS)
+    event = run(verifier, sit_to_stand_stream(5, "s1"), "s1")
+    assert event.kind == "session_outcome" and event.outcome == "done" and event.reason is None
+    assert event.session == "s1" and event.exercise == "controlled-sit-to-stand"
+    m = event.metrics or {}
+    assert m["reps"] == 5 and m["reps_prescribed"] == 5 and m["within_tempo"] == 10
+    assert m["effort"] == 4 and m["pain"] == 1 and m["verified"] == 1
+    assert abs(m["rise_s"] - 3.0) < 0.5
+    assert verifier.running == {}
+    # the event is a valid wire message
+    address = Topics().parse(Topics().events("ann"))
+    assert decode_at(address, encode(event)) == event
+
+
+def test_fewer_reps_than_prescribed_is_partial() -> None:
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), sit_to_stand_stream(3, "s2"), "s2")
+    assert event.outcome == "partial" and (event.metrics or {})["reps"] == 3
+
+
+def test_sitting_still_through_the_session_is_skipped() -> None:
+    rng = np.random.default_rng(3)
+    t_ms, acc = em.sensor(em.hold(40, -10, 0, 0.5, 3, rng), np.eye(3), rng)
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), SessionStreamer("ann", "chest", "s3").chunks(t_ms, acc), "s3")
+    assert event.outcome == "skipped" and (event.metrics or {})["reps"] == 0
+
+
+def test_a_session_with_no_sensor_is_incomplete_and_says_so() -> None:
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), [], "s4", after_ms=60_000)
+    assert event.outcome == "partial"
+    assert event.reason is not None and "no session stream" in event.reason
+    assert (event.metrics or {})["verified"] == 0
+
+
+def test_a_sensor_lost_mid_session_is_incomplete_and_keeps_what_it_saw() -> None:
+    chunks = sit_to_stand_stream(5, "s5")
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), chunks[: len(chunks) // 2], "s5", after_ms=30_000)
+    assert event.outcome == "partial"
+    assert event.reason is not None and "sensor lost for 30 s" in event.reason
+    assert 1 <= (event.metrics or {})["reps"] < 5
+
+
+def test_refusals_are_counted_and_name_the_input() -> None:
+    verifier = SessionVerifier(CATALOG, PRESCRIPTIONS)
+    with pytest.raises(SessionRefused, match="not prescribed to this wearer"):
+        verifier.command(start("x1", em.T0_MS, exercise="hip-opening-sequence"))
+    with pytest.raises(SessionRefused, match="not in the catalog"):
+        verifier.command(start("x2", em.T0_MS, exercise="no-such-exercise"))
+    chunks = sit_to_stand_stream(1, "s6")
+    with pytest.raises(SessionRefused, match="is not running"):
+        verifier.samples(chunks[0])
+    verifier.command(start("s6", em.T0_MS))
+    assert verifier.samples(chunks[0]) is None
+    other = sit_to_stand_stream(1, "s6", device="phone")
+    with pytest.raises(SessionRefused, match="takes 'chest'"):
+        verifier.samples(other[1])
+    with pytest.raises(SessionRefused, match="is not running"):
+        verifier.command(end("s7", em.T0_MS + 10_000))
+    assert verifier.refused == {
+        "not prescribed": 1,
+        "unknown exercise": 1,
+        "stream without a session": 1,
+        "another device": 1,
+        "end without a session": 1,
+    }
+    # a start while one runs ends it first (its sensor had stopped after the first chunk: incomplete)
+    (ended,) = verifier.command(start("s8", em.T0_MS + 20_000))
+    assert ended.session == "s6" and ended.outcome == "partial"
+    assert "new session" in (ended.reason or "") and "sensor lost" in (ended.reason or "")
+
+
+def test_a_flooding_stream_is_refused_past_its_bound_and_lost_chunks_are_counted() -> None:
+    verifier = SessionVerifier(CATALOG, PRESCRIPTIONS)
+    verifier.command(start("s9", em.T0_MS - 1_000))
+    verifier.running["ann"].samples.limit = 2_000
+    chunks = sit_to_stand_stream(5, "s9")
+    reasons = [verifier.samples(c) for c in chunks if c.seq != 2]
+    assert any(r is not None and "past its bound" in r for r in reasons)
+    (event,) = verifier.command(end("s9", em.T0_MS + 60_000))
+    m = event.metrics or {}
+    assert m["samples"] == 2_000 and m["samples_refused"] > 0 and m["chunks_lost"] == 1
+    assert verifier.refused["stream over its bound"] >= 1
+
+
+def test_without_prescriptions_any_catalog_exercise_starts_and_an_unverifiable_one_is_the_wearers_word() -> None:
+    verifier = SessionVerifier(CATALOG)
+    verifier.command(start("h1", em.T0_MS, exercise="hip-opening-sequence"))
+    (event,) = verifier.command(end("h1", em.T0_MS + 90_000))
+    assert event.outcome == "done" and event.reason is None and (event.metrics or {})["verified"] == 0
+    event = run(verifier, sit_to_stand_stream(2, "h2"), "h2")
+    assert event.outcome == "done" and (event.metrics or {})["reps"] == 2
+    assert "reps_prescribed" not in (event.metrics or {})
