@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
+from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from alerts.state import AlertState
 from ingest.errors import WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
@@ -27,6 +28,7 @@ from ingest.wire import (
     EventV1,
     FeatureBatchV1,
     PromptV1,
+    SessionSamplesV1,
     Topics,
     decode_salvaging,
     encode,
@@ -58,6 +60,7 @@ class AlertService:
         idle_checkpoint_s: float = 0.1,
         max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
         send_expired: bool = False,
+        sessions: SessionVerifier | None = None,
     ) -> None:
         self.topics = topics
         self.max_ahead_ms = max_ahead_ms
@@ -67,6 +70,8 @@ class AlertService:
         self.prompts_expired = 0  # decided after they expired: not sent, a prompt_cancelled event says why
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the service carried on
         self.engine = engine
+        # exercise sessions (issue 19): session_start / session_end commands and the session streams; None: refused
+        self.sessions = sessions
         self.on_prompt = on_prompt
         self.on_event = on_event  # each event as it is published (the demo shows held and cancelled prompts)
         self.name = name
@@ -107,6 +112,8 @@ class AlertService:
         self.client = client
         await client.subscribe(self.topics.all_features(), qos=1)
         await client.subscribe(self.topics.all_commands(), qos=1)
+        if self.sessions is not None:
+            await client.subscribe(self.topics.all_sessions(), qos=1)
         await self.resume_deliveries(client)
         self.ready.set()
         _LOGGER.info("%s: watching %s", self.name, self.topics.all_features())
@@ -215,6 +222,9 @@ class AlertService:
             return  # a retained command cleared (MQTT deletes a retained message with an empty one): no message
         try:
             batch, partial = decode_salvaging(self.topics.parse(topic), payload)
+            if isinstance(batch, SessionSamplesV1):
+                await self._session_samples(publisher, topic, payload, batch)
+                return
             if not isinstance(batch, FeatureBatchV1 | CommandV1):
                 raise WireError(f"expected a feature batch or a command on {topic}")
             if isinstance(batch, CommandV1):
@@ -235,6 +245,9 @@ class AlertService:
         except WireError as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return
+        if isinstance(batch, CommandV1) and batch.kind in ("session_start", "session_end"):
+            await self._session_command(publisher, topic, payload, batch)
+            return
         self._dirty.add(batch.wearer)
         try:
             await self._act(publisher, batch, now_ms)
@@ -244,6 +257,38 @@ class AlertService:
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
         while self.engine.refused:  # a frame held as a jump ahead, refused as a clock glitch (ingest/order.py)
             await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
+
+    async def _session_samples(self, publisher: Publisher, topic: str, payload: bytes, chunk: SessionSamplesV1) -> None:
+        """A session stream chunk into its running session; what is refused is dead-lettered with the reason."""
+        if self.sessions is None:
+            await self.dead_letters.send(publisher, topic, payload, "exercise sessions are not enabled here")
+            return
+        try:
+            problem = self.sessions.samples(chunk)
+        except SessionRefused as exc:
+            problem = str(exc)
+        if problem is not None:
+            await self.dead_letters.send(publisher, topic, payload, problem)
+
+    async def _session_command(self, publisher: Publisher, topic: str, payload: bytes, command: CommandV1) -> None:
+        """A session_start or session_end: the outcome events it concludes are published; a refusal is
+        dead-lettered with the reason."""
+        if self.sessions is None:
+            await self.dead_letters.send(publisher, topic, payload, "exercise sessions are not enabled here")
+            return
+        try:
+            events = self.sessions.command(command)
+        except SessionRefused as exc:
+            await self.dead_letters.send(publisher, topic, payload, str(exc))
+            return
+        except Exception as exc:  # a bug the data found: this session is set aside, the service goes on
+            self.internal_errors += 1
+            _LOGGER.exception("%s %s: session handling failed, dead-lettered", self.name, topic)
+            await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+            return
+        _LOGGER.info("%s %s: %s %s", self.name, command.wearer, command.kind, command.session)
+        for event in events:
+            await self._event(publisher, event)
 
     async def _act(self, publisher: Publisher, batch: FeatureBatchV1 | CommandV1, now_ms: int) -> None:
         """A valid message through the engine, and what it decides out to the outbox and the channels. A prompt

@@ -24,9 +24,10 @@ import statistics
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from pydantic import ValidationError
 
 from alerts.detect.exercise.breathing_reset import breathing_reset
 from alerts.detect.exercise.hold import holds
@@ -36,7 +37,7 @@ from alerts.detect.exercise.sit_to_stand import sit_to_stand_set
 from alerts.errors import AlertsError
 from alerts.prompts.catalog import Exercise, Verification
 from alerts.prompts.prescription import Prescribed
-from ingest.wire import CommandV1, EventV1, SessionOutcome, SessionSamplesV1
+from ingest.wire import CommandV1, EventV1, SessionOutcome, SessionSamplesV1, describe_validation_error
 
 LOST_S = 5.0  # no sample for this long while a session runs: the sensor was lost (a stream chunk spans <= 10 s)
 HOLD_SHARE = 0.9  # a hold counts when it lasts this share of the prescribed time
@@ -46,6 +47,44 @@ MAX_SESSIONS = 1_000  # sessions running at once (one per wearer): more is a flo
 
 class SessionRefused(AlertsError):
     """A session command or stream chunk Kinetic cannot use: one line naming the input and what is expected."""
+
+
+def session_id(exercise: str, at: datetime) -> str:
+    """A session's id from its exercise and start time (UTC, to the second): ``20261206t054500-controlled-sit...``."""
+    return f"{at.astimezone(UTC):%Y%m%dt%H%M%S}-{exercise}"[:64]
+
+
+def session_command(
+    action: str,
+    wearer: str,
+    at: datetime,
+    *,
+    source: str,
+    session: str | None = None,
+    exercise: str | None = None,
+    effort: int | None = None,
+    pain: int | None = None,
+) -> CommandV1:
+    """The command for ``start`` (``exercise``; the session id made from it and ``at`` unless given) or ``end``
+    (``session``, the wearer's ``effort`` and ``pain`` 0-10) at ``at`` (timezone-aware). Raises SessionRefused naming
+    what is wrong."""
+    if action not in ("start", "end"):
+        raise SessionRefused(f"session action {action!r}: expected start or end")
+    if action == "start" and exercise is not None and session is None:
+        session = session_id(exercise, at)
+    try:
+        return CommandV1(
+            kind="session_start" if action == "start" else "session_end",
+            wearer=wearer,
+            at=at,
+            source=source,
+            session=session,
+            exercise=exercise if action == "start" else None,
+            effort=effort if action == "end" else None,
+            pain=pain if action == "end" else None,
+        )
+    except ValidationError as exc:
+        raise SessionRefused(f"session {action}: {describe_validation_error(exc)}") from None
 
 
 @dataclass
