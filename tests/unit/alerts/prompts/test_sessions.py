@@ -156,3 +156,14 @@ def test_without_prescriptions_any_catalog_exercise_starts_and_an_unverifiable_o
     event = run(verifier, sit_to_stand_stream(2, "h2"), "h2")
     assert event.outcome == "done" and (event.metrics or {})["reps"] == 2
     assert "reps_prescribed" not in (event.metrics or {})
+
+
+def test_the_outcome_is_stored_as_one_session_outcomes_point_with_its_figures() -> None:
+    from ingest.store.model import points_for
+    from ingest.store.queries import MEASUREMENTS
+
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), sit_to_stand_stream(5, "p1"), "p1")
+    (point,) = points_for(event, 0)
+    assert point.measurement == "session_outcomes" and "session_outcomes" in MEASUREMENTS  # erased with the wearer
+    assert dict(point.tags) == {"wearer": "ann", "exercise": "controlled-sit-to-stand", "outcome": "done"}
+    assert point.fields["reps"] == 5 and point.fields["pain"] == 1 and point.fields["session"] == "p1"
