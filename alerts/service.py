@@ -276,6 +276,12 @@ class AlertService:
         if self.sessions is None:
             await self.dead_letters.send(publisher, topic, payload, "exercise sessions are not enabled here")
             return
+        if command.kind == "session_start" and command.exercise is None and command.prompt_id is not None:
+            # the "Start" action of a prompt: its exercise, from the prompt the engine tracks
+            state = self.engine.wearers.get(command.wearer)
+            tracked = state.responses.find(command.prompt_id) if state is not None else None
+            if tracked is not None:
+                command = command.model_copy(update={"exercise": tracked.exercise})
         try:
             events = self.sessions.command(command)
         except SessionRefused as exc:

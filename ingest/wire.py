@@ -395,11 +395,11 @@ class CommandV1(_Model):
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
     - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
-    - ``session_start``: the wearer starts prescribed exercise ``exercise`` now, as session ``session`` (the
-      "Start" action beside Done / Snooze, ``kinetic session start``); the collector streams its raw samples on the
-      session topic until ``session_end``.
-    - ``session_end``: session ``session`` is over; ``effort`` and ``pain`` (0-10) are what the wearer reported
-      after it. The alert service answers with a ``session_outcome`` event.
+    - ``session_start``: the wearer starts prescribed exercise ``exercise`` now (or prompt ``prompt_id``'s exercise:
+      the "Start" action beside Done / Snooze), as session ``session`` (none: an id made from the time and the
+      exercise; ``kinetic session start``); raw samples are streamed on the session topic until ``session_end``.
+    - ``session_end``: session ``session`` (none: the wearer's running session) is over; ``effort`` and ``pain``
+      (0-10) are what the wearer reported after it. The alert service answers with a ``session_outcome`` event.
     """
 
     v: Literal[1] = 1
@@ -421,10 +421,8 @@ class CommandV1(_Model):
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> CommandV1:
-        if self.kind in ("session_start", "session_end") and self.session is None:
-            raise ValueError(f"a {self.kind!r} command needs session")
-        if self.kind == "session_start" and self.exercise is None:
-            raise ValueError("a 'session_start' command needs exercise")
+        if self.kind == "session_start" and self.exercise is None and self.prompt_id is None:
+            raise ValueError("a 'session_start' command needs exercise, or the prompt_id of a prompt to start")
         if self.kind in ("ack", "snooze") and self.prompt_id is None:
             raise ValueError(f"a {self.kind!r} command needs prompt_id")
         if self.kind == "policy" and not self.settings:

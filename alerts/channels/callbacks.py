@@ -33,7 +33,7 @@ from ingest.wire import CommandKind, CommandV1, check_id
 _LOGGER = logging.getLogger(__name__)
 
 SendCommand = Callable[[CommandV1], Awaitable[bool]]  # False: cannot forward right now (broker down)
-ACTIONS: dict[str, CommandKind] = {"done": "ack", "snooze": "snooze"}
+ACTIONS: dict[str, CommandKind] = {"done": "ack", "snooze": "snooze", "start": "session_start"}
 SNOOZE_MIN = 10.0
 QUOTED_MAX = 80  # characters of a request's own text quoted in a log line
 

@@ -66,8 +66,8 @@ def session_command(
     pain: int | None = None,
 ) -> CommandV1:
     """The command for ``start`` (``exercise``; the session id made from it and ``at`` unless given) or ``end``
-    (``session``, the wearer's ``effort`` and ``pain`` 0-10) at ``at`` (timezone-aware). Raises SessionRefused naming
-    what is wrong."""
+    (``session``: none ends the wearer's running one; the wearer's ``effort`` and ``pain`` 0-10) at ``at``
+    (timezone-aware). Raises SessionRefused naming what is wrong."""
     if action not in ("start", "end"):
         raise SessionRefused(f"session action {action!r}: expected start or end")
     if action == "start" and exercise is not None and session is None:
@@ -113,15 +113,23 @@ class SessionVerifier:
     refused: Counter[str] = field(default_factory=Counter)
 
     def command(self, command: CommandV1) -> list[EventV1]:
-        """A ``session_start`` or ``session_end``; other kinds are not this verifier's (nothing). Raises
-        SessionRefused for an exercise that is not in the catalog or not prescribed to the wearer, or an end for a
-        session that is not running."""
+        """A ``session_start`` (its ``exercise`` resolved already when it names a prompt) or ``session_end``; other
+        kinds are not this verifier's (nothing). Raises SessionRefused for a start without an exercise, an exercise
+        not in the catalog or not prescribed to the wearer, or an end for a session that is not running."""
         at_ms = round(command.at.timestamp() * 1000)
-        if command.kind == "session_start" and command.exercise is not None and command.session is not None:
-            return self._start(command, command.exercise, command.session, at_ms)
-        if command.kind == "session_end" and command.session is not None:
+        if command.kind == "session_start":
+            if command.exercise is None:
+                self.refused["no exercise"] += 1
+                raise SessionRefused(
+                    f"session_start for wearer {command.wearer!r}: no exercise (prompt {command.prompt_id!r} is not "
+                    "known: it expired or was never sent)"
+                )
+            return self._start(
+                command, command.exercise, command.session or session_id(command.exercise, command.at), at_ms
+            )
+        if command.kind == "session_end":
             current = self.running.get(command.wearer)
-            if current is None or current.session != command.session:
+            if current is None or command.session not in (None, current.session):
                 self.refused["end without a session"] += 1
                 raise SessionRefused(
                     f"session_end for wearer {command.wearer!r}: session {command.session!r} is not running "
