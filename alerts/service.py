@@ -155,6 +155,7 @@ class AlertService:
             ):
                 await self.checkpoint(client)
             await self._flush_late(client)
+            await self._sessions_due(client)
 
     async def flush(self) -> None:
         """Wait until every publication so far has been acknowledged by the broker (or has failed)."""
@@ -246,7 +247,7 @@ class AlertService:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return
         if isinstance(batch, CommandV1) and batch.kind in ("session_start", "session_end"):
-            await self._session_command(publisher, topic, payload, batch)
+            await self._session_command(publisher, topic, payload, batch, now_ms)
             return
         self._dirty.add(batch.wearer)
         try:
@@ -259,18 +260,31 @@ class AlertService:
             await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
 
     async def _session_samples(self, publisher: Publisher, topic: str, payload: bytes, chunk: SessionSamplesV1) -> None:
-        """A session stream chunk into its running session; what is refused is dead-lettered with the reason."""
+        """A session stream chunk into its running session (its final chunk may conclude the session: the outcome is
+        published); what is refused is dead-lettered with the reason."""
         if self.sessions is None:
             await self.dead_letters.send(publisher, topic, payload, "exercise sessions are not enabled here")
             return
         try:
-            problem = self.sessions.samples(chunk)
+            events, problem = self.sessions.samples(chunk)
         except SessionRefused as exc:
-            problem = str(exc)
+            events, problem = [], str(exc)
         if problem is not None:
             await self.dead_letters.send(publisher, topic, payload, problem)
+        for event in events:
+            await self._event(publisher, event)
 
-    async def _session_command(self, publisher: Publisher, topic: str, payload: bytes, command: CommandV1) -> None:
+    async def _sessions_due(self, publisher: Publisher) -> None:
+        """Sessions ended whose stream never closed: concluded after their wait (``alerts.prompts.sessions``)."""
+        if self.sessions is None or not self.sessions.closing:
+            return
+        async with self._lock:
+            for event in self.sessions.due(int(time.time() * 1000)):
+                await self._event(publisher, event)
+
+    async def _session_command(
+        self, publisher: Publisher, topic: str, payload: bytes, command: CommandV1, now_ms: int
+    ) -> None:
         """A session_start or session_end: the outcome events it concludes are published; a refusal is
         dead-lettered with the reason."""
         if self.sessions is None:
@@ -283,7 +297,7 @@ class AlertService:
             if tracked is not None:
                 command = command.model_copy(update={"exercise": tracked.exercise})
         try:
-            events = self.sessions.command(command)
+            events = self.sessions.command(command, now_ms)
         except SessionRefused as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return

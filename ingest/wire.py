@@ -455,7 +455,8 @@ MAX_ACC_MG = int(ACCEL_RANGE_G * 1000)
 class SessionSamplesV1(_Model):
     """One chunk of a session stream, on ``<root>/v1/<wearer>/<device>/session``: sample ``i`` was taken at
     ``t0_ms + dt_ms[i]`` (Unix epoch ms, device clock; ``dt_ms`` non-decreasing) and read ``acc_mg[i]`` (x, y, z in
-    milli-g, the sensor's own axes). ``seq`` counts the session's chunks from 0 (a gap says a chunk was lost)."""
+    milli-g, the sensor's own axes). ``seq`` counts the session's chunks from 0 (a gap says a chunk was lost);
+    ``last`` marks the final chunk, which closes the stream."""
 
     v: Literal[1] = 1
     wearer: Id
@@ -467,6 +468,11 @@ class SessionSamplesV1(_Model):
     acc_mg: list[
         Annotated[list[Annotated[int, Field(ge=-MAX_ACC_MG, le=MAX_ACC_MG)]], Field(min_length=3, max_length=3)]
     ] = Field(max_length=MAX_SESSION_SAMPLES)
+    last: bool = Field(
+        default=False,
+        description="the sender's final chunk of this session (sent when the session ends; its t0_ms is the sender's "
+        "time then, so a sensor lost before the end shows as the gap to it)",
+    )
 
     @model_validator(mode="after")
     def _samples_line_up(self) -> SessionSamplesV1:

@@ -9,9 +9,11 @@ Pure: commands and stream chunks in, events out; time comes from the commands an
   chunks from another, or for no running session, are refused and counted); chunks lost on the way show as gaps in
   ``seq``; samples past the session's bound are refused and counted (a flooding sender costs nothing but its own
   surplus).
-- ``session_end`` runs the exercise's detector and publishes the outcome: **done** when the dose achieved reaches
+- ``session_end`` ends the session; once its stream is in (the sender's final chunk, or ``END_WAIT_S`` later) the
+  exercise's detector runs and the outcome is published: **done** when the dose achieved reaches
   the prescribed one; **partial** when part of it was achieved, or when the sensor could not verify it (no stream,
-  a sensor lost for more than ``LOST_S`` mid-session: the session is marked incomplete and the reason says which);
+  a gap of more than ``LOST_S`` in the stream up to its close, a stream not closed: the session is marked incomplete
+  and the reason says which);
   **skipped** when the stream was good and nothing of the exercise was seen. An exercise the sensor cannot verify
   (no ``verify`` in its catalog entry and no hold prescribed) is **done** on the wearer's word (``verified`` 0).
   The wearer's effort and pain (0-10) go into the event's metrics, beside the dose and the quality figures
@@ -39,7 +41,8 @@ from alerts.prompts.catalog import Exercise, Verification
 from alerts.prompts.prescription import Prescribed
 from ingest.wire import CommandV1, EventV1, SessionOutcome, SessionSamplesV1, describe_validation_error
 
-LOST_S = 5.0  # no sample for this long while a session runs: the sensor was lost (a stream chunk spans <= 10 s)
+LOST_S = 5.0  # no sample for this long while a session runs: the sensor was lost
+END_WAIT_S = 15.0  # after session_end, how long the stream's final chunk is waited for (a chunk spans 5 s)
 HOLD_SHARE = 0.9  # a hold counts when it lasts this share of the prescribed time
 BREATHING_TARGET_PER_MIN = 7.0  # without a prescribed target: slow breathing's usual aim, 6 per minute and a margin
 MAX_SESSIONS = 1_000  # sessions running at once (one per wearer): more is a flood of starts
@@ -99,6 +102,9 @@ class RunningSession:
     device: str | None = None
     next_seq: int = 0
     chunks_lost: int = 0
+    closed_at_ms: int | None = None  # the sender's final chunk's time: the whole stream is in
+    ending: CommandV1 | None = None  # the session_end, waiting for the stream to close
+    end_seen_ms: int = 0  # when the session_end was handled (the service's clock), for END_WAIT_S
 
 
 @dataclass
@@ -110,11 +116,15 @@ class SessionVerifier:
     catalog: Mapping[str, Exercise]
     prescriptions: Mapping[str, list[Prescribed]] | None = None
     running: dict[str, RunningSession] = field(default_factory=dict)
+    # ended, waiting for their stream's final chunk (a new session of the wearer may run meanwhile)
+    closing: dict[tuple[str, str], RunningSession] = field(default_factory=dict)
     refused: Counter[str] = field(default_factory=Counter)
 
-    def command(self, command: CommandV1) -> list[EventV1]:
+    def command(self, command: CommandV1, now_ms: int = 0) -> list[EventV1]:
         """A ``session_start`` (its ``exercise`` resolved already when it names a prompt) or ``session_end``; other
-        kinds are not this verifier's (nothing). Raises SessionRefused for a start without an exercise, an exercise
+        kinds are not this verifier's (nothing). A session_end concludes the session once its stream is in (the
+        sender's final chunk, ``samples``; or ``due`` after ``END_WAIT_S`` from ``now_ms``, the caller's clock);
+        a session without a stream at once. Raises SessionRefused for a start without an exercise, an exercise
         not in the catalog or not prescribed to the wearer, or an end for a session that is not running."""
         at_ms = round(command.at.timestamp() * 1000)
         if command.kind == "session_start":
@@ -135,9 +145,23 @@ class SessionVerifier:
                     f"session_end for wearer {command.wearer!r}: session {command.session!r} is not running "
                     f"({'none is' if current is None else repr(current.session) + ' is'})"
                 )
+            if current.closed_at_ms is not None or current.device is None:  # the stream is in, or there is none
+                del self.running[command.wearer]
+                return [self._outcome(current, command, at_ms, None)]
             del self.running[command.wearer]
-            return [self._outcome(current, command, at_ms, None)]
+            current.ending, current.end_seen_ms = command, now_ms
+            self.closing[(command.wearer, current.session)] = current
         return []
+
+    def due(self, now_ms: int) -> list[EventV1]:
+        """The outcomes of ended sessions whose stream's final chunk has not come ``END_WAIT_S`` after their
+        session_end (``now_ms``: the service's clock, as given to ``command``): concluded as they are."""
+        out: list[EventV1] = []
+        for key, s in list(self.closing.items()):
+            if s.ending is not None and now_ms - s.end_seen_ms >= END_WAIT_S * 1000:
+                del self.closing[key]
+                out.append(self._outcome(s, s.ending, round(s.ending.at.timestamp() * 1000), None))
+        return out
 
     def _start(self, command: CommandV1, exercise: str, session: str, at_ms: int) -> list[EventV1]:
         entry = self.catalog.get(exercise)
@@ -166,12 +190,14 @@ class SessionVerifier:
         self.running[command.wearer] = RunningSession(command.wearer, session, exercise, at_ms, verify, prescribed)
         return out
 
-    def samples(self, chunk: SessionSamplesV1) -> str | None:
-        """One stream chunk into its session. Returns a reason when part of it was refused (samples past the bound,
-        repeats), None when all was kept; raises SessionRefused when none of it can be used (no such session
-        running, another device's)."""
+    def samples(self, chunk: SessionSamplesV1) -> tuple[list[EventV1], str | None]:
+        """One stream chunk into its session: the outcome when it is the final chunk of an ended session, and a
+        reason when part of it was refused (samples past the bound, repeats; None when all was kept). Raises
+        SessionRefused when none of it can be used (no such session running, another device's)."""
         current = self.running.get(chunk.wearer)
         if current is None or current.session != chunk.session:
+            current = self.closing.get((chunk.wearer, chunk.session))
+        if current is None:
             self.refused["stream without a session"] += 1
             raise SessionRefused(
                 f"session stream from {chunk.wearer}/{chunk.device}: session {chunk.session!r} is not running "
@@ -194,12 +220,19 @@ class SessionVerifier:
         current.samples.push(t_ms, acc_g)
         refused = current.samples.refused - before[0]
         repeated = current.samples.duplicates - before[1]
+        reason = None
         if refused:
             self.refused["stream over its bound"] += 1
-            return f"session {chunk.session!r}: {refused} samples past its bound of {MAX_SESSION_SAMPLES} refused"
-        if repeated:
-            return f"session {chunk.session!r}: {repeated} samples repeated or out of order, ignored"
-        return None
+            reason = f"session {chunk.session!r}: {refused} samples past its bound of {MAX_SESSION_SAMPLES} refused"
+        elif repeated:
+            reason = f"session {chunk.session!r}: {repeated} samples repeated or out of order, ignored"
+        if chunk.last:
+            current.closed_at_ms = chunk.t0_ms + (chunk.dt_ms[-1] if chunk.dt_ms else 0)
+            if current.ending is not None:
+                del self.closing[(chunk.wearer, chunk.session)]
+                end = current.ending
+                return [self._outcome(current, end, round(end.at.timestamp() * 1000), None)], reason
+        return [], reason
 
     def _outcome(self, s: RunningSession, command: CommandV1, at_ms: int, ended_by: str | None) -> EventV1:
         t_ms, acc_g = s.samples.arrays()
@@ -216,10 +249,12 @@ class SessionVerifier:
         if s.verify is None:  # the sensor cannot judge it: the wearer's word
             outcome, metrics["verified"] = "done", 0.0
         else:
-            lost_s = _lost_s(t_ms, at_ms)
+            lost_s = _lost_s(t_ms, s.closed_at_ms)
             if len(t_ms) == 0:
                 problems.append("no session stream from a sensor: not verified")
-            elif lost_s > LOST_S:
+            elif s.closed_at_ms is None and ended_by is None:
+                problems.append(f"the stream was not closed {END_WAIT_S:.0f} s after the end: sensor or sender lost")
+            if lost_s > LOST_S:
                 problems.append(f"sensor lost for {lost_s:.0f} s during the session")
                 metrics["lost_s"] = round(lost_s, 1)
             achieved, wanted = _verify(s, t_ms, acc_g, metrics) if len(t_ms) else (0.0, None)
@@ -242,12 +277,13 @@ class SessionVerifier:
         )
 
 
-def _lost_s(t_ms: np.ndarray, ended_ms: int) -> float:
-    """The longest stretch without samples from the first sample to the session's end (s); 0 without samples. A
-    sensor whose stream begins late is a late start, not a lost sensor."""
+def _lost_s(t_ms: np.ndarray, closed_at_ms: int | None) -> float:
+    """The longest stretch without samples from the first sample to the stream's close (the sender's final chunk:
+    its clock, so no other clock is compared), in s; 0 without samples. A stream that begins late is a late start,
+    not a lost sensor."""
     if len(t_ms) == 0:
         return 0.0
-    edges = np.concatenate((t_ms, [max(ended_ms, int(t_ms[-1]))]))
+    edges = t_ms if closed_at_ms is None else np.concatenate((t_ms, [max(closed_at_ms, int(t_ms[-1]))]))
     return float(np.diff(edges).max()) / 1000.0 if len(edges) > 1 else 0.0
 
 

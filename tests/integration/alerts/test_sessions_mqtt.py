@@ -69,14 +69,18 @@ async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_p
             await send(session_command("start", "ann", start_at, source="test", exercise="hip-opening-sequence"))
             await until(lambda: service.dead_letters.count >= 2, 20, "the two refusals")
 
-            # the full set: started, streamed in 5 s chunks, ended with effort and pain
+            # the full set: started, streamed, ended with effort and pain
             start = session_command("start", "ann", start_at, source="test", exercise="controlled-sit-to-stand")
             await send(start)
+            # sent live: samples as they come (full chunks go out), the end, then the stream's close
             streamer = SessionStreamer("ann", "chest", start.session or "")
-            for chunk in streamer.chunks(t_ms, acc):
-                await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
+            for i in range(0, len(t_ms), 13):  # a BLE notification's worth at a time
+                for chunk in streamer.add(t_ms[i : i + 13], acc[i : i + 13]):
+                    await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
             ended_at = datetime.fromtimestamp((int(t_ms[-1]) + 500) / 1000, tz=UTC)
             await send(session_command("end", "ann", ended_at, source="test", session=start.session, effort=5, pain=2))
+            for chunk in streamer.close(int(t_ms[-1]) + 500):  # after the end: the service waits for it
+                await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
 
             # a second session whose sensor is lost half way
             second_at = ended_at + timedelta(seconds=30)
@@ -84,7 +88,11 @@ async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_p
             await send(second)
             shift = round((second_at - start_at).total_seconds() * 1000)
             half = len(t_ms) // 2
-            for chunk in SessionStreamer("ann", "chest", second.session or "").chunks(t_ms[:half] + shift, acc[:half]):
+            lost = SessionStreamer("ann", "chest", second.session or "")
+            sensor_lost = lost.chunks(t_ms[:half] + shift, acc[:half])
+            # the collector is still there when the session ends, 30 s after its sensor went quiet: it closes
+            sensor_lost += lost.close(int(t_ms[half - 1]) + shift + 30_000)
+            for chunk in sensor_lost:
                 await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
             await send(
                 session_command(
@@ -100,13 +108,13 @@ async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_p
         stop.set()
         await runner
 
-    full, lost = outcomes()
+    full, lost_outcome = outcomes()
     assert full.session == start.session and full.outcome == "done" and full.reason is None
     m = full.metrics or {}
     assert m["reps"] == 4 and m["reps_prescribed"] == 4 and m["within_tempo"] == 8
     assert m["effort"] == 5 and m["pain"] == 2 and m["chunks_lost"] == 0 and m["samples"] == len(t_ms)
-    assert lost.session == second.session and lost.outcome == "partial"
-    assert lost.reason is not None and "sensor lost" in lost.reason
+    assert lost_outcome.session == second.session and lost_outcome.outcome == "partial"
+    assert lost_outcome.reason is not None and "sensor lost for 30 s" in lost_outcome.reason
     assert service.sessions is not None
     assert service.sessions.refused == {"stream without a session": 1, "not prescribed": 1}
     assert service.sessions.running == {}

@@ -69,3 +69,19 @@ def _json(body: dict[str, object]) -> bytes:
     import json
 
     return json.dumps(body).encode()
+
+
+def test_live_samples_go_out_in_full_chunks_and_the_close_sends_the_rest_and_the_end() -> None:
+    streamer = SessionStreamer("ann", "chest", "s4")
+    t_ms = T0 + np.arange(0, 12_000, 20, dtype=np.int64)
+    acc = np.tile([0.0, 0.0, 1.0], (len(t_ms), 1))
+    sent = []
+    for i in range(0, len(t_ms), 13):
+        sent += streamer.add(t_ms[i : i + 13], acc[i : i + 13])
+    assert sent and all(not c.last for c in sent) and sum(len(c.dt_ms) for c in sent) < len(t_ms)
+    assert all(c.dt_ms[-1] < CHUNK_MS and c.dt_ms[-1] >= CHUNK_MS - 20 for c in sent)  # full chunks only
+    rest = streamer.close(T0 + 20_000)
+    assert rest[-1].last and rest[-1].dt_ms == [] and rest[-1].t0_ms == T0 + 20_000
+    got = [c.t0_ms + d for c in sent + rest for d in c.dt_ms]
+    assert got == t_ms.tolist()
+    assert [c.seq for c in sent + rest] == list(range(len(sent + rest)))

@@ -48,19 +48,31 @@ def end(session: str, t_ms: int, effort: int = 4, pain: int = 1) -> CommandV1:
     return CommandV1(kind="session_end", wearer="ann", at=at(t_ms), session=session, effort=effort, pain=pain)
 
 
-def sit_to_stand_stream(reps: int, session: str, device: str = "chest", seed: int = 0) -> list[SessionSamplesV1]:
+def sit_to_stand_stream(
+    reps: int, session: str, device: str = "chest", seed: int = 0, keep: float = 1.0, close_after_ms: int = 500
+) -> list[SessionSamplesV1]:
+    """The chunks a sender sends: the first ``keep`` share of the set's samples (the sensor lost after them), then
+    the final chunk ``close_after_ms`` after the last sample."""
     rng = np.random.default_rng(seed)
     body, _ = em.sit_to_stand_set(reps, 3.0, 3.0, 1.0, rng)
     t_ms, acc = em.sensor(body, rotation(30, 140, 60), rng)
-    return SessionStreamer("ann", device, session).chunks(t_ms, acc)
+    n = int(len(t_ms) * keep)
+    streamer = SessionStreamer("ann", device, session)
+    return streamer.chunks(t_ms[:n], acc[:n]) + streamer.close(int(t_ms[n - 1]) + close_after_ms)
 
 
-def run(verifier: SessionVerifier, chunks: list[SessionSamplesV1], session: str, after_ms: int = 500) -> EventV1:
+def run(verifier: SessionVerifier, chunks: list[SessionSamplesV1], session: str) -> EventV1:
+    """Start, the stream but its final chunk, the end (waiting for the stream), the final chunk -> the outcome."""
     assert verifier.command(start(session, em.T0_MS - 1_000)) == []
-    for chunk in chunks:
-        assert verifier.samples(chunk) is None
-    last = chunks[-1].t0_ms + chunks[-1].dt_ms[-1] if chunks else em.T0_MS
-    (event,) = verifier.command(end(session, last + after_ms))
+    for chunk in chunks[:-1]:
+        assert verifier.samples(chunk) == ([], None)
+    if not chunks:
+        (event,) = verifier.command(end(session, em.T0_MS + 60_000))
+        return event
+    assert verifier.command(end(session, chunks[-1].t0_ms)) == []
+    events, reason = verifier.samples(chunks[-1])
+    assert reason is None
+    (event,) = events
     return event
 
 
@@ -87,23 +99,40 @@ def test_fewer_reps_than_prescribed_is_partial() -> None:
 def test_sitting_still_through_the_session_is_skipped() -> None:
     rng = np.random.default_rng(3)
     t_ms, acc = em.sensor(em.hold(40, -10, 0, 0.5, 3, rng), np.eye(3), rng)
-    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), SessionStreamer("ann", "chest", "s3").chunks(t_ms, acc), "s3")
+    streamer = SessionStreamer("ann", "chest", "s3")
+    chunks = streamer.chunks(t_ms, acc) + streamer.close(int(t_ms[-1]))
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), chunks, "s3")
     assert event.outcome == "skipped" and (event.metrics or {})["reps"] == 0
 
 
 def test_a_session_with_no_sensor_is_incomplete_and_says_so() -> None:
-    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), [], "s4", after_ms=60_000)
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), [], "s4")
     assert event.outcome == "partial"
     assert event.reason is not None and "no session stream" in event.reason
     assert (event.metrics or {})["verified"] == 0
 
 
 def test_a_sensor_lost_mid_session_is_incomplete_and_keeps_what_it_saw() -> None:
-    chunks = sit_to_stand_stream(5, "s5")
-    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), chunks[: len(chunks) // 2], "s5", after_ms=30_000)
+    chunks = sit_to_stand_stream(5, "s5", keep=0.5, close_after_ms=30_000)
+    event = run(SessionVerifier(CATALOG, PRESCRIPTIONS), chunks, "s5")
     assert event.outcome == "partial"
     assert event.reason is not None and "sensor lost for 30 s" in event.reason
     assert 1 <= (event.metrics or {})["reps"] < 5
+
+
+def test_a_stream_never_closed_is_concluded_after_the_wait() -> None:
+    verifier = SessionVerifier(CATALOG, PRESCRIPTIONS)
+    chunks = sit_to_stand_stream(5, "s10")[:-1]  # the sender died: no final chunk
+    verifier.command(start("s10", em.T0_MS - 1_000))
+    for chunk in chunks:
+        verifier.samples(chunk)
+    assert verifier.command(end("s10", em.T0_MS + 50_000), now_ms=1_000_000) == []
+    assert verifier.due(1_000_000 + 14_000) == []
+    assert verifier.command(start("s11", em.T0_MS + 55_000), now_ms=1_000_001) == []  # a new one may start
+    (event,) = verifier.due(1_000_000 + 15_000)
+    assert event.session == "s10" and event.outcome == "partial" and "not closed" in (event.reason or "")
+    assert (event.metrics or {})["reps"] == 5  # what it saw is kept
+    assert verifier.closing == {} and list(verifier.running) == ["ann"]
 
 
 def test_refusals_are_counted_and_name_the_input() -> None:
@@ -116,7 +145,7 @@ def test_refusals_are_counted_and_name_the_input() -> None:
     with pytest.raises(SessionRefused, match="is not running"):
         verifier.samples(chunks[0])
     verifier.command(start("s6", em.T0_MS))
-    assert verifier.samples(chunks[0]) is None
+    assert verifier.samples(chunks[0]) == ([], None)
     other = sit_to_stand_stream(1, "s6", device="phone")
     with pytest.raises(SessionRefused, match="takes 'chest'"):
         verifier.samples(other[1])
@@ -129,10 +158,9 @@ def test_refusals_are_counted_and_name_the_input() -> None:
         "another device": 1,
         "end without a session": 1,
     }
-    # a start while one runs ends it first (its sensor had stopped after the first chunk: incomplete)
+    # a start while one runs ends it first (nothing of the exercise in its first chunk: skipped, saying why)
     (ended,) = verifier.command(start("s8", em.T0_MS + 20_000))
-    assert ended.session == "s6" and ended.outcome == "partial"
-    assert "new session" in (ended.reason or "") and "sensor lost" in (ended.reason or "")
+    assert ended.session == "s6" and ended.outcome == "skipped" and "new session" in (ended.reason or "")
 
 
 def test_a_flooding_stream_is_refused_past_its_bound_and_lost_chunks_are_counted() -> None:
@@ -140,9 +168,10 @@ def test_a_flooding_stream_is_refused_past_its_bound_and_lost_chunks_are_counted
     verifier.command(start("s9", em.T0_MS - 1_000))
     verifier.running["ann"].samples.limit = 2_000
     chunks = sit_to_stand_stream(5, "s9")
-    reasons = [verifier.samples(c) for c in chunks if c.seq != 2]
+    reasons = [verifier.samples(c)[1] for c in chunks[:-1] if c.seq != 2]
     assert any(r is not None and "past its bound" in r for r in reasons)
-    (event,) = verifier.command(end("s9", em.T0_MS + 60_000))
+    assert verifier.command(end("s9", em.T0_MS + 60_000)) == []
+    (event,) = verifier.samples(chunks[-1])[0]
     m = event.metrics or {}
     assert m["samples"] == 2_000 and m["samples_refused"] > 0 and m["chunks_lost"] == 1
     assert verifier.refused["stream over its bound"] >= 1
