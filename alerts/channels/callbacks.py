@@ -95,12 +95,14 @@ def make_app(
         if not hmac.compare_digest(sig.encode(), expected.encode()):  # bytes: any text in the query is compared
             refusals.refuse("bad signature", f"{name} of prompt {_quoted(prompt_id)} for {wearer}")
             return web.Response(status=403, text="bad signature\n")
+        now = clock()
         command = CommandV1(
             kind=ACTIONS[name],
             wearer=wearer,
-            at=clock(),
+            at=now,
             prompt_id=prompt_id,
             minutes=SNOOZE_MIN if name == "snooze" else None,
+            session=f"{now:%Y%m%dt%H%M%S}-prompt" if name == "start" else None,  # the stream's label (issue 19)
             source="ntfy",
         )
         if not await send(command):

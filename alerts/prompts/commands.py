@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -62,6 +62,8 @@ def prompt_command(
     fields: dict[str, Any] = {"source": source}
     if kind in ("ack", "snooze", "session_start"):  # start: the prompt's exercise as a session (issue 19)
         fields["prompt_id"] = prompt_id
+    if kind == "session_start":  # the id the collector labels the session stream with
+        fields["session"] = f"{at.astimezone(UTC):%Y%m%dt%H%M%S}-prompt"
     if kind == "snooze" and minutes is not None:
         fields["minutes"] = check_minutes(minutes, "snooze minutes")
     if kind == "pause":
