@@ -196,3 +196,64 @@ def test_the_outcome_is_stored_as_one_session_outcomes_point_with_its_figures() 
     assert point.measurement == "session_outcomes" and "session_outcomes" in MEASUREMENTS  # erased with the wearer
     assert dict(point.tags) == {"wearer": "ann", "exercise": "controlled-sit-to-stand", "outcome": "done"}
     assert point.fields["reps"] == 5 and point.fields["pain"] == 1 and point.fields["session"] == "p1"
+
+
+def _close(streamer: SessionStreamer, t_ms: np.ndarray, acc: np.ndarray) -> list[SessionSamplesV1]:
+    return streamer.chunks(t_ms, acc) + streamer.close(int(t_ms[-1]))
+
+
+def test_a_prescribed_hold_is_verified_as_holds_with_their_steadiness() -> None:
+    prescriptions = parse_prescriptions(
+        {"wearers": {"ann": [{"exercise": "spinal-decompression-60s", "sets": 2, "hold_s": 20, "per_day": 1}]}},
+        "test",
+        CATALOG,
+    )
+    rng = np.random.default_rng(4)
+    body = np.concatenate(
+        [
+            em.hold(5, 3, 0, 0.5, 3, rng),
+            em.reposition(2, (3, 0), (80, 0), rng),
+            em.hold(22, 80, 0, 0.8, 8, rng),
+            em.reposition(2, (80, 0), (3, 0), rng),
+            em.hold(3, 3, 0, 0.5, 3, rng),
+            em.reposition(2, (3, 0), (80, 0), rng),
+            em.hold(12, 80, 0, 0.8, 8, rng),  # the second hold is cut short
+            em.reposition(2, (80, 0), (3, 0), rng),
+        ]
+    )
+    t_ms, acc = em.sensor(body, rotation(30, 140, 60), rng)
+    verifier = SessionVerifier(CATALOG, prescriptions)
+    verifier.command(start("h1", em.T0_MS - 1_000, exercise="spinal-decompression-60s"))
+    chunks = _close(SessionStreamer("ann", "chest", "h1"), t_ms, acc)
+    for chunk in chunks[:-1]:
+        verifier.samples(chunk)
+    verifier.command(end("h1", em.T0_MS + 60_000))
+    ((event,), _) = verifier.samples(chunks[-1])
+    m = event.metrics or {}
+    assert event.outcome == "partial" and m["holds"] == 1 and m["holds_prescribed"] == 2
+    assert m["hold_s_prescribed"] == 20 and m["hold_s"] >= 20 and m["sway_deg"] > 0 and m["shake_mg"] > 0
+
+
+def test_a_mobility_session_and_a_breathing_reset_are_verified_by_their_detectors() -> None:
+    catalog = {
+        **CATALOG,
+        "cat-cow": CATALOG["lean-symmetry-reset"].model_copy(update={"id": "cat-cow", "verify": "mobility"}),
+    }
+    verifier = SessionVerifier(catalog)
+    rng = np.random.default_rng(6)
+    t_ms, acc = em.sensor(em.swings(30, 2.5, 10, rng), np.eye(3), rng)
+    verifier.command(start("m1", em.T0_MS - 1_000, exercise="cat-cow"))
+    for chunk in _close(SessionStreamer("ann", "chest", "m1"), t_ms, acc):
+        verifier.samples(chunk)
+    (mob,) = verifier.command(end("m1", em.T0_MS + 60_000))  # the stream is in: concluded at once
+    assert (
+        mob.outcome == "done" and (mob.metrics or {})["cycles"] == 5 and abs((mob.metrics or {})["range_deg"] - 30) < 2
+    )
+    body, _ = em.breathing(120, 4.0, 6.0, rng)
+    t_ms, acc = em.sensor(body, rotation(30, 140, 60), rng, noise_g=em.BREATHING_NOISE_G)
+    verifier.command(start("b1", em.T0_MS - 1_000, exercise="diaphragmatic-breathing-reset"))
+    for chunk in _close(SessionStreamer("ann", "chest", "b1"), t_ms, acc):
+        verifier.samples(chunk)
+    (breath,) = verifier.command(end("b1", em.T0_MS + 130_000))
+    m = breath.metrics or {}
+    assert breath.outcome == "done" and m["reached"] == 1 and abs(m["breaths_per_min"] - 6.0) < 0.3
