@@ -46,6 +46,8 @@ END_WAIT_S = 15.0  # after session_end, how long the stream's final chunk is wai
 HOLD_SHARE = 0.9  # a hold counts when it lasts this share of the prescribed time
 BREATHING_TARGET_PER_MIN = 7.0  # without a prescribed target: slow breathing's usual aim, 6 per minute and a margin
 MAX_SESSIONS = 1_000  # sessions running at once (one per wearer): more is a flood of starts
+# samples held across all running sessions (32 bytes each: about 64 MB); past it, chunks are refused and counted
+MAX_HELD_SAMPLES = 2_000_000
 
 
 class SessionRefused(AlertsError):
@@ -210,6 +212,13 @@ class SessionVerifier:
             raise SessionRefused(
                 f"session stream from {chunk.wearer}/{chunk.device}: session {chunk.session!r} takes "
                 f"{current.device!r}'s samples (one trunk sensor per session)"
+            )
+        held = sum(len(r.samples) for r in (*self.running.values(), *self.closing.values()))
+        if held + len(chunk.dt_ms) > MAX_HELD_SAMPLES and chunk.dt_ms:
+            self.refused["all sessions over their bound"] += 1
+            raise SessionRefused(
+                f"session stream from {chunk.wearer}/{chunk.device}: {held} samples of running sessions are held "
+                f"already (at most {MAX_HELD_SAMPLES}); this chunk is refused"
             )
         if chunk.seq > current.next_seq:
             current.chunks_lost += chunk.seq - current.next_seq

@@ -257,3 +257,17 @@ def test_a_mobility_session_and_a_breathing_reset_are_verified_by_their_detector
     (breath,) = verifier.command(end("b1", em.T0_MS + 130_000))
     m = breath.metrics or {}
     assert breath.outcome == "done" and m["reached"] == 1 and abs(m["breaths_per_min"] - 6.0) < 0.3
+
+
+def test_all_sessions_together_are_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alerts.prompts import sessions
+
+    monkeypatch.setattr(sessions, "MAX_HELD_SAMPLES", 1_000)
+    verifier = SessionVerifier(CATALOG)
+    verifier.command(start("f1", em.T0_MS - 1_000))
+    chunks = sit_to_stand_stream(2, "f1")
+    assert verifier.samples(chunks[0]) == ([], None)  # 260 samples
+    with pytest.raises(SessionRefused, match="samples of running sessions are held already"):
+        for chunk in chunks[1:]:
+            verifier.samples(chunk)
+    assert verifier.refused["all sessions over their bound"] == 1
