@@ -2,7 +2,9 @@
 
 Subscribes at QoS 1 with a persistent session; publishes prompts on ``<root>/v1/<wearer>/prompts`` (the canonical
 channel, which the collector relays to wearables) and events on ``<root>/v1/<wearer>/events``; hands prompts to the
-HTTP channels (ntfy, webhook) through the dispatcher. Talks to ingest only through the wire contract.
+HTTP channels (ntfy, webhook) through the dispatcher. Talks to ingest only through the wire contract. With a
+``SessionVerifier`` it also runs exercise sessions (issue 19): ``session_start`` / ``session_end`` commands and the
+session streams (``<root>/v1/<wearer>/<device>/session``) go to it, its ``session_outcome`` events go out as events.
 
 With a state store (alerts.state) the service is restart-safe: messages are acknowledged only after a checkpoint
 holds the state they produced, and every prompt passes through the outbox, so a kill -9 gives neither a duplicate
