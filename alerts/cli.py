@@ -20,6 +20,7 @@ from alerts.evaluate import report
 from alerts.evaluate.run import evaluate
 from alerts.prompts.catalog import load_catalog
 from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, checkin_command, prompt_command
+from alerts.prompts.sessions import SessionRefused, session_command
 from alerts.run import ask_checkin, run_alerts
 from alerts.settings import AlertsConfig
 from ingest.errors import ConfigError
@@ -49,7 +50,8 @@ _snooze_minutes = _minutes_up_to(MAX_SNOOZE_MIN, "a day; longer is a pause")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``alerts``, ``prompts``, ``calibrate`` and ``evaluate`` to the ``kinetic`` command's subcommands."""
+    """Add ``alerts``, ``prompts``, ``session``, ``calibrate`` and ``evaluate`` to the ``kinetic`` command's
+    subcommands."""
     sub.add_parser(
         "alerts",
         help="posture, bouts and prompts per wearer, in event time, by each wearer's policy",
@@ -105,6 +107,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p_ask.add_argument("wearer")
     p_checkin.add_argument("--pain", metavar="0-10", help="pain now: 0 none, 10 worst")
     p_checkin.add_argument("--stress", metavar="LEVEL", help="stress now: low, medium or high")
+    ses = sub.add_parser(
+        "session",
+        help="start or end a wearer's exercise session (verified from the session stream)",
+        description="Publishes session_start / session_end on <root>/v1/<wearer>/commands (the 'Start' action beside "
+        "Done / Snooze). The alert service verifies the session from its stream and publishes a session_outcome "
+        "event (docs/exercises.md).",
+    )
+    ses_sub = ses.add_subparsers(dest="session_command", metavar="ACTION", required=True)
+    s_start = ses_sub.add_parser("start", help="start a prescribed exercise now")
+    s_start.add_argument("wearer")
+    s_start.add_argument("exercise", help="a catalog id (kinetic prompts catalog)")
+    s_start.add_argument("--session", help="the session's id (default: the start time and the exercise)")
+    s_end = ses_sub.add_parser("end", help="end a session, with the effort and pain the wearer reports")
+    s_end.add_argument("wearer")
+    s_end.add_argument("session", help="the id 'session start' printed")
+    s_end.add_argument("--effort", type=int, help="0-10")
+    s_end.add_argument("--pain", type=int, help="0-10")
     cal = sub.add_parser(
         "calibrate",
         help="tell the alert service a wearer stands still now for 5 s: their sensors' upright is taken from it",
@@ -202,6 +221,29 @@ def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
     return 0
 
 
+def _cmd_session(args: argparse.Namespace, settings: AlertsConfig) -> int:
+    action = args.session_command
+    if action == "start" and args.exercise not in {e.id for e in load_catalog(settings.alerts.catalog_dirs)}:
+        raise ConfigError(f"session start: exercise {args.exercise!r} is not in the catalog (kinetic prompts catalog)")
+    try:
+        command = session_command(
+            action,
+            check_id(args.wearer),
+            datetime.now(UTC),
+            source="cli",
+            session=args.session,
+            exercise=getattr(args, "exercise", None),
+            effort=getattr(args, "effort", None),
+            pain=getattr(args, "pain", None),
+        )
+    except SessionRefused as exc:
+        raise ConfigError(str(exc)) from None
+    send_command(settings.mqtt, command)
+    print(command.session)
+    print(f"session {action} sent for {command.wearer}", file=sys.stderr)
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace, settings: AlertsConfig) -> int:
     command = CommandV1(
         kind="calibrate",
@@ -239,5 +281,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, AlertsConfig], int]] = {
     "alerts": _cmd_alerts,
     "prompts": _cmd_prompts,
     "calibrate": _cmd_calibrate,
+    "session": _cmd_session,
     "evaluate": _cmd_evaluate,
 }

@@ -2,7 +2,9 @@
 
 Subscribes at QoS 1 with a persistent session; publishes prompts on ``<root>/v1/<wearer>/prompts`` (the canonical
 channel, which the collector relays to wearables) and events on ``<root>/v1/<wearer>/events``; hands prompts to the
-HTTP channels (ntfy, webhook) through the dispatcher. Talks to ingest only through the wire contract.
+HTTP channels (ntfy, webhook) through the dispatcher. Talks to ingest only through the wire contract. With a
+``SessionVerifier`` it also runs exercise sessions (issue 19): ``session_start`` / ``session_end`` commands and the
+session streams (``<root>/v1/<wearer>/<device>/session``) go to it, its ``session_outcome`` events go out as events.
 
 With a state store (alerts.state) the service is restart-safe: messages are acknowledged only after a checkpoint
 holds the state they produced, and every prompt passes through the outbox, so a kill -9 gives neither a duplicate
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from alerts.calendars import CalendarRefresher
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
+from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from alerts.state import AlertState
 from ingest.errors import WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
@@ -28,6 +31,7 @@ from ingest.wire import (
     EventV1,
     FeatureBatchV1,
     PromptV1,
+    SessionSamplesV1,
     Topics,
     decode_salvaging,
     encode,
@@ -60,6 +64,7 @@ class AlertService:
         max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
         send_expired: bool = False,
         calendars: CalendarRefresher | None = None,
+        sessions: SessionVerifier | None = None,
     ) -> None:
         self.topics = topics
         # the wearers' calendar feeds (alerts.calendars), refreshed by a task of ``run`` into ``engine.busy``
@@ -71,6 +76,8 @@ class AlertService:
         self.prompts_expired = 0  # decided after they expired: not sent, a prompt_cancelled event says why
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the service carried on
         self.engine = engine
+        # exercise sessions (issue 19): session_start / session_end commands and the session streams; None: refused
+        self.sessions = sessions
         self.on_prompt = on_prompt
         self.on_event = on_event  # each event as it is published (the demo shows held and cancelled prompts)
         self.name = name
@@ -113,6 +120,8 @@ class AlertService:
             await self.calendars.load_kept()  # the meetings known before the first message (a restart replays)
         await client.subscribe(self.topics.all_features(), qos=1)
         await client.subscribe(self.topics.all_commands(), qos=1)
+        if self.sessions is not None:
+            await client.subscribe(self.topics.all_sessions(), qos=1)
         await self.resume_deliveries(client)
         self.ready.set()
         _LOGGER.info("%s: watching %s", self.name, self.topics.all_features())
@@ -156,6 +165,7 @@ class AlertService:
             ):
                 await self.checkpoint(client)
             await self._flush_late(client)
+            await self._sessions_due(client)
 
     async def flush(self) -> None:
         """Wait until every publication so far has been acknowledged by the broker (or has failed)."""
@@ -223,6 +233,9 @@ class AlertService:
             return  # a retained command cleared (MQTT deletes a retained message with an empty one): no message
         try:
             batch, partial = decode_salvaging(self.topics.parse(topic), payload)
+            if isinstance(batch, SessionSamplesV1):
+                await self._session_samples(publisher, topic, payload, batch)
+                return
             if not isinstance(batch, FeatureBatchV1 | CommandV1):
                 raise WireError(f"expected a feature batch or a command on {topic}")
             if isinstance(batch, CommandV1):
@@ -243,6 +256,9 @@ class AlertService:
         except WireError as exc:
             await self.dead_letters.send(publisher, topic, payload, str(exc))
             return
+        if isinstance(batch, CommandV1) and batch.kind in ("session_start", "session_end"):
+            await self._session_command(publisher, topic, payload, batch, now_ms)
+            return
         self._dirty.add(batch.wearer)
         try:
             await self._act(publisher, batch, now_ms)
@@ -252,6 +268,57 @@ class AlertService:
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
         while self.engine.refused:  # a frame held as a jump ahead, refused as a clock glitch (ingest/order.py)
             await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
+
+    async def _session_samples(self, publisher: Publisher, topic: str, payload: bytes, chunk: SessionSamplesV1) -> None:
+        """A session stream chunk into its running session (its final chunk may conclude the session: the outcome is
+        published); what is refused is dead-lettered with the reason."""
+        if self.sessions is None:
+            await self.dead_letters.send(publisher, topic, payload, "exercise sessions are not enabled here")
+            return
+        try:
+            events, problem = self.sessions.samples(chunk)
+        except SessionRefused as exc:
+            events, problem = [], str(exc)
+        if problem is not None:
+            await self.dead_letters.send(publisher, topic, payload, problem)
+        for event in events:
+            await self._event(publisher, event)
+
+    async def _sessions_due(self, publisher: Publisher) -> None:
+        """Sessions ended whose stream never closed: concluded after their wait (``alerts.prompts.sessions``)."""
+        if self.sessions is None or not self.sessions.closing:
+            return
+        async with self._lock:
+            for event in self.sessions.due(int(time.time() * 1000)):
+                await self._event(publisher, event)
+
+    async def _session_command(
+        self, publisher: Publisher, topic: str, payload: bytes, command: CommandV1, now_ms: int
+    ) -> None:
+        """A session_start or session_end: the outcome events it concludes are published; a refusal is
+        dead-lettered with the reason."""
+        if self.sessions is None:
+            await self.dead_letters.send(publisher, topic, payload, "exercise sessions are not enabled here")
+            return
+        if command.kind == "session_start" and command.exercise is None and command.prompt_id is not None:
+            # the "Start" action of a prompt: its exercise, from the prompt the engine tracks
+            state = self.engine.wearers.get(command.wearer)
+            tracked = state.responses.find(command.prompt_id) if state is not None else None
+            if tracked is not None:
+                command = command.model_copy(update={"exercise": tracked.exercise})
+        try:
+            events = self.sessions.command(command, now_ms)
+        except SessionRefused as exc:
+            await self.dead_letters.send(publisher, topic, payload, str(exc))
+            return
+        except Exception as exc:  # a bug the data found: this session is set aside, the service goes on
+            self.internal_errors += 1
+            _LOGGER.exception("%s %s: session handling failed, dead-lettered", self.name, topic)
+            await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+            return
+        _LOGGER.info("%s %s: %s %s", self.name, command.wearer, command.kind, command.session)
+        for event in events:
+            await self._event(publisher, event)
 
     async def _act(self, publisher: Publisher, batch: FeatureBatchV1 | CommandV1, now_ms: int) -> None:
         """A valid message through the engine, and what it decides out to the outbox and the channels. A prompt

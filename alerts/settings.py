@@ -39,6 +39,11 @@ class AlertsSettings(BaseModel):
     policy_file: Path | None = Field(
         default=None, description="YAML prompt policy: defaults and per-wearer overrides (docs/prompts.md)"
     )
+    prescriptions_file: Path | None = Field(
+        default=None,
+        description="YAML prescriptions (docs/exercises.md): which exercises each wearer may start as a session, "
+        "and their dose; none: any catalog exercise, its dose not judged",
+    )
     state_dir: Path | None = Field(
         default=Path("~/.local/state/kinetic/alerts").expanduser(),
         description="per-wearer state and the prompt outbox (restart safety); empty: in memory only",

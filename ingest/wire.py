@@ -297,6 +297,7 @@ class PromptV1(_Model):
     )
 
 
+SessionOutcome = Literal["done", "partial", "skipped"]
 EventKind = Literal[
     "bout_started",
     "bout_ended",
@@ -312,6 +313,7 @@ EventKind = Literal[
     "readiness",
     "consent_granted",
     "consent_withdrawn",
+    "session_outcome",
 ]
 ConsentData = Literal["posture", "checkins", "exercise"]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
@@ -341,13 +343,18 @@ class EventV1(_Model):
     trigger: Trigger | None = None
     exercise: Id | None = None
     reason: TextOrNone = Field(default=None, max_length=200, description="why a prompt was held or cancelled")
+    session: Id | None = Field(default=None, description="kind 'session_outcome': the exercise session's id")
+    outcome: SessionOutcome | None = Field(
+        default=None, description="kind 'session_outcome': done, partial or skipped (docs/exercises.md)"
+    )
     metrics: dict[MetricName, float] | None = Field(
         default=None,
         max_length=64,
         description="kind 'summary': an hour's metrics (docs/metrics.md), t = hour start; kind 'prompt_outcome': "
         "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed; t = the prompt's created; "
         "kind 'checkin': pain (0-10), stress_level (0 low, 1 medium, 2 high), t = when reported; kind 'readiness': "
-        "the day's figures (relief 1/0, rmssd_ms, ln_rmssd, lying_h, pain, ...), t = when decided",
+        "the day's figures (relief 1/0, rmssd_ms, ln_rmssd, lying_h, pain, ...), t = when decided; "
+        "kind 'session_outcome': the dose achieved and prescribed, quality figures, effort and pain (docs/wire.md)",
     )
     consent: ConsentV1 | None = Field(default=None, description="kinds consent_granted / consent_withdrawn only")
 
@@ -371,7 +378,18 @@ class CollectorStatusV1(_Model):
 
 
 CommandKind = Literal[
-    "calibrate", "ack", "snooze", "pause", "resume", "policy", "forget", "dnd_on", "dnd_off", "checkin"
+    "calibrate",
+    "ack",
+    "snooze",
+    "pause",
+    "resume",
+    "policy",
+    "forget",
+    "dnd_on",
+    "dnd_off",
+    "checkin",
+    "session_start",
+    "session_end",
 ]
 StressLevel = Literal["low", "medium", "high"]
 STRESS_LEVELS: tuple[StressLevel, ...] = ("low", "medium", "high")  # in order: stress_level 0, 1, 2
@@ -421,6 +439,11 @@ class CommandV1(_Model):
     - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
     - ``checkin``: the wearer reports ``pain`` (0-10 numeric rating scale) and / or ``stress`` (low, medium, high)
       at ``at``; the alert service stores it as a ``checkin`` event and uses it for the day's readiness.
+    - ``session_start``: the wearer starts prescribed exercise ``exercise`` now (or prompt ``prompt_id``'s exercise:
+      the "Start" action beside Done / Snooze), as session ``session`` (none: an id made from the time and the
+      exercise; ``kinetic session start``); raw samples are streamed on the session topic until ``session_end``.
+    - ``session_end``: session ``session`` (none: the wearer's running session) is over; ``effort`` and ``pain``
+      (0-10) are what the wearer reported after it. The alert service answers with a ``session_outcome`` event.
     """
 
     v: Literal[1] = 1
@@ -435,15 +458,24 @@ class CommandV1(_Model):
         default=None, max_length=64
     )
     source: TextOrNone = Field(default=None, max_length=64, description="who sent it: cli, ntfy, mqtt client id")
-    pain: int | None = Field(default=None, ge=0, le=PAIN_MAX, description="checkin: pain now, 0 none - 10 worst")
+    pain: int | None = Field(
+        default=None, ge=0, le=PAIN_MAX, description="checkin: pain now; session_end: pain after it; 0 none - 10 worst"
+    )
     stress: StressLevel | None = Field(default=None, description="checkin: stress now")
+    exercise: Id | None = Field(default=None, description="session_start: the prescribed exercise")
+    session: Id | None = Field(default=None, description="session_start / session_end: the session's id")
+    effort: int | None = Field(default=None, ge=0, le=10, description="session_end: reported effort, 0-10")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> CommandV1:
         if self.kind == "checkin" and self.pain is None and self.stress is None:
             raise ValueError("a 'checkin' command needs pain (0-10) or stress (low, medium, high)")
-        if self.kind != "checkin" and (self.pain is not None or self.stress is not None):
-            raise ValueError(f"pain and stress belong to a 'checkin' command, not {self.kind!r}")
+        if self.kind not in ("checkin", "session_end") and self.pain is not None:
+            raise ValueError(f"pain belongs to a 'checkin' or 'session_end' command, not {self.kind!r}")
+        if self.kind != "checkin" and self.stress is not None:
+            raise ValueError(f"stress belongs to a 'checkin' command, not {self.kind!r}")
+        if self.kind == "session_start" and self.exercise is None and self.prompt_id is None:
+            raise ValueError("a 'session_start' command needs exercise, or the prompt_id of a prompt to start")
         if self.kind in ("ack", "snooze") and self.prompt_id is None:
             raise ValueError(f"a {self.kind!r} command needs prompt_id")
         if self.kind == "policy" and not self.settings:
@@ -461,6 +493,47 @@ def retained_command_problem() -> str:
     bridge resubscribing) would obey it again: a ``forget`` would erase what was stored since, a ``calibrate``
     would re-learn the upright from whatever the wearer does then. Published without retain it is obeyed once."""
     return "a retained command is refused: a command is obeyed once, when published (publish it without retain)"
+
+
+# A session stream (docs/wire.md): raw accelerometer samples while an exercise session runs, for the detectors that
+# verify it (alerts/detect/exercise). Bounded: a message holds at most MAX_SESSION_SAMPLES (10 s at 104 Hz, about
+# 20 KB of JSON), spans at most MAX_SESSION_CHUNK_MS, and values are a +-16 g accelerometer's in milli-g.
+MAX_SESSION_SAMPLES = 1_040
+MAX_SESSION_CHUNK_MS = 20_000
+# a whole session's stream: 60 minutes at 104 Hz; a sender stops there, the alert service refuses what is past it
+MAX_SESSION_STREAM_SAMPLES = 60 * 60 * 104
+MAX_ACC_MG = int(ACCEL_RANGE_G * 1000)
+
+
+class SessionSamplesV1(_Model):
+    """One chunk of a session stream, on ``<root>/v1/<wearer>/<device>/session``: sample ``i`` was taken at
+    ``t0_ms + dt_ms[i]`` (Unix epoch ms, device clock; ``dt_ms`` non-decreasing) and read ``acc_mg[i]`` (x, y, z in
+    milli-g, the sensor's own axes). ``seq`` counts the session's chunks from 0 (a gap says a chunk was lost);
+    ``last`` marks the final chunk, which closes the stream."""
+
+    v: Literal[1] = 1
+    wearer: Id
+    device: Id
+    session: Id
+    seq: int = Field(ge=0, le=100_000)
+    t0_ms: EpochMs
+    dt_ms: list[Annotated[int, Field(ge=0, le=MAX_SESSION_CHUNK_MS)]] = Field(max_length=MAX_SESSION_SAMPLES)
+    acc_mg: list[
+        Annotated[list[Annotated[int, Field(ge=-MAX_ACC_MG, le=MAX_ACC_MG)]], Field(min_length=3, max_length=3)]
+    ] = Field(max_length=MAX_SESSION_SAMPLES)
+    last: bool = Field(
+        default=False,
+        description="the sender's final chunk of this session (sent when the session ends; its t0_ms is the sender's "
+        "time then, so a sensor lost before the end shows as the gap to it)",
+    )
+
+    @model_validator(mode="after")
+    def _samples_line_up(self) -> SessionSamplesV1:
+        if len(self.dt_ms) != len(self.acc_mg):
+            raise ValueError(f"{len(self.dt_ms)} sample times for {len(self.acc_mg)} samples")
+        if any(b < a for a, b in zip(self.dt_ms, self.dt_ms[1:], strict=False)):
+            raise ValueError("dt_ms must not decrease")
+        return self
 
 
 DEAD_LETTER_TOPIC_MAX = 1024
@@ -516,7 +589,7 @@ class DeadLetterV1(_Model):
         )
 
 
-TopicKind = Literal["features", "status", "prompts", "events", "commands", "collector", "deadletter"]
+TopicKind = Literal["features", "status", "prompts", "events", "commands", "collector", "deadletter", "session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,6 +621,10 @@ class Topics:
     def status(self, wearer: str, device: str) -> str:
         return f"{self.base}/{check_id(wearer)}/{check_id(device)}/status"
 
+    def session(self, wearer: str, device: str) -> str:
+        """A device's session stream (``SessionSamplesV1``), only while an exercise session runs."""
+        return f"{self.base}/{check_id(wearer)}/{check_id(device)}/session"
+
     def prompts(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/prompts"
 
@@ -573,6 +650,9 @@ class Topics:
     def all_prompts(self) -> str:
         return f"{self.base}/+/prompts"
 
+    def all_sessions(self) -> str:
+        return f"{self.base}/+/+/session"
+
     def all_events(self) -> str:
         return f"{self.base}/+/events"
 
@@ -597,7 +677,12 @@ class Topics:
             return TopicAddress("collector", None, None)
         if len(parts) == 2 and parts[1] in ("prompts", "events", "commands") and _ID_RE.match(parts[0]):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
-        if len(parts) == 3 and parts[2] in ("features", "status") and _ID_RE.match(parts[0]) and _ID_RE.match(parts[1]):
+        if (
+            len(parts) == 3
+            and parts[2] in ("features", "status", "session")
+            and _ID_RE.match(parts[0])
+            and _ID_RE.match(parts[1])
+        ):
             return TopicAddress(parts[2], WearerId(parts[0]), DeviceId(parts[1]))  # type: ignore[arg-type]
         raise WireError(f"topic {topic!r} is not a Kinetic {WIRE_VERSION} topic")
 
@@ -751,9 +836,19 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "commands": CommandV1,
     "collector": CollectorStatusV1,
     "deadletter": DeadLetterV1,
+    "session": SessionSamplesV1,
 }
 
-Payload = FeatureBatchV1 | DeviceStatusV1 | PromptV1 | EventV1 | CommandV1 | CollectorStatusV1 | DeadLetterV1
+Payload = (
+    FeatureBatchV1
+    | DeviceStatusV1
+    | PromptV1
+    | EventV1
+    | CommandV1
+    | CollectorStatusV1
+    | DeadLetterV1
+    | SessionSamplesV1
+)
 
 
 def decode(topics: Topics, topic: str, payload: bytes) -> tuple[TopicAddress, Payload]:

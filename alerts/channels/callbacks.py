@@ -35,7 +35,7 @@ from ingest.wire import PAIN_MAX, CommandKind, CommandV1, check_id
 _LOGGER = logging.getLogger(__name__)
 
 SendCommand = Callable[[CommandV1], Awaitable[bool]]  # False: cannot forward right now (broker down)
-ACTIONS: dict[str, CommandKind] = {"done": "ack", "snooze": "snooze"}
+ACTIONS: dict[str, CommandKind] = {"done": "ack", "snooze": "snooze", "start": "session_start"}
 SNOOZE_MIN = 10.0
 QUOTED_MAX = 80  # characters of a request's own text quoted in a log line
 
@@ -108,12 +108,14 @@ def make_app(
         if not hmac.compare_digest(sig.encode(), expected.encode()):  # bytes: any text in the query is compared
             refusals.refuse("bad signature", f"{name} of prompt {_quoted(prompt_id)} for {wearer}")
             return web.Response(status=403, text="bad signature\n")
+        now = clock()
         command = CommandV1(
             kind=ACTIONS[name],
             wearer=wearer,
-            at=clock(),
+            at=now,
             prompt_id=prompt_id,
             minutes=SNOOZE_MIN if name == "snooze" else None,
+            session=f"{now:%Y%m%dt%H%M%S}-prompt" if name == "start" else None,  # the stream's label (issue 19)
             source="ntfy",
         )
         if not await send(command):

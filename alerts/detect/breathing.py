@@ -41,9 +41,9 @@ class BreathingRate:
     seconds: float  # the span the estimate covers
 
 
-def breathing_rate(t_ms: IntArray, acc_g: FloatArray) -> BreathingRate | None:
-    """The breathing rate of a window of samples (``t_ms`` ascending, repeats allowed; ``acc_g`` (n, 3) in g), or
-    None when the window is too short to hold ``MIN_BREATHS`` breaths at the slowest rate found, or has no motion."""
+def breathing_signal(t_ms: IntArray, acc_g: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """Steps 1-3 above: ``(t_s, signal)`` on the ``GRID_HZ`` grid (seconds; the projection, in g, whose sign is the
+    principal component's and so arbitrary), or None for fewer than four distinct samples or no motion."""
     t_s, first = np.unique(np.asarray(t_ms, dtype=np.float64) / 1000.0, return_index=True)
     if len(t_s) < 4:
         return None
@@ -60,6 +60,16 @@ def breathing_rate(t_ms: IntArray, acc_g: FloatArray) -> BreathingRate | None:
     signal = smooth @ vt[0]
     if not np.any(signal):
         return None
+    return grid, signal
+
+
+def breathing_rate(t_ms: IntArray, acc_g: FloatArray) -> BreathingRate | None:
+    """The breathing rate of a window of samples (``t_ms`` ascending, repeats allowed; ``acc_g`` (n, 3) in g), or
+    None when the window is too short to hold ``MIN_BREATHS`` breaths at the slowest rate found, or has no motion."""
+    found = breathing_signal(t_ms, acc_g)
+    if found is None:
+        return None
+    grid, signal = found
     seconds = float(grid[-1] - grid[0])
     window = np.hanning(len(signal))
     resolution_hz = 0.05 / 60.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -18,8 +18,8 @@ from alerts.errors import AlertsError, PolicyError
 from alerts.prompts.policy.model import PromptPolicy, merge
 from ingest.wire import PAIN_MAX, STRESS_LEVELS, CommandV1, describe_validation_error
 
-PromptAction = Literal["done", "snooze", "pause", "resume", "policy"]
-PROMPT_ACTIONS: tuple[PromptAction, ...] = ("done", "snooze", "pause", "resume", "policy")
+PromptAction = Literal["done", "snooze", "pause", "resume", "policy", "start"]
+PROMPT_ACTIONS: tuple[PromptAction, ...] = ("done", "snooze", "pause", "resume", "policy", "start")
 MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no time given)
 DEFAULT = "default"  # a policy override's value that removes the override
 
@@ -48,8 +48,8 @@ def prompt_command(
     settings: Mapping[str, Any] | None = None,
     policy: PromptPolicy | None = None,
 ) -> CommandV1:
-    """The command for ``action`` (``done`` -> ``ack``, ``snooze``, ``pause``, ``resume``, ``policy``) at ``at``
-    (timezone-aware).
+    """The command for ``action`` (``done`` -> ``ack``, ``snooze``, ``pause``, ``resume``, ``policy``, ``start`` ->
+    ``session_start`` of the prompt's exercise) at ``at`` (timezone-aware).
 
     ``snooze``: ``minutes`` (None: the wearer's ``snooze_min``). ``pause``: ``pause_for_min`` minutes from ``at``, or
     ``until`` (ISO 8601 with an offset, or a datetime), or neither (until ``resume``). ``policy``: ``settings``, the
@@ -58,10 +58,12 @@ def prompt_command(
     """
     if action not in PROMPT_ACTIONS:
         raise CommandRefused(f"action {action!r}: expected one of {', '.join(PROMPT_ACTIONS)}")
-    kind = "ack" if action == "done" else action
+    kind = {"done": "ack", "start": "session_start"}.get(action, action)
     fields: dict[str, Any] = {"source": source}
-    if kind in ("ack", "snooze"):
+    if kind in ("ack", "snooze", "session_start"):  # start: the prompt's exercise as a session (issue 19)
         fields["prompt_id"] = prompt_id
+    if kind == "session_start":  # the id the collector labels the session stream with
+        fields["session"] = f"{at.astimezone(UTC):%Y%m%dt%H%M%S}-prompt"
     if kind == "snooze" and minutes is not None:
         fields["minutes"] = check_minutes(minutes, "snooze minutes")
     if kind == "pause":

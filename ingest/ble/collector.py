@@ -44,6 +44,7 @@ from ingest.ble.streams import motion_stream
 from ingest.errors import DecodeError, WireError
 from ingest.forward import Forwarder
 from ingest.mqtt import DeadLetters, Will, payload_bytes
+from ingest.session_stream import SessionStreamer
 from ingest.settings import CollectorSettings, WearableConfig
 from ingest.store.spool import Spool
 from ingest.transitions import TransitionDetector
@@ -54,10 +55,12 @@ from ingest.wire import (
     RR_MAX_MS,
     RR_MIN_MS,
     CollectorStatusV1,
+    CommandV1,
     DeviceStatusV1,
     FeatureBatchV1,
     FeatureFrameV1,
     PromptV1,
+    SessionSamplesV1,
     Topics,
     decode,
     encode,
@@ -162,6 +165,8 @@ class Collector:
         self._delivered: deque[str] = deque(maxlen=1000)  # prompt ids already shown (QoS 1 may redeliver)
         self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
         self.dead_letters = DeadLetters("collector", self.topics)
+        # exercise sessions (issue 19): a trunk device's raw samples streamed while its wearer's session runs
+        self.session_streams: dict[str, SessionStreamer] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """The BLE side: one independent task per wearable, until ``stop``. MQTT is not needed here: everything
@@ -249,6 +254,9 @@ class Collector:
             self.counters.samples += len(timed)
             for t_ms, sample in timed:
                 frames += aggregator.add(t_ms, sample)
+            streamer = self.session_streams.get(cfg.device)
+            if streamer is not None and timed:
+                self._queue_session(streamer.add([t for t, _ in timed], [sample for _, sample in timed]))
             if aggregator.clock_steps > steps:
                 self.counters.clock_steps += aggregator.clock_steps - steps
                 _LOGGER.warning(
@@ -396,6 +404,24 @@ class Collector:
             self._enqueue(self.topics.features(batch.wearer, batch.device), encode(batch), False, len(batch.frames))
             self.counters.batches_queued += 1
 
+    def _queue_session(self, chunks: list[SessionSamplesV1]) -> None:
+        for chunk in chunks:
+            self._enqueue(self.topics.session(chunk.wearer, chunk.device), encode(chunk), False, 0)
+
+    def session_command(self, command: CommandV1) -> None:
+        """A wearer's ``session_start`` opens a session stream for each of their trunk devices (the detectors read
+        the trunk); ``session_end`` closes them with this host's clock (docs/wire.md). Other commands are not the
+        collector's."""
+        devices = [w.device for w in self.settings.wearables if w.wearer == command.wearer and w.placement == "trunk"]
+        for device in devices:
+            running = self.session_streams.pop(device, None)
+            if running is not None:  # a new start or the end: the stream so far is closed
+                self._queue_session(running.close(round(self.clock() * 1000)))
+            if command.kind == "session_start" and command.session is not None:
+                self.session_streams[device] = SessionStreamer(command.wearer, device, command.session)
+        if devices and command.kind in ("session_start", "session_end"):
+            _LOGGER.info("%s: %s %s (%s)", command.wearer, command.kind, command.session, ", ".join(devices))
+
     def _enqueue(self, topic: str, payload: bytes, retain: bool, points: int) -> None:
         self.forwarder.put(topic, payload, retain, points)
 
@@ -424,6 +450,7 @@ class Collector:
         await client.publish(status_topic, encode(self._collector_status("online")), qos=1, retain=True)
         for wearer in {w.wearer for w in self.settings.wearables}:
             await client.subscribe(self.topics.prompts(wearer), qos=1)
+            await client.subscribe(self.topics.commands(wearer), qos=1)  # session_start / _end: session streams
         prompts = asyncio.create_task(self._prompts(client), name="collect-prompts")
         try:
             await self.forwarder.send(client, stop, producer_done=self._ble_done.is_set)
@@ -438,9 +465,15 @@ class Collector:
             topic, payload = str(message.topic), payload_bytes(message)
             try:
                 _, prompt = decode(self.topics, topic, payload)  # a prompt speaks for its topic's wearer only
+                if isinstance(prompt, CommandV1):
+                    if not message.retain:  # a command is obeyed once, when published
+                        self.session_command(prompt)
+                    continue
                 if not isinstance(prompt, PromptV1):
                     raise WireError(f"expected a prompt on {topic}")
             except WireError as exc:
+                if topic.endswith("/commands"):  # the alert service judges commands and dead-letters the bad ones
+                    continue
                 self.counters.refused_prompts += 1
                 await self.dead_letters.send(client, topic, payload, str(exc))
                 continue

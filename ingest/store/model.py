@@ -90,6 +90,15 @@ def event_points(event: EventV1) -> list[Point]:
             **metrics,
         }
         return [Point.make("prompt_outcomes", tags, fields, round(event.t.timestamp() * 1000))]
+    if event.kind == "session_outcome":  # issue 19: one point per session, at its end, with its dose and figures
+        tags = {"wearer": event.wearer, "exercise": event.exercise or "", "outcome": event.outcome or ""}
+        session_fields: dict[str, float | str | None] = {
+            "session": event.session,
+            "duration_s": event.duration_s,
+            "reason": event.reason,
+            **(event.metrics or {}),
+        }
+        return [Point.make("session_outcomes", tags, session_fields, round(event.t.timestamp() * 1000))]
     points = []
     if event.kind == "checkin" and event.metrics:
         points.append(Point.make("checkins", {"wearer": event.wearer}, dict(event.metrics), _ms(event.t) or 0))

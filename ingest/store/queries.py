@@ -19,6 +19,7 @@ MEASUREMENTS = (
     "events",
     "prompts",
     "prompt_outcomes",
+    "session_outcomes",
     "device_status",
     "summary_1h",
     "checkins",

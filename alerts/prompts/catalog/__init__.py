@@ -24,6 +24,9 @@ LEAD_SENTENCE_ROOM = 100
 CATALOG_SUFFIXES = (".yaml", ".yml")
 
 
+Verification = Literal["sit_to_stand", "hold", "mobility", "breathing"]
+
+
 class Exercise(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,6 +44,11 @@ class Exercise(BaseModel):
         default_factory=list,
         description="after_pause: suits a prompt held through a pause, a meeting or quiet hours; after_meeting: suits "
         "the prompt that follows a long meeting sat through (docs/prompts.md, Calendars)",
+    )
+    verify: Verification | None = Field(
+        default=None,
+        description="how a session of it is verified from a trunk sensor (alerts/detect/exercise, docs/exercises.md); "
+        "none: an isometric hold when prescribed as one, otherwise the wearer's own report",
     )
 
     @property

@@ -34,6 +34,7 @@ COMMANDS = {
     "homeassistant",  # issue 15 item 4
     "store",  # issue 20 item 1: least-privilege InfluxDB users
     "serve",  # issue 16 item 1
+    "session",  # issue 19 item 2: exercise sessions
 }
 
 
@@ -56,7 +57,7 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
     }
     assert owned == {
         "ingest": {"simulate", "bridge", "collect", "phone", "store"},
-        "alerts": {"alerts", "prompts", "calibrate", "evaluate"},
+        "alerts": {"alerts", "prompts", "calibrate", "evaluate", "session"},
         "dashboards": {"report", "dashboards"},
         "dashboards.homeassistant": {"homeassistant"},
         "dashboards.web": {"serve"},

@@ -1,0 +1,120 @@
+"""An exercise session end to end through real Mosquitto (issue 19): ``kinetic session``'s commands, a session
+stream sent chunk by chunk as a collector or the emulator sends it, the alert service (built as ``kinetic alerts``
+builds it, with a prescriptions file) verifying it, and the ``session_outcome`` event it publishes. Bad input on
+the way: a stream for no session, a sensor lost mid-session, an exercise not prescribed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alerts.prompts.sessions import session_command
+from alerts.run import alert_service
+from ingest.mqtt import connect, serve
+from ingest.session_stream import SessionStreamer
+from ingest.settings import MqttSettings
+from ingest.wire import CommandV1, EventV1, Topics, encode
+from kinetic.settings import KineticSettings
+from tests.support import exercise_models as em
+from tests.support.pipeline import recording, sync, until
+from tests.support.servers import Server
+from tests.support.synthetic import rotation
+
+pytestmark = pytest.mark.integration
+
+PRESCRIPTIONS = """
+wearers:
+  ann:
+    - exercise: controlled-sit-to-stand
+      sets: 1
+      reps: 4
+      tempo: {down_s: 3, pause_s: 1, up_s: 3}
+      per_day: 2
+"""
+
+
+@sync
+async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_path: Path) -> None:
+    unique = f"ss{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
+    settings = KineticSettings(
+        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+        alerts={"state_dir": None, "prescriptions_file": tmp_path / "prescriptions.yaml"},
+    )
+    start_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    rng = np.random.default_rng(2)
+    body, _ = em.sit_to_stand_set(4, 3.0, 3.0, 1.0, rng)
+    t_ms, acc = em.sensor(body, rotation(30, 140, 60), rng)
+    t_ms = t_ms - em.T0_MS + round(start_at.timestamp() * 1000) + 2_000
+
+    async with alert_service(settings) as service, recording(settings, [topics.all_events()], f"{unique}-rec") as rec:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(serve(service.run, settings.mqtt, f"{unique}-alerts", stop))
+        await until(service.ready.is_set, 20, "the alert service")
+        async with connect(settings.mqtt, f"{unique}-pub") as client:
+
+            async def send(command: CommandV1) -> None:
+                await client.publish(topics.commands("ann"), encode(command), qos=1)
+
+            # a stream for no running session: refused, counted
+            stray = SessionStreamer("ann", "chest", "nothing-running").chunks(t_ms[:100], acc[:100])
+            await client.publish(topics.session("ann", "chest"), encode(stray[0]), qos=1)
+            # an exercise not prescribed to ann: refused with the reason
+            await send(session_command("start", "ann", start_at, source="test", exercise="hip-opening-sequence"))
+            await until(lambda: service.dead_letters.count >= 2, 20, "the two refusals")
+
+            # the full set: started, streamed, ended with effort and pain
+            start = session_command("start", "ann", start_at, source="test", exercise="controlled-sit-to-stand")
+            await send(start)
+            # sent live: samples as they come (full chunks go out), the end, then the stream's close
+            streamer = SessionStreamer("ann", "chest", start.session or "")
+            for i in range(0, len(t_ms), 13):  # a BLE notification's worth at a time
+                for chunk in streamer.add(t_ms[i : i + 13], acc[i : i + 13]):
+                    await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
+            ended_at = datetime.fromtimestamp((int(t_ms[-1]) + 500) / 1000, tz=UTC)
+            await send(session_command("end", "ann", ended_at, source="test", session=start.session, effort=5, pain=2))
+            for chunk in streamer.close(int(t_ms[-1]) + 500):  # after the end: the service waits for it
+                await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
+
+            # a second session whose sensor is lost half way
+            second_at = ended_at + timedelta(seconds=30)
+            second = session_command("start", "ann", second_at, source="test", exercise="controlled-sit-to-stand")
+            await send(second)
+            shift = round((second_at - start_at).total_seconds() * 1000)
+            half = len(t_ms) // 2
+            lost = SessionStreamer("ann", "chest", second.session or "")
+            sensor_lost = lost.chunks(t_ms[:half] + shift, acc[:half])
+            # the collector is still there when the session ends, 30 s after its sensor went quiet: it closes
+            sensor_lost += lost.close(int(t_ms[half - 1]) + shift + 30_000)
+            for chunk in sensor_lost:
+                await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
+            await send(
+                session_command(
+                    "end", "ann", second_at + timedelta(seconds=60), source="test", session=second.session, pain=3
+                )
+            )
+
+        def outcomes() -> list[EventV1]:
+            events = [EventV1.model_validate_json(p) for p in rec.on("/events")]
+            return [e for e in events if e.kind == "session_outcome"]
+
+        await until(lambda: len(outcomes()) == 2, 30, "two session outcomes")
+        stop.set()
+        await runner
+
+    full, lost_outcome = outcomes()
+    assert full.session == start.session and full.outcome == "done" and full.reason is None
+    m = full.metrics or {}
+    assert m["reps"] == 4 and m["reps_prescribed"] == 4 and m["within_tempo"] == 8
+    assert m["effort"] == 5 and m["pain"] == 2 and m["chunks_lost"] == 0 and m["samples"] == len(t_ms)
+    assert lost_outcome.session == second.session and lost_outcome.outcome == "partial"
+    assert lost_outcome.reason is not None and "sensor lost for 30 s" in lost_outcome.reason
+    assert service.sessions is not None
+    assert service.sessions.refused == {"stream without a session": 1, "not prescribed": 1}
+    assert service.sessions.running == {}
