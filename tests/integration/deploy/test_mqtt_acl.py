@@ -62,7 +62,8 @@ READS = [
     ("ann", "sensor-logger/bob", False),
     ("ann", "kinetic/v1/bob/ann-thigh/features", False),
     ("collector", "sensor-logger/ann", True),
-    ("collector", "kinetic/v1/ann/commands", False),
+    ("collector", "kinetic/v1/ann/commands", True),  # session_start / session_end open and close a session stream
+    ("collector", "kinetic/v1/ann/events", False),
     ("hass", "kinetic/v1/ann/prompts", True),
     ("hass", "kinetic/v1/ann/ann-thigh/features", False),
     ("hass", "sensor-logger/ann", False),
