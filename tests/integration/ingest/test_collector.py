@@ -90,6 +90,13 @@ def run_collector(mqtt: MqttSettings, tmp_path: Path, seconds: float, during=Non
             ]
             if during is not None:
                 await during()
+                # the forwarder comes back on its own backoff (full jitter, ingest/retry.py): a stop while it still
+                # waits would leave the outage's batches in the spool for the next start, which is not this test
+                await until(
+                    lambda: all(any(t.endswith(f"/{w}/{w}-watch/features") for t, _ in rec.messages) for w in watches),
+                    60,
+                    "each wearer's batches after the outage",
+                )
             # a prompt for w0 reaches its watch as a New Alert (and twice, as QoS 1 may: shown once)
             prompt = PromptV1(
                 id="w0-sitting-1",
