@@ -277,15 +277,24 @@ def calendar_ics(scenario: Scenario, script: WearerScript) -> str:
 
 def commands_for(scenario: Scenario, script: WearerScript, source: str = "scenario") -> list[CommandV1]:
     """The wearer's scripted commands as wire commands, in time order, each stamped with its **event time** (the
-    scenario clock, not the host's: an accelerated demo's pause covers the scenario's minutes). Check-ins are not
-    commands: they are in ``script.checkins`` for whoever records them."""
+    scenario clock, not the host's: an accelerated demo's pause covers the scenario's minutes). A check-in is a
+    ``checkin`` command with its pain and stress: the alert service records it as the wearer's ``checkin`` event at
+    that time, as it does for the CLI's, the web app's and ntfy's."""
     out: list[CommandV1] = []
     for command in sorted(script.commands, key=lambda c: c.at_s):
-        if command.kind == "checkin":
-            continue
         at = scenario.start + timedelta(seconds=command.at_s)
         until = None if command.minutes is None else at + timedelta(minutes=command.minutes)
-        out.append(CommandV1(kind=command.kind, wearer=script.wearer, at=at, until=until, source=source))
+        out.append(
+            CommandV1(
+                kind=command.kind,
+                wearer=script.wearer,
+                at=at,
+                until=until,
+                pain=command.pain,
+                stress=command.stress,
+                source=source,
+            )
+        )
     return out
 
 

@@ -39,6 +39,10 @@ def run(scenario: Scenario, policy: PromptPolicy | None = None) -> list[PromptV1
             assert applied
             out += events
         out += engine.process(batch)
+    for command in commands:  # after the wearer's last data, as `kinetic simulate` sends them
+        applied, events = engine.command(command)
+        assert applied
+        out += events
     return out
 
 
@@ -131,4 +135,6 @@ def test_a_whole_day_with_meetings_and_do_not_disturb_is_one_scenario_file() -> 
     # no prompt in a meeting or in the DND window
     busy = [("09:30", "10:30"), ("16:00", "16:20"), ("13:00", "13:45")]
     assert not [t for t, _ in sent for a, b in busy if at(scenario, a) <= t < at(scenario, b)]
-    assert [(c.pain, c.stress) for c in scenario.wearers[0].checkins] == [(3, "medium")]
+    # the 17:00 check-in is the wearer's checkin event at the scenario's 17:00, not at the host's time
+    (checkin,) = events(out, "checkin")
+    assert checkin.t == at(scenario, "17:00") and checkin.metrics == {"pain": 3, "stress_level": 1}  # medium: 1

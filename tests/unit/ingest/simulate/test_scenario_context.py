@@ -48,11 +48,16 @@ def test_calendar_events_become_a_feed_the_calendar_reader_reads() -> None:
     ]
 
 
-def test_commands_carry_the_scenarios_event_time_and_check_ins_are_kept_apart() -> None:
+def test_commands_and_check_ins_carry_the_scenarios_event_time() -> None:
     scenario = parse_scenario(DAY)
     commands = commands_for(scenario, scenario.wearers[0])
     at = {c.kind: c.at for c in commands}
-    assert [c.kind for c in commands] == ["calibrate", "pause", "resume", "dnd_on", "dnd_off"]
+    assert [c.kind for c in commands] == ["calibrate", "pause", "resume", "dnd_on", "dnd_off", "checkin", "checkin"]
+    checkins = [c for c in commands if c.kind == "checkin"]
+    assert [(c.at - scenario.start, c.pain, c.stress) for c in checkins] == [
+        (timedelta(hours=7), 6, "high"),
+        (timedelta(hours=7, minutes=30), None, "low"),
+    ]
     assert at["pause"] == datetime.fromisoformat("2026-12-07T12:00:00+01:00")  # the scenario's clock, not the host's
     assert commands[1].until == at["pause"] + timedelta(minutes=30)
     assert {c.source for c in commands} == {"scenario"} and all(c.wearer == "ann" for c in commands)
