@@ -234,9 +234,23 @@ def _per_day(report: WeeklyReport) -> str:
     return _table(header, body, "per-day")
 
 
+def _prompted(day: DayMetrics) -> bool:
+    """A day whose meeting figures mean something: it has data, or prompts were held or sent."""
+    return day.has_data or bool(day.held_in_meetings or day.after_meeting)
+
+
+def _after_meeting(day: DayMetrics) -> str | None:
+    """'2 (1)': after-meeting prompts that day and, in brackets, those followed by a break within 5 min; None
+    (shown "no data") for a day with neither data nor prompts."""
+    if not _prompted(day):
+        return None
+    return f"{day.after_meeting} ({day.after_meeting_moved_5min})"
+
+
 def _checkins(report: WeeklyReport) -> str:
-    """Pain and stress check-ins and the readiness decision per day, beside the posture figures: a clinician looks
-    for patterns (does pain follow long sitting days?). The reasons of each decision are listed under the table."""
+    """Pain and stress check-ins, the readiness decision and the meetings' prompts per day, beside the posture
+    figures: a clinician looks for patterns (does pain follow long sitting days?). The reasons of each decision and
+    the week's after-meeting response are listed under the table."""
     header = ["", *(f"{d.day:%a %d}" for d in report.days)]
     days = report.days
 
@@ -251,13 +265,24 @@ def _checkins(report: WeeklyReport) -> str:
         ["Stress, highest", *(d.stress_words for d in days)],
         ["Check-ins", *(d.checkins for d in days)],
         ["Readiness", *(d.day_type for d in days)],
+        ["Prompts held in meetings", *(d.held_in_meetings if _prompted(d) else None for d in days)],
+        ["After-meeting prompts (moved within 5 min)", *(_after_meeting(d) for d in days)],
     ]
     reasons = [f"{d.day:%a %d}: {d.readiness_reason}" for d in report.days if d.readiness_reason]
+    after = sum(d.after_meeting for d in days)
+    if after:
+        moved = sum(d.after_meeting_moved_5min for d in days)
+        reasons.append(
+            f"After-meeting prompts this week: {after}, followed by a break within 5 min: {moved} "
+            f"({100 * moved / after:.0f} %)."
+        )
     listed = "".join(f"<li>{escape(r)}</li>" for r in reasons)
     note = (
         '<p class="note">Pain and stress are what the wearer reported (kinetic prompts checkin, ntfy, the web app); '
         "readiness is the day type decided each morning from last night's HRV, lying time and the check-ins "
-        "(docs/metrics.md, Readiness); an empty cell: no check-in, or no decision (the weekly plan applied).</p>"
+        "(docs/metrics.md, Readiness); an empty cell: no check-in, or no decision (the weekly plan applied). "
+        "Meetings come from the wearer's calendar feeds: a prompt due in a meeting waits for its end, and a long "
+        "meeting sat through brings the after-meeting exercise (docs/prompts.md, Calendars).</p>"
     )
     return note + _table(header, body, "per-day checkins") + (f"<ul>{listed}</ul>" if listed else "")
 

@@ -21,7 +21,16 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from alerts.detect.asymmetry import symmetry_index
-from ingest.store.queries import BoutRow, CheckInRow, MinuteRow, Queries, ReadinessRow, ResponseRow
+from ingest.store.queries import (
+    BoutRow,
+    CheckInRow,
+    MinuteRow,
+    OutcomeRow,
+    PromptEventRow,
+    Queries,
+    ReadinessRow,
+    ResponseRow,
+)
 from ingest.wire import STRESS_LEVELS
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -103,6 +112,12 @@ class DayMetrics:
     checkins: int = 0
     day_type: str | None = None
     readiness_reason: str | None = None
+    # the calendar's part (issue 17): prompts held in a meeting that day (``prompt_held`` 'meeting'), prompts sent
+    # because a meeting sat through had ended (``prompt_sent`` 'after_meeting'), and how many of those were followed
+    # by a break within 5 min (their ``prompt_outcomes``)
+    held_in_meetings: int = 0
+    after_meeting: int = 0
+    after_meeting_moved_5min: int = 0
 
     @property
     def has_data(self) -> bool:
@@ -317,8 +332,20 @@ def _days(
     bouts: list[BoutRow],
     checkins: Sequence[CheckInRow] = (),
     readiness: Sequence[ReadinessRow] = (),
+    prompt_events: Sequence[PromptEventRow] = (),
+    outcomes: Sequence[OutcomeRow] = (),
 ) -> list[DayMetrics]:
     days = {monday + timedelta(i): DayMetrics(monday + timedelta(i)) for i in range(7)}
+    moved = {o.prompt_id for o in outcomes if o.broke_5min}
+    for event in prompt_events:
+        day = datetime.fromtimestamp(event.t_ms / 1000, zone).date()
+        if day not in days:
+            continue
+        if event.kind == "prompt_held" and event.reason == "meeting":
+            days[day].held_in_meetings += 1
+        elif event.kind == "prompt_sent" and event.reason == "after_meeting":
+            days[day].after_meeting += 1
+            days[day].after_meeting_moved_5min += event.prompt_id in moved
     for checkin in checkins:
         day = datetime.fromtimestamp(checkin.t_ms / 1000, zone).date()
         if day in days:
@@ -394,6 +421,8 @@ async def weekly_report(
             this_week,
             await queries.checkins(wearer, start, end),
             await queries.readiness(wearer, start, end),
+            await queries.prompt_events(wearer, start, end),
+            await queries.outcomes(wearer, start, end),
         ),
         bouts_min=[b.duration_s / 60 for b in this_week],
         responses=await queries.responses(wearer, start, end),

@@ -12,7 +12,16 @@ import pytest
 
 from dashboards.report import render
 from dashboards.report.weekly import BadWeek, parse_week, weekly_report
-from ingest.store.queries import BoutRow, CheckInRow, MinuteRow, PromptRow, ReadinessRow, ResponseRow
+from ingest.store.queries import (
+    BoutRow,
+    CheckInRow,
+    MinuteRow,
+    OutcomeRow,
+    PromptEventRow,
+    PromptRow,
+    ReadinessRow,
+    ResponseRow,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -54,6 +63,12 @@ class Store:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        return []
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        return []
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
         return []
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
@@ -105,6 +120,12 @@ class LocalHours:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        return []
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        return []
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
         return []
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
@@ -171,6 +192,12 @@ class Weeks:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        return []
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        return []
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
         return []
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
