@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest.backoff import Endpoint
 from ingest.bridge import Bridge
@@ -157,6 +157,16 @@ def _cmd_store(args: argparse.Namespace, settings: IngestConfig) -> int:
     return 0
 
 
+class Published(Protocol):
+    """What a simulation or a replay says it sent: MQTT messages (``batches``) and the frames in them."""
+
+    @property
+    def batches(self) -> int: ...
+
+    @property
+    def frames(self) -> int: ...
+
+
 def _cmd_simulate(args: argparse.Namespace, settings: IngestConfig) -> int:
 
     if args.replay is not None:
@@ -200,20 +210,30 @@ def _cmd_simulate(args: argparse.Namespace, settings: IngestConfig) -> int:
             last_hour[wearer] = hour
             _LOGGER.info("simulate %s: %d h of %.1f h published", wearer, hour, hours)
 
+    return _publish_until_done(
+        settings,
+        "sim",
+        lambda: simulate(
+            scenario,
+            mqtt=settings.mqtt,
+            topics=Topics(settings.mqtt.topic_root),
+            speed=speed,
+            batch_s=batch_s,
+            progress=progress,
+        ),
+    )
+
+
+def _publish_until_done(
+    settings: IngestConfig, role: str, publish: Callable[[], Coroutine[Any, Any, Published]]
+) -> int:
+    """Wait for the broker once (before each device opens its own connection), then run ``publish`` until it ends
+    (print what it published) or a signal stops it (cancelled). Exit status 0."""
+
     async def job(stop: asyncio.Event) -> None:
-        # one wait for the broker, before each device opens its own connection
-        if not await wait_for_broker(settings.mqtt, f"{settings.mqtt.client_id_prefix}-sim", stop):
+        if not await wait_for_broker(settings.mqtt, f"{settings.mqtt.client_id_prefix}-{role}", stop):
             return
-        task = asyncio.create_task(
-            simulate(
-                scenario,
-                mqtt=settings.mqtt,
-                topics=Topics(settings.mqtt.topic_root),
-                speed=speed,
-                batch_s=batch_s,
-                progress=progress,
-            )
-        )
+        task = asyncio.create_task(publish())
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -286,34 +306,22 @@ def _replay_export(args: argparse.Namespace, settings: IngestConfig) -> int:
         file=sys.stderr,
     )
 
-    async def job(stop: asyncio.Event) -> None:
-        if not await wait_for_broker(settings.mqtt, f"{settings.mqtt.client_id_prefix}-replay", stop):
-            return
-        task = asyncio.create_task(
-            replay_export(
-                export,
-                wearer=wearer,
-                device=f"{wearer}-phone",
-                placement=placement,
-                ios_axes=platform == "ios" and not args.standardised,
-                mqtt=settings.mqtt,
-                topics=Topics(settings.mqtt.topic_root),
-                speed=speed,
-                batch_s=settings.simulate.batch_s if args.batch_s is None else args.batch_s,
-                seconds=args.seconds,
-            )
-        )
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if task in done:
-            result = task.result()
-            print(f"published {result.frames} frames in {result.batches} messages", file=sys.stderr)
-        else:
-            task.cancel()
-
-    run_until_signal(job)
-    return 0
+    return _publish_until_done(
+        settings,
+        "replay",
+        lambda: replay_export(
+            export,
+            wearer=wearer,
+            device=f"{wearer}-phone",
+            placement=placement,
+            ios_axes=platform == "ios" and not args.standardised,
+            mqtt=settings.mqtt,
+            topics=Topics(settings.mqtt.topic_root),
+            speed=speed,
+            batch_s=settings.simulate.batch_s if args.batch_s is None else args.batch_s,
+            seconds=args.seconds,
+        ),
+    )
 
 
 def _simulate_ble(scenario: Scenario, settings: IngestConfig, speed: float, batch_s: int) -> int:
