@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import aiomqtt
 import uvicorn
 
 from alerts.engine import policy_book
@@ -35,6 +37,9 @@ from ingest.wire import CommandV1, FeatureBatchV1, Topics, decode, encode, frame
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE = "web"
+# How long a button waits for the broker's PUBACK: a page must answer within seconds, not after aiomqtt's default
+# (the connect timeout, 10 s) or never (a broker that froze with the connection open).
+COMMAND_TIMEOUT_S = 3.0
 Clock = Callable[[], float]
 
 
@@ -137,11 +142,28 @@ class WebLink:
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
 
     async def publish(self, command: CommandV1) -> None:
-        """Send a command to the alert service; IngestError while the broker is not reached."""
+        """Send a command to the alert service (QoS 1, confirmed by the broker within COMMAND_TIMEOUT_S).
+
+        Raises IngestError (one line naming the command and what to do) while the broker is not connected, when the
+        publication fails, or when the broker does not confirm it in time: the caller tells the person it was not
+        confirmed, never that it was sent."""
         client = self._client
         if client is None:
-            raise IngestError("the MQTT broker is not connected right now: try again in a moment")
-        await client.publish(self.topics.commands(command.wearer), encode(command), qos=1)
+            raise IngestError(
+                f"{command.kind}: the MQTT broker is not connected right now: nothing was sent, try again"
+            )
+        try:
+            async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                await client.publish(self.topics.commands(command.wearer), encode(command), qos=1, timeout=math.inf)
+        except TimeoutError:
+            raise IngestError(
+                f"{command.kind}: not confirmed by the MQTT broker within {COMMAND_TIMEOUT_S:.0f} s: it may not "
+                "reach the alert service; check the page and try again when the broker answers"
+            ) from None
+        except aiomqtt.MqttError as exc:
+            raise IngestError(
+                f"{command.kind}: not confirmed by the MQTT broker ({exc}): nothing was sent, try again"
+            ) from None
         self.counters.commands_sent += 1
 
 
