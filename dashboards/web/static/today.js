@@ -76,18 +76,9 @@
   }
 
   function timelineData(d) {
-    // rows: [x, posture level, prompt after which the wearer moved within 5 min, any other prompt]
-    const rows = [];
-    let last = null;
-    for (const seg of d.timeline) {
-      if (seg.level === null) continue;
-      if (last !== null && seg.start_ms / 1000 > last) rows.push([last + 0.001, null, null, null]);
-      rows.push([seg.start_ms / 1000, seg.level, null, null], [seg.end_ms / 1000, seg.level, null, null]);
-      last = seg.end_ms / 1000;
-    }
-    for (const p of d.prompts) rows.push([p.t_ms / 1000, null, p.moved ? 4 : null, p.moved ? null : 4]);
-    rows.sort((a, b) => a[0] - b[0]);
-    return [0, 1, 2, 3].map(i => rows.map(r => r[i]));
+    // built by the server (dashboards/web/views.py timeline_series): nulls where there is no posture, so gaps stay gaps
+    const t = d.series;
+    return [t.t, t.level, t.moved, t.waiting];
   }
 
   function size(el) { return { width: Math.max(300, el.clientWidth), height: 200 }; }
