@@ -177,6 +177,8 @@ class Guard:
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
+# every time a page prints goes through this filter (the wearer's zone, never Unix ms): {{ t_ms | wearer_time(tz) }}
+templates.env.filters["wearer_time"] = views.time_text
 
 
 def _state(request: Request) -> WebState:

@@ -64,6 +64,13 @@ def clock_text(t_ms: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(t_ms / 1000, zone).strftime("%H:%M")
 
 
+def time_text(t_ms: int | None, timezone: str) -> str:
+    """A time for a person: '2026-11-23 15:30 (Europe/Berlin)' in the wearer's zone, never Unix ms; '-' for None."""
+    if t_ms is None:
+        return "-"
+    return f"{datetime.fromtimestamp(t_ms / 1000, ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
+
+
 def duration_text(seconds: float) -> str:
     """'1 h 05 min', '12 min', '40 s'."""
     seconds = max(0.0, seconds)
