@@ -529,6 +529,8 @@ async def _settings(
     context = {
         **_nav(wearer, "settings"),
         "fields": views.POLICY_FORM,
+        "origin": state.board.policy_origin(wearer),
+        "timezone": policy.timezone,
         "values": values or views.policy_form_values(policy),
         "errors": errors,
         "saved": saved,
