@@ -88,11 +88,15 @@
     charts = [];
     const tzDate = ts => uPlot.tzDate(new Date(ts * 1e3), tz);
     const scaleX = { time: true, range: () => [d.start_ms / 1000, d.end_ms / 1000] };
+    // one clock on the page: the axes and the legend in the wearer's zone, 24 h, as the cards above
+    const hm = s => new Intl.DateTimeFormat("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit" }).format(new Date(s * 1000));
+    const xAxis = { values: (u, splits) => splits.map(hm) };
+    const xSeries = { value: (u, v) => v === null || v === undefined ? "--" : hm(v) };
     const tl = document.getElementById("timeline");
     charts.push(new uPlot({
       ...size(tl), tzDate, scales: { x: scaleX, y: { range: [-0.5, 4.5] } },
-      axes: [{}, { splits: () => [0, 1, 2, 3, 4], values: (u, v) => v.map(i => LEVELS[i] || ""), size: 70 }],
-      series: [{}, { label: "posture", stroke: "#0b5cad", width: 6, spanGaps: false },
+      axes: [xAxis, { splits: () => [0, 1, 2, 3, 4], values: (u, v) => v.map(i => LEVELS[i] || ""), size: 70 }],
+      series: [xSeries, { label: "posture", stroke: "#0b5cad", width: 6, spanGaps: false },
         { label: "prompt: moved within 5 min", stroke: "#116329", paths: () => null,
           points: { show: true, size: 11, fill: "#116329" } },
         { label: "prompt: no break yet", stroke: "#a40e26", paths: () => null,
@@ -101,8 +105,8 @@
     const lc = document.getElementById("leanchart");
     charts.push(new uPlot({
       ...size(lc), tzDate, scales: { x: scaleX },
-      axes: [{}, { label: "degrees", size: 60 }],
-      series: [{}, { label: "lean", stroke: "#116329", width: 1.5, spanGaps: false }],
+      axes: [xAxis, { label: "degrees", size: 60 }],
+      series: [xSeries, { label: "lean", stroke: "#116329", width: 1.5, spanGaps: false }],
     }, [d.lean.t, d.lean.lean_deg], lc));
     const list = document.getElementById("prompt-list");
     list.replaceChildren();
