@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -100,11 +101,18 @@ def build_client(
     will: Will | None = None,
     manual_ack: bool = False,
 ) -> MqttClient:
+    """A client named ``client_id``; a clean session's name gets a random suffix (``kinetic-web-3f9a1c``).
+
+    A broker keeps one connection per client id and drops the older one for a newer one with the same id (MQTT
+    3.1.1, 3.1.4-2): two processes with one fixed id (``kinetic serve`` twice, two CLI commands at once) knock each
+    other off for as long as both run. A clean session keeps nothing at the broker, so its id need not be stable; a
+    persistent session's id must be (the broker keeps its subscriptions and queued messages under it), and its
+    service refuses a second instance instead (``ingest.process.one_instance``)."""
     return MqttClient(
         manual_ack=manual_ack,
         hostname=settings.host,
         port=settings.port,
-        identifier=client_id,
+        identifier=f"{client_id}-{secrets.token_hex(3)}" if clean_session else client_id,
         username=settings.username,
         password=settings.password.get_secret_value() if settings.password else None,
         tls_context=tls_context(settings),

@@ -11,7 +11,7 @@ import json
 import logging
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +110,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IngestError, AlertsError) as exc:
         print(f"kinetic: error: {exc}", file=sys.stderr)
         return 2
+    except BaseExceptionGroup as group:
+        # a service's task group (the demo with --serve: its web app could not listen) raises a group: when each
+        # error in it is one of ours, each is one line, as above; anything else is a bug and keeps its traceback
+        ours, rest = group.split((IngestError, AlertsError))
+        if ours is None or rest is not None:
+            raise
+        for line in dict.fromkeys(f"kinetic: error: {exc}" for exc in _leaves(ours)):
+            print(line, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
 
 
 def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:

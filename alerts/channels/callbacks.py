@@ -29,7 +29,8 @@ from typing import ClassVar
 from aiohttp import web
 
 from alerts.channels.http import CHECKIN_SUBJECT, callback_signature
-from ingest.errors import WireError
+from ingest.errors import ConfigError, WireError
+from ingest.listen import start_site
 from ingest.wire import PAIN_MAX, CommandKind, CommandV1, check_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -160,7 +161,11 @@ async def callback_server(app: web.Application, host: str, port: int) -> AsyncIt
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await start_site(site, host, port, "KINETIC_ALERTS__CALLBACK_PORT / KINETIC_ALERTS__CALLBACK_HOST")
+    except ConfigError:
+        await runner.cleanup()
+        raise
     try:
         server = site._server
         sockets = getattr(server, "sockets", None) or []

@@ -177,6 +177,8 @@ class Guard:
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
+# every time a page prints goes through this filter (the wearer's zone, never Unix ms): {{ t_ms | wearer_time(tz) }}
+templates.env.filters["wearer_time"] = views.time_text
 
 
 def _state(request: Request) -> WebState:
@@ -527,6 +529,8 @@ async def _settings(
     context = {
         **_nav(wearer, "settings"),
         "fields": views.POLICY_FORM,
+        "origin": state.board.policy_origin(wearer),
+        "timezone": policy.timezone,
         "values": values or views.policy_form_values(policy),
         "errors": errors,
         "saved": saved,

@@ -43,6 +43,7 @@ class LiveWearer:
     paused: bool = False
     paused_until_ms: int | None = None  # None while paused: until 'resume'
     live_policy: dict[str, Any] = field(default_factory=dict)
+    policy_changes: list[tuple[int, str, list[str]]] = field(default_factory=list)  # (at ms, by, settings changed)
     bouts_ended: int = 0
     prompts_seen: int = 0
     outcomes_seen: int = 0
@@ -125,6 +126,7 @@ class LiveBoard:
             try:  # the alert service refuses what does not merge: so does this fold
                 self._policies[wearer] = self.book.for_wearer(wearer, live)
                 w.live_policy = live
+                w.policy_changes.append((_ms(command.at), command.source or "a command", sorted(command.settings)))
             except PolicyError:
                 pass
         elif command.kind == "forget":  # everything held is dropped; the version goes on (pages keep up)
@@ -136,6 +138,18 @@ class LiveBoard:
         if wearer not in self._policies:
             self._policies[wearer] = self.book.for_wearer(wearer)
         return self._policies[wearer]
+
+    def policy_origin(self, wearer: str) -> dict[str, Any]:
+        """Where the wearer's effective policy (``policy``) comes from, for the Settings page: ``file`` (the policy
+        file the alert service reads, or None: built-in defaults), ``section`` ('wearers.<id>' or 'defaults') and
+        ``changes`` [(at ms, by, [setting, ...])] the live ``policy`` commands this board has seen. Commands sent
+        before the board started are not among them (clean session, commands are not retained)."""
+        w = self._wearers.get(wearer) or LiveWearer()
+        return {
+            "file": None if self.book.source == "policy" else self.book.source,
+            "section": f"wearers.{wearer}" if wearer in self.book.wearers else "defaults",
+            "changes": list(w.policy_changes),
+        }
 
     def snapshot(self, wearer: str) -> dict[str, Any]:
         """What the Today page's live card shows, as JSON: times in ms (the wearer's clock), durations in s."""

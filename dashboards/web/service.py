@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import aiomqtt
 import uvicorn
 
 from alerts.engine import policy_book
@@ -26,6 +27,7 @@ from dashboards.web.live import LiveBoard
 from dashboards.web.settings import WebConfig, WebSettings, is_loopback
 from ingest.audit import AuditLog, default_actor
 from ingest.errors import ConfigError, IngestError, WireError
+from ingest.listen import bind_socket
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, message_batches, payload_bytes, serve
 from ingest.phone.tokens import TokenStore
 from ingest.store.export import open_queries
@@ -35,6 +37,10 @@ from ingest.wire import CommandV1, FeatureBatchV1, Topics, decode, encode, frame
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE = "web"
+WEB_ADDRESS_SETTINGS = "KINETIC_WEB__PORT / KINETIC_WEB__HOST"
+# How long a button waits for the broker's PUBACK: a page must answer within seconds, not after aiomqtt's default
+# (the connect timeout, 10 s) or never (a broker that froze with the connection open).
+COMMAND_TIMEOUT_S = 3.0
 Clock = Callable[[], float]
 
 
@@ -45,23 +51,6 @@ def check_bind(web: WebSettings) -> None:
             f"setting KINETIC_WEB__HOST={web.host!r} is not a loopback address: set KINETIC_WEB__TOKEN (16 characters "
             "or more) so that only people with it can see and act, or keep the default 127.0.0.1"
         )
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: any free one); ConfigError naming the setting if taken."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): choose another KINETIC_WEB__PORT / KINETIC_WEB__HOST"
-        ) from None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 @dataclass
@@ -137,11 +126,28 @@ class WebLink:
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
 
     async def publish(self, command: CommandV1) -> None:
-        """Send a command to the alert service; IngestError while the broker is not reached."""
+        """Send a command to the alert service (QoS 1, confirmed by the broker within COMMAND_TIMEOUT_S).
+
+        Raises IngestError (one line naming the command and what to do) while the broker is not connected, when the
+        publication fails, or when the broker does not confirm it in time: the caller tells the person it was not
+        confirmed, never that it was sent."""
         client = self._client
         if client is None:
-            raise IngestError("the MQTT broker is not connected right now: try again in a moment")
-        await client.publish(self.topics.commands(command.wearer), encode(command), qos=1)
+            raise IngestError(
+                f"{command.kind}: the MQTT broker is not connected right now: nothing was sent, try again"
+            )
+        try:
+            async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                await client.publish(self.topics.commands(command.wearer), encode(command), qos=1, timeout=math.inf)
+        except TimeoutError:
+            raise IngestError(
+                f"{command.kind}: not confirmed by the MQTT broker within {COMMAND_TIMEOUT_S:.0f} s: it may not "
+                "reach the alert service; check the page and try again when the broker answers"
+            ) from None
+        except aiomqtt.MqttError as exc:
+            raise IngestError(
+                f"{command.kind}: not confirmed by the MQTT broker ({exc}): nothing was sent, try again"
+            ) from None
         self.counters.commands_sent += 1
 
 
@@ -178,7 +184,7 @@ async def run_web(
         max_ahead_ms=settings.clock.max_ahead_ms if max_ahead_ms == -1 else max_ahead_ms,
     )
     token = settings.web.token.get_secret_value() if settings.web.token else None
-    sock = bind_socket(settings.web.host, settings.web.port)
+    sock = bind_socket(settings.web.host, settings.web.port, WEB_ADDRESS_SETTINGS)
     # the audit trail's one writer for the server's life (every read of a wearer's data is an entry)
     try:
         audit = AuditLog(settings.audit.path, settings.audit.retention_days)

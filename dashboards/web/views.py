@@ -64,6 +64,13 @@ def clock_text(t_ms: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(t_ms / 1000, zone).strftime("%H:%M")
 
 
+def time_text(t_ms: int | None, timezone: str) -> str:
+    """A time for a person: '2026-11-23 15:30 (Europe/Berlin)' in the wearer's zone, never Unix ms; '-' for None."""
+    if t_ms is None:
+        return "-"
+    return f"{datetime.fromtimestamp(t_ms / 1000, ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
+
+
 def duration_text(seconds: float) -> str:
     """'1 h 05 min', '12 min', '40 s'."""
     seconds = max(0.0, seconds)
@@ -114,10 +121,85 @@ def today_data(
         "start_ms": start,
         "end_ms": end,
         "timeline": segments,
-        "lean": {"t": [m.t_ms / 1000 for m in minutes], "lean_deg": [m.lean_deg for m in minutes]},
+        "series": timeline_series(segments, marks, minutes),
+        "lean": lean_series(minutes),
         "prompts": marks,
         "sitting_min": round(sum(b.duration_s for b in bouts if b.posture == "sitting") / 60, 1),
     }
+
+
+MINUTE_MS = 60_000
+GAP_S = 0.001  # a null point this long after a drawn point: uPlot (spanGaps: false) stops the line there
+
+
+def covered_spans(minutes: Sequence[MinuteRow]) -> list[tuple[int, int]]:
+    """``[start, end)`` spans in Unix ms of consecutive minutes that have feature frames (the query layer's
+    per-minute rows: a minute without a row had no frame: the sensor was off, out of range or not sending)."""
+    spans: list[tuple[int, int]] = []
+    for m in sorted(minutes, key=lambda m: m.t_ms):
+        if m.frames <= 0:
+            continue
+        if spans and spans[-1][1] >= m.t_ms:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], m.t_ms + MINUTE_MS))
+        else:
+            spans.append((m.t_ms, m.t_ms + MINUTE_MS))
+    return spans
+
+
+def timeline_series(
+    segments: Sequence[Mapping[str, Any]], marks: Sequence[Mapping[str, Any]], minutes: Sequence[MinuteRow]
+) -> dict[str, list[float | None]]:
+    """The Today page's posture timeline as uPlot's columns (``t`` in Unix s, ``level`` from POSTURE_LEVELS or
+    None, ``moved`` / ``waiting``: 4 at a prompt whose wearer moved within 5 min / any other prompt, else None).
+
+    Gaps are gaps: a posture is drawn only where the wearer had one (a bout of a posture POSTURE_LEVELS knows, not
+    ``not_worn`` or ``unknown``) and, when the day has any frames stored, only over minutes with frames; a None
+    point ends the line at each hole. A prompt's x takes the level of the bout around it, so a mark does not cut
+    the line."""
+    spans = covered_spans(minutes)
+    pieces: list[tuple[int, int, int]] = []
+    for seg in segments:
+        level = seg["level"]
+        if level is None:
+            continue
+        start, end = int(seg["start_ms"]), int(seg["end_ms"])
+        cuts = [(max(a, start), min(b, end)) for a, b in spans if b > start and a < end] if spans else [(start, end)]
+        pieces.extend((a, b, level) for a, b in cuts if b > a)
+    pieces.sort()
+    rows: list[tuple[float, int, float | None, float | None, float | None]] = []
+    last_end: int | None = None
+    for a, b, level in pieces:
+        if last_end is not None and a > last_end:
+            rows.append((last_end / 1000 + GAP_S, 0, None, None, None))
+        rows += [(a / 1000, 0, level, None, None), (b / 1000, 0, level, None, None)]
+        last_end = b if last_end is None else max(last_end, b)
+    for mark in marks:
+        t = int(mark["t_ms"])
+        level = next((lv for a, b, lv in pieces if a <= t <= b), None)
+        moved = bool(mark["moved"])
+        rows.append((t / 1000, 1, level, 4 if moved else None, None if moved else 4))
+    rows.sort(key=lambda r: (r[0], r[1]))  # stable: a bout's end and the next one's start keep their order
+    return {
+        "t": [r[0] for r in rows],
+        "level": [r[2] for r in rows],
+        "moved": [r[3] for r in rows],
+        "waiting": [r[4] for r in rows],
+    }
+
+
+def lean_series(minutes: Sequence[MinuteRow]) -> dict[str, list[float | None]]:
+    """Lean per minute (``t`` in Unix s, ``lean_deg``); after a minute whose next one has no frames, a None point
+    one minute on, so the line stops over the hole instead of joining its two sides."""
+    t: list[float | None] = []
+    lean: list[float | None] = []
+    ordered = sorted(minutes, key=lambda m: m.t_ms)
+    for i, m in enumerate(ordered):
+        t.append(m.t_ms / 1000)
+        lean.append(m.lean_deg)
+        if i + 1 < len(ordered) and ordered[i + 1].t_ms > m.t_ms + MINUTE_MS:
+            t.append((m.t_ms + MINUTE_MS) / 1000)
+            lean.append(None)
+    return {"t": t, "lean_deg": lean}
 
 
 def outcome_text(outcome: OutcomeRow | None) -> str:

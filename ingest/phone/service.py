@@ -38,6 +38,7 @@ from aiohttp import web
 
 from ingest.errors import ConfigError
 from ingest.forward import Forwarder
+from ingest.listen import start_site
 from ingest.mqtt import DeadLetters, Will, payload_bytes
 from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
 from ingest.phone.tokens import PhoneDevice, TokenStore, TokenStoreError
@@ -275,7 +276,16 @@ class PhoneService:
         runner = web.AppRunner(self.make_app(), access_log=None)  # no access log: push URLs carry tokens
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port, ssl_context=self._tls())
-        await site.start()
+        try:
+            await start_site(
+                site,
+                self.settings.http_host,
+                self.settings.http_port,
+                "KINETIC_PHONE__HTTP_PORT / KINETIC_PHONE__HTTP_HOST",
+            )
+        except ConfigError:
+            await runner.cleanup()
+            raise
         try:
             server = site._server
             sockets = getattr(server, "sockets", None) or []

@@ -69,7 +69,7 @@ class EmbeddedQueries:
         rows = await self._fetch(
             "SELECT t_ms, json_extract(fields, '$.id'), json_extract(tags, '$.trigger'), "
             "json_extract(fields, '$.exercise') FROM points WHERE measurement = 'prompts' AND "
-            "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            "json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms, 2",
             check_id(wearer),
             start_ms,
             end_ms,

@@ -65,7 +65,9 @@ class InfluxQLQueries:
             f"SELECT id, exercise FROM prompts WHERE wearer = '{check_id(wearer)}' AND time >= {start_ms}ms "
             f"AND time < {end_ms}ms GROUP BY trigger"
         )
-        return [PromptRow(int(r["time"]), str(r["id"]), str(r["trigger"]), str(r["exercise"])) for r in rows]
+        # GROUP BY answers one series per trigger, one after the other: back into one time order (Queries.prompts)
+        out = [PromptRow(int(r["time"]), str(r["id"]), str(r["trigger"]), str(r["exercise"])) for r in rows]
+        return sorted(out, key=lambda p: (p.t_ms, p.id))
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
         rows = await self._select(

@@ -76,18 +76,9 @@
   }
 
   function timelineData(d) {
-    // rows: [x, posture level, prompt after which the wearer moved within 5 min, any other prompt]
-    const rows = [];
-    let last = null;
-    for (const seg of d.timeline) {
-      if (seg.level === null) continue;
-      if (last !== null && seg.start_ms / 1000 > last) rows.push([last + 0.001, null, null, null]);
-      rows.push([seg.start_ms / 1000, seg.level, null, null], [seg.end_ms / 1000, seg.level, null, null]);
-      last = seg.end_ms / 1000;
-    }
-    for (const p of d.prompts) rows.push([p.t_ms / 1000, null, p.moved ? 4 : null, p.moved ? null : 4]);
-    rows.sort((a, b) => a[0] - b[0]);
-    return [0, 1, 2, 3].map(i => rows.map(r => r[i]));
+    // built by the server (dashboards/web/views.py timeline_series): nulls where there is no posture, so gaps stay gaps
+    const t = d.series;
+    return [t.t, t.level, t.moved, t.waiting];
   }
 
   function size(el) { return { width: Math.max(300, el.clientWidth), height: 200 }; }
@@ -97,11 +88,15 @@
     charts = [];
     const tzDate = ts => uPlot.tzDate(new Date(ts * 1e3), tz);
     const scaleX = { time: true, range: () => [d.start_ms / 1000, d.end_ms / 1000] };
+    // one clock on the page: the axes and the legend in the wearer's zone, 24 h, as the cards above
+    const hm = s => new Intl.DateTimeFormat("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit" }).format(new Date(s * 1000));
+    const xAxis = { values: (u, splits) => splits.map(hm) };
+    const xSeries = { value: (u, v) => v === null || v === undefined ? "--" : hm(v) };
     const tl = document.getElementById("timeline");
     charts.push(new uPlot({
       ...size(tl), tzDate, scales: { x: scaleX, y: { range: [-0.5, 4.5] } },
-      axes: [{}, { splits: () => [0, 1, 2, 3, 4], values: (u, v) => v.map(i => LEVELS[i] || ""), size: 70 }],
-      series: [{}, { label: "posture", stroke: "#0b5cad", width: 6, spanGaps: false },
+      axes: [xAxis, { splits: () => [0, 1, 2, 3, 4], values: (u, v) => v.map(i => LEVELS[i] || ""), size: 70 }],
+      series: [xSeries, { label: "posture", stroke: "#0b5cad", width: 6, spanGaps: false },
         { label: "prompt: moved within 5 min", stroke: "#116329", paths: () => null,
           points: { show: true, size: 11, fill: "#116329" } },
         { label: "prompt: no break yet", stroke: "#a40e26", paths: () => null,
@@ -110,8 +105,8 @@
     const lc = document.getElementById("leanchart");
     charts.push(new uPlot({
       ...size(lc), tzDate, scales: { x: scaleX },
-      axes: [{}, { label: "degrees", size: 60 }],
-      series: [{}, { label: "lean", stroke: "#116329", width: 1.5, spanGaps: false }],
+      axes: [xAxis, { label: "degrees", size: 60 }],
+      series: [xSeries, { label: "lean", stroke: "#116329", width: 1.5, spanGaps: false }],
     }, [d.lean.t, d.lean.lean_deg], lc));
     const list = document.getElementById("prompt-list");
     list.replaceChildren();

@@ -4,6 +4,7 @@ and delete work on both (the ``kinetic data`` command: tests/integration/kinetic
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.influxql_queries import InfluxQLQueries
 from ingest.store.model import points_for
 from ingest.store.points import Point
+from ingest.wire import PromptV1
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
@@ -235,5 +237,42 @@ def test_check_ins_and_readiness_agree_between_influxdb_and_the_embedded_store(
             assert len(exported["checkins"]) == 2 and len(exported["readiness"]) == 1
             assert await q.checkins("w2", start, end) == [] and await q.readiness("w2", start, end) == []
         await influx.aclose()
+
+    asyncio.run(run())
+
+
+def test_prompts_come_in_time_order_from_both_stores_when_triggers_interleave(
+    influxd: Server, unique: str, tmp_path: Path
+) -> None:
+    """InfluxQL's ``GROUP BY trigger`` answers one series per trigger: a sitting prompt, then a lean one, then a
+    sitting one again came back as sitting, sitting, lean (issue 16 task 7). Both stores: one order, time then id."""
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    made = [
+        PromptV1(
+            id=f"p{i}",
+            wearer="w1",
+            trigger=trigger,
+            exercise="shoulder-rolls",
+            title="Move",
+            text="Move a little",
+            created=t0 + timedelta(minutes=10 * i),
+            expires=t0 + timedelta(minutes=10 * i + 5),
+        )
+        for i, trigger in enumerate(["sitting", "lean", "sitting", "lean"])
+    ]
+    points = [p for prompt in made for p in points_for(prompt, 0)]
+
+    async def run() -> None:
+        influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
+        await influx.prepare()
+        await influx.write(points)
+        embedded = EmbeddedSink(tmp_path / "k.sqlite")
+        await embedded.write(points)
+        await embedded.aclose()
+        start, end = round(t0.timestamp() * 1000), round(t0.timestamp() * 1000) + 3_600_000
+        from_influx = await InfluxQLQueries(influx).prompts("w1", start, end)
+        from_embedded = await EmbeddedQueries(tmp_path / "k.sqlite").prompts("w1", start, end)
+        assert [p.id for p in from_influx] == [p.id for p in from_embedded] == ["p0", "p1", "p2", "p3"]
+        assert from_influx == from_embedded
 
     asyncio.run(run())

@@ -195,3 +195,45 @@ def test_durations_read_as_people_say_them() -> None:
         "1 h 05 min",
         "0 s",
     ]
+
+
+def test_the_timeline_and_lean_leave_gaps_where_there_is_no_data() -> None:
+    """Issue 16 task 2: minutes with no posture (no frames: the sensor off, not worn, unknown) are gaps in the
+    posture timeline and the lean chart, never drawn as the neighbouring posture; a prompt mark inside a bout does
+    not cut the bout's line."""
+    at = lambda hm: ms(f"2026-11-23T{hm}:00+01:00")  # noqa: E731
+    bouts = [
+        # a sitting bout the sensor was off for ten minutes of (09:10-09:20: no frames)
+        PostureBoutRow(at("09:00"), at("09:30"), "sitting", 1800),
+        PostureBoutRow(at("09:30"), at("09:35"), "not_worn", 300),
+        PostureBoutRow(at("09:35"), at("09:40"), "standing", 300),
+    ]
+    with_frames = [h for h in range(0, 40) if not 10 <= h < 20 and not 30 <= h < 35]
+    minutes = [MinuteRow(at(f"09:{m:02d}"), 60, 10.0, 2.0, 1.0, 0) for m in with_frames]
+    prompts = [PromptRow(at("09:05"), "p1", "sitting", "x")]
+    data = views.today_data(BERLIN, DAY, bouts, minutes, prompts, [])
+    series = data["series"]
+    points = list(zip(series["t"], series["level"], strict=True))
+    s = lambda hm: at(hm) / 1000  # noqa: E731
+    sitting, standing = views.POSTURE_LEVELS["sitting"], views.POSTURE_LEVELS["standing"]
+    drawn = [(t, level) for t, level in points if level is not None]
+    assert drawn == [
+        (s("09:00"), sitting),
+        (s("09:05"), sitting),  # the prompt's x: still the bout's level, the line goes on
+        (s("09:10"), sitting),
+        (s("09:20"), sitting),
+        (s("09:30"), sitting),
+        (s("09:35"), standing),
+        (s("09:40"), standing),
+    ]
+    # a null between 09:10 and 09:20 and between 09:30 and 09:35: the line stops there
+    gaps = [t for t, level in points if level is None]
+    assert any(s("09:10") < t < s("09:20") for t in gaps)
+    assert any(s("09:30") < t < s("09:35") for t in gaps)
+    assert series["t"] == sorted(series["t"])
+    assert [(t, m) for t, m in zip(series["t"], series["waiting"], strict=True) if m is not None] == [(s("09:05"), 4)]
+    # lean: a null after the last minute before each hole
+    lean = list(zip(data["lean"]["t"], data["lean"]["lean_deg"], strict=True))
+    assert (s("09:10"), None) in lean and (s("09:30"), None) in lean
+    assert [v for _, v in lean if v is not None] == [2.0] * len(with_frames)
+    assert data["lean"]["t"] == sorted(data["lean"]["t"])
