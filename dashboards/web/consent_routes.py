@@ -42,6 +42,23 @@ def _access(state: WebState) -> ConsentAccess:
     return state.consent
 
 
+async def _sharing_wearer(request: Request, state: WebState) -> str:
+    """The path's wearer (``app._wearer``), or one the store does not hold yet whom the consent records or the
+    clinics file's rosters name: under the wall this app's store (the operations database) holds no wearer, and a
+    wearer decides about sharing before any of their data is stored."""
+    try:
+        return await _wearer(request)
+    except HTTPException as exc:
+        if exc.status_code != 404 or state.consent is None:
+            raise
+        wearer = str(request.path_params["wearer"])
+        clinics = state.consent.clinics
+        on_roster = clinics is not None and wearer in clinics.roster()
+        if on_roster or len(await asyncio.to_thread(state.consent.ledger.changes, wearer)) > 0:
+            return wearer
+        raise
+
+
 def _now_ms(state: WebState) -> int:
     return round(state.clock().timestamp() * 1000)
 
@@ -54,8 +71,8 @@ async def _trail(state: WebState, wearer: str) -> list[dict[str, Any]]:
 
 async def consent_page(request: Request) -> Response:
     state = _state(request)
-    wearer = await _wearer(request)
     access = _access(state)
+    wearer = await _sharing_wearer(request, state)
     query = request.query_params
     notice = {"recorded": query.get("recorded", "")[:20], "taken": query.get("taken", "")[:12]}
     return await _show(request, state, access, wearer, {}, {}, notice)
@@ -100,8 +117,8 @@ async def consent_post(request: Request) -> Response:
     """A grant (``action=grant``: clinic, data, since, until) or a withdrawal (``action=withdraw``: clinic, data,
     ``delete_shared``) -> the ledger, its event on the wearer's events topic, an audit entry; then the page."""
     state = _state(request)
-    wearer = await _wearer(request)
     access = _access(state)
+    wearer = await _sharing_wearer(request, state)
     form = await _form(request)
     action = _text(form, "action", 20)
     clinic = _text(form, "clinic", 64).strip()
@@ -148,8 +165,8 @@ async def audit_json(request: Request) -> Response:
     """Who read the wearer's data: the audit trail's entries for them, oldest first (``time`` in Unix ms, ``actor``,
     ``action``, ``detail``), as ``kinetic data audit`` gives them. Itself an entry."""
     state = _state(request)
-    wearer = await _wearer(request)
     _access(state)
+    wearer = await _sharing_wearer(request, state)
     await _audit(request, state, "audit export", wearer, "who read")
     entries = await _trail(state, wearer)
     name = f"kinetic-audit-{wearer}-{time.strftime('%Y%m%d')}.json"

@@ -78,7 +78,7 @@ def _state(tmp_path: Path, **kwargs: Any) -> tuple[WebState, AuditLog, ConsentLe
     store = tmp_path / "k.sqlite"
     asyncio.run(EmbeddedSink(store).aclose())
     board = LiveBoard()
-    for wearer in ("ann", "bob", "carl"):
+    for wearer in kwargs.get("live", ("ann", "bob", "carl")):
         board.feed(EventV1(kind="bout_started", wearer=wearer, t=NOW, posture="sitting", bout_start=NOW))
     audit = AuditLog(tmp_path / "audit.sqlite", 30)
     ledger = ConsentLedger(tmp_path / "consent.jsonl", load_clinics(ROOT / "deploy/clinics.yaml"))
@@ -208,6 +208,18 @@ def test_the_wearer_sees_who_read_their_data_and_can_download_it(tmp_path: Path)
         ("ann@laptop", "web consent"),
         ("ann@laptop", "web audit export"),  # the export is a read too, recorded before it is given
     ]
+
+
+def test_a_wearer_decides_before_any_data_is_stored(tmp_path: Path) -> None:
+    """Under the wall this app's store holds no wearer: the Sharing page knows a wearer by the clinics file's roster
+    or their consent records; every other page still needs data."""
+    state, _, ledger, _ = _state(tmp_path, live=())
+    assert asyncio.run(_call(state, "GET", "/w/carl/today"))[0] == 404
+    assert asyncio.run(_call(state, "GET", "/w/carl/consent"))[0] == 200  # on physio-north's roster
+    status, body, _ = asyncio.run(_call(state, "GET", "/w/zed/consent"))
+    assert status == 404 and body.startswith("wearer 'zed': nothing is stored")
+    ledger.grant("zed", "physio-north", ["posture"], NOW_MS)  # the records know zed now
+    assert asyncio.run(_call(state, "GET", "/w/zed/consent"))[0] == 200
 
 
 def test_a_clinics_view_serves_only_consenting_patients_reads_only_and_audits_each_refusal(tmp_path: Path) -> None:
