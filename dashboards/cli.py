@@ -16,7 +16,7 @@ from alerts.engine import policy_book
 from dashboards.settings import DashboardsConfig
 from ingest.audit import record_read
 from ingest.clinics import Clinic
-from ingest.consent import ConsentLedger
+from ingest.consent import ConsentLedger, clinic_read_refusal
 from ingest.errors import ConfigError
 from ingest.settings import InfluxSettings
 from ingest.store.export import check_output_folder, describe_store, open_queries
@@ -160,14 +160,10 @@ def _for_clinic(settings: DashboardsConfig, wearer: str, clinic: str) -> InfluxS
     path = settings.store.clinics_file or settings.grafana.clinics_file
     if path is None:
         raise ConfigError("--clinic needs the clinics file: set KINETIC_STORE__CLINICS_FILE")
-    if wearer not in load_clinics(path).clinic(clinic).patients:
-        raise ConfigError(f"{wearer} is not a patient of clinic {clinic} (clinics file {path})")
-    now = ConsentLedger(settings.store.consent_path).book().clinics_now(wearer, round(time.time() * 1000))
-    if "posture" not in now.get(clinic, set()):
-        raise ConfigError(
-            f"{wearer} does not share their posture data with clinic {clinic} now: no report for the clinic "
-            f"(kinetic consent show {wearer})"
-        )
+    book = ConsentLedger(settings.store.consent_path).book()
+    refusal = clinic_read_refusal(load_clinics(path), book, wearer, clinic, round(time.time() * 1000))
+    if refusal is not None:
+        raise ConfigError(f"{refusal}: no report for the clinic (clinics file {path}; kinetic consent show {wearer})")
     if not settings.store.clinic_wall:
         return settings.influx
     return settings.influx.model_copy(update={"database": database_name(settings.influx.database, clinic)})

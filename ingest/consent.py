@@ -7,8 +7,11 @@ A change grants or withdraws a clinic (a uid of the clinics file) some categorie
 event on the wire (``EventV1`` kinds ``consent_granted`` / ``consent_withdrawn``), which the bridge applies to its
 routing (ingest/wall.py) and stores in the wearer's private data.
 
-The API the commands and the web app use (``ConsentLedger``: ``read``, ``grant``, ``withdraw``) writes the file and
-returns the event to publish; what a record means at a moment is ``ConsentBook`` (pure, ingest/wall.py).
+The API the commands and the web app use (``ConsentLedger``: ``read``, ``grant``, ``withdraw``) checks a change the
+same way for both (a known clinic, a grant that starts no later than now and ends after it starts, known categories,
+a time the wire takes), writes the file and returns the event to publish; what a record means at a moment is
+``ConsentBook`` (pure, ingest/wall.py). ``clinic_read_refusal`` is the one rule a clinic's read follows (the weekly
+report for a clinic, the web app serving a clinic).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from ingest.clinics import ClinicsFile
 from ingest.errors import ConfigError
 from ingest.store.private import private_file
 from ingest.wall import CATEGORIES, Category, ConsentBook
@@ -88,11 +92,24 @@ def check_data(data: list[str]) -> tuple[Category, ...]:
     return tuple(c for c in CATEGORIES if c in data)
 
 
-class ConsentLedger:
-    """The consent records in ``path`` (JSON lines, mode 600, append-only). Thread-safe within a process."""
+def clinic_read_refusal(clinics: ClinicsFile, book: ConsentBook, wearer: str, clinic: str, now_ms: int) -> str | None:
+    """Why ``clinic`` may not read ``wearer``'s data at ``now_ms`` (None: it may): the wearer must be on the clinic's
+    roster (the clinics file) and grant it their posture data now (the record). Raises ConfigError for a clinic the
+    file does not know. Pure."""
+    if wearer not in clinics.clinic(clinic).patients:
+        return f"{wearer} is not a patient of clinic {clinic}"
+    if "posture" not in book.clinics_now(wearer, now_ms).get(clinic, set()):
+        return f"{wearer} does not share their posture data with clinic {clinic} now"
+    return None
 
-    def __init__(self, path: Path) -> None:
+
+class ConsentLedger:
+    """The consent records in ``path`` (JSON lines, mode 600, append-only). Thread-safe within a process.
+    ``clinics``: the clinics file, when there is one: a change for a clinic it does not know is refused."""
+
+    def __init__(self, path: Path, clinics: ClinicsFile | None = None) -> None:
         self.path = path
+        self.clinics = clinics
         self._lock = threading.Lock()
 
     def changes(self, wearer: str | None = None) -> list[ConsentChange]:
@@ -137,18 +154,41 @@ class ConsentLedger:
         }
 
     def grant(
-        self, wearer: str, clinic: str, data: list[str], since_ms: int, until_ms: int | None = None
+        self,
+        wearer: str,
+        clinic: str,
+        data: list[str],
+        since_ms: int,
+        until_ms: int | None = None,
+        now_ms: int | None = None,
     ) -> ConsentChange:
-        """Record a grant; returns it (publish ``.event()``). Raises ConfigError (a bad category, until <= since)."""
+        """Record a grant; returns it (publish ``.event()``). Raises ConfigError (a clinic the clinics file does not
+        know, a bad category, since after ``now_ms`` when given, until <= since)."""
+        clinic = self._known(clinic)
+        if now_ms is not None and since_ms > now_ms:
+            raise ConfigError("--since is in the future: grant when sharing should start")
         if until_ms is not None and until_ms <= since_ms:
             raise ConfigError("--until must be after --since: a grant that ends before it starts shares nothing")
-        return self._append(
-            ConsentChange(check_id(wearer), "grant", check_id(clinic), check_data(data), since_ms, until_ms)
-        )
+        return self._append(ConsentChange(check_id(wearer), "grant", clinic, check_data(data), since_ms, until_ms))
 
-    def withdraw(self, wearer: str, clinic: str, data: list[str], at_ms: int) -> ConsentChange:
-        """Record a withdrawal from ``at_ms`` on; returns it (publish ``.event()``)."""
-        return self._append(ConsentChange(check_id(wearer), "withdraw", check_id(clinic), check_data(data), at_ms))
+    def withdraw(
+        self, wearer: str, clinic: str, data: list[str], at_ms: int, delete_shared: bool = False
+    ) -> ConsentChange:
+        """Record a withdrawal from ``at_ms`` on; returns it (publish ``.event()``). ``delete_shared``: from the first
+        grant to that clinic on instead (no earlier grant stands: what the clinic holds is then misplaced, and a
+        rerouting, ``kinetic data move``, takes it back into the private database). Raises ConfigError."""
+        clinic = self._known(clinic)
+        wearer = check_id(wearer)
+        if delete_shared:
+            since = [c.at_ms for c in self.changes(wearer) if c.action == "grant" and c.clinic == clinic]
+            at_ms = min([*since, at_ms])
+        return self._append(ConsentChange(wearer, "withdraw", clinic, check_data(data), at_ms))
+
+    def _known(self, clinic: str) -> str:
+        clinic = check_id(clinic)
+        if self.clinics is not None:
+            self.clinics.clinic(clinic)  # ConfigError naming the clinics there are
+        return clinic
 
     def _append(self, change: ConsentChange) -> ConsentChange:
         try:

@@ -71,26 +71,21 @@ def _ms(text: str | None, default_ms: int, name: str) -> int:
 
 
 def cmd_consent(args: argparse.Namespace, settings: KineticSettings) -> int:
-    ledger = ConsentLedger(settings.store.consent_path)
     wearer = check_id(args.wearer)
     now_ms = round(time.time() * 1000)
     if args.consent_command == "show":
-        print(json.dumps(ledger.read(wearer, now_ms), indent=2))
+        print(json.dumps(ConsentLedger(settings.store.consent_path).read(wearer, now_ms), indent=2))
         return 0
+    # a clinic the clinics file does not know is a typo: the ledger refuses it (the web app's consent page too)
+    clinics = None if settings.store.clinics_file is None else load_clinics(settings.store.clinics_file)
+    ledger = ConsentLedger(settings.store.consent_path, clinics)
     data = [d.strip() for d in args.data.split(",") if d.strip()]
-    if settings.store.clinics_file is not None:  # a clinic the clinics file does not know is a typo
-        load_clinics(settings.store.clinics_file).clinic(check_id(args.clinic))
     if args.consent_command == "grant":
         since_ms = _ms(args.since, now_ms, "--since")
-        if since_ms > now_ms:
-            raise ConfigError("--since is in the future: grant when sharing should start")
-        change = ledger.grant(wearer, check_id(args.clinic), data, since_ms, _ms(args.until, 0, "--until") or None)
+        until_ms = _ms(args.until, 0, "--until") or None
+        change = ledger.grant(wearer, args.clinic, data, since_ms, until_ms, now_ms=now_ms)
     else:
-        at_ms = now_ms
-        if args.delete_shared:  # retroactive: no earlier grant to this clinic of this data stands
-            since = [c.at_ms for c in ledger.changes(wearer) if c.action == "grant" and c.clinic == args.clinic]
-            at_ms = min([*since, now_ms])
-        change = ledger.withdraw(wearer, check_id(args.clinic), data, at_ms)
+        change = ledger.withdraw(wearer, args.clinic, data, now_ms, delete_shared=args.delete_shared)
     if not args.no_broker:
         asyncio.run(_publish(settings, change))
     print(f"consent {change.action} recorded for {wearer}: {change.clinic}, {', '.join(change.data)}", file=sys.stderr)

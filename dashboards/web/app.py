@@ -15,6 +15,10 @@ Prompts, Week and its data, the weekly report, Settings with the devices and pho
 trail (``ingest.audit``) through the one writer the server opened for its life, before the data is sent: if the trail
 cannot be written the read is refused (503), no health data leaves unrecorded. Adding and revoking a phone token are
 entries too.
+
+Consent (issue 20, item 3): the Sharing page (``consent_routes.py``). A clinic's view (``KINETIC_WEB__CLINIC``, item
+2): every page of a wearer asks ``ClinicScope`` first; a wearer the clinic may not read now is refused (403) and the
+refusal is an audit entry; the view reads only (no command, policy, phone or consent change).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from dashboards.report import render
 from dashboards.report.charts import chart_specs
 from dashboards.report.weekly import weekly_report
 from dashboards.web import views
+from dashboards.web.consent import ClinicScope, ConsentAccess
 from dashboards.web.live import LiveBoard
 from ingest.audit import AuditLog
 from ingest.errors import IngestError, WireError
@@ -125,6 +130,8 @@ class WebState:
     tokens: TokenStore | None = None  # the phones' per-device push tokens (None: no phone section on Settings)
     push_host: str = "127.0.0.1"  # where ``kinetic phone`` listens for pushes (KINETIC_PHONE__HTTP_HOST / _PORT)
     push_port: int = 0  # 0: HTTP push is off
+    consent: ConsentAccess | None = None  # the Sharing page's records (None: no Sharing page)
+    scope: ClinicScope | None = None  # a clinic's view: only the wearers it may read now (None: the wearer's own app)
     _known: tuple[float, list[str]] | None = None
 
     async def stored_wearers(self) -> list[str]:
@@ -193,7 +200,9 @@ def _csrf(request: Request) -> str:
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     csrf = _csrf(request)
-    response = templates.TemplateResponse(request, name, {**context, "csrf": csrf}, status_code=status)
+    scope = _state(request).scope
+    extra = {"csrf": csrf, "clinic_view": scope.clinic if scope is not None else None}
+    response = templates.TemplateResponse(request, name, {**context, **extra}, status_code=status)
     response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
 
@@ -221,7 +230,8 @@ def _text(form: FormData, name: str, limit: int = 200) -> str:
 
 
 async def _wearer(request: Request) -> str:
-    """The path's wearer: a valid id (400) that the store or the live stream knows (404)."""
+    """The path's wearer: a valid id (400) that a clinic's view may read (403) and the store or the live stream knows
+    (404)."""
     raw = request.path_params["wearer"]
     try:
         wearer = check_id(raw)
@@ -230,12 +240,28 @@ async def _wearer(request: Request) -> str:
             400, f"wearer {raw[:64]!r} is not a wearer id (lower-case letters, digits, - and _)"
         ) from None
     state = _state(request)
+    if state.scope is not None:  # first: a clinic's view learns nothing of a wearer it may not read, not even a name
+        await _in_scope(request, state, wearer)
     if wearer in state.board.wearers():
         return wearer
     known = await state.stored_wearers()
     if wearer not in known:
-        raise HTTPException(404, str(unknown_wearer(wearer, [*known, *state.board.wearers()], "this app's store")))
+        others = [*known, *state.board.wearers()] if state.scope is None else []
+        raise HTTPException(404, str(unknown_wearer(wearer, others, "this app's store")))
     return wearer
+
+
+async def _in_scope(request: Request, state: WebState, wearer: str) -> None:
+    """A clinic's view serves a wearer only while they are its patient and grant it their posture data (asked at each
+    read), and only to look: 403 otherwise, and a refused read is an audit entry (the wearer sees who tried)."""
+    if state.scope is None:
+        return
+    if request.method != "GET":
+        raise HTTPException(403, f"clinic {state.scope.clinic}'s view only reads: it sends nothing for {wearer}")
+    refusal = await state.scope.refusal(wearer, round(state.clock().timestamp() * 1000))
+    if refusal is not None:
+        await _audit(request, state, "read refused", wearer, f"{request.url.path}: {refusal}")
+        raise HTTPException(403, f"{refusal}: clinic {state.scope.clinic}'s view does not show their data")
 
 
 async def _audit(request: Request, state: WebState, action: str, wearer: str, detail: str = "") -> None:
@@ -246,6 +272,8 @@ async def _audit(request: Request, state: WebState, action: str, wearer: str, de
         return
     client = request.client.host if request.client else "unknown"
     text = f"{detail} (from {client})" if detail else f"from {client}"
+    if state.scope is not None:
+        text = f"for clinic {state.scope.clinic}: {text}"
     try:
         await asyncio.to_thread(state.audit.record, state.actor, f"web {action}", wearer, text)
     except sqlite3.Error as exc:
@@ -281,6 +309,9 @@ def _nav(wearer: str, page: str, day: date | None = None) -> dict[str, Any]:
 async def index(request: Request) -> Response:
     state = _state(request)
     wearers = sorted({*await state.stored_wearers(), *state.board.wearers()})
+    if state.scope is not None:  # a clinic's view lists only whom it may read now
+        now_ms = round(state.clock().timestamp() * 1000)
+        wearers = [w for w in wearers if await state.scope.refusal(w, now_ms) is None]
     if len(wearers) == 1:
         return RedirectResponse(f"/w/{wearers[0]}/today", status_code=303)
     return _page(request, "index.html", {"wearers": wearers, "page": "index", "wearer": None})
@@ -692,6 +723,9 @@ def build_app(state: WebState) -> Starlette:
         Route("/w/{wearer}/phones/revoke", phone_revoke, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    from dashboards.web.consent_routes import ROUTES  # noqa: PLC0415 - its handlers use this module's helpers
+
+    routes[-1:-1] = ROUTES
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, IngestError: _ingest_error},

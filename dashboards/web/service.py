@@ -23,16 +23,30 @@ import uvicorn
 
 from alerts.engine import policy_book
 from dashboards.web.app import LiveHub, WebState, build_app
+from dashboards.web.consent import ClinicScope, ConsentAccess, wall_take_back
 from dashboards.web.live import LiveBoard
 from dashboards.web.settings import WebConfig, WebSettings, is_loopback
 from ingest.audit import AuditLog, default_actor
+from ingest.clinics import load_clinics
+from ingest.consent import ConsentLedger
 from ingest.errors import ConfigError, IngestError, WireError
 from ingest.listen import bind_socket
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, message_batches, payload_bytes, serve
 from ingest.phone.tokens import TokenStore
+from ingest.settings import InfluxSettings
 from ingest.store.export import open_queries
 from ingest.store.queries import Queries
-from ingest.wire import CommandV1, FeatureBatchV1, Topics, decode, encode, frames_not_ahead, retained_command_problem
+from ingest.wall import database_name
+from ingest.wire import (
+    CommandV1,
+    EventV1,
+    FeatureBatchV1,
+    Topics,
+    decode,
+    encode,
+    frames_not_ahead,
+    retained_command_problem,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -150,6 +164,14 @@ class WebLink:
             ) from None
         self.counters.commands_sent += 1
 
+    async def publish_event(self, event: EventV1) -> None:
+        """Send an event (a consent change from the Sharing page) on the wearer's events topic, QoS 1; IngestError
+        while the broker is not reached."""
+        client = self._client
+        if client is None:
+            raise IngestError("the MQTT broker is not connected right now: try again in a moment")
+        await client.publish(self.topics.events(event.wearer), encode(event), qos=1)
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handlers: the process's SIGINT/SIGTERM set ``stop`` (ingest.process)."""
@@ -157,6 +179,23 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def clinic_scope(settings: WebConfig, ledger: ConsentLedger) -> tuple[ClinicScope | None, InfluxSettings]:
+    """With ``KINETIC_WEB__CLINIC``: the clinic's view and the store settings it reads with (the clinic's database;
+    the credential is the configured one, the clinic's read-only user). Raises ConfigError without the wall or for a
+    clinic the clinics file does not know. Without: (None, the store settings as they are)."""
+    clinic = settings.web.clinic
+    if clinic is None:
+        return None, settings.influx
+    if not settings.store.clinic_wall or ledger.clinics is None:
+        raise ConfigError(
+            f"setting KINETIC_WEB__CLINIC={clinic!r} needs the wall between clinics (KINETIC_STORE__CLINIC_WALL=true "
+            "and KINETIC_STORE__CLINICS_FILE): a clinic's view reads the clinic's own database, nothing else"
+        )
+    ledger.clinics.clinic(clinic)  # ConfigError naming the clinics there are
+    database = database_name(settings.influx.database, clinic)
+    return ClinicScope(clinic, ledger.clinics, ledger), settings.influx.model_copy(update={"database": database})
 
 
 async def run_web(
@@ -171,9 +210,13 @@ async def run_web(
     MQTT broker of ``settings.mqtt``. ``on_listening`` gets the URL once the socket listens. ``queries`` replaces
     the store's (the demo passes its own); ``max_ahead_ms`` (default: the clock setting) None for a replayed day."""
     check_bind(settings.web)
+    ledger = ConsentLedger(
+        settings.store.consent_path, load_clinics(settings.store.clinics_file) if settings.store.clinics_file else None
+    )
+    scope, influx = clinic_scope(settings, ledger)
     close = None
     if queries is None:
-        queries, close = open_queries(settings.store, settings.influx)
+        queries, close = open_queries(settings.store, influx)
     topics = Topics(settings.mqtt.topic_root)
     board = LiveBoard(policy_book(settings.alerts))
     hub = LiveHub()
@@ -184,6 +227,7 @@ async def run_web(
         max_ahead_ms=settings.clock.max_ahead_ms if max_ahead_ms == -1 else max_ahead_ms,
     )
     token = settings.web.token.get_secret_value() if settings.web.token else None
+    take_back = wall_take_back(settings.store, settings.influx, ledger) if scope is None else None
     sock = bind_socket(settings.web.host, settings.web.port, WEB_ADDRESS_SETTINGS)
     # the audit trail's one writer for the server's life (every read of a wearer's data is an entry)
     try:
@@ -205,6 +249,8 @@ async def run_web(
         tokens=TokenStore(settings.phone.tokens_path),
         push_host=settings.phone.http_host,
         push_port=settings.phone.http_port,
+        consent=None if scope is not None else ConsentAccess(ledger, link.publish_event, take_back),
+        scope=scope,
     )
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

@@ -30,6 +30,13 @@ class WebSettings(BaseModel):
         min_length=16,
         description="the password a browser gives once (then a session cookie); needed to listen beyond loopback",
     )
+    clinic: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,30}$",
+        description="serve one clinic's view (a uid of the clinics file; needs the wall between clinics): read the "
+        "clinic's database with KINETIC_INFLUX__USERNAME/PASSWORD (the clinic's read-only user), show a wearer only "
+        "while they are its patient and share their posture data with it, never send a command (docs/web.md)",
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -523,6 +523,7 @@ def test_the_demo_serves_its_day_live_and_prints_the_url(tmp_path: Path) -> None
 def test_no_serious_or_critical_accessibility_violation(served: Served, tmp_path: Path) -> None:
     """axe-core (vendored for the tests only) on each page in Chromium; the report's own frame is the report's."""
     pages = [f"w/w1/today?day={DAY_DATE}", f"w/w1/prompts?day={DAY_DATE}", f"w/w1/week?week={WEEK}", "w/w1/settings"]
+    pages.append("w/w1/consent")  # the Sharing page (issue 20)
     found: dict[str, list[str]] = {}
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -620,6 +621,7 @@ def test_every_page_fits_a_phone_sized_viewport(served: Served, tmp_path: Path) 
     """Chromium's mobile emulation at 390 x 844 (a phone's CSS pixels): no page is wider than the screen (wide
     tables scroll inside their box). A phone's own browser was not run."""
     pages = [f"w/w1/today?day={DAY_DATE}", f"w/w1/prompts?day={DAY_DATE}", f"w/w1/week?week={WEEK}", "w/w1/settings"]
+    pages.append("w/w1/consent")  # the Sharing page (issue 20)
     widths = {}
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

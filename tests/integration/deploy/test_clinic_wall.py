@@ -4,20 +4,26 @@
 wearer's points by the clinics file and the wearer's consent (`kinetic consent grant`, an event on the wire); with
 clinic A's credential a hand-written InfluxQL query for a clinic B wearer finds nothing in A's database and is refused
 on B's; `kinetic data move` moves a patient's points to their new clinic; `kinetic consent withdraw --delete-shared`
-takes the clinic's copy back into the private database."""
+takes the clinic's copy back into the private database; `kinetic serve` for one clinic (KINETIC_WEB__CLINIC, its
+credential) shows a consenting patient and refuses the others, each refusal audited; the wearer's Sharing page takes
+the clinic's copy back with the operator's credential and says so when the app's credential may not."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import re
 import runpy
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlparse
 
 import pytest
 
+from ingest.audit import AuditLog
 from ingest.errors import SinkAuthError
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
@@ -193,11 +199,90 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
     assert "weekly report for ann, 2026-W48" in report.stderr, report.stderr
     assert kinetic(*args, user="clinic_clinic-a", status=2).stderr.count("HTTP 403") == 1  # A may not read B's
 
+    def serve(user: str, extra: dict[str, str]) -> tuple[Proc, str]:
+        login = {
+            "KINETIC_INFLUX__USERNAME": f"kinetic_{user.replace('-', '_')}",
+            "KINETIC_INFLUX__PASSWORD": password(user),
+        }
+        proc = Proc(["serve"], env | login | {"KINETIC_WEB__PORT": "0"} | extra, tmp_path / f"serve-{user}.log")
+        proc.wait_for("web: following")  # listening, and the broker connected (a consent change is published)
+        found = re.search(r"kinetic serve: open (http://\S+)/", proc.text())
+        assert found, proc.text()
+        return proc, found.group(1)
+
+    # clinic B's view, with B's read-only credential: ann (consenting) is shown, bob (withdrew) and carl are not
+    view, url = serve("clinic_clinic-b", {"KINETIC_WEB__CLINIC": "clinic-b"})
+    try:
+        status, body, _ = _http(url, "GET", "/w/ann/today.json?day=2026-11-23")
+        assert status == 200 and json.loads(body)["lean"]["t"], body[:500]  # ann's minutes, from B's database
+        status, body, _ = _http(url, "GET", "/w/bob/today.json?day=2026-11-23")
+        assert (status, body) == (
+            403,
+            "bob does not share their posture data with clinic clinic-b now: clinic clinic-b's view does not show "
+            "their data\n",
+        )
+        status, body, _ = _http(url, "GET", "/w/carl/week")
+        assert status == 403 and body.startswith("carl is not a patient of clinic clinic-b")
+    finally:
+        assert view.terminate() == 0, view.text()[-2000:]
+    trail = AuditLog(Path(env["XDG_DATA_HOME"]) / "kinetic" / "audit.sqlite", 400)
+    try:
+        assert [e["action"] for e in trail.for_wearer("bob")][-1] == "web read refused"
+        assert trail.for_wearer("bob")[-1]["detail"].startswith("for clinic clinic-b: /w/bob/today.json: bob does not")
+        assert trail.for_wearer("ann")[-1]["detail"].startswith("for clinic clinic-b: 2026-11-23")
+    finally:
+        trail.close()
+
+    # ann withdraws from B on her Sharing page, asking for B's copy to go: with a read-only credential the app says
+    # the operator must finish it; with the operator's, the app moves it into her private database
+    withdraw = {"action": "withdraw", "clinic": "clinic-b", "data": "posture", "delete_shared": "on"}
+    taken = {}
+    for user in ("reader", "operator"):
+        app, url = serve(user, {})
+        try:
+            status, _, headers = _http(url, "POST", "/w/ann/consent", withdraw)
+            assert status == 303, (headers, app.text()[-2000:])
+            taken[user] = int(headers["location"].split("taken=")[1])
+        finally:
+            assert app.terminate() == 0, app.text()[-2000:]
+    assert taken["reader"] == -1  # refused by influxd: the page says the operator finishes it
+    assert taken["operator"] >= 300  # her 300 features and their rollups
+    assert count(b, "ann", clinic_b) == 0 and count(operator, "ann", private) == 300
+    assert "clinic-b" not in json.loads(kinetic("consent", "show", "ann").stdout)["now"]  # A's old grant stays
+
     # the wearer's rights reach every database of the wall: export finds ann in clinic B's, delete erases carl's
     exported = tmp_path / "export"
     kinetic("data", "export", "ann", "--out", str(exported), "--format", "json", "--no-broker", user="operator")
     document = json.loads((exported / "ann.json").read_text())
     assert len(document["measurements"]["features"]) == 300
     assert [e["action"] for e in document["audit"]][:2] == ["data move", "report weekly"]  # who read ann's data
+    assert "web consent changed" in [e["action"] for e in document["audit"]]
     kinetic("data", "delete", "carl", "--yes", "--no-broker", user="operator")
     assert count(operator, "carl", private) == 0
+
+
+def _http(url: str, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
+    """One request to a running `kinetic serve`; a form is posted the way its page posts it (the CSRF cookie and
+    field from a GET of the page first)."""
+    where = urlparse(url)
+    connection = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port or 80, timeout=60)
+    try:
+        headers: dict[str, str] = {}
+        body = None
+        if form is not None:
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            page = answer.read().decode()
+            cookie = answer.getheader("set-cookie") or ""
+            token = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert answer.status == 200 and token, page[:500]
+            headers = {
+                "Cookie": cookie.split(";")[0],
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            body = urlencode({"csrf": token.group(1), **form})
+        connection.request(method, path, body=body, headers=headers)
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode(), {k.lower(): v for k, v in answer.getheaders()}
+    finally:
+        connection.close()
