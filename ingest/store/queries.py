@@ -164,6 +164,19 @@ class ReadinessRow:
     figures: dict[str, float]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """An exercise session's outcome (``session_outcomes``, at its end; issue 19): the exercise, done / partial /
+    skipped, why it is incomplete, and its figures (dose achieved and prescribed, quality, effort, pain:
+    docs/wire.md)."""
+
+    t_ms: int
+    exercise: str
+    outcome: str
+    reason: str | None
+    figures: dict[str, float]
+
+
 class UnknownWearer(IngestError):
     """A wearer id nothing is stored for; the message names the wearers that have data (or says there are none)."""
 
@@ -218,6 +231,10 @@ class Queries(Protocol):
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
         """The readiness decisions made in ``[start_ms, end_ms)``, in time order."""
+        ...
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        """The exercise sessions that ended in ``[start_ms, end_ms)``, in time order."""
         ...
 
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:
