@@ -23,6 +23,7 @@ from ingest.session_stream import SessionStreamer
 from ingest.settings import MqttSettings
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries
+from ingest.store.model import event_points
 from ingest.store.spool import open_spool
 from ingest.wire import EventV1, Topics, encode
 from kinetic.cli import main
@@ -30,7 +31,7 @@ from kinetic.prescriptions import load_pending
 from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
 from tests.support.pipeline import recording, sync, until
-from tests.support.servers import Server
+from tests.support.servers import Server, free_port
 from tests.support.synthetic import rotation
 
 pytestmark = pytest.mark.integration
@@ -186,3 +187,94 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
         stop.set()
     spool.close()
     await sink.aclose()
+
+
+AUTOMATIC = f"""
+wearers:
+  bo:
+    - exercise: spinal-decompression-60s
+      sets: 3
+      hold_s: 20
+      per_week: 1
+      progression: {{add_hold_s: 5, max_hold_s: 60, automatic: true}}
+    - exercise: {EXERCISE}
+      reps: 6
+      per_week: 1
+      progression: {{add_reps: 1, max_reps: 8}}
+"""
+
+
+@sync
+async def test_automatic_progression_applies_itself_and_a_broker_down_changes_nothing(
+    mosquitto: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unique = f"pa{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    prescriptions, db = tmp_path / "prescriptions.yaml", tmp_path / "k.sqlite"
+    prescriptions.write_text(AUTOMATIC)
+    for key, value in {
+        "KINETIC_MQTT__PORT": str(mosquitto.port),
+        "KINETIC_MQTT__TOPIC_ROOT": unique,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
+        "KINETIC_STORE__KIND": "embedded",
+        "KINETIC_STORE__EMBEDDED_PATH": str(db),
+        "KINETIC_ALERTS__PRESCRIPTIONS_FILE": str(prescriptions),
+    }.items():
+        monkeypatch.setenv(key, value)
+    settings = KineticSettings(mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique))
+    # the week's stored sessions: the hold done and verified with pain 1; the sit-to-stand skipped
+    at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # in 2026-W48
+    sink = EmbeddedSink(db)
+    for exercise, outcome in (("spinal-decompression-60s", "done"), (EXERCISE, "skipped")):
+        event = EventV1(
+            kind="session_outcome",
+            wearer="bo",
+            t=at,
+            exercise=exercise,
+            session=f"s-{exercise}"[:64],
+            outcome=outcome,  # type: ignore[arg-type]
+            metrics={"verified": 1.0, "pain": 1.0},
+        )
+        await sink.write(event_points(event))
+    await sink.aclose()
+
+    async def kinetic(*argv: str) -> int:
+        return await asyncio.to_thread(main, list(argv))
+
+    async with recording(settings, [topics.all_events()], f"{unique}-rec") as rec:
+        assert await kinetic("prescription", "propose", "--week", "2026-W48") == 0
+
+        def events(kind: str) -> list[EventV1]:
+            found = [EventV1.model_validate_json(p) for p in rec.on("/events")]
+            return [e for e in found if e.kind == kind]
+
+        await until(lambda: len(events("prescription_changed")) == 1, 20, "the automatic change")
+        proposals = {e.exercise: e for e in events("progression_proposed")}
+        assert proposals["spinal-decompression-60s"].metrics == {
+            "sets": 3.0,
+            "rest_s": 30.0,
+            "hold_s": 25.0,
+            "per_week": 1.0,
+            "step": 1.0,
+            "automatic": 1.0,
+        }
+        kept = proposals[EXERCISE]
+        assert kept.reason is not None and kept.reason.startswith("2026-W48: keep: kept: 0 of 1 sessions done")
+        (changed,) = events("prescription_changed")
+        assert changed.reason == "hold_s 20 -> 25; automatic progression of 2026-W48"
+    data = yaml.safe_load(prescriptions.read_text())["wearers"]["bo"]
+    assert data[0]["hold_s"] == 25 and data[1]["reps"] == 6
+    assert load_pending(prescriptions) == {}  # applied, and a kept dose waits for no one
+
+    capsys.readouterr()
+    assert await kinetic("prescription", "show", "bo") == 0
+    shown = capsys.readouterr().out
+    assert "spinal-decompression-60s" in shown and "3 x 25 s hold, rest 30 s, 1 per week" in shown
+    assert "progression +5 to 60, automatic" in shown
+
+    # the broker down: nothing is changed, and the message says so
+    before = prescriptions.read_text()
+    monkeypatch.setenv("KINETIC_MQTT__PORT", str(free_port()))
+    assert await kinetic("prescription", "remove", "bo", EXERCISE) == 2
+    assert "nothing was changed (every change is an event)" in capsys.readouterr().err
+    assert prescriptions.read_text() == before
