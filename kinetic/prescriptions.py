@@ -9,7 +9,7 @@
   (``alerts.prompts.progression``); every proposal is a ``progression_proposed`` event; an ``automatic`` rule's
   step is applied at once, the others wait in ``<prescriptions file>.proposals.yaml`` for the clinician;
 - ``accept WEARER EXERCISE [KEY=VALUE ...]`` applies a pending proposal (edited by the pairs given), ``reject``
-  drops it.
+  drops it (a ``prescription_changed`` event "unchanged; progression of ... rejected" records the decision).
 
 Every change to the file is first published as a ``prescription_changed`` event on the wearer's events topic (the
 bridge stores it), then written: with the broker unreachable nothing changes. The alert service reads the file
@@ -121,6 +121,9 @@ def cmd_prescription(args: argparse.Namespace, settings: KineticSettings) -> int
         changes = {k: v for k, v in proposal.items() if k in ("hold_s", "reps")} | edits
         why = f"progression of {proposal['week']} {'edited and ' if edits else ''}accepted by the clinician"
         _change(path, catalog, settings, wearer, exercise, changes, why)
+    else:  # the decision is recorded too (the report and Grafana stop showing the proposal as pending)
+        why = f"progression of {proposal['week']} rejected by the clinician"
+        _change(path, catalog, settings, wearer, exercise, {}, why)
     del pending[wearer][exercise]
     save_pending(path, pending)
     if action == "reject":

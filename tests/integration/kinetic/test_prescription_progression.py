@@ -27,7 +27,7 @@ from ingest.store.model import event_points
 from ingest.store.spool import open_spool
 from ingest.wire import EventV1, Topics, encode
 from kinetic.cli import main
-from kinetic.prescriptions import load_pending
+from kinetic.prescriptions import load_pending, save_pending
 from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
 from tests.support.pipeline import recording, sync, until
@@ -184,6 +184,16 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
         sessions = await queries.session_outcomes("ann", 0, round(datetime.now(UTC).timestamp() * 1000))
         assert [s.outcome for s in sessions] == ["done", "done", "partial"] and sessions[0].figures["reps"] == 4
         await close()
+
+        # the clinician's weekly report of that week: sessions, dose achieved, pain; the proposal decided, not pending
+        assert await kinetic("report", "weekly", "--wearer", "ann", "--week", week, "--out", str(tmp_path / "r")) == 0
+        html = next((tmp_path / "r").glob("*.html")).read_text()
+        section = html[html.index("<h2>Exercise sessions</h2>") :]
+        row = section[section.index(f"<td>{EXERCISE}</td>") :].split("</tr>")[0]
+        cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
+        # prescribed after that week (the test's sessions are dated last week): its dose then is not recorded
+        assert cells[:8] == [EXERCISE, "not recorded", "not recorded", "2", "0", "0", "", "100 %"]
+        assert cells[9:] == ["1.5, 2", "", "4.0"] and "proposal waiting" not in section
         stop.set()
     spool.close()
     await sink.aclose()
@@ -271,6 +281,19 @@ async def test_automatic_progression_applies_itself_and_a_broker_down_changes_no
     shown = capsys.readouterr().out
     assert "spinal-decompression-60s" in shown and "3 x 25 s hold, rest 30 s, 1 per week" in shown
     assert "progression +5 to 60, automatic" in shown
+
+    # a rejected proposal: the dose stays, the decision is an event, nothing is pending
+    pending = {"week": "2026-W48", "change": "up", "reps": 7, "reason": "reps 6 -> 7: a kept week", "proposed": "x"}
+    save_pending(prescriptions, {"bo": {EXERCISE: pending}})
+    async with recording(settings, [topics.all_events()], f"{unique}-rec2") as rec:
+        assert await kinetic("prescription", "reject", "bo", EXERCISE) == 0
+        await until(lambda: len(rec.on("/events")) == 1, 20, "the rejection's event")
+        rejected = EventV1.model_validate_json(rec.on("/events")[0])
+    assert rejected.kind == "prescription_changed" and rejected.metrics is not None and rejected.metrics["reps"] == 6
+    assert rejected.reason == "unchanged; progression of 2026-W48 rejected by the clinician"
+    assert (
+        load_pending(prescriptions) == {} and yaml.safe_load(prescriptions.read_text())["wearers"]["bo"][1]["reps"] == 6
+    )
 
     # the broker down: nothing is changed, and the message says so
     before = prescriptions.read_text()

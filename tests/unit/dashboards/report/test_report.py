@@ -12,7 +12,16 @@ import pytest
 
 from dashboards.report import render
 from dashboards.report.weekly import BadWeek, parse_week, weekly_report
-from ingest.store.queries import BoutRow, CheckInRow, MinuteRow, PromptRow, ReadinessRow, ResponseRow
+from ingest.store.queries import (
+    BoutRow,
+    CheckInRow,
+    MinuteRow,
+    PrescriptionRow,
+    PromptRow,
+    ReadinessRow,
+    ResponseRow,
+    SessionRow,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -51,6 +60,12 @@ class Store:
         return [MinuteRow(t, 60, 20.0, 0.0, 5.0, 0) for t in times]
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        return []
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
@@ -102,6 +117,12 @@ class LocalHours:
         return []
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        return []
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
@@ -168,6 +189,12 @@ class Weeks:
         return []
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        return []
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
