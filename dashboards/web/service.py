@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import uvicorn
 
 from alerts.engine import policy_book
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.prescription import PrescriptionsFile
 from dashboards.web.app import LiveHub, WebState, build_app
 from dashboards.web.live import LiveBoard
 from dashboards.web.settings import WebConfig, WebSettings, is_loopback
@@ -188,6 +190,8 @@ async def run_web(
             f"the audit trail {settings.audit.path} cannot be opened ({exc}): "
             "set KINETIC_AUDIT__PATH to a writable file"
         ) from None
+    catalog = {e.id: e for e in load_catalog(settings.alerts.catalog_dirs)}  # for the guided session page
+    prescribed = settings.alerts.prescriptions_file
     state = WebState(
         queries=queries,
         board=board,
@@ -199,6 +203,8 @@ async def run_web(
         tokens=TokenStore(settings.phone.tokens_path),
         push_host=settings.phone.http_host,
         push_port=settings.phone.http_port,
+        catalog=catalog,
+        prescriptions=PrescriptionsFile(prescribed, catalog).current if prescribed else None,
     )
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
