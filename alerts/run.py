@@ -19,7 +19,7 @@ from alerts.channels.dispatch import Dispatcher
 from alerts.channels.http import NtfyChannel, WebhookChannel
 from alerts.engine import AlertEngine, engine_from_settings, policy_book
 from alerts.prompts.calendar import Busy
-from alerts.prompts.prescription import load_prescriptions
+from alerts.prompts.prescription import PrescriptionsFile
 from alerts.prompts.sessions import SessionVerifier
 from alerts.service import AlertService
 from alerts.settings import AlertsConfig, AlertsSettings
@@ -103,11 +103,16 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         engine = engine_from_settings(alerts)
         catalog = {exercise.id: exercise for exercise in engine.catalog}
-        prescriptions = load_prescriptions(alerts.prescriptions_file, catalog) if alerts.prescriptions_file else None
+        # read again when it changes (kinetic prescription edits it while the service runs)
+        prescriptions = PrescriptionsFile(alerts.prescriptions_file, catalog) if alerts.prescriptions_file else None
         service = AlertService(
             topics=Topics(settings.mqtt.topic_root),
             engine=engine,
-            sessions=SessionVerifier(catalog, prescriptions),
+            sessions=SessionVerifier(
+                catalog,
+                prescriptions.current() if prescriptions else None,
+                reload=prescriptions.current if prescriptions else None,
+            ),
             state=state,
             checkpoint_s=alerts.checkpoint_s,
             max_unacked=alerts.max_unacked,

@@ -314,6 +314,8 @@ EventKind = Literal[
     "consent_granted",
     "consent_withdrawn",
     "session_outcome",
+    "prescription_changed",
+    "progression_proposed",
 ]
 ConsentData = Literal["posture", "checkins", "exercise"]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]

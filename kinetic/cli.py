@@ -23,7 +23,7 @@ from dashboards.web import cli as web_cli
 from ingest import cli as ingest_cli
 from ingest.errors import IngestError
 from ingest.simulate.scenario import default_scenario, load_scenario
-from kinetic import consent, data
+from kinetic import consent, data, prescriptions
 from kinetic.demo_view import DemoView
 from kinetic.settings import KineticSettings, load_settings
 
@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     web_cli.add_parsers(sub)
     data.add_parsers(sub)  # a wearer's data, held by all of them
     consent.add_parsers(sub)  # ... and who may see it
+    prescriptions.add_parsers(sub)  # the clinician's prescriptions and their weekly progression (issue 19)
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked) and exit")
     cfg.add_argument("--json", action="store_true", help="as JSON")
@@ -184,5 +185,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {
     **web_cli.COMMANDS,
     "data": data.cmd_data,
     "consent": consent.cmd_consent,
+    "prescription": prescriptions.cmd_prescription,
     "config": _cmd_config,
 }

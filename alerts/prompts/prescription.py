@@ -23,13 +23,21 @@ A prescriptions file (YAML) maps wearer ids to entries::
 
 Validated like policy files: a wrong entry raises PrescriptionError naming the file, the wearer, the entry and the
 reason. The bounds are safety limits for a home programme (a 5-minute hold, 50 repetitions, 6 sessions a day at
-most), not clinical advice. Not built yet: editing from the CLI and the web app, and change events (issue 19).
+most), not clinical advice.
+
+Editing (``kinetic prescription set|remove``, the accepted progression): ``edit_prescriptions`` changes one entry of
+the file's data and validates the whole file again, so an edit can never leave a file the services refuse;
+``change_event`` is the ``prescription_changed`` event every change publishes (docs/wire.md). Not built yet: editing
+from the web app (issue 19).
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,8 +46,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from alerts.errors import PolicyError
 from alerts.prompts.catalog import DayType
 from ingest.textfile import TextFileError, load_yaml
-from ingest.wire import ID_PATTERN
+from ingest.wire import ID_PATTERN, EventV1
 
+_LOGGER = logging.getLogger(__name__)
 _ID = re.compile(ID_PATTERN)
 ALL_DAY_TYPES: tuple[DayType, ...] = ("capacity", "relief")
 
@@ -163,3 +172,156 @@ def load_prescriptions(path: Path, catalog_ids: Collection[str]) -> dict[str, li
     except TextFileError as exc:
         raise PrescriptionError(f"{path}: cannot read the prescriptions file ({exc})") from None
     return parse_prescriptions(data, str(path), catalog_ids)
+
+
+class PrescriptionsFile:
+    """A prescriptions file a service keeps reading: ``current()`` is the file's content, read again when its
+    modification time or size changed (``kinetic prescription`` edits it while the alert service runs). A file
+    that became invalid is reported once (warning) and the last valid content kept: a slip in an edit never stops
+    the service. The first read raises PrescriptionError (a service should not start on a bad file)."""
+
+    def __init__(self, path: Path, catalog_ids: Collection[str]) -> None:
+        self.path = path
+        self.catalog_ids = catalog_ids
+        self._stamp = self._stat()
+        self._content = load_prescriptions(path, catalog_ids)
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def current(self) -> dict[str, list[Prescribed]]:
+        stamp = self._stat()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._content = load_prescriptions(self.path, self.catalog_ids)
+                _LOGGER.info("%s: prescriptions read again (%d wearers)", self.path, len(self._content))
+            except PrescriptionError as exc:
+                _LOGGER.warning("%s; the prescriptions read before stay in force", exc)
+        return self._content
+
+
+def edit_prescriptions(
+    data: Any, wearer: str, exercise: str, changes: Mapping[str, Any] | None, source: str, catalog_ids: Collection[str]
+) -> tuple[dict[str, Any], Prescribed | None, Prescribed | None]:
+    """One entry of a prescriptions file's data (as read from YAML; None: an empty file) changed: ``changes`` maps
+    field names (``hold_s``; dotted for nested ones: ``tempo.down_s``, ``progression.add_hold_s``) to new values,
+    None removing a field; a new entry (``exercise`` not yet prescribed) takes them as its fields; ``changes`` None
+    removes the entry. Returns (the new data, the entry before, the entry after; None where there is none). The whole
+    file is validated again (``parse_prescriptions``); raises PrescriptionError naming ``source``, the wearer, the
+    entry and the reason. The input is not modified."""
+    if not _ID.match(wearer):
+        raise PrescriptionError(f"{source}: wearer {wearer!r} is no wearer id ({ID_PATTERN})")
+    before = parse_prescriptions(data if data is not None else {"wearers": {}}, source, catalog_ids)
+    new = copy.deepcopy(data) if data is not None else {}
+    wearers = new.setdefault("wearers", {})
+    if wearers is None:
+        wearers = new["wearers"] = {}
+    entries: list[Any] = wearers.setdefault(wearer, [])
+    index = next((i for i, e in enumerate(entries) if isinstance(e, Mapping) and e.get("exercise") == exercise), None)
+    old = before.get(wearer, [])[index] if index is not None else None
+    if changes is None:
+        if index is None:
+            raise PrescriptionError(f"{source}: wearer {wearer!r}: {exercise!r} is not prescribed, nothing to remove")
+        del entries[index]
+        if not entries:
+            del wearers[wearer]
+        parse_prescriptions(new, source, catalog_ids)
+        return new, old, None
+    entry: dict[str, Any] = dict(entries[index]) if index is not None else {"exercise": exercise}
+    for key, value in changes.items():
+        path = key.split(".")
+        if path[0] == "exercise" or len(path) > 2 or not all(path):
+            raise PrescriptionError(f"{source}: wearer {wearer!r}, {exercise}: {key!r} is not a field that can be set")
+        target = entry
+        if len(path) == 2:
+            nested = entry.get(path[0])
+            target = entry[path[0]] = dict(nested) if isinstance(nested, Mapping) else {}
+        if value is None:
+            target.pop(path[-1], None)
+            if len(path) == 2 and not target:
+                del entry[path[0]]
+        else:
+            target[path[-1]] = value
+    if index is None:
+        entries.append(entry)
+    else:
+        entries[index] = entry
+    after = parse_prescriptions(new, source, catalog_ids)
+    return new, old, next(p for p in after[wearer] if p.exercise == exercise)
+
+
+def dose_text(p: Prescribed) -> str:
+    """The dose in words: ``3 x 20 s hold, rest 60 s, 3 per week`` / ``2 x 8 reps at 3-1-3 s, rest 30 s, 1 per day``."""
+    if p.hold_s is not None:
+        what = f"{p.sets} x {p.hold_s:g} s hold"
+    else:
+        tempo = f" at {p.tempo.down_s:g}-{p.tempo.pause_s:g}-{p.tempo.up_s:g} s" if p.tempo is not None else ""
+        what = f"{p.sets} x {p.reps} reps{tempo}"
+    often = f"{p.per_day} per day" if p.per_day is not None else f"{p.per_week} per week"
+    return f"{what}, rest {p.rest_s:g} s, {often}"
+
+
+def dose_metrics(p: Prescribed) -> dict[str, float]:
+    """The dose as event metrics (docs/wire.md, ``prescription_changed``): sets, reps or hold_s, rest_s, per_day or
+    per_week, tempo_down_s / tempo_pause_s / tempo_up_s."""
+    out = {"sets": float(p.sets), "rest_s": float(p.rest_s)}
+    for name in ("reps", "hold_s", "per_day", "per_week"):
+        value = getattr(p, name)
+        if value is not None:
+            out[name] = float(value)
+    if p.tempo is not None:
+        out |= {"tempo_down_s": p.tempo.down_s, "tempo_pause_s": p.tempo.pause_s, "tempo_up_s": p.tempo.up_s}
+    return out
+
+
+def describe_change(old: Prescribed | None, new: Prescribed | None) -> str:
+    """What changed, in one line: ``hold_s 20 -> 25, rest_s 30 -> 60``; ``prescribed: <dose>``; ``removed``."""
+    if new is None:
+        return "removed" if old is not None else "nothing"
+    if old is None:
+        return f"prescribed: {dose_text(new)}"
+    a, b = _flat(old.model_dump(exclude_none=True)), _flat(new.model_dump(exclude_none=True))
+    changed = [
+        f"{k} {_word(a.get(k))} -> {_word(b.get(k))}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)
+    ]
+    return ", ".join(changed) or "unchanged"
+
+
+def change_event(
+    wearer: str, exercise: str, old: Prescribed | None, new: Prescribed | None, at: datetime, why: str
+) -> EventV1:
+    """The ``prescription_changed`` event for one change at ``at`` (timezone-aware): ``reason`` is the change and
+    ``why`` (who or what made it: ``set by the clinician (cli)``, ``progression accepted``), ``metrics`` the new dose
+    (``removed`` 1 when the entry was removed)."""
+    reason = f"{describe_change(old, new)}; {why}"
+    return EventV1(
+        kind="prescription_changed",
+        wearer=wearer,
+        t=at,
+        exercise=exercise,
+        reason=reason if len(reason) <= 200 else reason[:199] + "…",
+        metrics=dose_metrics(new) if new is not None else {"removed": 1.0},
+    )
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _word(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -11,16 +11,19 @@ The rule is the clinician's (``alerts.prompts.prescription.Progression``), appli
 3. otherwise **keep** the dose, saying which condition held it.
 
 A proposal changes nothing by itself: the clinician accepts or edits it, unless the prescription's progression is
-``automatic`` (``Proposal.automatic``). Kinetic's thresholds (adherence, quality) are its choice for a home programme,
+``automatic`` (``Proposal.automatic``). ``kinetic prescription propose`` runs it weekly over the stored outcomes
+(docs/exercises.md), publishes each proposal as a ``progression_proposed`` event and keeps the pending ones for
+``kinetic prescription accept``. Kinetic's thresholds (adherence, quality) are its choice for a home programme,
 stated here so a clinician can see them, not clinical advice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from alerts.prompts.prescription import Prescribed
+from alerts.prompts.prescription import Prescribed, describe_change, dose_metrics
 from ingest.wire import EventV1
 
 Change = Literal["up", "back", "keep"]
@@ -113,3 +116,35 @@ def _stepped(p: Prescribed, direction: int) -> Prescribed:
         reps = min(rule.max_reps, max(MIN_REPS, p.reps + direction * rule.add_reps))
         return p.model_copy(update={"reps": reps})
     return p
+
+
+STEPS: dict[Change, float] = {"up": 1.0, "back": -1.0, "keep": 0.0}
+
+
+def proposed_changes(proposal: Proposal) -> dict[str, float | int]:
+    """The fields a proposal changes in its prescription (``hold_s`` or ``reps``; nothing for ``keep``), as
+    ``alerts.prompts.prescription.edit_prescriptions`` takes them."""
+    if proposal.change == "keep":
+        return {}
+    p = proposal.prescribed
+    return {"hold_s": p.hold_s} if p.hold_s is not None else {"reps": p.reps} if p.reps is not None else {}
+
+
+def proposal_event(wearer: str, current: Prescribed, proposal: Proposal, week: str, at: datetime) -> EventV1:
+    """The ``progression_proposed`` event of ``proposal`` for ``current`` after ``week`` (``2026-W49``), at ``at``:
+    ``reason`` says the week, the change and why; ``metrics`` the proposed dose, ``step`` (+1 up, -1 back, 0 keep)
+    and ``automatic`` (1: applied without acceptance)."""
+    change = describe_change(current, proposal.prescribed) if proposal.change != "keep" else "keep"
+    reason = f"{week}: {change}: {proposal.reason}"
+    return EventV1(
+        kind="progression_proposed",
+        wearer=wearer,
+        t=at,
+        exercise=current.exercise,
+        reason=reason if len(reason) <= 200 else reason[:199] + "…",
+        metrics={
+            **dose_metrics(proposal.prescribed),
+            "step": STEPS[proposal.change],
+            "automatic": 1.0 if proposal.automatic else 0.0,
+        },
+    )

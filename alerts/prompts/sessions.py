@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -121,6 +121,9 @@ class SessionVerifier:
     # ended, waiting for their stream's final chunk (a new session of the wearer may run meanwhile)
     closing: dict[tuple[str, str], RunningSession] = field(default_factory=dict)
     refused: Counter[str] = field(default_factory=Counter)
+    # where ``prescriptions`` come from when they may change while running (a PrescriptionsFile's ``current``):
+    # asked at each session start
+    reload: Callable[[], Mapping[str, list[Prescribed]]] | None = None
 
     def command(self, command: CommandV1, now_ms: int = 0) -> list[EventV1]:
         """A ``session_start`` (its ``exercise`` resolved already when it names a prompt) or ``session_end``; other
@@ -173,6 +176,8 @@ class SessionVerifier:
                 f"session_start for wearer {command.wearer!r}: exercise {exercise!r} is not in the catalog"
             )
         prescribed = None
+        if self.reload is not None:
+            self.prescriptions = self.reload()
         if self.prescriptions is not None:
             prescribed = next((p for p in self.prescriptions.get(command.wearer, []) if p.exercise == exercise), None)
             if prescribed is None:

@@ -40,8 +40,8 @@ def build(
         .uid(uid)
         .tags(["kinetic", "clinician"])
         .description(
-            "One patient's week per day: sitting, bouts, breaks, trunk exposure, prompt response, check-ins and "
-            "readiness."
+            "One patient's week per day: sitting, bouts, breaks, trunk exposure, prompt response, check-ins, "
+            "readiness and the exercise programme."
         )
         .timezone(tz)
         .time("now/w", "now/w")
@@ -166,6 +166,52 @@ def build(
                 description="The day type decided each morning (relief = 1) from last night's HRV (RMSSD, ln RMSSD "
                 "against the normal range), lying time and check-ins (docs/metrics.md, Readiness). No row: no data "
                 "that day, the weekly plan applied.",
+            )
+        )
+        # the exercise programme (issue 19): sessions, their dose and quality, pain after, prescription changes
+        .with_panel(
+            table_panel(
+                "Exercise sessions per exercise and outcome",
+                "SELECT count(duration_s) AS sessions FROM session_outcomes WHERE "
+                f"{WEARER} AND $timeFilter GROUP BY exercise, outcome",
+                grid(0, 46, 8, 8),
+                description="Sessions done / partial / skipped this week (docs/exercises.md); compare with the "
+                "sessions per week of the dose in force (the prescriptions table).",
+            )
+        )
+        .with_panel(
+            _daily(
+                "Pain and effort after exercise sessions (0-10), mean per day",
+                f"SELECT mean(pain) AS pain, mean(effort) AS effort FROM session_outcomes WHERE {WEARER} AND "
+                f"$timeFilter {DAY}",
+                "short",
+                46,
+                x=8,
+                w=16,
+                description="What the wearer reported when ending a session (kinetic session end, the web app).",
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Exercise sessions: dose achieved vs prescribed and quality",
+                "SELECT exercise, outcome, reps, reps_prescribed, within_tempo, holds, holds_prescribed, hold_s, "
+                "sway_deg, shake_mg, cycles, cycles_prescribed, range_deg, ldlj, breaths_per_min, reached, pain, "
+                f"effort, reason FROM session_outcomes WHERE {WEARER} AND $timeFilter tz('$tz')",
+                grid(0, 54, 24, 8),
+                description="Each session at its end: the dose the sensor verified against the prescribed one and "
+                "the quality figures (tempo, sway, smoothness, breathing rate; docs/exercises.md: holds and "
+                "mobility are validated on emulated sensors only); reason: why it is incomplete.",
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Prescription changes and progression proposals",
+                "SELECT exercise, kind, sets, reps, hold_s, per_day, per_week, step, automatic, reason "
+                f"FROM prescriptions WHERE {WEARER} AND $timeFilter tz('$tz')",
+                grid(0, 62, 24, 8),
+                description="kinetic prescription: each change of a dose and each weekly proposal (step +1 up, -1 "
+                "back, 0 keep). A proposal not followed by a prescription_changed of its exercise is pending: "
+                "kinetic prescription accept / reject.",
             )
         )
     )

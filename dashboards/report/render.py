@@ -287,6 +287,56 @@ def _checkins(report: WeeklyReport) -> str:
     return note + _table(header, body, "per-day checkins") + (f"<ul>{listed}</ul>" if listed else "")
 
 
+def _exercises(report: WeeklyReport) -> str:
+    """Issue 19: the exercise programme's week per exercise (dashboards/report/sessions.py), then the proposals
+    waiting for the clinician and why sessions were incomplete."""
+    if not report.exercises:
+        return "<p>No exercise prescribed or done this week.</p>"
+    header = [
+        "exercise",
+        "dose in force",
+        "sessions prescribed",
+        "done",
+        "partial",
+        "skipped",
+        "adherence",
+        "dose achieved",
+        "quality (sensor)",
+        "pain after (mean, max)",
+        "pain, week before",
+        "effort after",
+    ]
+    body: list[list[object]] = []
+    for e in report.exercises:
+        body.append(
+            [
+                e.exercise,
+                e.dose or "not recorded",
+                "not recorded" if e.prescribed is None else e.prescribed,
+                e.done,
+                e.partial,
+                e.skipped,
+                "" if e.adherence_pct is None else f"{e.adherence_pct:.0f} %",
+                "" if e.dose_pct is None else f"{e.dose_pct:.0f} %",
+                e.quality,
+                f"{e.pain_mean:.1f}, {max(e.pain):.0f}" if e.pain_mean is not None else "",
+                "" if e.pain_before is None else f"{e.pain_before:.1f}",
+                f"{sum(e.effort) / len(e.effort):.1f}" if e.effort else "",
+            ]
+        )
+    notes = [f"{e.exercise}: proposal waiting for acceptance: {e.pending}" for e in report.exercises if e.pending]
+    notes += [f"{e.exercise}: incomplete: {why}" for e in report.exercises for why in e.incomplete]
+    listed = "".join(f"<li>{escape(n)}</li>" for n in notes)
+    note = (
+        '<p class="note">Sessions and their dose as verified by the sensor (docs/exercises.md); adherence is the '
+        "sessions done in % of those prescribed, the dose achieved the median over verified sessions. The sit-to-stand "
+        "and breathing figures are checked on real recordings; holds and mobility on emulated sensors only. Pain and "
+        "effort are what the wearer reported after each session (0-10). Accept or edit a proposal with "
+        "kinetic prescription accept.</p>"
+    )
+    return note + _table(header, body, "exercises") + (f"<ul>{listed}</ul>" if listed else "")
+
+
 def _quality(report: WeeklyReport) -> str:
     zone = ZoneInfo(report.tz)
     notes = [
@@ -342,6 +392,7 @@ def _detail(report: WeeklyReport, specs: dict[str, dict[str, Any]]) -> str:
         f'<h2>Per day</h2><p class="note">{escape(_zone_caption(report))} "no data": nothing was stored that day.</p>'
         f"{_per_day(report)}"
         f"<h2>Check-ins and readiness</h2>{_checkins(report)}"
+        f"<h2>Exercise sessions</h2>{_exercises(report)}"
         "<h2>Prompt response</h2>"
         + (
             _table(["exercise", "prompts", "1 min", "3 min", "5 min", "acknowledged"], responses)

@@ -21,6 +21,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from alerts.detect.asymmetry import symmetry_index
+from dashboards.report.sessions import ExerciseWeek, exercise_weeks
 from ingest.store.queries import (
     BoutRow,
     CheckInRow,
@@ -263,6 +264,8 @@ class WeeklyReport:
     history: list[WeekTotals] = field(default_factory=list)  # the HISTORY_WEEKS weeks before, oldest first
     goals: Goals = field(default_factory=Goals)
     longest_bouts: list[BoutRow] = field(default_factory=list)  # the week's longest, longest first
+    # the exercise programme (issue 19): per prescribed exercise, adherence, dose, quality, pain, pending proposals
+    exercises: list[ExerciseWeek] = field(default_factory=list)
 
     @property
     def days_with_data(self) -> list[DayMetrics]:
@@ -409,6 +412,14 @@ async def weekly_report(
             response = next((r for r in rows if r.exercise == "*"), None)
         history.append(_totals(days, response, iso_week(earlier)))
     longest = sorted(this_week, key=lambda b: (-b.duration_s, b.end_ms))[:LONGEST_BOUTS]
+    week_before = _ms(monday - timedelta(7), zone)
+    # the changes and proposals recorded up to four weeks after: the week's proposal is made after it
+    exercises = exercise_weeks(
+        await queries.session_outcomes(wearer, start, end),
+        await queries.session_outcomes(wearer, week_before, start),
+        await queries.prescriptions(wearer, 0, end + 28 * 86_400_000),
+        end - 1,
+    )
     return WeeklyReport(
         wearer=wearer,
         week=week,
@@ -433,4 +444,5 @@ async def weekly_report(
         history=history,
         goals=goals or Goals(),
         longest_bouts=longest,
+        exercises=exercises,
     )

@@ -2,7 +2,8 @@
 
 Pages (docs/web.md): ``/`` the wearers; ``/w/<wearer>/today`` (live over server-sent events from ``/live``),
 ``/prompts`` (history; Done, Snooze 10 min, Pause 1 h / until a time, Resume), ``/week`` (the weekly report of any
-ISO week and the last 8 weeks' trend), ``/settings`` (the policy, edited with validation; devices).
+ISO week and the last 8 weeks' trend), ``/settings`` (the policy, edited with validation; devices), ``/session`` (a
+guided exercise session: dashboards/web/session.py).
 
 Safety: health data. Listening beyond loopback needs a token (``service.check_bind``); with a token every page but
 ``/login`` and ``/static`` needs the session cookie a login gives. Forms carry a CSRF token that must equal the
@@ -32,7 +33,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -51,7 +52,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alerts.prompts.catalog import Exercise
 from alerts.prompts.commands import CommandRefused, prompt_command
+from alerts.prompts.prescription import Prescribed
 from dashboards.report import render
 from dashboards.report.charts import chart_specs
 from dashboards.report.weekly import weekly_report
@@ -132,6 +135,10 @@ class WebState:
     push_port: int = 0  # 0: HTTP push is off
     consent: ConsentAccess | None = None  # the Sharing page's records (None: no Sharing page)
     scope: ClinicScope | None = None  # a clinic's view: only the wearers it may read now (None: the wearer's own app)
+    # the guided session page (dashboards/web/session.py, issue 19): the exercise catalog, and the wearers'
+    # prescriptions as they are now (None: no prescriptions file, every catalog exercise may be started)
+    catalog: dict[str, Exercise] = field(default_factory=dict)
+    prescriptions: Callable[[], Mapping[str, list[Prescribed]]] | None = None
     _known: tuple[float, list[str]] | None = None
 
     async def stored_wearers(self) -> list[str]:
@@ -704,6 +711,8 @@ async def _ingest_error(request: Request, exc: Exception) -> Response:
 
 def build_app(state: WebState) -> Starlette:
     """The app over ``state``; ``app.state.web`` is it."""
+    from dashboards.web import session  # noqa: PLC0415 - it builds on this module's helpers
+
     routes = [
         Route("/", index),
         Route("/login", login_page, methods=["GET"]),
@@ -721,6 +730,8 @@ def build_app(state: WebState) -> Starlette:
         Route("/w/{wearer}/settings", settings_post, methods=["POST"]),
         Route("/w/{wearer}/phones", phone_add, methods=["POST"]),
         Route("/w/{wearer}/phones/revoke", phone_revoke, methods=["POST"]),
+        Route("/w/{wearer}/session", session.session_page, methods=["GET"]),
+        Route("/w/{wearer}/session", session.session_post, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     from dashboards.web.consent_routes import ROUTES  # noqa: PLC0415 - its handlers use this module's helpers

@@ -22,6 +22,8 @@ import aiomqtt
 import uvicorn
 
 from alerts.engine import policy_book
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.prescription import PrescriptionsFile
 from dashboards.web.app import LiveHub, WebState, build_app
 from dashboards.web.consent import ClinicScope, ConsentAccess, wall_take_back
 from dashboards.web.live import LiveBoard
@@ -238,6 +240,8 @@ async def run_web(
             f"the audit trail {settings.audit.path} cannot be opened ({exc}): "
             "set KINETIC_AUDIT__PATH to a writable file"
         ) from None
+    catalog = {e.id: e for e in load_catalog(settings.alerts.catalog_dirs)}  # for the guided session page
+    prescribed = settings.alerts.prescriptions_file
     state = WebState(
         queries=queries,
         board=board,
@@ -251,6 +255,8 @@ async def run_web(
         push_port=settings.phone.http_port,
         consent=None if scope is not None else ConsentAccess(ledger, link.publish_event, take_back),
         scope=scope,
+        catalog=catalog,
+        prescriptions=PrescriptionsFile(prescribed, catalog).current if prescribed else None,
     )
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

@@ -19,10 +19,12 @@ from ingest.store.queries import (
     MinuteRow,
     OutcomeRow,
     PostureBoutRow,
+    PrescriptionRow,
     PromptEventRow,
     PromptRow,
     ReadinessRow,
     ResponseRow,
+    SessionRow,
     device_rows,
     round_value,
     with_total,
@@ -214,6 +216,40 @@ class EmbeddedQueries:
             reason = fields.pop("reason", None)
             figures = {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}
             out.append(ReadinessRow(int(t), str(day_type), reason, figures))
+        return out
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        rows = await self._fetch(
+            "SELECT t_ms, json_extract(tags, '$.exercise'), json_extract(tags, '$.outcome'), fields FROM points "
+            "WHERE measurement = 'session_outcomes' AND json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? "
+            "ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        out = []
+        for t, exercise, outcome, raw in rows:
+            fields = json.loads(raw)
+            reason = fields.pop("reason", None)
+            figures = {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}
+            out.append(SessionRow(int(t), str(exercise or ""), str(outcome or ""), reason, figures))
+        return out
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
+        rows = await self._fetch(
+            "SELECT t_ms, json_extract(tags, '$.kind'), json_extract(tags, '$.exercise'), fields FROM points "
+            "WHERE measurement = 'prescriptions' AND json_extract(tags, '$.wearer') = ? AND t_ms >= ? AND t_ms < ? "
+            "ORDER BY t_ms",
+            check_id(wearer),
+            start_ms,
+            end_ms,
+        )
+        out = []
+        for t, kind, exercise, raw in rows:
+            fields = json.loads(raw)
+            reason = fields.pop("reason", None)
+            figures = {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}
+            out.append(PrescriptionRow(int(t), str(kind or ""), str(exercise or ""), reason, figures))
         return out
 
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:

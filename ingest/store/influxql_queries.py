@@ -17,10 +17,12 @@ from ingest.store.queries import (
     MinuteRow,
     OutcomeRow,
     PostureBoutRow,
+    PrescriptionRow,
     PromptEventRow,
     PromptRow,
     ReadinessRow,
     ResponseRow,
+    SessionRow,
     device_rows,
     round_value,
     with_total,
@@ -204,6 +206,40 @@ class InfluxQLQueries:
                     for k, v in r.items()
                     if k not in ("time", "wearer", "day_type", "reason") and isinstance(v, int | float)
                 },
+            )
+            for r in rows
+        ]
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        rows = await self._select(
+            f"SELECT * FROM session_outcomes WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        skip = ("time", "wearer", "exercise", "outcome", "reason", "session")
+        return [
+            SessionRow(
+                int(r["time"]),
+                str(r.get("exercise") or ""),
+                str(r.get("outcome") or ""),
+                None if r.get("reason") is None else str(r["reason"]),
+                {k: float(v) for k, v in r.items() if k not in skip and isinstance(v, int | float)},
+            )
+            for r in rows
+        ]
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
+        rows = await self._select(
+            f"SELECT * FROM prescriptions WHERE wearer = '{check_id(wearer)}' "
+            f"AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        skip = ("time", "wearer", "exercise", "kind", "reason")
+        return [
+            PrescriptionRow(
+                int(r["time"]),
+                str(r.get("kind") or ""),
+                str(r.get("exercise") or ""),
+                None if r.get("reason") is None else str(r["reason"]),
+                {k: float(v) for k, v in r.items() if k not in skip and isinstance(v, int | float)},
             )
             for r in rows
         ]

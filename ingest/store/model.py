@@ -13,6 +13,10 @@ Measurements (tags in brackets), all timestamps in event time, milliseconds:
 - ``readiness`` [wearer, day_type]: relief (1/0), rmssd_ms, ln_rmssd, baseline_ln_rmssd, normal_low, normal_high,
   rr_artefacts, lying_h, pain, stress_level, reason - one point per wearer and local day, at the decision's time
   (the night's HRV reading is stored here, not the raw RR intervals: docs/data-model.md)
+- ``session_outcomes`` [wearer, exercise, outcome]: an exercise session's dose, quality figures, effort, pain
+- ``prescriptions`` [wearer, exercise, kind]: a prescription change or a progression proposal (kinds
+  ``prescription_changed``, ``progression_proposed``): the dose (sets, reps or hold_s, per_day or per_week, ...),
+  step, automatic, reason - also stored as ``events`` points
 
 Tags hold only bounded values (ids, enumerations): series cardinality grows with wearers x devices, never
 with time. Prompt ids and texts are fields. See docs/data-model.md.
@@ -100,6 +104,10 @@ def event_points(event: EventV1) -> list[Point]:
         }
         return [Point.make("session_outcomes", tags, session_fields, round(event.t.timestamp() * 1000))]
     points = []
+    if event.kind in ("prescription_changed", "progression_proposed"):  # issue 19: the dose over weeks
+        tags = {"wearer": event.wearer, "exercise": event.exercise or "", "kind": event.kind}
+        dose: dict[str, float | str | None] = {**(event.metrics or {}), "reason": event.reason}
+        points.append(Point.make("prescriptions", tags, dose, round(event.t.timestamp() * 1000)))
     if event.kind == "checkin" and event.metrics:
         points.append(Point.make("checkins", {"wearer": event.wearer}, dict(event.metrics), _ms(event.t) or 0))
     if event.kind == "readiness" and event.metrics:

@@ -20,6 +20,7 @@ MEASUREMENTS = (
     "prompts",
     "prompt_outcomes",
     "session_outcomes",
+    "prescriptions",
     "device_status",
     "summary_1h",
     "checkins",
@@ -164,6 +165,32 @@ class ReadinessRow:
     figures: dict[str, float]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """An exercise session's outcome (``session_outcomes``, at its end; issue 19): the exercise, done / partial /
+    skipped, why it is incomplete, and its figures (dose achieved and prescribed, quality, effort, pain:
+    docs/wire.md)."""
+
+    t_ms: int
+    exercise: str
+    outcome: str
+    reason: str | None
+    figures: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class PrescriptionRow:
+    """A prescription change or a progression proposal (``prescriptions``; issue 19): ``kind``
+    (``prescription_changed`` / ``progression_proposed``), the exercise, the reason in words and the figures (the
+    dose: sets, reps or hold_s, per_day or per_week, ...; a proposal's step and automatic; a removal's removed)."""
+
+    t_ms: int
+    kind: str
+    exercise: str
+    reason: str | None
+    figures: dict[str, float]
+
+
 class UnknownWearer(IngestError):
     """A wearer id nothing is stored for; the message names the wearers that have data (or says there are none)."""
 
@@ -220,6 +247,14 @@ class Queries(Protocol):
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
         """The readiness decisions made in ``[start_ms, end_ms)``, in time order."""
+        ...
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        """The exercise sessions that ended in ``[start_ms, end_ms)``, in time order."""
+        ...
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
+        """The prescription changes and progression proposals made in ``[start_ms, end_ms)``, in time order."""
         ...
 
     async def export(self, wearer: str) -> dict[str, list[dict[str, Any]]]:

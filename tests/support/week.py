@@ -181,7 +181,7 @@ def seed() -> Seed:
         for output in engine.close(wearer):
             _keep(out, output)
     out.points += bridge_stats_points()
-    out.points += checkin_points() + readiness_points()
+    out.points += checkin_points() + readiness_points() + session_points()
     return out
 
 
@@ -219,6 +219,53 @@ def readiness_points() -> list[Point]:
         metrics = {"relief": 1.0 if relief else 0.0, "lying_h": lying_h}
         points += points_for(EventV1(kind="readiness", wearer="ann", t=at, reason=reason, metrics=metrics), 0)
     return points
+
+
+# ann's exercise sessions (issue 19: local day, hour, outcome, reps, pain, effort, reason) and her prescription
+# changes and proposals (local day, hour, kind, reps, step, reason): what the Weekly review's session panels show
+SESSIONS: list[tuple[date, int, str, float, float, float, str | None]] = [
+    (MONDAY, 18, "done", 5, 2, 4, None),
+    (MONDAY, 20, "done", 5, 4, 6, None),
+    (MONDAY + timedelta(2), 18, "partial", 3, 3, 5, "sensor lost for 30 s during the session"),
+    (MONDAY + timedelta(4), 18, "skipped", 0, 1, 2, None),
+]
+PRESCRIPTIONS: list[tuple[date, int, str, float, float | None, str]] = [
+    (MONDAY, 7, "progression_proposed", 5, 1, "2026-W46: reps 4 -> 5: a kept week, pain and quality within the rule"),
+    (MONDAY, 9, "prescription_changed", 5, None, "reps 4 -> 5; progression of 2026-W46 accepted by the clinician"),
+]
+
+
+def session_points() -> list[Point]:
+    """The session outcomes and prescription events as the alert service and ``kinetic prescription`` publish
+    them, stored by the bridge's model."""
+    events: list[EventV1] = []
+    for day, hour, outcome, reps, pain, effort, reason in SESSIONS:
+        events.append(
+            EventV1(
+                kind="session_outcome",
+                wearer="ann",
+                t=datetime.combine(day, time(hour), TZ),
+                exercise="controlled-sit-to-stand",
+                session=f"{day:%Y%m%d}t{hour:02d}0000-controlled-sit-to-stand",
+                outcome=outcome,  # type: ignore[arg-type]
+                duration_s=120.0,
+                reason=reason,
+                metrics={"reps": reps, "reps_prescribed": 5, "verified": 1, "pain": pain, "effort": effort},
+            )
+        )
+    for day, hour, kind, reps, step, why in PRESCRIPTIONS:
+        dose = {"sets": 1.0, "reps": reps, "rest_s": 30.0, "per_week": 3.0}
+        events.append(
+            EventV1(
+                kind=kind,  # type: ignore[arg-type]
+                wearer="ann",
+                t=datetime.combine(day, time(hour), TZ),
+                exercise="controlled-sit-to-stand",
+                reason=why,
+                metrics=dose if step is None else dose | {"step": step, "automatic": 0.0},
+            )
+        )
+    return [p for e in events for p in points_for(e, 0)]
 
 
 def _keep(out: Seed, output: object) -> None:

@@ -171,6 +171,41 @@ def test_weekly_readiness_per_day(db: Callable[..., Rows]) -> None:
     assert got == week.READINESS
 
 
+def test_weekly_exercise_sessions_and_prescriptions(db: Callable[..., Rows]) -> None:
+    """Issue 19, item 5: sessions per exercise and outcome, pain and effort after them per day, each session's dose
+    and quality, the prescription changes and proposals; nothing for a wearer without sessions."""
+    counts = db(one(REVIEW["Exercise sessions per exercise and outcome"]), *WEEK_RANGE, ANN)
+    got = {(r["exercise"], r["outcome"]): r["sessions"] for r in counts}
+    assert got == {
+        ("controlled-sit-to-stand", "done"): 2,
+        ("controlled-sit-to-stand", "partial"): 1,
+        ("controlled-sit-to-stand", "skipped"): 1,
+    }
+    panel = REVIEW["Pain and effort after exercise sessions (0-10), mean per day"]
+    rows = by_day(db(one(panel), *WEEK_RANGE, ANN))
+    expected: dict[Any, list[tuple[float, float]]] = {}
+    for day, _, _, _, pain, effort, _ in week.SESSIONS:
+        expected.setdefault(day, []).append((pain, effort))
+    assert {d: (r["pain"], r["effort"]) for d, r in rows.items()} == {
+        d: (sum(p for p, _ in v) / len(v), sum(e for _, e in v) / len(v)) for d, v in expected.items()
+    }
+    assert rows[week.MONDAY]["pain"] == 3  # the oracle is not empty: (2 + 4) / 2
+    sessions = db(one(REVIEW["Exercise sessions: dose achieved vs prescribed and quality"]), *WEEK_RANGE, ANN)
+    assert [(r["outcome"], r["reps"], r["reps_prescribed"], r["reason"]) for r in sessions] == [
+        (outcome, reps, 5, reason) for _, _, outcome, reps, _, _, reason in week.SESSIONS
+    ]
+    changes = db(one(REVIEW["Prescription changes and progression proposals"]), *WEEK_RANGE, ANN)
+    assert [(r["kind"], r["reps"], r["step"], r["reason"]) for r in changes] == [
+        (kind, reps, step, why) for _, _, kind, reps, step, why in week.PRESCRIPTIONS
+    ]
+    for title in (
+        "Exercise sessions per exercise and outcome",
+        "Exercise sessions: dose achieved vs prescribed and quality",
+        "Prescription changes and progression proposals",
+    ):
+        assert db(one(REVIEW[title]), *WEEK_RANGE, {**ANN, "wearer": "bob"}) == []
+
+
 def test_patient_selector_lists_only_the_roster(db: Callable[..., Rows]) -> None:
     variables = {v["name"]: v for v in load("kinetic-weekly-review")["templating"]["list"]}
     query = variables["wearer"]["query"]
@@ -305,5 +340,5 @@ def test_every_panel_is_checked_here() -> None:
     titles = [t for queries in (REVIEW, MY_DAY, OPS) for t in queries]
     unchecked = [t for t in titles if f'"{t}"' not in source and t != RESPONSE]
     assert not unchecked
-    assert len(titles) == len(set(titles)) == 11 + 7 + 7
+    assert len(titles) == len(set(titles)) == 15 + 7 + 7
     assert datetime(2026, 11, 16, tzinfo=UTC).isocalendar()[:2] == (2026, 47)

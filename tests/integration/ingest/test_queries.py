@@ -241,6 +241,84 @@ def test_check_ins_and_readiness_agree_between_influxdb_and_the_embedded_store(
     asyncio.run(run())
 
 
+def test_sessions_and_prescriptions_agree_between_influxdb_and_the_embedded_store(
+    influxd: Server, unique: str, tmp_path: Path
+) -> None:
+    """Issue 19: session outcomes, prescription changes and progression proposals, stored by the bridge's model in
+    both stores, read back the same (the weekly progression job, the weekly report and the Weekly review use them)."""
+    from datetime import UTC, datetime
+
+    from ingest.store.queries import PrescriptionRow, SessionRow
+    from ingest.wire import EventV1
+
+    t0 = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    events = [
+        EventV1(
+            kind="session_outcome",
+            wearer="w1",
+            t=t0,
+            exercise="controlled-sit-to-stand",
+            session="20261124t072800-controlled-sit-to-stand",
+            outcome="partial",
+            duration_s=95.0,
+            reason="sensor lost for 30 s during the session",
+            metrics={"reps": 3, "reps_prescribed": 4, "pain": 2, "verified": 1},
+        ),
+        EventV1(
+            kind="prescription_changed",
+            wearer="w1",
+            t=t0.replace(hour=9),
+            exercise="controlled-sit-to-stand",
+            reason="reps 4 -> 5; progression of 2026-W47 accepted by the clinician",
+            metrics={"sets": 1, "reps": 5, "rest_s": 30, "per_week": 2},
+        ),
+        EventV1(
+            kind="progression_proposed",
+            wearer="w1",
+            t=t0.replace(hour=8),
+            exercise="controlled-sit-to-stand",
+            reason="2026-W47: reps 4 -> 5: a kept week",
+            metrics={"sets": 1, "reps": 5, "rest_s": 30, "per_week": 2, "step": 1, "automatic": 0},
+        ),
+    ]
+    points = [p for e in events for p in points_for(e, 0)]
+
+    async def run() -> None:
+        influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
+        await influx.prepare()
+        await influx.write(points)
+        embedded_sink = EmbeddedSink(tmp_path / "s.sqlite")
+        await embedded_sink.write(points)
+        await embedded_sink.aclose()
+        t_ms = round(t0.timestamp() * 1000)
+        start, end = t_ms - 86_400_000, t_ms + 86_400_000
+        for q in (InfluxQLQueries(influx), EmbeddedQueries(tmp_path / "s.sqlite")):
+            assert await q.session_outcomes("w1", start, end) == [
+                SessionRow(
+                    t_ms,
+                    "controlled-sit-to-stand",
+                    "partial",
+                    "sensor lost for 30 s during the session",
+                    {"duration_s": 95.0, "reps": 3.0, "reps_prescribed": 4.0, "pain": 2.0, "verified": 1.0},
+                )
+            ]
+            proposed, changed = await q.prescriptions("w1", start, end)
+            assert proposed == PrescriptionRow(
+                t_ms + 3_600_000,
+                "progression_proposed",
+                "controlled-sit-to-stand",
+                "2026-W47: reps 4 -> 5: a kept week",
+                {"sets": 1.0, "reps": 5.0, "rest_s": 30.0, "per_week": 2.0, "step": 1.0, "automatic": 0.0},
+            )
+            assert changed.kind == "prescription_changed" and changed.figures["reps"] == 5
+            exported = await q.export("w1")
+            assert len(exported["session_outcomes"]) == 1 and len(exported["prescriptions"]) == 2
+            assert await q.session_outcomes("w2", start, end) == [] and await q.prescriptions("w2", start, end) == []
+        await influx.aclose()
+
+    asyncio.run(run())
+
+
 def test_prompts_come_in_time_order_from_both_stores_when_triggers_interleave(
     influxd: Server, unique: str, tmp_path: Path
 ) -> None:

@@ -71,6 +71,11 @@ def test_line_key_reads_escaped_tags_and_the_time() -> None:
         ("events", "checkin_pain", "checkins"),
         ("events", "exercise_session", "exercise"),
         ("events", "session_done", "exercise"),
+        ("events", "session_outcome", "exercise"),
+        ("events", "prescription_changed", "exercise"),
+        ("events", "progression_proposed", "exercise"),
+        ("session_outcomes", None, "exercise"),  # issue 19's own measurements: exercise data, not posture
+        ("prescriptions", None, "exercise"),
         ("events", "consent_granted", None),
         ("prompts", None, "posture"),
     ],

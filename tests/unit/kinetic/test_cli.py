@@ -35,6 +35,7 @@ COMMANDS = {
     "store",  # issue 20 item 1: least-privilege InfluxDB users
     "serve",  # issue 16 item 1
     "session",  # issue 19 item 2: exercise sessions
+    "prescription",  # issue 19 items 1 and 4: prescriptions edited, progression accepted
 }
 
 
@@ -62,8 +63,9 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
         "dashboards.homeassistant": {"homeassistant"},
         "dashboards.web": {"serve"},
     }
-    # the composition root's own: the demo, data rights and consent span packages, config shows all settings
-    assert COMMANDS - set().union(*owned.values()) == {"demo", "data", "consent", "config"}
+    # the composition root's own: the demo, data rights and consent span packages, config shows all settings;
+    # prescription reads the store (ingest) for the alert side's progression rule and publishes its events
+    assert COMMANDS - set().union(*owned.values()) == {"demo", "data", "consent", "config", "prescription"}
     for package, names in owned.items():
         sub = argparse.ArgumentParser().add_subparsers()
         clis = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from alerts.prompts.prescription import Prescribed
-from alerts.prompts.progression import WeekFacts, propose, week_facts
+from alerts.prompts.progression import WeekFacts, proposal_event, propose, proposed_changes, week_facts
 from ingest.wire import EventV1
 
 HOLD = Prescribed.model_validate(
@@ -79,3 +79,20 @@ def test_the_week_is_read_from_session_outcome_events() -> None:
     facts = week_facts(HOLD, events)
     assert facts == WeekFacts(prescribed=3, done=2, max_pain=3, quality=0.5)
     assert propose(HOLD, facts).change == "keep"
+
+
+def test_a_proposal_is_an_event_with_its_dose_and_the_fields_it_changes() -> None:
+    at = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    up = propose(HOLD, WeekFacts(3, 3, 2, 1.0))
+    event = proposal_event("ann", HOLD, up, "2026-W49", at)
+    assert event.kind == "progression_proposed" and event.exercise == "side-plank-hold"
+    assert event.reason == "2026-W49: hold_s 20 -> 25: a kept week, pain and quality within the rule: one step up"
+    assert event.metrics is not None and event.metrics["hold_s"] == 25 and event.metrics["step"] == 1
+    assert event.metrics["automatic"] == 0
+    assert proposed_changes(up) == {"hold_s": 25}
+    back = propose(REPS, WeekFacts(7, 7, 8, 1.0))
+    assert proposed_changes(back) == {"reps": 6} and proposal_event("ann", REPS, back, "w", at).metrics["step"] == -1  # type: ignore[index]
+    kept = propose(HOLD, WeekFacts(3, 1, 2, 1.0))
+    assert proposed_changes(kept) == {} and proposal_event("ann", HOLD, kept, "2026-W49", at).reason.startswith(  # type: ignore[union-attr]
+        "2026-W49: keep: kept: 1 of 3 sessions done"
+    )

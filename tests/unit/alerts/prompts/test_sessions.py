@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from alerts.prompts.catalog import load_catalog
-from alerts.prompts.prescription import parse_prescriptions
+from alerts.prompts.prescription import Prescribed, parse_prescriptions
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from ingest.session_stream import SessionStreamer
 from ingest.wire import CommandV1, EventV1, SessionSamplesV1, Topics, decode_at, encode
@@ -271,3 +271,20 @@ def test_all_sessions_together_are_bounded_too(monkeypatch: pytest.MonkeyPatch) 
         for chunk in chunks[1:]:
             verifier.samples(chunk)
     assert verifier.refused["all sessions over their bound"] == 1
+
+
+def test_prescriptions_changed_while_running_apply_from_the_next_start() -> None:
+    """``reload`` (the alert service's PrescriptionsFile) is asked at each start: an exercise prescribed since the
+    service started can be started, one removed since is refused."""
+    current = {"ann": list(PRESCRIPTIONS["ann"])}
+    verifier = SessionVerifier(CATALOG, current, reload=lambda: current)
+    with pytest.raises(SessionRefused, match="not prescribed to this wearer"):
+        verifier.command(start("r1", em.T0_MS, exercise="spinal-decompression-60s"))
+    current["ann"].append(
+        Prescribed.model_validate({"exercise": "spinal-decompression-60s", "hold_s": 20, "per_week": 3})
+    )
+    assert verifier.command(start("r1", em.T0_MS, exercise="spinal-decompression-60s")) == []
+    assert verifier.running["ann"].prescribed is not None and verifier.running["ann"].prescribed.hold_s == 20
+    current["ann"] = []
+    with pytest.raises(SessionRefused, match="not prescribed to this wearer"):
+        verifier.command(start("r2", em.T0_MS + 60_000))

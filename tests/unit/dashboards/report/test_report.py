@@ -17,10 +17,12 @@ from ingest.store.queries import (
     CheckInRow,
     MinuteRow,
     OutcomeRow,
+    PrescriptionRow,
     PromptEventRow,
     PromptRow,
     ReadinessRow,
     ResponseRow,
+    SessionRow,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -60,6 +62,12 @@ class Store:
         return [MinuteRow(t, 60, 20.0, 0.0, 5.0, 0) for t in times]
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        return []
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
@@ -117,6 +125,12 @@ class LocalHours:
         return []
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        return []
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
@@ -189,6 +203,12 @@ class Weeks:
         return []
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        return []
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        return []
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
         return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:

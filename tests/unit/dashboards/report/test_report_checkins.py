@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dashboards.report import render
 from dashboards.report.weekly import weekly_report
-from ingest.store.queries import CheckInRow, OutcomeRow, PromptEventRow, ReadinessRow
+from ingest.store.queries import CheckInRow, OutcomeRow, PrescriptionRow, PromptEventRow, ReadinessRow, SessionRow
 from tests.unit.dashboards.report.test_report import Weeks, ms
 
 
@@ -24,6 +24,12 @@ class WeeksWithCheckIns(Weeks):
             CheckInRow(ms(2026, 11, 9, 9), 9.0, None),  # the week before: not this week's
         ]
         return [r for r in rows if start_ms <= r.t_ms < end_ms]
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        return []
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
+        return []
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
         return [

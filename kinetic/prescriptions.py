@@ -1,0 +1,313 @@
+"""``kinetic prescription``: the clinician edits a prescriptions file and runs the weekly progression (issue 19).
+
+- ``show [WEARER]``: each wearer's prescribed exercises and dose, and the pending progression proposals;
+- ``set WEARER EXERCISE KEY=VALUE ...`` (``hold_s=25``, ``tempo.down_s=3``, ``progression.automatic=true``; a
+  value ``default`` removes the field) and ``remove WEARER EXERCISE``: the file is validated whole before it is
+  written (file, wearer, entry and reason on error);
+- ``propose [--week 2026-W49]``: after a week (default: the last whole ISO week), each prescription with a
+  progression rule gets the next dose from the rule and the week's stored ``session_outcomes``
+  (``alerts.prompts.progression``); every proposal is a ``progression_proposed`` event; an ``automatic`` rule's
+  step is applied at once, the others wait in ``<prescriptions file>.proposals.yaml`` for the clinician;
+- ``accept WEARER EXERCISE [KEY=VALUE ...]`` applies a pending proposal (edited by the pairs given), ``reject``
+  drops it (a ``prescription_changed`` event "unchanged; progression of ... rejected" records the decision).
+
+Every change to the file is first published as a ``prescription_changed`` event on the wearer's events topic (the
+bridge stores it), then written: with the broker unreachable nothing changes. The alert service reads the file
+again when it changes (``alerts.prompts.prescription.PrescriptionsFile``). Writing drops the file's YAML comments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiomqtt
+import yaml
+
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.prescription import (
+    PrescriptionError,
+    change_event,
+    describe_change,
+    dose_text,
+    edit_prescriptions,
+    load_prescriptions,
+)
+from alerts.prompts.progression import proposal_event, propose, proposed_changes, week_facts
+from dashboards.report.weekly import iso_week, parse_week
+from ingest.errors import ConfigError, Unreachable
+from ingest.mqtt import connect
+from ingest.store.export import open_queries
+from ingest.store.queries import SessionRow
+from ingest.textfile import TextFileError, load_yaml
+from ingest.wire import EventV1, Topics, check_id, encode
+from kinetic.settings import KineticSettings
+
+DEFAULT = "default"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``prescription`` to the ``kinetic`` command's subcommands."""
+    pr = sub.add_parser(
+        "prescription",
+        help="show and edit the wearers' prescribed exercises; propose and accept the weekly progression",
+        description="Edits KINETIC_ALERTS__PRESCRIPTIONS_FILE (or --file); every change is published as a "
+        "prescription_changed event on <root>/v1/<wearer>/events before the file is written (docs/exercises.md).",
+    )
+    pr.add_argument("--file", type=Path, help="the prescriptions file (default: KINETIC_ALERTS__PRESCRIPTIONS_FILE)")
+    ps = pr.add_subparsers(dest="prescription_command", metavar="ACTION", required=True)
+    show = ps.add_parser("show", help="the prescriptions and pending proposals")
+    show.add_argument("wearer", nargs="?")
+    st = ps.add_parser(
+        "set",
+        help="prescribe an exercise or change its dose: KEY=VALUE (YAML values; 'default' removes a field)",
+        description="Example: kinetic prescription set ann side-plank-hold sets=3 hold_s=20 per_week=3 "
+        "progression.add_hold_s=5 progression.max_hold_s=60. The keys are those of docs/exercises.md.",
+    )
+    st.add_argument("wearer")
+    st.add_argument("exercise")
+    st.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    rm = ps.add_parser("remove", help="stop prescribing an exercise")
+    rm.add_argument("wearer")
+    rm.add_argument("exercise")
+    pp = ps.add_parser(
+        "propose",
+        help="after a week: propose each prescription's next dose from its rule and the week's sessions",
+        description="Run it weekly (a timer on Monday morning). Reads the week's session outcomes from the store "
+        "(KINETIC_STORE__*), publishes a progression_proposed event per prescription with a progression rule, "
+        "applies automatic ones and keeps the others pending for 'accept'.",
+    )
+    pp.add_argument("--week", help="ISO week, e.g. 2026-W49 (default: the last whole week)")
+    pp.add_argument("--wearer", help="only this wearer")
+    pp.add_argument("--tz", default="UTC", help="time zone of the week's days (default UTC)")
+    ac = ps.add_parser("accept", help="apply a pending proposal, edited by KEY=VALUE pairs if given")
+    ac.add_argument("wearer")
+    ac.add_argument("exercise")
+    ac.add_argument("settings", nargs="*", metavar="KEY=VALUE")
+    rj = ps.add_parser("reject", help="drop a pending proposal (the dose stays)")
+    rj.add_argument("wearer")
+    rj.add_argument("exercise")
+
+
+def cmd_prescription(args: argparse.Namespace, settings: KineticSettings) -> int:
+    path: Path | None = args.file or settings.alerts.prescriptions_file
+    if path is None:
+        raise ConfigError("prescription: no prescriptions file: set KINETIC_ALERTS__PRESCRIPTIONS_FILE or give --file")
+    catalog = {e.id for e in load_catalog(settings.alerts.catalog_dirs)}
+    action = args.prescription_command
+    if action == "show":
+        return _show(path, catalog, args.wearer)
+    if action == "propose":
+        return _propose(path, catalog, settings, args)
+    wearer, exercise = check_id(args.wearer), args.exercise
+    if action in ("set", "remove"):
+        changes = parse_settings(args.settings) if action == "set" else None
+        why = "set by the clinician (cli)" if action == "set" else "removed by the clinician (cli)"
+        _change(path, catalog, settings, wearer, exercise, changes, why)
+        return 0
+    pending = load_pending(path)
+    proposal = pending.get(wearer, {}).get(exercise)
+    if proposal is None:
+        raise ConfigError(f"prescription {action}: no pending proposal for {wearer} / {exercise} (prescription show)")
+    if action == "accept":
+        edits = parse_settings(args.settings)
+        changes = {k: v for k, v in proposal.items() if k in ("hold_s", "reps")} | edits
+        why = f"progression of {proposal['week']} {'edited and ' if edits else ''}accepted by the clinician"
+        _change(path, catalog, settings, wearer, exercise, changes, why)
+    else:  # the decision is recorded too (the report and Grafana stop showing the proposal as pending)
+        why = f"progression of {proposal['week']} rejected by the clinician"
+        _change(path, catalog, settings, wearer, exercise, {}, why)
+    del pending[wearer][exercise]
+    save_pending(path, pending)
+    if action == "reject":
+        print(f"{wearer} / {exercise}: the proposal of {proposal['week']} dropped, the dose stays", file=sys.stderr)
+    return 0
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs -> changes for ``edit_prescriptions`` (YAML values; ``default`` -> None, removed)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"prescription setting {pair!r} must look like KEY=VALUE")
+        try:
+            out[key] = None if raw == DEFAULT else yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"prescription setting {key}: value {raw!r} is not valid YAML ({exc})") from None
+    return out
+
+
+def _read(path: Path) -> Any:
+    if not path.exists():
+        return None
+    try:
+        return load_yaml(path)
+    except TextFileError as exc:
+        raise PrescriptionError(f"{path}: cannot read the prescriptions file ({exc})") from None
+
+
+def _write(path: Path, data: Any) -> None:
+    """Written whole, then renamed over the file: a reader sees the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _change(
+    path: Path,
+    catalog: set[str],
+    settings: KineticSettings,
+    wearer: str,
+    exercise: str,
+    changes: Mapping[str, Any] | None,
+    why: str,
+) -> None:
+    """Validate the change, publish its event, then write the file (nothing is written if the broker is down)."""
+    new, old, after = edit_prescriptions(_read(path), wearer, exercise, changes, str(path), catalog)
+    event = change_event(wearer, exercise, old, after, datetime.now(UTC), why)
+    _publish(settings, [event])
+    _write(path, new)
+    print(f"{wearer} / {exercise}: {describe_change(old, after)}", file=sys.stderr)
+
+
+def _publish(settings: KineticSettings, events: list[EventV1]) -> None:
+    mqtt = settings.mqtt
+    topics = Topics(mqtt.topic_root)
+
+    async def job() -> None:
+        async with connect(mqtt, f"{mqtt.client_id_prefix}-prescription", max_attempts=3) as client:
+            for event in events:
+                await client.publish(topics.events(event.wearer), encode(event), qos=1)
+
+    if not events:
+        return
+    try:
+        asyncio.run(job())
+    except (Unreachable, aiomqtt.MqttError) as exc:
+        raise ConfigError(
+            f"mqtt {mqtt.host}:{mqtt.port}: {exc}: nothing was changed (every change is an event); run the same "
+            "command again when the broker is back"
+        ) from exc
+
+
+def pending_path(path: Path) -> Path:
+    """Where the proposals waiting for the clinician are kept: beside the prescriptions file."""
+    return path.with_name(f"{path.stem}.proposals.yaml")
+
+
+def load_pending(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """wearer -> exercise -> {week, change, hold_s or reps, reason, proposed}."""
+    where = pending_path(path)
+    if not where.exists():
+        return {}
+    try:
+        data = load_yaml(where)
+    except TextFileError as exc:
+        raise PrescriptionError(f"{where}: cannot read the pending proposals ({exc})") from None
+    proposals = (data or {}).get("proposals") if isinstance(data, Mapping) else None
+    if not isinstance(proposals, Mapping):
+        raise PrescriptionError(f"{where}: expected 'proposals:' mapping wearers to exercises (written by Kinetic)")
+    return {str(w): {str(e): dict(p) for e, p in (byex or {}).items()} for w, byex in proposals.items()}
+
+
+def save_pending(path: Path, pending: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+    kept = {w: dict(byex) for w, byex in pending.items() if byex}
+    _write(pending_path(path), {"proposals": kept})
+
+
+def _show(path: Path, catalog: set[str], wearer: str | None) -> int:
+    prescriptions = load_prescriptions(path, catalog) if path.exists() else {}
+    pending = load_pending(path)
+    if wearer is not None and wearer not in prescriptions:
+        raise ConfigError(f"prescription show: {wearer!r} has no prescription in {path}")
+    for w in sorted(prescriptions) if wearer is None else [wearer]:
+        print(w)
+        for p in prescriptions[w]:
+            rule = ""
+            if p.progression is not None:
+                step = p.progression.add_hold_s if p.hold_s is not None else p.progression.add_reps
+                top = p.progression.max_hold_s if p.hold_s is not None else p.progression.max_reps
+                rule = f"; progression +{step:g} to {top:g}{', automatic' if p.progression.automatic else ''}"
+            print(f"  {p.exercise:32} {dose_text(p)}{rule}")
+            waiting = pending.get(w, {}).get(p.exercise)
+            if waiting is not None:
+                print(f"    pending ({waiting['week']}): {waiting['reason']}")
+    return 0
+
+
+def _propose(path: Path, catalog: set[str], settings: KineticSettings, args: argparse.Namespace) -> int:
+    try:
+        zone = ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"--tz {args.tz!r} is not a known time zone") from None
+    now = datetime.now(UTC)
+    try:
+        monday = parse_week(args.week) if args.week else (now.astimezone(zone) - timedelta(7)).date()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    monday -= timedelta(monday.weekday())
+    week = iso_week(monday)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+    start_ms, end_ms = round(start.timestamp() * 1000), round((start + timedelta(7)).timestamp() * 1000)
+    prescriptions = load_prescriptions(path, catalog)
+    wearers = [check_id(args.wearer)] if args.wearer else sorted(prescriptions)
+    outcomes = asyncio.run(_outcomes(settings, wearers, start_ms, end_ms))
+    pending = load_pending(path)
+    events: list[EventV1] = []
+    automatic: list[tuple[str, str, dict[str, Any], str]] = []
+    for wearer in wearers:
+        for p in prescriptions.get(wearer, []):
+            if p.progression is None:
+                continue
+            proposal = propose(p, week_facts(p, [_event(wearer, r) for r in outcomes[wearer]]))
+            events.append(proposal_event(wearer, p, proposal, week, now))
+            print(f"{wearer} / {p.exercise} ({week}): {proposal.change}: {proposal.reason}", file=sys.stderr)
+            changes = proposed_changes(proposal)
+            pending.get(wearer, {}).pop(p.exercise, None)  # a newer week's proposal replaces an older one
+            if not changes:
+                continue
+            if proposal.automatic:
+                automatic.append((wearer, p.exercise, changes, f"automatic progression of {week}"))
+            else:
+                pending.setdefault(wearer, {})[p.exercise] = {
+                    "week": week,
+                    "change": proposal.change,
+                    **changes,
+                    "reason": f"{describe_change(p, proposal.prescribed)}: {proposal.reason}",
+                    "proposed": now.isoformat(timespec="seconds"),
+                }
+    _publish(settings, events)
+    save_pending(path, pending)
+    for wearer, exercise, changes, why in automatic:
+        _change(path, catalog, settings, wearer, exercise, changes, why)
+    return 0
+
+
+async def _outcomes(
+    settings: KineticSettings, wearers: list[str], start_ms: int, end_ms: int
+) -> dict[str, list[SessionRow]]:
+    queries, close = open_queries(settings.store, settings.influx)
+    try:
+        return {w: await queries.session_outcomes(w, start_ms, end_ms) for w in wearers}
+    finally:
+        await close()
+
+
+def _event(wearer: str, row: SessionRow) -> EventV1:
+    """A stored session outcome as the event it was (what ``week_facts`` reads)."""
+    return EventV1(
+        kind="session_outcome",
+        wearer=wearer,
+        t=datetime.fromtimestamp(row.t_ms / 1000, UTC),
+        exercise=row.exercise or None,
+        outcome=row.outcome if row.outcome in ("done", "partial", "skipped") else None,
+        metrics=row.figures or None,
+    )

@@ -1,0 +1,107 @@
+"""The guided session page (issue 19, item 2) of a real ``kinetic serve`` over real Mosquitto, driven by Chromium:
+the wearer's prescribed exercises, what to do and the dose, Start publishing the CLI's ``session_start``, the timer
+following the prescribed tempo phase by phase with its breathing cues, End publishing ``session_end`` with the
+effort and pain reported; an exercise not prescribed is a 404 with one line."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from ingest.wire import CommandV1, Topics
+from tests.integration.dashboards.test_web import CHROMIUM, Browser, Served, env, get, seed, wait_for_command
+from tests.support.processes import Proc
+from tests.support.servers import Server, free_port
+
+pytestmark = pytest.mark.integration
+
+PRESCRIPTIONS = """
+wearers:
+  w1:
+    - exercise: controlled-sit-to-stand
+      sets: 1
+      reps: 2
+      tempo: {down_s: 1, pause_s: 0.5, up_s: 1}
+      per_day: 1
+"""
+
+
+@pytest.fixture(scope="module")
+def served(mosquitto: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("websession")
+    store = tmp / "kinetic.sqlite"
+    seed(store)
+    (tmp / "prescriptions.yaml").write_text(PRESCRIPTIONS)
+    root = "tses" + os.urandom(4).hex()
+    more = {"KINETIC_ALERTS__PRESCRIPTIONS_FILE": str(tmp / "prescriptions.yaml")}
+    proc = Proc(["serve"], env(mosquitto, root, store, **more), tmp / "serve.log")
+    try:
+        proc.wait_for("kinetic serve: open http://127.0.0.1:")
+        url = proc.text().split("kinetic serve: open ", 1)[1].split()[0]
+        served = Served(url, root, mosquitto, proc, tmp, free_port())
+        listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        subscribed = threading.Semaphore(0)
+        listener.on_message = lambda c, u, m: served.commands.append(CommandV1.model_validate_json(m.payload))
+        listener.on_subscribe = lambda *args: subscribed.release()
+        listener.connect(mosquitto.host, mosquitto.port)
+        listener.loop_start()
+        listener.subscribe(Topics(root).all_commands(), qos=1)
+        assert subscribed.acquire(timeout=10)
+        yield served
+        listener.loop_stop()
+        listener.disconnect()
+    finally:
+        assert proc.terminate() == 0, proc.text()
+
+
+@pytest.fixture
+def browser(served: Served, tmp_path: Path) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 1100, "height": 900})
+            page.set_default_timeout(20_000)
+            yield Browser(page, served.url.rstrip("/"))
+        finally:
+            chromium.close()
+
+
+def test_a_guided_session_sends_the_clis_commands_and_follows_the_tempo(served: Served, browser: Browser) -> None:
+    page = browser.page
+    page.goto(f"{served.url}w/w1/session")
+    expect(page.locator("#choices li")).to_have_count(1)  # only what is prescribed to w1
+    page.get_by_role("link", name="Controlled sit-to-stand ritual").click()
+    expect(page.locator("#dose")).to_have_text("1 x 2 reps at 1-0.5-1 s, rest 30 s, 1 per day")
+    expect(page.locator("#phase")).to_have_text("Press Start when you are in position.")
+
+    seen = len(served.commands)
+    page.locator("#start").click()
+    start = wait_for_command(served, "session_start", seen)
+    assert (start.wearer, start.exercise, start.source) == ("w1", "controlled-sit-to-stand", "web")
+    assert start.session is not None and page.url.endswith(f"session={start.session}")
+    # the timer: lower (breathe in), pause, rise (breathe out) for each repetition, then done (5 s in all)
+    expect(page.locator("#phase")).to_have_text("Rise (set 1, repetition 2)", timeout=10_000)
+    expect(page.locator("#cue")).to_have_text("breathe out on the effort")
+    expect(page.locator("#phase")).to_have_text("Done: press End and say how it went.", timeout=10_000)
+
+    seen = len(served.commands)
+    page.locator("#effort").select_option("5")
+    page.locator("#pain").select_option("2")
+    page.locator("#end").click()
+    end = wait_for_command(served, "session_end", seen)
+    assert (end.session, end.effort, end.pain, end.source) == (start.session, 5, 2, "web")
+    expect(page.locator("#ended")).to_be_visible()
+    assert browser.errors == [] and browser.outside == []
+
+
+def test_an_exercise_not_prescribed_is_a_404_with_one_line(served: Served) -> None:
+    status, body = get(f"{served.url}w/w1/session?exercise=hip-opening-sequence")
+    assert status == 404 and body == "exercise 'hip-opening-sequence' is not prescribed to w1\n"
+    status, body = get(f"{served.url}w/w1/session?exercise=no-such")
+    assert status == 404 and body == "exercise 'no-such' is not in the catalog\n"
