@@ -22,6 +22,7 @@ import math
 import pickle
 import sqlite3
 import time
+from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -257,7 +258,7 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, set | frozenset):
         return sorted((plain(v) for v in value), key=repr)
-    if isinstance(value, list | tuple | deque):
+    if isinstance(value, list | tuple | deque | array):
         return [plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)

@@ -12,7 +12,8 @@ state store and default checkpointing):
 - ``mosquitto_sub -F '%U %p'`` stamps each prompt when it arrives; latency = arrival - ``created``, which is the
   event time of the frame that crossed the threshold, i.e. the moment that frame was published;
 - afterwards: prompts missing or duplicated, frames stored by the bridge vs published, CPU seconds per second of
-  each process.
+  each process, and the resident memory of `kinetic bridge` and `kinetic alerts` (VmRSS at the end of the stage and
+  VmHWM, its peak, from /proc; issue 18 asks for alerts <= 200 MB at 10,000 wearers).
 
 A stage is *held* when no prompt is missing or duplicated, no frame is lost in storage, and the service keeps up
 (p99 latency under 5 s: a service that falls behind has a latency that grows with the run). Reported: p50/p99
@@ -98,6 +99,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def resident_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of a process in MB (10^6 bytes), from /proc/PID/status (kB there)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    return {
+        key.lower(): round(int(rest.split()[0]) * 1024 / 1e6, 1)
+        for line in lines
+        for key, _, rest in [line.partition(":")]
+        if key in ("VmRSS", "VmHWM")
+    }
+
+
 def stored(url: str, db: str) -> int:
     q = urllib.parse.urlencode({"db": db, "q": "SELECT count(incl_deg) FROM features"})
     try:
@@ -121,6 +136,7 @@ class Stage:
     p99_s: float
     stored: int
     cpu: dict[str, float]
+    memory_mb: dict[str, dict[str, float]]
 
     @property
     def held(self) -> bool:
@@ -208,6 +224,7 @@ def run_stage(
         cpu["generator"] = round(generator_cpu / wall, 2)
         time.sleep(1.0)  # late duplicates would show now
         arrivals = _prompts(prompts_path)
+        memory = {name: resident_mb(p.pid) for name, p in services.items()}
     finally:
         for p in services.values():
             p.terminate()
@@ -231,6 +248,7 @@ def run_stage(
         p99_s=round(latencies[cut], 3) if latencies else float("nan"),
         stored=stored_n,
         cpu=cpu,
+        memory_mb=memory,
     )
 
 
@@ -268,7 +286,8 @@ def main() -> None:
                     f"  {wearers:6d} wearers x {batch_s:2d} s/msg ({wearers / batch_s:.0f} msg/s): frames sent "
                     f"{stage.sent} (generator late {stage.generator_late_s} s at most), stored {stage.stored}; "
                     f"prompts {stage.prompts}/{stage.expected_prompts}, duplicates {stage.duplicates}; latency p50 "
-                    f"{stage.p50_s} s, p99 {stage.p99_s} s; CPU s/s {stage.cpu}; held: {'yes' if stage.held else 'NO'}",
+                    f"{stage.p50_s} s, p99 {stage.p99_s} s; CPU s/s {stage.cpu}; "
+                    f"memory MB {stage.memory_mb}; held: {'yes' if stage.held else 'NO'}",
                     flush=True,
                 )
         finally:

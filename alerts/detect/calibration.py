@@ -2,7 +2,8 @@
 
 The body's vertical is learned from walking: over a few strides the mean acceleration points along the vertical
 of the body segment the sensor is on (sedentary-science.md s3), whatever way the sensor sits. The estimate is a
-robust mean of the gravity directions of the most recent walking seconds (a bounded reservoir): seconds that
+robust mean of the gravity directions of the most recent walking seconds (a bounded reservoir, each direction
+quantised to one signed byte per axis: 360 bytes per sensor, see ``QUANTUM``): seconds that
 disagree with the majority by more than 30 deg - pedalling, say, which also looks periodic - are left out.
 Because only recent walking counts, a sensor that slid a little is followed within a couple of minutes of walking.
 A sensor taken off and put back another way round (turned, upside down) is noticed from the data and re-learned:
@@ -16,15 +17,23 @@ calibration, or a mounting the device profile declares, sets it at once.
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 Vector = tuple[float, float, float]
 
 # Walking seconds: counted steps and enough movement (SD of the norm, mg).
 WALK_MIN_SD_MG = 80.0
 WALK_SECONDS_NEEDED = 20
-RESERVOIR_SECONDS = 120  # 120 x 3 floats: a few KB per sensor
+RESERVOIR_SECONDS = 120  # 120 x 3 signed bytes per sensor
+# A reservoir direction is a unit vector stored as round(QUANTUM x component) in a signed byte (issue 18: the
+# reservoir was most of a wearer's 5-KB checkpoint and of the service's memory). A component is then off by at most
+# 0.5/127, the direction by at most 0.4 deg; the robust mean of many such directions is within 0.5 deg of the mean of
+# the exact ones (tests/unit/alerts/detect/test_calibration.py), well inside the 30-deg AGREE_DEG and 25-deg MOVED_DEG
+# this calibration decides by. Kinetic's choice, not a standard's.
+QUANTUM = 127
 AGREE_DEG = 30.0
 MOVED_DEG = 25.0
 _COS_AGREE = math.cos(math.radians(AGREE_DEG))
@@ -98,6 +107,18 @@ def disagrees(direction: Vector, reference: Vector) -> bool:
     return direction[0] * reference[0] + direction[1] * reference[1] + direction[2] * reference[2] < _COS_AGREE
 
 
+def quantised(directions: Iterable[Vector]) -> array[int]:
+    """Unit directions as a flat array of signed bytes (x, y, z, x, y, z, ...; each component times QUANTUM)."""
+    return array("b", [round(max(-1.0, min(1.0, c)) * QUANTUM) for d in directions for c in d])
+
+
+def directions_of(packed: array[int]) -> list[Vector]:
+    """The unit directions a quantised array holds (each renormalised)."""
+    return [
+        unit((packed[i] / QUANTUM, packed[i + 1] / QUANTUM, packed[i + 2] / QUANTUM)) for i in range(0, len(packed), 3)
+    ]
+
+
 @dataclass
 class UprightCalibration:
     """Learns the upright direction; ``reference`` is None until known, and ``mounting_known`` is False while the
@@ -107,7 +128,7 @@ class UprightCalibration:
     reference: Vector | None = None
     source: str = "none"  # none | walking | explicit | declared
     recalibrations: int = 0
-    _walks: deque[Vector] = field(default_factory=lambda: deque(maxlen=RESERVOIR_SECONDS))
+    _walks: array[int] = field(default_factory=lambda: array("b"))  # the reservoir, quantised (``quantised``)
     _since_update: int = 0
     # immutable defaults (class attributes): a snapshot from before they existed still loads
     _walk_s: int = 0  # walking seconds in the current walk
@@ -116,6 +137,18 @@ class UprightCalibration:
     _disagree: tuple[Vector, ...] = ()  # walk seconds in a row far from the reference
     _impossible_s: int = 0  # still seconds in a row at an impossible angle
     lost: bool = False  # the reference was dropped (impossible angle); re-learned from the next walking
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; a snapshot from before the quantised reservoir (issue 18) holds a deque of float directions."""
+        walks = state.get("_walks")
+        if walks is not None and not isinstance(walks, array):
+            state["_walks"] = quantised(unit(v) for v in walks)
+        self.__dict__.update(state)
+
+    @property
+    def walking_seconds_held(self) -> int:
+        """How many walking seconds the reservoir holds (at most RESERVOIR_SECONDS)."""
+        return len(self._walks) // 3
 
     @property
     def mounting_known(self) -> bool:
@@ -153,7 +186,9 @@ class UprightCalibration:
             self._walk_second(walked)
 
     def _walk_second(self, direction: Vector) -> None:
-        self._walks.append(direction)
+        self._walks.extend(quantised((direction,)))
+        if len(self._walks) > 3 * RESERVOIR_SECONDS:
+            del self._walks[:3]
         self._since_update += 1
         self._impossible_s = 0
         if self.reference is not None:
@@ -163,10 +198,10 @@ class UprightCalibration:
                 self._disagree = (*self._disagree, direction)[-WALK_SECONDS_NEEDED:]
                 if len(self._disagree) == WALK_SECONDS_NEEDED and self._relearn(list(self._disagree)):
                     return
-        if len(self._walks) < WALK_SECONDS_NEEDED or self._since_update < WALK_SECONDS_NEEDED // 2:
+        if self.walking_seconds_held < WALK_SECONDS_NEEDED or self._since_update < WALK_SECONDS_NEEDED // 2:
             return
         self._since_update = 0
-        estimate = robust_mean(list(self._walks))
+        estimate = robust_mean(directions_of(self._walks))
         if self.reference is not None and self.source != "none" and angle_deg(estimate, self.reference) > MOVED_DEG:
             self.recalibrations += 1  # the sensor was moved or turned
         if self.source in ("none", "walking") or angle_deg(estimate, self.reference or estimate) > MOVED_DEG:
@@ -183,7 +218,7 @@ class UprightCalibration:
         if self._impossible_s >= IMPOSSIBLE_STILL_S:
             self.reference, self.source, self.lost = None, "none", True
             self.recalibrations += 1
-            self._walks.clear()
+            del self._walks[:]
             self._since_update, self._disagree, self._impossible_s = 0, (), 0
 
     def _relearn(self, recent: list[Vector]) -> bool:
@@ -195,7 +230,6 @@ class UprightCalibration:
             return False
         self.reference, self.source, self.lost = estimate, "walking", False
         self.recalibrations += 1
-        self._walks.clear()
-        self._walks.extend(recent)
+        self._walks = quantised(recent[-RESERVOIR_SECONDS:])
         self._since_update, self._disagree = 0, ()
         return True

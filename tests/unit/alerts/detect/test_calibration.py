@@ -69,3 +69,37 @@ def test_posture_from_gravity_and_reference_for_each_placement() -> None:
     assert classify(sit, "thigh", None) == "unknown"  # no calibration, no angle from the sender: say so
     assert fuse("sitting", "standing") == "sitting" and fuse("sitting", "lying") == "lying"
     assert fuse("standing", "moving") == "moving"
+
+
+def test_the_quantised_reservoir_gives_the_upright_of_the_exact_directions_within_half_a_degree() -> None:
+    """Issue 18: the reservoir holds each walking second's direction in 3 signed bytes. At every update of the
+    upright, it is within 0.5 deg of the robust mean of the exact directions of the same (last 120) walking seconds."""
+    from alerts.detect.calibration import RESERVOIR_SECONDS, is_walking, unit
+
+    for seed, mounting in enumerate([rotation(0, 0, 0), rotation(40, 120, 10), rotation(-90, 75, 200)]):
+        calibration = UprightCalibration()
+        exact: list[tuple[float, float, float]] = []
+        updates = 0
+        for f in frames("walk", 300, mounting, seed):
+            assert f.gravity is not None
+            before = calibration.reference
+            calibration.observe(f.gravity, f.sd_mg or 0.0, f.steps)
+            if is_walking(f.sd_mg or 0.0, f.steps):
+                exact = [*exact, unit(f.gravity)][-RESERVOIR_SECONDS:]
+            if calibration.reference is not None and calibration.reference != before:
+                updates += 1
+                assert angle_deg(calibration.reference, robust_mean(exact)) < 0.5
+        assert updates >= 20 and calibration.walking_seconds_held == RESERVOIR_SECONDS
+
+
+def test_a_snapshot_with_the_float_reservoir_loads_quantised() -> None:
+    import pickle
+    from collections import deque
+
+    from alerts.detect.calibration import directions_of
+
+    calibration = UprightCalibration()
+    restored = pickle.loads(pickle.dumps(calibration))
+    restored.__setstate__({**vars(calibration), "_walks": deque([(0.0, 0.6, 0.8)] * 30, maxlen=120)})
+    assert restored.walking_seconds_held == 30
+    assert all(angle_deg(d, (0.0, 0.6, 0.8)) < 0.5 for d in directions_of(restored._walks))
