@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import butter, sosfiltfilt
 
 from ingest.features import FloatArray, IntArray
 from ingest.wire import MAX_SESSION_STREAM_SAMPLES
@@ -112,6 +111,10 @@ def uniform(t_ms: IntArray, acc_g: FloatArray, hz: float = GRID_HZ) -> Grid | No
 def low_pass(x: FloatArray, cutoff_hz: float, hz: float, order: int = 4) -> FloatArray:
     """Zero-phase Butterworth low-pass along axis 0 (``scipy.signal.sosfiltfilt``): no delay, so movement onsets and
     ends keep their times. Short inputs are returned as they are."""
+    # imported here: scipy.signal is ~100 MB resident, and only a running exercise session needs it (the alert
+    # service at 10,000 wearers stays under issue 18's 200 MB: bench/alerts_scale.py)
+    from scipy.signal import butter, sosfiltfilt  # noqa: PLC0415
+
     sos = butter(order, cutoff_hz, btype="low", fs=hz, output="sos")
     if len(x) <= 3 * (2 * len(sos) + 1):
         return np.asarray(x, dtype=np.float64)
