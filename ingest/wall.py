@@ -14,9 +14,11 @@ A point goes to clinic C's database only when both hold:
 
 Categories (what a wearer grants, one word each): ``posture`` (per-second features, minute rollups, hourly
 summaries, posture and prompt events, prompts and their outcomes, device status), ``checkins`` (events whose kind
-starts with ``checkin``: pain and stiffness check-ins) and ``exercise`` (events whose kind starts with ``exercise``,
-``session``, ``prescription`` or ``progression``, and the ``session_outcomes`` and ``prescriptions`` measurements:
-exercise sessions and prescriptions). Consent events themselves are the wearer's own record: always private.
+starts with ``checkin`` or is ``readiness``, and the ``checkins`` and ``readiness`` measurements: pain and stress
+check-ins and the daily readiness decisions made from them, whose reasons quote them) and ``exercise`` (events
+whose kind starts with ``exercise``, ``session``, ``prescription`` or ``progression``, and the
+``session_outcomes`` and ``prescriptions`` measurements: exercise sessions and prescriptions). Consent events
+themselves are the wearer's own record: always private.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ Category = Literal["posture", "checkins", "exercise"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 CONSENT_KINDS = ("consent_granted", "consent_withdrawn")
 # kinds of the ``events`` measurement by category (InfluxQL regexes too: ``kinetic data move`` filters by them)
-CHECKIN_KINDS = r"^checkin"
+CHECKIN_KINDS = r"^(checkin|readiness)"
 EXERCISE_KINDS = r"^(exercise|session|prescription|progression)"
-# measurements of exercise data beside the ``events`` points (issue 19)
+# measurements of check-in and exercise data beside the ``events`` points (issues 17 and 19)
+CHECKIN_MEASUREMENTS = ("checkins", "readiness")
 EXERCISE_MEASUREMENTS = ("session_outcomes", "prescriptions")
 CONSENT_KIND_RE = r"^consent_"
 _CHECKIN = re.compile(CHECKIN_KINDS)
@@ -46,6 +49,8 @@ def category_of(measurement: str, kind: str | None) -> Category | None:
     """The category of a point of ``measurement`` (with tag ``kind``, for ``events``); None: never shared (consent)."""
     if measurement in EXERCISE_MEASUREMENTS:
         return "exercise"
+    if measurement in CHECKIN_MEASUREMENTS:
+        return "checkins"
     if measurement == "events" and kind is not None:
         if kind.startswith("consent_"):
             return None

@@ -69,6 +69,10 @@ def test_line_key_reads_escaped_tags_and_the_time() -> None:
         ("features", None, "posture"),
         ("events", "bout_ended", "posture"),
         ("events", "checkin_pain", "checkins"),
+        ("events", "checkin", "checkins"),
+        ("checkins", None, "checkins"),  # issue 17's own measurements: a pain check-in is not posture data
+        ("events", "readiness", "checkins"),  # a readiness decision quotes the check-ins ("pain 6/10")
+        ("readiness", None, "checkins"),
         ("events", "exercise_session", "exercise"),
         ("events", "session_done", "exercise"),
         ("events", "session_outcome", "exercise"),
