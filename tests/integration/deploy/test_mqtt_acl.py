@@ -1,6 +1,8 @@
 """Every user of deploy/mosquitto/acl against every topic family added since the first ACL (phones on
-``sensor-logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, consent events), on real Mosquitto
-with the passwords deploy/make_secrets.py writes: what each may publish and read arrives, each denial is shown.
+``sensor-logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, consent events; the web app's
+``kinetic-web`` and a clinician's ``kinetic-clinic``), on real Mosquitto with the passwords deploy/make_secrets.py
+writes: what each may publish and read arrives, each denial is shown. A read is a subscription to the filter the
+service really uses (the web app's are wildcards: ``Topics.all_*``), shown by a message on one topic it matches.
 
 Mosquitto drops a publish the ACL refuses without telling the client (MQTT 3.1.1), and delivers nothing on a
 subscription it refuses: so an observer allowed everything (a test-only user appended to the production ACL) sees
@@ -54,8 +56,29 @@ WRITES = [
     ("hass", "kinetic/v1/ann/ann-thigh/features", False),
     ("hass", "kinetic/v1/ann/events", False),
     ("hass", "sensor-logger/ann", False),
+    # kinetic serve: the buttons' commands, the Sharing page's consent events, its own dead letters; nothing else
+    ("kinetic-web", "kinetic/v1/ann/commands", True),
+    ("kinetic-web", "kinetic/v1/ann/events", True),
+    ("kinetic-web", "kinetic/v1/_deadletter/web", True),
+    ("kinetic-web", "kinetic/v1/_deadletter/bridge", False),
+    ("kinetic-web", "kinetic/v1/ann/prompts", False),
+    ("kinetic-web", "kinetic/v1/ann/ann-thigh/features", False),
+    ("kinetic-web", "kinetic/v1/ann/ann-thigh/status", False),
+    ("kinetic-web", "kinetic/v1/ann/ann-thigh/session", False),
+    ("kinetic-web", "sensor-logger/ann", False),
+    ("kinetic-web", "homeassistant/sensor/kinetic_ann/sitting/config", False),
+    ("kinetic-web", "kinetic/ha/ann/pause/set", False),
+    # kinetic prescription: prescription_changed / progression_proposed on the events topic, nothing else
+    ("kinetic-clinic", "kinetic/v1/ann/events", True),
+    ("kinetic-clinic", "kinetic/v1/ann/commands", False),
+    ("kinetic-clinic", "kinetic/v1/ann/prompts", False),
+    ("kinetic-clinic", "kinetic/v1/ann/ann-thigh/features", False),
+    ("kinetic-clinic", "kinetic/v1/ann/ann-thigh/status", False),
+    ("kinetic-clinic", "kinetic/v1/_deadletter/web", False),
+    ("kinetic-clinic", "sensor-logger/ann", False),
+    ("kinetic-clinic", "kinetic/ha/ann/pause/set", False),
 ]
-# (user, topic, allowed): subscriptions
+# (user, topic filter, allowed): subscriptions; the observer publishes on sample(filter)
 READS = [
     ("ann", "kinetic/v1/ann/prompts", True),
     ("ann", "kinetic/v1/bob/prompts", False),
@@ -71,7 +94,34 @@ READS = [
     ("kinetic-ha", "kinetic/v1/ann/events", True),
     ("alerts", "sensor-logger/ann", False),
     ("alerts", "kinetic/v1/ann/events", False),
+    # kinetic serve's own subscriptions (dashboards/web/service.py) ...
+    ("kinetic-web", "kinetic/v1/+/+/features", True),
+    ("kinetic-web", "kinetic/v1/+/+/status", True),
+    ("kinetic-web", "kinetic/v1/_collector/c1/status", True),
+    ("kinetic-web", "kinetic/v1/+/prompts", True),
+    ("kinetic-web", "kinetic/v1/+/events", True),
+    ("kinetic-web", "kinetic/v1/+/commands", True),
+    # ... and what it does not need: raw session samples, other services' dead letters, phones, Home Assistant
+    ("kinetic-web", "kinetic/v1/+/+/session", False),
+    ("kinetic-web", "kinetic/v1/_deadletter/+", False),
+    ("kinetic-web", "sensor-logger/ann", False),
+    ("kinetic-web", "kinetic/ha/ann/pause/set", False),
+    ("kinetic-web", "homeassistant/status", False),
+    # a clinician's login reads nothing
+    ("kinetic-clinic", "kinetic/v1/+/events", False),
+    ("kinetic-clinic", "kinetic/v1/ann/events", False),
+    ("kinetic-clinic", "kinetic/v1/ann/prompts", False),
+    ("kinetic-clinic", "kinetic/v1/+/+/features", False),
+    ("kinetic-clinic", "kinetic/v1/ann/commands", False),
 ]
+
+
+def sample(topic_filter: str) -> str:
+    """One topic the filter matches: the first '+' is the wearer ann (or a service), the second her device."""
+    fills = iter(("ann", "ann-thigh"))
+    if topic_filter.endswith("_deadletter/+"):
+        fills = iter(("bridge",))
+    return "/".join(next(fills) if part == "+" else part for part in topic_filter.split("/"))
 
 
 def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path) -> None:
@@ -119,13 +169,13 @@ def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path
                 tasks.append(asyncio.create_task(consume(client, got[i])))
             async with connect(login("observer"), "observer-pub") as observer:
                 for _, topic, _ in READS:
-                    await observer.publish(topic, b"x", qos=1)
+                    await observer.publish(sample(topic), b"x", qos=1)
             allowed = {i for i, (_, _, ok) in enumerate(READS) if ok}
             await until(lambda: all(got[i] for i in allowed), 20, "the allowed reads")
             await asyncio.sleep(1.0)
             for task in tasks:
                 task.cancel()
-        return {i for i, messages in got.items() if any(t == READS[i][1] for t, _ in messages)}
+        return {i for i, messages in got.items() if any(t == sample(READS[i][1]) for t, _ in messages)}
 
     try:
         published = asyncio.run(writes())
