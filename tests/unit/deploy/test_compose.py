@@ -18,6 +18,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, Any] = COMPOSE["services"]
 KINETIC = {name: s for name, s in SERVICES.items() if s.get("image") == "kinetic:latest"}
 MAKE_SECRETS = runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))
+DUMMY = "dummy-value-0123456789"  # as long as the longest minimum (KINETIC_WEB__TOKEN: 16)
 GENERATED = {"deploy/mosquitto/passwd"} | {f"deploy/secrets/{name}" for name in MAKE_SECRETS["SECRETS"]}
 
 
@@ -45,14 +46,14 @@ def test_kinetic_service_environment_and_secrets_match_the_settings(name: str, t
     secrets_dir.mkdir()
     for secret in service.get("secrets", []):
         assert secret["source"] in COMPOSE["secrets"], secret
-        (secrets_dir / secret["target"]).write_text("dummy-value")
+        (secrets_dir / secret["target"]).write_text(DUMMY)
     settings = load_settings(environ=environ, secrets_dir=secrets_dir)  # extra="forbid": unknown keys fail
     for secret in service.get("secrets", []):
         if not secret["target"].startswith("KINETIC_"):  # a file a command reads itself (store provision --secrets)
             assert secret["target"] == secret["source"] and "--secrets" in service["command"], secret
             continue
         section, key = secret["target"].removeprefix("KINETIC_").lower().split("__")
-        assert getattr(getattr(settings, section), key).get_secret_value() == "dummy-value"
+        assert getattr(getattr(settings, section), key).get_secret_value() == DUMMY
 
 
 @pytest.mark.parametrize("name", sorted(KINETIC))
@@ -144,3 +145,36 @@ def test_the_example_clinics_each_have_a_reader_password() -> None:
     assert tuple(c["uid"] for c in clinics) == MAKE_SECRETS["EXAMPLE_CLINICS"]
     mounted = {s["source"] for s in SERVICES["provision"]["secrets"]}
     assert {f"influxdb_clinic_{c['uid']}_password" for c in clinics} <= mounted
+
+
+def acl_users() -> set[str]:
+    lines = (ROOT / "deploy" / "mosquitto" / "acl").read_text().splitlines()
+    return {line.split(None, 1)[1].strip() for line in lines if line.startswith("user ")}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in KINETIC.items() if "KINETIC_MQTT__USERNAME" in s["environment"]))
+def test_each_service_logs_in_to_mqtt_as_a_user_of_the_acl_with_its_own_password(name: str) -> None:
+    """A service borrowing another's login would get that login's rights (issue 20: one credential per purpose)."""
+    user = SERVICES[name]["environment"]["KINETIC_MQTT__USERNAME"]
+    assert user in MAKE_SECRETS["SERVICE_USERS"] and user in acl_users(), f"{name}: MQTT user {user!r}"
+    assert {"source": f"mqtt_{user}_password", "target": "KINETIC_MQTT__PASSWORD"} in SERVICES[name]["secrets"]
+
+
+def test_the_web_app_and_the_clinician_have_logins_of_their_own() -> None:
+    assert SERVICES["web"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-web"
+    assert SERVICES["web"]["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_reader"  # the web app only reads
+    assert SERVICES["prescription"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-clinic"
+    assert SERVICES["prescription"]["environment"]["KINETIC_INFLUX__USERNAME"].startswith("kinetic_clinic_")
+
+
+def test_the_shipped_prescriptions_file_loads_and_is_the_one_the_services_share() -> None:
+    from alerts.prompts.catalog import load_catalog
+    from alerts.prompts.prescription import load_prescriptions
+
+    catalog = {e.id for e in load_catalog(())}
+    assert load_prescriptions(ROOT / "deploy" / "prescriptions" / "prescriptions.yaml", catalog) == {}
+    for name in ("alerts", "web", "prescription"):
+        service = SERVICES[name]
+        path = service["environment"]["KINETIC_ALERTS__PRESCRIPTIONS_FILE"]
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"] if v.startswith("./")}
+        assert mounts[path.rsplit("/", 1)[0]] == "./deploy/prescriptions", name
