@@ -12,20 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import runpy
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
-from ingest.mqtt import connect
+from dashboards.web.app import LiveHub
+from dashboards.web.live import LiveBoard
+from dashboards.web.service import WebLink
+from ingest.mqtt import connect, serve
 from ingest.settings import MqttSettings
+from ingest.wire import CommandV1, ConsentV1, EventV1, Topics, encode
+from kinetic.cli import main
 from tests.support.pipeline import until
-from tests.support.servers import start_mosquitto
+from tests.support.servers import Server, start_mosquitto
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 OBSERVER_PASSWORD = "observer-password-0123456789"
+EXERCISE = "controlled-sit-to-stand"  # a catalog exercise (alerts/prompts/catalog)
 
 # (user, topic, allowed): publishes
 WRITES = [
@@ -124,7 +133,12 @@ def sample(topic_filter: str) -> str:
     return "/".join(next(fills) if part == "+" else part for part in topic_filter.split("/"))
 
 
-def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path) -> None:
+Login = Callable[[str], MqttSettings]
+
+
+def production_broker(tmp_path: Path) -> tuple[Server, Login]:
+    """Mosquitto with deploy/mosquitto/acl and the password file make_secrets.py writes (wearers ann and bob), plus
+    the test-only observer allowed everything; and each user's login to it."""
     make = runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))
     secrets, passwd = tmp_path / "secrets", tmp_path / "passwd"
     make["make_secrets"](secrets, passwd, ["ann", "bob"])
@@ -141,9 +155,16 @@ def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path
         password = OBSERVER_PASSWORD if name == "observer" else (secrets / secret).read_text().strip()
         return MqttSettings(host="127.0.0.1", port=broker.port, username=name, password=password)
 
-    async def consume(client: aiomqtt.Client, into: list[tuple[str, bytes]]) -> None:
-        async for message in client.messages:
-            into.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+    return broker, login
+
+
+async def consume(client: aiomqtt.Client, into: list[tuple[str, bytes]]) -> None:
+    async for message in client.messages:
+        into.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+
+
+def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path) -> None:
+    broker, login = production_broker(tmp_path)
 
     async def writes() -> set[bytes]:
         seen: list[tuple[str, bytes]] = []
@@ -188,3 +209,76 @@ def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path
         )
     for i, (user, topic, ok) in enumerate(READS):
         assert (i in read) == ok, f"{user} reading {topic}: expected {'allowed' if ok else 'denied'}"
+
+
+def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_logins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real ``kinetic serve`` MQTT link logged in as kinetic-web follows what the alert service publishes and sends
+    its buttons' commands and the Sharing page's consent events; ``kinetic prescription set`` logged in as
+    kinetic-clinic publishes its prescription_changed event. A refused subscription or publish (MQTT 3.1.1: dropped
+    without a word) would leave the link without messages or the observer without the one expected."""
+    broker, login = production_broker(tmp_path)
+    topics = Topics()  # the production root, the one the ACL names
+    prescriptions = tmp_path / "prescriptions.yaml"
+    prescriptions.write_text("wearers: {}\n")
+    clinic = login("kinetic-clinic")
+    monkeypatch.setenv("KINETIC_MQTT__PORT", str(clinic.port))
+    monkeypatch.setenv("KINETIC_MQTT__USERNAME", "kinetic-clinic")
+    monkeypatch.setenv("KINETIC_MQTT__PASSWORD", clinic.password.get_secret_value() if clinic.password else "")
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    async def scenario() -> list[tuple[str, bytes]]:
+        seen: list[tuple[str, bytes]] = []
+        link = WebLink(topics=topics, board=LiveBoard(), hub=LiveHub(), max_ahead_ms=None)
+        stop = asyncio.Event()
+        async with connect(login("observer"), "observer") as observer:
+            await observer.subscribe("#", qos=1)
+            watching = asyncio.create_task(consume(observer, seen))
+            web = asyncio.create_task(serve(link.run, login("kinetic-web"), "acl-web", stop, clean_session=True))
+            await until(link.ready.is_set, 20, "the web app's MQTT link as kinetic-web")
+            async with connect(login("alerts"), "acl-alerts") as alerts:
+                bout = EventV1(kind="bout_started", wearer="ann", t=now, posture="sitting", bout_start=now)
+                await alerts.publish(topics.events("ann"), encode(bout), qos=1)
+            await until(lambda: link.counters.messages >= 1, 20, "the alert service's event at the web app")
+            await link.publish(CommandV1(kind="calibrate", wearer="ann", at=now))
+            consent = ConsentV1(clinic="physio-north", data=["posture"])
+            await link.publish_event(EventV1(kind="consent_granted", wearer="ann", t=now, consent=consent))
+            code = await asyncio.to_thread(
+                main,
+                [
+                    "prescription",
+                    "--file",
+                    str(prescriptions),
+                    "set",
+                    "ann",
+                    EXERCISE,
+                    "sets=1",
+                    "reps=4",
+                    "per_week=2",
+                ],
+            )
+            assert code == 0
+
+            def kinds(topic: str) -> list[str]:
+                return [json.loads(p)["kind"] for t, p in seen if t == topic]
+
+            await until(
+                lambda: (
+                    {"calibrate"} <= set(kinds(topics.commands("ann")))
+                    and {"bout_started", "consent_granted", "prescription_changed"} <= set(kinds(topics.events("ann")))
+                ),
+                20,
+                "the web app's command and consent event and the clinician's prescription event",
+            )
+            assert link.dead_letters.count == 0
+            stop.set()
+            await asyncio.wait_for(web, 10)
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+        return seen
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        broker.stop()
