@@ -5,12 +5,13 @@
 
 Writes random passwords into ``--dir`` (mode 600) and the Mosquitto password file ``deploy/mosquitto/passwd`` for
 the service users (bridge, alerts, collector; kinetic-ha, the Home Assistant service, and hass, Home Assistant's own
-login: docs/home-assistant.md; kinetic-web, the web app ``kinetic serve``; kinetic-clinic, a clinician's ``kinetic
-prescription``: deploy/mosquitto/acl says what each may publish and read) and any wearers named, and the web app's
-login token. One credential per service and purpose: InfluxDB's admin password is used only by ``kinetic store
-provision``; the bridge writes as ``kinetic_bridge``, Grafana's Operations data source and the web app read as
-``kinetic_reader``, each clinic's data source as ``kinetic_clinic_<clinic>`` (the wall between clinics; ``--clinic``,
-default: the clinics of deploy/clinics.yaml), export and delete run as ``kinetic_operator``.
+login: docs/home-assistant.md; kinetic-web, the web app ``kinetic serve``, and kinetic-web-clinic, a clinic's view
+of it; kinetic-clinic, a clinician's ``kinetic prescription``: deploy/mosquitto/acl says what each may publish and
+read) and any wearers named, and the web app's login token. One credential per service and purpose: InfluxDB's
+admin password is used only by ``kinetic store provision``; the bridge writes as ``kinetic_bridge``, Grafana's
+Operations data source and the web app read as ``kinetic_reader``, each clinic's data source as
+``kinetic_clinic_<clinic>`` (the wall between clinics; ``--clinic``, default: the clinics of deploy/clinics.yaml),
+export and delete run as ``kinetic_operator``.
 Existing secrets are kept, so re-running only adds what is missing.
 """
 
@@ -25,7 +26,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SERVICE_USERS = ("bridge", "alerts", "collector", "kinetic-ha", "hass", "kinetic-web", "kinetic-clinic")
+SERVICE_USERS = (
+    *("bridge", "alerts", "collector", "kinetic-ha", "hass"),
+    *("kinetic-web", "kinetic-web-clinic", "kinetic-clinic"),
+)
 # the clinics of deploy/clinics.yaml (a test keeps the two equal): each gets a read-only InfluxDB user under the wall
 EXAMPLE_CLINICS = ("physio-north", "back-clinic-south")
 # file name -> what it is; the compose file mounts each as a Docker secret.

@@ -77,6 +77,11 @@ WRITES = [
     ("kinetic-web", "sensor-logger/ann", False),
     ("kinetic-web", "homeassistant/sensor/kinetic_ann/sitting/config", False),
     ("kinetic-web", "kinetic/ha/ann/pause/set", False),
+    # a clinic's view of kinetic serve: its dead letters only
+    ("kinetic-web-clinic", "kinetic/v1/_deadletter/web", True),
+    ("kinetic-web-clinic", "kinetic/v1/ann/commands", False),
+    ("kinetic-web-clinic", "kinetic/v1/ann/events", False),
+    ("kinetic-web-clinic", "kinetic/v1/ann/prompts", False),
     # kinetic prescription: prescription_changed / progression_proposed on the events topic, nothing else
     ("kinetic-clinic", "kinetic/v1/ann/events", True),
     ("kinetic-clinic", "kinetic/v1/ann/commands", False),
@@ -116,6 +121,13 @@ READS = [
     ("kinetic-web", "sensor-logger/ann", False),
     ("kinetic-web", "kinetic/ha/ann/pause/set", False),
     ("kinetic-web", "homeassistant/status", False),
+    ("kinetic-web-clinic", "kinetic/v1/+/+/features", True),
+    ("kinetic-web-clinic", "kinetic/v1/+/+/status", True),
+    ("kinetic-web-clinic", "kinetic/v1/+/prompts", True),
+    ("kinetic-web-clinic", "kinetic/v1/+/events", True),
+    ("kinetic-web-clinic", "kinetic/v1/+/commands", True),
+    ("kinetic-web-clinic", "kinetic/v1/+/+/session", False),
+    ("kinetic-web-clinic", "sensor-logger/ann", False),
     # a clinician's login reads nothing
     ("kinetic-clinic", "kinetic/v1/+/events", False),
     ("kinetic-clinic", "kinetic/v1/ann/events", False),
@@ -215,9 +227,10 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real ``kinetic serve`` MQTT link logged in as kinetic-web follows what the alert service publishes and sends
-    its buttons' commands and the Sharing page's consent events; ``kinetic prescription set`` logged in as
-    kinetic-clinic publishes its prescription_changed event. A refused subscription or publish (MQTT 3.1.1: dropped
-    without a word) would leave the link without messages or the observer without the one expected."""
+    its buttons' commands and the Sharing page's consent events (a clinic's view, as kinetic-web-clinic, follows
+    too); ``kinetic prescription set`` logged in as kinetic-clinic publishes its prescription_changed event. A refused
+    subscription or publish (MQTT 3.1.1: dropped without a word) would leave a link without messages or the observer
+    without the one expected."""
     broker, login = production_broker(tmp_path)
     topics = Topics()  # the production root, the one the ACL names
     prescriptions = tmp_path / "prescriptions.yaml"
@@ -236,11 +249,20 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             await observer.subscribe("#", qos=1)
             watching = asyncio.create_task(consume(observer, seen))
             web = asyncio.create_task(serve(link.run, login("kinetic-web"), "acl-web", stop, clean_session=True))
-            await until(link.ready.is_set, 20, "the web app's MQTT link as kinetic-web")
+            # a clinic's view (KINETIC_WEB__CLINIC) follows the same topics with its read-only login
+            view = WebLink(topics=topics, board=LiveBoard(), hub=LiveHub(), max_ahead_ms=None)
+            clinic_view = asyncio.create_task(
+                serve(view.run, login("kinetic-web-clinic"), "acl-web-clinic", stop, clean_session=True)
+            )
+            await until(lambda: link.ready.is_set() and view.ready.is_set(), 20, "the web app's MQTT links")
             async with connect(login("alerts"), "acl-alerts") as alerts:
                 bout = EventV1(kind="bout_started", wearer="ann", t=now, posture="sitting", bout_start=now)
                 await alerts.publish(topics.events("ann"), encode(bout), qos=1)
-            await until(lambda: link.counters.messages >= 1, 20, "the alert service's event at the web app")
+            await until(
+                lambda: link.counters.messages >= 1 and view.counters.messages >= 1,
+                20,
+                "the alert service's event at the web app and the clinic's view",
+            )
             await link.publish(CommandV1(kind="calibrate", wearer="ann", at=now))
             consent = ConsentV1(clinic="physio-north", data=["posture"])
             await link.publish_event(EventV1(kind="consent_granted", wearer="ann", t=now, consent=consent))
@@ -271,9 +293,9 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
                 20,
                 "the web app's command and consent event and the clinician's prescription event",
             )
-            assert link.dead_letters.count == 0
+            assert link.dead_letters.count == 0 and view.dead_letters.count == 0
             stop.set()
-            await asyncio.wait_for(web, 10)
+            await asyncio.wait_for(asyncio.gather(web, clinic_view), 10)
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
         return seen
