@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.integration.dashboards.test_web import CHROMIUM, Browser
+from tests.integration.dashboards.test_web import chromium_page
 from tests.support.processes import Proc
 
 pytestmark = pytest.mark.integration
@@ -48,31 +48,25 @@ def test_the_demos_day_marks_each_prompts_outcome_and_says_why_alice_has_no_lean
         assert ("moved", "moved within 3 min") in marks["bob"]
         assert "waiting" not in {state for state, _ in marks["alice"] + marks["bob"]}  # the day is over: all known
 
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            try:
-                page = chromium.new_page(viewport={"width": 1100, "height": 900})
-                page.set_default_timeout(20_000)
-                browser = Browser(page, url.rstrip("/"))
-                page.goto(f"{url}w/alice/today")
-                expect(page.locator("#timeline canvas")).to_have_count(1)
-                legend = page.locator("#timeline .u-legend")
-                for label in ("moved within 5 min", "no break within 5 min", "outcome not known yet"):
-                    expect(legend).to_contain_text(label)
-                expect(page.locator("#lean-empty")).to_be_visible()
-                expect(page.locator("#lean-empty")).to_have_text(
-                    "No lean: lean is measured by a trunk sensor, and this wearer's sensors are alice-thigh (thigh)."
-                )
-                expect(page.locator("#leanchart canvas")).to_have_count(0)
-                expect(page.locator("#lean-note")).to_have_text("not measured: no trunk sensor")
-                page.screenshot(path=str(tmp_path / "alice-today.png"), full_page=True)
+        with chromium_page(url) as browser:
+            page = browser.page
+            page.goto(f"{url}w/alice/today")
+            expect(page.locator("#timeline canvas")).to_have_count(1)
+            legend = page.locator("#timeline .u-legend")
+            for label in ("moved within 5 min", "no break within 5 min", "outcome not known yet"):
+                expect(legend).to_contain_text(label)
+            expect(page.locator("#lean-empty")).to_be_visible()
+            expect(page.locator("#lean-empty")).to_have_text(
+                "No lean: lean is measured by a trunk sensor, and this wearer's sensors are alice-thigh (thigh)."
+            )
+            expect(page.locator("#leanchart canvas")).to_have_count(0)
+            expect(page.locator("#lean-note")).to_have_text("not measured: no trunk sensor")
+            page.screenshot(path=str(tmp_path / "alice-today.png"), full_page=True)
 
-                page.goto(f"{url}w/bob/today")  # bob wears a trunk sensor: his lean is drawn
-                expect(page.locator("#leanchart canvas")).to_have_count(1)
-                expect(page.locator("#lean-empty")).to_be_hidden()
-                expect(page.locator("#lean-note")).to_have_text("+ right, - left (trunk sensor)")
-            finally:
-                chromium.close()
+            page.goto(f"{url}w/bob/today")  # bob wears a trunk sensor: his lean is drawn
+            expect(page.locator("#leanchart canvas")).to_have_count(1)
+            expect(page.locator("#lean-empty")).to_be_hidden()
+            expect(page.locator("#lean-note")).to_have_text("+ right, - left (trunk sensor)")
         assert browser.errors == [] and browser.outside == []
     finally:
         assert serve.terminate() == 0, serve.text()
