@@ -353,6 +353,7 @@ async def today_json(request: Request) -> Response:
         await q.minutes(wearer, start, end),
         await q.prompts(wearer, start, end),
         await q.outcomes(wearer, start, end),
+        await q.devices(wearer),
     )
     return JSONResponse({**data, "live": state.board.snapshot(wearer)})
 

@@ -87,10 +87,12 @@ def today_data(
     minutes: list[MinuteRow],
     prompts: list[PromptRow],
     outcomes: list[OutcomeRow],
+    devices: Sequence[DeviceRow] = (),
 ) -> dict[str, Any]:
     """The Today page's charts as JSON: the posture timeline (bouts clipped to the day, ``level`` from
-    POSTURE_LEVELS), lean over the day (per minute: ``t`` in s, ``lean_deg``), prompts as marks with their outcome,
-    and the day's sitting minutes (from the bouts that ended in it)."""
+    POSTURE_LEVELS), lean over the day (per minute: ``t`` in s, ``lean_deg``; ``lean_empty``: why there is none, or
+    None; ``lean_card_note``: the live card's note, from the wearer's ``devices``), prompts as marks with their outcome
+    (``state``: a MARK_LABELS key), and the day's sitting minutes (from the bouts that ended in it)."""
     start, end = day_bounds(day, zone)
     segments = [
         {
@@ -114,6 +116,7 @@ def today_data(
                 "trigger": p.trigger,
                 "outcome": outcome_text(outcome),
                 "moved": outcome is not None and outcome.broke_5min,
+                "state": mark_state(outcome),
             }
         )
     return {
@@ -123,9 +126,53 @@ def today_data(
         "timeline": segments,
         "series": timeline_series(segments, marks, minutes),
         "lean": lean_series(minutes),
+        "lean_empty": lean_empty_text(minutes, devices),
+        "lean_card_note": lean_card_note(devices),
         "prompts": marks,
+        "mark_labels": MARK_LABELS,
         "sitting_min": round(sum(b.duration_s for b in bouts if b.posture == "sitting") / 60, 1),
     }
+
+
+# The timeline's prompt marks (uPlot series of the same names), by what is known of the prompt's outcome: a break
+# within 5 min (the outcome window, docs/metrics.md "Prompt response"), none within 5 min, or not known yet (the
+# outcome is written 5 min after the prompt, or when the bout ends).
+MARK_LABELS = {
+    "moved": "prompt: moved within 5 min",
+    "no_break": "prompt: no break within 5 min",
+    "waiting": "prompt: outcome not known yet",
+}
+
+
+def mark_state(outcome: OutcomeRow | None) -> str:
+    """A prompt mark's kind (a MARK_LABELS key) from its outcome row (None: not known yet)."""
+    if outcome is None:
+        return "waiting"
+    return "moved" if outcome.broke_5min else "no_break"
+
+
+LEAN_PLACEMENT = "trunk"  # lean_deg comes from a trunk sensor only (ingest.wire.FeatureFrameV1, docs/metrics.md)
+
+
+def lean_empty_text(minutes: Sequence[MinuteRow], devices: Sequence[DeviceRow]) -> str | None:
+    """Why the day's lean chart has nothing to draw (None when it has): no trunk sensor among the wearer's
+    ``devices`` (their placements all known), or a trunk sensor that sent no lean that day."""
+    if any(m.lean_deg is not None for m in minutes):
+        return None
+    if any(d.placement == LEAN_PLACEMENT for d in devices):
+        return "No lean data this day: the trunk sensor sent no frames with a lean."
+    if devices and all(d.placement for d in devices):
+        named = ", ".join(f"{d.device} ({d.placement})" for d in devices)
+        return f"No lean: lean is measured by a trunk sensor, and this wearer's sensors are {named}."
+    return "No lean data this day."
+
+
+def lean_card_note(devices: Sequence[DeviceRow]) -> str:
+    """The live lean card's note: the sign convention, or that nothing measures lean (placements all known, none
+    a trunk)."""
+    if devices and all(d.placement for d in devices) and not any(d.placement == LEAN_PLACEMENT for d in devices):
+        return "not measured: no trunk sensor"
+    return "+ right, - left (trunk sensor)"
 
 
 MINUTE_MS = 60_000
@@ -150,7 +197,7 @@ def timeline_series(
     segments: Sequence[Mapping[str, Any]], marks: Sequence[Mapping[str, Any]], minutes: Sequence[MinuteRow]
 ) -> dict[str, list[float | None]]:
     """The Today page's posture timeline as uPlot's columns (``t`` in Unix s, ``level`` from POSTURE_LEVELS or
-    None, ``moved`` / ``waiting``: 4 at a prompt whose wearer moved within 5 min / any other prompt, else None).
+    None, ``moved`` / ``no_break`` / ``waiting``: 4 at a prompt of that MARK_LABELS kind, else None).
 
     Gaps are gaps: a posture is drawn only where the wearer had one (a bout of a posture POSTURE_LEVELS knows, not
     ``not_worn`` or ``unknown``) and, when the day has any frames stored, only over minutes with frames; a None
@@ -166,24 +213,24 @@ def timeline_series(
         cuts = [(max(a, start), min(b, end)) for a, b in spans if b > start and a < end] if spans else [(start, end)]
         pieces.extend((a, b, level) for a, b in cuts if b > a)
     pieces.sort()
-    rows: list[tuple[float, int, float | None, float | None, float | None]] = []
+    kinds = list(MARK_LABELS)
+    none: tuple[float | None, ...] = (None,) * len(kinds)
+    rows: list[tuple[float, int, float | None, tuple[float | None, ...]]] = []
     last_end: int | None = None
     for a, b, level in pieces:
         if last_end is not None and a > last_end:
-            rows.append((last_end / 1000 + GAP_S, 0, None, None, None))
-        rows += [(a / 1000, 0, level, None, None), (b / 1000, 0, level, None, None)]
+            rows.append((last_end / 1000 + GAP_S, 0, None, none))
+        rows += [(a / 1000, 0, level, none), (b / 1000, 0, level, none)]
         last_end = b if last_end is None else max(last_end, b)
     for mark in marks:
         t = int(mark["t_ms"])
         level = next((lv for a, b, lv in pieces if a <= t <= b), None)
-        moved = bool(mark["moved"])
-        rows.append((t / 1000, 1, level, 4 if moved else None, None if moved else 4))
+        rows.append((t / 1000, 1, level, tuple(4.0 if kind == mark["state"] else None for kind in kinds)))
     rows.sort(key=lambda r: (r[0], r[1]))  # stable: a bout's end and the next one's start keep their order
     return {
         "t": [r[0] for r in rows],
         "level": [r[2] for r in rows],
-        "moved": [r[3] for r in rows],
-        "waiting": [r[4] for r in rows],
+        **{kind: [r[3][i] for r in rows] for i, kind in enumerate(kinds)},
     }
 
 

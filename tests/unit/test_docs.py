@@ -32,6 +32,63 @@ def test_readme_commands_parse() -> None:
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
 
 
+README = ROOT / "README.md"
+PACKAGES = ("ingest", "alerts", "dashboards", "kinetic")
+
+
+def inline_code(path: Path) -> list[str]:
+    """The `code spans` of a Markdown file outside its fenced blocks, joined over line breaks."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", text)]
+
+
+def test_readme_inline_commands_parse_and_their_modules_exist() -> None:
+    """The tour's commands in running text (`kinetic serve`, `kinetic demo --serve --speed 60`, ...) parse too, and a
+    `python -m module ...` names a module of the repository."""
+    spans = inline_code(README)
+    kinetic = [c for c in spans if c.startswith("kinetic ")]
+    assert "kinetic serve" in kinetic and "kinetic demo --serve --speed 60" in kinetic
+    for command in kinetic:
+        args = shlex.split(command)[1:]
+        if "--help" in args:  # argparse prints the help and exits 0: the command before it must parse
+            with pytest.raises(SystemExit, match="0"):
+                build_parser().parse_args(args)
+        else:
+            build_parser().parse_args(args)
+    modules = [c.split()[2] for c in spans if c.startswith("python -m ")]
+    assert modules, "the README names how its screenshot is made"
+    for module in modules:
+        assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
+
+
+def readme_paths() -> list[str]:
+    """Every repository path the README names: links and images, `code spans` that are paths, and the file
+    arguments of its shell examples (not an --out folder a command writes, nor ../ beside the clone)."""
+    text = README.read_text()
+    named = [t for t in re.findall(r"\]\(([^)#]+)\)", text) if not t.startswith("http")]
+    for span in inline_code(README):
+        if re.fullmatch(r"\.?[\w-]+(?:/[\w.-]*)*(?:\.\w+|/)", span) and not span.startswith(".venv"):
+            named.append(span)
+    for block in code_blocks(README, "sh"):
+        for line in block.splitlines():
+            words = shlex.split(line.split("#")[0])
+            named += [w for i, w in enumerate(words) if "/" in w and "=" not in w and words[i - 1] != "--out"]
+    return [n for n in named if not n.startswith(("../", "http", "/", "~", "$"))]
+
+
+def test_every_file_and_folder_the_readme_names_exists() -> None:
+    missing = []
+    for name in readme_paths():
+        bare = name.rstrip("/")
+        # named in the layout paragraph relative to a package (`detect/`, `web/`, each package's `cli.py`)
+        if not (ROOT / bare).exists() and not ("/" not in bare and any((ROOT / p / bare).exists() for p in PACKAGES)):
+            missing.append(name)
+    assert not missing, f"README.md names files that do not exist: {missing}"
+    assert {"docs/img/web-today.png", "docker-compose.yml", "ingest/simulate/scenarios/workday.yaml"} <= set(
+        readme_paths()
+    )
+
+
 def test_scenario_doc_example_parses() -> None:
     (example,) = code_blocks(ROOT / "docs" / "scenarios.md", "yaml")
     scenario = parse_scenario(example, "docs/scenarios.md")

@@ -78,7 +78,7 @@
   function timelineData(d) {
     // built by the server (dashboards/web/views.py timeline_series): nulls where there is no posture, so gaps stay gaps
     const t = d.series;
-    return [t.t, t.level, t.moved, t.waiting];
+    return [t.t, t.level, t.moved, t.no_break, t.waiting];
   }
 
   function size(el) { return { width: Math.max(300, el.clientWidth), height: 200 }; }
@@ -97,17 +97,28 @@
       ...size(tl), tzDate, scales: { x: scaleX, y: { range: [-0.5, 4.5] } },
       axes: [xAxis, { splits: () => [0, 1, 2, 3, 4], values: (u, v) => v.map(i => LEVELS[i] || ""), size: 70 }],
       series: [xSeries, { label: "posture", stroke: "#0b5cad", width: 6, spanGaps: false },
-        { label: "prompt: moved within 5 min", stroke: "#116329", paths: () => null,
+        // the marks' labels come with the data (views.MARK_LABELS): moved, no break within 5 min, not known yet
+        { label: d.mark_labels.moved, stroke: "#116329", paths: () => null,
           points: { show: true, size: 11, fill: "#116329" } },
-        { label: "prompt: no break yet", stroke: "#a40e26", paths: () => null,
-          points: { show: true, size: 11, fill: "#a40e26" } }],
+        { label: d.mark_labels.no_break, stroke: "#a40e26", paths: () => null,
+          points: { show: true, size: 11, fill: "#a40e26" } },
+        { label: d.mark_labels.waiting, stroke: "#57606a", paths: () => null,
+          points: { show: true, size: 11, fill: "#ffffff", width: 2 } }],
     }, timelineData(d), tl));
     const lc = document.getElementById("leanchart");
-    charts.push(new uPlot({
-      ...size(lc), tzDate, scales: { x: scaleX },
-      axes: [xAxis, { label: "degrees", size: 60 }],
-      series: [xSeries, { label: "lean", stroke: "#116329", width: 1.5, spanGaps: false }],
-    }, [d.lean.t, d.lean.lean_deg], lc));
+    const leanEmpty = document.getElementById("lean-empty");
+    text("lean-note", d.lean_card_note);
+    // no lean to draw: say why (no trunk sensor, or none sent that day) instead of drawing empty axes
+    lc.hidden = Boolean(d.lean_empty);
+    leanEmpty.hidden = !d.lean_empty;
+    leanEmpty.textContent = d.lean_empty || "";
+    if (!d.lean_empty) {
+      charts.push(new uPlot({
+        ...size(lc), tzDate, scales: { x: scaleX },
+        axes: [xAxis, { label: "degrees", size: 60 }],
+        series: [xSeries, { label: "lean", stroke: "#116329", width: 1.5, spanGaps: false }],
+      }, [d.lean.t, d.lean.lean_deg], lc));
+    }
     const list = document.getElementById("prompt-list");
     list.replaceChildren();
     if (!d.prompts.length) { const li = document.createElement("li"); li.textContent = "No prompts this day."; list.append(li); }

@@ -214,16 +214,23 @@ class Browser:
         page.on("request", lambda r: None if r.url.startswith((base, "data:")) else self.outside.append(r.url))
 
 
-@pytest.fixture
-def browser(served: Served, tmp_path: Path) -> Iterator[Browser]:
+@contextlib.contextmanager
+def chromium_page(base: str) -> Iterator[Browser]:
+    """A fresh Chromium (Debian's) with one 1100x900 page watching for errors and requests beyond ``base``."""
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             page = chromium.new_page(viewport={"width": 1100, "height": 900})
             page.set_default_timeout(20_000)
-            yield Browser(page, served.url.rstrip("/"))
+            yield Browser(page, base.rstrip("/"))
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def browser(served: Served, tmp_path: Path) -> Iterator[Browser]:
+    with chromium_page(served.url) as browser:
+        yield browser
 
 
 def test_every_page_loads_with_its_charts_no_console_error_and_no_outside_request(

@@ -237,3 +237,52 @@ def test_the_timeline_and_lean_leave_gaps_where_there_is_no_data() -> None:
     assert (s("09:10"), None) in lean and (s("09:30"), None) in lean
     assert [v for _, v in lean if v is not None] == [2.0] * len(with_frames)
     assert data["lean"]["t"] == sorted(data["lean"]["t"])
+
+
+def test_a_prompt_mark_says_moved_no_break_or_not_known_yet() -> None:
+    """A prompt whose outcome is known and had no break within 5 min is not "no break yet": the timeline has three
+    kinds of mark (the demo's alice: every prompt settled with no break, none waiting; task h-tour16 point 1)."""
+    at = lambda hm: ms(f"2026-11-23T{hm}:00+01:00")  # noqa: E731
+    bouts = [PostureBoutRow(at("09:00"), at("10:30"), "sitting", 5400)]
+    minutes = [MinuteRow(at("09:00") + i * 60_000, 60, 10.0, None, 1.0, 0) for i in range(90)]
+    prompts = [PromptRow(at(hm), f"p{i}", "sitting", "x") for i, hm in enumerate(("09:30", "09:40", "10:20"))]
+    outcomes = [outcome("p0", at("09:30"), None), outcome("p1", at("09:40"), 3)]  # p2: no outcome yet
+    data = views.today_data(BERLIN, DAY, bouts, minutes, prompts, outcomes)
+    assert [(p["id"], p["state"], p["moved"]) for p in data["prompts"]] == [
+        ("p0", "no_break", False),
+        ("p1", "moved", True),
+        ("p2", "waiting", False),
+    ]
+    series = data["series"]
+    marks = {
+        kind: [t for t, v in zip(series["t"], series[kind], strict=True) if v is not None]
+        for kind in ("moved", "no_break", "waiting")
+    }
+    assert marks == {"moved": [at("09:40") / 1000], "no_break": [at("09:30") / 1000], "waiting": [at("10:20") / 1000]}
+    assert views.MARK_LABELS == {
+        "moved": "prompt: moved within 5 min",
+        "no_break": "prompt: no break within 5 min",
+        "waiting": "prompt: outcome not known yet",
+    }
+
+
+def test_a_day_without_lean_says_why_instead_of_drawing_empty_axes() -> None:
+    """Lean comes from a trunk sensor only (docs/metrics.md): a wearer with a thigh sensor alone (the demo's alice and
+    carol) has none, and the page says so, naming their sensors; a trunk sensor that sent no lean that day is "no
+    lean data this day"; with lean, no note and the card reads '+ right, - left'."""
+    at = lambda hm: ms(f"2026-11-23T{hm}:00+01:00")  # noqa: E731
+    no_lean = [MinuteRow(at("09:00"), 60, 80.0, None, 1.0, 0), MinuteRow(at("09:01"), 60, 80.0, None, 1.0, 0)]
+    thigh = [DeviceRow("alice-thigh", "offline", "thigh", 100, at("17:00"))]
+    data = views.today_data(BERLIN, DAY, [], no_lean, [], [], thigh)
+    assert data["lean_empty"] == (
+        "No lean: lean is measured by a trunk sensor, and this wearer's sensors are alice-thigh (thigh)."
+    )
+    assert data["lean_card_note"] == "not measured: no trunk sensor"
+    trunk = [*thigh, DeviceRow("alice-trunk", "online", "trunk", 90, at("08:00"))]
+    data = views.today_data(BERLIN, DAY, [], no_lean, [], [], trunk)
+    assert data["lean_empty"] == "No lean data this day: the trunk sensor sent no frames with a lean."
+    assert data["lean_card_note"] == "+ right, - left (trunk sensor)"
+    data = views.today_data(BERLIN, DAY, [], [MinuteRow(at("09:00"), 60, 10.0, -3.0, 1.0, 0)], [], [], trunk)
+    assert (data["lean_empty"], data["lean_card_note"]) == (None, "+ right, - left (trunk sensor)")
+    # no device known at all (nothing stored yet): the day simply has no lean
+    assert views.today_data(BERLIN, DAY, [], [], [], [], [])["lean_empty"] == "No lean data this day."
