@@ -31,7 +31,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiomqtt
 import yaml
 
+from alerts.engine import policy_book
 from alerts.prompts.catalog import load_catalog
+from alerts.prompts.policy.model import PolicyBook
 from alerts.prompts.prescription import (
     PrescriptionError,
     change_event,
@@ -86,7 +88,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     pp.add_argument("--week", help="ISO week, e.g. 2026-W49 (default: the last whole week)")
     pp.add_argument("--wearer", help="only this wearer")
-    pp.add_argument("--tz", default="UTC", help="time zone of the week's days (default UTC)")
+    pp.add_argument(
+        "--tz",
+        default=None,
+        help="time zone of the week's days (default: each wearer's, from their policy, as the weekly report)",
+    )
     ac = ps.add_parser("accept", help="apply a pending proposal, edited by KEY=VALUE pairs if given")
     ac.add_argument("wearer")
     ac.add_argument("exercise")
@@ -244,26 +250,17 @@ def _show(path: Path, catalog: set[str], wearer: str | None) -> int:
 
 
 def _propose(path: Path, catalog: set[str], settings: KineticSettings, args: argparse.Namespace) -> int:
-    try:
-        zone = ZoneInfo(args.tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"--tz {args.tz!r} is not a known time zone") from None
+    book = policy_book(settings.alerts)
     now = datetime.now(UTC)
-    try:
-        monday = parse_week(args.week) if args.week else (now.astimezone(zone) - timedelta(7)).date()
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    monday -= timedelta(monday.weekday())
-    week = iso_week(monday)
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
-    start_ms, end_ms = round(start.timestamp() * 1000), round((start + timedelta(7)).timestamp() * 1000)
     prescriptions = load_prescriptions(path, catalog)
     wearers = [check_id(args.wearer)] if args.wearer else sorted(prescriptions)
-    outcomes = asyncio.run(_outcomes(settings, wearers, start_ms, end_ms))
+    weeks = proposal_weeks(wearers, book, args.tz, args.week, now)
+    outcomes = asyncio.run(_outcomes(settings, weeks))
     pending = load_pending(path)
     events: list[EventV1] = []
     automatic: list[tuple[str, str, dict[str, Any], str]] = []
     for wearer in wearers:
+        week = weeks[wearer][0]
         for p in prescriptions.get(wearer, []):
             if p.progression is None:
                 continue
@@ -291,12 +288,41 @@ def _propose(path: Path, catalog: set[str], settings: KineticSettings, args: arg
     return 0
 
 
+def proposal_weeks(
+    wearers: list[str], book: PolicyBook, tz: str | None, week: str | None, now: datetime
+) -> dict[str, tuple[str, int, int]]:
+    """Each wearer's week to judge: ``(ISO week name, start ms, end ms)``, cut at midnight on the wearer's own clock
+    (their policy's ``timezone``, as the weekly report cuts it; ``tz`` for everyone when given). ``week`` (e.g.
+    '2026-W49'; None: the last whole week before ``now`` on that clock). Raises ConfigError naming a bad zone or week.
+    """
+    weeks: dict[str, tuple[str, int, int]] = {}
+    for wearer in wearers:
+        name = tz or book.for_wearer(wearer).timezone
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"--tz {name!r} is not a known time zone") from None
+        try:
+            monday = parse_week(week) if week else (now.astimezone(zone) - timedelta(7)).date()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        monday -= timedelta(monday.weekday())
+        start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+        weeks[wearer] = (
+            iso_week(monday),
+            round(start.timestamp() * 1000),
+            round((start + timedelta(7)).timestamp() * 1000),
+        )
+    return weeks
+
+
 async def _outcomes(
-    settings: KineticSettings, wearers: list[str], start_ms: int, end_ms: int
+    settings: KineticSettings, weeks: Mapping[str, tuple[str, int, int]]
 ) -> dict[str, list[SessionRow]]:
+    """Each wearer's session outcomes in their week ``(name, start ms, end ms)``."""
     queries, close = open_queries(settings.store, settings.influx)
     try:
-        return {w: await queries.session_outcomes(w, start_ms, end_ms) for w in wearers}
+        return {w: await queries.session_outcomes(w, start, end) for w, (_, start, end) in weeks.items()}
     finally:
         await close()
 
