@@ -51,8 +51,11 @@ def day_points() -> list[Point]:
     return points
 
 
-async def both(influxd: Server, unique: str, tmp_path: Path) -> tuple[InfluxQLQueries, EmbeddedQueries]:
-    points = day_points()
+async def both(
+    influxd: Server, unique: str, tmp_path: Path, points: list[Point] | None = None
+) -> tuple[InfluxQLQueries, EmbeddedQueries]:
+    """``points`` (the scripted day's by default) written to influxd and to an embedded store: both query layers."""
+    points = day_points() if points is None else points
     influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
     await influx.prepare()
     await influx.write(points)
@@ -215,13 +218,7 @@ def test_check_ins_and_readiness_agree_between_influxdb_and_the_embedded_store(
     points = [p for e in events for p in points_for(e, 0)]
 
     async def run() -> None:
-        influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
-        await influx.prepare()
-        await influx.write(points)
-        embedded_sink = EmbeddedSink(tmp_path / "c.sqlite")
-        await embedded_sink.write(points)
-        await embedded_sink.aclose()
-        queries = (InfluxQLQueries(influx), EmbeddedQueries(tmp_path / "c.sqlite"))
+        queries = await both(influxd, unique, tmp_path, points)
         start = round(t0.timestamp() * 1000) - 86_400_000
         end = start + 2 * 86_400_000
         t_ms = round(t0.timestamp() * 1000)
@@ -236,7 +233,6 @@ def test_check_ins_and_readiness_agree_between_influxdb_and_the_embedded_store(
             exported = await q.export("w1")
             assert len(exported["checkins"]) == 2 and len(exported["readiness"]) == 1
             assert await q.checkins("w2", start, end) == [] and await q.readiness("w2", start, end) == []
-        await influx.aclose()
 
     asyncio.run(run())
 
@@ -284,15 +280,9 @@ def test_sessions_and_prescriptions_agree_between_influxdb_and_the_embedded_stor
     points = [p for e in events for p in points_for(e, 0)]
 
     async def run() -> None:
-        influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
-        await influx.prepare()
-        await influx.write(points)
-        embedded_sink = EmbeddedSink(tmp_path / "s.sqlite")
-        await embedded_sink.write(points)
-        await embedded_sink.aclose()
         t_ms = round(t0.timestamp() * 1000)
         start, end = t_ms - 86_400_000, t_ms + 86_400_000
-        for q in (InfluxQLQueries(influx), EmbeddedQueries(tmp_path / "s.sqlite")):
+        for q in await both(influxd, unique, tmp_path, points):
             assert await q.session_outcomes("w1", start, end) == [
                 SessionRow(
                     t_ms,
@@ -314,7 +304,6 @@ def test_sessions_and_prescriptions_agree_between_influxdb_and_the_embedded_stor
             exported = await q.export("w1")
             assert len(exported["session_outcomes"]) == 1 and len(exported["prescriptions"]) == 2
             assert await q.session_outcomes("w2", start, end) == [] and await q.prescriptions("w2", start, end) == []
-        await influx.aclose()
 
     asyncio.run(run())
 
@@ -341,15 +330,10 @@ def test_prompts_come_in_time_order_from_both_stores_when_triggers_interleave(
     points = [p for prompt in made for p in points_for(prompt, 0)]
 
     async def run() -> None:
-        influx = InfluxV1Sink(InfluxSettings(url=influxd.url, database=unique))
-        await influx.prepare()
-        await influx.write(points)
-        embedded = EmbeddedSink(tmp_path / "k.sqlite")
-        await embedded.write(points)
-        await embedded.aclose()
+        influx, embedded = await both(influxd, unique, tmp_path, points)
         start, end = round(t0.timestamp() * 1000), round(t0.timestamp() * 1000) + 3_600_000
-        from_influx = await InfluxQLQueries(influx).prompts("w1", start, end)
-        from_embedded = await EmbeddedQueries(tmp_path / "k.sqlite").prompts("w1", start, end)
+        from_influx = await influx.prompts("w1", start, end)
+        from_embedded = await embedded.prompts("w1", start, end)
         assert [p.id for p in from_influx] == [p.id for p in from_embedded] == ["p0", "p1", "p2", "p3"]
         assert from_influx == from_embedded
 
