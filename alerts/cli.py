@@ -155,17 +155,19 @@ def _cmd_alerts(args: argparse.Namespace, settings: AlertsConfig) -> int:
     return 0
 
 
-def _policy_overrides(pairs: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` pairs -> overrides (YAML values); ``prompt_command`` checks them against the policy."""
-    out: dict[str, object] = {}
+def key_value_settings(pairs: list[str], what: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs from a command line -> ``{KEY: value}``, each value read as YAML (``default`` stays the
+    text ``default``: the caller says what it means). ``what`` names them in the error ("policy setting").
+    Raises ConfigError naming the pair that is not ``KEY=VALUE`` or whose value is not YAML."""
+    out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"policy setting {pair!r} must look like KEY=VALUE")
+            raise ConfigError(f"{what} {pair!r} must look like KEY=VALUE")
         try:
             out[key] = yaml.safe_load(raw) if raw != DEFAULT else DEFAULT
         except yaml.YAMLError as exc:
-            raise ConfigError(f"policy setting {key}: value {raw!r} is not valid YAML ({exc})") from exc
+            raise ConfigError(f"{what} {key}: value {raw!r} is not valid YAML ({exc})") from exc
     return out
 
 
@@ -209,7 +211,7 @@ def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
             minutes=getattr(args, "minutes", None),
             pause_for_min=getattr(args, "for_min", None),
             until=getattr(args, "until", None),
-            settings=_policy_overrides(args.settings) if action == "policy" else None,
+            settings=key_value_settings(args.settings, "policy setting") if action == "policy" else None,
         )
     except CommandRefused as exc:
         raise ConfigError(f"prompts {action}: {exc}") from None

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiomqtt
 import yaml
 
+from alerts.cli import key_value_settings
 from alerts.engine import policy_book
 from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PolicyBook
@@ -139,16 +140,8 @@ def cmd_prescription(args: argparse.Namespace, settings: KineticSettings) -> int
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` pairs -> changes for ``edit_prescriptions`` (YAML values; ``default`` -> None, removed)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"prescription setting {pair!r} must look like KEY=VALUE")
-        try:
-            out[key] = None if raw == DEFAULT else yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"prescription setting {key}: value {raw!r} is not valid YAML ({exc})") from None
-    return out
+    settings = key_value_settings(pairs, "prescription setting")
+    return {k: None if v == DEFAULT else v for k, v in settings.items()}
 
 
 def _read(path: Path) -> Any:
