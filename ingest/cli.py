@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ingest.backoff import Endpoint
 from ingest.bridge import Bridge
@@ -157,6 +157,9 @@ def _cmd_store(args: argparse.Namespace, settings: IngestConfig) -> int:
     return 0
 
 
+_Result = TypeVar("_Result")
+
+
 class Published(Protocol):
     """What a simulation or a replay says it sent: MQTT messages (``batches``) and the frames in them."""
 
@@ -229,17 +232,32 @@ def _publish_until_done(
 ) -> int:
     """Wait for the broker once (before each device opens its own connection), then run ``publish`` until it ends
     (print what it published) or a signal stops it (cancelled). Exit status 0."""
+    return _run_until_done(
+        publish,
+        lambda result: f"published {result.frames} frames in {result.batches} messages",
+        (settings, role),
+    )
+
+
+def _run_until_done(
+    start: Callable[[], Coroutine[Any, Any, _Result]],
+    said: Callable[[_Result], str],
+    broker_first: tuple[IngestConfig, str] | None = None,
+) -> int:
+    """Run ``start()`` until it ends (print ``said(result)``) or a signal stops it (cancelled); with
+    ``broker_first`` (settings, role), wait for the MQTT broker once before. Exit status 0."""
 
     async def job(stop: asyncio.Event) -> None:
-        if not await wait_for_broker(settings.mqtt, f"{settings.mqtt.client_id_prefix}-{role}", stop):
-            return
-        task = asyncio.create_task(publish())
+        if broker_first is not None:
+            settings, role = broker_first
+            if not await wait_for_broker(settings.mqtt, f"{settings.mqtt.client_id_prefix}-{role}", stop):
+                return
+        task = asyncio.create_task(start())
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         if task in done:
-            result = task.result()
-            print(f"published {result.frames} frames in {result.batches} messages", file=sys.stderr)
+            print(said(task.result()), file=sys.stderr)
         else:
             task.cancel()
 
@@ -345,23 +363,12 @@ def _simulate_ble(scenario: Scenario, settings: IngestConfig, speed: float, batc
 
 def _run_ble_simulation(start: Callable[[], Coroutine[Any, Any, BleSimulation]]) -> int:
     """Run a BLE simulation until it ends or a signal stops it; say what went through."""
-
-    async def job(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(start())
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if task in done:
-            result = task.result()
-            print(
-                f"sent {result.samples_sent} samples over BLE; the collector made {result.counters.frames} frames",
-                file=sys.stderr,
-            )
-        else:
-            task.cancel()
-
-    run_until_signal(job)
-    return 0
+    return _run_until_done(
+        start,
+        lambda result: (
+            f"sent {result.samples_sent} samples over BLE; the collector made {result.counters.frames} frames"
+        ),
+    )
 
 
 def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
