@@ -212,9 +212,7 @@ class EmbeddedQueries:
         )
         out = []
         for t, day_type, raw in rows:
-            fields = json.loads(raw)
-            reason = fields.pop("reason", None)
-            figures = {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}
+            reason, figures = _reason_and_figures(raw)
             out.append(ReadinessRow(int(t), str(day_type), reason, figures))
         return out
 
@@ -229,9 +227,7 @@ class EmbeddedQueries:
         )
         out = []
         for t, exercise, outcome, raw in rows:
-            fields = json.loads(raw)
-            reason = fields.pop("reason", None)
-            figures = {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}
+            reason, figures = _reason_and_figures(raw)
             out.append(SessionRow(int(t), str(exercise or ""), str(outcome or ""), reason, figures))
         return out
 
@@ -246,9 +242,7 @@ class EmbeddedQueries:
         )
         out = []
         for t, kind, exercise, raw in rows:
-            fields = json.loads(raw)
-            reason = fields.pop("reason", None)
-            figures = {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}
+            reason, figures = _reason_and_figures(raw)
             out.append(PrescriptionRow(int(t), str(kind or ""), str(exercise or ""), reason, figures))
         return out
 
@@ -275,3 +269,10 @@ class EmbeddedQueries:
 
 def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _reason_and_figures(raw: str) -> tuple[str | None, dict[str, float]]:
+    """A point's JSON fields -> its ``reason`` (text, or None) and its numeric fields (text fields left out)."""
+    fields = json.loads(raw)
+    reason = fields.pop("reason", None)
+    return reason, {k: float(v) for k, v in fields.items() if isinstance(v, int | float)}

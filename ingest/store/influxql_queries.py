@@ -200,12 +200,8 @@ class InfluxQLQueries:
             ReadinessRow(
                 int(r["time"]),
                 str(r["day_type"]),
-                None if r.get("reason") is None else str(r["reason"]),
-                {
-                    k: float(v)
-                    for k, v in r.items()
-                    if k not in ("time", "wearer", "day_type", "reason") and isinstance(v, int | float)
-                },
+                _reason(r),
+                _figures(r, ("time", "wearer", "day_type", "reason")),
             )
             for r in rows
         ]
@@ -221,8 +217,8 @@ class InfluxQLQueries:
                 int(r["time"]),
                 str(r.get("exercise") or ""),
                 str(r.get("outcome") or ""),
-                None if r.get("reason") is None else str(r["reason"]),
-                {k: float(v) for k, v in r.items() if k not in skip and isinstance(v, int | float)},
+                _reason(r),
+                _figures(r, skip),
             )
             for r in rows
         ]
@@ -238,8 +234,8 @@ class InfluxQLQueries:
                 int(r["time"]),
                 str(r.get("kind") or ""),
                 str(r.get("exercise") or ""),
-                None if r.get("reason") is None else str(r["reason"]),
-                {k: float(v) for k, v in r.items() if k not in skip and isinstance(v, int | float)},
+                _reason(r),
+                _figures(r, skip),
             )
             for r in rows
         ]
@@ -266,3 +262,13 @@ class InfluxQLQueries:
 
 def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _reason(row: dict[str, Any]) -> str | None:
+    """A row's ``reason`` field as text, None when it has none."""
+    return None if row.get("reason") is None else str(row["reason"])
+
+
+def _figures(row: dict[str, Any], skip: tuple[str, ...]) -> dict[str, float]:
+    """A row's numeric fields, leaving out ``skip`` (time, tags, text fields)."""
+    return {k: float(v) for k, v in row.items() if k not in skip and isinstance(v, int | float)}
