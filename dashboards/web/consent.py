@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dashboards.web.views import local_time
 from ingest.clinics import ClinicsFile
 from ingest.consent import ConsentLedger, clinic_read_refusal
 from ingest.errors import ConfigError
@@ -71,7 +72,7 @@ class ClinicScope:
 
 def time_text(t_ms: int | None, zone: ZoneInfo) -> str:
     """``2026-11-23 09:00`` in ``zone``; None: an empty string."""
-    return "" if t_ms is None else datetime.fromtimestamp(t_ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
+    return "" if t_ms is None else local_time(t_ms, zone)
 
 
 def parse_local(text: str, zone: ZoneInfo, field: str) -> int | None:

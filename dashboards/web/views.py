@@ -64,11 +64,16 @@ def clock_text(t_ms: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(t_ms / 1000, zone).strftime("%H:%M")
 
 
+def local_time(t_ms: int, zone: ZoneInfo) -> str:
+    """'2026-11-23 15:30': Unix ms on the wearer's clock."""
+    return datetime.fromtimestamp(t_ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
+
+
 def time_text(t_ms: int | None, timezone: str) -> str:
     """A time for a person: '2026-11-23 15:30 (Europe/Berlin)' in the wearer's zone, never Unix ms; '-' for None."""
     if t_ms is None:
         return "-"
-    return f"{datetime.fromtimestamp(t_ms / 1000, ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
+    return f"{local_time(t_ms, ZoneInfo(timezone))} ({timezone})"
 
 
 def duration_text(seconds: float) -> str:
@@ -427,7 +432,7 @@ def device_items(devices: list[DeviceRow], zone: ZoneInfo) -> list[DeviceItem]:
             d.placement or "-",
             d.state or "no status",
             "unknown" if d.battery_pct is None else f"{d.battery_pct} %",
-            datetime.fromtimestamp(d.last_seen_ms / 1000, zone).strftime("%Y-%m-%d %H:%M"),
+            local_time(d.last_seen_ms, zone),
         )
         for d in devices
     ]
@@ -587,6 +592,6 @@ def phone_items(devices: Sequence[PhoneRecord], zone: ZoneInfo) -> list[PhoneIte
     """The wearer's phones of the token store, oldest first."""
 
     def when(ms: int | None) -> str:
-        return "never" if ms is None else datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
+        return "never" if ms is None else local_time(ms, zone)
 
     return [PhoneItem(d.device, d.platform, d.placement, when(d.created_ms), when(d.last_used_ms)) for d in devices]
