@@ -109,7 +109,8 @@ class Bridge:
     def subscriptions(self) -> list[str]:
         t = self.topics
         # commands: only ``forget`` (``kinetic data delete``) concerns the bridge; the alert service acts on the rest
-        return [t.all_features(), t.all_status(), t.all_prompts(), t.all_events(), t.all_commands()]
+        # consent: only from the wearers' consent topics (a consent event on an events topic is refused: ingest/wire.py)
+        return [t.all_features(), t.all_status(), t.all_prompts(), t.all_events(), t.all_consent(), t.all_commands()]
 
     async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then write what the spool holds (if the database answers)."""
@@ -256,8 +257,10 @@ class Bridge:
         )
 
     def _apply_consent(self, event: EventV1) -> None:
-        """A wearer's consent change (``kinetic consent``), into the wall's book: the points the drainer writes from
-        now on are routed by it (by their own time: ingest/wall.py); kept in the spool with this batch."""
+        """A wearer's consent change (``kinetic consent``, the Sharing page), into the wall's book: the points the
+        drainer writes from now on are routed by it (by their own time: ingest/wall.py); kept in the spool with this
+        batch. Consent arrives only from the wearer's consent topic, which only the wearer's own logins may write
+        (``Topics.consent``, deploy/mosquitto/acl); the same event on the events topic is refused by the decoder."""
         assert self.wall is not None and event.consent is not None
         c = event.consent
         at_ms = round(event.t.timestamp() * 1000)

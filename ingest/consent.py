@@ -111,14 +111,31 @@ class ConsentLedger:
         self.path = path
         self.clinics = clinics
         self._lock = threading.Lock()
+        # the file as last parsed, keyed on what its stat says (a change by any process moves the key): a clinic's
+        # web view asks at every request, and re-reading an unchanged record each time would grow with its history
+        self._parsed: tuple[tuple[int, ...], tuple[ConsentChange, ...], ConsentBook] | None = None
 
-    def changes(self, wearer: str | None = None) -> list[ConsentChange]:
-        """Every change (or ``wearer``'s), oldest first. Raises ConfigError naming a line that is not a change."""
-        if not self.path.is_file():
-            return []
-        out = []
+    def _all(self) -> tuple[tuple[ConsentChange, ...], ConsentBook]:
+        """Every change and the book they make, read anew only when the file's change time, size or inode moved
+        since the last read (append-only: an append always grows it). Raises ConfigError as ``changes``."""
         with self._lock:
+            try:
+                stat = self.path.stat()
+            except FileNotFoundError:
+                return (), ConsentBook()
+            key = (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+            if self._parsed is not None and self._parsed[0] == key:
+                return self._parsed[1], self._parsed[2]
+            # read after the stat: a write in between makes the next stat differ, and so a read again
             text = self.path.read_text(encoding="utf-8")
+        changes = tuple(self._parse(text))
+        book = book_of(list(changes))
+        with self._lock:
+            self._parsed = (key, changes, book)
+        return changes, book
+
+    def _parse(self, text: str) -> list[ConsentChange]:
+        out = []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -136,12 +153,19 @@ class ConsentLedger:
                 raise ConfigError(
                     f"setting KINETIC_STORE__CONSENT_PATH: {self.path} line {number} is no consent change ({exc})"
                 ) from None
-            if wearer is None or change.wearer == wearer:
-                out.append(change)
+            out.append(change)
         return out
 
+    def changes(self, wearer: str | None = None) -> list[ConsentChange]:
+        """Every change (or ``wearer``'s), oldest first. Raises ConfigError naming a line that is not a change."""
+        changes, _ = self._all()
+        return [c for c in changes if wearer is None or c.wearer == wearer]
+
     def book(self) -> ConsentBook:
-        return book_of(self.changes())
+        """Every wearer's grants now recorded (a copy: the caller may change it). The file is parsed again only when
+        it changed (``_all``), so a withdrawal counts from the next call on."""
+        _, book = self._all()
+        return ConsentBook({wearer: list(grants) for wearer, grants in book.grants.items()})
 
     def read(self, wearer: str, now_ms: int) -> dict[str, object]:
         """What the wearer is shown: the clinics that may see which of their data now, and every change."""

@@ -591,7 +591,9 @@ class DeadLetterV1(_Model):
         )
 
 
-TopicKind = Literal["features", "status", "prompts", "events", "commands", "collector", "deadletter", "session"]
+TopicKind = Literal[
+    "features", "status", "prompts", "events", "consent", "commands", "collector", "deadletter", "session"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,6 +635,15 @@ class Topics:
     def events(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/events"
 
+    def consent(self, wearer: str) -> str:
+        """The wearer's consent changes (``EventV1`` kinds ``consent_granted`` / ``consent_withdrawn`` only): the one
+        topic the bridge takes consent from, writable only by the wearer's own logins (deploy/mosquitto/acl)."""
+        return f"{self.base}/{check_id(wearer)}/consent"
+
+    def event_topic(self, event: EventV1) -> str:
+        """Where ``event`` is published: a consent change on the wearer's consent topic, any other on their events."""
+        return self.consent(event.wearer) if event.consent is not None else self.events(event.wearer)
+
     def commands(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/commands"
 
@@ -658,6 +669,9 @@ class Topics:
     def all_events(self) -> str:
         return f"{self.base}/+/events"
 
+    def all_consent(self) -> str:
+        return f"{self.base}/+/consent"
+
     def all_commands(self) -> str:
         return f"{self.base}/+/commands"
 
@@ -677,7 +691,7 @@ class Topics:
             return TopicAddress("deadletter", None, None)
         if len(parts) == 3 and parts[0] == "_collector" and parts[2] == "status" and _ID_RE.match(parts[1]):
             return TopicAddress("collector", None, None)
-        if len(parts) == 2 and parts[1] in ("prompts", "events", "commands") and _ID_RE.match(parts[0]):
+        if len(parts) == 2 and parts[1] in ("prompts", "events", "consent", "commands") and _ID_RE.match(parts[0]):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
         if (
             len(parts) == 3
@@ -835,6 +849,7 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "status": DeviceStatusV1,
     "prompts": PromptV1,
     "events": EventV1,
+    "consent": EventV1,
     "commands": CommandV1,
     "collector": CollectorStatusV1,
     "deadletter": DeadLetterV1,
@@ -876,10 +891,26 @@ def decode_at(address: TopicAddress, payload: bytes) -> Payload:
     wearer = getattr(message, "wearer", None)
     if address.wearer is not None and wearer != address.wearer:
         raise WireError(f"payload wearer {wearer!r} does not match topic wearer {address.wearer!r}")
+    consent_problem = _consent_topic_problem(address, message)
+    if consent_problem is not None:
+        raise WireError(consent_problem)
     device = getattr(message, "device", None)
     if address.device is not None and device != address.device:
         raise WireError(f"payload device {device!r} does not match topic device {address.device!r}")
     return message  # type: ignore[return-value]
+
+
+def _consent_topic_problem(address: TopicAddress, message: _Model) -> str | None:
+    """A consent change is taken from the wearer's consent topic only, and that topic carries nothing else: the broker
+    restricts topics, not an event's kind, so a consent event on the events topic (which the alert service, the web
+    app and clinicians may write) would be a forgery (docs/privacy.md)."""
+    if not isinstance(message, EventV1):
+        return None
+    if address.kind == "events" and message.consent is not None:
+        return f"{message.kind} on an events topic: consent changes are taken from <root>/v1/<wearer>/consent only"
+    if address.kind == "consent" and message.consent is None:
+        return f"{message.kind} on a consent topic: it carries consent_granted / consent_withdrawn only"
+    return None
 
 
 def decode_salvaging(address: TopicAddress, payload: bytes) -> tuple[Payload, str | None]:

@@ -1,6 +1,6 @@
 """``kinetic consent grant|withdraw|show``: the wearer decides which clinic sees which of their data (issue 20,
 item 3; ingest/consent.py). Each change is written to the consent records (``KINETIC_STORE__CONSENT_PATH``) and
-published as an event (QoS 1) on the wearer's events topic, from which the bridge routes (ingest/wall.py).
+published as an event (QoS 1) on the wearer's consent topic, from which alone the bridge routes (ingest/wall.py).
 ``withdraw --delete-shared`` also takes the clinic's copy back into the private database (``kinetic data move``'s
 rerouting: needs the wall and the operator's InfluxDB credential)."""
 
@@ -32,7 +32,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "consent",
         help="which clinic may see which of a wearer's data: grant, withdraw, show (docs/privacy.md)",
         description="Records the wearer's consent (KINETIC_STORE__CONSENT_PATH) and tells the services (an event "
-        "on the wearer's events topic). With the wall between clinics (KINETIC_STORE__CLINIC_WALL) the bridge "
+        "on the wearer's consent topic). With the wall between clinics (KINETIC_STORE__CLINIC_WALL) the bridge "
         "stores a wearer's data in their clinic's database only for what they granted; the rest stays private.",
     )
     actions = consent.add_subparsers(dest="consent_command", metavar="ACTION", required=True)
@@ -100,7 +100,7 @@ async def _publish(settings: KineticSettings, change: ConsentChange) -> None:
     mqtt = settings.mqtt
     try:
         async with connect(mqtt, f"{mqtt.client_id_prefix}-consent", max_attempts=3) as client:
-            await client.publish(Topics(mqtt.topic_root).events(change.wearer), encode(change.event()), qos=1)
+            await client.publish(Topics(mqtt.topic_root).consent(change.wearer), encode(change.event()), qos=1)
     except (Unreachable, aiomqtt.MqttError) as exc:
         raise ConfigError(
             f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the change is recorded but the services were not told; run the "

@@ -4,7 +4,7 @@
 ``ConsentAccess``: the wearer's Sharing page sets and withdraws consent through the very ledger and checks of
 ``kinetic consent`` (``ingest.consent.ConsentLedger``: a clinic of the clinics file, a grant that starts no later than
 now and ends after it starts, known categories), publishes each change as its event (``EventV1`` ``consent_granted``
-/ ``consent_withdrawn`` on the wearer's events topic, which the bridge routes by), and, when the wearer asks for the
+/ ``consent_withdrawn`` on the wearer's consent topic, which the bridge routes by), and, when the wearer asks for the
 clinic's copy to go, reroutes it into their private database (``ingest.store.reroute``, under the wall only; that
 needs a credential with ``ALL`` on the wall's databases: with a read-only one the withdrawal stands and the page says
 the operator's ``kinetic data move WEARER`` finishes it).
@@ -64,8 +64,9 @@ class ClinicScope:
     ledger: ConsentLedger
 
     async def refusal(self, wearer: str, now_ms: int) -> str | None:
-        """Why this clinic may not read ``wearer`` now (None: it may). The records are read anew (a withdrawal counts
-        from the next read on), in a worker thread."""
+        """Why this clinic may not read ``wearer`` now (None: it may). The records are asked at each read, in a worker
+        thread; the ledger parses its file again only when the file changed (``ConsentLedger._all``: keyed on its
+        change time and size), so a withdrawal counts from the next read on."""
         book = await asyncio.to_thread(self.ledger.book)
         return clinic_read_refusal(self.clinics, book, wearer, self.clinic, now_ms)
 

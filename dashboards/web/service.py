@@ -167,12 +167,12 @@ class WebLink:
         self.counters.commands_sent += 1
 
     async def publish_event(self, event: EventV1) -> None:
-        """Send an event (a consent change from the Sharing page) on the wearer's events topic, QoS 1; IngestError
-        while the broker is not reached."""
+        """Send an event (a consent change from the Sharing page: on the wearer's consent topic, ``Topics.event_topic``)
+        QoS 1; IngestError while the broker is not reached."""
         client = self._client
         if client is None:
             raise IngestError("the MQTT broker is not connected right now: try again in a moment")
-        await client.publish(self.topics.events(event.wearer), encode(event), qos=1)
+        await client.publish(self.topics.event_topic(event), encode(event), qos=1)
 
 
 class _Server(uvicorn.Server):

@@ -1,8 +1,10 @@
-"""Every user of deploy/mosquitto/acl against every topic family added since the first ACL (phones on
-``sensor-logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, consent events; the web app's
-``kinetic-web`` and a clinician's ``kinetic-clinic``), on real Mosquitto with the passwords deploy/make_secrets.py
-writes: what each may publish and read arrives, each denial is shown. A read is a subscription to the filter the
-service really uses (the web app's are wildcards: ``Topics.all_*``), shown by a message on one topic it matches.
+"""Every user of deploy/mosquitto/acl against every topic family added since the first ACL (phones on ``sensor-
+logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, the consent topic; the web app's
+``kinetic-web``, the operator's ``kinetic-operator`` and each clinic's clinicians' ``kinetic-clinic-<clinic>``, whose
+ACL lines make_secrets.py generates from deploy/clinics.yaml), on real Mosquitto with the passwords
+deploy/make_secrets.py writes: what each may publish and read arrives, each denial is shown. A read is a subscription
+to the filter the service really uses (the web app's are wildcards: ``Topics.all_*``), shown by a message on one
+topic it matches.
 
 Mosquitto drops a publish the ACL refuses without telling the client (MQTT 3.1.1), and delivers nothing on a
 subscription it refuses: so an observer allowed everything (a test-only user appended to the production ACL) sees
@@ -40,7 +42,9 @@ EXERCISE = "controlled-sit-to-stand"  # a catalog exercise (alerts/prompts/catal
 WRITES = [
     ("ann", "sensor-logger/ann", True),  # a phone publishes its own Sensor Logger stream
     ("ann", "sensor-logger/bob", False),
-    ("ann", "kinetic/v1/ann/events", True),  # kinetic consent, with the wearer's login
+    ("ann", "kinetic/v1/ann/consent", True),  # kinetic consent, with the wearer's login
+    ("ann", "kinetic/v1/bob/consent", False),
+    ("ann", "kinetic/v1/ann/events", False),  # consent is not an event any more: a wearer writes no events
     ("ann", "kinetic/v1/bob/events", False),
     ("ann", "kinetic/v1/ann/commands", True),
     ("ann", "kinetic/v1/bob/commands", False),
@@ -52,6 +56,8 @@ WRITES = [
     ("collector", "kinetic/v1/ann/events", False),
     ("collector", "sensor-logger/ann", False),  # kinetic phone reads the phones, never speaks for them
     ("alerts", "kinetic/v1/ann/prompts", True),
+    ("alerts", "kinetic/v1/ann/events", True),
+    ("alerts", "kinetic/v1/ann/consent", False),  # the alert service writes events, never consent
     ("alerts", "sensor-logger/ann", False),
     ("alerts", "homeassistant/sensor/kinetic_ann/sitting/config", False),
     ("bridge", "kinetic/v1/ann/commands", False),  # the bridge only reads (and dead-letters)
@@ -59,15 +65,18 @@ WRITES = [
     ("kinetic-ha", "homeassistant/sensor/kinetic_ann/sitting/config", True),
     ("kinetic-ha", "kinetic/v1/ann/commands", True),
     ("kinetic-ha", "kinetic/v1/ann/prompts", False),
+    ("kinetic-ha", "kinetic/v1/ann/consent", False),
     ("kinetic-ha", "kinetic/v1/ann/ann-thigh/features", False),
     ("hass", "kinetic/ha/ann/pause/set", True),
     ("hass", "kinetic/v1/ann/commands", True),
     ("hass", "kinetic/v1/ann/ann-thigh/features", False),
     ("hass", "kinetic/v1/ann/events", False),
+    ("hass", "kinetic/v1/ann/consent", False),
     ("hass", "sensor-logger/ann", False),
-    # kinetic serve: the buttons' commands, the Sharing page's consent events, its own dead letters; nothing else
+    # kinetic serve: the buttons' commands, the Sharing page's consent changes, its own dead letters; nothing else
     ("kinetic-web", "kinetic/v1/ann/commands", True),
     ("kinetic-web", "kinetic/v1/ann/events", True),
+    ("kinetic-web", "kinetic/v1/ann/consent", True),
     ("kinetic-web", "kinetic/v1/_deadletter/web", True),
     ("kinetic-web", "kinetic/v1/_deadletter/bridge", False),
     ("kinetic-web", "kinetic/v1/ann/prompts", False),
@@ -81,16 +90,31 @@ WRITES = [
     ("kinetic-web-clinic", "kinetic/v1/_deadletter/web", True),
     ("kinetic-web-clinic", "kinetic/v1/ann/commands", False),
     ("kinetic-web-clinic", "kinetic/v1/ann/events", False),
+    ("kinetic-web-clinic", "kinetic/v1/ann/consent", False),
+    # the operator's kinetic consent / kinetic data: consent changes and commands only
+    ("kinetic-operator", "kinetic/v1/ann/consent", True),
+    ("kinetic-operator", "kinetic/v1/ann/commands", True),
+    ("kinetic-operator", "kinetic/v1/ann/events", False),
+    ("kinetic-operator", "kinetic/v1/ann/ann-thigh/features", False),
     ("kinetic-web-clinic", "kinetic/v1/ann/prompts", False),
-    # kinetic prescription: prescription_changed / progression_proposed on the events topic, nothing else
-    ("kinetic-clinic", "kinetic/v1/ann/events", True),
-    ("kinetic-clinic", "kinetic/v1/ann/commands", False),
-    ("kinetic-clinic", "kinetic/v1/ann/prompts", False),
-    ("kinetic-clinic", "kinetic/v1/ann/ann-thigh/features", False),
-    ("kinetic-clinic", "kinetic/v1/ann/ann-thigh/status", False),
-    ("kinetic-clinic", "kinetic/v1/_deadletter/web", False),
-    ("kinetic-clinic", "sensor-logger/ann", False),
-    ("kinetic-clinic", "kinetic/ha/ann/pause/set", False),
+    # kinetic prescription as clinic physio-north (patients ann, carl: deploy/clinics.yaml): prescription_changed /
+    # progression_proposed on its own patients' events topics, nothing else; back-clinic-south's (bob) likewise
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", True),
+    ("kinetic-clinic-physio-north", "kinetic/v1/carl/events", True),
+    ("kinetic-clinic-physio-north", "kinetic/v1/bob/events", False),  # another clinic's patient
+    ("kinetic-clinic-physio-north", "kinetic/v1/dora/events", False),  # no clinic's patient
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/consent", False),  # consent is the wearer's
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/commands", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/prompts", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/ann-thigh/features", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/ann-thigh/status", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/_deadletter/web", False),
+    ("kinetic-clinic-physio-north", "sensor-logger/ann", False),
+    ("kinetic-clinic-physio-north", "kinetic/ha/ann/pause/set", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/events", True),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/ann/events", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/carl/events", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/consent", False),
 ]
 # (user, topic filter, allowed): subscriptions; the observer publishes on sample(filter)
 READS = [
@@ -128,12 +152,16 @@ READS = [
     ("kinetic-web-clinic", "kinetic/v1/+/commands", True),
     ("kinetic-web-clinic", "kinetic/v1/+/+/session", False),
     ("kinetic-web-clinic", "sensor-logger/ann", False),
-    # a clinician's login reads nothing
-    ("kinetic-clinic", "kinetic/v1/+/events", False),
-    ("kinetic-clinic", "kinetic/v1/ann/events", False),
-    ("kinetic-clinic", "kinetic/v1/ann/prompts", False),
-    ("kinetic-clinic", "kinetic/v1/+/+/features", False),
-    ("kinetic-clinic", "kinetic/v1/ann/commands", False),
+    # the bridge takes consent from the wearers' consent topics
+    ("bridge", "kinetic/v1/+/consent", True),
+    ("kinetic-web", "kinetic/v1/+/consent", False),  # writes consent changes, reads none
+    # a clinician's login reads nothing, its own patients' topics included
+    ("kinetic-clinic-physio-north", "kinetic/v1/+/events", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/consent", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/prompts", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/+/+/features", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/commands", False),
 ]
 
 
@@ -149,11 +177,13 @@ Login = Callable[[str], MqttSettings]
 
 
 def production_broker(tmp_path: Path) -> tuple[Server, Login]:
-    """Mosquitto with deploy/mosquitto/acl and the password file make_secrets.py writes (wearers ann and bob), plus
-    the test-only observer allowed everything; and each user's login to it."""
+    """Mosquitto with deploy/mosquitto/acl and the password file make_secrets.py writes (wearers ann and bob; the
+    clinics of deploy/clinics.yaml, whose generated ACL lines are in the shipped file: tests/unit/deploy/test_compose),
+    plus the test-only observer allowed everything; and each user's login to it."""
     make = runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))
     secrets, passwd = tmp_path / "secrets", tmp_path / "passwd"
-    make["make_secrets"](secrets, passwd, ["ann", "bob"])
+    roster = make["read_roster"](ROOT / "deploy" / "clinics.yaml")
+    make["make_secrets"](secrets, passwd, ["ann", "bob"], roster=roster)
     with passwd.open("a") as handle:  # a test-only user allowed everything: the one who sees what really happened
         handle.write(f"observer:{make['mosquitto_hash'](OBSERVER_PASSWORD)}\n")
     acl = tmp_path / "acl"
@@ -227,17 +257,19 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real ``kinetic serve`` MQTT link logged in as kinetic-web follows what the alert service publishes and sends
-    its buttons' commands and the Sharing page's consent events (a clinic's view, as kinetic-web-clinic, follows
-    too); ``kinetic prescription set`` logged in as kinetic-clinic publishes its prescription_changed event. A refused
+    its buttons' commands and the Sharing page's consent change (on the consent topic; a clinic's view, as
+    kinetic-web-clinic, follows too); ``kinetic prescription set`` logged in as physio-north's clinicians'
+    kinetic-clinic-physio-north publishes its prescription_changed event for its patient ann, and nothing for bob
+    (back-clinic-south's). A refused
     subscription or publish (MQTT 3.1.1: dropped without a word) would leave a link without messages or the observer
     without the one expected."""
     broker, login = production_broker(tmp_path)
     topics = Topics()  # the production root, the one the ACL names
     prescriptions = tmp_path / "prescriptions.yaml"
     prescriptions.write_text("wearers: {}\n")
-    clinic = login("kinetic-clinic")
+    clinic = login("kinetic-clinic-physio-north")
     monkeypatch.setenv("KINETIC_MQTT__PORT", str(clinic.port))
-    monkeypatch.setenv("KINETIC_MQTT__USERNAME", "kinetic-clinic")
+    monkeypatch.setenv("KINETIC_MQTT__USERNAME", "kinetic-clinic-physio-north")
     monkeypatch.setenv("KINETIC_MQTT__PASSWORD", clinic.password.get_secret_value() if clinic.password else "")
     now = datetime.now(UTC).replace(microsecond=0)
 
@@ -266,21 +298,10 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             await link.publish(CommandV1(kind="calibrate", wearer="ann", at=now))
             consent = ConsentV1(clinic="physio-north", data=["posture"])
             await link.publish_event(EventV1(kind="consent_granted", wearer="ann", t=now, consent=consent))
-            code = await asyncio.to_thread(
-                main,
-                [
-                    "prescription",
-                    "--file",
-                    str(prescriptions),
-                    "set",
-                    "ann",
-                    EXERCISE,
-                    "sets=1",
-                    "reps=4",
-                    "per_week=2",
-                ],
-            )
-            assert code == 0
+            for wearer in ("bob", "ann"):  # bob's first: dropped by the broker before ann's is taken
+                prescribe = ["prescription", "--file", str(prescriptions), "set", wearer, EXERCISE, "sets=1", "reps=4"]
+                code = await asyncio.to_thread(main, [*prescribe, "per_week=2"])
+                assert code == 0
 
             def kinds(topic: str) -> list[str]:
                 return [json.loads(p)["kind"] for t, p in seen if t == topic]
@@ -288,12 +309,14 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             await until(
                 lambda: (
                     {"calibrate"} <= set(kinds(topics.commands("ann")))
-                    and {"bout_started", "consent_granted", "prescription_changed"} <= set(kinds(topics.events("ann")))
+                    and {"bout_started", "prescription_changed"} <= set(kinds(topics.events("ann")))
+                    and kinds(topics.consent("ann")) == ["consent_granted"]
                 ),
                 20,
                 "the web app's command and consent event and the clinician's prescription event",
             )
             assert link.dead_letters.count == 0 and view.dead_letters.count == 0
+            assert kinds(topics.events("bob")) == []  # physio-north's clinician may not prescribe for bob
             stop.set()
             await asyncio.wait_for(asyncio.gather(web, clinic_view), 10)
             watching.cancel()

@@ -156,15 +156,46 @@ def acl_users() -> set[str]:
 def test_each_service_logs_in_to_mqtt_as_a_user_of_the_acl_with_its_own_password(name: str) -> None:
     """A service borrowing another's login would get that login's rights (issue 20: one credential per purpose)."""
     user = SERVICES[name]["environment"]["KINETIC_MQTT__USERNAME"]
-    assert user in MAKE_SECRETS["SERVICE_USERS"] and user in acl_users(), f"{name}: MQTT user {user!r}"
+    clinicians = {MAKE_SECRETS["clinic_user"](clinic) for clinic in MAKE_SECRETS["EXAMPLE_CLINICS"]}
+    assert user in {*MAKE_SECRETS["SERVICE_USERS"], *clinicians} and user in acl_users(), f"{name}: MQTT user {user!r}"
     assert {"source": f"mqtt_{user}_password", "target": "KINETIC_MQTT__PASSWORD"} in SERVICES[name]["secrets"]
 
 
 def test_the_web_app_and_the_clinician_have_logins_of_their_own() -> None:
     assert SERVICES["web"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-web"
     assert SERVICES["web"]["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_reader"  # the web app only reads
-    assert SERVICES["prescription"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-clinic"
-    assert SERVICES["prescription"]["environment"]["KINETIC_INFLUX__USERNAME"].startswith("kinetic_clinic_")
+    # a clinician logs in as their clinic, to MQTT and InfluxDB alike (issue 20: one clinic's login per clinic)
+    assert SERVICES["prescription"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-clinic-physio-north"
+    assert SERVICES["prescription"]["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_clinic_physio_north"
+
+
+def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_clinics_file(tmp_path: Path) -> None:
+    """Each clinic's clinicians' login may write its own patients' events topics only; the section in the shipped
+    ACL is what make_secrets.py writes for deploy/clinics.yaml (edit the roster: run it again)."""
+    roster = MAKE_SECRETS["read_roster"](ROOT / "deploy" / "clinics.yaml")
+    assert roster == {"physio-north": ["ann", "carl"], "back-clinic-south": ["bob"]}
+    acl = (ROOT / "deploy" / "mosquitto" / "acl").read_text()
+    assert MAKE_SECRETS["clinic_acl"](roster) in acl
+    assert MAKE_SECRETS["with_clinic_acl"](acl, roster) == acl
+    moved = {"physio-north": ["carl"], "back-clinic-south": ["ann", "bob"]}  # ann moves south: the lines follow
+    copy = tmp_path / "acl"
+    copy.write_text(acl)
+    MAKE_SECRETS["make_secrets"](tmp_path / "secrets", tmp_path / "passwd", [], roster=moved, acl_file=copy)
+    section = copy.read_text().split(MAKE_SECRETS["ACL_BEGIN"])[1].split(MAKE_SECRETS["ACL_END"])[0]
+    users = section.split("\nuser ")[1:]
+    assert [[line for line in u.splitlines() if not line.startswith("#")] for u in users] == [
+        ["kinetic-clinic-back-clinic-south", "topic write kinetic/v1/ann/events", "topic write kinetic/v1/bob/events"],
+        ["kinetic-clinic-physio-north", "topic write kinetic/v1/carl/events"],
+    ]
+    outside = (acl.split(MAKE_SECRETS["ACL_BEGIN"])[0], acl.split(MAKE_SECRETS["ACL_END"])[1])
+    rewritten = copy.read_text()
+    assert (rewritten.split(MAKE_SECRETS["ACL_BEGIN"])[0], rewritten.split(MAKE_SECRETS["ACL_END"])[1]) == outside
+    logins = {line.split(":", 1)[0] for line in (tmp_path / "passwd").read_text().splitlines()}
+    assert {"kinetic-clinic-physio-north", "kinetic-clinic-back-clinic-south"} <= logins
+    assert "kinetic-clinic" not in logins  # no login for every clinic's clinicians any more
+    for clinic in moved:
+        assert (tmp_path / "secrets" / f"mqtt_kinetic-clinic-{clinic}_password").stat().st_mode & 0o077 == 0
+        assert (tmp_path / "secrets" / f"influxdb_clinic_{clinic}_password").is_file()
 
 
 def test_the_shipped_prescriptions_file_loads_and_is_the_one_the_services_share() -> None:

@@ -114,7 +114,7 @@ def test_the_ledger_is_private_append_only_and_every_change_is_a_wire_event(tmp_
     assert shown["now"] == {"physio-north": ["checkins"]}
     assert [c["action"] for c in shown["changes"]] == ["grant", "withdraw"]  # type: ignore[index]
     topics = Topics("kinetic")
-    _, event = decode(topics, topics.events("ann"), encode(granted.event()))  # what the bridge decodes
+    _, event = decode(topics, topics.consent("ann"), encode(granted.event()))  # what the bridge decodes
     assert isinstance(event, EventV1)
     assert event.kind == "consent_granted" and event.consent is not None
     assert event.consent.data == ["posture", "checkins"]
@@ -154,3 +154,33 @@ def test_a_change_that_cannot_go_on_the_wire_is_not_recorded(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="consent change for ann: t: "):
         ledger.grant("ann", "north", ["posture"], 0)  # 1970: before any Kinetic data
     assert ledger.changes() == []
+
+
+def test_the_ledger_parses_its_file_again_only_when_the_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clinic's web view asks the records at every request: an unchanged file is not read again, and a change by
+    any writer (this ledger, or another process: the CLI's own ledger here) counts from the next read."""
+    path = tmp_path / "consent.jsonl"
+    ledger = ConsentLedger(path)
+    ledger.grant("ann", "physio-north", ["posture"], T0)
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counted(self: Path, *args: object, **kwargs: object) -> str:
+        reads.append(self)
+        return read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    first = ledger.book()
+    for _ in range(5):
+        assert ledger.book() == first and ledger.book().allows("ann", "physio-north", "posture", T0 + HOUR)
+    assert reads == [path]
+    first.grants.clear()  # a caller's copy: changing it changes nothing the ledger holds
+    assert ledger.book().allows("ann", "physio-north", "posture", T0 + HOUR)
+    ConsentLedger(path).withdraw("ann", "physio-north", ["posture"], T0 + HOUR)  # the wearer, from another process
+    assert not ledger.book().allows("ann", "physio-north", "posture", T0 + 2 * HOUR)
+    assert reads == [path, path]
+    assert [c.action for c in ledger.changes("ann")] == ["grant", "withdraw"] and len(reads) == 2
+    path.unlink()
+    assert ledger.changes() == [] and ledger.book() == ConsentBook()

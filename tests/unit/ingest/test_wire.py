@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ingest.errors import WireError
 from ingest.store.fast_features import decode_features
-from ingest.wire import DeadLetterV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
+from ingest.wire import ConsentV1, DeadLetterV1, EventV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 
@@ -46,6 +46,7 @@ def test_topics_are_versioned_per_wearer_and_device() -> None:
         ("kinetic/v1/ann/d1/status", "status", "ann", "d1"),
         ("kinetic/v1/ann/prompts", "prompts", "ann", None),
         ("kinetic/v1/ann/events", "events", "ann", None),
+        ("kinetic/v1/ann/consent", "consent", "ann", None),
         ("kinetic/v1/_deadletter/alerts", "deadletter", None, None),
     ],
 )
@@ -287,3 +288,27 @@ def test_a_transition_the_contract_does_not_know_is_refused_naming_the_field(
     message = {"v": 1, "wearer": "ann", "device": "ann-chest", "placement": "trunk", "seq": 1, "frames": [frame]}
     with pytest.raises(WireError, match=where):
         decode(TOPICS, TOPICS.features("ann", "ann-chest"), json.dumps(message).encode())
+
+
+def test_consent_changes_travel_on_the_consent_topic_only() -> None:
+    """Issue 20: the broker's ACL restricts topics, not an event's kind; so consent has a topic of its own (writable by
+    the wearer's own logins) and a consent event on the events topic is refused by every reader, as is any other
+    kind on the consent topic."""
+    grant = EventV1(
+        kind="consent_granted",
+        wearer="ann",
+        t=datetime(2026, 1, 5, tzinfo=UTC),
+        consent=ConsentV1(clinic="c", data=["posture"]),
+    )
+    bout = EventV1(kind="bout_started", wearer="ann", t=datetime(2026, 1, 5, tzinfo=UTC), posture="sitting")
+    assert TOPICS.event_topic(grant) == TOPICS.consent("ann") == "kinetic/v1/ann/consent"
+    assert TOPICS.event_topic(bout) == TOPICS.events("ann")
+    assert TOPICS.all_consent() == "kinetic/v1/+/consent"
+    assert decode(TOPICS, TOPICS.consent("ann"), encode(grant))[1] == grant
+    assert decode(TOPICS, TOPICS.events("ann"), encode(bout))[1] == bout
+    with pytest.raises(WireError, match=r"^consent_granted on an events topic: consent changes are taken from"):
+        decode(TOPICS, TOPICS.events("ann"), encode(grant))
+    with pytest.raises(WireError, match=r"^bout_started on a consent topic"):
+        decode(TOPICS, TOPICS.consent("ann"), encode(bout))
+    with pytest.raises(WireError, match="does not match topic wearer"):
+        decode(TOPICS, TOPICS.consent("bob"), encode(grant))
