@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.engine import policy_book
+from dashboards.report.consented import ConsentedQueries
 from dashboards.settings import DashboardsConfig
 from ingest.audit import record_read
 from ingest.clinics import Clinic
@@ -20,7 +21,8 @@ from ingest.consent import ConsentLedger, clinic_read_refusal
 from ingest.errors import ConfigError
 from ingest.settings import InfluxSettings
 from ingest.store.export import check_output_folder, describe_store, open_queries
-from ingest.store.queries import unknown_wearer
+from ingest.store.queries import Queries, unknown_wearer
+from ingest.wall import ConsentBook
 from ingest.wire import check_id
 
 
@@ -116,12 +118,16 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
 
     influx = settings.influx
     for_clinic = ""
+    book = None
     if args.clinic:
-        influx = _for_clinic(settings, wearer, check_id(args.clinic))
+        influx, book = _for_clinic(settings, wearer, check_id(args.clinic))
         for_clinic = f" for clinic {args.clinic}"
 
     async def job() -> int:
+        queries: Queries
         queries, close = open_queries(settings.store, influx)
+        if book is not None:  # only the categories and times the wearer grants the clinic, wall or not
+            queries = ConsentedQueries(queries, wearer, check_id(args.clinic), book)
         try:
             known = await queries.wearers()
             if wearer not in known:
@@ -151,8 +157,9 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
     return asyncio.run(job())
 
 
-def _for_clinic(settings: DashboardsConfig, wearer: str, clinic: str) -> InfluxSettings:
-    """The store settings a report for ``clinic`` reads with (the clinic's database under the wall). Raises
+def _for_clinic(settings: DashboardsConfig, wearer: str, clinic: str) -> tuple[InfluxSettings, ConsentBook]:
+    """The store settings a report for ``clinic`` reads with (the clinic's database under the wall) and the consent
+    records it reads by (``ConsentedQueries``: without the wall the database holds every category). Raises
     ConfigError when the wearer is not the clinic's patient or does not grant it their posture data now."""
     from ingest.clinics import load_clinics  # noqa: PLC0415
     from ingest.wall import database_name  # noqa: PLC0415
@@ -165,8 +172,8 @@ def _for_clinic(settings: DashboardsConfig, wearer: str, clinic: str) -> InfluxS
     if refusal is not None:
         raise ConfigError(f"{refusal}: no report for the clinic (clinics file {path}; kinetic consent show {wearer})")
     if not settings.store.clinic_wall:
-        return settings.influx
-    return settings.influx.model_copy(update={"database": database_name(settings.influx.database, clinic)})
+        return settings.influx, book
+    return settings.influx.model_copy(update={"database": database_name(settings.influx.database, clinic)}), book
 
 
 def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:

@@ -118,6 +118,23 @@ class ConsentBook:
     def allows(self, wearer: str, clinic: str, category: Category, t_ms: int) -> bool:
         return any(g.covers(clinic, category, t_ms) for g in self.grants.get(wearer, []))
 
+    def periods(self, wearer: str, clinic: str, category: Category) -> list[tuple[int, int | None]]:
+        """When ``clinic`` is granted ``category`` of the wearer's data: ``(since_ms, until_ms)`` periods (None: open),
+        overlapping ones merged, in time order (what ``allows`` says, as intervals)."""
+        spans = sorted(
+            (g.since_ms, g.until_ms) for g in self.grants.get(wearer, []) if g.clinic == clinic and category in g.data
+        )
+        merged: list[tuple[int, int | None]] = []
+        for since, until in spans:
+            if merged:
+                last_since, last_until = merged[-1]
+                if last_until is None or since <= last_until:
+                    end = None if last_until is None or until is None else max(last_until, until)
+                    merged[-1] = (last_since, end)
+                    continue
+            merged.append((since, until))
+        return merged
+
     def clinics_now(self, wearer: str, t_ms: int) -> dict[str, set[Category]]:
         """clinic -> the categories granted to it at ``t_ms``."""
         out: dict[str, set[Category]] = {}
@@ -136,6 +153,17 @@ class ConsentBook:
             return ConsentBook()
         raw = json.loads(text)
         return ConsentBook({str(w): [ConsentGrant.from_dict(g) for g in gs] for w, gs in raw.items()})
+
+
+def within(periods: list[tuple[int, int | None]], start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+    """The parts of ``[start_ms, end_ms)`` inside ``periods`` (``ConsentBook.periods``), in order; empty ones left
+    out."""
+    out = []
+    for since, until in periods:
+        lo, hi = max(start_ms, since), end_ms if until is None else min(end_ms, until)
+        if lo < hi:
+            out.append((lo, hi))
+    return out
 
 
 def database_name(base: str, clinic: str) -> str:
