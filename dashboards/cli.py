@@ -20,7 +20,7 @@ from ingest.clinics import Clinic
 from ingest.consent import ConsentLedger, clinic_read_refusal
 from ingest.errors import ConfigError
 from ingest.settings import InfluxSettings
-from ingest.store.export import check_output_folder, describe_store, open_queries
+from ingest.store.export import check_output_folder, describe_store, open_queries, open_wearer_queries
 from ingest.store.queries import Queries, unknown_wearer
 from ingest.wall import ConsentBook
 from ingest.wire import check_id
@@ -124,8 +124,8 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         for_clinic = f" for clinic {args.clinic}"
 
     async def job() -> int:
-        queries: Queries
-        queries, close = open_queries(settings.store, influx)
+        queries: Queries  # for a clinic: its database; the wearer's own: wherever their data is (the wall)
+        queries, close = (open_queries if book is not None else open_wearer_queries)(settings.store, influx)
         if book is not None:  # only the categories and times the wearer grants the clinic, wall or not
             queries = ConsentedQueries(queries, wearer, check_id(args.clinic), book)
         try:

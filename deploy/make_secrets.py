@@ -12,7 +12,8 @@ may publish and read) and any wearers named, and the web app's login token. Per 
 prescription``, which may write the events topics of that clinic's patients only, and the ACL lines that say so,
 written between the markers of deploy/mosquitto/acl (``--acl``): edit the clinics file, run this again. One
 credential per service and purpose: InfluxDB's admin password is used only by ``kinetic store provision``; the bridge
-writes as ``kinetic_bridge``, Grafana's Operations data source and the web app read as ``kinetic_reader``, each
+writes as ``kinetic_bridge``, Grafana's Operations data source reads as ``kinetic_reader``, the web app as
+``kinetic_web`` (every database of the wall: the wearer's own view), each
 clinic's data source as ``kinetic_clinic_<clinic>`` (the wall between clinics; ``--clinic``, default: the clinics of
 deploy/clinics.yaml), export and delete run as ``kinetic_operator``.
 Existing secrets are kept, so re-running only adds what is missing.
@@ -45,8 +46,10 @@ SECRETS = {
     "influxdb_admin_password": "InfluxDB admin password (only `kinetic store provision` logs in with it)",
     # InfluxDB 1.x, least privilege (`kinetic store provision`, docs/deployment.md): one user per service
     "influxdb_bridge_password": "InfluxDB 1.x user kinetic_bridge (WRITE on the database)",
-    "influxdb_reader_password": "InfluxDB 1.x user kinetic_reader (READ: Grafana, reports, the web app)",
+    "influxdb_reader_password": "InfluxDB 1.x user kinetic_reader (READ: Grafana, reports)",
     "influxdb_operator_password": "InfluxDB 1.x user kinetic_operator (ALL: data export and delete)",
+    "influxdb_web_password": "InfluxDB 1.x user kinetic_web (READ on every database of the wall: the wearer's own "
+    "web view)",
     "grafana_admin_password": "Grafana admin password",
     "web_token": "the web app's login token (KINETIC_WEB__TOKEN: needed to listen beyond loopback)",
     **{f"mqtt_{user}_password": f"MQTT password of user '{user}'" for user in SERVICE_USERS},

@@ -30,8 +30,8 @@ from ingest.store.queries import (
     ReadinessRow,
     ResponseRow,
     SessionRow,
-    with_total,
 )
+from ingest.store.walled import summed_responses
 from ingest.wall import Category, ConsentBook, within
 
 Row = TypeVar("Row")
@@ -97,14 +97,8 @@ class ConsentedQueries:
         return await self._ask("posture", self.queries.hours, wearer, start_ms, end_ms)
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
-        """Per exercise, summed over the granted parts of the range, then ``"*"`` for all (``with_total``)."""
-        sums: dict[str, list[int]] = {}
-        for row in await self._ask("posture", self.queries.responses, wearer, start_ms, end_ms):
-            if row.exercise == "*":
-                continue
-            figures = (row.prompts, row.broke_1min, row.broke_3min, row.broke_5min, row.acked)
-            sums[row.exercise] = [a + b for a, b in zip(sums.get(row.exercise, [0] * 5), figures, strict=True)]
-        return with_total([ResponseRow(exercise, *figures) for exercise, figures in sums.items()])
+        """Per exercise, summed over the granted parts of the range, then ``"*"`` for all."""
+        return summed_responses(await self._ask("posture", self.queries.responses, wearer, start_ms, end_ms))
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
         return await self._ask("checkins", self.queries.checkins, wearer, start_ms, end_ms)

@@ -36,7 +36,7 @@ from ingest.listen import bind_socket
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, message_batches, payload_bytes, serve
 from ingest.phone.tokens import TokenStore
 from ingest.settings import InfluxSettings
-from ingest.store.export import open_queries
+from ingest.store.export import open_queries, open_wearer_queries
 from ingest.store.queries import Queries
 from ingest.wall import database_name
 from ingest.wire import (
@@ -217,8 +217,8 @@ async def run_web(
     )
     scope, influx = clinic_scope(settings, ledger)
     close = None
-    if queries is None:
-        queries, close = open_queries(settings.store, influx)
+    if queries is None:  # a clinic's view reads its database; the wearer's own, wherever their data is (the wall)
+        queries, close = (open_queries if scope is not None else open_wearer_queries)(settings.store, influx)
     topics = Topics(settings.mqtt.topic_root)
     board = LiveBoard(policy_book(settings.alerts))
     hub = LiveHub()

@@ -7,6 +7,7 @@
 | ``bridge`` | ``kinetic bridge`` | ``WRITE`` | read anything; create databases or policies; touch another database |
 | ``reader`` | Grafana, ``kinetic report``, the web app | ``READ`` | write or delete; read another database |
 | ``operator`` | ``kinetic data export / delete`` | ``ALL`` | create databases or policies (admin) |
+| ``web`` | the web app (``kinetic serve``), the wearer's own report | ``READ`` | write or delete |
 
 InfluxDB 1.x's ``WRITE`` also allows ``DROP SERIES`` and ``DELETE`` (measured on influxd 1.6.7: they require
 ``WRITE``): a 1.x bridge credential can erase data; 2.x/3.x scope tokens by bucket and action instead. The database and
@@ -18,7 +19,9 @@ With the wall between clinics (``KINETIC_STORE__CLINIC_WALL``, ingest/wall.py) p
 database ``<database>_<clinic>`` and the private one ``<database>_private``, gives ``bridge`` ``WRITE`` and
 ``operator`` ``ALL`` on each, and makes one read-only user per clinic, ``kinetic_clinic_<clinic>``, with ``READ`` on
 its clinic's database and nothing else (Grafana's data source for that clinic's folder). ``reader`` then reads the
-operations database only (``bridge_stats``); the private database is read by nobody but ``operator``.
+operations database only (``bridge_stats``); the private database is read only by ``operator`` and ``web``: the
+wearer's own view (``kinetic serve`` without a clinic) reads a wearer's data wherever the wall put it
+(``WalledQueries``), so ``web`` has ``READ`` on every database of the wall and writes none.
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.private import private_file
 from ingest.wall import Wall
 
-Role = Literal["bridge", "reader", "operator", "clinic"]
-GRANTS: dict[Role, str] = {"bridge": "WRITE", "reader": "READ", "operator": "ALL", "clinic": "READ"}
+Role = Literal["bridge", "reader", "operator", "clinic", "web"]
+GRANTS: dict[Role, str] = {"bridge": "WRITE", "reader": "READ", "operator": "ALL", "clinic": "READ", "web": "READ"}
 DEFAULT_USERS: dict[Role, str] = {
     "bridge": "kinetic_bridge",
     "reader": "kinetic_reader",
     "operator": "kinetic_operator",
+    "web": "kinetic_web",
 }
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 _PASSWORD = re.compile(r"^[^'\\\x00-\x1f]{12,256}$")
@@ -100,7 +104,7 @@ async def provision_v1(
                 raise ConfigError(f"InfluxDB user {user.name!r} is no clinic's reader (clinics: {sorted(clinic_dbs)})")
             targets = [clinic_dbs[clinic]]
         else:
-            targets = [db, *(walled if user.role in ("bridge", "operator") else [])]
+            targets = [db, *(walled if user.role in ("bridge", "operator", "web") else [])]
         for target in targets:
             await sink.query(f'GRANT {GRANTS[user.role]} ON "{target}" TO "{user.name}"', method="POST")
         done.append(f"user {user.name!r} ({user.role}) {verb}: {GRANTS[user.role]} on {', '.join(map(repr, targets))}")

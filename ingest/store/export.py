@@ -34,6 +34,20 @@ def open_queries(store: StoreSettings, influx: InfluxSettings) -> tuple[Queries,
     return InfluxQLQueries(sink), sink.aclose
 
 
+def open_wearer_queries(store: StoreSettings, influx: InfluxSettings) -> tuple[Queries, Callable[[], Awaitable[None]]]:
+    """``open_queries`` for a wearer's own view (``kinetic serve`` without a clinic, ``kinetic report weekly`` without
+    ``--clinic``): with the wall between clinics, every database of the wall (``WalledQueries``: their data is in
+    their clinic's database or the private one, by the time it was recorded), else the configured store."""
+    from ingest.store import make_wall  # noqa: PLC0415 - a cycle through the package
+    from ingest.store.walled import WalledQueries  # noqa: PLC0415
+
+    wall = make_wall(store, influx)
+    if wall is None:
+        return open_queries(store, influx)
+    walled = WalledQueries(influx, wall)
+    return walled, walled.aclose
+
+
 def describe_store(store: StoreSettings, influx: InfluxSettings) -> str:
     """The configured store in words, for messages: "the embedded store kinetic.sqlite", "InfluxDB database ..."."""
     if store.kind == "embedded":

@@ -11,11 +11,34 @@ made at start instead.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ingest.errors import SinkAuthError
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.queries import (
+    BoutRow,
+    CheckInRow,
+    DeviceRow,
+    MinuteRow,
+    OutcomeRow,
+    PostureBoutRow,
+    PrescriptionRow,
+    PromptEventRow,
+    PromptRow,
+    ReadinessRow,
+    ResponseRow,
+    SessionRow,
+    with_total,
+)
 from ingest.wall import Wall
+
+if TYPE_CHECKING:
+    from ingest.store.queries import Queries
+
+Row = TypeVar("Row")
 
 
 class WalledInfluxV1Sink(InfluxV1Sink):
@@ -73,3 +96,119 @@ class WalledHoldings:
     async def aclose(self) -> None:
         for sink in self._sinks:
             await sink.aclose()
+
+
+def summed_responses(rows: list[ResponseRow]) -> list[ResponseRow]:
+    """Prompt responses answered in parts (several databases, several periods) as one answer: per exercise summed,
+    then ``"*"`` for all (``with_total``); the parts' own ``"*"`` rows are left out."""
+    sums: dict[str, list[int]] = {}
+    for row in rows:
+        if row.exercise == "*":
+            continue
+        figures = (row.prompts, row.broke_1min, row.broke_3min, row.broke_5min, row.acked)
+        sums[row.exercise] = [a + b for a, b in zip(sums.get(row.exercise, [0] * 5), figures, strict=True)]
+    return with_total([ResponseRow(exercise, *figures) for exercise, figures in sums.items()])
+
+
+def _weighted(rows: list[MinuteRow], field: str) -> float | None:
+    known = [(getattr(r, field), r.frames) for r in rows if getattr(r, field) is not None]
+    weight = sum(n for _, n in known)
+    return None if not known or weight == 0 else sum(v * n for v, n in known) / weight
+
+
+def merged_minutes(rows: list[MinuteRow]) -> list[MinuteRow]:
+    """Minute rows from several databases in time order, one per minute: a minute whose frames were routed to two
+    databases (consent changed within it) has its frames and steps summed and its means weighted by frames."""
+    by_minute: dict[int, list[MinuteRow]] = {}
+    for row in rows:
+        by_minute.setdefault(row.t_ms, []).append(row)
+    out = []
+    for t_ms, parts in sorted(by_minute.items()):
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        out.append(
+            MinuteRow(
+                t_ms,
+                sum(p.frames for p in parts),
+                _weighted(parts, "incl_deg"),
+                _weighted(parts, "lean_deg"),
+                _weighted(parts, "enmo_mg"),
+                sum(p.steps for p in parts),
+            )
+        )
+    return out
+
+
+class WalledQueries(WalledHoldings):
+    """A wearer's own view across the wall (``kinetic serve`` without ``KINETIC_WEB__CLINIC``, ``kinetic report
+    weekly`` without ``--clinic``): each query is asked of every database of the wall (the operations one, each
+    clinic's, the private one; concurrently) and the answers merged in the order ``Queries`` promises. A point's
+    database follows the roster and the consent at the point's own time, and a move between clinics (``kinetic data
+    move``) may still be pending: asking every database keeps a day or a week whole whatever moved when. Needs a
+    credential that reads every one of them (``kinetic_web``, ingest/store/access.py): any other is refused by
+    InfluxDB, said in one line (SinkAuthError)."""
+
+    async def _gather(self, ask: Callable[[Queries], Awaitable[list[Row]]]) -> list[Row]:
+        try:
+            parts = await asyncio.gather(*(ask(q) for q in self._queries))
+        except SinkAuthError as exc:
+            raise SinkAuthError(
+                f"{exc}; a wearer's own view under the wall reads every database of the wall "
+                f"({', '.join(self.databases)}): log in as kinetic_web (kinetic store provision)"
+            ) from exc
+        return [row for part in parts for row in part]
+
+    async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
+        rows = await self._gather(lambda q: q.sitting_bouts(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r.end_ms)
+
+    async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]:
+        rows = await self._gather(lambda q: q.prompts(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: (r.t_ms, r.id))
+
+    async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
+        return merged_minutes(await self._gather(lambda q: q.minutes(wearer, start_ms, end_ms)))
+
+    async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
+        rows = await self._gather(lambda q: q.bouts(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r.end_ms)
+
+    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
+        rows = await self._gather(lambda q: q.outcomes(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r.t_ms)
+
+    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
+        rows = await self._gather(lambda q: q.prompt_events(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: (r.t_ms, r.kind))
+
+    async def devices(self, wearer: str) -> list[DeviceRow]:
+        """Per device, the row of the database that saw it last (its newest status lives where it was routed)."""
+        newest: dict[str, DeviceRow] = {}
+        for row in await self._gather(lambda q: q.devices(wearer)):
+            if row.device not in newest or row.last_seen_ms > newest[row.device].last_seen_ms:
+                newest[row.device] = row
+        return [newest[d] for d in sorted(newest)]
+
+    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+        rows = await self._gather(lambda q: q.hours(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r["t_ms"])
+
+    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
+        return summed_responses(await self._gather(lambda q: q.responses(wearer, start_ms, end_ms)))
+
+    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
+        rows = await self._gather(lambda q: q.checkins(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r.t_ms)
+
+    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
+        rows = await self._gather(lambda q: q.readiness(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r.t_ms)
+
+    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
+        rows = await self._gather(lambda q: q.session_outcomes(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r.t_ms)
+
+    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
+        rows = await self._gather(lambda q: q.prescriptions(wearer, start_ms, end_ms))
+        return sorted(rows, key=lambda r: r.t_ms)

@@ -233,11 +233,12 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
     finally:
         trail.close()
 
-    # ann withdraws from B on her Sharing page, asking for B's copy to go: with a read-only credential the app says
-    # the operator must finish it; with the operator's, the app moves it into her private database
+    # ann withdraws from B on her Sharing page, asking for B's copy to go: with the web app's read-only credential
+    # (kinetic_web: reads every database of the wall) the app says the operator must finish it; with the operator's,
+    # the app moves it into her private database
     withdraw = {"action": "withdraw", "clinic": "clinic-b", "data": "posture", "delete_shared": "on"}
     taken = {}
-    for user in ("reader", "operator"):
+    for user in ("web", "operator"):
         app, url = serve(user, {})
         try:
             status, _, headers = _http(url, "POST", "/w/ann/consent", withdraw)
@@ -245,7 +246,7 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
             taken[user] = int(headers["location"].split("taken=")[1])
         finally:
             assert app.terminate() == 0, app.text()[-2000:]
-    assert taken["reader"] == -1  # refused by influxd: the page says the operator finishes it
+    assert taken["web"] == -1  # refused by influxd: the page says the operator finishes it
     assert taken["operator"] >= 300  # her 300 features and their rollups
     assert count(b, "ann", clinic_b) == 0 and count(operator, "ann", private) == 300
     assert "clinic-b" not in json.loads(kinetic("consent", "show", "ann").stdout)["now"]  # A's old grant stays

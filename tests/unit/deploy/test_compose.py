@@ -163,7 +163,8 @@ def test_each_service_logs_in_to_mqtt_as_a_user_of_the_acl_with_its_own_password
 
 def test_the_web_app_and_the_clinician_have_logins_of_their_own() -> None:
     assert SERVICES["web"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-web"
-    assert SERVICES["web"]["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_reader"  # the web app only reads
+    assert SERVICES["web"]["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_web"  # reads the wall's databases
+    assert {"source": "influxdb_web_password", "target": "KINETIC_INFLUX__PASSWORD"} in SERVICES["web"]["secrets"]
     # a clinician logs in as their clinic, to MQTT and InfluxDB alike (issue 20: one clinic's login per clinic)
     assert SERVICES["prescription"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-clinic-physio-north"
     assert SERVICES["prescription"]["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_clinic_physio_north"
