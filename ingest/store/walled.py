@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ingest.errors import SinkAuthError
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from ingest.store.queries import Queries
 
 Row = TypeVar("Row")
+_BY_TIME = attrgetter("t_ms")  # each row type's time, the order Queries promises (a bout: its end)
+_BY_END = attrgetter("end_ms")
+_BY_HOUR = itemgetter("t_ms")
 
 
 class WalledInfluxV1Sink(InfluxV1Sink):
@@ -159,28 +163,26 @@ class WalledQueries(WalledHoldings):
             ) from exc
         return [row for part in parts for row in part]
 
+    async def _in_order(self, ask: Callable[[Queries], Awaitable[list[Row]]], key: Callable[[Row], Any]) -> list[Row]:
+        return sorted(await self._gather(ask), key=key)
+
     async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
-        rows = await self._gather(lambda q: q.sitting_bouts(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r.end_ms)
+        return await self._in_order(lambda q: q.sitting_bouts(wearer, start_ms, end_ms), _BY_END)
 
     async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]:
-        rows = await self._gather(lambda q: q.prompts(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: (r.t_ms, r.id))
+        return await self._in_order(lambda q: q.prompts(wearer, start_ms, end_ms), lambda r: (r.t_ms, r.id))
 
     async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
         return merged_minutes(await self._gather(lambda q: q.minutes(wearer, start_ms, end_ms)))
 
     async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
-        rows = await self._gather(lambda q: q.bouts(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r.end_ms)
+        return await self._in_order(lambda q: q.bouts(wearer, start_ms, end_ms), _BY_END)
 
     async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
-        rows = await self._gather(lambda q: q.outcomes(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r.t_ms)
+        return await self._in_order(lambda q: q.outcomes(wearer, start_ms, end_ms), _BY_TIME)
 
     async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
-        rows = await self._gather(lambda q: q.prompt_events(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: (r.t_ms, r.kind))
+        return await self._in_order(lambda q: q.prompt_events(wearer, start_ms, end_ms), lambda r: (r.t_ms, r.kind))
 
     async def devices(self, wearer: str) -> list[DeviceRow]:
         """Per device, the row of the database that saw it last (its newest status lives where it was routed)."""
@@ -191,24 +193,19 @@ class WalledQueries(WalledHoldings):
         return [newest[d] for d in sorted(newest)]
 
     async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
-        rows = await self._gather(lambda q: q.hours(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r["t_ms"])
+        return await self._in_order(lambda q: q.hours(wearer, start_ms, end_ms), _BY_HOUR)
 
     async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
         return summed_responses(await self._gather(lambda q: q.responses(wearer, start_ms, end_ms)))
 
     async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
-        rows = await self._gather(lambda q: q.checkins(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r.t_ms)
+        return await self._in_order(lambda q: q.checkins(wearer, start_ms, end_ms), _BY_TIME)
 
     async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
-        rows = await self._gather(lambda q: q.readiness(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r.t_ms)
+        return await self._in_order(lambda q: q.readiness(wearer, start_ms, end_ms), _BY_TIME)
 
     async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
-        rows = await self._gather(lambda q: q.session_outcomes(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r.t_ms)
+        return await self._in_order(lambda q: q.session_outcomes(wearer, start_ms, end_ms), _BY_TIME)
 
     async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
-        rows = await self._gather(lambda q: q.prescriptions(wearer, start_ms, end_ms))
-        return sorted(rows, key=lambda r: r.t_ms)
+        return await self._in_order(lambda q: q.prescriptions(wearer, start_ms, end_ms), _BY_TIME)

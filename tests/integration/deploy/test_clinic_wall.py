@@ -11,6 +11,7 @@ the clinic's copy back with the operator's credential and says so when the app's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import re
@@ -18,6 +19,7 @@ import runpy
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
@@ -54,20 +56,27 @@ clinics:
 """
 
 
-def test_a_clinic_reads_its_consenting_patients_only(mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    influxd = start_influxd(tmp_path / "influxd", auth=True)
+@contextlib.contextmanager
+def influxd_with_admin(base: Path) -> Iterator[Server]:
+    """influxd 1.x with authentication on and its first user, ``admin`` (``ADMIN_PASSWORD``), made; stopped after."""
+    influxd = start_influxd(base, auth=True)
     try:
-        _check(influxd, mosquitto, tmp_path, unique)
+        asyncio.run(
+            InfluxV1Sink(InfluxSettings(url=influxd.url, create_database=False)).query(
+                f"CREATE USER admin WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", method="POST"
+            )
+        )
+        yield influxd
     finally:
         influxd.stop()
 
 
+def test_a_clinic_reads_its_consenting_patients_only(mosquitto: Server, tmp_path: Path, unique: str) -> None:
+    with influxd_with_admin(tmp_path / "influxd") as influxd:
+        _check(influxd, mosquitto, tmp_path, unique)
+
+
 def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    asyncio.run(
-        InfluxV1Sink(InfluxSettings(url=influxd.url, create_database=False)).query(
-            f"CREATE USER admin WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", method="POST"
-        )
-    )
     secrets = tmp_path / "secrets"
     runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))["make_secrets"](secrets, tmp_path / "passwd", [])
     clinics = tmp_path / "clinics.yaml"

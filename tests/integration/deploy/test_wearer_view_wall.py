@@ -25,9 +25,9 @@ from ingest.errors import SinkAuthError
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.points import Point
-from tests.integration.deploy.test_clinic_wall import ADMIN_PASSWORD, _http
+from tests.integration.deploy.test_clinic_wall import ADMIN_PASSWORD, _http, influxd_with_admin
 from tests.support.processes import Proc, env_for
-from tests.support.servers import Server, start_influxd
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,20 +45,11 @@ WEEK = [(0, "clinic_a"), (2, "clinic_b"), (4, "private")]
 def test_the_wearers_own_view_reads_their_week_from_every_database_of_the_wall(
     mosquitto: Server, tmp_path: Path, unique: str
 ) -> None:
-    influxd = start_influxd(tmp_path / "influxd", auth=True)
-    try:
+    with influxd_with_admin(tmp_path / "influxd") as influxd:
         _check(influxd, mosquitto, tmp_path, unique)
-    finally:
-        influxd.stop()
 
 
 def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    admin = InfluxSettings(url=influxd.url, database=unique, create_database=False)
-    asyncio.run(
-        InfluxV1Sink(admin).query(
-            f"CREATE USER admin WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", method="POST"
-        )
-    )
     secrets = tmp_path / "secrets"
     runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))["make_secrets"](secrets, tmp_path / "passwd", [])
     clinics = tmp_path / "clinics.yaml"
