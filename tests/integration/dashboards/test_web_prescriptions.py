@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from alerts.prompts.prescription import load_pending, save_pending
 from ingest.wire import EventV1
-from tests.integration.dashboards.test_web import Browser, Served, chromium_page
+from tests.integration.dashboards.test_web import Browser, Served, chromium_page, get
 from tests.integration.dashboards.test_web_session import serve_prescribed
 from tests.support.servers import Server
 
@@ -155,7 +155,7 @@ def test_a_pending_proposal_is_accepted_edited_or_rejected_with_its_event(served
     assert browser.errors == [] and browser.outside == []
 
 
-def test_a_form_without_the_csrf_token_is_refused(served: Served) -> None:
+def test_a_form_without_the_csrf_token_is_refused_and_the_report_shows_the_hand_written_dose(served: Served) -> None:
     request = urllib.request.Request(
         f"{served.url}w/w1/prescriptions", data=f"action=set&exercise={SIT}&reps=6".encode(), method="POST"
     )
@@ -165,3 +165,8 @@ def test_a_form_without_the_csrf_token_is_refused(served: Served) -> None:
     assert refused.value.read().decode().startswith("the form's CSRF token is missing or stale")
     refused.value.close()
     assert entry(served) is not None and entry(served)["reps"] == 4  # type: ignore[index]
+    # no change of w1's prescription was ever recorded: the Week page's report shows the file's dose, and says so
+    status, report = get(f"{served.url}w/w1/week/report?week=2026-W10")
+    assert status == 200
+    assert "1 x 4 reps, 2 per week (prescriptions file; no change recorded yet)" in report
+    assert 'data-chart="dose-over-weeks" data-empty="false"' in report
