@@ -171,6 +171,13 @@ def key_value_settings(pairs: list[str], what: str) -> dict[str, Any]:
     return out
 
 
+def prescription_changes(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs -> changes for ``alerts.prompts.prescription.plan_change`` (YAML values; ``default`` ->
+    None, the field removed): ``kinetic prescription set`` and the web app's Prescriptions page."""
+    settings = key_value_settings(pairs, "prescription setting")
+    return {k: None if v == DEFAULT else v for k, v in settings.items()}
+
+
 def _cmd_prompts(args: argparse.Namespace, settings: AlertsConfig) -> int:
     if args.prompts_command == "catalog":
         for exercise in load_catalog(settings.alerts.catalog_dirs):

@@ -13,7 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.engine import policy_book
+from alerts.prompts.catalog import load_catalog
+from alerts.prompts.prescription import load_prescriptions
 from dashboards.report.consented import ConsentedQueries
+from dashboards.report.sessions import doses_on_file
 from dashboards.settings import DashboardsConfig
 from ingest.audit import record_read
 from ingest.clinics import Clinic
@@ -116,6 +119,10 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         ),
     )
 
+    on_file = None  # a hand-written prescription's dose until its first recorded change (dashboards/report/sessions)
+    if settings.alerts.prescriptions_file is not None and settings.alerts.prescriptions_file.exists():
+        catalog = {e.id for e in load_catalog(settings.alerts.catalog_dirs)}
+        on_file = doses_on_file(load_prescriptions(settings.alerts.prescriptions_file, catalog).get(wearer, []))
     influx = settings.influx
     for_clinic = ""
     book = None
@@ -132,7 +139,9 @@ def cmd_report(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             known = await queries.wearers()
             if wearer not in known:
                 raise unknown_wearer(wearer, known, describe_store(settings.store, influx))
-            report = await weekly_report(queries, wearer, args.week, tz, tz_source=tz_source, goals=goals)
+            report = await weekly_report(
+                queries, wearer, args.week, tz, tz_source=tz_source, goals=goals, on_file=on_file
+            )
         except BadWeek as exc:
             raise ConfigError(str(exc)) from None
         finally:

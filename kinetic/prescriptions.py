@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -29,19 +28,20 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiomqtt
-import yaml
 
-from alerts.cli import key_value_settings
+from alerts.cli import prescription_changes as parse_settings
 from alerts.engine import policy_book
 from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PolicyBook
 from alerts.prompts.prescription import (
-    PrescriptionError,
-    change_event,
+    PlannedChange,
     describe_change,
     dose_text,
-    edit_prescriptions,
+    load_pending,
     load_prescriptions,
+    plan_change,
+    plan_decision,
+    save_pending,
 )
 from alerts.prompts.progression import proposal_event, propose, proposed_changes, week_facts
 from dashboards.report.weekly import iso_week, parse_week
@@ -49,11 +49,8 @@ from ingest.errors import ConfigError, Unreachable
 from ingest.mqtt import connect
 from ingest.store.export import open_queries
 from ingest.store.queries import SessionRow
-from ingest.textfile import TextFileError, load_yaml
 from ingest.wire import EventV1, Topics, check_id, encode
 from kinetic.settings import KineticSettings
-
-DEFAULT = "default"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,45 +116,14 @@ def cmd_prescription(args: argparse.Namespace, settings: KineticSettings) -> int
         why = "set by the clinician (cli)" if action == "set" else "removed by the clinician (cli)"
         _change(path, catalog, settings, wearer, exercise, changes, why)
         return 0
-    pending = load_pending(path)
-    proposal = pending.get(wearer, {}).get(exercise)
-    if proposal is None:
+    if (wearer not in (pending := load_pending(path))) or exercise not in pending[wearer]:
         raise ConfigError(f"prescription {action}: no pending proposal for {wearer} / {exercise} (prescription show)")
-    if action == "accept":
-        edits = parse_settings(args.settings)
-        changes = {k: v for k, v in proposal.items() if k in ("hold_s", "reps")} | edits
-        why = f"progression of {proposal['week']} {'edited and ' if edits else ''}accepted by the clinician"
-        _change(path, catalog, settings, wearer, exercise, changes, why)
-    else:  # the decision is recorded too (the report and Grafana stop showing the proposal as pending)
-        why = f"progression of {proposal['week']} rejected by the clinician"
-        _change(path, catalog, settings, wearer, exercise, {}, why)
-    del pending[wearer][exercise]
-    save_pending(path, pending)
+    week = pending[wearer][exercise]["week"]
+    edits = parse_settings(args.settings) if action == "accept" else {}
+    _apply(settings, plan_decision(path, catalog, wearer, exercise, action == "accept", edits, datetime.now(UTC)))
     if action == "reject":
-        print(f"{wearer} / {exercise}: the proposal of {proposal['week']} dropped, the dose stays", file=sys.stderr)
+        print(f"{wearer} / {exercise}: the proposal of {week} dropped, the dose stays", file=sys.stderr)
     return 0
-
-
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs -> changes for ``edit_prescriptions`` (YAML values; ``default`` -> None, removed)."""
-    settings = key_value_settings(pairs, "prescription setting")
-    return {k: None if v == DEFAULT else v for k, v in settings.items()}
-
-
-def _read(path: Path) -> Any:
-    if not path.exists():
-        return None
-    try:
-        return load_yaml(path)
-    except TextFileError as exc:
-        raise PrescriptionError(f"{path}: cannot read the prescriptions file ({exc})") from None
-
-
-def _write(path: Path, data: Any) -> None:
-    """Written whole, then renamed over the file: a reader sees the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _change(
@@ -170,11 +136,13 @@ def _change(
     why: str,
 ) -> None:
     """Validate the change, publish its event, then write the file (nothing is written if the broker is down)."""
-    new, old, after = edit_prescriptions(_read(path), wearer, exercise, changes, str(path), catalog)
-    event = change_event(wearer, exercise, old, after, datetime.now(UTC), why)
-    _publish(settings, [event])
-    _write(path, new)
-    print(f"{wearer} / {exercise}: {describe_change(old, after)}", file=sys.stderr)
+    _apply(settings, plan_change(path, catalog, wearer, exercise, changes, why, datetime.now(UTC)))
+
+
+def _apply(settings: KineticSettings, planned: PlannedChange) -> None:
+    _publish(settings, [planned.event])
+    planned.commit()
+    print(planned.text, file=sys.stderr)
 
 
 def _publish(settings: KineticSettings, events: list[EventV1]) -> None:
@@ -195,31 +163,6 @@ def _publish(settings: KineticSettings, events: list[EventV1]) -> None:
             f"mqtt {mqtt.host}:{mqtt.port}: {exc}: nothing was changed (every change is an event); run the same "
             "command again when the broker is back"
         ) from exc
-
-
-def pending_path(path: Path) -> Path:
-    """Where the proposals waiting for the clinician are kept: beside the prescriptions file."""
-    return path.with_name(f"{path.stem}.proposals.yaml")
-
-
-def load_pending(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """wearer -> exercise -> {week, change, hold_s or reps, reason, proposed}."""
-    where = pending_path(path)
-    if not where.exists():
-        return {}
-    try:
-        data = load_yaml(where)
-    except TextFileError as exc:
-        raise PrescriptionError(f"{where}: cannot read the pending proposals ({exc})") from None
-    proposals = (data or {}).get("proposals") if isinstance(data, Mapping) else None
-    if not isinstance(proposals, Mapping):
-        raise PrescriptionError(f"{where}: expected 'proposals:' mapping wearers to exercises (written by Kinetic)")
-    return {str(w): {str(e): dict(p) for e, p in (byex or {}).items()} for w, byex in proposals.items()}
-
-
-def save_pending(path: Path, pending: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
-    kept = {w: dict(byex) for w, byex in pending.items() if byex}
-    _write(pending_path(path), {"proposals": kept})
 
 
 def _show(path: Path, catalog: set[str], wearer: str | None) -> int:

@@ -27,20 +27,26 @@ most), not clinical advice.
 
 Editing (``kinetic prescription set|remove``, the accepted progression): ``edit_prescriptions`` changes one entry of
 the file's data and validates the whole file again, so an edit can never leave a file the services refuse;
-``change_event`` is the ``prescription_changed`` event every change publishes (docs/wire.md). Not built yet: editing
-from the web app (issue 19).
+``change_event`` is the ``prescription_changed`` event every change publishes (docs/wire.md). One code path for
+the CLI (``kinetic prescription``) and the web app's Prescriptions page: ``plan_change`` (set, remove) and
+``plan_decision`` (accept or reject a pending progression proposal) validate and make the event without touching
+the file; the caller publishes ``PlannedChange.event`` and only then ``commit``s (every change is an event: with
+the broker unreachable, nothing changes).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.errors import PolicyError
@@ -325,3 +331,114 @@ def _word(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# --- changing the file: one code path for the CLI and the web app ----------------------------------------------------
+def read_prescriptions_data(path: Path) -> Any:
+    """The file's data as YAML gives it (None: no file yet). Raises PrescriptionError when it cannot be read."""
+    if not path.exists():
+        return None
+    try:
+        return load_yaml(path)
+    except TextFileError as exc:
+        raise PrescriptionError(f"{path}: cannot read the prescriptions file ({exc})") from None
+
+
+def write_whole(path: Path, data: Any) -> None:
+    """Written whole, then renamed over the file: a reader sees the old file or the new one (YAML comments go)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def pending_path(path: Path) -> Path:
+    """Where the proposals waiting for the clinician are kept: beside the prescriptions file."""
+    return path.with_name(f"{path.stem}.proposals.yaml")
+
+
+def load_pending(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """The pending proposals of prescriptions file ``path``: wearer -> exercise -> {week, change, hold_s or reps,
+    reason, proposed}. Raises PrescriptionError when the file of proposals cannot be read."""
+    where = pending_path(path)
+    if not where.exists():
+        return {}
+    try:
+        data = load_yaml(where)
+    except TextFileError as exc:
+        raise PrescriptionError(f"{where}: cannot read the pending proposals ({exc})") from None
+    proposals = (data or {}).get("proposals") if isinstance(data, Mapping) else None
+    if not isinstance(proposals, Mapping):
+        raise PrescriptionError(f"{where}: expected 'proposals:' mapping wearers to exercises (written by Kinetic)")
+    return {str(w): {str(e): dict(p) for e, p in (byex or {}).items()} for w, byex in proposals.items()}
+
+
+def save_pending(path: Path, pending: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+    kept = {w: dict(byex) for w, byex in pending.items() if byex}
+    write_whole(pending_path(path), {"proposals": kept})
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """A validated change of a prescriptions file, not made yet: publish ``event`` (the ``prescription_changed``
+    event), then ``commit()`` writes the file (and the pending proposals, for an accept or reject). ``text``: what
+    changed, in one line."""
+
+    path: Path
+    data: dict[str, Any]
+    event: EventV1
+    text: str
+    pending: dict[str, dict[str, dict[str, Any]]] | None = None
+
+    def commit(self) -> None:
+        write_whole(self.path, self.data)
+        if self.pending is not None:
+            save_pending(self.path, self.pending)
+
+
+def plan_change(
+    path: Path,
+    catalog_ids: Collection[str],
+    wearer: str,
+    exercise: str,
+    changes: Mapping[str, Any] | None,
+    why: str,
+    at: datetime,
+) -> PlannedChange:
+    """``edit_prescriptions`` on the file at ``path`` (``changes`` None: the entry removed) and its event at ``at``,
+    ``why`` saying who made it (``set by the clinician (cli)``). Raises PrescriptionError (file, wearer, entry,
+    reason); nothing is written."""
+    new, old, after = edit_prescriptions(
+        read_prescriptions_data(path), wearer, exercise, changes, str(path), catalog_ids
+    )
+    event = change_event(wearer, exercise, old, after, at, why)
+    return PlannedChange(path, new, event, f"{wearer} / {exercise}: {describe_change(old, after)}")
+
+
+def plan_decision(
+    path: Path,
+    catalog_ids: Collection[str],
+    wearer: str,
+    exercise: str,
+    accept: bool,
+    edits: Mapping[str, Any],
+    at: datetime,
+    who: str = "the clinician",
+) -> PlannedChange:
+    """Accept (edited by ``edits``: the same keys as ``plan_change``'s changes) or reject the pending progression
+    proposal of ``wearer``'s ``exercise``: a ``prescription_changed`` event either way (a rejection is recorded as
+    "unchanged; progression of <week> rejected by <who>", so the report stops showing the proposal as pending), and
+    the proposal dropped at ``commit``. Raises PrescriptionError when none is pending or the edited dose is refused."""
+    pending = load_pending(path)
+    proposal = pending.get(wearer, {}).get(exercise)
+    if proposal is None:
+        raise PrescriptionError(
+            f"{pending_path(path)}: no pending proposal for {wearer} / {exercise} (kinetic prescription show)"
+        )
+    if accept:
+        changes = {k: v for k, v in proposal.items() if k in ("hold_s", "reps")} | dict(edits)
+        why = f"progression of {proposal['week']} {'edited and ' if edits else ''}accepted by {who}"
+    else:
+        changes, why = {}, f"progression of {proposal['week']} rejected by {who}"
+    planned = plan_change(path, catalog_ids, wearer, exercise, changes, why, at)
+    rest = {w: {e: p for e, p in byex.items() if (w, e) != (wearer, exercise)} for w, byex in pending.items()}
+    return PlannedChange(planned.path, planned.data, planned.event, planned.text, rest)

@@ -262,12 +262,58 @@ def weekly_trend(report: WeeklyReport) -> dict[str, Any]:
     return _spec(name, alt.layer(*layers, title=title).properties(width=WIDTH, height=HEIGHT))
 
 
+PRESCRIBED_COLOUR = "#444444"
+ACHIEVED_COLOUR = "#2b8cbe"
+
+
+def dose_over_weeks(report: WeeklyReport) -> dict[str, Any]:
+    """Issue 19, item 5: per exercise (a panel each, its own unit: repetitions per set or hold seconds), the dose
+    prescribed in force at each week's end (a stepped line) and the dose achieved (dots: the prescribed dose x the
+    median share of it the sensor verified that week, ``ExerciseWeek.achieved_amount``), over the HISTORY_WEEKS
+    weeks before and this one. Weeks without a known dose or without verified sessions have no mark."""
+    name = "dose-over-weeks"
+    title = "Dose over weeks per exercise: prescribed (line) and achieved (dots, verified by the sensor)"
+    weeks = [w for w, _ in report.dose_weeks]
+    data: list[dict[str, Any]] = []
+    for week, exercises in report.dose_weeks:
+        for e in exercises:
+            label = f"{e.exercise} ({e.unit})"
+            if e.amount is not None:
+                data.append({"week": week, "exercise": label, "what": "prescribed", "value": round(e.amount, 2)})
+            if (achieved := e.achieved_amount) is not None:
+                data.append({"week": week, "exercise": label, "what": "achieved", "value": round(achieved, 2)})
+    if not data:
+        return _empty(name, title)
+    what = ["prescribed", "achieved"]
+    colour = alt.Color(
+        "what:N",
+        title=None,
+        sort=what,
+        scale=alt.Scale(domain=what, range=[PRESCRIBED_COLOUR, ACHIEVED_COLOUR]),
+        legend=alt.Legend(orient="bottom"),
+    )
+    x = alt.X("week:O", title=None, sort=weeks, scale=alt.Scale(domain=weeks), axis=alt.Axis(labelAngle=0))
+    y = alt.Y("value:Q", title="dose", scale=alt.Scale(zero=True, nice=True))
+    tooltip: list[str | alt.Tooltip] = ["exercise:N", "week:O", "what:N", alt.Tooltip("value:Q", format=".1f")]
+    base = alt.Chart().encode(x=x, y=y, color=colour, tooltip=tooltip)
+    line = base.transform_filter(alt.datum.what == "prescribed").mark_line(interpolate="step-after", point=True)
+    dots = base.transform_filter(alt.datum.what == "achieved").mark_point(filled=True, size=60)
+    chart = (
+        alt.layer(line, dots, data=_data(data))
+        .properties(width=WIDTH, height=HEIGHT // 2 + 30)
+        .facet(row=alt.Row("exercise:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")), title=title)
+        .resolve_scale(y="independent")
+    )
+    return _spec(name, chart)
+
+
 SUMMARY_CHARTS = ("sitting-per-day", "weekly-trend")
 
 
 def chart_specs(report: WeeklyReport) -> dict[str, dict[str, Any]]:
     """Every chart of the report as a Vega-Lite (v6) spec (JSON-ready dict, data inline), by name, in report order:
-    sitting-per-day, weekly-trend (the summary page), sitting-by-hour, bout-lengths, lean, prompt-responses."""
+    sitting-per-day, weekly-trend (the summary page), sitting-by-hour, bout-lengths, lean, prompt-responses,
+    dose-over-weeks."""
     specs = (
         sitting_per_day(report),
         weekly_trend(report),
@@ -275,6 +321,7 @@ def chart_specs(report: WeeklyReport) -> dict[str, dict[str, Any]]:
         bout_lengths(report),
         lean(report),
         prompt_responses(report),
+        dose_over_weeks(report),
     )
     return {spec["usermeta"]["kinetic"]["name"]: spec for spec in specs}
 

@@ -287,11 +287,17 @@ def _checkins(report: WeeklyReport) -> str:
     return note + _table(header, body, "per-day checkins") + (f"<ul>{listed}</ul>" if listed else "")
 
 
-def _exercises(report: WeeklyReport) -> str:
+def _exercises(report: WeeklyReport, specs: dict[str, dict[str, Any]]) -> str:
     """Issue 19: the exercise programme's week per exercise (dashboards/report/sessions.py), then the proposals
-    waiting for the clinician and why sessions were incomplete."""
+    waiting for the clinician and why sessions were incomplete, then the dose over weeks (a chart)."""
+    chart = _svg_figure(
+        "dose-over-weeks",
+        specs["dose-over-weeks"],
+        "Per exercise, the prescribed dose in force at each week's end (repetitions per set or hold seconds) and the "
+        "dose achieved: the prescribed dose times the median share of it the sensor verified in the week's sessions.",
+    )
     if not report.exercises:
-        return "<p>No exercise prescribed or done this week.</p>"
+        return "<p>No exercise prescribed or done this week.</p>" + chart
     header = [
         "exercise",
         "dose in force",
@@ -311,7 +317,7 @@ def _exercises(report: WeeklyReport) -> str:
         body.append(
             [
                 e.exercise,
-                e.dose or "not recorded",
+                (f"{e.dose} (prescriptions file; no change recorded yet)" if e.from_file else e.dose) or "not recorded",
                 "not recorded" if e.prescribed is None else e.prescribed,
                 e.done,
                 e.partial,
@@ -331,10 +337,11 @@ def _exercises(report: WeeklyReport) -> str:
         '<p class="note">Sessions and their dose as verified by the sensor (docs/exercises.md); adherence is the '
         "sessions done in % of those prescribed, the dose achieved the median over verified sessions. The sit-to-stand "
         "and breathing figures are checked on real recordings; holds and mobility on emulated sensors only. Pain and "
-        "effort are what the wearer reported after each session (0-10). Accept or edit a proposal with "
+        "effort are what the wearer reported after each session (0-10). Accept or edit a proposal on the web app's "
+        "Prescriptions page or with "
         "kinetic prescription accept.</p>"
     )
-    return note + _table(header, body, "exercises") + (f"<ul>{listed}</ul>" if listed else "")
+    return note + _table(header, body, "exercises") + (f"<ul>{listed}</ul>" if listed else "") + chart
 
 
 def _quality(report: WeeklyReport) -> str:
@@ -392,7 +399,7 @@ def _detail(report: WeeklyReport, specs: dict[str, dict[str, Any]]) -> str:
         f'<h2>Per day</h2><p class="note">{escape(_zone_caption(report))} "no data": nothing was stored that day.</p>'
         f"{_per_day(report)}"
         f"<h2>Check-ins and readiness</h2>{_checkins(report)}"
-        f"<h2>Exercise sessions</h2>{_exercises(report)}"
+        f"<h2>Exercise sessions</h2>{_exercises(report, specs)}"
         "<h2>Prompt response</h2>"
         + (
             _table(["exercise", "prompts", "1 min", "3 min", "5 min", "acknowledged"], responses)

@@ -4,17 +4,21 @@ prescribed, the quality figures the sensor measured, the pain and effort reporte
 before), and the progression proposals waiting for the clinician. Pure: stored rows in, figures out.
 
 The dose in force is the one of the latest ``prescription_changed`` at or before the week's end (``kinetic
-prescription`` records every change); a prescription written by hand before Kinetic recorded changes is not known
-here ("not recorded") until its first change or accepted proposal. A proposal is pending until a later
+prescription`` and the web app record every change). A prescription written by hand, of which no change was ever
+recorded, takes its dose from the prescriptions file as it is now (``on_file``, marked ``from_file``): such a file is
+the dose in force since Kinetic has known it, as the alert service judges sessions by it, and the report says where
+the dose came from. Its start is not known, so the file's dose counts for a week only when that week is the report's
+own or has sessions of the exercise (``weekly_report`` passes it so). A proposal is pending until a later
 ``prescription_changed`` of its exercise (accepted, edited, rejected) or a later proposal replaces it.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from alerts.prompts.prescription import Prescribed, dose_metrics
 from ingest.store.queries import PrescriptionRow, SessionRow
 
 # the session outcome's dose achieved and prescribed, by how the exercise is verified (docs/wire.md)
@@ -42,6 +46,14 @@ class ExerciseWeek:
     pain_before: float | None
     pending: str | None
     incomplete: tuple[str, ...]  # why sessions were marked incomplete (sensor lost, no stream), as stored
+    amount: float | None = None  # the dose's size: repetitions per set, or the hold in s (None: not recorded)
+    unit: str = ""  # "reps" or "s hold"
+    from_file: bool = False  # the dose is the prescriptions file's: no change of it was ever recorded
+
+    @property
+    def achieved_amount(self) -> float | None:
+        """The dose achieved in the dose's unit: ``amount`` x ``dose_pct`` (None when either is unknown)."""
+        return None if self.amount is None or self.dose_pct is None else self.amount * self.dose_pct / 100
 
     @property
     def adherence_pct(self) -> float | None:
@@ -58,10 +70,12 @@ def exercise_weeks(
     week_before: Sequence[SessionRow],
     prescriptions: Sequence[PrescriptionRow],
     week_end_ms: int,
+    on_file: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[ExerciseWeek]:
     """Each exercise prescribed at the week's end or done in the week, by name. ``week`` / ``week_before``: the
     session outcomes of the week and of the week before; ``prescriptions``: the changes and proposals recorded up
-    to now (time order)."""
+    to now (time order); ``on_file``: exercise -> the dose in the prescriptions file now (``dose_metrics``), used
+    for an exercise of which no change was ever recorded."""
     in_force: dict[str, PrescriptionRow] = {}
     pending: dict[str, PrescriptionRow] = {}
     for row in sorted(prescriptions, key=lambda r: r.t_ms):
@@ -75,9 +89,16 @@ def exercise_weeks(
                 pending[row.exercise] = row
             else:
                 pending.pop(row.exercise, None)
+    recorded = {r.exercise for r in prescriptions if r.kind == "prescription_changed"}
+    file_doses = {e: dict(f) for e, f in (on_file or {}).items() if e not in recorded}
+    for exercise, figures in file_doses.items():
+        in_force[exercise] = PrescriptionRow(week_end_ms, "prescription_changed", exercise, None, figures)
     prescribed = {e for e, r in in_force.items() if not r.figures.get("removed")}
     names = sorted(prescribed | {s.exercise for s in week})
-    return [_one(name, week, week_before, in_force.get(name), pending.get(name)) for name in names]
+    return [
+        _one(name, week, week_before, in_force.get(name), pending.get(name), from_file=name in file_doses)
+        for name in names
+    ]
 
 
 def _one(
@@ -86,14 +107,18 @@ def _one(
     week_before: Sequence[SessionRow],
     change: PrescriptionRow | None,
     proposal: PrescriptionRow | None,
+    *,
+    from_file: bool = False,
 ) -> ExerciseWeek:
     sessions = [s for s in week if s.exercise == name]
     before = [s.figures["pain"] for s in week_before if s.exercise == name and "pain" in s.figures]
-    dose = sessions_per_week = None
+    dose = sessions_per_week = amount = None
+    unit = ""
     if change is not None and not change.figures.get("removed"):
         dose = dose_words(change.figures)
         f = change.figures
         sessions_per_week = int(f["per_day"] * 7) if "per_day" in f else int(f.get("per_week", 0))
+        amount, unit = (f["hold_s"], "s hold") if "hold_s" in f else (f.get("reps"), "reps")
     elif change is not None:
         dose, sessions_per_week = "removed", 0
     ratios = []
@@ -118,7 +143,15 @@ def _one(
         pain_before=statistics.fmean(before) if before else None,
         pending=proposal.reason if proposal is not None else None,
         incomplete=tuple(s.reason for s in sessions if s.reason),
+        amount=amount,
+        unit=unit if amount is not None else "",
+        from_file=from_file,
     )
+
+
+def doses_on_file(prescribed: Sequence[Prescribed]) -> dict[str, dict[str, float]]:
+    """A wearer's entries of the prescriptions file -> ``exercise_weeks``'s ``on_file`` (the event's dose metrics)."""
+    return {p.exercise: dose_metrics(p) for p in prescribed}
 
 
 def dose_words(f: dict[str, float]) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
@@ -266,6 +266,9 @@ class WeeklyReport:
     longest_bouts: list[BoutRow] = field(default_factory=list)  # the week's longest, longest first
     # the exercise programme (issue 19): per prescribed exercise, adherence, dose, quality, pain, pending proposals
     exercises: list[ExerciseWeek] = field(default_factory=list)
+    # the dose over weeks (issue 19, item 5): (ISO week, its exercises) for the HISTORY_WEEKS weeks before and this
+    # one, oldest first
+    dose_weeks: list[tuple[str, list[ExerciseWeek]]] = field(default_factory=list)
 
     @property
     def days_with_data(self) -> list[DayMetrics]:
@@ -391,10 +394,13 @@ async def weekly_report(
     *,
     tz_source: str = "given",
     goals: Goals | None = None,
+    on_file: Mapping[str, Mapping[str, float]] | None = None,
 ) -> WeeklyReport:
     """Ask the store for one wearer's week, and the HISTORY_WEEKS weeks before it for the comparisons, and compute
     the report. ``tz`` is an IANA zone (the caller resolves the wearer's; ``tz_source`` says from where, for the
-    caption). Raises BadWeek for a malformed ``week``; store errors pass through."""
+    caption); ``on_file``: the wearer's doses in the prescriptions file now (exercise -> ``dose_metrics``), for the
+    exercises of which no change was ever recorded (``dashboards.report.sessions``). Raises BadWeek for a malformed
+    ``week``; store errors pass through."""
     zone = ZoneInfo(tz)
     monday = parse_week(week)
     start, end = _ms(monday, zone), _ms(monday + timedelta(7), zone)
@@ -412,14 +418,21 @@ async def weekly_report(
             response = next((r for r in rows if r.exercise == "*"), None)
         history.append(_totals(days, response, iso_week(earlier)))
     longest = sorted(this_week, key=lambda b: (-b.duration_s, b.end_ms))[:LONGEST_BOUTS]
-    week_before = _ms(monday - timedelta(7), zone)
     # the changes and proposals recorded up to four weeks after: the week's proposal is made after it
-    exercises = exercise_weeks(
-        await queries.session_outcomes(wearer, start, end),
-        await queries.session_outcomes(wearer, week_before, start),
-        await queries.prescriptions(wearer, 0, end + 28 * 86_400_000),
-        end - 1,
-    )
+    changes = await queries.prescriptions(wearer, 0, end + 28 * 86_400_000)
+    outcomes = await queries.session_outcomes(wearer, _ms(first - timedelta(7), zone), end)
+    dose_weeks = []
+    for i in range(HISTORY_WEEKS, -1, -1):  # the weeks before, then this one
+        a, b = _ms(monday - timedelta(7 * i), zone), _ms(monday - timedelta(7 * (i - 1)), zone)
+        sessions = [s for s in outcomes if a <= s.t_ms < b]
+        # a dose only on file has no known start: it counts for the report's week and weeks it was done in
+        done = {s.exercise for s in sessions}
+        file_doses = {e: f for e, f in (on_file or {}).items() if i == 0 or e in done}
+        before = [s for s in outcomes if _ms(monday - timedelta(7 * (i + 1)), zone) <= s.t_ms < a]
+        dose_weeks.append(
+            (iso_week(monday - timedelta(7 * i)), exercise_weeks(sessions, before, changes, b - 1, file_doses))
+        )
+    exercises = dose_weeks[-1][1]
     return WeeklyReport(
         wearer=wearer,
         week=week,
@@ -445,4 +458,5 @@ async def weekly_report(
         goals=goals or Goals(),
         longest_bouts=longest,
         exercises=exercises,
+        dose_weeks=dose_weeks,
     )

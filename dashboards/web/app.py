@@ -57,6 +57,7 @@ from alerts.prompts.commands import CommandRefused, prompt_command
 from alerts.prompts.prescription import Prescribed
 from dashboards.report import render
 from dashboards.report.charts import chart_specs
+from dashboards.report.sessions import doses_on_file
 from dashboards.report.weekly import weekly_report
 from dashboards.web import views
 from dashboards.web.consent import ClinicScope, ConsentAccess
@@ -65,7 +66,7 @@ from ingest.audit import AuditLog
 from ingest.errors import IngestError, WireError
 from ingest.phone.tokens import TokenStore, TokenStoreError
 from ingest.store.queries import Queries, unknown_wearer
-from ingest.wire import CommandV1, check_id
+from ingest.wire import CommandV1, EventV1, check_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -139,6 +140,9 @@ class WebState:
     # prescriptions as they are now (None: no prescriptions file, every catalog exercise may be started)
     catalog: dict[str, Exercise] = field(default_factory=dict)
     prescriptions: Callable[[], Mapping[str, list[Prescribed]]] | None = None
+    # the Prescriptions page (dashboards/web/prescriptions.py): the file it edits and how its events are published
+    prescriptions_path: Path | None = None
+    publish_event: Callable[[EventV1], Awaitable[None]] | None = None
     _known: tuple[float, list[str]] | None = None
 
     async def stored_wearers(self) -> list[str]:
@@ -479,6 +483,11 @@ async def week_page(request: Request) -> Response:
     return _page(request, "week.html", context)
 
 
+def _on_file(state: WebState, wearer: str) -> dict[str, dict[str, float]] | None:
+    """The wearer's doses in the prescriptions file: a hand-written prescription's until its first recorded change."""
+    return None if state.prescriptions is None else doses_on_file(state.prescriptions().get(wearer, []))
+
+
 async def week_report(request: Request) -> Response:
     """The weekly report's HTML (dashboards.report) for the ``week`` parameter, shown in the Week page's frame."""
     state = _state(request)
@@ -487,7 +496,9 @@ async def week_report(request: Request) -> Response:
     try:
         views.parse_week(week)
         await _audit(request, state, "report weekly", wearer, week)
-        report = await weekly_report(state.queries, wearer, week, state.board.policy(wearer).timezone)
+        report = await weekly_report(
+            state.queries, wearer, week, state.board.policy(wearer).timezone, on_file=_on_file(state, wearer)
+        )
     except views.BadWeek as exc:
         raise HTTPException(400, str(exc).replace("--week", "week")) from None
     return HTMLResponse(render.html(report))
@@ -503,7 +514,9 @@ async def week_charts(request: Request) -> Response:
     try:
         views.parse_week(week)
         await _audit(request, state, "report charts", wearer, week)
-        report = await weekly_report(state.queries, wearer, week, state.board.policy(wearer).timezone)
+        report = await weekly_report(
+            state.queries, wearer, week, state.board.policy(wearer).timezone, on_file=_on_file(state, wearer)
+        )
     except views.BadWeek as exc:
         raise HTTPException(400, str(exc).replace("--week", "week")) from None
     charts = []
@@ -712,7 +725,7 @@ async def _ingest_error(request: Request, exc: Exception) -> Response:
 
 def build_app(state: WebState) -> Starlette:
     """The app over ``state``; ``app.state.web`` is it."""
-    from dashboards.web import session  # noqa: PLC0415 - it builds on this module's helpers
+    from dashboards.web import prescriptions, session  # noqa: PLC0415 - they build on this module's helpers
 
     routes = [
         Route("/", index),
@@ -733,6 +746,8 @@ def build_app(state: WebState) -> Starlette:
         Route("/w/{wearer}/phones/revoke", phone_revoke, methods=["POST"]),
         Route("/w/{wearer}/session", session.session_page, methods=["GET"]),
         Route("/w/{wearer}/session", session.session_post, methods=["POST"]),
+        Route("/w/{wearer}/prescriptions", prescriptions.prescriptions_page, methods=["GET"]),
+        Route("/w/{wearer}/prescriptions", prescriptions.prescriptions_post, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     from dashboards.web.consent_routes import ROUTES  # noqa: PLC0415 - its handlers use this module's helpers

@@ -257,6 +257,8 @@ async def run_web(
         scope=scope,
         catalog=catalog,
         prescriptions=PrescriptionsFile(prescribed, catalog).current if prescribed else None,
+        prescriptions_path=prescribed,
+        publish_event=link.publish_event,
     )
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

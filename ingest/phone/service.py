@@ -18,6 +18,14 @@ after the broker's PUBACK; a full queue drops its oldest batches (counted). Devi
 phone's battery) at a phone's first message and when the battery changes, ``offline`` when it has been silent for
 ``idle_flush_s`` or the service stops; the service's own
 status is a collector status (``kinetic/v1/_collector/<id>/status``) with an ``offline`` last will.
+
+Exercise sessions (issue 19, docs/exercises.md): the service reads the wearers' commands; between a wearer's
+``session_start`` and ``session_end`` each of their trunk phones (a belt clip or a chest pocket: the detectors read
+the trunk, as the BLE collector's trunk sensors) streams its acceleration samples (gravity included, in g, from
+the session's start time on) on the session topic as ``SessionSamplesV1`` chunks (``ingest.session_stream``), closed
+with the receiver's clock at the end, at a new start, or when the service stops. A phone in a trouser pocket
+(``thigh``) streams nothing. Samples of a push that arrives after the end are not sent (at most one push period:
+Sensor Logger's HTTP push and MQTT send every second or so).
 """
 
 from __future__ import annotations
@@ -36,22 +44,26 @@ from typing import Literal
 import aiomqtt
 from aiohttp import web
 
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, WireError
 from ingest.forward import Forwarder
 from ingest.listen import start_site
 from ingest.mqtt import DeadLetters, Will, payload_bytes
 from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
 from ingest.phone.tokens import PhoneDevice, TokenStore, TokenStoreError
+from ingest.session_stream import SessionStreamer
 from ingest.settings import PhoneConfig, PhoneSettings
 from ingest.store.spool import Spool
 from ingest.wire import (
     EARLIEST_MS,
     LATEST_MS,
     CollectorStatusV1,
+    CommandV1,
     DeadLetterV1,
     DeviceStatusV1,
     FeatureBatchV1,
+    SessionSamplesV1,
     Topics,
+    decode,
     encode,
 )
 
@@ -77,6 +89,8 @@ class PhoneServiceCounters:
     batches_queued: int = 0
     batches_published: int = 0
     dropped_batches: int = 0
+    session_chunks: int = 0  # SessionSamplesV1 messages queued (the final ones included)
+    session_samples_dropped: int = 0  # samples past a session stream's bound (SessionStreamer.dropped)
 
 
 def phone_stream(cfg: PhoneConfig, batch_s: int) -> PhoneStream:
@@ -113,6 +127,12 @@ class PhoneService:
         self.ready = asyncio.Event()  # set once the phones' MQTT topics are subscribed
         self._refusals_said: set[str] = set()
         self.dead_letters = DeadLetters(SERVICE, self.topics)  # its letters go through the queue (_dead_letter)
+        # exercise sessions (issue 19): wearer -> (session, start in ms); a trunk phone's stream while it runs
+        self._sessions: dict[str, tuple[str, int]] = {}
+        self._session_streams: dict[Key, SessionStreamer] = {}
+        self._session_samples: dict[Key, tuple[list[int], list[tuple[float, float, float]]]] = {}
+        for key, stream in self._streams.items():
+            self._watch_samples(key, stream)
 
     # --- the pure part's entry: one message of one wearer ---------------------------------------------------------
     def take(self, wearer: str, payload: bytes, source: str, device: str | None = None) -> str | None:
@@ -154,7 +174,69 @@ class PhoneService:
             self._battery[key] = stream.battery_pct
             self._status(key, "online")
         self._queue_batches(batches)
+        self._stream_session(key)
         return None
+
+    # --- exercise sessions (issue 19) -------------------------------------------------------------------------------
+    def _watch_samples(self, key: Key, stream: PhoneStream) -> None:
+        """Each acceleration sample ``stream`` makes is offered to the session stream of ``key`` (kept only while
+        its wearer's session runs, from the session's start on, for a trunk phone)."""
+
+        def sample(t_ms: int, acc_g: tuple[float, float, float]) -> None:
+            running = self._sessions.get(key[0])
+            if running is None or t_ms < running[1] or self._configs[key].placement != "trunk":
+                return
+            times, values = self._session_samples.setdefault(key, ([], []))
+            times.append(t_ms)
+            values.append(acc_g)
+
+        stream.on_sample = sample
+
+    def _stream_session(self, key: Key) -> None:
+        """The samples a message gave during a session -> the stream's full chunks, queued."""
+        held = self._session_samples.pop(key, None)
+        running = self._sessions.get(key[0])
+        if held is None or running is None:
+            return
+        streamer = self._session_streams.get(key)
+        if streamer is None:
+            streamer = self._session_streams[key] = SessionStreamer(key[0], key[1], running[0])
+        dropped = streamer.dropped
+        self._queue_session(streamer.add(*held))
+        self.counters.session_samples_dropped += streamer.dropped - dropped
+
+    def session_command(self, command: CommandV1) -> None:
+        """A wearer's ``session_start`` opens a session stream for their trunk phones (each made at the phone's first
+        sample of the session); ``session_end`` (or a new start) closes the running ones with the receiver's clock
+        (docs/wire.md). Other commands are not this service's."""
+        if command.kind not in ("session_start", "session_end"):
+            return
+        self._close_sessions(command.wearer)
+        if command.kind == "session_start" and command.session is not None:
+            self._sessions[command.wearer] = (command.session, round(command.at.timestamp() * 1000))
+        trunk = sorted(d for w, d in self._configs if w == command.wearer and self._configs[w, d].placement == "trunk")
+        _LOGGER.info(
+            "phone %s: %s %s (trunk phones: %s)",
+            command.wearer,
+            command.kind,
+            command.session,
+            ", ".join(trunk) or "none",
+        )
+
+    def _close_sessions(self, wearer: str | None = None) -> None:
+        """The running session streams of ``wearer`` (None: everyone's) closed: what waited, then the final chunk."""
+        for key in [k for k in self._session_streams if wearer is None or k[0] == wearer]:
+            self._stream_session(key)
+            self._queue_session(self._session_streams.pop(key).close(round(self.clock() * 1000)))
+        for running in [w for w in self._sessions if wearer is None or w == wearer]:
+            del self._sessions[running]
+        for key in [k for k in self._session_samples if wearer is None or k[0] == wearer]:
+            del self._session_samples[key]
+
+    def _queue_session(self, chunks: list[SessionSamplesV1]) -> None:
+        for chunk in chunks:
+            self._enqueue(self.topics.session(chunk.wearer, chunk.device), encode(chunk), False, 0)
+            self.counters.session_chunks += 1
 
     def _say_once(self, wearer: str, what: str, happened: bool, text: str) -> None:
         """A problem of a phone's data is logged the first time (it repeats with every message); always counted."""
@@ -252,6 +334,7 @@ class PhoneService:
             )
             self._configs[key] = cfg
             self._streams[key] = phone_stream(cfg, self.settings.batch_s)
+            self._watch_samples(key, self._streams[key])
             _LOGGER.info("phone %s: device %s (token store) pushes", device.wearer, device.device)
         return cfg
 
@@ -318,10 +401,17 @@ class PhoneService:
         status_topic = self.topics.collector_status(self.collector_id)
         await client.publish(status_topic, encode(self._collector_status("online")), qos=1, retain=True)
         await client.subscribe(f"{self.settings.mqtt_topic_root}/+", qos=0)
+        await client.subscribe(self.topics.all_commands(), qos=1)  # session_start / _end: session streams
         self.ready.set()
         incoming = asyncio.create_task(self._incoming(client), name="phone-mqtt-in")
+
+        def tick(stopping: bool) -> None:
+            if stopping:  # a stop ends the session streams (the alert service marks the session incomplete)
+                self._close_sessions()
+            self.flush_idle(everything=stopping)
+
         try:
-            await self.forwarder.send(client, stop, tick=lambda stopping: self.flush_idle(everything=stopping))
+            await self.forwarder.send(client, stop, tick=tick)
             await client.publish(status_topic, encode(self._collector_status("offline")), qos=1, retain=True)
         finally:
             incoming.cancel()
@@ -331,6 +421,14 @@ class PhoneService:
         prefix = f"{self.settings.mqtt_topic_root}/"
         async for message in client.messages:
             topic, payload = str(message.topic), payload_bytes(message)
+            if not topic.startswith(prefix) or "/" in topic[len(prefix) :]:  # not a phone's: a Kinetic command
+                try:
+                    _, command = decode(self.topics, topic, payload)
+                except WireError:
+                    continue  # the alert service judges commands and dead-letters the bad ones
+                if isinstance(command, CommandV1) and not message.retain:  # obeyed once, when published
+                    self.session_command(command)
+                continue
             self.counters.mqtt_messages += 1
             wearer = topic[len(prefix) :] if topic.startswith(prefix) else ""
             if len(payload) > self._max_bytes:

@@ -289,6 +289,7 @@ REPORT_CHARTS = {
     "bout-lengths": (False, True),
     "lean": (False, True),
     "prompt-responses": (False, True),
+    "dose-over-weeks": (True, False),  # no exercise prescribed to w1: the empty state
 }
 VEGA_MARKS = """() => Object.fromEntries([...document.querySelectorAll("#charts figure.vega-chart")].map(f => {
     const svg = f.querySelector("svg.marks");

@@ -5,6 +5,7 @@ effort and pain reported; an exercise not prescribed is a 404 with one line."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import paho.mqtt.client as paho
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from ingest.wire import CommandV1, Topics
+from ingest.wire import CommandV1, EventV1, Topics
 from tests.integration.dashboards.test_web import CHROMIUM, Browser, Served, env, get, seed, wait_for_command
 from tests.support.processes import Proc
 from tests.support.servers import Server, free_port
@@ -32,32 +33,46 @@ wearers:
 """
 
 
-@pytest.fixture(scope="module")
-def served(mosquitto: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("websession")
+@contextlib.contextmanager
+def serve_prescribed(mosquitto: Server, tmp: Path, prescriptions: str, prefix: str) -> Iterator[Served]:
+    """A real ``kinetic serve`` over the seeded store with ``prescriptions`` as its prescriptions file, and a listener
+    recording every command (``Served.commands``) and w1's events (``Served.events``) it publishes."""
     store = tmp / "kinetic.sqlite"
     seed(store)
-    (tmp / "prescriptions.yaml").write_text(PRESCRIPTIONS)
-    root = "tses" + os.urandom(4).hex()
+    (tmp / "prescriptions.yaml").write_text(prescriptions)
+    root = prefix + os.urandom(4).hex()
     more = {"KINETIC_ALERTS__PRESCRIPTIONS_FILE": str(tmp / "prescriptions.yaml")}
     proc = Proc(["serve"], env(mosquitto, root, store, **more), tmp / "serve.log")
     try:
         proc.wait_for("kinetic serve: open http://127.0.0.1:")
         url = proc.text().split("kinetic serve: open ", 1)[1].split()[0]
         served = Served(url, root, mosquitto, proc, tmp, free_port())
+
+        def on_message(message: paho.MQTTMessage) -> None:
+            if message.topic.endswith("/commands"):
+                served.commands.append(CommandV1.model_validate_json(message.payload))
+            else:
+                served.events.append(EventV1.model_validate_json(message.payload))
+
         listener = paho.Client(paho.CallbackAPIVersion.VERSION2)
         subscribed = threading.Semaphore(0)
-        listener.on_message = lambda c, u, m: served.commands.append(CommandV1.model_validate_json(m.payload))
+        listener.on_message = lambda c, u, m: on_message(m)
         listener.on_subscribe = lambda *args: subscribed.release()
         listener.connect(mosquitto.host, mosquitto.port)
         listener.loop_start()
-        listener.subscribe(Topics(root).all_commands(), qos=1)
+        listener.subscribe([(Topics(root).all_commands(), 1), (Topics(root).events("w1"), 1)])
         assert subscribed.acquire(timeout=10)
         yield served
         listener.loop_stop()
         listener.disconnect()
     finally:
         assert proc.terminate() == 0, proc.text()
+
+
+@pytest.fixture(scope="module")
+def served(mosquitto: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve_prescribed(mosquitto, tmp_path_factory.mktemp("websession"), PRESCRIPTIONS, "tses") as served:
+        yield served
 
 
 @pytest.fixture
@@ -105,3 +120,12 @@ def test_an_exercise_not_prescribed_is_a_404_with_one_line(served: Served) -> No
     assert status == 404 and body == "exercise 'hip-opening-sequence' is not prescribed to w1\n"
     status, body = get(f"{served.url}w/w1/session?exercise=no-such")
     assert status == 404 and body == "exercise 'no-such' is not in the catalog\n"
+
+
+def test_the_guided_session_is_linked_from_the_navigation(served: Served, browser: Browser) -> None:
+    page = browser.page
+    page.goto(f"{served.url}w/w1/week")
+    page.get_by_role("navigation", name="pages").get_by_role("link", name="Session").click()
+    expect(page.locator("#choices li")).to_have_count(1)
+    assert page.url.endswith("/w/w1/session")
+    expect(page.get_by_role("link", name="Session")).to_have_attribute("aria-current", "page")

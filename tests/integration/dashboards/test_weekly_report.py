@@ -142,7 +142,7 @@ def test_prompt_response_agrees_with_the_dashboard(seeded_week: SeededWeek, repo
 # each chart's drawn data marks (bars, heatmap cells: Vega's rect marks) with a non-empty box, and its "no data" text
 CHARTS_JS = """() => [...document.querySelectorAll('figure.chart')].map(figure => {
     const svg = figure.querySelector('svg'); const box = svg.getBoundingClientRect();
-    const drawn = [...svg.querySelectorAll('g.mark-rect.role-mark path')].filter(m => {
+    const drawn = [...svg.querySelectorAll('g.role-mark:is(.mark-rect, .mark-symbol, .mark-line) path')].filter(m => {
         const b = m.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
     const texts = [...svg.querySelectorAll('text')].map(t => t.textContent);
     return {name: figure.dataset.chart, empty: figure.dataset.empty, width: box.width, height: box.height,
@@ -174,6 +174,7 @@ def test_report_renders_in_headless_chromium_with_every_chart_drawn(reports: dic
         "bout-lengths",
         "lean",
         "prompt-responses",
+        "dose-over-weeks",
     ]
     for chart in charts:  # the seeded week has data for every chart
         assert chart["width"] > 300 and chart["height"] > 100 and chart["marks"] > 0, chart

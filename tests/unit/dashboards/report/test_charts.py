@@ -112,6 +112,7 @@ def test_specs_are_json_for_a_web_page() -> None:
         "bout-lengths",
         "lean",
         "prompt-responses",
+        "dose-over-weeks",
     ]
     for name, spec in specs.items():
         assert json.loads(json.dumps(spec)) == spec

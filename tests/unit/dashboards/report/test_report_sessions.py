@@ -58,3 +58,21 @@ def test_a_decided_or_automatic_proposal_is_not_pending_and_an_unknown_dose_says
     # an unverified session counts for adherence, not for the dose achieved
     (unverified,) = exercise_weeks([session(1, "done", 0, 2, verified=0.0)], [], [changed(0, 5)], END - 1)
     assert unverified.done == 1 and unverified.dose_pct is None
+
+
+ON_FILE = {STS: {"sets": 1.0, "reps": 5.0, "rest_s": 30.0, "per_week": 3.0}}
+
+
+def test_a_hand_written_prescription_shows_the_files_dose_until_its_first_recorded_change() -> None:
+    week = [session(1, "done", 4, 2)]
+    (e,) = exercise_weeks(week, [], [], END - 1, ON_FILE)
+    assert (e.dose, e.prescribed, e.from_file, e.amount, e.unit) == ("1 x 5 reps, 3 per week", 3, True, 5.0, "reps")
+    assert e.dose_pct == 80 and e.achieved_amount == 4.0
+    # prescribed on file and not done: it is listed, adherence 0 %
+    (missed,) = exercise_weeks([], [], [], END - 1, ON_FILE)
+    assert (missed.from_file, missed.adherence_pct) == (True, 0.0)
+    # once a change is recorded (even after the week), the record is the truth: the file is not used any more
+    (recorded,) = exercise_weeks(week, [], [changed(END + DAY, 6)], END - 1, ON_FILE)
+    assert recorded.dose is None and not recorded.from_file
+    (later,) = exercise_weeks(week, [], [changed(0, 4)], END - 1, ON_FILE)
+    assert later.dose == "1 x 4 reps, 3 per week" and not later.from_file
