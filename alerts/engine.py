@@ -27,7 +27,7 @@ from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
 from alerts.readiness import CheckIn, ReadinessTracker
 from alerts.settings import AlertsSettings
 from ingest.order import admit
-from ingest.wire import STRESS_LEVELS, CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
+from ingest.wire import STRESS_LEVELS, CommandV1, EventV1, FeatureBatchV1, PromptContext, PromptV1, Trigger
 
 Output = PromptV1 | EventV1
 
@@ -382,7 +382,19 @@ class AlertEngine:
         # the planner and the response tracker learn of the prompt once it exists: a prompt the contract refuses
         # (a catalog text it cannot carry) leaves the wearer's state as it was
         state.planner.sent(send.trigger, prompt_id, exercise.id)
-        state.responses.add(OpenPrompt(prompt_id, send.trigger, exercise.id, t_ms, send.start_ms))
+        context: PromptContext = "after_meeting" if after_meeting else "reprompt" if send.attempt > 1 else "threshold"
+        state.responses.add(
+            OpenPrompt(
+                prompt_id,
+                send.trigger,
+                exercise.id,
+                t_ms,
+                send.start_ms,
+                context=context,
+                held_reason=send.held_reason,
+                held_ms=send.held_ms,
+            )
+        )
         state.prompts_sent += 1
         sent = EventV1(
             kind="prompt_sent",
@@ -408,6 +420,8 @@ class AlertEngine:
                 exercise=o.prompt.exercise,
                 bout_start=_dt(o.prompt.start_ms),
                 metrics=o.metrics(),
+                context=o.prompt.context,
+                reason=o.reason,
             )
             for o in outcomes
         ]
