@@ -84,6 +84,11 @@ class WearerState:
             state["detection"] = detection
         state.setdefault("readiness", ReadinessTracker())  # a snapshot from before readiness (issue 17)
         self.__dict__.update(state)
+        for prompt in self.responses.open:  # a snapshot from before prompt contexts (issue 17): the planner knows
+            episode = self.planner.episodes.get(prompt.trigger)
+            if prompt.context is None and episode is not None and episode.last_prompt_id == prompt.prompt_id:
+                first: PromptContext = "after_meeting" if episode.context == "after_meeting" else "threshold"
+                prompt.context = "reprompt" if episode.attempts > 1 else first
 
     @property
     def primary(self) -> str:

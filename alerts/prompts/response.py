@@ -30,10 +30,16 @@ class OpenPrompt:
     start_ms: int  # the exposure it was about
     acked: bool = False
     snoozed: bool = False
-    # why it was sent and what held it before (issue 17); the defaults are what a snapshot from before them reads
-    context: PromptContext = "threshold"
+    # why it was sent and what held it before (issue 17); None: not known (a prompt opened before these existed)
+    context: PromptContext | None = None
     held_reason: str | None = None  # the planner's hold reason ("meeting", "dnd", "paused", ...), None: never held
     held_ms: int | None = None
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickle; a prompt from a snapshot written before issue 17's context has none (the engine recovers it from
+        the planner, ``WearerState.__setstate__``) and no hold recorded."""
+        state.setdefault("context", None)
+        self.__dict__.update(state)
 
 
 @dataclass(frozen=True, slots=True)
