@@ -21,6 +21,7 @@ from alerts.detect.wearer import NO_SENSOR_YET, WearerDetection, WearerSecond
 from alerts.errors import PolicyError
 from alerts.prompts.calendar import Busy, busy_at, busy_before
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
+from alerts.prompts.commands import on_data_clock
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
@@ -59,7 +60,12 @@ def policy_book(settings: AlertsSettings) -> PolicyBook:
 
 def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
     """An engine with the catalog (built-in + clinicians' folders) and the policy file of the settings."""
-    return AlertEngine(EngineConfig.from_settings(settings), load_catalog(settings.catalog_dirs), policy_book(settings))
+    return AlertEngine(
+        EngineConfig.from_settings(settings),
+        load_catalog(settings.catalog_dirs),
+        policy_book(settings),
+        commands_on_data_clock=settings.commands_on_data_clock,
+    )
 
 
 @dataclass
@@ -162,6 +168,9 @@ class AlertEngine:
     busy: dict[str, list[Busy]] = field(default_factory=dict, repr=False)
     # each wearer's policy with the relief-day cap (readiness), made once per policy
     _relief: dict[str, tuple[PromptPolicy, PromptPolicy]] = field(default_factory=dict, repr=False)
+    # the stream is simulated or replayed (``kinetic demo``): a command a person sends is stamped with the host's
+    # clock, which is not the data's; it is judged at the wearer's latest event time (``on_data_clock``)
+    commands_on_data_clock: bool = False
 
     def policy(self, wearer: str) -> PromptPolicy:
         """The wearer's effective policy, resolved once (every second needs it) and again after a live change."""
@@ -435,7 +444,10 @@ class AlertEngine:
         """Apply a wearer's command (ack, snooze, pause, resume, dnd_on, dnd_off, policy, calibrate, forget). Returns
         whether it applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to
         publish. A pause, resume, dnd or policy for a wearer with no data yet is kept in their state and in force from
-        their first frame (it applies); a calibrate then is refused with the reason (``refused``)."""
+        their first frame (it applies); a calibrate then is refused with the reason (``refused``). With
+        ``commands_on_data_clock``, a command is first moved to the wearer's latest event time (``on_data_clock``)."""
+        if self.commands_on_data_clock:
+            command = self._on_data_clock(command)
         at_ms = round(command.at.timestamp() * 1000)
         if command.kind == "forget":
             return self.forget(command.wearer), []
@@ -493,6 +505,12 @@ class AlertEngine:
         state.planner.replan(policy)
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
+
+    def _on_data_clock(self, command: CommandV1) -> CommandV1:
+        """The command at the wearer's latest event time; as it is when none of their frames has been seen."""
+        state = self.wearers.get(command.wearer)
+        seen = [] if state is None else [d.last_ms for d in state.detection.devices.values() if d.last_ms is not None]
+        return on_data_clock(command, _dt(max(seen))) if seen else command
 
     def _checkin(self, command: CommandV1, at_ms: int) -> EventV1:
         """A check-in (pain 0-10, stress): kept for the next readiness decision and stored as an event."""

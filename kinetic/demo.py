@@ -78,7 +78,8 @@ async def run_demo(
     wall0 = loop.time()
     topics = Topics(settings.mqtt.topic_root)
     sink = EmbeddedSink(db_path)
-    engine = engine_from_settings(settings.alerts)
+    # the scripted day runs on its own clock: a button pressed while it plays is judged at the wearer's latest second
+    engine = engine_from_settings(settings.alerts.model_copy(update={"commands_on_data_clock": True}))
     spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
     # the demo plays a scripted day at accelerated time: its dates may lie ahead of this host's clock, or behind it
     # (its prompts are shown as if the day were now, not refused as expired)
