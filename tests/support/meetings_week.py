@@ -15,7 +15,7 @@ from pathlib import Path
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.calendar import Busy, busy_intervals
 from alerts.prompts.catalog import load_catalog
-from alerts.prompts.policy.model import PolicyBook, PromptPolicy
+from alerts.prompts.policy.model import PolicyBook
 from ingest.settings import InfluxSettings
 from ingest.simulate.scenario import calendar_ics, parse_scenario
 from ingest.simulate.synth import batches_for
@@ -24,20 +24,13 @@ from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.model import points_for
 from ingest.store.points import Point
 from ingest.wire import EventV1, PromptV1
-from tests.support.week import MONDAY, TZ, TZ_NAME
+from tests.support import week
+from tests.support.week import MONDAY, TZ
 
 WEARER = "ann"
-# a 45-min sitting threshold, so an after-meeting prompt can come before it; no re-prompt; caps out of the way
-POLICY = PromptPolicy(
-    timezone=TZ_NAME,
-    sitting_threshold_min=45,
-    standing_threshold_min=None,
-    lean_duration_min=None,
-    escalate_after_min=None,
-    max_per_hour=60,
-    max_per_day=500,
-    min_spacing_min=0,
-)
+# the seeded week's policy (no re-prompt, caps out of the way) with a 45-min sitting threshold, so an after-meeting
+# prompt can come before it
+POLICY = week.POLICY.model_copy(update={"sitting_threshold_min": 45})
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,39 @@ def test_a_pause_pressed_live_in_an_accelerated_demo_lands_on_the_scenarios_cloc
         held = [f for _, f in stored(db, "prompt_held")]
         assert [h["reason"] for h in held] == ["paused"]
         assert sent[0] == until  # the held prompt goes out when the pause ends, ann still sitting (then its re-prompt)
+
+
+MEETINGS = Path(__file__).parents[3] / "ingest" / "simulate" / "scenarios" / "meetings.yaml"
+
+
+def test_the_meetings_scenario_through_kinetic_demo_stores_what_the_engine_tests_say(tmp_path: Path) -> None:
+    """The scenario results of issue 17 from a stored demo, not from the engine alone: ``kinetic demo --scenario
+    meetings.yaml`` gives the alert service the scripted calendar (before, only a test did) and publishes the
+    scripted do-not-disturb and check-in; what is stored is what test_calendar_context.py finds through the engine."""
+    db = tmp_path / "demo.sqlite"
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    demo = Proc(
+        ["demo", "--scenario", str(MEETINGS), "--speed", "0", "--json", "--db", str(db)],
+        environment,
+        tmp_path / "d.log",
+    )
+    assert demo.process.wait(300) == 0, demo.text()
+    start = datetime.fromisoformat("2026-12-07T09:00:00+01:00")
+
+    def clock(t_ms: int) -> str:
+        return datetime.fromtimestamp(t_ms / 1000, start.tzinfo).strftime("%H:%M")
+
+    held = {clock(t): f["reason"] for t, f in stored(db, "prompt_held")}
+    assert held == {"09:40": "meeting", "13:30": "dnd", "16:15": "meeting"}
+    sent = {clock(t): (f.get("reason"), f["exercise"]) for t, f in stored(db, "prompt_sent")}
+    assert sent["10:30"] == ("after_meeting", "hip-opening-sequence")  # the morning meeting sat through
+    assert sent["13:45"][0] == "held: dnd" and sent["16:20"][0] == "held: meeting" and sent["14:30"][0] is None
+    assert not [t for t in sent if "11:00" <= t < "13:00"]  # the walking meeting holds nothing, prompts nothing
+    (checkin,) = stored(db, "checkin")
+    assert clock(checkin[0]) == "17:00"
+    with sqlite3.connect(db) as connection:
+        contexts = connection.execute(
+            "SELECT json_extract(tags, '$.context'), COUNT(*) FROM points WHERE measurement = 'prompt_outcomes' "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert dict(contexts)["after_meeting"] == 1  # the outcome of the 10:30 prompt says why it was sent
