@@ -21,13 +21,14 @@ from alerts.detect.wearer import NO_SENSOR_YET, WearerDetection, WearerSecond
 from alerts.errors import PolicyError
 from alerts.prompts.calendar import Busy, busy_at, busy_before
 from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
+from alerts.prompts.commands import on_data_clock
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
 from alerts.readiness import CheckIn, ReadinessTracker
 from alerts.settings import AlertsSettings
 from ingest.order import admit
-from ingest.wire import STRESS_LEVELS, CommandV1, EventV1, FeatureBatchV1, PromptV1, Trigger
+from ingest.wire import STRESS_LEVELS, CommandV1, EventV1, FeatureBatchV1, PromptContext, PromptV1, Trigger
 
 Output = PromptV1 | EventV1
 
@@ -59,7 +60,12 @@ def policy_book(settings: AlertsSettings) -> PolicyBook:
 
 def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
     """An engine with the catalog (built-in + clinicians' folders) and the policy file of the settings."""
-    return AlertEngine(EngineConfig.from_settings(settings), load_catalog(settings.catalog_dirs), policy_book(settings))
+    return AlertEngine(
+        EngineConfig.from_settings(settings),
+        load_catalog(settings.catalog_dirs),
+        policy_book(settings),
+        commands_on_data_clock=settings.commands_on_data_clock,
+    )
 
 
 @dataclass
@@ -84,6 +90,11 @@ class WearerState:
             state["detection"] = detection
         state.setdefault("readiness", ReadinessTracker())  # a snapshot from before readiness (issue 17)
         self.__dict__.update(state)
+        for prompt in self.responses.open:  # a snapshot from before prompt contexts (issue 17): the planner knows
+            episode = self.planner.episodes.get(prompt.trigger)
+            if prompt.context is None and episode is not None and episode.last_prompt_id == prompt.prompt_id:
+                first: PromptContext = "after_meeting" if episode.context == "after_meeting" else "threshold"
+                prompt.context = "reprompt" if episode.attempts > 1 else first
 
     @property
     def primary(self) -> str:
@@ -157,6 +168,9 @@ class AlertEngine:
     busy: dict[str, list[Busy]] = field(default_factory=dict, repr=False)
     # each wearer's policy with the relief-day cap (readiness), made once per policy
     _relief: dict[str, tuple[PromptPolicy, PromptPolicy]] = field(default_factory=dict, repr=False)
+    # the stream is simulated or replayed (``kinetic demo``): a command a person sends is stamped with the host's
+    # clock, which is not the data's; it is judged at the wearer's latest event time (``on_data_clock``)
+    commands_on_data_clock: bool = False
 
     def policy(self, wearer: str) -> PromptPolicy:
         """The wearer's effective policy, resolved once (every second needs it) and again after a live change."""
@@ -382,7 +396,19 @@ class AlertEngine:
         # the planner and the response tracker learn of the prompt once it exists: a prompt the contract refuses
         # (a catalog text it cannot carry) leaves the wearer's state as it was
         state.planner.sent(send.trigger, prompt_id, exercise.id)
-        state.responses.add(OpenPrompt(prompt_id, send.trigger, exercise.id, t_ms, send.start_ms))
+        context: PromptContext = "after_meeting" if after_meeting else "reprompt" if send.attempt > 1 else "threshold"
+        state.responses.add(
+            OpenPrompt(
+                prompt_id,
+                send.trigger,
+                exercise.id,
+                t_ms,
+                send.start_ms,
+                context=context,
+                held_reason=send.held_reason,
+                held_ms=send.held_ms,
+            )
+        )
         state.prompts_sent += 1
         sent = EventV1(
             kind="prompt_sent",
@@ -408,6 +434,8 @@ class AlertEngine:
                 exercise=o.prompt.exercise,
                 bout_start=_dt(o.prompt.start_ms),
                 metrics=o.metrics(),
+                context=o.prompt.context,
+                reason=o.reason,
             )
             for o in outcomes
         ]
@@ -416,7 +444,10 @@ class AlertEngine:
         """Apply a wearer's command (ack, snooze, pause, resume, dnd_on, dnd_off, policy, calibrate, forget). Returns
         whether it applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to
         publish. A pause, resume, dnd or policy for a wearer with no data yet is kept in their state and in force from
-        their first frame (it applies); a calibrate then is refused with the reason (``refused``)."""
+        their first frame (it applies); a calibrate then is refused with the reason (``refused``). With
+        ``commands_on_data_clock``, a command is first moved to the wearer's latest event time (``on_data_clock``)."""
+        if self.commands_on_data_clock:
+            command = self._on_data_clock(command)
         at_ms = round(command.at.timestamp() * 1000)
         if command.kind == "forget":
             return self.forget(command.wearer), []
@@ -474,6 +505,12 @@ class AlertEngine:
         state.planner.replan(policy)
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
+
+    def _on_data_clock(self, command: CommandV1) -> CommandV1:
+        """The command at the wearer's latest event time; as it is when none of their frames has been seen."""
+        state = self.wearers.get(command.wearer)
+        seen = [] if state is None else [d.last_ms for d in state.detection.devices.values() if d.last_ms is not None]
+        return on_data_clock(command, _dt(max(seen))) if seen else command
 
     def _checkin(self, command: CommandV1, at_ms: int) -> EventV1:
         """A check-in (pain 0-10, stress): kept for the next readiness decision and stored as an event."""

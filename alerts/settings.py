@@ -83,6 +83,12 @@ class AlertsSettings(BaseModel):
         description="send prompts already expired by this host's clock when their data arrives (a dated scenario "
         "replayed as if now); off: such a prompt is not sent, a prompt_cancelled event says why",
     )
+    commands_on_data_clock: bool = Field(
+        default=False,
+        description="judge a command a person sends (Done, Snooze, pause, check-in) at the wearer's latest event time, "
+        "not at the host time it is stamped with: for a simulated or replayed stream (the demo does); a scenario's "
+        "scripted commands are in event time already",
+    )
 
     calendar_feeds: dict[str, list[SecretStr]] = Field(
         default_factory=dict,

@@ -298,6 +298,10 @@ class PromptV1(_Model):
 
 
 SessionOutcome = Literal["done", "partial", "skipped"]
+# why a prompt was sent (issue 17), carried on its ``prompt_outcome`` so a dashboard can group responses by it without
+# joining the outcome to the ``prompt_sent`` event (InfluxQL cannot): the sitting / standing / lean threshold was
+# reached, a meeting sat through had ended (docs/prompts.md, Calendars), or the one re-prompt of a bout
+PromptContext = Literal["threshold", "after_meeting", "reprompt"]
 EventKind = Literal[
     "bout_started",
     "bout_ended",
@@ -353,12 +357,19 @@ class EventV1(_Model):
         default=None,
         max_length=64,
         description="kind 'summary': an hour's metrics (docs/metrics.md), t = hour start; kind 'prompt_outcome': "
-        "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed; t = the prompt's created; "
+        "break_after_s, broke_1min / broke_3min / broke_5min (1 or 0), acked, snoozed, held_s (when it was held); "
+        "t = the prompt's created; "
         "kind 'checkin': pain (0-10), stress_level (0 low, 1 medium, 2 high), t = when reported; kind 'readiness': "
         "the day's figures (relief 1/0, rmssd_ms, ln_rmssd, lying_h, pain, ...), t = when decided; "
         "kind 'session_outcome': the dose achieved and prescribed, quality figures, effort and pain (docs/wire.md)",
     )
     consent: ConsentV1 | None = Field(default=None, description="kinds consent_granted / consent_withdrawn only")
+    context: PromptContext | None = Field(
+        default=None,
+        description="kind 'prompt_outcome': why the prompt was sent (threshold, after_meeting, reprompt); its "
+        "reason then says what held it ('held: meeting') and metrics held_s how long; none: an outcome from before "
+        "this field",
+    )
 
     @model_validator(mode="after")
     def _consent_with_its_kinds(self) -> EventV1:

@@ -13,16 +13,18 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from alerts.engine import AlertEngine, engine_from_settings
+from alerts.prompts.calendar import Busy, busy_intervals
 from alerts.service import AlertService
 from ingest.bridge import Bridge
 from ingest.embedded_broker import embedded_broker
 from ingest.mqtt import connect, serve
 from ingest.settings import MqttSettings
-from ingest.simulate.scenario import Scenario
+from ingest.simulate.scenario import Scenario, calendar_ics
 from ingest.simulate.service import Progress, simulate
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.embedded_queries import EmbeddedQueries
@@ -78,7 +80,9 @@ async def run_demo(
     wall0 = loop.time()
     topics = Topics(settings.mqtt.topic_root)
     sink = EmbeddedSink(db_path)
-    engine = engine_from_settings(settings.alerts)
+    # the scripted day runs on its own clock: a button pressed while it plays is judged at the wearer's latest second
+    engine = engine_from_settings(settings.alerts.model_copy(update={"commands_on_data_clock": True}))
+    engine.busy.update(scenario_busy(scenario))
     spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
     # the demo plays a scripted day at accelerated time: its dates may lie ahead of this host's clock, or behind it
     # (its prompts are shown as if the day were now, not refused as expired)
@@ -167,6 +171,20 @@ async def run_demo(
     finally:
         spool.close()
         await sink.aclose()
+
+
+def scenario_busy(scenario: Scenario) -> dict[str, list[Busy]]:
+    """Each wearer's scripted meetings (docs/scenarios.md) as the alert service reads a calendar feed: the feed
+    ``calendar_ics`` makes of them, read by ``busy_intervals`` over the scenario's day. The live service's calendar
+    refresher follows the host's clock and would not see a scripted day's meetings."""
+    start = scenario.start
+    end = start + timedelta(seconds=scenario.duration_s, days=1)
+    busy: dict[str, list[Busy]] = {}
+    for script in scenario.wearers:
+        if script.calendar:
+            found = busy_intervals(calendar_ics(scenario, script), start - timedelta(days=1), end, ZoneInfo("UTC"))
+            busy[script.wearer] = sorted({*busy.get(script.wearer, []), *found}, key=lambda b: b.start_ms)
+    return busy
 
 
 STALL_S = 30.0  # the alert service taking no batch for this long while some are missing: go on, and say so

@@ -1,6 +1,10 @@
 """What a person asks about their prompts -> the ``CommandV1`` the alert service obeys, with every check done before
 anything is sent. Pure: the time arrives as ``at`` (the caller's clock, as a button press has no event time).
 
+The alert service judges a command on the wearer's clock of events. Live, the two clocks agree. Where the stream is
+simulated or replayed (``kinetic demo``, an accelerated scenario), they do not: ``on_data_clock`` moves a command a
+person pressed to the wearer's latest event time, so a pause covers the scenario's minutes, not the host's.
+
 One function for every front end that acts on prompts (``kinetic prompts``, ``kinetic serve``'s buttons and settings
 form), so a command from the web is the same message, refused for the same reasons, as one from the command line.
 """
@@ -22,6 +26,8 @@ PromptAction = Literal["done", "snooze", "pause", "resume", "policy", "start"]
 PROMPT_ACTIONS: tuple[PromptAction, ...] = ("done", "snooze", "pause", "resume", "policy", "start")
 MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no time given)
 DEFAULT = "default"  # a policy override's value that removes the override
+# commands already stamped in event time: a scenario's scripted ones (ingest/simulate/scenario.py ``commands_for``)
+EVENT_TIME_SOURCES = frozenset({"scenario"})
 
 
 class CommandRefused(AlertsError):
@@ -108,3 +114,16 @@ def checkin_command(wearer: str, at: datetime, *, source: str, pain: object = No
         return CommandV1(kind="checkin", wearer=wearer, at=at, pain=pain, stress=stress, source=source)
     except ValidationError as exc:
         raise CommandRefused(f"checkin: {describe_validation_error(exc)}") from None
+
+
+def on_data_clock(command: CommandV1, data_now: datetime) -> CommandV1:
+    """``command`` judged on the data's clock: ``at`` becomes ``data_now`` (the wearer's latest event time) and
+    ``until`` moves with it, so a "pause for 30 min" pressed during an accelerated demo holds 30 min of the scenario,
+    from where the scenario is when it is pressed. A command already in event time (``source`` in
+    ``EVENT_TIME_SOURCES``: a scenario's scripted pause, check-in or do-not-disturb) is returned as it is; so is one
+    with nothing to move. Pure; ``data_now`` timezone-aware."""
+    if command.source in EVENT_TIME_SOURCES or command.at == data_now:
+        return command
+    shift = data_now - command.at
+    until = None if command.until is None else command.until + shift
+    return command.model_copy(update={"at": data_now, "until": until})

@@ -3,7 +3,10 @@
 Every prompt is followed until its exposure ends or until 5 minutes (+ the minimum posture duration, so a break
 that starts at 4 min 55 s is still seen) have passed; then one ``prompt_outcome`` is reported with
 ``break_after_s`` and the 1 / 3 / 5-minute flags of sedentary-science.md s5, the exercise, and whether the wearer
-acknowledged or snoozed it. A break is the exposure ending into standing or moving, after the prompt: a break that
+acknowledged or snoozed it, and why it was sent (``context``: threshold, after_meeting, reprompt) with what held it
+and how long (``held_reason``, ``held_ms``), so its outcome can be counted by context on its own (issue 17: the
+after-meeting response in the Weekly review, where InfluxQL cannot join the outcome to the ``prompt_sent`` event).
+A break is the exposure ending into standing or moving, after the prompt: a break that
 began before it (at or before the second the prompt was made in) is not the prompt's and is not counted. An exposure
 that ends into a data gap or a sensor taken off is reported with ``ended_without_break``.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingest.wire import Trigger
+from ingest.wire import PromptContext, Trigger
 
 WINDOWS_MIN = (1, 3, 5)
 FOLLOW_MS = max(WINDOWS_MIN) * 60_000
@@ -27,6 +30,16 @@ class OpenPrompt:
     start_ms: int  # the exposure it was about
     acked: bool = False
     snoozed: bool = False
+    # why it was sent and what held it before (issue 17); None: not known (a prompt opened before these existed)
+    context: PromptContext | None = None
+    held_reason: str | None = None  # the planner's hold reason ("meeting", "dnd", "paused", ...), None: never held
+    held_ms: int | None = None
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickle; a prompt from a snapshot written before issue 17's context has none (the engine recovers it from
+        the planner, ``WearerState.__setstate__``) and no hold recorded."""
+        state.setdefault("context", None)
+        self.__dict__.update(state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +58,14 @@ class Outcome:
             out[f"broke_{minutes}min"] = float(self.break_after_s is not None and self.break_after_s <= minutes * 60)
         if self.break_after_s is not None:
             out["break_after_s"] = self.break_after_s
+        if self.prompt.held_ms is not None:
+            out["held_s"] = self.prompt.held_ms / 1000
         return out
+
+    @property
+    def reason(self) -> str | None:
+        """What held the prompt before it was sent, as its ``prompt_sent`` event says it (``held: meeting``)."""
+        return None if self.prompt.held_reason is None else f"held: {self.prompt.held_reason}"
 
 
 @dataclass

@@ -214,4 +214,42 @@ def build(
                 "kinetic prescription accept / reject.",
             )
         )
+        # the calendar's part (issue 17, item 3): as the weekly report's "Check-ins and readiness" table shows it
+        .with_panel(
+            _daily(
+                "Prompts held in meetings (per day)",
+                f"SELECT count(reason) AS held_in_meetings FROM events WHERE {WEARER} AND kind = 'prompt_held' "
+                f"AND reason = 'meeting' AND $timeFilter {DAY}",
+                "short",
+                70,
+                w=8,
+                description="A prompt that came due while the wearer's calendar said busy (docs/prompts.md, "
+                "Calendars): held, and sent after the meeting if they still sat.",
+            )
+        )
+        .with_panel(
+            _daily(
+                "After-meeting prompts, and those followed by a break within 5 min (per day)",
+                "SELECT count(broke_5min) AS after_meeting, sum(broke_5min) AS after_meeting_break_5min "
+                f"FROM prompt_outcomes WHERE {WEARER} AND context = 'after_meeting' AND $timeFilter {DAY}",
+                "short",
+                70,
+                x=8,
+                w=8,
+                description="The hip-opening sequence sent when a meeting sat through had ended, counted from each "
+                "prompt's outcome (5 min after it), which carries why it was sent.",
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Prompt response by why it was sent (threshold, after a meeting, re-prompt)",
+                "SELECT count(broke_5min) AS prompts, sum(broke_5min) AS break_5min, "
+                "100 * sum(broke_5min) / count(broke_5min) AS within_5min, sum(held_s) / 60 AS held_min "
+                f"FROM prompt_outcomes WHERE {WEARER} AND $timeFilter GROUP BY context",
+                grid(16, 70, 8, 8),
+                description="The week's prompts by why they were sent, the share followed by a break within 5 min "
+                "and the minutes they were held (meetings, do-not-disturb, pause, caps). An empty context: "
+                "outcomes stored before it was carried.",
+            )
+        )
     )

@@ -53,7 +53,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.prompts.catalog import Exercise
-from alerts.prompts.commands import CommandRefused, prompt_command
+from alerts.prompts.commands import CommandRefused, checkin_command, prompt_command
 from alerts.prompts.prescription import Prescribed
 from dashboards.report import render
 from dashboards.report.charts import chart_specs
@@ -436,12 +436,18 @@ async def command(request: Request) -> Response:
         action, kwargs["pause_for_min"] = "pause", PAUSE_MIN
     elif action == "pause" and until_text:
         kwargs["until"] = _local_until(until_text, _zone(state, wearer))
-    elif action not in ("done", "resume"):
-        raise HTTPException(400, f"action {action!r}: expected done, snooze, pause_1h, pause (with until) or resume")
+    elif action not in ("done", "resume", "checkin"):
+        raise HTTPException(
+            400, f"action {action!r}: expected done, snooze, pause_1h, pause (with until), resume or checkin"
+        )
     try:
-        cmd = prompt_command(action, wearer, state.clock(), source=SOURCE, prompt_id=prompt_id, **kwargs)
-    except CommandRefused as exc:
-        raise HTTPException(400, f"{action}: {exc}") from None
+        if action == "checkin":  # issue 17: pain 0-10 and stress, as `kinetic prompts checkin` and ntfy send them
+            pain, stress = _text(form, "pain", 2) or None, _text(form, "stress", 6) or None
+            cmd = checkin_command(wearer, state.clock(), source=SOURCE, pain=pain, stress=stress)
+        else:
+            cmd = prompt_command(action, wearer, state.clock(), source=SOURCE, prompt_id=prompt_id, **kwargs)
+    except CommandRefused as exc:  # a check-in's refusal names itself ("checkin: pain 11: ...")
+        raise HTTPException(400, str(exc) if action == "checkin" else f"{action}: {exc}") from None
     await _send(state, cmd)
     back = _text(form, "back", 200)
     target = back if back.startswith(f"/w/{wearer}/") and "//" not in back else f"/w/{wearer}/prompts"

@@ -4,8 +4,9 @@ Measurements (tags in brackets), all timestamps in event time, milliseconds:
 
 - ``features`` [wearer, device, placement]: incl_deg, lean_deg, enmo_mg, steps, n - one point per second
 - ``events`` [wearer, kind]: posture, bout_start_ms, duration_s, prompt_id, trigger, exercise, reason
-- ``prompt_outcomes`` [wearer, trigger, exercise]: prompt_id, broke_1min, broke_3min, broke_5min (1/0),
-  break_after_s, acked, snoozed, ended_without_break - one point per prompt, at the prompt's time
+- ``prompt_outcomes`` [wearer, trigger, exercise, context]: prompt_id, broke_1min, broke_3min, broke_5min (1/0),
+  break_after_s, acked, snoozed, ended_without_break, reason and held_s (what held it, how long) - one point per
+  prompt, at the prompt's time; context: why it was sent (threshold, after_meeting, reprompt; none before issue 17)
 - ``summary_1h`` [wearer]: an hour's posture seconds, bouts by band and trunk exposure (docs/metrics.md)
 - ``prompts`` [wearer, trigger]: id, exercise, title, text, expires_ms, bout_start_ms
 - ``device_status`` [wearer, device]: state, placement, battery_pct, rssi_dbm, firmware
@@ -86,11 +87,17 @@ def event_points(event: EventV1) -> list[Point]:
         tags = {"wearer": event.wearer, "hour": None if local_hour is None else f"{int(local_hour):02d}"}
         return [Point.make("summary_1h", tags, metrics, round(event.t.timestamp() * 1000))]
     if event.kind == "prompt_outcome":
-        tags = {"wearer": event.wearer, "trigger": event.trigger or "", "exercise": event.exercise or ""}
+        tags = {
+            "wearer": event.wearer,
+            "trigger": event.trigger or "",
+            "exercise": event.exercise or "",
+            "context": event.context or "",  # why it was sent (issue 17), bounded: a tag a panel can GROUP BY
+        }
         metrics = event.metrics or {}
         fields: dict[str, float | str | None] = {
             "prompt_id": event.prompt_id,
             "outcome": outcome_text(metrics),
+            "reason": event.reason,  # what held it ("held: meeting"), with metrics' held_s
             **metrics,
         }
         return [Point.make("prompt_outcomes", tags, fields, round(event.t.timestamp() * 1000))]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import SeededWeek
-from tests.support import week
+from tests.support import meetings_week, week
 from tests.support.panels import Rows, load, panel_queries, run_query
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 
@@ -206,6 +208,46 @@ def test_weekly_exercise_sessions_and_prescriptions(db: Callable[..., Rows]) -> 
         assert db(one(REVIEW[title]), *WEEK_RANGE, {**ANN, "wearer": "bob"}) == []
 
 
+@pytest.fixture(scope="module")
+def meetings_db(influxd: Server, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Rows]:
+    """tests/support/meetings_week.py's week of meetings, in a database of its own."""
+    name = "meetings_week_panels"
+    seeded = meetings_week.seed()
+    asyncio.run(meetings_week.store(seeded.points, influxd.url, name, tmp_path_factory.mktemp("m") / "k.sqlite"))
+
+    def run(query: str, start_ms: int, end_ms: int, variables: dict[str, str]) -> Rows:
+        return run_query(influxd.url, name, query, start_ms, end_ms, variables)
+
+    return run
+
+
+HELD_IN_MEETINGS = "Prompts held in meetings (per day)"
+AFTER_MEETING = "After-meeting prompts, and those followed by a break within 5 min (per day)"
+BY_CONTEXT = "Prompt response by why it was sent (threshold, after a meeting, re-prompt)"
+
+
+def test_weekly_meetings_held_prompts_and_after_meeting_response(meetings_db: Callable[..., Rows]) -> None:
+    """Issue 17, item 3 in Grafana: per day, prompts held in meetings, after-meeting prompts and those followed by a
+    break within 5 min; for the week, the response by why each prompt was sent. The figures are the script's
+    (tests/support/meetings_week.py DAYS), not the engine's word for them."""
+    held = by_day(meetings_db(one(REVIEW[HELD_IN_MEETINGS]), *WEEK_RANGE, ANN))
+    assert {d: r["held_in_meetings"] for d, r in held.items()} == {
+        d.day: d.held_in_meetings for d in meetings_week.DAYS if d.held_in_meetings
+    }
+    after = by_day(meetings_db(one(REVIEW[AFTER_MEETING]), *WEEK_RANGE, ANN))
+    assert {d: (r["after_meeting"], r["after_meeting_break_5min"]) for d, r in after.items()} == {
+        d.day: (d.after_meeting, d.after_meeting_break_5min) for d in meetings_week.DAYS if d.after_meeting
+    }
+    week_rows = {r["context"]: r for r in meetings_db(one(REVIEW[BY_CONTEXT]), *WEEK_RANGE, ANN)}
+    assert week_rows.keys() == {"after_meeting", "threshold"}  # no re-prompt in this week's policy
+    after_week = week_rows["after_meeting"]
+    assert (after_week["prompts"], after_week["break_5min"], after_week["within_5min"]) == (4, 2, 50)
+    assert after_week["held_min"] == 10  # Tuesday's prompt, held 09:50-10:00 by the meeting
+    assert (week_rows["threshold"]["prompts"], week_rows["threshold"]["within_5min"]) == (1, 100)
+    for title in (HELD_IN_MEETINGS, AFTER_MEETING, BY_CONTEXT):
+        assert meetings_db(one(REVIEW[title]), *WEEK_RANGE, {**ANN, "wearer": "bob"}) == []
+
+
 def test_patient_selector_lists_only_the_roster(db: Callable[..., Rows]) -> None:
     variables = {v["name"]: v for v in load("kinetic-weekly-review")["templating"]["list"]}
     query = variables["wearer"]["query"]
@@ -340,5 +382,5 @@ def test_every_panel_is_checked_here() -> None:
     titles = [t for queries in (REVIEW, MY_DAY, OPS) for t in queries]
     unchecked = [t for t in titles if f'"{t}"' not in source and t != RESPONSE]
     assert not unchecked
-    assert len(titles) == len(set(titles)) == 15 + 7 + 7
+    assert len(titles) == len(set(titles)) == 18 + 7 + 7
     assert datetime(2026, 11, 16, tzinfo=UTC).isocalendar()[:2] == (2026, 47)

@@ -381,6 +381,31 @@ def test_done_and_pause_publish_the_clis_commands(served: Served, browser: Brows
     assert browser.errors == []
 
 
+def test_a_check_in_from_the_prompts_page_is_the_clis_checkin_command(served: Served, browser: Browser) -> None:
+    """Issue 17: pain (0-10) and stress from the web app, as from the CLI and ntfy; a value out of range (a tampered
+    form) is refused in one line and nothing is sent."""
+    page = browser.page
+    page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
+    page.locator("#pain").select_option("6")
+    page.locator("#stress").select_option("high")
+    seen = len(served.commands)
+    page.locator("#checkin-send").click()
+    command = wait_for_command(served, "checkin", seen)
+    assert (command.wearer, command.pain, command.stress, command.source) == ("w1", 6, "high", "web")
+    expect(page.locator("#sent")).to_have_text("Sent: checkin.")
+
+    page.goto(f"{served.url}w/w1/prompts?day={DAY_DATE}")
+    page.locator("#pain").evaluate("s => s.add(new Option('11', '11'))")
+    page.locator("#pain").select_option("11")
+    seen = len(served.commands)
+    with page.expect_response(lambda r: r.url.endswith("/w/w1/command")) as answer:
+        page.locator("#checkin-send").click()
+    assert answer.value.status == 400
+    assert answer.value.text().strip() == "checkin: pain 11: expected a whole number from 0 (none) to 10 (worst)"
+    threading.Event().wait(0.5)
+    assert [c for c in served.commands[seen:] if c.kind == "checkin"] == []
+
+
 def test_policy_edits_are_validated_per_field_and_sent_as_a_policy_command(served: Served, browser: Browser) -> None:
     page = browser.page
     page.goto(f"{served.url}w/w1/settings")

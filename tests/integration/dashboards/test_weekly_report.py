@@ -5,19 +5,27 @@ first page and every table inside the page's width, and ``--pdf`` prints A4 page
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from dashboards.report.weekly import weekly_report
+from ingest.settings import InfluxSettings
+from ingest.store.embedded_queries import EmbeddedQueries
+from ingest.store.influx_v1 import InfluxV1Sink
+from ingest.store.influxql_queries import InfluxQLQueries
 from tests.conftest import SeededWeek
-from tests.support import week
+from tests.support import meetings_week, week
 from tests.support.panels import panel_queries, run_query
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 
@@ -309,3 +317,58 @@ def test_report_and_weekly_review_agree_on_check_ins_and_readiness(
         assert got == tuple(None if want.get(k) is None else str(float(want[k])) for k in ("pain_max", "stress_max"))
     relief = {d.isoformat(): str(int(r)) for d, r, *_ in week.READINESS}
     assert {day: row["relief_day"] for day, row in rows.items() if row["relief_day"]} == relief
+
+
+def test_report_and_weekly_review_agree_on_meetings(influxd: Server, tmp_path: Path) -> None:
+    """Issue 17, item 3: on one stored week of meetings (tests/support/meetings_week.py), the weekly report from
+    either store (which joins each ``prompt_sent`` to its outcome in Python) and the Weekly review's panels (which
+    read the context the outcome carries) show the same prompts held in meetings, after-meeting prompts and breaks
+    within 5 min per day, and the same after-meeting response for the week; both are the script's."""
+    name, embedded = "meetings_week_report", tmp_path / "kinetic.sqlite"
+    asyncio.run(meetings_week.store(meetings_week.seed().points, influxd.url, name, embedded))
+
+    async def report_days(store: str) -> dict[str, tuple[int, int, int]]:
+        if store == "embedded":
+            local = EmbeddedQueries(embedded)
+            got = await weekly_report(local, "ann", week.WEEK, week.TZ_NAME)
+            local.close()
+        else:
+            sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=name))
+            got = await weekly_report(InfluxQLQueries(sink), "ann", week.WEEK, week.TZ_NAME)
+            await sink.aclose()
+        return {
+            d.day.isoformat(): (d.held_in_meetings, d.after_meeting, d.after_meeting_moved_5min)
+            for d in got.days
+            if d.held_in_meetings or d.after_meeting
+        }
+
+    review = panel_queries("kinetic-weekly-review")
+    start, end = week.week_range_ms()
+    variables = {"wearer": "ann", "tz": week.TZ_NAME, "patients": ".*"}
+
+    def panel(title: str) -> dict[str, dict[str, Any]]:
+        (query,) = review[title]
+        rows = run_query(influxd.url, name, query, start, end - 1, variables)
+        return {week.datetime.fromtimestamp(r["time"] / 1000, week.TZ).date().isoformat(): r for r in rows}
+
+    held = panel("Prompts held in meetings (per day)")
+    after = panel("After-meeting prompts, and those followed by a break within 5 min (per day)")
+    grafana = {
+        day: (
+            held.get(day, {}).get("held_in_meetings", 0),
+            after.get(day, {}).get("after_meeting", 0),
+            after.get(day, {}).get("after_meeting_break_5min", 0),
+        )
+        for day in held.keys() | after.keys()
+    }
+    script = {
+        d.day.isoformat(): (d.held_in_meetings, d.after_meeting, d.after_meeting_break_5min)
+        for d in meetings_week.DAYS
+        if d.held_in_meetings or d.after_meeting
+    }
+    assert asyncio.run(report_days("influx_v1")) == asyncio.run(report_days("embedded")) == grafana == script
+    (by_context,) = review["Prompt response by why it was sent (threshold, after a meeting, re-prompt)"]
+    rows = run_query(influxd.url, name, by_context, start, end - 1, variables)
+    after_week = next(r for r in rows if r["context"] == "after_meeting")
+    moved, sent = sum(v[2] for v in script.values()), sum(v[1] for v in script.values())
+    assert after_week["within_5min"] == pytest.approx(100 * moved / sent) == 50

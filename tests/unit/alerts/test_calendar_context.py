@@ -15,6 +15,7 @@ from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from alerts.prompts.policy.planner import reason_in_words
 from ingest.simulate.scenario import Scenario, calendar_ics, commands_for, load_scenario, parse_scenario
 from ingest.simulate.synth import batches_for
+from ingest.store.model import event_points
 from ingest.wire import EventV1, PromptV1
 
 CATALOG = load_catalog()
@@ -138,3 +139,27 @@ def test_a_whole_day_with_meetings_and_do_not_disturb_is_one_scenario_file() -> 
     # the 17:00 check-in is the wearer's checkin event at the scenario's 17:00, not at the host's time
     (checkin,) = events(out, "checkin")
     assert checkin.t == at(scenario, "17:00") and checkin.metrics == {"pain": 3, "stress_level": 1}  # medium: 1
+
+
+def test_each_prompt_outcome_carries_why_the_prompt_was_sent_and_what_held_it() -> None:
+    """Item 3 in Grafana: InfluxQL cannot join a ``prompt_outcome`` to its ``prompt_sent``, so the outcome carries
+    the prompt's context: after_meeting (and held 30 min by the meeting), threshold, reprompt; and the stored point
+    has it as fields a panel can filter on. An outcome from before the field still decodes (no context)."""
+    _, out = day("walk 5m, sit 75m, walk 10m", "09:05 60m", PromptPolicy(escalate_after_min=None))
+    (outcome,) = events(out, "prompt_outcome")
+    assert (outcome.context, outcome.reason) == ("after_meeting", "held: meeting")
+    assert outcome.metrics is not None and outcome.metrics["held_s"] == 30 * 60  # held 09:35 - 10:05
+    assert outcome.metrics["broke_5min"] == 0  # still seated until 10:20
+    (point,) = event_points(outcome)
+    assert dict(point.tags)["context"] == "after_meeting" and point.fields["reason"] == "held: meeting"
+    assert point.fields["held_s"] == 1800
+
+    _, out = day("walk 5m, sit 50m, walk 5m", "", PromptPolicy(escalate_after_min=10))
+    first, again = events(out, "prompt_outcome")
+    assert (first.context, first.reason, again.context) == ("threshold", None, "reprompt")
+    assert first.metrics is not None and "held_s" not in first.metrics
+
+    old = outcome.model_dump(mode="json", exclude={"context", "reason"})
+    old["metrics"].pop("held_s")
+    before = EventV1.model_validate(old)  # what an alert service of the last release published
+    assert before.context is None and "context" not in dict(event_points(before)[0].tags)
