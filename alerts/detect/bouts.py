@@ -13,6 +13,7 @@ A data gap longer than ``max_gap_s`` ends the current bout at the last second se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal
 
 from alerts.detect.posture import Posture
@@ -56,6 +57,25 @@ class BoutEnded:
 BoutChange = BoutStarted | BoutEnded
 
 
+# The explicit form of a bout tracker (alerts/state.py), in the order of ``_SNAPSHOT_FIELDS``: the minimum posture
+# and maximum gap (ms), the current bout's posture and start, the candidate posture's run, the run of another class,
+# the last second seen (ms) and the stale frames counted.
+TrackerSnapshot = tuple[int, int, Posture | None, int, Posture | None, int, PostureClass | None, int, int | None, int]
+_SNAPSHOT_FIELDS = (
+    "min_posture_ms",
+    "max_gap_ms",
+    "_cur_posture",
+    "_cur_start_ms",
+    "_cand_posture",
+    "_cand_start_ms",
+    "_run_class",
+    "_run_start_ms",
+    "_last_ms",
+    "stale",
+)
+_snapshot_of = attrgetter(*_SNAPSHOT_FIELDS)
+
+
 class BoutTracker:
     """Feed one posture per second in time order; get bout starts and ends back."""
 
@@ -93,6 +113,17 @@ class BoutTracker:
         slots.setdefault("_run_start_ms", 0)
         for name, value in slots.items():
             object.__setattr__(self, name, value)
+
+    def snapshot(self) -> TrackerSnapshot:
+        snapshot: TrackerSnapshot = _snapshot_of(self)
+        return snapshot
+
+    @classmethod
+    def from_snapshot(cls, s: TrackerSnapshot) -> BoutTracker:
+        tracker = cls.__new__(cls)
+        for name, value in zip(_SNAPSHOT_FIELDS, s, strict=True):
+            object.__setattr__(tracker, name, value)
+        return tracker
 
     @property
     def current(self) -> tuple[Posture, int] | None:
