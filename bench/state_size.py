@@ -4,12 +4,17 @@
 
 Steady-state wearers come from the engine itself: three scenarios of a working morning (a thigh sensor alone, a
 thigh with a trunk partner, a trunk alone; walks that fill the calibration's reservoir, sitting bouts, prompts), run
-through ``AlertEngine`` from simulated batches; the wearers of the run are copies of them (by snapshot and restore,
-so each holds its own objects). Reported, all in this one run:
+through ``AlertEngine`` from simulated batches, each wearer's state taken every ``SAMPLE_EVERY_S`` once the first
+walk is over (so the sizes spread as a day's do: bouts open or not, prompts followed, hours closed). The wearers of
+the run are copies of those states in turn (by snapshot and restore, so each holds its own objects). Reported, all
+in this one run (the machine is shared: compare the figures of one run with one another, not across runs):
 
-- bytes per wearer (the snapshot ``AlertState.checkpoint`` stores), mean over the wearers, and the same with the
-  calibration reservoir of before issue 18 (120 float directions per sensor) for comparison;
-- encode and decode CPU time per wearer (mean over all wearers, microseconds);
+- bytes per wearer (the snapshot ``AlertState.checkpoint`` stores: format 2 of alerts/state.py), mean and 95th
+  percentile over the wearers; beside them the pickle of the same states (format 1, before issue 18) and the pickle
+  with the calibration reservoir of before the quantised one (120 float directions per sensor);
+- encode and decode CPU time per wearer (mean over all wearers, microseconds), format 2 and pickle, and how
+  format 2's encoding splits between making the explicit form (``WearerState.snapshot``: Python) and writing it as
+  MessagePack (msgspec, C): the second is the floor any Python caller of that library pays for this much data;
 - one checkpoint of every wearer into a state file that holds them already (the service checkpoints the wearers
   touched since the last one, every ``checkpoint_s`` = 5 s by default; at one frame or one batch per wearer within
   5 s that is every wearer): CPU seconds and bytes written (``wchar`` of /proc/self/io), and both per second of
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import statistics
 import tempfile
 import time
 import tracemalloc
@@ -32,10 +38,12 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from alerts.detect.calibration import RESERVOIR_SECONDS, directions_of
 from alerts.engine import AlertEngine, EngineConfig, WearerState
 from alerts.prompts.catalog import load_catalog
-from alerts.state import AlertState
+from alerts.state import AlertState, decode_snapshot, encode_snapshot
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 
@@ -45,18 +53,31 @@ SCENARIOS = {
     "thigh-trunk": ["thigh", "trunk"],
     "trunk": ["trunk"],
 }
+FIRST_SAMPLE_S = 10 * 60  # after the first walk: the calibration holds its reservoir
+SAMPLE_EVERY_S = 10 * 60
 
 
-def steady_states() -> dict[str, WearerState]:
-    """One wearer per scenario after a working morning."""
-    engine = AlertEngine(EngineConfig(), load_catalog())
+def steady_states() -> dict[str, list[bytes]]:
+    """Per scenario, the wearer's state (a format-2 snapshot) every ``SAMPLE_EVERY_S`` of the morning from
+    ``FIRST_SAMPLE_S`` on."""
+    out: dict[str, list[bytes]] = {}
     for name, placements in SCENARIOS.items():
+        engine = AlertEngine(EngineConfig(), load_catalog())
         sensors = "".join(f"  - wearer: {name}\n    placement: {p}\n    segments: [{MORNING}]\n" for p in placements)
         scenario = parse_scenario(f"start: 2026-01-05T08:40:00+00:00\nwearers:\n{sensors}")
-        for script in scenario.wearers:
-            for batch in batches_for(scenario, script, 10):
-                engine.process(batch)
-    return dict(engine.wearers)
+        batches = sorted(
+            (b for script in scenario.wearers for b in batches_for(scenario, script, 10)),
+            key=lambda b: (b.frames[0].t_ms, b.device),
+        )
+        next_ms = scenario.start_ms + FIRST_SAMPLE_S * 1000
+        out[name] = []
+        for batch in batches:
+            if batch.frames[0].t_ms >= next_ms:
+                out[name].append(encode_snapshot(engine.wearers[name]))
+                next_ms += SAMPLE_EVERY_S * 1000
+            engine.process(batch)
+        out[name].append(encode_snapshot(engine.wearers[name]))
+    return out
 
 
 def written_bytes() -> int:
@@ -67,28 +88,37 @@ def written_bytes() -> int:
     return 0
 
 
+def with_float_reservoir(state: WearerState) -> WearerState:
+    """The state as it was before issue 18's quantised reservoir: each calibration's a deque of float directions."""
+    for device in state.detection.devices.values():
+        walks = deque(directions_of(device.calibration._walks), maxlen=RESERVOIR_SECONDS)
+        device.calibration.__dict__["_walks"] = walks
+    return state
+
+
 def heap_bytes(blobs: list[bytes], n: int, float_reservoir: bool = False) -> tuple[int, list[WearerState]]:
     """N wearers restored from these snapshots in turn, and the Python heap they take (tracemalloc); with
     ``float_reservoir`` each calibration's reservoir is made a deque of float directions, as before issue 18."""
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    states = [pickle.loads(blobs[i % len(blobs)]) for i in range(n)]
+    states = [decode_snapshot(blobs[i % len(blobs)]) for i in range(n)]
     for state in states if float_reservoir else ():
-        for device in state.detection.devices.values():
-            walks = deque(directions_of(device.calibration._walks), maxlen=RESERVOIR_SECONDS)
-            device.calibration.__dict__["_walks"] = walks
+        with_float_reservoir(state)
     taken = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return taken, states
 
 
-def with_float_reservoir(state: WearerState) -> Any:
-    """The state as it was before issue 18: each calibration reservoir a deque of float directions."""
-    copy = pickle.loads(pickle.dumps(state))
-    for device in copy.detection.devices.values():
-        walks = deque(directions_of(device.calibration._walks), maxlen=RESERVOIR_SECONDS)
-        device.calibration.__dict__["_walks"] = walks
-    return copy
+def cpu_us(action: Any, items: list[Any]) -> float:
+    """CPU time (not wall: the machine is shared) per item of ``action`` over ``items``, in microseconds."""
+    started = time.process_time()
+    for item in items:
+        action(item)
+    return (time.process_time() - started) / len(items) * 1e6
+
+
+def p95(values: list[int]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
 
 
 def main() -> None:
@@ -96,27 +126,29 @@ def main() -> None:
     parser.add_argument("--wearers", type=int, default=10_000)
     parser.add_argument("--checkpoint-s", type=float, default=5.0, help="the service's checkpoint interval")
     args = parser.parse_args()
-    models = steady_states()
-    kinds = list(models)
-    blobs = {k: pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL) for k, s in models.items()}
-    before = {
-        k: len(pickle.dumps(with_float_reservoir(s), protocol=pickle.HIGHEST_PROTOCOL)) for k, s in models.items()
-    }
-    for k in kinds:
-        print(f"{k:12s}: {len(blobs[k])} bytes (with the float reservoir of before: {before[k]} bytes)")
+    n = args.wearers
+    samples = steady_states()
+    blobs = [blob for i in range(max(map(len, samples.values()))) for s in samples.values() for blob in s[i : i + 1]]
+    for name, found in samples.items():
+        sizes = [len(b) for b in found]
+        print(f"{name:12s}: {len(found)} states, {min(sizes)}-{max(sizes)} bytes (format 2)")
 
-    heap, states = heap_bytes([blobs[k] for k in kinds], args.wearers)
+    heap, states = heap_bytes(blobs, n)
     wearers = {f"w{i}": s for i, s in enumerate(states)}
+    values = list(wearers.values())
 
-    started = time.process_time()  # CPU time: the machine is shared, wall time would count others' work
-    encoded = [pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL) for s in wearers.values()]
-    encode_us = (time.process_time() - started) / len(wearers) * 1e6
-    started = time.process_time()
-    for blob in encoded:
-        pickle.loads(blob)
-    decode_us = (time.process_time() - started) / len(wearers) * 1e6
-    mean_bytes = sum(map(len, encoded)) / len(encoded)
-    mean_before = sum(before[kinds[i % len(kinds)]] for i in range(args.wearers)) / args.wearers
+    pickle_us = cpu_us(lambda s: pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL), values)
+    encode_us = cpu_us(encode_snapshot, values)
+    snapshot_us = cpu_us(WearerState.snapshot, values)
+    forms = [s.snapshot() for s in values]
+    msgpack_us = cpu_us(msgspec.msgpack.Encoder().encode, forms)
+    encoded = [encode_snapshot(s) for s in values]
+    pickled = [pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL) for s in values]
+    decode_us = cpu_us(decode_snapshot, encoded)
+    unpickle_us = cpu_us(pickle.loads, pickled)
+    sizes, pickle_sizes = [len(b) for b in encoded], [len(b) for b in pickled]
+    floats = [len(pickle.dumps(with_float_reservoir(decode_snapshot(b)))) for b in blobs]
+    float_sizes = [floats[i % len(blobs)] for i in range(n)]
 
     with tempfile.TemporaryDirectory() as tmp:
         state = AlertState(Path(tmp) / "state.sqlite")
@@ -125,18 +157,23 @@ def main() -> None:
         state.checkpoint(wearers)
         cpu, written = time.process_time() - cpu0, written_bytes() - wrote0
         state.close()
-    n = args.wearers
     print(
-        f"{n} wearers ({', '.join(kinds)} in turn): {mean_bytes:.0f} bytes per wearer on average "
-        f"(with the float reservoir of before: {mean_before:.0f}); encode {encode_us:.1f} us, "
-        f"decode {decode_us:.1f} us per wearer (pickle)"
+        f"{n} wearers ({', '.join(samples)} in turn, {len(blobs)} states): "
+        f"{statistics.fmean(sizes):.0f} bytes per wearer on average, p95 {p95(sizes):.0f} (format 2); pickle "
+        f"(format 1) {statistics.fmean(pickle_sizes):.0f}, p95 {p95(pickle_sizes):.0f}; pickle with the float "
+        f"reservoir of before {statistics.fmean(float_sizes):.0f}, p95 {p95(float_sizes):.0f}"
+    )
+    print(
+        f"encode {encode_us:.2f} us per wearer (explicit form {snapshot_us:.2f} us + MessagePack {msgpack_us:.2f} us), "
+        f"decode {decode_us:.1f} us (format 2); pickle: encode {pickle_us:.1f} us, decode {unpickle_us:.1f} us; "
+        f"format 2 / pickle: encode {encode_us / pickle_us:.2f}, decode {decode_us / unpickle_us:.2f} (CPU time)"
     )
     print(
         f"one checkpoint of all {n}: {cpu:.2f} CPU-s, {written / 1e6:.1f} MB written (write() calls, SQLite's WAL "
         f"frames); every {args.checkpoint_s:g} s: {cpu / args.checkpoint_s:.3f} CPU-s/s, "
         f"{written / args.checkpoint_s / 1e6:.2f} MB/s"
     )
-    old_heap, _ = heap_bytes([blobs[k] for k in kinds], n, float_reservoir=True)
+    old_heap, _ = heap_bytes(blobs, n, float_reservoir=True)
     print(
         f"memory of the {n} wearers' states (Python heap): {heap / 1e6:.1f} MB ({heap / n / 1e3:.1f} kB per "
         f"wearer); with the float reservoir of before: {old_heap / 1e6:.1f} MB ({old_heap / n / 1e3:.1f} kB per wearer)"
