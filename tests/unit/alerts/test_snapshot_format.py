@@ -240,7 +240,11 @@ def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewrit
     path.write_bytes((FIXTURES / "alert-state-1cea834.sqlite").read_bytes())
     with sqlite3.connect(path) as db:
         assert {bytes(b)[:1] for (b,) in db.execute("SELECT state FROM wearers")} == {b"\x80"}  # pickle
+        assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'wearers'").fetchone()[0]
     state = AlertState(path)
+    with sqlite3.connect(path) as db:  # the rows moved to a rowid table (half the bytes written per checkpoint)
+        assert "WITHOUT ROWID" not in db.execute("SELECT sql FROM sqlite_master WHERE name = 'wearers'").fetchone()[0]
+        assert db.execute("SELECT count(*) FROM wearers").fetchone() == (2,)
     restored_engine = AlertEngine(config, load_catalog())
     restored_engine.wearers.update(state.load())
     assert state.unrestorable == []
