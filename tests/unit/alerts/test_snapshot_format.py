@@ -110,8 +110,9 @@ def batches(wearer: str, placement: Placement, frames: list[FeatureFrameV1]) -> 
 
 
 def commands_for(wearer: str, start_ms: int, rng: random.Random) -> list[tuple[int, CommandV1]]:
-    """A few commands at random seconds: a check-in, a threshold, a pause and resume, do not disturb."""
-    at = [start_ms + rng.randrange(0, 3 * 3_600_000) for _ in range(5)]
+    """A few commands at random seconds: a check-in, a threshold, a pause and resume, do not disturb, a "stand still"
+    calibration."""
+    at = [start_ms + rng.randrange(0, 3 * 3_600_000) for _ in range(6)]
     t = [datetime.fromtimestamp(ms / 1000, UTC) for ms in at]
     commands = [
         CommandV1(kind="checkin", wearer=wearer, at=t[0], pain=rng.randrange(0, 11), stress="high", source="cli"),
@@ -119,6 +120,7 @@ def commands_for(wearer: str, start_ms: int, rng: random.Random) -> list[tuple[i
         CommandV1(kind="pause", wearer=wearer, at=t[2], until=t[2] + timedelta(minutes=20), source="cli"),
         CommandV1(kind="dnd_on", wearer=wearer, at=t[3], source="cli"),
         CommandV1(kind="dnd_off", wearer=wearer, at=t[4], source="cli"),
+        CommandV1(kind="calibrate", wearer=wearer, at=t[5], source="cli"),
     ]
     return list(zip(at, commands, strict=True))
 
@@ -186,6 +188,25 @@ def test_a_wearer_restored_from_a_snapshot_carries_on_exactly_as_if_uninterrupte
     assert feed(after, items[at:]) + [after.close(w) for w in sorted(after.wearers)] == expected
     for wearer, state in uninterrupted.wearers.items():  # and they end in the same state
         assert encode_snapshot(after.wearers[wearer]) == encode_snapshot(state)
+
+
+def test_a_frame_held_as_a_possible_clock_jump_and_a_calibration_under_way_round_trip() -> None:
+    start_ms = int(datetime(2026, 3, 3, 9, tzinfo=UTC).timestamp() * 1000)
+    rng = random.Random(3)
+    engine = AlertEngine(EngineConfig(), load_catalog())
+    before = frames_for("thigh", [("walk", 60, 0.0), ("stand", 3, 0.0)], start_ms, rng)
+    feed(engine, [(0, b) for b in batches("ann", "thigh", before)])
+    assert engine.calibrate("ann", before[-1].t_ms)
+    after = frames_for("thigh", [("stand", 2, 0.0), ("jump", 0, 0.0)], before[-1].t_ms, rng)
+    feed(engine, [(0, b) for b in batches("ann", "thigh", after)])
+    device = engine.wearers["ann"].detection.primary_device
+    assert device.held is not None and len(device.explicit_seconds) == 2 and device.explicit_from_ms is not None
+    copy = decode_snapshot(encode_snapshot(engine.wearers["ann"])).detection.primary_device
+    assert (copy.held, copy.explicit_seconds, copy.explicit_from_ms) == (
+        device.held,
+        device.explicit_seconds,
+        device.explicit_from_ms,
+    )
 
 
 def test_a_night_of_rr_intervals_round_trips_in_six_bytes_a_beat() -> None:
