@@ -16,6 +16,7 @@ in this one run (the machine is shared: compare the figures of one run with one 
   take each in turn), format 2 and pickle, and how
   format 2's encoding splits between making the explicit form (``WearerState.snapshot``: Python) and writing it as
   MessagePack (msgspec, C): the second is the floor any Python caller of that library pays for this much data;
+  and the explicit form's larger parts, each timed alone (a profile);
 - one checkpoint of every wearer into a state file that holds them already (the service checkpoints the wearers
   touched since the last one, every ``checkpoint_s`` = 5 s by default; at one frame or one batch per wearer within
   5 s that is every wearer): CPU seconds and bytes written (``wchar`` of /proc/self/io), and both per second of
@@ -43,7 +44,7 @@ from typing import Any
 import msgspec
 
 from alerts.detect.calibration import RESERVOIR_SECONDS, directions_of
-from alerts.engine import AlertEngine, EngineConfig, WearerState
+from alerts.engine import AlertEngine, EngineConfig, WearerState, _readiness_snapshot
 from alerts.prompts.catalog import load_catalog
 from alerts.state import AlertState, decode_snapshot, encode_snapshot
 from ingest.simulate.scenario import parse_scenario
@@ -180,6 +181,18 @@ def main() -> None:
             "unpickle": (pickle.loads, pickled),
         }
     )
+    parts = least_cpu_us(
+        {
+            "bout tracker": (lambda s: s.detection.tracker.snapshot(), values),
+            "sensors": (lambda s: [d.snapshot() for d in s.detection.devices.values()], values),
+            "current and previous hour": (
+                lambda s: [h.snapshot() for h in (s.detection.hour, s.detection.previous_hour) if h is not None],
+                values,
+            ),
+            "readiness": (lambda s: _readiness_snapshot(s.readiness), values),
+            "a call that does nothing": (lambda s: None, values),
+        }
+    )
     pickle_us, encode_us, snapshot_us, msgpack_us = us["pickle"], us["encode"], us["snapshot"], us["msgpack"]
     decode_us, unpickle_us = us["decode"], us["unpickle"]
     sizes, pickle_sizes = [len(b) for b in encoded], [len(b) for b in pickled]
@@ -205,6 +218,7 @@ def main() -> None:
         f"decode {decode_us:.1f} us (format 2); pickle: encode {pickle_us:.1f} us, decode {unpickle_us:.1f} us; "
         f"format 2 / pickle: encode {encode_us / pickle_us:.2f}, decode {decode_us / unpickle_us:.2f} (CPU time)"
     )
+    print("the explicit form's parts (us per wearer): " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
     print(
         f"one checkpoint of all {n}: {cpu:.2f} CPU-s, {written / 1e6:.1f} MB written (write() calls, SQLite's WAL "
         f"frames); every {args.checkpoint_s:g} s: {cpu / args.checkpoint_s:.3f} CPU-s/s, "
