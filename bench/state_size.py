@@ -16,7 +16,9 @@ in this one run (the machine is shared: compare the figures of one run with one 
   take each in turn), format 2 and pickle, and how
   format 2's encoding splits between making the explicit form (``WearerState.snapshot``: Python) and writing it as
   MessagePack (msgspec, C): the second is the floor any Python caller of that library pays for this much data;
-  and the explicit form's larger parts, each timed alone (a profile);
+  and the explicit form's larger parts, each timed alone (a profile); and the encoding of the few sampled states over
+  and over, whose objects stay in the CPU's caches (N wearers' states are tens of MB: each checkpoint reads them
+  from memory);
 - one checkpoint of every wearer into a state file that holds them already (the service checkpoints the wearers
   touched since the last one, every ``checkpoint_s`` = 5 s by default; at one frame or one batch per wearer within
   5 s that is every wearer): CPU seconds and bytes written (``wchar`` of /proc/self/io), and both per second of
@@ -175,6 +177,7 @@ def main() -> None:
         {
             "pickle": (lambda s: pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL), values),
             "encode": (encode_snapshot, values),
+            "encode warm": (encode_snapshot, [values[i % len(blobs)] for i in range(n)]),
             "snapshot": (WearerState.snapshot, values),
             "msgpack": (msgspec.msgpack.Encoder().encode, forms),
             "decode": (decode_snapshot, encoded),
@@ -216,7 +219,9 @@ def main() -> None:
     print(
         f"encode {encode_us:.2f} us per wearer (explicit form {snapshot_us:.2f} us + MessagePack {msgpack_us:.2f} us), "
         f"decode {decode_us:.1f} us (format 2); pickle: encode {pickle_us:.1f} us, decode {unpickle_us:.1f} us; "
-        f"format 2 / pickle: encode {encode_us / pickle_us:.2f}, decode {decode_us / unpickle_us:.2f} (CPU time)"
+        f"format 2 / pickle: encode {encode_us / pickle_us:.2f}, decode {decode_us / unpickle_us:.2f} (CPU time); "
+        f"encode with warm caches (the {len(blobs)} sampled states over and over, not {n} apart) "
+        f"{us['encode warm']:.2f} us"
     )
     print("the explicit form's parts (us per wearer): " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
     print(
