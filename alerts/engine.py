@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
 from typing import Any, Literal
 
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
@@ -71,22 +70,10 @@ def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
 # (the ``Episode``'s fields in order; each is kept under its trigger), the prompt times of the last two days (ms), the
 # recent exercises, pause until and do-not-disturb from (ms). The responses: settle ms, the open prompts
 # (``OpenPrompt``'s fields in order).
-_EPISODE_FIELDS = attrgetter(
-    "trigger",
-    "start_ms",
-    "due_ms",
-    "attempts",
-    "held_reason",
-    "held_since_ms",
-    "snoozed",
-    "escalated",
-    "last_prompt_id",
-    "context",
-)
-_OPEN_PROMPT_FIELDS = attrgetter("prompt_id", "trigger", "exercise", "created_ms", "start_ms", "acked", "snoozed")
 EpisodeSnapshot = tuple[Trigger, int, int | None, int, str | None, int | None, bool, bool, str | None, str | None]
 PlannerSnapshot = tuple[tuple[EpisodeSnapshot, ...], list[int], list[str], int | None, int | None]
-ResponsesSnapshot = tuple[int, tuple[tuple[str, Trigger, str, int, int, bool, bool], ...]]
+OpenPromptSnapshot = tuple[str, Trigger, str, int, int, bool, bool]
+ResponsesSnapshot = tuple[int, tuple[OpenPromptSnapshot, ...]]
 # Readiness: the night (a date, as its proleptic Gregorian ordinal), its lying and observed seconds, lying now, the
 # night's lying RR intervals (``BeatsSnapshot``), ln RMSSD by night (ordinal, float64), the latest pain and stress
 # check-ins (t_ms, pain, stress), the day decided last (ordinal) and today's decision (day ordinal, day type, reasons,
@@ -161,6 +148,25 @@ def _beats_from(s: BeatsSnapshot | None) -> deque[tuple[int, float]]:
     return beats
 
 
+def _episode_snapshot(e: Episode) -> EpisodeSnapshot:
+    return (
+        e.trigger,
+        e.start_ms,
+        e.due_ms,
+        e.attempts,
+        e.held_reason,
+        e.held_since_ms,
+        e.snoozed,
+        e.escalated,
+        e.last_prompt_id,
+        e.context,
+    )
+
+
+def _open_prompt_snapshot(p: OpenPrompt) -> OpenPromptSnapshot:
+    return (p.prompt_id, p.trigger, p.exercise, p.created_ms, p.start_ms, p.acked, p.snoozed)
+
+
 def _day(ordinal: int | None) -> date | None:
     return None if ordinal is None else date.fromordinal(ordinal)
 
@@ -231,13 +237,13 @@ class WearerState:
         return (
             self.detection.snapshot(),
             (
-                tuple([_EPISODE_FIELDS(e) for e in planner.episodes.values()]) if planner.episodes else (),
+                tuple([_episode_snapshot(e) for e in planner.episodes.values()]) if planner.episodes else (),
                 planner.sent_ms,
                 planner.recent_exercises,
                 planner.pause_until_ms,
                 planner.dnd_from_ms,
             ),
-            (responses.settle_ms, tuple([_OPEN_PROMPT_FIELDS(p) for p in responses.open]) if responses.open else ()),
+            (responses.settle_ms, tuple([_open_prompt_snapshot(p) for p in responses.open]) if responses.open else ()),
             self.live_policy,
             self.prompts_sent,
             self.driving_ms,

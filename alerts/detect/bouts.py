@@ -13,7 +13,6 @@ A data gap longer than ``max_gap_s`` ends the current bout at the last second se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Literal
 
 from alerts.detect.posture import Posture
@@ -73,7 +72,6 @@ _SNAPSHOT_FIELDS = (
     "_last_ms",
     "stale",
 )
-_snapshot_of = attrgetter(*_SNAPSHOT_FIELDS)
 
 
 class BoutTracker:
@@ -115,8 +113,19 @@ class BoutTracker:
             object.__setattr__(self, name, value)
 
     def snapshot(self) -> TrackerSnapshot:
-        snapshot: TrackerSnapshot = _snapshot_of(self)
-        return snapshot
+        # attribute by attribute: CPython's specialised attribute loads beat operator.attrgetter's generic ones
+        return (
+            self.min_posture_ms,
+            self.max_gap_ms,
+            self._cur_posture,
+            self._cur_start_ms,
+            self._cand_posture,
+            self._cand_start_ms,
+            self._run_class,
+            self._run_start_ms,
+            self._last_ms,
+            self.stale,
+        )
 
     @classmethod
     def from_snapshot(cls, s: TrackerSnapshot) -> BoutTracker:
