@@ -8,27 +8,40 @@ engine runs live, replays a week in seconds and is tested deterministically.
 
 from __future__ import annotations
 
+import itertools
+import sys
+from array import array
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.detect.device import DeviceState
 from alerts.detect.posture import PROMPT_HOLD_S, Posture
 from alerts.detect.summary import HourSummary
-from alerts.detect.wearer import NO_SENSOR_YET, WearerDetection, WearerSecond
+from alerts.detect.wearer import NO_SENSOR_YET, DetectionSnapshot, WearerDetection, WearerSecond
 from alerts.errors import PolicyError
 from alerts.prompts.calendar import Busy, busy_at, busy_before
-from alerts.prompts.catalog import Exercise, choose_exercise, load_catalog
+from alerts.prompts.catalog import DayType, Exercise, choose_exercise, load_catalog
 from alerts.prompts.commands import on_data_clock
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
-from alerts.prompts.policy.planner import Held, PlannerState, Send, day_type, local_time
+from alerts.prompts.policy.planner import Episode, Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
-from alerts.readiness import CheckIn, ReadinessTracker
+from alerts.readiness import MAX_BEATS, CheckIn, ReadinessDecision, ReadinessTracker
 from alerts.settings import AlertsSettings
 from ingest.order import admit
-from ingest.wire import STRESS_LEVELS, CommandV1, EventV1, FeatureBatchV1, PromptContext, PromptV1, Trigger
+from ingest.wire import (
+    STRESS_LEVELS,
+    CommandV1,
+    EventV1,
+    FeatureBatchV1,
+    PromptContext,
+    PromptV1,
+    StressLevel,
+    Trigger,
+)
 
 Output = PromptV1 | EventV1
 
@@ -68,6 +81,157 @@ def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
     )
 
 
+# The explicit form of a wearer's prompting state (alerts/state.py, snapshot format 2). The planner: its exposures
+# (the ``Episode``'s fields in order; each is kept under its trigger), the prompt times of the last two days (ms), the
+# recent exercises, pause until and do-not-disturb from (ms). The responses: settle ms, the open prompts
+# (``OpenPrompt``'s fields in order).
+EpisodeSnapshot = tuple[Trigger, int, int | None, int, str | None, int | None, bool, bool, str | None, str | None]
+PlannerSnapshot = tuple[tuple[EpisodeSnapshot, ...], list[int], list[str], int | None, int | None]
+OpenPromptSnapshot = tuple[str, Trigger, str, int, int, bool, bool, PromptContext | None, str | None, int | None]
+ResponsesSnapshot = tuple[int, tuple[OpenPromptSnapshot, ...]]
+# Readiness: the night (a date, as its proleptic Gregorian ordinal), its lying and observed seconds, lying now, the
+# night's lying RR intervals (``BeatsSnapshot``), ln RMSSD by night (ordinal, float64), the latest pain and stress
+# check-ins (t_ms, pain, stress), the day decided last (ordinal) and today's decision (day ordinal, day type, reasons,
+# metrics). Its per-minute caches are not kept: they are made again from the next second.
+# The beats: the first one's t_ms, then the differences of t_ms from one beat to the next as little-endian int32
+# ("i") or int64 ("q") and the RR intervals (ms) as little-endian uint16 ("H": whole milliseconds, as the wire
+# carries them) or float64 ("d"): 6 bytes a beat instead of 18.
+BeatsSnapshot = tuple[int, Literal["i", "q"], bytes, Literal["H", "d"], bytes]
+CheckInSnapshot = tuple[int, int | None, StressLevel | None]
+DecisionSnapshot = tuple[int, DayType, tuple[str, ...], dict[str, int | float]]
+ReadinessSnapshot = tuple[
+    int | None,
+    int,
+    int,
+    bool,
+    BeatsSnapshot | None,
+    tuple[tuple[int, float], ...],
+    CheckInSnapshot | None,
+    CheckInSnapshot | None,
+    int | None,
+    DecisionSnapshot | None,
+]
+WearerSnapshot = tuple[
+    DetectionSnapshot, PlannerSnapshot, ResponsesSnapshot, dict[str, Any], int, int | None, ReadinessSnapshot
+]
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+def _little_endian(values: array[Any]) -> bytes:
+    if not _LITTLE_ENDIAN:
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _from_little_endian(typecode: str, data: bytes) -> array[Any]:
+    values = array(typecode)
+    values.frombytes(data)
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return values
+
+
+def _beats_snapshot(beats: deque[tuple[int, float]]) -> BeatsSnapshot | None:
+    if not beats:
+        return None
+    times = [t for t, _ in beats]
+    steps = [b - a for a, b in itertools.pairwise(times)]
+    wide = any(not -(2**31) <= d < 2**31 for d in steps)
+    rr = [r for _, r in beats]
+    whole = all(r == int(r) and 0 <= r < 2**16 for r in rr)
+    return (
+        times[0],
+        "q" if wide else "i",
+        _little_endian(array("q" if wide else "i", steps)),
+        "H" if whole else "d",
+        _little_endian(array("H", [int(r) for r in rr]) if whole else array("d", rr)),
+    )
+
+
+def _beats_from(s: BeatsSnapshot | None) -> deque[tuple[int, float]]:
+    beats: deque[tuple[int, float]] = deque(maxlen=MAX_BEATS)
+    if s is None:
+        return beats
+    t_ms, steps, rr = s[0], _from_little_endian(s[1], s[2]), _from_little_endian(s[3], s[4])
+    if len(rr) != len(steps) + 1:
+        raise ValueError(f"{len(rr)} RR intervals for {len(steps) + 1} beat times")
+    for i, r in enumerate(rr):
+        if i:
+            t_ms += steps[i - 1]
+        beats.append((t_ms, float(r)))
+    return beats
+
+
+def _episode_snapshot(e: Episode) -> EpisodeSnapshot:
+    return (
+        e.trigger,
+        e.start_ms,
+        e.due_ms,
+        e.attempts,
+        e.held_reason,
+        e.held_since_ms,
+        e.snoozed,
+        e.escalated,
+        e.last_prompt_id,
+        e.context,
+    )
+
+
+def _open_prompt_snapshot(p: OpenPrompt) -> OpenPromptSnapshot:
+    return (
+        p.prompt_id,
+        p.trigger,
+        p.exercise,
+        p.created_ms,
+        p.start_ms,
+        p.acked,
+        p.snoozed,
+        p.context,
+        p.held_reason,
+        p.held_ms,
+    )
+
+
+def _day(ordinal: int | None) -> date | None:
+    return None if ordinal is None else date.fromordinal(ordinal)
+
+
+def _readiness_snapshot(r: ReadinessTracker) -> ReadinessSnapshot:
+    pain, stress, today = r.pain, r.stress, r.today
+    return (
+        None if r.night is None else r.night.toordinal(),
+        r.night_lying_s,
+        r.night_observed_s,
+        r.lying,
+        _beats_snapshot(r.lying_beats) if r.lying_beats else None,
+        tuple([(night.toordinal(), value) for night, value in r.history.items()]) if r.history else (),
+        None if pain is None else (pain.t_ms, pain.pain, pain.stress),
+        None if stress is None else (stress.t_ms, stress.pain, stress.stress),
+        None if r.decided is None else r.decided.toordinal(),
+        None if today is None else (today.day.toordinal(), today.day_type, today.reasons, today.metrics),
+    )
+
+
+def _readiness_from(s: ReadinessSnapshot) -> ReadinessTracker:
+    today = None
+    if s[9] is not None:
+        day, kind, reasons, metrics = s[9]
+        today = ReadinessDecision(date.fromordinal(day), kind, reasons, metrics)
+    return ReadinessTracker(
+        night=_day(s[0]),
+        night_lying_s=s[1],
+        night_observed_s=s[2],
+        lying=s[3],
+        lying_beats=_beats_from(s[4]),
+        history={date.fromordinal(night): value for night, value in s[5]},
+        pain=None if s[6] is None else CheckIn(*s[6]),
+        stress=None if s[7] is None else CheckIn(*s[7]),
+        decided=_day(s[8]),
+        today=today,
+    )
+
+
 @dataclass
 class WearerState:
     """One wearer: what detection follows (sensors, bouts, hour, lean run) and what prompting follows (planner,
@@ -95,6 +259,34 @@ class WearerState:
             if prompt.context is None and episode is not None and episode.last_prompt_id == prompt.prompt_id:
                 first: PromptContext = "after_meeting" if episode.context == "after_meeting" else "threshold"
                 prompt.context = "reprompt" if episode.attempts > 1 else first
+
+    def snapshot(self) -> WearerSnapshot:
+        """The explicit form of everything a checkpoint keeps (``WearerSnapshot``: plain values and bytes, which
+        alerts/state.py writes as MessagePack); ``from_snapshot`` gives back a state that carries on exactly as this
+        one would."""
+        planner, responses = self.planner, self.responses
+        return (
+            self.detection.snapshot(),
+            (
+                tuple([_episode_snapshot(e) for e in planner.episodes.values()]) if planner.episodes else (),
+                planner.sent_ms,
+                planner.recent_exercises,
+                planner.pause_until_ms,
+                planner.dnd_from_ms,
+            ),
+            (responses.settle_ms, tuple([_open_prompt_snapshot(p) for p in responses.open]) if responses.open else ()),
+            self.live_policy,
+            self.prompts_sent,
+            self.driving_ms,
+            _readiness_snapshot(self.readiness),
+        )
+
+    @classmethod
+    def from_snapshot(cls, s: WearerSnapshot) -> WearerState:
+        episodes, sent_ms, recent, pause_until_ms, dnd_from_ms = s[1]
+        planner = PlannerState({e[0]: Episode(*e) for e in episodes}, sent_ms, recent, pause_until_ms, dnd_from_ms)
+        responses = ResponseTracker(s[2][0], [OpenPrompt(*p) for p in s[2][1]])
+        return cls(WearerDetection.from_snapshot(s[0]), planner, responses, s[3], s[4], s[5], _readiness_from(s[6]))
 
     @property
     def primary(self) -> str:

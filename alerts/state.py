@@ -9,6 +9,21 @@ sent twice; a prompt recorded but not yet delivered on a channel is delivered af
 idempotent ids).
 
 WAL with ``synchronous=NORMAL``: a commit survives the process being killed (it is in the OS), not a power cut.
+
+A wearer's snapshot (the ``wearers`` table's ``state``) is versioned on its own (docs/prompts.md, "Restart safety"):
+
+- format 2 (issue 18): ``b"KWS"``, one byte of format version (2), then MessagePack of ``WearerState.snapshot()``:
+  nested arrays of the fields in a fixed order (alerts/engine.py ``WearerSnapshot`` and the ``*Snapshot`` types of
+  alerts/detect), the calibration reservoir as its quantised bytes, times as integer ms, floats as float64 (so a
+  snapshot round-trips exactly: the detectors carry on as if uninterrupted). Decoded against those types (msgspec):
+  a blob that does not fit them is refused, not half-loaded.
+- format 1: a pickle of the ``WearerState`` (every snapshot written before issue 18; they start with the pickle
+  protocol byte 0x80). Still read, with the classes moved since (``_MOVED_MODULES``); rewritten in format 2 at the
+  wearer's next checkpoint.
+
+A snapshot of another format (written by a newer Kinetic) or one that cannot be decoded is refused with one line
+naming the file, the wearer and the formats; that wearer starts afresh (counted in ``unrestorable``) and the others
+are restored.
 """
 
 from __future__ import annotations
@@ -29,6 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from alerts.engine import WearerSnapshot, WearerState
 from alerts.errors import AlertsError
 from ingest.store.private import private_file
 from ingest.wire import PromptV1, one_line
@@ -36,7 +54,7 @@ from ingest.wire import PromptV1, one_line
 _LOGGER = logging.getLogger(__name__)
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS prompts (
     id TEXT PRIMARY KEY,
     wearer TEXT NOT NULL,
@@ -54,7 +72,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state) WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-STATE_VERSION = "1"
+STATE_VERSION = "1"  # the tables' layout; each snapshot in them says its own format (module docstring)
+SNAPSHOT_MAGIC = b"KWS"
+SNAPSHOT_FORMAT = 2
+READ_FORMATS = "1 (pickle, before issue 18) and 2"
+_HEADER = SNAPSHOT_MAGIC + bytes([SNAPSHOT_FORMAT])
+_PICKLE_PROTOCOL_BYTE = 0x80
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(WearerSnapshot)
 
 # Where classes of a version-1 snapshot live now: the layout of session 4 moved detection to alerts.detect and
 # prompting to alerts.prompts (WearerState.__setstate__ folds the old flat wearer state into its new shape).
@@ -84,6 +109,35 @@ class StateError(AlertsError):
     """The state file cannot be used (unreadable, or written by an incompatible version)."""
 
 
+class SnapshotFormatError(StateError):
+    """A wearer's snapshot is of a format this Kinetic does not read (written by a newer one)."""
+
+    def __init__(self, found: str) -> None:
+        super().__init__(f"snapshot format {found}, this Kinetic reads formats {READ_FORMATS}")
+        self.found = found
+
+
+def encode_snapshot(state: WearerState) -> bytes:
+    """A wearer's state as a format-2 snapshot (module docstring): ``b"KWS\\x02"`` + MessagePack."""
+    return _HEADER + _ENCODER.encode(state.snapshot())
+
+
+def decode_snapshot(blob: bytes) -> WearerState:
+    """A wearer's state from a snapshot of format 2 or 1 (pickle). Raises ``SnapshotFormatError`` for another
+    format, msgspec's ``DecodeError`` / ``ValueError`` for a blob that does not fit format 2, and whatever unpickling
+    raises for a broken pickle."""
+    if blob[:3] == SNAPSHOT_MAGIC:
+        if len(blob) < 4 or blob[3] != SNAPSHOT_FORMAT:
+            raise SnapshotFormatError(str(blob[3]) if len(blob) > 3 else "(none: the blob ends after its magic)")
+        return WearerState.from_snapshot(_DECODER.decode(memoryview(blob)[4:]))
+    if blob[:1] == bytes([_PICKLE_PROTOCOL_BYTE]):
+        state = _Unpickler(io.BytesIO(blob)).load()
+        if not isinstance(state, WearerState):
+            raise TypeError(f"a format-1 snapshot holds a {type(state).__name__}, not a WearerState")
+        return state
+    raise SnapshotFormatError(f"unknown (the blob starts {bytes(blob[:4])!r})")
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     prompt: PromptV1
@@ -104,6 +158,7 @@ class AlertState:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._wearers_with_rowid()
             row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         except sqlite3.Error as exc:
             raise StateError(f"alert state {path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
@@ -115,17 +170,30 @@ class AlertState:
         self.last_checkpoint_s = 0.0
         self.unrestorable: list[str] = []  # wearers whose snapshot the last load could not read (they start afresh)
 
-    def load(self) -> dict[str, Any]:
+    def _wearers_with_rowid(self) -> None:
+        """Snapshots in a rowid table: a WITHOUT ROWID table (files from before issue 18) keeps rows of about 1 KB in
+        its B-tree's pages, and a checkpoint that replaces them all writes about twice the bytes (``bench.state_size``
+        prints both); the rows move over once, in one transaction."""
+        row = self._db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'wearers'").fetchone()
+        if row is None or "WITHOUT ROWID" not in row[0].upper():
+            return
+        with self._transaction():
+            self._db.execute("CREATE TABLE wearers_rowid (wearer TEXT PRIMARY KEY, state BLOB NOT NULL)")
+            self._db.execute("INSERT INTO wearers_rowid SELECT wearer, state FROM wearers")
+            self._db.execute("DROP TABLE wearers")
+            self._db.execute("ALTER TABLE wearers_rowid RENAME TO wearers")
+
+    def load(self) -> dict[str, WearerState]:
         """Every wearer's last checkpointed state that can be read. A snapshot that cannot (a write truncated by a
         full disk, a blob of an incompatible version) costs that wearer only: they start afresh (as a wearer new to
         the service: detection calibrates again), which is logged and counted in ``unrestorable``; the others are
         restored. Their old snapshot stays until their first checkpoint replaces it."""
         out = {}
         self.unrestorable = []
-        for wearer, blob in self._db.execute("SELECT wearer, state FROM wearers"):
+        for wearer, blob in self._db.execute("SELECT wearer, CAST(state AS BLOB) FROM wearers"):
             try:
-                out[wearer] = _Unpickler(io.BytesIO(blob)).load()
-            except Exception as exc:  # whatever unpickling raises: this wearer's snapshot is unreadable
+                out[wearer] = decode_snapshot(blob)
+            except Exception as exc:  # whatever decoding or unpickling raises: this wearer's snapshot is unreadable
                 self.unrestorable.append(wearer)
                 _LOGGER.warning(
                     "alert state %s: wearer %r cannot be restored (%s): they start afresh, the others are restored",
@@ -135,10 +203,10 @@ class AlertState:
                 )
         return out
 
-    def checkpoint(self, states: Mapping[str, Any]) -> None:
-        """Store these wearers' states in one transaction."""
+    def checkpoint(self, states: Mapping[str, WearerState]) -> None:
+        """Store these wearers' states in one transaction, as format-2 snapshots."""
         started = time.perf_counter()
-        rows = [(w, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for w, s in states.items()]
+        rows = [(w, encode_snapshot(s)) for w, s in states.items()]
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO wearers VALUES (?, ?)", rows)
         self.checkpoints += 1
@@ -209,11 +277,11 @@ class AlertState:
         """Everything held for one wearer, as plain JSON values (data rights: ``kinetic data export``):
         ``snapshot`` (the wearer's last checkpointed state, or None) and ``outbox`` (one row per prompt and channel:
         the prompt's fields, the delivery's channel, state, attempts and last error)."""
-        row = self._db.execute("SELECT state FROM wearers WHERE wearer = ?", (wearer,)).fetchone()
+        row = self._db.execute("SELECT CAST(state AS BLOB) FROM wearers WHERE wearer = ?", (wearer,)).fetchone()
         snapshot = None
         if row is not None:
             try:
-                snapshot = plain(_Unpickler(io.BytesIO(row[0])).load())
+                snapshot = plain(decode_snapshot(row[0]))
             except Exception as exc:  # an export must not pass it off as empty: say which wearer
                 raise StateError(f"alert state {self.path}: wearer {wearer!r} cannot be read ({exc})") from exc
         rows = self._db.execute(

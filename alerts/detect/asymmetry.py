@@ -47,6 +47,16 @@ class LeanEpisode:
         return (self.end_ms - self.start_ms) / 1000
 
 
+# The explicit forms (alerts/state.py): a lean run (side, start ms, last ms in it), an episode (side, start ms, end
+# ms, mean |lean| deg) and a day's exposure (``ExposureDay``'s fields in order, its lean run and episodes nested;
+# sums of degree-seconds as float64).
+LeanRunSnapshot = tuple[str | None, int, int]
+EpisodeSnapshot = tuple[str, int, int, float]
+ExposureSnapshot = tuple[
+    int, int, int, float, float, list[int], tuple[EpisodeSnapshot, ...], LeanRunSnapshot, float, int
+]
+
+
 @dataclass
 class LeanRun:
     """A lean episode as it happens (the live form, for prompts; ``ExposureDay`` counts the same episodes): since
@@ -62,6 +72,9 @@ class LeanRun:
     side: str | None = None
     start_ms: int = 0
     last_ms: int = 0
+
+    def snapshot(self) -> LeanRunSnapshot:
+        return (self.side, self.start_ms, self.last_ms)
 
     def push(self, t_ms: int, posture: Posture, lean_deg: float | None, limit_deg: float) -> tuple[int, int] | None:
         """Feed one trunk second; returns (start_ms, end_ms) of an episode that has just ended."""
@@ -117,6 +130,26 @@ class ExposureDay:
             old = (state.pop("_run_side", None), state.pop("_run_start", 0), state.pop("_run_last", 0))
             state["_run"] = LeanRun(*old)
         self.__dict__.update(state)
+
+    def snapshot(self) -> ExposureSnapshot:
+        run = self._run
+        return (
+            self.min_episode_s,
+            self.static_s,
+            self.above_limit_s,
+            self.right_deg_s,
+            self.left_deg_s,
+            self.forward_s,
+            tuple([(e.side, e.start_ms, e.end_ms, e.mean_abs_deg) for e in self.episodes]) if self.episodes else (),
+            (run.side, run.start_ms, run.last_ms),
+            self._run_sum,
+            self._run_n,
+        )
+
+    @classmethod
+    def from_snapshot(cls, s: ExposureSnapshot) -> ExposureDay:
+        episodes = [LeanEpisode(*e) for e in s[6]]
+        return cls(s[0], s[1], s[2], s[3], s[4], s[5], episodes, LeanRun(*s[7]), s[8], s[9])
 
     def add(self, t_ms: int, posture: Posture, lean_deg: float | None, incl_deg: float | None) -> LeanEpisode | None:
         """Feed one second; returns a sustained lean episode when one has just ended."""

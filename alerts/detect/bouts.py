@@ -56,6 +56,24 @@ class BoutEnded:
 BoutChange = BoutStarted | BoutEnded
 
 
+# The explicit form of a bout tracker (alerts/state.py), in the order of ``_SNAPSHOT_FIELDS``: the minimum posture
+# and maximum gap (ms), the current bout's posture and start, the candidate posture's run, the run of another class,
+# the last second seen (ms) and the stale frames counted.
+TrackerSnapshot = tuple[int, int, Posture | None, int, Posture | None, int, PostureClass | None, int, int | None, int]
+_SNAPSHOT_FIELDS = (
+    "min_posture_ms",
+    "max_gap_ms",
+    "_cur_posture",
+    "_cur_start_ms",
+    "_cand_posture",
+    "_cand_start_ms",
+    "_run_class",
+    "_run_start_ms",
+    "_last_ms",
+    "stale",
+)
+
+
 class BoutTracker:
     """Feed one posture per second in time order; get bout starts and ends back."""
 
@@ -93,6 +111,28 @@ class BoutTracker:
         slots.setdefault("_run_start_ms", 0)
         for name, value in slots.items():
             object.__setattr__(self, name, value)
+
+    def snapshot(self) -> TrackerSnapshot:
+        # attribute by attribute: CPython's specialised attribute loads beat operator.attrgetter's generic ones
+        return (
+            self.min_posture_ms,
+            self.max_gap_ms,
+            self._cur_posture,
+            self._cur_start_ms,
+            self._cand_posture,
+            self._cand_start_ms,
+            self._run_class,
+            self._run_start_ms,
+            self._last_ms,
+            self.stale,
+        )
+
+    @classmethod
+    def from_snapshot(cls, s: TrackerSnapshot) -> BoutTracker:
+        tracker = cls.__new__(cls)
+        for name, value in zip(_SNAPSHOT_FIELDS, s, strict=True):
+            object.__setattr__(tracker, name, value)
+        return tracker
 
     @property
     def current(self) -> tuple[Posture, int] | None:

@@ -24,6 +24,14 @@ from typing import Any
 
 Vector = tuple[float, float, float]
 
+# The explicit form of a calibration in the alert service's snapshot (alerts/state.py, snapshot format 2), field by
+# field: reference (a unit vector or None), source, recalibrations, the reservoir as its quantised signed bytes (x, y,
+# z, ...: up to 360), seconds since the last update, the current walk's walking and pause seconds, its pending and
+# disagreeing seconds (unit vectors, float64: exact), impossible still seconds, lost.
+CalibrationSnapshot = tuple[
+    Vector | None, str, int, bytes, int, int, int, tuple[Vector, ...], tuple[Vector, ...], int, bool
+]
+
 # Walking seconds: counted steps and enough movement (SD of the norm, mg).
 WALK_MIN_SD_MG = 80.0
 WALK_SECONDS_NEEDED = 20
@@ -144,6 +152,28 @@ class UprightCalibration:
         if walks is not None and not isinstance(walks, array):
             state["_walks"] = quantised(unit(v) for v in walks)
         self.__dict__.update(state)
+
+    def snapshot(self) -> CalibrationSnapshot:
+        """The explicit form (``CalibrationSnapshot``); ``from_snapshot`` gives the calibration back, equal."""
+        return (
+            self.reference,
+            self.source,
+            self.recalibrations,
+            self._walks.tobytes(),
+            self._since_update,
+            self._walk_s,
+            self._pause_s,
+            self._pending,
+            self._disagree,
+            self._impossible_s,
+            self.lost,
+        )
+
+    @classmethod
+    def from_snapshot(cls, s: CalibrationSnapshot) -> UprightCalibration:
+        walks = array("b")
+        walks.frombytes(s[3])
+        return cls(s[0], s[1], s[2], walks, s[4], s[5], s[6], s[7], s[8], s[9], s[10])
 
     @property
     def walking_seconds_held(self) -> int:

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alerts.detect.calibration import UprightCalibration, Vector, angle_deg
-from alerts.detect.posture import NOT_WORN_S, Posture, StillnessTracker, classify, inclination_deg, is_moving
+from alerts.detect.calibration import CalibrationSnapshot, UprightCalibration, Vector, angle_deg
+from alerts.detect.posture import (
+    NOT_WORN_S,
+    Posture,
+    StillnessSnapshot,
+    StillnessTracker,
+    classify,
+    inclination_deg,
+    is_moving,
+)
 from alerts.detect.summary import LeanNeutral
 from ingest.wire import FeatureFrameV1, Placement
 
@@ -21,6 +29,23 @@ EXPLICIT_MAX_SD_MG = 25.0
 # The angle from upright a placement cannot hold still for a minute (calibration.IMPOSSIBLE_STILL_S): a trunk
 # beyond 135 deg is head down. A thigh can point up (legs up a wall) and a wrist anywhere: no such angle.
 IMPOSSIBLE_STILL_DEG: dict[Placement, float] = {"trunk": 135.0}
+# The explicit form of a sensor (alerts/state.py): placement, calibration, stillness, still ms, the lean neutral
+# (deg, float64) and its seconds, the newest frame's t_ms, a held frame (its JSON, as on the wire), the latest
+# posture, the explicit calibration's start, the latest calibration taken and the quiet seconds collected (g).
+DeviceSnapshot = tuple[
+    Placement,
+    CalibrationSnapshot,
+    StillnessSnapshot,
+    int,
+    float,
+    int,
+    int | None,
+    bytes | None,
+    Posture,
+    int | None,
+    int | None,
+    list[Vector],
+]
 
 
 @dataclass
@@ -38,6 +63,39 @@ class DeviceState:
     explicit_from_ms: int | None = None  # a "stand still" calibration was asked for from this time
     calibrate_at_ms: int | None = None  # the latest calibration taken (a command at or before it is a repeat)
     explicit_seconds: list[Vector] = field(default_factory=list)
+
+    def snapshot(self) -> DeviceSnapshot:
+        held = self.held
+        return (
+            self.placement,
+            self.calibration.snapshot(),
+            self.stillness.snapshot(),
+            self.still_ms,
+            self.lean_neutral.value,
+            self.lean_neutral.seconds,
+            self.last_ms,
+            None if held is None else held.model_dump_json().encode(),
+            self.last_posture,
+            self.explicit_from_ms,
+            self.calibrate_at_ms,
+            self.explicit_seconds,
+        )
+
+    @classmethod
+    def from_snapshot(cls, s: DeviceSnapshot) -> DeviceState:
+        return cls(
+            s[0],
+            UprightCalibration.from_snapshot(s[1]),
+            StillnessTracker.from_snapshot(s[2]),
+            s[3],
+            LeanNeutral(s[4], s[5]),
+            s[6],
+            None if s[7] is None else FeatureFrameV1.model_validate_json(s[7]),
+            s[8],
+            s[9],
+            s[10],
+            s[11],
+        )
 
     def calibrate_from(self, from_ms: int) -> None:
         """Take the upright from the first quiet seconds at or after ``from_ms`` (event time)."""

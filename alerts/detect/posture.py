@@ -87,6 +87,10 @@ NOT_WORN_S = 20 * 60
 PROMPT_HOLD_S = 60
 
 
+# The explicit form of a stillness tracker (alerts/state.py): the still run's gravity anchor (g, float64) and start.
+StillnessSnapshot = tuple[Vector | None, int | None]
+
+
 class StillnessTracker:
     """Streaming: how long the sensor has been perfectly still (constant memory)."""
 
@@ -95,6 +99,15 @@ class StillnessTracker:
     def __init__(self) -> None:
         self._anchor: Vector | None = None
         self.start_ms: int | None = None
+
+    def snapshot(self) -> StillnessSnapshot:
+        return (self._anchor, self.start_ms)
+
+    @classmethod
+    def from_snapshot(cls, s: StillnessSnapshot) -> StillnessTracker:
+        tracker = cls()
+        tracker._anchor, tracker.start_ms = s
+        return tracker
 
     def push(self, frame: FeatureFrameV1) -> int:
         """Feed one second; return how long (ms) the current still run has lasted."""

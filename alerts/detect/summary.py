@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from operator import itemgetter
 
-from alerts.detect.asymmetry import ExposureDay, symmetry_index
+from alerts.detect.asymmetry import ExposureDay, ExposureSnapshot, symmetry_index
 from alerts.detect.bouts import Bout
 from alerts.detect.posture import Posture
 
@@ -57,6 +58,22 @@ def local_hour(hour_ms: int, zone: tzinfo) -> int:
 
 
 POSTURES: tuple[Posture, ...] = ("sitting", "standing", "lying", "moving", "not_worn", "unknown")
+_seconds_of = itemgetter(*POSTURES)
+# The explicit form of an hour (alerts/state.py): its start (UTC ms), the lean episode minimum (s), the local hour,
+# the seconds of each posture in ``POSTURES`` order, the sitting bouts by band, breaks, the exposure, the exposures
+# removed (found not worn).
+HourSnapshot = tuple[
+    int,
+    int,
+    int | None,
+    tuple[int, int, int, int, int, int],
+    int,
+    int,
+    int,
+    int,
+    ExposureSnapshot,
+    tuple[ExposureSnapshot, ...],
+]
 # A wearer's neutral lateral lean: followed while walking (a slow running mean), subtracted before exposure.
 NEUTRAL_ALPHA = 0.02
 NEUTRAL_MIN_SECONDS = 20
@@ -106,6 +123,27 @@ class HourSummary:
 
     def __post_init__(self) -> None:
         self.exposure = ExposureDay(min_episode_s=self.lean_episode_s)
+
+    def snapshot(self) -> HourSnapshot:
+        return (
+            self.hour_ms,
+            self.lean_episode_s,
+            self.local_hour,
+            _seconds_of(self.posture_s),
+            self.bouts_under_30,
+            self.bouts_30_60,
+            self.bouts_60_plus,
+            self.breaks,
+            self.exposure.snapshot(),
+            tuple([e.snapshot() for e in self.removed]) if self.removed else (),
+        )
+
+    @classmethod
+    def from_snapshot(cls, s: HourSnapshot) -> HourSummary:
+        removed = tuple([ExposureDay.from_snapshot(e) for e in s[9]]) if s[9] else ()
+        hour = cls(s[0], s[1], s[2], dict(zip(POSTURES, s[3], strict=True)), s[4], s[5], s[6], s[7], removed)
+        hour.exposure = ExposureDay.from_snapshot(s[8])
+        return hour
 
     def add_posture(self, posture: Posture) -> None:
         self.posture_s[posture] += 1

@@ -52,6 +52,13 @@ MIN_AGREE_DEG = 1.0
 HISTORY_S = 12
 
 
+# The explicit form of a held state (alerts/state.py): held, since (ms), transitions, flipped, the recent (t_ms,
+# inclination deg) seconds, a pending transition (peak ms, kind).
+SitStandSnapshot = tuple[
+    Held | None, int | None, int, int, tuple[tuple[int, float], ...], tuple[int, TransitionKind] | None
+]
+
+
 @dataclass(slots=True)
 class SitStandState:
     """One trunk sensor's held state; ``second`` maps the orientation posture of a second to the held one."""
@@ -62,6 +69,13 @@ class SitStandState:
     flipped: int = 0  # transitions whose direction the inclination contradicted
     _recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=HISTORY_S))
     _pending: tuple[int, TransitionKind] | None = None  # a transition waiting for the inclination after it
+
+    def snapshot(self) -> SitStandSnapshot:
+        return (self.held, self.since_ms, self.transitions, self.flipped, tuple(self._recent), self._pending)
+
+    @classmethod
+    def from_snapshot(cls, s: SitStandSnapshot) -> SitStandState:
+        return cls(s[0], s[1], s[2], s[3], deque(s[4], maxlen=HISTORY_S), s[5])
 
     def second(self, frame: FeatureFrameV1, posture: Posture, incl_deg: float | None) -> Posture:
         """The posture of one trunk second: ``posture`` from ``alerts.detect.posture.classify`` and ``incl_deg``

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, LeanRun
-from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
-from alerts.detect.device import DeviceState
+from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, ExposureDay, ExposureSnapshot, LeanRun, LeanRunSnapshot
+from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker, TrackerSnapshot
+from alerts.detect.device import DeviceSnapshot, DeviceState
 from alerts.detect.posture import Posture, fuse, inclination_deg
-from alerts.detect.summary import HourSummary, StillSeconds, local_hour, local_hour_start_ms
-from alerts.detect.transitions import SitStandState
+from alerts.detect.summary import HourSnapshot, HourSummary, StillSeconds, local_hour, local_hour_start_ms
+from alerts.detect.transitions import SitStandSnapshot, SitStandState
 from ingest.wire import FeatureFrameV1, Placement, Trigger
 
 PLACEMENT_RANK: dict[Placement, int] = {"thigh": 0, "trunk": 1, "wrist": 2}
@@ -48,6 +48,25 @@ class WearerSecond:
 NO_SENSOR_YET = ""
 
 
+# The explicit form of a wearer's detection (alerts/state.py): the primary (its index among the sensors, or its name
+# when it is none of them: a wearer known before their first frame), tracker, the sensors (name, sensor) in order,
+# the current and the previous hour, the lean run, frames, the still run (since ms; per hour it touched: the hour, as
+# 0 = the current one, 1 = the previous one or else in full, the postures counted and the exposure) and the held
+# sitting/upright.
+StillHourSnapshot = tuple[int | HourSnapshot, dict[str, int], ExposureSnapshot]
+DetectionSnapshot = tuple[
+    int | str,
+    TrackerSnapshot,
+    tuple[tuple[str, DeviceSnapshot], ...],
+    HourSnapshot | None,
+    HourSnapshot | None,
+    LeanRunSnapshot,
+    int,
+    tuple[int, tuple[StillHourSnapshot, ...]] | None,
+    SitStandSnapshot | None,
+]
+
+
 @dataclass
 class WearerDetection:
     """A wearer's sensors, bouts, current hour and lean run."""
@@ -65,6 +84,63 @@ class WearerDetection:
     @property
     def primary_device(self) -> DeviceState:
         return self.devices[self.primary]
+
+    def snapshot(self) -> DetectionSnapshot:
+        hour, previous, still = self.hour, self.previous_hour, self.still
+        still_snapshot = None
+        if still is not None:
+            entries = tuple(
+                [
+                    (0 if h is hour else 1 if h is previous else h.snapshot(), counted, exposure.snapshot())
+                    for h, counted, exposure in still.hours
+                ]
+            )
+            still_snapshot = (still.since_ms, entries)
+        devices, primary = self.devices, self.primary
+        return (
+            list(devices).index(primary) if primary in devices else primary,
+            self.tracker.snapshot(),
+            tuple([(name, device.snapshot()) for name, device in devices.items()]),
+            None if hour is None else hour.snapshot(),
+            None if previous is None else previous.snapshot(),
+            self.lean_run.snapshot(),
+            self.frames,
+            still_snapshot,
+            None if self.sit_stand is None else self.sit_stand.snapshot(),
+        )
+
+    @classmethod
+    def from_snapshot(cls, s: DetectionSnapshot) -> WearerDetection:
+        hour = None if s[3] is None else HourSummary.from_snapshot(s[3])
+        previous = None if s[4] is None else HourSummary.from_snapshot(s[4])
+        still = None
+        if s[7] is not None:
+            still = StillSeconds(s[7][0])
+            for ref, counted, exposure in s[7][1]:
+                if isinstance(ref, int):
+                    known = hour if ref == 0 else previous if ref == 1 else None
+                    if known is None:
+                        raise ValueError(f"a still run's hour {ref} refers to no hour of the snapshot")
+                else:
+                    known = HourSummary.from_snapshot(ref)
+                still.hours.append((known, counted, ExposureDay.from_snapshot(exposure)))
+        devices = {name: DeviceState.from_snapshot(device) for name, device in s[2]}
+        primary = s[0]
+        if isinstance(primary, int):
+            if not 0 <= primary < len(s[2]):
+                raise ValueError(f"the primary sensor is number {primary} of {len(s[2])}")
+            primary = s[2][primary][0]
+        return cls(
+            primary,
+            BoutTracker.from_snapshot(s[1]),
+            devices,
+            hour,
+            LeanRun(*s[5]),
+            s[6],
+            previous,
+            still,
+            None if s[8] is None else SitStandState.from_snapshot(s[8]),
+        )
 
     def trunk_partner(self) -> DeviceState | None:
         if self.primary_device.placement != "thigh":

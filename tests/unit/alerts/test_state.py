@@ -39,10 +39,23 @@ def test_the_outbox_knows_a_prompt_once_and_keeps_what_is_pending(tmp_path: Path
 
 
 def test_checkpoints_round_trip_and_old_prompts_are_pruned(tmp_path: Path) -> None:
+    from alerts.detect.bouts import BoutTracker
+    from alerts.detect.wearer import WearerDetection
+    from alerts.engine import WearerState
+    from alerts.state import encode_snapshot
+
+    def wearer(frames: int) -> WearerState:
+        state = WearerState(WearerDetection("ann-thigh", BoutTracker()))
+        state.detection.frames = frames
+        return state
+
     state = AlertState(tmp_path / "s.sqlite")
-    state.checkpoint({"ann": {"bout": 3}, "bob": [1, 2]})
-    state.checkpoint({"ann": {"bout": 4}})
-    assert state.load() == {"ann": {"bout": 4}, "bob": [1, 2]}
+    state.checkpoint({"ann": wearer(3), "bob": wearer(1)})
+    state.checkpoint({"ann": wearer(4)})
+    assert {w: encode_snapshot(s) for w, s in state.load().items()} == {
+        "ann": encode_snapshot(wearer(4)),
+        "bob": encode_snapshot(wearer(1)),
+    }
     for n in (1, 2, 100):
         state.record_prompt(prompt(n), ["mqtt"])
     assert state.prune(keep_ms=120 * 60_000) == 0  # prompt 1 expired 99 min before prompt 100
