@@ -6,8 +6,6 @@ not running) reads it from the broker and shows its values and where each comes 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,7 +16,7 @@ import pytest
 
 from ingest.wire import PolicyV1, Topics
 from tests.integration.dashboards.test_web import env, seed
-from tests.support.processes import Proc
+from tests.support.processes import Proc, run_kinetic
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
@@ -87,14 +85,7 @@ def test_a_change_sent_before_serve_starts_shows_in_settings(
 
     # while no web app runs: the command line changes ann's threshold and sets bob's (no data from bob yet)
     for wearer, setting in (("ann", "sitting_threshold_min=25"), ("bob", "sitting_threshold_min=50")):
-        sent = subprocess.run(
-            [sys.executable, "-m", "kinetic", "prompts", "policy", wearer, setting],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        sent = run_kinetic(["prompts", "policy", wearer, setting], environment)
         assert sent.returncode == 0, sent.stderr
     alerts.wait_for("alerts bob: policy in force published")
     retained = retained_policy(mosquitto, topics.policy("ann"))
@@ -134,14 +125,7 @@ def test_a_change_sent_before_serve_starts_shows_in_settings(
 
     # kinetic data delete: the retained policy is cleared with the rest
     assert serve.terminate() == 0, serve.text()
-    forget = subprocess.run(
-        [sys.executable, "-m", "kinetic", "data", "delete", "bob", "--yes"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    forget = run_kinetic(["data", "delete", "bob", "--yes"], environment)
     assert forget.returncode == 0, forget.stderr
     alerts.wait_for("alerts bob: forget")
     assert retained_policy(mosquitto, topics.policy("bob")) is None

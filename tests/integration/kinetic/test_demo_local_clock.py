@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.processes import Proc
+from tests.support.processes import Proc, run_kinetic
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +28,7 @@ def test_the_demo_day_starts_at_9_on_the_hosts_clock_in_the_demo_the_today_page_
         "XDG_DATA_HOME": str(tmp_path / "xdg"),
         "TZ": ZONE,
     }
-    demo = subprocess.run(
-        [sys.executable, "-m", "kinetic", "demo", "--speed", "0", "--json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    demo = run_kinetic(["demo", "--speed", "0", "--json"], environment)
     assert demo.returncode == 0, demo.stderr
     summary = json.loads(demo.stdout)
     assert summary["scenario_start"] == "2026-11-23T09:00:00-05:00"
@@ -54,14 +45,8 @@ def test_the_demo_day_starts_at_9_on_the_hosts_clock_in_the_demo_the_today_page_
     finally:
         assert serve.terminate() == 0, serve.text()
 
-    report = subprocess.run(
-        [sys.executable, "-m", "kinetic", "report", "weekly", "--wearer", "alice", "--week", "2026-W48", "--out", "r"],
-        env=environment,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    report = run_kinetic(
+        ["report", "weekly", "--wearer", "alice", "--week", "2026-W48", "--out", "r"], environment, tmp_path
     )
     assert report.returncode == 0, report.stderr
     html = next((tmp_path / "r").glob("*.html")).read_text()
