@@ -169,9 +169,9 @@ class LiveBoard:
         """Where the wearer's effective policy (``policy``) comes from, for the Settings page: ``published_ms`` (when
         the alert service published the policy it applies; None: not yet, and the rest is this app's own reading),
         ``file`` (the policy file, or None: built-in defaults), ``section`` (before a publication, 'wearers.<id>' when
-        the file has one for the wearer, else None),
-        ``sources`` {key: 'default' | 'file' | 'command'} and ``changes`` [(at ms, by, [setting, ...])]: the
-        ``policy`` commands seen since (the alert service publishes again once it applies them)."""
+        the file has one for the wearer, else None), ``sources`` {key: 'default' | 'file' | 'command'} and
+        ``changes`` [(at ms, by, [setting, ...])]: the ``policy`` commands seen since (the alert service publishes
+        again once it applies them)."""
         w = self._wearers.get(wearer) or LiveWearer()
         published = w.published
         if published is None:
