@@ -69,6 +69,11 @@ def test_settings_says_where_the_policy_in_force_comes_from(tmp_path: Path) -> N
     text = " ".join(visible(body.decode()).split())
     assert "The alert service has not published w1's policy yet" in text, text
     assert f"this app's reading of the policy file {policy} (wearers.w1)." in text, text
+    board.book = PolicyBook()  # no policy file (a newcomer after the demo): the built-in defaults, said as such
+    _, body = asyncio.run(_get(state, "/w/w1/settings"))
+    text = " ".join(visible(body.decode()).split())
+    assert "this app's reading of the built-in defaults (no KINETIC_ALERTS__POLICY_FILE)." in text, text
+    board.book = PolicyBook.load(policy)
     assert 'value="45"' in body.decode()
     board.feed(CommandV1(kind="policy", wearer="w1", at=t, source="cli", settings={"sitting_threshold_min": 30}))
     _, body = asyncio.run(_get(state, "/w/w1/settings"))
