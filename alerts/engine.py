@@ -66,8 +66,13 @@ class EngineConfig:
 
 
 def policy_book(settings: AlertsSettings) -> PolicyBook:
-    """The policies from settings: the policy file's defaults and wearers over the service-wide defaults."""
-    base = PromptPolicy(sitting_threshold_min=settings.sitting_threshold_min, prompt_ttl_min=settings.prompt_ttl_min)
+    """The policies from settings: the policy file's defaults and wearers over the service-wide defaults (the zone of
+    a wearer whose policy names none: ``timezone``, by default this host's)."""
+    base = PromptPolicy(
+        sitting_threshold_min=settings.sitting_threshold_min,
+        prompt_ttl_min=settings.prompt_ttl_min,
+        timezone=settings.timezone,
+    )
     return PolicyBook.load(settings.policy_file, base)
 
 

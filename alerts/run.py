@@ -25,7 +25,7 @@ from alerts.service import AlertService
 from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.state import AlertState, state_file
 from ingest.errors import ConfigError
-from ingest.mqtt import serve
+from ingest.mqtt import only_client, serve
 from ingest.process import one_instance
 from ingest.wire import CommandV1, Topics, encode
 
@@ -137,12 +137,14 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
 
 
 async def run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
-    """``kinetic alerts`` until ``stop``. With a state file, the only alert service of these settings on this host
-    (``one_instance``: a second one stops in one line before it touches the state or the broker)."""
+    """``kinetic alerts`` until ``stop``: the only process of its MQTT client id on this host (``one_client``) and, with
+    a state file, the only one of that file (``one_instance``): a second one stops in one line before it touches the
+    state or the broker."""
     async with contextlib.AsyncExitStack() as stack:
         if settings.alerts.state_dir is not None:
             path = state_file(settings.alerts.state_dir, settings.mqtt.topic_root)
             stack.enter_context(one_instance(path, "kinetic alerts", "KINETIC_ALERTS__STATE_DIR"))
+        stack.enter_context(only_client(settings.mqtt, f"{settings.mqtt.client_id_prefix}-alerts"))
         await _run_alerts(settings, stop)
 
 

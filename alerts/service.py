@@ -21,6 +21,8 @@ from collections.abc import Callable
 from alerts.calendars import CalendarRefresher
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
+from alerts.prompts.policy.in_force import policy_message, same_policy
+from alerts.prompts.policy.model import PromptPolicy
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from alerts.state import AlertState
 from ingest.errors import WireError
@@ -30,6 +32,7 @@ from ingest.wire import (
     CommandV1,
     EventV1,
     FeatureBatchV1,
+    PolicyV1,
     PromptV1,
     SessionSamplesV1,
     Topics,
@@ -102,6 +105,8 @@ class AlertService:
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
         self._publishing: set[asyncio.Future[None]] = set()
         self._lock = asyncio.Lock()  # a checkpoint never interleaves with the handling of a batch
+        # the policy in force last published per wearer (retained), with the engine's policy it was made from
+        self._policies_sent: dict[str, tuple[PromptPolicy, PolicyV1]] = {}
         if state is not None:
             restored = state.load()
             engine.wearers.update(restored)
@@ -123,6 +128,9 @@ class AlertService:
         if self.sessions is not None:
             await client.subscribe(self.topics.all_sessions(), qos=1)
         await self.resume_deliveries(client)
+        self._policies_sent = {}  # a broker restarted without its retained messages: published again
+        for wearer in sorted(set(self.engine.wearers) | set(self.engine.policies.wearers)):
+            await self.publish_policy(client, wearer)
         self.ready.set()
         _LOGGER.info("%s: watching %s", self.name, self.topics.all_features())
         tasks = {
@@ -266,8 +274,35 @@ class AlertService:
             self.internal_errors += 1
             _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+        await self.publish_policy(
+            publisher, batch.wearer, forgotten=isinstance(batch, CommandV1) and batch.kind == "forget"
+        )
         while self.engine.refused:  # a frame held as a jump ahead, refused as a clock glitch (ingest/order.py)
             await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
+
+    async def publish_policy(self, publisher: Publisher, wearer: str, forgotten: bool = False) -> None:
+        """Retain the policy the engine applies to ``wearer`` on their policy topic (``PolicyV1``) when it differs
+        from the one last published: at start, after a ``policy`` command, at a wearer's first message. A ``forget``
+        (``forgotten``) clears it (an empty retained message)."""
+        topic = self.topics.policy(wearer)
+        if forgotten:
+            self._policies_sent.pop(wearer, None)
+            await publisher.publish(topic, b"", qos=1, retain=True)
+            return
+        if wearer not in self.engine.wearers and wearer not in self.engine.policies.wearers:
+            return  # a command for a wearer the service keeps nothing of (an unknown prompt's ack)
+        policy = self.engine.policy(wearer)
+        sent = self._policies_sent.get(wearer)
+        if sent is not None and sent[0] is policy:
+            return  # the engine resolves a wearer's policy again only after a change: nothing new (every batch)
+        state = self.engine.wearers.get(wearer)
+        live = state.live_policy if state is not None else None
+        message = policy_message(self.engine.policies, wearer, live, policy, int(time.time() * 1000))
+        self._policies_sent[wearer] = (policy, message)
+        if sent is not None and same_policy(sent[1], message):
+            return
+        _LOGGER.info("%s %s: policy in force published on %s", self.name, wearer, topic)
+        await publisher.publish(topic, encode(message), qos=1, retain=True)
 
     async def _session_samples(self, publisher: Publisher, topic: str, payload: bytes, chunk: SessionSamplesV1) -> None:
         """A session stream chunk into its running session (its final chunk may conclude the session: the outcome is

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Protocol
 
+import tzlocal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ingest.settings import ClockSettings, MqttSettings
 from ingest.wire import ID_PATTERN
+
+# The names the tz database gives Coordinated Universal Time: shown as "UTC"
+_UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "UCT", "Etc/UCT", "GMT", "Etc/GMT", "GMT0"}
+    | {"Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "Etc/Greenwich", "Greenwich", "GMT+0", "GMT-0"}
+)
+
+
+def host_zone_name() -> str:
+    """This host's time zone as an IANA name (tzlocal: the TZ variable, else /etc/localtime or /etc/timezone); "UTC"
+    for UTC under any of its names, and when the host names no zone tzlocal can read."""
+    try:
+        name = tzlocal.get_localzone_name()
+    except (ValueError, LookupError, OSError, zoneinfo.ZoneInfoNotFoundError):  # a TZ naming no known zone
+        return "UTC"
+    return "UTC" if not name or name in _UTC_NAMES else name
 
 
 class AlertsSettings(BaseModel):
@@ -38,6 +56,11 @@ class AlertsSettings(BaseModel):
     )
     policy_file: Path | None = Field(
         default=None, description="YAML prompt policy: defaults and per-wearer overrides (docs/prompts.md)"
+    )
+    timezone: str = Field(
+        default_factory=host_zone_name,
+        description="IANA zone of a wearer whose policy names none (schedules, days, the pages' and reports' hours); "
+        "default: this host's zone (TZ, else /etc/localtime; UTC when neither names one)",
     )
     prescriptions_file: Path | None = Field(
         default=None,
@@ -126,6 +149,15 @@ class AlertsSettings(BaseModel):
     @classmethod
     def _empty_is_memory(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Berlin')") from exc
+        return value
 
 
 class AlertsConfig(Protocol):

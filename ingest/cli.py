@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ingest.backoff import Endpoint
 from ingest.bridge import Bridge
 from ingest.errors import SinkUnavailable
-from ingest.mqtt import serve, wait_for_broker
+from ingest.mqtt import only_client, serve, wait_for_broker
 from ingest.phone.export import is_export
 from ingest.process import one_instance, run_until_signal
 from ingest.retry import retry_until_reached
@@ -372,9 +372,13 @@ def _run_ble_simulation(start: Callable[[], Coroutine[Any, Any, BleSimulation]])
 
 
 def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
+    client_id = f"{settings.mqtt.client_id_prefix}-bridge"
 
     async def job(stop: asyncio.Event) -> None:
-        with one_instance(settings.bridge.spool_path, "kinetic bridge", "KINETIC_BRIDGE__SPOOL_PATH"):
+        with (
+            one_instance(settings.bridge.spool_path, "kinetic bridge", "KINETIC_BRIDGE__SPOOL_PATH"),
+            only_client(settings.mqtt, client_id),
+        ):
             await bridge_job(stop)
 
     async def bridge_job(stop: asyncio.Event) -> None:
@@ -394,7 +398,7 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
             wall=wall,
         )
         try:
-            await serve(bridge.run, settings.mqtt, f"{settings.mqtt.client_id_prefix}-bridge", stop, manual_ack=True)
+            await serve(bridge.run, settings.mqtt, client_id, stop, manual_ack=True)
         finally:
             spool.close()
             await sink.aclose()
@@ -412,8 +416,6 @@ def _store_endpoint(settings: IngestConfig) -> Endpoint:
 
 
 def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
-    from ingest.ble.collector import Collector  # noqa: PLC0415 - bleak is only needed by this command
-
     if not settings.collector.wearables:
         print(
             "kinetic: error: setting KINETIC_COLLECTOR__WEARABLES is empty: list the wearables in the TOML file "
@@ -421,6 +423,14 @@ def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
             file=sys.stderr,
         )
         return 2
+    client_id = f"{settings.mqtt.client_id_prefix}-collector"
+    with only_client(settings.mqtt, client_id):  # before the queue or the radio is opened
+        return _collect(settings, client_id)
+
+
+def _collect(settings: IngestConfig, client_id: str) -> int:
+    from ingest.ble.collector import Collector  # noqa: PLC0415 - bleak is only needed by this command
+
     queue = Spool(settings.collector.queue_path, int(settings.collector.queue_max_mb * 1_000_000))
     collector = Collector(settings.collector, Topics(settings.mqtt.topic_root), queue)
     transport = settings.collector.bumble_transport
@@ -434,15 +444,7 @@ def _cmd_collect(args: argparse.Namespace, settings: IngestConfig) -> int:
             collector.scanner_kwargs, collector.client_kwargs = radio.scanner_kwargs(), radio.client_kwargs()
         async with asyncio.TaskGroup() as group:
             group.create_task(collector.run(stop))
-            group.create_task(
-                serve(
-                    collector.forward,
-                    settings.mqtt,
-                    f"{settings.mqtt.client_id_prefix}-collector",
-                    stop,
-                    will=collector.will(),
-                )
-            )
+            group.create_task(serve(collector.forward, settings.mqtt, client_id, stop, will=collector.will()))
 
     run_until_signal(job)
     return 0
@@ -496,9 +498,6 @@ def _utc_text(ms: int) -> str:
 def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
     if getattr(args, "phone_command", None) == "token":
         return _cmd_phone_token(args, settings)
-    from ingest.phone.service import PhoneService  # noqa: PLC0415
-    from ingest.phone.tokens import TokenStore  # noqa: PLC0415
-
     phone = settings.phone
     if not phone.phones and not phone.tokens_path.is_file():
         print(
@@ -508,6 +507,16 @@ def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
             file=sys.stderr,
         )
         return 2
+    client_id = f"{settings.mqtt.client_id_prefix}-phone"
+    with only_client(settings.mqtt, client_id):  # before the queue or the port is opened
+        return _phone(settings, client_id)
+
+
+def _phone(settings: IngestConfig, client_id: str) -> int:
+    from ingest.phone.service import PhoneService  # noqa: PLC0415
+    from ingest.phone.tokens import TokenStore  # noqa: PLC0415
+
+    phone = settings.phone
     service = PhoneService(
         phone,
         Topics(settings.mqtt.topic_root),
@@ -521,9 +530,7 @@ def _cmd_phone(args: argparse.Namespace, settings: IngestConfig) -> int:
                 port = await stack.enter_async_context(service.http_server())
                 scheme = "https" if phone.tls_cert is not None else "http"
                 _LOGGER.info("phone: push endpoint on %s://%s:%d/sensorlogger/<wearer>", scheme, phone.http_host, port)
-            await serve(
-                service.forward, settings.mqtt, f"{settings.mqtt.client_id_prefix}-phone", stop, will=service.will()
-            )
+            await serve(service.forward, settings.mqtt, client_id, stop, will=service.will())
         _LOGGER.info("phone: stopped; %s", service.counters)
 
     run_until_signal(job)

@@ -23,8 +23,9 @@ import aiomqtt
 
 from ingest.backoff import Endpoint, backoff_delay_s
 from ingest.errors import IngestError, Unreachable
+from ingest.process import one_client
 from ingest.retry import retry_until_reached
-from ingest.settings import MqttSettings
+from ingest.settings import MqttSettings, user_data_dir
 from ingest.wire import CommandV1, DeadLetterV1, Topics, encode, one_line
 
 _LOGGER = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def build_client(
     3.1.1, 3.1.4-2): two processes with one fixed id (``kinetic serve`` twice, two CLI commands at once) knock each
     other off for as long as both run. A clean session keeps nothing at the broker, so its id need not be stable; a
     persistent session's id must be (the broker keeps its subscriptions and queued messages under it), and its
-    service refuses a second instance instead (``ingest.process.one_instance``)."""
+    service refuses a second instance instead (``ingest.process.one_client``)."""
     return MqttClient(
         manual_ack=manual_ack,
         hostname=settings.host,
@@ -338,6 +339,13 @@ async def serve(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await stop.wait()
+
+
+def only_client(settings: MqttSettings, client_id: str) -> contextlib.AbstractContextManager[None]:
+    """While it is held, the only process on this host with the persistent session ``client_id`` at this broker
+    (``ingest.process.one_client``, its lock in ``<data dir>/locks``); taken by each service that ``serve``s with
+    ``clean_session=False`` before it opens anything. AlreadyRunning (one line) when another holds it."""
+    return one_client(settings.host, settings.port, client_id, user_data_dir() / "locks")
 
 
 def send_command(mqtt: MqttSettings, command: CommandV1) -> None:

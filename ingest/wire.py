@@ -7,6 +7,7 @@ Topics (``<root>`` defaults to ``kinetic``; tests use their own root so they can
     <root>/v1/<wearer>/prompts             PromptV1, QoS 1
     <root>/v1/<wearer>/events              EventV1, QoS 1 (bouts, prompts sent, hourly summaries)
     <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration)
+    <root>/v1/<wearer>/policy              PolicyV1, QoS 1, retained (the policy the alert service applies)
     <root>/v1/_collector/<id>/status       CollectorStatusV1, QoS 1, retained, also the collector's last will
     <root>/v1/_deadletter/<service>        DeadLetterV1: what a service could not accept, and why
 
@@ -508,6 +509,36 @@ def retained_command_problem() -> str:
     return "a retained command is refused: a command is obeyed once, when published (publish it without retain)"
 
 
+PolicySource = Literal["default", "file", "command"]
+
+
+class PolicyV1(_Model):
+    """The prompt policy the alert service applies to one wearer, retained on ``<root>/v1/<wearer>/policy``: published
+    by the alert service at its start for the wearers it knows and whenever a wearer's effective policy changes (a
+    ``policy`` command applied, a wearer's first message), so a page or command started later reads what is in force
+    without having seen the commands that made it. ``forget`` clears it (an empty retained message).
+
+    ``values``: every policy key (docs/prompts.md) with the value applied (JSON); ``sources``: for each key, where its
+    value comes from: ``default`` (built in, or the service's settings), ``file`` (the policy file: its ``defaults``
+    or the wearer's ``wearers.<id>`` section) or ``command`` (a live ``policy`` command); ``timezone``: the IANA zone
+    the wearer's schedules, caps per day and day types run in; ``file``: the policy file's path (None: none);
+    ``t``: when the alert service published it (its host clock)."""
+
+    v: Literal[1] = 1
+    wearer: Id
+    t: WireTime
+    timezone: Text = Field(max_length=64)
+    values: Annotated[dict[str, object], AfterValidator(_check_settings_text)] = Field(max_length=64)
+    sources: dict[str, PolicySource] = Field(max_length=64)
+    file: TextOrNone = Field(default=None, max_length=SETTING_TEXT_MAX)
+
+    @model_validator(mode="after")
+    def _a_source_per_value(self) -> PolicyV1:
+        if set(self.sources) != set(self.values):
+            raise ValueError("sources must name the source of each key of values, and only those")
+        return self
+
+
 # A session stream (docs/wire.md): raw accelerometer samples while an exercise session runs, for the detectors that
 # verify it (alerts/detect/exercise). Bounded: a message holds at most MAX_SESSION_SAMPLES (10 s at 104 Hz, about
 # 20 KB of JSON), spans at most MAX_SESSION_CHUNK_MS, and values are a +-16 g accelerometer's in milli-g.
@@ -603,7 +634,7 @@ class DeadLetterV1(_Model):
 
 
 TopicKind = Literal[
-    "features", "status", "prompts", "events", "consent", "commands", "collector", "deadletter", "session"
+    "features", "status", "prompts", "events", "consent", "commands", "policy", "collector", "deadletter", "session"
 ]
 
 
@@ -658,6 +689,10 @@ class Topics:
     def commands(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/commands"
 
+    def policy(self, wearer: str) -> str:
+        """The policy the alert service applies to the wearer (``PolicyV1``, retained)."""
+        return f"{self.base}/{check_id(wearer)}/policy"
+
     def collector_status(self, collector: str) -> str:
         return f"{self.base}/_collector/{check_id(collector)}/status"
 
@@ -686,6 +721,9 @@ class Topics:
     def all_commands(self) -> str:
         return f"{self.base}/+/commands"
 
+    def all_policies(self) -> str:
+        return f"{self.base}/+/policy"
+
     def all_collector_status(self) -> str:
         return f"{self.base}/_collector/+/status"
 
@@ -702,7 +740,11 @@ class Topics:
             return TopicAddress("deadletter", None, None)
         if len(parts) == 3 and parts[0] == "_collector" and parts[2] == "status" and _ID_RE.match(parts[1]):
             return TopicAddress("collector", None, None)
-        if len(parts) == 2 and parts[1] in ("prompts", "events", "consent", "commands") and _ID_RE.match(parts[0]):
+        if (
+            len(parts) == 2
+            and parts[1] in ("prompts", "events", "consent", "commands", "policy")
+            and _ID_RE.match(parts[0])
+        ):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
         if (
             len(parts) == 3
@@ -862,6 +904,7 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "events": EventV1,
     "consent": EventV1,
     "commands": CommandV1,
+    "policy": PolicyV1,
     "collector": CollectorStatusV1,
     "deadletter": DeadLetterV1,
     "session": SessionSamplesV1,
@@ -873,6 +916,7 @@ Payload = (
     | PromptV1
     | EventV1
     | CommandV1
+    | PolicyV1
     | CollectorStatusV1
     | DeadLetterV1
     | SessionSamplesV1

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts import cli as alerts_cli
+from alerts.engine import policy_book
 from alerts.errors import AlertsError
 from dashboards import cli as dashboards_cli
 from dashboards.homeassistant import cli as homeassistant_cli
@@ -24,6 +25,7 @@ from ingest import cli as ingest_cli
 from ingest.errors import IngestError
 from ingest.simulate.scenario import default_scenario, load_scenario
 from kinetic import consent, data, prescriptions
+from kinetic.demo import on_wearers_clock
 from kinetic.demo_view import DemoView
 from kinetic.settings import KineticSettings, load_settings
 
@@ -148,7 +150,12 @@ def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:
 
 def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
 
-    scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
+    if args.scenario:
+        scenario = load_scenario(args.scenario)
+    else:  # the built-in day at 09:00 on the first wearer's clock (their policy's zone, by default this host's)
+        workday = default_scenario()
+        zone = policy_book(settings.alerts).for_wearer(workday.wearers[0].wearer).zone
+        scenario = on_wearers_clock(workday, zone)
     if args.speed < 0:
         print("kinetic: error: --speed must be >= 0 (0 = as fast as possible)", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -58,6 +58,14 @@ class DemoSummary:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def on_wearers_clock(scenario: Scenario, zone: ZoneInfo) -> Scenario:
+    """``scenario`` moved to the same date and time of day on the clock of ``zone`` (the built-in workday's 09:00
+    stays 09:00 for a newcomer anywhere: the Today page, the report and the demo's lines show it there). Everything
+    else in a scenario is relative to its start."""
+    local = scenario.start.replace(tzinfo=None)
+    return replace(scenario, start=local.replace(tzinfo=zone))
 
 
 async def run_demo(

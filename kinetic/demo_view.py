@@ -61,10 +61,12 @@ class DemoView:
             # why a prompt waited or was dropped: held (and why), sent after waiting, cancelled
             tz = scenario.start.tzinfo
             at = f"[cyan]{event.t.astimezone(tz):%H:%M}[/] [bold]{event.wearer}[/]"
+            # which prompt: a wearer may have a sitting and a lean prompt held at once (two lines alike otherwise)
+            prompt = f"{event.trigger} prompt" if event.trigger else "prompt"
             if event.kind == "prompt_held":
-                progress.console.print(f"{at} [yellow]prompt held[/]: {reason_in_words(event.reason)}")
+                progress.console.print(f"{at} [yellow]{prompt} held[/]: {reason_in_words(event.reason)}")
             elif event.kind == "prompt_cancelled":
-                progress.console.print(f"{at} [dim]held prompt dropped: {reason_in_words(event.reason)}[/]")
+                progress.console.print(f"{at} [dim]held {prompt} dropped: {reason_in_words(event.reason)}[/]")
             elif event.kind == "prompt_sent" and event.reason:
                 progress.console.print(f"{at} [dim]   the prompt above {reason_in_words(event.reason)}[/]")
 

@@ -588,6 +588,7 @@ async def _settings(
         **_nav(wearer, "settings"),
         "fields": views.POLICY_FORM,
         "origin": state.board.policy_origin(wearer),
+        "sources": views.POLICY_SOURCES,
         "timezone": policy.timezone,
         "values": values or views.policy_form_values(policy),
         "errors": errors,

@@ -5,8 +5,9 @@ same fold runs live, on the demo's accelerated day and in tests. What it keeps:
 
 - the posture of the wearer's current bout and since when (``bout_started`` events: a posture is confirmed after
   the minimum posture duration, docs/metrics.md), and how long it has lasted at the wearer's clock;
-- while sitting, the threshold ahead: the wearer's effective ``sitting_threshold_min`` (the policy file, then the
-  live overrides of the ``policy`` commands seen) minus the bout's duration;
+- while sitting, the threshold ahead: the wearer's effective ``sitting_threshold_min`` minus the bout's duration;
+  the effective policy is the one the alert service publishes (``PolicyV1``, retained: known from the start), with
+  the ``policy`` commands seen since on top; until one is published, the policy file with the commands seen;
 - the newest trunk lean (``lean_deg`` of the newest frame that has one, + to the wearer's right);
 - the newest prompt, a pause (``pause`` until a time or until ``resume``);
 - counters of bouts ended and prompts / outcomes seen, so a page knows when to reload the day's charts.
@@ -23,8 +24,9 @@ from typing import Any
 
 from alerts.errors import PolicyError
 from alerts.prompts.commands import DEFAULT
-from alerts.prompts.policy.model import PolicyBook, PromptPolicy
-from ingest.wire import CommandV1, DeviceStatusV1, EventV1, FeatureBatchV1, Payload, PromptV1
+from alerts.prompts.policy.in_force import policy_from_message
+from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
+from ingest.wire import CommandV1, DeviceStatusV1, EventV1, FeatureBatchV1, Payload, PolicyV1, PromptV1
 
 
 def _ms(t: datetime) -> int:
@@ -43,6 +45,8 @@ class LiveWearer:
     paused: bool = False
     paused_until_ms: int | None = None  # None while paused: until 'resume'
     live_policy: dict[str, Any] = field(default_factory=dict)
+    # the policy in force as the alert service last published it (None: not yet) and the policy commands seen since
+    published: PolicyV1 | None = None
     policy_changes: list[tuple[int, str, list[str]]] = field(default_factory=list)  # (at ms, by, settings changed)
     bouts_ended: int = 0
     prompts_seen: int = 0
@@ -86,6 +90,8 @@ class LiveBoard:
         elif isinstance(message, DeviceStatusV1):
             if message.t_ms is not None:
                 self._clock(w, message.t_ms)
+        elif isinstance(message, PolicyV1):
+            self._published(wearer, w, message)
         else:
             return None
         self._wearers[wearer].version += 1  # (a forget replaced w)
@@ -124,7 +130,15 @@ class LiveBoard:
                 else:
                     live[key] = value
             try:  # the alert service refuses what does not merge: so does this fold
-                self._policies[wearer] = self.book.for_wearer(wearer, live)
+                if w.published is None:
+                    policy = self.book.for_wearer(wearer, live)
+                else:  # on what the service applies; a key set back to its default: this app's policy file's value
+                    settings = {
+                        key: getattr(self.book.for_wearer(wearer), key) if value == DEFAULT else value
+                        for key, value in command.settings.items()
+                    }
+                    policy = merge(self.policy(wearer), settings, f"policy command for {wearer}")
+                self._policies[wearer] = policy
                 w.live_policy = live
                 w.policy_changes.append((_ms(command.at), command.source or "a command", sorted(command.settings)))
             except PolicyError:
@@ -133,21 +147,44 @@ class LiveBoard:
             self._policies.pop(wearer, None)
             self._wearers[wearer] = LiveWearer(version=w.version)
 
+    def _published(self, wearer: str, w: LiveWearer, message: PolicyV1) -> None:
+        """The policy in force as the alert service publishes it: the commands seen before it are in it."""
+        try:
+            policy = policy_from_message(message)
+        except PolicyError:  # keys this app does not know (a newer alert service): the file and the commands seen
+            return
+        self._policies[wearer] = policy
+        w.published = message
+        w.live_policy = {k: v for k, v in message.values.items() if message.sources.get(k) == "command"}
+        w.policy_changes = []
+
     def policy(self, wearer: str) -> PromptPolicy:
-        """The wearer's effective policy: the policy file, then the live overrides seen."""
+        """The wearer's effective policy: the one the alert service published, with the policy commands seen since;
+        before it publishes one, the policy file with the live overrides seen."""
         if wearer not in self._policies:
             self._policies[wearer] = self.book.for_wearer(wearer)
         return self._policies[wearer]
 
     def policy_origin(self, wearer: str) -> dict[str, Any]:
-        """Where the wearer's effective policy (``policy``) comes from, for the Settings page: ``file`` (the policy
-        file the alert service reads, or None: built-in defaults), ``section`` ('wearers.<id>' or 'defaults') and
-        ``changes`` [(at ms, by, [setting, ...])] the live ``policy`` commands this board has seen. Commands sent
-        before the board started are not among them (clean session, commands are not retained)."""
+        """Where the wearer's effective policy (``policy``) comes from, for the Settings page: ``published_ms`` (when
+        the alert service published the policy it applies; None: not yet, and the rest is this app's own reading),
+        ``file`` (the policy file, or None: built-in defaults), ``section`` (before a publication, 'wearers.<id>' when
+        the file has one for the wearer, else None), ``sources`` {key: 'default' | 'file' | 'command'} and
+        ``changes`` [(at ms, by, [setting, ...])]: the ``policy`` commands seen since (the alert service publishes
+        again once it applies them)."""
         w = self._wearers.get(wearer) or LiveWearer()
+        published = w.published
+        if published is None:
+            file, sources = self.book.file, self.book.sources(wearer, w.live_policy)
+        else:
+            file, sources = published.file, dict(published.sources)
+        for _, _, names in w.policy_changes:
+            sources.update(dict.fromkeys(names, "command"))
         return {
-            "file": None if self.book.source == "policy" else self.book.source,
-            "section": f"wearers.{wearer}" if wearer in self.book.wearers else "defaults",
+            "published_ms": None if published is None else _ms(published.t),
+            "file": file,
+            "section": None if published is not None else f"wearers.{wearer}" if wearer in self.book.wearers else None,
+            "sources": sources,
             "changes": list(w.policy_changes),
         }
 

@@ -1,10 +1,10 @@
 """``kinetic serve``: the web app (uvicorn) and its MQTT link in one task group, until ``stop``.
 
-The MQTT side (clean session: the live state is rebuilt from what comes next and the store holds the rest) reads
-events, prompts and commands (QoS 1), device status (retained) and feature batches (QoS 0: their times are the
-wearer's clock, their lean the live lean), folds them into the ``LiveBoard`` and wakes the pages that show that
-wearer. A message it cannot take is counted, logged and dead-lettered (``<root>/v1/_deadletter/web``); the loop goes
-on. The buttons' commands go out on the same connection (``<root>/v1/<wearer>/commands``, QoS 1).
+The MQTT side (clean session: the live state is rebuilt from what comes next and the store holds the rest) reads events,
+prompts and commands (QoS 1), device status and the policy in force (retained) and feature batches (QoS 0: their times
+are the wearer's clock, their lean the live lean), folds them into the ``LiveBoard`` and wakes the pages that show that
+wearer. A message it cannot take is counted, logged and dead-lettered (``<root>/v1/_deadletter/web``); the loop goes on.
+The buttons' commands go out on the same connection (``<root>/v1/<wearer>/commands``, QoS 1).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class WebLink:
 
     async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         t = self.topics
-        for topic_filter in (t.all_events(), t.all_prompts(), t.all_commands(), t.all_status()):
+        for topic_filter in (t.all_events(), t.all_prompts(), t.all_commands(), t.all_status(), t.all_policies()):
             await client.subscribe(topic_filter, qos=1)
         await client.subscribe(t.all_features(), qos=0)
         self._client = client

@@ -453,6 +453,8 @@ POLICY_FORM: dict[str, tuple[str, str]] = {
     "week_plan": ("Day plan (capacity or relief per weekday, e.g. mon=capacity, tue=relief)", "week_plan"),
     "timezone": ("Time zone (IANA, e.g. Europe/Berlin)", "text"),
 }
+# where a value of the policy in force comes from (PolicyV1.sources), as the Settings page says it beside the field
+POLICY_SOURCES = {"default": "default", "file": "policy file", "command": "changed by a command"}
 _ACTIVE_RE = re.compile(r"^(?P<windows>[^;]*?)\s*(?:\bon\s+(?P<days>[a-z, ]+))?$")
 
 

@@ -37,6 +37,21 @@ class Proc:
         return self.process.wait(20)
 
 
+def run_kinetic(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, timeout_s: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m kinetic <args>`` to its end, its output captured as text (the caller checks the return code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "kinetic", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
 def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) -> dict[str, str]:
     return {
         "KINETIC_BRIDGE__SPOOL_PATH": str(spool_dir / f"{unique}-spool.sqlite"),

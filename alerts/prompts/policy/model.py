@@ -22,7 +22,7 @@ from alerts.errors import PolicyError
 from alerts.prompts.catalog import DayType
 from ingest.errors import WireError
 from ingest.textfile import TextFileError, parse_yaml, read_text
-from ingest.wire import check_id
+from ingest.wire import PolicySource, check_id
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -190,9 +190,11 @@ class PolicyBook:
         defaults: PromptPolicy | None = None,
         wearers: Mapping[str, Mapping[str, Any]] | None = None,
         source: str = "policy",
+        file_defaults: frozenset[str] = frozenset(),
     ) -> None:
         self.defaults = defaults or PromptPolicy()
         self.source = source
+        self.file_defaults = file_defaults  # the keys the file's ``defaults`` section sets
         self.wearers = {w: dict(o) for w, o in (wearers or {}).items()}
         for wearer, overrides in self.wearers.items():
             merge(self.defaults, overrides, f"{source}: wearers.{wearer}")  # fail at load time, not at the first prompt
@@ -205,6 +207,24 @@ class PolicyBook:
         if live:
             policy = merge(policy, live, f"live policy of {wearer}")
         return policy
+
+    @property
+    def file(self) -> str | None:
+        """The policy file's path (None: no file, the built-in defaults and the service's settings)."""
+        return None if self.source == "policy" else self.source
+
+    def sources(self, wearer: str, live: Mapping[str, Any] | None = None) -> dict[str, PolicySource]:
+        """Where each key of the wearer's effective policy comes from: ``command`` (a live override), ``file`` (the
+        wearer's section of the policy file, or its ``defaults``), else ``default`` (built in or the settings')."""
+        wearer_keys = self.wearers.get(wearer, {})
+        return {
+            key: "command"
+            if key in (live or {})
+            else "file"
+            if key in wearer_keys or key in self.file_defaults
+            else "default"
+            for key in PromptPolicy.model_fields
+        }
 
     @classmethod
     def load(cls, path: Path | None, base: PromptPolicy | None = None) -> PolicyBook:
@@ -232,7 +252,9 @@ class PolicyBook:
                 raise PolicyError(f"{path}: wearers: {exc}") from None
             if not isinstance(overrides, dict):
                 raise PolicyError(f"{path}: wearers.{wearer} must be a mapping of policy keys")
-        return cls(merge(base, defaults, f"{path}: defaults"), wearers, source=str(path))
+        return cls(
+            merge(base, defaults, f"{path}: defaults"), wearers, source=str(path), file_defaults=frozenset(defaults)
+        )
 
 
 def _unquoted_wearer_id(text: str) -> str:

@@ -23,6 +23,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from alerts.prompts.policy.in_force import policy_message
+from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from dashboards.web.app import LiveHub
 from dashboards.web.live import LiveBoard
 from dashboards.web.service import WebLink
@@ -58,6 +60,7 @@ WRITES = [
     ("alerts", "kinetic/v1/ann/prompts", True),
     ("alerts", "kinetic/v1/ann/events", True),
     ("alerts", "kinetic/v1/ann/consent", False),  # the alert service writes events, never consent
+    ("alerts", "kinetic/v1/ann/policy", True),  # the policy in force, retained for the web app's Settings
     ("alerts", "sensor-logger/ann", False),
     ("alerts", "homeassistant/sensor/kinetic_ann/sitting/config", False),
     ("bridge", "kinetic/v1/ann/commands", False),  # the bridge only reads (and dead-letters)
@@ -80,6 +83,7 @@ WRITES = [
     ("kinetic-web", "kinetic/v1/_deadletter/web", True),
     ("kinetic-web", "kinetic/v1/_deadletter/bridge", False),
     ("kinetic-web", "kinetic/v1/ann/prompts", False),
+    ("kinetic-web", "kinetic/v1/ann/policy", False),  # the alert service says what it applies, no one else
     ("kinetic-web", "kinetic/v1/ann/ann-thigh/features", False),
     ("kinetic-web", "kinetic/v1/ann/ann-thigh/status", False),
     ("kinetic-web", "kinetic/v1/ann/ann-thigh/session", False),
@@ -97,6 +101,10 @@ WRITES = [
     ("kinetic-operator", "kinetic/v1/ann/events", False),
     ("kinetic-operator", "kinetic/v1/ann/ann-thigh/features", False),
     ("kinetic-web-clinic", "kinetic/v1/ann/prompts", False),
+    ("kinetic-web-clinic", "kinetic/v1/ann/policy", False),
+    ("ann", "kinetic/v1/ann/policy", False),
+    ("collector", "kinetic/v1/ann/policy", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/policy", False),
     # kinetic prescription as clinic physio-north (patients ann, carl: deploy/clinics.yaml): prescription_changed /
     # progression_proposed on its own patients' events topics, nothing else; back-clinic-south's (bob) likewise
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", True),
@@ -139,6 +147,7 @@ READS = [
     ("kinetic-web", "kinetic/v1/+/prompts", True),
     ("kinetic-web", "kinetic/v1/+/events", True),
     ("kinetic-web", "kinetic/v1/+/commands", True),
+    ("kinetic-web", "kinetic/v1/+/policy", True),
     # ... and what it does not need: raw session samples, other services' dead letters, phones, Home Assistant
     ("kinetic-web", "kinetic/v1/+/+/session", False),
     ("kinetic-web", "kinetic/v1/_deadletter/+", False),
@@ -150,6 +159,9 @@ READS = [
     ("kinetic-web-clinic", "kinetic/v1/+/prompts", True),
     ("kinetic-web-clinic", "kinetic/v1/+/events", True),
     ("kinetic-web-clinic", "kinetic/v1/+/commands", True),
+    ("kinetic-web-clinic", "kinetic/v1/+/policy", True),
+    ("ann", "kinetic/v1/+/policy", False),
+    ("collector", "kinetic/v1/+/policy", False),
     ("kinetic-web-clinic", "kinetic/v1/+/+/session", False),
     ("kinetic-web-clinic", "sensor-logger/ann", False),
     # the bridge takes consent from the wearers' consent topics
@@ -256,11 +268,11 @@ def test_each_user_publishes_and_reads_only_what_the_acl_gives_it(tmp_path: Path
 def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_logins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real ``kinetic serve`` MQTT link logged in as kinetic-web follows what the alert service publishes and sends
-    its buttons' commands and the Sharing page's consent change (on the consent topic; a clinic's view, as
-    kinetic-web-clinic, follows too); ``kinetic prescription set`` logged in as physio-north's clinicians'
-    kinetic-clinic-physio-north publishes its prescription_changed event for its patient ann, and nothing for bob
-    (back-clinic-south's). A refused
+    """The real ``kinetic serve`` MQTT link logged in as kinetic-web follows what the alert service publishes (events,
+    the policy in force) and sends its buttons' commands and the Sharing page's consent change (on the consent topic;
+    a clinic's view, as kinetic-web-clinic, follows too); ``kinetic prescription set`` logged in as physio-north's
+    clinicians' kinetic-clinic-physio-north publishes its prescription_changed event for its patient ann, and nothing
+    for bob (back-clinic-south's). A refused
     subscription or publish (MQTT 3.1.1: dropped without a word) would leave a link without messages or the observer
     without the one expected."""
     broker, login = production_broker(tmp_path)
@@ -290,10 +302,15 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             async with connect(login("alerts"), "acl-alerts") as alerts:
                 bout = EventV1(kind="bout_started", wearer="ann", t=now, posture="sitting", bout_start=now)
                 await alerts.publish(topics.events("ann"), encode(bout), qos=1)
+                in_force = policy_message(PolicyBook(), "ann", None, PromptPolicy(), int(now.timestamp() * 1000))
+                await alerts.publish(topics.policy("ann"), encode(in_force), qos=1, retain=True)
             await until(
-                lambda: link.counters.messages >= 1 and view.counters.messages >= 1,
+                lambda: all(
+                    (w := board.get("ann")) is not None and w.published is not None and w.posture == "sitting"
+                    for board in (link.board, view.board)
+                ),
                 20,
-                "the alert service's event at the web app and the clinic's view",
+                "the alert service's event and the policy in force at the web app and the clinic's view",
             )
             await link.publish(CommandV1(kind="calibrate", wearer="ann", at=now))
             consent = ConsentV1(clinic="physio-north", data=["posture"])
