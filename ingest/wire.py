@@ -6,7 +6,9 @@ Topics (``<root>`` defaults to ``kinetic``; tests use their own root so they can
     <root>/v1/<wearer>/<device>/status     DeviceStatusV1, QoS 1, retained, also the last will
     <root>/v1/<wearer>/prompts             PromptV1, QoS 1
     <root>/v1/<wearer>/events              EventV1, QoS 1 (bouts, prompts sent, hourly summaries)
-    <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration)
+    <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration; never ``forget``)
+    <root>/v1/<wearer>/consent             EventV1 consent_granted / consent_withdrawn only, QoS 1
+    <root>/v1/<wearer>/erasure             CommandV1 ``forget`` only, QoS 1 (``kinetic data delete``)
     <root>/v1/_collector/<id>/status       CollectorStatusV1, QoS 1, retained, also the collector's last will
     <root>/v1/_deadletter/<service>        DeadLetterV1: what a service could not accept, and why
 
@@ -438,7 +440,8 @@ class CommandV1(_Model):
       held while it is on, then sent if still relevant; separate from a pause, so neither ends the other.
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
-    - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
+    - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored. Taken
+      from the wearer's erasure topic only (``Topics.erasure``), never from the commands topic.
     - ``checkin``: the wearer reports ``pain`` (0-10 numeric rating scale) and / or ``stress`` (low, medium, high)
       at ``at``; the alert service stores it as a ``checkin`` event and uses it for the day's readiness.
     - ``session_start``: the wearer starts prescribed exercise ``exercise`` now (or prompt ``prompt_id``'s exercise:
@@ -592,7 +595,7 @@ class DeadLetterV1(_Model):
 
 
 TopicKind = Literal[
-    "features", "status", "prompts", "events", "consent", "commands", "collector", "deadletter", "session"
+    "features", "status", "prompts", "events", "consent", "commands", "erasure", "collector", "deadletter", "session"
 ]
 
 
@@ -647,6 +650,16 @@ class Topics:
     def commands(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/commands"
 
+    def erasure(self, wearer: str) -> str:
+        """The wearer's erasure requests (``CommandV1`` kind ``forget`` only, ``kinetic data delete``): the one topic
+        the services take ``forget`` from, writable only by the operator's and the wearer's own logins
+        (deploy/mosquitto/acl)."""
+        return f"{self.base}/{check_id(wearer)}/erasure"
+
+    def command_topic(self, command: CommandV1) -> str:
+        """Where ``command`` is published: a ``forget`` on the wearer's erasure topic, any other on their commands."""
+        return self.erasure(command.wearer) if command.kind == "forget" else self.commands(command.wearer)
+
     def collector_status(self, collector: str) -> str:
         return f"{self.base}/_collector/{check_id(collector)}/status"
 
@@ -675,6 +688,9 @@ class Topics:
     def all_commands(self) -> str:
         return f"{self.base}/+/commands"
 
+    def all_erasure(self) -> str:
+        return f"{self.base}/+/erasure"
+
     def all_collector_status(self) -> str:
         return f"{self.base}/_collector/+/status"
 
@@ -691,7 +707,11 @@ class Topics:
             return TopicAddress("deadletter", None, None)
         if len(parts) == 3 and parts[0] == "_collector" and parts[2] == "status" and _ID_RE.match(parts[1]):
             return TopicAddress("collector", None, None)
-        if len(parts) == 2 and parts[1] in ("prompts", "events", "consent", "commands") and _ID_RE.match(parts[0]):
+        if (
+            len(parts) == 2
+            and parts[1] in ("prompts", "events", "consent", "commands", "erasure")
+            and _ID_RE.match(parts[0])
+        ):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
         if (
             len(parts) == 3
@@ -851,6 +871,7 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "events": EventV1,
     "consent": EventV1,
     "commands": CommandV1,
+    "erasure": CommandV1,
     "collector": CollectorStatusV1,
     "deadletter": DeadLetterV1,
     "session": SessionSamplesV1,
@@ -891,19 +912,28 @@ def decode_at(address: TopicAddress, payload: bytes) -> Payload:
     wearer = getattr(message, "wearer", None)
     if address.wearer is not None and wearer != address.wearer:
         raise WireError(f"payload wearer {wearer!r} does not match topic wearer {address.wearer!r}")
-    consent_problem = _consent_topic_problem(address, message)
-    if consent_problem is not None:
-        raise WireError(consent_problem)
+    sender_problem = _own_topic_problem(address, message)
+    if sender_problem is not None:
+        raise WireError(sender_problem)
     device = getattr(message, "device", None)
     if address.device is not None and device != address.device:
         raise WireError(f"payload device {device!r} does not match topic device {address.device!r}")
     return message  # type: ignore[return-value]
 
 
-def _consent_topic_problem(address: TopicAddress, message: _Model) -> str | None:
-    """A consent change is taken from the wearer's consent topic only, and that topic carries nothing else: the broker
-    restricts topics, not an event's kind, so a consent event on the events topic (which the alert service, the web
-    app and clinicians may write) would be a forgery (docs/privacy.md)."""
+def _own_topic_problem(address: TopicAddress, message: _Model) -> str | None:
+    """What must not be forged travels on a topic of its own, and that topic carries nothing else: the broker
+    restricts topics, not a message's kind, and an MQTT 3.1.1 message names no sender (docs/privacy.md, "What the
+    MQTT ACL cannot restrict"). A consent change is taken from the wearer's consent topic only (a consent event on the
+    events topic, which the alert service, the web app and clinicians may write, would be a forgery); a ``forget``
+    from the wearer's erasure topic only (one on the commands topic, which the alert service, the web app and Home
+    Assistant may write, would be)."""
+    if isinstance(message, CommandV1):
+        if address.kind == "commands" and message.kind == "forget":
+            return "forget on a commands topic: erasure is taken from <root>/v1/<wearer>/erasure only"
+        if address.kind == "erasure" and message.kind != "forget":
+            return f"{message.kind} on an erasure topic: it carries forget only"
+        return None
     if not isinstance(message, EventV1):
         return None
     if address.kind == "events" and message.consent is not None:

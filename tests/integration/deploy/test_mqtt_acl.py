@@ -86,17 +86,28 @@ WRITES = [
     ("kinetic-web", "sensor-logger/ann", False),
     ("kinetic-web", "homeassistant/sensor/kinetic_ann/sitting/config", False),
     ("kinetic-web", "kinetic/ha/ann/pause/set", False),
-    # a clinic's view of kinetic serve: its dead letters only
-    ("kinetic-web-clinic", "kinetic/v1/_deadletter/web", True),
-    ("kinetic-web-clinic", "kinetic/v1/ann/commands", False),
-    ("kinetic-web-clinic", "kinetic/v1/ann/events", False),
-    ("kinetic-web-clinic", "kinetic/v1/ann/consent", False),
-    # the operator's kinetic consent / kinetic data: consent changes and commands only
+    # a clinic's view of kinetic serve (physio-north's): its dead letters only
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/_deadletter/web", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/commands", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/events", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/consent", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/erasure", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/prompts", False),
+    # the operator's kinetic consent / kinetic data: consent changes, commands and erasure only
     ("kinetic-operator", "kinetic/v1/ann/consent", True),
     ("kinetic-operator", "kinetic/v1/ann/commands", True),
+    ("kinetic-operator", "kinetic/v1/ann/erasure", True),  # kinetic data delete's forget
     ("kinetic-operator", "kinetic/v1/ann/events", False),
     ("kinetic-operator", "kinetic/v1/ann/ann-thigh/features", False),
-    ("kinetic-web-clinic", "kinetic/v1/ann/prompts", False),
+    # erasure (forget): the operator's and the wearer's own logins only; every login that writes commands is refused
+    ("ann", "kinetic/v1/ann/erasure", True),
+    ("ann", "kinetic/v1/bob/erasure", False),
+    ("alerts", "kinetic/v1/ann/erasure", False),
+    ("kinetic-web", "kinetic/v1/ann/erasure", False),
+    ("kinetic-ha", "kinetic/v1/ann/erasure", False),
+    ("hass", "kinetic/v1/ann/erasure", False),
+    ("collector", "kinetic/v1/ann/erasure", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/erasure", False),
     # kinetic prescription as clinic physio-north (patients ann, carl: deploy/clinics.yaml): prescription_changed /
     # progression_proposed on its own patients' events topics, nothing else; back-clinic-south's (bob) likewise
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", True),
@@ -145,13 +156,38 @@ READS = [
     ("kinetic-web", "sensor-logger/ann", False),
     ("kinetic-web", "kinetic/ha/ann/pause/set", False),
     ("kinetic-web", "homeassistant/status", False),
-    ("kinetic-web-clinic", "kinetic/v1/+/+/features", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/+/status", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/prompts", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/events", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/commands", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/+/session", False),
-    ("kinetic-web-clinic", "sensor-logger/ann", False),
+    ("kinetic-web", "kinetic/v1/+/erasure", True),  # a forget empties the live card
+    # a clinic's view (physio-north: ann, carl) subscribes to the same wildcards; the broker delivers its patients'
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/+/features", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/+/status", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/prompts", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/events", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/commands", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/erasure", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/carl/carl-thigh/features", True),
+    # ... and nothing of another clinic's patient, of a wearer in no clinic, or beyond the live topics
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/bob-thigh/features", False),  # back-clinic-south's
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/bob-thigh/status", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/events", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/prompts", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/commands", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/dora/events", False),  # no clinic's patient
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/_collector/c1/status", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/consent", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/+/session", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/_deadletter/+", False),
+    ("kinetic-web-clinic-physio-north", "sensor-logger/ann", False),
+    # back-clinic-south's view (bob) with the same wildcards: ann (physio-north's) never arrives
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/+/+/features", False),
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/+/events", False),
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/ann/prompts", False),
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/bob/events", True),
+    # erasure is read by the services that hold a wearer (bridge, alerts, Home Assistant, the web app) only
+    ("bridge", "kinetic/v1/+/erasure", True),
+    ("alerts", "kinetic/v1/+/erasure", True),
+    ("kinetic-ha", "kinetic/v1/+/erasure", True),
+    ("collector", "kinetic/v1/+/erasure", False),
+    ("ann", "kinetic/v1/ann/erasure", False),
     # the bridge takes consent from the wearers' consent topics
     ("bridge", "kinetic/v1/+/consent", True),
     ("kinetic-web", "kinetic/v1/+/consent", False),  # writes consent changes, reads none
@@ -257,8 +293,9 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real ``kinetic serve`` MQTT link logged in as kinetic-web follows what the alert service publishes and sends
-    its buttons' commands and the Sharing page's consent change (on the consent topic; a clinic's view, as
-    kinetic-web-clinic, follows too); ``kinetic prescription set`` logged in as physio-north's clinicians'
+    its buttons' commands and the Sharing page's consent change (on the consent topic; physio-north's view, as
+    kinetic-web-clinic-physio-north, follows its patient ann and is given nothing of back-clinic-south's bob);
+    ``kinetic prescription set`` logged in as physio-north's clinicians'
     kinetic-clinic-physio-north publishes its prescription_changed event for its patient ann, and nothing for bob
     (back-clinic-south's). A refused
     subscription or publish (MQTT 3.1.1: dropped without a word) would leave a link without messages or the observer
@@ -281,19 +318,19 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             await observer.subscribe("#", qos=1)
             watching = asyncio.create_task(consume(observer, seen))
             web = asyncio.create_task(serve(link.run, login("kinetic-web"), "acl-web", stop, clean_session=True))
-            # a clinic's view (KINETIC_WEB__CLINIC) follows the same topics with its read-only login
+            # a clinic's view (KINETIC_WEB__CLINIC) subscribes to the same wildcards with its clinic's read-only login
             view = WebLink(topics=topics, board=LiveBoard(), hub=LiveHub(), max_ahead_ms=None)
-            clinic_view = asyncio.create_task(
-                serve(view.run, login("kinetic-web-clinic"), "acl-web-clinic", stop, clean_session=True)
-            )
+            view_login = login("kinetic-web-clinic-physio-north")
+            clinic_view = asyncio.create_task(serve(view.run, view_login, "acl-web-clinic", stop, clean_session=True))
             await until(lambda: link.ready.is_set() and view.ready.is_set(), 20, "the web app's MQTT links")
             async with connect(login("alerts"), "acl-alerts") as alerts:
-                bout = EventV1(kind="bout_started", wearer="ann", t=now, posture="sitting", bout_start=now)
-                await alerts.publish(topics.events("ann"), encode(bout), qos=1)
+                for wearer in ("bob", "ann"):  # bob's first: never given to physio-north's view
+                    bout = EventV1(kind="bout_started", wearer=wearer, t=now, posture="sitting", bout_start=now)
+                    await alerts.publish(topics.events(wearer), encode(bout), qos=1)
             await until(
-                lambda: link.counters.messages >= 1 and view.counters.messages >= 1,
+                lambda: link.board.wearers() == ["ann", "bob"] and view.board.wearers() == ["ann"],
                 20,
-                "the alert service's event at the web app and the clinic's view",
+                "the alert service's events at the web app (both) and the clinic's view (its patient's)",
             )
             await link.publish(CommandV1(kind="calibrate", wearer="ann", at=now))
             consent = ConsentV1(clinic="physio-north", data=["posture"])
@@ -316,7 +353,8 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
                 "the web app's command and consent event and the clinician's prescription event",
             )
             assert link.dead_letters.count == 0 and view.dead_letters.count == 0
-            assert kinds(topics.events("bob")) == []  # physio-north's clinician may not prescribe for bob
+            assert view.board.wearers() == ["ann"]  # bob's event never reached physio-north's view
+            assert kinds(topics.events("bob")) == ["bout_started"]  # physio-north's clinician may not prescribe for bob
             stop.set()
             await asyncio.wait_for(asyncio.gather(web, clinic_view), 10)
             watching.cancel()

@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from ingest.errors import WireError
 from ingest.store.fast_features import decode_features
-from ingest.wire import ConsentV1, DeadLetterV1, EventV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
+from ingest.wire import (
+    CommandV1,
+    ConsentV1,
+    DeadLetterV1,
+    EventV1,
+    FeatureBatchV1,
+    FeatureFrameV1,
+    Topics,
+    decode,
+    encode,
+)
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 
@@ -312,3 +322,26 @@ def test_consent_changes_travel_on_the_consent_topic_only() -> None:
         decode(TOPICS, TOPICS.consent("ann"), encode(bout))
     with pytest.raises(WireError, match="does not match topic wearer"):
         decode(TOPICS, TOPICS.consent("bob"), encode(grant))
+
+
+def test_a_forget_travels_on_the_erasure_topic_only() -> None:
+    """Issue 20: erasure is taken from a topic of its own (writable by the operator's and the wearer's own logins);
+    a forget on the commands topic, which the web app, Home Assistant and the alert service may write, is refused
+    by every reader, and the erasure topic carries no other command."""
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    forget = CommandV1(kind="forget", wearer="ann", at=at, source="cli")
+    pause = CommandV1(kind="pause", wearer="ann", at=at)
+    assert TOPICS.command_topic(forget) == TOPICS.erasure("ann") == "kinetic/v1/ann/erasure"
+    assert TOPICS.command_topic(pause) == TOPICS.commands("ann")
+    assert TOPICS.all_erasure() == "kinetic/v1/+/erasure"
+    assert TOPICS.parse("kinetic/v1/ann/erasure").kind == "erasure"
+    assert decode(TOPICS, TOPICS.erasure("ann"), encode(forget))[1] == forget
+    assert decode(TOPICS, TOPICS.commands("ann"), encode(pause))[1] == pause
+    with pytest.raises(
+        WireError, match=r"^forget on a commands topic: erasure is taken from <root>/v1/<wearer>/erasure"
+    ):
+        decode(TOPICS, TOPICS.commands("ann"), encode(forget))
+    with pytest.raises(WireError, match=r"^pause on an erasure topic: it carries forget only$"):
+        decode(TOPICS, TOPICS.erasure("ann"), encode(pause))
+    with pytest.raises(WireError, match="does not match topic wearer"):
+        decode(TOPICS, TOPICS.erasure("bob"), encode(forget))
