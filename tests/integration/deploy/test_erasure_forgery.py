@@ -5,7 +5,9 @@ Every login that writes commands (the alert service, the web app, Home Assistant
 can publish a ``forget`` on a wearer's commands topic: the bridge refuses each (one dead-letter line naming the
 erasure topic) and the minute it holds open for the wearer is written as before. On the erasure topic the broker
 drops it (only the operator's and the wearer's own logins may write there). The operator's ``kinetic data delete``,
-which publishes its forget on the erasure topic, is what makes the running bridge drop the wearer's open minute."""
+which publishes its forget on the erasure topic, is what makes the running bridge drop the wearer's open minute; with
+the operator's login it also clears the wearer's retained device status (and Home Assistant's entities), which the
+operator's ACL lets it read and clear."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.mqtt import connect
-from ingest.wire import CommandV1, FeatureBatchV1, FeatureFrameV1, Topics, encode
+from ingest.mqtt import connect, retained_messages
+from ingest.wire import CommandV1, DeviceStatusV1, FeatureBatchV1, FeatureFrameV1, Topics, encode
 from kinetic.settings import load_settings
 from tests.integration.deploy.test_mqtt_acl import consume, production_broker
 from tests.integration.kinetic.test_data_rights import kinetic, stored, wait_stored
@@ -52,10 +54,14 @@ def test_a_forget_forged_on_the_commands_topic_erases_nothing(tmp_path: Path, un
         message = FeatureBatchV1(wearer=wearer, device=f"{wearer}-thigh", placement="thigh", seq=first_s, frames=frames)
         return TOPICS.features(wearer, f"{wearer}-thigh"), encode(message)
 
-    async def sensor(messages: list[tuple[str, bytes]]) -> None:
+    async def sensor(messages: list[tuple[str, bytes]], retain: bool = False) -> None:
         async with connect(login("collector"), "sensor") as client:
             for topic, payload in messages:
-                await client.publish(topic, payload, qos=1)
+                await client.publish(topic, payload, qos=1, retain=retain)
+
+    async def retained(wearer: str) -> list[str]:
+        async with connect(login("observer"), f"retained-{wearer}") as observer:
+            return sorted(await retained_messages(observer, f"{TOPICS.base}/{wearer}/#"))
 
     async def forge(letters: list[tuple[str, bytes]]) -> None:
         async with connect(login("observer"), "observer") as observer:
@@ -73,6 +79,9 @@ def test_a_forget_forged_on_the_commands_topic_erases_nothing(tmp_path: Path, un
     try:
         bridge.wait_for("subscribed under")
         asyncio.run(sensor([batch("ann", 0, 30), batch("bob", 0, 30)]))  # the minute is open for both
+        online = DeviceStatusV1(wearer="bob", device="bob-thigh", placement="thigh", state="online", t_ms=t0)
+        asyncio.run(sensor([(TOPICS.status("bob", "bob-thigh"), encode(online))], retain=True))
+        assert asyncio.run(retained("bob")) == [TOPICS.status("bob", "bob-thigh")]
         wait_stored(settings, "ann", 30, 0)
         wait_stored(settings, "bob", 30, 0)
         letters: list[tuple[str, bytes]] = []
@@ -87,6 +96,7 @@ def test_a_forget_forged_on_the_commands_topic_erases_nothing(tmp_path: Path, un
         delete = kinetic(env | as_user("kinetic-operator"), "data", "delete", "bob", "--yes")
         assert delete.returncode == 0, delete.stderr
         bridge.wait_for("forgot bob (open minutes dropped")
+        assert asyncio.run(retained("bob")) == []  # the operator's login read and cleared bob's retained status
         # both go on into the next minute: a bridge that held a minute writes it now
         asyncio.run(sensor([batch("ann", 60, 5), batch("bob", 60, 5)]))
         wait_stored(settings, "ann", 35, 0)

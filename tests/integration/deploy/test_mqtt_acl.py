@@ -98,6 +98,11 @@ WRITES = [
     ("kinetic-operator", "kinetic/v1/ann/commands", True),
     ("kinetic-operator", "kinetic/v1/ann/erasure", True),  # kinetic data delete's forget
     ("kinetic-operator", "kinetic/v1/ann/events", False),
+    # ... and kinetic data delete clears a wearer's retained device status and Home Assistant entities
+    ("kinetic-operator", "kinetic/v1/ann/ann-thigh/status", True),
+    ("kinetic-operator", "kinetic/ha/ann/sitting/state", True),
+    ("kinetic-operator", "homeassistant/sensor/kinetic_ann/sitting/config", True),
+    ("kinetic-operator", "kinetic/v1/ann/prompts", False),
     ("kinetic-operator", "kinetic/v1/ann/ann-thigh/features", False),
     # erasure (forget): the operator's and the wearer's own logins only; every login that writes commands is refused
     ("ann", "kinetic/v1/ann/erasure", True),
@@ -187,6 +192,12 @@ READS = [
     ("alerts", "kinetic/v1/+/erasure", True),
     ("kinetic-ha", "kinetic/v1/+/erasure", True),
     ("collector", "kinetic/v1/+/erasure", False),
+    # kinetic data export / delete read a wearer's retained messages: device status, Home Assistant's entities
+    ("kinetic-operator", "kinetic/v1/ann/#", True),
+    ("kinetic-operator", "kinetic/ha/ann/#", True),
+    ("kinetic-operator", "homeassistant/+/kinetic_ann/+/config", True),
+    ("kinetic-operator", "kinetic/v1/+/events", False),
+    ("kinetic-operator", "kinetic/v1/+/+/features", False),
     ("ann", "kinetic/v1/ann/erasure", False),
     # the bridge takes consent from the wearers' consent topics
     ("bridge", "kinetic/v1/+/consent", True),
@@ -202,11 +213,13 @@ READS = [
 
 
 def sample(topic_filter: str) -> str:
-    """One topic the filter matches: the first '+' is the wearer ann (or a service), the second her device."""
+    """One topic the filter matches: the first '+' is the wearer ann (or a service), the second her device; a '#'
+    is a device status (under kinetic/v1) or an entity's state (under kinetic/ha)."""
     fills = iter(("ann", "ann-thigh"))
     if topic_filter.endswith("_deadletter/+"):
         fills = iter(("bridge",))
-    return "/".join(next(fills) if part == "+" else part for part in topic_filter.split("/"))
+    rest = "ann-thigh/status" if topic_filter.startswith("kinetic/v1/") else "sitting/state"
+    return "/".join(next(fills) if part == "+" else rest if part == "#" else part for part in topic_filter.split("/"))
 
 
 Login = Callable[[str], MqttSettings]
