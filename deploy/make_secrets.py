@@ -8,10 +8,10 @@ service users (bridge, alerts, collector; kinetic-ha, the Home Assistant service
 login: docs/home-assistant.md; kinetic-web, the web app ``kinetic serve``; kinetic-operator, the operator's ``kinetic
 consent`` and ``kinetic data``: deploy/mosquitto/acl says what each may publish and read) and any wearers named, and
 the web app's login token. Per clinic of the clinics file (``--clinics``, default deploy/clinics.yaml): an MQTT login
-``kinetic-clinic-<clinic>`` for its clinicians' ``kinetic prescription``, which may write the events topics of that
-clinic's patients only, and ``kinetic-web-clinic-<clinic>`` for its view of the web app (``KINETIC_WEB__CLINIC``),
-which may read the live topics of that clinic's patients only; and the ACL lines that say so, written between the
-markers of deploy/mosquitto/acl (``--acl``): edit the clinics file, run this again. One
+``kinetic-clinic-<clinic>`` for its clinicians' ``kinetic prescription``, which may write the prescriptions topics
+of that clinic's patients only, and ``kinetic-web-clinic-<clinic>`` for its view of the web app
+(``KINETIC_WEB__CLINIC``), which may read the live topics of that clinic's patients only; and the ACL lines that say
+so, written between the markers of deploy/mosquitto/acl (``--acl``): edit the clinics file, run this again. One
 credential per service and purpose: InfluxDB's admin password is used only by ``kinetic store provision``; the bridge
 writes as ``kinetic_bridge``, Grafana's Operations data source reads as ``kinetic_reader``, the web app as
 ``kinetic_web`` (every database of the wall: the wearer's own view), each
@@ -56,7 +56,7 @@ SECRETS = {
     **{f"mqtt_{user}_password": f"MQTT password of user '{user}'" for user in SERVICE_USERS},
     **{
         f"mqtt_kinetic-clinic-{clinic}_password": f"MQTT password of user 'kinetic-clinic-{clinic}' (its clinicians' "
-        "kinetic prescription: its patients' events topics only)"
+        "kinetic prescription: its patients' prescriptions topics only)"
         for clinic in EXAMPLE_CLINICS
     },
     **{
@@ -117,7 +117,7 @@ def read_roster(path: Path) -> dict[str, list[str]]:
 
 
 def clinic_acl(roster: dict[str, list[str]]) -> str:
-    """The ACL lines of each clinic's logins: its clinicians' writes the events topic (prescription_changed,
+    """The ACL lines of each clinic's logins: its clinicians' writes the prescriptions topic (prescription_changed,
     progression_proposed) of that clinic's patients, nothing else (a clinic without patients: nothing at all); its
     web view's reads those patients' live topics (``WEB_CLINIC_READS``) and writes only the web app's dead letters."""
     lines = [ACL_BEGIN]
@@ -126,7 +126,7 @@ def clinic_acl(roster: dict[str, list[str]]) -> str:
             f"# clinic {clinic}: its clinicians' `kinetic prescription`, for its patients only",
             f"user {clinic_user(clinic)}",
         ]
-        lines += [f"topic write {TOPIC_ROOT}/{wearer}/events" for wearer in sorted(patients)]
+        lines += [f"topic write {TOPIC_ROOT}/{wearer}/prescriptions" for wearer in sorted(patients)]
         lines += [
             f"# clinic {clinic}: its view of the web app (KINETIC_WEB__CLINIC), its patients' live topics only",
             f"user {web_clinic_user(clinic)}",

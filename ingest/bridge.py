@@ -113,6 +113,7 @@ class Bridge:
         # consent: only from the wearers' consent topics (a consent event on an events topic is refused: ingest/wire.py)
         return [
             *(t.all_features(), t.all_status(), t.all_prompts(), t.all_events(), t.all_consent()),
+            t.all_prescriptions(),  # a clinician's prescription_changed / progression_proposed: from there only
             *(t.all_commands(), t.all_erasure()),
         ]
 

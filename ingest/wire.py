@@ -9,6 +9,7 @@ Topics (``<root>`` defaults to ``kinetic``; tests use their own root so they can
     <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration; never ``forget``)
     <root>/v1/<wearer>/consent             EventV1 consent_granted / consent_withdrawn only, QoS 1
     <root>/v1/<wearer>/erasure             CommandV1 ``forget`` only, QoS 1 (``kinetic data delete``)
+    <root>/v1/<wearer>/prescriptions       EventV1 prescription_changed / progression_proposed only, QoS 1
     <root>/v1/_collector/<id>/status       CollectorStatusV1, QoS 1, retained, also the collector's last will
     <root>/v1/_deadletter/<service>        DeadLetterV1: what a service could not accept, and why
 
@@ -319,6 +320,8 @@ EventKind = Literal[
     "prescription_changed",
     "progression_proposed",
 ]
+# A clinician's decisions (``kinetic prescription``): taken from the wearer's prescriptions topic only
+PRESCRIPTION_KINDS = ("prescription_changed", "progression_proposed")
 ConsentData = Literal["posture", "checkins", "exercise"]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
@@ -595,7 +598,17 @@ class DeadLetterV1(_Model):
 
 
 TopicKind = Literal[
-    "features", "status", "prompts", "events", "consent", "commands", "erasure", "collector", "deadletter", "session"
+    "features",
+    "status",
+    "prompts",
+    "events",
+    "consent",
+    "prescriptions",
+    "commands",
+    "erasure",
+    "collector",
+    "deadletter",
+    "session",
 ]
 
 
@@ -643,9 +656,20 @@ class Topics:
         topic the bridge takes consent from, writable only by the wearer's own logins (deploy/mosquitto/acl)."""
         return f"{self.base}/{check_id(wearer)}/consent"
 
+    def prescriptions(self, wearer: str) -> str:
+        """The wearer's prescription changes and progression proposals (``EventV1`` kinds ``PRESCRIPTION_KINDS``
+        only, ``kinetic prescription``): the one topic the bridge takes them from, writable only by the clinicians'
+        logins of the wearer's clinic and the operator (deploy/mosquitto/acl)."""
+        return f"{self.base}/{check_id(wearer)}/prescriptions"
+
     def event_topic(self, event: EventV1) -> str:
-        """Where ``event`` is published: a consent change on the wearer's consent topic, any other on their events."""
-        return self.consent(event.wearer) if event.consent is not None else self.events(event.wearer)
+        """Where ``event`` is published: a consent change on the wearer's consent topic, a prescription change or
+        proposal on their prescriptions topic, any other on their events."""
+        if event.consent is not None:
+            return self.consent(event.wearer)
+        if event.kind in PRESCRIPTION_KINDS:
+            return self.prescriptions(event.wearer)
+        return self.events(event.wearer)
 
     def commands(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/commands"
@@ -685,6 +709,9 @@ class Topics:
     def all_consent(self) -> str:
         return f"{self.base}/+/consent"
 
+    def all_prescriptions(self) -> str:
+        return f"{self.base}/+/prescriptions"
+
     def all_commands(self) -> str:
         return f"{self.base}/+/commands"
 
@@ -709,7 +736,7 @@ class Topics:
             return TopicAddress("collector", None, None)
         if (
             len(parts) == 2
-            and parts[1] in ("prompts", "events", "consent", "commands", "erasure")
+            and parts[1] in ("prompts", "events", "consent", "prescriptions", "commands", "erasure")
             and _ID_RE.match(parts[0])
         ):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
@@ -870,6 +897,7 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "prompts": PromptV1,
     "events": EventV1,
     "consent": EventV1,
+    "prescriptions": EventV1,
     "commands": CommandV1,
     "erasure": CommandV1,
     "collector": CollectorStatusV1,
@@ -927,7 +955,8 @@ def _own_topic_problem(address: TopicAddress, message: _Model) -> str | None:
     MQTT ACL cannot restrict"). A consent change is taken from the wearer's consent topic only (a consent event on the
     events topic, which the alert service, the web app and clinicians may write, would be a forgery); a ``forget``
     from the wearer's erasure topic only (one on the commands topic, which the alert service, the web app and Home
-    Assistant may write, would be)."""
+    Assistant may write, would be); a prescription change or proposal from the wearer's prescriptions topic only
+    (one on the events topic, which the alert service and the web app may write, would be)."""
     if isinstance(message, CommandV1):
         if address.kind == "commands" and message.kind == "forget":
             return "forget on a commands topic: erasure is taken from <root>/v1/<wearer>/erasure only"
@@ -940,6 +969,13 @@ def _own_topic_problem(address: TopicAddress, message: _Model) -> str | None:
         return f"{message.kind} on an events topic: consent changes are taken from <root>/v1/<wearer>/consent only"
     if address.kind == "consent" and message.consent is None:
         return f"{message.kind} on a consent topic: it carries consent_granted / consent_withdrawn only"
+    if address.kind == "events" and message.kind in PRESCRIPTION_KINDS:
+        return (
+            f"{message.kind} on an events topic: prescription changes are taken from <root>/v1/<wearer>/prescriptions "
+            "only"
+        )
+    if address.kind == "prescriptions" and message.kind not in PRESCRIPTION_KINDS:
+        return f"{message.kind} on a prescriptions topic: it carries prescription_changed / progression_proposed only"
     return None
 
 

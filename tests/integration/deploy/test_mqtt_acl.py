@@ -114,11 +114,12 @@ WRITES = [
     ("collector", "kinetic/v1/ann/erasure", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/erasure", False),
     # kinetic prescription as clinic physio-north (patients ann, carl: deploy/clinics.yaml): prescription_changed /
-    # progression_proposed on its own patients' events topics, nothing else; back-clinic-south's (bob) likewise
-    ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", True),
-    ("kinetic-clinic-physio-north", "kinetic/v1/carl/events", True),
-    ("kinetic-clinic-physio-north", "kinetic/v1/bob/events", False),  # another clinic's patient
-    ("kinetic-clinic-physio-north", "kinetic/v1/dora/events", False),  # no clinic's patient
+    # progression_proposed on its own patients' prescriptions topics, nothing else; back-clinic-south's (bob) likewise
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/prescriptions", True),
+    ("kinetic-clinic-physio-north", "kinetic/v1/carl/prescriptions", True),
+    ("kinetic-clinic-physio-north", "kinetic/v1/bob/prescriptions", False),  # another clinic's patient
+    ("kinetic-clinic-physio-north", "kinetic/v1/dora/prescriptions", False),  # no clinic's patient
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", False),  # no other event (a check-in, a bout)
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/consent", False),  # consent is the wearer's
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/commands", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/prompts", False),
@@ -127,9 +128,15 @@ WRITES = [
     ("kinetic-clinic-physio-north", "kinetic/v1/_deadletter/web", False),
     ("kinetic-clinic-physio-north", "sensor-logger/ann", False),
     ("kinetic-clinic-physio-north", "kinetic/ha/ann/pause/set", False),
-    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/events", True),
-    ("kinetic-clinic-back-clinic-south", "kinetic/v1/ann/events", False),
-    ("kinetic-clinic-back-clinic-south", "kinetic/v1/carl/events", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/prescriptions", True),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/ann/prescriptions", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/carl/prescriptions", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/events", False),
+    # prescriptions: the clinicians' logins and the operator only; the logins that write events may not
+    ("kinetic-operator", "kinetic/v1/ann/prescriptions", True),
+    ("alerts", "kinetic/v1/ann/prescriptions", False),
+    ("kinetic-web", "kinetic/v1/ann/prescriptions", False),
+    ("ann", "kinetic/v1/ann/prescriptions", False),
     ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/consent", False),
 ]
 # (user, topic filter, allowed): subscriptions; the observer publishes on sample(filter)
@@ -205,6 +212,8 @@ READS = [
     # a clinician's login reads nothing, its own patients' topics included
     ("kinetic-clinic-physio-north", "kinetic/v1/+/events", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/prescriptions", False),
+    ("bridge", "kinetic/v1/+/prescriptions", True),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/consent", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/prompts", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/+/+/features", False),
@@ -359,7 +368,8 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             await until(
                 lambda: (
                     {"calibrate"} <= set(kinds(topics.commands("ann")))
-                    and {"bout_started", "prescription_changed"} <= set(kinds(topics.events("ann")))
+                    and {"bout_started"} <= set(kinds(topics.events("ann")))
+                    and kinds(topics.prescriptions("ann")) == ["prescription_changed"]
                     and kinds(topics.consent("ann")) == ["consent_granted"]
                 ),
                 20,
@@ -367,7 +377,7 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             )
             assert link.dead_letters.count == 0 and view.dead_letters.count == 0
             assert view.board.wearers() == ["ann"]  # bob's event never reached physio-north's view
-            assert kinds(topics.events("bob")) == ["bout_started"]  # physio-north's clinician may not prescribe for bob
+            assert kinds(topics.prescriptions("bob")) == []  # physio-north's clinician may not prescribe for bob
             stop.set()
             await asyncio.wait_for(asyncio.gather(web, clinic_view), 10)
             watching.cancel()

@@ -180,9 +180,9 @@ def test_the_web_app_and_the_clinician_have_logins_of_their_own() -> None:
 
 
 def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_clinics_file(tmp_path: Path) -> None:
-    """Each clinic's clinicians' login may write its own patients' events topics only, its web view's read their live
-    topics only; the section in the shipped ACL is what make_secrets.py writes for deploy/clinics.yaml (edit the
-    roster: run it again)."""
+    """Each clinic's clinicians' login may write its own patients' prescriptions topics only, its web view's read
+    their live topics only; the section in the shipped ACL is what make_secrets.py writes for deploy/clinics.yaml
+    (edit the roster: run it again)."""
     roster = MAKE_SECRETS["read_roster"](ROOT / "deploy" / "clinics.yaml")
     assert roster == {"physio-north": ["ann", "carl"], "back-clinic-south": ["bob"]}
     acl = (ROOT / "deploy" / "mosquitto" / "acl").read_text()
@@ -200,9 +200,13 @@ def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_cli
         return [f"topic read kinetic/v1/{wearer}/{kind}" for kind in kinds]
 
     assert [[line for line in u.splitlines() if not line.startswith("#")] for u in users] == [
-        ["kinetic-clinic-back-clinic-south", "topic write kinetic/v1/ann/events", "topic write kinetic/v1/bob/events"],
+        [
+            "kinetic-clinic-back-clinic-south",
+            "topic write kinetic/v1/ann/prescriptions",
+            "topic write kinetic/v1/bob/prescriptions",
+        ],
         ["kinetic-web-clinic-back-clinic-south", *view("ann"), *view("bob"), "topic write kinetic/v1/_deadletter/web"],
-        ["kinetic-clinic-physio-north", "topic write kinetic/v1/carl/events"],
+        ["kinetic-clinic-physio-north", "topic write kinetic/v1/carl/prescriptions"],
         ["kinetic-web-clinic-physio-north", *view("carl"), "topic write kinetic/v1/_deadletter/web"],
     ]
     outside = (acl.split(MAKE_SECRETS["ACL_BEGIN"])[0], acl.split(MAKE_SECRETS["ACL_END"])[1])

@@ -345,3 +345,23 @@ def test_a_forget_travels_on_the_erasure_topic_only() -> None:
         decode(TOPICS, TOPICS.erasure("ann"), encode(pause))
     with pytest.raises(WireError, match="does not match topic wearer"):
         decode(TOPICS, TOPICS.erasure("bob"), encode(forget))
+
+
+def test_a_prescription_change_travels_on_the_prescriptions_topic_only() -> None:
+    """Issue 20: a clinician's login writes its patients' prescriptions topic, not their events (so it cannot write a
+    check-in or a bout); the alert service and the web app write events, not prescriptions: each kind is refused on
+    the other's topic by every reader."""
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    changed = EventV1(kind="prescription_changed", wearer="ann", t=at, exercise="controlled-sit-to-stand")
+    proposed = EventV1(kind="progression_proposed", wearer="ann", t=at, exercise="controlled-sit-to-stand")
+    checkin = EventV1(kind="checkin", wearer="ann", t=at)
+    assert TOPICS.event_topic(changed) == TOPICS.event_topic(proposed) == "kinetic/v1/ann/prescriptions"
+    assert TOPICS.event_topic(checkin) == TOPICS.events("ann")
+    assert TOPICS.all_prescriptions() == "kinetic/v1/+/prescriptions"
+    assert decode(TOPICS, TOPICS.prescriptions("ann"), encode(changed))[1] == changed
+    assert decode(TOPICS, TOPICS.prescriptions("ann"), encode(proposed))[1] == proposed
+    assert decode(TOPICS, TOPICS.events("ann"), encode(checkin))[1] == checkin
+    with pytest.raises(WireError, match=r"^prescription_changed on an events topic: prescription changes are taken"):
+        decode(TOPICS, TOPICS.events("ann"), encode(changed))
+    with pytest.raises(WireError, match=r"^checkin on a prescriptions topic: it carries prescription_changed / progr"):
+        decode(TOPICS, TOPICS.prescriptions("ann"), encode(checkin))
