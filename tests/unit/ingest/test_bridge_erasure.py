@@ -21,14 +21,19 @@ T0 = 1_764_000_000_000
 TOPICS = Topics("kinetic")
 
 
-def test_a_forget_on_the_commands_topic_is_refused_and_the_erasure_topics_is_obeyed(tmp_path: Path) -> None:
+def plain_bridge(tmp_path: Path) -> Bridge:
+    """A bridge without the wall, its spool in ``tmp_path``; its sink is never written to here."""
     spool_path = tmp_path / "spool.sqlite"
-    bridge = Bridge(
+    return Bridge(
         topics=TOPICS,
-        sink=InfluxV1Sink(InfluxSettings(url="http://127.0.0.1:9")),  # never written to here
+        sink=InfluxV1Sink(InfluxSettings(url="http://127.0.0.1:9")),
         spool=Spool(spool_path, 10_000_000),
         settings=BridgeSettings(spool_path=spool_path),
     )
+
+
+def test_a_forget_on_the_commands_topic_is_refused_and_the_erasure_topics_is_obeyed(tmp_path: Path) -> None:
+    bridge = plain_bridge(tmp_path)
     frames = [FeatureFrameV1(t_ms=T0 + 1000 * i, incl_deg=80, enmo_mg=2, n=50) for i in range(30)]
     half_minute = FeatureBatchV1(wearer="ann", device="ann-thigh", placement="thigh", seq=0, frames=frames)
     forget = encode(CommandV1(kind="forget", wearer="ann", at=datetime.fromtimestamp(T0 / 1000, UTC), source="cli"))
@@ -61,13 +66,7 @@ def test_a_prescription_change_on_the_events_topic_is_refused_and_stored_from_th
     """A clinician's decision is stored from the wearer's prescriptions topic only (issue 20): the events topic may be
     written by the alert service and the web app, so a prescription_changed there is refused, counted and
     dead-lettered in one line, and stores nothing."""
-    spool_path = tmp_path / "spool.sqlite"
-    bridge = Bridge(
-        topics=TOPICS,
-        sink=InfluxV1Sink(InfluxSettings(url="http://127.0.0.1:9")),  # never written to here
-        spool=Spool(spool_path, 10_000_000),
-        settings=BridgeSettings(spool_path=spool_path),
-    )
+    bridge = plain_bridge(tmp_path)
     at = datetime.fromtimestamp(T0 / 1000, UTC)
     changed = encode(
         EventV1(

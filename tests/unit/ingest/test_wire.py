@@ -324,44 +324,63 @@ def test_consent_changes_travel_on_the_consent_topic_only() -> None:
         decode(TOPICS, TOPICS.consent("bob"), encode(grant))
 
 
-def test_a_forget_travels_on_the_erasure_topic_only() -> None:
-    """Issue 20: erasure is taken from a topic of its own (writable by the operator's and the wearer's own logins);
-    a forget on the commands topic, which the web app, Home Assistant and the alert service may write, is refused
-    by every reader, and the erasure topic carries no other command."""
-    at = datetime(2026, 1, 5, tzinfo=UTC)
-    forget = CommandV1(kind="forget", wearer="ann", at=at, source="cli")
-    pause = CommandV1(kind="pause", wearer="ann", at=at)
-    assert TOPICS.command_topic(forget) == TOPICS.erasure("ann") == "kinetic/v1/ann/erasure"
-    assert TOPICS.command_topic(pause) == TOPICS.commands("ann")
-    assert TOPICS.all_erasure() == "kinetic/v1/+/erasure"
-    assert TOPICS.parse("kinetic/v1/ann/erasure").kind == "erasure"
-    assert decode(TOPICS, TOPICS.erasure("ann"), encode(forget))[1] == forget
-    assert decode(TOPICS, TOPICS.commands("ann"), encode(pause))[1] == pause
-    with pytest.raises(
-        WireError, match=r"^forget on a commands topic: erasure is taken from <root>/v1/<wearer>/erasure"
-    ):
-        decode(TOPICS, TOPICS.commands("ann"), encode(forget))
-    with pytest.raises(WireError, match=r"^pause on an erasure topic: it carries forget only$"):
-        decode(TOPICS, TOPICS.erasure("ann"), encode(pause))
+OWN_AT = datetime(2026, 1, 5, tzinfo=UTC)
+FORGET = CommandV1(kind="forget", wearer="ann", at=OWN_AT, source="cli")
+PAUSE = CommandV1(kind="pause", wearer="ann", at=OWN_AT)
+CHANGED = EventV1(kind="prescription_changed", wearer="ann", t=OWN_AT, exercise="controlled-sit-to-stand")
+PROPOSED = EventV1(kind="progression_proposed", wearer="ann", t=OWN_AT, exercise="controlled-sit-to-stand")
+CHECKIN = EventV1(kind="checkin", wearer="ann", t=OWN_AT)
+
+
+@pytest.mark.parametrize(
+    ("own", "kinds", "other", "refused_there", "foreign", "refused_here"),
+    [
+        # erasure: forget from the erasure topic only (the operator's and the wearer's own logins write it); the
+        # commands topic is written by the web app, Home Assistant and the alert service
+        (
+            "erasure",
+            [FORGET],
+            "commands",
+            "forget on a commands topic: erasure is taken from <root>/v1/<wearer>/erasure only",
+            PAUSE,
+            "pause on an erasure topic: it carries forget only",
+        ),
+        # prescriptions: a clinician's decisions from the prescriptions topic only (the clinicians' logins of the
+        # wearer's clinic and the operator write it); the events topic is written by the alert service and the web app
+        (
+            "prescriptions",
+            [CHANGED, PROPOSED],
+            "events",
+            "prescription_changed on an events topic: prescription changes are taken from "
+            "<root>/v1/<wearer>/prescriptions only",
+            CHECKIN,
+            "checkin on a prescriptions topic: it carries prescription_changed / progression_proposed only",
+        ),
+    ],
+)
+def test_what_must_not_be_forged_travels_on_a_topic_of_its_own(
+    own: str,
+    kinds: list[CommandV1 | EventV1],
+    other: str,
+    refused_there: str,
+    foreign: CommandV1 | EventV1,
+    refused_here: str,
+) -> None:
+    """Issue 20: the broker's ACL restricts topics, not a message's kind, so each such kind has a topic of its own; on
+    the shared topic it is refused by every reader, and its own topic carries nothing else."""
+    own_topic, other_topic = f"kinetic/v1/ann/{own}", f"kinetic/v1/ann/{other}"
+    assert TOPICS.parse(own_topic).kind == own
+    assert getattr(TOPICS, f"all_{own}")() == f"kinetic/v1/+/{own}"
+    for message in kinds:
+        where = TOPICS.command_topic(message) if isinstance(message, CommandV1) else TOPICS.event_topic(message)
+        assert where == own_topic
+        assert decode(TOPICS, own_topic, encode(message))[1] == message
+    assert decode(TOPICS, other_topic, encode(foreign))[1] == foreign
+    with pytest.raises(WireError) as there:
+        decode(TOPICS, other_topic, encode(kinds[0]))
+    assert str(there.value) == refused_there
+    with pytest.raises(WireError) as here:
+        decode(TOPICS, own_topic, encode(foreign))
+    assert str(here.value) == refused_here
     with pytest.raises(WireError, match="does not match topic wearer"):
-        decode(TOPICS, TOPICS.erasure("bob"), encode(forget))
-
-
-def test_a_prescription_change_travels_on_the_prescriptions_topic_only() -> None:
-    """Issue 20: a clinician's login writes its patients' prescriptions topic, not their events (so it cannot write a
-    check-in or a bout); the alert service and the web app write events, not prescriptions: each kind is refused on
-    the other's topic by every reader."""
-    at = datetime(2026, 1, 5, tzinfo=UTC)
-    changed = EventV1(kind="prescription_changed", wearer="ann", t=at, exercise="controlled-sit-to-stand")
-    proposed = EventV1(kind="progression_proposed", wearer="ann", t=at, exercise="controlled-sit-to-stand")
-    checkin = EventV1(kind="checkin", wearer="ann", t=at)
-    assert TOPICS.event_topic(changed) == TOPICS.event_topic(proposed) == "kinetic/v1/ann/prescriptions"
-    assert TOPICS.event_topic(checkin) == TOPICS.events("ann")
-    assert TOPICS.all_prescriptions() == "kinetic/v1/+/prescriptions"
-    assert decode(TOPICS, TOPICS.prescriptions("ann"), encode(changed))[1] == changed
-    assert decode(TOPICS, TOPICS.prescriptions("ann"), encode(proposed))[1] == proposed
-    assert decode(TOPICS, TOPICS.events("ann"), encode(checkin))[1] == checkin
-    with pytest.raises(WireError, match=r"^prescription_changed on an events topic: prescription changes are taken"):
-        decode(TOPICS, TOPICS.events("ann"), encode(changed))
-    with pytest.raises(WireError, match=r"^checkin on a prescriptions topic: it carries prescription_changed / progr"):
-        decode(TOPICS, TOPICS.prescriptions("ann"), encode(checkin))
+        decode(TOPICS, f"kinetic/v1/bob/{own}", encode(kinds[0]))
