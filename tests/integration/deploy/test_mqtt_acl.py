@@ -1,7 +1,8 @@
 """Every user of deploy/mosquitto/acl against every topic family added since the first ACL (phones on ``sensor-
-logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, the consent topic; the web app's
-``kinetic-web``, the operator's ``kinetic-operator`` and each clinic's clinicians' ``kinetic-clinic-<clinic>``, whose
-ACL lines make_secrets.py generates from deploy/clinics.yaml), on real Mosquitto with the passwords
+logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, the consent, erasure and prescriptions
+topics; the web app's ``kinetic-web``, the operator's ``kinetic-operator``, and each clinic's clinicians'
+``kinetic-clinic-<clinic>`` and web view's ``kinetic-web-clinic-<clinic>``, whose ACL lines make_secrets.py generates
+from deploy/clinics.yaml), on real Mosquitto with the passwords
 deploy/make_secrets.py writes: what each may publish and read arrives, each denial is shown. A read is a subscription
 to the filter the service really uses (the web app's are wildcards: ``Topics.all_*``), shown by a message on one
 topic it matches.
