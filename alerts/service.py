@@ -125,6 +125,7 @@ class AlertService:
             await self.calendars.load_kept()  # the meetings known before the first message (a restart replays)
         await client.subscribe(self.topics.all_features(), qos=1)
         await client.subscribe(self.topics.all_commands(), qos=1)
+        await client.subscribe(self.topics.all_erasure(), qos=1)  # forget: from there only (ingest/wire.py)
         if self.sessions is not None:
             await client.subscribe(self.topics.all_sessions(), qos=1)
         await self.resume_deliveries(client)
@@ -237,7 +238,7 @@ class AlertService:
         ``retained``: the broker sent it because it was retained (a new subscription), not because it was just
         published; a retained command is refused (``retained_command_problem``)."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        if not payload and topic.endswith("/commands"):
+        if not payload and topic.endswith(("/commands", "/erasure")):
             return  # a retained command cleared (MQTT deletes a retained message with an empty one): no message
         try:
             batch, partial = decode_salvaging(self.topics.parse(topic), payload)

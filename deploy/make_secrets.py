@@ -5,12 +5,13 @@
 
 Writes random passwords into ``--dir`` (mode 600) and the Mosquitto password file ``deploy/mosquitto/passwd`` for the
 service users (bridge, alerts, collector; kinetic-ha, the Home Assistant service, and hass, Home Assistant's own
-login: docs/home-assistant.md; kinetic-web, the web app ``kinetic serve``, and kinetic-web-clinic, a clinic's view of
-it; kinetic-operator, the operator's ``kinetic consent`` and ``kinetic data``: deploy/mosquitto/acl says what each
-may publish and read) and any wearers named, and the web app's login token. Per clinic of the clinics file
-(``--clinics``, default deploy/clinics.yaml): an MQTT login ``kinetic-clinic-<clinic>`` for its clinicians' ``kinetic
-prescription``, which may write the events topics of that clinic's patients only, and the ACL lines that say so,
-written between the markers of deploy/mosquitto/acl (``--acl``): edit the clinics file, run this again. One
+login: docs/home-assistant.md; kinetic-web, the web app ``kinetic serve``; kinetic-operator, the operator's ``kinetic
+consent`` and ``kinetic data``: deploy/mosquitto/acl says what each may publish and read) and any wearers named, and
+the web app's login token. Per clinic of the clinics file (``--clinics``, default deploy/clinics.yaml): an MQTT login
+``kinetic-clinic-<clinic>`` for its clinicians' ``kinetic prescription``, which may write the prescriptions topics
+of that clinic's patients only, and ``kinetic-web-clinic-<clinic>`` for its view of the web app
+(``KINETIC_WEB__CLINIC``), which may read the live topics of that clinic's patients only; and the ACL lines that say
+so, written between the markers of deploy/mosquitto/acl (``--acl``): edit the clinics file, run this again. One
 credential per service and purpose: InfluxDB's admin password is used only by ``kinetic store provision``; the bridge
 writes as ``kinetic_bridge``, Grafana's Operations data source reads as ``kinetic_reader``, the web app as
 ``kinetic_web`` (every database of the wall: the wearer's own view), each
@@ -32,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SERVICE_USERS = (
     *("bridge", "alerts", "collector", "kinetic-ha", "hass"),
-    *("kinetic-web", "kinetic-web-clinic", "kinetic-operator"),
+    *("kinetic-web", "kinetic-operator"),
 )
 CLINICS_FILE = HERE / "clinics.yaml"
 ACL_FILE = HERE / "mosquitto" / "acl"
@@ -55,7 +56,12 @@ SECRETS = {
     **{f"mqtt_{user}_password": f"MQTT password of user '{user}'" for user in SERVICE_USERS},
     **{
         f"mqtt_kinetic-clinic-{clinic}_password": f"MQTT password of user 'kinetic-clinic-{clinic}' (its clinicians' "
-        "kinetic prescription: its patients' events topics only)"
+        "kinetic prescription: its patients' prescriptions topics only)"
+        for clinic in EXAMPLE_CLINICS
+    },
+    **{
+        f"mqtt_kinetic-web-clinic-{clinic}_password": f"MQTT password of user 'kinetic-web-clinic-{clinic}' (its view "
+        "of the web app: its patients' live topics only)"
         for clinic in EXAMPLE_CLINICS
     },
     **{
@@ -85,6 +91,18 @@ def clinic_user(clinic: str) -> str:
     return f"kinetic-clinic-{clinic}"
 
 
+def web_clinic_user(clinic: str) -> str:
+    """The MQTT login of ``clinic``'s view of the web app (``kinetic serve`` with ``KINETIC_WEB__CLINIC``)."""
+    return f"kinetic-web-clinic-{clinic}"
+
+
+# What a clinic's view of the web app follows of each patient (dashboards/web/service.py, ``WebLink``: it subscribes
+# to every wearer's, and the broker delivers only what this login may read): the live card's features and device
+# status, prompts, events, commands (pauses, policy changes), erasure (a forget empties the live card) and the policy in
+# force (Settings, retained by the alert service).
+WEB_CLINIC_READS = ("+/features", "+/status", "prompts", "events", "commands", "erasure", "policy")
+
+
 def read_roster(path: Path) -> dict[str, list[str]]:
     """The clinics file (deploy/clinics.yaml; validated by ``ingest.clinics`` when a service loads it) as clinic uid
     -> its patients' wearer ids. Raises SystemExit with one line when the file or PyYAML is missing."""
@@ -100,15 +118,24 @@ def read_roster(path: Path) -> dict[str, list[str]]:
 
 
 def clinic_acl(roster: dict[str, list[str]]) -> str:
-    """The ACL lines of each clinic's clinicians' login: write the events topic (prescription_changed,
-    progression_proposed) of that clinic's patients, nothing else (a clinic without patients: nothing at all)."""
+    """The ACL lines of each clinic's logins: its clinicians' writes the prescriptions topic (prescription_changed,
+    progression_proposed) of that clinic's patients, nothing else (a clinic without patients: nothing at all); its
+    web view's reads those patients' live topics (``WEB_CLINIC_READS``) and writes only the web app's dead letters."""
     lines = [ACL_BEGIN]
     for clinic, patients in sorted(roster.items()):
         lines += [
             f"# clinic {clinic}: its clinicians' `kinetic prescription`, for its patients only",
             f"user {clinic_user(clinic)}",
         ]
-        lines += [f"topic write {TOPIC_ROOT}/{wearer}/events" for wearer in sorted(patients)]
+        lines += [f"topic write {TOPIC_ROOT}/{wearer}/prescriptions" for wearer in sorted(patients)]
+        lines += [
+            f"# clinic {clinic}: its view of the web app (KINETIC_WEB__CLINIC), its patients' live topics only",
+            f"user {web_clinic_user(clinic)}",
+        ]
+        lines += [
+            f"topic read {TOPIC_ROOT}/{wearer}/{kind}" for wearer in sorted(patients) for kind in WEB_CLINIC_READS
+        ]
+        lines.append(f"topic write {TOPIC_ROOT}/_deadletter/web")
     return "\n".join([*lines, ACL_END]) + "\n"
 
 
@@ -128,16 +155,17 @@ def make_secrets(
     roster: dict[str, list[str]] | None = None,
     acl_file: Path | None = None,
 ) -> None:
-    """The secrets, Mosquitto's password file, and with ``roster`` (clinic -> patients) each clinic's MQTT login and
-    InfluxDB reader password, and its ACL lines written into ``acl_file``'s generated section."""
+    """The secrets, Mosquitto's password file, and with ``roster`` (clinic -> patients) each clinic's MQTT logins
+    (clinicians, web view) and InfluxDB reader password, and their ACL lines written into ``acl_file``'s generated
+    section."""
     secret_dir.mkdir(parents=True, exist_ok=True)
     values = {name: _secret(secret_dir / name) for name in SECRETS}
     for clinic in [*(clinics or []), *(roster or {})]:
         _secret(secret_dir / f"influxdb_clinic_{clinic}_password")
     lines = [f"{user}:{mosquitto_hash(values[f'mqtt_{user}_password'])}" for user in SERVICE_USERS]
     for clinic in sorted(roster or {}):
-        user = clinic_user(clinic)
-        lines.append(f"{user}:{mosquitto_hash(_secret(secret_dir / f'mqtt_{user}_password'))}")
+        for user in (clinic_user(clinic), web_clinic_user(clinic)):
+            lines.append(f"{user}:{mosquitto_hash(_secret(secret_dir / f'mqtt_{user}_password'))}")
     for wearer in wearers:
         lines.append(f"{wearer}:{mosquitto_hash(_secret(secret_dir / f'mqtt_wearer_{wearer}_password'))}")
     passwd_file.write_text("\n".join(lines) + "\n")

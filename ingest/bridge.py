@@ -108,9 +108,14 @@ class Bridge:
 
     def subscriptions(self) -> list[str]:
         t = self.topics
-        # commands: only ``forget`` (``kinetic data delete``) concerns the bridge; the alert service acts on the rest
+        # erasure: ``forget`` (``kinetic data delete``), taken from the wearers' erasure topics only; commands: read so
+        # that a forget forged there is refused and dead-lettered (ingest/wire.py), the rest is the alert service's
         # consent: only from the wearers' consent topics (a consent event on an events topic is refused: ingest/wire.py)
-        return [t.all_features(), t.all_status(), t.all_prompts(), t.all_events(), t.all_consent(), t.all_commands()]
+        return [
+            *(t.all_features(), t.all_status(), t.all_prompts(), t.all_events(), t.all_consent()),
+            t.all_prescriptions(),  # a clinician's prescription_changed / progression_proposed: from there only
+            *(t.all_commands(), t.all_erasure()),
+        ]
 
     async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then write what the spool holds (if the database answers)."""
@@ -171,7 +176,7 @@ class Bridge:
                 self._uncommitted += 1
                 mids.append((message.mid, message.qos))
                 topic, payload = str(message.topic), payload_bytes(message)
-                if bodies and topic.endswith("/commands"):  # a forget applies to what came before it too
+                if bodies and topic.endswith("/erasure"):  # a forget applies to what came before it too
                     await self._commit(b"".join(bodies), points)
                     bodies, points = [], 0
                 body, count = await self._points_of(client, topic, payload, int(time.time() * 1000), message.retain)
@@ -214,7 +219,7 @@ class Bridge:
                 if ahead is not None:
                     raise WireError(ahead)
         except WireError as exc:
-            if payload or not topic.endswith(("/status", "/commands")):  # empty: a retained message cleared
+            if payload or not topic.endswith(("/status", "/commands", "/erasure")):  # empty: a retained one cleared
                 await self.dead_letters.send(publisher, topic, payload, str(exc))
             return b"", 0
         if isinstance(decoded, CommandV1):

@@ -349,7 +349,8 @@ def only_client(settings: MqttSettings, client_id: str) -> contextlib.AbstractCo
 
 
 def send_command(mqtt: MqttSettings, command: CommandV1) -> None:
-    """Publish one command on ``<root>/v1/<wearer>/commands`` (QoS 1) for the alert service, from a command line.
+    """Publish one command on ``<root>/v1/<wearer>/commands`` (a ``forget``: ``.../erasure``; ``Topics.command_topic``)
+    (QoS 1) for the alert service, from a command line.
 
     Three connection attempts, then Unreachable (one line: the broker, the attempts, the error, the settings).
     """
@@ -357,7 +358,7 @@ def send_command(mqtt: MqttSettings, command: CommandV1) -> None:
 
     async def job() -> None:
         async with connect(mqtt, f"{mqtt.client_id_prefix}-cli", max_attempts=3) as client:
-            await client.publish(topics.commands(command.wearer), encode(command), qos=1)
+            await client.publish(topics.command_topic(command), encode(command), qos=1)
 
     asyncio.run(job())
 

@@ -6,7 +6,10 @@ Topics (``<root>`` defaults to ``kinetic``; tests use their own root so they can
     <root>/v1/<wearer>/<device>/status     DeviceStatusV1, QoS 1, retained, also the last will
     <root>/v1/<wearer>/prompts             PromptV1, QoS 1
     <root>/v1/<wearer>/events              EventV1, QoS 1 (bouts, prompts sent, hourly summaries)
-    <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration)
+    <root>/v1/<wearer>/commands            CommandV1, QoS 1 (e.g. an explicit calibration; never ``forget``)
+    <root>/v1/<wearer>/consent             EventV1 consent_granted / consent_withdrawn only, QoS 1
+    <root>/v1/<wearer>/erasure             CommandV1 ``forget`` only, QoS 1 (``kinetic data delete``)
+    <root>/v1/<wearer>/prescriptions       EventV1 prescription_changed / progression_proposed only, QoS 1
     <root>/v1/<wearer>/policy              PolicyV1, QoS 1, retained (the policy the alert service applies)
     <root>/v1/_collector/<id>/status       CollectorStatusV1, QoS 1, retained, also the collector's last will
     <root>/v1/_deadletter/<service>        DeadLetterV1: what a service could not accept, and why
@@ -322,6 +325,8 @@ EventKind = Literal[
     "prescription_changed",
     "progression_proposed",
 ]
+# A clinician's decisions (``kinetic prescription``): taken from the wearer's prescriptions topic only
+PRESCRIPTION_KINDS = ("prescription_changed", "progression_proposed")
 ConsentData = Literal["posture", "checkins", "exercise"]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
@@ -450,7 +455,8 @@ class CommandV1(_Model):
       held while it is on, then sent if still relevant; separate from a pause, so neither ends the other.
     - ``policy``: per-wearer policy overrides (``settings``, the keys of docs/prompts.md); the value ``"default"``
       removes an override.
-    - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored.
+    - ``forget``: drop everything held for the wearer (``kinetic data delete``): no event, nothing stored. Taken
+      from the wearer's erasure topic only (``Topics.erasure``), never from the commands topic.
     - ``checkin``: the wearer reports ``pain`` (0-10 numeric rating scale) and / or ``stress`` (low, medium, high)
       at ``at``; the alert service stores it as a ``checkin`` event and uses it for the day's readiness.
     - ``session_start``: the wearer starts prescribed exercise ``exercise`` now (or prompt ``prompt_id``'s exercise:
@@ -634,7 +640,18 @@ class DeadLetterV1(_Model):
 
 
 TopicKind = Literal[
-    "features", "status", "prompts", "events", "consent", "commands", "policy", "collector", "deadletter", "session"
+    "features",
+    "status",
+    "prompts",
+    "events",
+    "consent",
+    "prescriptions",
+    "commands",
+    "erasure",
+    "policy",
+    "collector",
+    "deadletter",
+    "session",
 ]
 
 
@@ -682,9 +699,20 @@ class Topics:
         topic the bridge takes consent from, writable only by the wearer's own logins (deploy/mosquitto/acl)."""
         return f"{self.base}/{check_id(wearer)}/consent"
 
+    def prescriptions(self, wearer: str) -> str:
+        """The wearer's prescription changes and progression proposals (``EventV1`` kinds ``PRESCRIPTION_KINDS``
+        only, ``kinetic prescription``): the one topic the bridge takes them from, writable only by the clinicians'
+        logins of the wearer's clinic and the operator (deploy/mosquitto/acl)."""
+        return f"{self.base}/{check_id(wearer)}/prescriptions"
+
     def event_topic(self, event: EventV1) -> str:
-        """Where ``event`` is published: a consent change on the wearer's consent topic, any other on their events."""
-        return self.consent(event.wearer) if event.consent is not None else self.events(event.wearer)
+        """Where ``event`` is published: a consent change on the wearer's consent topic, a prescription change or
+        proposal on their prescriptions topic, any other on their events."""
+        if event.consent is not None:
+            return self.consent(event.wearer)
+        if event.kind in PRESCRIPTION_KINDS:
+            return self.prescriptions(event.wearer)
+        return self.events(event.wearer)
 
     def commands(self, wearer: str) -> str:
         return f"{self.base}/{check_id(wearer)}/commands"
@@ -692,6 +720,16 @@ class Topics:
     def policy(self, wearer: str) -> str:
         """The policy the alert service applies to the wearer (``PolicyV1``, retained)."""
         return f"{self.base}/{check_id(wearer)}/policy"
+
+    def erasure(self, wearer: str) -> str:
+        """The wearer's erasure requests (``CommandV1`` kind ``forget`` only, ``kinetic data delete``): the one topic
+        the services take ``forget`` from, writable only by the operator's and the wearer's own logins
+        (deploy/mosquitto/acl)."""
+        return f"{self.base}/{check_id(wearer)}/erasure"
+
+    def command_topic(self, command: CommandV1) -> str:
+        """Where ``command`` is published: a ``forget`` on the wearer's erasure topic, any other on their commands."""
+        return self.erasure(command.wearer) if command.kind == "forget" else self.commands(command.wearer)
 
     def collector_status(self, collector: str) -> str:
         return f"{self.base}/_collector/{check_id(collector)}/status"
@@ -718,11 +756,17 @@ class Topics:
     def all_consent(self) -> str:
         return f"{self.base}/+/consent"
 
+    def all_prescriptions(self) -> str:
+        return f"{self.base}/+/prescriptions"
+
     def all_commands(self) -> str:
         return f"{self.base}/+/commands"
 
     def all_policies(self) -> str:
         return f"{self.base}/+/policy"
+
+    def all_erasure(self) -> str:
+        return f"{self.base}/+/erasure"
 
     def all_collector_status(self) -> str:
         return f"{self.base}/_collector/+/status"
@@ -742,7 +786,7 @@ class Topics:
             return TopicAddress("collector", None, None)
         if (
             len(parts) == 2
-            and parts[1] in ("prompts", "events", "consent", "commands", "policy")
+            and parts[1] in ("prompts", "events", "consent", "prescriptions", "commands", "erasure", "policy")
             and _ID_RE.match(parts[0])
         ):
             return TopicAddress(parts[1], WearerId(parts[0]), None)  # type: ignore[arg-type]
@@ -903,8 +947,10 @@ _PAYLOAD_MODELS: dict[str, type[_Model]] = {
     "prompts": PromptV1,
     "events": EventV1,
     "consent": EventV1,
+    "prescriptions": EventV1,
     "commands": CommandV1,
     "policy": PolicyV1,
+    "erasure": CommandV1,
     "collector": CollectorStatusV1,
     "deadletter": DeadLetterV1,
     "session": SessionSamplesV1,
@@ -946,25 +992,42 @@ def decode_at(address: TopicAddress, payload: bytes) -> Payload:
     wearer = getattr(message, "wearer", None)
     if address.wearer is not None and wearer != address.wearer:
         raise WireError(f"payload wearer {wearer!r} does not match topic wearer {address.wearer!r}")
-    consent_problem = _consent_topic_problem(address, message)
-    if consent_problem is not None:
-        raise WireError(consent_problem)
+    sender_problem = _own_topic_problem(address, message)
+    if sender_problem is not None:
+        raise WireError(sender_problem)
     device = getattr(message, "device", None)
     if address.device is not None and device != address.device:
         raise WireError(f"payload device {device!r} does not match topic device {address.device!r}")
     return message  # type: ignore[return-value]
 
 
-def _consent_topic_problem(address: TopicAddress, message: _Model) -> str | None:
-    """A consent change is taken from the wearer's consent topic only, and that topic carries nothing else: the broker
-    restricts topics, not an event's kind, so a consent event on the events topic (which the alert service, the web
-    app and clinicians may write) would be a forgery (docs/privacy.md)."""
+def _own_topic_problem(address: TopicAddress, message: _Model) -> str | None:
+    """What must not be forged travels on a topic of its own, and that topic carries nothing else: the broker
+    restricts topics, not a message's kind, and an MQTT 3.1.1 message names no sender (docs/privacy.md, "What the
+    MQTT ACL cannot restrict"). A consent change is taken from the wearer's consent topic only (a consent event on the
+    events topic, which the alert service, the web app and clinicians may write, would be a forgery); a ``forget``
+    from the wearer's erasure topic only (one on the commands topic, which the alert service, the web app and Home
+    Assistant may write, would be); a prescription change or proposal from the wearer's prescriptions topic only
+    (one on the events topic, which the alert service and the web app may write, would be)."""
+    if isinstance(message, CommandV1):
+        if address.kind == "commands" and message.kind == "forget":
+            return "forget on a commands topic: erasure is taken from <root>/v1/<wearer>/erasure only"
+        if address.kind == "erasure" and message.kind != "forget":
+            return f"{message.kind} on an erasure topic: it carries forget only"
+        return None
     if not isinstance(message, EventV1):
         return None
     if address.kind == "events" and message.consent is not None:
         return f"{message.kind} on an events topic: consent changes are taken from <root>/v1/<wearer>/consent only"
     if address.kind == "consent" and message.consent is None:
         return f"{message.kind} on a consent topic: it carries consent_granted / consent_withdrawn only"
+    if address.kind == "events" and message.kind in PRESCRIPTION_KINDS:
+        return (
+            f"{message.kind} on an events topic: prescription changes are taken from <root>/v1/<wearer>/prescriptions "
+            "only"
+        )
+    if address.kind == "prescriptions" and message.kind not in PRESCRIPTION_KINDS:
+        return f"{message.kind} on a prescriptions topic: it carries prescription_changed / progression_proposed only"
     return None
 
 

@@ -10,8 +10,9 @@ What is held for a wearer, and who reads and erases it (docs/data-model.md, "Dat
   retained states under ``<root>/ha/<wearer>/``; an empty retained config removes the entity from Home Assistant.
 
 A running alert service also holds the wearer in memory and would write them back at its next checkpoint, so
-``delete`` first sends it a ``forget`` command (the commands topic, QoS 1: a stopped service gets it from its
-persistent session when it starts). Export and delete need the broker unless ``--no-broker`` says there is none.
+``delete`` first sends it a ``forget`` command (on the wearer's erasure topic, which only the operator's and the
+wearer's own logins may write, QoS 1: a stopped service gets it from its persistent session when it starts). Export
+and delete need the broker unless ``--no-broker`` says there is none.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ async def _tell_services_to_forget(settings: KineticSettings, wearer: str) -> No
     command = CommandV1(kind="forget", wearer=wearer, at=datetime.now(UTC), source="cli")
     try:
         async with connect(mqtt, f"{mqtt.client_id_prefix}-data", max_attempts=3) as client:
-            await client.publish(Topics(mqtt.topic_root).commands(wearer), encode(command), qos=1)
+            await client.publish(Topics(mqtt.topic_root).erasure(wearer), encode(command), qos=1)
     except (Unreachable, aiomqtt.MqttError) as exc:
         raise BrokerUnreachable(
             f"mqtt {mqtt.host}:{mqtt.port}: {exc}: the running services cannot be told to forget {wearer}; nothing was "

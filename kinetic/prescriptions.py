@@ -11,8 +11,9 @@
 - ``accept WEARER EXERCISE [KEY=VALUE ...]`` applies a pending proposal (edited by the pairs given), ``reject``
   drops it (a ``prescription_changed`` event "unchanged; progression of ... rejected" records the decision).
 
-Every change to the file is first published as a ``prescription_changed`` event on the wearer's events topic (the
-bridge stores it), then written: with the broker unreachable nothing changes. The alert service reads the file
+Every change to the file is first published as a ``prescription_changed`` event on the wearer's prescriptions topic
+(``<root>/v1/<wearer>/prescriptions``, which only the clinicians' logins and the operator may write; the bridge stores
+it), then written: with the broker unreachable nothing changes. The alert service reads the file
 again when it changes (``alerts.prompts.prescription.PrescriptionsFile``). Writing drops the file's YAML comments.
 """
 
@@ -59,7 +60,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "prescription",
         help="show and edit the wearers' prescribed exercises; propose and accept the weekly progression",
         description="Edits KINETIC_ALERTS__PRESCRIPTIONS_FILE (or --file); every change is published as a "
-        "prescription_changed event on <root>/v1/<wearer>/events before the file is written (docs/exercises.md).",
+        "prescription_changed event on <root>/v1/<wearer>/prescriptions before the file is written "
+        "(docs/exercises.md).",
     )
     pr.add_argument("--file", type=Path, help="the prescriptions file (default: KINETIC_ALERTS__PRESCRIPTIONS_FILE)")
     ps = pr.add_subparsers(dest="prescription_command", metavar="ACTION", required=True)
@@ -152,7 +154,7 @@ def _publish(settings: KineticSettings, events: list[EventV1]) -> None:
     async def job() -> None:
         async with connect(mqtt, f"{mqtt.client_id_prefix}-prescription", max_attempts=3) as client:
             for event in events:
-                await client.publish(topics.events(event.wearer), encode(event), qos=1)
+                await client.publish(topics.event_topic(event), encode(event), qos=1)  # its prescriptions topic
 
     if not events:
         return

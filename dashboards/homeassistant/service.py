@@ -108,6 +108,7 @@ class HomeAssistantService:
         for topic_filter in (t.all_status(), t.all_collector_status(), t.all_events(), t.all_prompts()):
             await client.subscribe(topic_filter, qos=1)
         await client.subscribe(t.all_commands(), qos=1)
+        await client.subscribe(t.all_erasure(), qos=1)  # forget (kinetic data delete): the entities go
         await client.subscribe(t.all_features(), qos=0)
         await client.subscribe(self.ha.all_commands(), qos=1)
         await client.subscribe(self.birth_topic, qos=1)

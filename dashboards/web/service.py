@@ -93,7 +93,14 @@ class WebLink:
 
     async def run(self, client: MqttClient, stop: asyncio.Event) -> None:
         t = self.topics
-        for topic_filter in (t.all_events(), t.all_prompts(), t.all_commands(), t.all_status(), t.all_policies()):
+        for topic_filter in (
+            t.all_events(),
+            t.all_prompts(),
+            t.all_commands(),
+            t.all_erasure(),
+            t.all_status(),
+            t.all_policies(),
+        ):
             await client.subscribe(topic_filter, qos=1)
         await client.subscribe(t.all_features(), qos=0)
         self._client = client

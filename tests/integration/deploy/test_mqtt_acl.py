@@ -1,7 +1,8 @@
 """Every user of deploy/mosquitto/acl against every topic family added since the first ACL (phones on ``sensor-
-logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, the consent topic; the web app's
-``kinetic-web``, the operator's ``kinetic-operator`` and each clinic's clinicians' ``kinetic-clinic-<clinic>``, whose
-ACL lines make_secrets.py generates from deploy/clinics.yaml), on real Mosquitto with the passwords
+logger/<wearer>``, Home Assistant's discovery and ``kinetic/ha``, commands, the consent, erasure and prescriptions
+topics; the web app's ``kinetic-web``, the operator's ``kinetic-operator``, and each clinic's clinicians'
+``kinetic-clinic-<clinic>`` and web view's ``kinetic-web-clinic-<clinic>``, whose ACL lines make_secrets.py generates
+from deploy/clinics.yaml), on real Mosquitto with the passwords
 deploy/make_secrets.py writes: what each may publish and read arrives, each denial is shown. A read is a subscription
 to the filter the service really uses (the web app's are wildcards: ``Topics.all_*``), shown by a message on one
 topic it matches.
@@ -90,27 +91,44 @@ WRITES = [
     ("kinetic-web", "sensor-logger/ann", False),
     ("kinetic-web", "homeassistant/sensor/kinetic_ann/sitting/config", False),
     ("kinetic-web", "kinetic/ha/ann/pause/set", False),
-    # a clinic's view of kinetic serve: its dead letters only
-    ("kinetic-web-clinic", "kinetic/v1/_deadletter/web", True),
-    ("kinetic-web-clinic", "kinetic/v1/ann/commands", False),
-    ("kinetic-web-clinic", "kinetic/v1/ann/events", False),
-    ("kinetic-web-clinic", "kinetic/v1/ann/consent", False),
-    # the operator's kinetic consent / kinetic data: consent changes and commands only
+    # a clinic's view of kinetic serve (physio-north's): its dead letters only
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/_deadletter/web", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/commands", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/events", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/consent", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/erasure", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/prompts", False),
+    # the operator's kinetic consent / kinetic data: consent changes, commands and erasure only
     ("kinetic-operator", "kinetic/v1/ann/consent", True),
     ("kinetic-operator", "kinetic/v1/ann/commands", True),
+    ("kinetic-operator", "kinetic/v1/ann/erasure", True),  # kinetic data delete's forget
     ("kinetic-operator", "kinetic/v1/ann/events", False),
+    # ... and kinetic data delete clears a wearer's retained device status and Home Assistant entities
+    ("kinetic-operator", "kinetic/v1/ann/ann-thigh/status", True),
+    ("kinetic-operator", "kinetic/ha/ann/sitting/state", True),
+    ("kinetic-operator", "homeassistant/sensor/kinetic_ann/sitting/config", True),
+    ("kinetic-operator", "kinetic/v1/ann/prompts", False),
     ("kinetic-operator", "kinetic/v1/ann/ann-thigh/features", False),
-    ("kinetic-web-clinic", "kinetic/v1/ann/prompts", False),
-    ("kinetic-web-clinic", "kinetic/v1/ann/policy", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/policy", False),
     ("ann", "kinetic/v1/ann/policy", False),
     ("collector", "kinetic/v1/ann/policy", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/policy", False),
+    # erasure (forget): the operator's and the wearer's own logins only; every login that writes commands is refused
+    ("ann", "kinetic/v1/ann/erasure", True),
+    ("ann", "kinetic/v1/bob/erasure", False),
+    ("alerts", "kinetic/v1/ann/erasure", False),
+    ("kinetic-web", "kinetic/v1/ann/erasure", False),
+    ("kinetic-ha", "kinetic/v1/ann/erasure", False),
+    ("hass", "kinetic/v1/ann/erasure", False),
+    ("collector", "kinetic/v1/ann/erasure", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/erasure", False),
     # kinetic prescription as clinic physio-north (patients ann, carl: deploy/clinics.yaml): prescription_changed /
-    # progression_proposed on its own patients' events topics, nothing else; back-clinic-south's (bob) likewise
-    ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", True),
-    ("kinetic-clinic-physio-north", "kinetic/v1/carl/events", True),
-    ("kinetic-clinic-physio-north", "kinetic/v1/bob/events", False),  # another clinic's patient
-    ("kinetic-clinic-physio-north", "kinetic/v1/dora/events", False),  # no clinic's patient
+    # progression_proposed on its own patients' prescriptions topics, nothing else; back-clinic-south's (bob) likewise
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/prescriptions", True),
+    ("kinetic-clinic-physio-north", "kinetic/v1/carl/prescriptions", True),
+    ("kinetic-clinic-physio-north", "kinetic/v1/bob/prescriptions", False),  # another clinic's patient
+    ("kinetic-clinic-physio-north", "kinetic/v1/dora/prescriptions", False),  # no clinic's patient
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", False),  # no other event (a check-in, a bout)
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/consent", False),  # consent is the wearer's
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/commands", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/prompts", False),
@@ -119,9 +137,15 @@ WRITES = [
     ("kinetic-clinic-physio-north", "kinetic/v1/_deadletter/web", False),
     ("kinetic-clinic-physio-north", "sensor-logger/ann", False),
     ("kinetic-clinic-physio-north", "kinetic/ha/ann/pause/set", False),
-    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/events", True),
-    ("kinetic-clinic-back-clinic-south", "kinetic/v1/ann/events", False),
-    ("kinetic-clinic-back-clinic-south", "kinetic/v1/carl/events", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/prescriptions", True),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/ann/prescriptions", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/carl/prescriptions", False),
+    ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/events", False),
+    # prescriptions: the clinicians' logins and the operator only; the logins that write events may not
+    ("kinetic-operator", "kinetic/v1/ann/prescriptions", True),
+    ("alerts", "kinetic/v1/ann/prescriptions", False),
+    ("kinetic-web", "kinetic/v1/ann/prescriptions", False),
+    ("ann", "kinetic/v1/ann/prescriptions", False),
     ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/consent", False),
 ]
 # (user, topic filter, allowed): subscriptions; the observer publishes on sample(filter)
@@ -154,22 +178,57 @@ READS = [
     ("kinetic-web", "sensor-logger/ann", False),
     ("kinetic-web", "kinetic/ha/ann/pause/set", False),
     ("kinetic-web", "homeassistant/status", False),
-    ("kinetic-web-clinic", "kinetic/v1/+/+/features", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/+/status", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/prompts", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/events", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/commands", True),
-    ("kinetic-web-clinic", "kinetic/v1/+/policy", True),
+    ("kinetic-web", "kinetic/v1/+/erasure", True),  # a forget empties the live card
+    # a clinic's view (physio-north: ann, carl) subscribes to the same wildcards; the broker delivers its patients'
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/+/features", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/+/status", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/prompts", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/events", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/commands", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/erasure", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/policy", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/ann/policy", True),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/carl/carl-thigh/features", True),
+    # ... and nothing of another clinic's patient, of a wearer in no clinic, or beyond the live topics
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/bob-thigh/features", False),  # back-clinic-south's
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/bob-thigh/status", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/events", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/prompts", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/bob/commands", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/dora/events", False),  # no clinic's patient
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/_collector/c1/status", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/consent", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/+/+/session", False),
+    ("kinetic-web-clinic-physio-north", "kinetic/v1/_deadletter/+", False),
+    ("kinetic-web-clinic-physio-north", "sensor-logger/ann", False),
+    # back-clinic-south's view (bob) with the same wildcards: ann (physio-north's) never arrives
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/+/+/features", False),
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/+/events", False),
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/ann/prompts", False),
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/ann/policy", False),
+    ("kinetic-web-clinic-back-clinic-south", "kinetic/v1/bob/events", True),
+    # erasure is read by the services that hold a wearer (bridge, alerts, Home Assistant, the web app) only
+    ("bridge", "kinetic/v1/+/erasure", True),
+    ("alerts", "kinetic/v1/+/erasure", True),
+    ("kinetic-ha", "kinetic/v1/+/erasure", True),
+    ("collector", "kinetic/v1/+/erasure", False),
+    # kinetic data export / delete read a wearer's retained messages: device status, Home Assistant's entities
+    ("kinetic-operator", "kinetic/v1/ann/#", True),
+    ("kinetic-operator", "kinetic/ha/ann/#", True),
+    ("kinetic-operator", "homeassistant/+/kinetic_ann/+/config", True),
+    ("kinetic-operator", "kinetic/v1/+/events", False),
+    ("kinetic-operator", "kinetic/v1/+/+/features", False),
+    ("ann", "kinetic/v1/ann/erasure", False),
     ("ann", "kinetic/v1/+/policy", False),
     ("collector", "kinetic/v1/+/policy", False),
-    ("kinetic-web-clinic", "kinetic/v1/+/+/session", False),
-    ("kinetic-web-clinic", "sensor-logger/ann", False),
     # the bridge takes consent from the wearers' consent topics
     ("bridge", "kinetic/v1/+/consent", True),
     ("kinetic-web", "kinetic/v1/+/consent", False),  # writes consent changes, reads none
     # a clinician's login reads nothing, its own patients' topics included
     ("kinetic-clinic-physio-north", "kinetic/v1/+/events", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/events", False),
+    ("kinetic-clinic-physio-north", "kinetic/v1/ann/prescriptions", False),
+    ("bridge", "kinetic/v1/+/prescriptions", True),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/consent", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/ann/prompts", False),
     ("kinetic-clinic-physio-north", "kinetic/v1/+/+/features", False),
@@ -178,11 +237,13 @@ READS = [
 
 
 def sample(topic_filter: str) -> str:
-    """One topic the filter matches: the first '+' is the wearer ann (or a service), the second her device."""
+    """One topic the filter matches: the first '+' is the wearer ann (or a service), the second her device; a '#'
+    is a device status (under kinetic/v1) or an entity's state (under kinetic/ha)."""
     fills = iter(("ann", "ann-thigh"))
     if topic_filter.endswith("_deadletter/+"):
         fills = iter(("bridge",))
-    return "/".join(next(fills) if part == "+" else part for part in topic_filter.split("/"))
+    rest = "ann-thigh/status" if topic_filter.startswith("kinetic/v1/") else "sitting/state"
+    return "/".join(next(fills) if part == "+" else rest if part == "#" else part for part in topic_filter.split("/"))
 
 
 Login = Callable[[str], MqttSettings]
@@ -270,9 +331,10 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
 ) -> None:
     """The real ``kinetic serve`` MQTT link logged in as kinetic-web follows what the alert service publishes (events,
     the policy in force) and sends its buttons' commands and the Sharing page's consent change (on the consent topic;
-    a clinic's view, as kinetic-web-clinic, follows too); ``kinetic prescription set`` logged in as physio-north's
-    clinicians' kinetic-clinic-physio-north publishes its prescription_changed event for its patient ann, and nothing
-    for bob (back-clinic-south's). A refused
+    physio-north's view, as kinetic-web-clinic-physio-north, follows its patient ann and is given nothing of
+    back-clinic-south's bob); ``kinetic prescription set`` logged in as physio-north's clinicians'
+    kinetic-clinic-physio-north publishes its prescription_changed event for its patient ann, and nothing for bob
+    (back-clinic-south's). A refused
     subscription or publish (MQTT 3.1.1: dropped without a word) would leave a link without messages or the observer
     without the one expected."""
     broker, login = production_broker(tmp_path)
@@ -293,24 +355,29 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             await observer.subscribe("#", qos=1)
             watching = asyncio.create_task(consume(observer, seen))
             web = asyncio.create_task(serve(link.run, login("kinetic-web"), "acl-web", stop, clean_session=True))
-            # a clinic's view (KINETIC_WEB__CLINIC) follows the same topics with its read-only login
+            # a clinic's view (KINETIC_WEB__CLINIC) subscribes to the same wildcards with its clinic's read-only login
             view = WebLink(topics=topics, board=LiveBoard(), hub=LiveHub(), max_ahead_ms=None)
-            clinic_view = asyncio.create_task(
-                serve(view.run, login("kinetic-web-clinic"), "acl-web-clinic", stop, clean_session=True)
-            )
+            view_login = login("kinetic-web-clinic-physio-north")
+            clinic_view = asyncio.create_task(serve(view.run, view_login, "acl-web-clinic", stop, clean_session=True))
             await until(lambda: link.ready.is_set() and view.ready.is_set(), 20, "the web app's MQTT links")
             async with connect(login("alerts"), "acl-alerts") as alerts:
-                bout = EventV1(kind="bout_started", wearer="ann", t=now, posture="sitting", bout_start=now)
-                await alerts.publish(topics.events("ann"), encode(bout), qos=1)
+                for wearer in ("bob", "ann"):  # bob's first: never given to physio-north's view
+                    bout = EventV1(kind="bout_started", wearer=wearer, t=now, posture="sitting", bout_start=now)
+                    await alerts.publish(topics.events(wearer), encode(bout), qos=1)
                 in_force = policy_message(PolicyBook(), "ann", None, PromptPolicy(), int(now.timestamp() * 1000))
                 await alerts.publish(topics.policy("ann"), encode(in_force), qos=1, retain=True)
             await until(
-                lambda: all(
-                    (w := board.get("ann")) is not None and w.published is not None and w.posture == "sitting"
-                    for board in (link.board, view.board)
+                lambda: (
+                    link.board.wearers() == ["ann", "bob"]
+                    and view.board.wearers() == ["ann"]
+                    and all(
+                        (w := board.get("ann")) is not None and w.published is not None
+                        for board in (link.board, view.board)
+                    )
                 ),
                 20,
-                "the alert service's event and the policy in force at the web app and the clinic's view",
+                "the alert service's events (both wearers) and ann's policy in force at the web app, only ann's at the "
+                "clinic's view",
             )
             await link.publish(CommandV1(kind="calibrate", wearer="ann", at=now))
             consent = ConsentV1(clinic="physio-north", data=["posture"])
@@ -326,14 +393,16 @@ def test_the_web_app_and_a_clinicians_prescription_command_work_under_their_own_
             await until(
                 lambda: (
                     {"calibrate"} <= set(kinds(topics.commands("ann")))
-                    and {"bout_started", "prescription_changed"} <= set(kinds(topics.events("ann")))
+                    and {"bout_started"} <= set(kinds(topics.events("ann")))
+                    and kinds(topics.prescriptions("ann")) == ["prescription_changed"]
                     and kinds(topics.consent("ann")) == ["consent_granted"]
                 ),
                 20,
                 "the web app's command and consent event and the clinician's prescription event",
             )
             assert link.dead_letters.count == 0 and view.dead_letters.count == 0
-            assert kinds(topics.events("bob")) == []  # physio-north's clinician may not prescribe for bob
+            assert view.board.wearers() == ["ann"]  # bob's event never reached physio-north's view
+            assert kinds(topics.prescriptions("bob")) == []  # physio-north's clinician may not prescribe for bob
             stop.set()
             await asyncio.wait_for(asyncio.gather(web, clinic_view), 10)
             watching.cancel()

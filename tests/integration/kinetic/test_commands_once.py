@@ -85,7 +85,7 @@ def test_a_retained_command_is_obeyed_once_and_refused_at_every_resubscription(
                     await asyncio.sleep(0.1)
                 assert await stored() == 20
         async with connect(cfg.mqtt, f"{unique}-pub3") as client:
-            await client.publish(topics.commands("ret"), encode(forget), qos=1, retain=True)
+            await client.publish(topics.erasure("ret"), encode(forget), qos=1, retain=True)  # its own topic
         async with running_pipeline(cfg, sink, unique, tmp_path / "state.sqlite") as pipeline:
             await until(lambda: pipeline.alerts.dead_letters.reasons.get(REFUSED) == 1, 20, "alerts refusing it")
             await until(lambda: pipeline.bridge.dead_letters.reasons.get(REFUSED) == 1, 20, "the bridge refusing it")
@@ -93,7 +93,7 @@ def test_a_retained_command_is_obeyed_once_and_refused_at_every_resubscription(
             assert await stored() == 20
             # clearing the retained message (an empty retained payload) is no message for either service
             async with connect(cfg.mqtt, f"{unique}-pub4") as client:
-                await clear_retained(client, [topics.commands("ret")])
+                await clear_retained(client, [topics.erasure("ret")])
             await asyncio.sleep(0.5)
             assert pipeline.alerts.dead_letters.count == 1 and pipeline.bridge.dead_letters.count == 1
         await sink.aclose()

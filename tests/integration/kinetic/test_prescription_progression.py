@@ -83,7 +83,7 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
 
     async with (
         alert_service(settings) as service,
-        recording(settings, [topics.all_events()], f"{unique}-rec") as rec,
+        recording(settings, [topics.all_events(), topics.all_prescriptions()], f"{unique}-rec") as rec,
         asyncio.TaskGroup() as group,
     ):
         group.create_task(serve(bridge.run, settings.mqtt, f"{unique}-bridge", stop, manual_ack=True))
@@ -107,7 +107,7 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
         )
 
         def events(kind: str) -> list[EventV1]:
-            found = [EventV1.model_validate_json(p) for p in rec.on("/events")]
+            found = [EventV1.model_validate_json(p) for s in ("/events", "/prescriptions") for p in rec.on(s)]
             return [e for e in found if e.kind == kind]
 
         await until(lambda: len(events("prescription_changed")) == 1, 20, "the prescription's event")
@@ -251,11 +251,11 @@ async def test_automatic_progression_applies_itself_and_a_broker_down_changes_no
     async def kinetic(*argv: str) -> int:
         return await asyncio.to_thread(main, list(argv))
 
-    async with recording(settings, [topics.all_events()], f"{unique}-rec") as rec:
+    async with recording(settings, [topics.all_events(), topics.all_prescriptions()], f"{unique}-rec") as rec:
         assert await kinetic("prescription", "propose", "--week", "2026-W48") == 0
 
         def events(kind: str) -> list[EventV1]:
-            found = [EventV1.model_validate_json(p) for p in rec.on("/events")]
+            found = [EventV1.model_validate_json(p) for p in rec.on("/prescriptions")]
             return [e for e in found if e.kind == kind]
 
         await until(lambda: len(events("prescription_changed")) == 1, 20, "the automatic change")
@@ -285,10 +285,10 @@ async def test_automatic_progression_applies_itself_and_a_broker_down_changes_no
     # a rejected proposal: the dose stays, the decision is an event, nothing is pending
     pending = {"week": "2026-W48", "change": "up", "reps": 7, "reason": "reps 6 -> 7: a kept week", "proposed": "x"}
     save_pending(prescriptions, {"bo": {EXERCISE: pending}})
-    async with recording(settings, [topics.all_events()], f"{unique}-rec2") as rec:
+    async with recording(settings, [topics.all_events(), topics.all_prescriptions()], f"{unique}-rec2") as rec:
         assert await kinetic("prescription", "reject", "bo", EXERCISE) == 0
-        await until(lambda: len(rec.on("/events")) == 1, 20, "the rejection's event")
-        rejected = EventV1.model_validate_json(rec.on("/events")[0])
+        await until(lambda: len(rec.on("/prescriptions")) == 1, 20, "the rejection's event")
+        rejected = EventV1.model_validate_json(rec.on("/prescriptions")[0])
     assert rejected.kind == "prescription_changed" and rejected.metrics is not None and rejected.metrics["reps"] == 6
     assert rejected.reason == "unchanged; progression of 2026-W48 rejected by the clinician"
     assert (

@@ -150,7 +150,7 @@ def test_one_wearers_state_is_exported_as_json_and_forgotten_alone(tmp_path: Pat
     assert state.forget("zoe") == 0
 
 
-def test_a_forget_command_keeps_a_running_service_from_writing_the_wearer_back(tmp_path: Path) -> None:
+def test_a_forget_on_the_erasure_topic_keeps_a_running_service_from_writing_the_wearer_back(tmp_path: Path) -> None:
     import asyncio
 
     from alerts.engine import AlertEngine, EngineConfig
@@ -184,10 +184,16 @@ def test_a_forget_command_keeps_a_running_service_from_writing_the_wearer_back(t
         last = batches[-1]
         assert last.wearer == "zoe"
         await service.handle(broker, topics.features(last.wearer, last.device), encode(last))  # zoe: not saved yet
+        # a forget on the commands topic (which the web app, Home Assistant and ntfy's buttons may write) is a
+        # forgery: refused, counted and dead-lettered in one line; zoe is kept (issue 20)
         await service.handle(broker, topics.commands("zoe"), encode(forget))
+        assert set(service.engine.wearers) == {"ann", "zoe"}
+        assert service.dead_letters.count == 1
+        assert service.dead_letters.reasons == {"forget on a commands topic": 1}
+        await service.handle(broker, topics.erasure("zoe"), encode(forget))  # kinetic data delete's
         await service.checkpoint(None)
         assert set(service.engine.wearers) == {"ann"} and set(state.load()) == {"ann"}
         assert state.holdings("zoe") == {"snapshot": None, "outbox": []}
-        assert service.dead_letters.count == 0
+        assert service.dead_letters.count == 1
 
     asyncio.run(run())

@@ -147,6 +147,9 @@ def test_the_example_clinics_each_have_a_reader_password() -> None:
     assert {f"influxdb_clinic_{c['uid']}_password" for c in clinics} <= mounted
 
 
+CLINIC_LOGINS = ("clinic_user", "web_clinic_user")  # per clinic: its clinicians', its web view's
+
+
 def acl_users() -> set[str]:
     lines = (ROOT / "deploy" / "mosquitto" / "acl").read_text().splitlines()
     return {line.split(None, 1)[1].strip() for line in lines if line.startswith("user ")}
@@ -156,8 +159,8 @@ def acl_users() -> set[str]:
 def test_each_service_logs_in_to_mqtt_as_a_user_of_the_acl_with_its_own_password(name: str) -> None:
     """A service borrowing another's login would get that login's rights (issue 20: one credential per purpose)."""
     user = SERVICES[name]["environment"]["KINETIC_MQTT__USERNAME"]
-    clinicians = {MAKE_SECRETS["clinic_user"](clinic) for clinic in MAKE_SECRETS["EXAMPLE_CLINICS"]}
-    assert user in {*MAKE_SECRETS["SERVICE_USERS"], *clinicians} and user in acl_users(), f"{name}: MQTT user {user!r}"
+    clinics = [MAKE_SECRETS[of](clinic) for clinic in MAKE_SECRETS["EXAMPLE_CLINICS"] for of in CLINIC_LOGINS]
+    assert user in {*MAKE_SECRETS["SERVICE_USERS"], *clinics} and user in acl_users(), f"{name}: MQTT user {user!r}"
     assert {"source": f"mqtt_{user}_password", "target": "KINETIC_MQTT__PASSWORD"} in SERVICES[name]["secrets"]
 
 
@@ -168,11 +171,18 @@ def test_the_web_app_and_the_clinician_have_logins_of_their_own() -> None:
     # a clinician logs in as their clinic, to MQTT and InfluxDB alike (issue 20: one clinic's login per clinic)
     assert SERVICES["prescription"]["environment"]["KINETIC_MQTT__USERNAME"] == "kinetic-clinic-physio-north"
     assert SERVICES["prescription"]["environment"]["KINETIC_INFLUX__USERNAME"] == "kinetic_clinic_physio_north"
+    # a clinic's web view logs in as its clinic's view, to MQTT (its patients' live topics only) and InfluxDB alike
+    view = SERVICES["web-physio-north"]["environment"]
+    assert view["KINETIC_WEB__CLINIC"] == "physio-north"
+    assert view["KINETIC_MQTT__USERNAME"] == "kinetic-web-clinic-physio-north"
+    assert view["KINETIC_INFLUX__USERNAME"] == "kinetic_clinic_physio_north"
+    assert "kinetic-web-clinic" not in acl_users()  # no web login reading every clinic's wearers any more
 
 
 def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_clinics_file(tmp_path: Path) -> None:
-    """Each clinic's clinicians' login may write its own patients' events topics only; the section in the shipped
-    ACL is what make_secrets.py writes for deploy/clinics.yaml (edit the roster: run it again)."""
+    """Each clinic's clinicians' login may write its own patients' prescriptions topics only, its web view's read
+    their live topics only; the section in the shipped ACL is what make_secrets.py writes for deploy/clinics.yaml
+    (edit the roster: run it again)."""
     roster = MAKE_SECRETS["read_roster"](ROOT / "deploy" / "clinics.yaml")
     assert roster == {"physio-north": ["ann", "carl"], "back-clinic-south": ["bob"]}
     acl = (ROOT / "deploy" / "mosquitto" / "acl").read_text()
@@ -184,18 +194,32 @@ def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_cli
     MAKE_SECRETS["make_secrets"](tmp_path / "secrets", tmp_path / "passwd", [], roster=moved, acl_file=copy)
     section = copy.read_text().split(MAKE_SECRETS["ACL_BEGIN"])[1].split(MAKE_SECRETS["ACL_END"])[0]
     users = section.split("\nuser ")[1:]
+
+    def view(wearer: str) -> list[str]:
+        kinds = ("+/features", "+/status", "prompts", "events", "commands", "erasure")
+        return [f"topic read kinetic/v1/{wearer}/{kind}" for kind in kinds]
+
     assert [[line for line in u.splitlines() if not line.startswith("#")] for u in users] == [
-        ["kinetic-clinic-back-clinic-south", "topic write kinetic/v1/ann/events", "topic write kinetic/v1/bob/events"],
-        ["kinetic-clinic-physio-north", "topic write kinetic/v1/carl/events"],
+        [
+            "kinetic-clinic-back-clinic-south",
+            "topic write kinetic/v1/ann/prescriptions",
+            "topic write kinetic/v1/bob/prescriptions",
+        ],
+        ["kinetic-web-clinic-back-clinic-south", *view("ann"), *view("bob"), "topic write kinetic/v1/_deadletter/web"],
+        ["kinetic-clinic-physio-north", "topic write kinetic/v1/carl/prescriptions"],
+        ["kinetic-web-clinic-physio-north", *view("carl"), "topic write kinetic/v1/_deadletter/web"],
     ]
     outside = (acl.split(MAKE_SECRETS["ACL_BEGIN"])[0], acl.split(MAKE_SECRETS["ACL_END"])[1])
     rewritten = copy.read_text()
     assert (rewritten.split(MAKE_SECRETS["ACL_BEGIN"])[0], rewritten.split(MAKE_SECRETS["ACL_END"])[1]) == outside
     logins = {line.split(":", 1)[0] for line in (tmp_path / "passwd").read_text().splitlines()}
     assert {"kinetic-clinic-physio-north", "kinetic-clinic-back-clinic-south"} <= logins
+    assert {"kinetic-web-clinic-physio-north", "kinetic-web-clinic-back-clinic-south"} <= logins
     assert "kinetic-clinic" not in logins  # no login for every clinic's clinicians any more
+    assert "kinetic-web-clinic" not in logins  # nor one web login for every clinic's view
     for clinic in moved:
         assert (tmp_path / "secrets" / f"mqtt_kinetic-clinic-{clinic}_password").stat().st_mode & 0o077 == 0
+        assert (tmp_path / "secrets" / f"mqtt_kinetic-web-clinic-{clinic}_password").stat().st_mode & 0o077 == 0
         assert (tmp_path / "secrets" / f"influxdb_clinic_{clinic}_password").is_file()
 
 

@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from ingest.errors import WireError
 from ingest.store.fast_features import decode_features
-from ingest.wire import ConsentV1, DeadLetterV1, EventV1, FeatureBatchV1, FeatureFrameV1, Topics, decode, encode
+from ingest.wire import (
+    CommandV1,
+    ConsentV1,
+    DeadLetterV1,
+    EventV1,
+    FeatureBatchV1,
+    FeatureFrameV1,
+    Topics,
+    decode,
+    encode,
+)
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 
@@ -312,3 +322,65 @@ def test_consent_changes_travel_on_the_consent_topic_only() -> None:
         decode(TOPICS, TOPICS.consent("ann"), encode(bout))
     with pytest.raises(WireError, match="does not match topic wearer"):
         decode(TOPICS, TOPICS.consent("bob"), encode(grant))
+
+
+OWN_AT = datetime(2026, 1, 5, tzinfo=UTC)
+FORGET = CommandV1(kind="forget", wearer="ann", at=OWN_AT, source="cli")
+PAUSE = CommandV1(kind="pause", wearer="ann", at=OWN_AT)
+CHANGED = EventV1(kind="prescription_changed", wearer="ann", t=OWN_AT, exercise="controlled-sit-to-stand")
+PROPOSED = EventV1(kind="progression_proposed", wearer="ann", t=OWN_AT, exercise="controlled-sit-to-stand")
+CHECKIN = EventV1(kind="checkin", wearer="ann", t=OWN_AT)
+
+
+@pytest.mark.parametrize(
+    ("own", "kinds", "other", "refused_there", "foreign", "refused_here"),
+    [
+        # erasure: forget from the erasure topic only (the operator's and the wearer's own logins write it); the
+        # commands topic is written by the web app, Home Assistant and the alert service
+        (
+            "erasure",
+            [FORGET],
+            "commands",
+            "forget on a commands topic: erasure is taken from <root>/v1/<wearer>/erasure only",
+            PAUSE,
+            "pause on an erasure topic: it carries forget only",
+        ),
+        # prescriptions: a clinician's decisions from the prescriptions topic only (the clinicians' logins of the
+        # wearer's clinic and the operator write it); the events topic is written by the alert service and the web app
+        (
+            "prescriptions",
+            [CHANGED, PROPOSED],
+            "events",
+            "prescription_changed on an events topic: prescription changes are taken from "
+            "<root>/v1/<wearer>/prescriptions only",
+            CHECKIN,
+            "checkin on a prescriptions topic: it carries prescription_changed / progression_proposed only",
+        ),
+    ],
+)
+def test_what_must_not_be_forged_travels_on_a_topic_of_its_own(
+    own: str,
+    kinds: list[CommandV1 | EventV1],
+    other: str,
+    refused_there: str,
+    foreign: CommandV1 | EventV1,
+    refused_here: str,
+) -> None:
+    """Issue 20: the broker's ACL restricts topics, not a message's kind, so each such kind has a topic of its own; on
+    the shared topic it is refused by every reader, and its own topic carries nothing else."""
+    own_topic, other_topic = f"kinetic/v1/ann/{own}", f"kinetic/v1/ann/{other}"
+    assert TOPICS.parse(own_topic).kind == own
+    assert getattr(TOPICS, f"all_{own}")() == f"kinetic/v1/+/{own}"
+    for message in kinds:
+        where = TOPICS.command_topic(message) if isinstance(message, CommandV1) else TOPICS.event_topic(message)
+        assert where == own_topic
+        assert decode(TOPICS, own_topic, encode(message))[1] == message
+    assert decode(TOPICS, other_topic, encode(foreign))[1] == foreign
+    with pytest.raises(WireError) as there:
+        decode(TOPICS, other_topic, encode(kinds[0]))
+    assert str(there.value) == refused_there
+    with pytest.raises(WireError) as here:
+        decode(TOPICS, own_topic, encode(foreign))
+    assert str(here.value) == refused_here
+    with pytest.raises(WireError, match="does not match topic wearer"):
+        decode(TOPICS, f"kinetic/v1/bob/{own}", encode(kinds[0]))
