@@ -65,6 +65,21 @@ def test_a_forget_forged_on_the_commands_topic_erases_nothing(tmp_path: Path, un
         async with connect(login("observer"), f"retained-{wearer}") as observer:
             return sorted(await retained_messages(observer, f"{TOPICS.base}/{wearer}/#"))
 
+    def retained_becomes(wearer: str, expected: list[str], what: str) -> None:
+        async def poll() -> None:
+            seen: list[str] = []
+
+            async def check() -> bool:
+                seen[:] = await retained(wearer)
+                return seen == sorted(expected)
+
+            deadline = asyncio.get_running_loop().time() + 30
+            while not await check():
+                assert asyncio.get_running_loop().time() < deadline, f"{what}: retained {seen}"
+                await asyncio.sleep(0.2)
+
+        asyncio.run(poll())
+
     async def forge(letters: list[tuple[str, bytes]]) -> None:
         async with connect(login("observer"), "observer") as observer:
             await observer.subscribe(TOPICS.all_dead_letters(), qos=1)
@@ -85,7 +100,8 @@ def test_a_forget_forged_on_the_commands_topic_erases_nothing(tmp_path: Path, un
         asyncio.run(sensor([batch("ann", 0, 30), batch("bob", 0, 30)]))  # the minute is open for both
         online = DeviceStatusV1(wearer="bob", device="bob-thigh", placement="thigh", state="online", t_ms=t0)
         asyncio.run(sensor([(TOPICS.status("bob", "bob-thigh"), encode(online))], retain=True))
-        assert asyncio.run(retained("bob")) == [TOPICS.status("bob", "bob-thigh")]
+        # the device's status, and the policy in force the alert service retains at bob's first message
+        retained_becomes("bob", [TOPICS.status("bob", "bob-thigh"), TOPICS.policy("bob")], "bob's status and policy")
         wait_stored(settings, "ann", 30, 0)
         wait_stored(settings, "bob", 30, 0)
         letters: list[tuple[str, bytes]] = []
@@ -104,7 +120,8 @@ def test_a_forget_forged_on_the_commands_topic_erases_nothing(tmp_path: Path, un
         assert delete.returncode == 0, delete.stderr
         bridge.wait_for("forgot bob (open minutes dropped")
         alerts.wait_for("alerts bob: forget")
-        assert asyncio.run(retained("bob")) == []  # the operator's login read and cleared bob's retained status
+        # the operator's login read and cleared bob's retained status; the alert service cleared its policy in force
+        retained_becomes("bob", [], "bob's retained messages cleared")
         # both go on into the next minute: a bridge that held a minute writes it now
         asyncio.run(sensor([batch("ann", 60, 5), batch("bob", 60, 5)]))
         wait_stored(settings, "ann", 35, 0)
