@@ -90,7 +90,7 @@ def test_the_alert_service_retains_each_change_once_and_forget_clears_it(tmp_pat
         same = CommandV1(kind="policy", wearer="bob", at=AT, settings={"sitting_threshold_min": 40})
         await service.handle(broker, topics.commands("bob"), encode(same), T_MS)  # no change: nothing new
         forget = CommandV1(kind="forget", wearer="bob", at=AT)
-        await service.handle(broker, topics.commands("bob"), encode(forget), T_MS)
+        await service.handle(broker, topics.erasure("bob"), encode(forget), T_MS)
 
     asyncio.run(run())
     assert len(broker.policies(topics.policy("ann"))) == 1
