@@ -14,6 +14,7 @@ nor a missed prompt (docs/prompts.md).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from alerts.calendars import CalendarRefresher
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
+from alerts.latency import KEEP, MessageTrace, PromptPaths, PromptTrace
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from alerts.state import AlertState
 from ingest.errors import WireError
@@ -101,7 +103,10 @@ class AlertService:
         # Publications in flight: QoS 1 waits for the broker's PUBACK, so they run side by side (one at a time, a
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
         self._publishing: set[asyncio.Future[None]] = set()
+        self._unsent = 0  # publications made since the event loop last ran (their packets are not written yet)
         self._lock = asyncio.Lock()  # a checkpoint never interleaves with the handling of a batch
+        self.paths = PromptPaths()  # where prompts' time goes (alerts.latency), logged at a stop
+        self._trace: MessageTrace | None = None  # the message being handled, while the consumer handles it
         if state is not None:
             restored = state.load()
             engine.wearers.update(restored)
@@ -138,6 +143,7 @@ class AlertService:
                 task.result()
             await self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
         finally:
+            _LOGGER.info("%s: prompt path %s", self.name, json.dumps(self.paths.summary()))
             self.client = None
             for task in tasks:
                 task.cancel()
@@ -145,10 +151,18 @@ class AlertService:
 
     async def _consume(self, client: MqttClient) -> None:
         async for batch in message_batches(client):
+            taken = time.perf_counter()
+            if len(self.paths.taken) < KEEP:
+                self.paths.taken.append(len(batch))
             async with self._lock:
+                locked = time.perf_counter()
                 now_ms = int(time.time() * 1000)
                 for message in batch:
+                    self._trace = MessageTrace(taken, locked=locked, started=time.perf_counter())
                     await self.handle(client, str(message.topic), payload_bytes(message), now_ms, message.retain)
+                    self._trace = None
+                    if self._unsent:  # a prompt goes out now, not after the rest of this take
+                        await self._let_out()
                     if self.manual_ack:
                         self._unacked.append((message.mid, message.qos))
                 self._last_message = time.monotonic()
@@ -176,15 +190,22 @@ class AlertService:
         """When every output so far is with the broker: store the state of the wearers touched since the last
         checkpoint, then acknowledge the messages that produced it (in that order: a crash in between redelivers)."""
         async with self._lock:
+            locked = time.perf_counter()
             await self.flush()
+            flushed = time.perf_counter()
             if self.state is not None and self._dirty:
                 self.state.checkpoint({w: self.engine.wearers[w] for w in self._dirty if w in self.engine.wearers})
+            stored = time.perf_counter()
             self._dirty.clear()
             if client is not None:
                 for mid, qos in self._unacked:
                     ack(client, mid, qos)
             self._unacked.clear()
             self._last_checkpoint = time.monotonic()
+            if len(self.paths.checkpoint_pause_s) < KEEP:
+                self.paths.checkpoint_flush_s.append(flushed - locked)
+                self.paths.checkpoint_store_s.append(stored - flushed)
+                self.paths.checkpoint_pause_s.append(time.perf_counter() - locked)
             if self.state is not None and self._last_checkpoint - self._last_prune > PRUNE_EVERY_S:
                 self._last_prune = self._last_checkpoint
                 pruned = self.state.prune(keep_ms=OUTBOX_KEEP_MS)
@@ -192,10 +213,16 @@ class AlertService:
                     _LOGGER.info("%s: the outbox forgot %d old prompts", self.name, pruned)
 
     def _publish(
-        self, publisher: Publisher, topic: str, payload: bytes, on_done: Callable[[], None] | None = None
+        self,
+        publisher: Publisher,
+        topic: str,
+        payload: bytes,
+        on_done: Callable[[], None] | None = None,
+        trace: PromptTrace | None = None,
     ) -> None:
-        future = asyncio.ensure_future(publisher.publish(topic, payload, qos=1))
+        future = asyncio.ensure_future(_publish_traced(publisher, topic, payload, trace))
         self._publishing.add(future)
+        self._unsent += 1
 
         def finished(f: asyncio.Future[None]) -> None:
             self._publishing.discard(f)
@@ -203,10 +230,22 @@ class AlertService:
                 return
             if f.exception() is not None:
                 _LOGGER.warning("%s: publishing on %s failed: %s", self.name, topic, f.exception())
-            elif on_done is not None:
+                return
+            if trace is not None:
+                trace.acked = time.perf_counter()
+            if on_done is not None:
                 on_done()
 
         future.add_done_callback(finished)
+
+    async def _let_out(self) -> None:
+        """Let the publications just made reach the socket before the next message is handled: a take holds up to
+        a thousand messages, handled without a pause, and a publication is only a task until the loop runs it. Three
+        turns of the loop: the publish tasks start (paho queues each packet and asks the loop to watch the socket),
+        the loop polls the socket, its writer sends (alerts.latency measures what this saves: ``sending``)."""
+        self._unsent = 0
+        for _ in range(3):
+            await asyncio.sleep(0)
 
     def _command(self, command: CommandV1) -> list[Output]:
         applied, outputs = self.engine.command(command)
@@ -259,6 +298,11 @@ class AlertService:
         if isinstance(batch, CommandV1) and batch.kind in ("session_start", "session_end"):
             await self._session_command(publisher, topic, payload, batch, now_ms)
             return
+        trace = self._trace
+        if trace is not None:
+            trace.decoded = time.perf_counter()
+            if isinstance(batch, FeatureBatchV1) and batch.frames:
+                trace.age_ms = now_ms - batch.frames[-1].t_ms
         self._dirty.add(batch.wearer)
         try:
             await self._act(publisher, batch, now_ms)
@@ -325,6 +369,8 @@ class AlertService:
         already expired by this host's clock (``now_ms``) is not sent (``send_expired``): its ``prompt_sent`` event
         becomes a ``prompt_cancelled`` with the reason."""
         outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+        if self._trace is not None:
+            self._trace.decided = time.perf_counter()
         if isinstance(batch, CommandV1) and batch.kind == "forget":  # kinetic data delete: not written back
             self._dirty.discard(batch.wearer)
             if self.state is not None:
@@ -392,13 +438,18 @@ class AlertService:
             prompt.exercise,
             prompt.created.isoformat(),
         )
+        trace = self.paths.prompt(self._trace) if self._trace is not None else None
+        if trace is not None:
+            trace.outbox = time.perf_counter()
         for channel in channels:
-            await self._deliver(publisher, prompt, channel)
+            await self._deliver(publisher, prompt, channel, trace)
         if self.on_prompt is not None:
             self.on_prompt(prompt)
         return True
 
-    async def _deliver(self, publisher: Publisher, prompt: PromptV1, channel: str) -> None:
+    async def _deliver(
+        self, publisher: Publisher, prompt: PromptV1, channel: str, trace: PromptTrace | None = None
+    ) -> None:
         if channel == "mqtt":
             self.prompts_published += 1
             self._publish(
@@ -406,6 +457,7 @@ class AlertService:
                 self.topics.prompts(prompt.wearer),
                 encode(prompt),
                 lambda: self.delivery_result(prompt, "mqtt", "done", None),
+                trace,
             )
             return
         policy = self.engine.policy(prompt.wearer)
@@ -441,3 +493,10 @@ class AlertService:
         while self._late:
             topic, reason, payload = self._late.pop(0)
             await self.dead_letters.send(publisher, topic, payload, reason)
+
+
+async def _publish_traced(publisher: Publisher, topic: str, payload: bytes, trace: PromptTrace | None) -> None:
+    """One QoS 1 publication; a prompt's trace notes when it started on the event loop."""
+    if trace is not None:
+        trace.sending = time.perf_counter()
+    await publisher.publish(topic, payload, qos=1)

@@ -137,6 +137,7 @@ class Stage:
     stored: int
     cpu: dict[str, float]
     memory_mb: dict[str, dict[str, float]]
+    path: dict[str, object]  # the alert service's own account of its prompts' time (alerts.latency), {} if none
 
     @property
     def held(self) -> bool:
@@ -181,8 +182,12 @@ def run_stage(
         "KINETIC_LOG_LEVEL": "WARNING",
     }
     kinetic = [sys.executable, "-m", "kinetic"]
+    # the alert service at INFO (its default): it logs where its prompts' time went when it stops (alerts.latency)
+    levels = {"bridge": "WARNING", "alerts": "INFO"}
     services = {
-        name: subprocess.Popen([*kinetic, name], env=env, stdout=log, stderr=subprocess.STDOUT)
+        name: subprocess.Popen(
+            [*kinetic, name], env=env | {"KINETIC_LOG_LEVEL": levels[name]}, stdout=log, stderr=subprocess.STDOUT
+        )
         for name in ("bridge", "alerts")
         for log in [(work / f"{name}.log").open("wb")]
     }
@@ -233,6 +238,7 @@ def run_stage(
         sub.terminate()
         sub.wait(5)
         prompts_log.close()
+    path = prompt_path(work / "alerts.log")
     latencies = sorted(stamp - (crossed[int(body["wearer"][1:])] or stamp) for stamp, body in arrivals)
     ids = [body["id"] for _, body in arrivals]
     cut = max(0, int(len(latencies) * 0.99) - 1)
@@ -249,7 +255,18 @@ def run_stage(
         stored=stored_n,
         cpu=cpu,
         memory_mb=memory,
+        path=path,
     )
+
+
+def prompt_path(log: Path) -> dict[str, object]:
+    """The summary the alert service logs when it stops (``alerts.latency.PromptPaths.summary``), {} if absent."""
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        marker = ": prompt path "
+        if marker in line:
+            found: dict[str, object] = json.loads(line.split(marker, 1)[1])
+            return found
+    return {}
 
 
 def main() -> None:
@@ -262,6 +279,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=70)
     parser.add_argument("--threshold-s", type=int, default=30)
+    parser.add_argument("--keep", help="a directory to run in and keep (the services' logs, the prompts received)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-s", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -272,7 +290,8 @@ def main() -> None:
         return
     stages: list[Stage] = []
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
+        base = Path(args.keep) if args.keep else Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
         broker = start_mosquitto(base / "mosquitto", extra_config="max_inflight_messages 0\n")
         influxd = start_influxd(base / "influxd")
         servers = {"port": broker.port, "mosquitto": broker.process.pid, "influxd": influxd.process.pid}
@@ -290,6 +309,7 @@ def main() -> None:
                     f"memory MB {stage.memory_mb}; held: {'yes' if stage.held else 'NO'}",
                     flush=True,
                 )
+                print(f"  inside the alert service: {json.dumps(stage.path)}", flush=True)
         finally:
             influxd.stop()
             broker.stop()
