@@ -65,9 +65,10 @@ class PromptPaths:
 
     prompts: list[PromptTrace] = field(default_factory=list)
     taken: list[int] = field(default_factory=list)  # messages per take (the consumer's batches)
-    checkpoint_flush_s: list[float] = field(default_factory=list)  # waiting for publications in flight
+    checkpoint_encode_s: list[float] = field(default_factory=list)  # encoding states, in slices, loop held
+    checkpoint_flush_s: list[float] = field(default_factory=list)  # waiting for the cut's publications, loop free
     checkpoint_store_s: list[float] = field(default_factory=list)  # the state store's write, event loop held
-    checkpoint_pause_s: list[float] = field(default_factory=list)  # the consumer held, lock to release
+    checkpoint_total_s: list[float] = field(default_factory=list)  # from the cut to the acknowledgements
 
     def prompt(self, message: MessageTrace) -> PromptTrace | None:
         """A new prompt's trace, None past ``KEEP``."""
@@ -96,10 +97,11 @@ class PromptPaths:
                 "p50": statistics.median(self.taken) if self.taken else 0,
                 "max": max(self.taken, default=0),
             },
-            "checkpoints": len(self.checkpoint_pause_s),
+            "checkpoints": len(self.checkpoint_total_s),
+            "checkpoint_encode_ms": percentiles_ms(self.checkpoint_encode_s),
             "checkpoint_flush_ms": percentiles_ms(self.checkpoint_flush_s),
             "checkpoint_store_ms": percentiles_ms(self.checkpoint_store_s),
-            "checkpoint_pause_ms": percentiles_ms(self.checkpoint_pause_s),
+            "checkpoint_total_ms": percentiles_ms(self.checkpoint_total_s),
         }
 
 

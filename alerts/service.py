@@ -45,6 +45,7 @@ from ingest.wire import (
 _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
 PRUNE_EVERY_S = 600.0
+SNAPSHOT_SLICE_S = 0.002  # a checkpoint encodes wearers' states for this long, then lets the consumer run
 # the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
 OUTBOX_KEEP_MS = 2 * 86_400_000
 
@@ -104,7 +105,10 @@ class AlertService:
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
         self._publishing: set[asyncio.Future[None]] = set()
         self._unsent = 0  # publications made since the event loop last ran (their packets are not written yet)
-        self._lock = asyncio.Lock()  # a checkpoint never interleaves with the handling of a batch
+        self._lock = asyncio.Lock()  # held while a take is handled, and for a checkpoint's cut
+        self._checkpointing = asyncio.Lock()
+        self._to_snapshot: set[str] = set()  # touched before the running checkpoint's cut, not encoded yet
+        self._snapshots: dict[str, bytes] = {}  # encoded for the running checkpoint, as they were at its cut
         self.paths = PromptPaths()  # where prompts' time goes (alerts.latency), logged at a stop
         self._trace: MessageTrace | None = None  # the message being handled, while the consumer handles it
         if state is not None:
@@ -187,30 +191,68 @@ class AlertService:
             await asyncio.gather(*list(self._publishing), return_exceptions=True)
 
     async def checkpoint(self, client: MqttClient | None) -> None:
-        """When every output so far is with the broker: store the state of the wearers touched since the last
-        checkpoint, then acknowledge the messages that produced it (in that order: a crash in between redelivers)."""
-        async with self._lock:
-            locked = time.perf_counter()
-            await self.flush()
-            flushed = time.perf_counter()
-            if self.state is not None and self._dirty:
-                self.state.checkpoint({w: self.engine.wearers[w] for w in self._dirty if w in self.engine.wearers})
-            stored = time.perf_counter()
-            self._dirty.clear()
+        """Store the state of the wearers touched since the last checkpoint, then acknowledge the messages that
+        produced it (in that order: a crash in between redelivers them), once their outputs are with the broker.
+
+        The consumer is held only for the cut, an instant: the messages handled so far, the wearers they touched and
+        the publications they made are taken, and it goes on with the next messages. Each touched wearer's state is
+        encoded as it was at the cut, a few at a time between messages (``SNAPSHOT_SLICE_S``), and at once, before
+        the consumer changes it, when a message for that wearer comes first (``_snapshot_before``); the snapshots
+        are written in one transaction when the cut's publications have their PUBACKs, and only then are the cut's
+        messages acknowledged. So a prompt never waits for the checkpoint that makes its input's state durable: it is
+        in the outbox and on its way when its message is handled (docs/prompts.md, "Restart safety")."""
+        async with self._checkpointing:  # one at a time: each stores what was touched before its cut
+            async with self._lock:
+                cut = time.perf_counter()
+                touched, self._dirty = self._dirty, set()
+                unacked, self._unacked = self._unacked, []
+                in_flight = list(self._publishing)
+                self._to_snapshot = {w for w in touched if w in self.engine.wearers} if self.state else set()
+                self._snapshots = {}
+            try:
+                encoding_s = 0.0
+                while self._to_snapshot:
+                    began = time.perf_counter()
+                    while self._to_snapshot and time.perf_counter() - began < SNAPSHOT_SLICE_S:
+                        self._snapshot_before(next(iter(self._to_snapshot)))
+                    encoding_s += time.perf_counter() - began
+                    await asyncio.sleep(0)  # the consumer's turn
+                encoded = time.perf_counter()
+                while in_flight:  # every output of the cut's messages is with the broker (or failed)
+                    await asyncio.gather(*in_flight, return_exceptions=True)
+                    in_flight = [f for f in in_flight if not f.done()]
+                flushed = time.perf_counter()
+                if self.state is not None and self._snapshots:
+                    self.state.store(self._snapshots)  # on the event loop: nothing changes them meanwhile
+                stored = time.perf_counter()
+            except BaseException:  # cancelled (the link dropped, a stop): the next checkpoint stores them
+                self._dirty |= touched
+                self._to_snapshot = set()
+                raise
+            finally:
+                self._snapshots = {}
             if client is not None:
-                for mid, qos in self._unacked:
+                for mid, qos in unacked:
                     ack(client, mid, qos)
-            self._unacked.clear()
             self._last_checkpoint = time.monotonic()
-            if len(self.paths.checkpoint_pause_s) < KEEP:
-                self.paths.checkpoint_flush_s.append(flushed - locked)
+            if len(self.paths.checkpoint_total_s) < KEEP:
+                self.paths.checkpoint_encode_s.append(encoding_s)
+                self.paths.checkpoint_flush_s.append(flushed - encoded)
                 self.paths.checkpoint_store_s.append(stored - flushed)
-                self.paths.checkpoint_pause_s.append(time.perf_counter() - locked)
+                self.paths.checkpoint_total_s.append(time.perf_counter() - cut)
             if self.state is not None and self._last_checkpoint - self._last_prune > PRUNE_EVERY_S:
                 self._last_prune = self._last_checkpoint
                 pruned = self.state.prune(keep_ms=OUTBOX_KEEP_MS)
                 if pruned:
                     _LOGGER.info("%s: the outbox forgot %d old prompts", self.name, pruned)
+
+    def _snapshot_before(self, wearer: str) -> None:
+        """Encode the wearer's state for the checkpoint under way, as it was at its cut, if it is still to be (the
+        consumer calls this before a message changes the wearer's state)."""
+        if wearer in self._to_snapshot:
+            self._to_snapshot.discard(wearer)
+            assert self.state is not None
+            self._snapshots[wearer] = self.state.encode(self.engine.wearers[wearer])
 
     def _publish(
         self,
@@ -303,6 +345,7 @@ class AlertService:
             trace.decoded = time.perf_counter()
             if isinstance(batch, FeatureBatchV1) and batch.frames:
                 trace.age_ms = now_ms - batch.frames[-1].t_ms
+        self._snapshot_before(batch.wearer)  # a checkpoint under way stores the state before this message
         self._dirty.add(batch.wearer)
         try:
             await self._act(publisher, batch, now_ms)
@@ -375,6 +418,7 @@ class AlertService:
             self._dirty.discard(batch.wearer)
             if self.state is not None:
                 self.state.forget(batch.wearer)
+                self._snapshots.pop(batch.wearer, None)  # a checkpoint under way must not write it back
             if self.calendars is not None:
                 await asyncio.to_thread(self.calendars.forget, batch.wearer)
         replayed: set[str] = set()

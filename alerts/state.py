@@ -144,6 +144,20 @@ class AlertState:
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
+    @staticmethod
+    def encode(state: Any) -> bytes:
+        """One wearer's state as ``checkpoint`` stores it (the same codec), for ``store``."""
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def store(self, snapshots: Mapping[str, bytes]) -> None:
+        """Store these wearers' encoded states (``encode``) in one transaction: the alert service encodes them on
+        the event loop a few at a time, each as it was at the checkpoint's cut, and writes them together."""
+        started = time.perf_counter()
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO wearers VALUES (?, ?)", list(snapshots.items()))
+        self.checkpoints += 1
+        self.last_checkpoint_s = time.perf_counter() - started
+
     def record_prompt(self, prompt: PromptV1, channels: Iterable[str]) -> bool:
         """Put a prompt in the outbox, pending on each channel. False if it is known already (a replay)."""
         with self._transaction():

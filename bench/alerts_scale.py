@@ -23,6 +23,7 @@ latency per stage and the largest N held. Issue #5 asks for 10,000.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
 import resource
@@ -45,31 +46,35 @@ STAGGER_S = 20
 HELD_P99_S = 5.0
 
 
-def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, threshold_s: int) -> None:
+def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, threshold_s: int, aligned: bool) -> None:
     """The load: runs in its own process so its CPU is measured apart and the GIL is not shared. Wearer i's frames
-    are 1 s apart from its first second (i mod 20); a batch goes out when its last frame's time has come. Prints,
-    per wearer, when the batch holding the frame that crosses the threshold was published (None: not reached)."""
+    are 1 s apart from its first second (i mod 20) plus its own phase within the second (wearers switched on at
+    different moments: spread over the second by a stride of 7919 ms mod 1000; ``aligned``: none, every wearer's
+    clock on the same millisecond, so each second's messages go out in one burst, the generator of before); a batch
+    goes out when its last frame's time has come. Prints, per wearer, when the batch holding the frame that crosses
+    the threshold was published (None: not reached)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{root}-gen")
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
     topics = [f"{root}/v1/w{i}/d/features" for i in range(wearers)]
     start_ms = int(time.time() * 1000) + 1000
-    first = [start_ms + (i % STAGGER_S) * 1000 for i in range(wearers)]
+    first = [start_ms + (i % STAGGER_S) * 1000 + (0 if aligned else i * 7919 % 1000) for i in range(wearers)]
+    due = [(first[i] + (batch_s - 1) * 1000, i) for i in range(wearers)]  # when each wearer's next batch is full
+    heapq.heapify(due)
     next_k = [0] * wearers
     crossed: list[float | None] = [None] * wearers
     sent, late_s = 0, 0.0
     unacked: list[mqtt.MQTTMessageInfo] = []
     end_ms = start_ms + seconds * 1000
+    pruned_ms = 0.0
     while True:
         now_ms = time.time() * 1000
         if now_ms >= end_ms:
             break
-        for i in range(wearers):
+        while due and due[0][0] <= now_ms:
+            last_t, i = heapq.heappop(due)
             k0 = next_k[i]
-            last_t = first[i] + (k0 + batch_s - 1) * 1000
-            if last_t > now_ms:
-                continue
             late_s = max(late_s, (now_ms - last_t) / 1000)
             frames = ",".join(
                 f'{{"t_ms":{first[i] + k * 1000},"incl_deg":84.0,"enmo_mg":{1 + (i + k) % 5},"sd_mg":{5 + (i + k) % 5},'
@@ -81,9 +86,13 @@ def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, thr
             if k0 <= threshold_s < k0 + batch_s:
                 crossed[i] = time.time()
             next_k[i] = k0 + batch_s
+            heapq.heappush(due, (last_t + batch_s * 1000, i))
             sent += batch_s
-        unacked = [info for info in unacked if not info.is_published()]
-        time.sleep(max(0.0, 0.05 - (time.time() * 1000 - now_ms) / 1000))
+        if now_ms - pruned_ms >= 100:
+            unacked = [info for info in unacked if not info.is_published()]
+            pruned_ms = now_ms
+        wait_s = ((due[0][0] if due else end_ms) - time.time() * 1000) / 1000
+        time.sleep(min(0.05, max(0.0, wait_s)))
     for info in unacked:  # every QoS 1 publish acknowledged by the broker
         info.wait_for_publish()
     client.loop_stop()
@@ -158,7 +167,14 @@ def _prompts(path: Path) -> list[tuple[float, dict]]:  # type: ignore[type-arg]
 
 
 def run_stage(
-    base: Path, servers: dict[str, int], influx_url: str, wearers: int, batch_s: int, seconds: int, threshold_s: int
+    base: Path,
+    servers: dict[str, int],
+    influx_url: str,
+    wearers: int,
+    batch_s: int,
+    seconds: int,
+    threshold_s: int,
+    aligned: bool = False,
 ) -> Stage:
     mqtt_port = servers.pop("port")
     root = f"scale{wearers}b{batch_s}"
@@ -207,6 +223,7 @@ def run_stage(
         wall0 = time.monotonic()
         args = ["--generate", str(wearers), "--seconds", str(seconds), "--batch-s", str(batch_s)]
         args += ["--threshold-s", str(threshold_s), "--root", root, "--port", str(mqtt_port)]
+        args += ["--aligned"] if aligned else []
         gen = subprocess.run(
             [sys.executable, "-m", "bench.alerts_scale", *args], capture_output=True, text=True, check=False
         )
@@ -279,6 +296,11 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=70)
     parser.add_argument("--threshold-s", type=int, default=30)
+    parser.add_argument(
+        "--aligned",
+        action="store_true",
+        help="every wearer's clock on the same millisecond: each second's messages in one burst (the load of before)",
+    )
     parser.add_argument("--keep", help="a directory to run in and keep (the services' logs, the prompts received)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-s", type=int, default=1, help=argparse.SUPPRESS)
@@ -286,7 +308,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
-        generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s)
+        generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s, args.aligned)
         return
     stages: list[Stage] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -299,7 +321,9 @@ def main() -> None:
             for spec in args.stages.split(","):
                 batch_s, wearers = (int(x) for x in spec.split(":"))
                 print(f"stage: {wearers} wearers, {batch_s} s per message, {args.seconds} s ...", file=sys.stderr)
-                stage = run_stage(base, servers, influxd.url, wearers, batch_s, args.seconds, args.threshold_s)
+                stage = run_stage(
+                    base, servers, influxd.url, wearers, batch_s, args.seconds, args.threshold_s, args.aligned
+                )
                 stages.append(stage)
                 print(
                     f"  {wearers:6d} wearers x {batch_s:2d} s/msg ({wearers / batch_s:.0f} msg/s): frames sent "
