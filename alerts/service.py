@@ -213,8 +213,10 @@ class AlertService:
                 encoding_s = 0.0
                 while self._to_snapshot:
                     began = time.perf_counter()
-                    while self._to_snapshot and time.perf_counter() - began < SNAPSHOT_SLICE_S:
-                        self._snapshot_before(next(iter(self._to_snapshot)))
+                    for wearer in list(self._to_snapshot):  # at least one, then for SNAPSHOT_SLICE_S
+                        self._snapshot_before(wearer)
+                        if time.perf_counter() - began >= SNAPSHOT_SLICE_S:
+                            break
                     encoding_s += time.perf_counter() - began
                     await asyncio.sleep(0)  # the consumer's turn
                 encoded = time.perf_counter()
