@@ -82,7 +82,11 @@ def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, thr
                 for k in range(k0, k0 + batch_s)
             )
             payload = f'{{"v":1,"wearer":"w{i}","device":"d","placement":"thigh","seq":{k0},"frames":[{frames}]}}'
-            unacked.append(client.publish(topics[i], payload, qos=1))
+            info = client.publish(topics[i], payload, qos=1)
+            while info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # 65,535 message ids in flight: wait for the broker
+                time.sleep(0.001)
+                info = client.publish(topics[i], payload, qos=1)
+            unacked.append(info)
             if k0 <= threshold_s < k0 + batch_s:
                 crossed[i] = time.time()
             next_k[i] = k0 + batch_s
