@@ -1,23 +1,32 @@
 """Alert-service scale: N simulated wearers, one feature frame per second each, through real Mosquitto, with the
 bridge writing every frame to a real influxd at the same time; all on this machine.
 
-    .venv/bin/python -m bench.alerts_scale [--wearers 1000,2500,5000,10000] [--seconds 60] [--threshold-s 30]
+    .venv/bin/python -m bench.alerts_scale [--stages 10:10000,1:5000] [--seconds 70] [--threshold-s 30] [--aligned]
+                                           [--keep DIR]
 
 Per stage (a fresh topic root and fresh `kinetic bridge` and `kinetic alerts` processes, the alert service with its
-state store and default checkpointing):
+state store and default checkpointing, logging at INFO, its default):
 
-- a generator process publishes, every second, one frame (QoS 1, event time = the wall clock at publish) for each
-  wearer; wearer i starts at second i mod 20, sits from its first frame, and crosses the sitting threshold
-  (``--threshold-s``) once;
-- ``mosquitto_sub -F '%U %p'`` stamps each prompt when it arrives; latency = arrival - ``created``, which is the
-  event time of the frame that crossed the threshold, i.e. the moment that frame was published;
+- a generator process publishes each wearer's frames (QoS 1, event time = the wall clock at publish), BATCH_S of them
+  per message; wearer i starts at second i mod 20, plus its own phase within the second (wearers are switched on at
+  different moments; ``--aligned``: every wearer on the same millisecond, so that each second's messages go out in
+  one burst, as this generator did before issue 18), sits from its first frame, and crosses the sitting threshold
+  (``--threshold-s``) once; with ``--seconds 70`` the crossings are spread over 20 s of the run (with 40, they all
+  fall in one second, and the percentiles are one second's);
+- ``mosquitto_sub -F '%U %p'`` stamps each prompt when it arrives; latency = arrival - the moment the generator
+  published the message holding the frame that crossed the threshold;
 - afterwards: prompts missing or duplicated, frames stored by the bridge vs published, CPU seconds per second of
-  each process, and the resident memory of `kinetic bridge` and `kinetic alerts` (VmRSS at the end of the stage and
-  VmHWM, its peak, from /proc; issue 18 asks for alerts <= 200 MB at 10,000 wearers).
+  each process, the resident memory of `kinetic bridge` and `kinetic alerts` (VmRSS at the end of the stage and
+  VmHWM, its peak, from /proc; issue 18 asks for alerts <= 200 MB at 10,000 wearers), and the alert service's own
+  account of where its prompts' time went (alerts/latency.py: the newest frame's age when the service took the
+  message, then take -> checkpoint cut -> the messages ahead in the take -> decode -> engine -> outbox -> the
+  publication's start -> PUBACK, p50/p99/max in ms, and its checkpoints' encoding, wait, store and total).
 
-A stage is *held* when no prompt is missing or duplicated, no frame is lost in storage, and the service keeps up
-(p99 latency under 5 s: a service that falls behind has a latency that grows with the run). Reported: p50/p99
-latency per stage and the largest N held. Issue #5 asks for 10,000.
+A stage is *held* when no prompt is missing or duplicated, no frame is lost in storage, and p99 latency is under
+1 s (issue 18's definition). Reported: p50/p99 latency per stage and the largest N held. Issue 18 asks, with 10-s
+batches, for p99 <= 50 ms and p50 <= 20 ms at 10,000 wearers and 20,000 held; with one frame per message p99 <= 100
+ms at 5,000 and 10,000 held. The CPU figures are per process: on a machine shared with other work, compare them
+with the latencies before drawing conclusions.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.support.servers import start_influxd, start_mosquitto
 
 STAGGER_S = 20
-HELD_P99_S = 5.0
+HELD_P99_S = 1.0
 
 
 def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, threshold_s: int, aligned: bool) -> None:
