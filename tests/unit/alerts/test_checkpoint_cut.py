@@ -4,9 +4,13 @@ neither what it stores nor what it acknowledges, and a wearer forgotten meanwhil
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 import alerts.service
@@ -154,5 +158,54 @@ def test_a_checkpoint_acknowledges_only_once_its_outputs_are_with_the_broker(tmp
         puback.set()
         await checkpoint
         assert client.acked == list(range(1, 12)) and set(stored(state)) == {"ann"}
+
+    asyncio.run(run())
+
+
+class Take:
+    """A client whose messages are all waiting at once: the consumer takes them in one go (``message_batches``).
+    Notes, for each publication, how many feature batches the engine had handled when it started."""
+
+    def __init__(self, service: AlertService, batches: list[FeatureBatchV1]) -> None:
+        self.service = service
+        self.incoming: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
+        for mid, b in enumerate(batches, 1):
+            message = aiomqtt.Message(TOPICS.features(b.wearer, b.device), encode(b), 1, False, mid, None)
+            self.incoming.put_nowait(message)
+        self.started_after: dict[str, int] = {}
+
+    @property
+    def messages(self) -> AsyncIterator[aiomqtt.Message]:
+        async def waiting() -> AsyncIterator[aiomqtt.Message]:
+            while True:
+                yield await self.incoming.get()
+
+        return waiting()
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        if topic.endswith("/prompts"):
+            self.started_after[json.loads(payload)["wearer"]] = self.service.engine.counters.batches
+
+    def ack(self, mid: int, qos: int) -> None:
+        pass
+
+
+def test_a_prompt_goes_out_before_the_rest_of_its_take_is_handled(tmp_path: Path) -> None:
+    """Ann's 11th minute crosses her threshold; 500 other messages wait behind it in the same take. Her prompt's
+    publication starts before the next of them is handled, not after the take (issue 18: it waited for the take)."""
+    service, _ = service_in(tmp_path)
+    ann, cy = minutes("ann"), minutes("cy")
+    others = [b.model_copy(update={"wearer": f"w{i}"}) for i in range(500) for b in cy[:1]]
+    client = Take(service, [*ann[:11], *others])
+
+    async def run() -> None:
+        consumer = asyncio.create_task(service._consume(client))  # type: ignore[arg-type]
+        while service.engine.counters.batches < 511:
+            await asyncio.sleep(0.01)
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
+        assert client.started_after == {"ann": 11}
+        assert service.paths.taken[0] == 511  # one take
 
     asyncio.run(run())
