@@ -109,6 +109,7 @@ class AlertService:
         self._checkpointing = asyncio.Lock()
         self._to_snapshot: set[str] = set()  # touched before the running checkpoint's cut, not encoded yet
         self._snapshots: dict[str, bytes] = {}  # encoded for the running checkpoint, as they were at its cut
+        self._storing: set[str] | None = None  # while a checkpoint's store runs: the wearers erased meanwhile
         self.paths = PromptPaths()  # where prompts' time goes (alerts.latency), logged at a stop
         self._trace: MessageTrace | None = None  # the message being handled, while the consumer handles it
         if state is not None:
@@ -198,9 +199,10 @@ class AlertService:
         the publications they made are taken, and it goes on with the next messages. Each touched wearer's state is
         encoded as it was at the cut, a few at a time between messages (``SNAPSHOT_SLICE_S``), and at once, before
         the consumer changes it, when a message for that wearer comes first (``_snapshot_before``); the snapshots
-        are written in one transaction when the cut's publications have their PUBACKs, and only then are the cut's
-        messages acknowledged. So a prompt never waits for the checkpoint that makes its input's state durable: it is
-        in the outbox and on its way when its message is handled (docs/prompts.md, "Restart safety")."""
+        are written in one transaction, in a worker thread, when the cut's publications have their PUBACKs, and only
+        then are the cut's messages acknowledged. So a prompt never waits for the checkpoint that makes its input's
+        state durable: it is in the outbox and on its way when its message is handled (docs/prompts.md, "Restart
+        safety")."""
         async with self._checkpointing:  # one at a time: each stores what was touched before its cut
             async with self._lock:
                 cut = time.perf_counter()
@@ -225,7 +227,14 @@ class AlertService:
                     in_flight = [f for f in in_flight if not f.done()]
                 flushed = time.perf_counter()
                 if self.state is not None and self._snapshots:
-                    self.state.store(self._snapshots)  # on the event loop: nothing changes them meanwhile
+                    rows = list(self._snapshots.items())
+                    self._storing = set()
+                    try:  # in a worker thread: the consumer goes on; a wearer erased meanwhile is dropped after
+                        await asyncio.to_thread(self.state.store_apart, rows)
+                    finally:
+                        erased, self._storing = self._storing, None
+                    if erased:
+                        self.state.drop_snapshots(erased)
                 stored = time.perf_counter()
             except BaseException:  # cancelled (the link dropped, a stop): the next checkpoint stores them
                 self._dirty |= touched
@@ -421,6 +430,8 @@ class AlertService:
             if self.state is not None:
                 self.state.forget(batch.wearer)
                 self._snapshots.pop(batch.wearer, None)  # a checkpoint under way must not write it back
+                if self._storing is not None:
+                    self._storing.add(batch.wearer)
             if self.calendars is not None:
                 await asyncio.to_thread(self.calendars.forget, batch.wearer)
         replayed: set[str] = set()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -207,5 +208,35 @@ def test_a_prompt_goes_out_before_the_rest_of_its_take_is_handled(tmp_path: Path
             await consumer
         assert client.started_after == {"ann": 11}
         assert service.paths.taken[0] == 511  # one take
+
+    asyncio.run(run())
+
+
+def test_a_wearer_forgotten_while_the_snapshots_are_written_is_not_brought_back(tmp_path: Path) -> None:
+    """The snapshots are written in a worker thread; an erasure handled on the loop meanwhile wins."""
+    service, state = service_in(tmp_path)
+    client = Client()
+    writing, release = threading.Event(), threading.Event()
+    write = state.store_apart
+
+    def slow_write(rows: Iterable[tuple[str, bytes]]) -> None:
+        writing.set()
+        release.wait(10)
+        write(rows)
+
+    state.store_apart = slow_write  # type: ignore[method-assign]
+
+    async def run() -> None:
+        for k in range(3):
+            for mid, wearer in enumerate(("ann", "bob", "cy")):
+                await handle(service, client, minutes(wearer)[k], 10 * k + mid)
+        checkpoint = asyncio.create_task(service.checkpoint(client))  # type: ignore[arg-type]
+        while not writing.is_set():
+            await asyncio.sleep(0.001)
+        await handle(service, client, CommandV1(kind="forget", wearer="bob", at=T0, source="cli"), 99)
+        release.set()
+        await checkpoint
+        assert set(stored(state)) == {"ann", "cy"}
+        assert state.holdings("bob") == {"snapshot": None, "outbox": []}
 
     asyncio.run(run())
