@@ -14,6 +14,7 @@ nor a missed prompt (docs/prompts.md).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from alerts.calendars import CalendarRefresher
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
+from alerts.latency import KEEP, MessageTrace, PromptPaths, PromptTrace
 from alerts.prompts.policy.in_force import policy_message, same_policy
 from alerts.prompts.policy.model import PromptPolicy
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
@@ -46,6 +48,7 @@ from ingest.wire import (
 _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
 PRUNE_EVERY_S = 600.0
+SNAPSHOT_SLICE_S = 0.002  # a checkpoint encodes wearers' states for this long, then lets the consumer run
 # the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
 OUTBOX_KEEP_MS = 2 * 86_400_000
 
@@ -104,7 +107,14 @@ class AlertService:
         # Publications in flight: QoS 1 waits for the broker's PUBACK, so they run side by side (one at a time, a
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
         self._publishing: set[asyncio.Future[None]] = set()
-        self._lock = asyncio.Lock()  # a checkpoint never interleaves with the handling of a batch
+        self._unsent = 0  # publications made since the event loop last ran (their packets are not written yet)
+        self._lock = asyncio.Lock()  # held while a take is handled, and for a checkpoint's cut
+        self._checkpointing = asyncio.Lock()
+        self._to_snapshot: set[str] = set()  # touched before the running checkpoint's cut, not encoded yet
+        self._snapshots: dict[str, bytes] = {}  # encoded for the running checkpoint, as they were at its cut
+        self._storing: set[str] | None = None  # while a checkpoint's store runs: the wearers erased meanwhile
+        self.paths = PromptPaths()  # where prompts' time goes (alerts.latency), logged at a stop
+        self._trace: MessageTrace | None = None  # the message being handled, while the consumer handles it
         # the policy in force last published per wearer (retained), with the engine's policy it was made from
         self._policies_sent: dict[str, tuple[PromptPolicy, PolicyV1]] = {}
         if state is not None:
@@ -147,6 +157,7 @@ class AlertService:
                 task.result()
             await self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
         finally:
+            _LOGGER.info("%s: prompt path %s", self.name, json.dumps(self.paths.summary()))
             self.client = None
             for task in tasks:
                 task.cancel()
@@ -154,10 +165,18 @@ class AlertService:
 
     async def _consume(self, client: MqttClient) -> None:
         async for batch in message_batches(client):
+            taken = time.perf_counter()
+            if len(self.paths.taken) < KEEP:
+                self.paths.taken.append(len(batch))
             async with self._lock:
+                locked = time.perf_counter()
                 now_ms = int(time.time() * 1000)
                 for message in batch:
+                    self._trace = MessageTrace(taken, locked=locked, started=time.perf_counter())
                     await self.handle(client, str(message.topic), payload_bytes(message), now_ms, message.retain)
+                    self._trace = None
+                    if self._unsent:  # a prompt goes out now, not after the rest of this take
+                        await self._let_out()
                     if self.manual_ack:
                         self._unacked.append((message.mid, message.qos))
                 self._last_message = time.monotonic()
@@ -182,29 +201,90 @@ class AlertService:
             await asyncio.gather(*list(self._publishing), return_exceptions=True)
 
     async def checkpoint(self, client: MqttClient | None) -> None:
-        """When every output so far is with the broker: store the state of the wearers touched since the last
-        checkpoint, then acknowledge the messages that produced it (in that order: a crash in between redelivers)."""
-        async with self._lock:
-            await self.flush()
-            if self.state is not None and self._dirty:
-                self.state.checkpoint({w: self.engine.wearers[w] for w in self._dirty if w in self.engine.wearers})
-            self._dirty.clear()
+        """Store the state of the wearers touched since the last checkpoint, then acknowledge the messages that
+        produced it (in that order: a crash in between redelivers them), once their outputs are with the broker.
+
+        The consumer is held only for the cut, an instant: the messages handled so far, the wearers they touched and
+        the publications they made are taken, and it goes on with the next messages. Each touched wearer's state is
+        encoded as it was at the cut, a few at a time between messages (``SNAPSHOT_SLICE_S``), and at once, before
+        the consumer changes it, when a message for that wearer comes first (``_snapshot_before``); the snapshots
+        are written in one transaction, in a worker thread, when the cut's publications have their PUBACKs, and only
+        then are the cut's messages acknowledged. So a prompt never waits for the checkpoint that makes its input's
+        state durable: it is in the outbox and on its way when its message is handled (docs/prompts.md, "Restart
+        safety")."""
+        async with self._checkpointing:  # one at a time: each stores what was touched before its cut
+            async with self._lock:
+                cut = time.perf_counter()
+                touched, self._dirty = self._dirty, set()
+                unacked, self._unacked = self._unacked, []
+                in_flight = list(self._publishing)
+                self._to_snapshot = {w for w in touched if w in self.engine.wearers} if self.state else set()
+                self._snapshots = {}
+            try:
+                encoding_s = 0.0
+                while self._to_snapshot:
+                    began = time.perf_counter()
+                    for wearer in list(self._to_snapshot):  # at least one, then for SNAPSHOT_SLICE_S
+                        self._snapshot_before(wearer)
+                        if time.perf_counter() - began >= SNAPSHOT_SLICE_S:
+                            break
+                    encoding_s += time.perf_counter() - began
+                    await asyncio.sleep(0)  # the consumer's turn
+                encoded = time.perf_counter()
+                while in_flight:  # every output of the cut's messages is with the broker (or failed)
+                    await asyncio.gather(*in_flight, return_exceptions=True)
+                    in_flight = [f for f in in_flight if not f.done()]
+                flushed = time.perf_counter()
+                if self.state is not None and self._snapshots:
+                    rows = list(self._snapshots.items())
+                    self._storing = set()
+                    try:  # in a worker thread: the consumer goes on; a wearer erased meanwhile is dropped after
+                        await asyncio.to_thread(self.state.store_apart, rows)
+                    finally:
+                        erased, self._storing = self._storing, None
+                    if erased:
+                        self.state.drop_snapshots(erased)
+                stored = time.perf_counter()
+            except BaseException:  # cancelled (the link dropped, a stop): the next checkpoint stores them
+                self._dirty |= touched
+                self._to_snapshot = set()
+                raise
+            finally:
+                self._snapshots = {}
             if client is not None:
-                for mid, qos in self._unacked:
+                for mid, qos in unacked:
                     ack(client, mid, qos)
-            self._unacked.clear()
             self._last_checkpoint = time.monotonic()
+            if len(self.paths.checkpoint_total_s) < KEEP:
+                self.paths.checkpoint_encode_s.append(encoding_s)
+                self.paths.checkpoint_flush_s.append(flushed - encoded)
+                self.paths.checkpoint_store_s.append(stored - flushed)
+                self.paths.checkpoint_total_s.append(time.perf_counter() - cut)
             if self.state is not None and self._last_checkpoint - self._last_prune > PRUNE_EVERY_S:
                 self._last_prune = self._last_checkpoint
                 pruned = self.state.prune(keep_ms=OUTBOX_KEEP_MS)
                 if pruned:
                     _LOGGER.info("%s: the outbox forgot %d old prompts", self.name, pruned)
 
+    def _snapshot_before(self, wearer: str) -> None:
+        """Encode the wearer's state for the checkpoint under way, as it was at its cut, if it is still to be (the
+        consumer calls this before a message changes the wearer's state)."""
+        if wearer in self._to_snapshot:
+            self._to_snapshot.discard(wearer)
+            assert self.state is not None
+            self._snapshots[wearer] = self.state.encode(self.engine.wearers[wearer])
+
     def _publish(
-        self, publisher: Publisher, topic: str, payload: bytes, on_done: Callable[[], None] | None = None
+        self,
+        publisher: Publisher,
+        topic: str,
+        payload: bytes,
+        on_done: Callable[[], None] | None = None,
+        trace: PromptTrace | None = None,
     ) -> None:
-        future = asyncio.ensure_future(publisher.publish(topic, payload, qos=1))
+        future = asyncio.ensure_future(_publish_traced(publisher, topic, payload, trace))
         self._publishing.add(future)
+        self._unsent += 1
 
         def finished(f: asyncio.Future[None]) -> None:
             self._publishing.discard(f)
@@ -212,10 +292,22 @@ class AlertService:
                 return
             if f.exception() is not None:
                 _LOGGER.warning("%s: publishing on %s failed: %s", self.name, topic, f.exception())
-            elif on_done is not None:
+                return
+            if trace is not None:
+                trace.acked = time.perf_counter()
+            if on_done is not None:
                 on_done()
 
         future.add_done_callback(finished)
+
+    async def _let_out(self) -> None:
+        """Let the publications just made reach the socket before the next message is handled: a take holds up to
+        a thousand messages, handled without a pause, and a publication is only a task until the loop runs it. Three
+        turns of the loop: the publish tasks start (paho queues each packet and asks the loop to watch the socket),
+        the loop polls the socket, its writer sends (alerts.latency measures what this saves: ``sending``)."""
+        self._unsent = 0
+        for _ in range(3):
+            await asyncio.sleep(0)
 
     def _command(self, command: CommandV1) -> list[Output]:
         applied, outputs = self.engine.command(command)
@@ -268,6 +360,12 @@ class AlertService:
         if isinstance(batch, CommandV1) and batch.kind in ("session_start", "session_end"):
             await self._session_command(publisher, topic, payload, batch, now_ms)
             return
+        trace = self._trace
+        if trace is not None:
+            trace.decoded = time.perf_counter()
+            if isinstance(batch, FeatureBatchV1) and batch.frames:
+                trace.age_ms = now_ms - batch.frames[-1].t_ms
+        self._snapshot_before(batch.wearer)  # a checkpoint under way stores the state before this message
         self._dirty.add(batch.wearer)
         try:
             await self._act(publisher, batch, now_ms)
@@ -361,10 +459,15 @@ class AlertService:
         already expired by this host's clock (``now_ms``) is not sent (``send_expired``): its ``prompt_sent`` event
         becomes a ``prompt_cancelled`` with the reason."""
         outputs = self._command(batch) if isinstance(batch, CommandV1) else self.engine.process(batch)
+        if self._trace is not None:
+            self._trace.decided = time.perf_counter()
         if isinstance(batch, CommandV1) and batch.kind == "forget":  # kinetic data delete: not written back
             self._dirty.discard(batch.wearer)
             if self.state is not None:
                 self.state.forget(batch.wearer)
+                self._snapshots.pop(batch.wearer, None)  # a checkpoint under way must not write it back
+                if self._storing is not None:
+                    self._storing.add(batch.wearer)
             if self.calendars is not None:
                 await asyncio.to_thread(self.calendars.forget, batch.wearer)
         replayed: set[str] = set()
@@ -428,13 +531,18 @@ class AlertService:
             prompt.exercise,
             prompt.created.isoformat(),
         )
+        trace = self.paths.prompt(self._trace) if self._trace is not None else None
+        if trace is not None:
+            trace.outbox = time.perf_counter()
         for channel in channels:
-            await self._deliver(publisher, prompt, channel)
+            await self._deliver(publisher, prompt, channel, trace)
         if self.on_prompt is not None:
             self.on_prompt(prompt)
         return True
 
-    async def _deliver(self, publisher: Publisher, prompt: PromptV1, channel: str) -> None:
+    async def _deliver(
+        self, publisher: Publisher, prompt: PromptV1, channel: str, trace: PromptTrace | None = None
+    ) -> None:
         if channel == "mqtt":
             self.prompts_published += 1
             self._publish(
@@ -442,6 +550,7 @@ class AlertService:
                 self.topics.prompts(prompt.wearer),
                 encode(prompt),
                 lambda: self.delivery_result(prompt, "mqtt", "done", None),
+                trace,
             )
             return
         policy = self.engine.policy(prompt.wearer)
@@ -477,3 +586,10 @@ class AlertService:
         while self._late:
             topic, reason, payload = self._late.pop(0)
             await self.dead_letters.send(publisher, topic, payload, reason)
+
+
+async def _publish_traced(publisher: Publisher, topic: str, payload: bytes, trace: PromptTrace | None) -> None:
+    """One QoS 1 publication; a prompt's trace notes when it started on the event loop."""
+    if trace is not None:
+        trace.sending = time.perf_counter()
+    await publisher.publish(topic, payload, qos=1)

@@ -212,6 +212,38 @@ class AlertState:
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
+    @staticmethod
+    def encode(state: WearerState) -> bytes:
+        """One wearer's state as ``checkpoint`` stores it (a format-2 snapshot, ``encode_snapshot``), for
+        ``store_apart``."""
+        return encode_snapshot(state)
+
+    def store_apart(self, snapshots: Iterable[tuple[str, bytes]]) -> None:
+        """Store these wearers' encoded states (``encode``) in one transaction, on a connection of its own, for a
+        worker thread (the alert service's checkpoints, which encode them as they were at their cut): the event
+        loop goes on meanwhile. SQLite lets one writer at a time: an outbox write on the loop's connection waits for
+        this transaction to commit (its busy timeout). Raises StateError when SQLite refuses."""
+        started = time.perf_counter()
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        except sqlite3.Error as exc:
+            raise StateError(f"alert state {self.path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
+        try:
+            db.execute("PRAGMA synchronous=NORMAL")
+            with _Tx(db):
+                db.executemany("INSERT OR REPLACE INTO wearers VALUES (?, ?)", snapshots)
+        except sqlite3.Error as exc:
+            raise StateError(f"alert state {self.path}: checkpoint not stored: {exc}") from exc
+        finally:
+            db.close()
+        self.checkpoints += 1
+        self.last_checkpoint_s = time.perf_counter() - started
+
+    def drop_snapshots(self, wearers: Iterable[str]) -> None:
+        """Delete these wearers' snapshots (erased while a checkpoint stored theirs apart: it must not bring them
+        back); their prompts are gone already."""
+        self._db.executemany("DELETE FROM wearers WHERE wearer = ?", [(w,) for w in wearers])
+
     def record_prompt(self, prompt: PromptV1, channels: Iterable[str]) -> bool:
         """Put a prompt in the outbox, pending on each channel. False if it is known already (a replay)."""
         with self._transaction():

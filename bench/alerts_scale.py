@@ -1,28 +1,38 @@
 """Alert-service scale: N simulated wearers, one feature frame per second each, through real Mosquitto, with the
 bridge writing every frame to a real influxd at the same time; all on this machine.
 
-    .venv/bin/python -m bench.alerts_scale [--wearers 1000,2500,5000,10000] [--seconds 60] [--threshold-s 30]
+    .venv/bin/python -m bench.alerts_scale [--stages 10:10000,1:5000] [--seconds 70] [--threshold-s 30] [--aligned]
+                                           [--keep DIR]
 
 Per stage (a fresh topic root and fresh `kinetic bridge` and `kinetic alerts` processes, the alert service with its
-state store and default checkpointing):
+state store and default checkpointing, logging at INFO, its default):
 
-- a generator process publishes, every second, one frame (QoS 1, event time = the wall clock at publish) for each
-  wearer; wearer i starts at second i mod 20, sits from its first frame, and crosses the sitting threshold
-  (``--threshold-s``) once;
-- ``mosquitto_sub -F '%U %p'`` stamps each prompt when it arrives; latency = arrival - ``created``, which is the
-  event time of the frame that crossed the threshold, i.e. the moment that frame was published;
+- a generator process publishes each wearer's frames (QoS 1, event time = the wall clock at publish), BATCH_S of them
+  per message; wearer i starts at second i mod 20, plus its own phase within the second (wearers are switched on at
+  different moments; ``--aligned``: every wearer on the same millisecond, so that each second's messages go out in
+  one burst, as this generator did before issue 18), sits from its first frame, and crosses the sitting threshold
+  (``--threshold-s``) once; with ``--seconds 70`` the crossings are spread over 20 s of the run (with 40, they all
+  fall in one second, and the percentiles are one second's);
+- ``mosquitto_sub -F '%U %p'`` stamps each prompt when it arrives; latency = arrival - the moment the generator
+  published the message holding the frame that crossed the threshold;
 - afterwards: prompts missing or duplicated, frames stored by the bridge vs published, CPU seconds per second of
-  each process, and the resident memory of `kinetic bridge` and `kinetic alerts` (VmRSS at the end of the stage and
-  VmHWM, its peak, from /proc; issue 18 asks for alerts <= 200 MB at 10,000 wearers).
+  each process, the resident memory of `kinetic bridge` and `kinetic alerts` (VmRSS at the end of the stage and
+  VmHWM, its peak, from /proc; issue 18 asks for alerts <= 200 MB at 10,000 wearers), and the alert service's own
+  account of where its prompts' time went (alerts/latency.py: the newest frame's age when the service took the
+  message, then take -> checkpoint cut -> the messages ahead in the take -> decode -> engine -> outbox -> the
+  publication's start -> PUBACK, p50/p99/max in ms, and its checkpoints' encoding, wait, store and total).
 
-A stage is *held* when no prompt is missing or duplicated, no frame is lost in storage, and the service keeps up
-(p99 latency under 5 s: a service that falls behind has a latency that grows with the run). Reported: p50/p99
-latency per stage and the largest N held. Issue #5 asks for 10,000.
+A stage is *held* when no prompt is missing or duplicated, no frame is lost in storage, and p99 latency is under
+1 s (issue 18's definition). Reported: p50/p99 latency per stage and the largest N held. Issue 18 asks, with 10-s
+batches, for p99 <= 50 ms and p50 <= 20 ms at 10,000 wearers and 20,000 held; with one frame per message p99 <= 100
+ms at 5,000 and 10,000 held. The CPU figures are per process: on a machine shared with other work, compare them
+with the latencies before drawing conclusions.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
 import resource
@@ -42,34 +52,38 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.support.servers import start_influxd, start_mosquitto
 
 STAGGER_S = 20
-HELD_P99_S = 5.0
+HELD_P99_S = 1.0
 
 
-def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, threshold_s: int) -> None:
+def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, threshold_s: int, aligned: bool) -> None:
     """The load: runs in its own process so its CPU is measured apart and the GIL is not shared. Wearer i's frames
-    are 1 s apart from its first second (i mod 20); a batch goes out when its last frame's time has come. Prints,
-    per wearer, when the batch holding the frame that crosses the threshold was published (None: not reached)."""
+    are 1 s apart from its first second (i mod 20) plus its own phase within the second (wearers switched on at
+    different moments: spread over the second by a stride of 7919 ms mod 1000; ``aligned``: none, every wearer's
+    clock on the same millisecond, so each second's messages go out in one burst, the generator of before); a batch
+    goes out when its last frame's time has come. Prints, per wearer, when the batch holding the frame that crosses
+    the threshold was published (None: not reached)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{root}-gen")
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
     topics = [f"{root}/v1/w{i}/d/features" for i in range(wearers)]
     start_ms = int(time.time() * 1000) + 1000
-    first = [start_ms + (i % STAGGER_S) * 1000 for i in range(wearers)]
+    first = [start_ms + (i % STAGGER_S) * 1000 + (0 if aligned else i * 7919 % 1000) for i in range(wearers)]
+    due = [(first[i] + (batch_s - 1) * 1000, i) for i in range(wearers)]  # when each wearer's next batch is full
+    heapq.heapify(due)
     next_k = [0] * wearers
     crossed: list[float | None] = [None] * wearers
     sent, late_s = 0, 0.0
     unacked: list[mqtt.MQTTMessageInfo] = []
     end_ms = start_ms + seconds * 1000
+    pruned_ms = 0.0
     while True:
         now_ms = time.time() * 1000
         if now_ms >= end_ms:
             break
-        for i in range(wearers):
+        while due and due[0][0] <= now_ms:
+            last_t, i = heapq.heappop(due)
             k0 = next_k[i]
-            last_t = first[i] + (k0 + batch_s - 1) * 1000
-            if last_t > now_ms:
-                continue
             late_s = max(late_s, (now_ms - last_t) / 1000)
             frames = ",".join(
                 f'{{"t_ms":{first[i] + k * 1000},"incl_deg":84.0,"enmo_mg":{1 + (i + k) % 5},"sd_mg":{5 + (i + k) % 5},'
@@ -77,13 +91,21 @@ def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, thr
                 for k in range(k0, k0 + batch_s)
             )
             payload = f'{{"v":1,"wearer":"w{i}","device":"d","placement":"thigh","seq":{k0},"frames":[{frames}]}}'
-            unacked.append(client.publish(topics[i], payload, qos=1))
+            info = client.publish(topics[i], payload, qos=1)
+            while info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # 65,535 message ids in flight: wait for the broker
+                time.sleep(0.001)
+                info = client.publish(topics[i], payload, qos=1)
+            unacked.append(info)
             if k0 <= threshold_s < k0 + batch_s:
                 crossed[i] = time.time()
             next_k[i] = k0 + batch_s
+            heapq.heappush(due, (last_t + batch_s * 1000, i))
             sent += batch_s
-        unacked = [info for info in unacked if not info.is_published()]
-        time.sleep(max(0.0, 0.05 - (time.time() * 1000 - now_ms) / 1000))
+        if now_ms - pruned_ms >= 100:
+            unacked = [info for info in unacked if not info.is_published()]
+            pruned_ms = now_ms
+        wait_s = ((due[0][0] if due else end_ms) - time.time() * 1000) / 1000
+        time.sleep(min(0.05, max(0.0, wait_s)))
     for info in unacked:  # every QoS 1 publish acknowledged by the broker
         info.wait_for_publish()
     client.loop_stop()
@@ -137,6 +159,7 @@ class Stage:
     stored: int
     cpu: dict[str, float]
     memory_mb: dict[str, dict[str, float]]
+    path: dict[str, object]  # the alert service's own account of its prompts' time (alerts.latency), {} if none
 
     @property
     def held(self) -> bool:
@@ -157,7 +180,14 @@ def _prompts(path: Path) -> list[tuple[float, dict]]:  # type: ignore[type-arg]
 
 
 def run_stage(
-    base: Path, servers: dict[str, int], influx_url: str, wearers: int, batch_s: int, seconds: int, threshold_s: int
+    base: Path,
+    servers: dict[str, int],
+    influx_url: str,
+    wearers: int,
+    batch_s: int,
+    seconds: int,
+    threshold_s: int,
+    aligned: bool = False,
 ) -> Stage:
     mqtt_port = servers.pop("port")
     root = f"scale{wearers}b{batch_s}"
@@ -181,8 +211,12 @@ def run_stage(
         "KINETIC_LOG_LEVEL": "WARNING",
     }
     kinetic = [sys.executable, "-m", "kinetic"]
+    # the alert service at INFO (its default): it logs where its prompts' time went when it stops (alerts.latency)
+    levels = {"bridge": "WARNING", "alerts": "INFO"}
     services = {
-        name: subprocess.Popen([*kinetic, name], env=env, stdout=log, stderr=subprocess.STDOUT)
+        name: subprocess.Popen(
+            [*kinetic, name], env=env | {"KINETIC_LOG_LEVEL": levels[name]}, stdout=log, stderr=subprocess.STDOUT
+        )
         for name in ("bridge", "alerts")
         for log in [(work / f"{name}.log").open("wb")]
     }
@@ -202,6 +236,7 @@ def run_stage(
         wall0 = time.monotonic()
         args = ["--generate", str(wearers), "--seconds", str(seconds), "--batch-s", str(batch_s)]
         args += ["--threshold-s", str(threshold_s), "--root", root, "--port", str(mqtt_port)]
+        args += ["--aligned"] if aligned else []
         gen = subprocess.run(
             [sys.executable, "-m", "bench.alerts_scale", *args], capture_output=True, text=True, check=False
         )
@@ -233,6 +268,7 @@ def run_stage(
         sub.terminate()
         sub.wait(5)
         prompts_log.close()
+    path = prompt_path(work / "alerts.log")
     latencies = sorted(stamp - (crossed[int(body["wearer"][1:])] or stamp) for stamp, body in arrivals)
     ids = [body["id"] for _, body in arrivals]
     cut = max(0, int(len(latencies) * 0.99) - 1)
@@ -249,7 +285,18 @@ def run_stage(
         stored=stored_n,
         cpu=cpu,
         memory_mb=memory,
+        path=path,
     )
+
+
+def prompt_path(log: Path) -> dict[str, object]:
+    """The summary the alert service logs when it stops (``alerts.latency.PromptPaths.summary``), {} if absent."""
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        marker = ": prompt path "
+        if marker in line:
+            found: dict[str, object] = json.loads(line.split(marker, 1)[1])
+            return found
+    return {}
 
 
 def main() -> None:
@@ -262,17 +309,24 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=70)
     parser.add_argument("--threshold-s", type=int, default=30)
+    parser.add_argument(
+        "--aligned",
+        action="store_true",
+        help="every wearer's clock on the same millisecond: each second's messages in one burst (the load of before)",
+    )
+    parser.add_argument("--keep", help="a directory to run in and keep (the services' logs, the prompts received)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-s", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
-        generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s)
+        generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s, args.aligned)
         return
     stages: list[Stage] = []
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
+        base = Path(args.keep) if args.keep else Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
         broker = start_mosquitto(base / "mosquitto", extra_config="max_inflight_messages 0\n")
         influxd = start_influxd(base / "influxd")
         servers = {"port": broker.port, "mosquitto": broker.process.pid, "influxd": influxd.process.pid}
@@ -280,7 +334,9 @@ def main() -> None:
             for spec in args.stages.split(","):
                 batch_s, wearers = (int(x) for x in spec.split(":"))
                 print(f"stage: {wearers} wearers, {batch_s} s per message, {args.seconds} s ...", file=sys.stderr)
-                stage = run_stage(base, servers, influxd.url, wearers, batch_s, args.seconds, args.threshold_s)
+                stage = run_stage(
+                    base, servers, influxd.url, wearers, batch_s, args.seconds, args.threshold_s, args.aligned
+                )
                 stages.append(stage)
                 print(
                     f"  {wearers:6d} wearers x {batch_s:2d} s/msg ({wearers / batch_s:.0f} msg/s): frames sent "
@@ -290,6 +346,7 @@ def main() -> None:
                     f"memory MB {stage.memory_mb}; held: {'yes' if stage.held else 'NO'}",
                     flush=True,
                 )
+                print(f"  inside the alert service: {json.dumps(stage.path)}", flush=True)
         finally:
             influxd.stop()
             broker.stop()
