@@ -281,8 +281,9 @@ class AlertService:
         payload: bytes,
         on_done: Callable[[], None] | None = None,
         trace: PromptTrace | None = None,
+        retain: bool = False,
     ) -> None:
-        future = asyncio.ensure_future(_publish_traced(publisher, topic, payload, trace))
+        future = asyncio.ensure_future(_publish_traced(publisher, topic, payload, trace, retain))
         self._publishing.add(future)
         self._unsent += 1
 
@@ -382,11 +383,12 @@ class AlertService:
     async def publish_policy(self, publisher: Publisher, wearer: str, forgotten: bool = False) -> None:
         """Retain the policy the engine applies to ``wearer`` on their policy topic (``PolicyV1``) when it differs
         from the one last published: at start, after a ``policy`` command, at a wearer's first message. A ``forget``
-        (``forgotten``) clears it (an empty retained message)."""
+        (``forgotten``) clears it (an empty retained message). Published as the service's other outputs
+        (``_publish``): the consumer does not wait for the PUBACK; a checkpoint does, before it acknowledges."""
         topic = self.topics.policy(wearer)
         if forgotten:
             self._policies_sent.pop(wearer, None)
-            await publisher.publish(topic, b"", qos=1, retain=True)
+            self._publish(publisher, topic, b"", retain=True)
             return
         if wearer not in self.engine.wearers and wearer not in self.engine.policies.wearers:
             return  # a command for a wearer the service keeps nothing of (an unknown prompt's ack)
@@ -401,7 +403,7 @@ class AlertService:
         if sent is not None and same_policy(sent[1], message):
             return
         _LOGGER.info("%s %s: policy in force published on %s", self.name, wearer, topic)
-        await publisher.publish(topic, encode(message), qos=1, retain=True)
+        self._publish(publisher, topic, encode(message), retain=True)
 
     async def _session_samples(self, publisher: Publisher, topic: str, payload: bytes, chunk: SessionSamplesV1) -> None:
         """A session stream chunk into its running session (its final chunk may conclude the session: the outcome is
@@ -588,8 +590,10 @@ class AlertService:
             await self.dead_letters.send(publisher, topic, payload, reason)
 
 
-async def _publish_traced(publisher: Publisher, topic: str, payload: bytes, trace: PromptTrace | None) -> None:
+async def _publish_traced(
+    publisher: Publisher, topic: str, payload: bytes, trace: PromptTrace | None, retain: bool = False
+) -> None:
     """One QoS 1 publication; a prompt's trace notes when it started on the event loop."""
     if trace is not None:
         trace.sending = time.perf_counter()
-    await publisher.publish(topic, payload, qos=1)
+    await publisher.publish(topic, payload, qos=1, retain=retain)

@@ -58,10 +58,8 @@ def minutes(wearer: str) -> list[FeatureBatchV1]:
 
 async def handle(service: AlertService, client: Broker, batch: FeatureBatchV1 | CommandV1, mid: int) -> None:
     """As the consumer does: handled, then owed an acknowledgement."""
-    if isinstance(batch, CommandV1):
-        topic = TOPICS.commands(batch.wearer)
-    else:
-        topic = TOPICS.features(batch.wearer, batch.device)
+    # a forget on the erasure topic, as `kinetic data delete` sends it
+    topic = TOPICS.command_topic(batch) if isinstance(batch, CommandV1) else TOPICS.features(batch.wearer, batch.device)
     await service.handle(client, topic, encode(batch), int(T0.timestamp() * 1000) + 86_400_000)
     service._unacked.append((mid, 1))
 

@@ -196,7 +196,7 @@ def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_cli
     users = section.split("\nuser ")[1:]
 
     def view(wearer: str) -> list[str]:
-        kinds = ("+/features", "+/status", "prompts", "events", "commands", "erasure")
+        kinds = ("+/features", "+/status", "prompts", "events", "commands", "erasure", "policy")
         return [f"topic read kinetic/v1/{wearer}/{kind}" for kind in kinds]
 
     assert [[line for line in u.splitlines() if not line.startswith("#")] for u in users] == [
