@@ -19,14 +19,14 @@ from alerts.channels.base import ChannelError
 from alerts.evaluate import report
 from alerts.evaluate.run import evaluate
 from alerts.prompts.catalog import load_catalog
-from alerts.prompts.commands import DEFAULT, MAX_PAUSE_MIN, CommandRefused, checkin_command, prompt_command
+from alerts.prompts.commands import DEFAULT, CommandRefused, checkin_command, prompt_command
 from alerts.prompts.sessions import SessionRefused, session_command
 from alerts.run import ask_checkin, run_alerts
 from alerts.settings import AlertsConfig
 from ingest.errors import ConfigError
 from ingest.mqtt import send_command
 from ingest.process import run_until_signal
-from ingest.wire import MAX_SNOOZE_MIN, CommandV1, check_id
+from ingest.wire import MAX_PAUSE_MIN, MAX_SNOOZE_MIN, CommandV1, check_id
 
 
 def _minutes_up_to(limit: float, words: str) -> Callable[[str], float]:

@@ -25,7 +25,7 @@ from alerts.detect.wearer import NO_SENSOR_YET, DetectionSnapshot, WearerDetecti
 from alerts.errors import PolicyError
 from alerts.prompts.calendar import Busy, busy_at, busy_before
 from alerts.prompts.catalog import DayType, Exercise, choose_exercise, load_catalog
-from alerts.prompts.commands import on_data_clock
+from alerts.prompts.commands import EVENT_TIME_SOURCES, on_data_clock, pause_over
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Episode, Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
@@ -330,6 +330,8 @@ CALIBRATE_LATE_MS = 60_000
 DRIVING_HOLD_MS = 60_000
 # Commands for a wearer whose data has not started (since this service started): kept and applied from the first frame
 _KEPT_BEFORE_DATA = frozenset({"pause", "resume", "policy", "dnd_on", "dnd_off"})
+# on the data's clock, a wearer's commands held until their first frame (a demo: more is a flood, refused)
+HELD_BEFORE_DATA_MAX = 64
 
 
 def _after_meeting(state: WearerState, busy: list[Busy], t_ms: int, sitting_ms: int, policy: PromptPolicy) -> None:
@@ -368,6 +370,9 @@ class AlertEngine:
     # the stream is simulated or replayed (``kinetic demo``): a command a person sends is stamped with the host's
     # clock, which is not the data's; it is judged at the wearer's latest event time (``on_data_clock``)
     commands_on_data_clock: bool = False
+    # with it, the commands a person sent before the wearer's first frame (pause, resume, dnd, policy, check-in), in
+    # the order sent: judged at that frame's time when it comes (``process``); not checkpointed (a demo's minutes)
+    held_before_data: dict[str, list[CommandV1]] = field(default_factory=dict, repr=False)
 
     def policy(self, wearer: str) -> PromptPolicy:
         """The wearer's effective policy, resolved once (every second needs it) and again after a live change."""
@@ -379,7 +384,11 @@ class AlertEngine:
         return policy
 
     def process(self, batch: FeatureBatchV1) -> list[Output]:
+        held = self.held_before_data.pop(batch.wearer, None) if batch.frames else None
         state = self._state_for(batch)
+        out: list[Output] = []
+        for command in held or ():  # sent before the wearer's first data: in force from it, before its first second
+            out += self._judged_and_applied(on_data_clock(command, _dt(batch.frames[0].t_ms)))[1]
         detection = state.detection
         device = detection.devices[batch.device]
         primary = batch.device == detection.primary
@@ -388,7 +397,6 @@ class AlertEngine:
             self.counters.secondary_batches += 1
         policy = self.policy(batch.wearer)
         lean_limit_deg, zone, lean_episode_s = policy.lean_threshold_deg, policy.zone, self.config.lean_episode_s
-        out: list[Output] = []
         for received in batch.frames:
             self.counters.frames += 1
             # event-time order per sensor (ingest/order.py): repeats skipped, a jump held until the next frame
@@ -641,10 +649,54 @@ class AlertEngine:
         """Apply a wearer's command (ack, snooze, pause, resume, dnd_on, dnd_off, policy, calibrate, forget). Returns
         whether it applied (False: the prompt or wearer is unknown, or the bout is already over) and the events to
         publish. A pause, resume, dnd or policy for a wearer with no data yet is kept in their state and in force from
-        their first frame (it applies); a calibrate then is refused with the reason (``refused``). With
-        ``commands_on_data_clock``, a command is first moved to the wearer's latest event time (``on_data_clock``)."""
-        if self.commands_on_data_clock:
-            command = self._on_data_clock(command)
+        their first frame (it applies); a calibrate then is refused with the reason (``refused``).
+
+        With ``commands_on_data_clock``, a command a person sent is first moved to the wearer's latest event time
+        (``on_data_clock``; a pause until a time of day already over there is refused, ``pause_over``); one sent
+        before the wearer's first frame has no time of theirs yet: a pause, resume, dnd, policy or check-in is held
+        (applies; up to ``HELD_BEFORE_DATA_MAX``) and judged at that frame's time, its events coming out of
+        ``process``; an ack, snooze or calibrate is judged as without the setting (a prompt cannot be known)."""
+        if self.commands_on_data_clock and command.source not in EVENT_TIME_SOURCES and command.kind != "forget":
+            data_now = self.data_now(command.wearer)
+            if data_now is None and command.kind in _KEPT_BEFORE_DATA | {"checkin"}:
+                held = self.held_before_data.setdefault(command.wearer, [])
+                if len(held) >= HELD_BEFORE_DATA_MAX:
+                    self.refused.append(
+                        f"{command.wearer}: {command.kind} refused: {HELD_BEFORE_DATA_MAX} commands already wait for "
+                        "the wearer's first data (commands_on_data_clock)"
+                    )
+                    return False, []
+                held.append(command)
+                return True, []
+            if data_now is not None:
+                return self._judged_and_applied(on_data_clock(command, data_now))
+        return self._apply(command)
+
+    def _judged_and_applied(self, command: CommandV1) -> tuple[bool, list[Output]]:
+        """A command moved to the data's clock: applied, or refused (``refused``) as a pause already over."""
+        problem = pause_over(command)
+        if problem is not None:
+            self.refused.append(f"{command.wearer}: {problem}")
+            return False, []
+        return self._apply(command)
+
+    def judged(self, command: CommandV1) -> CommandV1:
+        """``command`` on the clock commands are judged on: with ``commands_on_data_clock``, moved to the wearer's
+        latest event time (``on_data_clock``) when some is known; otherwise as sent. For the session verifier's
+        ``session_start`` / ``session_end`` (alerts/service.py), the same rule as ``command``'s."""
+        if not self.commands_on_data_clock:
+            return command
+        data_now = self.data_now(command.wearer)
+        return command if data_now is None else on_data_clock(command, data_now)
+
+    def data_now(self, wearer: str) -> datetime | None:
+        """The wearer's latest event time: the newest frame seen of any of their sensors; None before their first."""
+        state = self.wearers.get(wearer)
+        seen = [] if state is None else [d.last_ms for d in state.detection.devices.values() if d.last_ms is not None]
+        return _dt(max(seen)) if seen else None
+
+    def _apply(self, command: CommandV1) -> tuple[bool, list[Output]]:
+        """``command`` at its ``at`` (``command``'s answer)."""
         at_ms = round(command.at.timestamp() * 1000)
         if command.kind == "forget":
             return self.forget(command.wearer), []
@@ -703,12 +755,6 @@ class AlertEngine:
         changed = ", ".join(f"{k}={v}" for k, v in sorted(command.settings.items()))
         return True, [EventV1(kind="policy_changed", reason=f"set {changed}"[:200], **event)]
 
-    def _on_data_clock(self, command: CommandV1) -> CommandV1:
-        """The command at the wearer's latest event time; as it is when none of their frames has been seen."""
-        state = self.wearers.get(command.wearer)
-        seen = [] if state is None else [d.last_ms for d in state.detection.devices.values() if d.last_ms is not None]
-        return on_data_clock(command, _dt(max(seen))) if seen else command
-
     def _checkin(self, command: CommandV1, at_ms: int) -> EventV1:
         """A check-in (pain 0-10, stress): kept for the next readiness decision and stored as an event."""
         state = self.wearers.get(command.wearer)
@@ -737,7 +783,8 @@ class AlertEngine:
         """Drop everything held for a wearer, without an event (``kinetic data delete``); False if nothing was."""
         self._resolved.pop(wearer, None)
         self.busy.pop(wearer, None)
-        return self.wearers.pop(wearer, None) is not None
+        held = self.held_before_data.pop(wearer, None)
+        return self.wearers.pop(wearer, None) is not None or bool(held)
 
     def close(self, wearer: str) -> list[Output]:
         """End of data: end the wearer's current bout at the last frame seen, and summarise the open hour."""

@@ -432,7 +432,8 @@ class AlertService:
         self, publisher: Publisher, topic: str, payload: bytes, command: CommandV1, now_ms: int
     ) -> None:
         """A session_start or session_end: the outcome events it concludes are published; a refusal is
-        dead-lettered with the reason."""
+        dead-lettered with the reason. Timed as every command is (``AlertEngine.judged``: on the data's clock with
+        ``commands_on_data_clock``); ``now_ms`` (this host's) only times the wait for a session's stream to close."""
         if self.sessions is None:
             await self.dead_letters.send(publisher, topic, payload, "exercise sessions are not enabled here")
             return
@@ -442,6 +443,7 @@ class AlertService:
             tracked = state.responses.find(command.prompt_id) if state is not None else None
             if tracked is not None:
                 command = command.model_copy(update={"exercise": tracked.exercise})
+        command = self.engine.judged(command)  # its start and end on the clock other commands are judged on
         try:
             events = self.sessions.command(command, now_ms)
         except SessionRefused as exc:

@@ -29,7 +29,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any, Literal, NewType, Protocol, TypeVar
 
@@ -439,6 +439,7 @@ def _check_settings_text(settings: dict[str, object]) -> dict[str, object]:
 
 
 MAX_SNOOZE_MIN = 24 * 60  # a snooze longer than a day is a pause (``kinetic prompts pause``)
+MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no time given)
 
 
 class CommandV1(_Model):
@@ -449,7 +450,10 @@ class CommandV1(_Model):
     - ``ack``: the wearer did prompt ``prompt_id`` (the "Done" button): no re-prompt for that bout.
     - ``snooze``: remind again in ``minutes`` (default 10) if still sitting.
     - ``pause``: do not disturb until ``until`` (or until ``resume``); prompts due meanwhile are held, then sent
-      if still relevant.
+      if still relevant. ``for_min`` says the pause is a span ("for 60 min", from ``at``; ``until`` is then
+      ``at`` + ``for_min``, filled in when absent); without it ``until`` is a time of the wearer's day ("until
+      15:30"). The two differ only where a command is judged on the data's clock (``on_data_clock``): a span moves
+      with ``at``, a time of day does not. A command from before ``for_min`` (none) reads as a time of day.
     - ``resume``: end a pause now.
     - ``dnd_on`` / ``dnd_off``: a do-not-disturb switch (Home Assistant's, a scenario's) from ``at`` on: prompts are
       held while it is on, then sent if still relevant; separate from a pause, so neither ends the other.
@@ -474,6 +478,9 @@ class CommandV1(_Model):
     prompt_id: TextOrNone = Field(default=None, min_length=1, max_length=128)
     minutes: float | None = Field(default=None, gt=0, le=MAX_SNOOZE_MIN)
     until: WireTime | None = None
+    for_min: float | None = Field(
+        default=None, gt=0, le=MAX_PAUSE_MIN, description="pause: a span of minutes from at (until = at + for_min)"
+    )
     settings: Annotated[dict[str, object], AfterValidator(_check_settings_text)] | None = Field(
         default=None, max_length=64
     )
@@ -500,6 +507,16 @@ class CommandV1(_Model):
             raise ValueError(f"a {self.kind!r} command needs prompt_id")
         if self.kind == "policy" and not self.settings:
             raise ValueError("a 'policy' command needs settings")
+        if self.for_min is not None:
+            if self.kind != "pause":
+                raise ValueError(f"for_min belongs to a 'pause' command, not {self.kind!r}")
+            end = self.at + timedelta(minutes=self.for_min)
+            if self.until is None:  # the span's end, for every reader of until
+                object.__setattr__(self, "until", end)
+            elif abs((self.until - end).total_seconds()) > 1:
+                raise ValueError(
+                    f"pause until {self.until.isoformat()} is not at + for_min ({end.isoformat()}): give one of them"
+                )
         if self.kind == "pause" and self.until is not None and self.until <= self.at:
             raise ValueError(
                 f"pause until {self.until.isoformat()} is not after the command's time {self.at.isoformat()}"

@@ -3,7 +3,8 @@ anything is sent. Pure: the time arrives as ``at`` (the caller's clock, as a but
 
 The alert service judges a command on the wearer's clock of events. Live, the two clocks agree. Where the stream is
 simulated or replayed (``kinetic demo``, an accelerated scenario), they do not: ``on_data_clock`` moves a command a
-person pressed to the wearer's latest event time, so a pause covers the scenario's minutes, not the host's.
+person pressed to the wearer's latest event time, so a pause for 30 min covers the scenario's minutes, not the
+host's; a pause until a time of day (no ``for_min``) stays at that time.
 
 One function for every front end that acts on prompts (``kinetic prompts``, ``kinetic serve``'s buttons and settings
 form), so a command from the web is the same message, refused for the same reasons, as one from the command line.
@@ -20,11 +21,10 @@ from pydantic import ValidationError
 
 from alerts.errors import AlertsError, PolicyError
 from alerts.prompts.policy.model import PromptPolicy, merge
-from ingest.wire import PAIN_MAX, STRESS_LEVELS, CommandV1, describe_validation_error
+from ingest.wire import MAX_PAUSE_MIN, PAIN_MAX, STRESS_LEVELS, CommandV1, describe_validation_error
 
 PromptAction = Literal["done", "snooze", "pause", "resume", "policy", "start"]
 PROMPT_ACTIONS: tuple[PromptAction, ...] = ("done", "snooze", "pause", "resume", "policy", "start")
-MAX_PAUSE_MIN = 30 * 24 * 60  # a month: longer is "until resume" (no time given)
 DEFAULT = "default"  # a policy override's value that removes the override
 # commands already stamped in event time: a scenario's scripted ones (ingest/simulate/scenario.py ``commands_for``)
 EVENT_TIME_SOURCES = frozenset({"scenario"})
@@ -57,8 +57,9 @@ def prompt_command(
     """The command for ``action`` (``done`` -> ``ack``, ``snooze``, ``pause``, ``resume``, ``policy``, ``start`` ->
     ``session_start`` of the prompt's exercise) at ``at`` (timezone-aware).
 
-    ``snooze``: ``minutes`` (None: the wearer's ``snooze_min``). ``pause``: ``pause_for_min`` minutes from ``at``, or
-    ``until`` (ISO 8601 with an offset, or a datetime), or neither (until ``resume``). ``policy``: ``settings``, the
+    ``snooze``: ``minutes`` (None: the wearer's ``snooze_min``). ``pause``: ``pause_for_min`` minutes from ``at`` (a
+    span: ``for_min``, with ``until`` its end), or ``until`` (ISO 8601 with an offset, or a datetime: a time of the
+    wearer's day), or neither (until ``resume``). ``policy``: ``settings``, the
     keys of docs/prompts.md (``"default"`` removes an override), checked against ``policy`` (the wearer's effective
     policy; default: the built-in one) so a bad key or value is refused here, naming it. Raises CommandRefused.
     """
@@ -76,7 +77,8 @@ def prompt_command(
         if pause_for_min is not None and until is not None:
             raise CommandRefused("pause: give a number of minutes or a time to pause until, not both")
         if pause_for_min is not None:
-            fields["until"] = at + timedelta(minutes=check_minutes(pause_for_min, "pause minutes"))
+            fields["for_min"] = check_minutes(pause_for_min, "pause minutes")
+            fields["until"] = at + timedelta(minutes=fields["for_min"])
         elif isinstance(until, str):
             try:
                 fields["until"] = datetime.fromisoformat(until)
@@ -117,13 +119,26 @@ def checkin_command(wearer: str, at: datetime, *, source: str, pain: object = No
 
 
 def on_data_clock(command: CommandV1, data_now: datetime) -> CommandV1:
-    """``command`` judged on the data's clock: ``at`` becomes ``data_now`` (the wearer's latest event time) and
-    ``until`` moves with it, so a "pause for 30 min" pressed during an accelerated demo holds 30 min of the scenario,
-    from where the scenario is when it is pressed. A command already in event time (``source`` in
-    ``EVENT_TIME_SOURCES``: a scenario's scripted pause, check-in or do-not-disturb) is returned as it is; so is one
-    with nothing to move. Pure; ``data_now`` timezone-aware."""
+    """``command`` judged on the data's clock: ``at`` becomes ``data_now`` (the wearer's latest event time). A span
+    (``for_min``) moves with it, so a "pause for 30 min" pressed during an accelerated demo holds 30 min of the
+    scenario from where the scenario is when it is pressed; a pause until a time of the wearer's day (``until``
+    without ``for_min``) keeps that time (it may then be over already: ``pause_over``). A command already in event
+    time (``source`` in ``EVENT_TIME_SOURCES``: a scenario's scripted pause, check-in or do-not-disturb) is returned
+    as it is; so is one with nothing to move. Pure; ``data_now`` timezone-aware."""
     if command.source in EVENT_TIME_SOURCES or command.at == data_now:
         return command
-    shift = data_now - command.at
-    until = None if command.until is None else command.until + shift
+    until = command.until
+    if command.for_min is not None:
+        until = data_now + timedelta(minutes=command.for_min)
     return command.model_copy(update={"at": data_now, "until": until})
+
+
+def pause_over(command: CommandV1) -> str | None:
+    """Why a pause until a time of day judged on the data's clock is refused: that time is not after the command's
+    (moved) ``at``, so it would hold nothing (a time typed on the host's day, not the scenario's). None: fine."""
+    if command.kind != "pause" or command.until is None or command.until > command.at:
+        return None
+    return (
+        f"pause until {command.until.isoformat()}: not after the wearer's latest event time {command.at.isoformat()}"
+        " (a time of the day the data is in, or a number of minutes, is expected)"
+    )

@@ -1,6 +1,7 @@
 """What Home Assistant publishes on a command topic -> a Kinetic ``CommandV1``, with the CLI's checks. Pure.
 
-- ``pause_1h`` (a button, payload ``PRESS``): ``pause`` until ``at`` + 60 min (``kinetic prompts pause W --for 60``);
+- ``pause_1h`` (a button, payload ``PRESS``): ``pause`` for 60 min from ``at`` (a span, ``for_min``; ``kinetic prompts
+  pause W --for 60``);
 - ``resume`` (a button): ``resume`` (``kinetic prompts resume W``);
 - ``do_not_disturb`` (a switch, payload ``ON`` or ``OFF``): ``dnd_on`` / ``dnd_off`` (issue 17; apart from a pause);
 - ``sitting_threshold`` (a number, payload the value in minutes as text): ``policy`` with ``sitting_threshold_min``
@@ -13,7 +14,7 @@ dead-letters it.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,8 +42,8 @@ def command_for(topics: HaTopics, topic: str, payload: bytes, at: datetime, poli
         if text != PRESS:
             raise HomeAssistantError(f"{topic}: payload {text[:40]!r}, expected {PRESS!r} (a button press)")
         kind = "pause" if object_id == "pause_1h" else "resume"
-        if kind == "pause":
-            fields["until"] = at + timedelta(minutes=PAUSE_MIN)
+        if kind == "pause":  # a span: it moves with at where commands are judged on the data's clock
+            fields["for_min"] = PAUSE_MIN
     elif object_id == "do_not_disturb":
         if text not in (ON, OFF):
             raise HomeAssistantError(f"{topic}: payload {text[:40]!r}, expected {ON!r} or {OFF!r} (a switch)")

@@ -384,3 +384,24 @@ def test_what_must_not_be_forged_travels_on_a_topic_of_its_own(
     assert str(here.value) == refused_here
     with pytest.raises(WireError, match="does not match topic wearer"):
         decode(TOPICS, f"kinetic/v1/bob/{own}", encode(kinds[0]))
+
+
+def test_a_pause_says_whether_it_is_a_span_and_an_old_one_decodes_as_before() -> None:
+    """Issue 17: ``for_min`` marks a pause as a span from ``at`` (``until`` filled in as its end); a pause written
+    before the field (``until`` alone) decodes as it did, as a time of the wearer's day; a ``for_min`` that
+    contradicts ``until``, or on another kind, is refused naming it."""
+    topic = TOPICS.commands("ann")
+    old = b'{"v":1,"kind":"pause","wearer":"ann","at":"2026-01-05T09:00:00Z","until":"2026-01-05T10:30:00Z"}'
+    _, command = decode(TOPICS, topic, old)
+    assert isinstance(command, CommandV1)
+    assert (command.until, command.for_min) == (datetime(2026, 1, 5, 10, 30, tzinfo=UTC), None)
+    span = b'{"v":1,"kind":"pause","wearer":"ann","at":"2026-01-05T09:00:00Z","for_min":90}'
+    _, command = decode(TOPICS, topic, span)
+    assert isinstance(command, CommandV1)
+    assert (command.until, command.for_min) == (datetime(2026, 1, 5, 10, 30, tzinfo=UTC), 90)
+    _, again = decode(TOPICS, topic, encode(command))  # both fields on the wire, in agreement
+    assert again == command
+    with pytest.raises(WireError, match="is not at \\+ for_min"):
+        decode(TOPICS, topic, span.replace(b"}", b',"until":"2026-01-05T11:00:00Z"}'))
+    with pytest.raises(WireError, match="for_min belongs to a 'pause' command, not 'resume'"):
+        decode(TOPICS, topic, span.replace(b'"pause"', b'"resume"'))

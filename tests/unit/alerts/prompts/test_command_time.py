@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.engine import AlertEngine, EngineConfig
+from alerts.engine import HELD_BEFORE_DATA_MAX, AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
 from alerts.prompts.commands import checkin_command, on_data_clock, prompt_command
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy
@@ -76,16 +76,85 @@ def test_snooze_and_a_check_in_pressed_live_are_judged_on_the_data_clock() -> No
     assert event.t == scenario_time("09:40") - timedelta(seconds=1)
 
 
-def test_a_scripted_command_keeps_its_event_time_and_nothing_moves_before_data() -> None:
+def test_a_scripted_command_keeps_its_event_time_and_a_span_moves_with_the_press() -> None:
     scripted = parse_scenario(
         "start: 2026-12-07T09:00:00+00:00\nwearers:\n  - wearer: ann\n    placement: thigh\n"
         "    segments: [sit 60m]\n    commands: [09:20 pause 30m]\n"
     )
     (pause,) = commands_for(scripted, scripted.wearers[0])
     assert on_data_clock(pause, scenario_time("09:19")) is pause  # the scenario's own clock: already event time
-    pressed = prompt_command("pause", "ann", HOST_NOW, source="web", until="2026-12-05T22:00:00+00:00")
+    pressed = prompt_command("pause", "ann", HOST_NOW, source="web", pause_for_min=30)
     moved = on_data_clock(pressed, scenario_time("09:19"))
-    assert (moved.at, moved.until) == (scenario_time("09:19"), scenario_time("09:49"))  # until moves with it
-    engine = AlertEngine(EngineConfig(), load_catalog(), commands_on_data_clock=True)
-    _, events = engine.command(pressed)  # no frame of ann's yet: nothing to judge it on, kept as sent
-    assert [e.t for e in events] == [HOST_NOW]
+    assert (moved.at, moved.until, moved.for_min) == (scenario_time("09:19"), scenario_time("09:49"), 30)
+
+
+def test_commands_sent_before_the_wearers_first_data_are_held_until_it() -> None:
+    """Issue 17: pressed before the demo's stream reaches the wearer, a command has no time of theirs to be judged
+    on. On the data's clock it is held and judged at their first frame's time, in the order sent: "Pause 30 min" then
+    covers the day's first 30 min (the 09:35 prompt is not held: the pause ran 09:00-09:30, sitting began 09:05), a
+    check-in is the wearer's event at 09:00; a pause until a time of the host's day is refused then (over). Without
+    the setting (live), such a command is kept as sent (tests/unit/alerts/test_commands_before_data.py)."""
+    engine = AlertEngine(EngineConfig(), load_catalog(), PolicyBook(POLICY), commands_on_data_clock=True)
+    pause = prompt_command("pause", "ann", HOST_NOW, source="web", pause_for_min=30)
+    checkin = checkin_command("ann", HOST_NOW, source="cli", stress="low")
+    over = prompt_command("pause", "ann", HOST_NOW, source="cli", until=HOST_NOW + timedelta(hours=1))
+    assert engine.command(pause) == (True, [])  # applies: held, its event comes with the first data
+    assert engine.command(checkin) == (True, [])
+    assert engine.command(over) == (True, [])
+    assert "ann" not in engine.wearers and engine.data_now("ann") is None
+    out: list[PromptV1 | EventV1] = []
+    for batch in batches_for(SCENARIO, SCENARIO.wearers[0], 10):
+        out += engine.process(batch)
+    events = [e for e in out if isinstance(e, EventV1) and e.kind in ("policy_changed", "checkin")]
+    start = SCENARIO.start
+    assert [(e.kind, e.t, e.reason) for e in events] == [
+        ("policy_changed", start, f"paused until {(start + timedelta(minutes=30)).isoformat()}"),
+        ("checkin", start, "stress low"),
+    ]
+    assert len(engine.refused) == 1 and "not after the wearer's latest event time" in engine.refused[0]
+    assert [o.created for o in out if isinstance(o, PromptV1)] == [scenario_time("09:35")]
+    assert not engine.held_before_data
+
+    # a flood before the first data is refused past HELD_BEFORE_DATA_MAX; forget drops what is held
+    flood = AlertEngine(EngineConfig(), load_catalog(), commands_on_data_clock=True)
+    resume = prompt_command("resume", "bob", HOST_NOW, source="cli")
+    assert [flood.command(resume)[0] for _ in range(HELD_BEFORE_DATA_MAX + 1)][-2:] == [True, False]
+    assert len(flood.refused) == 1 and "wait for the wearer's first data" in flood.refused[0]
+    assert flood.forget("bob") and not flood.held_before_data
+
+
+def test_a_pause_until_a_time_of_the_wearers_day_keeps_that_time_and_a_span_moves() -> None:
+    """Issue 17: "Pause until 09:50" typed at the scenario's 09:20 (a time of the wearer's day: ``until`` alone) holds
+    until 09:50 of the scenario, where a span would be read from the press; the same press as a 30-min span holds
+    until 09:49:59 (tested above). Before the command said which it was, a typed time became a span from the press on
+    the host's clock: 09:50 of the host's day minus 21:30 two days before, a pause of nothing (refused now)."""
+    until = scenario_time("09:50")
+    typed = prompt_command("pause", "ann", HOST_NOW, source="web", until=until + timedelta(days=10))
+    assert typed.for_min is None  # a time of day: the web app's "Pause until" and `kinetic prompts pause --until`
+    moved = on_data_clock(typed, scenario_time("09:19"))
+    assert (moved.at, moved.until) == (scenario_time("09:19"), until + timedelta(days=10))  # the time is kept
+
+    out = play({"09:20": prompt_command("pause", "ann", HOST_NOW, source="web", until=until)})
+    (changed,) = [e for e in out if isinstance(e, EventV1) and e.kind == "policy_changed"]
+    assert (changed.t, changed.reason) == (
+        scenario_time("09:20") - timedelta(seconds=1),
+        f"paused until {until.isoformat()}",
+    )
+    (held,) = [e for e in out if isinstance(e, EventV1) and e.kind == "prompt_held"]
+    assert (held.reason, held.t) == ("paused", scenario_time("09:35"))
+    (prompt,) = [o for o in out if isinstance(o, PromptV1)]
+    assert prompt.created == until  # 09:50 as typed, not 09:49:59 (a span from the press at 09:19:59)
+
+
+def test_a_pause_until_a_time_already_over_on_the_data_clock_is_refused() -> None:
+    """A time of day typed on the host's day (not the scenario's): on the data's clock it is over before the pause
+    begins; refused with the reason (the service dead-letters it), not applied as a pause of nothing."""
+    engine = AlertEngine(EngineConfig(), load_catalog(), PolicyBook(POLICY), commands_on_data_clock=True)
+    for batch in batches_for(SCENARIO, SCENARIO.wearers[0], 10):
+        engine.process(batch)
+        if batch.frames[-1].t_ms >= scenario_time("09:20").timestamp() * 1000:
+            break
+    typed = prompt_command("pause", "ann", HOST_NOW, source="web", until=HOST_NOW + timedelta(hours=1))
+    assert engine.command(typed) == (False, [])
+    assert len(engine.refused) == 1 and "is expected" in engine.refused[0] and "not after" in engine.refused[0]
+    assert engine.wearers["ann"].planner.pause_until_ms is None

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.prompts.commands import MAX_PAUSE_MIN, CommandRefused, prompt_command
+from alerts.prompts.commands import CommandRefused, prompt_command
 from alerts.prompts.policy.model import PromptPolicy
+from ingest.wire import MAX_PAUSE_MIN
 
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -33,9 +34,11 @@ def test_snooze_carries_its_minutes_or_leaves_them_to_the_policy() -> None:
 
 
 def test_pause_for_minutes_until_a_time_or_until_resume() -> None:
-    assert prompt_command("pause", "ann", AT, source="web", pause_for_min=60).until == AT + timedelta(hours=1)
-    until = prompt_command("pause", "ann", AT, source="web", until="2026-11-23T12:00:00+01:00").until
-    assert until == datetime(2026, 11, 23, 11, tzinfo=UTC)
+    """A span says so (``for_min``, with ``until`` its end); a time of day is ``until`` alone (issue 17)."""
+    span = prompt_command("pause", "ann", AT, source="web", pause_for_min=60)
+    assert (span.until, span.for_min) == (AT + timedelta(hours=1), 60)
+    time_of_day = prompt_command("pause", "ann", AT, source="web", until="2026-11-23T12:00:00+01:00")
+    assert (time_of_day.until, time_of_day.for_min) == (datetime(2026, 11, 23, 11, tzinfo=UTC), None)
     assert prompt_command("pause", "ann", AT, source="web").until is None
 
 

@@ -21,6 +21,7 @@ POLICY = PromptPolicy()
 def test_pause_for_an_hour_resume_and_a_new_threshold() -> None:
     pause = command_for(TOPICS, "kinetic/ha/ann/pause_1h/set", b"PRESS", NOW, POLICY)
     assert (pause.kind, pause.wearer, pause.at, pause.until) == ("pause", "ann", NOW, NOW + timedelta(hours=1))
+    assert pause.for_min == 60  # a span (issue 17): it moves with at where commands are judged on the data's clock
     resume = command_for(TOPICS, "kinetic/ha/ann/resume/set", b"PRESS", NOW, POLICY)
     assert resume.kind == "resume" and resume.until is None
     for payload, value in ((b"25", 25), (b"25.0", 25), (b" 12.5 ", 12.5)):
