@@ -159,6 +159,7 @@ def test_wearers_appear_in_home_assistant_and_its_buttons_command_kinetic(
     pause, policy = commands[:2]
     assert (pause.kind, pause.wearer, pause.source) == ("pause", "ann", "homeassistant")
     assert pause.until is not None and pause.until - pause.at == timedelta(hours=1)
+    assert pause.for_min == 60  # a span (issue 17), judged so on the data clock
     assert (policy.kind, policy.settings) == ("policy", {"sitting_threshold_min": 25})
     letters = [DeadLetterV1.model_validate_json(p) for t, p in seen if t.endswith("/_deadletter/homeassistant")]
     reasons = sorted(letter.reason for letter in letters)
