@@ -368,6 +368,7 @@ def test_done_and_pause_publish_the_clis_commands(served: Served, browser: Brows
     page.locator("#pause-1h").click()
     command = wait_for_command(served, "pause", seen)
     assert command.until is not None and command.until - command.at == timedelta(hours=1)
+    assert command.for_min == 60  # a span (issue 17): on the data's clock it moves with the press
     expect(page.locator("#sent")).to_have_text("Sent: pause.")
     # the alert service's pause, seen back on the broker, shows on the page
     page.reload()
@@ -378,6 +379,7 @@ def test_done_and_pause_publish_the_clis_commands(served: Served, browser: Brows
     page.get_by_role("button", name="Pause until").click()
     command = wait_for_command(served, "pause", seen)
     assert command.until == datetime(2099, 1, 2, 8, 30, tzinfo=UTC)  # the wearer's zone: UTC by default
+    assert command.for_min is None  # a time of the wearer's day: on the data's clock it stays that time
     assert browser.errors == []
 
 
