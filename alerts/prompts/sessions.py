@@ -125,6 +125,16 @@ class SessionVerifier:
     # asked at each session start
     reload: Callable[[], Mapping[str, list[Prescribed]]] | None = None
 
+    def startable(self, wearer: str, exercise: str) -> bool:
+        """Whether a ``session_start`` of ``exercise`` for ``wearer`` would be taken: the exercise is in the catalog
+        and, with prescriptions, prescribed to the wearer (read again first when they may change). A prompt's
+        "Start" button is offered only then (alerts/channels/http.py)."""
+        if exercise not in self.catalog:
+            return False
+        if self.reload is not None:
+            self.prescriptions = self.reload()
+        return self.prescriptions is None or any(p.exercise == exercise for p in self.prescriptions.get(wearer, []))
+
     def command(self, command: CommandV1, now_ms: int = 0) -> list[EventV1]:
         """A ``session_start`` (its ``exercise`` resolved already when it names a prompt) or ``session_end``; other
         kinds are not this verifier's (nothing). A session_end concludes the session once its stream is in (the
