@@ -6,7 +6,10 @@ the way: a stream for no session, a sensor lost mid-session, an exercise not pre
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
+from asyncio.subprocess import PIPE
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -193,3 +196,58 @@ async def test_a_session_running_when_the_alert_service_restarts_is_concluded_pa
     assert m["reps_prescribed"] == 4 and m["pain"] == 1 and m["samples"] == len(t_ms) - first_half
     assert m["chunks_lost"] == half  # the chunks before the restart, which the restarted service never had
     assert again.dead_letters.count == 0 and again.sessions.running == {}
+
+
+@sync
+async def test_the_cli_starts_and_ends_a_session_the_service_concludes(mosquitto: Server, tmp_path: Path) -> None:
+    """``kinetic session start`` / ``end`` as processes: the id printed by start ends the session, the alert service
+    publishes its outcome (no sensor streamed: partial, saying so); an effort out of 0-10 is one line, exit 2, and
+    nothing is sent."""
+    unique = f"sc{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
+    settings = KineticSettings(
+        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+        alerts={"state_dir": None, "prescriptions_file": tmp_path / "prescriptions.yaml"},
+    )
+    env = {
+        **os.environ,
+        "KINETIC_MQTT__PORT": str(mosquitto.port),
+        "KINETIC_MQTT__TOPIC_ROOT": unique,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
+    }
+
+    async def kinetic(*args: str) -> tuple[int, str, str]:
+        done = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kinetic", "session", *args, env=env, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await done.communicate()
+        return done.returncode or 0, out.decode(), err.decode()
+
+    async with alert_service(settings) as service, recording(settings, [topics.all_events()], f"{unique}-rec") as rec:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(serve(service.run, settings.mqtt, f"{unique}-alerts", stop))
+        await until(service.ready.is_set, 20, "the alert service")
+        code, session, _ = await kinetic("start", "ann", "controlled-sit-to-stand")
+        assert code == 0 and session.strip().endswith("-controlled-sit-to-stand")
+        await until(lambda: service.sessions is not None and "ann" in service.sessions.running, 20, "the start")
+        code, _, err = await kinetic("end", "ann", session.strip(), "--effort", "11")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "effort" in err
+        code, _, _ = await kinetic("end", "ann", session.strip(), "--effort", "4", "--pain", "2")
+        assert code == 0
+
+        def outcomes() -> list[EventV1]:
+            events = [EventV1.model_validate_json(p) for p in rec.on("/events")]
+            return [e for e in events if e.kind == "session_outcome"]
+
+        await until(lambda: len(outcomes()) == 1, 30, "the session outcome")
+        stop.set()
+        await runner
+    (outcome,) = outcomes()
+    assert (outcome.session, outcome.exercise, outcome.outcome) == (
+        session.strip(),
+        "controlled-sit-to-stand",
+        "partial",
+    )
+    assert "no session stream" in (outcome.reason or "")
+    assert (outcome.metrics or {})["effort"] == 4 and (outcome.metrics or {})["pain"] == 2
