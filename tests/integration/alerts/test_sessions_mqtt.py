@@ -24,7 +24,7 @@ from ingest.settings import MqttSettings
 from ingest.wire import CommandV1, EventV1, Topics, encode
 from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
-from tests.support.pipeline import recording, sync, until
+from tests.support.pipeline import Recorder, recording, sync, until
 from tests.support.servers import Server
 from tests.support.synthetic import rotation
 
@@ -39,6 +39,11 @@ wearers:
       tempo: {down_s: 3, pause_s: 1, up_s: 3}
       per_day: 2
 """
+
+
+def session_outcomes(rec: Recorder) -> list[EventV1]:
+    """The session_outcome events recorded so far."""
+    return [e for e in (EventV1.model_validate_json(p) for p in rec.on("/events")) if e.kind == "session_outcome"]
 
 
 @sync
@@ -103,15 +108,11 @@ async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_p
                 )
             )
 
-        def outcomes() -> list[EventV1]:
-            events = [EventV1.model_validate_json(p) for p in rec.on("/events")]
-            return [e for e in events if e.kind == "session_outcome"]
-
-        await until(lambda: len(outcomes()) == 2, 30, "two session outcomes")
+        await until(lambda: len(session_outcomes(rec)) == 2, 30, "two session outcomes")
         stop.set()
         await runner
 
-    full, lost_outcome = outcomes()
+    full, lost_outcome = session_outcomes(rec)
     assert full.session == start.session and full.outcome == "done" and full.reason is None
     m = full.metrics or {}
     assert m["reps"] == 4 and m["reps_prescribed"] == 4 and m["within_tempo"] == 8
@@ -147,10 +148,6 @@ async def test_a_session_running_when_the_alert_service_restarts_is_concluded_pa
     chunks = streamer.chunks(t_ms, acc)
     half = len(chunks) // 2
 
-    def outcomes(rec: object) -> list[EventV1]:
-        events = [EventV1.model_validate_json(p) for p in rec.on("/events")]  # type: ignore[attr-defined]
-        return [e for e in events if e.kind == "session_outcome"]
-
     async with recording(settings, [topics.all_events()], f"{unique}-rec") as rec:
         async with alert_service(settings) as service:
             stop = asyncio.Event()
@@ -185,11 +182,11 @@ async def test_a_session_running_when_the_alert_service_restarts_is_concluded_pa
                 await client.publish(topics.commands("ann"), encode(end), qos=1)
                 for chunk in streamer.close(int(t_ms[-1]) + 500):
                     await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
-            await until(lambda: len(outcomes(rec)) == 1, 30, "the session outcome")
+            await until(lambda: len(session_outcomes(rec)) == 1, 30, "the session outcome")
             stop.set()
             await runner
 
-    (outcome,) = outcomes(rec)
+    (outcome,) = session_outcomes(rec)
     assert (outcome.session, outcome.outcome) == (start.session, "partial")
     assert outcome.reason is not None and "restarted during the session" in outcome.reason
     m = outcome.metrics or {}
@@ -236,14 +233,10 @@ async def test_the_cli_starts_and_ends_a_session_the_service_concludes(mosquitto
         code, _, _ = await kinetic("end", "ann", session.strip(), "--effort", "4", "--pain", "2")
         assert code == 0
 
-        def outcomes() -> list[EventV1]:
-            events = [EventV1.model_validate_json(p) for p in rec.on("/events")]
-            return [e for e in events if e.kind == "session_outcome"]
-
-        await until(lambda: len(outcomes()) == 1, 30, "the session outcome")
+        await until(lambda: len(session_outcomes(rec)) == 1, 30, "the session outcome")
         stop.set()
         await runner
-    (outcome,) = outcomes()
+    (outcome,) = session_outcomes(rec)
     assert (outcome.session, outcome.exercise, outcome.outcome) == (
         session.strip(),
         "controlled-sit-to-stand",
