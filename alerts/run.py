@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -59,7 +59,13 @@ def calendar_refresher(
     )
 
 
-def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
+def http_channels(
+    settings: AlertsSettings,
+    session: aiohttp.ClientSession,
+    startable: Callable[[str, str], bool] | None = None,
+) -> dict[str, Channel]:
+    """The configured ntfy and webhook channels; ``startable(wearer, exercise)`` gives ntfy prompts a "Start" button
+    when a session of the prompt's exercise would be taken (the alert service's ``SessionVerifier.startable``)."""
     channels: dict[str, Channel] = {}
     if settings.ntfy_url:
         token = settings.ntfy_token.get_secret_value() if settings.ntfy_token else None
@@ -70,6 +76,7 @@ def http_channels(settings: AlertsSettings, session: aiohttp.ClientSession) -> d
             topic_prefix=settings.ntfy_topic_prefix,
             callback_base=settings.callback_url,
             callback_secret=_secret(settings.callback_secret),
+            startable=startable,
         )
         if not (settings.callback_url and settings.callback_secret):
             _LOGGER.warning(
@@ -121,7 +128,7 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
             send_expired=alerts.send_expired_prompts,
             calendars=calendar_refresher(alerts, engine, alerts.state_dir, session),
         )
-        channels = http_channels(alerts, session)
+        channels = http_channels(alerts, session, service.sessions.startable if service.sessions else None)
         service.dispatcher = Dispatcher(
             channels,
             service.delivery_result,

@@ -122,6 +122,13 @@ class AlertService:
             engine.wearers.update(restored)
             if restored:
                 _LOGGER.info("%s: restored the state of %d wearers from %s", name, len(restored), state.path)
+        self._sessions_stored: dict[tuple[str, str], str] = {}  # the running sessions as last stored
+        if state is not None and sessions is not None:
+            self._sessions_stored = state.sessions()
+            for problem in sessions.restore(self._sessions_stored):
+                _LOGGER.warning("%s: a running exercise session cannot be taken up: %s", name, problem)
+            if self._sessions_stored:
+                _LOGGER.info("%s: took up %d exercise sessions", name, len(self._sessions_stored))
 
     @property
     def manual_ack(self) -> bool:
@@ -419,6 +426,8 @@ class AlertService:
             await self.dead_letters.send(publisher, topic, payload, problem)
         for event in events:
             await self._event(publisher, event)
+        if events:
+            self._store_sessions()
 
     async def _sessions_due(self, publisher: Publisher) -> None:
         """Sessions ended whose stream never closed: concluded after their wait (``alerts.prompts.sessions``)."""
@@ -427,6 +436,17 @@ class AlertService:
         async with self._lock:
             for event in self.sessions.due(int(time.time() * 1000)):
                 await self._event(publisher, event)
+            self._store_sessions()
+
+    def _store_sessions(self) -> None:
+        """Store the running sessions' headers when they changed (a start, an end, an outcome), so that a restart
+        takes them up again (``SessionVerifier.restore``); their samples are not stored."""
+        if self.state is None or self.sessions is None:
+            return
+        records = self.sessions.records()
+        if records != self._sessions_stored:
+            self.state.store_sessions(records)
+            self._sessions_stored = records
 
     async def _session_command(
         self, publisher: Publisher, topic: str, payload: bytes, command: CommandV1, now_ms: int
@@ -457,6 +477,7 @@ class AlertService:
         _LOGGER.info("%s %s: %s %s", self.name, command.wearer, command.kind, command.session)
         for event in events:
             await self._event(publisher, event)
+        self._store_sessions()
 
     async def _act(self, publisher: Publisher, batch: FeatureBatchV1 | CommandV1, now_ms: int) -> None:
         """A valid message through the engine, and what it decides out to the outbox and the channels. A prompt
@@ -472,6 +493,9 @@ class AlertService:
                 self._snapshots.pop(batch.wearer, None)  # a checkpoint under way must not write it back
                 if self._storing is not None:
                     self._storing.add(batch.wearer)
+            if self.sessions is not None:
+                self.sessions.forget(batch.wearer)
+                self._sessions_stored = {k: v for k, v in self._sessions_stored.items() if k[0] != batch.wearer}
             if self.calendars is not None:
                 await asyncio.to_thread(self.calendars.forget, batch.wearer)
         replayed: set[str] = set()

@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state) WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    wearer TEXT NOT NULL,
+    session TEXT NOT NULL,
+    header TEXT NOT NULL,           -- JSON: alerts.prompts.sessions.SessionVerifier.records
+    PRIMARY KEY (wearer, session)
+) WITHOUT ROWID;
 """
 STATE_VERSION = "1"  # the tables' layout; each snapshot in them says its own format (module docstring)
 SNAPSHOT_MAGIC = b"KWS"
@@ -300,15 +306,30 @@ class AlertState:
             self._db.executemany("DELETE FROM prompts WHERE id = ?", [(i,) for i in old])
         return len(old)
 
+    def sessions(self) -> dict[tuple[str, str], str]:
+        """The exercise sessions running (or ended, waiting for their stream) at the last ``store_sessions``:
+        (wearer, session) -> header (JSON), for the alert service to take up again after a restart (issue 19)."""
+        rows = self._db.execute("SELECT wearer, session, header FROM sessions")
+        return {(str(w), str(s)): str(h) for w, s, h in rows}
+
+    def store_sessions(self, headers: Mapping[tuple[str, str], str]) -> None:
+        """Replace the stored sessions with ``headers`` (the few running at once), in one transaction."""
+        with self._transaction():
+            self._db.execute("DELETE FROM sessions")
+            self._db.executemany("INSERT INTO sessions VALUES (?, ?, ?)", [(w, s, h) for (w, s), h in headers.items()])
+
     def wearers(self) -> list[str]:
-        """Every wearer the state holds anything for (a snapshot or prompts in the outbox)."""
-        rows = self._db.execute("SELECT wearer FROM wearers UNION SELECT wearer FROM prompts ORDER BY 1")
+        """Every wearer the state holds anything for (a snapshot, prompts in the outbox, a running session)."""
+        rows = self._db.execute(
+            "SELECT wearer FROM wearers UNION SELECT wearer FROM prompts UNION SELECT wearer FROM sessions ORDER BY 1"
+        )
         return [str(r[0]) for r in rows]
 
     def holdings(self, wearer: str) -> dict[str, Any]:
         """Everything held for one wearer, as plain JSON values (data rights: ``kinetic data export``):
         ``snapshot`` (the wearer's last checkpointed state, or None) and ``outbox`` (one row per prompt and channel:
-        the prompt's fields, the delivery's channel, state, attempts and last error)."""
+        the prompt's fields, the delivery's channel, state, attempts and last error), and ``sessions`` when an exercise
+        session of the wearer is running (its id, exercise and start)."""
         row = self._db.execute("SELECT CAST(state AS BLOB) FROM wearers WHERE wearer = ?", (wearer,)).fetchone()
         snapshot = None
         if row is not None:
@@ -325,16 +346,22 @@ class AlertState:
             {**json.loads(payload), "channel": channel, "delivery": state, "attempts": attempts, "last_error": error}
             for payload, channel, state, attempts, error in rows
         ]
-        return {"snapshot": snapshot, "outbox": outbox}
+        held: dict[str, Any] = {"snapshot": snapshot, "outbox": outbox}
+        sessions = [json.loads(h) for (w, _), h in sorted(self.sessions().items()) if w == wearer]
+        if sessions:  # an exercise session running when the state was last stored
+            held["sessions"] = sessions
+        return held
 
     def forget(self, wearer: str) -> int:
-        """Delete the wearer's snapshot, prompts and deliveries in one transaction; returns the rows deleted."""
+        """Delete the wearer's snapshot, prompts, deliveries and running sessions in one transaction; returns the rows
+        deleted."""
         with self._transaction():
             deleted = self._db.execute(
                 "DELETE FROM deliveries WHERE prompt_id IN (SELECT id FROM prompts WHERE wearer = ?)", (wearer,)
             ).rowcount
             deleted += self._db.execute("DELETE FROM prompts WHERE wearer = ?", (wearer,)).rowcount
             deleted += self._db.execute("DELETE FROM wearers WHERE wearer = ?", (wearer,)).rowcount
+            deleted += self._db.execute("DELETE FROM sessions WHERE wearer = ?", (wearer,)).rowcount
         return deleted
 
     def _transaction(self) -> _Tx:

@@ -1,8 +1,10 @@
-"""The callback server: ntfy's Done and Snooze buttons POST here; each becomes a command on the wearer's commands
+"""The callback server: ntfy's Done, Snooze and Start buttons POST here; each becomes a command on the wearer's commands
 topic, so it takes the same path (and the same persistence) as ``kinetic prompts done|snooze``.
 
     POST /v1/prompts/<prompt id>/done?wearer=<id>&sig=<hmac>     -> CommandV1 ack
     POST /v1/prompts/<prompt id>/snooze?wearer=<id>&sig=<hmac>   -> CommandV1 snooze (10 min)
+    POST /v1/prompts/<prompt id>/start?wearer=<id>&sig=<hmac>    -> CommandV1 session_start of the prompt's exercise
+                                                                     (the alert service resolves it from the prompt)
     POST /v1/checkin/<answer>?wearer=<id>&sig=<hmac>              -> CommandV1 checkin (answer: stress-low,
                                                                      stress-medium, stress-high, pain-0 .. pain-10)
     GET  /healthz                                                 -> 200 "ok"

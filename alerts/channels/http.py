@@ -1,4 +1,5 @@
-"""HTTP channels: ntfy (self-hosted push, with Done and Snooze buttons) and a generic webhook. Thin adapters.
+"""HTTP channels: ntfy (self-hosted push, with Done and Snooze buttons, and Start when the prompt's exercise can be
+started as a session) and a generic webhook. Thin adapters.
 
 Both send the prompt's id so a receiver can drop a redelivery (at-least-once): the webhook in an
 ``Idempotency-Key`` header, ntfy as the message's tag ``kinetic-<id>`` and in the action URLs.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -92,8 +94,12 @@ class NtfyChannel:
         topic_prefix: str = "kinetic-",
         callback_base: str | None = None,
         callback_secret: bytes | None = None,
+        startable: Callable[[str, str], bool] | None = None,
     ) -> None:
+        """``startable(wearer, exercise)``: whether a prompt gets a "Start" button beside Done and Snooze (a session
+        of its exercise would be taken: ``SessionVerifier.startable``); None: no Start button."""
         self._session, self.url, self._token = session, url.rstrip("/"), token
+        self.startable = startable
         self.topic_prefix = topic_prefix
         self._callback_base, self._callback_secret = callback_base, callback_secret
 
@@ -106,6 +112,9 @@ class NtfyChannel:
             "tags": ["person_standing", f"kinetic-{prompt.id}"],
         }
         if self._callback_base and self._callback_secret:
+            buttons = [("Done", "done"), ("Snooze 10 min", "snooze")]
+            if self.startable is not None and self.startable(prompt.wearer, prompt.exercise):
+                buttons.append(("Start", "start"))  # ntfy shows at most 3 actions
             message["actions"] = [
                 {
                     "action": "http",
@@ -114,7 +123,7 @@ class NtfyChannel:
                     "method": "POST",
                     "clear": True,
                 }
-                for label, action in (("Done", "done"), ("Snooze 10 min", "snooze"))
+                for label, action in buttons
             ]
         return message
 

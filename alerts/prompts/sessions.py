@@ -16,12 +16,16 @@ Pure: commands and stream chunks in, events out; time comes from the commands an
   and the reason says which);
   **skipped** when the stream was good and nothing of the exercise was seen. An exercise the sensor cannot verify
   (no ``verify`` in its catalog entry and no hold prescribed) is **done** on the wearer's word (``verified`` 0).
+- An alert service restarted mid-session takes it up again (``records`` stored by the service, ``restore``): its
+  stream is gathered from the next chunk and its outcome is **partial**, saying the samples before the restart were
+  lost; a start redelivered after the restart is the same session, not a new one.
   The wearer's effort and pain (0-10) go into the event's metrics, beside the dose and the quality figures
   (docs/wire.md lists them).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -107,6 +111,14 @@ class RunningSession:
     closed_at_ms: int | None = None  # the sender's final chunk's time: the whole stream is in
     ending: CommandV1 | None = None  # the session_end, waiting for the stream to close
     end_seen_ms: int = 0  # when the session_end was handled (the service's clock), for END_WAIT_S
+    restarted: bool = False  # taken up again after an alert service restart: the samples before it are lost
+
+    def header(self) -> str:
+        """What survives a restart (JSON): the session, its exercise, its start, and its end when it was ending."""
+        out: dict[str, object] = {"session": self.session, "exercise": self.exercise, "started_ms": self.started_ms}
+        if self.ending is not None:
+            out["ending"] = self.ending.model_dump(mode="json", exclude_none=True)
+        return json.dumps(out, sort_keys=True)
 
 
 @dataclass
@@ -124,6 +136,61 @@ class SessionVerifier:
     # where ``prescriptions`` come from when they may change while running (a PrescriptionsFile's ``current``):
     # asked at each session start
     reload: Callable[[], Mapping[str, list[Prescribed]]] | None = None
+
+    def records(self) -> dict[tuple[str, str], str]:
+        """The running and ending sessions' headers, (wearer, session) -> JSON: what the alert service stores so
+        that a restart does not lose them (``restore``). Their samples are not stored."""
+        out = {(r.wearer, r.session): r.header() for r in self.running.values()}
+        out.update({key: r.header() for key, r in self.closing.items()})
+        return out
+
+    def restore(self, records: Mapping[tuple[str, str], str]) -> list[str]:
+        """Take up the sessions of ``records`` after a restart: a running one goes on gathering its stream from the
+        next chunk, an ending one is concluded at the next ``due``; both are **partial** when the sensor verifies
+        them (the samples before the restart are lost), with that reason. Returns one line per record that cannot
+        be taken up (unreadable, its exercise gone from the catalog), which is dropped."""
+        problems = []
+        for (wearer, session), header in records.items():
+            try:
+                data = json.loads(header)
+                exercise, started_ms = str(data["exercise"]), int(data["started_ms"])
+                ending = CommandV1.model_validate(data["ending"]) if "ending" in data else None
+            except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                problems.append(f"session {session!r} of {wearer!r}: its stored header cannot be read ({exc})"[:300])
+                continue
+            entry = self.catalog.get(exercise)
+            if entry is None:
+                problems.append(f"session {session!r} of {wearer!r}: exercise {exercise!r} is no longer in the catalog")
+                continue
+            if self.reload is not None:
+                self.prescriptions = self.reload()
+            prescribed = None
+            if self.prescriptions is not None:
+                prescribed = next((p for p in self.prescriptions.get(wearer, []) if p.exercise == exercise), None)
+            verify = entry.verify or ("hold" if prescribed is not None and prescribed.kind == "hold" else None)
+            taken = RunningSession(wearer, session, exercise, started_ms, verify, prescribed, restarted=True)
+            if ending is None:
+                self.running[wearer] = taken
+            else:
+                taken.ending = ending  # restarted: concluded at the next ``due``
+                self.closing[(wearer, session)] = taken
+        return problems
+
+    def forget(self, wearer: str) -> None:
+        """Drop the wearer's running and ending sessions, samples and all (``forget``: kinetic data delete)."""
+        self.running.pop(wearer, None)
+        for key in [k for k in self.closing if k[0] == wearer]:
+            del self.closing[key]
+
+    def startable(self, wearer: str, exercise: str) -> bool:
+        """Whether a ``session_start`` of ``exercise`` for ``wearer`` would be taken: the exercise is in the catalog
+        and, with prescriptions, prescribed to the wearer (read again first when they may change). A prompt's
+        "Start" button is offered only then (alerts/channels/http.py)."""
+        if exercise not in self.catalog:
+            return False
+        if self.reload is not None:
+            self.prescriptions = self.reload()
+        return self.prescriptions is None or any(p.exercise == exercise for p in self.prescriptions.get(wearer, []))
 
     def command(self, command: CommandV1, now_ms: int = 0) -> list[EventV1]:
         """A ``session_start`` (its ``exercise`` resolved already when it names a prompt) or ``session_end``; other
@@ -160,10 +227,11 @@ class SessionVerifier:
 
     def due(self, now_ms: int) -> list[EventV1]:
         """The outcomes of ended sessions whose stream's final chunk has not come ``END_WAIT_S`` after their
-        session_end (``now_ms``: the service's clock, as given to ``command``): concluded as they are."""
+        session_end (``now_ms``: the service's clock, as given to ``command``), or that were ending when the service
+        restarted (``restore``): concluded as they are."""
         out: list[EventV1] = []
         for key, s in list(self.closing.items()):
-            if s.ending is not None and now_ms - s.end_seen_ms >= END_WAIT_S * 1000:
+            if s.ending is not None and (s.restarted or now_ms - s.end_seen_ms >= END_WAIT_S * 1000):
                 del self.closing[key]
                 out.append(self._outcome(s, s.ending, round(s.ending.at.timestamp() * 1000), None))
         return out
@@ -187,6 +255,8 @@ class SessionVerifier:
                     "(the prescriptions file lists what each wearer may start)"
                 )
         out: list[EventV1] = []
+        if (same := self.running.get(command.wearer)) is not None and same.session == session:
+            return out  # the same start again (redelivered after a restart): the session goes on
         previous = self.running.pop(command.wearer, None)
         if previous is not None:
             out.append(self._outcome(previous, command, at_ms, "a new session started before this one ended"))
@@ -264,6 +334,8 @@ class SessionVerifier:
             outcome, metrics["verified"] = "done", 0.0
         else:
             lost_s = _lost_s(t_ms, s.closed_at_ms)
+            if s.restarted:
+                problems.append("the alert service restarted during the session: the samples before it were lost")
             if len(t_ms) == 0:
                 problems.append("no session stream from a sensor: not verified")
             elif s.closed_at_ms is None and ended_by is None:

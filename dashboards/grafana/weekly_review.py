@@ -8,7 +8,7 @@ same numbers and a test checks that both agree.
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import barchart, dashboard, timeseries
+from grafana_foundation_sdk.builders import barchart, dashboard, table, timeseries
 
 from dashboards.grafana.influxql import DATASOURCE, DAY, WEARER, InfluxQL, grid, table_panel
 from dashboards.grafana.variables import ALL_PATIENTS, patients_variable, tz_variable, wearer_variable
@@ -29,6 +29,15 @@ def _daily(title: str, query: str, unit: str, y: int, x: int = 0, w: int = 12, d
         .unit(unit)
         .grid_pos(grid(x, y, w, 8))
     )
+
+
+# calendar weeks from Monday: InfluxQL's 1w buckets start on Thursdays (the epoch's weekday), offset by 4 days
+WEEK = "GROUP BY time(1w, 4d), exercise"
+
+
+def _weekly(title: str, query: str, y: int, description: str) -> table.Panel:
+    """A table per week and exercise over the last 9 weeks (the panel's own time range, whatever the dashboard's)."""
+    return table_panel(title, query, grid(0, y, 24, 8), description).time_from("9w")
 
 
 def build(
@@ -214,6 +223,36 @@ def build(
                 "kinetic prescription accept / reject.",
             )
         )
+        # over weeks (issue 19, item 5): the progression chart and the quality trend, the last 9 weeks
+        .with_panel(
+            _weekly(
+                "Prescribed dose over weeks per exercise (last 9 weeks)",
+                "SELECT last(sets) AS sets, last(reps) AS reps, last(hold_s) AS hold_s FROM prescriptions WHERE "
+                f"{WEARER} AND kind = 'prescription_changed' AND $timeFilter {WEEK} fill(previous) tz('$tz')",
+                70,
+                description="The dose in force at the end of each week (Monday to Sunday in the clinic's zone): the "
+                "last prescription_changed up to then (kinetic prescription set / accept, automatic progression). "
+                "A week before the first change in the chart's 9 weeks is empty; a prescription written by hand "
+                "and never changed through Kinetic has no row (the weekly report shows its dose from the file).",
+            )
+        )
+        .with_panel(
+            _weekly(
+                "Exercise sessions over weeks: dose achieved and quality, median per week (last 9 weeks)",
+                "SELECT count(duration_s) AS sessions, median(reps) AS reps, median(hold_s) AS hold_s, "
+                "median(cycles) AS cycles, median(within_tempo) AS within_tempo, median(rise_s) AS rise_s, "
+                "median(lowering_s) AS lowering_s, median(sway_deg) AS sway_deg, median(shake_mg) AS shake_mg, "
+                "median(range_deg) AS range_deg, median(ldlj) AS ldlj, median(breaths_per_min) AS breaths_per_min, "
+                f"mean(pain) AS pain, mean(effort) AS effort FROM session_outcomes WHERE {WEARER} AND verified = 1 "
+                f"AND $timeFilter {WEEK} fill(none) tz('$tz')",
+                78,
+                description="Per exercise and week, the sessions the sensor verified: the dose achieved (repetitions, "
+                "held seconds, mobility cycles), the quality figures (movements within the tempo, rise and lowering "
+                "times, sway and shake of holds, range and smoothness of mobility, breathing rate) and the pain and "
+                "effort reported after them (docs/exercises.md: holds and mobility are validated on emulated "
+                "sensors only).",
+            )
+        )
         # the calendar's part (issue 17, item 3): as the weekly report's "Check-ins and readiness" table shows it
         .with_panel(
             _daily(
@@ -221,7 +260,7 @@ def build(
                 f"SELECT count(reason) AS held_in_meetings FROM events WHERE {WEARER} AND kind = 'prompt_held' "
                 f"AND reason = 'meeting' AND $timeFilter {DAY}",
                 "short",
-                70,
+                86,
                 w=8,
                 description="A prompt that came due while the wearer's calendar said busy (docs/prompts.md, "
                 "Calendars): held, and sent after the meeting if they still sat.",
@@ -233,7 +272,7 @@ def build(
                 "SELECT count(broke_5min) AS after_meeting, sum(broke_5min) AS after_meeting_break_5min "
                 f"FROM prompt_outcomes WHERE {WEARER} AND context = 'after_meeting' AND $timeFilter {DAY}",
                 "short",
-                70,
+                86,
                 x=8,
                 w=8,
                 description="The hip-opening sequence sent when a meeting sat through had ended, counted from each "
@@ -246,7 +285,7 @@ def build(
                 "SELECT count(broke_5min) AS prompts, sum(broke_5min) AS break_5min, "
                 "100 * sum(broke_5min) / count(broke_5min) AS within_5min, sum(held_s) / 60 AS held_min "
                 f"FROM prompt_outcomes WHERE {WEARER} AND $timeFilter GROUP BY context",
-                grid(16, 70, 8, 8),
+                grid(16, 86, 8, 8),
                 description="The week's prompts by why they were sent, the share followed by a break within 5 min "
                 "and the minutes they were held (meetings, do-not-disturb, pause, caps). An empty context: "
                 "outcomes stored before it was carried.",

@@ -1,6 +1,7 @@
-"""ntfy's Done and Snooze buttons, end to end on a real Mosquitto: the alert service (as `kinetic alerts` wires it)
-sends the prompt to an ntfy endpoint, the test presses a button by POSTing to the action URL exactly as the ntfy
-app does, the callback server turns it into a command on the broker, and the engine acts on it."""
+"""ntfy's Done, Snooze and Start buttons, end to end on a real Mosquitto: the alert service (as `kinetic alerts`
+wires it) sends the prompt to an ntfy endpoint, the test presses a button by POSTing to the action URL exactly as
+the ntfy app does, the callback server turns it into a command on the broker, and the engine (or the session
+verifier, for Start) acts on it."""
 
 from __future__ import annotations
 
@@ -76,7 +77,9 @@ async def test_snooze_and_done_buttons_call_back_into_kinetic(mosquitto: Server,
         stop = asyncio.Event()
         service = asyncio.create_task(run_alerts(settings, stop))
         async with (
-            recording(settings, [topics.all_prompts(), topics.all_events()], f"{unique}-rec") as rec,
+            recording(
+                settings, [topics.all_prompts(), topics.all_events(), topics.all_commands()], f"{unique}-rec"
+            ) as rec,
             aiomqtt.Client("127.0.0.1", mosquitto.port, identifier=f"{unique}-pub") as client,
             aiohttp.ClientSession() as http,
         ):
@@ -110,7 +113,15 @@ async def test_snooze_and_done_buttons_call_back_into_kinetic(mosquitto: Server,
             assert second.attempt == 2 and second.trigger == "sitting"
 
             await until(lambda: len(ntfy.ok) == 2, 20, "the second ntfy message")
-            done_url = next(a["url"] for a in json.loads(ntfy.ok[1].body)["actions"] if a["label"] == "Done")
+            actions = {a["label"]: a["url"] for a in json.loads(ntfy.ok[1].body)["actions"]}
+            # Start (issue 19): a session of the prompt's exercise (no prescriptions file: any catalog exercise)
+            async with http.post(actions["Start"]) as response:
+                assert response.status == 202
+            await until(lambda: any(b'"session_start"' in p for p in rec.on("/commands")), 20, "the start command")
+            end = CommandV1(kind="session_end", wearer="ann", at=datetime.now(UTC), source="cli", effort=3, pain=1)
+            await client.publish(topics.commands("ann"), encode(end), qos=1)
+            await until(lambda: any(b'"session_outcome"' in p for p in rec.on("/events")), 20, "the session outcome")
+            done_url = actions["Done"]
             async with http.post(done_url) as response:
                 assert response.status == 202
             await until(lambda: any(b'"prompt_ack"' in p for p in rec.on("/events")), 20, "the done event")
@@ -118,6 +129,10 @@ async def test_snooze_and_done_buttons_call_back_into_kinetic(mosquitto: Server,
             snoozed = next(e for e in events if e.kind == "prompt_snoozed")
             acked = next(e for e in events if e.kind == "prompt_ack")
             assert (snoozed.prompt_id, acked.prompt_id) == (first.id, second.id)
+            session = next(e for e in events if e.kind == "session_outcome")
+            assert (session.exercise, session.metrics["effort"], session.metrics["pain"]) == (second.exercise, 3, 1)
+            # a prompt's micro-movement has no detector (no `verify` in the catalog): done on the wearer's word
+            assert (session.outcome, session.metrics["verified"]) == ("done", 0)
         stop.set()
         await asyncio.wait_for(service, 20)
 

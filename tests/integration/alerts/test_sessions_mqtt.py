@@ -6,7 +6,10 @@ the way: a stream for no session, a sensor lost mid-session, an exercise not pre
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
+from asyncio.subprocess import PIPE
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from ingest.settings import MqttSettings
 from ingest.wire import CommandV1, EventV1, Topics, encode
 from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
-from tests.support.pipeline import recording, sync, until
+from tests.support.pipeline import Recorder, recording, sync, until
 from tests.support.servers import Server
 from tests.support.synthetic import rotation
 
@@ -36,6 +39,11 @@ wearers:
       tempo: {down_s: 3, pause_s: 1, up_s: 3}
       per_day: 2
 """
+
+
+def session_outcomes(rec: Recorder) -> list[EventV1]:
+    """The session_outcome events recorded so far."""
+    return [e for e in (EventV1.model_validate_json(p) for p in rec.on("/events")) if e.kind == "session_outcome"]
 
 
 @sync
@@ -100,15 +108,11 @@ async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_p
                 )
             )
 
-        def outcomes() -> list[EventV1]:
-            events = [EventV1.model_validate_json(p) for p in rec.on("/events")]
-            return [e for e in events if e.kind == "session_outcome"]
-
-        await until(lambda: len(outcomes()) == 2, 30, "two session outcomes")
+        await until(lambda: len(session_outcomes(rec)) == 2, 30, "two session outcomes")
         stop.set()
         await runner
 
-    full, lost_outcome = outcomes()
+    full, lost_outcome = session_outcomes(rec)
     assert full.session == start.session and full.outcome == "done" and full.reason is None
     m = full.metrics or {}
     assert m["reps"] == 4 and m["reps_prescribed"] == 4 and m["within_tempo"] == 8
@@ -118,3 +122,125 @@ async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_p
     assert service.sessions is not None
     assert service.sessions.refused == {"stream without a session": 1, "not prescribed": 1}
     assert service.sessions.running == {}
+
+
+@sync
+async def test_a_session_running_when_the_alert_service_restarts_is_concluded_partial(
+    mosquitto: Server, tmp_path: Path
+) -> None:
+    """The alert service (with its state directory, as deployed) stopped and started again mid-session: the
+    session is taken up, the rest of its stream gathered, and its outcome says the samples before the restart were
+    lost (before: the end was refused as "not running" and no outcome recorded the session)."""
+    unique = f"sr{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
+    settings = KineticSettings(
+        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+        alerts={"state_dir": tmp_path / "state", "prescriptions_file": tmp_path / "prescriptions.yaml"},
+    )
+    start_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    rng = np.random.default_rng(4)
+    body, _ = em.sit_to_stand_set(4, 3.0, 3.0, 1.0, rng)
+    t_ms, acc = em.sensor(body, rotation(30, 140, 60), rng)
+    t_ms = t_ms - em.T0_MS + round(start_at.timestamp() * 1000) + 2_000
+    start = session_command("start", "ann", start_at, source="test", exercise="controlled-sit-to-stand")
+    streamer = SessionStreamer("ann", "chest", start.session or "")
+    chunks = streamer.chunks(t_ms, acc)
+    half = len(chunks) // 2
+
+    async with recording(settings, [topics.all_events()], f"{unique}-rec") as rec:
+        async with alert_service(settings) as service:
+            stop = asyncio.Event()
+            runner = asyncio.create_task(serve(service.run, settings.mqtt, f"{unique}-alerts", stop))
+            await until(service.ready.is_set, 20, "the alert service")
+            async with connect(settings.mqtt, f"{unique}-pub") as client:
+                await client.publish(topics.commands("ann"), encode(start), qos=1)
+                for chunk in chunks[:half]:
+                    await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
+            sessions = service.sessions
+            assert sessions is not None
+            first_half = sum(len(c.dt_ms) for c in chunks[:half])
+
+            def gathered() -> int:
+                running = sessions.running.get("ann")
+                return 0 if running is None else len(running.samples)
+
+            await until(lambda: gathered() == first_half, 20, "the first half of the stream")
+            stop.set()
+            await runner
+
+        async with alert_service(settings) as again:  # the restart
+            assert again.sessions is not None and again.sessions.running["ann"].session == start.session
+            stop = asyncio.Event()
+            runner = asyncio.create_task(serve(again.run, settings.mqtt, f"{unique}-alerts", stop))
+            await until(again.ready.is_set, 20, "the restarted alert service")
+            async with connect(settings.mqtt, f"{unique}-pub2") as client:
+                for chunk in chunks[half:]:
+                    await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
+                ended_at = datetime.fromtimestamp((int(t_ms[-1]) + 500) / 1000, tz=UTC)
+                end = session_command("end", "ann", ended_at, source="test", session=start.session, pain=1)
+                await client.publish(topics.commands("ann"), encode(end), qos=1)
+                for chunk in streamer.close(int(t_ms[-1]) + 500):
+                    await client.publish(topics.session("ann", "chest"), encode(chunk), qos=1)
+            await until(lambda: len(session_outcomes(rec)) == 1, 30, "the session outcome")
+            stop.set()
+            await runner
+
+    (outcome,) = session_outcomes(rec)
+    assert (outcome.session, outcome.outcome) == (start.session, "partial")
+    assert outcome.reason is not None and "restarted during the session" in outcome.reason
+    m = outcome.metrics or {}
+    assert m["reps_prescribed"] == 4 and m["pain"] == 1 and m["samples"] == len(t_ms) - first_half
+    assert m["chunks_lost"] == half  # the chunks before the restart, which the restarted service never had
+    assert again.dead_letters.count == 0 and again.sessions.running == {}
+
+
+@sync
+async def test_the_cli_starts_and_ends_a_session_the_service_concludes(mosquitto: Server, tmp_path: Path) -> None:
+    """``kinetic session start`` / ``end`` as processes: the id printed by start ends the session, the alert service
+    publishes its outcome (no sensor streamed: partial, saying so); an effort out of 0-10 is one line, exit 2, and
+    nothing is sent."""
+    unique = f"sc{uuid.uuid4().hex[:10]}"
+    topics = Topics(unique)
+    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
+    settings = KineticSettings(
+        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+        alerts={"state_dir": None, "prescriptions_file": tmp_path / "prescriptions.yaml"},
+    )
+    env = {
+        **os.environ,
+        "KINETIC_MQTT__PORT": str(mosquitto.port),
+        "KINETIC_MQTT__TOPIC_ROOT": unique,
+        "KINETIC_MQTT__CLIENT_ID_PREFIX": unique,
+    }
+
+    async def kinetic(*args: str) -> tuple[int, str, str]:
+        done = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kinetic", "session", *args, env=env, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await done.communicate()
+        return done.returncode or 0, out.decode(), err.decode()
+
+    async with alert_service(settings) as service, recording(settings, [topics.all_events()], f"{unique}-rec") as rec:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(serve(service.run, settings.mqtt, f"{unique}-alerts", stop))
+        await until(service.ready.is_set, 20, "the alert service")
+        code, session, _ = await kinetic("start", "ann", "controlled-sit-to-stand")
+        assert code == 0 and session.strip().endswith("-controlled-sit-to-stand")
+        await until(lambda: service.sessions is not None and "ann" in service.sessions.running, 20, "the start")
+        code, _, err = await kinetic("end", "ann", session.strip(), "--effort", "11")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "effort" in err
+        code, _, _ = await kinetic("end", "ann", session.strip(), "--effort", "4", "--pain", "2")
+        assert code == 0
+
+        await until(lambda: len(session_outcomes(rec)) == 1, 30, "the session outcome")
+        stop.set()
+        await runner
+    (outcome,) = session_outcomes(rec)
+    assert (outcome.session, outcome.exercise, outcome.outcome) == (
+        session.strip(),
+        "controlled-sit-to-stand",
+        "partial",
+    )
+    assert "no session stream" in (outcome.reason or "")
+    assert (outcome.metrics or {})["effort"] == 4 and (outcome.metrics or {})["pain"] == 2

@@ -208,6 +208,32 @@ def test_weekly_exercise_sessions_and_prescriptions(db: Callable[..., Rows]) -> 
         assert db(one(REVIEW[title]), *WEEK_RANGE, {**ANN, "wearer": "bob"}) == []
 
 
+DOSE_OVER_WEEKS = "Prescribed dose over weeks per exercise (last 9 weeks)"
+QUALITY_OVER_WEEKS = "Exercise sessions over weeks: dose achieved and quality, median per week (last 9 weeks)"
+
+
+def test_weekly_dose_and_quality_over_weeks(db: Callable[..., Rows]) -> None:
+    """Issue 19, item 5: the progression chart (the dose in force per calendar week, Monday 00:00 in the clinic's
+    zone) and the quality trend (medians of the verified sessions per week), over the scripted week and the two
+    before it: the weeks before the first recorded change are empty, the scripted week has the accepted dose."""
+    span = (WEEK_START - 2 * 7 * 86_400_000, WEEK_END - 1)
+    dose = db(one(REVIEW[DOSE_OVER_WEEKS]), *span, ANN)
+    mondays = [week.MONDAY - timedelta(days=14), week.MONDAY - timedelta(days=7), week.MONDAY]
+    assert [(d, r["exercise"]) for d, r in by_day(dose).items()] == [(m, "controlled-sit-to-stand") for m in mondays]
+    changed = [reps for _, _, kind, reps, _, _ in week.PRESCRIPTIONS if kind == "prescription_changed"]
+    assert [(r["sets"], r["reps"]) for r in dose] == [(None, None), (None, None), (1, changed[-1])]
+    quality = db(one(REVIEW[QUALITY_OVER_WEEKS]), *span, ANN)
+    (row,) = quality  # fill(none): only the week with sessions
+    assert by_day(quality).keys() == {week.MONDAY} and row["exercise"] == "controlled-sit-to-stand"
+    reps = sorted(r for _, _, _, r, _, _, _ in week.SESSIONS)
+    pains = [p for _, _, _, _, p, _, _ in week.SESSIONS]
+    assert row["sessions"] == len(week.SESSIONS) == 4
+    assert row["reps"] == (reps[1] + reps[2]) / 2 == 4  # the oracle is not empty: median of 0, 3, 5, 5
+    assert row["pain"] == pytest.approx(sum(pains) / len(pains))
+    for title in (DOSE_OVER_WEEKS, QUALITY_OVER_WEEKS):
+        assert db(one(REVIEW[title]), *span, {**ANN, "wearer": "bob"}) == []
+
+
 @pytest.fixture(scope="module")
 def meetings_db(influxd: Server, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Rows]:
     """tests/support/meetings_week.py's week of meetings, in a database of its own."""
@@ -382,5 +408,5 @@ def test_every_panel_is_checked_here() -> None:
     titles = [t for queries in (REVIEW, MY_DAY, OPS) for t in queries]
     unchecked = [t for t in titles if f'"{t}"' not in source and t != RESPONSE]
     assert not unchecked
-    assert len(titles) == len(set(titles)) == 18 + 7 + 7
+    assert len(titles) == len(set(titles)) == 20 + 7 + 7
     assert datetime(2026, 11, 16, tzinfo=UTC).isocalendar()[:2] == (2026, 47)
