@@ -387,6 +387,15 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def startable_exercises(state: WebState, wearer: str) -> set[str]:
+    """The exercises the guided session page (``/w/<wearer>/session``) can start for ``wearer``: in the catalog and,
+    when a prescriptions file is set, prescribed to them (the alert service refuses any other session: issue 19). An
+    open prompt for one of them offers Start beside Done and Snooze, as its ntfy notification does."""
+    if state.prescriptions is None:
+        return set(state.catalog)
+    return {p.exercise for p in state.prescriptions().get(wearer, []) if p.exercise in state.catalog}
+
+
 async def prompts_page(request: Request) -> Response:
     state = _state(request)
     wearer = await _wearer(request)
@@ -402,6 +411,7 @@ async def prompts_page(request: Request) -> Response:
     context = {
         **_nav(wearer, "prompts", day),
         "items": items,
+        "startable": startable_exercises(state, wearer),
         "waits": views.wait_items(events, zone),
         "snapshot": state.board.snapshot(wearer),
         "sent": request.query_params.get("sent", "")[:20],
