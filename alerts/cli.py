@@ -121,7 +121,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     s_start.add_argument("--session", help="the session's id (default: the start time and the exercise)")
     s_end = ses_sub.add_parser("end", help="end a session, with the effort and pain the wearer reports")
     s_end.add_argument("wearer")
-    s_end.add_argument("session", help="the id 'session start' printed")
+    s_end.add_argument(
+        "session",
+        nargs="?",
+        help="the id 'session start' printed (default: the wearer's running session, e.g. one started from a "
+        "prompt's Start button)",
+    )
     s_end.add_argument("--effort", type=int, help="0-10")
     s_end.add_argument("--pain", type=int, help="0-10")
     cal = sub.add_parser(
@@ -248,8 +253,10 @@ def _cmd_session(args: argparse.Namespace, settings: AlertsConfig) -> int:
     except SessionRefused as exc:
         raise ConfigError(str(exc)) from None
     send_command(settings.mqtt, command)
-    print(command.session)
-    print(f"session {action} sent for {command.wearer}", file=sys.stderr)
+    if command.session is not None:
+        print(command.session)
+    which = "" if command.session is not None else " (their running session)"
+    print(f"session {action} sent for {command.wearer}{which}", file=sys.stderr)
     return 0
 
 

@@ -197,9 +197,9 @@ async def test_a_session_running_when_the_alert_service_restarts_is_concluded_pa
 
 @sync
 async def test_the_cli_starts_and_ends_a_session_the_service_concludes(mosquitto: Server, tmp_path: Path) -> None:
-    """``kinetic session start`` / ``end`` as processes: the id printed by start ends the session, the alert service
-    publishes its outcome (no sensor streamed: partial, saying so); an effort out of 0-10 is one line, exit 2, and
-    nothing is sent."""
+    """``kinetic session start`` / ``end`` as processes: ``end`` without an id ends the wearer's running session (one
+    started from a prompt's Start button has an id the wearer never sees), the alert service publishes its outcome (no
+    sensor streamed: partial, saying so); an effort out of 0-10 is one line, exit 2, and nothing is sent."""
     unique = f"sc{uuid.uuid4().hex[:10]}"
     topics = Topics(unique)
     (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
@@ -230,8 +230,8 @@ async def test_the_cli_starts_and_ends_a_session_the_service_concludes(mosquitto
         await until(lambda: service.sessions is not None and "ann" in service.sessions.running, 20, "the start")
         code, _, err = await kinetic("end", "ann", session.strip(), "--effort", "11")
         assert code == 2 and len(err.strip().splitlines()) == 1 and "effort" in err
-        code, _, _ = await kinetic("end", "ann", session.strip(), "--effort", "4", "--pain", "2")
-        assert code == 0
+        code, printed, err = await kinetic("end", "ann", "--effort", "4", "--pain", "2")  # no id: the running one
+        assert code == 0 and printed == "" and "their running session" in err, err
 
         await until(lambda: len(session_outcomes(rec)) == 1, 30, "the session outcome")
         stop.set()
