@@ -60,7 +60,8 @@ def serve_prescribed(mosquitto: Server, tmp: Path, prescriptions: str, prefix: s
         listener.on_subscribe = lambda *args: subscribed.release()
         listener.connect(mosquitto.host, mosquitto.port)
         listener.loop_start()
-        listener.subscribe([(Topics(root).all_commands(), 1), (Topics(root).events("w1"), 1)])
+        topics = Topics(root)  # the prescriptions page publishes on the prescriptions topic (Topics.event_topic)
+        listener.subscribe([(topics.all_commands(), 1), (topics.events("w1"), 1), (topics.prescriptions("w1"), 1)])
         assert subscribed.acquire(timeout=10)
         yield served
         listener.loop_stop()

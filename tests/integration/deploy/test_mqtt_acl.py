@@ -141,10 +141,11 @@ WRITES = [
     ("kinetic-clinic-back-clinic-south", "kinetic/v1/ann/prescriptions", False),
     ("kinetic-clinic-back-clinic-south", "kinetic/v1/carl/prescriptions", False),
     ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/events", False),
-    # prescriptions: the clinicians' logins and the operator only; the logins that write events may not
+    # prescriptions: the clinicians' logins, the operator and the web app's Prescriptions page; the alert service and
+    # a wearer's sensor may not
     ("kinetic-operator", "kinetic/v1/ann/prescriptions", True),
     ("alerts", "kinetic/v1/ann/prescriptions", False),
-    ("kinetic-web", "kinetic/v1/ann/prescriptions", False),
+    ("kinetic-web", "kinetic/v1/ann/prescriptions", True),
     ("ann", "kinetic/v1/ann/prescriptions", False),
     ("kinetic-clinic-back-clinic-south", "kinetic/v1/bob/consent", False),
 ]
