@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -56,6 +56,29 @@ MAX_HELD_SAMPLES = 2_000_000
 
 class SessionRefused(AlertsError):
     """A session command or stream chunk Kinetic cannot use: one line naming the input and what is expected."""
+
+
+def startable_exercises(
+    catalog: Mapping[str, Exercise], prescriptions: Mapping[str, Sequence[Prescribed]] | None, wearer: str
+) -> list[str]:
+    """The one rule for which exercises ``wearer`` may start a session of (ids, in the order they are offered):
+    with prescriptions (``prescriptions`` not None: wearer -> their entries), the wearer's prescribed exercises that
+    are in the catalog, in the file's order (a wearer the file does not list may start none); without a
+    prescriptions file, every catalog exercise, by id. The alert service's refusals (``SessionVerifier``), the ntfy
+    "Start" button, the web app's Start links and its guided session page's choices all ask this rule."""
+    if prescriptions is None:
+        return sorted(catalog)
+    return list(dict.fromkeys(p.exercise for p in prescriptions.get(wearer, []) if p.exercise in catalog))
+
+
+def may_start(
+    catalog: Mapping[str, Exercise],
+    prescriptions: Mapping[str, Sequence[Prescribed]] | None,
+    wearer: str,
+    exercise: str,
+) -> bool:
+    """Whether ``wearer`` may start a session of ``exercise``: it is one of ``startable_exercises``."""
+    return exercise in startable_exercises(catalog, prescriptions, wearer)
 
 
 def session_id(exercise: str, at: datetime) -> str:
@@ -186,11 +209,9 @@ class SessionVerifier:
         """Whether a ``session_start`` of ``exercise`` for ``wearer`` would be taken: the exercise is in the catalog
         and, with prescriptions, prescribed to the wearer (read again first when they may change). A prompt's
         "Start" button is offered only then (alerts/channels/http.py)."""
-        if exercise not in self.catalog:
-            return False
         if self.reload is not None:
             self.prescriptions = self.reload()
-        return self.prescriptions is None or any(p.exercise == exercise for p in self.prescriptions.get(wearer, []))
+        return may_start(self.catalog, self.prescriptions, wearer, exercise)
 
     def command(self, command: CommandV1, now_ms: int = 0) -> list[EventV1]:
         """A ``session_start`` (its ``exercise`` resolved already when it names a prompt) or ``session_end``; other
@@ -246,14 +267,14 @@ class SessionVerifier:
         prescribed = None
         if self.reload is not None:
             self.prescriptions = self.reload()
-        if self.prescriptions is not None:
+        if not may_start(self.catalog, self.prescriptions, command.wearer, exercise):
+            self.refused["not prescribed"] += 1
+            raise SessionRefused(
+                f"session_start for wearer {command.wearer!r}: {exercise!r} is not prescribed to this wearer "
+                "(the prescriptions file lists what each wearer may start)"
+            )
+        if self.prescriptions is not None:  # may_start found it among the wearer's entries
             prescribed = next((p for p in self.prescriptions.get(command.wearer, []) if p.exercise == exercise), None)
-            if prescribed is None:
-                self.refused["not prescribed"] += 1
-                raise SessionRefused(
-                    f"session_start for wearer {command.wearer!r}: {exercise!r} is not prescribed to this wearer "
-                    "(the prescriptions file lists what each wearer may start)"
-                )
         out: list[EventV1] = []
         if (same := self.running.get(command.wearer)) is not None and same.session == session:
             return out  # the same start again (redelivered after a restart): the session goes on

@@ -52,6 +52,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alerts.prompts import sessions as sessions_rule
 from alerts.prompts.catalog import Exercise
 from alerts.prompts.commands import CommandRefused, checkin_command, prompt_command
 from alerts.prompts.prescription import Prescribed
@@ -391,9 +392,8 @@ def startable_exercises(state: WebState, wearer: str) -> set[str]:
     """The exercises the guided session page (``/w/<wearer>/session``) can start for ``wearer``: in the catalog and,
     when a prescriptions file is set, prescribed to them (the alert service refuses any other session: issue 19). An
     open prompt for one of them offers Start beside Done and Snooze, as its ntfy notification does."""
-    if state.prescriptions is None:
-        return set(state.catalog)
-    return {p.exercise for p in state.prescriptions().get(wearer, []) if p.exercise in state.catalog}
+    prescriptions = None if state.prescriptions is None else state.prescriptions()
+    return set(sessions_rule.startable_exercises(state.catalog, prescriptions, wearer))
 
 
 async def prompts_page(request: Request) -> Response:

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from alerts.prompts.catalog import Exercise
 from alerts.prompts.prescription import Prescribed, dose_text
-from alerts.prompts.sessions import SessionRefused, session_command
+from alerts.prompts.sessions import SessionRefused, may_start, session_command, startable_exercises
 from dashboards.web import app as web
 
 BREATH_IN_S = 4.0  # the breathing reset's cycle: 4 s in, 6 s out = 6 breaths a minute, the usual slow-breathing aim
@@ -87,15 +87,15 @@ async def session_page(request: Request) -> Response:
     session = request.query_params.get("session")
     context: dict[str, object] = {"page": "session", "wearer": wearer, "session": session, "ended": None}
     if not choice:
-        names = [p.exercise for p in prescribed] if prescribed is not None else sorted(state.catalog)
-        context["choices"] = [state.catalog[n] for n in names if n in state.catalog]
+        names = startable_exercises(state.catalog, None if prescribed is None else {wearer: prescribed}, wearer)
+        context["choices"] = [state.catalog[n] for n in names]
         context["prescribed_only"] = prescribed is not None
         return web._page(request, "session.html", context)
     exercise = state.catalog.get(choice)
     if exercise is None:
         raise HTTPException(404, f"exercise {choice[:64]!r} is not in the catalog")
     entry = next((p for p in prescribed or [] if p.exercise == choice), None)
-    if prescribed is not None and entry is None:
+    if not may_start(state.catalog, None if prescribed is None else {wearer: prescribed}, wearer, choice):
         raise HTTPException(404, f"exercise {choice[:64]!r} is not prescribed to {wearer}")
     phases = guide(exercise, entry)
     context |= {
