@@ -324,9 +324,10 @@ EventKind = Literal[
     "session_outcome",
     "prescription_changed",
     "progression_proposed",
+    "session_adherence",
 ]
 # A clinician's decisions (``kinetic prescription``): taken from the wearer's prescriptions topic only
-PRESCRIPTION_KINDS = ("prescription_changed", "progression_proposed")
+PRESCRIPTION_KINDS = ("prescription_changed", "progression_proposed", "session_adherence")
 ConsentData = Literal["posture", "checkins", "exercise"]
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
@@ -1044,7 +1045,7 @@ def _own_topic_problem(address: TopicAddress, message: _Model) -> str | None:
             "only"
         )
     if address.kind == "prescriptions" and message.kind not in PRESCRIPTION_KINDS:
-        return f"{message.kind} on a prescriptions topic: it carries prescription_changed / progression_proposed only"
+        return f"{message.kind} on a prescriptions topic: it carries {' / '.join(PRESCRIPTION_KINDS)} only"
     return None
 
 

@@ -7,7 +7,9 @@
 - ``propose [--week 2026-W49]``: after a week (default: the last whole ISO week), each prescription with a
   progression rule gets the next dose from the rule and the week's stored ``session_outcomes``
   (``alerts.prompts.progression``); every proposal is a ``progression_proposed`` event; an ``automatic`` rule's
-  step is applied at once, the others wait in ``<prescriptions file>.proposals.yaml`` for the clinician;
+  step is applied at once, the others wait in ``<prescriptions file>.proposals.yaml`` for the clinician; and each
+  exercise prescribed in that week gets a ``session_adherence`` event (sessions done / prescribed, the weekly report's
+  figures: ``dashboards.report.weekly.week_adherence_events``), which the Weekly review's adherence panel reads;
 - ``accept WEARER EXERCISE [KEY=VALUE ...]`` applies a pending proposal (edited by the pairs given), ``reject``
   drops it (a ``prescription_changed`` event "unchanged; progression of ... rejected" records the decision).
 
@@ -36,6 +38,7 @@ from alerts.prompts.catalog import load_catalog
 from alerts.prompts.policy.model import PolicyBook
 from alerts.prompts.prescription import (
     PlannedChange,
+    Prescribed,
     describe_change,
     dose_text,
     load_pending,
@@ -45,7 +48,8 @@ from alerts.prompts.prescription import (
     save_pending,
 )
 from alerts.prompts.progression import proposal_event, propose, proposed_changes, week_facts
-from dashboards.report.weekly import iso_week, parse_week
+from dashboards.report.sessions import doses_on_file
+from dashboards.report.weekly import iso_week, parse_week, week_adherence_events
 from ingest.errors import ConfigError, Unreachable
 from ingest.mqtt import connect
 from ingest.store.export import open_queries
@@ -83,8 +87,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "propose",
         help="after a week: propose each prescription's next dose from its rule and the week's sessions",
         description="Run it weekly (a timer on Monday morning). Reads the week's session outcomes from the store "
-        "(KINETIC_STORE__*), publishes a progression_proposed event per prescription with a progression rule, "
-        "applies automatic ones and keeps the others pending for 'accept'.",
+        "(KINETIC_STORE__*), publishes a progression_proposed event per prescription with a progression rule "
+        "and a session_adherence event (sessions done / prescribed) per exercise prescribed that week, applies "
+        "automatic ones and keeps the others pending for 'accept'.",
     )
     pp.add_argument("--week", help="ISO week, e.g. 2026-W49 (default: the last whole week)")
     pp.add_argument("--wearer", help="only this wearer")
@@ -194,6 +199,8 @@ def _propose(path: Path, catalog: set[str], settings: KineticSettings, args: arg
     wearers = [check_id(args.wearer)] if args.wearer else sorted(prescriptions)
     weeks = proposal_weeks(wearers, book, args.tz, args.week, now)
     outcomes = asyncio.run(_outcomes(settings, weeks))
+    zones = {w: args.tz or book.for_wearer(w).timezone for w in wearers}
+    adherence = asyncio.run(_adherence(settings, weeks, zones, prescriptions))
     pending = load_pending(path)
     events: list[EventV1] = []
     automatic: list[tuple[str, str, dict[str, Any], str]] = []
@@ -219,6 +226,10 @@ def _propose(path: Path, catalog: set[str], settings: KineticSettings, args: arg
                     "reason": f"{describe_change(p, proposal.prescribed)}: {proposal.reason}",
                     "proposed": now.isoformat(timespec="seconds"),
                 }
+    for wearer in wearers:
+        for event in adherence[wearer]:
+            print(f"{wearer} / {event.exercise}: {event.reason}", file=sys.stderr)
+        events.extend(adherence[wearer])
     _publish(settings, events)
     save_pending(path, pending)
     for wearer, exercise, changes, why in automatic:
@@ -261,6 +272,23 @@ async def _outcomes(
     queries, close = open_queries(settings.store, settings.influx)
     try:
         return {w: await queries.session_outcomes(w, start, end) for w, (_, start, end) in weeks.items()}
+    finally:
+        await close()
+
+
+async def _adherence(
+    settings: KineticSettings,
+    weeks: Mapping[str, tuple[str, int, int]],
+    zones: Mapping[str, str],
+    prescriptions: Mapping[str, list[Prescribed]],
+) -> dict[str, list[EventV1]]:
+    """Each wearer's ``session_adherence`` events for their week (the weekly report's figures of that week)."""
+    queries, close = open_queries(settings.store, settings.influx)
+    try:
+        return {
+            w: await week_adherence_events(queries, w, name, zones[w], doses_on_file(prescriptions.get(w, [])))
+            for w, (name, _, _) in weeks.items()
+        }
     finally:
         await close()
 

@@ -148,3 +148,30 @@ def proposal_event(wearer: str, current: Prescribed, proposal: Proposal, week: s
             "automatic": 1.0 if proposal.automatic else 0.0,
         },
     )
+
+
+def adherence_event(
+    wearer: str, exercise: str, week: str, t: datetime, done: int, prescribed: int, partial: int = 0, skipped: int = 0
+) -> EventV1:
+    """The ``session_adherence`` event of ``exercise`` in ``week`` (``2026-W49``): ``done`` of ``prescribed`` sessions
+    (the sessions per week of the dose in force at the week's end), ``partial`` and ``skipped`` beside them. ``t``:
+    the middle of the week judged (Thursday 12:00 on the wearer's clock), so that a calendar week cut in any clinic
+    zone holds it. ``metrics``: sessions_done, sessions_prescribed, sessions_partial, sessions_skipped and
+    adherence_pct (100 x done / prescribed, 0 for a prescribed week with nothing done). Raises ValueError for a
+    ``prescribed`` under 1 (no sessions asked: no adherence to state)."""
+    if prescribed < 1:
+        raise ValueError(f"session_adherence of {wearer} / {exercise} ({week}): {prescribed} sessions prescribed")
+    return EventV1(
+        kind="session_adherence",
+        wearer=wearer,
+        t=t,
+        exercise=exercise,
+        reason=f"{week}: {done} of {prescribed} sessions done",
+        metrics={
+            "sessions_done": float(done),
+            "sessions_prescribed": float(prescribed),
+            "sessions_partial": float(partial),
+            "sessions_skipped": float(skipped),
+            "adherence_pct": 100.0 * done / prescribed,
+        },
+    )

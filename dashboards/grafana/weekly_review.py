@@ -216,20 +216,35 @@ def build(
             table_panel(
                 "Prescription changes and progression proposals",
                 "SELECT exercise, kind, sets, reps, hold_s, per_day, per_week, step, automatic, reason "
-                f"FROM prescriptions WHERE {WEARER} AND $timeFilter tz('$tz')",
+                f"FROM prescriptions WHERE {WEARER} AND kind != 'session_adherence' AND $timeFilter tz('$tz')",
                 grid(0, 62, 24, 8),
                 description="kinetic prescription: each change of a dose and each weekly proposal (step +1 up, -1 "
                 "back, 0 keep). A proposal not followed by a prescription_changed of its exercise is pending: "
                 "kinetic prescription accept / reject.",
             )
         )
-        # over weeks (issue 19, item 5): the progression chart and the quality trend, the last 9 weeks
+        # over weeks (issue 19, item 5): adherence, the progression chart and the quality trend, the last 9 weeks
+        .with_panel(
+            _weekly(
+                "Adherence per exercise and week: sessions done / prescribed (last 9 weeks)",
+                "SELECT last(adherence_pct) AS adherence_pct, last(sessions_done) AS done, "
+                "last(sessions_prescribed) AS prescribed, last(sessions_partial) AS partial, "
+                f"last(sessions_skipped) AS skipped FROM prescriptions WHERE {WEARER} AND kind = 'session_adherence' "
+                f"AND $timeFilter {WEEK} fill(none) tz('$tz')",
+                70,
+                description="Per exercise and calendar week, the sessions done against the sessions per week of the "
+                "dose in force at the week's end, as the weekly report counts them (0 % when nothing was done). "
+                "Written after each week by kinetic prescription propose (a session_adherence point per exercise "
+                "prescribed that week): a week it has not judged yet, or before the prescription began, has no row "
+                "(docs/exercises.md, Adherence).",
+            )
+        )
         .with_panel(
             _weekly(
                 "Prescribed dose over weeks per exercise (last 9 weeks)",
                 "SELECT last(sets) AS sets, last(reps) AS reps, last(hold_s) AS hold_s FROM prescriptions WHERE "
                 f"{WEARER} AND kind = 'prescription_changed' AND $timeFilter {WEEK} fill(previous) tz('$tz')",
-                70,
+                78,
                 description="The dose in force at the end of each week (Monday to Sunday in the clinic's zone): the "
                 "last prescription_changed up to then (kinetic prescription set / accept, automatic progression). "
                 "A week before the first change in the chart's 9 weeks is empty; a prescription written by hand "
@@ -245,7 +260,7 @@ def build(
                 "median(range_deg) AS range_deg, median(ldlj) AS ldlj, median(breaths_per_min) AS breaths_per_min, "
                 f"mean(pain) AS pain, mean(effort) AS effort FROM session_outcomes WHERE {WEARER} AND verified = 1 "
                 f"AND $timeFilter {WEEK} fill(none) tz('$tz')",
-                78,
+                86,
                 description="Per exercise and week, the sessions the sensor verified: the dose achieved (repetitions, "
                 "held seconds, mobility cycles), the quality figures (movements within the tempo, rise and lowering "
                 "times, sway and shake of holds, range and smoothness of mobility, breathing rate) and the pain and "
@@ -260,7 +275,7 @@ def build(
                 f"SELECT count(reason) AS held_in_meetings FROM events WHERE {WEARER} AND kind = 'prompt_held' "
                 f"AND reason = 'meeting' AND $timeFilter {DAY}",
                 "short",
-                86,
+                94,
                 w=8,
                 description="A prompt that came due while the wearer's calendar said busy (docs/prompts.md, "
                 "Calendars): held, and sent after the meeting if they still sat.",
@@ -272,7 +287,7 @@ def build(
                 "SELECT count(broke_5min) AS after_meeting, sum(broke_5min) AS after_meeting_break_5min "
                 f"FROM prompt_outcomes WHERE {WEARER} AND context = 'after_meeting' AND $timeFilter {DAY}",
                 "short",
-                86,
+                94,
                 x=8,
                 w=8,
                 description="The hip-opening sequence sent when a meeting sat through had ended, counted from each "
@@ -285,7 +300,7 @@ def build(
                 "SELECT count(broke_5min) AS prompts, sum(broke_5min) AS break_5min, "
                 "100 * sum(broke_5min) / count(broke_5min) AS within_5min, sum(held_s) / 60 AS held_min "
                 f"FROM prompt_outcomes WHERE {WEARER} AND $timeFilter GROUP BY context",
-                grid(16, 86, 8, 8),
+                grid(16, 94, 8, 8),
                 description="The week's prompts by why they were sent, the share followed by a break within 5 min "
                 "and the minutes they were held (meetings, do-not-disturb, pause, caps). An empty context: "
                 "outcomes stored before it was carried.",

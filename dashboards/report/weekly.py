@@ -21,18 +21,21 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from alerts.detect.asymmetry import symmetry_index
+from alerts.prompts.progression import adherence_event
 from dashboards.report.sessions import ExerciseWeek, exercise_weeks
 from ingest.store.queries import (
     BoutRow,
     CheckInRow,
     MinuteRow,
     OutcomeRow,
+    PrescriptionRow,
     PromptEventRow,
     Queries,
     ReadinessRow,
     ResponseRow,
+    SessionRow,
 )
-from ingest.wire import STRESS_LEVELS
+from ingest.wire import STRESS_LEVELS, EventV1
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 GAP_MIN = 5  # a run of minutes without frames at least this long, inside a worn day, is reported as a gap
@@ -386,6 +389,53 @@ def _gaps(minutes: list[MinuteRow], zone: ZoneInfo) -> list[Gap]:
     return gaps
 
 
+def exercises_of_week(
+    outcomes: Sequence[SessionRow],
+    changes: Sequence[PrescriptionRow],
+    monday: date,
+    zone: ZoneInfo,
+    on_file: Mapping[str, Mapping[str, float]] | None,
+    own_week: bool,
+) -> list[ExerciseWeek]:
+    """The exercise programme of the week from ``monday`` (midnight to midnight in ``zone``): ``outcomes`` must
+    hold the session outcomes of that week and the week before, ``changes`` the prescription rows recorded up to at
+    least the week's end. A dose only on file (``on_file``) has no known start: it counts for the report's own week
+    (``own_week``) and for weeks the exercise was done in. The report and the weekly adherence point
+    (``week_adherence_events``) both take the week's figures from here."""
+    a, b = _ms(monday, zone), _ms(monday + timedelta(7), zone)
+    sessions = [s for s in outcomes if a <= s.t_ms < b]
+    done = {s.exercise for s in sessions}
+    file_doses = {e: f for e, f in (on_file or {}).items() if own_week or e in done}
+    before = [s for s in outcomes if _ms(monday - timedelta(7), zone) <= s.t_ms < a]
+    return exercise_weeks(sessions, before, changes, b - 1, file_doses)
+
+
+async def week_adherence_events(
+    queries: Queries,
+    wearer: str,
+    week: str,
+    tz: str,
+    on_file: Mapping[str, Mapping[str, float]] | None = None,
+) -> list[EventV1]:
+    """The ``session_adherence`` events of ``wearer``'s ``week`` (``2026-W49``, cut at midnight in ``tz``), one per
+    exercise prescribed at the week's end (sessions per week of at least 1): sessions done of sessions prescribed,
+    the figures the weekly report gives that week (``exercises_of_week``, as its own week). An exercise not
+    prescribed then (before its first recorded change, or removed) has none. ``kinetic prescription propose``
+    publishes them weekly; the Weekly review's adherence panel reads them. Raises BadWeek for a malformed ``week``;
+    store errors pass through."""
+    zone = ZoneInfo(tz)
+    monday = parse_week(week)
+    end = _ms(monday + timedelta(7), zone)
+    changes = await queries.prescriptions(wearer, 0, end)
+    outcomes = await queries.session_outcomes(wearer, _ms(monday - timedelta(7), zone), end)
+    middle = datetime.combine(monday + timedelta(3), time(12), zone)
+    return [
+        adherence_event(wearer, e.exercise, week, middle, e.done, e.prescribed, e.partial, e.skipped)
+        for e in exercises_of_week(outcomes, changes, monday, zone, on_file, True)
+        if e.prescribed
+    ]
+
+
 async def weekly_report(
     queries: Queries,
     wearer: str,
@@ -423,15 +473,8 @@ async def weekly_report(
     outcomes = await queries.session_outcomes(wearer, _ms(first - timedelta(7), zone), end)
     dose_weeks = []
     for i in range(HISTORY_WEEKS, -1, -1):  # the weeks before, then this one
-        a, b = _ms(monday - timedelta(7 * i), zone), _ms(monday - timedelta(7 * (i - 1)), zone)
-        sessions = [s for s in outcomes if a <= s.t_ms < b]
-        # a dose only on file has no known start: it counts for the report's week and weeks it was done in
-        done = {s.exercise for s in sessions}
-        file_doses = {e: f for e, f in (on_file or {}).items() if i == 0 or e in done}
-        before = [s for s in outcomes if _ms(monday - timedelta(7 * (i + 1)), zone) <= s.t_ms < a]
-        dose_weeks.append(
-            (iso_week(monday - timedelta(7 * i)), exercise_weeks(sessions, before, changes, b - 1, file_doses))
-        )
+        earlier = monday - timedelta(7 * i)
+        dose_weeks.append((iso_week(earlier), exercises_of_week(outcomes, changes, earlier, zone, on_file, i == 0)))
     exercises = dose_weeks[-1][1]
     return WeeklyReport(
         wearer=wearer,

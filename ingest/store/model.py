@@ -17,7 +17,8 @@ Measurements (tags in brackets), all timestamps in event time, milliseconds:
 - ``session_outcomes`` [wearer, exercise, outcome]: an exercise session's dose, quality figures, effort, pain
 - ``prescriptions`` [wearer, exercise, kind]: a prescription change or a progression proposal (kinds
   ``prescription_changed``, ``progression_proposed``): the dose (sets, reps or hold_s, per_day or per_week, ...),
-  step, automatic, reason - also stored as ``events`` points
+  step, automatic, reason; or a week's adherence (kind ``session_adherence``: sessions_done, sessions_prescribed,
+  adherence_pct, at the middle of the week judged) - also stored as ``events`` points
 
 Tags hold only bounded values (ids, enumerations): series cardinality grows with wearers x devices, never
 with time. Prompt ids and texts are fields. See docs/data-model.md.
@@ -111,7 +112,8 @@ def event_points(event: EventV1) -> list[Point]:
         }
         return [Point.make("session_outcomes", tags, session_fields, round(event.t.timestamp() * 1000))]
     points = []
-    if event.kind in ("prescription_changed", "progression_proposed"):  # issue 19: the dose over weeks
+    # issue 19: the dose over weeks; session_adherence: a week's sessions done / prescribed (prescription propose)
+    if event.kind in ("prescription_changed", "progression_proposed", "session_adherence"):
         tags = {"wearer": event.wearer, "exercise": event.exercise or "", "kind": event.kind}
         dose: dict[str, float | str | None] = {**(event.metrics or {}), "reason": event.reason}
         points.append(Point.make("prescriptions", tags, dose, round(event.t.timestamp() * 1000)))

@@ -234,6 +234,18 @@ def test_weekly_dose_and_quality_over_weeks(db: Callable[..., Rows]) -> None:
         assert db(one(REVIEW[title]), *span, {**ANN, "wearer": "bob"}) == []
 
 
+ADHERENCE = "Adherence per exercise and week: sessions done / prescribed (last 9 weeks)"
+
+
+def test_weekly_adherence_needs_the_weekly_job(db: Callable[..., Rows]) -> None:
+    """Issue 19, item 5: the adherence panel reads the ``session_adherence`` points ``kinetic prescription propose``
+    stores after each week; the seeded week has sessions and a prescription but no such run, so the panel shows no
+    row rather than a figure of its own. Its figures on a scripted programme, and their agreement with the weekly
+    report: tests/integration/dashboards/test_weekly_adherence.py."""
+    span = (WEEK_START - 2 * 7 * 86_400_000, WEEK_END - 1)
+    assert len(week.SESSIONS) == 4 and db(one(REVIEW[ADHERENCE]), *span, ANN) == []
+
+
 @pytest.fixture(scope="module")
 def meetings_db(influxd: Server, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Rows]:
     """tests/support/meetings_week.py's week of meetings, in a database of its own."""
@@ -408,5 +420,5 @@ def test_every_panel_is_checked_here() -> None:
     titles = [t for queries in (REVIEW, MY_DAY, OPS) for t in queries]
     unchecked = [t for t in titles if f'"{t}"' not in source and t != RESPONSE]
     assert not unchecked
-    assert len(titles) == len(set(titles)) == 20 + 7 + 7
+    assert len(titles) == len(set(titles)) == 21 + 7 + 7
     assert datetime(2026, 11, 16, tzinfo=UTC).isocalendar()[:2] == (2026, 47)

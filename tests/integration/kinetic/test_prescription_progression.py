@@ -185,6 +185,18 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
         assert [s.outcome for s in sessions] == ["done", "done", "partial"] and sessions[0].figures["reps"] == 4
         await close()
 
+        # the weekly job's adherence: none for last week (prescribed after it), 0 of 2 for the week of the partial
+        # session (the dose in force at its end asks 2; a partial session is not done)
+        assert events("session_adherence") == []
+        this_year, this_number, _ = (monday + timedelta(days=7)).isocalendar()
+        this_week = f"{this_year}-W{this_number:02d}"
+        assert await kinetic("prescription", "propose", "--week", this_week) == 0
+        await until(lambda: len(events("session_adherence")) == 1, 20, "the week's adherence")
+        (adherence,) = events("session_adherence")
+        assert adherence.exercise == EXERCISE and adherence.reason == f"{this_week}: 0 of 2 sessions done"
+        assert adherence.metrics is not None and adherence.metrics["adherence_pct"] == 0
+        assert adherence.t == monday + timedelta(days=10, hours=2)  # Thursday 12:00 on the wearer's clock (UTC)
+
         # the clinician's weekly report of that week: sessions, dose achieved, pain; the proposal decided, not pending
         assert await kinetic("report", "weekly", "--wearer", "ann", "--week", week, "--out", str(tmp_path / "r")) == 0
         html = next((tmp_path / "r").glob("*.html")).read_text()

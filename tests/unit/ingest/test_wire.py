@@ -354,7 +354,8 @@ CHECKIN = EventV1(kind="checkin", wearer="ann", t=OWN_AT)
             "prescription_changed on an events topic: prescription changes are taken from "
             "<root>/v1/<wearer>/prescriptions only",
             CHECKIN,
-            "checkin on a prescriptions topic: it carries prescription_changed / progression_proposed only",
+            "checkin on a prescriptions topic: it carries prescription_changed / progression_proposed / "
+            "session_adherence only",
         ),
     ],
 )
