@@ -51,6 +51,9 @@ BOUT_BINS: tuple[tuple[float, float, str], ...] = (
 
 
 HISTORY_WEEKS = 8  # the week is set against the mean of this many weeks before it (issue #16)
+# the prescription changes and proposals read with a week: those recorded up to four weeks after it (the week's
+# proposal is made after it; a dose recorded since shows the prescriptions file's dose was not the week's)
+CHANGES_AFTER_MS = 28 * 86_400_000
 LONGEST_BOUTS = 5  # the summary lists this many of the week's longest sitting bouts
 # Sitting per day the summary measures days against when the caller gives no goal: Ekelund et al. (Lancet 2016,
 # 388:1302) found the risk of death rising above about 8 h of sitting a day (in people with little activity).
@@ -426,7 +429,8 @@ async def week_adherence_events(
     zone = ZoneInfo(tz)
     monday = parse_week(week)
     end = _ms(monday + timedelta(7), zone)
-    changes = await queries.prescriptions(wearer, 0, end)
+    # the changes read as the report reads them: a dose recorded after the week means the file's was not the week's
+    changes = await queries.prescriptions(wearer, 0, end + CHANGES_AFTER_MS)
     outcomes = await queries.session_outcomes(wearer, _ms(monday - timedelta(7), zone), end)
     middle = datetime.combine(monday + timedelta(3), time(12), zone)
     return [
@@ -468,8 +472,7 @@ async def weekly_report(
             response = next((r for r in rows if r.exercise == "*"), None)
         history.append(_totals(days, response, iso_week(earlier)))
     longest = sorted(this_week, key=lambda b: (-b.duration_s, b.end_ms))[:LONGEST_BOUTS]
-    # the changes and proposals recorded up to four weeks after: the week's proposal is made after it
-    changes = await queries.prescriptions(wearer, 0, end + 28 * 86_400_000)
+    changes = await queries.prescriptions(wearer, 0, end + CHANGES_AFTER_MS)
     outcomes = await queries.session_outcomes(wearer, _ms(first - timedelta(7), zone), end)
     dose_weeks = []
     for i in range(HISTORY_WEEKS, -1, -1):  # the weeks before, then this one

@@ -124,3 +124,39 @@ def test_adherence_per_exercise_and_week_agrees_with_the_report(influxd: Server)
     # the weeks the report has no adherence for have no row: before the prescription, an exercise never prescribed
     assert reports[WEEKS[0]][STS].adherence_pct is None and reports[WEEKS[4]][OTHER].adherence_pct is None
     assert run_query(influxd.url, name, query, *span, {"wearer": "bob", "tz": week.TZ_NAME, "patients": ".*"}) == []
+
+
+def test_a_prescription_only_on_file_counts_as_the_report_counts_its_own_week(influxd: Server) -> None:
+    """A prescription written by hand and never changed through Kinetic has no known start: its file dose counts for
+    the week judged, as the report counts its own week, so both give 0 of 2 for a week with nothing done and 1 of 2
+    for a week with one session; the report of the later week, showing the earlier one among its weeks before,
+    leaves it without adherence (docs/exercises.md, "Adherence": where the panel and the report differ)."""
+    name, wearer = "adherence_on_file", "cy"
+    on_file = {STS: {"sets": 1.0, "reps": 5.0, "rest_s": 30.0, "per_week": 2.0}}
+    done = session(0, 4, 1, STS, "done").model_copy(update={"wearer": wearer})
+
+    async def run() -> tuple[list[EventV1], dict[str, Any]]:
+        sink = InfluxV1Sink(InfluxSettings(url=influxd.url, database=name))
+        await sink.prepare()
+        await sink.write(event_points(done))
+        queries = InfluxQLQueries(sink)
+        made = [e for w in WEEKS[3:] for e in await week_adherence_events(queries, wearer, w, week.TZ_NAME, on_file)]
+        await sink.write([p for e in made for p in event_points(e)])
+        reports = {w: await weekly_report(queries, wearer, w, week.TZ_NAME, on_file=on_file) for w in WEEKS[3:]}
+        await sink.aclose()
+        return made, reports
+
+    made, reports = asyncio.run(run())
+    assert [e.reason for e in made] == [f"{WEEKS[3]}: 0 of 2 sessions done", f"{WEEKS[4]}: 1 of 2 sessions done"]
+    span = (
+        round(datetime.combine(MONDAYS[3], time(0), ZONE).timestamp() * 1000),
+        round(datetime.combine(MONDAYS[4] + timedelta(7), time(0), ZONE).timestamp() * 1000) - 1,
+    )
+    (query,) = panel_queries("kinetic-weekly-review")[ADHERENCE]
+    rows = run_query(influxd.url, name, query, *span, {"wearer": wearer, "tz": week.TZ_NAME, "patients": ".*"})
+    assert [r["adherence_pct"] for r in rows] == [0, 50]
+    for w, row in zip(WEEKS[3:], rows, strict=True):
+        (own,) = reports[w].exercises
+        assert own.from_file and own.adherence_pct == row["adherence_pct"]
+    earlier = dict(reports[WEEKS[4]].dose_weeks)[WEEKS[3]]
+    assert [e.exercise for e in earlier] == []  # the later report's week before: no adherence for the file's dose
