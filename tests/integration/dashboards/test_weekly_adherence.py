@@ -124,6 +124,19 @@ def test_adherence_per_exercise_and_week_agrees_with_the_report(influxd: Server)
     # the weeks the report has no adherence for have no row: before the prescription, an exercise never prescribed
     assert reports[WEEKS[0]][STS].adherence_pct is None and reports[WEEKS[4]][OTHER].adherence_pct is None
     assert run_query(influxd.url, name, query, *span, {"wearer": "bob", "tz": week.TZ_NAME, "patients": ".*"}) == []
+    # why the figure is stored: InfluxQL does not join the sessions counted to the dose stored in another
+    # measurement; a subquery over both gives each its own series and no ratio (docs/exercises.md, "Adherence")
+    weekly = "WHERE wearer = 'ann' AND $timeFilter GROUP BY time(1w, 4d), exercise"
+    joined = run_query(
+        influxd.url,
+        name,
+        "SELECT sum(done) / last(prescribed) AS ratio FROM "
+        f"(SELECT count(duration_s) AS done FROM session_outcomes {weekly} fill(0)), "
+        f"(SELECT last(per_week) AS prescribed FROM prescriptions {weekly} fill(previous)) "
+        "WHERE $timeFilter GROUP BY time(1w, 4d), exercise",
+        *span,
+    )
+    assert joined and all(r["ratio"] is None for r in joined)
 
 
 def test_a_prescription_only_on_file_counts_as_the_report_counts_its_own_week(influxd: Server) -> None:
