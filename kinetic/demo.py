@@ -87,11 +87,13 @@ async def run_demo(
     loop = asyncio.get_running_loop()
     wall0 = loop.time()
     topics = Topics(settings.mqtt.topic_root)
+    spool_path = db_path.with_name(db_path.stem + "-spool.sqlite")
+    _drop_stale_spool(db_path, spool_path)
     sink = EmbeddedSink(db_path)
     # the scripted day runs on its own clock: a button pressed while it plays is judged at the wearer's latest second
     engine = engine_from_settings(settings.alerts.model_copy(update={"commands_on_data_clock": True}))
     engine.busy.update(scenario_busy(scenario))
-    spool = open_spool(settings.bridge, db_path.with_name(db_path.stem + "-spool.sqlite"))
+    spool = open_spool(settings.bridge, spool_path)
     # the demo plays a scripted day at accelerated time: its dates may lie ahead of this host's clock, or behind it
     # (its prompts are shown as if the day were now, not refused as expired)
     bridge = Bridge(topics=topics, sink=sink, spool=spool, settings=settings.bridge, max_ahead_ms=None)
@@ -179,6 +181,19 @@ async def run_demo(
     finally:
         spool.close()
         await sink.aclose()
+
+
+def _drop_stale_spool(db_path: Path, spool_path: Path) -> None:
+    """Remove the spool a demo left beside a database that is gone (``db_path`` does not exist). The spool belongs
+    to its database: its rollup state says which minutes were folded into *that* store, so a replay of the same day
+    into a new one would be taken as repeats and store no minute rollups; its unsent lines were the old store's copy
+    of a scripted day."""
+    if db_path.exists():
+        return
+    for path in (spool_path, *(spool_path.with_name(spool_path.name + end) for end in ("-wal", "-shm"))):
+        if path.exists():
+            _LOGGER.info("demo: the database is new: %s, left by the one removed, goes too", path)
+            path.unlink()
 
 
 def scenario_busy(scenario: Scenario) -> dict[str, list[Busy]]:
