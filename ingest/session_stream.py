@@ -75,15 +75,17 @@ class SessionStreamer:
 
     def chunks(self, t_ms: IntArray, acc_g: FloatArray) -> list[SessionSamplesV1]:
         """Samples (``t_ms`` (n,) Unix epoch ms ascending, ``acc_g`` (n, 3) in g) -> the stream's next messages.
-        Non-finite samples and samples not after the last one sent are left out; past the limit, dropped."""
+        Non-finite samples and samples not after the last one sent, nor after every earlier one of ``t_ms`` (a sample
+        clock that stepped back), are left out; past the limit, dropped."""
         t = np.asarray(t_ms, dtype=np.int64).reshape(-1)
         acc = np.asarray(acc_g, dtype=np.float64).reshape(-1, 3)
         keep = np.isfinite(acc).all(axis=1)
         if self._last_ms is not None:
             keep &= t > self._last_ms
         t, acc = t[keep], acc[keep]
-        order = np.flatnonzero(np.concatenate(([True], np.diff(t) > 0)))  # strictly increasing
-        t, acc = t[order], acc[order]
+        rising = np.ones(len(t), dtype=bool)  # strictly increasing: each sample after every one before it
+        rising[1:] = t[1:] > np.maximum.accumulate(t)[:-1]
+        t, acc = t[rising], acc[rising]
         room = self.limit - self.sent
         if len(t) > room:
             self.dropped += len(t) - room

@@ -91,6 +91,7 @@ async def run_demo(
     _drop_stale_spool(db_path, spool_path)
     sink = EmbeddedSink(db_path)
     # the scripted day runs on its own clock: a button pressed while it plays is judged at the wearer's latest second
+    # (one pressed before the wearer's first frame waits for it in the engine's memory only: not in the state file)
     engine = engine_from_settings(settings.alerts.model_copy(update={"commands_on_data_clock": True}))
     engine.busy.update(scenario_busy(scenario))
     spool = open_spool(settings.bridge, spool_path)

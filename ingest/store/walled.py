@@ -13,36 +13,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ingest.errors import SinkAuthError
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
-from ingest.store.queries import (
-    BoutRow,
-    CheckInRow,
-    DeviceRow,
-    MinuteRow,
-    OutcomeRow,
-    PostureBoutRow,
-    PrescriptionRow,
-    PromptEventRow,
-    PromptRow,
-    ReadinessRow,
-    ResponseRow,
-    SessionRow,
-    with_total,
-)
+from ingest.store.parted import PartedQueries, Ranged
+from ingest.store.queries import DeviceRow
 from ingest.wall import Wall
+from ingest.wire import check_id
 
 if TYPE_CHECKING:
     from ingest.store.queries import Queries
 
 Row = TypeVar("Row")
-_BY_TIME = attrgetter("t_ms")  # each row type's time, the order Queries promises (a bout: its end)
-_BY_END = attrgetter("end_ms")
-_BY_HOUR = itemgetter("t_ms")
+Part = TypeVar("Part")
 
 
 class WalledInfluxV1Sink(InfluxV1Sink):
@@ -102,110 +87,87 @@ class WalledHoldings:
             await sink.aclose()
 
 
-def summed_responses(rows: list[ResponseRow]) -> list[ResponseRow]:
-    """Prompt responses answered in parts (several databases, several periods) as one answer: per exercise summed,
-    then ``"*"`` for all (``with_total``); the parts' own ``"*"`` rows are left out."""
-    sums: dict[str, list[int]] = {}
-    for row in rows:
-        if row.exercise == "*":
-            continue
-        figures = (row.prompts, row.broke_1min, row.broke_3min, row.broke_5min, row.acked)
-        sums[row.exercise] = [a + b for a, b in zip(sums.get(row.exercise, [0] * 5), figures, strict=True)]
-    return with_total([ResponseRow(exercise, *figures) for exercise, figures in sums.items()])
-
-
-def _weighted(rows: list[MinuteRow], field: str) -> float | None:
-    known = [(getattr(r, field), r.frames) for r in rows if getattr(r, field) is not None]
-    weight = sum(n for _, n in known)
-    return None if not known or weight == 0 else sum(v * n for v, n in known) / weight
-
-
-def merged_minutes(rows: list[MinuteRow]) -> list[MinuteRow]:
-    """Minute rows from several databases in time order, one per minute: a minute whose frames were routed to two
-    databases (consent changed within it) has its frames and steps summed and its means weighted by frames."""
-    by_minute: dict[int, list[MinuteRow]] = {}
-    for row in rows:
-        by_minute.setdefault(row.t_ms, []).append(row)
-    out = []
-    for t_ms, parts in sorted(by_minute.items()):
-        if len(parts) == 1:
-            out.append(parts[0])
-            continue
-        out.append(
-            MinuteRow(
-                t_ms,
-                sum(p.frames for p in parts),
-                _weighted(parts, "incl_deg"),
-                _weighted(parts, "lean_deg"),
-                _weighted(parts, "enmo_mg"),
-                sum(p.steps for p in parts),
-            )
-        )
-    return out
-
-
-class WalledQueries(WalledHoldings):
+class WalledQueries(WalledHoldings, PartedQueries):
     """A wearer's own view across the wall (``kinetic serve`` without ``KINETIC_WEB__CLINIC``, ``kinetic report
-    weekly`` without ``--clinic``): each query is asked of every database of the wall (the operations one, each
-    clinic's, the private one; concurrently) and the answers merged in the order ``Queries`` promises. A point's
+    weekly`` without ``--clinic``): each query is asked of every database the wearer's points may be in
+    (``wearer_databases``: the private one, their clinic's by the roster, each clinic a grant of theirs names;
+    concurrently) and the answers merged in the order ``Queries`` promises (``ingest.store.parted``). A point's
     database follows the roster and the consent at the point's own time, and a move between clinics (``kinetic data
-    move``) may still be pending: asking every database keeps a day or a week whole whatever moved when. Needs a
-    credential that reads every one of them (``kinetic_web``, ingest/store/access.py): any other is refused by
-    InfluxDB, said in one line (SinkAuthError)."""
+    move``) may still be pending: asking each database the wearer was ever routed to keeps a day or a week whole
+    whatever moved when.
 
-    async def _gather(self, ask: Callable[[Queries], Awaitable[list[Row]]]) -> list[Row]:
+    The grants are read from the wearer's stored consent events (``consent_granted``, in the private database: the
+    bridge stores each consent event it routes by, ingest/bridge.py), asked beside the query itself; a clinic they
+    name that was not asked yet is asked then, and remembered. The consent records file is not what routing
+    followed (a wearer's own login may publish a change from elsewhere, ``deploy/mosquitto/acl``), so it is not
+    used; ``wall.consent`` adds what it holds. Not asked: the operations database (no wearer's point under the wall)
+    and clinics the clinics file no longer lists (their databases are outside the wall). Needs a credential that
+    reads every database of the wall (``kinetic_web``, ingest/store/access.py): any other is refused by InfluxDB,
+    said in one line (SinkAuthError)."""
+
+    def __init__(self, settings: InfluxSettings, wall: Wall) -> None:
+        super().__init__(settings, wall)
+        self.wall = wall
+        self._by_database = dict(zip(self.databases, self._queries, strict=True))
+        self._private = self._sinks[self.databases.index(wall.private)]
+        self._granted: dict[str, set[str]] = {}  # wearer -> clinics their stored grants named, when last read
+
+    async def granted_clinics(self, wearer: str) -> set[str]:
+        """The clinics ``wearer``'s stored ``consent_granted`` events name (the private database)."""
+        result = await self._private.query(
+            f'SELECT "clinic" FROM "events" WHERE "wearer" = \'{check_id(wearer)}\' AND "kind" = \'consent_granted\''
+        )
+        clinics: set[str] = set()
+        for statement in result.get("results", []):
+            for series in statement.get("series", []):
+                column = series["columns"].index("clinic")
+                clinics.update(str(row[column]) for row in series.get("values", []) if row[column] is not None)
+        return clinics
+
+    async def asked(self, wearer: str) -> list[str]:
+        """The databases a query for ``wearer`` asks now (``wearer_databases``, their stored grants read again)."""
+        return wearer_databases(self.wall, wearer, await self.granted_clinics(wearer))
+
+    async def _gather(self, asks: list[Awaitable[Part]]) -> list[Part]:
         try:
-            parts = await asyncio.gather(*(ask(q) for q in self._queries))
+            return list(await asyncio.gather(*asks))
         except SinkAuthError as exc:
             raise SinkAuthError(
                 f"{exc}; a wearer's own view under the wall reads every database of the wall "
                 f"({', '.join(self.databases)}): log in as kinetic_web (kinetic store provision)"
             ) from exc
-        return [row for part in parts for row in part]
 
-    async def _in_order(self, ask: Callable[[Queries], Awaitable[list[Row]]], key: Callable[[Row], Any]) -> list[Row]:
-        return sorted(await self._gather(ask), key=key)
+    async def _each(self, wearer: str, ask: Callable[[Queries], Awaitable[list[Row]]]) -> list[list[Row]]:
+        """``ask`` of each database ``wearer``'s points may be in: those known, with the stored grants read beside
+        them; then any a grant newly names."""
+        known = wearer_databases(self.wall, wearer, self._granted.get(wearer, set()))
+        asked = [ask(self._by_database[db]) for db in known]
+        granted, parts = await asyncio.gather(self.granted_clinics(wearer), self._gather(asked))
+        self._granted[wearer] = granted
+        late = [db for db in wearer_databases(self.wall, wearer, granted) if db not in known]
+        return parts + (await self._gather([ask(self._by_database[db]) for db in late]) if late else [])
 
-    async def sitting_bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[BoutRow]:
-        return await self._in_order(lambda q: q.sitting_bouts(wearer, start_ms, end_ms), _BY_END)
-
-    async def prompts(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptRow]:
-        return await self._in_order(lambda q: q.prompts(wearer, start_ms, end_ms), lambda r: (r.t_ms, r.id))
-
-    async def minutes(self, wearer: str, start_ms: int, end_ms: int) -> list[MinuteRow]:
-        return merged_minutes(await self._gather(lambda q: q.minutes(wearer, start_ms, end_ms)))
-
-    async def bouts(self, wearer: str, start_ms: int, end_ms: int) -> list[PostureBoutRow]:
-        return await self._in_order(lambda q: q.bouts(wearer, start_ms, end_ms), _BY_END)
-
-    async def outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[OutcomeRow]:
-        return await self._in_order(lambda q: q.outcomes(wearer, start_ms, end_ms), _BY_TIME)
-
-    async def prompt_events(self, wearer: str, start_ms: int, end_ms: int) -> list[PromptEventRow]:
-        return await self._in_order(lambda q: q.prompt_events(wearer, start_ms, end_ms), lambda r: (r.t_ms, r.kind))
+    async def _parts(self, query: Ranged[Row], wearer: str, start_ms: int, end_ms: int) -> list[list[Row]]:
+        return await self._each(wearer, lambda q: query.ask(q, wearer, start_ms, end_ms))
 
     async def devices(self, wearer: str) -> list[DeviceRow]:
         """Per device, the row of the database that saw it last (its newest status lives where it was routed)."""
         newest: dict[str, DeviceRow] = {}
-        for row in await self._gather(lambda q: q.devices(wearer)):
-            if row.device not in newest or row.last_seen_ms > newest[row.device].last_seen_ms:
-                newest[row.device] = row
+        for part in await self._each(wearer, lambda q: q.devices(wearer)):
+            for row in part:
+                if row.device not in newest or row.last_seen_ms > newest[row.device].last_seen_ms:
+                    newest[row.device] = row
         return [newest[d] for d in sorted(newest)]
 
-    async def hours(self, wearer: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
-        return await self._in_order(lambda q: q.hours(wearer, start_ms, end_ms), _BY_HOUR)
 
-    async def responses(self, wearer: str, start_ms: int, end_ms: int) -> list[ResponseRow]:
-        return summed_responses(await self._gather(lambda q: q.responses(wearer, start_ms, end_ms)))
-
-    async def checkins(self, wearer: str, start_ms: int, end_ms: int) -> list[CheckInRow]:
-        return await self._in_order(lambda q: q.checkins(wearer, start_ms, end_ms), _BY_TIME)
-
-    async def readiness(self, wearer: str, start_ms: int, end_ms: int) -> list[ReadinessRow]:
-        return await self._in_order(lambda q: q.readiness(wearer, start_ms, end_ms), _BY_TIME)
-
-    async def session_outcomes(self, wearer: str, start_ms: int, end_ms: int) -> list[SessionRow]:
-        return await self._in_order(lambda q: q.session_outcomes(wearer, start_ms, end_ms), _BY_TIME)
-
-    async def prescriptions(self, wearer: str, start_ms: int, end_ms: int) -> list[PrescriptionRow]:
-        return await self._in_order(lambda q: q.prescriptions(wearer, start_ms, end_ms), _BY_TIME)
+def wearer_databases(wall: Wall, wearer: str, granted: set[str]) -> list[str]:
+    """The databases of ``wall`` ``wearer``'s points may be in: the private one; their clinic's by the roster; each
+    clinic's of ``granted`` (the clinics their grants name) and of ``wall.consent``'s grants for them, when the
+    roster lists the clinic (a database the wall has). A point goes to a clinic's database only when a grant to that
+    clinic covers it (``Wall.database_for``) or a move put it where the roster and a grant say
+    (ingest/store/reroute.py). Pure."""
+    clinics = set(granted) | {g.clinic for g in wall.consent.grants.get(wearer, ())}
+    if wearer in wall.roster:
+        clinics.add(wall.roster[wearer])
+    by_clinic = wall.clinic_databases()
+    return [wall.private, *(by_clinic[c] for c in sorted(clinics) if c in by_clinic)]

@@ -16,10 +16,20 @@ from alerts.engine import engine_from_settings
 from alerts.service import AlertService
 from ingest.bridge import Bridge
 from ingest.mqtt import payload_bytes, serve
+from ingest.settings import MqttSettings
 from ingest.store.points import PointSink
 from ingest.store.spool import open_spool
 from ingest.wire import Topics
 from kinetic.settings import KineticSettings
+from tests.support.servers import Server
+
+
+def broker_settings(mosquitto: Server, unique: str, **sections: Any) -> KineticSettings:
+    """The settings of a test's services over ``mosquitto``: topics and client ids under ``unique`` (each test its
+    own, so tests run in any order), ``sections`` (``alerts={...}``, ``store={...}``) as ``KineticSettings`` takes
+    them."""
+    mqtt = MqttSettings(host=mosquitto.host, port=mosquitto.port, topic_root=unique, client_id_prefix=unique)
+    return KineticSettings(mqtt=mqtt, **sections)
 
 
 async def until(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition") -> None:

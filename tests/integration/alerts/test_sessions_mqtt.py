@@ -20,11 +20,9 @@ from alerts.prompts.sessions import session_command
 from alerts.run import alert_service
 from ingest.mqtt import connect, serve
 from ingest.session_stream import SessionStreamer
-from ingest.settings import MqttSettings
 from ingest.wire import CommandV1, EventV1, Topics, encode
-from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
-from tests.support.pipeline import Recorder, recording, sync, until
+from tests.support.pipeline import Recorder, broker_settings, recording, sync, until
 from tests.support.servers import Server
 from tests.support.synthetic import rotation
 
@@ -51,8 +49,9 @@ async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_p
     unique = f"ss{uuid.uuid4().hex[:10]}"
     topics = Topics(unique)
     (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
-    settings = KineticSettings(
-        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+    settings = broker_settings(
+        mosquitto,
+        unique,
         alerts={"state_dir": None, "prescriptions_file": tmp_path / "prescriptions.yaml"},
     )
     start_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
@@ -134,8 +133,9 @@ async def test_a_session_running_when_the_alert_service_restarts_is_concluded_pa
     unique = f"sr{uuid.uuid4().hex[:10]}"
     topics = Topics(unique)
     (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
-    settings = KineticSettings(
-        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+    settings = broker_settings(
+        mosquitto,
+        unique,
         alerts={"state_dir": tmp_path / "state", "prescriptions_file": tmp_path / "prescriptions.yaml"},
     )
     start_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
@@ -203,8 +203,9 @@ async def test_the_cli_starts_and_ends_a_session_the_service_concludes(mosquitto
     unique = f"sc{uuid.uuid4().hex[:10]}"
     topics = Topics(unique)
     (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
-    settings = KineticSettings(
-        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+    settings = broker_settings(
+        mosquitto,
+        unique,
         alerts={"state_dir": None, "prescriptions_file": tmp_path / "prescriptions.yaml"},
     )
     env = {

@@ -11,15 +11,12 @@ the clinic's copy back with the operator's credential and says so when the app's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import json
 import re
-import runpy
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
@@ -27,14 +24,14 @@ import pytest
 
 from ingest.audit import AuditLog
 from ingest.errors import SinkAuthError
-from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
+from tests.support.influx_auth import ADMIN_LOGIN, as_user, influxd_with_admin, make_secrets
+from tests.support.influx_auth import password as stored_password
 from tests.support.processes import Proc, env_for
-from tests.support.servers import Server, start_influxd
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
-ADMIN_PASSWORD = "admin-password-0123456789"
 DAY = """\
 start: 2026-11-23T09:00:00+01:00
 wearers:
@@ -56,38 +53,24 @@ clinics:
 """
 
 
-@contextlib.contextmanager
-def influxd_with_admin(base: Path) -> Iterator[Server]:
-    """influxd 1.x with authentication on and its first user, ``admin`` (``ADMIN_PASSWORD``), made; stopped after."""
-    influxd = start_influxd(base, auth=True)
-    try:
-        asyncio.run(
-            InfluxV1Sink(InfluxSettings(url=influxd.url, create_database=False)).query(
-                f"CREATE USER admin WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", method="POST"
-            )
-        )
-        yield influxd
-    finally:
-        influxd.stop()
-
-
 def test_a_clinic_reads_its_consenting_patients_only(mosquitto: Server, tmp_path: Path, unique: str) -> None:
     with influxd_with_admin(tmp_path / "influxd") as influxd:
         _check(influxd, mosquitto, tmp_path, unique)
 
 
 def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    secrets = tmp_path / "secrets"
-    runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))["make_secrets"](secrets, tmp_path / "passwd", [])
+    secrets = make_secrets(tmp_path)
     clinics = tmp_path / "clinics.yaml"
     clinics.write_text(CLINICS.format(a="ann, carl", b="bob"))  # carl: a patient of A who does not consent
-    env = env_for(mosquitto.port, influxd.url, unique, tmp_path) | {
-        "KINETIC_INFLUX__USERNAME": "admin",
-        "KINETIC_INFLUX__PASSWORD": ADMIN_PASSWORD,
-        "KINETIC_INFLUX__RAW_RETENTION_DAYS": "30",
-        "KINETIC_STORE__CLINIC_WALL": "true",
-        "KINETIC_STORE__CLINICS_FILE": str(clinics),
-    }
+    env = (
+        env_for(mosquitto.port, influxd.url, unique, tmp_path)
+        | ADMIN_LOGIN
+        | {
+            "KINETIC_INFLUX__RAW_RETENTION_DAYS": "30",
+            "KINETIC_STORE__CLINIC_WALL": "true",
+            "KINETIC_STORE__CLINICS_FILE": str(clinics),
+        }
+    )
 
     def kinetic(*args: str, user: str = "admin", status: int = 0) -> subprocess.CompletedProcess[str]:
         name = f"kinetic_{user.replace('-', '_')}"  # clinic-b's reader: kinetic_clinic_clinic_b
@@ -106,7 +89,7 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
         return done
 
     def password(role: str) -> str:
-        return (secrets / f"influxdb_{role}_password").read_text().strip()
+        return stored_password(secrets, role)
 
     provision = kinetic("store", "provision", "--secrets", str(secrets)).stderr
     assert f"database '{unique}_clinic_a'" in provision and f"database '{unique}_private'" in provision
@@ -119,16 +102,7 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
             if "clinic" in user
             else (f"kinetic_{user}", user)
         )
-        return InfluxV1Sink(
-            InfluxSettings(  # type: ignore[arg-type]
-                url=influxd.url,
-                database=database,
-                username=name,
-                password=password(secret),
-                create_database=False,
-                raw_retention_days=30,
-            )
-        )
+        return InfluxV1Sink(as_user(influxd.url, database, name, password(secret)))
 
     def count(as_: InfluxV1Sink, wearer: str, database: str) -> int:
         result = asyncio.run(

@@ -6,7 +6,6 @@ operator erases a wearer."""
 from __future__ import annotations
 
 import asyncio
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +17,13 @@ from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.influxql_queries import InfluxQLQueries
 from ingest.store.points import Point
+from tests.support.influx_auth import ADMIN_LOGIN, ADMIN_PASSWORD, as_user, influxd_with_admin, make_secrets
+from tests.support.influx_auth import password as stored_password
 from tests.support.processes import Proc, env_for
-from tests.support.servers import Server, start_influxd
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
-ADMIN_PASSWORD = "admin-password-0123456789"
 DAY = """\
 start: 2026-11-23T09:00:00+01:00
 wearers:
@@ -33,41 +33,23 @@ wearers:
 """
 
 
-def as_user(url: str, database: str, user: str, password: str) -> InfluxSettings:
-    """A service's settings: its user, the provisioned database (raw features in their 30-day policy)."""
-    return InfluxSettings(  # type: ignore[arg-type]
-        url=url, database=database, username=user, password=password, create_database=False, raw_retention_days=30
-    )
-
-
 def point(wearer: str, t_ms: int) -> Point:
     return Point.make("events", {"wearer": wearer, "kind": "summary"}, {"sitting_s": 60.0}, t_ms)
 
 
 def test_each_service_user_can_do_its_part_only(mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    influxd = start_influxd(tmp_path / "influxd", auth=True)
-    try:
+    with influxd_with_admin(tmp_path / "influxd") as influxd:
         _check(influxd, mosquitto, tmp_path, unique)
-    finally:
-        influxd.stop()
 
 
 def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    # the first user of an influxd with authentication on may be made without credentials: the admin
-    asyncio.run(
-        InfluxV1Sink(InfluxSettings(url=influxd.url, create_database=False)).query(
-            f"CREATE USER admin WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", method="POST"
-        )
+    secrets = make_secrets(tmp_path)
+    password = {role: stored_password(secrets, role) for role in ("bridge", "reader", "operator")}
+    env = (
+        env_for(mosquitto.port, influxd.url, unique, tmp_path)
+        | ADMIN_LOGIN
+        | {"KINETIC_INFLUX__RAW_RETENTION_DAYS": "30"}
     )
-    secrets = tmp_path / "secrets"
-    runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))["make_secrets"](secrets, tmp_path / "passwd", [])
-    password = {role: (secrets / f"influxdb_{role}_password").read_text().strip() for role in ("bridge", "reader")}
-    password["operator"] = (secrets / "influxdb_operator_password").read_text().strip()
-    env = env_for(mosquitto.port, influxd.url, unique, tmp_path) | {
-        "KINETIC_INFLUX__USERNAME": "admin",
-        "KINETIC_INFLUX__PASSWORD": ADMIN_PASSWORD,
-        "KINETIC_INFLUX__RAW_RETENTION_DAYS": "30",
-    }
 
     def kinetic(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

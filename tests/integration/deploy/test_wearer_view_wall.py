@@ -3,10 +3,12 @@
 With the wall on, a wearer's points are in their clinic's database or the private one, by the consent in force when
 each was recorded; a move between clinics leaves earlier points in the old clinic's database until `kinetic data
 move` runs. ann's week here: Monday in clinic A's database (before she moved; not moved yet), Wednesday in clinic
-B's, Friday in the private one. Her own `kinetic serve` (without KINETIC_WEB__CLINIC), logged in as kinetic_web
-(`kinetic store provision`: READ on every database of the wall, nothing else), shows the whole week and each day;
-her own `kinetic report weekly` (without --clinic) too. kinetic_reader (Grafana's Operations user) still reads the
-operations database only, and kinetic_web cannot write."""
+B's, Friday in the private one; her grant to clinic A is stored (as the bridge stores each consent event) and is
+what names A's database to her queries: each wearer's queries ask the private database, their clinic's and each
+clinic a stored grant of theirs names, no other. Her own `kinetic serve` (without KINETIC_WEB__CLINIC), logged in as
+kinetic_web (`kinetic store provision`: READ on every database of the wall, nothing else), shows the whole week and
+each day; her own `kinetic report weekly` (without --clinic) too. kinetic_reader (Grafana's Operations user) still
+reads the operations database only, and kinetic_web cannot write."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import asyncio
 import csv
 import json
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,11 @@ from ingest.errors import SinkAuthError
 from ingest.settings import InfluxSettings
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.points import Point
-from tests.integration.deploy.test_clinic_wall import ADMIN_PASSWORD, _http, influxd_with_admin
+from ingest.store.walled import WalledQueries
+from ingest.wall import Wall
+from tests.integration.deploy.test_clinic_wall import _http
+from tests.support.influx_auth import ADMIN_LOGIN, as_user, influxd_with_admin, make_secrets
+from tests.support.influx_auth import password as stored_password
 from tests.support.processes import Proc, env_for
 from tests.support.servers import Server
 
@@ -35,6 +40,7 @@ CLINICS = """\
 clinics:
   - {uid: clinic-a, name: Clinic A, patients: [carl]}
   - {uid: clinic-b, name: Clinic B, patients: [ann, bob]}
+  - {uid: clinic-c, name: Clinic C, patients: [dora]}
 """
 MONDAY_MS = 1_795_424_400_000  # 2026-11-23T09:00:00Z, ISO week 2026-W48
 DAY_MS = 86_400_000
@@ -50,8 +56,7 @@ def test_the_wearers_own_view_reads_their_week_from_every_database_of_the_wall(
 
 
 def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    secrets = tmp_path / "secrets"
-    runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))["make_secrets"](secrets, tmp_path / "passwd", [])
+    secrets = make_secrets(tmp_path)
     clinics = tmp_path / "clinics.yaml"
     clinics.write_text(CLINICS)
     env = env_for(mosquitto.port, influxd.url, unique, tmp_path) | {
@@ -60,13 +65,13 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
         "KINETIC_STORE__CLINICS_FILE": str(clinics),
     }
 
-    def password(role: str) -> str:
-        return (secrets / f"influxdb_{role}_password").read_text().strip()
-
     def login(role: str) -> dict[str, str]:
         if role == "admin":
-            return {"KINETIC_INFLUX__USERNAME": "admin", "KINETIC_INFLUX__PASSWORD": ADMIN_PASSWORD}
-        return {"KINETIC_INFLUX__USERNAME": f"kinetic_{role}", "KINETIC_INFLUX__PASSWORD": password(role)}
+            return ADMIN_LOGIN
+        return {
+            "KINETIC_INFLUX__USERNAME": f"kinetic_{role}",
+            "KINETIC_INFLUX__PASSWORD": stored_password(secrets, role),
+        }
 
     def kinetic(*args: str, role: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -81,25 +86,21 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
         return done
 
     provision = kinetic("store", "provision", "--secrets", str(secrets), role="admin").stderr
-    databases = ", ".join(repr(f"{unique}{suffix}") for suffix in ("", "_clinic_a", "_clinic_b", "_private"))
+    databases = ", ".join(
+        repr(f"{unique}{suffix}") for suffix in ("", "_clinic_a", "_clinic_b", "_clinic_c", "_private")
+    )
     assert f"user 'kinetic_web' (web) created: READ on {databases}" in provision, provision
 
-    def as_user(role: str, database: str) -> InfluxV1Sink:
+    def settings_as(role: str, database: str) -> InfluxSettings:
         user = login(role)
-        return InfluxV1Sink(
-            InfluxSettings(  # type: ignore[arg-type]
-                url=influxd.url,
-                database=database,
-                username=user["KINETIC_INFLUX__USERNAME"],
-                password=user["KINETIC_INFLUX__PASSWORD"],
-                create_database=False,
-                raw_retention_days=30,
-            )
-        )
+        return as_user(influxd.url, database, user["KINETIC_INFLUX__USERNAME"], user["KINETIC_INFLUX__PASSWORD"])
+
+    def as_role(role: str, database: str) -> InfluxV1Sink:
+        return InfluxV1Sink(settings_as(role, database))
 
     async def store_week() -> None:
         for day, suffix in WEEK:
-            sink = as_user("admin", f"{unique}_{suffix}")
+            sink = as_role("admin", f"{unique}_{suffix}")
             t = MONDAY_MS + day * DAY_MS
             hour = Point.make("summary_1h", {"wearer": "ann"}, {"sitting_s": 3600.0, "breaks": 2.0}, t)
             tags = {"wearer": "ann", "device": "ann-thigh", "placement": "thigh"}
@@ -110,11 +111,35 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
             finally:
                 await sink.aclose()
 
+    async def store_grant() -> None:  # the bridge keeps each consent event it routes by in the private database
+        sink = as_role("admin", f"{unique}_private")
+        grant = Point.make(
+            "events", {"wearer": "ann", "kind": "consent_granted"}, {"clinic": "clinic-a", "data": "posture"}, MONDAY_MS
+        )
+        try:
+            await sink.write_to(f"{unique}_private", sink.encode([grant]))
+        finally:
+            await sink.aclose()
+
     asyncio.run(store_week())
+    asyncio.run(store_grant())
+
+    async def asked() -> None:
+        """Each wearer's queries ask the databases their roster and stored grants name, no other clinic's."""
+        roster = {"carl": "clinic-a", "ann": "clinic-b", "bob": "clinic-b", "dora": "clinic-c"}
+        walled = WalledQueries(settings_as("web", unique), Wall(unique, roster))
+        try:
+            assert await walled.asked("ann") == [f"{unique}_private", f"{unique}_clinic_a", f"{unique}_clinic_b"]
+            assert await walled.asked("bob") == [f"{unique}_private", f"{unique}_clinic_b"]
+            assert len(await walled.hours("ann", MONDAY_MS, MONDAY_MS + 7 * DAY_MS)) == 3  # Monday, Wednesday, Friday
+        finally:
+            await walled.aclose()
+
+    asyncio.run(asked())
 
     async def refused() -> None:
-        reader = as_user("reader", f"{unique}_private")
-        web = as_user("web", f"{unique}_private")
+        reader = as_role("reader", f"{unique}_private")
+        web = as_role("web", f"{unique}_private")
         try:
             with pytest.raises(SinkAuthError, match="HTTP 403"):
                 await reader.query("SELECT * FROM summary_1h")

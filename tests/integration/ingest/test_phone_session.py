@@ -24,7 +24,7 @@ from ingest.settings import MqttSettings
 from ingest.wire import EventV1, SessionSamplesV1, Topics, encode
 from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
-from tests.support.pipeline import recording, until
+from tests.support.pipeline import broker_settings, recording, until
 from tests.support.processes import Proc, env_for
 from tests.support.sensorlogger import fixture_readings, messages
 from tests.support.servers import Server, free_port
@@ -138,8 +138,9 @@ def test_a_sit_to_stand_set_from_a_phones_stream_is_verified_end_to_end(
         "KINETIC_PHONE__HTTP_PORT": str(port),
     }
     topics = Topics(unique)
-    settings = KineticSettings(
-        mqtt=MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+    settings = broker_settings(
+        mosquitto,
+        unique,
         alerts={"state_dir": None},
     )
     rng = np.random.default_rng(19)

@@ -20,7 +20,6 @@ from alerts.run import alert_service
 from ingest.bridge import Bridge
 from ingest.mqtt import connect, serve
 from ingest.session_stream import SessionStreamer
-from ingest.settings import MqttSettings
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries
 from ingest.store.model import event_points
@@ -28,9 +27,8 @@ from ingest.store.spool import open_spool
 from ingest.wire import EventV1, Topics, encode
 from kinetic.cli import main
 from kinetic.prescriptions import load_pending, save_pending
-from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
-from tests.support.pipeline import recording, sync, until
+from tests.support.pipeline import broker_settings, recording, sync, until
 from tests.support.servers import Server, free_port
 from tests.support.synthetic import rotation
 
@@ -57,8 +55,9 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    settings = KineticSettings(
-        mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique),
+    settings = broker_settings(
+        mosquitto,
+        unique,
         alerts={"state_dir": None, "prescriptions_file": prescriptions},
         store={"kind": "embedded", "embedded_path": db},
     )
@@ -243,7 +242,7 @@ async def test_automatic_progression_applies_itself_and_a_broker_down_changes_no
         "KINETIC_ALERTS__PRESCRIPTIONS_FILE": str(prescriptions),
     }.items():
         monkeypatch.setenv(key, value)
-    settings = KineticSettings(mqtt=MqttSettings(port=mosquitto.port, topic_root=unique, client_id_prefix=unique))
+    settings = broker_settings(mosquitto, unique)
     # the week's stored sessions: the hold done and verified with pain 1; the sit-to-stand skipped
     at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # in 2026-W48
     sink = EmbeddedSink(db)

@@ -19,6 +19,7 @@ from alerts.prompts.catalog import load_catalog
 from alerts.prompts.prescription import parse_prescriptions
 from alerts.prompts.sessions import SessionVerifier
 from ingest.wire import CommandV1, PromptV1
+from tests.support.prompts import sitting_prompt
 
 CATALOG = {e.id: e for e in load_catalog()}
 SECRET = b"s3cret"
@@ -26,16 +27,7 @@ NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 
 
 def prompt(exercise: str, wearer: str = "ann") -> PromptV1:
-    return PromptV1(
-        id=f"{wearer}-sitting-1",
-        wearer=wearer,
-        trigger="sitting",
-        exercise=exercise,
-        title="Time to move",
-        text="Stand up for a moment.",
-        created=NOW,
-        expires=NOW + timedelta(minutes=10),
-    )
+    return sitting_prompt(f"{wearer}-sitting-1", exercise, NOW, wearer=wearer)
 
 
 def buttons(verifier: SessionVerifier | None, p: PromptV1) -> dict[str, str]:

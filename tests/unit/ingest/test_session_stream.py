@@ -44,6 +44,15 @@ def test_a_stream_stops_at_its_bound_and_skips_repeats() -> None:
     assert sum(len(c.dt_ms) for c in again) == 51 and streamer.dropped == 49
 
 
+def test_samples_whose_clock_stepped_back_are_left_out_not_sent_out_of_order() -> None:
+    """A batch whose times go back and up again (a re-anchored sample clock) makes a valid chunk of the samples after
+    every earlier one; it never raises (it runs in the BLE notification callback)."""
+    streamer = SessionStreamer("ann", "chest", "s4")
+    t_ms = T0 + np.array([0, 10, 5, 7, 20, 15, 30])
+    (chunk,) = streamer.chunks(t_ms, np.zeros((7, 3)))
+    assert chunk.dt_ms == [0, 10, 20, 30] and streamer.sent == 4
+
+
 def test_the_contract_refuses_a_mismatched_or_out_of_range_chunk() -> None:
     topics = Topics()
     topic = topics.session("ann", "chest")

@@ -14,7 +14,8 @@ from dashboards.web.app import WebState
 from dashboards.web.live import LiveBoard
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.embedded_queries import EmbeddedQueries
-from ingest.wire import CommandV1, PromptV1
+from ingest.wire import CommandV1
+from tests.support.prompts import sitting_prompt
 from tests.unit.dashboards.web.test_audit import _get
 
 T = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)  # in the week the page shows by default
@@ -25,16 +26,7 @@ def stored(path: Path, exercises: list[str]) -> None:
         sink = EmbeddedSink(path)
         for i, exercise in enumerate(exercises):
             created = T + timedelta(minutes=10 * i)
-            prompt = PromptV1(
-                id=f"p{i}",
-                wearer="w1",
-                trigger="sitting",
-                exercise=exercise,
-                title="Move",
-                text="Stand up and move.",
-                created=created,
-                expires=created + timedelta(minutes=30),
-            )
+            prompt = sitting_prompt(f"p{i}", exercise, created, wearer="w1", lasts=timedelta(minutes=30))
             body, _ = sink.encode_message(prompt, int(created.timestamp() * 1000))
             await sink.write_lines(body)
         await sink.aclose()

@@ -4,8 +4,8 @@ per exercise with one total."""
 
 from __future__ import annotations
 
+from ingest.store.parted import merged_minutes, summed_responses
 from ingest.store.queries import MinuteRow, ResponseRow
-from ingest.store.walled import merged_minutes, summed_responses
 
 
 def test_a_minute_split_between_databases_is_one_minute_weighted_by_its_frames() -> None:
