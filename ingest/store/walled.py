@@ -100,10 +100,9 @@ class WalledQueries(WalledHoldings, PartedQueries):
     bridge stores each consent event it routes by, ingest/bridge.py), asked beside the query itself; a clinic they
     name that was not asked yet is asked then, and remembered. The consent records file is not what routing
     followed (a wearer's own login may publish a change from elsewhere, ``deploy/mosquitto/acl``), so it is not
-    used; ``wall.consent`` adds what it holds. Not asked: the operations database (no wearer's point under the wall)
-    and clinics the clinics file no longer lists (their databases are outside the wall). Needs a credential that
-    reads every database of the wall (``kinetic_web``, ingest/store/access.py): any other is refused by InfluxDB,
-    said in one line (SinkAuthError)."""
+    used; ``wall.consent`` adds what it holds. Not asked: clinics the clinics file no longer lists (their databases
+    are outside the wall). Needs a credential that reads every database of the wall (``kinetic_web``,
+    ingest/store/access.py): any other is refused by InfluxDB, said in one line (SinkAuthError)."""
 
     def __init__(self, settings: InfluxSettings, wall: Wall) -> None:
         super().__init__(settings, wall)
@@ -165,9 +164,11 @@ def wearer_databases(wall: Wall, wearer: str, granted: set[str]) -> list[str]:
     clinic's of ``granted`` (the clinics their grants name) and of ``wall.consent``'s grants for them, when the
     roster lists the clinic (a database the wall has). A point goes to a clinic's database only when a grant to that
     clinic covers it (``Wall.database_for``) or a move put it where the roster and a grant say
-    (ingest/store/reroute.py). Pure."""
+    (ingest/store/reroute.py); last, the operations database (``wall.base``): under the wall it holds no wearer's
+    point, but it is the database of before the wall (one ``KINETIC_INFLUX__DATABASE``), so a deployment that turned
+    the wall on later finds the wearer's earlier days there. Pure."""
     clinics = set(granted) | {g.clinic for g in wall.consent.grants.get(wearer, ())}
     if wearer in wall.roster:
         clinics.add(wall.roster[wearer])
     by_clinic = wall.clinic_databases()
-    return [wall.private, *(by_clinic[c] for c in sorted(clinics) if c in by_clinic)]
+    return [wall.private, *(by_clinic[c] for c in sorted(clinics) if c in by_clinic), wall.base]

@@ -129,8 +129,13 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
         roster = {"carl": "clinic-a", "ann": "clinic-b", "bob": "clinic-b", "dora": "clinic-c"}
         walled = WalledQueries(settings_as("web", unique), Wall(unique, roster))
         try:
-            assert await walled.asked("ann") == [f"{unique}_private", f"{unique}_clinic_a", f"{unique}_clinic_b"]
-            assert await walled.asked("bob") == [f"{unique}_private", f"{unique}_clinic_b"]
+            assert await walled.asked("ann") == [
+                f"{unique}_private",
+                f"{unique}_clinic_a",
+                f"{unique}_clinic_b",
+                unique,
+            ]
+            assert await walled.asked("bob") == [f"{unique}_private", f"{unique}_clinic_b", unique]
             assert len(await walled.hours("ann", MONDAY_MS, MONDAY_MS + 7 * DAY_MS)) == 3  # Monday, Wednesday, Friday
         finally:
             await walled.aclose()

@@ -58,9 +58,16 @@ def test_parts_combine_in_the_order_queries_promise() -> None:
 def test_a_wearers_own_view_asks_the_databases_their_roster_and_grants_name() -> None:
     wall = Wall("k", {"ann": "clinic-b", "bob": "clinic-b", "carl": "clinic-a", "dora": "clinic-c"})
     # ann moved from A to B: her stored grant to A names A's database, the roster B's
-    assert wearer_databases(wall, "ann", {"clinic-a"}) == ["k_private", "k_clinic_a", "k_clinic_b"]
-    assert wearer_databases(wall, "bob", set()) == ["k_private", "k_clinic_b"]  # never in A's or C's
-    assert wearer_databases(wall, "eve", set()) == ["k_private"]  # in no clinic
+    assert wearer_databases(wall, "ann", {"clinic-a"}) == ["k_private", "k_clinic_a", "k_clinic_b", "k"]
+    assert wearer_databases(wall, "bob", set()) == ["k_private", "k_clinic_b", "k"]  # never in A's or C's
+    assert wearer_databases(wall, "eve", set()) == [
+        "k_private",
+        "k",
+    ]  # in no clinic (and "k": the database of before the wall)
     wall.consent.grant("eve", "clinic-c", frozenset({"posture"}), T0, None)  # the book the caller has counts too
-    assert wearer_databases(wall, "eve", set()) == ["k_private", "k_clinic_c"]
-    assert wearer_databases(wall, "eve", {"gone"}) == ["k_private", "k_clinic_c"]  # a clinic the file dropped: no db
+    assert wearer_databases(wall, "eve", set()) == ["k_private", "k_clinic_c", "k"]
+    assert wearer_databases(wall, "eve", {"gone"}) == [
+        "k_private",
+        "k_clinic_c",
+        "k",
+    ]  # a clinic the file dropped: no db
