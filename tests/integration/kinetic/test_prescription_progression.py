@@ -66,8 +66,15 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
         return await asyncio.to_thread(main, list(argv))
 
     # sessions of last week (Monday 10:00 UTC on), so that the week is whole whenever the test runs
-    today = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC)
+    today = now.replace(hour=10, minute=0, second=0, microsecond=0)
     monday = today - timedelta(days=today.weekday() + 7)
+    # a session this week (after the prescription's changes' week began), and in the past at any hour: on a Monday
+    # before 10:00 UTC the week's 10:00 was ahead of the host's clock (refused as such, the session never concluded)
+    this_monday = (monday + timedelta(days=7)).replace(hour=0)
+    if now - this_monday < timedelta(minutes=4):
+        await asyncio.sleep((this_monday + timedelta(minutes=4) - now).total_seconds())  # a week 4 min old
+    third_at = this_monday + min(timedelta(hours=10), (datetime.now(UTC) - this_monday) / 2)
     year, number, _ = monday.isocalendar()
     week = f"{year}-W{number:02d}"
     rng = np.random.default_rng(5)
@@ -160,7 +167,7 @@ async def test_a_week_of_sessions_is_proposed_accepted_and_in_force(
         assert load_pending(prescriptions) == {}
 
         # the running alert service judges the next session by the accepted dose: 4 of 5 is partial
-        await session(monday + timedelta(days=7), 1)
+        await session(third_at, 1)
         await until(lambda: len(events("session_outcome")) == 3, 30, "the third session")
         third = events("session_outcome")[-1]
         assert third.outcome == "partial" and third.metrics is not None and third.metrics["reps_prescribed"] == 5
