@@ -131,8 +131,9 @@ class WebState:
     hub: LiveHub = field(default_factory=LiveHub)
     token: str | None = None
     clock: Clock = field(default=lambda: datetime.now(UTC))
-    # session cookie -> the login's name (per-person logins) or None (the one token); kept in memory only
-    sessions: dict[str, str | None] = field(default_factory=dict)
+    # session cookie -> the login as it was when the session began (per-person logins) or None (the one token); kept
+    # in memory only. A session counts while the file holds that login unchanged (removed or renewed: it ends).
+    sessions: dict[str, Login | None] = field(default_factory=dict)
     logins: Logins | None = None  # per-person logins (KINETIC_WEB__LOGINS_PATH; None: the token, or no login)
     login_refusals: int = 0  # wrong names or passwords since start (each logged as one line)
     closing: asyncio.Event = field(default_factory=asyncio.Event)  # set on stop: the live streams end
@@ -163,7 +164,7 @@ class WebState:
 class Guard:
     """ASGI middleware: the login check (with a token or per-person logins) and the security headers on every
     response. With logins, the session's login is read again from the file at each request (``Logins.get``): a removed
-    login's sessions end at once; the login goes to the routes in ``scope["state"]["login"]``."""
+    or renewed login's sessions end at once; the login goes to the routes in ``scope["state"]["login"]``."""
 
     def __init__(self, app: ASGIApp, state: WebState) -> None:
         self.app = app
@@ -181,9 +182,9 @@ class Guard:
             and not path.startswith("/static/")
         ):
             session = Request(scope).cookies.get(SESSION_COOKIE)
-            name = state.sessions.get(session or "")
-            login = state.logins.get(name) if state.logins is not None and name is not None else None
-            if session not in state.sessions or (state.logins is not None and login is None):
+            login = state.sessions.get(session or "")
+            current = state.logins.get(login.name) if state.logins is not None and login is not None else None
+            if session not in state.sessions or (state.logins is not None and (login is None or current != login)):
                 response: Response = (
                     RedirectResponse("/login", status_code=303)
                     if scope["method"] == "GET"
@@ -769,19 +770,20 @@ async def login_post(request: Request) -> Response:
     state = _state(request)
     form = await _form(request)
     given = _text(form, "token" if state.logins is None else "password", 400)
-    name: str | None = None
+    login: Login | None = None
     if state.logins is not None:
         typed = _text(form, "name", 64).strip().lower()
         login = await asyncio.to_thread(state.logins.verify, typed, given)
         if login is None:
             known = await asyncio.to_thread(state.logins.get, typed)
             return await _login_refused(request, state, known)
-        name = login.name
-        _LOGGER.info("web login %s: logged in (from %s)", name, request.client.host if request.client else "unknown")
+        _LOGGER.info(
+            "web login %s: logged in (from %s)", login.name, request.client.host if request.client else "unknown"
+        )
     elif state.token is None or not hmac.compare_digest(given.encode(), state.token.encode()):
         return await _login_refused(request, state, None)
     session = secrets.token_urlsafe(32)
-    state.sessions[session] = name
+    state.sessions[session] = login
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response

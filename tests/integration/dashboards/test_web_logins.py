@@ -20,10 +20,10 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 
 from ingest.audit import AuditLog
-from tests.integration.dashboards.test_web import chromium_page, env, seed
+from tests.integration.dashboards.test_web import AXE, CHROMIUM, chromium_page, env, seed
 from tests.support.processes import Proc, run_kinetic
 from tests.support.servers import Server
 
@@ -213,3 +213,45 @@ def test_no_password_or_hash_is_in_the_logs_of_the_run(served: Served) -> None:
     assert "web login ann: logged in" in logs  # the log is the run's, with the logins in it
     assert [s for s in secret if s in logs] == []
     assert oct((served.tmp / "web-logins.json").stat().st_mode & 0o777) == "0o600"
+
+
+AXE_SERIOUS = """async () => (await axe.run(document, {iframes: false, resultTypes: ["violations"]})).violations
+    .filter(v => v.impact === "serious" || v.impact === "critical").map(v => v.id)"""
+
+
+def test_the_login_page_and_log_out_are_accessible_on_a_phone_and_log_out_ends_the_session(
+    served: Served, tmp_path: Path
+) -> None:
+    """axe-core (vendored for the tests) on the login page and on ann's Today page with its Log out button, in
+    Chromium's mobile emulation at 390 x 844: no serious or critical violation, nothing wider than the screen; Log out
+    ends the session (her page asks for the login again)."""
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = chromium.new_context(  # the app's CSP allows only its own scripts: the test's axe is injected
+                bypass_csp=True, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            )
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            found: dict[str, list[str]] = {}
+            widths: dict[str, int] = {}
+            for step in ("login", "today"):
+                if step == "login":
+                    page.goto(f"{served.url}login")
+                else:
+                    page.locator("#name").fill("ann")
+                    page.locator("#password").fill(served.passwords["ann"])
+                    page.get_by_role("button", name="Log in").click()
+                    expect(page.locator("#login-name")).to_have_text("ann")
+                page.wait_for_load_state("networkidle")
+                page.add_script_tag(path=str(AXE))
+                found[step] = page.evaluate(AXE_SERIOUS)
+                widths[step] = page.evaluate("document.documentElement.scrollWidth")
+                page.screenshot(path=str(tmp_path / f"phone-{step}.png"))
+            page.get_by_role("button", name="Log out").click()
+            expect(page).to_have_url(f"{served.url}login")
+            page.goto(f"{served.url}w/ann/today")
+            expect(page).to_have_url(f"{served.url}login")
+        finally:
+            chromium.close()
+    assert found == {"login": [], "today": []} and widths == {"login": 390, "today": 390}

@@ -101,7 +101,7 @@ def _logged_in(tmp_path: Path) -> tuple[WebState, AuditLog, list[EventV1], list[
     state.logins = Logins(tmp_path / "web-logins.json")
     state.logins.add("ann", "wearer", "ann")
     state.logins.add("anna@physio-north.example", "staff", None)
-    state.sessions.update({"s-ann": "ann", "s-staff": "anna@physio-north.example"})
+    state.sessions.update({"s-ann": state.logins.get("ann"), "s-staff": state.logins.get("anna@physio-north.example")})
     return state, audit, events, commands
 
 
@@ -132,11 +132,16 @@ def test_a_wearers_login_sees_only_that_wearer_and_the_trail_names_it(tmp_path: 
     assert audit.for_wearer("bob")[-1]["actor"] == "web login anna@physio-north.example (staff)"
 
 
-def test_a_removed_login_ends_its_session_and_no_session_is_no_page(tmp_path: Path) -> None:
+def test_a_removed_or_renewed_login_ends_its_session_and_no_session_is_no_page(tmp_path: Path) -> None:
     state, _, _, _ = _logged_in(tmp_path)
     assert state.logins is not None and state.logins.remove("ann")
     status, _, headers = asyncio.run(_call(state, "GET", "/w/ann/today", cookie="kinetic_session=s-ann"))
     assert (status, headers["location"]) == (303, "/login")
+    staff = "kinetic_session=s-staff"
+    assert asyncio.run(_call(state, "GET", "/w/bob/today?day=2026-12-01", cookie=staff))[0] == 200
+    assert state.logins.remove("anna@physio-north.example")
+    state.logins.add("anna@physio-north.example", "staff", None)  # a new password: the old session ends
+    assert asyncio.run(_call(state, "GET", "/w/bob/today?day=2026-12-01", cookie=staff))[0] == 303
     assert asyncio.run(_call(state, "POST", "/w/ann/command", {"action": "done"}))[0] == 401
 
 
@@ -163,4 +168,4 @@ def test_the_right_password_opens_a_session_for_that_login(tmp_path: Path) -> No
     status, _, headers = asyncio.run(_call(state, "POST", "/login", {"name": " Bob", "password": password}))
     assert status == 303 and headers["location"] == "/"
     session = headers["set-cookie"].split("kinetic_session=", 1)[1].split(";", 1)[0]
-    assert state.sessions[session] == "bob" and password not in json.dumps(state.sessions)
+    assert state.sessions[session] == state.logins.get("bob")
