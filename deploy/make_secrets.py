@@ -20,7 +20,10 @@ deploy/clinics.yaml), export and delete run as ``kinetic_operator``.
 The web app's per-person logins (``KINETIC_WEB__LOGINS_PATH``, dashboards/web/logins.py): ``web_logins.json`` holds the
 scrypt hash of a password per wearer named (``web_login_<wearer>_password``, the password to hand to that person: it
 sees and acts only for that wearer) and of the operator's staff login ``operator`` (``web_login_operator_password``:
-every wearer); the compose ``web`` service mounts it. ``kinetic web-login`` manages the same file by hand.
+every wearer); the compose ``web`` service mounts it. Per clinic, ``web_logins_<clinic>.json`` holds a staff login
+per clinician the clinics file names (their e-mail address, lower-case; ``web_login_<clinic>_<clinician>_password``)
+for the clinic's view of the web app, which shows only the clinic's patients who share with it and names the
+clinician in the audit trail. ``kinetic web-login`` manages the same files by hand.
 Existing secrets are kept, so re-running only adds what is missing.
 """
 
@@ -33,6 +36,7 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +65,7 @@ SECRETS = {
     "influxdb_web_password": "InfluxDB 1.x user kinetic_web (READ on every database of the wall: the wearer's own "
     "web view)",
     "grafana_admin_password": "Grafana admin password",
-    "web_token": "the web app's login token (KINETIC_WEB__TOKEN: needed to listen beyond loopback)",
+    "web_token": "a one-token web app's KINETIC_WEB__TOKEN (compose's web services use per-person logins instead)",
     **{f"mqtt_{user}_password": f"MQTT password of user '{user}'" for user in SERVICE_USERS},
     **{
         f"mqtt_kinetic-clinic-{clinic}_password": f"MQTT password of user 'kinetic-clinic-{clinic}' (its clinicians' "
@@ -96,14 +100,25 @@ def web_login_hash(password: str, salt: bytes | None = None) -> str:
     return "$".join(["scrypt", *(str(SCRYPT[k]) for k in "nrp"), b64(salt).decode(), b64(key).decode()])
 
 
-def write_web_logins(secret_dir: Path, wearers: list[str]) -> None:
-    """``web_logins.json`` (mode 600): the operator's staff login and one login per wearer, from their password
-    files (made when missing, kept when present)."""
-    entries = [{"name": WEB_OPERATOR, "role": "staff", "wearer": None}]
-    entries += [{"name": wearer, "role": "wearer", "wearer": wearer} for wearer in sorted(set(wearers))]
+def web_logins_file(clinic: str | None = None) -> str:
+    """The logins file of the web app (``None``) or of ``clinic``'s view of it."""
+    return WEB_LOGINS if clinic is None else f"web_logins_{clinic}.json"
+
+
+def write_web_logins(
+    secret_dir: Path, wearers: list[str], clinic: str | None = None, staff: Sequence[str] = ()
+) -> None:
+    """A logins file of the web app (mode 600): without ``clinic``, the operator's staff login and one login per
+    wearer; with it, a staff login per clinician of that clinic (``staff``). The passwords come from their files
+    (made when missing, kept when present)."""
+    prefix = "web_login_" if clinic is None else f"web_login_{clinic}_"
+    entries = [{"name": name.lower(), "role": "staff", "wearer": None} for name in staff]
+    if clinic is None:
+        entries = [{"name": WEB_OPERATOR, "role": "staff", "wearer": None}]
+        entries += [{"name": wearer, "role": "wearer", "wearer": wearer} for wearer in sorted(set(wearers))]
     for entry in entries:
-        entry["hash"] = web_login_hash(_secret(secret_dir / f"web_login_{entry['name']}_password"))
-    path = secret_dir / WEB_LOGINS
+        entry["hash"] = web_login_hash(_secret(secret_dir / f"{prefix}{entry['name']}_password"))
+    path = secret_dir / web_logins_file(clinic)
     path.touch(mode=0o600)
     path.chmod(0o600)
     path.write_text(json.dumps({"version": 1, "logins": entries}, indent=1) + "\n")
@@ -136,13 +151,21 @@ WEB_CLINIC_READS = ("+/features", "+/status", "prompts", "events", "commands", "
 def read_roster(path: Path) -> dict[str, list[str]]:
     """The clinics file (deploy/clinics.yaml; validated by ``ingest.clinics`` when a service loads it) as clinic uid
     -> its patients' wearer ids. Raises SystemExit with one line when the file or PyYAML is missing."""
+    return {uid: patients for uid, (patients, _) in read_clinics(path).items()}
+
+
+def read_clinics(path: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """The clinics file as clinic uid -> (its patients' wearer ids, its clinicians). SystemExit as ``read_roster``."""
     try:
         import yaml  # noqa: PLC0415 - only the clinics need it
     except ImportError:
         raise SystemExit(f"{path}: reading the clinics file needs PyYAML (pip install pyyaml)") from None
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return {str(c["uid"]): [str(p) for p in c.get("patients") or []] for c in raw.get("clinics") or []}
+        return {
+            str(c["uid"]): ([str(p) for p in c.get("patients") or []], [str(p) for p in c.get("clinicians") or []])
+            for c in raw.get("clinics") or []
+        }
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise SystemExit(f"{path}: not a clinics file ({exc}): expected clinics: [{{uid, patients: [...]}}]") from None
 
@@ -184,10 +207,12 @@ def make_secrets(
     clinics: list[str] | None = None,
     roster: dict[str, list[str]] | None = None,
     acl_file: Path | None = None,
+    clinicians: dict[str, list[str]] | None = None,
 ) -> None:
-    """The secrets, Mosquitto's password file, and with ``roster`` (clinic -> patients) each clinic's MQTT logins
-    (clinicians, web view) and InfluxDB reader password, and their ACL lines written into ``acl_file``'s generated
-    section."""
+    """The secrets, Mosquitto's password file, the web app's logins, and with ``roster`` (clinic -> patients) each
+    clinic's MQTT logins (clinicians, web view) and InfluxDB reader password, and their ACL lines written into
+    ``acl_file``'s generated section; each clinic's view's logins: its ``clinicians`` (clinic -> e-mail addresses),
+    none for an example clinic not given."""
     secret_dir.mkdir(parents=True, exist_ok=True)
     values = {name: _secret(secret_dir / name) for name in SECRETS}
     for clinic in [*(clinics or []), *(roster or {})]:
@@ -200,6 +225,8 @@ def make_secrets(
         lines.append(f"{wearer}:{mosquitto_hash(_secret(secret_dir / f'mqtt_wearer_{wearer}_password'))}")
     passwd_file.write_text("\n".join(lines) + "\n")
     write_web_logins(secret_dir, wearers)
+    for clinic in sorted({*EXAMPLE_CLINICS, *(clinicians or {})}):
+        write_web_logins(secret_dir, [], clinic, (clinicians or {}).get(clinic, []))
     passwd_file.chmod(0o644)  # read by the mosquitto user inside the container
     if roster is not None and acl_file is not None:
         acl_file.write_text(with_clinic_acl(acl_file.read_text(), roster))
@@ -220,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--acl", type=Path, default=ACL_FILE, help="the Mosquitto ACL whose clinics section is made")
     args = parser.parse_args(argv)
-    roster = read_roster(args.clinics)
-    make_secrets(args.dir, args.passwd, args.wearer, args.clinic, roster, args.acl)
+    clinics = read_clinics(args.clinics)
+    roster = {uid: patients for uid, (patients, _) in clinics.items()}
+    staff = {uid: clinicians for uid, (_, clinicians) in clinics.items()}
+    make_secrets(args.dir, args.passwd, args.wearer, args.clinic, roster, args.acl, staff)
     print(
         f"secrets in {args.dir}, Mosquitto password file {args.passwd}, the clinics' ACL lines in {args.acl}",
         file=sys.stderr,

@@ -20,9 +20,11 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 KINETIC = {name: s for name, s in SERVICES.items() if s.get("image") == "kinetic:latest"}
 MAKE_SECRETS = runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))
 DUMMY = "dummy-value-0123456789"  # as long as the longest minimum (KINETIC_WEB__TOKEN: 16)
-GENERATED = {"deploy/mosquitto/passwd", f"deploy/secrets/{MAKE_SECRETS['WEB_LOGINS']}"} | {
-    f"deploy/secrets/{name}" for name in MAKE_SECRETS["SECRETS"]
-}
+GENERATED = (
+    {"deploy/mosquitto/passwd", f"deploy/secrets/{MAKE_SECRETS['WEB_LOGINS']}"}
+    | {f"deploy/secrets/{name}" for name in MAKE_SECRETS["SECRETS"]}
+    | {f"deploy/secrets/{MAKE_SECRETS['web_logins_file'](c)}" for c in MAKE_SECRETS["EXAMPLE_CLINICS"]}
+)
 
 
 def cli_commands() -> set[str]:
@@ -207,6 +209,22 @@ def test_the_web_app_has_a_login_per_wearer_from_make_secrets(tmp_path: Path) ->
     assert logins.verify("operator", passwords["operator"]) is not None
     MAKE_SECRETS["make_secrets"](made, tmp_path / "passwd", ["ann", "bob", "carl"])  # again: kept, one added
     assert Logins(path).verify("ann", passwords["ann"]) is not None and Logins(path).get("carl") is not None
+
+
+def test_a_clinics_web_view_has_a_staff_login_per_clinician_of_the_clinics_file(tmp_path: Path) -> None:
+    view = SERVICES["web-physio-north"]
+    assert view["environment"]["KINETIC_WEB__LOGINS_PATH"] == "/run/secrets/web_logins_physio-north.json"
+    assert {"source": "web_logins_physio-north.json", "target": "web_logins_physio-north.json"} in view["secrets"]
+    made = tmp_path / "secrets"
+    (tmp_path / "acl").write_text((ROOT / "deploy" / "mosquitto" / "acl").read_text())
+    MAKE_SECRETS["main"](["--dir", str(made), "--passwd", str(tmp_path / "passwd"), "--acl", str(tmp_path / "acl")])
+    for clinic in yaml.safe_load((ROOT / "deploy" / "clinics.yaml").read_text())["clinics"]:
+        logins = Logins(made / f"web_logins_{clinic['uid']}.json")
+        logins.check()
+        assert [(e.name, e.role) for e in logins.all()] == [(c, "staff") for c in sorted(clinic["clinicians"])]
+        for clinician in clinic["clinicians"]:
+            password = (made / f"web_login_{clinic['uid']}_{clinician}_password").read_text().strip()
+            assert logins.verify(clinician, password) is not None
 
 
 def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_clinics_file(tmp_path: Path) -> None:

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from dashboards.web.app import WebState
+from dashboards.web.consent import ClinicScope
 from dashboards.web.logins import DUMMY, Logins, LoginsFileError, hash_password, parse_logins, password_matches
 from dashboards.web.service import check_bind, open_logins
 from dashboards.web.settings import WebSettings
 from ingest.audit import AuditLog
 from ingest.errors import ConfigError
 from ingest.wire import CommandV1, EventV1
-from tests.unit.dashboards.web.test_consent import _call, _state
+from tests.unit.dashboards.web.test_consent import NOW_MS, _call, _state
 
 
 def test_a_password_is_kept_only_as_its_scrypt_hash_in_a_private_file(tmp_path: Path) -> None:
@@ -169,3 +170,19 @@ def test_the_right_password_opens_a_session_for_that_login(tmp_path: Path) -> No
     assert status == 303 and headers["location"] == "/"
     session = headers["set-cookie"].split("kinetic_session=", 1)[1].split(";", 1)[0]
     assert state.sessions[session] == state.logins.get("bob")
+
+
+def test_a_clinicians_login_in_a_clinics_view_is_named_with_the_clinic(tmp_path: Path) -> None:
+    state, audit, _, _ = _logged_in(tmp_path)
+    ledger = state.consent.ledger if state.consent is not None else None
+    assert ledger is not None and ledger.clinics is not None
+    state.scope, state.consent = ClinicScope("physio-north", ledger.clinics, ledger), None
+    ledger.grant("ann", "physio-north", ["posture"], NOW_MS - 1000)
+    staff = "kinetic_session=s-staff"
+    assert asyncio.run(_call(state, "GET", "/w/ann/settings", cookie=staff))[0] == 200
+    assert asyncio.run(_call(state, "GET", "/w/bob/settings", cookie=staff))[0] == 403  # not its patient
+    [read] = audit.for_wearer("ann")
+    assert (read["actor"], read["action"]) == ("web login anna@physio-north.example (staff)", "web settings")
+    assert read["detail"].startswith("for clinic physio-north: ")
+    [refused] = audit.for_wearer("bob")
+    assert (refused["actor"], refused["action"]) == ("web login anna@physio-north.example (staff)", "web read refused")
