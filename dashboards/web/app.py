@@ -764,8 +764,8 @@ async def login_page(request: Request) -> Response:
 
 
 async def login_post(request: Request) -> Response:
-    """The one token, or a login name and its password (checked in a worker thread: scrypt takes ~0.1 s). A refusal
-    is a 401 that says only that they do not match (never which), counted and logged as one line without the
+    """The one token, or a login name and its password (checked in a worker thread: scrypt is slow on purpose). A
+    refusal is a 401 that says only that they do not match (never which), counted and logged as one line without the
     password; a known wearer's refused login is an audit entry for them."""
     state = _state(request)
     form = await _form(request)

@@ -5,10 +5,10 @@ the server serves (``staff``: all of them, or in a clinic's view the clinic's pa
 A password is ``secrets.token_urlsafe(18)`` (144 random bits, 24 characters), shown once when it is made
 (``kinetic web-login add WEARER`` or ``deploy/make_secrets.py --wearer``) and stored only as its scrypt hash. A person
 may type it, so it gets a slow, memory-hard hash: scrypt (RFC 7914) with N=2**14, r=8, p=5, one of the equivalent
-settings OWASP's Password Storage Cheat Sheet lists for scrypt (16 MiB and ~0.1 s per check on this project's
-machine); the parameters are stored in each hash (``scrypt$N$r$p$salt$key``, base64), so raising them later keeps the
-old hashes readable. A check of an unknown name still computes a hash (``DUMMY``), so the time does not tell
-whether a name exists.
+settings OWASP's Password Storage Cheat Sheet lists for scrypt (16 MiB per check; its time: ``python -m
+bench.web_login``, docs/web.md); the parameters are stored in each hash (``scrypt$N$r$p$salt$key``, base64), so
+raising them later keeps the old hashes readable. A check of an unknown name still computes a hash (``DUMMY``), so
+the time does not tell whether a name exists.
 
 The file (``KINETIC_WEB__LOGINS_PATH``) is JSON ``{"version": 1, "logins": [{name, role, wearer, hash, created_ms}]}``
 of mode 600, written atomically under a lock (``<file>.lock``); ``Logins`` reads it again when its inode, size or
