@@ -186,3 +186,25 @@ def test_a_clinicians_login_in_a_clinics_view_is_named_with_the_clinic(tmp_path:
     assert read["detail"].startswith("for clinic physio-north: ")
     [refused] = audit.for_wearer("bob")
     assert (refused["actor"], refused["action"]) == ("web login anna@physio-north.example (staff)", "web read refused")
+
+
+def test_a_wearers_login_sees_its_prescriptions_and_a_staff_login_changes_them(tmp_path: Path) -> None:
+    state, audit, _, _ = _logged_in(tmp_path)
+    state.prescriptions_path = tmp_path / "prescriptions.yaml"
+    state.prescriptions_path.write_text("wearers: {}\n")
+    ann = "kinetic_session=s-ann"
+    status, page, _ = asyncio.run(_call(state, "GET", "/w/ann/prescriptions", cookie=ann))
+    assert (
+        status == 200 and 'id="read-only"' in page and '<form method="post" action="/w/ann/prescriptions"' not in page
+    )
+    change = {"action": "set", "exercise": "chin-tuck", "reps": "5"}
+    status, body, _ = asyncio.run(_call(state, "POST", "/w/ann/prescriptions", change, cookie=ann))
+    assert (status, body) == (
+        403,
+        "login 'ann' is a wearer's: prescriptions are changed by a clinician or the operator (staff)\n",
+    )
+    assert state.prescriptions_path.read_text() == "wearers: {}\n"
+    assert audit.for_wearer("ann")[-1]["action"] == "web prescription change refused"
+    staff = "kinetic_session=s-staff"
+    status, page, _ = asyncio.run(_call(state, "GET", "/w/ann/prescriptions", cookie=staff))
+    assert status == 200 and 'id="add"' in page and 'id="read-only"' not in page
