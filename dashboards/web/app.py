@@ -5,8 +5,11 @@ Pages (docs/web.md): ``/`` the wearers; ``/w/<wearer>/today`` (live over server-
 ISO week and the last 8 weeks' trend), ``/settings`` (the policy, edited with validation; devices), ``/session`` (a
 guided exercise session: dashboards/web/session.py).
 
-Safety: health data. Listening beyond loopback needs a token (``service.check_bind``); with a token every page but
-``/login`` and ``/static`` needs the session cookie a login gives. Forms carry a CSRF token that must equal the
+Safety: health data. Listening beyond loopback needs a token or a logins file (``service.check_bind``); with either,
+every page but ``/login`` and ``/static`` needs the session cookie a login gives. Per-person logins
+(``dashboards/web/logins.py``, issue 20 item 1): a wearer's login is served only its own wearer's pages, sharing and
+commands (another wearer's is a 403, audited as refused on that wearer); a staff login every wearer served; the
+audit trail names the login for every read and change. Forms carry a CSRF token that must equal the
 ``kinetic_csrf`` cookie (SameSite=Strict) and a cross-site ``Origin`` is refused. Every response says
 ``Content-Security-Policy: default-src 'self'`` (no third-party request can be made). Bad input (an unknown wearer,
 a malformed week, a bad form value) is a 4xx with one line naming it.
@@ -63,6 +66,7 @@ from dashboards.report.weekly import weekly_report
 from dashboards.web import views
 from dashboards.web.consent import ClinicScope, ConsentAccess
 from dashboards.web.live import LiveBoard
+from dashboards.web.logins import Login, Logins
 from ingest.audit import AuditLog
 from ingest.errors import IngestError, WireError
 from ingest.phone.tokens import TokenStore, TokenStoreError
@@ -128,7 +132,11 @@ class WebState:
     hub: LiveHub = field(default_factory=LiveHub)
     token: str | None = None
     clock: Clock = field(default=lambda: datetime.now(UTC))
-    sessions: set[str] = field(default_factory=set)
+    # session cookie -> the login as it was when the session began (per-person logins) or None (the one token); kept
+    # in memory only. A session counts while the file holds that login unchanged (removed or renewed: it ends).
+    sessions: dict[str, Login | None] = field(default_factory=dict)
+    logins: Logins | None = None  # per-person logins (KINETIC_WEB__LOGINS_PATH; None: the token, or no login)
+    login_refusals: int = 0  # wrong names or passwords since start (each logged as one line)
     closing: asyncio.Event = field(default_factory=asyncio.Event)  # set on stop: the live streams end
     audit: AuditLog | None = None  # the server's one audit writer (None: reads are not recorded, unit tests only)
     actor: str = "web"  # who reads, as the trail names them (the audit actor setting, else user@host of the server)
@@ -155,7 +163,9 @@ class WebState:
 
 
 class Guard:
-    """ASGI middleware: the login check (when a token is set) and the security headers on every response."""
+    """ASGI middleware: the login check (with a token or per-person logins) and the security headers on every
+    response. With logins, the session's login is read again from the file at each request (``Logins.get``): a removed
+    or renewed login's sessions end at once; the login goes to the routes in ``scope["state"]["login"]``."""
 
     def __init__(self, app: ASGIApp, state: WebState) -> None:
         self.app = app
@@ -166,9 +176,16 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if self.state.token is not None and path != "/login" and not path.startswith("/static/"):
+        state = self.state
+        if (
+            (state.token is not None or state.logins is not None)
+            and path != "/login"
+            and not path.startswith("/static/")
+        ):
             session = Request(scope).cookies.get(SESSION_COOKIE)
-            if session not in self.state.sessions:
+            login = state.sessions.get(session or "")
+            current = state.logins.get(login.name) if state.logins is not None and login is not None else None
+            if session not in state.sessions or (state.logins is not None and (login is None or current != login)):
                 response: Response = (
                     RedirectResponse("/login", status_code=303)
                     if scope["method"] == "GET"
@@ -176,6 +193,7 @@ class Guard:
                 )
                 await response(scope, receive, self._with_headers(send))
                 return
+            scope.setdefault("state", {})["login"] = login
         await self.app(scope, receive, self._with_headers(send))
 
     @staticmethod
@@ -205,6 +223,18 @@ def _state(request: Request) -> WebState:
     return state
 
 
+def _login(request: Request) -> Login | None:
+    """The person logged in for this request (per-person logins; None: the one token, or no login on loopback)."""
+    login: Login | None = request.scope.get("state", {}).get("login")
+    return login
+
+
+def _actor(request: Request, state: WebState) -> str:
+    """Who the audit trail names for this request: the login (``web login ann``), else the server's actor."""
+    login = _login(request)
+    return login.actor if login is not None else state.actor
+
+
 def _csrf(request: Request) -> str:
     token = request.cookies.get(CSRF_COOKIE)
     return token if token and len(token) == 43 else secrets.token_urlsafe(32)
@@ -213,7 +243,12 @@ def _csrf(request: Request) -> str:
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     csrf = _csrf(request)
     scope = _state(request).scope
-    extra = {"csrf": csrf, "clinic_view": scope.clinic if scope is not None else None}
+    login = _login(request)
+    extra = {
+        "csrf": csrf,
+        "clinic_view": scope.clinic if scope is not None else None,
+        "login": login.name if login is not None else None,
+    }
     response = templates.TemplateResponse(request, name, {**context, **extra}, status_code=status)
     response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
@@ -242,8 +277,8 @@ def _text(form: FormData, name: str, limit: int = 200) -> str:
 
 
 async def _wearer(request: Request) -> str:
-    """The path's wearer: a valid id (400) that a clinic's view may read (403) and the store or the live stream knows
-    (404)."""
+    """The path's wearer: a valid id (400) that the login may see (403, audited), that a clinic's view may read (403)
+    and that the store or the live stream knows (404)."""
     raw = request.path_params["wearer"]
     try:
         wearer = check_id(raw)
@@ -252,7 +287,11 @@ async def _wearer(request: Request) -> str:
             400, f"wearer {raw[:64]!r} is not a wearer id (lower-case letters, digits, - and _)"
         ) from None
     state = _state(request)
-    if state.scope is not None:  # first: a clinic's view learns nothing of a wearer it may not read, not even a name
+    login = _login(request)
+    if login is not None and login.wearer is not None and login.wearer != wearer:  # first: not even whether it exists
+        await _audit(request, state, "read refused", wearer, f"{request.method} {request.url.path}: not this login's")
+        raise HTTPException(403, f"login {login.name!r} is {login.wearer}'s: it shows and changes only their data")
+    if state.scope is not None:  # a clinic's view learns nothing of a wearer it may not read, not even a name
         await _in_scope(request, state, wearer)
     if wearer in state.board.wearers():
         return wearer
@@ -287,7 +326,7 @@ async def _audit(request: Request, state: WebState, action: str, wearer: str, de
     if state.scope is not None:
         text = f"for clinic {state.scope.clinic}: {text}"
     try:
-        await asyncio.to_thread(state.audit.record, state.actor, f"web {action}", wearer, text)
+        await asyncio.to_thread(state.audit.record, _actor(request, state), f"web {action}", wearer, text)
     except sqlite3.Error as exc:
         _LOGGER.warning("web %s: the audit trail %s could not be written (%s)", wearer, state.audit.path, exc)
         raise HTTPException(503, f"the audit trail could not be written ({exc}): nothing is shown unrecorded") from None
@@ -320,6 +359,9 @@ def _nav(wearer: str, page: str, day: date | None = None) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     state = _state(request)
+    login = _login(request)
+    if login is not None and login.wearer is not None:  # a wearer's login: their own pages, no list of others
+        return RedirectResponse(f"/w/{login.wearer}/today", status_code=303)
     wearers = sorted({*await state.stored_wearers(), *state.board.wearers()})
     if state.scope is not None:  # a clinic's view lists only whom it may read now
         now_ms = round(state.clock().timestamp() * 1000)
@@ -713,20 +755,63 @@ async def settings_post(request: Request) -> Response:
     return RedirectResponse(f"/w/{wearer}/settings?saved=1", status_code=303)
 
 
+def _login_context(state: WebState, failed: bool) -> dict[str, Any]:
+    return {"page": "login", "wearer": None, "failed": failed, "per_person": state.logins is not None}
+
+
 async def login_page(request: Request) -> Response:
-    return _page(request, "login.html", {"page": "login", "wearer": None, "failed": False})
+    return _page(request, "login.html", _login_context(_state(request), False))
 
 
 async def login_post(request: Request) -> Response:
+    """The one token, or a login name and its password (checked in a worker thread: scrypt is slow on purpose). A
+    refusal is a 401 that says only that they do not match (never which), counted and logged as one line without the
+    password; a known wearer's refused login is an audit entry for them."""
     state = _state(request)
     form = await _form(request)
-    given = _text(form, "token", 400)
-    if state.token is None or not hmac.compare_digest(given.encode(), state.token.encode()):
-        return _page(request, "login.html", {"page": "login", "wearer": None, "failed": True}, 401)
+    given = _text(form, "token" if state.logins is None else "password", 400)
+    login: Login | None = None
+    if state.logins is not None:
+        typed = _text(form, "name", 64).strip().lower()
+        login = await asyncio.to_thread(state.logins.verify, typed, given)
+        if login is None:
+            known = await asyncio.to_thread(state.logins.get, typed)
+            return await _login_refused(request, state, known)
+        _LOGGER.info(
+            "web login %s: logged in (from %s)", login.name, request.client.host if request.client else "unknown"
+        )
+    elif state.token is None or not hmac.compare_digest(given.encode(), state.token.encode()):
+        return await _login_refused(request, state, None)
     session = secrets.token_urlsafe(32)
-    state.sessions.add(session)
+    state.sessions[session] = login
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+async def _login_refused(request: Request, state: WebState, known: Login | None) -> Response:
+    state.login_refusals += 1
+    client = request.client.host if request.client else "unknown"
+    who = (
+        f"login {known.name}"
+        if known is not None
+        else "an unknown login name"
+        if state.logins is not None
+        else "the token"
+    )
+    _LOGGER.warning("web login: refused for %s from %s (%d refused since start)", who, client, state.login_refusals)
+    if known is not None and known.wearer is not None and state.audit is not None:
+        await _audit(request, state, "login refused", known.wearer, f"a wrong password for login {known.name}")
+    return _page(request, "login.html", _login_context(state, True), 401)
+
+
+async def logout(request: Request) -> Response:
+    """End this browser's session (the cookie is forgotten by the server)."""
+    await _form(request)
+    state = _state(request)
+    state.sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 
@@ -748,6 +833,7 @@ def build_app(state: WebState) -> Starlette:
         Route("/", index),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
         Route("/w/{wearer}/today", today),
         Route("/w/{wearer}/today.json", today_json),
         Route("/w/{wearer}/live", live),

@@ -6,7 +6,9 @@ pending proposal, exactly as ``kinetic prescription set|remove|accept|reject``: 
 the ``prescription_changed`` event made), the event published on the wearer's events topic (confirmed by the broker
 within ``COMMAND_TIMEOUT_S``) and only then the file written. A refused edit re-shows the page (400) with the one
 line naming the file, the wearer, the entry and the reason; nothing is published or written. The forms carry the
-CSRF token as the other forms; the page and each change are entries in the audit trail.
+CSRF token as the other forms; the page and each change are entries in the audit trail. With per-person logins a
+wearer's login sees the page without its forms and a change from it is refused (403): prescribing is a clinician's or
+the operator's (a staff login).
 
 The form's fields are the file's keys (docs/exercises.md): ``sets``, ``reps``, ``hold_s``, ``tempo.down_s`` /
 ``pause_s`` / ``up_s``, ``rest_s``, ``per_day``, ``per_week``; an emptied field removes the key; the other keys
@@ -135,7 +137,12 @@ def _items(state: web.WebState, wearer: str) -> list[PrescriptionItem]:
 
 async def _render(request: Request, wearer: str, error: str | None = None, status: int = 200) -> Response:
     state = web._state(request)
-    context: dict[str, Any] = {**web._nav(wearer, "prescriptions"), "error": error, "configured": False}
+    context: dict[str, Any] = {
+        **web._nav(wearer, "prescriptions"),
+        "error": error,
+        "configured": False,
+        "can_prescribe": _prescriber_refusal(request) is None,
+    }
     if state.prescriptions_path is not None:
         try:
             items = await asyncio.to_thread(_items, state, wearer)
@@ -158,10 +165,22 @@ async def prescriptions_page(request: Request) -> Response:
     return await _render(request, wearer)
 
 
+def _prescriber_refusal(request: Request) -> str | None:
+    """Why this request's login may not change prescriptions (a wearer's login), None if it may."""
+    login = web._login(request)
+    if login is None or login.wearer is None:
+        return None
+    return f"login {login.name!r} is a wearer's: prescriptions are changed by a clinician or the operator (staff)"
+
+
 async def prescriptions_post(request: Request) -> Response:
     """A change from one of the page's forms -> the CLI's plan, its event published, then the file written."""
     state = web._state(request)
     wearer = await web._wearer(request)
+    refusal = _prescriber_refusal(request)
+    if refusal is not None:
+        await web._audit(request, state, "prescription change refused", wearer, refusal)
+        raise HTTPException(403, refusal)
     form = await web._form(request)
     path = state.prescriptions_path
     if path is None:

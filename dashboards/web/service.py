@@ -27,6 +27,7 @@ from alerts.prompts.prescription import PrescriptionsFile
 from dashboards.web.app import LiveHub, WebState, build_app
 from dashboards.web.consent import ClinicScope, ConsentAccess, wall_take_back
 from dashboards.web.live import LiveBoard
+from dashboards.web.logins import Logins, LoginsFileError
 from dashboards.web.settings import WebConfig, WebSettings, is_loopback
 from ingest.audit import AuditLog, default_actor
 from ingest.clinics import load_clinics
@@ -61,12 +62,34 @@ Clock = Callable[[], float]
 
 
 def check_bind(web: WebSettings) -> None:
-    """Refuse to listen beyond loopback without a token: the pages show health data and act for the wearer."""
-    if not is_loopback(web.host) and web.token is None:
+    """Refuse to listen beyond loopback without a token or logins (the pages show health data and act for the
+    wearer), and a token beside a logins file (one way to log in: which one a browser needs must be plain)."""
+    if web.token is not None and web.logins_path is not None:
+        raise ConfigError(
+            "settings KINETIC_WEB__TOKEN and KINETIC_WEB__LOGINS_PATH are both set: set one (the logins file gives "
+            "each person their own login; the token is one password for all)"
+        )
+    if not is_loopback(web.host) and web.token is None and web.logins_path is None:
         raise ConfigError(
             f"setting KINETIC_WEB__HOST={web.host!r} is not a loopback address: set KINETIC_WEB__TOKEN (16 characters "
             "or more) so that only people with it can see and act, or keep the default 127.0.0.1"
         )
+
+
+def open_logins(web: WebSettings) -> Logins | None:
+    """The per-person logins of ``KINETIC_WEB__LOGINS_PATH`` (None without it). Raises LoginsFileError (one line
+    naming the file, the entry and what is expected) for a file that cannot be read or has a bad entry, and for a
+    file without any login (nobody could log in)."""
+    if web.logins_path is None:
+        return None
+    logins = Logins(web.logins_path)
+    logins.check()
+    if not logins.all():
+        raise LoginsFileError(
+            f"logins file {web.logins_path} has no login: add one with `kinetic web-login add WEARER` "
+            "(or deploy/make_secrets.py --wearer WEARER)"
+        )
+    return logins
 
 
 @dataclass
@@ -219,6 +242,7 @@ async def run_web(
     MQTT broker of ``settings.mqtt``. ``on_listening`` gets the URL once the socket listens. ``queries`` replaces
     the store's (the demo passes its own); ``max_ahead_ms`` (default: the clock setting) None for a replayed day."""
     check_bind(settings.web)
+    logins = open_logins(settings.web)
     ledger = ConsentLedger(
         settings.store.consent_path, load_clinics(settings.store.clinics_file) if settings.store.clinics_file else None
     )
@@ -255,6 +279,7 @@ async def run_web(
         publish=link.publish,
         hub=hub,
         token=token,
+        logins=logins,
         audit=audit,
         actor=settings.audit.actor or default_actor(),
         tokens=TokenStore(settings.phone.tokens_path),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -29,6 +30,12 @@ class WebSettings(BaseModel):
         default=None,
         min_length=16,
         description="the password a browser gives once (then a session cookie); needed to listen beyond loopback",
+    )
+    logins_path: Path | None = Field(
+        default=None,
+        description="per-person logins instead of the one token: the JSON file of hashed passwords that "
+        "`kinetic web-login add` writes (mode 600); each login sees and acts for its own wearer only, or for every "
+        "wearer served (staff), and the audit trail names it (docs/web.md)",
     )
     clinic: str | None = Field(
         default=None,

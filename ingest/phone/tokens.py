@@ -22,9 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.errors import IngestError
-from ingest.store.private import PRIVATE_MODE, private_file
+from ingest.store.private import private_file, replace_private
 from ingest.wire import ID_PATTERN, describe_validation_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -221,18 +219,9 @@ class TokenStore:
         body = json.dumps(
             {"version": FILE_VERSION, "devices": [d.model_dump() for d in devices]}, indent=1, sort_keys=True
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         try:
-            os.fchmod(fd, PRIVATE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(body + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+            replace_private(self.path, body + "\n")
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise TokenStoreError(f"phone token file {self.path}: cannot be written ({exc.strerror})") from None
 
 

@@ -57,9 +57,9 @@ AXE = Path(__file__).resolve().parents[2] / "fixtures" / "axe-core-4.14.1" / "ax
 WEEK = "2026-W48"
 
 
-def seed(path: Path) -> None:
-    """The scripted day through the real engine into an embedded store, and a sensor's status with its battery."""
-    scenario = parse_scenario(DAY)
+def seed(path: Path, day: str = DAY) -> None:
+    """The scripted ``day`` through the real engine into an embedded store, and a sensor's status with its battery."""
+    scenario = parse_scenario(day)
     engine = AlertEngine(EngineConfig(), load_catalog())
     points: list[Point] = []
     for script in scenario.wearers:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from dashboards.grafana.build import DASHBOARD_DIR, dashboards, render
+from dashboards.web.logins import Logins
 from kinetic.cli import build_parser
 from kinetic.settings import load_settings
 
@@ -19,7 +20,11 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 KINETIC = {name: s for name, s in SERVICES.items() if s.get("image") == "kinetic:latest"}
 MAKE_SECRETS = runpy.run_path(str(ROOT / "deploy" / "make_secrets.py"))
 DUMMY = "dummy-value-0123456789"  # as long as the longest minimum (KINETIC_WEB__TOKEN: 16)
-GENERATED = {"deploy/mosquitto/passwd"} | {f"deploy/secrets/{name}" for name in MAKE_SECRETS["SECRETS"]}
+GENERATED = (
+    {"deploy/mosquitto/passwd", f"deploy/secrets/{MAKE_SECRETS['WEB_LOGINS']}"}
+    | {f"deploy/secrets/{name}" for name in MAKE_SECRETS["SECRETS"]}
+    | {f"deploy/secrets/{MAKE_SECRETS['web_logins_file'](c)}" for c in MAKE_SECRETS["EXAMPLE_CLINICS"]}
+)
 
 
 def cli_commands() -> set[str]:
@@ -50,7 +55,8 @@ def test_kinetic_service_environment_and_secrets_match_the_settings(name: str, t
     settings = load_settings(environ=environ, secrets_dir=secrets_dir)  # extra="forbid": unknown keys fail
     for secret in service.get("secrets", []):
         if not secret["target"].startswith("KINETIC_"):  # a file a command reads itself (store provision --secrets)
-            assert secret["target"] == secret["source"] and "--secrets" in service["command"], secret
+            read_by_path = f"/run/secrets/{secret['target']}" in environ.values()  # a *_PATH setting names it
+            assert secret["target"] == secret["source"] and ("--secrets" in service["command"] or read_by_path), secret
             continue
         section, key = secret["target"].removeprefix("KINETIC_").lower().split("__")
         assert getattr(getattr(settings, section), key).get_secret_value() == DUMMY
@@ -177,6 +183,48 @@ def test_the_web_app_and_the_clinician_have_logins_of_their_own() -> None:
     assert view["KINETIC_MQTT__USERNAME"] == "kinetic-web-clinic-physio-north"
     assert view["KINETIC_INFLUX__USERNAME"] == "kinetic_clinic_physio_north"
     assert "kinetic-web-clinic" not in acl_users()  # no web login reading every clinic's wearers any more
+
+
+def test_the_web_app_has_a_login_per_wearer_from_make_secrets(tmp_path: Path) -> None:
+    """Compose's web app uses per-person logins (issue 20): make_secrets.py --wearer writes the logins file the app
+    reads (hashes only, mode 600), each wearer's password opens that wearer's login only; the operator's is staff."""
+    web = SERVICES["web"]
+    assert web["environment"]["KINETIC_WEB__LOGINS_PATH"] == "/run/secrets/web_logins.json"
+    assert {"source": "web_logins.json", "target": "web_logins.json"} in web["secrets"]
+    assert "KINETIC_WEB__TOKEN" not in {s["target"] for s in web["secrets"]}
+    made = tmp_path / "secrets"
+    MAKE_SECRETS["make_secrets"](made, tmp_path / "passwd", ["ann", "bob"])
+    path = made / MAKE_SECRETS["WEB_LOGINS"]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    logins = Logins(path)
+    logins.check()
+    assert [(e.name, e.role, e.wearer) for e in logins.all()] == [
+        ("ann", "wearer", "ann"),
+        ("bob", "wearer", "bob"),
+        ("operator", "staff", None),
+    ]
+    passwords = {name: (made / f"web_login_{name}_password").read_text().strip() for name in ("ann", "bob", "operator")}
+    assert all(password not in path.read_text() for password in passwords.values())
+    assert logins.verify("ann", passwords["ann"]) is not None and logins.verify("ann", passwords["bob"]) is None
+    assert logins.verify("operator", passwords["operator"]) is not None
+    MAKE_SECRETS["make_secrets"](made, tmp_path / "passwd", ["ann", "bob", "carl"])  # again: kept, one added
+    assert Logins(path).verify("ann", passwords["ann"]) is not None and Logins(path).get("carl") is not None
+
+
+def test_a_clinics_web_view_has_a_staff_login_per_clinician_of_the_clinics_file(tmp_path: Path) -> None:
+    view = SERVICES["web-physio-north"]
+    assert view["environment"]["KINETIC_WEB__LOGINS_PATH"] == "/run/secrets/web_logins_physio-north.json"
+    assert {"source": "web_logins_physio-north.json", "target": "web_logins_physio-north.json"} in view["secrets"]
+    made = tmp_path / "secrets"
+    (tmp_path / "acl").write_text((ROOT / "deploy" / "mosquitto" / "acl").read_text())
+    MAKE_SECRETS["main"](["--dir", str(made), "--passwd", str(tmp_path / "passwd"), "--acl", str(tmp_path / "acl")])
+    for clinic in yaml.safe_load((ROOT / "deploy" / "clinics.yaml").read_text())["clinics"]:
+        logins = Logins(made / f"web_logins_{clinic['uid']}.json")
+        logins.check()
+        assert [(e.name, e.role) for e in logins.all()] == [(c, "staff") for c in sorted(clinic["clinicians"])]
+        for clinician in clinic["clinicians"]:
+            password = (made / f"web_login_{clinic['uid']}_{clinician}_password").read_text().strip()
+            assert logins.verify(clinician, password) is not None
 
 
 def test_the_acls_clinics_section_is_the_one_make_secrets_generates_from_the_clinics_file(tmp_path: Path) -> None:

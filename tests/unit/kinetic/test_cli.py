@@ -36,6 +36,7 @@ COMMANDS = {
     "serve",  # issue 16 item 1
     "session",  # issue 19 item 2: exercise sessions
     "prescription",  # issue 19 items 1 and 4: prescriptions edited, progression accepted
+    "web-login",  # issue 20 item 1: per-person logins to the web app
 }
 
 
@@ -61,7 +62,7 @@ def test_each_command_lives_in_the_package_that_runs_it() -> None:
         "alerts": {"alerts", "prompts", "calibrate", "evaluate", "session"},
         "dashboards": {"report", "dashboards"},
         "dashboards.homeassistant": {"homeassistant"},
-        "dashboards.web": {"serve"},
+        "dashboards.web": {"serve", "web-login"},
     }
     # the composition root's own: the demo, data rights and consent span packages, config shows all settings;
     # prescription reads the store (ingest) for the alert side's progression rule and publishes its events

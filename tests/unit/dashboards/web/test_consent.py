@@ -33,12 +33,15 @@ async def _nothing(command: CommandV1) -> None:
     raise AssertionError("no command is sent here")
 
 
-async def _call(state: WebState, method: str, path: str, form: dict[str, Any] | None = None) -> tuple[int, str, dict]:
-    """One request through the app's ASGI callable: (status, body, headers)."""
+async def _call(
+    state: WebState, method: str, path: str, form: dict[str, Any] | None = None, cookie: str = ""
+) -> tuple[int, str, dict]:
+    """One request through the app's ASGI callable (``cookie``: more cookies, ``name=value; ...``): (status, body,
+    headers)."""
     app = build_app(state)
     path, _, query = path.partition("?")
     body = urlencode({"csrf": CSRF, **(form or {})}, doseq=True).encode() if form is not None else b""
-    headers = [(b"host", b"127.0.0.1:8765"), (b"cookie", f"kinetic_csrf={CSRF}".encode())]
+    headers = [(b"host", b"127.0.0.1:8765"), (b"cookie", f"kinetic_csrf={CSRF}; {cookie}".encode())]
     if form is not None:
         headers += [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"%d" % len(body))]
     scope = {
