@@ -104,7 +104,10 @@ class StoreSettings(_Section):
 
 class BridgeSettings(_Section):
     batch_max_points: int = Field(default=5000, ge=1, le=100_000, description="points per database write")
-    spool_path: Path = Field(default=Path("kinetic-spool.sqlite"), description="the bridge's on-disk spool")
+    spool_path: Path = Field(
+        default_factory=lambda: user_data_dir() / "bridge-spool.sqlite",
+        description="the bridge's on-disk spool (default: in the user's data directory)",
+    )
     spool_max_mb: float = Field(
         default=512.0, gt=0, le=MAX_SIZE_MB, description="spool size at which the bridge stops taking"
     )
@@ -181,7 +184,10 @@ class CollectorSettings(_Section):
     id: str = Field(default="collector", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="this collector's name")
     wearables: list[WearableConfig] = Field(default_factory=list)
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
-    queue_path: Path = Field(default=Path("kinetic-collector-queue.sqlite"), description="store-and-forward queue")
+    queue_path: Path = Field(
+        default_factory=lambda: user_data_dir() / "collector-queue.sqlite",
+        description="store-and-forward queue (default: in the user's data directory)",
+    )
     queue_max_mb: float = Field(
         default=256.0, gt=0, le=MAX_SIZE_MB, description="queue size at which the oldest batches are dropped"
     )
@@ -242,7 +248,10 @@ class PhoneSettings(_Section):
         default="sensor-logger", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="phones publish on <root>/<wearer>"
     )
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
-    queue_path: Path = Field(default=Path("kinetic-phone-queue.sqlite"), description="store-and-forward queue")
+    queue_path: Path = Field(
+        default_factory=lambda: user_data_dir() / "phone-queue.sqlite",
+        description="store-and-forward queue (default: in the user's data directory)",
+    )
     tokens_path: Path = Field(
         default_factory=lambda: user_data_dir() / "phone-tokens.json",
         description="per-device push tokens made on the web app's Settings page or by `kinetic phone token add` "

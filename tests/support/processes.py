@@ -67,7 +67,7 @@ def env_for(mosquitto_port: int, influx_url: str, unique: str, spool_dir: Path) 
         "KINETIC_ALERTS__STATE_DIR": str(spool_dir / f"{unique}-alerts"),
         # the tests replay dated scenarios (days before this host's clock) as if they were now
         "KINETIC_ALERTS__SEND_EXPIRED_PROMPTS": "true",
-        # the senders' store-and-forward queues (default: the working directory) beside the spool
+        # the senders' store-and-forward queues (default: the user's data directory) beside the spool
         "KINETIC_COLLECTOR__QUEUE_PATH": str(spool_dir / f"{unique}-collector-queue.sqlite"),
         "KINETIC_PHONE__QUEUE_PATH": str(spool_dir / f"{unique}-phone-queue.sqlite"),
     }
