@@ -410,20 +410,31 @@ async def live(request: Request) -> Response:
     wearer = await _wearer(request)
     await _audit(request, state, "live", wearer, "live stream opened")
 
-    async def stream() -> AsyncIterator[dict[str, str]]:
-        queue = state.hub.subscribe(wearer)
-        closing = asyncio.ensure_future(state.closing.wait())
-        try:
-            while not state.closing.is_set():
-                yield {"event": "live", "data": _json(state.board.snapshot(wearer))}
-                change = asyncio.ensure_future(queue.get())
-                await asyncio.wait({change, closing}, return_when=asyncio.FIRST_COMPLETED)
-                change.cancel()
-        finally:
-            closing.cancel()
-            state.hub.unsubscribe(wearer, queue)
+    return EventSourceResponse(
+        live_events(state.hub, state.closing, lambda: state.board.snapshot(wearer), wearer), ping=15
+    )
 
-    return EventSourceResponse(stream(), ping=15)
+
+async def live_events(
+    hub: LiveHub, closing: asyncio.Event, snapshot: Callable[[], object], wearer: str
+) -> AsyncIterator[dict[str, str]]:
+    """The live stream's events for ``wearer``: ``snapshot()`` now and after each change the hub signals, until
+    ``closing`` is set or the client goes (the task iterating is cancelled). Leaves no task behind either way (a
+    waiter left pending was logged as "Task was destroyed but it is pending!" when a tab closed)."""
+    queue = hub.subscribe(wearer)
+    closed = asyncio.ensure_future(closing.wait())
+    change: asyncio.Future[None] | None = None
+    try:
+        while not closing.is_set():
+            yield {"event": "live", "data": _json(snapshot())}
+            change = asyncio.ensure_future(queue.get())
+            await asyncio.wait({change, closed}, return_when=asyncio.FIRST_COMPLETED)
+            change.cancel()
+    finally:
+        closed.cancel()
+        if change is not None:
+            change.cancel()
+        hub.unsubscribe(wearer, queue)
 
 
 def _json(value: Any) -> str:
