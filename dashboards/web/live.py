@@ -54,6 +54,13 @@ class LiveWearer:
     version: int = 0
 
 
+# The events timed by the wearer's data (the alert service's bouts and prompts): they move the wearer's clock. The
+# others are timed when a person acted (a check-in, a consent change, a session's end, a clinician's prescription) or
+# cover a span (an hour's summary, its t the hour's start): during a replayed or simulated day, stamped with this
+# host's clock, they sent the Today page to a date with no data (found by the fresh-clone pass).
+SENSOR_TIMED = frozenset({"bout_started", "bout_ended", "prompt_sent", "prompt_held", "prompt_cancelled"})
+
+
 class LiveBoard:
     """Every wearer's live state from the messages fed, in the order they came."""
 
@@ -114,7 +121,7 @@ class LiveBoard:
                 w.posture, w.posture_since_ms = None, None
         elif event.kind == "prompt_outcome":
             w.outcomes_seen += 1  # t is the prompt's time, in the past: not the wearer's clock
-        elif event.kind != "summary":  # a summary's t is its hour's start
+        elif event.kind in SENSOR_TIMED:
             self._clock(w, t_ms)
 
     def _command(self, wearer: str, w: LiveWearer, command: CommandV1) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy
 from dashboards.web.live import LiveBoard
-from ingest.wire import CommandV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
+from ingest.wire import CommandV1, ConsentV1, EventV1, FeatureBatchV1, FeatureFrameV1, PromptV1
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -98,3 +98,18 @@ def test_prompts_pauses_and_live_policy_overrides_are_followed() -> None:
     board.feed(CommandV1(kind="forget", wearer="ann", at=at(36)))
     assert board.snapshot("ann")["last_prompt"] is None
     assert board.snapshot("ann")["version"] > version  # a page ignores older snapshots: this one is newer
+
+
+def test_events_a_person_timed_do_not_move_the_wearers_clock() -> None:
+    """A session's end, a check-in, a consent change or a prescription is stamped when a person acted (the host's
+    clock): during a replayed day, a month before, it sent the Today page to a date with no data."""
+    board = LiveBoard()
+    board.feed(frame(60))
+    host_now = at(60 * 24 * 30)
+    for kind in ("session_outcome", "checkin", "prescription_changed", "policy_changed"):
+        board.feed(EventV1(kind=kind, wearer="ann", t=host_now, reason="a person acted"))
+    board.feed(
+        EventV1(kind="consent_granted", wearer="ann", t=host_now, consent=ConsentV1(clinic="c", data=["posture"]))
+    )
+    board.feed(EventV1(kind="prompt_sent", wearer="ann", t=at(61), prompt_id="p", trigger="sitting", exercise="x"))
+    assert board.get("ann") is not None and board.get("ann").now_ms == ms(61)  # type: ignore[union-attr]
