@@ -52,6 +52,7 @@ class LiveWearer:
     prompts_seen: int = 0
     outcomes_seen: int = 0
     version: int = 0
+    forgotten: bool = False  # erased (a forget) and nothing heard since: not one of the wearers the app knows
 
 
 # The events timed by the wearer's data (the alert service's bouts and prompts): they move the wearer's clock. The
@@ -70,7 +71,8 @@ class LiveBoard:
         self._policies: dict[str, PromptPolicy] = {}
 
     def wearers(self) -> list[str]:
-        return sorted(self._wearers)
+        """The wearers heard from, except those erased since (``kinetic data delete``) with nothing heard after."""
+        return sorted(name for name, w in self._wearers.items() if not w.forgotten)
 
     def get(self, wearer: str) -> LiveWearer | None:
         return self._wearers.get(wearer)
@@ -81,6 +83,7 @@ class LiveBoard:
         if not isinstance(wearer, str):
             return None
         w = self._wearers.setdefault(wearer, LiveWearer())
+        w.forgotten = False
         if isinstance(message, FeatureBatchV1):
             self._clock(w, message.frames[-1].t_ms)
             leans = [f.lean_deg for f in message.frames if f.lean_deg is not None]
@@ -152,7 +155,7 @@ class LiveBoard:
                 pass
         elif command.kind == "forget":  # everything held is dropped; the version goes on (pages keep up)
             self._policies.pop(wearer, None)
-            self._wearers[wearer] = LiveWearer(version=w.version)
+            self._wearers[wearer] = LiveWearer(version=w.version, forgotten=True)
 
     def _published(self, wearer: str, w: LiveWearer, message: PolicyV1) -> None:
         """The policy in force as the alert service publishes it: the commands seen before it are in it."""

@@ -113,3 +113,14 @@ def test_events_a_person_timed_do_not_move_the_wearers_clock() -> None:
     )
     board.feed(EventV1(kind="prompt_sent", wearer="ann", t=at(61), prompt_id="p", trigger="sitting", exercise="x"))
     assert board.get("ann") is not None and board.get("ann").now_ms == ms(61)  # type: ignore[union-attr]
+
+
+def test_an_erased_wearer_is_not_listed_until_heard_from_again() -> None:
+    """``kinetic data delete`` sends a forget: the app listed the wearer still (an empty entry kept for the pages'
+    version), so ``/`` named them and an unknown wearer's 404 listed them among the wearers with data."""
+    board = LiveBoard()
+    board.feed(frame(1))
+    board.feed(CommandV1(kind="forget", wearer="ann", at=at(2)))
+    assert board.wearers() == []
+    board.feed(frame(3))
+    assert board.wearers() == ["ann"]
