@@ -29,6 +29,7 @@ from ingest.bridge import ROLLUP_STATE
 from ingest.errors import ConfigError, IngestError, Unreachable
 from ingest.forward import parse_entry
 from ingest.mqtt import MqttClient, clear_retained, connect, retained_messages
+from ingest.phone.tokens import TokenStore
 from ingest.settings import IngestConfig
 from ingest.store import make_wall
 from ingest.store.export import describe_store, open_queries
@@ -62,6 +63,8 @@ class IngestHoldings:
     open_minutes: dict[str, dict[str, object]]  # device -> the minute the bridge's rollup has open
     retained: dict[str, str]  # topic -> retained payload on the broker
     queued: list[dict[str, str]] = field(default_factory=list)  # {topic, payload} a collector or phone has not sent
+    # the wearer's phones with a push token (device, platform, placement, times; never the token's hash)
+    phones: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -70,6 +73,7 @@ class IngestHoldings:
             "open minutes": len(self.open_minutes),
             "retained messages": len(self.retained),
             "queued messages": len(self.queued),
+            "phone push tokens": len(self.phones),
         }
 
 
@@ -96,6 +100,8 @@ class IngestRights:
             + (f" (and {', '.join(self.queries.databases[1:])})" if isinstance(self.queries, WalledHoldings) else ""),
             f"spool: {spool}" + ("" if spool.is_file() else " (none here)"),
             *(f"queue: {q}" + ("" if q.is_file() else " (none here)") for q in queues),
+            f"phone tokens: {self.settings.phone.tokens_path}"
+            + ("" if self.settings.phone.tokens_path.is_file() else " (none here)"),
             f"broker: {self.retained_filter(wearer)} at {mqtt.host}:{mqtt.port}"
             if self.broker
             else "broker: not asked (--no-broker)",
@@ -110,12 +116,14 @@ class IngestRights:
         spooled, open_minutes = await asyncio.to_thread(self._spooled, wearer)
         retained = await self._retained(wearer) if self.broker else {}
         queued = await asyncio.to_thread(self._queued, wearer, False)
+        phones = await asyncio.to_thread(self._phones, wearer, False)
         return IngestHoldings(
             measurements,
             [line.decode("utf-8", "replace") for line in spooled],
             open_minutes,
             {topic: payload.decode("utf-8", "replace") for topic, payload in retained.items()},
             queued,
+            phones,
         )
 
     async def erase(self, wearer: str) -> None:
@@ -126,8 +134,22 @@ class IngestRights:
             topics = await self._retained(wearer)
             await self._with_broker(wearer, lambda client: clear_retained(client, topics))
         await asyncio.to_thread(self._queued, wearer, True)
+        await asyncio.to_thread(self._phones, wearer, True)
         await asyncio.to_thread(self._erase_spooled, wearer)
         await self.queries.delete(wearer)
+
+    def _phones(self, wearer: str, erase: bool) -> list[dict[str, Any]]:
+        """The wearer's phones in the push-token file (``KINETIC_PHONE__TOKENS_PATH``; none when there is no file:
+        the command must not create one), without the tokens' hashes; with ``erase``, their tokens revoked."""
+        path = self.settings.phone.tokens_path
+        if not path.is_file():
+            return []
+        tokens = TokenStore(path)
+        devices = tokens.devices(wearer)
+        if erase:
+            for device in devices:
+                tokens.revoke(wearer, device.device)
+        return [d.model_dump(exclude={"sha256"}) for d in devices]
 
     def _queued(self, wearer: str, erase: bool) -> list[dict[str, str]]:
         """The wearer's messages (topic, payload) in the senders' store-and-forward queues here (the collector's and

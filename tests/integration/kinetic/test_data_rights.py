@@ -20,6 +20,7 @@ import pytest
 
 from alerts.state import AlertState, state_file
 from ingest.mqtt import connect, retained_messages
+from ingest.phone.tokens import TokenStore
 from ingest.store import make_sink
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.export import open_queries
@@ -153,6 +154,9 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
     assert bridge.terminate() == 0
     spool_points(settings, ["zoe", "ann"])
     queue_messages(settings, ["zoe", "ann"])
+    phones = TokenStore(settings.phone.tokens_path)  # each has a phone with a push token (the Settings page's)
+    for w in ("zoe", "ann"):
+        phones.add(w, f"{w}-phone", "android", "trunk")
     ann_before = {m: len(rows) for m, rows in stored(settings, "ann").items()}
     status_topic = f"{unique}/v1/zoe/zoe-thigh/status"
     policy_topic = f"{unique}/v1/zoe/policy"  # the policy in force, retained by the alert service (docs/wire.md)
@@ -173,6 +177,8 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
         ("zoe-thigh", "zoe"),
         ("zoe-phone", "zoe"),
     ]
+    (phone,) = document["phones"]  # her phone and its times, never the token's hash
+    assert (phone["device"], phone["placement"], "sha256" in phone) == ("zoe-phone", "trunk", False)
     alert_state = document["alert_state"]
     assert alert_state["snapshot"]["detection"]["primary"] == "zoe-thigh"
     assert [r["id"] for r in alert_state["outbox"]] == [r["id"] for r in measurements["prompts"]]
@@ -184,6 +190,7 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
         "open_minutes",
         "retained",
         "queued",
+        "phones",
         "alert_outbox",
     ):
         with (out / f"zoe-{table}.csv").open() as handle:
@@ -198,7 +205,8 @@ def test_a_deleted_wearer_stays_deleted_and_the_export_held_all_of_it(
     delete = kinetic(env, "data", "delete", "zoe", "--yes")
     assert delete.returncode == 0, delete.stderr
     assert summary(delete.stderr, "deleted") == exported  # the export held everything the delete removed
-    assert "2 queued messages" in exported
+    assert "2 queued messages" in exported and "1 phone push tokens" in exported
+    assert [d.wearer for d in TokenStore(settings.phone.tokens_path).devices()] == ["ann"]  # zoe's token revoked
     # the senders' queues keep ann's messages only: nothing of zoe's is sent when the broker is back
     for path in (settings.collector.queue_path, settings.phone.queue_path):
         assert [t.split("/")[-3] for t in queued_topics(path)] == ["ann"]
