@@ -24,6 +24,8 @@ from alerts.service import AlertService
 from alerts.settings import AlertsSettings
 from alerts.shard import Shard, parse_shard, shard_client_id, shard_of
 from alerts.state import AlertState
+from ingest.process import one_client
+from ingest.settings import user_data_dir
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import ID_PATTERN, CommandV1, Topics, encode
@@ -200,3 +202,25 @@ def test_a_state_file_of_another_sharding_gives_up_the_wearers_that_moved(
     assert set(again.engine.wearers) == {"ann", "cy"}
     assert "1 wearers in" in caplog.text
     assert "belong to other shards than shard-1-of-2" in caplog.text
+
+
+def test_a_second_instance_of_one_shard_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each shard is a persistent session of its own: a second ``kinetic alerts`` of shard 1/2 on this host stops in
+    one line naming that shard's client id (the first holder here is this test: the lock is the same whoever holds
+    it); the client id of shard 0/2 is another."""
+    port = 18831  # nothing listens: the command must stop before it tries the broker
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KINETIC_MQTT__PORT", str(port))
+    monkeypatch.setenv("KINETIC_MQTT__CLIENT_ID_PREFIX", "k1")
+    monkeypatch.setenv("KINETIC_ALERTS__STATE_DIR", str(tmp_path / "alerts"))
+    monkeypatch.setenv("KINETIC_ALERTS__SHARD", "1/2")
+    client_id = "k1-alerts-shard-1-of-2"
+    with one_client("127.0.0.1", port, client_id, user_data_dir() / "locks"):
+        code = main(["alerts"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith(f"kinetic: error: a process already runs as MQTT client {client_id!r} at 127.0.0.1:{port}")
+    assert err.count("\n") == 1
+    assert shard_client_id("k1", Shard(0, 2)) != client_id
