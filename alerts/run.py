@@ -55,8 +55,8 @@ def calendar_refresher(
     settings: AlertsSettings, engine: AlertEngine, state_dir: Path | None, session: aiohttp.ClientSession
 ) -> CalendarRefresher | None:
     """The wearers' calendar feeds of the settings (with ``shard``, of this shard's wearers), refreshed into
-    ``engine.busy``; None when no wearer has one. The
-    last good copies go under ``<state_dir>/calendars`` (none: memory only)."""
+    ``engine.busy``; None when no wearer has one. The last good copies go under ``<state_dir>/calendars`` (none:
+    memory only)."""
     shard = settings.sharding
     sources = {w: f for w, f in settings.calendar_feeds.items() if shard is None or shard.owns(w)}  # this shard's
     if not any(sources.values()):

@@ -143,7 +143,9 @@ class AlertService:
                 _LOGGER.info("%s: restored the state of %d wearers from %s", name, len(restored), state.path)
         self._sessions_stored: dict[tuple[str, str], str] = {}  # the running sessions as last stored
         if state is not None and sessions is not None:
-            self._sessions_stored = state.sessions()
+            self._sessions_stored = {
+                key: header for key, header in state.sessions().items() if shard is None or shard.owns(key[0])
+            }
             for problem in sessions.restore(self._sessions_stored):
                 _LOGGER.warning("%s: a running exercise session cannot be taken up: %s", name, problem)
             if self._sessions_stored:
