@@ -131,7 +131,7 @@ class AlertService:
                     del restored[wearer]
                 if others:
                     _LOGGER.warning(
-                        "%s: %d wearers in %s belong to other shards than %s (KINETIC_ALERTS__SHARD changed?): not "
+                        "%s: %d wearers in %s belong to other shards than %s (a state file of another shard?): not "
                         "taken up here, they start afresh on their own shard",
                         name,
                         len(others),

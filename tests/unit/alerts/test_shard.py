@@ -192,8 +192,8 @@ def test_an_instance_handles_its_shards_wearers_and_acknowledges_the_others_unre
 def test_a_state_file_of_another_sharding_gives_up_the_wearers_that_moved(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A shard count changed: the wearers of the state file that now hash elsewhere are not taken up here (their
-    new shard starts them afresh), with a warning; the others are restored."""
+    """A state file written by another sharding (moved or renamed by hand; a new COUNT has files of its own): its
+    wearers that hash elsewhere are not taken up here, with a warning; the others are restored."""
     state = AlertState(tmp_path / "s.sqlite")
     everyone = service_of(Shard(0, 1), state)
     run_take(everyone, Take(day()))
