@@ -23,6 +23,7 @@ from alerts.prompts.prescription import PrescriptionsFile
 from alerts.prompts.sessions import SessionVerifier
 from alerts.service import AlertService
 from alerts.settings import AlertsConfig, AlertsSettings
+from alerts.shard import Shard, shard_client_id, shard_of
 from alerts.state import AlertState, state_file
 from ingest.errors import ConfigError
 from ingest.mqtt import only_client, serve
@@ -36,12 +37,29 @@ def _secret(value: SecretStr | None) -> bytes | None:
     return value.get_secret_value().encode() if value is not None else None
 
 
+def service_state_file(settings: AlertsSettings, topic_root: str, wearer: str | None = None) -> Path | None:
+    """The alert service's state file (None without ``state_dir``: memory only): ``<root>.sqlite``
+    (``alerts.state.state_file``); with ``shard`` INDEX/COUNT, ``<root>.shard-INDEX-of-COUNT.sqlite``, this shard's, or
+    with ``wearer`` the file of the shard that owns that wearer (``kinetic data`` finds a wearer's state there)."""
+    if settings.state_dir is None:
+        return None
+    path = state_file(settings.state_dir, topic_root)
+    shard = settings.sharding
+    if shard is None:
+        return path
+    index = shard.index if wearer is None else shard_of(wearer, shard.count)
+    return path.with_name(f"{path.stem}.{Shard(index, shard.count).name}{path.suffix}")
+
+
 def calendar_refresher(
     settings: AlertsSettings, engine: AlertEngine, state_dir: Path | None, session: aiohttp.ClientSession
 ) -> CalendarRefresher | None:
-    """The wearers' calendar feeds of the settings, refreshed into ``engine.busy``; None when no wearer has one. The
-    last good copies go under ``<state_dir>/calendars`` (none: memory only)."""
-    if not any(settings.calendar_feeds.values()):
+    """The wearers' calendar feeds of the settings (with ``shard``, of this shard's wearers), refreshed into
+    ``engine.busy``; None when no wearer has one. The last good copies go under ``<state_dir>/calendars`` (none:
+    memory only)."""
+    shard = settings.sharding
+    sources = {w: f for w, f in settings.calendar_feeds.items() if shard is None or shard.owns(w)}  # this shard's
+    if not any(sources.values()):
         return None
     addresses = {w: frozenset(a) for w, a in settings.calendar_addresses.items()}
 
@@ -52,7 +70,7 @@ def calendar_refresher(
     def on_busy(wearer: str, busy: list[Busy]) -> None:
         engine.busy[wearer] = busy
 
-    feeds = {w: [f.get_secret_value().strip() for f in sources] for w, sources in settings.calendar_feeds.items()}
+    feeds = {w: [f.get_secret_value().strip() for f in fs] for w, fs in sources.items()}
     store = FeedStore(None if state_dir is None else state_dir / "calendars")
     return CalendarRefresher(
         feeds, store, rule_of, on_busy, every_s=settings.calendar_refresh_min * 60, session=session
@@ -105,7 +123,8 @@ async def ask_checkin(settings: AlertsSettings, wearer: str) -> None:
 async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
     """The service with its state store and dispatcher; closes them on exit."""
     alerts = settings.alerts
-    state = AlertState(state_file(alerts.state_dir, settings.mqtt.topic_root)) if alerts.state_dir else None
+    path = service_state_file(alerts, settings.mqtt.topic_root)
+    state = AlertState(path) if path is not None else None
     timeout = aiohttp.ClientTimeout(total=alerts.channel_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         engine = engine_from_settings(alerts)
@@ -127,6 +146,7 @@ async def alert_service(settings: AlertsConfig) -> AsyncIterator[AlertService]:
             max_ahead_ms=settings.clock.max_ahead_ms,
             send_expired=alerts.send_expired_prompts,
             calendars=calendar_refresher(alerts, engine, alerts.state_dir, session),
+            shard=alerts.sharding,
         )
         channels = http_channels(alerts, session, service.sessions.startable if service.sessions else None)
         service.dispatcher = Dispatcher(
@@ -148,10 +168,11 @@ async def run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
     a state file, the only one of that file (``one_instance``): a second one stops in one line before it touches the
     state or the broker."""
     async with contextlib.AsyncExitStack() as stack:
-        if settings.alerts.state_dir is not None:
-            path = state_file(settings.alerts.state_dir, settings.mqtt.topic_root)
+        path = service_state_file(settings.alerts, settings.mqtt.topic_root)
+        if path is not None:
             stack.enter_context(one_instance(path, "kinetic alerts", "KINETIC_ALERTS__STATE_DIR"))
-        stack.enter_context(only_client(settings.mqtt, f"{settings.mqtt.client_id_prefix}-alerts"))
+        client_id = shard_client_id(settings.mqtt.client_id_prefix, settings.alerts.sharding)
+        stack.enter_context(only_client(settings.mqtt, client_id))
         await _run_alerts(settings, stop)
 
 
@@ -175,7 +196,7 @@ async def _run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
         await serve(
             service.run,
             settings.mqtt,
-            f"{settings.mqtt.client_id_prefix}-alerts",
+            shard_client_id(settings.mqtt.client_id_prefix, settings.alerts.sharding),
             stop,
             manual_ack=service.manual_ack,
         )

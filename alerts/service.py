@@ -26,6 +26,7 @@ from alerts.latency import KEEP, MessageTrace, PromptPaths, PromptTrace
 from alerts.prompts.policy.in_force import policy_message, same_policy
 from alerts.prompts.policy.model import PromptPolicy
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
+from alerts.shard import Shard
 from alerts.state import AlertState
 from ingest.errors import WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
@@ -71,8 +72,13 @@ class AlertService:
         send_expired: bool = False,
         calendars: CalendarRefresher | None = None,
         sessions: SessionVerifier | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self.topics = topics
+        # one of several instances (alerts.shard): only this shard's wearers; the others' messages are acknowledged
+        # unread (``others_ignored``), never dead-lettered
+        self.shard = shard
+        self.others_ignored = 0
         # the wearers' calendar feeds (alerts.calendars), refreshed by a task of ``run`` into ``engine.busy``
         self.calendars = calendars
         self.max_ahead_ms = max_ahead_ms
@@ -119,12 +125,27 @@ class AlertService:
         self._policies_sent: dict[str, tuple[PromptPolicy, PolicyV1]] = {}
         if state is not None:
             restored = state.load()
+            if shard is not None:
+                others = [w for w in restored if not shard.owns(w)]
+                for wearer in others:
+                    del restored[wearer]
+                if others:
+                    _LOGGER.warning(
+                        "%s: %d wearers in %s belong to other shards than %s (a state file of another shard?): not "
+                        "taken up here, they start afresh on their own shard",
+                        name,
+                        len(others),
+                        state.path,
+                        shard.name,
+                    )
             engine.wearers.update(restored)
             if restored:
                 _LOGGER.info("%s: restored the state of %d wearers from %s", name, len(restored), state.path)
         self._sessions_stored: dict[tuple[str, str], str] = {}  # the running sessions as last stored
         if state is not None and sessions is not None:
-            self._sessions_stored = state.sessions()
+            self._sessions_stored = {
+                key: header for key, header in state.sessions().items() if shard is None or shard.owns(key[0])
+            }
             for problem in sessions.restore(self._sessions_stored):
                 _LOGGER.warning("%s: a running exercise session cannot be taken up: %s", name, problem)
             if self._sessions_stored:
@@ -148,9 +169,11 @@ class AlertService:
         await self.resume_deliveries(client)
         self._policies_sent = {}  # a broker restarted without its retained messages: published again
         for wearer in sorted(set(self.engine.wearers) | set(self.engine.policies.wearers)):
-            await self.publish_policy(client, wearer)
+            if self.shard is None or self.shard.owns(wearer):  # a policy file names every shard's wearers
+                await self.publish_policy(client, wearer)
         self.ready.set()
-        _LOGGER.info("%s: watching %s", self.name, self.topics.all_features())
+        of_shard = f" ({self.shard.name}: the wearers whose id hashes to it)" if self.shard else ""
+        _LOGGER.info("%s: watching %s%s", self.name, self.topics.all_features(), of_shard)
         tasks = {
             asyncio.create_task(self._consume(client), name=f"{self.name}-consume"),
             asyncio.create_task(self._tick(client), name=f"{self.name}-checkpoint"),
@@ -165,6 +188,9 @@ class AlertService:
             await self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
         finally:
             _LOGGER.info("%s: prompt path %s", self.name, json.dumps(self.paths.summary()))
+            if self.shard is not None:
+                ignored = self.others_ignored
+                _LOGGER.info("%s: %d messages of other shards' wearers acknowledged unread", self.name, ignored)
             self.client = None
             for task in tasks:
                 task.cancel()
@@ -179,6 +205,11 @@ class AlertService:
                 locked = time.perf_counter()
                 now_ms = int(time.time() * 1000)
                 for message in batch:
+                    if self.shard is not None and not self.shard.owns_topic(str(message.topic), self.topics.base):
+                        self.others_ignored += 1  # another instance's wearer: acknowledged in order, never read
+                        if self.manual_ack:
+                            self._unacked.append((message.mid, message.qos))
+                        continue
                     self._trace = MessageTrace(taken, locked=locked, started=time.perf_counter())
                     await self.handle(client, str(message.topic), payload_bytes(message), now_ms, message.retain)
                     self._trace = None

@@ -10,6 +10,7 @@ from typing import Protocol
 import tzlocal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from alerts.shard import Shard, parse_shard
 from ingest.settings import ClockSettings, MqttSettings
 from ingest.wire import ID_PATTERN
 
@@ -76,6 +77,11 @@ class AlertsSettings(BaseModel):
     )
     max_unacked: int = Field(
         default=50_000, ge=1, description="checkpoint early when this many messages wait for their acknowledgement"
+    )
+    shard: str | None = Field(
+        default=None,
+        description="INDEX/COUNT: this instance handles only the wearers whose id hashes to INDEX (CRC-32 mod COUNT) "
+        "and has its own MQTT client id and state file; one instance per INDEX (docs/scaling.md); none: all wearers",
     )
     idle_checkpoint_s: float = Field(
         default=0.1, gt=0, le=300, description="checkpoint early when nothing arrived for this long and acks are owed"
@@ -149,6 +155,19 @@ class AlertsSettings(BaseModel):
     @classmethod
     def _empty_is_memory(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _shard(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        shard = parse_shard(str(value))  # a number from TOML (shard = 1) is refused as any text without a slash
+        return f"{shard.index}/{shard.count}"
+
+    @property
+    def sharding(self) -> Shard | None:
+        """The shard of ``shard`` (None: this instance handles every wearer)."""
+        return parse_shard(self.shard) if self.shard is not None else None
 
     @field_validator("timezone")
     @classmethod

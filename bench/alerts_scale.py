@@ -2,7 +2,7 @@
 bridge writing every frame to a real influxd at the same time; all on this machine.
 
     .venv/bin/python -m bench.alerts_scale [--stages 10:10000,1:5000] [--seconds 70] [--threshold-s 30] [--aligned]
-                                           [--keep DIR]
+                                           [--instances N [--kill-s S]] [--wait-s 30] [--keep DIR]
 
 Per stage (a fresh topic root and fresh `kinetic bridge` and `kinetic alerts` processes, the alert service with its
 state store and default checkpointing, logging at INFO, its default):
@@ -21,6 +21,13 @@ state store and default checkpointing, logging at INFO, its default):
   account of where its prompts' time went (alerts/latency.py: the newest frame's age when the service took the
   message, then take -> checkpoint cut -> the messages ahead in the take -> decode -> engine -> outbox -> the
   publication's start -> PUBACK, p50/p99/max in ms, and its checkpoints' encoding, wait, store and total).
+
+Past one machine (issue 18 item 5, docs/scaling.md): ``--instances N`` runs N `kinetic alerts` processes, instance
+i with ``KINETIC_ALERTS__SHARD=i/N`` (alerts/shard.py: each wearer on the instance of crc32(id) mod N), all on the
+one Mosquitto, each receiving every message and reading only its shard's; ``--kill-s S`` kills instance 0 with
+SIGKILL S seconds after the generator started and starts it again at once, mid-stage. Then reported per instance:
+its prompts' latency, its CPU seconds per second (the killed process's and its replacement's, summed), its memory,
+and its own account of where the time went; and for the stage: prompts missing or duplicated across instances.
 
 A stage is *held* when no prompt is missing or duplicated, no frame is lost in storage, and p99 latency is under
 1 s (issue 18's definition). Reported: p50/p99 latency per stage and the largest N held. Issue 18 asks, with 10-s
@@ -49,6 +56,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.shard import shard_of
 from tests.support.servers import start_influxd, start_mosquitto
 
 STAGGER_S = 20
@@ -159,16 +167,23 @@ class Stage:
     stored: int
     cpu: dict[str, float]
     memory_mb: dict[str, dict[str, float]]
-    path: dict[str, object]  # the alert service's own account of its prompts' time (alerts.latency), {} if none
+    path: dict[str, dict[str, object]]  # per instance, its own account of its prompts' time (alerts.latency)
+    latency_by_instance: dict[str, tuple[float, float]]  # p50, p99 in s of each instance's prompts
+    killed: str | None = None  # the instance killed with SIGKILL mid-stage and started again
+
+    @property
+    def missing(self) -> int:
+        return self.expected_prompts - self.prompts
+
+    @property
+    def exactly_once(self) -> bool:
+        """Every prompt once, none duplicated, every frame stored: held but for the latency (a stage with a kill
+        holds its instance's prompts back for as long as the restart takes)."""
+        return self.prompts == self.expected_prompts and self.duplicates == 0 and self.stored == self.sent
 
     @property
     def held(self) -> bool:
-        return (
-            self.prompts == self.expected_prompts
-            and self.duplicates == 0
-            and self.stored == self.sent
-            and self.p99_s < HELD_P99_S
-        )
+        return self.exactly_once and self.p99_s < HELD_P99_S
 
 
 def _prompts(path: Path) -> list[tuple[float, dict]]:  # type: ignore[type-arg]
@@ -177,6 +192,14 @@ def _prompts(path: Path) -> list[tuple[float, dict]]:  # type: ignore[type-arg]
         for line in path.read_text().splitlines()
         for stamp, _, body in [line.partition(" ")]
     ]
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99 (nearest rank below) in s, rounded to the ms; NaN for none."""
+    if not latencies:
+        return float("nan"), float("nan")
+    ordered = sorted(latencies)
+    return round(statistics.median(ordered), 3), round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 3)
 
 
 def run_stage(
@@ -188,9 +211,12 @@ def run_stage(
     seconds: int,
     threshold_s: int,
     aligned: bool = False,
+    instances: int = 1,
+    kill_s: float | None = None,
+    wait_s: float = 30.0,
 ) -> Stage:
     mqtt_port = servers.pop("port")
-    root = f"scale{wearers}b{batch_s}"
+    root = f"scale{wearers}b{batch_s}" + (f"x{instances}" if instances > 1 else "")
     work = base / root
     work.mkdir()
     policy = work / "policy.yaml"
@@ -212,14 +238,20 @@ def run_stage(
     }
     kinetic = [sys.executable, "-m", "kinetic"]
     # the alert service at INFO (its default): it logs where its prompts' time went when it stops (alerts.latency)
-    levels = {"bridge": "WARNING", "alerts": "INFO"}
-    services = {
-        name: subprocess.Popen(
-            [*kinetic, name], env=env | {"KINETIC_LOG_LEVEL": levels[name]}, stdout=log, stderr=subprocess.STDOUT
-        )
-        for name in ("bridge", "alerts")
-        for log in [(work / f"{name}.log").open("wb")]
+    names = ["alerts"] if instances == 1 else [f"alerts-{i}" for i in range(instances)]
+    commands = {"bridge": ("bridge", env)} | {
+        name: ("alerts", env | {"KINETIC_LOG_LEVEL": "INFO"} | shard)
+        for i, name in enumerate(names)
+        for shard in [{"KINETIC_ALERTS__SHARD": f"{i}/{instances}"} if instances > 1 else {}]
     }
+
+    def start(name: str, log_name: str) -> subprocess.Popen[bytes]:
+        command, its_env = commands[name]
+        with (work / f"{log_name}.log").open("wb") as log:
+            return subprocess.Popen([*kinetic, command], env=its_env, stdout=log, stderr=subprocess.STDOUT)
+
+    services = {name: start(name, name) for name in commands}
+    logs = {name: [work / f"{name}.log"] for name in names}
     prompts_path = work / "prompts.log"
     prompts_log = prompts_path.open("wb")
     sub = subprocess.Popen(
@@ -229,34 +261,55 @@ def run_stage(
     )
     pids = {name: p.pid for name, p in services.items()} | servers
     servers["port"] = mqtt_port
+    killed: str | None = None
     try:
-        time.sleep(3.0)  # the services connect and subscribe
+        time.sleep(3.0 + instances)  # the services connect and subscribe
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before_kill = 0.0
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall0 = time.monotonic()
         args = ["--generate", str(wearers), "--seconds", str(seconds), "--batch-s", str(batch_s)]
         args += ["--threshold-s", str(threshold_s), "--root", root, "--port", str(mqtt_port)]
         args += ["--aligned"] if aligned else []
-        gen = subprocess.run(
-            [sys.executable, "-m", "bench.alerts_scale", *args], capture_output=True, text=True, check=False
+        gen = subprocess.Popen(
+            [sys.executable, "-m", "bench.alerts_scale", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        if gen.returncode != 0:
-            raise SystemExit(f"the generator failed:\n{gen.stderr}")
+        if kill_s is not None:
+            time.sleep(kill_s)
+            killed = names[0]
+            victim = services[killed]
+            cpu_before_kill = cpu_seconds(victim.pid) - cpu0[killed]
+            victim.kill()  # kill -9 mid-stage, and at once a replacement with the same shard setting
+            victim.wait(10)
+            services[killed] = start(killed, f"{killed}-again")
+            logs[killed].append(work / f"{killed}-again.log")
+            pids[killed] = services[killed].pid
+            cpu0[killed] = 0.0
+            print(f"  killed {killed} (SIGKILL) {kill_s} s into the stage, started it again", file=sys.stderr)
+        out, err = gen.communicate()
         children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = json.loads(gen.stdout)
+        if gen.returncode != 0:
+            raise SystemExit(f"the generator failed:\n{err}")
+        result = json.loads(out)
         crossed: list[float | None] = result["crossed"]
         expected = sum(1 for c in crossed if c is not None)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + wait_s
         stored_n = 0
         while time.monotonic() < deadline:
             stored_n = stored(influx_url, root)
-            if len(_prompts(prompts_path)) >= expected and stored_n >= result["sent"]:
+            if len({b["id"] for _, b in _prompts(prompts_path)}) >= expected and stored_n >= result["sent"]:
                 break
             time.sleep(0.5)
         wall = time.monotonic() - wall0
         cpu = {name: round((cpu_seconds(pid) - cpu0[name]) / wall, 2) for name, pid in pids.items()}
+        if killed is not None:
+            cpu[killed] = round(cpu[killed] + cpu_before_kill / wall, 2)
+        # the generator has been waited for; so has the killed instance: their CPU is in RUSAGE_CHILDREN
         generator_cpu = children1.ru_utime + children1.ru_stime - children0.ru_utime - children0.ru_stime
-        cpu["generator"] = round(generator_cpu / wall, 2)
+        cpu["generator"] = round(generator_cpu / wall - (cpu_before_kill / wall if killed else 0.0), 2)
         time.sleep(1.0)  # late duplicates would show now
         arrivals = _prompts(prompts_path)
         memory = {name: resident_mb(p.pid) for name, p in services.items()}
@@ -268,10 +321,13 @@ def run_stage(
         sub.terminate()
         sub.wait(5)
         prompts_log.close()
-    path = prompt_path(work / "alerts.log")
-    latencies = sorted(stamp - (crossed[int(body["wearer"][1:])] or stamp) for stamp, body in arrivals)
+    path = {name: prompt_path(files[-1]) for name, files in logs.items()}
+    latencies = [stamp - (crossed[int(body["wearer"][1:])] or stamp) for stamp, body in arrivals]
+    by_instance: dict[str, list[float]] = {name: [] for name in names}
+    for (_, body), seconds_late in zip(arrivals, latencies, strict=True):  # each prompt by its wearer's instance
+        by_instance[names[shard_of(body["wearer"], instances)]].append(seconds_late)
     ids = [body["id"] for _, body in arrivals]
-    cut = max(0, int(len(latencies) * 0.99) - 1)
+    p50, p99 = percentiles(latencies)
     return Stage(
         wearers=wearers,
         batch_s=batch_s,
@@ -280,12 +336,14 @@ def run_stage(
         expected_prompts=expected,
         prompts=len(set(ids)),
         duplicates=len(ids) - len(set(ids)),
-        p50_s=round(statistics.median(latencies), 3) if latencies else float("nan"),
-        p99_s=round(latencies[cut], 3) if latencies else float("nan"),
+        p50_s=p50,
+        p99_s=p99,
         stored=stored_n,
         cpu=cpu,
         memory_mb=memory,
         path=path,
+        latency_by_instance={name: percentiles(values) for name, values in by_instance.items()},
+        killed=killed,
     )
 
 
@@ -314,12 +372,32 @@ def main() -> None:
         action="store_true",
         help="every wearer's clock on the same millisecond: each second's messages in one burst (the load of before)",
     )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="alert-service instances, instance i with KINETIC_ALERTS__SHARD=i/N (docs/scaling.md); 1: unsharded",
+    )
+    parser.add_argument(
+        "--kill-s",
+        type=float,
+        help="kill alert instance 0 with SIGKILL this many seconds after each stage's generator started, and start it "
+        "again at once (e.g. 40 with --seconds 70: while the prompts fall due)",
+    )
+    parser.add_argument(
+        "--wait-s",
+        type=float,
+        default=30.0,
+        help="after the generator, wait at most this long for every prompt and every frame stored (default 30)",
+    )
     parser.add_argument("--keep", help="a directory to run in and keep (the services' logs, the prompts received)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-s", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
     if args.generate:
         generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s, args.aligned)
         return
@@ -335,18 +413,39 @@ def main() -> None:
                 batch_s, wearers = (int(x) for x in spec.split(":"))
                 print(f"stage: {wearers} wearers, {batch_s} s per message, {args.seconds} s ...", file=sys.stderr)
                 stage = run_stage(
-                    base, servers, influxd.url, wearers, batch_s, args.seconds, args.threshold_s, args.aligned
+                    base,
+                    servers,
+                    influxd.url,
+                    wearers,
+                    batch_s,
+                    args.seconds,
+                    args.threshold_s,
+                    args.aligned,
+                    args.instances,
+                    args.kill_s,
+                    args.wait_s,
                 )
                 stages.append(stage)
                 print(
                     f"  {wearers:6d} wearers x {batch_s:2d} s/msg ({wearers / batch_s:.0f} msg/s): frames sent "
                     f"{stage.sent} (generator late {stage.generator_late_s} s at most), stored {stage.stored}; "
-                    f"prompts {stage.prompts}/{stage.expected_prompts}, duplicates {stage.duplicates}; latency p50 "
+                    f"prompts {stage.prompts}/{stage.expected_prompts} (missing {stage.missing}), duplicates "
+                    f"{stage.duplicates}; latency p50 "
                     f"{stage.p50_s} s, p99 {stage.p99_s} s; CPU s/s {stage.cpu}; "
-                    f"memory MB {stage.memory_mb}; held: {'yes' if stage.held else 'NO'}",
+                    f"memory MB {stage.memory_mb}; every prompt exactly once and every frame stored: "
+                    f"{'yes' if stage.exactly_once else 'NO'}; held: {'yes' if stage.held else 'NO'}",
                     flush=True,
                 )
-                print(f"  inside the alert service: {json.dumps(stage.path)}", flush=True)
+                if args.instances > 1:
+                    for name, (p50, p99) in stage.latency_by_instance.items():
+                        again = " (killed with SIGKILL and restarted mid-stage)" if name == stage.killed else ""
+                        print(
+                            f"  {name}{again}: latency p50 {p50} s, p99 {p99} s; CPU s/s {stage.cpu.get(name)}; "
+                            f"memory MB {stage.memory_mb.get(name)}",
+                            flush=True,
+                        )
+                for name, path in stage.path.items():
+                    print(f"  inside {name}: {json.dumps(path)}", flush=True)
         finally:
             influxd.stop()
             broker.stop()

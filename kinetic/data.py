@@ -30,7 +30,8 @@ from typing import Any, TypeVar
 
 import aiomqtt
 
-from alerts.state import AlertState, open_existing, state_file
+from alerts.run import service_state_file
+from alerts.state import AlertState, open_existing
 from dashboards.homeassistant.entities import HaTopics
 from dashboards.homeassistant.service import wearer_retained
 from ingest.audit import record_read, wearer_entries
@@ -182,7 +183,7 @@ def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.data_command == "export":
         check_output_folder(args.out)  # a wrong --out is one line before the work, not a traceback after it
     broker = not args.no_broker
-    alerts_path = state_file(settings.alerts.state_dir, settings.mqtt.topic_root) if settings.alerts.state_dir else None
+    alerts_path = service_state_file(settings.alerts, settings.mqtt.topic_root, wearer)  # the wearer's shard's
 
     async def job() -> int:
         async with ingest_rights(settings, broker=broker) as ingest:
