@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+SPOOL_PAGE_BYTES = 16_384
+
+
 class SpoolFull(IngestError):
     """The spool holds its maximum; nothing more is accepted until the drainer makes room."""
 
@@ -53,6 +56,10 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._db = sqlite3.connect(private_file(path), check_same_thread=False, isolation_level=None)
+        # A batch is a few hundred kB: in pages of 16 KiB instead of SQLite's 4 KiB, writing, reading and deleting it
+        # handles a quarter of the pages (bench/bridge_throughput.py). Takes effect only in a new, empty file (before
+        # WAL mode is set); a spool made before keeps its page size and works as it did.
+        self._db.execute(f"PRAGMA page_size={SPOOL_PAGE_BYTES}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.store.spool import Spool, SpoolFull
+from ingest.store.spool import SPOOL_PAGE_BYTES, Spool, SpoolFull
 
 
 def test_first_in_first_out_and_peek_respects_the_point_budget(tmp_path: Path) -> None:
@@ -47,3 +47,26 @@ def test_removing_twice_keeps_the_counters_right(tmp_path: Path) -> None:
     spool.remove(entries)
     spool.remove(entries)
     assert (spool.batches, spool.points, spool.bytes) == (0, 0, 0)
+
+
+def test_a_new_spool_has_large_pages_and_one_made_before_keeps_its_own(tmp_path: Path) -> None:
+    """New spools use SPOOL_PAGE_BYTES pages (fewer pages per batch); a spool file made with SQLite's default pages
+    (before this) opens with its page size and keeps what it held."""
+    import sqlite3
+
+    new = Spool(tmp_path / "new.sqlite", 10_000)
+    assert new._db.execute("PRAGMA page_size").fetchone()[0] == SPOOL_PAGE_BYTES
+    old_path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old_path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(
+        "CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, points INTEGER NOT NULL, body BLOB NOT NULL);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO spool (points, body) VALUES (1, x'610a');"
+    )
+    db.commit()
+    db.close()
+    old = Spool(old_path, 10_000)
+    assert old._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    old.append(b"b\n", 1)
+    assert [e.body for e in old.peek(10)] == [b"a\n", b"b\n"]
