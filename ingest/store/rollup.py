@@ -12,11 +12,7 @@ newer than the last one seen are ignored (``ingest.order``: the same rules as th
 
 from __future__ import annotations
 
-import bisect
-import functools
 import json
-import operator
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,21 +21,6 @@ from ingest.store.fast_features import BatchLike
 from ingest.store.points import Point
 
 MINUTE_MS = 60_000
-
-_T_MS = operator.attrgetter("t_ms")
-_INCL = operator.attrgetter("incl_deg")
-_GX = operator.attrgetter("gx")
-_GY = operator.attrgetter("gy")
-_GZ = operator.attrgetter("gz")
-_LEAN = operator.attrgetter("lean_deg")
-_ENMO = operator.attrgetter("enmo_mg")
-_STEPS = operator.attrgetter("steps")
-_IS_VALUE = functools.partial(operator.is_not, None)
-
-
-def _add(values: Iterable[float], start: float) -> float:
-    """``start`` plus the values, one after another: the float ``start += value`` gives for each in turn."""
-    return functools.reduce(operator.add, values, start)
 
 
 @dataclass
@@ -117,30 +98,9 @@ class MinuteRollup:
         out: list[Point] = []
         key = _key(batch.wearer, batch.device)
         current = self._open.get(key)
+        # Sums run in local variables (this is on the bridge's hot path) and go back at minute boundaries.
         last_ms = current.last_ms if current is not None else None
         held = self._held.get(key)
-        frames = batch.frames
-        if held is None and last_ms is not None and frames:
-            # The common case on the bridge's hot path: every frame follows the one before it by a second or so
-            # (``admit`` takes each as it is), so the batch is folded a minute at a time, its sums taken in C.
-            times = list(map(_T_MS, frames))
-            gaps = list(map(operator.sub, times, [last_ms, *times[:-1]]))
-            if min(gaps) >= SAME_SECOND_MS and max(gaps) <= JUMP_MS:
-                start = 0
-                assert current is not None  # last_ms came from it
-                while start < len(times):
-                    minute = times[start] - times[start] % MINUTE_MS
-                    end = bisect.bisect_left(times, minute + MINUTE_MS, start)
-                    current = self._fold_run(key, current, batch, frames[start:end], out)
-                    start = end
-                current.last_ms = times[-1]
-                return out
-        return self._add_frame_by_frame(key, current, last_ms, held, batch, out)
-
-    def _add_frame_by_frame(
-        self, key: str, current: _Open | None, last_ms: int | None, held: Any, batch: BatchLike, out: list[Point]
-    ) -> list[Point]:
-        """``add`` one frame at a time, each through ``admit`` unless it plainly follows the one before."""
         for received in batch.frames:
             t_ms = received.t_ms
             if held is None and last_ms is not None and last_ms + SAME_SECOND_MS <= t_ms <= last_ms + JUMP_MS:
@@ -160,41 +120,6 @@ class MinuteRollup:
         else:
             self._held[key] = held
         return out
-
-    def _fold_run(
-        self, key: str, current: _Open | None, batch: BatchLike, run: Sequence[Any], out: list[Point]
-    ) -> _Open:
-        """Frames of one minute, each taken by ``admit`` as it is, into their device's minute: what ``_fold`` does
-        for each, with the sums taken over the run in C and in the same order (``_add``: ``functools.reduce``, not
-        ``sum``, which compensates from Python 3.12), so they are the very floats ``_fold`` makes."""
-        current = self._fold(key, current, batch.wearer, batch.placement, batch.device, run[0], out)
-        rest = run[1:]
-        if not rest:
-            return current
-        incl = list(map(_INCL, rest))
-        gx, gy, gz = list(map(_GX, rest)), list(map(_GY, rest)), list(map(_GZ, rest))
-        lean = list(map(_LEAN, rest))
-        g_missing = gx.count(None)
-        if g_missing != gy.count(None) or g_missing != gz.count(None):  # the wire forbids it; fold them one by one
-            for frame in rest:
-                current = self._fold(key, current, batch.wearer, batch.placement, batch.device, frame, out)
-            return current
-        current.frames += len(rest)
-        current.incl_sum = _add(filter(_IS_VALUE, incl), current.incl_sum)
-        current.incl_n += len(incl) - incl.count(None)
-        if g_missing < len(rest):
-            sx, sy, sz = current.g_sum
-            current.g_sum = (
-                _add(filter(_IS_VALUE, gx), sx),
-                _add(filter(_IS_VALUE, gy), sy),
-                _add(filter(_IS_VALUE, gz), sz),
-            )
-            current.g_n += len(rest) - g_missing
-        current.enmo_sum = _add(map(_ENMO, rest), current.enmo_sum)
-        current.steps = sum(map(_STEPS, rest), current.steps)
-        current.lean_sum = _add(filter(_IS_VALUE, lean), current.lean_sum)
-        current.lean_n += len(lean) - lean.count(None)
-        return current
 
     def _fold(
         self, key: str, current: _Open | None, wearer: str, placement: str, device: str, frame: Any, out: list[Point]

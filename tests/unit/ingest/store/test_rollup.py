@@ -5,7 +5,6 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.store.fast_features import BatchLike
 from ingest.store.points import Point
 from ingest.store.rollup import MinuteRollup
 from ingest.wire import FeatureBatchV1, FeatureFrameV1
@@ -115,68 +114,3 @@ def test_a_minute_that_goes_on_after_offline_is_written_again_whole_across_a_res
     assert (whole.t_ms, whole.fields["frames"]) == (first.t_ms, 60)
     (next_minute,) = again.close_device("ann", "d1")
     assert next_minute.t_ms == T0 + 60_000 and again.close_device("ann", "d1") == []
-
-
-class _FrameByFrame(MinuteRollup):
-    """The rollup as it was before batches were folded a minute at a time: every frame on its own (the oracle)."""
-
-    def add(self, batch: BatchLike) -> list[Point]:
-        key = f"{batch.wearer}/{batch.device}"
-        current = self._open.get(key)
-        last_ms = current.last_ms if current is not None else None
-        return self._add_frame_by_frame(key, current, last_ms, self._held.get(key), batch, [])
-
-
-_value = st.one_of(st.none(), st.floats(-90, 90, allow_nan=False))
-
-
-@st.composite
-def _frame(draw: st.DrawFn, t_ms: int) -> FeatureFrameV1:
-    g = draw(st.one_of(st.none(), st.tuples(*[st.floats(0.3, 1.0)] * 3)))
-    incl = draw(st.floats(0, 180)) if g is None else draw(st.one_of(st.none(), st.floats(0, 180)))
-    return FeatureFrameV1(
-        t_ms=t_ms,
-        gx=None if g is None else g[0],
-        gy=None if g is None else g[1],
-        gz=None if g is None else g[2],
-        incl_deg=incl,
-        lean_deg=draw(_value),
-        enmo_mg=draw(st.floats(0, 1000)),
-        steps=draw(st.integers(0, 5)),
-        n=50,
-    )
-
-
-@st.composite
-def _messages(draw: st.DrawFn) -> list[FeatureBatchV1 | None]:
-    """Batches of one device (None: it went offline), mostly a second apart, now and then a repeat, the same second
-    again, a jump of over a minute or a step back in time (a redelivery, a clock glitch)."""
-    out: list[FeatureBatchV1 | None] = []
-    t = T0 + draw(st.integers(0, 59)) * 1000
-    for _ in range(draw(st.integers(1, 8))):
-        if draw(st.integers(0, 9)) == 0:
-            out.append(None)
-            continue
-        t += 1000 if draw(st.booleans()) else draw(st.sampled_from([0, -30_000, -2_000, 200, 1000, 61_000, 200_000]))
-        frames = []
-        for _ in range(draw(st.integers(1, 40))):
-            frames.append(draw(_frame(t)))
-            odd = draw(st.integers(0, 30)) == 0  # mostly a second apart, so most batches take the folding by minutes
-            t += draw(st.sampled_from([600, 2000, 59_000, 61_000])) if odd else 1000
-        out.append(FeatureBatchV1(wearer="ann", device="d1", placement="trunk", seq=0, frames=frames))
-    return out
-
-
-@given(_messages())
-def test_folding_a_minute_at_a_time_equals_folding_frame_by_frame(messages: list[FeatureBatchV1 | None]) -> None:
-    """The bridge folds a batch whose frames follow one another a minute at a time, its sums in C; the frame-by-frame
-    fold it replaced is the oracle: the same minutes emitted, the same state (sums to the last bit) after each
-    message, the same frames counted stale or refused."""
-    fast, oracle = MinuteRollup(), _FrameByFrame()
-    for message in messages:
-        if message is None:
-            assert fast.close_device("ann", "d1") == oracle.close_device("ann", "d1")
-        else:
-            assert fast.add(message) == oracle.add(message)
-        assert fast.state() == oracle.state()
-        assert (fast.stale_frames, fast.glitch_frames) == (oracle.stale_frames, oracle.glitch_frames)
