@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -893,9 +892,6 @@ def _say_host_clock_unset() -> None:
     )
 
 
-_T_MS = operator.attrgetter("t_ms")
-
-
 def ahead_limit_ms(now_ms: int, max_ahead_ms: int | None) -> int | None:
     """The latest time (Unix epoch ms) a receiver whose clock reads ``now_ms`` (Unix epoch ms) takes:
     ``now_ms + max_ahead_ms``. None means no limit: ``max_ahead_ms`` None (replays of future-dated scenarios), or a
@@ -916,7 +912,7 @@ def frames_not_ahead(frames: Sequence[F], now_ms: int, max_ahead_ms: int | None)
     ahead in the middle of a batch costs that frame, not the frames after it. No limit (``ahead_limit_ms``):
     ``max_ahead_ms`` None (replays of future-dated scenarios) or a host clock not set."""
     limit = ahead_limit_ms(now_ms, max_ahead_ms)
-    if limit is None or not frames or max(map(_T_MS, frames)) <= limit:  # the common case, in C
+    if limit is None:
         return list(frames), None
     kept = [frame for frame in frames if frame.t_ms <= limit]
     if len(kept) == len(frames):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 import operator
 import types
 import typing
@@ -29,16 +28,7 @@ from pydantic_core import PydanticUndefined
 from typing_extensions import TypeIs
 
 from ingest.store.points import escape_tag_value
-from ingest.wire import (
-    CONTROL_CHARACTERS,
-    EARLIEST_MS,
-    LATEST_MS,
-    MIN_GRAVITY_G,
-    FeatureBatchV1,
-    FeatureFrameV1,
-    batch_problem,
-    check_text,
-)
+from ingest.wire import CONTROL_CHARACTERS, FeatureBatchV1, FeatureFrameV1, batch_problem, check_text
 
 # the optional fields, in the order feature_lines writes them
 _FLOATS = ("gx", "gy", "gz", "incl_deg", "lean_deg", "sd_mg", "hr_bpm")
@@ -165,34 +155,9 @@ def decode_features(payload: bytes) -> BatchLike | None:
         batch = cast(BatchLike, _DECODER.decode(payload))
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    if not _plainly_well_formed(batch.frames) and batch_problem(batch.frames) is not None:
+    if batch_problem(batch.frames) is not None:
         return None
     return batch
-
-
-_T_MS = operator.attrgetter("t_ms")
-_RR_MS = operator.attrgetter("rr_ms")
-_G = (operator.attrgetter("gx"), operator.attrgetter("gy"), operator.attrgetter("gz"))
-_INCL = operator.attrgetter("incl_deg")
-# a gravity vector this much longer than MIN_GRAVITY_G has a direction however math.hypot rounds; closer ones are
-# judged by batch_problem itself
-_PLAINLY_LONG_G = MIN_GRAVITY_G * (1 + 1e-9)
-
-
-def _plainly_well_formed(frames: Sequence[FrameLike]) -> bool:
-    """True when the frames keep ``ingest.wire.batch_problem``'s rules in the common way, checked per batch in C:
-    times strictly increasing within ``EARLIEST_MS`` .. ``LATEST_MS``, no RR intervals, and either every frame with a
-    gravity vector plainly longer than ``MIN_GRAVITY_G`` or none with one and every one with ``incl_deg``. False
-    means "not plainly": ``batch_problem`` then decides, and names the reason."""
-    times = list(map(_T_MS, frames))
-    if not (times[0] >= EARLIEST_MS and times[-1] <= LATEST_MS and all(map(operator.lt, times, times[1:]))):
-        return False
-    if list(map(_RR_MS, frames)).count(None) != len(frames):
-        return False
-    gx, gy, gz = (list(map(axis, frames)) for axis in _G)
-    if None in gx or None in gy or None in gz:
-        return gx.count(None) == gy.count(None) == gz.count(None) == len(frames) and None not in map(_INCL, frames)
-    return min(map(math.hypot, gx, gy, gz)) > _PLAINLY_LONG_G
 
 
 _LINE = b"%s%s,steps=%si,n=%si,gx=%s,gy=%s,gz=%s,incl_deg=%s,lean_deg=%s,sd_mg=%s,hr_bpm=%s %s\n"

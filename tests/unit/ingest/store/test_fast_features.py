@@ -13,17 +13,15 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.store.fast_features import (
-    _DECODER,
     FastFeatureBatch,
     FastFrame,
     _mixed_feature_lines,
-    _plainly_well_formed,
     _struct,
     decode_features,
     fast_feature_lines,
 )
 from ingest.store.model import feature_lines
-from ingest.wire import MAX_ENMO_MG, MAX_SD_MG, FeatureBatchV1, FeatureFrameV1, Id, Text, TextOrNone, batch_problem
+from ingest.wire import MAX_ENMO_MG, MAX_SD_MG, FeatureBatchV1, FeatureFrameV1, Id, Text, TextOrNone
 
 
 def stored(lines: bytes) -> list[tuple[str, dict[str, float | int], int]]:
@@ -256,26 +254,3 @@ def test_the_free_text_rule_carries_over_to_the_fast_types(name: str, note: str 
     else:
         fast = _FAST_TEXTS.decode(payload)
         assert (fast.name, fast.note, fast.device) == (model.name, model.note, model.device)
-
-
-@settings(max_examples=300)
-@given(
-    st.lists(st.tuples(frame_strategy(), st.integers(1, 3), st.booleans()), min_size=1, max_size=5),
-    st.sampled_from([0.0, 0.05, 0.1, 0.1 + 1e-12, 0.2]),
-)
-def test_the_per_batch_check_passes_only_batches_the_contracts_rules_pass(
-    generated: list[tuple[dict[str, object], int, bool]], g: float
-) -> None:
-    """decode_features skips ingest.wire.batch_problem for a batch _plainly_well_formed passes: only ever one that
-    batch_problem passes too (gravity vectors around MIN_GRAVITY_G included)."""
-    frames, t = [], 1_700_000_000_000
-    for frame, step, backwards in generated:
-        t += -1000 if backwards and step == 1 and frames else step * 1000
-        near_min = {"gx": g, "gy": 0.0, "gz": 0.0} if "gx" in frame and step == 3 else {}
-        frames.append({"t_ms": t, **frame, **near_min})
-    try:
-        batch = _DECODER.decode(batch_json(frames))
-    except msgspec.ValidationError:
-        return
-    if _plainly_well_formed(batch.frames):
-        assert batch_problem(batch.frames) is None
