@@ -12,7 +12,6 @@ pydantic accepts with the same values and the same stored line protocol (tests/u
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 import types
 import typing
@@ -170,27 +169,37 @@ _GROUPS = (("gx", "gy", "gz"), ("incl_deg",), ("lean_deg",), ("sd_mg",), ("hr_bp
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    """How to write the frames of a batch that all have the same optional fields: ``values`` takes a frame's values
-    in line order (in C, for the whole batch through ``map``), ``absent`` the fields they all lack (None each), and
-    ``line`` is one line's template after the series key (``%`` escaped), ``%s`` for each value."""
+    """How to write the frames of a batch that all have the same optional fields: ``absent`` takes the fields they
+    all lack (None each: ``absent_none``; ``nulls`` of them per frame), and ``line`` is one line's template after the
+    series key, a ``%s`` for each field it has and a ``%.0s`` (which writes nothing) for each it lacks, in the order
+    of ``_values``."""
 
-    values: Callable[[Any], tuple[Any, ...]]
     absent: Callable[[Any], Any] | None
     absent_none: object
+    nulls: int
     line: bytes
 
 
 @functools.cache
 def _shape(present: tuple[bool, ...]) -> _Shape:
-    names = ["enmo_mg", "steps", "n"] + [n for group, has in zip(_GROUPS, present, strict=True) if has for n in group]
-    missing = [n for group, has in zip(_GROUPS, present, strict=True) if not has for n in group]
-    fields = ",".join(f"{n}=%s" + ("i" if n in ("steps", "n") else "") for n in names)
+    has = {name: is_there for group, is_there in zip(_GROUPS, present, strict=True) for name in group}
+    missing = [name for name in _FLOATS if not has[name]]
+    optional = "".join(f",{name}=%s" if has[name] else "%.0s" for name in _FLOATS)
     return _Shape(
-        values=operator.attrgetter(*names, "t_ms"),
         absent=operator.attrgetter(*missing) if missing else None,
         absent_none=None if len(missing) == 1 else (None,) * len(missing),
-        line=f" {fields} %s\n".encode(),
+        nulls=len(missing),
+        line=f" enmo_mg=%s,steps=%si,n=%si{optional} %s\n".encode(),
     )
+
+
+def _values(frames: Sequence[FrameLike]) -> list[Any]:
+    """The frames' values one after another, each frame's in the order of ``_Shape.line``."""
+    return [
+        value
+        for f in frames
+        for value in (f.enmo_mg, f.steps, f.n, f.gx, f.gy, f.gz, f.incl_deg, f.lean_deg, f.sd_mg, f.hr_bpm, f.t_ms)
+    ]
 
 
 def fast_feature_lines(batch: BatchLike) -> bytes:
@@ -198,10 +207,10 @@ def fast_feature_lines(batch: BatchLike) -> bytes:
     spell a float differently, 0.00001 for 1e-05; property-tested against ``feature_lines``).
 
     Per batch, not per frame: when every frame has the optional fields the first has (the common case: one sensor,
-    one kind of frame), their values are taken in C (``operator.attrgetter`` mapped over the frames), written as
-    numbers by msgspec's encoder in one call, and set into one ``%`` template for the whole batch. msgspec refuses
-    non-finite numbers when decoding, so every value is a finite number. Frames that differ in their fields take
-    ``_mixed_feature_lines``."""
+    one kind of frame), the batch's values are written as numbers by msgspec's encoder in one call and set into one
+    ``%`` template for the whole batch, which leaves out the fields the frames lack. msgspec refuses non-finite
+    numbers when decoding, so every value is a finite number or an absent field's ``null``. Frames that differ in
+    their fields take ``_mixed_feature_lines``."""
     frames = batch.frames
     first = frames[0]
     shape = _shape(
@@ -215,8 +224,8 @@ def fast_feature_lines(batch: BatchLike) -> bytes:
     )
     if shape.absent is not None and set(map(shape.absent, frames)) != {shape.absent_none}:
         return _mixed_feature_lines(batch)  # a later frame has a field the first lacks
-    numbers = _ENCODER.encode(list(itertools.chain.from_iterable(map(shape.values, frames))))
-    if b"null" in numbers:
+    numbers = _ENCODER.encode(_values(frames))
+    if numbers.count(b"null") != shape.nulls * len(frames):
         return _mixed_feature_lines(batch)  # a later frame lacks a field the first has
     series = (
         f"features,device={escape_tag_value(batch.device)},placement={batch.placement},"
