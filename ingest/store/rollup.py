@@ -79,6 +79,7 @@ class MinuteRollup:
     def __init__(self, state: str | None = None) -> None:
         self._open: dict[str, _Open] = {}
         self._held: dict[str, Any] = {}  # per device, a frame that jumped ahead and waits for the next
+        self._changed: set[str] = set()  # devices whose member of ``state`` changed since ``state_changes``
         self.stale_frames = 0
         self.glitch_frames = 0
         if state:
@@ -97,6 +98,7 @@ class MinuteRollup:
         ``glitch_frames``."""
         out: list[Point] = []
         key = _key(batch.wearer, batch.device)
+        self._changed.add(key)
         current = self._open.get(key)
         # Sums run in local variables (this is on the bridge's hot path) and go back at minute boundaries.
         last_ms = current.last_ms if current is not None else None
@@ -154,6 +156,7 @@ class MinuteRollup:
         come (the device was back within it) add to it, and the whole minute is emitted again when it completes.
         The last time seen is kept, so a redelivered old frame cannot reopen (and overwrite) a finished minute."""
         key = _key(wearer, device)
+        self._changed.add(key)
         current = self._open.get(key)
         out: list[Point] = []
         held = self._held.pop(key, None)
@@ -166,11 +169,24 @@ class MinuteRollup:
         return [*out, current.point(device)]
 
     def state(self) -> str:
-        state: dict[str, dict[str, Any]] = {key: asdict(values) for key, values in self._open.items()}
-        for key, frame in self._held.items():
-            if key in state:
-                state[key]["held"] = {name: getattr(frame, name) for name in _HeldFrame.__dataclass_fields__}
-        return json.dumps(state)
+        """Every open minute (and frame held after a jump), as a JSON object keyed ``wearer/device``: what
+        ``MinuteRollup(state)`` starts from."""
+        return json.dumps({key: self._member(key) for key in self._open})
+
+    def state_changes(self) -> dict[str, str | None]:
+        """The members of ``state`` that changed since the last call, each as its JSON value (None: the device was
+        forgotten): what the bridge saves with each spool transaction (``Spool.append``'s ``parts``), so that a
+        transaction writes the devices it touched, not all of them (at 10,000 devices ``state`` is about 2.7 MB)."""
+        changes = {key: json.dumps(self._member(key)) if key in self._open else None for key in self._changed}
+        self._changed.clear()
+        return changes
+
+    def _member(self, key: str) -> dict[str, Any]:
+        member = asdict(self._open[key])
+        held = self._held.get(key)
+        if held is not None:
+            member["held"] = {name: getattr(held, name) for name in _HeldFrame.__dataclass_fields__}
+        return member
 
     def open_minutes(self, wearer: str) -> dict[str, dict[str, object]]:
         """The wearer's devices and the minute each has open (data rights: ``kinetic data export``). A device whose
@@ -188,6 +204,7 @@ class MinuteRollup:
             key: frame for key, frame in self._held.items() if key in self._open and self._open[key].wearer != wearer
         }
         kept = {key: values for key, values in self._open.items() if values.wearer != wearer}
+        self._changed.update(self._open.keys() - kept.keys())
         forgotten = len(kept) != len(self._open)
         self._open = kept
         return forgotten
