@@ -6,8 +6,9 @@ minute arrives or the device reports ``offline``. A device that goes on in the s
 collector's last will after a Wi-Fi blip, a phone resuming after its idle flush) adds to the minute already
 emitted, which is emitted again whole when it completes: the point replaces the first with the complete minute,
 never with the rest of it alone. The state (at most one open minute per device) is saved with
-each spool transaction, so a crash neither loses nor double-counts a minute: redelivered frames that are not
-newer than the last one seen are ignored (``ingest.order``: the same rules as the alert service).
+each spool transaction - the devices the transaction's batch touched (``state_changes``), not all of them - so a
+crash neither loses nor double-counts a minute: redelivered frames that are not newer than the last one seen are
+ignored (``ingest.order``: the same rules as the alert service).
 """
 
 from __future__ import annotations
