@@ -1,7 +1,7 @@
 """End-to-end bridge throughput (MQTT -> spool -> InfluxDB) as a ratio to influxd's own raw write rate,
 both measured in this run on real Mosquitto and influxd 1.x started here on loopback.
 
-    .venv/bin/python -m bench.bridge_throughput [--frames 200000] [--per-message 50]
+    .venv/bin/python -m bench.bridge_throughput [--frames 200000] [--per-message 50] [--wearers 1] [--rounds 3]
 
 1. Baseline: the same number of points, prebuilt as line protocol, POSTed to influxd in batches of the
    bridge's size (5000), one after another: what the database takes with no work before it.
@@ -14,7 +14,8 @@ seconds. Each phase also reports the CPU seconds this process (the bridge, or th
 Mosquitto spent in it (from /proc), to show where the time goes on these 2 cores; and, the figure contention
 distorts least, the bridge's CPU per point: this process's CPU time in the bridge phase (every thread: decoding,
 line protocol, rollups, spool, MQTT, HTTP) over the points it wrote (frames plus their minute rollups), in
-microseconds (#18 item 3 asks for <= 2.5), beside influxd's CPU per point in the raw phase.
+microseconds (#18 item 3 asks for <= 2.5), beside influxd's CPU per point in the raw phase. ``--wearers`` spreads
+the frames over many wearers (one series and one open rollup minute each), as a deployment has them.
 """
 
 from __future__ import annotations
