@@ -11,9 +11,12 @@ pydantic accepts with the same values and the same stored line protocol (tests/u
 
 from __future__ import annotations
 
+import functools
+import operator
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, cast
 
 import annotated_types
@@ -159,12 +162,82 @@ def decode_features(payload: bytes) -> BatchLike | None:
 _LINE = b"%s%s,steps=%si,n=%si,gx=%s,gy=%s,gz=%s,incl_deg=%s,lean_deg=%s,sd_mg=%s,hr_bpm=%s %s\n"
 _ABSENT = tuple(b",%s=null" % name.encode() for name in _FLOATS)
 
+# The optional fields in groups a frame has or lacks together (the wire checks that gx, gy, gz go together), in the
+# order feature_lines writes them.
+_GROUPS = (("gx", "gy", "gz"), ("incl_deg",), ("lean_deg",), ("sd_mg",), ("hr_bpm",))
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """How to write the frames of a batch that all have the same optional fields: ``absent`` takes the fields they
+    all lack (None each: ``absent_none``; ``nulls`` of them per frame), and ``line`` is one line's template after the
+    series key, a ``%s`` for each field it has and a ``%.0s`` (which writes nothing) for each it lacks, in the order
+    of ``_values``."""
+
+    absent: Callable[[Any], Any] | None
+    absent_none: object
+    nulls: int
+    line: bytes
+
+
+@functools.cache
+def _shape(present: tuple[bool, ...]) -> _Shape:
+    has = {name: is_there for group, is_there in zip(_GROUPS, present, strict=True) for name in group}
+    missing = [name for name in _FLOATS if not has[name]]
+    optional = "".join(f",{name}=%s" if has[name] else "%.0s" for name in _FLOATS)
+    return _Shape(
+        absent=operator.attrgetter(*missing) if missing else None,
+        absent_none=None if len(missing) == 1 else (None,) * len(missing),
+        nulls=len(missing),
+        line=f" enmo_mg=%s,steps=%si,n=%si{optional} %s\n".encode(),
+    )
+
+
+def _values(frames: Sequence[FrameLike]) -> list[Any]:
+    """The frames' values one after another, each frame's in the order of ``_Shape.line``."""
+    return [
+        value
+        for f in frames
+        for value in (f.enmo_mg, f.steps, f.n, f.gx, f.gy, f.gz, f.incl_deg, f.lean_deg, f.sd_mg, f.hr_bpm, f.t_ms)
+    ]
+
 
 def fast_feature_lines(batch: BatchLike) -> bytes:
     """Line protocol for the batch with the values ``feature_lines`` writes, fields in the same order (msgspec may
-    spell a float differently, 0.00001 for 1e-05): the numbers come out of msgspec's encoder for the whole batch
-    at once. msgspec refuses non-finite numbers when decoding, so ``null`` only ever stands for an absent field,
-    whose ``,name=null`` is then removed."""
+    spell a float differently, 0.00001 for 1e-05; property-tested against ``feature_lines``).
+
+    Per batch, not per frame: when every frame has the optional fields the first has (the common case: one sensor,
+    one kind of frame), the batch's values are written as numbers by msgspec's encoder in one call and set into one
+    ``%`` template for the whole batch, which leaves out the fields the frames lack. msgspec refuses non-finite
+    numbers when decoding, so every value is a finite number or an absent field's ``null``. Frames that differ in
+    their fields take ``_mixed_feature_lines``."""
+    frames = batch.frames
+    first = frames[0]
+    shape = _shape(
+        (
+            first.gx is not None,
+            first.incl_deg is not None,
+            first.lean_deg is not None,
+            first.sd_mg is not None,
+            first.hr_bpm is not None,
+        )
+    )
+    if shape.absent is not None and set(map(shape.absent, frames)) != {shape.absent_none}:
+        return _mixed_feature_lines(batch)  # a later frame has a field the first lacks
+    numbers = _ENCODER.encode(_values(frames))
+    if numbers.count(b"null") != shape.nulls * len(frames):
+        return _mixed_feature_lines(batch)  # a later frame lacks a field the first has
+    series = (
+        f"features,device={escape_tag_value(batch.device)},placement={batch.placement},"
+        f"wearer={escape_tag_value(batch.wearer)}"
+    ).encode()
+    template = (series.replace(b"%", b"%%") + shape.line) * len(frames)
+    return template % tuple(numbers[1:-1].split(b","))
+
+
+def _mixed_feature_lines(batch: BatchLike) -> bytes:
+    """``fast_feature_lines`` for a batch whose frames differ in their optional fields: a row per frame with every
+    field, the absent ones (``null``) then removed."""
     prefix = (
         f"features,device={escape_tag_value(batch.device)},placement={batch.placement},"
         f"wearer={escape_tag_value(batch.wearer)} enmo_mg="

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ingest.store.fast_features import FastFeatureBatch, FastFrame, _struct, decode_features, fast_feature_lines
+from ingest.store.fast_features import (
+    FastFeatureBatch,
+    FastFrame,
+    _mixed_feature_lines,
+    _struct,
+    decode_features,
+    fast_feature_lines,
+)
 from ingest.store.model import feature_lines
 from ingest.wire import MAX_ENMO_MG, MAX_SD_MG, FeatureBatchV1, FeatureFrameV1, Id, Text, TextOrNone
 
@@ -133,6 +140,52 @@ def test_whatever_the_fast_path_accepts_the_contract_accepts_with_the_same_store
     if fast is None:
         return  # refused: the pydantic path decides (and names the reason)
     model = FeatureBatchV1.model_validate_json(payload)  # must not raise
+    assert stored(fast_feature_lines(fast)) == stored(feature_lines(model))
+
+
+@st.composite
+def same_shape_frames(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Valid frames that all have the same optional fields (the batch path of fast_feature_lines), now and then one
+    frame with a field more or less than the first (the row-by-row path)."""
+    groups = [("gx", "gy", "gz"), ("incl_deg",), ("lean_deg",), ("sd_mg",), ("steps",), ("hr_bpm",)]
+    present = [g for g in groups if draw(st.booleans())]
+    if ("gx", "gy", "gz") not in present and ("incl_deg",) not in present:
+        present.append(("incl_deg",))
+    frames = []
+    for i in range(draw(st.integers(1, 6))):
+        frame: dict[str, object] = {"t_ms": T0 + 1000 * i, "enmo_mg": draw(VALID["enmo_mg"])}
+        frame["n"] = draw(st.integers(0, 10**4))
+        for group in present:
+            frame.update({k: draw(VALID[k]) for k in group})
+        frames.append(frame)
+    odd = draw(st.sampled_from(["none", "none", "more", "less"]))
+    if odd == "more":
+        frames[-1]["hr_bpm"] = 60.5
+    elif odd == "less":
+        for key in ("sd_mg", "lean_deg", "hr_bpm", "steps"):
+            if key in frames[-1]:
+                del frames[-1][key]
+                break
+    return frames
+
+
+@settings(max_examples=300)
+@given(same_shape_frames(), st.sampled_from(["ann", "x" * 64, "a-b_c"]))
+def test_lines_per_batch_equal_the_row_by_row_oracle_and_the_contracts_lines(
+    frames: list[dict[str, object]], wearer: str
+) -> None:
+    """fast_feature_lines writes a batch in one template; the row-by-row encoder it replaced (``_mixed_feature_lines``,
+    still the path for frames of different fields) is the oracle, byte for byte, and the contract's feature_lines
+    stores the same values."""
+    payload = batch_json(frames, wearer=wearer, device=f"{wearer[:50]}-trunk")
+    fast = decode_features(payload)
+    try:
+        model = FeatureBatchV1.model_validate_json(payload)
+    except ValidationError:  # out of a bound (n, steps) or a gravity vector without a direction: refused on both
+        assert fast is None
+        return
+    assert fast is not None
+    assert fast_feature_lines(fast) == _mixed_feature_lines(fast)
     assert stored(fast_feature_lines(fast)) == stored(feature_lines(model))
 
 

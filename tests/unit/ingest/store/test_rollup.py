@@ -114,3 +114,36 @@ def test_a_minute_that_goes_on_after_offline_is_written_again_whole_across_a_res
     assert (whole.t_ms, whole.fields["frames"]) == (first.t_ms, 60)
     (next_minute,) = again.close_device("ann", "d1")
     assert next_minute.t_ms == T0 + 60_000 and again.close_device("ann", "d1") == []
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["ann", "bob", "cid"]), st.sampled_from(["add", "add", "offline", "forget", "save"]))
+    ),
+    st.integers(0, 200),
+)
+def test_the_changes_saved_after_each_step_add_up_to_the_whole_state(steps: list[tuple[str, str]], start: int) -> None:
+    """The bridge saves ``state_changes`` with each spool transaction instead of ``state``: applied one after another
+    onto the state saved before, they give ``state`` (devices added, closed, forgotten)."""
+    rollup = MinuteRollup()
+    saved: dict[str, object] = {}
+    seconds = {"ann": start, "bob": start + 7, "cid": start + 61}
+    for wearer, action in steps:
+        if action == "add":
+            frames = [
+                FeatureFrameV1(t_ms=T0 + s * 1000, incl_deg=10.0, enmo_mg=2.0, n=50)
+                for s in range(seconds[wearer], seconds[wearer] + 25)
+            ]
+            seconds[wearer] += 25
+            rollup.add(FeatureBatchV1(wearer=wearer, device="d1", placement="trunk", seq=0, frames=frames))
+        elif action == "offline":
+            rollup.close_device(wearer, "d1")
+        elif action == "forget":
+            rollup.forget(wearer)
+        for key, member in rollup.state_changes().items():
+            if member is None:
+                saved.pop(key, None)
+            else:
+                saved[key] = json.loads(member)
+        assert saved == json.loads(rollup.state())
+    assert MinuteRollup(json.dumps(saved)).state() == rollup.state()

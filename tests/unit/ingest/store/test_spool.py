@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.store.spool import Spool, SpoolFull
+from ingest.store.spool import SPOOL_PAGE_BYTES, Spool, SpoolFull
 
 
 def test_first_in_first_out_and_peek_respects_the_point_budget(tmp_path: Path) -> None:
@@ -47,3 +47,51 @@ def test_removing_twice_keeps_the_counters_right(tmp_path: Path) -> None:
     spool.remove(entries)
     spool.remove(entries)
     assert (spool.batches, spool.points, spool.bytes) == (0, 0, 0)
+
+
+def test_a_new_spool_has_large_pages_and_one_made_before_keeps_its_own(tmp_path: Path) -> None:
+    """New spools use SPOOL_PAGE_BYTES pages (fewer pages per batch); a spool file made with SQLite's default pages
+    (before this) opens with its page size and keeps what it held."""
+    import sqlite3
+
+    new = Spool(tmp_path / "new.sqlite", 10_000)
+    assert new._db.execute("PRAGMA page_size").fetchone()[0] == SPOOL_PAGE_BYTES
+    old_path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old_path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(
+        "CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, points INTEGER NOT NULL, body BLOB NOT NULL);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO spool (points, body) VALUES (1, x'610a');"
+    )
+    db.commit()
+    db.close()
+    old = Spool(old_path, 10_000)
+    assert old._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    old.append(b"b\n", 1)
+    assert [e.body for e in old.peek(10)] == [b"a\n", b"b\n"]
+
+
+def test_a_state_in_parts_reads_back_whole_and_an_erase_writes_it_whole(tmp_path: Path) -> None:
+    """The bridge saves its rollup by the devices a batch touched (``parts``); ``state`` reads the object whole, over
+    a value saved whole before (a spool of an earlier version), and ``erase`` edits the whole and writes it back."""
+    import json
+
+    spool = Spool(tmp_path / "s.sqlite", 10_000)
+    spool.append(b"a\n", 1, {"rollup": json.dumps({"ann/d1": {"frames": 1}, "bob/d1": {"frames": 2}})})
+    spool.append(b"b\n", 1, parts={"rollup": {"ann/d1": json.dumps({"frames": 5}), "cid/d1": '{"frames": 1}'}})
+    spool.append(b"c\n", 1, parts={"rollup": {"bob/d1": None}})
+    assert json.loads(spool.state("rollup") or "") == {"ann/d1": {"frames": 5}, "cid/d1": {"frames": 1}}
+    assert spool.state("consent") is None
+    spool.close()
+    again = Spool(tmp_path / "s.sqlite", 10_000)  # a restart reads the same
+    assert json.loads(again.state("rollup") or "") == {"ann/d1": {"frames": 5}, "cid/d1": {"frames": 1}}
+
+    def without_ann(state: str | None) -> str | None:
+        whole = json.loads(state or "{}")
+        whole.pop("ann/d1")
+        return json.dumps(whole)
+
+    again.erase(lambda line: False, {"rollup": without_ann})
+    assert json.loads(again.state("rollup") or "") == {"cid/d1": {"frames": 1}}
+    assert again._db.execute("SELECT COUNT(*) FROM meta_part").fetchone()[0] == 0
