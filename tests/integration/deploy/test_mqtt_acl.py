@@ -79,7 +79,7 @@ WRITES = [
     ("hass", "sensor-logger/ann", False),
     # kinetic serve: the buttons' commands, the Sharing page's consent changes, its own dead letters; nothing else
     ("kinetic-web", "kinetic/v1/ann/commands", True),
-    ("kinetic-web", "kinetic/v1/ann/events", True),
+    ("kinetic-web", "kinetic/v1/ann/events", False),  # only the alert service says what happened
     ("kinetic-web", "kinetic/v1/ann/consent", True),
     ("kinetic-web", "kinetic/v1/_deadletter/web", True),
     ("kinetic-web", "kinetic/v1/_deadletter/bridge", False),
