@@ -29,6 +29,7 @@ are restored.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import io
 import json
@@ -84,8 +85,27 @@ SNAPSHOT_FORMAT = 2
 READ_FORMATS = "1 (pickle, before issue 18) and 2"
 _HEADER = SNAPSHOT_MAGIC + bytes([SNAPSHOT_FORMAT])
 _PICKLE_PROTOCOL_BYTE = 0x80
-_ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(WearerSnapshot)
+
+
+def _encode_other(value: Any) -> Any:
+    """Values of the snapshot msgspec does not write by itself: an array of signed bytes (the calibration's
+    reservoir, ``alerts.detect.calibration.QUANTUM``) as its bytes."""
+    if isinstance(value, array) and value.typecode == "b":
+        return value.tobytes()
+    raise NotImplementedError(f"a snapshot holds a {type(value).__name__}, which format 2 does not write")
+
+
+def _decode_other(kind: type, value: Any) -> Any:
+    """The values ``_encode_other`` wrote, back."""
+    if kind is array and isinstance(value, bytes):
+        packed = array("b")
+        packed.frombytes(value)
+        return packed
+    raise NotImplementedError(f"format 2 has no {kind.__name__} from a {type(value).__name__}")
+
+
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=_encode_other)
+_DECODER = msgspec.msgpack.Decoder(WearerSnapshot, dec_hook=_decode_other)
 
 # Where classes of a version-1 snapshot live now: the layout of session 4 moved detection to alerts.detect and
 # prompting to alerts.prompts (WearerState.__setstate__ folds the old flat wearer state into its new shape).
@@ -104,11 +124,30 @@ _MOVED_CLASSES = {("alerts.engine", "DeviceState"): ("alerts.detect.device", "De
 
 
 class _Unpickler(pickle.Unpickler):
-    """Loads snapshots written before classes moved (same classes and fields, new modules)."""
+    """Loads snapshots written before classes moved (same classes and fields, new modules), and into classes that
+    have become ``msgspec.Struct`` since (``_struct_maker``)."""
 
     def find_class(self, module: str, name: str) -> Any:
         module, name = _MOVED_CLASSES.get((module, name), (_MOVED_MODULES.get(module, module), name))
-        return getattr(importlib.import_module(module), name)
+        found = getattr(importlib.import_module(module), name)
+        if isinstance(found, type) and issubclass(found, msgspec.Struct):
+            return _struct_maker(found)
+        return found
+
+
+@functools.cache
+def _struct_maker(cls: type[msgspec.Struct]) -> type:
+    """What a format-1 pickle of ``cls`` (a dataclass when it was written, a ``msgspec.Struct`` now) makes its object
+    with: pickle makes it with ``__new__`` of the class it names (which a Struct does not offer) and then hands it
+    the state it held (``cls.__setstate__``, which each such Struct defines); this class's ``__new__`` gives that
+    Struct with placeholder fields for the state to fill."""
+
+    class Maker:
+        def __new__(maker: type, *args: Any) -> Any:
+            return cls(*[None] * len(cls.__struct_fields__))
+
+    Maker.__qualname__ = Maker.__name__ = f"{cls.__name__}Maker"
+    return Maker
 
 
 class StateError(AlertsError):
@@ -377,8 +416,11 @@ def open_existing(path: Path) -> AlertState | None:
 
 
 def plain(value: Any) -> Any:
-    """A snapshot's objects as JSON values: dataclasses as dicts of their fields, other objects as what pickle stores
-    of them (their attributes, slots included), sequences and sets as lists, non-finite floats as text."""
+    """A snapshot's objects as JSON values: dataclasses and msgspec structures as dicts of their fields, other objects
+    as what pickle stores of them (their attributes, slots included), sequences and sets as lists, non-finite floats
+    as text."""
+    if isinstance(value, msgspec.Struct):
+        return {name: plain(getattr(value, name)) for name in value.__struct_fields__}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

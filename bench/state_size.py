@@ -98,7 +98,7 @@ def with_float_reservoir(state: WearerState) -> WearerState:
     """The state as it was before issue 18's quantised reservoir: each calibration's a deque of float directions."""
     for device in state.detection.devices.values():
         walks = deque(directions_of(device.calibration._walks), maxlen=RESERVOIR_SECONDS)
-        device.calibration.__dict__["_walks"] = walks
+        device.calibration._walks = walks  # type: ignore[assignment]
     return state
 
 

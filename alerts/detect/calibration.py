@@ -19,18 +19,16 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 Vector = tuple[float, float, float]
+if TYPE_CHECKING:
+    Reservoir = array[int]
+else:  # array is not subscriptable at run time before Python 3.12; msgspec resolves the field's type at run time
+    Reservoir = array
 
-# The explicit form of a calibration in the alert service's snapshot (alerts/state.py, snapshot format 2), field by
-# field: reference (a unit vector or None), source, recalibrations, the reservoir as its quantised signed bytes (x, y,
-# z, ...: up to 360), seconds since the last update, the current walk's walking and pause seconds, its pending and
-# disagreeing seconds (unit vectors, float64: exact), impossible still seconds, lost.
-CalibrationSnapshot = tuple[
-    Vector | None, str, int, bytes, int, int, int, tuple[Vector, ...], tuple[Vector, ...], int, bool
-]
 
 # Walking seconds: counted steps and enough movement (SD of the norm, mg).
 WALK_MIN_SD_MG = 80.0
@@ -127,18 +125,19 @@ def directions_of(packed: array[int]) -> list[Vector]:
     ]
 
 
-@dataclass
-class UprightCalibration:
+class UprightCalibration(msgspec.Struct, array_like=True):
     """Learns the upright direction; ``reference`` is None until known, and ``mounting_known`` is False while the
     data says the sensor was put back another way (posture is then ``unknown``: neither the old upright nor an
-    angle the sender computes for its old mounting holds)."""
+    angle the sender computes for its old mounting holds).
+
+    A ``msgspec.Struct`` written as the array of its fields in order (``CalibrationSnapshot``), the reservoir as its
+    bytes (alerts/state.py's ``enc_hook``)."""
 
     reference: Vector | None = None
     source: str = "none"  # none | walking | explicit | declared
     recalibrations: int = 0
-    _walks: array[int] = field(default_factory=lambda: array("b"))  # the reservoir, quantised (``quantised``)
+    _walks: Reservoir = msgspec.field(default_factory=lambda: array("b"))  # the reservoir, quantised (``quantised``)
     _since_update: int = 0
-    # immutable defaults (class attributes): a snapshot from before they existed still loads
     _walk_s: int = 0  # walking seconds in the current walk
     _pause_s: int = 0  # other seconds since its last
     _pending: tuple[Vector, ...] = ()  # its first seconds, until it is long enough to be a walk
@@ -147,33 +146,24 @@ class UprightCalibration:
     lost: bool = False  # the reference was dropped (impossible angle); re-learned from the next walking
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle; a snapshot from before the quantised reservoir (issue 18) holds a deque of float directions."""
+        """Unpickle a calibration of a format-1 snapshot (a dataclass then: the dict of its fields; the fields it did
+        not have yet keep their defaults); one from before the quantised reservoir (issue 18) holds a deque of float
+        directions."""
         walks = state.get("_walks")
         if walks is not None and not isinstance(walks, array):
             state["_walks"] = quantised(unit(v) for v in walks)
-        self.__dict__.update(state)
+        fresh = UprightCalibration()
+        for name in self.__struct_fields__:
+            setattr(self, name, state[name] if name in state else getattr(fresh, name))
 
     def snapshot(self) -> CalibrationSnapshot:
-        """The explicit form (``CalibrationSnapshot``); ``from_snapshot`` gives the calibration back, equal."""
-        return (
-            self.reference,
-            self.source,
-            self.recalibrations,
-            self._walks.tobytes(),
-            self._since_update,
-            self._walk_s,
-            self._pause_s,
-            self._pending,
-            self._disagree,
-            self._impossible_s,
-            self.lost,
-        )
+        """The explicit form: the calibration itself (``CalibrationSnapshot``)."""
+        return self
 
     @classmethod
     def from_snapshot(cls, s: CalibrationSnapshot) -> UprightCalibration:
-        walks = array("b")
-        walks.frombytes(s[3])
-        return cls(s[0], s[1], s[2], walks, s[4], s[5], s[6], s[7], s[8], s[9], s[10])
+        """The calibration of an explicit form (decoded, it is one already: taken over, not copied)."""
+        return s
 
     @property
     def walking_seconds_held(self) -> int:
@@ -263,3 +253,10 @@ class UprightCalibration:
         self._walks = quantised(recent[-RESERVOIR_SECONDS:])
         self._since_update, self._disagree = 0, ()
         return True
+
+
+# The explicit form of a calibration in the alert service's snapshot (alerts/state.py, snapshot format 2), field by
+# field: reference (a unit vector or None), source, recalibrations, the reservoir as its quantised signed bytes (x, y,
+# z, ...: up to 360), seconds since the last update, the current walk's walking and pause seconds, its pending and
+# disagreeing seconds (unit vectors, float64: exact), impossible still seconds, lost. The calibration itself.
+CalibrationSnapshot = UprightCalibration

@@ -134,15 +134,14 @@ class HourSummary:
             self.bouts_30_60,
             self.bouts_60_plus,
             self.breaks,
-            self.exposure.snapshot(),
-            tuple([e.snapshot() for e in self.removed]) if self.removed else (),
+            self.exposure,
+            self.removed,
         )
 
     @classmethod
     def from_snapshot(cls, s: HourSnapshot) -> HourSummary:
-        removed = tuple([ExposureDay.from_snapshot(e) for e in s[9]]) if s[9] else ()
-        hour = cls(s[0], s[1], s[2], dict(zip(POSTURES, s[3], strict=True)), s[4], s[5], s[6], s[7], removed)
-        hour.exposure = ExposureDay.from_snapshot(s[8])
+        hour = cls(s[0], s[1], s[2], dict(zip(POSTURES, s[3], strict=True)), s[4], s[5], s[6], s[7], s[9])
+        hour.exposure = s[8]
         return hour
 
     def add_posture(self, posture: Posture) -> None:

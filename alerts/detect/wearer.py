@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, ExposureDay, ExposureSnapshot, LeanRun, LeanRunSnapshot
+from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, ExposureSnapshot, LeanRun, LeanRunSnapshot
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker, TrackerSnapshot
 from alerts.detect.device import DeviceSnapshot, DeviceState
 from alerts.detect.posture import Posture, fuse, inclination_deg
@@ -91,7 +91,7 @@ class WearerDetection:
         if still is not None:
             entries = tuple(
                 [
-                    (0 if h is hour else 1 if h is previous else h.snapshot(), counted, exposure.snapshot())
+                    (0 if h is hour else 1 if h is previous else h.snapshot(), counted, exposure)
                     for h, counted, exposure in still.hours
                 ]
             )
@@ -103,7 +103,7 @@ class WearerDetection:
             tuple([(name, device.snapshot()) for name, device in devices.items()]),
             None if hour is None else hour.snapshot(),
             None if previous is None else previous.snapshot(),
-            self.lean_run.snapshot(),
+            self.lean_run,
             self.frames,
             still_snapshot,
             None if self.sit_stand is None else self.sit_stand.snapshot(),
@@ -123,7 +123,7 @@ class WearerDetection:
                         raise ValueError(f"a still run's hour {ref} refers to no hour of the snapshot")
                 else:
                     known = HourSummary.from_snapshot(ref)
-                still.hours.append((known, counted, ExposureDay.from_snapshot(exposure)))
+                still.hours.append((known, counted, exposure))
         devices = {name: DeviceState.from_snapshot(device) for name, device in s[2]}
         primary = s[0]
         if isinstance(primary, int):
@@ -135,7 +135,7 @@ class WearerDetection:
             BoutTracker.from_snapshot(s[1]),
             devices,
             hour,
-            LeanRun(*s[5]),
+            s[5],
             s[6],
             previous,
             still,
