@@ -167,6 +167,11 @@ def encode_snapshot(state: WearerState) -> bytes:
     return _HEADER + _ENCODER.encode(state.snapshot())
 
 
+def encode_form(form: WearerSnapshot) -> bytes:
+    """The MessagePack of a wearer's explicit form (``WearerState.snapshot``): a format-2 snapshot after its header."""
+    return _ENCODER.encode(form)
+
+
 def decode_snapshot(blob: bytes) -> WearerState:
     """A wearer's state from a snapshot of format 2 or 1 (pickle). Raises ``SnapshotFormatError`` for another
     format, msgspec's ``DecodeError`` / ``ValueError`` for a blob that does not fit format 2, and whatever unpickling

@@ -43,12 +43,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from alerts.detect.calibration import RESERVOIR_SECONDS, directions_of
 from alerts.engine import AlertEngine, EngineConfig, WearerState, _readiness_snapshot
 from alerts.prompts.catalog import load_catalog
-from alerts.state import AlertState, decode_snapshot, encode_snapshot
+from alerts.state import AlertState, decode_snapshot, encode_form, encode_snapshot
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 
@@ -179,7 +177,7 @@ def main() -> None:
             "encode": (encode_snapshot, values),
             "encode warm": (encode_snapshot, [values[i % len(blobs)] for i in range(n)]),
             "snapshot": (WearerState.snapshot, values),
-            "msgpack": (msgspec.msgpack.Encoder().encode, forms),
+            "msgpack": (encode_form, forms),
             "decode": (decode_snapshot, encoded),
             "unpickle": (pickle.loads, pickled),
         }

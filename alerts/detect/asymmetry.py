@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from alerts.detect.posture import Posture
+from alerts.detect.structs import restore_fields
 
 LEAN_LIMIT_DEG = 10.0  # ISO 11226 / EN 1005-4: lateral flexion beyond +-10 deg is not acceptable when static
 SYMMETRY_DEADBAND_DEG = 2.0  # lean within +-2 deg is "centred" and adds to neither side
@@ -42,11 +43,9 @@ class LeanEpisode(msgspec.Struct, frozen=True, array_like=True):
     end_ms: int
     mean_abs_deg: float
 
-    def __setstate__(self, state: dict[str, Any] | list[Any] | tuple[Any, ...]) -> None:
-        """Unpickle an episode of a format-1 snapshot (a dataclass then: its field values or their dict)."""
-        values = [state[f] for f in self.__struct_fields__] if isinstance(state, dict) else state
-        for name, value in zip(self.__struct_fields__, values, strict=True):
-            msgspec.structs.force_setattr(self, name, value)
+    def __setstate__(self, state: dict[str, Any] | list[Any]) -> None:
+        """Unpickle an episode of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
     @property
     def duration_s(self) -> float:
@@ -73,9 +72,8 @@ class LeanRun(msgspec.Struct, array_like=True):
     last_ms: int = 0
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle a lean run of a format-1 snapshot (a dataclass then: the dict of its fields)."""
-        for name, value in state.items():
-            setattr(self, name, value)
+        """Unpickle a lean run of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
     def snapshot(self) -> LeanRun:
         return self
@@ -137,8 +135,7 @@ class ExposureDay(msgspec.Struct, array_like=True):
         if "_run" not in state:
             old = (state.pop("_run_side", None), state.pop("_run_start", 0), state.pop("_run_last", 0))
             state["_run"] = LeanRun(*old)
-        for name, value in state.items():
-            setattr(self, name, value)
+        restore_fields(self, state)
 
     def snapshot(self) -> ExposureDay:
         """The explicit form: the exposure itself (a ``msgspec.Struct`` written as the array of its fields)."""

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from alerts.detect.structs import restore_fields
+
 Vector = tuple[float, float, float]
 if TYPE_CHECKING:
     Reservoir = array[int]
@@ -152,9 +154,7 @@ class UprightCalibration(msgspec.Struct, array_like=True):
         walks = state.get("_walks")
         if walks is not None and not isinstance(walks, array):
             state["_walks"] = quantised(unit(v) for v in walks)
-        fresh = UprightCalibration()
-        for name in self.__struct_fields__:
-            setattr(self, name, state[name] if name in state else getattr(fresh, name))
+        restore_fields(self, state)
 
     def snapshot(self) -> CalibrationSnapshot:
         """The explicit form: the calibration itself (``CalibrationSnapshot``)."""

@@ -69,7 +69,7 @@ class DeviceState:
         return (
             self.placement,
             self.calibration.snapshot(),
-            self.stillness.snapshot(),
+            self.stillness,
             self.still_ms,
             self.lean_neutral.value,
             self.lean_neutral.seconds,
@@ -86,7 +86,7 @@ class DeviceState:
         return cls(
             s[0],
             UprightCalibration.from_snapshot(s[1]),
-            StillnessTracker.from_snapshot(s[2]),
+            s[2],
             s[3],
             LeanNeutral(s[4], s[5]),
             s[6],
