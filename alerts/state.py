@@ -87,25 +87,8 @@ _HEADER = SNAPSHOT_MAGIC + bytes([SNAPSHOT_FORMAT])
 _PICKLE_PROTOCOL_BYTE = 0x80
 
 
-def _encode_other(value: Any) -> Any:
-    """Values of the snapshot msgspec does not write by itself: an array of signed bytes (the calibration's
-    reservoir, ``alerts.detect.calibration.QUANTUM``) as its bytes."""
-    if isinstance(value, array) and value.typecode == "b":
-        return value.tobytes()
-    raise NotImplementedError(f"a snapshot holds a {type(value).__name__}, which format 2 does not write")
-
-
-def _decode_other(kind: type, value: Any) -> Any:
-    """The values ``_encode_other`` wrote, back."""
-    if kind is array and isinstance(value, bytes):
-        packed = array("b")
-        packed.frombytes(value)
-        return packed
-    raise NotImplementedError(f"format 2 has no {kind.__name__} from a {type(value).__name__}")
-
-
-_ENCODER = msgspec.msgpack.Encoder(enc_hook=_encode_other)
-_DECODER = msgspec.msgpack.Decoder(WearerSnapshot, dec_hook=_decode_other)
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(WearerSnapshot)
 
 # Where classes of a version-1 snapshot live now: the layout of session 4 moved detection to alerts.detect and
 # prompting to alerts.prompts (WearerState.__setstate__ folds the old flat wearer state into its new shape).
@@ -432,6 +415,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, set | frozenset):
         return sorted((plain(v) for v in value), key=repr)
+    if isinstance(value, bytearray):  # the calibration's reservoir: signed bytes (alerts.detect.calibration.quantised)
+        return list(memoryview(value).cast("b"))
     if isinstance(value, list | tuple | deque | array):
         return [plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):

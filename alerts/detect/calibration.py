@@ -19,17 +19,13 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from alerts.detect.structs import restore_fields
 
 Vector = tuple[float, float, float]
-if TYPE_CHECKING:
-    Reservoir = array[int]
-else:  # array is not subscriptable at run time before Python 3.12; msgspec resolves the field's type at run time
-    Reservoir = array
 
 
 # Walking seconds: counted steps and enough movement (SD of the norm, mg).
@@ -115,13 +111,15 @@ def disagrees(direction: Vector, reference: Vector) -> bool:
     return direction[0] * reference[0] + direction[1] * reference[1] + direction[2] * reference[2] < _COS_AGREE
 
 
-def quantised(directions: Iterable[Vector]) -> array[int]:
-    """Unit directions as a flat array of signed bytes (x, y, z, x, y, z, ...; each component times QUANTUM)."""
-    return array("b", [round(max(-1.0, min(1.0, c)) * QUANTUM) for d in directions for c in d])
+def quantised(directions: Iterable[Vector]) -> bytearray:
+    """Unit directions as a flat run of signed bytes (x, y, z, x, y, z, ...; each component times QUANTUM, in two's
+    complement: a ``bytearray``, which msgspec writes as it is)."""
+    return bytearray(array("b", [round(max(-1.0, min(1.0, c)) * QUANTUM) for d in directions for c in d]))
 
 
-def directions_of(packed: array[int]) -> list[Vector]:
-    """The unit directions a quantised array holds (each renormalised)."""
+def directions_of(reservoir: bytearray | bytes | array[int]) -> list[Vector]:
+    """The unit directions a quantised reservoir holds (each renormalised)."""
+    packed = memoryview(reservoir).cast("b")
     return [
         unit((packed[i] / QUANTUM, packed[i + 1] / QUANTUM, packed[i + 2] / QUANTUM)) for i in range(0, len(packed), 3)
     ]
@@ -133,12 +131,12 @@ class UprightCalibration(msgspec.Struct, array_like=True):
     angle the sender computes for its old mounting holds).
 
     A ``msgspec.Struct`` written as the array of its fields in order (``CalibrationSnapshot``), the reservoir as its
-    bytes (alerts/state.py's ``enc_hook``)."""
+    bytes."""
 
     reference: Vector | None = None
     source: str = "none"  # none | walking | explicit | declared
     recalibrations: int = 0
-    _walks: Reservoir = msgspec.field(default_factory=lambda: array("b"))  # the reservoir, quantised (``quantised``)
+    _walks: bytearray = msgspec.field(default_factory=bytearray)  # the reservoir, quantised (``quantised``)
     _since_update: int = 0
     _walk_s: int = 0  # walking seconds in the current walk
     _pause_s: int = 0  # other seconds since its last
@@ -149,10 +147,12 @@ class UprightCalibration(msgspec.Struct, array_like=True):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle a calibration of a format-1 snapshot (a dataclass then: the dict of its fields; the fields it did
-        not have yet keep their defaults); one from before the quantised reservoir (issue 18) holds a deque of float
-        directions."""
+        not have yet keep their defaults): its reservoir an array of signed bytes, or (before the quantised reservoir,
+        issue 18) a deque of float directions."""
         walks = state.get("_walks")
-        if walks is not None and not isinstance(walks, array):
+        if isinstance(walks, array):
+            state["_walks"] = bytearray(walks)
+        elif walks is not None and not isinstance(walks, bytearray):
             state["_walks"] = quantised(unit(v) for v in walks)
         restore_fields(self, state)
 
