@@ -123,11 +123,12 @@ def _struct_maker(cls: type[msgspec.Struct]) -> type:
     """What a format-1 pickle of ``cls`` (a dataclass when it was written, a ``msgspec.Struct`` now) makes its object
     with: pickle makes it with ``__new__`` of the class it names (which a Struct does not offer) and then hands it
     the state it held (``cls.__setstate__``, which each such Struct defines); this class's ``__new__`` gives that
-    Struct with placeholder fields for the state to fill."""
+    Struct with its defaults and placeholders for its required fields, for the state to fill."""
+    required = sum(1 for f in msgspec.structs.fields(cls) if f.required)
 
     class Maker:
         def __new__(maker: type, *args: Any) -> Any:
-            return cls(*[None] * len(cls.__struct_fields__))
+            return cls(*[None] * required)
 
     Maker.__qualname__ = Maker.__name__ = f"{cls.__name__}Maker"
     return Maker

@@ -68,7 +68,7 @@ class DeviceState:
         held = self.held
         return (
             self.placement,
-            self.calibration.snapshot(),
+            self.calibration,
             self.stillness,
             self.still_ms,
             self.lean_neutral.value,
@@ -85,7 +85,7 @@ class DeviceState:
     def from_snapshot(cls, s: DeviceSnapshot) -> DeviceState:
         return cls(
             s[0],
-            UprightCalibration.from_snapshot(s[1]),
+            s[1],
             s[2],
             s[3],
             LeanNeutral(s[4], s[5]),

@@ -91,7 +91,7 @@ class WearerDetection:
         if still is not None:
             entries = tuple(
                 [
-                    (0 if h is hour else 1 if h is previous else h.snapshot(), counted, exposure)
+                    (0 if h is hour else 1 if h is previous else h, counted, exposure)
                     for h, counted, exposure in still.hours
                 ]
             )
@@ -101,8 +101,8 @@ class WearerDetection:
             list(devices).index(primary) if primary in devices else primary,
             self.tracker.snapshot(),
             tuple([(name, device.snapshot()) for name, device in devices.items()]),
-            None if hour is None else hour.snapshot(),
-            None if previous is None else previous.snapshot(),
+            hour,
+            previous,
             self.lean_run,
             self.frames,
             still_snapshot,
@@ -111,8 +111,7 @@ class WearerDetection:
 
     @classmethod
     def from_snapshot(cls, s: DetectionSnapshot) -> WearerDetection:
-        hour = None if s[3] is None else HourSummary.from_snapshot(s[3])
-        previous = None if s[4] is None else HourSummary.from_snapshot(s[4])
+        hour, previous = s[3], s[4]
         still = None
         if s[7] is not None:
             still = StillSeconds(s[7][0])
@@ -122,7 +121,7 @@ class WearerDetection:
                     if known is None:
                         raise ValueError(f"a still run's hour {ref} refers to no hour of the snapshot")
                 else:
-                    known = HourSummary.from_snapshot(ref)
+                    known = ref
                 still.hours.append((known, counted, exposure))
         devices = {name: DeviceState.from_snapshot(device) for name, device in s[2]}
         primary = s[0]
