@@ -188,11 +188,13 @@ class UprightCalibration(msgspec.Struct, array_like=True):
 
     def observe(self, gravity: Vector, sd_mg: float, steps: int) -> None:
         """Feed one second; seconds of a walk refine the reference, or show that the mounting changed."""
+        # a still second stores only what changes: a Struct's attribute store costs about three of its loads
         if not is_walking(sd_mg, steps):
             self._pause_s += 1
             if self._pause_s > WALK_PAUSE_S:  # the walk (if any) is over
-                self._walk_s, self._pending = 0, ()
-                if len(self._disagree) < SUSPECT_SECONDS:
+                if self._walk_s or self._pending:
+                    self._walk_s, self._pending = 0, ()
+                if self._disagree and len(self._disagree) < SUSPECT_SECONDS:
                     self._disagree = ()  # a suspicion, once there, lasts until a walk agrees or re-learns
             return
         self._pause_s = 0
@@ -232,7 +234,8 @@ class UprightCalibration(msgspec.Struct, array_like=True):
         angle the placement cannot hold still (None: any angle is possible). After IMPOSSIBLE_STILL_S seconds in a
         row beyond it, the reference is dropped until the next walking (or an explicit calibration)."""
         if impossible_deg is None or incl_deg is None or self.reference is None or incl_deg <= impossible_deg:
-            self._impossible_s = 0
+            if self._impossible_s:
+                self._impossible_s = 0
             return
         self._impossible_s += 1
         if self._impossible_s >= IMPOSSIBLE_STILL_S:

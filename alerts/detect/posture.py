@@ -118,7 +118,8 @@ class StillnessTracker(msgspec.Struct, array_like=True):
         gravity = frame.gravity
         still = gravity is not None and frame.sd_mg is not None and frame.sd_mg <= STILL_SD_MG
         if not still or gravity is None:
-            self._anchor, self.start_ms = None, None
+            if self._anchor is not None or self.start_ms is not None:  # stores only what changes (calibration.py)
+                self._anchor, self.start_ms = None, None
             return 0
         if self._anchor is None or angle_deg(gravity, self._anchor) > STILL_DEG:
             self._anchor, self.start_ms = gravity, frame.t_ms
