@@ -16,7 +16,12 @@ A wearer's snapshot (the ``wearers`` table's ``state``) is versioned on its own 
   nested arrays of the fields in a fixed order (alerts/engine.py ``WearerSnapshot`` and the ``*Snapshot`` types of
   alerts/detect), the calibration reservoir as its quantised bytes, times as integer ms, floats as float64 (so a
   snapshot round-trips exactly: the detectors carry on as if uninterrupted). Decoded against those types (msgspec):
-  a blob that does not fit them is refused, not half-loaded.
+  a blob that does not fit them is refused, not half-loaded. Most of those types are the state's own classes, kept
+  in ``msgspec.Struct`` with ``array_like=True`` (alerts.detect.structs: the hour, exposure, calibration, stillness,
+  lean run and episodes, the planner's exposures, open prompts, check-ins), which msgspec writes in C as the array
+  of their fields in the order declared: a field added, removed or moved in one of them changes the format (a new
+  format byte, and a reader for the old one). The bytes are those format 2 had when it was built field by field in
+  Python (tests/fixtures/alert-state-a0d521a.sqlite is written again bit for bit).
 - format 1: a pickle of the ``WearerState`` (every snapshot written before issue 18; they start with the pickle
   protocol byte 0x80). Still read, with the classes moved since (``_MOVED_MODULES``); rewritten in format 2 at the
   wearer's next checkpoint.
