@@ -39,7 +39,6 @@ from ingest.wire import (
     FeatureBatchV1,
     PromptContext,
     PromptV1,
-    StressLevel,
     Trigger,
 )
 
@@ -87,22 +86,19 @@ def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
 
 
 # The explicit form of a wearer's prompting state (alerts/state.py, snapshot format 2). The planner: its exposures
-# (the ``Episode``'s fields in order; each is kept under its trigger), the prompt times of the last two days (ms), the
-# recent exercises, pause until and do-not-disturb from (ms). The responses: settle ms, the open prompts
-# (``OpenPrompt``'s fields in order).
-EpisodeSnapshot = tuple[Trigger, int, int | None, int, str | None, int | None, bool, bool, str | None, str | None]
-PlannerSnapshot = tuple[tuple[EpisodeSnapshot, ...], list[int], list[str], int | None, int | None]
-OpenPromptSnapshot = tuple[str, Trigger, str, int, int, bool, bool, PromptContext | None, str | None, int | None]
-ResponsesSnapshot = tuple[int, tuple[OpenPromptSnapshot, ...]]
+# (the ``Episode``'s fields in order: a msgspec Struct, written as such; each is kept under its trigger), the prompt
+# times of the last two days (ms), the recent exercises, pause until and do-not-disturb from (ms). The responses:
+# settle ms, the open prompts (``OpenPrompt``'s fields in order: a Struct too).
+PlannerSnapshot = tuple[tuple[Episode, ...], list[int], list[str], int | None, int | None]
+ResponsesSnapshot = tuple[int, list[OpenPrompt]]
 # Readiness: the night (a date, as its proleptic Gregorian ordinal), its lying and observed seconds, lying now, the
 # night's lying RR intervals (``BeatsSnapshot``), ln RMSSD by night (ordinal, float64), the latest pain and stress
 # check-ins (t_ms, pain, stress), the day decided last (ordinal) and today's decision (day ordinal, day type, reasons,
-# metrics). Its per-minute caches are not kept: they are made again from the next second.
+# metrics). Its per-minute caches are not kept: they are made again from the next second. A check-in is a Struct.
 # The beats: the first one's t_ms, then the differences of t_ms from one beat to the next as little-endian int32
 # ("i") or int64 ("q") and the RR intervals (ms) as little-endian uint16 ("H": whole milliseconds, as the wire
 # carries them) or float64 ("d"): 6 bytes a beat instead of 18.
 BeatsSnapshot = tuple[int, Literal["i", "q"], bytes, Literal["H", "d"], bytes]
-CheckInSnapshot = tuple[int, int | None, StressLevel | None]
 DecisionSnapshot = tuple[int, DayType, tuple[str, ...], dict[str, int | float]]
 ReadinessSnapshot = tuple[
     int | None,
@@ -111,8 +107,8 @@ ReadinessSnapshot = tuple[
     bool,
     BeatsSnapshot | None,
     tuple[tuple[int, float], ...],
-    CheckInSnapshot | None,
-    CheckInSnapshot | None,
+    CheckIn | None,
+    CheckIn | None,
     int | None,
     DecisionSnapshot | None,
 ]
@@ -168,36 +164,6 @@ def _beats_from(s: BeatsSnapshot | None) -> deque[tuple[int, float]]:
     return beats
 
 
-def _episode_snapshot(e: Episode) -> EpisodeSnapshot:
-    return (
-        e.trigger,
-        e.start_ms,
-        e.due_ms,
-        e.attempts,
-        e.held_reason,
-        e.held_since_ms,
-        e.snoozed,
-        e.escalated,
-        e.last_prompt_id,
-        e.context,
-    )
-
-
-def _open_prompt_snapshot(p: OpenPrompt) -> OpenPromptSnapshot:
-    return (
-        p.prompt_id,
-        p.trigger,
-        p.exercise,
-        p.created_ms,
-        p.start_ms,
-        p.acked,
-        p.snoozed,
-        p.context,
-        p.held_reason,
-        p.held_ms,
-    )
-
-
 def _day(ordinal: int | None) -> date | None:
     return None if ordinal is None else date.fromordinal(ordinal)
 
@@ -211,8 +177,8 @@ def _readiness_snapshot(r: ReadinessTracker) -> ReadinessSnapshot:
         r.lying,
         _beats_snapshot(r.lying_beats) if r.lying_beats else None,
         tuple([(night.toordinal(), value) for night, value in r.history.items()]) if r.history else (),
-        None if pain is None else (pain.t_ms, pain.pain, pain.stress),
-        None if stress is None else (stress.t_ms, stress.pain, stress.stress),
+        pain,
+        stress,
         None if r.decided is None else r.decided.toordinal(),
         None if today is None else (today.day.toordinal(), today.day_type, today.reasons, today.metrics),
     )
@@ -230,8 +196,8 @@ def _readiness_from(s: ReadinessSnapshot) -> ReadinessTracker:
         lying=s[3],
         lying_beats=_beats_from(s[4]),
         history={date.fromordinal(night): value for night, value in s[5]},
-        pain=None if s[6] is None else CheckIn(*s[6]),
-        stress=None if s[7] is None else CheckIn(*s[7]),
+        pain=s[6],
+        stress=s[7],
         decided=_day(s[8]),
         today=today,
     )
@@ -273,13 +239,13 @@ class WearerState:
         return (
             self.detection.snapshot(),
             (
-                tuple([_episode_snapshot(e) for e in planner.episodes.values()]) if planner.episodes else (),
+                tuple(planner.episodes.values()),
                 planner.sent_ms,
                 planner.recent_exercises,
                 planner.pause_until_ms,
                 planner.dnd_from_ms,
             ),
-            (responses.settle_ms, tuple([_open_prompt_snapshot(p) for p in responses.open]) if responses.open else ()),
+            (responses.settle_ms, responses.open),
             self.live_policy,
             self.prompts_sent,
             self.driving_ms,
@@ -289,8 +255,8 @@ class WearerState:
     @classmethod
     def from_snapshot(cls, s: WearerSnapshot) -> WearerState:
         episodes, sent_ms, recent, pause_until_ms, dnd_from_ms = s[1]
-        planner = PlannerState({e[0]: Episode(*e) for e in episodes}, sent_ms, recent, pause_until_ms, dnd_from_ms)
-        responses = ResponseTracker(s[2][0], [OpenPrompt(*p) for p in s[2][1]])
+        planner = PlannerState({e.trigger: e for e in episodes}, sent_ms, recent, pause_until_ms, dnd_from_ms)
+        responses = ResponseTracker(s[2][0], s[2][1])
         return cls(WearerDetection.from_snapshot(s[0]), planner, responses, s[3], s[4], s[5], _readiness_from(s[6]))
 
     @property

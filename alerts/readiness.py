@@ -29,7 +29,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from alerts.detect.hrv import (
     Baseline,
@@ -40,6 +43,7 @@ from alerts.detect.hrv import (
     window,
 )
 from alerts.detect.posture import Posture
+from alerts.detect.structs import restore_fields
 from alerts.prompts.catalog import DayType
 from ingest.wire import STRESS_LEVELS, StressLevel
 
@@ -72,13 +76,17 @@ def night_of(local: datetime) -> date | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class CheckIn:
-    """What the wearer reported at ``t_ms`` (event time): pain 0-10 and / or stress."""
+class CheckIn(msgspec.Struct, frozen=True, array_like=True):
+    """What the wearer reported at ``t_ms`` (event time): pain 0-10 and / or stress. Its explicit form in the alert
+    service's snapshot is itself (alerts.detect.structs)."""
 
     t_ms: int
     pain: int | None = None
     stress: Stress | None = None
+
+    def __setstate__(self, state: dict[str, Any] | list[Any]) -> None:
+        """Unpickle a check-in of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,12 @@ A wearer's snapshot (the ``wearers`` table's ``state``) is versioned on its own 
   nested arrays of the fields in a fixed order (alerts/engine.py ``WearerSnapshot`` and the ``*Snapshot`` types of
   alerts/detect), the calibration reservoir as its quantised bytes, times as integer ms, floats as float64 (so a
   snapshot round-trips exactly: the detectors carry on as if uninterrupted). Decoded against those types (msgspec):
-  a blob that does not fit them is refused, not half-loaded.
+  a blob that does not fit them is refused, not half-loaded. Most of those types are the state's own classes, kept
+  in ``msgspec.Struct`` with ``array_like=True`` (alerts.detect.structs: the hour, exposure, calibration, stillness,
+  lean run and episodes, the planner's exposures, open prompts, check-ins), which msgspec writes in C as the array
+  of their fields in the order declared: a field added, removed or moved in one of them changes the format (a new
+  format byte, and a reader for the old one). The bytes are those format 2 had when it was built field by field in
+  Python (tests/fixtures/alert-state-a0d521a.sqlite is written again bit for bit).
 - format 1: a pickle of the ``WearerState`` (every snapshot written before issue 18; they start with the pickle
   protocol byte 0x80). Still read, with the classes moved since (``_MOVED_MODULES``); rewritten in format 2 at the
   wearer's next checkpoint.
@@ -29,6 +34,7 @@ are restored.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import io
 import json
@@ -84,6 +90,8 @@ SNAPSHOT_FORMAT = 2
 READ_FORMATS = "1 (pickle, before issue 18) and 2"
 _HEADER = SNAPSHOT_MAGIC + bytes([SNAPSHOT_FORMAT])
 _PICKLE_PROTOCOL_BYTE = 0x80
+
+
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(WearerSnapshot)
 
@@ -104,11 +112,31 @@ _MOVED_CLASSES = {("alerts.engine", "DeviceState"): ("alerts.detect.device", "De
 
 
 class _Unpickler(pickle.Unpickler):
-    """Loads snapshots written before classes moved (same classes and fields, new modules)."""
+    """Loads snapshots written before classes moved (same classes and fields, new modules), and into classes that
+    have become ``msgspec.Struct`` since (``_struct_maker``)."""
 
     def find_class(self, module: str, name: str) -> Any:
         module, name = _MOVED_CLASSES.get((module, name), (_MOVED_MODULES.get(module, module), name))
-        return getattr(importlib.import_module(module), name)
+        found = getattr(importlib.import_module(module), name)
+        if isinstance(found, type) and issubclass(found, msgspec.Struct):
+            return _struct_maker(found)
+        return found
+
+
+@functools.cache
+def _struct_maker(cls: type[msgspec.Struct]) -> type:
+    """What a format-1 pickle of ``cls`` (a dataclass when it was written, a ``msgspec.Struct`` now) makes its object
+    with: pickle makes it with ``__new__`` of the class it names (which a Struct does not offer) and then hands it
+    the state it held (``cls.__setstate__``, which each such Struct defines); this class's ``__new__`` gives that
+    Struct with its defaults and placeholders for its required fields, for the state to fill."""
+    required = sum(1 for f in msgspec.structs.fields(cls) if f.required)
+
+    class Maker:
+        def __new__(maker: type, *args: Any) -> Any:
+            return cls(*[None] * required)
+
+    Maker.__qualname__ = Maker.__name__ = f"{cls.__name__}Maker"
+    return Maker
 
 
 class StateError(AlertsError):
@@ -126,6 +154,11 @@ class SnapshotFormatError(StateError):
 def encode_snapshot(state: WearerState) -> bytes:
     """A wearer's state as a format-2 snapshot (module docstring): ``b"KWS\\x02"`` + MessagePack."""
     return _HEADER + _ENCODER.encode(state.snapshot())
+
+
+def encode_form(form: WearerSnapshot) -> bytes:
+    """The MessagePack of a wearer's explicit form (``WearerState.snapshot``): a format-2 snapshot after its header."""
+    return _ENCODER.encode(form)
 
 
 def decode_snapshot(blob: bytes) -> WearerState:
@@ -377,14 +410,19 @@ def open_existing(path: Path) -> AlertState | None:
 
 
 def plain(value: Any) -> Any:
-    """A snapshot's objects as JSON values: dataclasses as dicts of their fields, other objects as what pickle stores
-    of them (their attributes, slots included), sequences and sets as lists, non-finite floats as text."""
+    """A snapshot's objects as JSON values: dataclasses and msgspec structures as dicts of their fields, other objects
+    as what pickle stores of them (their attributes, slots included), sequences and sets as lists, non-finite floats
+    as text."""
+    if isinstance(value, msgspec.Struct):
+        return {name: plain(getattr(value, name)) for name in value.__struct_fields__}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, set | frozenset):
         return sorted((plain(v) for v in value), key=repr)
+    if isinstance(value, bytearray):  # the calibration's reservoir: signed bytes (alerts.detect.calibration.quantised)
+        return list(memoryview(value).cast("b"))
     if isinstance(value, list | tuple | deque | array):
         return [plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):

@@ -14,11 +14,11 @@ in this one run (the machine is shared: compare the figures of one run with one 
   with the calibration reservoir of before the quantised one (120 float directions per sensor);
 - encode and decode CPU time per wearer (mean over all wearers, microseconds; the least of ``ROUNDS`` rounds that
   take each in turn), format 2 and pickle, and how
-  format 2's encoding splits between making the explicit form (``WearerState.snapshot``: Python) and writing it as
-  MessagePack (msgspec, C): the second is the floor any Python caller of that library pays for this much data;
-  and the explicit form's larger parts, each timed alone (a profile); and the encoding of the few sampled states over
-  and over, whose objects stay in the CPU's caches (N wearers' states are tens of MB: each checkpoint reads them
-  from memory);
+  format 2's encoding splits between making the explicit form (``WearerState.snapshot``: Python, the tuples around
+  the detectors' state; most of that state is kept in msgspec Structs, which are their own explicit form) and
+  writing it as MessagePack (msgspec, C: it walks those Structs too); the larger parts, each encoded alone (form and
+  MessagePack; a profile); and the encoding of the few sampled states over and over, whose objects stay in the CPU's
+  caches (N wearers' states are tens of MB: each checkpoint reads them from memory);
 - one checkpoint of every wearer into a state file that holds them already (the service checkpoints the wearers
   touched since the last one, every ``checkpoint_s`` = 5 s by default; at one frame or one batch per wearer within
   5 s that is every wearer): CPU seconds and bytes written (``wchar`` of /proc/self/io), and both per second of
@@ -43,12 +43,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from alerts.detect.calibration import RESERVOIR_SECONDS, directions_of
 from alerts.engine import AlertEngine, EngineConfig, WearerState, _readiness_snapshot
 from alerts.prompts.catalog import load_catalog
-from alerts.state import AlertState, decode_snapshot, encode_snapshot
+from alerts.state import AlertState, decode_snapshot, encode_form, encode_snapshot
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 
@@ -98,7 +96,7 @@ def with_float_reservoir(state: WearerState) -> WearerState:
     """The state as it was before issue 18's quantised reservoir: each calibration's a deque of float directions."""
     for device in state.detection.devices.values():
         walks = deque(directions_of(device.calibration._walks), maxlen=RESERVOIR_SECONDS)
-        device.calibration.__dict__["_walks"] = walks
+        device.calibration._walks = walks  # type: ignore[assignment]
     return state
 
 
@@ -179,20 +177,20 @@ def main() -> None:
             "encode": (encode_snapshot, values),
             "encode warm": (encode_snapshot, [values[i % len(blobs)] for i in range(n)]),
             "snapshot": (WearerState.snapshot, values),
-            "msgpack": (msgspec.msgpack.Encoder().encode, forms),
+            "msgpack": (encode_form, forms),
             "decode": (decode_snapshot, encoded),
             "unpickle": (pickle.loads, pickled),
         }
     )
     parts = least_cpu_us(
         {
-            "bout tracker": (lambda s: s.detection.tracker.snapshot(), values),
-            "sensors": (lambda s: [d.snapshot() for d in s.detection.devices.values()], values),
+            "bout tracker": (lambda s: encode_form(s.detection.tracker.snapshot()), values),
+            "sensors": (lambda s: encode_form([d.snapshot() for d in s.detection.devices.values()]), values),
             "current and previous hour": (
-                lambda s: [h.snapshot() for h in (s.detection.hour, s.detection.previous_hour) if h is not None],
+                lambda s: encode_form((s.detection.hour, s.detection.previous_hour)),
                 values,
             ),
-            "readiness": (lambda s: _readiness_snapshot(s.readiness), values),
+            "readiness": (lambda s: encode_form(_readiness_snapshot(s.readiness)), values),
             "a call that does nothing": (lambda s: None, values),
         }
     )
@@ -223,7 +221,10 @@ def main() -> None:
         f"encode with warm caches (the {len(blobs)} sampled states over and over, not {n} apart) "
         f"{us['encode warm']:.2f} us"
     )
-    print("the explicit form's parts (us per wearer): " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
+    print(
+        "parts, each encoded alone (explicit form + MessagePack, us per wearer): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+    )
     print(
         f"one checkpoint of all {n}: {cpu:.2f} CPU-s, {written / 1e6:.1f} MB written (write() calls, SQLite's WAL "
         f"frames); every {args.checkpoint_s:g} s: {cpu / args.checkpoint_s:.3f} CPU-s/s, "

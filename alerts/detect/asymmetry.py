@@ -7,10 +7,12 @@ Only static seconds count (sitting or standing): a walking trunk sways by design
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from alerts.detect.posture import Posture
+from alerts.detect.structs import restore_fields
 
 LEAN_LIMIT_DEG = 10.0  # ISO 11226 / EN 1005-4: lateral flexion beyond +-10 deg is not acceptable when static
 SYMMETRY_DEADBAND_DEG = 2.0  # lean within +-2 deg is "centred" and adds to neither side
@@ -35,30 +37,26 @@ def symmetry_index(right_deg_s: float, left_deg_s: float) -> float:
     return round((right_deg_s - left_deg_s) / (0.5 * total) * 100, 1) if total else 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class LeanEpisode:
+class LeanEpisode(msgspec.Struct, frozen=True, array_like=True):
     side: str  # "left" | "right"
     start_ms: int
     end_ms: int
     mean_abs_deg: float
+
+    def __setstate__(self, state: dict[str, Any] | list[Any]) -> None:
+        """Unpickle an episode of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
     @property
     def duration_s(self) -> float:
         return (self.end_ms - self.start_ms) / 1000
 
 
-# The explicit forms (alerts/state.py): a lean run (side, start ms, last ms in it), an episode (side, start ms, end
-# ms, mean |lean| deg) and a day's exposure (``ExposureDay``'s fields in order, its lean run and episodes nested;
-# sums of degree-seconds as float64).
-LeanRunSnapshot = tuple[str | None, int, int]
-EpisodeSnapshot = tuple[str, int, int, float]
-ExposureSnapshot = tuple[
-    int, int, int, float, float, list[int], tuple[EpisodeSnapshot, ...], LeanRunSnapshot, float, int
-]
-
-
-@dataclass
-class LeanRun:
+# The explicit forms (alerts/state.py, snapshot format 2) of a lean run (side, start ms, last ms in it), an episode
+# (side, start ms, end ms, mean |lean| deg) and a day's exposure (its fields in order, its lean run and episodes
+# nested; sums of degree-seconds as float64) are these structures themselves: ``msgspec.Struct`` with
+# ``array_like=True`` is written as the array of its fields in the order declared, in C, and decoded back to them.
+class LeanRun(msgspec.Struct, array_like=True):
     """A lean episode as it happens (the live form, for prompts; ``ExposureDay`` counts the same episodes): since
     when has the trunk leant to one side while static? Pure, constant memory, event time.
 
@@ -73,8 +71,12 @@ class LeanRun:
     start_ms: int = 0
     last_ms: int = 0
 
-    def snapshot(self) -> LeanRunSnapshot:
-        return (self.side, self.start_ms, self.last_ms)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a lean run of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
+
+    def snapshot(self) -> LeanRun:
+        return self
 
     def push(self, t_ms: int, posture: Posture, lean_deg: float | None, limit_deg: float) -> tuple[int, int] | None:
         """Feed one trunk second; returns (start_ms, end_ms) of an episode that has just ended."""
@@ -109,8 +111,11 @@ class LeanRun:
         return self.start_ms if self.side is not None else None
 
 
-@dataclass
-class ExposureDay:
+LeanRunSnapshot = LeanRun
+EpisodeSnapshot = LeanEpisode
+
+
+class ExposureDay(msgspec.Struct, array_like=True):
     """Accumulates one wearer's day; ``summary()`` gives the documented metrics."""
 
     min_episode_s: int = 5 * 60
@@ -118,38 +123,28 @@ class ExposureDay:
     above_limit_s: int = 0
     right_deg_s: float = 0.0
     left_deg_s: float = 0.0
-    forward_s: list[int] = field(default_factory=lambda: [0, 0, 0])
-    episodes: list[LeanEpisode] = field(default_factory=list)
-    _run: LeanRun = field(default_factory=LeanRun)
+    forward_s: list[int] = msgspec.field(default_factory=lambda: [0, 0, 0])
+    episodes: list[LeanEpisode] = msgspec.field(default_factory=list)
+    _run: LeanRun = msgspec.field(default_factory=LeanRun)
     _run_sum: float = 0.0
     _run_n: int = 0
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle; a snapshot from before lean episodes had hysteresis kept its run in three fields."""
+        """Unpickle an exposure of a format-1 snapshot (a dataclass then: the dict of its fields); one from before
+        lean episodes had hysteresis kept its run in three fields."""
         if "_run" not in state:
             old = (state.pop("_run_side", None), state.pop("_run_start", 0), state.pop("_run_last", 0))
             state["_run"] = LeanRun(*old)
-        self.__dict__.update(state)
+        restore_fields(self, state)
 
-    def snapshot(self) -> ExposureSnapshot:
-        run = self._run
-        return (
-            self.min_episode_s,
-            self.static_s,
-            self.above_limit_s,
-            self.right_deg_s,
-            self.left_deg_s,
-            self.forward_s,
-            tuple([(e.side, e.start_ms, e.end_ms, e.mean_abs_deg) for e in self.episodes]) if self.episodes else (),
-            (run.side, run.start_ms, run.last_ms),
-            self._run_sum,
-            self._run_n,
-        )
+    def snapshot(self) -> ExposureDay:
+        """The explicit form: the exposure itself (a ``msgspec.Struct`` written as the array of its fields)."""
+        return self
 
     @classmethod
-    def from_snapshot(cls, s: ExposureSnapshot) -> ExposureDay:
-        episodes = [LeanEpisode(*e) for e in s[6]]
-        return cls(s[0], s[1], s[2], s[3], s[4], s[5], episodes, LeanRun(*s[7]), s[8], s[9])
+    def from_snapshot(cls, s: ExposureDay) -> ExposureDay:
+        """The exposure of an explicit form (decoded, it is one already: taken over, not copied)."""
+        return s
 
     def add(self, t_ms: int, posture: Posture, lean_deg: float | None, incl_deg: float | None) -> LeanEpisode | None:
         """Feed one second; returns a sustained lean episode when one has just ended."""
@@ -204,3 +199,6 @@ class ExposureDay:
             "forward_20_60_s": self.forward_s[1],
             "forward_over_60_s": self.forward_s[2],
         }
+
+
+ExposureSnapshot = ExposureDay

@@ -19,18 +19,14 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
+
+from alerts.detect.structs import restore_fields
 
 Vector = tuple[float, float, float]
 
-# The explicit form of a calibration in the alert service's snapshot (alerts/state.py, snapshot format 2), field by
-# field: reference (a unit vector or None), source, recalibrations, the reservoir as its quantised signed bytes (x, y,
-# z, ...: up to 360), seconds since the last update, the current walk's walking and pause seconds, its pending and
-# disagreeing seconds (unit vectors, float64: exact), impossible still seconds, lost.
-CalibrationSnapshot = tuple[
-    Vector | None, str, int, bytes, int, int, int, tuple[Vector, ...], tuple[Vector, ...], int, bool
-]
 
 # Walking seconds: counted steps and enough movement (SD of the norm, mg).
 WALK_MIN_SD_MG = 80.0
@@ -115,30 +111,33 @@ def disagrees(direction: Vector, reference: Vector) -> bool:
     return direction[0] * reference[0] + direction[1] * reference[1] + direction[2] * reference[2] < _COS_AGREE
 
 
-def quantised(directions: Iterable[Vector]) -> array[int]:
-    """Unit directions as a flat array of signed bytes (x, y, z, x, y, z, ...; each component times QUANTUM)."""
-    return array("b", [round(max(-1.0, min(1.0, c)) * QUANTUM) for d in directions for c in d])
+def quantised(directions: Iterable[Vector]) -> bytearray:
+    """Unit directions as a flat run of signed bytes (x, y, z, x, y, z, ...; each component times QUANTUM, in two's
+    complement: a ``bytearray``, which msgspec writes as it is)."""
+    return bytearray(array("b", [round(max(-1.0, min(1.0, c)) * QUANTUM) for d in directions for c in d]))
 
 
-def directions_of(packed: array[int]) -> list[Vector]:
-    """The unit directions a quantised array holds (each renormalised)."""
+def directions_of(reservoir: bytearray | bytes | array[int]) -> list[Vector]:
+    """The unit directions a quantised reservoir holds (each renormalised)."""
+    packed = memoryview(reservoir).cast("b")
     return [
         unit((packed[i] / QUANTUM, packed[i + 1] / QUANTUM, packed[i + 2] / QUANTUM)) for i in range(0, len(packed), 3)
     ]
 
 
-@dataclass
-class UprightCalibration:
+class UprightCalibration(msgspec.Struct, array_like=True):
     """Learns the upright direction; ``reference`` is None until known, and ``mounting_known`` is False while the
     data says the sensor was put back another way (posture is then ``unknown``: neither the old upright nor an
-    angle the sender computes for its old mounting holds)."""
+    angle the sender computes for its old mounting holds).
+
+    A ``msgspec.Struct`` written as the array of its fields in order (``CalibrationSnapshot``), the reservoir as its
+    bytes."""
 
     reference: Vector | None = None
     source: str = "none"  # none | walking | explicit | declared
     recalibrations: int = 0
-    _walks: array[int] = field(default_factory=lambda: array("b"))  # the reservoir, quantised (``quantised``)
+    _walks: bytearray = msgspec.field(default_factory=bytearray)  # the reservoir, quantised (``quantised``)
     _since_update: int = 0
-    # immutable defaults (class attributes): a snapshot from before they existed still loads
     _walk_s: int = 0  # walking seconds in the current walk
     _pause_s: int = 0  # other seconds since its last
     _pending: tuple[Vector, ...] = ()  # its first seconds, until it is long enough to be a walk
@@ -147,33 +146,24 @@ class UprightCalibration:
     lost: bool = False  # the reference was dropped (impossible angle); re-learned from the next walking
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle; a snapshot from before the quantised reservoir (issue 18) holds a deque of float directions."""
+        """Unpickle a calibration of a format-1 snapshot (a dataclass then: the dict of its fields; the fields it did
+        not have yet keep their defaults): its reservoir an array of signed bytes, or (before the quantised reservoir,
+        issue 18) a deque of float directions."""
         walks = state.get("_walks")
-        if walks is not None and not isinstance(walks, array):
+        if isinstance(walks, array):
+            state["_walks"] = bytearray(walks)
+        elif walks is not None and not isinstance(walks, bytearray):
             state["_walks"] = quantised(unit(v) for v in walks)
-        self.__dict__.update(state)
+        restore_fields(self, state)
 
     def snapshot(self) -> CalibrationSnapshot:
-        """The explicit form (``CalibrationSnapshot``); ``from_snapshot`` gives the calibration back, equal."""
-        return (
-            self.reference,
-            self.source,
-            self.recalibrations,
-            self._walks.tobytes(),
-            self._since_update,
-            self._walk_s,
-            self._pause_s,
-            self._pending,
-            self._disagree,
-            self._impossible_s,
-            self.lost,
-        )
+        """The explicit form: the calibration itself (``CalibrationSnapshot``)."""
+        return self
 
     @classmethod
     def from_snapshot(cls, s: CalibrationSnapshot) -> UprightCalibration:
-        walks = array("b")
-        walks.frombytes(s[3])
-        return cls(s[0], s[1], s[2], walks, s[4], s[5], s[6], s[7], s[8], s[9], s[10])
+        """The calibration of an explicit form (decoded, it is one already: taken over, not copied)."""
+        return s
 
     @property
     def walking_seconds_held(self) -> int:
@@ -198,11 +188,13 @@ class UprightCalibration:
 
     def observe(self, gravity: Vector, sd_mg: float, steps: int) -> None:
         """Feed one second; seconds of a walk refine the reference, or show that the mounting changed."""
+        # a still second stores only what changes: a Struct's attribute store costs about three of its loads
         if not is_walking(sd_mg, steps):
             self._pause_s += 1
             if self._pause_s > WALK_PAUSE_S:  # the walk (if any) is over
-                self._walk_s, self._pending = 0, ()
-                if len(self._disagree) < SUSPECT_SECONDS:
+                if self._walk_s or self._pending:
+                    self._walk_s, self._pending = 0, ()
+                if self._disagree and len(self._disagree) < SUSPECT_SECONDS:
                     self._disagree = ()  # a suspicion, once there, lasts until a walk agrees or re-learns
             return
         self._pause_s = 0
@@ -242,7 +234,8 @@ class UprightCalibration:
         angle the placement cannot hold still (None: any angle is possible). After IMPOSSIBLE_STILL_S seconds in a
         row beyond it, the reference is dropped until the next walking (or an explicit calibration)."""
         if impossible_deg is None or incl_deg is None or self.reference is None or incl_deg <= impossible_deg:
-            self._impossible_s = 0
+            if self._impossible_s:
+                self._impossible_s = 0
             return
         self._impossible_s += 1
         if self._impossible_s >= IMPOSSIBLE_STILL_S:
@@ -263,3 +256,10 @@ class UprightCalibration:
         self._walks = quantised(recent[-RESERVOIR_SECONDS:])
         self._since_update, self._disagree = 0, ()
         return True
+
+
+# The explicit form of a calibration in the alert service's snapshot (alerts/state.py, snapshot format 2), field by
+# field: reference (a unit vector or None), source, recalibrations, the reservoir as its quantised signed bytes (x, y,
+# z, ...: up to 360), seconds since the last update, the current walk's walking and pause seconds, its pending and
+# disagreeing seconds (unit vectors, float64: exact), impossible still seconds, lost. The calibration itself.
+CalibrationSnapshot = UprightCalibration

@@ -68,8 +68,8 @@ class DeviceState:
         held = self.held
         return (
             self.placement,
-            self.calibration.snapshot(),
-            self.stillness.snapshot(),
+            self.calibration,
+            self.stillness,
             self.still_ms,
             self.lean_neutral.value,
             self.lean_neutral.seconds,
@@ -85,8 +85,8 @@ class DeviceState:
     def from_snapshot(cls, s: DeviceSnapshot) -> DeviceState:
         return cls(
             s[0],
-            UprightCalibration.from_snapshot(s[1]),
-            StillnessTracker.from_snapshot(s[2]),
+            s[1],
+            s[2],
             s[3],
             LeanNeutral(s[4], s[5]),
             s[6],

@@ -11,9 +11,12 @@ Movement wins: a second with steps or clear movement is "moving" whatever the an
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+import msgspec
 
 from alerts.detect.calibration import Vector, angle_deg
+from alerts.detect.structs import restore_fields
 from ingest.wire import FeatureFrameV1, Placement
 
 Posture = Literal["sitting", "standing", "lying", "moving", "not_worn", "unknown"]
@@ -87,35 +90,40 @@ NOT_WORN_S = 20 * 60
 PROMPT_HOLD_S = 60
 
 
-# The explicit form of a stillness tracker (alerts/state.py): the still run's gravity anchor (g, float64) and start.
-StillnessSnapshot = tuple[Vector | None, int | None]
+# The explicit form of a stillness tracker (alerts/state.py): the still run's gravity anchor (g, float64) and start:
+# the tracker itself (``StillnessSnapshot``, below).
 
 
-class StillnessTracker:
-    """Streaming: how long the sensor has been perfectly still (constant memory)."""
+class StillnessTracker(msgspec.Struct, array_like=True):
+    """Streaming: how long the sensor has been perfectly still (constant memory). Its explicit form
+    (``StillnessSnapshot``) is itself (alerts.detect.structs)."""
 
-    __slots__ = ("_anchor", "start_ms")
+    _anchor: Vector | None = None
+    start_ms: int | None = None
 
-    def __init__(self) -> None:
-        self._anchor: Vector | None = None
-        self.start_ms: int | None = None
+    def __setstate__(self, state: tuple[dict[str, Any] | None, dict[str, Any]]) -> None:
+        """Unpickle a tracker of a format-1 snapshot (a class with __slots__ then)."""
+        restore_fields(self, state)
 
-    def snapshot(self) -> StillnessSnapshot:
-        return (self._anchor, self.start_ms)
+    def snapshot(self) -> StillnessTracker:
+        return self
 
     @classmethod
-    def from_snapshot(cls, s: StillnessSnapshot) -> StillnessTracker:
-        tracker = cls()
-        tracker._anchor, tracker.start_ms = s
-        return tracker
+    def from_snapshot(cls, s: StillnessTracker) -> StillnessTracker:
+        """The tracker of an explicit form (decoded, it is one already: taken over, not copied)."""
+        return s
 
     def push(self, frame: FeatureFrameV1) -> int:
         """Feed one second; return how long (ms) the current still run has lasted."""
         gravity = frame.gravity
         still = gravity is not None and frame.sd_mg is not None and frame.sd_mg <= STILL_SD_MG
         if not still or gravity is None:
-            self._anchor, self.start_ms = None, None
+            if self._anchor is not None or self.start_ms is not None:  # stores only what changes (calibration.py)
+                self._anchor, self.start_ms = None, None
             return 0
         if self._anchor is None or angle_deg(gravity, self._anchor) > STILL_DEG:
             self._anchor, self.start_ms = gravity, frame.t_ms
         return frame.t_ms - (self.start_ms if self.start_ms is not None else frame.t_ms)
+
+
+StillnessSnapshot = StillnessTracker

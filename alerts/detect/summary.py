@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from operator import itemgetter
+from typing import Any
 
-from alerts.detect.asymmetry import ExposureDay, ExposureSnapshot, symmetry_index
+import msgspec
+
+from alerts.detect.asymmetry import ExposureDay, symmetry_index
 from alerts.detect.bouts import Bout
 from alerts.detect.posture import Posture
+from alerts.detect.structs import restore_fields
 
 HOUR_MS = 3_600_000
 _MS = timedelta(milliseconds=1)
@@ -58,22 +61,11 @@ def local_hour(hour_ms: int, zone: tzinfo) -> int:
 
 
 POSTURES: tuple[Posture, ...] = ("sitting", "standing", "lying", "moving", "not_worn", "unknown")
-_seconds_of = itemgetter(*POSTURES)
+_POSTURE_INDEX: dict[str, int] = {p: i for i, p in enumerate(POSTURES)}
+_NOT_WORN = _POSTURE_INDEX["not_worn"]
 # The explicit form of an hour (alerts/state.py): its start (UTC ms), the lean episode minimum (s), the local hour,
 # the seconds of each posture in ``POSTURES`` order, the sitting bouts by band, breaks, the exposure, the exposures
-# removed (found not worn).
-HourSnapshot = tuple[
-    int,
-    int,
-    int | None,
-    tuple[int, int, int, int, int, int],
-    int,
-    int,
-    int,
-    int,
-    ExposureSnapshot,
-    tuple[ExposureSnapshot, ...],
-]
+# removed (found not worn): ``HourSummary`` itself (``HourSnapshot``, below).
 # A wearer's neutral lateral lean: followed while walking (a slow running mean), subtracted before exposure.
 NEUTRAL_ALPHA = 0.02
 NEUTRAL_MIN_SECONDS = 20
@@ -106,47 +98,45 @@ _ADDITIVE = (
 )
 
 
-@dataclass
-class HourSummary:
-    """One local hour of one wearer: starts at ``hour_ms`` (UTC ms), ``local_hour`` on the wearer's clock."""
+class HourSummary(msgspec.Struct, array_like=True):
+    """One local hour of one wearer: starts at ``hour_ms`` (UTC ms), ``local_hour`` on the wearer's clock. Its
+    explicit form (``HourSnapshot``) is itself: the array of its fields in order (alerts.detect.structs)."""
 
     hour_ms: int
     lean_episode_s: int = 5 * 60
     local_hour: int | None = None  # hour of day in the wearer's time zone (policy), for hour-of-day views
-    posture_s: dict[str, int] = field(default_factory=lambda: dict.fromkeys(POSTURES, 0))
+    posture_seconds: list[int] = msgspec.field(default_factory=lambda: [0] * len(POSTURES))  # in POSTURES order
     bouts_under_30: int = 0
     bouts_30_60: int = 0
     bouts_60_plus: int = 0
     breaks: int = 0
-    exposure: ExposureDay = field(init=False)
+    exposure: ExposureDay = msgspec.field(default_factory=ExposureDay)  # its lean episodes: ``lean_episode_s``
     removed: tuple[ExposureDay, ...] = ()  # trunk seconds found, later, to be a sensor not worn
 
     def __post_init__(self) -> None:
-        self.exposure = ExposureDay(min_episode_s=self.lean_episode_s)
+        self.exposure.min_episode_s = self.lean_episode_s
 
-    def snapshot(self) -> HourSnapshot:
-        return (
-            self.hour_ms,
-            self.lean_episode_s,
-            self.local_hour,
-            _seconds_of(self.posture_s),
-            self.bouts_under_30,
-            self.bouts_30_60,
-            self.bouts_60_plus,
-            self.breaks,
-            self.exposure.snapshot(),
-            tuple([e.snapshot() for e in self.removed]) if self.removed else (),
-        )
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle an hour of a format-1 snapshot (a dataclass then, with a dict of seconds by posture)."""
+        by_posture = state.pop("posture_s")
+        state["posture_seconds"] = [by_posture[p] for p in POSTURES]
+        restore_fields(self, state)
+
+    @property
+    def posture_s(self) -> dict[str, int]:
+        """Seconds by posture (a copy: ``add_posture`` counts)."""
+        return dict(zip(POSTURES, self.posture_seconds, strict=True))
+
+    def snapshot(self) -> HourSummary:
+        return self
 
     @classmethod
-    def from_snapshot(cls, s: HourSnapshot) -> HourSummary:
-        removed = tuple([ExposureDay.from_snapshot(e) for e in s[9]]) if s[9] else ()
-        hour = cls(s[0], s[1], s[2], dict(zip(POSTURES, s[3], strict=True)), s[4], s[5], s[6], s[7], removed)
-        hour.exposure = ExposureDay.from_snapshot(s[8])
-        return hour
+    def from_snapshot(cls, s: HourSummary) -> HourSummary:
+        """The hour of an explicit form (decoded, it is one already: taken over, not copied)."""
+        return s
 
     def add_posture(self, posture: Posture) -> None:
-        self.posture_s[posture] += 1
+        self.posture_seconds[_POSTURE_INDEX[posture]] += 1
 
     def add_exposure(self, t_ms: int, posture: Posture, lean_rel: float | None, incl: float | None) -> None:
         """A trunk second (from the wearer's primary sensor, or the trunk partner of a thigh sensor)."""
@@ -167,13 +157,14 @@ class HourSummary:
 
     def move_to_not_worn(self, counted: dict[str, int], exposure: ExposureDay) -> None:
         """Seconds counted as ``counted`` postures (and their trunk ``exposure``) were a sensor not worn."""
+        seconds = self.posture_seconds
         for posture, n in counted.items():
-            self.posture_s[posture] -= n
-            self.posture_s["not_worn"] += n
+            seconds[_POSTURE_INDEX[posture]] -= n
+            seconds[_NOT_WORN] += n
         self.removed = (*self.removed, exposure)
 
     def metrics(self) -> dict[str, float]:
-        out: dict[str, float] = {f"{p}_s": float(n) for p, n in self.posture_s.items()}
+        out: dict[str, float] = {f"{p}_s": float(n) for p, n in zip(POSTURES, self.posture_seconds, strict=True)}
         out.update(
             sitting_bouts_under_30min=self.bouts_under_30,
             sitting_bouts_30_60min=self.bouts_30_60,
@@ -196,6 +187,9 @@ class HourSummary:
         if self.local_hour is not None:
             out["local_hour"] = float(self.local_hour)
         return out
+
+
+HourSnapshot = HourSummary
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, ExposureDay, ExposureSnapshot, LeanRun, LeanRunSnapshot
+from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, ExposureSnapshot, LeanRun, LeanRunSnapshot
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker, TrackerSnapshot
 from alerts.detect.device import DeviceSnapshot, DeviceState
 from alerts.detect.posture import Posture, fuse, inclination_deg
@@ -91,7 +91,7 @@ class WearerDetection:
         if still is not None:
             entries = tuple(
                 [
-                    (0 if h is hour else 1 if h is previous else h.snapshot(), counted, exposure.snapshot())
+                    (0 if h is hour else 1 if h is previous else h, counted, exposure)
                     for h, counted, exposure in still.hours
                 ]
             )
@@ -101,9 +101,9 @@ class WearerDetection:
             list(devices).index(primary) if primary in devices else primary,
             self.tracker.snapshot(),
             tuple([(name, device.snapshot()) for name, device in devices.items()]),
-            None if hour is None else hour.snapshot(),
-            None if previous is None else previous.snapshot(),
-            self.lean_run.snapshot(),
+            hour,
+            previous,
+            self.lean_run,
             self.frames,
             still_snapshot,
             None if self.sit_stand is None else self.sit_stand.snapshot(),
@@ -111,8 +111,7 @@ class WearerDetection:
 
     @classmethod
     def from_snapshot(cls, s: DetectionSnapshot) -> WearerDetection:
-        hour = None if s[3] is None else HourSummary.from_snapshot(s[3])
-        previous = None if s[4] is None else HourSummary.from_snapshot(s[4])
+        hour, previous = s[3], s[4]
         still = None
         if s[7] is not None:
             still = StillSeconds(s[7][0])
@@ -122,8 +121,8 @@ class WearerDetection:
                     if known is None:
                         raise ValueError(f"a still run's hour {ref} refers to no hour of the snapshot")
                 else:
-                    known = HourSummary.from_snapshot(ref)
-                still.hours.append((known, counted, ExposureDay.from_snapshot(exposure)))
+                    known = ref
+                still.hours.append((known, counted, exposure))
         devices = {name: DeviceState.from_snapshot(device) for name, device in s[2]}
         primary = s[0]
         if isinstance(primary, int):
@@ -135,7 +134,7 @@ class WearerDetection:
             BoutTracker.from_snapshot(s[1]),
             devices,
             hour,
-            LeanRun(*s[5]),
+            s[5],
             s[6],
             previous,
             still,

@@ -15,14 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
+
+from alerts.detect.structs import restore_fields
 from ingest.wire import PromptContext, Trigger
 
 WINDOWS_MIN = (1, 3, 5)
 FOLLOW_MS = max(WINDOWS_MIN) * 60_000
 
 
-@dataclass
-class OpenPrompt:
+class OpenPrompt(msgspec.Struct, array_like=True):
+    """A prompt followed until its outcome. Its explicit form in the alert service's snapshot is itself: the array of
+    its fields in order (alerts.detect.structs)."""
+
     prompt_id: str
     trigger: Trigger
     exercise: str
@@ -38,8 +43,7 @@ class OpenPrompt:
     def __setstate__(self, state: dict[str, object]) -> None:
         """Unpickle; a prompt from a snapshot written before issue 17's context has none (the engine recovers it from
         the planner, ``WearerState.__setstate__``) and no hold recorded."""
-        state.setdefault("context", None)
-        self.__dict__.update(state)
+        restore_fields(self, state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+import msgspec
+
+from alerts.detect.structs import restore_fields
 from alerts.prompts.catalog import DayType
 from alerts.prompts.policy.model import WEEKDAYS, PromptPolicy, Window
 from ingest.wire import Trigger
@@ -50,9 +54,9 @@ def day_type(t_ms: int, policy: PromptPolicy) -> DayType:
     return policy.week_plan.get(WEEKDAYS[local_time(t_ms, policy).weekday()], "relief")
 
 
-@dataclass
-class Episode:
-    """One exposure (a sitting bout, a standing bout, a lean run) and what was done about it."""
+class Episode(msgspec.Struct, array_like=True):
+    """One exposure (a sitting bout, a standing bout, a lean run) and what was done about it. Its explicit form in
+    the alert service's snapshot is itself: the array of its fields in order (alerts.detect.structs)."""
 
     trigger: Trigger
     start_ms: int
@@ -64,6 +68,10 @@ class Episode:
     escalated: bool = False
     last_prompt_id: str | None = None
     context: str | None = None  # why it was brought forward ("after_meeting"); the exercise suits it
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle an exposure of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.engine import AlertEngine, EngineConfig, Output, WearerState
+from alerts.engine import AlertEngine, EngineConfig, Output
 from alerts.prompts.catalog import load_catalog
 from alerts.state import SNAPSHOT_MAGIC, AlertState, decode_snapshot, encode_snapshot
 from ingest.simulate.scenario import parse_scenario
@@ -227,7 +227,7 @@ def test_a_night_of_rr_intervals_round_trips_in_six_bytes_a_beat() -> None:
     state = engine.wearers["ann"]
     beats = len(state.readiness.lying_beats)
     assert beats > 1000
-    without = WearerState.from_snapshot(state.snapshot())
+    without = decode_snapshot(encode_snapshot(state))  # a state of its own (a snapshot holds the state's structures)
     without.readiness.lying_beats.clear()
     per_beat = (len(encode_snapshot(state)) - len(encode_snapshot(without))) / beats
     assert 6 <= per_beat < 6.1
@@ -276,6 +276,40 @@ def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewrit
         assert {bytes(b)[:4] for (b,) in db.execute("SELECT state FROM wearers")} == {b"KWS\x02"}
     again = AlertEngine(config, load_catalog())
     again.wearers.update(state.load())
+    assert feed(again, triples[3 * CUT :]) + [again.close(w) for w in ("ann", "bea")] == expected
+
+
+# tests/fixtures/alert-state-a0d521a.sqlite was written by the code of commit a0d521a (format 2 built in Python,
+# before the detectors' state became msgspec Structs): the same scenario and cut as the format-1 fixture, then a
+# checkpoint (in a checkout of a0d521a: the steps of the test below up to ``uninterrupted`` at the cut, then
+# ``AlertState.checkpoint`` of its wearers).
+def test_a_format_2_snapshot_of_the_release_before_the_structs_loads_and_is_written_again_bit_for_bit(
+    tmp_path: Path,
+) -> None:
+    scenario = parse_scenario(
+        "start: 2026-01-05T09:40:00+00:00\nwearers:\n"
+        f"  - wearer: ann\n    placement: thigh\n    segments: [{SEGMENTS}]\n"
+        f"  - wearer: ann\n    placement: trunk\n    segments: [{SEGMENTS}]\n"
+        f"  - wearer: bea\n    placement: trunk\n    segments: [{SEGMENTS}]\n"
+    )
+    thigh, trunk, bea = (list(batches_for(scenario, w, 10)) for w in scenario.wearers)
+    triples = [(0, b) for triple in zip(trunk, thigh, bea, strict=True) for b in triple]
+    config = EngineConfig(trunk_transitions=True)
+    uninterrupted = AlertEngine(config, load_catalog())
+    feed(uninterrupted, triples[: 3 * CUT])
+    path = tmp_path / "state.sqlite"
+    path.write_bytes((FIXTURES / "alert-state-a0d521a.sqlite").read_bytes())
+    with sqlite3.connect(path) as db:
+        stored = {w: bytes(b) for w, b in db.execute("SELECT wearer, state FROM wearers")}
+    assert set(stored) == {"ann", "bea"} and {b[:4] for b in stored.values()} == {b"KWS\x02"}
+    state = AlertState(path)
+    loaded = state.load()
+    assert state.unrestorable == []
+    for wearer, blob in stored.items():  # the format is unchanged: this code writes the very same bytes
+        assert encode_snapshot(loaded[wearer]) == blob == encode_snapshot(uninterrupted.wearers[wearer])
+    expected = feed(uninterrupted, triples[3 * CUT :]) + [uninterrupted.close(w) for w in ("ann", "bea")]
+    again = AlertEngine(config, load_catalog())
+    again.wearers.update(loaded)
     assert feed(again, triples[3 * CUT :]) + [again.close(w) for w in ("ann", "bea")] == expected
 
 

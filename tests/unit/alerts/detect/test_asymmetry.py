@@ -125,7 +125,7 @@ def test_a_day_counts_episodes_through_noise_as_one() -> None:
 
 
 def test_a_snapshot_from_before_hysteresis_keeps_its_episode() -> None:
-    old = ExposureDay.__new__(ExposureDay)
+    old = ExposureDay()  # what unpickling a format-1 snapshot makes before it hands the old state over
     fields = {"min_episode_s": 60, "static_s": 100, "above_limit_s": 100, "right_deg_s": 0.0, "left_deg_s": 0.0}
     run = {"_run_side": "right", "_run_start": T0, "_run_last": T0 + 99_000, "_run_sum": 1200.0, "_run_n": 100}
     old.__setstate__({**fields, "forward_s": [0, 0, 0], "episodes": [], **run})

@@ -96,10 +96,12 @@ def test_a_snapshot_with_the_float_reservoir_loads_quantised() -> None:
     import pickle
     from collections import deque
 
+    import msgspec
+
     from alerts.detect.calibration import directions_of
 
     calibration = UprightCalibration()
     restored = pickle.loads(pickle.dumps(calibration))
-    restored.__setstate__({**vars(calibration), "_walks": deque([(0.0, 0.6, 0.8)] * 30, maxlen=120)})
+    restored.__setstate__({**msgspec.structs.asdict(calibration), "_walks": deque([(0.0, 0.6, 0.8)] * 30, maxlen=120)})
     assert restored.walking_seconds_held == 30
     assert all(angle_deg(d, (0.0, 0.6, 0.8)) < 0.5 for d in directions_of(restored._walks))
