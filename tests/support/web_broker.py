@@ -23,6 +23,7 @@ from ingest.settings import MqttSettings
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.embedded_queries import EmbeddedQueries
 from ingest.wire import EventV1, Topics
+from tests.support.asgi import asgi_request
 from tests.support.pipeline import until
 from tests.support.servers import Server, start_mosquitto
 
@@ -31,36 +32,9 @@ CSRF = "c" * 43
 
 async def post(app: Any, path: str, form: str) -> tuple[int, bytes]:
     """POST ``form`` (urlencoded, with ``csrf=CSRF`` in it) to ``path`` of the ASGI ``app``: (status, body)."""
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [
-            (b"host", b"127.0.0.1:8765"),
-            (b"content-type", b"application/x-www-form-urlencoded"),
-            (b"cookie", f"kinetic_csrf={CSRF}".encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8765),
-        "root_path": "",
-    }
-    body = form.encode()
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"cookie", f"kinetic_csrf={CSRF}".encode())]
+    status, body, _ = await asgi_request(app, "POST", path, form.encode(), headers)
+    return status, body
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from dashboards.web.app import WebState, build_app
 from dashboards.web.live import LiveBoard
@@ -14,6 +13,7 @@ from ingest.audit import AuditLog
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.embedded_queries import EmbeddedQueries
 from ingest.wire import CommandV1, EventV1
+from tests.support.asgi import asgi_request
 
 
 async def _nothing(command: CommandV1) -> None:
@@ -22,32 +22,8 @@ async def _nothing(command: CommandV1) -> None:
 
 async def _get(state: WebState, path: str) -> tuple[int, bytes]:
     """One GET through the app's ASGI callable: (status, body)."""
-    app = build_app(state)
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8765")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8765),
-        "root_path": "",
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    status, body, _ = await asgi_request(build_app(state), "GET", path)
+    return status, body
 
 
 def _state(tmp_path: Path, audit: AuditLog) -> WebState:

@@ -22,6 +22,7 @@ from ingest.errors import SinkAuthError
 from ingest.store.embedded import EmbeddedSink
 from ingest.store.embedded_queries import EmbeddedQueries
 from ingest.wire import CommandV1, EventV1
+from tests.support.asgi import asgi_request
 
 ROOT = Path(__file__).resolve().parents[4]
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -38,43 +39,12 @@ async def _call(
 ) -> tuple[int, str, dict]:
     """One request through the app's ASGI callable (``cookie``: more cookies, ``name=value; ...``): (status, body,
     headers)."""
-    app = build_app(state)
-    path, _, query = path.partition("?")
     body = urlencode({"csrf": CSRF, **(form or {})}, doseq=True).encode() if form is not None else b""
-    headers = [(b"host", b"127.0.0.1:8765"), (b"cookie", f"kinetic_csrf={CSRF}; {cookie}".encode())]
+    headers = [(b"cookie", f"kinetic_csrf={CSRF}; {cookie}".encode())]
     if form is not None:
         headers += [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"%d" % len(body))]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8765),
-        "root_path": "",
-    }
-    sent: list[dict[str, Any]] = []
-    given = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal given
-        if given:
-            await asyncio.sleep(3600)
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
-    return start["status"], text, {k.decode(): v.decode() for k, v in start["headers"]}
+    status, answer, response_headers = await asgi_request(build_app(state), method, path, body, headers)
+    return status, answer.decode(), response_headers
 
 
 def _state(tmp_path: Path, **kwargs: Any) -> tuple[WebState, AuditLog, ConsentLedger, list[EventV1]]:

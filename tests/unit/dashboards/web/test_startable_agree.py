@@ -21,6 +21,7 @@ from dashboards.web import app as web
 from dashboards.web.live import LiveBoard
 from ingest.store.embedded_queries import EmbeddedQueries
 from ingest.wire import CommandV1
+from tests.support.asgi import asgi_request
 from tests.unit.dashboards.web.test_start_link import stored
 
 CATALOG = {e.id: e for e in load_catalog()}
@@ -30,31 +31,8 @@ AT = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 
 async def _get(state: web.WebState, path: str, query: str = "") -> tuple[int, str]:
     """One GET through the app's ASGI callable: (status, body)."""
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": [(b"host", b"127.0.0.1:8765")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8765),
-        "root_path": "",
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await web.build_app(state)(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
+    status, body, _ = await asgi_request(web.build_app(state), "GET", f"{path}?{query}" if query else path)
+    return status, body.decode()
 
 
 def taken(verifier: SessionVerifier, exercise: str) -> bool:
