@@ -243,7 +243,8 @@ SEGMENTS = "walk 3m, sit 40m lean_right 13deg, walk 2m, sit 35m, walk 2m"
 CUT = 200
 
 
-def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewritten_in_format_2(tmp_path: Path) -> None:
+def fixture_triples() -> list[tuple[int, FeatureBatchV1 | CommandV1]]:
+    """The fixtures' stream: ann's trunk and thigh batches and bea's trunk batches in turn (10-s batches)."""
     scenario = parse_scenario(
         "start: 2026-01-05T09:40:00+00:00\nwearers:\n"
         f"  - wearer: ann\n    placement: thigh\n    segments: [{SEGMENTS}]\n"
@@ -251,7 +252,11 @@ def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewrit
         f"  - wearer: bea\n    placement: trunk\n    segments: [{SEGMENTS}]\n"
     )
     thigh, trunk, bea = (list(batches_for(scenario, w, 10)) for w in scenario.wearers)
-    triples = [(0, b) for triple in zip(trunk, thigh, bea, strict=True) for b in triple]
+    return [(0, b) for triple in zip(trunk, thigh, bea, strict=True) for b in triple]
+
+
+def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewritten_in_format_2(tmp_path: Path) -> None:
+    triples = fixture_triples()
     config = EngineConfig(trunk_transitions=True)
     uninterrupted = AlertEngine(config, load_catalog())
     feed(uninterrupted, triples[: 3 * CUT])
@@ -286,14 +291,7 @@ def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewrit
 def test_a_format_2_snapshot_of_the_release_before_the_structs_loads_and_is_written_again_bit_for_bit(
     tmp_path: Path,
 ) -> None:
-    scenario = parse_scenario(
-        "start: 2026-01-05T09:40:00+00:00\nwearers:\n"
-        f"  - wearer: ann\n    placement: thigh\n    segments: [{SEGMENTS}]\n"
-        f"  - wearer: ann\n    placement: trunk\n    segments: [{SEGMENTS}]\n"
-        f"  - wearer: bea\n    placement: trunk\n    segments: [{SEGMENTS}]\n"
-    )
-    thigh, trunk, bea = (list(batches_for(scenario, w, 10)) for w in scenario.wearers)
-    triples = [(0, b) for triple in zip(trunk, thigh, bea, strict=True) for b in triple]
+    triples = fixture_triples()
     config = EngineConfig(trunk_transitions=True)
     uninterrupted = AlertEngine(config, load_catalog())
     feed(uninterrupted, triples[: 3 * CUT])
