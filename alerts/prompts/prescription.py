@@ -50,7 +50,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.errors import PolicyError
-from alerts.prompts.catalog import DayType
+from alerts.prompts.catalog import DayType, Tempo
 from ingest.textfile import TextFileError, load_yaml
 from ingest.wire import ID_PATTERN, EventV1
 
@@ -61,16 +61,6 @@ ALL_DAY_TYPES: tuple[DayType, ...] = ("capacity", "relief")
 
 class PrescriptionError(PolicyError):
     """A prescriptions file or entry Kinetic cannot use; the message names the file, wearer, entry and reason."""
-
-
-class Tempo(BaseModel):
-    """Seconds per phase of one repetition (3 s down, 1 s pause, 3 s up: ``3-1-3``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    down_s: float = Field(ge=0.5, le=10)
-    pause_s: float = Field(default=0.0, ge=0, le=10)
-    up_s: float = Field(ge=0.5, le=10)
 
 
 class Progression(BaseModel):

@@ -62,7 +62,7 @@ def guide(exercise: Exercise, prescribed: Prescribed | None) -> list[Phase]:
         if prescribed.hold_s is not None:
             out.append(Phase("Hold", prescribed.hold_s, "breathe slowly with a long exhale; do not hold your breath"))
             continue
-        tempo = prescribed.tempo
+        tempo = prescribed.tempo or exercise.rep_tempo  # the prescription's, else the catalog's own
         for rep in range(prescribed.reps or 0):
             label = f"set {n + 1}, repetition {rep + 1}"
             if tempo is None:

@@ -27,6 +27,17 @@ CATALOG_SUFFIXES = (".yaml", ".yml")
 Verification = Literal["sit_to_stand", "hold", "mobility", "breathing"]
 
 
+class Tempo(BaseModel):
+    """Seconds per phase of one repetition (3 s down, 1 s pause, 3 s up: ``3-1-3``): a prescription's tempo
+    (alerts/prompts/prescription.py) or an exercise's own (``Exercise.rep_tempo``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    down_s: float = Field(ge=0.5, le=10)
+    pause_s: float = Field(default=0.0, ge=0, le=10)
+    up_s: float = Field(ge=0.5, le=10)
+
+
 class Exercise(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +55,11 @@ class Exercise(BaseModel):
         default_factory=list,
         description="after_pause: suits a prompt held through a pause, a meeting or quiet hours; after_meeting: suits "
         "the prompt that follows a long meeting sat through (docs/prompts.md, Calendars)",
+    )
+    rep_tempo: Tempo | None = Field(
+        default=None,
+        description="the seconds of one repetition's phases its tempo words give, for exercises done in repetitions: "
+        "what the guided session's timer follows when a prescription sets repetitions and no tempo",
     )
     verify: Verification | None = Field(
         default=None,

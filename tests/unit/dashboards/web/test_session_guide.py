@@ -43,3 +43,17 @@ def test_holds_say_not_to_hold_the_breath_and_the_breathing_reset_paces_six_a_mi
     assert abs(sum(ph.seconds for ph in phases) - breathing.duration_s) <= 5  # whole cycles over its duration
     unprescribed = guide(CATALOG["hip-opening-sequence"], None)
     assert len(unprescribed) == 1 and unprescribed[0].seconds == CATALOG["hip-opening-sequence"].duration_s
+
+
+def test_repetitions_prescribed_without_a_tempo_follow_the_catalogs_own() -> None:
+    """The page said "3 seconds up, 3 seconds down" and its timer gave 4 s per repetition (found by the fresh-clone
+    pass): a prescription with repetitions and no tempo takes the exercise's ``rep_tempo``."""
+    exercise = CATALOG["controlled-sit-to-stand"]
+    assert exercise.rep_tempo is not None and "3 seconds up, 3 seconds down" in exercise.tempo
+    p = Prescribed.model_validate({"exercise": exercise.id, "sets": 1, "reps": 5, "per_day": 1})
+    phases = guide(exercise, p)
+    assert [(ph.label, ph.seconds) for ph in phases[:2]] == [
+        ("Lower (set 1, repetition 1)", 3.0),
+        ("Rise (set 1, repetition 1)", 3.0),
+    ]
+    assert sum(ph.seconds for ph in phases) == 5 * 6
