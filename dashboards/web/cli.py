@@ -16,11 +16,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     """Add ``serve`` to the ``kinetic`` command's subcommands."""
     sub.add_parser(
         "serve",
-        help="a personal web app: today live, prompts with Done / Snooze / Pause, the week, settings and devices",
+        help="a personal web app: today live, prompts with Done / Snooze / Pause, the week, a guided exercise "
+        "session, prescriptions, settings and devices, sharing",
         description="Serves http://127.0.0.1:8765/ (KINETIC_WEB__HOST, KINETIC_WEB__PORT) over the configured store "
         "(KINETIC_STORE__KIND: the embedded SQLite file or InfluxDB) and the MQTT broker (KINETIC_MQTT__*): live "
         "posture by server-sent events, the alert service's commands from buttons. Any address but loopback needs "
-        "KINETIC_WEB__TOKEN. See docs/web.md.",
+        "KINETIC_WEB__TOKEN or per-person logins (KINETIC_WEB__LOGINS_PATH, `kinetic web-login`). See docs/web.md.",
     )
     login = sub.add_parser(
         "web-login",
