@@ -10,8 +10,6 @@ import asyncio
 import os
 import socket
 import ssl
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,7 +24,9 @@ from ingest.wire import CommandV1, Topics
 from kinetic.settings import KineticSettings
 from tests.integration.deploy.test_mqtt_security import make_certs
 from tests.support.pipeline import recording, sync, until
+from tests.support.processes import run_kinetic
 from tests.support.servers import Server, free_port
+from tests.support.tls import CERTIFICATE_REFUSED, NO_HTTP_ANSWER, untrusted_and_plain
 
 pytestmark = pytest.mark.integration
 SECRET = "s3cret-for-the-buttons"
@@ -60,22 +60,13 @@ async def test_a_done_button_over_https_is_taken_and_an_untrusted_client_is_refu
         aiohttp.ClientSession() as http,
     ):
         await until(lambda: _listening(port), 20, "the callback server")
-        try:  # the system's CAs do not know the throw-away one
-            async with http.post(f"https://{done}", ssl=ssl.create_default_context()):
-                untrusted = "answered"
-        except aiohttp.ClientConnectorCertificateError:
-            untrusted = "certificate refused"
-        try:
-            async with http.post(f"http://{done}", timeout=aiohttp.ClientTimeout(total=5)) as r:
-                plain = f"HTTP {r.status}"
-        except (aiohttp.ClientError, TimeoutError):
-            plain = "no HTTP answer"
+        untrusted, plain = await untrusted_and_plain(http, "POST", done)
         async with http.post(f"https://{done}", ssl=trusted) as answer:
             status, text = answer.status, await answer.text()
         await until(lambda: len(rec.on("/commands")) >= 1, 20, "the ack command")
     stop.set()
     await asyncio.wait_for(service, 20)
-    assert (untrusted, plain) == ("certificate refused", "no HTTP answer")
+    assert (untrusted, plain) == (CERTIFICATE_REFUSED, NO_HTTP_ANSWER)
     assert (status, text) == (202, "done: noted\n")
     [command] = [CommandV1.model_validate_json(p) for p in rec.on("/commands")]  # the refused presses sent nothing
     assert (command.kind, command.wearer, command.prompt_id, command.source) == ("ack", "ann", "ann-sitting-1", "ntfy")
@@ -100,14 +91,7 @@ def test_a_key_that_is_not_the_certificates_stops_kinetic_alerts_with_one_line(t
         "KINETIC_ALERTS__CALLBACK_TLS_KEY": str(other_key),
         "KINETIC_MQTT__PORT": str(free_port()),  # nothing listens: the certificate is checked before connecting
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "kinetic", "alerts"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = run_kinetic(["alerts"], environ, timeout_s=60)
     assert run.returncode == 2, run.stderr
     [line] = run.stderr.strip().splitlines()
     assert line.startswith(

@@ -12,7 +12,6 @@ import os
 import re
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.integration.dashboards.test_web import CHROMIUM, DAY_DATE, env, seed
 from tests.integration.deploy.test_mqtt_security import make_certs
-from tests.support.processes import Proc
+from tests.support.processes import Proc, run_kinetic
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
@@ -149,9 +148,7 @@ def test_chromium_logs_in_and_the_today_page_loads_over_https_with_no_console_er
 
 
 def _serve_once(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kinetic", "serve"], env=environ, capture_output=True, text=True, timeout=60, check=False
-    )
+    return run_kinetic(["serve"], environ, timeout_s=60)
 
 
 def test_a_key_that_is_not_the_certificates_stops_the_server_with_one_line(served: Served, tmp_path: Path) -> None:
