@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from alerts.calendars import BusyRule, CalendarRefresher, FeedStore
 from alerts.channels.base import Channel
-from alerts.channels.callbacks import callback_server, make_app
+from alerts.channels.callbacks import CALLBACK_TLS_SETTINGS, callback_server, make_app
 from alerts.channels.dispatch import Dispatcher
 from alerts.channels.http import NtfyChannel, WebhookChannel
 from alerts.engine import AlertEngine, engine_from_settings, policy_book
@@ -26,6 +26,7 @@ from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.shard import Shard, shard_client_id, shard_of
 from alerts.state import AlertState, state_file
 from ingest.errors import ConfigError
+from ingest.listen import server_tls
 from ingest.mqtt import only_client, serve
 from ingest.process import one_instance
 from ingest.wire import CommandV1, Topics, encode
@@ -177,6 +178,8 @@ async def run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
 
 
 async def _run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
+    # a certificate file that cannot be loaded is one line at start, before anything connects
+    tls = server_tls(settings.alerts.callback_tls_cert, settings.alerts.callback_tls_key, CALLBACK_TLS_SETTINGS)
     async with alert_service(settings) as service, contextlib.AsyncExitStack() as stack:
         secret = _secret(settings.alerts.callback_secret)
         if secret is not None:
@@ -189,10 +192,10 @@ async def _run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
                 return True
 
             app = make_app(secret, send)
-            port = await stack.enter_async_context(
-                callback_server(app, settings.alerts.callback_host, settings.alerts.callback_port)
-            )
-            _LOGGER.info("alerts: callback server on %s:%d", settings.alerts.callback_host, port)
+            a = settings.alerts
+            port = await stack.enter_async_context(callback_server(app, a.callback_host, a.callback_port, tls))
+            scheme = "https" if tls is not None else "http"
+            _LOGGER.info("alerts: callback server on %s://%s:%d", scheme, a.callback_host, port)
         await serve(
             service.run,
             settings.mqtt,

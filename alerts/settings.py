@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 import tzlocal
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from alerts.shard import Shard, parse_shard
 from ingest.settings import ClockSettings, MqttSettings
@@ -103,6 +103,14 @@ class AlertsSettings(BaseModel):
     callback_secret: SecretStr | None = Field(
         default=None, description="HMAC key that signs the callback URLs; the buttons are left out without it"
     )
+    callback_tls_cert: Path | None = Field(
+        default=None,
+        description="HTTPS for the callback server (TLS 1.2 or later): its certificate (PEM, with its chain); with "
+        "callback_tls_key, and callback_url must then be https://",
+    )
+    callback_tls_key: Path | None = Field(
+        default=None, description="HTTPS for the callback server: the certificate's key (PEM); with callback_tls_cert"
+    )
     channel_timeout_s: float = Field(default=10.0, gt=0, le=120, description="one HTTP delivery attempt")
     channel_concurrency: int = Field(
         default=16, ge=1, le=1000, description="deliveries in flight per channel (a slow one does not block others)"
@@ -134,6 +142,21 @@ class AlertsSettings(BaseModel):
     calendar_all_day: bool = Field(
         default=False, description="all-day events count as busy (off: a holiday or a reminder is no meeting)"
     )
+
+    @model_validator(mode="after")
+    def _callback_tls(self) -> AlertsSettings:
+        if (self.callback_tls_cert is None) != (self.callback_tls_key is None):
+            raise ValueError(
+                "KINETIC_ALERTS__CALLBACK_TLS_CERT and KINETIC_ALERTS__CALLBACK_TLS_KEY go together: "
+                "set both or neither"
+            )
+        url = self.callback_url
+        if self.callback_tls_cert is not None and url and not url.lower().startswith("https://"):
+            raise ValueError(
+                f"KINETIC_ALERTS__CALLBACK_URL={self.callback_url!r}: the callback server speaks HTTPS "
+                "(KINETIC_ALERTS__CALLBACK_TLS_CERT is set), so the URL ntfy's buttons call must start with https://"
+            )
+        return self
 
     @field_validator("calendar_feeds")
     @classmethod

@@ -1,11 +1,13 @@
 """Listening sockets of Kinetic's servers (``kinetic serve``, the callback server, ``kinetic phone``'s push
 endpoint): a port that is taken or an address that is not this host's is one ConfigError naming the address and the
-settings that choose it, never a traceback."""
+settings that choose it, never a traceback; their HTTPS (a certificate and its key) is ``server_tls``."""
 
 from __future__ import annotations
 
 import os
 import socket
+import ssl
+from pathlib import Path
 
 from aiohttp import web
 
@@ -41,3 +43,22 @@ async def start_site(site: web.TCPSite, host: str, port: int, settings: str) -> 
         await site.start()
     except OSError as exc:
         raise listen_error(host, port, settings, exc) from None
+
+
+def server_tls(cert: Path | None, key: Path | None, settings: str) -> ssl.SSLContext | None:
+    """The server side of HTTPS for a certificate (PEM, with its chain) and its key (PEM), or None when neither is set.
+
+    Python's server defaults (``ssl.create_default_context(Purpose.CLIENT_AUTH)``): TLS 1.2 or later, the system's
+    cipher choice, no client certificates. Raises ConfigError naming ``settings`` (e.g. ``"KINETIC_WEB__TLS_CERT /
+    KINETIC_WEB__TLS_KEY"``) when only one is set, a file cannot be read, or the key is not the certificate's."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError(f"settings {settings}: set both (HTTPS needs the certificate and its key) or neither")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # the default since Python 3.10; said here, not assumed
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"settings {settings}: cannot load {cert} with {key} ({exc})") from None
+    return context

@@ -9,6 +9,9 @@ topic, so it takes the same path (and the same persistence) as ``kinetic prompts
                                                                      stress-medium, stress-high, pain-0 .. pain-10)
     GET  /healthz                                                 -> 200 "ok"
 
+Over HTTPS when ``KINETIC_ALERTS__CALLBACK_TLS_CERT`` / ``KINETIC_ALERTS__CALLBACK_TLS_KEY`` are set (then the
+``KINETIC_ALERTS__CALLBACK_URL`` the buttons call is https://).
+
 The signature is an HMAC of (wearer, prompt id, action) with ``KINETIC_ALERTS__CALLBACK_SECRET``: a button works
 for its own prompt only, and nobody can ack or snooze a prompt without the URL Kinetic sent.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -40,6 +44,7 @@ _LOGGER = logging.getLogger(__name__)
 SendCommand = Callable[[CommandV1], Awaitable[bool]]  # False: cannot forward right now (broker down)
 ACTIONS: dict[str, CommandKind] = {"done": "ack", "snooze": "snooze", "start": "session_start"}
 SNOOZE_MIN = 10.0
+CALLBACK_TLS_SETTINGS = "KINETIC_ALERTS__CALLBACK_TLS_CERT / KINETIC_ALERTS__CALLBACK_TLS_KEY"
 QUOTED_MAX = 80  # characters of a request's own text quoted in a log line
 
 
@@ -158,11 +163,14 @@ def make_app(
 
 
 @asynccontextmanager
-async def callback_server(app: web.Application, host: str, port: int) -> AsyncIterator[int]:
-    """Run the app; yields the port it listens on."""
+async def callback_server(
+    app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[int]:
+    """Run the app, over HTTPS with ``tls`` (``ingest.listen.server_tls`` of the callback_tls_* settings); yields the
+    port it listens on."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     try:
         await start_site(site, host, port, "KINETIC_ALERTS__CALLBACK_PORT / KINETIC_ALERTS__CALLBACK_HOST")
     except ConfigError:

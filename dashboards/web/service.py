@@ -33,7 +33,7 @@ from ingest.audit import AuditLog, default_actor
 from ingest.clinics import load_clinics
 from ingest.consent import ConsentLedger
 from ingest.errors import ConfigError, IngestError, WireError
-from ingest.listen import bind_socket
+from ingest.listen import bind_socket, server_tls
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, message_batches, payload_bytes, serve
 from ingest.phone.tokens import TokenStore
 from ingest.settings import InfluxSettings
@@ -55,6 +55,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SERVICE = "web"
 WEB_ADDRESS_SETTINGS = "KINETIC_WEB__PORT / KINETIC_WEB__HOST"
+WEB_TLS_SETTINGS = "KINETIC_WEB__TLS_CERT / KINETIC_WEB__TLS_KEY"
 # How long a button waits for the broker's PUBACK: a page must answer within seconds, not after aiomqtt's default
 # (the connect timeout, 10 s) or never (a broker that froze with the connection open).
 COMMAND_TIMEOUT_S = 3.0
@@ -238,10 +239,13 @@ async def run_web(
     queries: Queries | None = None,
     max_ahead_ms: int | None = -1,
 ) -> None:
-    """``kinetic serve`` until ``stop``: the pages on ``settings.web.host:port`` over the configured store and the
-    MQTT broker of ``settings.mqtt``. ``on_listening`` gets the URL once the socket listens. ``queries`` replaces
-    the store's (the demo passes its own); ``max_ahead_ms`` (default: the clock setting) None for a replayed day."""
+    """``kinetic serve`` until ``stop``: the pages on ``settings.web.host:port`` (HTTPS with ``KINETIC_WEB__TLS_CERT``
+    and ``KINETIC_WEB__TLS_KEY``) over the configured store and the MQTT broker of ``settings.mqtt``.
+    ``on_listening`` gets the URL (https:// with TLS) once the socket listens. ``queries`` replaces the store's (the
+    demo passes its own); ``max_ahead_ms`` (default: the clock setting) None for a replayed day. Raises ConfigError
+    (one line naming the settings) for certificate files that cannot be loaded, before anything listens."""
     check_bind(settings.web)
+    tls = server_tls(settings.web.tls_cert, settings.web.tls_key, WEB_TLS_SETTINGS)  # one line at start, not later
     logins = open_logins(settings.web)
     ledger = ConsentLedger(
         settings.store.consent_path, load_clinics(settings.store.clinics_file) if settings.store.clinics_file else None
@@ -297,7 +301,13 @@ async def run_web(
     # a browser's open live stream would hold a graceful shutdown forever: the streams end on ``closing``, and
     # what is still open after 3 s is closed
     config = uvicorn.Config(
-        build_app(state), log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=3
+        build_app(state),
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        # HTTPS with the context loaded (and checked) above: TLS 1.2 or later, as the other servers
+        ssl_context_factory=None if tls is None else lambda _config, _default: tls,
     )
     server = _Server(config)
     try:
@@ -309,7 +319,7 @@ async def run_web(
             http = group.create_task(server.serve(sockets=[sock]), name=f"{SERVICE}-http")
             while not server.started and not http.done():
                 await asyncio.sleep(0.02)
-            url = f"http://{shown}:{port}/"
+            url = f"{'https' if tls is not None else 'http'}://{shown}:{port}/"
             _LOGGER.info("%s: listening on %s", SERVICE, url)
             if on_listening is not None:
                 on_listening(url)

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from alerts.settings import AlertsSettings
 from ingest.settings import AuditSettings, ClockSettings, InfluxSettings, MqttSettings, PhoneSettings, StoreSettings
@@ -44,6 +44,16 @@ class WebSettings(BaseModel):
         "clinic's database with KINETIC_INFLUX__USERNAME/PASSWORD (the clinic's read-only user), show a wearer only "
         "while they are its patient and share their posture data with it, never send a command (docs/web.md)",
     )
+    tls_cert: Path | None = Field(
+        default=None, description="HTTPS (TLS 1.2 or later): the server certificate (PEM, with its chain); with tls_key"
+    )
+    tls_key: Path | None = Field(default=None, description="HTTPS: the certificate's key (PEM); with tls_cert")
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> WebSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("KINETIC_WEB__TLS_CERT and KINETIC_WEB__TLS_KEY go together: set both or neither")
+        return self
 
 
 def is_loopback(host: str) -> bool:

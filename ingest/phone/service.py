@@ -46,7 +46,7 @@ from aiohttp import web
 
 from ingest.errors import ConfigError, WireError
 from ingest.forward import Forwarder
-from ingest.listen import start_site
+from ingest.listen import server_tls, start_site
 from ingest.mqtt import DeadLetters, Will, payload_bytes
 from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
 from ingest.phone.tokens import PhoneDevice, TokenStore, TokenStoreError
@@ -377,19 +377,10 @@ class PhoneService:
             await runner.cleanup()
 
     def _tls(self) -> ssl.SSLContext | None:
-        """HTTPS when ``tls_cert``/``tls_key`` are set (Python's server defaults: TLS 1.2 or later). Raises ConfigError
-        naming the setting when the files cannot be loaded."""
-        cert, key = self.settings.tls_cert, self.settings.tls_key
-        if cert is None or key is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"settings KINETIC_PHONE__TLS_CERT / KINETIC_PHONE__TLS_KEY: cannot load {cert} with {key} ({exc})"
-            ) from None
-        return context
+        """HTTPS when ``tls_cert``/``tls_key`` are set (``ingest.listen.server_tls``: TLS 1.2 or later). Raises
+        ConfigError naming the settings when the files cannot be loaded."""
+        settings = "KINETIC_PHONE__TLS_CERT / KINETIC_PHONE__TLS_KEY"
+        return server_tls(self.settings.tls_cert, self.settings.tls_key, settings)
 
     # --- MQTT -------------------------------------------------------------------------------------------------------
     def mqtt_topic(self, wearer: str) -> str:

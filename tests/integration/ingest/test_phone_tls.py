@@ -16,6 +16,7 @@ from ingest.settings import PhoneConfig, PhoneSettings
 from ingest.store.spool import Spool
 from ingest.wire import Topics
 from tests.integration.deploy.test_mqtt_security import make_certs
+from tests.support.tls import untrusted_and_plain
 
 pytestmark = pytest.mark.integration
 TOKEN = "ann-token-0123456789abcdef"
@@ -43,16 +44,7 @@ def test_the_push_endpoint_speaks_https_with_the_configured_certificate(tmp_path
             url = f"https://127.0.0.1:{port}/sensorlogger/ann"
             async with session.post(url, params={"token": TOKEN}, data=PUSH, ssl=trusted) as answer:
                 status, text = answer.status, await answer.text()
-            try:  # the system's CAs do not know the throw-away one
-                async with session.get(f"https://127.0.0.1:{port}/healthz", ssl=ssl.create_default_context()):
-                    untrusted = "answered"
-            except aiohttp.ClientConnectorCertificateError:
-                untrusted = "certificate refused"
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=5)) as r:
-                    plain = f"HTTP {r.status}"
-            except (aiohttp.ClientError, TimeoutError):
-                plain = "no HTTP answer"
+            untrusted, plain = await untrusted_and_plain(session, "GET", f"127.0.0.1:{port}/healthz")
         return status, text, untrusted, plain
 
     status, text, untrusted, plain = asyncio.run(scenario())
