@@ -190,9 +190,7 @@ def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
 
     if args.dashboards_command == "check":
         return build.main(["--check"])
-    from dashboards.grafana.push import clinic_datasource_model, datasource_model, load_clinics, push  # noqa: PLC0415
-    from ingest.store.access import clinic_user_name  # noqa: PLC0415
-    from ingest.wall import database_name  # noqa: PLC0415
+    from dashboards.grafana.push import datasource_model, load_clinics, push  # noqa: PLC0415
 
     clinics_path = args.clinics or settings.grafana.clinics_file or settings.store.clinics_file
     if clinics_path is None:
@@ -209,21 +207,8 @@ def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
         influx.password.get_secret_value() if influx.password else None,
     )
     own: dict[str, dict[str, Any]] | None = None
-    if settings.store.clinic_wall:  # each clinic's folder reads through its own data source and read-only user
-        own = {}
-        for clinic in clinics.clinics:
-            secret = settings.grafana.clinic_secrets / f"influxdb_clinic_{clinic.uid}_password"
-            if not secret.is_file():
-                raise ConfigError(
-                    f"setting KINETIC_GRAFANA__CLINIC_SECRETS: {secret} is missing (kinetic store provision writes it)"
-                )
-            own[clinic.uid] = clinic_datasource_model(
-                settings.grafana.datasource_url,
-                clinic,
-                database_name(influx.database, clinic.uid),
-                clinic_user_name(clinic.uid),
-                secret.read_text().strip(),
-            )
+    if settings.store.clinic_wall:  # each clinic's folder reads through its own data source and read-only credential
+        own = {clinic.uid: _clinic_datasource(settings, clinic) for clinic in clinics.clinics}
     follow = settings.store.clinic_wall or args.consenting_only  # the wall's gate is consent: its rosters follow it
     consent = ConsentLedger(settings.store.consent_path).book() if follow else None
 
@@ -251,6 +236,41 @@ def cmd_dashboards(args: argparse.Namespace, settings: DashboardsConfig) -> int:
             )
     print(f"pushed {len(clinics.clinics)} clinics to {settings.grafana.url}", file=sys.stderr)
     return 0
+
+
+def _clinic_datasource(settings: DashboardsConfig, clinic: Clinic) -> dict[str, Any]:
+    """Clinic ``clinic``'s data source under the wall, with the read-only credential ``kinetic store provision`` made
+    for it in KINETIC_GRAFANA__CLINIC_SECRETS: on InfluxDB 2.x (KINETIC_INFLUX__TOKEN set) the token
+    ``influxdb_clinic_<uid>_token``, on 1.x the user ``kinetic_clinic_<uid>`` and ``influxdb_clinic_<uid>_password``;
+    never the operator's. Raises ConfigError naming the missing file and the command that makes it."""
+    from dashboards.grafana.push import clinic_datasource_model  # noqa: PLC0415
+    from ingest.store.access import clinic_user_name  # noqa: PLC0415
+    from ingest.store.access_v2 import clinic_token_role, token_file  # noqa: PLC0415
+    from ingest.wall import database_name  # noqa: PLC0415
+
+    on_v2 = settings.influx.token is not None
+    folder = settings.grafana.clinic_secrets
+    secret = (
+        token_file(folder, clinic_token_role(clinic.uid))
+        if on_v2
+        else folder / f"influxdb_clinic_{clinic.uid}_password"
+    )
+    if not secret.is_file():
+        made_by = (
+            "kinetic store provision with KINETIC_INFLUX__TOKEN (the all-access token)"
+            if on_v2
+            else ("kinetic store provision")
+        )
+        raise ConfigError(
+            f"setting KINETIC_GRAFANA__CLINIC_SECRETS: {secret} is missing (clinic {clinic.uid}'s read-only "
+            f"{'token' if on_v2 else 'password'}; {made_by} --secrets {folder} writes it)"
+        )
+    value = secret.read_text().strip()
+    url = settings.grafana.datasource_url
+    database = database_name(settings.influx.database, clinic.uid)
+    if on_v2:
+        return clinic_datasource_model(url, clinic, database, token=value)
+    return clinic_datasource_model(url, clinic, database, clinic_user_name(clinic.uid), value)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, DashboardsConfig], int]] = {

@@ -8,10 +8,11 @@ and the *Operations* dashboard in an admins-only folder. Running it again update
 Without the wall the selector restricts only what the dashboards offer: the data source can read every wearer, so a
 clinician who edits the URL's ``var-wearer`` sees another clinic's wearer. With the wall between clinics
 (``KINETIC_STORE__CLINIC_WALL``, ingest/wall.py) each clinic also gets its own data source, ``kinetic-influxdb-<uid>``,
-on its own database with its own read-only InfluxDB user (``kinetic store provision``), and its dashboards use that
-one: a hand-written query there cannot reach another clinic's database (InfluxDB refuses it). Grafana OSS has no
-per-data-source permissions (an Enterprise feature), so a clinic that must not even *name* another clinic's data
-source needs its own Grafana organization (docs/dashboards.md).
+on its own database with its own read-only InfluxDB credential (``kinetic store provision``: on 1.x the user
+``kinetic_clinic_<uid>``, on 2.x the token ``influxdb_clinic_<uid>_token``, never the operator's), and its
+dashboards use that one: a hand-written query there cannot reach another clinic's database (InfluxDB refuses it).
+Grafana OSS has no per-data-source permissions (an Enterprise feature), so a clinic that must not even *name* another
+clinic's data source needs its own Grafana organization (docs/dashboards.md).
 
 Rosters follow consent: with ``consenting`` given, a clinic's selector lists only the patients who grant it their
 posture data now (``kinetic consent``); a clinic none of whose patients consent gets its folder and an empty roster.
@@ -73,9 +74,21 @@ def clinic_datasource_uid(clinic: str) -> str:
     return f"{DATASOURCE_UID}-{clinic}"
 
 
-def clinic_datasource_model(url: str, clinic: Clinic, database: str, username: str, password: str) -> dict[str, Any]:
-    """A clinic's own data source under the wall: its database, its read-only user."""
-    model = datasource_model(url, database, None, username, password)
+def clinic_datasource_model(
+    url: str,
+    clinic: Clinic,
+    database: str,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """A clinic's own data source under the wall: its database and its read-only credential, on 1.x the clinic's
+    user (``username``, ``password``), on 2.x the clinic's read-only token (``token``: ``Authorization: Token``
+    header; ``kinetic store provision`` makes it, read on the clinic's buckets only). Raises ConfigError when neither
+    or both are given (a clinic's data source must never fall back to another credential)."""
+    if (token is None) == (username is None):
+        raise ConfigError(f"clinic {clinic.uid!r}: its data source needs either its read-only user or its token")
+    model = datasource_model(url, database, token, username, password)
     name = f"Kinetic InfluxDB - {clinic.name}"
     return {**model, "name": name, "uid": clinic_datasource_uid(clinic.uid), "isDefault": False}
 

@@ -51,6 +51,17 @@ class TokenPlan:
     grants: tuple[tuple[Action, str], ...]
 
 
+def token_file(secrets_dir: Path, role: str) -> Path:
+    """Where provisioning writes (and services read) the token of ``role``: ``<secrets_dir>/influxdb_<role>_token``;
+    a clinic's role is ``clinic_<uid>`` (``clinic_token_role``)."""
+    return secrets_dir / f"influxdb_{role}_token"
+
+
+def clinic_token_role(clinic: str) -> str:
+    """The token role of clinic ``clinic`` (its uid in the clinics file): read-only on that clinic's buckets."""
+    return f"clinic_{clinic}"
+
+
 def token_plans(database: str, wall: Wall | None) -> list[TokenPlan]:
     """Which token gets which rights, by database name (pure; see the module's table)."""
     every = [database, *(wall.databases() if wall is not None else [])]
@@ -60,7 +71,7 @@ def token_plans(database: str, wall: Wall | None) -> list[TokenPlan]:
         TokenPlan("operator", tuple(pair for db in every for pair in (("read", db), ("write", db)))),
     ]
     for clinic, db in (wall.clinic_databases() if wall is not None else {}).items():
-        plans.append(TokenPlan(f"clinic_{clinic}", (("read", db),)))
+        plans.append(TokenPlan(clinic_token_role(clinic), (("read", db),)))
     return plans
 
 
@@ -114,7 +125,7 @@ async def provision_v2(settings: InfluxSettings, secrets_dir: Path, wall: Wall |
             buckets.setdefault(database, []).append(bucket_id)
             done.append(f"bucket {name!r} as database {database!r}, policy {policy!r}")
     for plan in token_plans(settings.database, wall):
-        path = secrets_dir / f"influxdb_{plan.role}_token"
+        path = token_file(secrets_dir, plan.role)
         if await asyncio.to_thread(path.is_file):
             done.append(f"token {plan.role}: kept ({path})")
             continue

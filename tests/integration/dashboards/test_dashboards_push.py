@@ -202,3 +202,59 @@ def test_with_the_wall_each_clinic_reads_through_its_own_data_source_and_offers_
         assert trail.for_wearer("carl") == [] and trail.for_wearer("bob") == []
     finally:
         trail.close()
+
+
+def test_with_the_wall_on_influxdb_2_each_clinic_data_source_carries_that_clinics_read_only_token(
+    tmp_path: Path,
+) -> None:
+    """On InfluxDB 2.x (KINETIC_INFLUX__TOKEN set) each clinic's data source sends the clinic's own token, the one
+    `kinetic store provision` made (read on that clinic's buckets only, checked on the 2.x stand-in), in the
+    `Authorization: Token` header, never the operator's; a missing token file is one line naming it and the command."""
+    from tests.support.fake_influx2 import FakeInflux2, FakeInflux2Server
+
+    operator = "all-access-token"
+    secrets = tmp_path / "secrets"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "KINETIC_STORE__CLINIC_WALL": "true",
+        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy/clinics.yaml"),
+        "KINETIC_GRAFANA__CLINIC_SECRETS": str(secrets),
+        "KINETIC_INFLUX__TOKEN": operator,
+        "KINETIC_INFLUX__ORG": "kinetic",
+    }
+
+    def kinetic(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "kinetic", *args]
+        return subprocess.run(cmd, env={**env, **extra}, capture_output=True, text=True, timeout=120, check=False)
+
+    influx = FakeInflux2(token=operator)
+    grafana = FakeGrafana(token=TOKEN, users=dict(USERS))
+    with FakeInflux2Server(influx) as influx_server, FakeGrafanaServer(grafana) as server:
+        made = kinetic("store", "provision", "--secrets", str(secrets), KINETIC_INFLUX__URL=influx_server.url)
+        assert made.returncode == 0, made.stderr
+        grafana_env = {"KINETIC_GRAFANA__URL": server.url, "KINETIC_GRAFANA__TOKEN": TOKEN}
+        done = kinetic("dashboards", "push", **grafana_env)
+        tokens = {p.name: p.read_text().strip() for p in secrets.iterdir()}
+        (secrets / "influxdb_clinic_back-clinic-south_token").unlink()
+        missing = kinetic("dashboards", "push", **grafana_env)
+    assert done.returncode == 0, done.stderr
+    assert grafana.errors == [] and influx.errors == []
+    for clinic, database in (
+        ("physio-north", "kinetic_physio_north"),
+        ("back-clinic-south", "kinetic_back_clinic_south"),
+    ):
+        ds = grafana.datasources[f"kinetic-influxdb-{clinic}"]
+        token = tokens[f"influxdb_clinic_{clinic}_token"]
+        assert ds["jsonData"] == {"dbName": database, "httpMode": "GET", "httpHeaderName1": "Authorization"}
+        assert ds["secureJsonData"] == {"httpHeaderValue1": f"Token {token}"} and "user" not in ds
+        assert influx.rights(token) == {("read", database)}  # the clinic's bucket, read only
+        for kind in ("review", "day"):
+            board = grafana.dashboards[f"kinetic-{kind}-{clinic}"]["dashboard"]
+            assert {p["datasource"]["uid"] for p in board["panels"]} == {f"kinetic-influxdb-{clinic}"}
+    clinic_sources = [d for uid, d in grafana.datasources.items() if uid != "kinetic-influxdb"]
+    assert len(clinic_sources) == 2 and operator not in str(clinic_sources)
+    assert tokens["influxdb_operator_token"] not in str(clinic_sources)
+    assert missing.returncode == 2
+    (line,) = [x for x in missing.stderr.splitlines() if x.startswith("kinetic: error:")]
+    assert "influxdb_clinic_back-clinic-south_token is missing" in line and "kinetic store provision" in line
