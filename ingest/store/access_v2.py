@@ -14,7 +14,9 @@ the 1.x layout. Tokens (``POST /api/v2/authorizations``), written to ``influxdb_
 | ``bridge`` | ``write`` on every bucket |
 | ``reader`` | ``read`` on the main bucket(s) (with the wall: the operations database only) |
 | ``operator`` | ``read`` and ``write`` on every bucket (export; delete needs ``write``) |
-| ``clinic_<uid>`` | ``read`` on its clinic's buckets only |
+| ``web`` | ``read`` on every bucket, ``write`` on none (the web app, ``kinetic serve``: the wearer's own view reads a
+  wearer's data wherever the wall put it, ``WalledQueries``; 1.x's ``kinetic_web``) |
+| ``clinic_<uid>`` | ``read`` on its clinic's buckets only (its Grafana data source, ``kinetic dashboards push``) |
 
 Request shapes from InfluxDB's OSS API contract (influxdata/openapi, ``contracts/oss.yml``: ``PostBucketRequest``,
 ``DBRPCreate``, ``AuthorizationPostRequest``, ``Permission``, ``Resource``). Not run against InfluxDB 2.x here (no
@@ -69,6 +71,7 @@ def token_plans(database: str, wall: Wall | None) -> list[TokenPlan]:
         TokenPlan("bridge", tuple(("write", db) for db in every)),
         TokenPlan("reader", (("read", database),)),
         TokenPlan("operator", tuple(pair for db in every for pair in (("read", db), ("write", db)))),
+        TokenPlan("web", tuple(("read", db) for db in every)),
     ]
     for clinic, db in (wall.clinic_databases() if wall is not None else {}).items():
         plans.append(TokenPlan(clinic_token_role(clinic), (("read", db),)))

@@ -12,6 +12,13 @@ response shapes.
 - ``POST /api/v2/authorizations`` (AuthorizationPostRequest: ``orgID`` and a non-empty ``permissions`` required; a
   Permission is ``{"action": "read"|"write", "resource": Resource}``, a Resource has a ``type`` of the contract's
   list and optional ``id``, ``orgID``, ``name``, ``org``) -> Authorization with a new ``token``
+- the v1-compatible ``GET|POST /query?db=&rp=&q=`` and ``POST /write?db=&rp=`` (docs.influxdata.com, InfluxDB OSS v2,
+  "1.x compatibility API"): ``db`` (and ``rp``, else the mapping marked ``default``) name a bucket through its DBRP
+  mapping; any token made here authenticates, and it must hold ``read`` (query) or ``write`` (write) on that bucket.
+  A query answers ``{"results": [{"statement_id": i}]}`` per statement (the stand-in keeps no points); a write is
+  answered 204 and its lines are kept in ``written``. Refused: 401 for an unknown token, 403 for a token without the
+  permission (the status a real server sends for the latter was not checked here: it may answer 404, bucket not
+  found), 404 for a database with no mapping.
 """
 
 from __future__ import annotations
@@ -58,6 +65,35 @@ class FakeInflux2:
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> bucket
     dbrps: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[dict[str, Any]] = field(default_factory=list)
+    written: list[tuple[str, str]] = field(default_factory=list)  # (bucket name, line protocol) of v1 writes
+    v1_requests: list[tuple[str, str, str]] = field(default_factory=list)  # (path, bucket name, token role) asked
+
+    def v1(self, path: str, query: dict[str, list[str]], token: str, body: bytes) -> tuple[int, Any]:
+        """The v1-compatible ``/query`` and ``/write`` with any token made here (or the all-access one)."""
+        q = {k: v[0] for k, v in query.items()}
+        auth = [a for a in self.authorizations if a["token"] == token]
+        if token != self.token and not auth:
+            return 401, {"code": "unauthorized", "message": "unauthorized access"}
+        if "db" not in q or (path == "/query" and "q" not in q):
+            raise ShapeError(f"{path}: 'db'{' and q' if path == '/query' else ''} required")
+        mapped = [
+            d
+            for d in self.dbrps
+            if d["database"] == q["db"] and (d["retention_policy"] == q["rp"] if "rp" in q else d["default"])
+        ]
+        if not mapped:
+            return 404, {"code": "not found", "message": f"no dbrp mapping found for database {q['db']!r}"}
+        bucket_id = mapped[0]["bucketID"]
+        (name,) = [n for n, b in self.buckets.items() if b["id"] == bucket_id]
+        action = "read" if path == "/query" else "write"
+        if auth and (action, name) not in self.rights(token):
+            return 403, {"code": "forbidden", "message": f"insufficient permissions for {action}"}
+        self.v1_requests.append((path, name, str(auth[0].get("description", "")) if auth else "all-access"))
+        if path == "/write":
+            self.written.append((name, body.decode()))
+            return 204, None
+        statements = [s for s in q["q"].split(";") if s.strip()]
+        return 200, {"results": [{"statement_id": i} for i in range(len(statements))]}
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         q = {k: v[0] for k, v in query.items()}
@@ -121,15 +157,19 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        header = self.headers.get("Authorization") or ""
         try:
-            if self.headers.get("Authorization") != f"Token {influx.token}":
+            if url.path in ("/query", "/write"):
+                token = header.removeprefix("Token ") if header.startswith("Token ") else ""
+                status, answer = influx.v1(url.path, parse_qs(url.query), token, raw)
+            elif header != f"Token {influx.token}":
                 status, answer = 401, {"code": "unauthorized", "message": "unauthorized access"}
             else:
                 status, answer = influx.handle(self.command, url.path, parse_qs(url.query), json.loads(raw or b"null"))
         except (ShapeError, ValueError) as exc:
             influx.errors.append(str(exc))
             status, answer = 400, {"code": "invalid", "message": str(exc)}
-        data = json.dumps(answer).encode()
+        data = b"" if answer is None else json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

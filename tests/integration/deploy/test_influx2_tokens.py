@@ -45,7 +45,7 @@ def test_each_token_is_scoped_to_its_buckets_and_action(tmp_path: Path) -> None:
         again = provision(server.url, secrets, tmp_path)  # idempotent: nothing new
         assert again.returncode == 0 and influx.errors == [], again.stderr
         refused = provision(server.url, tmp_path / "other", tmp_path, token="wrong")
-    assert len(influx.authorizations) == 5  # bridge, reader, operator and one per clinic: made once
+    assert len(influx.authorizations) == 6  # bridge, reader, operator, web and one per clinic: made once
     walled = ["kinetic", "kinetic_physio_north", "kinetic_back_clinic_south", "kinetic_private"]
     assert set(influx.buckets) == {*walled, *(f"{db}_raw" for db in walled)}
     assert influx.buckets["kinetic_raw"]["retentionRules"] == [{"type": "expire", "everySeconds": 30 * 86_400}]
@@ -66,6 +66,7 @@ def test_each_token_is_scoped_to_its_buckets_and_action(tmp_path: Path) -> None:
     assert rights("bridge") == {("write", b) for b in every}  # writes everywhere, reads nothing
     assert rights("reader") == {("read", "kinetic"), ("read", "kinetic_raw")}  # the operations database only
     assert rights("operator") == {(a, b) for b in every for a in ("read", "write")}
+    assert rights("web") == {("read", b) for b in every}  # the wearer's own view: reads every bucket, writes none
     assert rights("clinic_physio-north") == {("read", "kinetic_physio_north"), ("read", "kinetic_physio_north_raw")}
     assert rights("clinic_back-clinic-south") == {
         ("read", "kinetic_back_clinic_south"),
@@ -74,3 +75,63 @@ def test_each_token_is_scoped_to_its_buckets_and_action(tmp_path: Path) -> None:
     assert "token bridge created: write on 'kinetic'" in done.stderr and "token bridge: kept" in again.stderr
     assert ADMIN not in done.stderr and "tok-" not in done.stderr  # no token in the output
     assert refused.returncode == 2 and "KINETIC_INFLUX__TOKEN" in refused.stderr
+
+
+def test_the_web_apps_token_reads_every_bucket_of_the_wall_and_writes_none(tmp_path: Path) -> None:
+    """The wearer's own view (``kinetic serve``: ``open_wearer_queries`` -> ``WalledQueries``) with the ``web`` token
+    reads each bucket of the wall through the v1-compatible /query (the stand-in checks the token's permission per
+    bucket, mapped by DBRP); the reader's token is refused there, said in one line; the web token's write is refused."""
+    import asyncio
+    import urllib.error
+    import urllib.request
+
+    from pydantic import SecretStr
+
+    from ingest.errors import SinkAuthError
+    from ingest.settings import InfluxSettings, StoreSettings
+    from ingest.store.export import open_wearer_queries
+
+    influx = FakeInflux2(token=ADMIN)
+    secrets = tmp_path / "secrets"
+    with FakeInflux2Server(influx) as server:
+        assert provision(server.url, secrets, tmp_path).returncode == 0
+        store = StoreSettings(kind="influx_v1", clinic_wall=True, clinics_file=ROOT / "deploy" / "clinics.yaml")
+
+        def ask(role: str) -> list[str]:
+            token = (secrets / f"influxdb_{role}_token").read_text().strip()
+            settings = InfluxSettings(url=server.url, token=SecretStr(token), create_database=False)
+
+            async def run() -> list[str]:
+                queries, close = open_wearer_queries(store, settings)
+                try:
+                    await queries.minutes("ann", 0, 86_400_000)
+                    return await queries.wearers()
+                finally:
+                    await close()
+
+            return asyncio.run(run())
+
+        assert ask("web") == []  # the stand-in keeps no points: what matters is that every bucket answered
+        read = {bucket for path, bucket, role in influx.v1_requests if path == "/query" and role == "kinetic web"}
+        walled = {"kinetic_physio_north", "kinetic_back_clinic_south", "kinetic_private"}
+        assert walled <= read, read
+        with pytest.raises(SinkAuthError, match=r"refused the credentials \(HTTP 403\): check KINETIC_INFLUX__TOKEN"):
+            ask("reader")  # the operations database only: the wall's buckets refuse it
+
+        def write(role: str) -> int:
+            token = (secrets / f"influxdb_{role}_token").read_text().strip()
+            request = urllib.request.Request(
+                f"{server.url}/write?db=kinetic_private&precision=ms",
+                data=b"features,wearer=ann thigh_deg=1 1000",
+                headers={"Authorization": f"Token {token}"},
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert write("web") == 403 and write("bridge") == 204
+    assert influx.written == [("kinetic_private", "features,wearer=ann thigh_deg=1 1000")]
+    assert influx.errors == []
