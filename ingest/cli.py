@@ -122,6 +122,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     provision.add_argument(
         "--secrets", type=Path, default=Path("deploy/secrets"), help="where influxdb_<role>_password files are"
     )
+    provision.add_argument(
+        "--influxdb3",
+        action="store_true",
+        help="InfluxDB 3 Enterprise: print the `influxdb3 create token` commands of the same scoped tokens (run them "
+        "with the admin token in INFLUXDB3_AUTH_TOKEN); contacts no server. InfluxDB 3 Core has admin tokens only",
+    )
     sub.add_parser(
         "collect",
         help="read the configured BLE wearables (bleak) and publish per-second features over MQTT",
@@ -144,6 +150,11 @@ def _cmd_store(args: argparse.Namespace, settings: IngestConfig) -> int:
         )
         return 2
     wall = make_wall(settings.store, settings.influx)
+    if args.influxdb3:  # 3.x Enterprise: the commands to run, not run by Kinetic (ingest/store/access_v2.py)
+        from ingest.store.access_v2 import influxdb3_token_commands  # noqa: PLC0415
+
+        print("\n".join(influxdb3_token_commands(settings.influx.database, wall, args.secrets)))
+        return 0
     if settings.influx.token is not None:  # 2.x: buckets, mappings and scoped tokens, made with the all-access token
         from ingest.store.access_v2 import provision_v2  # noqa: PLC0415
 

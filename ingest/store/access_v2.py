@@ -20,8 +20,12 @@ the 1.x layout. Tokens (``POST /api/v2/authorizations``), written to ``influxdb_
 
 Request shapes from InfluxDB's OSS API contract (influxdata/openapi, ``contracts/oss.yml``: ``PostBucketRequest``,
 ``DBRPCreate``, ``AuthorizationPostRequest``, ``Permission``, ``Resource``). Not run against InfluxDB 2.x here (no
-server on these machines): tests check every request against those shapes on a stand-in. InfluxDB 3 makes tokens
-through its own ``/api/v3`` API: not built. ``kinetic data move`` needs InfluxQL's ``SELECT ... INTO``, which 2.x's
+server on these machines): tests check every request against those shapes on a stand-in. InfluxDB 3: Core has admin
+tokens only (full access: no least privilege possible); Enterprise has resource tokens scoped to databases and
+``read``/``write`` (``influxdb3 create token --permission "db:<names>:<actions>"``, docs.influxdata.com, InfluxDB 3
+Enterprise, "influxdb3 create token --permission"): ``influxdb3_token_commands`` prints those commands for the same
+plans (``kinetic store provision --influxdb3``); Kinetic does not call InfluxDB 3's API itself, and the commands were
+not run here. ``kinetic data move`` needs InfluxQL's ``SELECT ... INTO``, which 2.x's
 InfluxQL lacks: on 2.x a patient who changes clinic is moved by exporting and re-writing (not built).
 """
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -76,6 +81,30 @@ def token_plans(database: str, wall: Wall | None) -> list[TokenPlan]:
     for clinic, db in (wall.clinic_databases() if wall is not None else {}).items():
         plans.append(TokenPlan(clinic_token_role(clinic), (("read", db),)))
     return plans
+
+
+def influxdb3_token_commands(database: str, wall: Wall | None, secrets_dir: Path) -> list[str]:
+    """The ``influxdb3 create token`` commands (InfluxDB 3 Enterprise resource tokens) that give each role of
+    ``token_plans`` the same rights on InfluxDB 3's databases (of the same names), one shell line each, preceded by a
+    comment naming the file to save the printed token in (``token_file``). Pure. The permission format
+    ``db:NAME[,NAME...]:ACTION[,ACTION]`` and the options ``--permission`` (repeatable), ``--name`` and ``--token``
+    are InfluxDB 3 Enterprise's documented CLI. InfluxDB 3 has no retention policies: the raw policy of 1.x/2.x
+    (``kinetic_raw``) is not covered. Not run here (no InfluxDB 3 on these machines)."""
+    lines: list[str] = []
+    for plan in token_plans(database, wall):
+        actions: dict[str, set[str]] = {}
+        for action, db in plan.grants:
+            actions.setdefault(db, set()).add(action)
+        groups: dict[tuple[str, ...], list[str]] = {}  # the same actions on several databases: one permission
+        for db, acts in actions.items():
+            groups.setdefault(tuple(sorted(acts)), []).append(db)
+        permissions = " ".join(
+            "--permission " + shlex.quote("db:" + ",".join(dbs) + ":" + ",".join(acts)) for acts, dbs in groups.items()
+        )
+        lines.append(f"# {plan.role}: save the token it prints in {token_file(secrets_dir, plan.role)} (mode 600)")
+        name = shlex.quote(f"kinetic-{plan.role}")
+        lines.append(f'influxdb3 create token {permissions} --name {name} --token "$INFLUXDB3_AUTH_TOKEN"')
+    return lines
 
 
 class V2Api:

@@ -135,3 +135,27 @@ def test_the_web_apps_token_reads_every_bucket_of_the_wall_and_writes_none(tmp_p
         assert write("web") == 403 and write("bridge") == 204
     assert influx.written == [("kinetic_private", "features,wearer=ann thigh_deg=1 1000")]
     assert influx.errors == []
+
+
+def test_influxdb3_prints_the_enterprise_token_commands_and_contacts_no_server(tmp_path: Path) -> None:
+    """`kinetic store provision --influxdb3`: the `influxdb3 create token` commands (InfluxDB 3 Enterprise), printed
+    on stdout without asking any server (nothing listens on the discard port); no token is in the output."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "KINETIC_STORE__KIND": "influx_v1",
+        "KINETIC_STORE__CLINIC_WALL": "true",
+        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy" / "clinics.yaml"),
+        "KINETIC_INFLUX__URL": "http://127.0.0.1:9",
+        "KINETIC_INFLUX__TOKEN": ADMIN,
+    }
+    cmd = [sys.executable, "-m", "kinetic", "store", "provision", "--influxdb3", "--secrets", str(tmp_path / "s")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    commands = [line for line in done.stdout.splitlines() if line.startswith("influxdb3 create token")]
+    assert len(commands) == 6 and ADMIN not in done.stdout
+    assert (
+        "influxdb3 create token --permission db:kinetic_physio_north:read --name kinetic-clinic_physio-north "
+        '--token "$INFLUXDB3_AUTH_TOKEN"'
+    ) in commands
+    assert not (tmp_path / "s").exists()  # nothing written: the operator saves each printed token
