@@ -45,6 +45,7 @@ from ingest.store.export import check_output_folder, flatten, write_export
 from ingest.store.influx_v1 import InfluxV1Sink
 from ingest.store.queries import unknown_wearer
 from ingest.store.reroute import reroute
+from ingest.store.reroute_v2 import reroute_v2
 from ingest.wire import CommandV1, Topics, check_id, encode
 from kinetic.settings import KineticSettings
 
@@ -316,13 +317,15 @@ def move(settings: KineticSettings, wearer: str, to: str | None, checks: int = 1
         )
     wall.consent = ConsentLedger(settings.store.consent_path).book()
     sink = InfluxV1Sink(settings.influx)
+    v2 = settings.influx.token is not None
 
     async def job() -> int:
         total = 0
         for attempt in range(checks):
             if attempt:
                 await asyncio.sleep(1.0)
-            moved = await reroute(sink, wall, wearer)
+            # InfluxDB 2.x (a token): read, write to the new bucket, delete from the old (ingest/store/reroute_v2.py)
+            moved = await (reroute_v2(settings.influx, wall, wearer) if v2 else reroute(sink, wall, wearer))
             for line in moved.lines():
                 print(f"moved {line}", file=sys.stderr)
             total += moved.total

@@ -116,12 +116,18 @@ class V2Api:
         self.timeout_s = timeout_s
 
     async def call(self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None) -> Any:
-        return await asyncio.to_thread(self._call, method, path, query or {}, body)
-
-    def _call(self, method: str, path: str, query: dict[str, str], body: Any) -> Any:
-        url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        """``body`` as JSON; the answer's JSON (``{}`` when empty)."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, headers=self.headers, method=method)
+        return await asyncio.to_thread(self._call, method, path, query or {}, data, "application/json")
+
+    async def write(self, query: dict[str, str], lines: bytes) -> None:
+        """``POST /api/v2/write`` (``query``: ``org``, ``bucket``, ``precision``) of line protocol ``lines``."""
+        await asyncio.to_thread(self._call, "POST", "/api/v2/write", query, lines, "text/plain; charset=utf-8")
+
+    def _call(self, method: str, path: str, query: dict[str, str], data: bytes | None, content_type: str) -> Any:
+        url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        headers = {**self.headers, "Content-Type": content_type}
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 raw: bytes = response.read()
