@@ -26,7 +26,7 @@ tokens only (full access: no least privilege possible); Enterprise has resource 
 Enterprise, "influxdb3 create token --permission"): ``influxdb3_token_commands`` prints those commands for the same
 plans (``kinetic store provision --influxdb3``); Kinetic does not call InfluxDB 3's API itself, and the commands were
 not run here. ``kinetic data move`` needs InfluxQL's ``SELECT ... INTO``, which 2.x's
-InfluxQL lacks: on 2.x a patient who changes clinic is moved by exporting and re-writing (not built).
+InfluxQL lacks: on 2.x it reads, re-writes and deletes through the API instead (ingest/store/reroute_v2.py).
 """
 
 from __future__ import annotations

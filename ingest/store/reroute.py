@@ -7,7 +7,8 @@ in which the wearer's consent does not change, the points that belong elsewhere 
 INTO ... GROUP BY *`` (tags stay tags, field types stay as they were) and then deleted where they were (``DELETE``,
 which takes a tag and a time range). A copy that fails leaves the source as it was; running again finishes a move
 (copying is idempotent: same series, same time). Needs a credential with ``ALL`` on every database of the wall
-(``kinetic_operator``).
+(``kinetic_operator``). InfluxDB 2.x (a token set) has no ``SELECT ... INTO`` nor ``DELETE``:
+ingest/store/reroute_v2.py.
 """
 
 from __future__ import annotations
