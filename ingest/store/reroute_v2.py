@@ -24,8 +24,8 @@ from ingest.settings import InfluxSettings
 from ingest.store.access_v2 import V2Api
 from ingest.store.influx_v1 import RAW_POLICY, InfluxV1Sink
 from ingest.store.points import FieldValue, Point, to_line_protocol
-from ingest.store.reroute import Moved, spans
-from ingest.wall import Wall, category_of
+from ingest.store.reroute import Moved, steps, time_clause
+from ingest.wall import Wall
 from ingest.wire import check_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,11 +52,6 @@ def rfc3339(t_ms: int | None, *, end: bool) -> str:
         return at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
     before = at - timedelta(microseconds=1)
     return before.strftime("%Y-%m-%dT%H:%M:%S.%f") + "999Z"
-
-
-def _time(start: int | None, end: int | None) -> str:
-    parts = ([f"time >= {start}ms"] if start is not None else []) + ([f"time < {end}ms"] if end is not None else [])
-    return "".join(f" AND {p}" for p in parts)
 
 
 def _series(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -112,46 +107,35 @@ async def reroute_v2(settings: InfluxSettings, wall: Wall, wearer: str) -> Moved
     query = InfluxV1Sink(settings)
     api = V2Api(settings.url, settings.token.get_secret_value(), settings.timeout_s)
     moved = Moved()
-    for source in wall.databases():
-        measurements = [row[0] for row in _values(await query.query("SHOW MEASUREMENTS", database=source))]
-        policies = [row[0] for row in _values(await query.query(f'SHOW RETENTION POLICIES ON "{source}"'))]
-        for measurement in measurements:
-            kinds: list[str | None] = [None]
-            if measurement == "events":
-                shown = await query.query(
-                    f'SHOW TAG VALUES FROM "events" WITH KEY = "kind" WHERE wearer = \'{wearer}\'', database=source
-                )
-                kinds = [str(row[1]) for row in _values(shown)]
-            for kind in kinds:
-                category = category_of(measurement, kind)
-                where = f"wearer = '{wearer}'" + ("" if kind is None else f" AND kind = '{kind}'")
-                predicate = f'_measurement="{measurement}" AND wearer="{wearer}"' + (
-                    "" if kind is None else f' AND kind="{kind}"'
-                )
-                for start, end in spans(wall, wearer):
-                    t = start if start is not None else (end - 1 if end is not None else 0)
-                    target = wall.database_for(wearer, category, t)
-                    if target == source:
-                        continue
-                    for policy in policies:
-                        points = await _points(query, source, policy, measurement, where + _time(start, end))
-                        if not points:
-                            continue
-                        await api.write(
-                            {"org": settings.org, "bucket": bucket_name(target, policy), "precision": "ms"},
-                            to_line_protocol(points),
-                        )
-                        body = {
-                            "start": rfc3339(start, end=False),
-                            "stop": rfc3339(end, end=True),
-                            "predicate": predicate,
-                        }
-                        await api.call(
-                            "POST", "/api/v2/delete", {"org": settings.org, "bucket": bucket_name(source, policy)}, body
-                        )
-                        key = (source, target, measurement)
-                        moved.points[key] = moved.points.get(key, 0) + len(points)
-                        _LOGGER.info(
-                            "reroute %s: %d %s points from %s to %s", wearer, len(points), measurement, source, target
-                        )
+    async for step in steps(query, wall, wearer):
+        predicate = f'_measurement="{step.measurement}" AND wearer="{wearer}"' + (
+            "" if step.kind is None else f' AND kind="{step.kind}"'
+        )
+        for policy in step.policies:
+            where = step.where + time_clause(step.start, step.end)
+            points = await _points(query, step.source, policy, step.measurement, where)
+            if not points:
+                continue
+            await api.write(
+                {"org": settings.org, "bucket": bucket_name(step.target, policy), "precision": "ms"},
+                to_line_protocol(points),
+            )
+            body = {
+                "start": rfc3339(step.start, end=False),
+                "stop": rfc3339(step.end, end=True),
+                "predicate": predicate,
+            }
+            await api.call(
+                "POST", "/api/v2/delete", {"org": settings.org, "bucket": bucket_name(step.source, policy)}, body
+            )
+            key = (step.source, step.target, step.measurement)
+            moved.points[key] = moved.points.get(key, 0) + len(points)
+            _LOGGER.info(
+                "reroute %s: %d %s points from %s to %s",
+                wearer,
+                len(points),
+                step.measurement,
+                step.source,
+                step.target,
+            )
     return moved

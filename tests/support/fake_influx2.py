@@ -31,12 +31,17 @@ response shapes.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -45,6 +50,32 @@ RESOURCE_TYPES = {
     "scrapers", "secrets", "labels", "views", "documents", "notificationRules", "notificationEndpoints", "checks",
     "dbrp", "notebooks",
 }  # fmt: skip
+
+
+ROOT = Path(__file__).resolve().parents[2]
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def walled_kinetic(tmp_path: Path, token: str, **settings: str) -> Run:
+    """``kinetic *args`` in a subprocess with the wall between clinics (deploy/clinics.yaml) on InfluxDB 2.x through
+    its v1-compatible API with ``token`` (organisation ``kinetic``), the data folder in ``tmp_path``; ``settings`` and
+    each call's keyword arguments add environment variables."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "KINETIC_STORE__KIND": "influx_v1",  # the bridge writes through the v1-compatible /write with its token
+        "KINETIC_STORE__CLINIC_WALL": "true",
+        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy" / "clinics.yaml"),
+        "KINETIC_INFLUX__TOKEN": token,
+        "KINETIC_INFLUX__ORG": "kinetic",
+        **settings,
+    }
+
+    def kinetic(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "kinetic", *args]
+        return subprocess.run(cmd, env={**env, **extra}, capture_output=True, text=True, timeout=120, check=False)
+
+    return kinetic
 
 
 class ShapeError(AssertionError):

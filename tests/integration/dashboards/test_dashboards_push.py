@@ -210,23 +210,11 @@ def test_with_the_wall_on_influxdb_2_each_clinic_data_source_carries_that_clinic
     """On InfluxDB 2.x (KINETIC_INFLUX__TOKEN set) each clinic's data source sends the clinic's own token, the one
     `kinetic store provision` made (read on that clinic's buckets only, checked on the 2.x stand-in), in the
     `Authorization: Token` header, never the operator's; a missing token file is one line naming it and the command."""
-    from tests.support.fake_influx2 import FakeInflux2, FakeInflux2Server
+    from tests.support.fake_influx2 import FakeInflux2, FakeInflux2Server, walled_kinetic
 
     operator = "all-access-token"
     secrets = tmp_path / "secrets"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "KINETIC_STORE__CLINIC_WALL": "true",
-        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy/clinics.yaml"),
-        "KINETIC_GRAFANA__CLINIC_SECRETS": str(secrets),
-        "KINETIC_INFLUX__TOKEN": operator,
-        "KINETIC_INFLUX__ORG": "kinetic",
-    }
-
-    def kinetic(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "kinetic", *args]
-        return subprocess.run(cmd, env={**env, **extra}, capture_output=True, text=True, timeout=120, check=False)
+    kinetic = walled_kinetic(tmp_path, operator, KINETIC_GRAFANA__CLINIC_SECRETS=str(secrets))
 
     influx = FakeInflux2(token=operator)
     grafana = FakeGrafana(token=TOKEN, users=dict(USERS))

@@ -5,17 +5,13 @@ and keeps the points, so what ends up in which bucket is checked; not run agains
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.fake_influx2 import FakeInflux2, FakeInflux2Server
+from tests.support.fake_influx2 import FakeInflux2, FakeInflux2Server, walled_kinetic
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[3]
 ADMIN = "all-access-token"
 JUNE = 1_780_000_000_000  # 2026-05-28, after the grant below
 DECEMBER_2025 = 1_764_547_200_000  # 2025-12-01, before it
@@ -23,20 +19,7 @@ DECEMBER_2025 = 1_764_547_200_000  # 2025-12-01, before it
 
 def test_move_puts_the_granted_points_in_the_clinics_bucket_and_leaves_the_rest_private(tmp_path: Path) -> None:
     secrets = tmp_path / "secrets"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "KINETIC_STORE__KIND": "influx_v1",
-        "KINETIC_STORE__CLINIC_WALL": "true",
-        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy" / "clinics.yaml"),
-        "KINETIC_STORE__CONSENT_PATH": str(tmp_path / "consent.jsonl"),
-        "KINETIC_INFLUX__TOKEN": ADMIN,
-        "KINETIC_INFLUX__RAW_RETENTION_DAYS": "30",
-    }
-
-    def kinetic(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "kinetic", *args]
-        return subprocess.run(cmd, env={**env, **extra}, capture_output=True, text=True, timeout=120, check=False)
+    kinetic = walled_kinetic(tmp_path, ADMIN, KINETIC_INFLUX__RAW_RETENTION_DAYS="30")
 
     influx = FakeInflux2(token=ADMIN)
     with FakeInflux2Server(influx) as server:

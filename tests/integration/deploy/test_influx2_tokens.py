@@ -4,35 +4,21 @@ scoped by bucket and action, through the documented API. InfluxDB 2.x cannot run
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.fake_influx2 import FakeInflux2, FakeInflux2Server
+from tests.support.fake_influx2 import ROOT, FakeInflux2, FakeInflux2Server, walled_kinetic
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[3]
 ADMIN = "all-access-token"
 
 
 def provision(url: str, secrets: Path, tmp_path: Path, token: str = ADMIN) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "KINETIC_STORE__KIND": "influx_v1",  # the bridge writes through the v1-compatible /write with its token
-        "KINETIC_STORE__CLINIC_WALL": "true",
-        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy" / "clinics.yaml"),
-        "KINETIC_INFLUX__URL": url,
-        "KINETIC_INFLUX__TOKEN": token,
-        "KINETIC_INFLUX__ORG": "kinetic",
-        "KINETIC_INFLUX__RAW_RETENTION_DAYS": "30",
-    }
-    cmd = [sys.executable, "-m", "kinetic", "store", "provision", "--secrets", str(secrets)]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    kinetic = walled_kinetic(tmp_path, token, KINETIC_INFLUX__URL=url, KINETIC_INFLUX__RAW_RETENTION_DAYS="30")
+    return kinetic("store", "provision", "--secrets", str(secrets))
 
 
 def test_each_token_is_scoped_to_its_buckets_and_action(tmp_path: Path) -> None:
@@ -140,17 +126,8 @@ def test_the_web_apps_token_reads_every_bucket_of_the_wall_and_writes_none(tmp_p
 def test_influxdb3_prints_the_enterprise_token_commands_and_contacts_no_server(tmp_path: Path) -> None:
     """`kinetic store provision --influxdb3`: the `influxdb3 create token` commands (InfluxDB 3 Enterprise), printed
     on stdout without asking any server (nothing listens on the discard port); no token is in the output."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "KINETIC_STORE__KIND": "influx_v1",
-        "KINETIC_STORE__CLINIC_WALL": "true",
-        "KINETIC_STORE__CLINICS_FILE": str(ROOT / "deploy" / "clinics.yaml"),
-        "KINETIC_INFLUX__URL": "http://127.0.0.1:9",
-        "KINETIC_INFLUX__TOKEN": ADMIN,
-    }
-    cmd = [sys.executable, "-m", "kinetic", "store", "provision", "--influxdb3", "--secrets", str(tmp_path / "s")]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    kinetic = walled_kinetic(tmp_path, ADMIN, KINETIC_INFLUX__URL="http://127.0.0.1:9")
+    done = kinetic("store", "provision", "--influxdb3", "--secrets", str(tmp_path / "s"))
     assert done.returncode == 0, done.stderr
     commands = [line for line in done.stdout.splitlines() if line.startswith("influxdb3 create token")]
     assert len(commands) == 6 and ADMIN not in done.stdout
