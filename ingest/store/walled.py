@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 Row = TypeVar("Row")
 Part = TypeVar("Part")
+T = TypeVar("T")
 
 
 class WalledInfluxV1Sink(InfluxV1Sink):
@@ -128,12 +129,17 @@ class WalledQueries(WalledHoldings, PartedQueries):
         return wearer_databases(self.wall, wearer, await self.granted_clinics(wearer))
 
     async def _gather(self, asks: list[Awaitable[Part]]) -> list[Part]:
+        return list(await self._explained(asyncio.gather(*asks)))
+
+    async def _explained(self, ask: Awaitable[T]) -> T:
+        """``ask``'s answer; a refusal by InfluxDB says which credential the wearer's own view needs."""
         try:
-            return list(await asyncio.gather(*asks))
+            return await ask
         except SinkAuthError as exc:
             raise SinkAuthError(
                 f"{exc}; a wearer's own view under the wall reads every database of the wall "
-                f"({', '.join(self.databases)}): log in as kinetic_web (kinetic store provision)"
+                f"({', '.join(self.databases)}): log in as kinetic_web (1.x) or with the web token (2.x, "
+                "influxdb_web_token), both made by kinetic store provision"
             ) from exc
 
     async def _each(self, wearer: str, ask: Callable[[Queries], Awaitable[list[Row]]]) -> list[list[Row]]:
@@ -141,7 +147,7 @@ class WalledQueries(WalledHoldings, PartedQueries):
         them; then any a grant newly names."""
         known = wearer_databases(self.wall, wearer, self._granted.get(wearer, set()))
         asked = [ask(self._by_database[db]) for db in known]
-        granted, parts = await asyncio.gather(self.granted_clinics(wearer), self._gather(asked))
+        granted, parts = await asyncio.gather(self._explained(self.granted_clinics(wearer)), self._gather(asked))
         self._granted[wearer] = granted
         late = [db for db in wearer_databases(self.wall, wearer, granted) if db not in known]
         return parts + (await self._gather([ask(self._by_database[db]) for db in late]) if late else [])
