@@ -21,6 +21,7 @@ from alerts.run import alert_service
 from ingest.mqtt import connect, serve
 from ingest.session_stream import SessionStreamer
 from ingest.wire import CommandV1, EventV1, Topics, encode
+from kinetic.settings import KineticSettings
 from tests.support import exercise_models as em
 from tests.support.pipeline import Recorder, broker_settings, recording, sync, until
 from tests.support.servers import Server
@@ -39,6 +40,13 @@ wearers:
 """
 
 
+def session_settings(mosquitto: Server, unique: str, tmp_path: Path, state_dir: Path | None) -> KineticSettings:
+    """Settings on ``mosquitto`` under the topic root ``unique``, with PRESCRIPTIONS written in ``tmp_path``."""
+    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
+    prescriptions = tmp_path / "prescriptions.yaml"
+    return broker_settings(mosquitto, unique, alerts={"state_dir": state_dir, "prescriptions_file": prescriptions})
+
+
 def session_outcomes(rec: Recorder) -> list[EventV1]:
     """The session_outcome events recorded so far."""
     return [e for e in (EventV1.model_validate_json(p) for p in rec.on("/events")) if e.kind == "session_outcome"]
@@ -48,12 +56,7 @@ def session_outcomes(rec: Recorder) -> list[EventV1]:
 async def test_a_session_is_verified_through_the_broker(mosquitto: Server, tmp_path: Path) -> None:
     unique = f"ss{uuid.uuid4().hex[:10]}"
     topics = Topics(unique)
-    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
-    settings = broker_settings(
-        mosquitto,
-        unique,
-        alerts={"state_dir": None, "prescriptions_file": tmp_path / "prescriptions.yaml"},
-    )
+    settings = session_settings(mosquitto, unique, tmp_path, state_dir=None)
     start_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     rng = np.random.default_rng(2)
     body, _ = em.sit_to_stand_set(4, 3.0, 3.0, 1.0, rng)
@@ -132,12 +135,7 @@ async def test_a_session_running_when_the_alert_service_restarts_is_concluded_pa
     lost (before: the end was refused as "not running" and no outcome recorded the session)."""
     unique = f"sr{uuid.uuid4().hex[:10]}"
     topics = Topics(unique)
-    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
-    settings = broker_settings(
-        mosquitto,
-        unique,
-        alerts={"state_dir": tmp_path / "state", "prescriptions_file": tmp_path / "prescriptions.yaml"},
-    )
+    settings = session_settings(mosquitto, unique, tmp_path, state_dir=tmp_path / "state")
     start_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     rng = np.random.default_rng(4)
     body, _ = em.sit_to_stand_set(4, 3.0, 3.0, 1.0, rng)
@@ -202,12 +200,7 @@ async def test_the_cli_starts_and_ends_a_session_the_service_concludes(mosquitto
     sensor streamed: partial, saying so); an effort out of 0-10 is one line, exit 2, and nothing is sent."""
     unique = f"sc{uuid.uuid4().hex[:10]}"
     topics = Topics(unique)
-    (tmp_path / "prescriptions.yaml").write_text(PRESCRIPTIONS)
-    settings = broker_settings(
-        mosquitto,
-        unique,
-        alerts={"state_dir": None, "prescriptions_file": tmp_path / "prescriptions.yaml"},
-    )
+    settings = session_settings(mosquitto, unique, tmp_path, state_dir=None)
     env = {
         **os.environ,
         "KINETIC_MQTT__PORT": str(mosquitto.port),
