@@ -16,7 +16,10 @@ benchmark prints it. Only prompts are traced (a few per wearer and hour), so the
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import statistics
+import time
 from dataclasses import dataclass, field
 
 STEPS = ("locked", "started", "decoded", "decided", "outbox", "sending", "acked")
@@ -69,6 +72,8 @@ class PromptPaths:
     checkpoint_flush_s: list[float] = field(default_factory=list)  # waiting for the cut's publications, loop free
     checkpoint_store_s: list[float] = field(default_factory=list)  # the state store's write, event loop held
     checkpoint_total_s: list[float] = field(default_factory=list)  # from the cut to the acknowledgements
+    gc_s: dict[int, list[float]] = field(default_factory=dict)  # the collector's pauses per generation (GcPauses)
+    loop_lag_s: list[float] = field(default_factory=list)  # how late the event loop woke a sleeper (LoopLag)
 
     def prompt(self, message: MessageTrace) -> PromptTrace | None:
         """A new prompt's trace, None past ``KEEP``."""
@@ -102,7 +107,46 @@ class PromptPaths:
             "checkpoint_flush_ms": percentiles_ms(self.checkpoint_flush_s),
             "checkpoint_store_ms": percentiles_ms(self.checkpoint_store_s),
             "checkpoint_total_ms": percentiles_ms(self.checkpoint_total_s),
+            "gc_ms": {f"gen{g}": {"n": len(v), **percentiles_ms(v)} for g, v in sorted(self.gc_s.items())},
+            "loop_lag_ms": percentiles_ms(self.loop_lag_s),
         }
+
+
+class GcPauses:
+    """Times the cyclic garbage collector's pauses (``gc.callbacks``: a "start" and a "stop" call around each
+    collection, with its generation) into ``paths.gc_s``, while installed (a context manager). Every thread of the
+    process is stopped while the collector runs, so a pause is a wait for whatever message is being handled."""
+
+    def __init__(self, paths: PromptPaths) -> None:
+        self.paths = paths
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        pauses = self.paths.gc_s.setdefault(info["generation"], [])
+        if len(pauses) < KEEP:
+            pauses.append(time.perf_counter() - self._began)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
+async def loop_lag(paths: PromptPaths, every_s: float = 0.01) -> None:
+    """Until cancelled: sleep ``every_s`` and note how much later than asked the event loop woke this task
+    (``paths.loop_lag_s``): the time anything ready on the loop (a message taken, a PUBACK) may wait behind work
+    that holds it (a take's handling, an encoding slice, the GIL held by a worker thread, a collection)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(every_s)
+        if len(paths.loop_lag_s) < KEEP:
+            paths.loop_lag_s.append(max(0.0, loop.time() - asked - every_s))
 
 
 def _at(trace: PromptTrace, step: str) -> float:

@@ -26,6 +26,7 @@ from alerts.settings import AlertsConfig, AlertsSettings
 from alerts.shard import Shard, shard_client_id, shard_of
 from alerts.state import AlertState, state_file
 from ingest.errors import ConfigError
+from ingest.heap import settle_heap
 from ingest.listen import server_tls
 from ingest.mqtt import only_client, serve
 from ingest.process import one_instance
@@ -196,6 +197,7 @@ async def _run_alerts(settings: AlertsConfig, stop: asyncio.Event) -> None:
             port = await stack.enter_async_context(callback_server(app, a.callback_host, a.callback_port, tls))
             scheme = "https" if tls is not None else "http"
             _LOGGER.info("alerts: callback server on %s://%s:%d", scheme, a.callback_host, port)
+        settle_heap("alerts")  # the restored states and start-up's objects out of the collector's walks
         await serve(
             service.run,
             settings.mqtt,

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from alerts.calendars import CalendarRefresher
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
-from alerts.latency import KEEP, MessageTrace, PromptPaths, PromptTrace
+from alerts.latency import KEEP, GcPauses, MessageTrace, PromptPaths, PromptTrace, loop_lag
 from alerts.prompts.policy.in_force import policy_message, same_policy
 from alerts.prompts.policy.model import PromptPolicy
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
@@ -178,14 +178,16 @@ class AlertService:
             asyncio.create_task(self._consume(client), name=f"{self.name}-consume"),
             asyncio.create_task(self._tick(client), name=f"{self.name}-checkpoint"),
             asyncio.create_task(stop.wait(), name=f"{self.name}-stop"),
+            asyncio.create_task(loop_lag(self.paths), name=f"{self.name}-loop-lag"),
         }
         if self.calendars is not None:
             tasks.add(asyncio.create_task(self.calendars.run(), name=f"{self.name}-calendars"))
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-            await self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
+            with GcPauses(self.paths):
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+                await self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
         finally:
             _LOGGER.info("%s: prompt path %s", self.name, json.dumps(self.paths.summary()))
             if self.shard is not None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from alerts.latency import KEEP, MessageTrace, PromptPaths, percentiles_ms
+import asyncio
+import gc
+import time
+
+from alerts.latency import KEEP, GcPauses, MessageTrace, PromptPaths, loop_lag, percentiles_ms
 
 
 def test_percentiles_are_nearest_rank_in_milliseconds() -> None:
@@ -40,3 +44,29 @@ def test_the_traces_kept_are_bounded() -> None:
     paths = PromptPaths()
     paths.prompts = [paths.prompt(MessageTrace(taken=0.0)) for _ in range(KEEP)]  # type: ignore[misc]
     assert paths.prompt(MessageTrace(taken=0.0)) is None and len(paths.prompts) == KEEP
+
+
+def test_the_collectors_pauses_are_timed_per_generation_while_installed() -> None:
+    paths = PromptPaths()
+    with GcPauses(paths):
+        gc.collect()  # a full pass
+        gc.collect(0)
+    gc.collect()  # after: not counted
+    assert len(paths.gc_s[2]) == 1 and len(paths.gc_s[0]) >= 1
+    assert all(pause >= 0 for pauses in paths.gc_s.values() for pause in pauses)
+    assert paths.summary()["gc_ms"]["gen2"]["n"] == 1  # type: ignore[index]
+
+
+def test_a_blocked_event_loop_shows_as_lag() -> None:
+    paths = PromptPaths()
+
+    async def run() -> None:
+        probe = asyncio.create_task(loop_lag(paths, every_s=0.005))
+        await asyncio.sleep(0.03)
+        time.sleep(0.08)  # noqa: ASYNC251 (the loop held on purpose, as by a long take or a collection)
+        await asyncio.sleep(0.03)
+        probe.cancel()
+
+    asyncio.run(run())
+    assert max(paths.loop_lag_s) >= 0.07
+    assert paths.summary()["loop_lag_ms"]["max"] >= 70  # type: ignore[index]

@@ -4,14 +4,22 @@ local hour in one local day, in any IANA zone, with DST; and a still run found n
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, available_timezones
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alerts.detect.bouts import BoutTracker
-from alerts.detect.summary import HOUR_MS, HourSummary, StillSeconds, local_hour, local_hour_start_ms, utc_offset_ms
+from alerts.detect.summary import (
+    HOUR_MS,
+    HourSummary,
+    StillSeconds,
+    _local_hour_start_ms,
+    local_hour,
+    local_hour_start_ms,
+    utc_offset_ms,
+)
 from alerts.detect.wearer import WearerDetection
 from ingest.wire import FeatureFrameV1
 
@@ -50,6 +58,20 @@ def zone_and_day(draw: st.DrawFn) -> tuple[ZoneInfo, date]:
         if changes:
             day = draw(st.sampled_from(changes))
     return zone, day
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(zone_and_day(), st.integers(-3_600_000, 2 * 86_400_000)), min_size=1, max_size=40))
+@example([((ZoneInfo("Australia/Lord_Howe"), date(2026, 4, 5)), t) for t in range(0, 86_400_000, 1_800_000)])
+def test_the_hour_kept_per_zone_answers_as_the_hour_found_afresh(
+    picks: list[tuple[tuple[ZoneInfo, date], int]],
+) -> None:
+    """The last hour kept per zone (found whole: no offset change in it) answers every instant as the search would,
+    whatever the zones and instants before it: in any order, across DST changes, in zones of 30- and 45-min offsets."""
+    for (zone, day), offset_ms in picks:
+        t = day_start_ms(day, zone) + offset_ms
+        assert local_hour_start_ms(t, zone) == _local_hour_start_ms(t, zone)
+        assert local_hour_start_ms(t + 1, zone) == _local_hour_start_ms(t + 1, zone)  # the next instant, from the kept
 
 
 @settings(max_examples=300, deadline=None)
@@ -139,3 +161,29 @@ def test_a_still_run_found_not_worn_leaves_the_hours_it_was_counted_in() -> None
     assert (m["sitting_s"], m["not_worn_s"]) == (0, 300)
     assert (m["static_s"], m["forward_20_60_s"], m["forward_0_20_s"], m["lean_above_10deg_s"]) == (1, 0, 1, 0)
     assert (m["lean_right_deg_s"], m["lean_symmetry_index_pct"], m["lean_above_10deg_pct"]) == (1.0, 200.0, 0.0)
+
+
+class _ChangeAt1020(tzinfo):
+    """A zone whose offset goes from 0 to +1 h at 10:20 UTC on 2026-05-01 (no real zone changes inside a wall-clock
+    hour in the wire's years; some did before)."""
+
+    CHANGE = datetime(2026, 5, 1, 10, 20, tzinfo=UTC)
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        after = dt is not None and dt.replace(tzinfo=None) >= datetime(2026, 5, 1, 11, 20)  # local 10:20-11:20: none
+        return timedelta(hours=1) if after else timedelta(0)
+
+    def fromutc(self, dt: datetime) -> datetime:
+        return dt + (timedelta(hours=1) if dt.replace(tzinfo=UTC) >= self.CHANGE else timedelta(0))
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+
+def test_an_hour_with_an_offset_change_inside_is_not_kept() -> None:
+    zone = _ChangeAt1020()
+    change = ms(_ChangeAt1020.CHANGE)
+    assert utc_offset_ms(change, zone) == HOUR_MS and utc_offset_ms(change - 1000, zone) == 0
+    before, after = change - 10 * 60_000, change + 10 * 60_000
+    assert local_hour_start_ms(before, zone) == change - 20 * 60_000  # 10:00 UTC, the wall-clock hour at offset 0
+    assert local_hour_start_ms(after, zone) == change  # not the hour found before: it begins at the change
