@@ -1,4 +1,5 @@
-"""The alert service's durable state: per-wearer snapshots and the prompt outbox, in one SQLite file.
+"""The alert service's durable state: the prompt outbox in one SQLite file, the per-wearer snapshots in a second one
+beside it (``snapshots_file``).
 
 Restart safety (docs/prompts.md, "Restart safety"): the service consumes feature batches at QoS 1 with a persistent
 session and acknowledges them only after a checkpoint has stored the state of every wearer they touched. After a
@@ -9,6 +10,15 @@ sent twice; a prompt recorded but not yet delivered on a channel is delivered af
 idempotent ids).
 
 WAL with ``synchronous=NORMAL``: a commit survives the process being killed (it is in the OS), not a power cut.
+
+Two files (layout version 2, issue 18 item 1): SQLite lets one writer at a time per file, and a checkpoint's
+snapshots (thousands of rows, written by a worker thread) held every outbox write of the event loop (a prompt decided
+meanwhile, a PUBACK's mark) until they were committed, and the event loop with it. The snapshots live in
+``<state>.snapshots.sqlite``, attached to the outbox's connection as ``snap`` for reading, loading and erasing; the
+worker writes them on a connection of its own to that file, so the outbox never waits for it. Nothing needs the two
+in one transaction: the outbox is written before a prompt is published and the snapshots before the messages that
+produced them are acknowledged, each on its own. A file of layout 1 (snapshots in the outbox's file) is moved over
+when opened: the snapshots are copied, then their table dropped (a crash in between copies them again).
 
 A wearer's snapshot (the ``wearers`` table's ``state``) is versioned on its own (docs/prompts.md, "Restart safety"):
 
@@ -60,7 +70,6 @@ from ingest.wire import PromptV1, one_line
 _LOGGER = logging.getLogger(__name__)
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS prompts (
     id TEXT PRIMARY KEY,
     wearer TEXT NOT NULL,
@@ -84,7 +93,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     PRIMARY KEY (wearer, session)
 ) WITHOUT ROWID;
 """
-STATE_VERSION = "1"  # the tables' layout; each snapshot in them says its own format (module docstring)
+STATE_VERSION = "2"  # the files' layout (2: the snapshots in a file of their own); each snapshot says its format
+_SNAPSHOT_SCHEMA = "CREATE TABLE IF NOT EXISTS {schema}wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL)"
 SNAPSHOT_MAGIC = b"KWS"
 SNAPSHOT_FORMAT = 2
 READ_FORMATS = "1 (pickle, before issue 18) and 2"
@@ -189,38 +199,51 @@ def state_file(state_dir: Path, topic_root: str) -> Path:
     return state_dir / f"{topic_root.replace('/', '_')}.sqlite"
 
 
+def snapshots_file(path: Path) -> Path:
+    """The file of the wearers' snapshots beside the state file ``path`` (module docstring): ``kinetic.sqlite`` ->
+    ``kinetic.snapshots.sqlite``."""
+    return path.with_name(f"{path.stem}.snapshots{path.suffix or '.sqlite'}")
+
+
 class AlertState:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.snapshots_path = snapshots_file(path)
         try:
             self._db = sqlite3.connect(private_file(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            self._wearers_with_rowid()
             row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            if row is not None and row[0] not in ("1", STATE_VERSION):
+                self._db.close()
+                raise StateError(
+                    f"alert state {path} has version {row[0]}, this Kinetic reads 1 and {STATE_VERSION} (the files' "
+                    "layout; a newer Kinetic's state is not read by an older one)"
+                )
+            self._db.execute("ATTACH DATABASE ? AS snap", (str(private_file(self.snapshots_path)),))
+            self._db.execute("PRAGMA snap.journal_mode=WAL")
+            self._db.execute("PRAGMA snap.synchronous=NORMAL")
+            self._db.execute(_SNAPSHOT_SCHEMA.format(schema="snap."))
+            self._snapshots_moved_over()
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (STATE_VERSION,))
         except sqlite3.Error as exc:
             raise StateError(f"alert state {path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('version', ?)", (STATE_VERSION,))
-        elif row[0] != STATE_VERSION:
-            raise StateError(f"alert state {path} has version {row[0]}, this Kinetic reads {STATE_VERSION}")
         self.checkpoints = 0
         self.last_checkpoint_s = 0.0
         self.unrestorable: list[str] = []  # wearers whose snapshot the last load could not read (they start afresh)
 
-    def _wearers_with_rowid(self) -> None:
-        """Snapshots in a rowid table: a WITHOUT ROWID table (files from before issue 18) keeps rows of about 1 KB in
-        its B-tree's pages, and a checkpoint that replaces them all writes about twice the bytes (``bench.state_size``
-        prints both); the rows move over once, in one transaction."""
-        row = self._db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'wearers'").fetchone()
-        if row is None or "WITHOUT ROWID" not in row[0].upper():
+    def _snapshots_moved_over(self) -> None:
+        """A state file of layout 1 keeps its snapshots in its own ``wearers`` table: copied into the snapshots' file
+        (a rowid table: a WITHOUT ROWID one, in files from before issue 18, wrote about twice the bytes per checkpoint,
+        ``bench.state_size``), committed, and only then dropped from the state file."""
+        found = self._db.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'wearers'")
+        if found.fetchone() is None:
             return
         with self._transaction():
-            self._db.execute("CREATE TABLE wearers_rowid (wearer TEXT PRIMARY KEY, state BLOB NOT NULL)")
-            self._db.execute("INSERT INTO wearers_rowid SELECT wearer, state FROM wearers")
-            self._db.execute("DROP TABLE wearers")
-            self._db.execute("ALTER TABLE wearers_rowid RENAME TO wearers")
+            self._db.execute("INSERT OR REPLACE INTO snap.wearers SELECT wearer, state FROM main.wearers")
+        with self._transaction():
+            self._db.execute("DROP TABLE main.wearers")
 
     def load(self) -> dict[str, WearerState]:
         """Every wearer's last checkpointed state that can be read. A snapshot that cannot (a write truncated by a
@@ -229,7 +252,7 @@ class AlertState:
         restored. Their old snapshot stays until their first checkpoint replaces it."""
         out = {}
         self.unrestorable = []
-        for wearer, blob in self._db.execute("SELECT wearer, CAST(state AS BLOB) FROM wearers"):
+        for wearer, blob in self._db.execute("SELECT wearer, CAST(state AS BLOB) FROM snap.wearers"):
             try:
                 out[wearer] = decode_snapshot(blob)
             except Exception as exc:  # whatever decoding or unpickling raises: this wearer's snapshot is unreadable
@@ -247,7 +270,7 @@ class AlertState:
         started = time.perf_counter()
         rows = [(w, encode_snapshot(s)) for w, s in states.items()]
         with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO wearers VALUES (?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO snap.wearers VALUES (?, ?)", rows)
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
@@ -258,21 +281,21 @@ class AlertState:
         return encode_snapshot(state)
 
     def store_apart(self, snapshots: Iterable[tuple[str, bytes]]) -> None:
-        """Store these wearers' encoded states (``encode``) in one transaction, on a connection of its own, for a
-        worker thread (the alert service's checkpoints, which encode them as they were at their cut): the event
-        loop goes on meanwhile. SQLite lets one writer at a time: an outbox write on the loop's connection waits for
-        this transaction to commit (its busy timeout). Raises StateError when SQLite refuses."""
+        """Store these wearers' encoded states (``encode``) in one transaction, on a connection of its own to the
+        snapshots' file, for a worker thread (the alert service's checkpoints, which encode them as they were at
+        their cut): the event loop goes on meanwhile, and its outbox writes, in the other file, do not wait for this
+        one (module docstring). Raises StateError when SQLite refuses."""
         started = time.perf_counter()
         try:
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+            db = sqlite3.connect(self.snapshots_path, isolation_level=None, timeout=60)
         except sqlite3.Error as exc:
-            raise StateError(f"alert state {self.path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
+            raise StateError(f"alert state {self.snapshots_path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
         try:
             db.execute("PRAGMA synchronous=NORMAL")
             with _Tx(db):
                 db.executemany("INSERT OR REPLACE INTO wearers VALUES (?, ?)", snapshots)
         except sqlite3.Error as exc:
-            raise StateError(f"alert state {self.path}: checkpoint not stored: {exc}") from exc
+            raise StateError(f"alert state {self.snapshots_path}: checkpoint not stored: {exc}") from exc
         finally:
             db.close()
         self.checkpoints += 1
@@ -281,7 +304,7 @@ class AlertState:
     def drop_snapshots(self, wearers: Iterable[str]) -> None:
         """Delete these wearers' snapshots (erased while a checkpoint stored theirs apart: it must not bring them
         back); their prompts are gone already."""
-        self._db.executemany("DELETE FROM wearers WHERE wearer = ?", [(w,) for w in wearers])
+        self._db.executemany("DELETE FROM snap.wearers WHERE wearer = ?", [(w,) for w in wearers])
 
     def record_prompt(self, prompt: PromptV1, channels: Iterable[str]) -> bool:
         """Put a prompt in the outbox, pending on each channel. False if it is known already (a replay)."""
@@ -354,7 +377,8 @@ class AlertState:
     def wearers(self) -> list[str]:
         """Every wearer the state holds anything for (a snapshot, prompts in the outbox, a running session)."""
         rows = self._db.execute(
-            "SELECT wearer FROM wearers UNION SELECT wearer FROM prompts UNION SELECT wearer FROM sessions ORDER BY 1"
+            "SELECT wearer FROM snap.wearers UNION SELECT wearer FROM prompts UNION SELECT wearer FROM sessions "
+            "ORDER BY 1"
         )
         return [str(r[0]) for r in rows]
 
@@ -363,7 +387,7 @@ class AlertState:
         ``snapshot`` (the wearer's last checkpointed state, or None) and ``outbox`` (one row per prompt and channel:
         the prompt's fields, the delivery's channel, state, attempts and last error), and ``sessions`` when an exercise
         session of the wearer is running (its id, exercise and start)."""
-        row = self._db.execute("SELECT CAST(state AS BLOB) FROM wearers WHERE wearer = ?", (wearer,)).fetchone()
+        row = self._db.execute("SELECT CAST(state AS BLOB) FROM snap.wearers WHERE wearer = ?", (wearer,)).fetchone()
         snapshot = None
         if row is not None:
             try:
@@ -386,14 +410,15 @@ class AlertState:
         return held
 
     def forget(self, wearer: str) -> int:
-        """Delete the wearer's snapshot, prompts, deliveries and running sessions in one transaction; returns the rows
-        deleted."""
+        """Delete the wearer's snapshot, prompts, deliveries and running sessions; returns the rows deleted. One
+        transaction over both files, atomic in each (SQLite in WAL mode commits attached files one by one): a crash
+        in between leaves the snapshot or the rest, and the erasure, run again, deletes it."""
         with self._transaction():
             deleted = self._db.execute(
                 "DELETE FROM deliveries WHERE prompt_id IN (SELECT id FROM prompts WHERE wearer = ?)", (wearer,)
             ).rowcount
             deleted += self._db.execute("DELETE FROM prompts WHERE wearer = ?", (wearer,)).rowcount
-            deleted += self._db.execute("DELETE FROM wearers WHERE wearer = ?", (wearer,)).rowcount
+            deleted += self._db.execute("DELETE FROM snap.wearers WHERE wearer = ?", (wearer,)).rowcount
             deleted += self._db.execute("DELETE FROM sessions WHERE wearer = ?", (wearer,)).rowcount
         return deleted
 

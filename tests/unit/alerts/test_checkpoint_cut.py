@@ -71,7 +71,7 @@ def service_in(tmp_path: Path) -> tuple[AlertService, AlertState]:
 
 
 def stored(state: AlertState) -> dict[str, bytes]:
-    return dict(state._db.execute("SELECT wearer, state FROM wearers").fetchall())
+    return dict(state._db.execute("SELECT wearer, state FROM snap.wearers").fetchall())
 
 
 def test_messages_handled_during_a_checkpoint_are_neither_stored_nor_acknowledged_by_it(

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from alerts.engine import AlertEngine, EngineConfig, Output
 from alerts.prompts.catalog import load_catalog
-from alerts.state import SNAPSHOT_MAGIC, AlertState, decode_snapshot, encode_snapshot
+from alerts.state import SNAPSHOT_MAGIC, AlertState, decode_snapshot, encode_snapshot, snapshots_file
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import CommandV1, FeatureBatchV1, FeatureFrameV1, Placement
@@ -268,7 +268,7 @@ def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewrit
         assert {bytes(b)[:1] for (b,) in db.execute("SELECT state FROM wearers")} == {b"\x80"}  # pickle
         assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'wearers'").fetchone()[0]
     state = AlertState(path)
-    with sqlite3.connect(path) as db:  # the rows moved to a rowid table (half the bytes written per checkpoint)
+    with sqlite3.connect(snapshots_file(path)) as db:  # moved to their own file, in a rowid table (half the bytes)
         assert "WITHOUT ROWID" not in db.execute("SELECT sql FROM sqlite_master WHERE name = 'wearers'").fetchone()[0]
         assert db.execute("SELECT count(*) FROM wearers").fetchone() == (2,)
     restored_engine = AlertEngine(config, load_catalog())
@@ -278,6 +278,8 @@ def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewrit
     assert restored_engine.wearers["ann"].detection.primary_device.calibration.walking_seconds_held > 100
     state.checkpoint(restored_engine.wearers)  # rewritten in format 2
     with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'wearers'").fetchone() is None
+    with sqlite3.connect(snapshots_file(path)) as db:
         assert {bytes(b)[:4] for (b,) in db.execute("SELECT state FROM wearers")} == {b"KWS\x02"}
     again = AlertEngine(config, load_catalog())
     again.wearers.update(state.load())
@@ -322,7 +324,7 @@ def test_a_snapshot_of_a_newer_format_is_refused_in_one_line_and_only_that_weare
         frames = frames_for("thigh", [("walk", 40, 0.0), ("sit", 100, 0.0)], start_ms, random.Random(1))
         feed(engine, [(0, b) for b in batches(wearer, "thigh", frames)])
     state.checkpoint(engine.wearers)
-    with sqlite3.connect(path) as db:
+    with sqlite3.connect(snapshots_file(path)) as db:
         (blob,) = db.execute("SELECT state FROM wearers WHERE wearer = 'bea'").fetchone()
         db.execute("UPDATE wearers SET state = ? WHERE wearer = 'bea'", (b"KWS\x03" + blob[4:],))  # format 3
         db.execute("UPDATE wearers SET state = substr(state, 1, 60) WHERE wearer = 'cy'")  # a truncated write

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.state import AlertState, StateError
+from alerts.state import AlertState, StateError, snapshots_file
 from ingest.wire import EventV1, FeatureBatchV1, PromptV1
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
@@ -67,9 +67,37 @@ def test_a_state_file_of_another_version_is_refused_with_its_path(tmp_path: Path
     path = tmp_path / "s.sqlite"
     AlertState(path).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '0' WHERE key = 'version'")
-    with pytest.raises(StateError, match=r"s.sqlite has version 0, this Kinetic reads 1"):
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
+    with pytest.raises(StateError, match=r"s.sqlite has version 3, this Kinetic reads 1 and 2 \(the files' layout"):
         AlertState(path)
+
+
+def test_the_snapshots_of_a_layout_1_file_move_to_their_own_file_even_after_a_crash_halfway(tmp_path: Path) -> None:
+    """Layout 1 kept the snapshots in the outbox's file (tests/fixtures/alert-state-a0d521a.sqlite): opened, they
+    are copied to ``<state>.snapshots.sqlite`` and dropped from the state file; a crash after the copy and before the
+    drop (the copy is committed first) leaves both, and the next open finishes the move with nothing lost."""
+    path = tmp_path / "state.sqlite"
+    fixture = Path(__file__).parents[2] / "fixtures" / "alert-state-a0d521a.sqlite"
+    path.write_bytes(fixture.read_bytes())
+    with sqlite3.connect(path) as db:
+        before = dict(db.execute("SELECT wearer, state FROM wearers"))
+    assert len(before) == 2
+    AlertState(path).close()
+    with sqlite3.connect(snapshots_file(path)) as db:
+        assert dict(db.execute("SELECT wearer, state FROM wearers")) == before
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'wearers'").fetchone() is None
+        assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == ("2",)
+        # the crash halfway: the state file as it was, its snapshots already copied
+        db.execute("CREATE TABLE wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL)")
+        db.executemany("INSERT INTO wearers VALUES (?, ?)", before.items())
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    state = AlertState(path)
+    assert sorted(state.load()) == sorted(before) and state.unrestorable == []
+    assert state.wearers() == sorted(before)
+    state.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'wearers'").fetchone() is None
 
 
 # tests/fixtures/alert-state-ade3ad4.sqlite was written by the code of commit ade3ad4 (session 3, before the layout

@@ -15,7 +15,7 @@ import pytest
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.prompts.catalog import load_catalog
 from alerts.service import AlertService
-from alerts.state import AlertState
+from alerts.state import AlertState, snapshots_file
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import Topics, encode
@@ -46,7 +46,7 @@ def test_a_truncated_snapshot_of_one_wearer_does_not_stop_the_others(
         await service.checkpoint(None)
 
     asyncio.run(fill())
-    with sqlite3.connect(path) as db:
+    with sqlite3.connect(snapshots_file(path)) as db:
         db.execute("UPDATE wearers SET state = substr(state, 1, 100) WHERE wearer = 'bea'")
 
     async def restart() -> AlertService:
