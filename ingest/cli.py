@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ingest.backoff import Endpoint
 from ingest.bridge import Bridge
 from ingest.errors import SinkUnavailable
+from ingest.heap import settle_heap
 from ingest.mqtt import only_client, serve, wait_for_broker
 from ingest.phone.export import is_export
 from ingest.process import one_instance, run_until_signal
@@ -408,6 +409,7 @@ def _cmd_bridge(args: argparse.Namespace, settings: IngestConfig) -> int:
             store=_store_endpoint(settings),
             wall=wall,
         )
+        settle_heap("bridge")  # start-up's objects out of the collector's walks (ingest/heap.py)
         try:
             await serve(bridge.run, settings.mqtt, client_id, stop, manual_ack=True)
         finally:

@@ -238,3 +238,28 @@ def test_a_wearer_forgotten_while_the_snapshots_are_written_is_not_brought_back(
         assert state.holdings("bob") == {"snapshot": None, "outbox": []}
 
     asyncio.run(run())
+
+
+def test_a_checkpoints_acknowledgements_let_the_consumer_run_between_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of PUBACKs are written a slice at a time (``SNAPSHOT_SLICE_S``; 0 here: a turn after every 64), in
+    order, and a message waiting meanwhile is taken between two slices, not after the last."""
+    monkeypatch.setattr(alerts.service, "SNAPSHOT_SLICE_S", 0.0)
+    service, state = service_in(tmp_path)
+    client = Client()
+    taken_after: list[int] = []
+
+    async def run() -> None:
+        service._unacked = [(mid, 1) for mid in range(1, 5001)]
+        checkpoint = asyncio.create_task(service.checkpoint(client))
+        await asyncio.sleep(0)  # the checkpoint has cut and begun acknowledging
+        while not client.acked:
+            await asyncio.sleep(0)
+        taken_after.append(len(client.acked))  # as the consumer: it ran while the acknowledgements were written
+        await checkpoint
+
+    asyncio.run(run())
+    state.close()
+    assert client.acked == list(range(1, 5001))
+    assert 0 < taken_after[0] < 5000
