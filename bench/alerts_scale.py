@@ -43,6 +43,7 @@ import heapq
 import json
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -73,6 +74,8 @@ def generate(port: int, root: str, wearers: int, seconds: int, batch_s: int, thr
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{root}-gen")
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
+    # as Kinetic's clients (ingest/mqtt.py) and a collector on them: Nagle off, a batch is not held for a delayed ACK
+    client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client.loop_start()
     topics = [f"{root}/v1/w{i}/d/features" for i in range(wearers)]
     start_ms = int(time.time() * 1000) + 1000

@@ -92,6 +92,7 @@ def test_mosquitto_config_raises_the_queue_limit_and_requires_passwords() -> Non
     assert int(settings["max_queued_messages"]) >= 100_000
     assert settings["allow_anonymous"] == "false"
     assert settings["password_file"] == "/mosquitto/config/passwd" and settings["acl_file"] == "/mosquitto/config/acl"
+    assert settings["set_tcp_nodelay"] == "true"  # Nagle off: a prompt is not held for a delayed ACK (issue 18)
 
 
 def test_grafana_provisioning_points_at_the_generated_dashboards() -> None:
