@@ -213,6 +213,10 @@ class AlertState:
             self._db = sqlite3.connect(private_file(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # the outbox's WAL is copied into its file by the checkpoints' worker thread (``_checkpoint_outbox``), not
+            # by whichever outbox write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this
+            # connection is the event loop's
+            self._db.execute("PRAGMA main.wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
             if row is not None and row[0] not in ("1", STATE_VERSION):
@@ -271,6 +275,7 @@ class AlertState:
         rows = [(w, encode_snapshot(s)) for w, s in states.items()]
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO snap.wearers VALUES (?, ?)", rows)
+        self._checkpoint_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
@@ -298,8 +303,22 @@ class AlertState:
             raise StateError(f"alert state {self.snapshots_path}: checkpoint not stored: {exc}") from exc
         finally:
             db.close()
+        self._checkpoint_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
+
+    def _checkpoint_outbox(self) -> None:
+        """Copy the outbox's WAL into its file (SQLite's PASSIVE checkpoint: it waits for no reader or writer, and
+        what it cannot copy now waits for the next), on a connection of its own: called by ``store_apart`` in the
+        checkpoints' worker thread, and by ``checkpoint``. A failure is logged; the WAL waits for the next one."""
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            _LOGGER.warning("alert state %s: the outbox's WAL not copied into the file this time: %s", self.path, exc)
 
     def drop_snapshots(self, wearers: Iterable[str]) -> None:
         """Delete these wearers' snapshots (erased while a checkpoint stored theirs apart: it must not bring them

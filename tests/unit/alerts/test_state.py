@@ -225,3 +225,18 @@ def test_a_forget_on_the_erasure_topic_keeps_a_running_service_from_writing_the_
         assert service.dead_letters.count == 1
 
     asyncio.run(run())
+
+
+def test_the_outbox_is_copied_from_its_wal_by_the_checkpoints_not_by_the_event_loops_writes(tmp_path: Path) -> None:
+    """The event loop's outbox writes never run SQLite's checkpoint (two syncs of the disk) however long the WAL
+    grows; the checkpoints' worker (``store_apart``) copies it into the file."""
+    path = tmp_path / "s.sqlite"
+    state = AlertState(path)
+    empty = path.stat().st_size
+    for n in range(3000):  # far past SQLite's 1,000 pages at which a write would copy the WAL itself
+        state.record_prompt(prompt(n), ["mqtt", "ntfy"])
+    assert path.stat().st_size == empty and Path(f"{path}-wal").stat().st_size > 1000 * 4096
+    state.store_apart([])
+    assert path.stat().st_size > empty  # copied in, by the worker's connection
+    assert state.delivery_states(prompt(2999).id) == {"mqtt": "pending", "ntfy": "pending"}
+    state.close()
