@@ -139,13 +139,25 @@ def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        for section, values in data.items():
-            if isinstance(values, dict):
-                for key, value in values.items():
-                    print(f"KINETIC_{section.upper()}__{key.upper()}={value}")
-            else:
-                print(f"KINETIC_{section.upper()}={values}")
+        for line in env_lines(data):
+            print(line)
     return 0
+
+
+def env_lines(data: dict[str, Any]) -> Iterator[str]:
+    """The settings (``model_dump(mode="json")``, secrets masked) as ``KINETIC_*`` lines in an environment file's
+    form (docker's ``--env-file``: one a line, the value taken literally), each value written so that the variable
+    gives it back: text as it is, numbers and booleans as JSON (``true``), lists and mappings as JSON (how
+    pydantic-settings reads a complex value). An unset optional (None) is a comment, ``# KINETIC_MQTT__USERNAME:
+    unset``: an empty value would not be unset (an empty text, or the directory ``.`` for a path)."""
+    for section, values in data.items():
+        items = values.items() if isinstance(values, dict) else [(None, values)]
+        for key, value in items:
+            name = f"KINETIC_{section.upper()}" + ("" if key is None else f"__{key.upper()}")
+            if value is None:
+                yield f"# {name}: unset"
+            else:
+                yield f"{name}={value if isinstance(value, str) else json.dumps(value)}"
 
 
 def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
