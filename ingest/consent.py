@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from ingest.clinics import ClinicsFile
 from ingest.errors import ConfigError
 from ingest.store.private import private_file
+from ingest.textfile import CachedFile
 from ingest.wall import CATEGORIES, Category, ConsentBook
 from ingest.wire import ConsentV1, EventV1, check_id
 
@@ -111,28 +112,22 @@ class ConsentLedger:
         self.path = path
         self.clinics = clinics
         self._lock = threading.Lock()
-        # the file as last parsed, keyed on what its stat says (a change by any process moves the key): a clinic's
-        # web view asks at every request, and re-reading an unchanged record each time would grow with its history
-        self._parsed: tuple[tuple[int, ...], tuple[ConsentChange, ...], ConsentBook] | None = None
+        # the file as last parsed, read again when its stat moves (a change by any process does): a clinic's web view
+        # asks at every request, and re-reading an unchanged record each time would grow with its history
+        self._file: CachedFile[tuple[tuple[ConsentChange, ...], ConsentBook]] = CachedFile(
+            path, self._read, lambda: ((), ConsentBook())
+        )
 
     def _all(self) -> tuple[tuple[ConsentChange, ...], ConsentBook]:
-        """Every change and the book they make, read anew only when the file's change time, size or inode moved
-        since the last read (append-only: an append always grows it). Raises ConfigError as ``changes``."""
+        """Every change and the book they make, read anew only when the file's stat moved since the last read
+        (``ingest.textfile.CachedFile``: inode, size, modification and change time in ns; append-only, an append
+        always grows it). Raises ConfigError as ``changes``."""
         with self._lock:
-            try:
-                stat = self.path.stat()
-            except FileNotFoundError:
-                return (), ConsentBook()
-            key = (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
-            if self._parsed is not None and self._parsed[0] == key:
-                return self._parsed[1], self._parsed[2]
-            # read after the stat: a write in between makes the next stat differ, and so a read again
-            text = self.path.read_text(encoding="utf-8")
-        changes = tuple(self._parse(text))
-        book = book_of(list(changes))
-        with self._lock:
-            self._parsed = (key, changes, book)
-        return changes, book
+            return self._file.get()
+
+    def _read(self, path: Path) -> tuple[tuple[ConsentChange, ...], ConsentBook]:
+        changes = tuple(self._parse(path.read_text(encoding="utf-8")))
+        return changes, book_of(list(changes))
 
     def _parse(self, text: str) -> list[ConsentChange]:
         out = []

@@ -12,6 +12,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,13 +140,25 @@ def _cmd_config(args: argparse.Namespace, settings: KineticSettings) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        for section, values in data.items():
-            if isinstance(values, dict):
-                for key, value in values.items():
-                    print(f"KINETIC_{section.upper()}__{key.upper()}={value}")
-            else:
-                print(f"KINETIC_{section.upper()}={values}")
+        for line in env_lines(data):
+            print(line)
     return 0
+
+
+def env_lines(data: dict[str, Any]) -> Iterator[str]:
+    """The settings (``model_dump(mode="json")``, secrets masked) as ``KINETIC_*`` lines in an environment file's
+    form (docker's ``--env-file``: one a line, the value taken literally), each value written so that the variable
+    gives it back: text as it is, numbers and booleans as JSON (``true``), lists and mappings as JSON (how
+    pydantic-settings reads a complex value). An unset optional (None) is a comment, ``# KINETIC_MQTT__USERNAME:
+    unset``: an empty value would not be unset (an empty text, or the directory ``.`` for a path)."""
+    for section, values in data.items():
+        items = values.items() if isinstance(values, dict) else [(None, values)]
+        for key, value in items:
+            name = f"KINETIC_{section.upper()}" + ("" if key is None else f"__{key.upper()}")
+            if value is None:
+                yield f"# {name}: unset"
+            else:
+                yield f"{name}={value if isinstance(value, str) else json.dumps(value)}"
 
 
 def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
@@ -167,20 +180,31 @@ def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     view = DemoView(scenario, quiet=args.json)
     summary = view.run(settings, db_path=db_path, speed=args.speed, ble=args.ble, serve=args.serve)
+    # the web app and the report read the store the settings name: say where the demo's day is unless that is the
+    # default one
+    plain = args.db is None and settings.store.kind == "embedded"
+    store = "" if plain else f"KINETIC_STORE__KIND=embedded KINETIC_STORE__EMBEDDED_PATH={shlex.quote(str(db_path))} "
+    week = scenario.start.isocalendar()
+    report = (
+        f"{store}kinetic report weekly --wearer {scenario.wearers[0].wearer} --week {week.year}-W{week.week:02d} "
+        "--out reports/"
+    )
+    if summary.stopped_early and summary.stored_until is None:
+        line = f"Stopped before any of the day was stored in {db_path}."
+    elif summary.stopped_early:
+        until = datetime.fromisoformat(str(summary.stored_until))
+        line = (
+            f"Stopped at {until:%H:%M}: the day until then is stored in {db_path} ({summary.frames} seconds of "
+            f"{len(summary.wearers)} wearers); look at it with {store}kinetic serve. Next: {report}"
+        )
+    else:
+        line = f"The day is stored in {db_path}; look at it with {store}kinetic serve. Next: {report}"
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
+        print(line, file=sys.stderr)  # stdout carries only the JSON
     else:
-        # the report reads the store the settings name: say where the demo's day is unless that is the default one
-        plain = args.db is None and settings.store.kind == "embedded"
-        store = (
-            "" if plain else f"KINETIC_STORE__KIND=embedded KINETIC_STORE__EMBEDDED_PATH={shlex.quote(str(db_path))} "
-        )
-        week = scenario.start.isocalendar()
-        print(
-            f"The day is stored in {db_path}. Next: {store}kinetic report weekly --wearer "
-            f"{scenario.wearers[0].wearer} --week {week.year}-W{week.week:02d} --out reports/",
-        )
-    return 0
+        print(line)
+    return 130 if summary.stopped_early else 0
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, KineticSettings], int]] = {

@@ -9,12 +9,14 @@ composition root: it builds the real adapters and wires ingest and alerts togeth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from alerts.engine import AlertEngine, engine_from_settings
@@ -33,11 +35,13 @@ from ingest.wire import EventV1, PromptV1, Topics, encode
 from kinetic.settings import KineticSettings
 
 _LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
 class WearerSummary:
     wearer: str
+    stored_s: int = 0  # seconds of the day stored (frames)
     sitting_min: float = 0.0
     sitting_bouts: int = 0
     bouts_30min_plus: int = 0
@@ -55,6 +59,9 @@ class DemoSummary:
     batches: int
     dead_letters: int
     wearers: list[WearerSummary]
+    db_path: str = ""
+    stopped_early: bool = False  # SIGINT or SIGTERM before the day was played: what was stored until then
+    stored_until: str | None = None  # the end of the last minute stored (the scenario's clock), None: nothing stored
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -83,7 +90,9 @@ async def run_demo(
 ) -> DemoSummary:
     """Play ``scenario`` through the whole pipeline and summarise what was stored. With ``on_url``, ``kinetic
     serve``'s app runs beside it (``settings.web``) and gets its URL; once the day is played (``on_day_played``),
-    it stays up, broker and all, until SIGINT or SIGTERM."""
+    it stays up, broker and all, until SIGINT or SIGTERM. A SIGINT or SIGTERM while the day plays stops it there:
+    the simulator stops, what the bridge received is stored, the bouts still open are ended, and the summary
+    (``stopped_early``) says what the store holds. A second signal during that stop is not caught."""
     loop = asyncio.get_running_loop()
     wall0 = loop.time()
     topics = Topics(settings.mqtt.topic_root)
@@ -102,8 +111,10 @@ async def run_demo(
         topics=topics, engine=engine, on_prompt=on_prompt, on_event=on_event, max_ahead_ms=None, send_expired=True
     )
     stop = asyncio.Event()
+    signalled = asyncio.Event()  # SIGINT or SIGTERM: the day stops where it is (or, with on_url, the demo ends)
+    stopped_early = False
     try:
-        async with embedded_broker() as port:
+        async with embedded_broker() as port, _signals(signalled):
             mqtt = settings.mqtt.model_copy(
                 update={
                     "host": "127.0.0.1",
@@ -137,20 +148,22 @@ async def run_demo(
                         name="web",
                     )
                     await asyncio.wait_for(web_ready.wait(), 30)
-                if ble:
-                    # the edge path: emulated BLE sensors on the virtual radio, read by the real collector
-                    from ingest.ble.simulate_ble import simulate_ble  # noqa: PLC0415 - Bumble only in this mode
 
-                    sim = await simulate_ble(
-                        scenario,
-                        mqtt=mqtt,
-                        topics=topics,
-                        speed=speed,
-                        queue_path=db_path.with_name(db_path.stem + "-ble-queue.sqlite"),
-                        batch_s=settings.simulate.batch_s,
-                    )
-                    frames, batches = sim.counters.frames, sim.counters.batches_queued
-                else:
+                async def play() -> tuple[int, int]:
+                    """The day through the simulator (or the BLE path); (frames, batches) published."""
+                    if ble:
+                        # the edge path: emulated BLE sensors on the virtual radio, read by the real collector
+                        from ingest.ble.simulate_ble import simulate_ble  # noqa: PLC0415 - Bumble only in this mode
+
+                        sim = await simulate_ble(
+                            scenario,
+                            mqtt=mqtt,
+                            topics=topics,
+                            speed=speed,
+                            queue_path=db_path.with_name(db_path.stem + "-ble-queue.sqlite"),
+                            batch_s=settings.simulate.batch_s,
+                        )
+                        return sim.counters.frames, sim.counters.batches_queued
                     result = await simulate(
                         scenario,
                         mqtt=mqtt,
@@ -159,15 +172,23 @@ async def run_demo(
                         batch_s=settings.simulate.batch_s,
                         progress=progress,
                     )
-                    frames, batches = result.frames, result.batches
-                # Let the alert service see every batch, then end the bouts still open at the end of data.
-                await _wait_seen(engine, batches)
+                    return result.frames, result.batches
+
+                played = await _unless_signalled(play(), signalled)
+                if played is None:  # stopped while playing: store what arrived, end the open bouts there
+                    stopped_early = True
+                    await _wait_quiet(bridge)
+                    frames, batches = 0, bridge.counters.messages  # frames: counted in the store (_summarise)
+                else:
+                    frames, batches = played
+                    # Let the alert service see every batch, then end the bouts still open at the end of data.
+                    await _unless_signalled(_wait_seen(engine, batches), signalled)
                 await _close_open_bouts(engine, alerts, mqtt, topics)
                 await _wait_quiet(bridge)
-                if on_url is not None:
+                if on_url is not None and not stopped_early:
                     if on_day_played is not None:
                         on_day_played()
-                    await _until_signal()
+                    await signalled.wait()
                 stop.set()
             if web_queries is not None:
                 web_queries.close()
@@ -178,6 +199,7 @@ async def run_demo(
             batches,
             bridge.dead_letters.count + alerts.dead_letters.count,
             loop.time() - wall0,
+            stopped_early=stopped_early,
         )
     finally:
         spool.close()
@@ -229,17 +251,39 @@ async def _wait_seen(engine: AlertEngine, batches: int) -> None:
             return
 
 
-async def _until_signal() -> None:
-    """Wait for SIGINT or SIGTERM (the demo's app stays up for browsing until then)."""
+@contextlib.asynccontextmanager
+async def _signals(signalled: asyncio.Event) -> AsyncIterator[None]:
+    """SIGINT and SIGTERM set ``signalled`` while inside; the first one also gives them back to Python, so that a
+    second Ctrl-C during the stop interrupts as usual."""
     loop = asyncio.get_running_loop()
-    signalled = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, signalled.set)
-    try:
-        await signalled.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+    sigs = (signal.SIGINT, signal.SIGTERM)
+
+    def caught() -> None:
+        signalled.set()
+        for sig in sigs:
             loop.remove_signal_handler(sig)
+
+    for sig in sigs:
+        loop.add_signal_handler(sig, caught)
+    try:
+        yield
+    finally:
+        for sig in sigs:
+            loop.remove_signal_handler(sig)
+
+
+async def _unless_signalled(work: Coroutine[Any, Any, T], signalled: asyncio.Event) -> T | None:
+    """``work``'s result, or None when ``signalled`` is set first (``work`` is then cancelled and waited for)."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(signalled.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, waiter, return_exceptions=True)
+    return None if task.cancelled() else task.result()
 
 
 async def _close_open_bouts(engine: AlertEngine, alerts: AlertService, mqtt: MqttSettings, topics: Topics) -> None:
@@ -260,15 +304,28 @@ async def _wait_quiet(bridge: Bridge, quiet_s: float = 0.3) -> None:
 
 
 async def _summarise(
-    scenario: Scenario, db_path: Path, frames: int, batches: int, dead: int, wall_s: float
+    scenario: Scenario,
+    db_path: Path,
+    frames: int,
+    batches: int,
+    dead: int,
+    wall_s: float,
+    *,
+    stopped_early: bool = False,
 ) -> DemoSummary:
-    """The per-wearer summary, from what the bridge stored, through the same query layer reports use."""
+    """The per-wearer summary, from what the bridge stored, through the same query layer reports use. ``frames``:
+    published; a day stopped early counts the stored ones instead."""
     queries = EmbeddedQueries(db_path)
     start, end = scenario.start_ms, scenario.start_ms + (scenario.duration_s + 3600) * 1000
     wearers: list[WearerSummary] = []
+    until_ms: int | None = None
     try:
         for wearer in dict.fromkeys(w.wearer for w in scenario.wearers):
             summary = WearerSummary(wearer)
+            stored = [m for m in await queries.minutes(wearer, start, end) if m.frames]
+            summary.stored_s = sum(m.frames for m in stored)
+            if stored:
+                until_ms = max(until_ms or 0, stored[-1].t_ms + 60_000)
             for bout in await queries.sitting_bouts(wearer, start, end):
                 minutes = bout.duration_s / 60
                 summary.sitting_bouts += 1
@@ -292,12 +349,16 @@ async def _summarise(
             wearers.append(summary)
     finally:
         queries.close()
+    until = None if until_ms is None else datetime.fromtimestamp(until_ms / 1000, scenario.start.tzinfo).isoformat()
     return DemoSummary(
         scenario_start=scenario.start.isoformat(),
         scenario_hours=round(scenario.duration_s / 3600, 2),
         wall_s=round(wall_s, 1),
-        frames=frames,
+        frames=sum(w.stored_s for w in wearers) if stopped_early else frames,
         batches=batches,
         dead_letters=dead,
         wearers=wearers,
+        db_path=str(db_path),
+        stopped_early=stopped_early,
+        stored_until=until,
     )

@@ -71,9 +71,12 @@ class DemoView:
                 progress.console.print(f"{at} [dim]   the prompt above {reason_in_words(event.reason)}[/]")
 
         def on_url(url: str) -> None:
-            # on stderr too with --json: stdout carries only the JSON
-            print(f"kinetic demo: the web app is at {url}", file=sys.stderr, flush=True)
-            progress.console.print(f"[bold]Open {url}[/] to watch the day live (kinetic serve)")
+            # once, plain (a script reads the URL from it), on stderr: with --json stdout carries only the JSON
+            print(
+                f"kinetic demo: the web app is at {url} (kinetic serve): open it to watch the day live",
+                file=sys.stderr,
+                flush=True,
+            )
 
         def on_day_played() -> None:
             progress.stop()

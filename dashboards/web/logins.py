@@ -32,7 +32,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ingest.errors import ConfigError
 from ingest.store.private import private_file, replace_private
+from ingest.textfile import CachedFile
 from ingest.wire import ID_PATTERN, describe_validation_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -128,13 +128,6 @@ def _b64(data: bytes) -> str:
 DUMMY = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(b'kinetic-no-login')}${_b64(bytes(SCRYPT_KEY_BYTES))}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    inode: int
-    size: int
-    mtime_ns: int
-
-
 def parse_logins(path: Path, text: str) -> tuple[list[Login], list[str]]:
     """The good logins of the file's ``text`` and one line per bad entry (naming ``path``, the entry and what is
     expected). A text that is not the file's JSON shape at all is one problem and no login."""
@@ -173,8 +166,7 @@ class Logins:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._seen: _Seen | None = None
-        self._logins: dict[str, Login] = {}
+        self._file: CachedFile[dict[str, Login]] = CachedFile(path, self._parse, dict)
         self._logged: set[str] = set()
 
     def check(self) -> None:
@@ -186,13 +178,11 @@ class Logins:
     def get(self, name: str) -> Login | None:
         """The login called ``name`` in the file as it is now (None: no such login)."""
         with self._lock:
-            self._refresh()
-            return self._logins.get(name)
+            return self._refreshed().get(name)
 
     def all(self) -> list[Login]:
         with self._lock:
-            self._refresh()
-            return sorted(self._logins.values(), key=lambda login: login.name)
+            return sorted(self._refreshed().values(), key=lambda login: login.name)
 
     def verify(self, name: str, password: str) -> Login | None:
         """The login ``name`` if ``password`` is its password, else None (an unknown name costs the same hash)."""
@@ -237,29 +227,26 @@ class Logins:
         except (OSError, UnicodeDecodeError) as exc:
             raise LoginsFileError(f"logins file {self.path}: cannot be read ({exc})") from None
 
-    def _refresh(self) -> None:
+    def _refreshed(self) -> dict[str, Login]:
+        """The good logins by name, the file read again if it changed (one stat when it did not: the web app asks at
+        every request, on its event loop). A file that cannot be read accepts no login (logged)."""
         try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            self._seen, self._logins = None, {}
-            return
+            return self._file.get()
         except OSError as exc:
             _LOGGER.warning("logins file %s: cannot be read (%s): no login is accepted", self.path, exc.strerror)
-            self._seen, self._logins = None, {}
-            return
-        seen = _Seen(st.st_ino, st.st_size, st.st_mtime_ns)
-        if seen == self._seen:
-            return
+            return {}
+
+    def _parse(self, path: Path) -> dict[str, Login]:
+        """The file's good logins; each bad entry logged once (LoginsFileError: it cannot be read)."""
         try:
-            logins, problems = parse_logins(self.path, self._text())
+            logins, problems = parse_logins(path, self._text())
         except LoginsFileError as exc:
             logins, problems = [], [str(exc)]
         for problem in problems:
             if problem not in self._logged:
                 _LOGGER.warning("%s (that entry is not accepted)", problem)
                 self._logged.add(problem)
-        self._logins = {login.name: login for login in logins}
-        self._seen = seen
+        return {login.name: login for login in logins}
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[list[Login]]:
@@ -274,7 +261,7 @@ class Logins:
                     raise LoginsFileError(problems[0])
                 yield logins
                 self._write(logins)
-                self._seen = None
+                self._file.forget()
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -124,7 +124,7 @@ class Reading:
 @dataclass(frozen=True, slots=True)
 class PushMessage:
     """One message as the app sends it by HTTP push or MQTT; ``refused`` readings were left out, ``first_refusal``
-    says why the first was."""
+    says why the first was, ``refused_items`` are those readings as sent (JSON values, for the dead letter)."""
 
     message_id: int
     session_id: str
@@ -132,6 +132,7 @@ class PushMessage:
     readings: list[Reading]
     refused: int = 0
     first_refusal: str | None = None
+    refused_items: tuple[object, ...] = ()
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
@@ -224,15 +225,16 @@ def decode_message(payload: bytes) -> PushMessage:
     if len(items) > MAX_READINGS:
         raise SensorLoggerError(f"payload: {len(items)} readings in one message (at most {MAX_READINGS})")
     readings: list[Reading] = []
-    refused, first = 0, None
+    refused: list[object] = []
+    first = None
     for i, item in enumerate(items):
         reading = parse_reading(item)
         if isinstance(reading, str):
-            refused += 1
+            refused.append(item)
             first = first or f"payload.{i}: {reading}"
         else:
             readings.append(reading)
-    return PushMessage(message_id, ids[0], ids[1], readings, refused, first)
+    return PushMessage(message_id, ids[0], ids[1], readings, len(refused), first, tuple(refused))
 
 
 def time_glitches(readings: Sequence[Reading]) -> list[int]:
@@ -252,6 +254,14 @@ def time_glitches(readings: Sequence[Reading]) -> list[int]:
         return []
     main = max(range(len(runs)), key=lambda k: (len(runs[k]), k))
     return sorted(i for k, run in enumerate(runs) if k != main for i in run)
+
+
+def glitch_reason(reading: Reading) -> str:
+    """Why ``reading`` was refused as a clock glitch (``time_glitches``), naming what is expected."""
+    return (
+        f"{reading.name} time {reading.t_ns} lies more than {GLITCH_GAP_MS // 1000} s from the rest of the message "
+        "(a clock glitch): expected the times of one push period"
+    )
 
 
 @dataclass
@@ -320,6 +330,9 @@ class PhoneStream:
     clock: PhoneClock = field(default_factory=PhoneClock)
     battery_pct: int | None = None
     last_refusal: str | None = None  # the reason the last refused reading or frame was refused
+    # the readings of the last message ``add_message`` refused as clock glitches (``time_glitches``); empty for a
+    # message dropped whole (a repeat, a late one), whose readings were not looked at
+    last_glitches: list[Reading] = field(default_factory=list)
     # each acceleration sample (ms, (x, y, z) in g, gravity included) as it is made: what ``kinetic evaluate``
     # scores an export on, so it sees exactly the samples a live phone would give
     on_sample: Callable[[int, tuple[float, float, float]], None] | None = None
@@ -339,6 +352,7 @@ class PhoneStream:
         """A live message -> the batches it completes. Repeats and messages older than the newest taken are dropped
         (counted); ``received_ms`` (None: no receiver clock, times used as they are) maps a wrong phone clock."""
         session, message_id = message.session_id, message.message_id
+        self.last_glitches = []
         if self._repeats.is_repeat((session, message_id), 0):
             self.counters.repeated_messages += 1
             return []
@@ -364,10 +378,10 @@ class PhoneStream:
             first = readings[glitches[0]]
             self.counters.refused_readings += len(glitches)
             self.last_refusal = (
-                f"{len(glitches)} of {len(readings)} readings of message {message_id} refused: {first.name} time "
-                f"{first.t_ns} lies more than {GLITCH_GAP_MS // 1000} s from the rest of the message (a clock glitch)"
+                f"{len(glitches)} of {len(readings)} readings of message {message_id} refused: {glitch_reason(first)}"
             )
             dropped = set(glitches)
+            self.last_glitches = [readings[i] for i in glitches]
             readings = [r for i, r in enumerate(readings) if i not in dropped]
         shift = 0
         if received_ms is not None and readings:

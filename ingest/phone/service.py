@@ -7,8 +7,14 @@ Two thin adapters feed one ``PhoneStream`` per wearer (``ingest.phone.sensorlogg
   Settings page; read again when the file changes, so a token added or revoked while this runs counts at the next
   push; its last use noted at most every ``TOUCH_EVERY_S``). Each device has its own stream and device id.
   No token or an unknown one: 401; another wearer's token: 403; a body over ``max_request_kb``: 413; nothing is
-  read or stored on a refusal. A body that is not a Sensor Logger message: 400 with the reason, dead-lettered. The
-  answer (200) comes once the message's complete batches are in the on-disk queue.
+  read or stored on a refusal. A body that is not a Sensor Logger message, or one whose readings are all refused
+  (a time in milliseconds, say): 400 naming what was refused and what is expected, dead-lettered whole. A message
+  with some readings refused: 200 with a body counting them and naming the first reason; the good readings are
+  taken, the refused ones dead-lettered (``Taken``). Whether the app retries a push answered 4xx is not documented
+  (docs/phone.md): a retried 400 is refused again, counted and dead-lettered again, and the letters go through the
+  bounded queue, so a retrying phone costs log lines at most every 30 s and never the queue's good data. A partly
+  good push is answered 200 so that it is not sent again. The answer comes once the message's complete batches are
+  in the on-disk queue.
 - **MQTT**: the app publishes (QoS 0, websockets) on ``<mqtt_topic_root>/<wearer>``; the broker's ACL lets a phone
   publish there only (deploy/mosquitto/acl), so the topic names the wearer. This service subscribes on the same
   connection it publishes Kinetic's topics with.
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import ssl
 import time
@@ -48,7 +55,14 @@ from ingest.errors import ConfigError, WireError
 from ingest.forward import Forwarder
 from ingest.listen import server_tls, start_site
 from ingest.mqtt import DeadLetters, Will, payload_bytes
-from ingest.phone.sensorlogger import PhoneStream, SensorLoggerError, decode_message
+from ingest.phone.sensorlogger import (
+    PhoneStream,
+    PushMessage,
+    Reading,
+    SensorLoggerError,
+    decode_message,
+    glitch_reason,
+)
 from ingest.phone.tokens import PhoneDevice, TokenStore, TokenStoreError
 from ingest.session_stream import SessionStreamer
 from ingest.settings import PhoneConfig, PhoneSettings
@@ -65,12 +79,16 @@ from ingest.wire import (
     Topics,
     decode,
     encode,
+    one_line,
 )
 
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE = "phone"
 Clock = Callable[[], float]  # seconds since the epoch: the receiver's clock, for the phone clock map and statuses
+# a partly refused message's dead letter holds its refused readings, at most this many (the letter's payload is cut at
+# 64 kB; a reading is about 100 bytes)
+MAX_REFUSED_LETTER_READINGS = 500
 TOUCH_EVERY_S = 60.0  # a token store device's last use is written at most this often (a push comes every few s)
 Key = tuple[str, str]  # (wearer, device)
 
@@ -83,6 +101,8 @@ class PhoneServiceCounters:
     http_too_large: int = 0  # 413
     mqtt_messages: int = 0
     bad_messages: int = 0  # not a Sensor Logger message: dead-lettered
+    refused_messages: int = 0  # messages whose readings were all refused (HTTP: 400): dead-lettered whole
+    partly_refused_messages: int = 0  # messages with some readings refused: those readings dead-lettered
     unknown_wearers: int = 0  # an MQTT topic of a wearer without a configured phone: dead-lettered
     too_large: int = 0  # MQTT messages over max_request_kb: dead-lettered unread
     internal_errors: int = 0  # messages that raised (a bug): dead-lettered, the service carried on
@@ -91,6 +111,36 @@ class PhoneServiceCounters:
     dropped_batches: int = 0
     session_chunks: int = 0  # SessionSamplesV1 messages queued (the final ones included)
     session_samples_dropped: int = 0  # samples past a session stream's bound (SessionStreamer.dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What became of one message (``PhoneService.take``). ``problem``: why it is no Sensor Logger message (nothing
+    of it kept). Else ``readings`` it carried, ``refused`` of them left out (each dead-lettered), ``first_refusal``:
+    why the first was (its place, e.g. ``payload.3: totalacceleration time: ...``, and what is expected)."""
+
+    problem: str | None = None
+    readings: int = 0
+    refused: int = 0
+    first_refusal: str | None = None
+
+    @property
+    def unusable(self) -> bool:
+        """Nothing of the message can be used: it is no message, or it carried readings and all were refused. An
+        empty message (the app's test push) is usable."""
+        return self.problem is not None or (self.refused > 0 and self.refused == self.readings)
+
+    def answer(self) -> tuple[int, str]:
+        """The HTTP status and one-line text body of a push with this outcome (the sender's text escaped)."""
+        if self.problem is not None:
+            return 400, one_line(f"not a Sensor Logger message: {self.problem}", 1000) + "\n"
+        why = one_line(str(self.first_refusal), 500)
+        if self.unusable:
+            return 400, f"no reading could be used: {self.refused} of {self.readings} refused ({why})\n"
+        if self.refused:
+            taken = self.readings - self.refused
+            return 200, f"ok: {taken} of {self.readings} readings taken, {self.refused} refused ({why})\n"
+        return 200, "ok\n"
 
 
 def phone_stream(cfg: PhoneConfig, batch_s: int) -> PhoneStream:
@@ -135,10 +185,11 @@ class PhoneService:
             self._watch_samples(key, stream)
 
     # --- the pure part's entry: one message of one wearer ---------------------------------------------------------
-    def take(self, wearer: str, payload: bytes, source: str, device: str | None = None) -> str | None:
+    def take(self, wearer: str, payload: bytes, source: str, device: str | None = None) -> Taken:
         """One message from ``wearer``'s phone ``device`` (default: their TOML phone): decoded, made into frames,
-        complete batches queued. Returns None, or why the message cannot be used (it is then counted and
-        dead-lettered; nothing of it is stored)."""
+        complete batches queued. Returns what became of it (``Taken``): a message that cannot be used at all is
+        counted and dead-lettered whole (nothing of it is stored); the refused readings of a partly good one are
+        counted and dead-lettered, the rest taken."""
         key = (wearer, device if device is not None else self.phones[wearer].device)
         stream = self._streams[key]
         try:
@@ -146,20 +197,21 @@ class PhoneService:
         except SensorLoggerError as exc:
             self.counters.bad_messages += 1
             self._dead_letter(source, payload, str(exc))
-            return str(exc)
+            return Taken(problem=str(exc))
         now_ms = round(self.clock() * 1000)
         counters = stream.counters
-        refused, unknown, no_gravity = counters.refused_readings, counters.unknown_readings, counters.no_gravity
+        frames, unknown, no_gravity = counters.refused_frames, counters.unknown_readings, counters.no_gravity
         try:
             batches = stream.add_message(message, now_ms if EARLIEST_MS <= now_ms <= LATEST_MS else None)
         except Exception as exc:  # a bug a message found: this one is set aside, the service carries on
             self.counters.internal_errors += 1
             _LOGGER.exception("phone %s: a message could not be taken, dead-lettered", wearer)
             self._dead_letter(source, payload, f"internal error: {exc!r}"[:500])
-            return f"internal error: {exc!r}"[:200]
+            return Taken(problem=f"internal error: {exc!r}"[:200])
         self._last_message[key] = self.clock()
+        taken = self._refusals(source, payload, message, stream.last_glitches)
         self._say_once(
-            wearer, "refused", counters.refused_readings > refused, f"readings refused ({stream.last_refusal})"
+            wearer, "frames", stream.counters.refused_frames > frames, f"seconds refused ({stream.last_refusal})"
         )
         self._say_once(wearer, "unknown", counters.unknown_readings > unknown, "readings of unknown sensors ignored")
         self._say_once(
@@ -175,7 +227,39 @@ class PhoneService:
             self._status(key, "online")
         self._queue_batches(batches)
         self._stream_session(key)
-        return None
+        return taken
+
+    def _refusals(self, source: str, payload: bytes, message: PushMessage, glitches: list[Reading]) -> Taken:
+        """The outcome of a decoded message whose readings the stream took (``glitches``: the ones it refused as
+        clock glitches). Refused readings are counted and dead-lettered: every reading refused, the message whole;
+        some, a letter of the message with those readings only (its good readings are not copied there)."""
+        refused = message.refused + len(glitches)
+        total = len(message.readings) + message.refused
+        first = message.first_refusal or (glitch_reason(glitches[0]) if glitches else None)
+        taken = Taken(readings=total, refused=refused, first_refusal=first)
+        if not refused:
+            return taken
+        if taken.unusable:
+            self.counters.refused_messages += 1
+            self._dead_letter(source, payload, f"no reading could be used, {refused} of {total} refused: {first}")
+            return taken
+        self.counters.partly_refused_messages += 1
+        items = [*message.refused_items, *({"name": r.name, "time": r.t_ns, "values": r.values} for r in glitches)]
+        kept = {
+            "messageId": message.message_id,
+            "sessionId": message.session_id,
+            "deviceId": message.device_id,
+            "payload": items[:MAX_REFUSED_LETTER_READINGS],
+        }
+        held = (
+            "the refused ones" if refused <= MAX_REFUSED_LETTER_READINGS else f"the first {MAX_REFUSED_LETTER_READINGS}"
+        )
+        self._dead_letter(
+            source,
+            json.dumps(kept, separators=(",", ":")).encode(),
+            f"{refused} of {total} readings refused (the letter holds {held}): {first}",
+        )
+        return taken
 
     # --- exercise sessions (issue 19) -------------------------------------------------------------------------------
     def _watch_samples(self, key: Key, stream: PhoneStream) -> None:
@@ -278,12 +362,13 @@ class PhoneService:
             except web.HTTPRequestEntityTooLarge:
                 self.counters.http_too_large += 1
                 return web.Response(status=413, text=f"at most {self.settings.max_request_kb} kB per push\n")
-            problem = self.take(wearer, body, f"http:/sensorlogger/{wearer}", owner.device)
-            if problem is not None:
-                return web.Response(status=400, text=f"not a Sensor Logger message: {problem}\n")
+            taken = self.take(wearer, body, f"http:/sensorlogger/{wearer}", owner.device)
+            status, text = taken.answer()
+            if status != 200:
+                return web.Response(status=status, text=text)
             self.counters.http_accepted += 1
             await self._note_use(owner)
-            return web.Response(text="ok\n")
+            return web.Response(text=text)
 
         async def health(_: web.Request) -> web.Response:
             return web.Response(text="ok\n")

@@ -26,7 +26,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.errors import IngestError
 from ingest.store.private import private_file, replace_private
+from ingest.textfile import CachedFile
 from ingest.wire import ID_PATTERN, describe_validation_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,13 +78,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    inode: int
-    size: int
-    mtime_ns: int
-
-
 class TokenStore:
     """The phone tokens in ``path`` (created with mode 600 at the first write). Thread-safe; processes share it
     through a lock file."""
@@ -92,15 +85,14 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._seen: _Seen | None = None
-        self._devices: list[PhoneDevice] = []
+        self._file: CachedFile[list[PhoneDevice]] = CachedFile(path, self._parse, list)
 
     # --- reading --------------------------------------------------------------------------------------------------
     def devices(self, wearer: str | None = None) -> list[PhoneDevice]:
         """The devices with a token (of ``wearer``, or all), oldest first; the file read again if it changed."""
         with self._lock:
-            self._refresh()
-            return [d for d in self._devices if wearer is None or d.wearer == wearer]
+            devices = self._refreshed()
+            return [d for d in devices if wearer is None or d.wearer == wearer]
 
     def lookup(self, token: str) -> PhoneDevice | None:
         """The device whose token this is, or None. Every stored hash is compared in constant time."""
@@ -168,24 +160,16 @@ class TokenStore:
             ]
 
     # --- the file ---------------------------------------------------------------------------------------------------
-    def _refresh(self) -> None:
-        """Read the file again if it changed since the last read (caller holds ``_lock``)."""
+    def _refreshed(self) -> list[PhoneDevice]:
+        """The devices, the file read again if it changed since the last read (caller holds ``_lock``)."""
         try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            self._seen, self._devices = None, []
-            return
+            return self._file.get()
         except OSError as exc:
             raise TokenStoreError(f"phone token file {self.path}: cannot be read ({exc.strerror})") from None
-        seen = _Seen(st.st_ino, st.st_size, st.st_mtime_ns)
-        if seen == self._seen:
-            return
-        self._devices = self._read()
-        self._seen = seen
 
-    def _read(self) -> list[PhoneDevice]:
+    def _parse(self, path: Path) -> list[PhoneDevice]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as exc:
@@ -208,10 +192,10 @@ class TokenStore:
         with self._lock, lock_path.open("r+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                devices = list(self._read())
+                devices = list(self._parse(self.path))
                 yield devices
                 self._write(devices)
-                self._seen = None  # read back at the next look (its own write included)
+                self._file.forget()  # read back at the next look (its own write included)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 

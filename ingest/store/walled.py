@@ -12,6 +12,8 @@ made at start instead.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +28,8 @@ from ingest.wire import check_id
 if TYPE_CHECKING:
     from ingest.store.queries import Queries
 
+# how long a wearer's grants read from the store serve the queries that follow (a page's): see WalledQueries
+GRANTS_FRESH_S = 5.0
 Row = TypeVar("Row")
 Part = TypeVar("Part")
 T = TypeVar("T")
@@ -99,18 +103,29 @@ class WalledQueries(WalledHoldings, PartedQueries):
 
     The grants are read from the wearer's stored consent events (``consent_granted``, in the private database: the
     bridge stores each consent event it routes by, ingest/bridge.py), asked beside the query itself; a clinic they
-    name that was not asked yet is asked then, and remembered. The consent records file is not what routing
-    followed (a wearer's own login may publish a change from elsewhere, ``deploy/mosquitto/acl``), so it is not
-    used; ``wall.consent`` adds what it holds. Not asked: clinics the clinics file no longer lists (their databases
-    are outside the wall). Needs a credential that reads every database of the wall (``kinetic_web``,
-    ingest/store/access.py): any other is refused by InfluxDB, said in one line (SinkAuthError)."""
+    name that was not asked yet is asked then, and remembered. A page asks many ranged queries (the weekly report
+    behind a Week page ten, for a week with data: tests/integration/ingest/test_walled_grants.py), so a read serves
+    the queries of the next ``GRANTS_FRESH_S`` (queries at once share one read): the private database is asked for
+    the grants once, not beside every query. That can delay only a *new* grant's database being asked, by at most
+    ``GRANTS_FRESH_S``: less than a sensor's batch period (``KINETIC_COLLECTOR__BATCH_S``, 10 s), the delay its
+    points have anyway. A withdrawal never names a database less (stored grants are never forgotten: what a
+    clinic's database still holds of the wearer is theirs), and what it takes back (``--delete-shared``,
+    ingest/store/reroute.py) is read where it is now at the next query: no point is cached. The consent records
+    file is not what routing followed (a wearer's own login may publish a change from elsewhere,
+    ``deploy/mosquitto/acl``), so it is not used; ``wall.consent`` adds what it holds. Not asked: clinics the
+    clinics file no longer lists (their databases are outside the wall). Needs a credential that reads every
+    database of the wall (``kinetic_web``, ingest/store/access.py): any other is refused by InfluxDB, said in one
+    line (SinkAuthError)."""
 
-    def __init__(self, settings: InfluxSettings, wall: Wall) -> None:
+    def __init__(self, settings: InfluxSettings, wall: Wall, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(settings, wall)
         self.wall = wall
+        self.clock = clock  # seconds, monotonic: the age of a grants read
         self._by_database = dict(zip(self.databases, self._queries, strict=True))
         self._private = self._sinks[self.databases.index(wall.private)]
-        self._granted: dict[str, set[str]] = {}  # wearer -> clinics their stored grants named, when last read
+        # wearer -> (when the read began, the clinics their stored grants named): the last read that answered
+        self._granted: dict[str, tuple[float, set[str]]] = {}
+        self._reading: dict[str, asyncio.Future[set[str]]] = {}  # wearer -> the grants read under way
 
     async def granted_clinics(self, wearer: str) -> set[str]:
         """The clinics ``wearer``'s stored ``consent_granted`` events name (the private database)."""
@@ -143,14 +158,34 @@ class WalledQueries(WalledHoldings, PartedQueries):
             ) from exc
 
     async def _each(self, wearer: str, ask: Callable[[Queries], Awaitable[list[Row]]]) -> list[list[Row]]:
-        """``ask`` of each database ``wearer``'s points may be in: those known, with the stored grants read beside
-        them; then any a grant newly names."""
-        known = wearer_databases(self.wall, wearer, self._granted.get(wearer, set()))
+        """``ask`` of each database ``wearer``'s points may be in: those known; with the stored grants read beside
+        them unless a read began less than ``GRANTS_FRESH_S`` ago; then any a grant newly names."""
+        at, known_grants = self._granted.get(wearer, (-math.inf, set()))
+        known = wearer_databases(self.wall, wearer, known_grants)
         asked = [ask(self._by_database[db]) for db in known]
-        granted, parts = await asyncio.gather(self._explained(self.granted_clinics(wearer)), self._gather(asked))
-        self._granted[wearer] = granted
+        if self.clock() - at < GRANTS_FRESH_S:
+            return await self._gather(asked)
+        granted, parts = await asyncio.gather(self._grants(wearer), self._gather(asked))
         late = [db for db in wearer_databases(self.wall, wearer, granted) if db not in known]
         return parts + (await self._gather([ask(self._by_database[db]) for db in late]) if late else [])
+
+    async def _grants(self, wearer: str) -> set[str]:
+        """The clinics ``wearer``'s stored grants name, read once for every query that asks while the read is under
+        way, and kept (``_granted``) when it answers; a read that fails is not kept (the next query reads again)."""
+        reading = self._reading.get(wearer)
+        if reading is None:
+            began = self.clock()
+
+            async def read() -> set[str]:
+                try:
+                    granted = await self._explained(self.granted_clinics(wearer))
+                finally:
+                    del self._reading[wearer]
+                self._granted[wearer] = (began, granted)
+                return granted
+
+            reading = self._reading[wearer] = asyncio.ensure_future(read())
+        return set(await asyncio.shield(reading))
 
     async def _parts(self, query: Ranged[Row], wearer: str, start_ms: int, end_ms: int) -> list[list[Row]]:
         return await self._each(wearer, lambda q: query.ask(q, wearer, start_ms, end_ms))

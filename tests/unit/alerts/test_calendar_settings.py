@@ -32,7 +32,7 @@ def test_feeds_come_from_a_secret_file_and_kinetic_config_masks_them(tmp_path: P
     assert settings.alerts.calendar_addresses == {"ann": ["ann@example.org"]}
     out = kinetic("config", env={"KINETIC_SECRETS_DIR": str(tmp_path)})
     assert out.returncode == 0 and "private-5f2a9c" not in out.stdout and "work.ics" not in out.stdout
-    assert "KINETIC_ALERTS__CALENDAR_FEEDS={'ann': ['**********', '**********']}" in out.stdout
+    assert 'KINETIC_ALERTS__CALENDAR_FEEDS={"ann": ["**********", "**********"]}' in out.stdout  # JSON, masked
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,6 @@ def test_a_phone_repeating_a_bad_message_gets_one_line_per_interval(
     service = PhoneService(settings, Topics("kinetic"), Spool(tmp_path / "q.sqlite", 10**8))
     with caplog.at_level(logging.WARNING):
         for _ in range(300):  # five minutes of a push every second
-            assert service.take("ann", b'{"not": "sensor logger"}', "http:/sensorlogger/ann") is not None
+            assert service.take("ann", b'{"not": "sensor logger"}', "http:/sensorlogger/ann").problem is not None
     assert service.counters.bad_messages == 300
     assert len(caplog.records) <= 2, f"{len(caplog.records)} lines: {caplog.records[-1].getMessage()}"
