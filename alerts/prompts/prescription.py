@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from alerts.errors import PolicyError
 from alerts.prompts.catalog import DayType, Tempo
-from ingest.textfile import TextFileError, load_yaml
+from ingest.textfile import FileStamp, TextFileError, file_stamp, load_yaml
 from ingest.wire import ID_PATTERN, EventV1
 
 _LOGGER = logging.getLogger(__name__)
@@ -171,8 +171,8 @@ def load_prescriptions(path: Path, catalog_ids: Collection[str]) -> dict[str, li
 
 
 class PrescriptionsFile:
-    """A prescriptions file a service keeps reading: ``current()`` is the file's content, read again when its
-    modification time or size changed (``kinetic prescription`` edits it while the alert service runs). A file
+    """A prescriptions file a service keeps reading: ``current()`` is the file's content, read again when its stat
+    changed (``FileStamp``) (``kinetic prescription`` edits it while the alert service runs). A file
     that became invalid is reported once (warning) and the last valid content kept: a slip in an edit never stops
     the service. The first read raises PrescriptionError (a service should not start on a bad file)."""
 
@@ -182,12 +182,13 @@ class PrescriptionsFile:
         self._stamp = self._stat()
         self._content = load_prescriptions(path, catalog_ids)
 
-    def _stat(self) -> tuple[int, int] | None:
+    def _stat(self) -> FileStamp | None:
+        """The file's stamp (``ingest.textfile.file_stamp``: inode, size, modification and change times in ns, so an
+        edit saved by a rename with its time set back is seen too); None when it cannot be stat'ed."""
         try:
-            st = self.path.stat()
+            return file_stamp(self.path)
         except OSError:
             return None
-        return st.st_mtime_ns, st.st_size
 
     def current(self) -> dict[str, list[Prescribed]]:
         stamp = self._stat()

@@ -129,3 +129,20 @@ def test_the_services_copy_follows_the_file_and_keeps_the_last_good_one(
     path.write_text("nonsense: [")
     with pytest.raises(PrescriptionError):
         PrescriptionsFile(path, CATALOG)  # but a service does not start on a bad file
+
+
+def test_an_edit_saved_by_a_rename_with_the_old_time_and_size_is_seen(tmp_path: Path) -> None:
+    """An editor that saves by writing a new file and renaming it over the old one, the old file's times kept and the
+    same number of bytes (hold 20 s -> 30 s): a new inode, which the stamp (``ingest.textfile.FileStamp``) includes."""
+    path = tmp_path / "prescriptions.yaml"
+    path.write_text(yaml.safe_dump(FILE))
+    watched = PrescriptionsFile(path, CATALOG)
+    assert watched.current()["ann"][0].hold_s == 20
+    new, _, _ = edit_prescriptions(FILE, "ann", "spinal-decompression-60s", {"hold_s": 30}, str(path), CATALOG)
+    saved = tmp_path / "prescriptions.yaml.new"
+    saved.write_text(yaml.safe_dump(new))
+    old = path.stat()
+    assert saved.stat().st_size == old.st_size
+    os.utime(saved, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(saved, path)
+    assert watched.current()["ann"][0].hold_s == 30
