@@ -113,7 +113,9 @@ def _read_as(kind: type, obj: Any) -> Any:
     """msgspec's hook for the parts ``_written_as`` writes (raises ``ValueError`` / pydantic's error on a part
     that does not fit)."""
     if kind is LyingBeats:
-        return LyingBeats.unpacked(msgspec.convert(obj, BeatsSnapshot | None))
+        if obj is None:  # most wearers (no night's RR intervals)
+            return LyingBeats()
+        return LyingBeats.unpacked(msgspec.convert(obj, BeatsSnapshot))
     if kind is FeatureFrameV1:
         if not isinstance(obj, bytes):
             raise ValueError(f"a held frame as its JSON (bytes), not {type(obj).__name__}")
