@@ -187,11 +187,8 @@ class LyingBeats(deque[tuple[int, float]]):
     """The night's lying RR intervals, (t_ms, rr ms), the last ``MAX_BEATS``. The snapshot writes them packed
     (``packed``, ``BeatsSnapshot``)."""
 
-    def __init__(self, beats: Iterable[tuple[int, float]] = ()) -> None:
-        super().__init__(beats, maxlen=MAX_BEATS)
-
-    def __reduce__(self) -> tuple[type[LyingBeats], tuple[list[tuple[int, float]]]]:  # type: ignore[override]
-        return LyingBeats, (list(self),)
+    def __init__(self, beats: Iterable[tuple[int, float]] = (), maxlen: int | None = MAX_BEATS) -> None:
+        super().__init__(beats, maxlen=maxlen)  # deque's copy and pickle pass maxlen
 
     def packed(self) -> BeatsSnapshot | None:
         """The beats packed (``BeatsSnapshot``), None when there are none."""

@@ -16,11 +16,13 @@ A wearer's snapshot (the ``wearers`` table's ``state``) is versioned on its own 
   written by msgspec in one call (C): the wearer's state is kept in ``msgspec.Struct`` classes with
   ``array_like=True`` (alerts/engine.py ``WearerState`` and the state classes of alerts/detect, alerts/prompts and
   alerts/readiness.py), each written as the array of its fields in the order declared; the calibration reservoir
-  as its quantised bytes, times as integer ms, dates as ISO 8601 text, floats as float64 (so a snapshot round-trips
-  exactly: the detectors carry on as if uninterrupted). Two parts are written in another form than they are held,
+  as its quantised bytes, times as integer ms, readiness' nights and decided day as day ordinals (a decision's day
+  as ISO 8601 text), floats as float64 (so a snapshot round-trips exactly: the detectors carry on as if
+  uninterrupted). Two parts are written in another form than they are held,
   through ``_ENCODER``'s hook: a frame held as a possible clock jump as its JSON (as on the wire), the night's lying
   RR intervals packed (6 bytes a beat, ``alerts.readiness.BeatsSnapshot``). Decoded into those classes (msgspec):
-  a blob that does not fit them is refused, not half-loaded. A field added, removed or moved in any of these
+  a blob that does not fit them (or whose still run names an hour the wearer does not hold:
+  ``WearerDetection.check``) is refused, not half-loaded. A field added, removed or moved in any of these
   classes changes the format: a new format byte, and a reader for the old one.
 - format 2 (issue 18, sessions 10-11): ``b"KWS\x02"``, then MessagePack of nested arrays built field by field
   (``WearerSnapshot`` of alerts/engine.py and the ``*Snapshot`` types of alerts/detect: the primary sensor as its

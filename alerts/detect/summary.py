@@ -133,14 +133,6 @@ class HourSummary(msgspec.Struct, array_like=True):
         """Seconds by posture (a copy: ``add_posture`` counts)."""
         return dict(zip(POSTURES, self.posture_seconds, strict=True))
 
-    def snapshot(self) -> HourSummary:
-        return self
-
-    @classmethod
-    def from_snapshot(cls, s: HourSummary) -> HourSummary:
-        """The hour of an explicit form (decoded, it is one already: taken over, not copied)."""
-        return s
-
     def add_posture(self, posture: Posture) -> None:
         self.posture_seconds[_POSTURE_INDEX[posture]] += 1
 

@@ -370,3 +370,19 @@ def test_a_blob_that_is_no_snapshot_raises_and_never_returns_a_half_state(blob: 
     with pytest.raises(Exception) as raised:
         decode_snapshot(blob)
     assert str(raised.value)
+
+
+def test_a_format_3_snapshot_whose_still_run_names_an_hour_the_wearer_does_not_hold_is_refused() -> None:
+    """The still run names the wearer's current and previous hour by their start (so a snapshot holds each hour once);
+    a start that is neither is a blob that does not hold together: refused, not half-loaded."""
+    start_ms = int(datetime(2026, 3, 3, 9, tzinfo=UTC).timestamp() * 1000)
+    engine = AlertEngine(EngineConfig(), load_catalog())
+    frames = frames_for("thigh", [("walk", 40, 0.0), ("off", 120, 0.0)], start_ms, random.Random(2))
+    feed(engine, [(0, b) for b in batches("ann", "thigh", frames)])
+    detection = engine.wearers["ann"].detection
+    assert detection.still is not None and detection.hour is not None
+    assert [ref for ref, _, _ in detection.still.hours] == [detection.hour.hour_ms]
+    assert decode_snapshot(encode_snapshot(engine.wearers["ann"])).detection.still == detection.still
+    detection.still.hours = [(detection.hour.hour_ms - 7_200_000, {}, detection.still.hours[0][2])]
+    with pytest.raises(ValueError, match="none of the wearer's hours"):
+        decode_snapshot(encode_snapshot(engine.wearers["ann"]))
