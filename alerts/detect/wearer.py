@@ -90,9 +90,12 @@ class WearerDetection(msgspec.Struct, array_like=True):
         """Unpickle a wearer's detection of a format-1 snapshot (a dataclass then, its still run naming its hours by
         the objects: the wearer's current and previous hour are named by their start now)."""
         restore_fields(self, state)
-        still, held = self.still, (self.hour, self.previous_hour)
-        if still is not None:
-            still.hours = [(h.hour_ms if any(h is x for x in held) else h, c, e) for h, c, e in still.hours]  # type: ignore[union-attr]
+        if self.still is not None:
+            held = [h for h in (self.hour, self.previous_hour) if h is not None]
+            self.still.hours = [
+                (next((h.hour_ms for h in held if h is ref), ref), counted, exposure)
+                for ref, counted, exposure in self.still.hours
+            ]
 
     @property
     def primary_device(self) -> DeviceState:
