@@ -8,18 +8,17 @@ engine runs live, replays a week in seconds and is tested deterministically.
 
 from __future__ import annotations
 
-import itertools
-import sys
-from array import array
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
+
+import msgspec
 
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.detect.device import DeviceState
 from alerts.detect.posture import PROMPT_HOLD_S, Posture
+from alerts.detect.structs import restore_fields
 from alerts.detect.summary import HourSummary
 from alerts.detect.wearer import NO_SENSOR_YET, DetectionSnapshot, WearerDetection, WearerSecond
 from alerts.errors import PolicyError
@@ -29,7 +28,7 @@ from alerts.prompts.commands import EVENT_TIME_SOURCES, on_data_clock, pause_ove
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
 from alerts.prompts.policy.planner import Episode, Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
-from alerts.readiness import MAX_BEATS, CheckIn, ReadinessDecision, ReadinessTracker
+from alerts.readiness import BeatsSnapshot, CheckIn, LyingBeats, ReadinessDecision, ReadinessTracker
 from alerts.settings import AlertsSettings
 from ingest.order import admit
 from ingest.wire import (
@@ -85,20 +84,16 @@ def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
     )
 
 
-# The explicit form of a wearer's prompting state (alerts/state.py, snapshot format 2). The planner: its exposures
-# (the ``Episode``'s fields in order: a msgspec Struct, written as such; each is kept under its trigger), the prompt
-# times of the last two days (ms), the recent exercises, pause until and do-not-disturb from (ms). The responses:
-# settle ms, the open prompts (``OpenPrompt``'s fields in order: a Struct too).
+# A wearer's state in a format-2 snapshot (alerts/state.py, read only; format 3 writes ``WearerState`` itself). The
+# planner: its exposures (the ``Episode``'s fields in order; each is kept under its trigger), the prompt times of the
+# last two days (ms), the recent exercises, pause until and do-not-disturb from (ms). The responses: settle ms, the
+# open prompts (``OpenPrompt``'s fields in order).
 PlannerSnapshot = tuple[tuple[Episode, ...], list[int], list[str], int | None, int | None]
 ResponsesSnapshot = tuple[int, list[OpenPrompt]]
 # Readiness: the night (a date, as its proleptic Gregorian ordinal), its lying and observed seconds, lying now, the
 # night's lying RR intervals (``BeatsSnapshot``), ln RMSSD by night (ordinal, float64), the latest pain and stress
 # check-ins (t_ms, pain, stress), the day decided last (ordinal) and today's decision (day ordinal, day type, reasons,
-# metrics). Its per-minute caches are not kept: they are made again from the next second. A check-in is a Struct.
-# The beats: the first one's t_ms, then the differences of t_ms from one beat to the next as little-endian int32
-# ("i") or int64 ("q") and the RR intervals (ms) as little-endian uint16 ("H": whole milliseconds, as the wire
-# carries them) or float64 ("d"): 6 bytes a beat instead of 18.
-BeatsSnapshot = tuple[int, Literal["i", "q"], bytes, Literal["H", "d"], bytes]
+# metrics).
 DecisionSnapshot = tuple[int, DayType, tuple[str, ...], dict[str, int | float]]
 ReadinessSnapshot = tuple[
     int | None,
@@ -115,73 +110,6 @@ ReadinessSnapshot = tuple[
 WearerSnapshot = tuple[
     DetectionSnapshot, PlannerSnapshot, ResponsesSnapshot, dict[str, Any], int, int | None, ReadinessSnapshot
 ]
-_LITTLE_ENDIAN = sys.byteorder == "little"
-
-
-def _little_endian(values: array[Any]) -> bytes:
-    if not _LITTLE_ENDIAN:
-        values = array(values.typecode, values)
-        values.byteswap()
-    return values.tobytes()
-
-
-def _from_little_endian(typecode: str, data: bytes) -> array[Any]:
-    values = array(typecode)
-    values.frombytes(data)
-    if not _LITTLE_ENDIAN:
-        values.byteswap()
-    return values
-
-
-def _beats_snapshot(beats: deque[tuple[int, float]]) -> BeatsSnapshot | None:
-    if not beats:
-        return None
-    times = [t for t, _ in beats]
-    steps = [b - a for a, b in itertools.pairwise(times)]
-    wide = any(not -(2**31) <= d < 2**31 for d in steps)
-    rr = [r for _, r in beats]
-    whole = all(r == int(r) and 0 <= r < 2**16 for r in rr)
-    return (
-        times[0],
-        "q" if wide else "i",
-        _little_endian(array("q" if wide else "i", steps)),
-        "H" if whole else "d",
-        _little_endian(array("H", [int(r) for r in rr]) if whole else array("d", rr)),
-    )
-
-
-def _beats_from(s: BeatsSnapshot | None) -> deque[tuple[int, float]]:
-    beats: deque[tuple[int, float]] = deque(maxlen=MAX_BEATS)
-    if s is None:
-        return beats
-    t_ms, steps, rr = s[0], _from_little_endian(s[1], s[2]), _from_little_endian(s[3], s[4])
-    if len(rr) != len(steps) + 1:
-        raise ValueError(f"{len(rr)} RR intervals for {len(steps) + 1} beat times")
-    for i, r in enumerate(rr):
-        if i:
-            t_ms += steps[i - 1]
-        beats.append((t_ms, float(r)))
-    return beats
-
-
-def _day(ordinal: int | None) -> date | None:
-    return None if ordinal is None else date.fromordinal(ordinal)
-
-
-def _readiness_snapshot(r: ReadinessTracker) -> ReadinessSnapshot:
-    pain, stress, today = r.pain, r.stress, r.today
-    return (
-        None if r.night is None else r.night.toordinal(),
-        r.night_lying_s,
-        r.night_observed_s,
-        r.lying,
-        _beats_snapshot(r.lying_beats) if r.lying_beats else None,
-        tuple([(night.toordinal(), value) for night, value in r.history.items()]) if r.history else (),
-        pain,
-        stress,
-        None if r.decided is None else r.decided.toordinal(),
-        None if today is None else (today.day.toordinal(), today.day_type, today.reasons, today.metrics),
-    )
 
 
 def _readiness_from(s: ReadinessSnapshot) -> ReadinessTracker:
@@ -190,70 +118,52 @@ def _readiness_from(s: ReadinessSnapshot) -> ReadinessTracker:
         day, kind, reasons, metrics = s[9]
         today = ReadinessDecision(date.fromordinal(day), kind, reasons, metrics)
     return ReadinessTracker(
-        night=_day(s[0]),
+        night_ordinal=s[0],
         night_lying_s=s[1],
         night_observed_s=s[2],
         lying=s[3],
-        lying_beats=_beats_from(s[4]),
-        history={date.fromordinal(night): value for night, value in s[5]},
+        lying_beats=LyingBeats.unpacked(s[4]),
+        history=dict(s[5]),
         pain=s[6],
         stress=s[7],
-        decided=_day(s[8]),
+        decided_ordinal=s[8],
         today=today,
     )
 
 
-@dataclass
-class WearerState:
+class WearerState(msgspec.Struct, array_like=True):
     """One wearer: what detection follows (sensors, bouts, hour, lean run) and what prompting follows (planner,
-    open prompts, live policy overrides)."""
+    open prompts, live policy overrides). A ``msgspec.Struct`` of Structs: the alert service's snapshot (format 3,
+    alerts/state.py) is this state written by msgspec in one call, each Struct as the array of its fields in the
+    order declared (a field added, removed or moved in any of them changes the format: a new format byte, and a
+    reader for the old one)."""
 
     detection: WearerDetection
-    planner: PlannerState = field(default_factory=PlannerState)
-    responses: ResponseTracker = field(default_factory=ResponseTracker)
-    live_policy: dict[str, Any] = field(default_factory=dict)  # overrides set over MQTT or the CLI
+    planner: PlannerState = msgspec.field(default_factory=PlannerState)
+    responses: ResponseTracker = msgspec.field(default_factory=ResponseTracker)
+    live_policy: dict[str, Any] = msgspec.field(default_factory=dict)  # overrides set over MQTT or the CLI
     prompts_sent: int = 0
     driving_ms: int | None = None  # the newest frame (any of the wearer's sensors) saying "automotive" (a phone's)
-    readiness: ReadinessTracker = field(default_factory=ReadinessTracker)  # last night, check-ins, today's type
+    readiness: ReadinessTracker = msgspec.field(default_factory=ReadinessTracker)  # last night, check-ins, today
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle; a snapshot written before detection had its own state (session 3) is folded into it."""
+        """Unpickle a format-1 snapshot (a dataclass then); one written before detection had its own state (session
+        3) is folded into it."""
         if "detection" not in state:
             detection = WearerDetection(state.pop("primary"), state.pop("tracker"), state.pop("devices"))
             detection.hour, detection.lean_run = state.pop("hour"), state.pop("lean_run")
             detection.frames = state.pop("frames")
             state["detection"] = detection
-        state.setdefault("readiness", ReadinessTracker())  # a snapshot from before readiness (issue 17)
-        self.__dict__.update(state)
+        restore_fields(self, state)  # readiness: a snapshot from before readiness (issue 17) starts with none
         for prompt in self.responses.open:  # a snapshot from before prompt contexts (issue 17): the planner knows
             episode = self.planner.episodes.get(prompt.trigger)
             if prompt.context is None and episode is not None and episode.last_prompt_id == prompt.prompt_id:
                 first: PromptContext = "after_meeting" if episode.context == "after_meeting" else "threshold"
                 prompt.context = "reprompt" if episode.attempts > 1 else first
 
-    def snapshot(self) -> WearerSnapshot:
-        """The explicit form of everything a checkpoint keeps (``WearerSnapshot``: plain values and bytes, which
-        alerts/state.py writes as MessagePack); ``from_snapshot`` gives back a state that carries on exactly as this
-        one would."""
-        planner, responses = self.planner, self.responses
-        return (
-            self.detection.snapshot(),
-            (
-                tuple(planner.episodes.values()),
-                planner.sent_ms,
-                planner.recent_exercises,
-                planner.pause_until_ms,
-                planner.dnd_from_ms,
-            ),
-            (responses.settle_ms, responses.open),
-            self.live_policy,
-            self.prompts_sent,
-            self.driving_ms,
-            _readiness_snapshot(self.readiness),
-        )
-
     @classmethod
     def from_snapshot(cls, s: WearerSnapshot) -> WearerState:
+        """The state of a format-2 snapshot (decoded against ``WearerSnapshot``)."""
         episodes, sent_ms, recent, pause_until_ms, dnd_from_ms = s[1]
         planner = PlannerState({e.trigger: e for e in episodes}, sent_ms, recent, pause_until_ms, dnd_from_ms)
         responses = ResponseTracker(s[2][0], s[2][1])
@@ -460,7 +370,10 @@ class AlertEngine:
     ) -> list[Output]:
         """The day's readiness decision (alerts/readiness.py), once per local day, at the first second from the
         policy's ``readiness_time``: an event with the figures and the reasons in words (none without data)."""
-        if state.readiness.decided == local.date() or local.hour * 60 + local.minute < policy.readiness_minute:
+        if (
+            state.readiness.decided_ordinal == local.date().toordinal()
+            or local.hour * 60 + local.minute < policy.readiness_minute
+        ):
             return []
         decision = state.readiness.decide_day(t_ms, local.date())
         if decision is None:

@@ -26,10 +26,14 @@ inputs (no HRV reading, no night posture, no check-in) there is no decision and 
 
 from __future__ import annotations
 
+import itertools
+import sys
+from array import array
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -101,15 +105,19 @@ class ReadinessInputs:
     stress: Stress | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReadinessDecision:
+class ReadinessDecision(msgspec.Struct, frozen=True, array_like=True):
     """The day type for one local day and why, in words (``reasons``: the relief reasons on a relief day, the figures
-    on a capacity day); ``metrics`` are the figures for storage (docs/metrics.md, "Readiness")."""
+    on a capacity day); ``metrics`` are the figures for storage (docs/metrics.md, "Readiness"). A ``msgspec.Struct``:
+    the alert service's snapshot writes it as the array of its fields in order."""
 
     day: date
     day_type: DayType
     reasons: tuple[str, ...]
-    metrics: dict[str, float]
+    metrics: dict[str, int | float]
+
+    def __setstate__(self, state: list[Any] | dict[str, Any]) -> None:
+        """Unpickle a decision of a format-1 snapshot (a dataclass with slots then)."""
+        restore_fields(self, state)
 
     @property
     def words(self) -> str:
@@ -153,59 +161,147 @@ def decide(day: date, inputs: ReadinessInputs) -> ReadinessDecision | None:
     return ReadinessDecision(day, day_type, tuple(relief or fine), metrics)
 
 
-@dataclass
-class ReadinessTracker:
-    """One wearer's readiness inputs, fed in event time by the engine: ``second`` for each second of the wearer's
-    posture, ``beats`` for RR intervals, ``checkin`` for reports; ``decide_day`` once per local day."""
+# The lying RR intervals packed (the snapshot's form, alerts/state.py): the first beat's t_ms, then the differences
+# of t_ms from one beat to the next as little-endian int32 ("i") or int64 ("q") and the RR intervals (ms) as
+# little-endian uint16 ("H": whole milliseconds, as the wire carries them) or float64 ("d"): 6 bytes a beat, not 18.
+BeatsSnapshot = tuple[int, Literal["i", "q"], bytes, Literal["H", "d"], bytes]
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
-    night: date | None = None
+
+def _little_endian(values: array[Any]) -> bytes:
+    if not _LITTLE_ENDIAN:
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _from_little_endian(typecode: str, data: bytes) -> array[Any]:
+    values = array(typecode)
+    values.frombytes(data)
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return values
+
+
+class LyingBeats(deque[tuple[int, float]]):
+    """The night's lying RR intervals, (t_ms, rr ms), the last ``MAX_BEATS``. The snapshot writes them packed
+    (``packed``, ``BeatsSnapshot``)."""
+
+    def __init__(self, beats: Iterable[tuple[int, float]] = (), maxlen: int | None = MAX_BEATS) -> None:
+        super().__init__(beats, maxlen=maxlen)  # deque's copy and pickle pass maxlen
+
+    def packed(self) -> BeatsSnapshot | None:
+        """The beats packed (``BeatsSnapshot``), None when there are none."""
+        if not self:
+            return None
+        times = [t for t, _ in self]
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        wide = any(not -(2**31) <= d < 2**31 for d in steps)
+        rr = [r for _, r in self]
+        whole = all(r == int(r) and 0 <= r < 2**16 for r in rr)
+        return (
+            times[0],
+            "q" if wide else "i",
+            _little_endian(array("q" if wide else "i", steps)),
+            "H" if whole else "d",
+            _little_endian(array("H", [int(r) for r in rr]) if whole else array("d", rr)),
+        )
+
+    @classmethod
+    def unpacked(cls, s: BeatsSnapshot | None) -> LyingBeats:
+        """The beats of ``packed``'s form; raises ``ValueError`` when its parts do not fit together."""
+        beats = cls()
+        if s is None:
+            return beats
+        t_ms, steps, rr = s[0], _from_little_endian(s[1], s[2]), _from_little_endian(s[3], s[4])
+        if len(rr) != len(steps) + 1:
+            raise ValueError(f"{len(rr)} RR intervals for {len(steps) + 1} beat times")
+        for i, r in enumerate(rr):
+            if i:
+                t_ms += steps[i - 1]
+            beats.append((t_ms, float(r)))
+        return beats
+
+
+@dataclass(slots=True)
+class _LocalClock:
+    """A tracker's caches, not kept in snapshots (made again from the next second). The local time of the current UTC
+    minute (every zone's offset is whole minutes, so a minute's local date, hour and minute are those of its start):
+    one zone conversion a minute instead of one a second; the minute ``second`` last saw and what it said about the
+    night."""
+
+    minute_ms: int = -1
+    minute_zone: ZoneInfo | None = None
+    minute_local: datetime | None = None
+    second_local: datetime | None = None
+    second_night: int | None = None  # as its ordinal
+    second_core: bool = False
+
+
+class ReadinessTracker(msgspec.Struct, array_like=True, dict=True):
+    """One wearer's readiness inputs, fed in event time by the engine: ``second`` for each second of the wearer's
+    posture, ``beats`` for RR intervals, ``checkin`` for reports; ``decide_day`` once per local day. A
+    ``msgspec.Struct``: the alert service's snapshot writes it as the array of its fields in order (a field added,
+    removed or moved changes the format); its caches (``_LocalClock``) are outside the fields."""
+
+    night_ordinal: int | None = None  # the night followed (its date: ``night_of``), as ``date.toordinal``
     night_lying_s: int = 0
     night_observed_s: int = 0
     lying: bool = False
-    lying_beats: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_BEATS))
-    history: dict[date, float] = field(default_factory=dict)  # night -> ln RMSSD
+    lying_beats: LyingBeats = msgspec.field(default_factory=LyingBeats)
+    history: dict[int, float] = msgspec.field(default_factory=dict)  # night (``date.toordinal``) -> ln RMSSD
     pain: CheckIn | None = None
     stress: CheckIn | None = None
-    decided: date | None = None  # the last local day decided (whether or not there was data)
+    decided_ordinal: int | None = None  # the last local day decided (whether or not there was data), as its ordinal
     today: ReadinessDecision | None = None
-    # the local time of the current UTC minute (every zone's offset is whole minutes, so a minute's local date, hour and
-    # minute are those of its start): one zone conversion a minute instead of one a second
-    _minute_ms: int = -1
-    _minute_zone: ZoneInfo | None = None
-    _minute_local: datetime | None = None
-    _second_local: datetime | None = None  # the minute ``second`` last saw, and what it said about the night
-    _second_night: date | None = None
-    _second_core: bool = False
+    if TYPE_CHECKING:  # not a field: set by __post_init__ (on making and on decoding)
+        _clock: _LocalClock = _LocalClock()
+
+    def __post_init__(self) -> None:
+        self._clock = _LocalClock()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a tracker of a format-1 snapshot (a dataclass then, its caches among its fields)."""
+        state = dict(state)
+        night, decided = state.pop("night", None), state.pop("decided", None)
+        state["night_ordinal"] = None if night is None else night.toordinal()
+        state["decided_ordinal"] = None if decided is None else decided.toordinal()
+        state["history"] = {day.toordinal(): value for day, value in state.get("history", {}).items()}
+        restore_fields(self, state)
+        self.lying_beats = LyingBeats(self.lying_beats)
 
     def local_minute(self, t_ms: int, zone: ZoneInfo) -> datetime:
         """The start of ``t_ms``'s minute on the wearer's clock (``zone``), cached for the minute."""
         minute_ms = t_ms - t_ms % 60_000
-        if minute_ms != self._minute_ms or zone is not self._minute_zone or self._minute_local is None:
-            self._minute_ms, self._minute_zone = minute_ms, zone
-            self._minute_local = datetime.fromtimestamp(minute_ms / 1000, zone)
-        return self._minute_local
+        clock = self._clock
+        if minute_ms != clock.minute_ms or zone is not clock.minute_zone or clock.minute_local is None:
+            clock.minute_ms, clock.minute_zone = minute_ms, zone
+            clock.minute_local = datetime.fromtimestamp(minute_ms / 1000, zone)
+        return clock.minute_local
 
     def second(self, local: datetime, posture: Posture, lying_known: bool = True) -> None:
         """One second of the wearer's posture; ``local``: its start on the wearer's clock (event time).
         ``lying_known``: the wearer's sensors can tell lying (a trunk sensor); a thigh alone reads lying as sitting
         (both horizontal), so its nights count as not observed: lying time unknown, never "0 h"."""
-        if local is not self._second_local:  # a new minute (``local_minute`` gives one object per minute)
-            self._second_local = local
-            self._second_night = night_of(local)
-            self._second_core = local.hour >= CORE_NIGHT_START_HOUR or local.hour < CORE_NIGHT_END_HOUR
-        night = self._second_night
-        if night is not None and night != self.night:
-            self.night, self.night_lying_s, self.night_observed_s = night, 0, 0
+        clock = self._clock
+        if local is not clock.second_local:  # a new minute (``local_minute`` gives one object per minute)
+            clock.second_local = local
+            night_day = night_of(local)
+            clock.second_night = None if night_day is None else night_day.toordinal()
+            clock.second_core = local.hour >= CORE_NIGHT_START_HOUR or local.hour < CORE_NIGHT_END_HOUR
+        night = clock.second_night
+        if night is not None and night != self.night_ordinal:
+            self.night_ordinal, self.night_lying_s, self.night_observed_s = night, 0, 0
             self.lying_beats.clear()
         # RR intervals are kept while lying at night only (an afternoon nap is not the night's rest)
         self.lying = posture == "lying" and night is not None
         if night is not None and lying_known and posture not in _NOT_OBSERVED:
             self.night_lying_s += self.lying
-            self.night_observed_s += self._second_core
+            self.night_observed_s += clock.second_core
 
     def beats(self, t_ms: int, rr_ms: list[int]) -> None:
         """RR intervals (ms) that ended in the second starting at ``t_ms``: kept while the wearer lies at night."""
-        if not self.lying or self.night is None:
+        if not self.lying or self.night_ordinal is None:
             return
         # spread over the second in order, so the window's edge is at the right beat
         for i, rr in enumerate(rr_ms):
@@ -221,7 +317,8 @@ class ReadinessTracker:
         """Today's inputs at ``t_ms``, and the night's HRV (kept in the history by ``decide_day``)."""
         beats = list(self.lying_beats)
         hrv = rmssd(window(beats), beats[-1][0] if beats else t_ms)
-        previous = [v for night, v in sorted(self.history.items()) if self.night is None or night < self.night]
+        tonight = self.night_ordinal
+        previous = [v for night, v in sorted(self.history.items()) if tonight is None or night < tonight]
         lying = self.night_lying_s if self.night_observed_s >= MIN_NIGHT_OBSERVED_H * 3600 else None
         valid_ms = CHECKIN_VALID_H * 3_600_000
         pain = self.pain.pain if self.pain is not None and t_ms - self.pain.t_ms <= valid_ms else None
@@ -230,12 +327,12 @@ class ReadinessTracker:
 
     def decide_day(self, t_ms: int, day: date) -> ReadinessDecision | None:
         """Decide ``day`` (the local date of ``t_ms``) once: the decision, or None (already decided, or no data)."""
-        if self.decided == day:
+        if self.decided_ordinal == day.toordinal():
             return None
-        self.decided = day
+        self.decided_ordinal = day.toordinal()
         inputs, hrv = self.inputs(t_ms)
-        if isinstance(hrv, HrvReading) and self.night is not None:
-            self.history[self.night] = hrv.ln_rmssd
+        if isinstance(hrv, HrvReading) and self.night_ordinal is not None:
+            self.history[self.night_ordinal] = hrv.ln_rmssd
             for old in sorted(self.history)[:-HISTORY_DAYS]:
                 del self.history[old]
         self.today = decide(day, inputs)

@@ -22,19 +22,26 @@ when opened: the snapshots are copied, then their table dropped (a crash in betw
 
 A wearer's snapshot (the ``wearers`` table's ``state``) is versioned on its own (docs/prompts.md, "Restart safety"):
 
-- format 2 (issue 18): ``b"KWS"``, one byte of format version (2), then MessagePack of ``WearerState.snapshot()``:
-  nested arrays of the fields in a fixed order (alerts/engine.py ``WearerSnapshot`` and the ``*Snapshot`` types of
-  alerts/detect), the calibration reservoir as its quantised bytes, times as integer ms, floats as float64 (so a
-  snapshot round-trips exactly: the detectors carry on as if uninterrupted). Decoded against those types (msgspec):
-  a blob that does not fit them is refused, not half-loaded. Most of those types are the state's own classes, kept
-  in ``msgspec.Struct`` with ``array_like=True`` (alerts.detect.structs: the hour, exposure, calibration, stillness,
-  lean run and episodes, the planner's exposures, open prompts, check-ins), which msgspec writes in C as the array
-  of their fields in the order declared: a field added, removed or moved in one of them changes the format (a new
-  format byte, and a reader for the old one). The bytes are those format 2 had when it was built field by field in
-  Python (tests/fixtures/alert-state-a0d521a.sqlite is written again bit for bit).
+- format 3 (issue 18): ``b"KWS"``, one byte of format version (3), then MessagePack of the ``WearerState`` itself,
+  written by msgspec in one call (C): the wearer's state is kept in ``msgspec.Struct`` classes with
+  ``array_like=True`` (alerts/engine.py ``WearerState`` and the state classes of alerts/detect, alerts/prompts and
+  alerts/readiness.py), each written as the array of its fields in the order declared; the calibration reservoir
+  as its quantised bytes, times as integer ms, readiness' nights and decided day as day ordinals (a decision's day
+  as ISO 8601 text), floats as float64 (so a snapshot round-trips exactly: the detectors carry on as if
+  uninterrupted). Two parts are written in another form than they are held,
+  through ``_ENCODER``'s hook: a frame held as a possible clock jump as its JSON (as on the wire), the night's lying
+  RR intervals packed (6 bytes a beat, ``alerts.readiness.BeatsSnapshot``). Decoded into those classes (msgspec):
+  a blob that does not fit them (or whose still run names an hour the wearer does not hold:
+  ``WearerDetection.check``) is refused, not half-loaded. A field added, removed or moved in any of these
+  classes changes the format: a new format byte, and a reader for the old one.
+- format 2 (issue 18, sessions 10-11): ``b"KWS\x02"``, then MessagePack of nested arrays built field by field
+  (``WearerSnapshot`` of alerts/engine.py and the ``*Snapshot`` types of alerts/detect: the primary sensor as its
+  index, dates as ordinals, the still run's hours as 0 = current, 1 = previous). Still read
+  (``WearerState.from_snapshot``); rewritten in format 3 at the wearer's next checkpoint.
 - format 1: a pickle of the ``WearerState`` (every snapshot written before issue 18; they start with the pickle
-  protocol byte 0x80). Still read, with the classes moved since (``_MOVED_MODULES``); rewritten in format 2 at the
-  wearer's next checkpoint.
+  protocol byte 0x80). Still read, with the classes moved since (``_MOVED_MODULES``) and into the classes that have
+  become ``msgspec.Struct`` since (each defines ``__setstate__``); rewritten in format 3 at the wearer's next
+  checkpoint.
 
 A snapshot of another format (written by a newer Kinetic) or one that cannot be decoded is refused with one line
 naming the file, the wearer and the formats; that wearer starts afresh (counted in ``unrestorable``) and the others
@@ -64,8 +71,9 @@ import msgspec
 
 from alerts.engine import WearerSnapshot, WearerState
 from alerts.errors import AlertsError
+from alerts.readiness import BeatsSnapshot, LyingBeats
 from ingest.store.private import private_file
-from ingest.wire import PromptV1, one_line
+from ingest.wire import FeatureFrameV1, PromptV1, one_line
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,14 +104,40 @@ CREATE TABLE IF NOT EXISTS sessions (
 STATE_VERSION = "2"  # the files' layout (2: the snapshots in a file of their own); each snapshot says its format
 _SNAPSHOT_SCHEMA = "CREATE TABLE IF NOT EXISTS {schema}wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL)"
 SNAPSHOT_MAGIC = b"KWS"
-SNAPSHOT_FORMAT = 2
-READ_FORMATS = "1 (pickle, before issue 18) and 2"
+SNAPSHOT_FORMAT = 3
+FORMAT_2 = 2
+READ_FORMATS = "1 (pickle, before issue 18), 2 and 3"
 _HEADER = SNAPSHOT_MAGIC + bytes([SNAPSHOT_FORMAT])
 _PICKLE_PROTOCOL_BYTE = 0x80
 
 
-_ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(WearerSnapshot)
+def _written_as(obj: Any) -> Any:
+    """msgspec's hook for the parts of a wearer's state written in another form than they are held (module
+    docstring): a held frame as its JSON, the lying RR intervals packed."""
+    if isinstance(obj, LyingBeats):
+        return obj.packed()
+    if isinstance(obj, FeatureFrameV1):
+        return obj.model_dump_json().encode()
+    raise NotImplementedError(f"a wearer's state holds a {type(obj).__name__}, which no snapshot format writes")
+
+
+def _read_as(kind: type, obj: Any) -> Any:
+    """msgspec's hook for the parts ``_written_as`` writes (raises ``ValueError`` / pydantic's error on a part
+    that does not fit)."""
+    if kind is LyingBeats:
+        if obj is None:  # most wearers (no night's RR intervals)
+            return LyingBeats()
+        return LyingBeats.unpacked(msgspec.convert(obj, BeatsSnapshot))
+    if kind is FeatureFrameV1:
+        if not isinstance(obj, bytes):
+            raise ValueError(f"a held frame as its JSON (bytes), not {type(obj).__name__}")
+        return FeatureFrameV1.model_validate_json(obj)
+    raise NotImplementedError(f"no snapshot format reads a {kind.__name__}")
+
+
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=_written_as)
+_DECODER = msgspec.msgpack.Decoder(WearerState, dec_hook=_read_as)
+_FORMAT_2_DECODER = msgspec.msgpack.Decoder(WearerSnapshot)
 
 # Where classes of a version-1 snapshot live now: the layout of session 4 moved detection to alerts.detect and
 # prompting to alerts.prompts (WearerState.__setstate__ folds the old flat wearer state into its new shape).
@@ -162,23 +196,28 @@ class SnapshotFormatError(StateError):
 
 
 def encode_snapshot(state: WearerState) -> bytes:
-    """A wearer's state as a format-2 snapshot (module docstring): ``b"KWS\\x02"`` + MessagePack."""
-    return _HEADER + _ENCODER.encode(state.snapshot())
+    """A wearer's state as a format-3 snapshot (module docstring): ``b"KWS\x03"`` + MessagePack, one msgspec call."""
+    return _HEADER + _ENCODER.encode(state)
 
 
-def encode_form(form: WearerSnapshot) -> bytes:
-    """The MessagePack of a wearer's explicit form (``WearerState.snapshot``): a format-2 snapshot after its header."""
-    return _ENCODER.encode(form)
+def encode_part(part: Any) -> bytes:
+    """MessagePack of a part of a wearer's state as a format-3 snapshot writes it (bench/state_size.py's profile)."""
+    return _ENCODER.encode(part)
 
 
 def decode_snapshot(blob: bytes) -> WearerState:
-    """A wearer's state from a snapshot of format 2 or 1 (pickle). Raises ``SnapshotFormatError`` for another
-    format, msgspec's ``DecodeError`` / ``ValueError`` for a blob that does not fit format 2, and whatever unpickling
-    raises for a broken pickle."""
+    """A wearer's state from a snapshot of format 3, 2 or 1 (pickle). Raises ``SnapshotFormatError`` for another
+    format, msgspec's ``DecodeError`` / ``ValidationError`` or ``ValueError`` for a blob that does not fit its
+    format, and whatever unpickling raises for a broken pickle."""
     if blob[:3] == SNAPSHOT_MAGIC:
-        if len(blob) < 4 or blob[3] != SNAPSHOT_FORMAT:
-            raise SnapshotFormatError(str(blob[3]) if len(blob) > 3 else "(none: the blob ends after its magic)")
-        return WearerState.from_snapshot(_DECODER.decode(memoryview(blob)[4:]))
+        found = blob[3] if len(blob) > 3 else None
+        if found == SNAPSHOT_FORMAT:
+            state = _DECODER.decode(memoryview(blob)[4:])
+            state.detection.check()
+            return state
+        if found == FORMAT_2:
+            return WearerState.from_snapshot(_FORMAT_2_DECODER.decode(memoryview(blob)[4:]))
+        raise SnapshotFormatError(str(found) if found is not None else "(none: the blob ends after its magic)")
     if blob[:1] == bytes([_PICKLE_PROTOCOL_BYTE]):
         state = _Unpickler(io.BytesIO(blob)).load()
         if not isinstance(state, WearerState):
@@ -270,7 +309,7 @@ class AlertState:
         return out
 
     def checkpoint(self, states: Mapping[str, WearerState]) -> None:
-        """Store these wearers' states in one transaction, as format-2 snapshots."""
+        """Store these wearers' states in one transaction, as format-3 snapshots."""
         started = time.perf_counter()
         rows = [(w, encode_snapshot(s)) for w, s in states.items()]
         with self._transaction():
@@ -281,7 +320,7 @@ class AlertState:
 
     @staticmethod
     def encode(state: WearerState) -> bytes:
-        """One wearer's state as ``checkpoint`` stores it (a format-2 snapshot, ``encode_snapshot``), for
+        """One wearer's state as ``checkpoint`` stores it (a format-3 snapshot, ``encode_snapshot``), for
         ``store_apart``."""
         return encode_snapshot(state)
 

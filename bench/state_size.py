@@ -9,16 +9,14 @@ walk is over (so the sizes spread as a day's do: bouts open or not, prompts foll
 the run are copies of those states in turn (by snapshot and restore, so each holds its own objects). Reported, all
 in this one run (the machine is shared: compare the figures of one run with one another, not across runs):
 
-- bytes per wearer (the snapshot ``AlertState.checkpoint`` stores: format 2 of alerts/state.py), mean and 95th
+- bytes per wearer (the snapshot ``AlertState.checkpoint`` stores: format 3 of alerts/state.py), mean and 95th
   percentile over the wearers; beside them the pickle of the same states (format 1, before issue 18) and the pickle
   with the calibration reservoir of before the quantised one (120 float directions per sensor);
 - encode and decode CPU time per wearer (mean over all wearers, microseconds; the least of ``ROUNDS`` rounds that
-  take each in turn), format 2 and pickle, and how
-  format 2's encoding splits between making the explicit form (``WearerState.snapshot``: Python, the tuples around
-  the detectors' state; most of that state is kept in msgspec Structs, which are their own explicit form) and
-  writing it as MessagePack (msgspec, C: it walks those Structs too); the larger parts, each encoded alone (form and
-  MessagePack; a profile); and the encoding of the few sampled states over and over, whose objects stay in the CPU's
-  caches (N wearers' states are tens of MB: each checkpoint reads them from memory);
+  take each in turn), format 3 and pickle (format 3 is one msgspec call over the state's Structs: there is no
+  explicit form made in Python any more); the larger parts, each encoded alone (a profile); and the encoding of the
+  few sampled states over and over, whose objects stay in the CPU's caches (N wearers' states are tens of MB: each
+  checkpoint reads them from memory);
 - one checkpoint of every wearer into a state file that holds them already (the service checkpoints the wearers
   touched since the last one, every ``checkpoint_s`` = 5 s by default; at one frame or one batch per wearer within
   5 s that is every wearer): CPU seconds and bytes written (``wchar`` of /proc/self/io), and both per second of
@@ -44,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from alerts.detect.calibration import RESERVOIR_SECONDS, directions_of
-from alerts.engine import AlertEngine, EngineConfig, WearerState, _readiness_snapshot
+from alerts.engine import AlertEngine, EngineConfig, WearerState
 from alerts.prompts.catalog import load_catalog
-from alerts.state import AlertState, decode_snapshot, encode_form, encode_snapshot
+from alerts.state import AlertState, decode_snapshot, encode_part, encode_snapshot
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 
@@ -62,7 +60,7 @@ ROUNDS = 3
 
 
 def steady_states() -> dict[str, list[bytes]]:
-    """Per scenario, the wearer's state (a format-2 snapshot) every ``SAMPLE_EVERY_S`` of the morning from
+    """Per scenario, the wearer's state (a format-3 snapshot) every ``SAMPLE_EVERY_S`` of the morning from
     ``FIRST_SAMPLE_S`` on."""
     out: dict[str, list[bytes]] = {}
     for name, placements in SCENARIOS.items():
@@ -162,13 +160,12 @@ def main() -> None:
     blobs = [blob for i in range(max(map(len, samples.values()))) for s in samples.values() for blob in s[i : i + 1]]
     for name, found in samples.items():
         sizes = [len(b) for b in found]
-        print(f"{name:12s}: {len(found)} states, {min(sizes)}-{max(sizes)} bytes (format 2)")
+        print(f"{name:12s}: {len(found)} states, {min(sizes)}-{max(sizes)} bytes (format 3)")
 
     heap, states = heap_bytes(blobs, n)
     wearers = {f"w{i}": s for i, s in enumerate(states)}
     values = list(wearers.values())
 
-    forms = [s.snapshot() for s in values]
     encoded = [encode_snapshot(s) for s in values]
     pickled = [pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL) for s in values]
     us = least_cpu_us(
@@ -176,25 +173,21 @@ def main() -> None:
             "pickle": (lambda s: pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL), values),
             "encode": (encode_snapshot, values),
             "encode warm": (encode_snapshot, [values[i % len(blobs)] for i in range(n)]),
-            "snapshot": (WearerState.snapshot, values),
-            "msgpack": (encode_form, forms),
             "decode": (decode_snapshot, encoded),
             "unpickle": (pickle.loads, pickled),
         }
     )
     parts = least_cpu_us(
         {
-            "bout tracker": (lambda s: encode_form(s.detection.tracker.snapshot()), values),
-            "sensors": (lambda s: encode_form([d.snapshot() for d in s.detection.devices.values()]), values),
-            "current and previous hour": (
-                lambda s: encode_form((s.detection.hour, s.detection.previous_hour)),
-                values,
-            ),
-            "readiness": (lambda s: encode_form(_readiness_snapshot(s.readiness)), values),
+            "bout tracker": (lambda s: encode_part(s.detection.tracker), values),
+            "sensors": (lambda s: encode_part(s.detection.devices), values),
+            "current and previous hour": (lambda s: encode_part((s.detection.hour, s.detection.previous_hour)), values),
+            "readiness": (lambda s: encode_part(s.readiness), values),
+            "prompting (planner, responses)": (lambda s: encode_part((s.planner, s.responses)), values),
             "a call that does nothing": (lambda s: None, values),
         }
     )
-    pickle_us, encode_us, snapshot_us, msgpack_us = us["pickle"], us["encode"], us["snapshot"], us["msgpack"]
+    pickle_us, encode_us = us["pickle"], us["encode"]
     decode_us, unpickle_us = us["decode"], us["unpickle"]
     sizes, pickle_sizes = [len(b) for b in encoded], [len(b) for b in pickled]
     floats = [len(pickle.dumps(with_float_reservoir(decode_snapshot(b)))) for b in blobs]
@@ -210,21 +203,18 @@ def main() -> None:
     old_table = without_rowid_bytes(list(zip(wearers, encoded, strict=True)))
     print(
         f"{n} wearers ({', '.join(samples)} in turn, {len(blobs)} states): "
-        f"{statistics.fmean(sizes):.0f} bytes per wearer on average, p95 {p95(sizes):.0f} (format 2); pickle "
+        f"{statistics.fmean(sizes):.0f} bytes per wearer on average, p95 {p95(sizes):.0f} (format 3); pickle "
         f"(format 1) {statistics.fmean(pickle_sizes):.0f}, p95 {p95(pickle_sizes):.0f}; pickle with the float "
         f"reservoir of before {statistics.fmean(float_sizes):.0f}, p95 {p95(float_sizes):.0f}"
     )
     print(
-        f"encode {encode_us:.2f} us per wearer (explicit form {snapshot_us:.2f} us + MessagePack {msgpack_us:.2f} us), "
-        f"decode {decode_us:.1f} us (format 2); pickle: encode {pickle_us:.1f} us, decode {unpickle_us:.1f} us; "
-        f"format 2 / pickle: encode {encode_us / pickle_us:.2f}, decode {decode_us / unpickle_us:.2f} (CPU time); "
+        f"encode {encode_us:.2f} us per wearer (one msgspec call), "
+        f"decode {decode_us:.1f} us (format 3); pickle: encode {pickle_us:.1f} us, decode {unpickle_us:.1f} us; "
+        f"format 3 / pickle: encode {encode_us / pickle_us:.2f}, decode {decode_us / unpickle_us:.2f} (CPU time); "
         f"encode with warm caches (the {len(blobs)} sampled states over and over, not {n} apart) "
         f"{us['encode warm']:.2f} us"
     )
-    print(
-        "parts, each encoded alone (explicit form + MessagePack, us per wearer): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
-    )
+    print("parts, each encoded alone (us per wearer): " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
     print(
         f"one checkpoint of all {n}: {cpu:.2f} CPU-s, {written / 1e6:.1f} MB written (write() calls, SQLite's WAL "
         f"frames); every {args.checkpoint_s:g} s: {cpu / args.checkpoint_s:.3f} CPU-s/s, "

@@ -52,7 +52,7 @@ class LeanEpisode(msgspec.Struct, frozen=True, array_like=True):
         return (self.end_ms - self.start_ms) / 1000
 
 
-# The explicit forms (alerts/state.py, snapshot format 2) of a lean run (side, start ms, last ms in it), an episode
+# The explicit forms (alerts/state.py, formats 2, 3) of a lean run (side, start ms, last ms in it), an episode
 # (side, start ms, end ms, mean |lean| deg) and a day's exposure (its fields in order, its lean run and episodes
 # nested; sums of degree-seconds as float64) are these structures themselves: ``msgspec.Struct`` with
 # ``array_like=True`` is written as the array of its fields in the order declared, in C, and decoded back to them.
@@ -74,9 +74,6 @@ class LeanRun(msgspec.Struct, array_like=True):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle a lean run of a format-1 snapshot (a dataclass then)."""
         restore_fields(self, state)
-
-    def snapshot(self) -> LeanRun:
-        return self
 
     def push(self, t_ms: int, posture: Posture, lean_deg: float | None, limit_deg: float) -> tuple[int, int] | None:
         """Feed one trunk second; returns (start_ms, end_ms) of an episode that has just ended."""
@@ -136,15 +133,6 @@ class ExposureDay(msgspec.Struct, array_like=True):
             old = (state.pop("_run_side", None), state.pop("_run_start", 0), state.pop("_run_last", 0))
             state["_run"] = LeanRun(*old)
         restore_fields(self, state)
-
-    def snapshot(self) -> ExposureDay:
-        """The explicit form: the exposure itself (a ``msgspec.Struct`` written as the array of its fields)."""
-        return self
-
-    @classmethod
-    def from_snapshot(cls, s: ExposureDay) -> ExposureDay:
-        """The exposure of an explicit form (decoded, it is one already: taken over, not copied)."""
-        return s
 
     def add(self, t_ms: int, posture: Posture, lean_deg: float | None, incl_deg: float | None) -> LeanEpisode | None:
         """Feed one second; returns a sustained lean episode when one has just ended."""

@@ -13,9 +13,12 @@ A data gap longer than ``max_gap_s`` ends the current bout at the last second se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import msgspec
 
 from alerts.detect.posture import Posture
+from alerts.detect.structs import restore_fields
 
 PostureClass = Literal["sitting", "upright", "lying", "not_worn", "unknown"]
 POSTURE_CLASS: dict[Posture, PostureClass] = {
@@ -56,83 +59,55 @@ class BoutEnded:
 BoutChange = BoutStarted | BoutEnded
 
 
-# The explicit form of a bout tracker (alerts/state.py), in the order of ``_SNAPSHOT_FIELDS``: the minimum posture
-# and maximum gap (ms), the current bout's posture and start, the candidate posture's run, the run of another class,
-# the last second seen (ms) and the stale frames counted.
+# The explicit form of a bout tracker in a format-2 snapshot (alerts/state.py, read only): the minimum posture and
+# maximum gap (ms), the current bout's posture and start, the candidate posture's run, the run of another class, the
+# last second seen (ms) and the stale frames counted. Format 3 writes the tracker itself (its fields in order).
 TrackerSnapshot = tuple[int, int, Posture | None, int, Posture | None, int, PostureClass | None, int, int | None, int]
-_SNAPSHOT_FIELDS = (
-    "min_posture_ms",
-    "max_gap_ms",
-    "_cur_posture",
-    "_cur_start_ms",
-    "_cand_posture",
-    "_cand_start_ms",
-    "_run_class",
-    "_run_start_ms",
-    "_last_ms",
-    "stale",
-)
 
 
-class BoutTracker:
-    """Feed one posture per second in time order; get bout starts and ends back."""
+class BoutTracker(msgspec.Struct, array_like=True):
+    """Feed one posture per second in time order; get bout starts and ends back. ``BoutTracker(10, 60)``: the minimum
+    posture duration and the maximum gap in seconds. A ``msgspec.Struct``: the alert service's snapshot (format 3)
+    writes it in C as the array of its fields in the order declared (a field added, removed or moved changes the
+    format)."""
 
-    __slots__ = (
-        "_cand_posture",
-        "_cand_start_ms",
-        "_cur_posture",
-        "_cur_start_ms",
-        "_last_ms",
-        "_run_class",
-        "_run_start_ms",
-        "max_gap_ms",
-        "min_posture_ms",
-        "stale",
-    )
+    min_posture_s: int = 10
+    max_gap_s: int = 60
+    _cur_posture: Posture | None = None
+    _cur_start_ms: int = 0
+    # the latest run of one posture other than the current one (a candidate for a change within a class)
+    _cand_posture: Posture | None = None
+    _cand_start_ms: int = 0
+    # the latest run of seconds of one class other than the current bout's (a candidate for a change of class)
+    _run_class: PostureClass | None = None
+    _run_start_ms: int = 0
+    _last_ms: int | None = None
+    stale: int = 0  # frames dropped because they were not newer than the last one (duplicates)
 
-    def __init__(self, min_posture_s: int = 10, max_gap_s: int = 60) -> None:
-        self.min_posture_ms = min_posture_s * 1000
-        self.max_gap_ms = max_gap_s * 1000
-        self._cur_posture: Posture | None = None
-        self._cur_start_ms = 0
-        # the latest run of one posture other than the current one (a candidate for a change within a class)
-        self._cand_posture: Posture | None = None
-        self._cand_start_ms = 0
-        # the latest run of seconds of one class other than the current bout's (a candidate for a change of class)
-        self._run_class: PostureClass | None = None
-        self._run_start_ms = 0
-        self._last_ms: int | None = None
-        self.stale = 0  # frames dropped because they were not newer than the last one (duplicates)
-
-    def __setstate__(self, state: tuple[None, dict[str, object]] | dict[str, object]) -> None:
-        """Unpickle; a tracker saved before posture classes (no run of another class) starts without one."""
+    def __setstate__(self, state: tuple[None, dict[str, Any]] | dict[str, Any]) -> None:
+        """Unpickle a tracker of a format-1 snapshot (a class with __slots__ then, its limits in ms); one saved before
+        posture classes (no run of another class) starts without one."""
         slots = dict(state[1] if isinstance(state, tuple) else state)
-        slots.setdefault("_run_class", None)
-        slots.setdefault("_run_start_ms", 0)
-        for name, value in slots.items():
-            object.__setattr__(self, name, value)
+        slots["min_posture_s"] = slots.pop("min_posture_ms") // 1000
+        slots["max_gap_s"] = slots.pop("max_gap_ms") // 1000
+        restore_fields(self, slots)
 
-    def snapshot(self) -> TrackerSnapshot:
-        # attribute by attribute: CPython's specialised attribute loads beat operator.attrgetter's generic ones
-        return (
-            self.min_posture_ms,
-            self.max_gap_ms,
-            self._cur_posture,
-            self._cur_start_ms,
-            self._cand_posture,
-            self._cand_start_ms,
-            self._run_class,
-            self._run_start_ms,
-            self._last_ms,
-            self.stale,
-        )
+    @property
+    def min_posture_ms(self) -> int:
+        return self.min_posture_s * 1000
+
+    @property
+    def max_gap_ms(self) -> int:
+        return self.max_gap_s * 1000
 
     @classmethod
     def from_snapshot(cls, s: TrackerSnapshot) -> BoutTracker:
-        tracker = cls.__new__(cls)
-        for name, value in zip(_SNAPSHOT_FIELDS, s, strict=True):
-            object.__setattr__(tracker, name, value)
-        return tracker
+        """The tracker of a format-2 snapshot."""
+        if s[0] % 1000 or s[1] % 1000:
+            raise ValueError(
+                f"a bout tracker's minimum posture and maximum gap in whole seconds, not {s[0]}, {s[1]} ms"
+            )
+        return cls(s[0] // 1000, s[1] // 1000, *s[2:])
 
     @property
     def current(self) -> tuple[Posture, int] | None:
@@ -159,7 +134,7 @@ class BoutTracker:
             if t_ms <= self._last_ms:
                 self.stale += 1
                 return out
-            if t_ms - self._last_ms > self.max_gap_ms:
+            if t_ms - self._last_ms > self.max_gap_s * 1000:
                 out.extend(self.close())
         self._last_ms = t_ms
         if posture == self._cur_posture:
@@ -171,12 +146,12 @@ class BoutTracker:
         if self._cur_posture is not None and posture_class == POSTURE_CLASS[self._cur_posture]:
             # a change within the class (standing <-> moving): the new posture needs the minimum of its own
             self._run_class = None
-            if t_ms + 1000 - self._cand_start_ms >= self.min_posture_ms:
+            if t_ms + 1000 - self._cand_start_ms >= self.min_posture_s * 1000:
                 self._confirm(posture, self._cand_start_ms, t_ms, out)
             return out
         if posture_class != self._run_class:
             self._run_class, self._run_start_ms = posture_class, t_ms
-        if t_ms + 1000 - self._run_start_ms >= self.min_posture_ms:
+        if t_ms + 1000 - self._run_start_ms >= self.min_posture_s * 1000:
             # the candidate posture's run began with the class's: one posture all along; else a mixed upright period
             same = self._cand_start_ms <= self._run_start_ms
             self._confirm(posture if same else MIXED_UPRIGHT, self._run_start_ms, t_ms, out)

@@ -156,15 +156,6 @@ class UprightCalibration(msgspec.Struct, array_like=True):
             state["_walks"] = quantised(unit(v) for v in walks)
         restore_fields(self, state)
 
-    def snapshot(self) -> CalibrationSnapshot:
-        """The explicit form: the calibration itself (``CalibrationSnapshot``)."""
-        return self
-
-    @classmethod
-    def from_snapshot(cls, s: CalibrationSnapshot) -> UprightCalibration:
-        """The calibration of an explicit form (decoded, it is one already: taken over, not copied)."""
-        return s
-
     @property
     def walking_seconds_held(self) -> int:
         """How many walking seconds the reservoir holds (at most RESERVOIR_SECONDS)."""
@@ -258,7 +249,7 @@ class UprightCalibration(msgspec.Struct, array_like=True):
         return True
 
 
-# The explicit form of a calibration in the alert service's snapshot (alerts/state.py, snapshot format 2), field by
+# The explicit form of a calibration in the alert service's snapshot (alerts/state.py, formats 2, 3), field by
 # field: reference (a unit vector or None), source, recalibrations, the reservoir as its quantised signed bytes (x, y,
 # z, ...: up to 360), seconds since the last update, the current walk's walking and pause seconds, its pending and
 # disagreeing seconds (unit vectors, float64: exact), impossible still seconds, lost. The calibration itself.

@@ -8,7 +8,9 @@ frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from alerts.detect.calibration import CalibrationSnapshot, UprightCalibration, Vector, angle_deg
 from alerts.detect.posture import (
@@ -20,6 +22,7 @@ from alerts.detect.posture import (
     inclination_deg,
     is_moving,
 )
+from alerts.detect.structs import restore_fields
 from alerts.detect.summary import LeanNeutral
 from ingest.wire import FeatureFrameV1, Placement
 
@@ -29,9 +32,10 @@ EXPLICIT_MAX_SD_MG = 25.0
 # The angle from upright a placement cannot hold still for a minute (calibration.IMPOSSIBLE_STILL_S): a trunk
 # beyond 135 deg is head down. A thigh can point up (legs up a wall) and a wrist anywhere: no such angle.
 IMPOSSIBLE_STILL_DEG: dict[Placement, float] = {"trunk": 135.0}
-# The explicit form of a sensor (alerts/state.py): placement, calibration, stillness, still ms, the lean neutral
-# (deg, float64) and its seconds, the newest frame's t_ms, a held frame (its JSON, as on the wire), the latest
-# posture, the explicit calibration's start, the latest calibration taken and the quiet seconds collected (g).
+# The explicit form of a sensor in a format-2 snapshot (alerts/state.py, read only): placement, calibration,
+# stillness, still ms, the lean neutral (deg, float64) and its seconds, the newest frame's t_ms, a held frame (its
+# JSON, as on the wire), the latest posture, the explicit calibration's start, the latest calibration taken and the
+# quiet seconds collected (g). Format 3 writes the sensor itself (its fields in order; the held frame as its JSON).
 DeviceSnapshot = tuple[
     Placement,
     CalibrationSnapshot,
@@ -48,41 +52,30 @@ DeviceSnapshot = tuple[
 ]
 
 
-@dataclass
-class DeviceState:
-    """What is known about one sensor: its mounting, stillness and latest posture."""
+class DeviceState(msgspec.Struct, array_like=True):
+    """What is known about one sensor: its mounting, stillness and latest posture. A ``msgspec.Struct``: the alert
+    service's snapshot writes it as the array of its fields in order (a field added, removed or moved changes the
+    format)."""
 
     placement: Placement
-    calibration: UprightCalibration = field(default_factory=UprightCalibration)
-    stillness: StillnessTracker = field(default_factory=StillnessTracker)
+    calibration: UprightCalibration = msgspec.field(default_factory=UprightCalibration)
+    stillness: StillnessTracker = msgspec.field(default_factory=StillnessTracker)
     still_ms: int = 0
-    lean_neutral: LeanNeutral = field(default_factory=LeanNeutral)
+    lean_neutral: LeanNeutral = msgspec.field(default_factory=LeanNeutral)
     last_ms: int | None = None  # the newest frame taken (ingest/order.py)
     held: FeatureFrameV1 | None = None  # a frame that jumped ahead, waiting for the next to confirm it
     last_posture: Posture = "unknown"
     explicit_from_ms: int | None = None  # a "stand still" calibration was asked for from this time
     calibrate_at_ms: int | None = None  # the latest calibration taken (a command at or before it is a repeat)
-    explicit_seconds: list[Vector] = field(default_factory=list)
+    explicit_seconds: list[Vector] = msgspec.field(default_factory=list)
 
-    def snapshot(self) -> DeviceSnapshot:
-        held = self.held
-        return (
-            self.placement,
-            self.calibration,
-            self.stillness,
-            self.still_ms,
-            self.lean_neutral.value,
-            self.lean_neutral.seconds,
-            self.last_ms,
-            None if held is None else held.model_dump_json().encode(),
-            self.last_posture,
-            self.explicit_from_ms,
-            self.calibrate_at_ms,
-            self.explicit_seconds,
-        )
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a sensor of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
     @classmethod
     def from_snapshot(cls, s: DeviceSnapshot) -> DeviceState:
+        """The sensor of a format-2 snapshot."""
         return cls(
             s[0],
             s[1],

@@ -105,14 +105,6 @@ class StillnessTracker(msgspec.Struct, array_like=True):
         """Unpickle a tracker of a format-1 snapshot (a class with __slots__ then)."""
         restore_fields(self, state)
 
-    def snapshot(self) -> StillnessTracker:
-        return self
-
-    @classmethod
-    def from_snapshot(cls, s: StillnessTracker) -> StillnessTracker:
-        """The tracker of an explicit form (decoded, it is one already: taken over, not copied)."""
-        return s
-
     def push(self, frame: FeatureFrameV1) -> int:
         """Feed one second; return how long (ms) the current still run has lasted."""
         gravity = frame.gravity

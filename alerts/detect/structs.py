@@ -1,4 +1,4 @@
-"""State kept in ``msgspec.Struct`` (``array_like=True``): the alert service's snapshot (alerts/state.py, format 2)
+"""State kept in ``msgspec.Struct`` (``array_like=True``): the alert service's snapshot (alerts/state.py, formats 2, 3)
 writes such a structure in C as the array of its fields in the order declared, and decodes it back into one.
 
 Snapshots of format 1 are pickles of these classes from when they were dataclasses; ``restore_fields`` fills the

@@ -13,7 +13,7 @@ corrected figures, at the same time stamp and with the same tags, so the store r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -91,10 +91,16 @@ NEUTRAL_ALPHA = 0.02
 NEUTRAL_MIN_SECONDS = 20
 
 
-@dataclass
-class LeanNeutral:
+class LeanNeutral(msgspec.Struct, array_like=True):
+    """A wearer's neutral lateral lean (deg) and the walking seconds it was followed over (a ``msgspec.Struct``,
+    written as the array of its fields in the alert service's snapshot)."""
+
     value: float = 0.0
     seconds: int = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a neutral of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
     def observe(self, lean_deg: float) -> None:
         self.seconds += 1
@@ -146,14 +152,6 @@ class HourSummary(msgspec.Struct, array_like=True):
     def posture_s(self) -> dict[str, int]:
         """Seconds by posture (a copy: ``add_posture`` counts)."""
         return dict(zip(POSTURES, self.posture_seconds, strict=True))
-
-    def snapshot(self) -> HourSummary:
-        return self
-
-    @classmethod
-    def from_snapshot(cls, s: HourSummary) -> HourSummary:
-        """The hour of an explicit form (decoded, it is one already: taken over, not copied)."""
-        return s
 
     def add_posture(self, posture: Posture) -> None:
         self.posture_seconds[_POSTURE_INDEX[posture]] += 1
@@ -212,18 +210,30 @@ class HourSummary(msgspec.Struct, array_like=True):
 HourSnapshot = HourSummary
 
 
-@dataclass
-class StillSeconds:
+# An hour a still run counted seconds in: its start (``hour_ms``) while the wearer's detection holds it (the current
+# or the previous hour: alerts.detect.wearer), the hour itself once it holds it no more (``StillSeconds.detach``).
+HourRef = int | HourSummary
+StillHour = tuple[HourRef, dict[str, int], ExposureDay]
+
+
+class StillSeconds(msgspec.Struct, array_like=True):
     """The seconds of one still run of the wearer's primary sensor, as the hourly summaries counted them (per hour:
     postures and trunk exposure), kept until the run ends (they stand) or proves to be a sensor not worn
-    (``not_worn``: they move to ``not_worn``, back-dated like the bouts). One entry per hour the run touches."""
+    (``not_worn``: they move to ``not_worn``, back-dated like the bouts). One entry per hour the run touches, naming
+    its hour by its start (``HourRef``): a ``msgspec.Struct`` the snapshot writes as it is, without copies of the
+    wearer's hours."""
 
     since_ms: int
-    hours: list[tuple[HourSummary, dict[str, int], ExposureDay]] = field(default_factory=list)
+    hours: list[StillHour] = msgspec.field(default_factory=list)
 
-    def _entry(self, hour: HourSummary) -> tuple[HourSummary, dict[str, int], ExposureDay]:
-        if not self.hours or self.hours[-1][0] is not hour:
-            self.hours.append((hour, {}, ExposureDay(min_episode_s=hour.lean_episode_s)))
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a still run of a format-1 snapshot (a dataclass then, naming its hours by the objects:
+        ``WearerDetection.__setstate__`` names the wearer's own by their start)."""
+        restore_fields(self, state)
+
+    def _entry(self, hour: HourSummary) -> StillHour:
+        if not self.hours or self.hours[-1][0] != hour.hour_ms:
+            self.hours.append((hour.hour_ms, {}, ExposureDay(min_episode_s=hour.lean_episode_s)))
         return self.hours[-1]
 
     def add(self, hour: HourSummary, posture: Posture) -> None:
@@ -235,10 +245,16 @@ class StillSeconds:
     ) -> None:
         self._entry(hour)[2].add(t_ms, posture, lean_rel, incl)
 
-    def not_worn(self) -> list[HourSummary]:
-        """Move every second kept so far to ``not_worn``; returns the hours that changed."""
+    def detach(self, hour: HourSummary) -> None:
+        """The wearer no longer holds ``hour`` (an hour older than the previous one): the run keeps it itself."""
+        self.hours = [(hour if ref == hour.hour_ms else ref, c, e) for ref, c, e in self.hours]
+
+    def not_worn(self, held: Mapping[int, HourSummary]) -> list[HourSummary]:
+        """Move every second kept so far to ``not_worn``; ``held``: the wearer's hours by start (those the entries
+        name by it). Returns the hours that changed."""
         changed = []
-        for hour, counted, exposure in self.hours:
+        for ref, counted, exposure in self.hours:
+            hour = held[ref] if isinstance(ref, int) else ref
             hour.move_to_not_worn(counted, exposure)
             changed.append(hour)
         self.hours = []

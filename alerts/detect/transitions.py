@@ -25,11 +25,12 @@ classification of Najafi et al. (IEEE TBME 50(6), 2003) and Atrsaei et al. (J Ne
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+import msgspec
 
 from alerts.detect.posture import Posture
+from alerts.detect.structs import restore_fields
 from ingest.transitions import TransitionKind
 from ingest.wire import FeatureFrameV1
 
@@ -52,36 +53,43 @@ MIN_AGREE_DEG = 1.0
 HISTORY_S = 12
 
 
-# The explicit form of a held state (alerts/state.py): held, since (ms), transitions, flipped, the recent (t_ms,
-# inclination deg) seconds, a pending transition (peak ms, kind).
+# The explicit form of a held state in a format-2 snapshot (alerts/state.py, read only): held, since (ms),
+# transitions, flipped, the recent (t_ms, inclination deg) seconds, a pending transition (peak ms, kind). Format 3
+# writes the state itself (its fields in order).
 SitStandSnapshot = tuple[
     Held | None, int | None, int, int, tuple[tuple[int, float], ...], tuple[int, TransitionKind] | None
 ]
 
 
-@dataclass(slots=True)
-class SitStandState:
-    """One trunk sensor's held state; ``second`` maps the orientation posture of a second to the held one."""
+class SitStandState(msgspec.Struct, array_like=True):
+    """One trunk sensor's held state; ``second`` maps the orientation posture of a second to the held one. A
+    ``msgspec.Struct``: the alert service's snapshot writes it as the array of its fields in order."""
 
     held: Held | None = None
     since_ms: int | None = None  # the evidence the held state rests on (a transition's peak, a walking second)
     transitions: int = 0  # transitions seen (a sensor that never reports one is read by orientation alone)
     flipped: int = 0  # transitions whose direction the inclination contradicted
-    _recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=HISTORY_S))
+    _recent: list[tuple[int, float]] = msgspec.field(default_factory=list)  # the last HISTORY_S seconds
     _pending: tuple[int, TransitionKind] | None = None  # a transition waiting for the inclination after it
 
-    def snapshot(self) -> SitStandSnapshot:
-        return (self.held, self.since_ms, self.transitions, self.flipped, tuple(self._recent), self._pending)
+    def __setstate__(self, state: list[Any] | dict[str, Any]) -> None:
+        """Unpickle a held state of a format-1 snapshot (a dataclass with slots then, its recent seconds a deque)."""
+        restore_fields(self, state)
+        self._recent = list(self._recent)
 
     @classmethod
     def from_snapshot(cls, s: SitStandSnapshot) -> SitStandState:
-        return cls(s[0], s[1], s[2], s[3], deque(s[4], maxlen=HISTORY_S), s[5])
+        """The held state of a format-2 snapshot."""
+        return cls(s[0], s[1], s[2], s[3], list(s[4]), s[5])
 
     def second(self, frame: FeatureFrameV1, posture: Posture, incl_deg: float | None) -> Posture:
         """The posture of one trunk second: ``posture`` from ``alerts.detect.posture.classify`` and ``incl_deg``
         the trunk's inclination from the calibrated upright (None when unknown)."""
         if incl_deg is not None and posture != "moving":
-            self._recent.append((frame.t_ms, incl_deg))
+            recent = self._recent
+            recent.append((frame.t_ms, incl_deg))
+            if len(recent) > HISTORY_S:
+                del recent[0]
         if frame.trans is not None:
             self.transitions += 1
             self._pending = (frame.t_ms - (frame.trans_lag_ms or 0), frame.trans)

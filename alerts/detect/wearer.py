@@ -8,13 +8,17 @@ sedentary-science.md s3); a trunk sensor worn with a thigh sensor adds lying (fu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
+
+import msgspec
 
 from alerts.detect.asymmetry import EPISODE_TOLERANCE_MS, ExposureSnapshot, LeanRun, LeanRunSnapshot
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker, TrackerSnapshot
 from alerts.detect.device import DeviceSnapshot, DeviceState
 from alerts.detect.posture import Posture, fuse, inclination_deg
+from alerts.detect.structs import restore_fields
 from alerts.detect.summary import HourSnapshot, HourSummary, StillSeconds, local_hour, local_hour_start_ms
 from alerts.detect.transitions import SitStandSnapshot, SitStandState
 from ingest.wire import FeatureFrameV1, Placement, Trigger
@@ -48,11 +52,11 @@ class WearerSecond:
 NO_SENSOR_YET = ""
 
 
-# The explicit form of a wearer's detection (alerts/state.py): the primary (its index among the sensors, or its name
-# when it is none of them: a wearer known before their first frame), tracker, the sensors (name, sensor) in order,
-# the current and the previous hour, the lean run, frames, the still run (since ms; per hour it touched: the hour, as
-# 0 = the current one, 1 = the previous one or else in full, the postures counted and the exposure) and the held
-# sitting/upright.
+# The explicit form of a wearer's detection in a format-2 snapshot (alerts/state.py, read only): the primary (its
+# index among the sensors, or its name when it is none of them: a wearer known before their first frame), tracker,
+# the sensors (name, sensor) in order, the current and the previous hour, the lean run, frames, the still run (since
+# ms; per hour it touched: the hour, as 0 = the current one, 1 = the previous one or else in full, the postures counted
+# and the exposure) and the held sitting/upright. Format 3 writes ``WearerDetection`` itself (its fields in order).
 StillHourSnapshot = tuple[int | HourSnapshot, dict[str, int], ExposureSnapshot]
 DetectionSnapshot = tuple[
     int | str,
@@ -67,50 +71,39 @@ DetectionSnapshot = tuple[
 ]
 
 
-@dataclass
-class WearerDetection:
-    """A wearer's sensors, bouts, current hour and lean run."""
+class WearerDetection(msgspec.Struct, array_like=True):
+    """A wearer's sensors, bouts, current hour and lean run. A ``msgspec.Struct``: the alert service's snapshot
+    writes it as the array of its fields in order (a field added, removed or moved changes the format); its still run
+    names the hours it shares with it by their start (``alerts.detect.summary.HourRef``), so they are written once."""
 
     primary: str
     tracker: BoutTracker
-    devices: dict[str, DeviceState] = field(default_factory=dict)
+    devices: dict[str, DeviceState] = msgspec.field(default_factory=dict)
     hour: HourSummary | None = None
-    lean_run: LeanRun = field(default_factory=LeanRun)
+    lean_run: LeanRun = msgspec.field(default_factory=LeanRun)
     frames: int = 0
     previous_hour: HourSummary | None = None  # the hour before ``hour``: a bout back-dated into it is counted there
     still: StillSeconds | None = None  # the primary sensor's current still run, as the hours counted it
     sit_stand: SitStandState | None = None  # the primary trunk sensor's held sitting/upright (made on first use)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a wearer's detection of a format-1 snapshot (a dataclass then, its still run naming its hours by
+        the objects: the wearer's current and previous hour are named by their start now)."""
+        restore_fields(self, state)
+        if self.still is not None:
+            held = [h for h in (self.hour, self.previous_hour) if h is not None]
+            self.still.hours = [
+                (next((h.hour_ms for h in held if h is ref), ref), counted, exposure)
+                for ref, counted, exposure in self.still.hours
+            ]
+
     @property
     def primary_device(self) -> DeviceState:
         return self.devices[self.primary]
 
-    def snapshot(self) -> DetectionSnapshot:
-        hour, previous, still = self.hour, self.previous_hour, self.still
-        still_snapshot = None
-        if still is not None:
-            entries = tuple(
-                [
-                    (0 if h is hour else 1 if h is previous else h, counted, exposure)
-                    for h, counted, exposure in still.hours
-                ]
-            )
-            still_snapshot = (still.since_ms, entries)
-        devices, primary = self.devices, self.primary
-        return (
-            list(devices).index(primary) if primary in devices else primary,
-            self.tracker.snapshot(),
-            tuple([(name, device.snapshot()) for name, device in devices.items()]),
-            hour,
-            previous,
-            self.lean_run,
-            self.frames,
-            still_snapshot,
-            None if self.sit_stand is None else self.sit_stand.snapshot(),
-        )
-
     @classmethod
     def from_snapshot(cls, s: DetectionSnapshot) -> WearerDetection:
+        """The detection of a format-2 snapshot."""
         hour, previous = s[3], s[4]
         still = None
         if s[7] is not None:
@@ -120,9 +113,9 @@ class WearerDetection:
                     known = hour if ref == 0 else previous if ref == 1 else None
                     if known is None:
                         raise ValueError(f"a still run's hour {ref} refers to no hour of the snapshot")
+                    still.hours.append((known.hour_ms, counted, exposure))
                 else:
-                    known = ref
-                still.hours.append((known, counted, exposure))
+                    still.hours.append((ref, counted, exposure))
         devices = {name: DeviceState.from_snapshot(device) for name, device in s[2]}
         primary = s[0]
         if isinstance(primary, int):
@@ -140,6 +133,15 @@ class WearerDetection:
             still,
             None if s[8] is None else SitStandState.from_snapshot(s[8]),
         )
+
+    def check(self) -> None:
+        """Raise ``ValueError`` when a decoded detection does not hold together: its still run names an hour by a
+        start that is neither its current nor its previous hour's."""
+        if self.still is not None:
+            held = {h.hour_ms for h in (self.hour, self.previous_hour) if h is not None}
+            for ref, _, _ in self.still.hours:
+                if isinstance(ref, int) and ref not in held:
+                    raise ValueError(f"a still run's hour {ref} (ms) is none of the wearer's hours")
 
     def trunk_partner(self) -> DeviceState | None:
         if self.primary_device.placement != "thigh":
@@ -197,7 +199,10 @@ class WearerDetection:
         closed = None
         hour_ms = local_hour_start_ms(frame.t_ms, zone)
         if self.hour is None or self.hour.hour_ms != hour_ms:
-            closed = self.previous_hour = self.hour
+            dropped, closed = self.previous_hour, self.hour
+            self.previous_hour = closed
+            if dropped is not None and self.still is not None:
+                self.still.detach(dropped)
             self.hour = HourSummary(hour_ms, lean_episode_s=lean_episode_s, local_hour=local_hour(hour_ms, zone))
         hour = self.hour
         hour.add_posture(posture)
@@ -236,9 +241,13 @@ class WearerDetection:
         if self.still is None or self.still.since_ms != since:
             self.still = StillSeconds(since)
         if posture == "not_worn":
-            return self.still.not_worn()
+            return self.still.not_worn(self._held_hours())
         self.still.add(hour, posture)
         return []
+
+    def _held_hours(self) -> dict[int, HourSummary]:
+        """The current and previous hour by their start (the hours a still run names by it)."""
+        return {h.hour_ms: h for h in (self.previous_hour, self.hour) if h is not None}
 
     def _hour_of(self, t_ms: int) -> HourSummary:
         """The hour a bout ending at ``t_ms`` is counted in: the current one, or the one before when it was

@@ -13,7 +13,8 @@ that ends into a data gap or a sensor taken off is reported with ``ended_without
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -72,10 +73,16 @@ class Outcome:
         return None if self.prompt.held_reason is None else f"held: {self.prompt.held_reason}"
 
 
-@dataclass
-class ResponseTracker:
+class ResponseTracker(msgspec.Struct, array_like=True):
+    """The prompts followed until their outcome. A ``msgspec.Struct``: the alert service's snapshot writes it as the
+    array of its fields in order."""
+
     settle_ms: int = 10_000  # the bout tracker's minimum posture: a break is confirmed this long after it began
-    open: list[OpenPrompt] = field(default_factory=list)
+    open: list[OpenPrompt] = msgspec.field(default_factory=list)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a tracker of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
     def add(self, prompt: OpenPrompt) -> None:
         self.open.append(prompt)

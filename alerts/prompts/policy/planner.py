@@ -20,7 +20,7 @@ and tests are deterministic, and time zones and DST are handled by zoneinfo.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -131,13 +131,20 @@ def reason_in_words(reason: str | None) -> str:
     return REASON_WORDS.get(reason, reason)
 
 
-@dataclass
-class PlannerState:
-    episodes: dict[str, Episode] = field(default_factory=dict)
-    sent_ms: list[int] = field(default_factory=list)  # prompts of the last day, for the caps
-    recent_exercises: list[str] = field(default_factory=list)
+class PlannerState(msgspec.Struct, array_like=True):
+    """A wearer's prompting: the exposures followed (by trigger), the prompts of the last day, the recent exercises,
+    a pause and do not disturb. A ``msgspec.Struct``: the alert service's snapshot writes it as the array of its
+    fields in order (a field added, removed or moved changes the format)."""
+
+    episodes: dict[str, Episode] = msgspec.field(default_factory=dict)
+    sent_ms: list[int] = msgspec.field(default_factory=list)  # prompts of the last day, for the caps
+    recent_exercises: list[str] = msgspec.field(default_factory=list)
     pause_until_ms: int | None = None
     dnd_from_ms: int | None = None  # do-not-disturb on since (event time); None: off
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a planner of a format-1 snapshot (a dataclass then)."""
+        restore_fields(self, state)
 
     def hold_reason(self, t_ms: int, policy: PromptPolicy) -> str | None:
         if self.pause_until_ms is not None and t_ms < self.pause_until_ms:

@@ -117,6 +117,7 @@ def test_readiness_survives_a_restart_and_an_older_snapshot_starts_without_it() 
     import pickle
 
     from alerts.engine import WearerState
+    from alerts.state import decode_snapshot, encode_snapshot
 
     engine = AlertEngine(EngineConfig(), list(CATALOG.values()), PolicyBook(POLICY))
     scenario = parse_scenario(
@@ -126,11 +127,12 @@ def test_readiness_survives_a_restart_and_an_older_snapshot_starts_without_it() 
     for batch in batches_for(scenario, scenario.wearers[0], 10):
         engine.process(with_rr(batch, 42))
     state = engine.wearers["ann"]
-    restored = pickle.loads(pickle.dumps(state))
-    assert state.readiness.today is not None and state.readiness.history
-    assert restored.readiness.today == state.readiness.today and restored.readiness.history == state.readiness.history
-    old = dict(state.__dict__)
-    del old["readiness"]
-    blank = WearerState.__new__(WearerState)
+    for restored in (pickle.loads(pickle.dumps(state)), decode_snapshot(encode_snapshot(state))):
+        assert state.readiness.today is not None and state.readiness.history
+        assert restored.readiness.today == state.readiness.today
+        assert restored.readiness.history == state.readiness.history
+    # a format-1 snapshot (pickle) of before readiness: the state it holds has no readiness
+    old = {name: getattr(state, name) for name in state.__struct_fields__ if name != "readiness"}
+    blank = WearerState(state.detection)
     blank.__setstate__(old)
     assert blank.readiness.today is None

@@ -1,9 +1,10 @@
 """A wearer's checkpointed state in the explicit, versioned snapshot format (issue 18 item 2; alerts/state.py).
 
-The format-2 snapshot round-trips exactly: a wearer restored from it carries on as if the service had never stopped
+The format-3 snapshot round-trips exactly: a wearer restored from it carries on as if the service had never stopped
 (the same prompts and events, to the bit), whatever their sensors did before (property test over random days of
 sitting, standing, walking, lying at night with RR intervals, sensors taken off, clock jumps, transitions and
-commands). Format-1 snapshots (pickle, every snapshot written before issue 18) still load; a snapshot of another
+commands). Format-2 snapshots (built field by field, sessions 10-11) and format-1 snapshots (pickle, every snapshot
+written before issue 18) still load, carry on exactly and are written again in format 3; a snapshot of another
 format is refused in one line naming the file, the wearer and the formats, and only that wearer starts afresh.
 """
 
@@ -150,11 +151,11 @@ def timeline(
 
 
 def restored(engine: AlertEngine) -> AlertEngine:
-    """A new engine with each wearer of ``engine`` through a format-2 snapshot (as a restart from a checkpoint)."""
+    """A new engine with each wearer of ``engine`` through a format-3 snapshot (as a restart from a checkpoint)."""
     again = AlertEngine(engine.config, engine.catalog)
     for wearer, state in engine.wearers.items():
         blob = encode_snapshot(state)
-        assert blob.startswith(SNAPSHOT_MAGIC + b"\x02")
+        assert blob.startswith(SNAPSHOT_MAGIC + b"\x03")
         copy = decode_snapshot(blob)
         assert encode_snapshot(copy) == blob  # exact: nothing rounded, nothing lost
         again.wearers[wearer] = copy
@@ -255,7 +256,7 @@ def fixture_triples() -> list[tuple[int, FeatureBatchV1 | CommandV1]]:
     return [(0, b) for triple in zip(trunk, thigh, bea, strict=True) for b in triple]
 
 
-def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewritten_in_format_2(tmp_path: Path) -> None:
+def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewritten_in_format_3(tmp_path: Path) -> None:
     triples = fixture_triples()
     config = EngineConfig(trunk_transitions=True)
     uninterrupted = AlertEngine(config, load_catalog())
@@ -276,23 +277,21 @@ def test_a_format_1_snapshot_of_the_last_pickle_release_carries_on_and_is_rewrit
     assert state.unrestorable == []
     assert restored_engine.wearers["bea"].detection.sit_stand is not None
     assert restored_engine.wearers["ann"].detection.primary_device.calibration.walking_seconds_held > 100
-    state.checkpoint(restored_engine.wearers)  # rewritten in format 2
+    state.checkpoint(restored_engine.wearers)  # rewritten in format 3
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'wearers'").fetchone() is None
     with sqlite3.connect(snapshots_file(path)) as db:
-        assert {bytes(b)[:4] for (b,) in db.execute("SELECT state FROM wearers")} == {b"KWS\x02"}
+        assert {bytes(b)[:4] for (b,) in db.execute("SELECT state FROM wearers")} == {b"KWS\x03"}
     again = AlertEngine(config, load_catalog())
     again.wearers.update(state.load())
     assert feed(again, triples[3 * CUT :]) + [again.close(w) for w in ("ann", "bea")] == expected
 
 
 # tests/fixtures/alert-state-a0d521a.sqlite was written by the code of commit a0d521a (format 2 built in Python,
-# before the detectors' state became msgspec Structs): the same scenario and cut as the format-1 fixture, then a
-# checkpoint (in a checkout of a0d521a: the steps of the test below up to ``uninterrupted`` at the cut, then
-# ``AlertState.checkpoint`` of its wearers).
-def test_a_format_2_snapshot_of_the_release_before_the_structs_loads_and_is_written_again_bit_for_bit(
-    tmp_path: Path,
-) -> None:
+# the last release of format 2 bytes; the Structs of session 11 wrote the same bytes): the same scenario and cut as the
+# format-1 fixture, then a checkpoint (in a checkout of a0d521a: the steps of the test below up to ``uninterrupted``
+# at the cut, then ``AlertState.checkpoint`` of its wearers).
+def test_a_format_2_snapshot_loads_carries_on_exactly_and_is_written_again_in_format_3(tmp_path: Path) -> None:
     triples = fixture_triples()
     config = EngineConfig(trunk_transitions=True)
     uninterrupted = AlertEngine(config, load_catalog())
@@ -305,11 +304,15 @@ def test_a_format_2_snapshot_of_the_release_before_the_structs_loads_and_is_writ
     state = AlertState(path)
     loaded = state.load()
     assert state.unrestorable == []
-    for wearer, blob in stored.items():  # the format is unchanged: this code writes the very same bytes
-        assert encode_snapshot(loaded[wearer]) == blob == encode_snapshot(uninterrupted.wearers[wearer])
+    for wearer in stored:  # the same state as the one never stopped: its format-3 bytes are the same
+        assert encode_snapshot(loaded[wearer]) == encode_snapshot(uninterrupted.wearers[wearer])
+    state.checkpoint(loaded)
+    with sqlite3.connect(snapshots_file(path)) as db:
+        rewritten = {w: bytes(b) for w, b in db.execute("SELECT wearer, state FROM wearers")}
+    assert {b[:4] for b in rewritten.values()} == {b"KWS\x03"}
     expected = feed(uninterrupted, triples[3 * CUT :]) + [uninterrupted.close(w) for w in ("ann", "bea")]
     again = AlertEngine(config, load_catalog())
-    again.wearers.update(loaded)
+    again.wearers.update(AlertState(path).load())
     assert feed(again, triples[3 * CUT :]) + [again.close(w) for w in ("ann", "bea")] == expected
 
 
@@ -326,7 +329,7 @@ def test_a_snapshot_of_a_newer_format_is_refused_in_one_line_and_only_that_weare
     state.checkpoint(engine.wearers)
     with sqlite3.connect(snapshots_file(path)) as db:
         (blob,) = db.execute("SELECT state FROM wearers WHERE wearer = 'bea'").fetchone()
-        db.execute("UPDATE wearers SET state = ? WHERE wearer = 'bea'", (b"KWS\x03" + blob[4:],))  # format 3
+        db.execute("UPDATE wearers SET state = ? WHERE wearer = 'bea'", (b"KWS\x04" + blob[4:],))  # format 4
         db.execute("UPDATE wearers SET state = substr(state, 1, 60) WHERE wearer = 'cy'")  # a truncated write
         db.execute("UPDATE wearers SET state = 'x' || state WHERE wearer = 'dee'")  # edited by hand: now TEXT
     with caplog.at_level(logging.WARNING, logger="alerts.state"):
@@ -336,16 +339,52 @@ def test_a_snapshot_of_a_newer_format_is_refused_in_one_line_and_only_that_weare
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 3 and all("\n" not in line for line in lines)
     (bea,) = [line for line in lines if "'bea'" in line]
-    assert str(path) in bea and "snapshot format 3, this Kinetic reads formats 1 (pickle, before issue 18) and 2" in bea
+    assert (
+        str(path) in bea and "snapshot format 4, this Kinetic reads formats 1 (pickle, before issue 18), 2 and 3" in bea
+    )
     assert "they start afresh" in bea
 
 
 @pytest.mark.parametrize(
     "blob",
-    [b"", b"KWS", b"KWS\x02", b"KWS\x02\x93\x01\x02\x03", b"{json}", b"\x80\x05N."],
-    ids=["empty", "magic only", "no body", "wrong shape", "not a snapshot", "a pickle of None"],
+    [
+        b"",
+        b"KWS",
+        b"KWS\x02",
+        b"KWS\x02\x93\x01\x02\x03",
+        b"KWS\x03",
+        b"KWS\x03\x93\x01\x02\x03",
+        b"{json}",
+        b"\x80\x05N.",
+    ],
+    ids=[
+        "empty",
+        "magic only",
+        "no body",
+        "wrong shape",
+        "no body 3",
+        "wrong shape 3",
+        "not a snapshot",
+        "pickle None",
+    ],
 )
 def test_a_blob_that_is_no_snapshot_raises_and_never_returns_a_half_state(blob: bytes) -> None:
     with pytest.raises(Exception) as raised:
         decode_snapshot(blob)
     assert str(raised.value)
+
+
+def test_a_format_3_snapshot_whose_still_run_names_an_hour_the_wearer_does_not_hold_is_refused() -> None:
+    """The still run names the wearer's current and previous hour by their start (so a snapshot holds each hour once);
+    a start that is neither is a blob that does not hold together: refused, not half-loaded."""
+    start_ms = int(datetime(2026, 3, 3, 9, tzinfo=UTC).timestamp() * 1000)
+    engine = AlertEngine(EngineConfig(), load_catalog())
+    frames = frames_for("thigh", [("walk", 40, 0.0), ("off", 120, 0.0)], start_ms, random.Random(2))
+    feed(engine, [(0, b) for b in batches("ann", "thigh", frames)])
+    detection = engine.wearers["ann"].detection
+    assert detection.still is not None and detection.hour is not None
+    assert [ref for ref, _, _ in detection.still.hours] == [detection.hour.hour_ms]
+    assert decode_snapshot(encode_snapshot(engine.wearers["ann"])).detection.still == detection.still
+    detection.still.hours = [(detection.hour.hour_ms - 7_200_000, {}, detection.still.hours[0][2])]
+    with pytest.raises(ValueError, match="none of the wearer's hours"):
+        decode_snapshot(encode_snapshot(engine.wearers["ann"]))

@@ -155,7 +155,10 @@ def test_a_still_run_found_not_worn_leaves_the_hours_it_was_counted_in() -> None
         two.add_exposure(HOUR_MS + i * 1000, "sitting", 12.0, 25.0)
         still.add_exposure(two, HOUR_MS + i * 1000, "sitting", 12.0, 25.0)
     two.add_exposure(HOUR_MS + 400_000, "standing", 3.0, 5.0)  # a second the run did not count
-    assert still.not_worn() == [one, two] and still.hours == []
+    still.detach(one)  # an hour the wearer holds no more: the run keeps it; ``two`` it names by its start
+    assert [ref for ref, _, _ in still.hours] == [one, HOUR_MS]
+    changed = still.not_worn({HOUR_MS: two})
+    assert changed[0] is one and changed[1] is two and still.hours == []
     assert (one.posture_s["sitting"], one.posture_s["not_worn"]) == (0, 600)
     m = two.metrics()
     assert (m["sitting_s"], m["not_worn_s"]) == (0, 300)

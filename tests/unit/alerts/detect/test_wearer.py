@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from alerts.detect.asymmetry import ExposureDay
 from alerts.detect.bouts import BoutEnded, BoutStarted, BoutTracker
 from alerts.detect.device import DeviceState
 from alerts.detect.posture import NOT_WORN_S
-from alerts.detect.summary import HOUR_MS
+from alerts.detect.summary import HOUR_MS, HourSummary, StillSeconds
 from alerts.detect.wearer import FUSION_WINDOW_MS, WearerDetection
 from ingest.wire import FeatureFrameV1
 
@@ -97,3 +98,17 @@ def test_an_explicit_calibration_takes_the_first_quiet_seconds_after_it_was_aske
     for i in range(8):
         device.second(FeatureFrameV1(t_ms=T0 + i * 1000, gx=0.0, gy=0.0, gz=1.0, enmo_mg=1.0, sd_mg=5.0, n=50))
     assert device.calibration.source == "explicit" and device.explicit_from_ms is None
+
+
+def test_a_pickled_still_run_names_the_wearers_own_hours_by_their_start_and_keeps_an_older_one() -> None:
+    """A format-1 snapshot (pickle) holds the still run's hours as the objects; restored, the wearer's current and
+    previous hour are named by their start (as format 3 writes them) and an hour the wearer no longer holds is kept."""
+    older, previous, current = HourSummary(0), HourSummary(HOUR_MS), HourSummary(2 * HOUR_MS)
+    still = StillSeconds(HOUR_MS - 1000)
+    still.hours = [(h, {"sitting": 1}, ExposureDay()) for h in (older, previous, current)]
+    w = WearerDetection("thigh", BoutTracker(10, 60))
+    pickled = {"primary": "thigh", "tracker": BoutTracker(10, 60), "devices": {}, "hour": current}
+    w.__setstate__({**pickled, "previous_hour": previous, "still": still})
+    assert w.still is not None and [ref for ref, _, _ in w.still.hours] == [older, HOUR_MS, 2 * HOUR_MS]
+    w.check()
+    assert w.still.hours[0][0] is older
