@@ -26,7 +26,7 @@ from alerts.prompts.calendar import Busy, busy_at, busy_before
 from alerts.prompts.catalog import DayType, Exercise, choose_exercise, load_catalog
 from alerts.prompts.commands import EVENT_TIME_SOURCES, on_data_clock, pause_over
 from alerts.prompts.policy.model import PolicyBook, PromptPolicy, merge
-from alerts.prompts.policy.planner import Episode, Held, PlannerState, Send, day_type, local_time
+from alerts.prompts.policy.planner import EpisodeV2, Held, PlannerState, Send, day_type, local_time
 from alerts.prompts.response import OpenPrompt, Outcome, ResponseTracker
 from alerts.readiness import BeatsSnapshot, CheckIn, LyingBeats, ReadinessDecision, ReadinessTracker
 from alerts.settings import AlertsSettings
@@ -85,10 +85,10 @@ def engine_from_settings(settings: AlertsSettings) -> AlertEngine:
 
 
 # A wearer's state in a format-2 snapshot (alerts/state.py, read only; format 3 writes ``WearerState`` itself). The
-# planner: its exposures (the ``Episode``'s fields in order; each is kept under its trigger), the prompt times of the
+# planner: its exposures (``EpisodeV2``: the trigger, then ``Episode``'s fields in order), the prompt times of the
 # last two days (ms), the recent exercises, pause until and do-not-disturb from (ms). The responses: settle ms, the
 # open prompts (``OpenPrompt``'s fields in order).
-PlannerSnapshot = tuple[tuple[Episode, ...], list[int], list[str], int | None, int | None]
+PlannerSnapshot = tuple[tuple[EpisodeV2, ...], list[int], list[str], int | None, int | None]
 ResponsesSnapshot = tuple[int, list[OpenPrompt]]
 # Readiness: the night (a date, as its proleptic Gregorian ordinal), its lying and observed seconds, lying now, the
 # night's lying RR intervals (``BeatsSnapshot``), ln RMSSD by night (ordinal, float64), the latest pain and stress
@@ -165,7 +165,7 @@ class WearerState(msgspec.Struct, array_like=True):
     def from_snapshot(cls, s: WearerSnapshot) -> WearerState:
         """The state of a format-2 snapshot (decoded against ``WearerSnapshot``)."""
         episodes, sent_ms, recent, pause_until_ms, dnd_from_ms = s[1]
-        planner = PlannerState({e.trigger: e for e in episodes}, sent_ms, recent, pause_until_ms, dnd_from_ms)
+        planner = PlannerState({e.trigger: e.current() for e in episodes}, sent_ms, recent, pause_until_ms, dnd_from_ms)
         responses = ResponseTracker(s[2][0], s[2][1])
         return cls(WearerDetection.from_snapshot(s[0]), planner, responses, s[3], s[4], s[5], _readiness_from(s[6]))
 

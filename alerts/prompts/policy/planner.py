@@ -55,10 +55,10 @@ def day_type(t_ms: int, policy: PromptPolicy) -> DayType:
 
 
 class Episode(msgspec.Struct, array_like=True):
-    """One exposure (a sitting bout, a standing bout, a lean run) and what was done about it. Its explicit form in
-    the alert service's snapshot is itself: the array of its fields in order (alerts.detect.structs)."""
+    """One exposure (a sitting bout, a standing bout, a lean run) and what was done about it, kept under its trigger
+    (``PlannerState.episodes``: the trigger is not repeated in it). Its explicit form in the alert service's snapshot
+    is itself: the array of its fields in order (alerts.detect.structs)."""
 
-    trigger: Trigger
     start_ms: int
     due_ms: int | None  # None: nothing more for this exposure
     attempts: int = 0
@@ -69,9 +69,31 @@ class Episode(msgspec.Struct, array_like=True):
     last_prompt_id: str | None = None
     context: str | None = None  # why it was brought forward ("after_meeting"); the exercise suits it
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle an exposure of a format-1 snapshot (a dataclass then)."""
+    def __setstate__(self, state: dict[str, Any] | tuple[Any, ...]) -> None:
+        """Unpickle an exposure of a format-1 snapshot (a dataclass then, its trigger the first field: dropped, the
+        planner keeps it as the exposure's key)."""
+        if isinstance(state, tuple) and not (len(state) == 2 and isinstance(state[1], dict)):
+            state = state[1:]  # the values in order, the trigger first
         restore_fields(self, state)
+
+
+class EpisodeV2(msgspec.Struct, array_like=True):
+    """An exposure as a format-2 snapshot wrote it (alerts/state.py, read only): its trigger, then ``Episode``'s
+    fields in order."""
+
+    trigger: Trigger
+    start_ms: int
+    due_ms: int | None
+    attempts: int = 0
+    held_reason: str | None = None
+    held_since_ms: int | None = None
+    snoozed: bool = False
+    escalated: bool = False
+    last_prompt_id: str | None = None
+    context: str | None = None
+
+    def current(self) -> Episode:
+        return Episode(*msgspec.structs.astuple(self)[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +158,7 @@ class PlannerState(msgspec.Struct, array_like=True):
     a pause and do not disturb. A ``msgspec.Struct``: the alert service's snapshot writes it as the array of its
     fields in order (a field added, removed or moved changes the format)."""
 
-    episodes: dict[str, Episode] = msgspec.field(default_factory=dict)
+    episodes: dict[Trigger, Episode] = msgspec.field(default_factory=dict)
     sent_ms: list[int] = msgspec.field(default_factory=list)  # prompts of the last day, for the caps
     recent_exercises: list[str] = msgspec.field(default_factory=list)
     pause_until_ms: int | None = None
@@ -183,15 +205,15 @@ class PlannerState(msgspec.Struct, array_like=True):
         second. Returns what to do now."""
         out: list[Decision] = []
         for name, old in list(self.episodes.items()):
-            if exposures.get(old.trigger) != old.start_ms:
+            if exposures.get(name) != old.start_ms:
                 del self.episodes[name]
                 if old.held_reason not in (None, *SILENT_HOLDS) and old.due_ms is not None:
-                    out.append(Cancelled(old.trigger, old.start_ms, "moved"))
+                    out.append(Cancelled(name, old.start_ms, "moved"))
         for trigger, start_ms in exposures.items():
             episode = self.episodes.get(trigger)
             if episode is None:
                 threshold = policy.threshold_ms(trigger)
-                episode = Episode(trigger, start_ms, None if threshold is None else start_ms + threshold)
+                episode = Episode(start_ms, None if threshold is None else start_ms + threshold)
                 self.episodes[trigger] = episode
             if episode.due_ms is None or t_ms < episode.due_ms or trigger in changing:
                 continue
@@ -236,9 +258,9 @@ class PlannerState(msgspec.Struct, array_like=True):
 
     def replan(self, policy: PromptPolicy) -> None:
         """The policy changed: exposures not yet prompted get the new threshold."""
-        for episode in self.episodes.values():
+        for trigger, episode in self.episodes.items():
             if episode.attempts == 0 and episode.held_reason is None:
-                threshold = policy.threshold_ms(episode.trigger)
+                threshold = policy.threshold_ms(trigger)
                 episode.due_ms = None if threshold is None else episode.start_ms + threshold
 
     def sent(self, trigger: Trigger, prompt_id: str, exercise: str) -> None:
