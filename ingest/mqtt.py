@@ -282,6 +282,47 @@ async def message_batches(client: MqttClient, max_batch: int = 1000) -> AsyncIte
         yield batch
 
 
+class MessageTaker:
+    """The client's messages in batches as ``message_batches`` gives them, with a wait that may end empty-handed: for
+    a consumer that must act when nothing more came within a while (the bridge commits what it holds after a linger).
+
+    The wait for the next message is one pending ``anext`` of aiomqtt's iterator, kept across a wait that timed out
+    (cancelling it could lose a message taken from the queue at that instant); ``close`` cancels it.
+    """
+
+    def __init__(self, client: MqttClient, max_batch: int = 1000) -> None:
+        self._client = client
+        self._max_batch = max_batch
+        self._next: asyncio.Future[aiomqtt.Message] | None = None
+
+    async def take(
+        self, timeout_s: float | None = None, also: asyncio.Future[Any] | None = None
+    ) -> list[aiomqtt.Message]:
+        """The messages waiting (at least one, in order, at most ``max_batch``); ``[]`` if none came within
+        ``timeout_s`` (None: no limit) or ``also`` finished first. Raises aiomqtt.MqttError when the connection is
+        lost."""
+        if self._next is None:
+            self._next = asyncio.ensure_future(anext(self._client.messages))
+        waits: set[asyncio.Future[Any]] = {self._next} if also is None else {self._next, also}
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        if not self._next.done():
+            return []
+        first, self._next = self._next, None
+        batch = [first.result()]
+        queue = self._client.incoming
+        while len(batch) < self._max_batch:
+            try:
+                batch.append(queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
+
+
 def payload_bytes(message: aiomqtt.Message) -> bytes:
     p = message.payload
     if isinstance(p, bytes | bytearray):
