@@ -392,6 +392,7 @@ class Bridge:
         after_id = 0
         removing: asyncio.Task[None] | None = None
         entries: list[SpoolEntry] = []
+        held_since_s: float | None = None  # when the drainer first held fewer than batch_max_points, waiting for more
         try:
             while True:
                 if not entries:
@@ -400,6 +401,19 @@ class Bridge:
                     # last message of a quiet spell unwritten until the next one came: found by the fuzz test)
                     self._spooled.clear()
                     entries = await asyncio.to_thread(self.spool.peek, self.settings.batch_max_points, after_id)
+                if entries and not self._closing and sum(e.points for e in entries) < self.settings.batch_max_points:
+                    # a write's fixed costs (request, peek, removal; influxd's own) carried by more points: wait up to
+                    # write_linger_s for more commits, then write what there is (bench.bridge_throughput --rate)
+                    now_s = time.monotonic()
+                    held_since_s = now_s if held_since_s is None else held_since_s
+                    left_s = held_since_s + self.settings.write_linger_s - now_s
+                    if left_s > 0:
+                        self._spooled.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._spooled.wait(), left_s)
+                        entries = []  # looked at again, with what came meanwhile
+                        continue
+                held_since_s = None
                 if not entries:
                     if removing is not None:
                         await removing
