@@ -6,8 +6,10 @@
 1. The consumer decodes each message against the wire contract and encodes its points in the sink's line
    format. Bad messages are dead-lettered (with the reason) and acknowledged; they never stop the loop.
 2. Batches go into the spool in one durable transaction; only then are their MQTT messages acknowledged.
-   A crash before that makes the broker redeliver them; a crash after finds them in the spool.
-3. The drainer writes the spool to the database in order, many points per request, and removes what was
+   A crash before that makes the broker redeliver them; a crash after finds them in the spool. A transaction takes
+   what came within ``commit_linger_s`` (or ``batch_max_points``), so its fixed costs are shared by many messages.
+3. The drainer writes the spool to the database in order, many points per request (a write of fewer than
+   ``batch_max_points`` waits up to ``write_linger_s`` for more), and removes what was
    written. An unreachable database is retried with backoff while the spool keeps filling; a batch the
    database rejects (HTTP 400, e.g. a field type conflict) is split until the bad lines are isolated: the
    good ones are written, each bad one is dead-lettered with the database's reason.
