@@ -2,6 +2,7 @@
 both measured in this run on real Mosquitto and influxd 1.x started here on loopback.
 
     .venv/bin/python -m bench.bridge_throughput [--frames 200000] [--per-message 50] [--wearers 1] [--rounds 3]
+    .venv/bin/python -m bench.bridge_throughput --rate 1000 --per-message 10 [--seconds 70]     (the live pattern)
 
 1. Baseline: the same number of points, prebuilt as line protocol, POSTed to influxd in batches of the
    bridge's size (5000), one after another: what the database takes with no work before it.
@@ -16,14 +17,23 @@ distorts least, the bridge's CPU per point: this process's CPU time in the bridg
 line protocol, rollups, spool, MQTT, HTTP) over the points it wrote (frames plus their minute rollups), in
 microseconds (#18 item 3 asks for <= 2.5), beside influxd's CPU per point in the raw phase. ``--wearers`` spreads
 the frames over many wearers (one series and one open rollup minute each), as a deployment has them.
+
+Steady rate (``--rate MSGS_PER_S``): the live pattern instead of a burst. ``rate x per-message`` wearers, each sending
+a message of ``--per-message`` frames (1 s apart) every ``--per-message`` seconds, their clocks spread over the
+seconds as bench/alerts_scale.py's generator (which this mode runs, in its own process) spreads them; the bridge runs
+here, connected before the first message. Once every wearer has sent (``STAGGER_S`` + a message's seconds), CPU time
+is counted until the generator stops: the bridge's CPU-s per second and CPU-us per point written in that window,
+beside influxd's (the same points, written by the bridge) and Mosquitto's; then every frame sent must be stored.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -32,6 +42,7 @@ from pathlib import Path
 
 import aiomqtt
 
+from bench.alerts_scale import STAGGER_S
 from ingest.bridge import Bridge
 from ingest.mqtt import serve
 from ingest.settings import BridgeSettings, InfluxSettings, MqttSettings
@@ -79,8 +90,6 @@ class CpuMeter:
 
 
 def count(url: str, db: str) -> int:
-    import json
-
     q = urllib.parse.urlencode({"db": db, "q": "SELECT count(incl_deg) FROM features"})
     with urllib.request.urlopen(f"{url}/query?{q}", timeout=30) as response:
         result = json.loads(response.read())["results"][0]
@@ -140,6 +149,71 @@ async def through_bridge(
     return frames / elapsed, used
 
 
+async def steady(
+    mqtt_port: int, url: str, rate: int, per_message: int, seconds: int, spool: Path, pids: dict[str, int]
+) -> dict[str, float]:
+    """The bridge under ``rate`` messages per second of ``per_message`` frames for ``seconds`` (module docstring);
+    the figures of the steady window, and how long the bridge took after the generator to store everything."""
+    root, db = "steady", "steady"
+    wearers = rate * per_message
+    mqtt = MqttSettings(host="127.0.0.1", port=mqtt_port, topic_root=root)
+    sink = InfluxV1Sink(InfluxSettings(url=url, database=db))
+    await sink.prepare()
+    bridge = Bridge(
+        topics=Topics(root), sink=sink, spool=Spool(spool, 1 << 30), settings=BridgeSettings(spool_path=spool)
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(bridge.run, mqtt, "bench-bridge", stop, manual_ack=True))
+    await bridge.ready.wait()
+    generator = ["--generate", str(wearers), "--seconds", str(seconds), "--batch-s", str(per_message)]
+    gen = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.alerts_scale",
+        *generator,
+        *("--root", root, "--port", str(mqtt_port)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    started = time.perf_counter()
+    warm_s = STAGGER_S + per_message + 2  # every wearer has sent at least once: the rate is steady from here
+    await asyncio.sleep(warm_s)
+    meter = CpuMeter(pids | {"generator": gen.pid})
+    points0, messages0, t0 = bridge.counters.points_written, bridge.counters.messages, time.perf_counter()
+    await asyncio.sleep(max(1.0, seconds + 1 - (time.perf_counter() - started)))
+    used = meter.used()
+    window_s = time.perf_counter() - t0
+    points = bridge.counters.points_written - points0
+    messages = bridge.counters.messages - messages0
+    out, err = await gen.communicate()
+    if gen.returncode != 0:
+        raise SystemExit(f"the generator failed:\n{err.decode()}")
+    sent = int(json.loads(out)["sent"])
+    ended = time.perf_counter()
+    while count(url, db) < sent and time.perf_counter() - ended < 120:
+        await asyncio.sleep(0.5)
+    caught_up_s = time.perf_counter() - ended
+    stop.set()
+    await task
+    stored = count(url, db)
+    if stored != sent:
+        raise SystemExit(f"the bridge stored {stored} of the {sent} frames sent")
+    return {
+        "wearers": wearers,
+        "window_s": round(window_s, 1),
+        "messages_per_s": round(messages / window_s),
+        "points_per_s": round(points / window_s),
+        "bridge_cpu_s_per_s": round(used["python"] / window_s, 3),
+        "bridge_us_per_point": round(used["python"] / points * 1e6, 2),
+        "influxd_cpu_s_per_s": round(used["influxd"] / window_s, 3),
+        "influxd_us_per_point": round(used["influxd"] / points * 1e6, 2),
+        "mosquitto_cpu_s_per_s": round(used["mosquitto"] / window_s, 3),
+        "generator_cpu_s_per_s": round(used["generator"] / window_s, 3),
+        "frames_sent": sent,
+        "stored_after_s": round(caught_up_s, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=200_000)
@@ -148,7 +222,18 @@ def main() -> None:
     parser.add_argument(
         "--wearers", type=int, default=1, help="spread the frames over this many wearers (a minute each in the rollup)"
     )
+    parser.add_argument(
+        "--rate",
+        type=int,
+        help="steady rate: this many messages per second (rate x per-message wearers) instead of a burst",
+    )
+    parser.add_argument("--seconds", type=int, default=70, help="with --rate: how long the generator runs")
     args = parser.parse_args()
+    if args.rate:
+        if args.seconds < STAGGER_S + args.per_message + 10:
+            parser.error(f"--seconds must leave a steady window: at least {STAGGER_S + args.per_message + 10}")
+        main_steady(args.rate, args.per_message, args.seconds, args.rounds)
+        return
     if args.frames % args.wearers:
         parser.error(f"--frames {args.frames} is not a multiple of --wearers {args.wearers}")
     load_before = os.getloadavg()[0]  # a shared machine: the load says how far the figures are from a quiet one
@@ -197,6 +282,26 @@ def main() -> None:
         f"{args.per_message} frames per MQTT message, {args.frames:,} points per run from {args.wearers:,} "
         f"wearers; load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
+
+
+def main_steady(rate: int, per_message: int, seconds: int, rounds: int) -> None:
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = start_mosquitto(Path(tmp) / "mosquitto", extra_config="max_inflight_messages 0\n")  # as deployed
+        influx = start_influxd(Path(tmp) / "influxd")
+        try:
+            pids = {"python": os.getpid(), "influxd": influx.process.pid, "mosquitto": broker.process.pid}
+            for i in range(rounds):
+                spool = Path(tmp) / f"steady{i}.sqlite"
+                figures = asyncio.run(steady(broker.port, influx.url, rate, per_message, seconds, spool, pids))
+                print(f"round {i + 1}: {json.dumps(figures)}", flush=True)
+        finally:
+            broker.stop()
+            influx.stop()
+    print(
+        f"steady rate {rate} messages/s of {per_message} frames, {seconds} s; load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
     )
 
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -68,8 +69,13 @@ class MqttClient(aiomqtt.Client):
       and kept as ``incoming``, so ``message_batches`` takes what is already waiting without aiomqtt's
       per-message task.
     - Manual acknowledgement (``manual_ack=True``): aiomqtt 2.x does not expose paho's, so ``ack`` and the set-up
-      reach the paho client it wraps (``_client``). aiomqtt is pinned below 3 in pyproject.toml;
-      tests/integration/ingest/test_mqtt_client.py fails loudly if either seam changes.
+      reach the paho client it wraps (``_client``).
+    - Buffered reads: paho reads each packet with at least three ``recv`` calls (its type, its length, its body) and
+      one packet per readable event; the socket is handed to paho wrapped in ``BufferedSocket`` (through paho's public
+      ``on_socket_open`` hook, before paho reads from it), which reads what the kernel holds in one call and says how
+      much it holds through ``pending()``, which aiomqtt's read callback already asks (for TLS sockets) to read on.
+    aiomqtt is pinned below 3 in pyproject.toml; tests/integration/ingest/test_mqtt_client.py fails loudly if a seam
+    changes.
     """
 
     def __init__(self, *, manual_ack: bool = False, **kwargs: Any) -> None:
@@ -87,11 +93,55 @@ class MqttClient(aiomqtt.Client):
         if manual_ack:
             # Set before connecting: a persistent session's queued messages arrive right after CONNACK.
             self._client.manual_ack_set(True)
+        opened = self._client.on_socket_open  # aiomqtt's: registers the socket's reader on the event loop
+        if opened is None:
+            raise RuntimeError(f"aiomqtt {aiomqtt.__version__} no longer reads through paho's on_socket_open")
+
+        def buffered(client: Any, userdata: Any, sock: Any) -> None:
+            if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
+                client._sock = sock = BufferedSocket(sock)  # paho reads and writes through it from now on
+            opened(client, userdata, sock)
+
+        self._client.on_socket_open = buffered
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a message received with ``manual_ack=True`` (PUBACK for QoS 1)."""
         if qos > 0:
             self._client.ack(mid, qos)
+
+
+class BufferedSocket:
+    """A plain TCP socket whose reads take what the kernel holds (up to ``chunk_bytes``) in one ``recv`` and hand it
+    out as asked; ``pending()``: the bytes held here, not yet read. Everything else is the socket's.
+
+    Why: paho reads a packet as ``recv(1)`` (type), ``recv(1)`` per length byte, ``recv(n)`` (body), one packet per
+    readable event: at a thousand small messages a second that is thousands of system calls and event-loop wake-ups
+    (bench/bridge_throughput.py --rate). aiomqtt's read callback calls paho's ``loop_read`` again while the socket
+    says ``pending() > 0`` (written for TLS sockets, whose decrypted bytes wait the same way), so what is held here is
+    read in the same callback: no packet waits for another to arrive.
+    """
+
+    def __init__(self, sock: socket.socket, chunk_bytes: int = 262_144) -> None:
+        self._sock = sock
+        self._chunk_bytes = chunk_bytes
+        self._held = bytearray()
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes; b"" when the peer closed; BlockingIOError when none is there (as the socket)."""
+        if not self._held:
+            data = self._sock.recv(max(size, self._chunk_bytes))
+            if len(data) <= size:
+                return data
+            self._held += data
+        out = bytes(self._held[:size])
+        del self._held[:size]  # deleting from the front of a bytearray does not copy the rest
+        return out
+
+    def pending(self) -> int:
+        return len(self._held)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def build_client(
@@ -280,6 +330,47 @@ async def message_batches(client: MqttClient, max_batch: int = 1000) -> AsyncIte
             except asyncio.QueueEmpty:
                 break
         yield batch
+
+
+class MessageTaker:
+    """The client's messages in batches as ``message_batches`` gives them, with a wait that may end empty-handed: for
+    a consumer that must act when nothing more came within a while (the bridge commits what it holds after a linger).
+
+    The wait for the next message is one pending ``anext`` of aiomqtt's iterator, kept across a wait that timed out
+    (cancelling it could lose a message taken from the queue at that instant); ``close`` cancels it.
+    """
+
+    def __init__(self, client: MqttClient, max_batch: int = 1000) -> None:
+        self._client = client
+        self._max_batch = max_batch
+        self._next: asyncio.Future[aiomqtt.Message] | None = None
+
+    async def take(
+        self, timeout_s: float | None = None, also: asyncio.Future[Any] | None = None
+    ) -> list[aiomqtt.Message]:
+        """The messages waiting (at least one, in order, at most ``max_batch``); ``[]`` if none came within
+        ``timeout_s`` (None: no limit) or ``also`` finished first. Raises aiomqtt.MqttError when the connection is
+        lost."""
+        if self._next is None:
+            self._next = asyncio.ensure_future(anext(self._client.messages))
+        waits: set[asyncio.Future[Any]] = {self._next} if also is None else {self._next, also}
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        if not self._next.done():
+            return []
+        first, self._next = self._next, None
+        batch = [first.result()]
+        queue = self._client.incoming
+        while len(batch) < self._max_batch:
+            try:
+                batch.append(queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
 
 
 def payload_bytes(message: aiomqtt.Message) -> bytes:

@@ -104,6 +104,20 @@ class StoreSettings(_Section):
 
 class BridgeSettings(_Section):
     batch_max_points: int = Field(default=5000, ge=1, le=100_000, description="points per database write")
+    commit_linger_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=10,
+        description="how long a received message may wait for others to share its spool transaction (and its "
+        "acknowledgement); 0: commit whenever no message is waiting",
+    )
+    write_linger_s: float = Field(
+        default=0.25,
+        ge=0,
+        le=60,
+        description="how long the spool's points may wait for more before a database write that would carry fewer "
+        "than batch_max_points; 0: write at once",
+    )
     spool_path: Path = Field(
         default_factory=lambda: user_data_dir() / "bridge-spool.sqlite",
         description="the bridge's on-disk spool (default: in the user's data directory)",

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from ingest.mqtt import MqttClient, ack, connect, message_batches, payload_bytes
+from ingest.mqtt import BufferedSocket, MqttClient, ack, connect, message_batches, payload_bytes
 from ingest.settings import MqttSettings
 from tests.support.pipeline import until
 from tests.support.servers import Server
@@ -84,3 +84,26 @@ def test_manual_ack_holds_the_puback_until_acknowledged(mosquitto: Server, uniqu
     assert first == [b"a", b"b"]
     assert again == [b"a", b"b"]  # never acknowledged: redelivered to the same session
     assert after == [b"c"]  # a and b were acknowledged: not delivered a third time
+
+
+def test_reads_go_through_the_buffered_socket_and_nothing_stays_held(mosquitto: Server, unique: str) -> None:
+    """The third seam: paho reads through ``BufferedSocket`` (set in paho's ``on_socket_open``), and aiomqtt's read
+    callback reads on while it holds bytes (``pending()``): a burst of many small messages, many to a ``recv``, all
+    arrive although no more data comes after the last."""
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/burst"
+    sent = [str(i).encode() * (1 + i % 7) for i in range(500)]
+
+    async def scenario() -> tuple[bool, int, list[bytes]]:
+        async with connect(settings, f"{unique}-sub") as client:
+            await client.subscribe(topic, qos=1)
+            async with connect(settings, f"{unique}-pub") as publisher:
+                await asyncio.gather(*(publisher.publish(topic, p, qos=1) for p in sent))
+            await until(lambda: len(client.messages) == len(sent), 10, "all 500 messages queued")
+            sock = client._client._sock
+            got = [payload_bytes(client.incoming.get_nowait()) for _ in sent]
+            return isinstance(sock, BufferedSocket), sock.pending(), got  # type: ignore[union-attr]
+
+    buffered, held, got = asyncio.run(scenario())
+    assert buffered and held == 0
+    assert got == sent
