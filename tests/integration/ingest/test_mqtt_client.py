@@ -5,6 +5,7 @@ silently losing their batching or their at-least-once acknowledgements."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -107,3 +108,17 @@ def test_reads_go_through_the_buffered_socket_and_nothing_stays_held(mosquitto: 
     buffered, held, got = asyncio.run(scenario())
     assert buffered and held == 0
     assert got == sent
+
+
+def test_the_connection_has_nagles_algorithm_off(mosquitto: Server, unique: str) -> None:
+    """``TCP_NODELAY`` on the client's socket (``ingest.mqtt.no_delay``, in the hook that installs the buffered
+    reads): a prompt or a PUBACK is not held for the delayed ACK of the packet before it."""
+    settings = MqttSettings(port=mosquitto.port)
+
+    async def scenario() -> int:
+        async with connect(settings, f"{unique}-nodelay") as client:
+            sock = client._client._sock
+            assert sock is not None
+            return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    assert asyncio.run(scenario()) == 1
