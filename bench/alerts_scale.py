@@ -180,6 +180,13 @@ class Stage:
     path: dict[str, dict[str, object]]  # per instance, its own account of its prompts' time (alerts.latency)
     latency_by_instance: dict[str, tuple[float, float]]  # p50, p99 in s of each instance's prompts
     killed: str | None = None  # the instance killed with SIGKILL mid-stage and started again
+    wall_s: float = 0.0  # the stage's length: the generator's run and the wait after it (the CPU figures' interval)
+
+    def cpu_us_per_message(self) -> dict[str, float]:
+        """Each process's CPU time over the stage per message the generator sent (us): what a message costs each
+        part of the stack at this load, load-independent enough to say what a rate would need."""
+        messages = self.sent / self.batch_s
+        return {name: round(s_per_s * self.wall_s / messages * 1e6, 1) for name, s_per_s in self.cpu.items()}
 
     @property
     def missing(self) -> int:
@@ -354,6 +361,7 @@ def run_stage(
         path=path,
         latency_by_instance={name: percentiles(values) for name, values in by_instance.items()},
         killed=killed,
+        wall_s=wall,
     )
 
 
@@ -454,6 +462,13 @@ def main() -> None:
                             f"memory MB {stage.memory_mb.get(name)}",
                             flush=True,
                         )
+                per_message = stage.cpu_us_per_message()
+                rate = wearers / batch_s
+                print(
+                    f"  CPU-us per message {per_message}: at {rate:.0f} messages/s the stack needs "
+                    f"{sum(per_message.values()) * rate / 1e6:.2f} CPU-s/s of this machine's {os.cpu_count()} cores",
+                    flush=True,
+                )
                 for name, path in stage.path.items():
                     print(f"  inside {name}: {json.dumps(path)}", flush=True)
         finally:
