@@ -5,6 +5,8 @@ what the consumer holds; the drainer lets small writes wait up to ``write_linger
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
@@ -54,6 +56,20 @@ def make_bridge(tmp_path: Path, unique: str, settings: BridgeSettings) -> tuple[
     return Bridge(topics=Topics(unique), sink=sink, spool=spool, settings=settings), spool, sink
 
 
+@contextlib.asynccontextmanager
+async def running(bridge: Bridge, mqtt: MqttSettings, client_id: str) -> AsyncIterator[None]:
+    """The bridge served on its persistent session until the block ends (then stopped: a stop commits and writes
+    what it holds)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(bridge.run, mqtt, client_id, stop, manual_ack=True))
+    try:
+        await until(bridge.ready.is_set, 20, "bridge")
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
 def test_messages_within_the_linger_share_one_transaction_acknowledged_after_it(
     mosquitto: Server, tmp_path: Path, unique: str
 ) -> None:
@@ -62,19 +78,15 @@ def test_messages_within_the_linger_share_one_transaction_acknowledged_after_it(
     mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
 
     async def run() -> tuple[int, int, int, int]:
-        stop = asyncio.Event()
-        task = asyncio.create_task(serve(bridge.run, mqtt, f"{unique}-bridge", stop, manual_ack=True))
         try:
-            await until(bridge.ready.is_set, 20, "bridge")
-            await publish(mosquitto.port, Topics(unique), batches(20))
-            await until(lambda: bridge.counters.messages == 20, 20, "20 messages taken")
-            held = (spool.appends, bridge._uncommitted)  # taken, not yet spooled nor acknowledged
-            await until(lambda: spool.appends >= 1, 20, "the commit after the linger")
-            await asyncio.wait_for(bridge.drain(), 20)
-            return *held, spool.appends, sink.count("features")
+            async with running(bridge, mqtt, f"{unique}-bridge"):
+                await publish(mosquitto.port, Topics(unique), batches(20))
+                await until(lambda: bridge.counters.messages == 20, 20, "20 messages taken")
+                held = (spool.appends, bridge._uncommitted)  # taken, not yet spooled nor acknowledged
+                await until(lambda: spool.appends >= 1, 20, "the commit after the linger")
+                await asyncio.wait_for(bridge.drain(), 20)
+                return *held, spool.appends, sink.count("features")
         finally:
-            stop.set()
-            await task
             await sink.aclose()
 
     appends_while_held, unacknowledged, appends, stored = asyncio.run(run())
@@ -103,17 +115,13 @@ def test_a_stop_commits_and_acknowledges_what_the_consumer_holds(
         await sink.aclose()
         # the same session again: a message the first bridge had not acknowledged would come first (redelivery)
         again, _, sink2 = make_bridge(tmp_path, unique, settings.model_copy(update={"commit_linger_s": 0.0}))
-        stop2 = asyncio.Event()
-        task2 = asyncio.create_task(serve(again.run, mqtt, f"{unique}-bridge", stop2, manual_ack=True))
         try:
-            await until(again.ready.is_set, 20, "bridge again")
-            await publish(mosquitto.port, topics, batches(21)[20:])  # a marker, delivered after any redelivery
-            await until(lambda: again.counters.messages >= 1, 20, "the marker")
-            await asyncio.wait_for(again.drain(), 20)
-            return stored, again.counters.messages, sink2.count("features"), again.spool.points
+            async with running(again, mqtt, f"{unique}-bridge"):
+                await publish(mosquitto.port, topics, batches(21)[20:])  # a marker, delivered after any redelivery
+                await until(lambda: again.counters.messages >= 1, 20, "the marker")
+                await asyncio.wait_for(again.drain(), 20)
+                return stored, again.counters.messages, sink2.count("features"), again.spool.points
         finally:
-            stop2.set()
-            await task2
             await sink2.aclose()
 
     stored, taken_again, stored_in_all, left = asyncio.run(run())
@@ -130,17 +138,11 @@ def test_small_writes_wait_for_more_commits(mosquitto: Server, tmp_path: Path, u
     mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
 
     async def run() -> tuple[int, int, int, int]:
-        stop = asyncio.Event()
-        task = asyncio.create_task(serve(bridge.run, mqtt, f"{unique}-bridge", stop, manual_ack=True))
-        try:
-            await until(bridge.ready.is_set, 20, "bridge")
+        async with running(bridge, mqtt, f"{unique}-bridge"):  # its stop writes at once what the drainer holds
             for i, message in enumerate(batches(5), 1):  # five commits, one after the other
                 await publish(mosquitto.port, Topics(unique), [message])
                 await until(lambda i=i: spool.appends == i, 20, f"commit {i}")
             held = bridge.counters.writes
-        finally:
-            stop.set()  # a stop writes at once what the drainer holds
-            await task
         return held, bridge.counters.writes, spool.appends, sink.count("features")
 
     writes_while_lingering, writes, appends, stored = asyncio.run(run())
