@@ -49,6 +49,7 @@ from ingest.wire import (
 _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
 PRUNE_EVERY_S = 600.0
+OUTBOX_COPY_S = 5.0  # the outbox's WAL copied into its file this often (a worker thread), snapshots stored or not
 SNAPSHOT_SLICE_S = 0.002  # a checkpoint encodes states (or acknowledges) for this long, then lets the consumer run
 # the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
 OUTBOX_KEEP_MS = 2 * 86_400_000
@@ -109,6 +110,7 @@ class AlertService:
         self._last_checkpoint = time.monotonic()
         self._last_message = time.monotonic()
         self._last_prune = 0.0
+        self._outbox_copied = time.monotonic()
         self._late: list[tuple[str, str, bytes]] = []  # dead letters from delivery results, published by the loop
         # Publications in flight: QoS 1 waits for the broker's PUBACK, so they run side by side (one at a time, a
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
@@ -232,6 +234,11 @@ class AlertService:
                 now - self._last_checkpoint >= self.checkpoint_s or now - self._last_message >= self.idle_checkpoint_s
             ):
                 await self.checkpoint(client)
+            if self.state is not None and now - self._outbox_copied >= OUTBOX_COPY_S:
+                # delivery marks, sessions, prunes write the outbox without a snapshot to store (whose worker copies
+                # it too): its WAL must not grow until the next one (``AlertState.copy_outbox``)
+                self._outbox_copied = now
+                await asyncio.to_thread(self.state.copy_outbox)
             await self._flush_late(client)
             await self._sessions_due(client)
 
@@ -532,10 +539,11 @@ class AlertService:
         if isinstance(batch, CommandV1) and batch.kind == "forget":  # kinetic data delete: not written back
             self._dirty.discard(batch.wearer)
             if self.state is not None:
-                self.state.forget(batch.wearer)
-                self._snapshots.pop(batch.wearer, None)  # a checkpoint under way must not write it back
+                # first: a checkpoint under way must not write it back, even if the erasure below fails
+                self._snapshots.pop(batch.wearer, None)
                 if self._storing is not None:
                     self._storing.add(batch.wearer)
+                self.state.forget(batch.wearer)
             if self.sessions is not None:
                 self.sessions.forget(batch.wearer)
                 self._sessions_stored = {k: v for k, v in self._sessions_stored.items() if k[0] != batch.wearer}

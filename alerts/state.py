@@ -252,7 +252,7 @@ class AlertState:
             self._db = sqlite3.connect(private_file(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            # the outbox's WAL is copied into its file by the checkpoints' worker thread (``_checkpoint_outbox``), not
+            # the outbox's WAL is copied into its file by the checkpoints' worker thread (``copy_outbox``), not
             # by whichever outbox write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this
             # connection is the event loop's
             self._db.execute("PRAGMA main.wal_autocheckpoint=0")
@@ -263,6 +263,13 @@ class AlertState:
                 raise StateError(
                     f"alert state {path} has version {row[0]}, this Kinetic reads 1 and {STATE_VERSION} (the files' "
                     "layout; a newer Kinetic's state is not read by an older one)"
+                )
+            if row is not None and row[0] == STATE_VERSION and not self.snapshots_path.exists():
+                _LOGGER.warning(
+                    "alert state %s: its snapshots file %s is missing (the state restored or copied without it?): "
+                    "every wearer starts afresh (calibration again, no open bout); keep the two files together",
+                    path,
+                    self.snapshots_path,
                 )
             self._db.execute("ATTACH DATABASE ? AS snap", (str(private_file(self.snapshots_path)),))
             self._db.execute("PRAGMA snap.journal_mode=WAL")
@@ -314,7 +321,7 @@ class AlertState:
         rows = [(w, encode_snapshot(s)) for w, s in states.items()]
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO snap.wearers VALUES (?, ?)", rows)
-        self._checkpoint_outbox()
+        self.copy_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
@@ -342,14 +349,15 @@ class AlertState:
             raise StateError(f"alert state {self.snapshots_path}: checkpoint not stored: {exc}") from exc
         finally:
             db.close()
-        self._checkpoint_outbox()
+        self.copy_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
-    def _checkpoint_outbox(self) -> None:
+    def copy_outbox(self) -> None:
         """Copy the outbox's WAL into its file (SQLite's PASSIVE checkpoint: it waits for no reader or writer, and
         what it cannot copy now waits for the next), on a connection of its own: called by ``store_apart`` in the
-        checkpoints' worker thread, and by ``checkpoint``. A failure is logged; the WAL waits for the next one."""
+        checkpoints' worker thread, by ``checkpoint``, and by the alert service every few seconds in a worker thread
+        (``OUTBOX_COPY_S``), snapshots stored or not. A failure is logged; the WAL waits for the next one."""
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
             try:

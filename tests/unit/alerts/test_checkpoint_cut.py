@@ -8,7 +8,7 @@ import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -22,7 +22,7 @@ from alerts.service import AlertService
 from alerts.state import AlertState
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
-from ingest.wire import CommandV1, FeatureBatchV1, Topics, encode
+from ingest.wire import CommandV1, FeatureBatchV1, PromptV1, Topics, encode
 
 T0 = datetime.fromisoformat("2026-11-23T09:00:00+01:00")
 SCENARIO = parse_scenario(
@@ -263,3 +263,40 @@ def test_a_checkpoints_acknowledgements_let_the_consumer_run_between_slices(
     state.close()
     assert client.acked == list(range(1, 5001))
     assert 0 < taken_after[0] < 5000
+
+
+def test_the_outbox_is_copied_from_its_wal_with_no_snapshot_to_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outbox writes with no message to checkpoint (delivery marks, sessions, prunes): the service's tick copies the
+    outbox's WAL into its file all the same (``OUTBOX_COPY_S``; 0 here), in a worker thread."""
+    monkeypatch.setattr(alerts.service, "OUTBOX_COPY_S", 0.0)
+    service, state = service_in(tmp_path)
+    path = tmp_path / "s.sqlite"
+    empty = path.stat().st_size
+    for n in range(300):
+        created = T0 + timedelta(minutes=n)
+        prompt = PromptV1(
+            id=f"ann-sitting-{n}",
+            wearer="ann",
+            trigger="sitting",
+            exercise="x",
+            title="t",
+            text="t",
+            created=created,
+            expires=created + timedelta(minutes=15),
+        )
+        state.record_prompt(prompt, ["mqtt"])
+    assert path.stat().st_size == empty  # in the WAL only
+
+    async def run() -> int:
+        tick = asyncio.create_task(service._tick(Client()))  # type: ignore[arg-type]
+        for _ in range(200):  # at most 10 s
+            await asyncio.sleep(0.05)
+            if path.stat().st_size > empty:
+                break
+        tick.cancel()
+        return path.stat().st_size
+
+    assert asyncio.run(run()) > empty
+    state.close()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -240,3 +241,21 @@ def test_the_outbox_is_copied_from_its_wal_by_the_checkpoints_not_by_the_event_l
     assert path.stat().st_size > empty  # copied in, by the worker's connection
     assert state.delivery_states(prompt(2999).id) == {"mqtt": "pending", "ntfy": "pending"}
     state.close()
+
+
+def test_a_state_file_without_its_snapshots_file_says_so_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A state directory restored or copied with the outbox's file and not the snapshots' (layout 2): every wearer
+    starts afresh, and a warning names both files (a first start, with neither file, says nothing)."""
+    path = tmp_path / "s.sqlite"
+    with caplog.at_level(logging.WARNING, logger="alerts.state"):
+        AlertState(path).close()
+    assert caplog.records == []
+    snapshots_file(path).unlink()
+    with caplog.at_level(logging.WARNING, logger="alerts.state"):
+        state = AlertState(path)
+    assert state.load() == {}
+    state.close()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert str(snapshots_file(path)) in line and "missing" in line and "\n" not in line
