@@ -146,5 +146,7 @@ def test_small_writes_wait_for_more_commits(mosquitto: Server, tmp_path: Path, u
         return held, bridge.counters.writes, spool.appends, sink.count("features")
 
     writes_while_lingering, writes, appends, stored = asyncio.run(run())
-    assert writes_while_lingering == 0
-    assert (writes, appends, stored) == (1, 5, 50)
+    assert writes_while_lingering == 0  # five commits, and no write while the linger lasted
+    # at the stop what the drainer holds is written at once: one write, or two when its last look at the spool ran
+    # beside the fifth commit (the fifth then comes in the next look); fewer writes than commits either way
+    assert appends == 5 and stored == 50 and 1 <= writes < appends
