@@ -259,6 +259,21 @@ class AlertEngine:
             self._resolved[wearer] = policy
         return policy
 
+    def prompt_due_by(self, wearer: str, t_ms: int) -> bool:
+        """Whether a prompt of ``wearer`` comes due at or before ``t_ms`` (event time, ms) if their exposures go on:
+        an exposure the planner follows whose due time is at most ``t_ms`` and which is not held (a held one waits for
+        its hold to end, which no frame time foretells). False for a wearer the engine does not know.
+
+        A hint for whoever schedules the wearers' messages (the alert service handles such a wearer's next message
+        before others waiting: issue 18 item 1); what the engine decides never depends on it."""
+        state = self.wearers.get(wearer)
+        if state is None:
+            return False
+        for episode in state.planner.episodes.values():
+            if episode.due_ms is not None and episode.held_reason is None and episode.due_ms <= t_ms:
+                return True
+        return False
+
     def process(self, batch: FeatureBatchV1) -> list[Output]:
         held = self.held_before_data.pop(batch.wearer, None) if batch.frames else None
         state = self._state_for(batch)

@@ -19,17 +19,20 @@ import logging
 import time
 from collections.abc import Callable
 
+import aiomqtt
+
 from alerts.calendars import CalendarRefresher
 from alerts.channels.dispatch import Dispatcher
 from alerts.engine import AlertEngine, Output
+from alerts.intake import Intake
 from alerts.latency import KEEP, GcPauses, MessageTrace, PromptPaths, PromptTrace, loop_lag
 from alerts.prompts.policy.in_force import policy_message, same_policy
 from alerts.prompts.policy.model import PromptPolicy
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
-from alerts.shard import Shard
+from alerts.shard import Shard, topic_wearer
 from alerts.state import AlertState
 from ingest.errors import WireError
-from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
+from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, payload_bytes
 from ingest.settings import DEFAULT_MAX_AHEAD_MS
 from ingest.wire import (
     CommandV1,
@@ -49,6 +52,7 @@ from ingest.wire import (
 _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
 PRUNE_EVERY_S = 600.0
+CHUNK_S = 0.005  # the consumer handles messages this long, then lets the client read (urgent ones first)
 OUTBOX_COPY_S = 5.0  # the outbox's WAL copied into its file this often (a worker thread), snapshots stored or not
 SNAPSHOT_SLICE_S = 0.002  # a checkpoint encodes states (or acknowledges) for this long, then lets the consumer run
 # the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
@@ -106,6 +110,9 @@ class AlertService:
         self.events_published = 0
         self.client: MqttClient | None = None
         self._dirty: set[str] = set()
+        # wearers whose next message may make a prompt due (``AlertEngine.prompt_due_by``): taken in the urgent line
+        self._near_due: set[str] = set()
+        self._intake: Intake[tuple[aiomqtt.Message, float]] = Intake()  # the consumer's (a new one per connection)
         self._unacked: list[tuple[int, int]] = []
         self._last_checkpoint = time.monotonic()
         self._last_message = time.monotonic()
@@ -201,30 +208,66 @@ class AlertService:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _consume(self, client: MqttClient) -> None:
-        async for batch in message_batches(client):
-            taken = time.perf_counter()
-            if len(self.paths.taken) < KEEP:
-                self.paths.taken.append(len(batch))
-            async with self._lock:
-                locked = time.perf_counter()
-                now_ms = int(time.time() * 1000)
-                for message in batch:
-                    if self.shard is not None and not self.shard.owns_topic(str(message.topic), self.topics.base):
-                        self.others_ignored += 1  # another instance's wearer: acknowledged in order, never read
+        """Handle the client's messages: everything waiting is taken into the intake (alerts.intake: a wearer whose
+        prompt is about to come due goes first), handled for ``CHUNK_S`` at a time, then the client reads what came
+        meanwhile and that is taken in its turn. A prompt is let out as soon as its message is handled."""
+        queue = client.incoming
+        intake: Intake[tuple[aiomqtt.Message, float]] = Intake()
+        self._intake = intake
+        async for first in client.messages:
+            self._take(intake, queue, first)
+            while intake:
+                async with self._lock:
+                    locked = time.perf_counter()
+                    now_ms = int(time.time() * 1000)
+                    while intake:
+                        number, (message, taken), wearer = intake.pop()
+                        if self.shard is not None and wearer is not None and not self.shard.owns(wearer):
+                            self.others_ignored += 1  # another instance's wearer: acknowledged in order, never read
+                        else:
+                            self._trace = MessageTrace(taken, locked=locked, started=time.perf_counter())
+                            await self.handle(
+                                client, str(message.topic), payload_bytes(message), now_ms, message.retain
+                            )
+                            self._trace = None
+                            if self._unsent:  # a prompt goes out now, not after the rest of what waits
+                                await self._let_out()
                         if self.manual_ack:
-                            self._unacked.append((message.mid, message.qos))
-                        continue
-                    self._trace = MessageTrace(taken, locked=locked, started=time.perf_counter())
-                    await self.handle(client, str(message.topic), payload_bytes(message), now_ms, message.retain)
-                    self._trace = None
-                    if self._unsent:  # a prompt goes out now, not after the rest of this take
-                        await self._let_out()
-                    if self.manual_ack:
-                        self._unacked.append((message.mid, message.qos))
-                self._last_message = time.monotonic()
-            if len(self._unacked) >= self.max_unacked or len(self._publishing) >= MAX_PUBLISHING:
-                await self.checkpoint(client)
-            await self._flush_late(client)
+                            intake.handled(number, (message.mid, message.qos), self._unacked)
+                        if time.perf_counter() - locked >= CHUNK_S:
+                            break
+                    self._last_message = time.monotonic()
+                if len(self._unacked) >= self.max_unacked or len(self._publishing) >= MAX_PUBLISHING:
+                    await self.checkpoint(client)
+                await self._flush_late(client)
+                if intake:  # more waits: the client reads what came meanwhile (two turns of the loop: its reader
+                    await asyncio.sleep(0)  # runs after this task's first turn), and it is taken in its line
+                    await asyncio.sleep(0)
+                    self._take(intake, queue)
+
+    def _take(
+        self,
+        intake: Intake[tuple[aiomqtt.Message, float]],
+        queue: asyncio.Queue[aiomqtt.Message],
+        first: aiomqtt.Message | None = None,
+    ) -> None:
+        """Every message waiting in the client's queue (and ``first``, taken by the iterator) into the intake, in the
+        urgent line when its wearer's prompt is about to come due (``_near_due``)."""
+        taken = time.perf_counter()
+        n = 0
+        message = first
+        while True:
+            if message is None:
+                try:
+                    message = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+            wearer = topic_wearer(str(message.topic), self.topics.base)
+            intake.put((message, taken), wearer, wearer in self._near_due)
+            n += 1
+            message = None
+        if n and len(self.paths.taken) < KEEP:
+            self.paths.taken.append(n)
 
     async def _tick(self, client: MqttClient) -> None:
         while True:
@@ -431,11 +474,28 @@ class AlertService:
             self.internal_errors += 1
             _LOGGER.exception("%s %s: handling failed, dead-lettered", self.name, topic)
             await self.dead_letters.send(publisher, topic, payload, f"internal error: {exc!r}"[:500])
+        self._foresee(batch)
         await self.publish_policy(
             publisher, batch.wearer, forgotten=isinstance(batch, CommandV1) and batch.kind == "forget"
         )
         while self.engine.refused:  # a frame held as a jump ahead, refused as a clock glitch (ingest/order.py)
             await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
+
+    def _foresee(self, batch: FeatureBatchV1 | CommandV1) -> None:
+        """After a wearer's message: will their next one, as long as this one, make a prompt due? Then it is taken in
+        the intake's urgent line (alerts.intake). The next message is expected to reach as far past this one's last
+        frame as this one reaches past its first (plus the second that frame stands for)."""
+        if isinstance(batch, CommandV1):  # a command moves no clock; a forgotten wearer is forgotten here too
+            if batch.kind == "forget":
+                self._near_due.discard(batch.wearer)
+            return
+        if batch.frames:
+            last_ms = batch.frames[-1].t_ms
+            reach_ms = last_ms + (last_ms - batch.frames[0].t_ms) + 1000
+            if self.engine.prompt_due_by(batch.wearer, reach_ms):
+                self._near_due.add(batch.wearer)
+            else:
+                self._near_due.discard(batch.wearer)
 
     async def publish_policy(self, publisher: Publisher, wearer: str, forgotten: bool = False) -> None:
         """Retain the policy the engine applies to ``wearer`` on their policy topic (``PolicyV1``) when it differs

@@ -43,11 +43,19 @@ class Shard:
         """Whether a message on ``topic`` is this shard's, from the topic alone: its wearer is the level after
         ``base`` + "/" (``Topics.base``, ``<root>/v1``). A topic not under ``base`` is taken (the service
         dead-letters it, once, as any bad topic)."""
-        if not topic.startswith(base) or topic[len(base) : len(base) + 1] != "/":
-            return True
-        start = len(base) + 1
-        end = topic.find("/", start)
-        return self.owns(topic[start:] if end < 0 else topic[start:end])
+        wearer = topic_wearer(topic, base)
+        return True if wearer is None else self.owns(wearer)
+
+
+def topic_wearer(topic: str, base: str) -> str | None:
+    """The level after ``base`` + "/" of ``topic`` (``Topics.base``, ``<root>/v1``): the wearer of a Kinetic topic,
+    read from the topic alone, unchecked (the service checks the topic when it handles the message); None for a
+    topic not under ``base``."""
+    if not topic.startswith(base) or topic[len(base) : len(base) + 1] != "/":
+        return None
+    start = len(base) + 1
+    end = topic.find("/", start)
+    return topic[start:] if end < 0 else topic[start:end]
 
 
 def parse_shard(text: str) -> Shard:

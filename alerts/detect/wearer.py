@@ -144,9 +144,14 @@ class WearerDetection(msgspec.Struct, array_like=True):
                     raise ValueError(f"a still run's hour {ref} (ms) is none of the wearer's hours")
 
     def trunk_partner(self) -> DeviceState | None:
-        if self.primary_device.placement != "thigh":
+        """A trunk sensor beside a thigh primary (the posture is fused from both), None otherwise. Asked every second:
+        a wearer with one sensor is answered without a search."""
+        if len(self.devices) < 2 or self.devices[self.primary].placement != "thigh":
             return None
-        return next((d for d in self.devices.values() if d.placement == "trunk"), None)
+        for device in self.devices.values():
+            if device.placement == "trunk":
+                return device
+        return None
 
     def device(self, name: str, placement: Placement, new_tracker: Callable[[], BoutTracker]) -> DeviceState:
         """The sensor ``name``, added on first sight; a more informative sensor that joins drives the bouts from

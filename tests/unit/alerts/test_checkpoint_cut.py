@@ -172,6 +172,7 @@ class Take:
             message = aiomqtt.Message(TOPICS.features(b.wearer, b.device), encode(b), 1, False, mid, None)
             self.incoming.put_nowait(message)
         self.started_after: dict[str, int] = {}
+        self.acked: list[int] = []
 
     @property
     def messages(self) -> AsyncIterator[aiomqtt.Message]:
@@ -186,7 +187,7 @@ class Take:
             self.started_after[json.loads(payload)["wearer"]] = self.service.engine.counters.batches
 
     def ack(self, mid: int, qos: int) -> None:
-        pass
+        self.acked.append(mid)
 
 
 def test_a_prompt_goes_out_before_the_rest_of_its_take_is_handled(tmp_path: Path) -> None:
@@ -206,6 +207,36 @@ def test_a_prompt_goes_out_before_the_rest_of_its_take_is_handled(tmp_path: Path
             await consumer
         assert client.started_after == {"ann": 11}
         assert service.paths.taken[0] == 511  # one take
+
+    asyncio.run(run())
+
+
+def test_the_message_that_makes_a_prompt_due_is_handled_before_the_others_waiting(tmp_path: Path) -> None:
+    """Ann's tenth minute leaves her a minute from her threshold: her eleventh, which crosses it, waits behind 500
+    other wearers' messages that came first. It is handled first (the intake's urgent line, issue 18 item 1), her
+    prompt goes out before the others are handled, and the acknowledgements still go in the order received."""
+    service, _ = service_in(tmp_path)
+    ann, cy = minutes("ann"), minutes("cy")
+    others = [b.model_copy(update={"wearer": f"w{i}"}) for i in range(500) for b in cy[:1]]
+    client = Take(service, [*others, ann[10]])
+
+    async def run() -> None:
+        for k, batch in enumerate(ann[:10]):
+            await handle(service, client, batch, 1000 + k)
+        assert service._near_due == {"ann"}
+        service._unacked = []
+        consumer = asyncio.create_task(service._consume(client))  # type: ignore[arg-type]
+        while len(service._unacked) < 501:  # all handled, each owed its acknowledgement
+            await asyncio.sleep(0.01)
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
+        assert client.started_after == {"ann": 11}  # her ten minutes, then the crossing one: before the 500
+        assert service.paths.taken[0] == 501
+        assert service._intake.urgent_taken == 1
+        await service.checkpoint(client)  # type: ignore[arg-type]
+        assert client.acked == list(range(1, 502))
+        assert "ann" not in service._near_due  # prompted: nothing more due within her next minute
 
     asyncio.run(run())
 
