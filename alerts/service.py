@@ -110,8 +110,8 @@ class AlertService:
         self.events_published = 0
         self.client: MqttClient | None = None
         self._dirty: set[str] = set()
-        # wearers whose next message may make a prompt due (``AlertEngine.prompt_due_by``): taken in the urgent line
-        self._near_due: set[str] = set()
+        # each wearer's newest frame time and the span of their last message (ms): how far their next messages reach
+        self._reach: dict[str, tuple[int, int]] = {}
         self._intake: Intake[tuple[aiomqtt.Message, float]] = Intake()  # the consumer's (a new one per connection)
         self._unacked: list[tuple[int, int]] = []
         self._last_checkpoint = time.monotonic()
@@ -198,7 +198,9 @@ class AlertService:
                     task.result()
                 await self.checkpoint(client)  # a clean stop: everything processed is stored and acknowledged
         finally:
-            _LOGGER.info("%s: prompt path %s", self.name, json.dumps(self.paths.summary()))
+            # with the messages the last connection's intake handled out of turn, their wearer urgent (alerts.intake)
+            summary = self.paths.summary() | {"urgent_handled": self._intake.urgent_handled}
+            _LOGGER.info("%s: prompt path %s", self.name, json.dumps(summary))
             if self.shard is not None:
                 ignored = self.others_ignored
                 _LOGGER.info("%s: %d messages of other shards' wearers acknowledged unread", self.name, ignored)
@@ -232,6 +234,8 @@ class AlertService:
                             self._trace = None
                             if self._unsent:  # a prompt goes out now, not after the rest of what waits
                                 await self._let_out()
+                        if wearer is not None and intake.waiting(wearer) and self._due_soon(wearer, intake):
+                            intake.urge(wearer)  # what this message taught says the wearer's next ones are due
                         if self.manual_ack:
                             intake.handled(number, (message.mid, message.qos), self._unacked)
                         if time.perf_counter() - locked >= CHUNK_S:
@@ -251,8 +255,8 @@ class AlertService:
         queue: asyncio.Queue[aiomqtt.Message],
         first: aiomqtt.Message | None = None,
     ) -> None:
-        """Every message waiting in the client's queue (and ``first``, taken by the iterator) into the intake, in the
-        urgent line when its wearer's prompt is about to come due (``_near_due``)."""
+        """Every message waiting in the client's queue (and ``first``, taken by the iterator) into the intake; its
+        wearer urged when their waiting messages will make a prompt due (``_due_soon``)."""
         taken = time.perf_counter()
         n = 0
         message = first
@@ -263,7 +267,9 @@ class AlertService:
                 except asyncio.QueueEmpty:
                     break
             wearer = topic_wearer(str(message.topic), self.topics.base)
-            intake.put((message, taken), wearer, wearer in self._near_due)
+            intake.put((message, taken), wearer)
+            if wearer is not None and self._due_soon(wearer, intake):
+                intake.urge(wearer)
             n += 1
             message = None
         if n and len(self.paths.taken) < KEEP:
@@ -482,20 +488,24 @@ class AlertService:
             await self.dead_letters.send(publisher, topic, payload, self.engine.refused.pop(0))
 
     def _foresee(self, batch: FeatureBatchV1 | CommandV1) -> None:
-        """After a wearer's message: will their next one, as long as this one, make a prompt due? Then it is taken in
-        the intake's urgent line (alerts.intake). The next message is expected to reach as far past this one's last
-        frame as this one reaches past its first (plus the second that frame stands for)."""
+        """After a wearer's message: note how far it reached (its last frame) and its span, from which
+        ``_due_soon`` tells how far the wearer's next messages will reach."""
         if isinstance(batch, CommandV1):  # a command moves no clock; a forgotten wearer is forgotten here too
             if batch.kind == "forget":
-                self._near_due.discard(batch.wearer)
+                self._reach.pop(batch.wearer, None)
             return
         if batch.frames:
             last_ms = batch.frames[-1].t_ms
-            reach_ms = last_ms + (last_ms - batch.frames[0].t_ms) + 1000
-            if self.engine.prompt_due_by(batch.wearer, reach_ms):
-                self._near_due.add(batch.wearer)
-            else:
-                self._near_due.discard(batch.wearer)
+            self._reach[batch.wearer] = (last_ms, last_ms - batch.frames[0].t_ms + 1000)
+
+    def _due_soon(self, wearer: str, intake: Intake[tuple[aiomqtt.Message, float]]) -> bool:
+        """Will the wearer's waiting messages make a prompt due (``AlertEngine.prompt_due_by``)? Each is expected to
+        span what the wearer's last handled message spanned (a collector sends batches of one length), so the ``k``
+        waiting reach ``k`` spans past its last frame. A hint for the intake's order only (alerts.intake)."""
+        reach = self._reach.get(wearer)
+        if reach is None:
+            return False
+        return self.engine.prompt_due_by(wearer, reach[0] + intake.waiting(wearer) * reach[1])
 
     async def publish_policy(self, publisher: Publisher, wearer: str, forgotten: bool = False) -> None:
         """Retain the policy the engine applies to ``wearer`` on their policy topic (``PolicyV1``) when it differs

@@ -223,7 +223,7 @@ def test_the_message_that_makes_a_prompt_due_is_handled_before_the_others_waitin
     async def run() -> None:
         for k, batch in enumerate(ann[:10]):
             await handle(service, client, batch, 1000 + k)
-        assert service._near_due == {"ann"}
+        assert service._reach["ann"] == (ann[9].frames[-1].t_ms, 60_000)
         service._unacked = []
         consumer = asyncio.create_task(service._consume(client))  # type: ignore[arg-type]
         while len(service._unacked) < 501:  # all handled, each owed its acknowledgement
@@ -233,10 +233,10 @@ def test_the_message_that_makes_a_prompt_due_is_handled_before_the_others_waitin
             await consumer
         assert client.started_after == {"ann": 11}  # her ten minutes, then the crossing one: before the 500
         assert service.paths.taken[0] == 501
-        assert service._intake.urgent_taken == 1
+        assert service._intake.urgent_handled == 1
         await service.checkpoint(client)  # type: ignore[arg-type]
         assert client.acked == list(range(1, 502))
-        assert "ann" not in service._near_due  # prompted: nothing more due within her next minute
+        assert not service.engine.prompt_due_by("ann", ann[10].frames[-1].t_ms + 60_000)  # prompted: nothing due
 
     asyncio.run(run())
 
