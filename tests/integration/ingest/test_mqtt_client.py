@@ -5,7 +5,9 @@ silently losing their batching or their at-least-once acknowledgements."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from typing import Any
 
 import pytest
 
@@ -108,6 +110,65 @@ def test_reads_go_through_the_buffered_socket_and_nothing_stays_held(mosquitto: 
     buffered, held, got = asyncio.run(scenario())
     assert buffered and held == 0
     assert got == sent
+
+
+class CountingSocket:
+    """A socket that counts its ``send`` calls (everything else is the socket's)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sends = 0
+
+    def send(self, data: bytes) -> int:
+        self.sends += 1
+        return self.sock.send(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def test_what_paho_writes_in_one_write_callback_goes_in_a_few_sends_and_all_arrives(
+    mosquitto: Server, unique: str
+) -> None:
+    """The fourth seam: paho writes each packet with a ``send`` of its own; ``BufferedSocket`` keeps them and sends
+    them when paho's write callback ends (``on_socket_unregister_write``): 500 publications made at once, then the
+    500 PUBACKs of a manually acknowledging subscriber, go in a few sends each, and every message arrives and is
+    acknowledged (not redelivered to the subscriber's session)."""
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/corked"
+    sent = [str(i).encode() * (1 + i % 7) for i in range(500)]
+
+    async def scenario() -> tuple[int, int, list[bytes], list[bytes]]:
+        async with connect(settings, f"{unique}-sub", clean_session=False, manual_ack=True) as client:
+            await client.subscribe(topic, qos=1)
+            async with connect(settings, f"{unique}-pub") as publisher:
+                buffered = publisher._client._sock
+                assert isinstance(buffered, BufferedSocket)
+                counting = buffered._sock = CountingSocket(buffered._sock)  # type: ignore[assignment]
+                await asyncio.gather(*(publisher.publish(topic, p, qos=1) for p in sent))
+                published_in = counting.sends
+            await until(lambda: client.incoming.qsize() == len(sent), 10, "all 500 messages queued")
+            got = [client.incoming.get_nowait() for _ in sent]
+            buffered = client._client._sock
+            assert isinstance(buffered, BufferedSocket)
+            counting = buffered._sock = CountingSocket(buffered._sock)  # type: ignore[assignment]
+            for message in got:
+                ack(client, message.mid, message.qos)
+            await asyncio.sleep(0.5)
+            acked_in = counting.sends
+        redelivered: list[bytes] = []
+        async with connect(settings, f"{unique}-sub", clean_session=False, manual_ack=True) as client:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    async for message in client.messages:
+                        redelivered.append(payload_bytes(message))
+        return published_in, acked_in, [payload_bytes(m) for m in got], redelivered
+
+    published_in, acked_in, got, redelivered = asyncio.run(scenario())
+    assert got == sent
+    assert redelivered == []
+    assert published_in <= 50  # 500 without the cork
+    assert acked_in <= 5
 
 
 def test_the_connection_has_nagles_algorithm_off(mosquitto: Server, unique: str) -> None:
