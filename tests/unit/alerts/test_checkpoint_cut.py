@@ -8,7 +8,7 @@ import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import aiomqtt
@@ -22,7 +22,8 @@ from alerts.service import AlertService
 from alerts.state import AlertState
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
-from ingest.wire import CommandV1, FeatureBatchV1, PromptV1, Topics, encode
+from ingest.wire import CommandV1, FeatureBatchV1, Topics, encode
+from tests.support.prompts import numbered_prompt
 
 T0 = datetime.fromisoformat("2026-11-23T09:00:00+01:00")
 SCENARIO = parse_scenario(
@@ -275,18 +276,7 @@ def test_the_outbox_is_copied_from_its_wal_with_no_snapshot_to_store(
     path = tmp_path / "s.sqlite"
     empty = path.stat().st_size
     for n in range(300):
-        created = T0 + timedelta(minutes=n)
-        prompt = PromptV1(
-            id=f"ann-sitting-{n}",
-            wearer="ann",
-            trigger="sitting",
-            exercise="x",
-            title="t",
-            text="t",
-            created=created,
-            expires=created + timedelta(minutes=15),
-        )
-        state.record_prompt(prompt, ["mqtt"])
+        state.record_prompt(numbered_prompt(n), ["mqtt"])
     assert path.stat().st_size == empty  # in the WAL only
 
     async def run() -> int:

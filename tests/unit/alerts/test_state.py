@@ -2,28 +2,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from alerts.state import AlertState, StateError, snapshots_file
 from ingest.wire import EventV1, FeatureBatchV1, PromptV1
+from tests.support.prompts import numbered_prompt as prompt
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
-
-
-def prompt(n: int, ttl_min: int = 15) -> PromptV1:
-    return PromptV1(
-        id=f"ann-sitting-{n}",
-        wearer="ann",
-        trigger="sitting",
-        exercise="x",
-        title="t",
-        text="t",
-        created=T0 + timedelta(minutes=n),
-        expires=T0 + timedelta(minutes=n + ttl_min),
-    )
 
 
 def test_the_outbox_knows_a_prompt_once_and_keeps_what_is_pending(tmp_path: Path) -> None:
