@@ -49,7 +49,7 @@ from ingest.wire import (
 _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
 PRUNE_EVERY_S = 600.0
-OUTBOX_COPY_S = 5.0  # the outbox's WAL copied into its file this often (a worker thread), snapshots stored or not
+OUTBOX_COPY_S = 5.0  # the outbox's WAL copied into its file this often (a worker thread; the tick, nothing else)
 SNAPSHOT_SLICE_S = 0.002  # a checkpoint encodes states (or acknowledges) for this long, then lets the consumer run
 # the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
 OUTBOX_KEEP_MS = 2 * 86_400_000
@@ -235,8 +235,8 @@ class AlertService:
             ):
                 await self.checkpoint(client)
             if self.state is not None and now - self._outbox_copied >= OUTBOX_COPY_S:
-                # delivery marks, sessions, prunes write the outbox without a snapshot to store (whose worker copies
-                # it too): its WAL must not grow until the next one (``AlertState.copy_outbox``)
+                # prompts, delivery marks, sessions, prunes: the outbox's WAL copied into its file here, and only
+                # here (``AlertState.copy_outbox``), checkpoints or none
                 self._outbox_copied = now
                 await asyncio.to_thread(self.state.copy_outbox)
             await self._flush_late(client)

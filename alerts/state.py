@@ -59,6 +59,7 @@ import logging
 import math
 import pickle
 import sqlite3
+import threading
 import time
 from array import array
 from collections import deque
@@ -252,9 +253,9 @@ class AlertState:
             self._db = sqlite3.connect(private_file(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            # the outbox's WAL is copied into its file by the checkpoints' worker thread (``copy_outbox``), not
-            # by whichever outbox write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this
-            # connection is the event loop's
+            # the outbox's WAL is copied into its file by a worker thread (``copy_outbox``), not by whichever
+            # outbox write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this connection is the
+            # event loop's
             self._db.execute("PRAGMA main.wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -279,6 +280,9 @@ class AlertState:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (STATE_VERSION,))
         except sqlite3.Error as exc:
             raise StateError(f"alert state {path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
+        self._copier: sqlite3.Connection | None = None  # copy_outbox's connection, opened at its first copy
+        self._copying = threading.Lock()  # one copy at a time, and none once closed
+        self._closed = False
         self.checkpoints = 0
         self.last_checkpoint_s = 0.0
         self.unrestorable: list[str] = []  # wearers whose snapshot the last load could not read (they start afresh)
@@ -321,7 +325,6 @@ class AlertState:
         rows = [(w, encode_snapshot(s)) for w, s in states.items()]
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO snap.wearers VALUES (?, ?)", rows)
-        self.copy_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
@@ -349,23 +352,27 @@ class AlertState:
             raise StateError(f"alert state {self.snapshots_path}: checkpoint not stored: {exc}") from exc
         finally:
             db.close()
-        self.copy_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
     def copy_outbox(self) -> None:
         """Copy the outbox's WAL into its file (SQLite's PASSIVE checkpoint: it waits for no reader or writer, and
-        what it cannot copy now waits for the next), on a connection of its own: called by ``store_apart`` in the
-        checkpoints' worker thread, by ``checkpoint``, and by the alert service every few seconds in a worker thread
-        (``OUTBOX_COPY_S``), snapshots stored or not. A failure is logged; the WAL waits for the next one."""
-        try:
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        what it cannot copy now waits for the next), for a worker thread: the alert service calls it every few
+        seconds (``OUTBOX_COPY_S``, its tick), and nothing else does. On a connection of its own, opened at the first
+        copy and kept until ``close`` (one copy at a time, from whichever thread: ``asyncio.to_thread`` runs each on
+        any worker of its pool); after ``close`` it does nothing. A failure is logged; the WAL waits for the next
+        one."""
+        with self._copying:
+            if self._closed:
+                return
             try:
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            finally:
-                db.close()
-        except sqlite3.Error as exc:
-            _LOGGER.warning("alert state %s: the outbox's WAL not copied into the file this time: %s", self.path, exc)
+                if self._copier is None:
+                    self._copier = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+                self._copier.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                _LOGGER.warning(
+                    "alert state %s: the outbox's WAL not copied into the file this time: %s", self.path, exc
+                )
 
     def drop_snapshots(self, wearers: Iterable[str]) -> None:
         """Delete these wearers' snapshots (erased while a checkpoint stored theirs apart: it must not bring them
@@ -492,6 +499,12 @@ class AlertState:
         return _Tx(self._db)
 
     def close(self) -> None:
+        """Close both connections (a copy under way in a worker thread is waited for)."""
+        with self._copying:
+            self._closed = True
+            if self._copier is not None:
+                self._copier.close()
+                self._copier = None
         self._db.close()
 
 
