@@ -27,7 +27,7 @@ from alerts.prompts.policy.in_force import policy_message, same_policy
 from alerts.prompts.policy.model import PromptPolicy
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from alerts.shard import Shard
-from alerts.state import AlertState
+from alerts.state import AlertState, StateError
 from ingest.errors import WireError
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
 from ingest.settings import DEFAULT_MAX_AHEAD_MS
@@ -88,6 +88,9 @@ class AlertService:
         self.send_expired = send_expired
         self.prompts_expired = 0  # decided after they expired: not sent, a prompt_cancelled event says why
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the service carried on
+        # forgets whose erasure of the state failed: left unacknowledged, so the broker delivers them again
+        self.erasures_failed = 0
+        self._withhold_ack = False  # the message just handled is not to be acknowledged (an erasure that failed)
         self.engine = engine
         # exercise sessions (issue 19): session_start / session_end commands and the session streams; None: refused
         self.sessions = sessions
@@ -219,12 +222,17 @@ class AlertService:
                     self._trace = None
                     if self._unsent:  # a prompt goes out now, not after the rest of this take
                         await self._let_out()
-                    if self.manual_ack:
+                    if self.manual_ack and not self._withheld():
                         self._unacked.append((message.mid, message.qos))
                 self._last_message = time.monotonic()
             if len(self._unacked) >= self.max_unacked or len(self._publishing) >= MAX_PUBLISHING:
                 await self.checkpoint(client)
             await self._flush_late(client)
+
+    def _withheld(self) -> bool:
+        """Whether the message just handled is left unacknowledged (``_erase``), for the consumer; cleared."""
+        withheld, self._withhold_ack = self._withhold_ack, False
+        return withheld
 
     async def _tick(self, client: MqttClient) -> None:
         while True:
@@ -388,6 +396,7 @@ class AlertService:
         ``retained``: the broker sent it because it was retained (a new subscription), not because it was just
         published; a retained command is refused (``retained_command_problem``)."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        self._withhold_ack = False
         if not payload and topic.endswith(("/commands", "/erasure")):
             return  # a retained command cleared (MQTT deletes a retained message with an empty one): no message
         try:
@@ -543,7 +552,7 @@ class AlertService:
                 self._snapshots.pop(batch.wearer, None)
                 if self._storing is not None:
                     self._storing.add(batch.wearer)
-                self.state.forget(batch.wearer)
+                self._erase(batch.wearer)
             if self.sessions is not None:
                 self.sessions.forget(batch.wearer)
                 self._sessions_stored = {k: v for k, v in self._sessions_stored.items() if k[0] != batch.wearer}
@@ -561,6 +570,26 @@ class AlertService:
                 await self._event(publisher, expired[output.prompt_id])
             elif not (output.kind == "prompt_sent" and output.prompt_id in replayed):
                 await self._event(publisher, output)
+
+    def _erase(self, wearer: str) -> None:
+        """The wearer's state erased (``AlertState.forget``). When the store refuses (SQLite busy past its timeout,
+        a full disk), the forget is not dead-lettered and acknowledged as a bad message would be: the wearer's data
+        would stay for good if nothing sent it again. It is left unacknowledged (``_withheld``): the broker delivers
+        it again on the next connection of this persistent session (a reconnect, a restart), and the erasure runs
+        again. One line says so; counted in ``erasures_failed``."""
+        assert self.state is not None
+        try:
+            self.state.forget(wearer)
+        except StateError as exc:
+            self.erasures_failed += 1
+            self._withhold_ack = True
+            _LOGGER.warning(
+                "%s %s: forget: the alert state was not erased (%s); the command is left unacknowledged, so the "
+                "broker delivers it again after a reconnect or a restart and the erasure runs again",
+                self.name,
+                wearer,
+                exc,
+            )
 
     def _expired(self, prompt: PromptV1, now_ms: int) -> EventV1:
         """A prompt decided after it expired: not sent (the wearer would be told of a bout hours over, maybe while

@@ -485,14 +485,19 @@ class AlertState:
     def forget(self, wearer: str) -> int:
         """Delete the wearer's snapshot, prompts, deliveries and running sessions; returns the rows deleted. One
         transaction over both files, atomic in each (SQLite in WAL mode commits attached files one by one): a crash
-        in between leaves the snapshot or the rest, and the erasure, run again, deletes it."""
-        with self._transaction():
-            deleted = self._db.execute(
-                "DELETE FROM deliveries WHERE prompt_id IN (SELECT id FROM prompts WHERE wearer = ?)", (wearer,)
-            ).rowcount
-            deleted += self._db.execute("DELETE FROM prompts WHERE wearer = ?", (wearer,)).rowcount
-            deleted += self._db.execute("DELETE FROM snap.wearers WHERE wearer = ?", (wearer,)).rowcount
-            deleted += self._db.execute("DELETE FROM sessions WHERE wearer = ?", (wearer,)).rowcount
+        in between leaves the snapshot or the rest, and the erasure, run again, deletes it. Raises StateError when
+        SQLite refuses (a file locked by another writer past the busy timeout, a full disk): nothing, or the part of
+        one file, is deleted; run it again."""
+        try:
+            with self._transaction():
+                deleted = self._db.execute(
+                    "DELETE FROM deliveries WHERE prompt_id IN (SELECT id FROM prompts WHERE wearer = ?)", (wearer,)
+                ).rowcount
+                deleted += self._db.execute("DELETE FROM prompts WHERE wearer = ?", (wearer,)).rowcount
+                deleted += self._db.execute("DELETE FROM snap.wearers WHERE wearer = ?", (wearer,)).rowcount
+                deleted += self._db.execute("DELETE FROM sessions WHERE wearer = ?", (wearer,)).rowcount
+        except sqlite3.Error as exc:
+            raise StateError(f"alert state {self.path}: wearer {wearer!r} not erased: {exc}") from exc
         return deleted
 
     def _transaction(self) -> _Tx:
