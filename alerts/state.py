@@ -102,6 +102,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     PRIMARY KEY (wearer, session)
 ) WITHOUT ROWID;
 """
+# each table of _SCHEMA by name (a read-only open stands an empty one in for a table an older file lacks)
+_TABLES = {
+    statement.split()[5]: statement.strip()
+    for statement in _SCHEMA.split(";")
+    if statement.strip().startswith("CREATE TABLE IF NOT EXISTS")
+}
 STATE_VERSION = "2"  # the files' layout (2: the snapshots in a file of their own); each snapshot says its format
 _SNAPSHOT_SCHEMA = "CREATE TABLE IF NOT EXISTS {schema}wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL)"
 SNAPSHOT_MAGIC = b"KWS"
@@ -246,38 +252,18 @@ def snapshots_file(path: Path) -> Path:
 
 
 class AlertState:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, create: bool = True) -> None:
+        """The state file ``path`` and its snapshots file beside it (``snapshots_file``), opened for the alert service:
+        created if missing, a file of layout 1 moved over to layout 2 (module docstring). ``read_only`` (``kinetic
+        data export``): neither file is written (SQLite may add its empty ``-wal`` / ``-shm`` beside a file in WAL
+        mode), a file of layout 1 is read as it is, and a file missing reads as empty. ``create=False`` (``kinetic
+        data delete``): a state file that does not exist is not created (its snapshots file alone, orphaned, is
+        opened with an empty outbox in memory). Raises StateError (unreadable, or of a newer layout)."""
         self.path = path
         self.snapshots_path = snapshots_file(path)
+        self.read_only = read_only
         try:
-            self._db = sqlite3.connect(private_file(path), isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # the outbox's WAL is copied into its file by a worker thread (``copy_outbox``), not by whichever
-            # outbox write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this connection is the
-            # event loop's
-            self._db.execute("PRAGMA main.wal_autocheckpoint=0")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-            if row is not None and row[0] not in ("1", STATE_VERSION):
-                self._db.close()
-                raise StateError(
-                    f"alert state {path} has version {row[0]}, this Kinetic reads 1 and {STATE_VERSION} (the files' "
-                    "layout; a newer Kinetic's state is not read by an older one)"
-                )
-            if row is not None and row[0] == STATE_VERSION and not self.snapshots_path.exists():
-                _LOGGER.warning(
-                    "alert state %s: its snapshots file %s is missing (the state restored or copied without it?): "
-                    "every wearer starts afresh (calibration again, no open bout); keep the two files together",
-                    path,
-                    self.snapshots_path,
-                )
-            self._db.execute("ATTACH DATABASE ? AS snap", (str(private_file(self.snapshots_path)),))
-            self._db.execute("PRAGMA snap.journal_mode=WAL")
-            self._db.execute("PRAGMA snap.synchronous=NORMAL")
-            self._db.execute(_SNAPSHOT_SCHEMA.format(schema="snap."))
-            self._snapshots_moved_over()
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (STATE_VERSION,))
+            self._db = self._open_read_only() if read_only else self._open(create)
         except sqlite3.Error as exc:
             raise StateError(f"alert state {path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
         self._copier: sqlite3.Connection | None = None  # copy_outbox's connection, opened at its first copy
@@ -286,6 +272,68 @@ class AlertState:
         self.checkpoints = 0
         self.last_checkpoint_s = 0.0
         self.unrestorable: list[str] = []  # wearers whose snapshot the last load could not read (they start afresh)
+
+    def _open(self, create: bool) -> sqlite3.Connection:
+        outbox = str(private_file(self.path)) if create or self.path.exists() else ":memory:"
+        self._db = sqlite3.connect(outbox, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        # the outbox's WAL is copied into its file by a worker thread (``copy_outbox``), not by whichever outbox
+        # write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this connection is the event loop's
+        self._db.execute("PRAGMA main.wal_autocheckpoint=0")
+        self._db.executescript(_SCHEMA)
+        version = self._version()
+        if version == STATE_VERSION and not self.snapshots_path.exists():
+            _LOGGER.warning(
+                "alert state %s: its snapshots file %s is missing (the state restored or copied without it?): "
+                "every wearer starts afresh (calibration again, no open bout); keep the two files together",
+                self.path,
+                self.snapshots_path,
+            )
+        self._db.execute("ATTACH DATABASE ? AS snap", (str(private_file(self.snapshots_path)),))
+        self._db.execute("PRAGMA snap.journal_mode=WAL")
+        self._db.execute("PRAGMA snap.synchronous=NORMAL")
+        self._db.execute(_SNAPSHOT_SCHEMA.format(schema="snap."))
+        self._snapshots_moved_over()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (STATE_VERSION,))
+        return self._db
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Both files as they are, read-only (``read_only``): the snapshots are those of the state file's own
+        ``wearers`` table in a file of layout 1, else of the snapshots file; what is missing (a file, or a table an
+        older Kinetic did not write) reads as empty (a table of its name in this connection's TEMP schema)."""
+        if self.path.is_file():
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        else:  # a snapshots file alone (orphaned), or nothing
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+        self._version()
+        tables = {str(r[0]) for r in self._db.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+        for name, create in _TABLES.items():
+            if name not in tables:
+                self._db.execute(create.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE", 1))
+        if "wearers" in tables:  # layout 1: the snapshots in the state file
+            self._db.execute("ATTACH DATABASE ? AS snap", (f"{self.path.resolve().as_uri()}?mode=ro",))
+        elif self.snapshots_path.is_file():
+            self._db.execute("ATTACH DATABASE ? AS snap", (f"{self.snapshots_path.resolve().as_uri()}?mode=ro",))
+        else:
+            self._db.execute("ATTACH DATABASE ':memory:' AS snap")
+            self._db.execute(_SNAPSHOT_SCHEMA.format(schema="snap."))
+        return self._db
+
+    def _version(self) -> str | None:
+        """The files' layout the state file says (None: a new file, or none); raises StateError for one this Kinetic
+        does not read (the connection closed)."""
+        has_meta = self._db.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'meta'")
+        if has_meta.fetchone() is None:
+            return None
+        row = self._db.execute("SELECT value FROM main.meta WHERE key = 'version'").fetchone()
+        if row is not None and row[0] not in ("1", STATE_VERSION):
+            self._db.close()
+            raise StateError(
+                f"alert state {self.path} has version {row[0]}, this Kinetic reads 1 and {STATE_VERSION} (the files' "
+                "layout; a newer Kinetic's state is not read by an older one)"
+            )
+        return None if row is None else str(row[0])
 
     def _snapshots_moved_over(self) -> None:
         """A state file of layout 1 keeps its snapshots in its own ``wearers`` table: copied into the snapshots' file
@@ -513,9 +561,20 @@ class AlertState:
         self._db.close()
 
 
-def open_existing(path: Path) -> AlertState | None:
-    """The state file at ``path`` if there is one (a command that reads or erases it must not create it)."""
-    return AlertState(path) if path.is_file() else None
+def open_existing(path: Path, *, read_only: bool = False) -> AlertState | None:
+    """The state at ``path`` if there is any: its state file, or its snapshots file alone (orphaned: the state file
+    lost, moved or not restored); None if neither exists. A command that reads or erases it creates neither file
+    (``AlertState``'s ``create=False``); ``read_only`` to read it without changing it (``kinetic data export``)."""
+    if not path.is_file():
+        if not snapshots_file(path).is_file():
+            return None
+        _LOGGER.warning(
+            "alert state %s: not there, its snapshots file %s is (orphaned: the state file lost, moved or not "
+            "restored): its wearers are read and erased there",
+            path,
+            snapshots_file(path),
+        )
+    return AlertState(path, read_only=read_only, create=False)
 
 
 def plain(value: Any) -> Any:
