@@ -29,6 +29,7 @@ from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from alerts.shard import Shard
 from alerts.state import AlertState, StateError
 from ingest.errors import WireError
+from ingest.heap import IdleCollection
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, message_batches, payload_bytes
 from ingest.settings import DEFAULT_MAX_AHEAD_MS
 from ingest.wire import (
@@ -114,6 +115,7 @@ class AlertService:
         self._last_message = time.monotonic()
         self._last_prune = 0.0
         self._outbox_copied = time.monotonic()
+        self._idle_heap = IdleCollection()  # a full collection once per idle spell, by the tick (ingest/heap.py)
         self._late: list[tuple[str, str, bytes]] = []  # dead letters from delivery results, published by the loop
         # Publications in flight: QoS 1 waits for the broker's PUBACK, so they run side by side (one at a time, a
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
@@ -249,6 +251,7 @@ class AlertService:
                 await asyncio.to_thread(self.state.copy_outbox)
             await self._flush_late(client)
             await self._sessions_due(client)
+            self._idle_heap.collect(now, self._last_message, self.name)  # idle a minute: nobody waits for it
 
     async def flush(self) -> None:
         """Wait until every publication so far has been acknowledged by the broker (or has failed)."""
