@@ -563,8 +563,9 @@ class AlertState:
 
 def open_existing(path: Path, *, read_only: bool = False) -> AlertState | None:
     """The state at ``path`` if there is any: its state file, or its snapshots file alone (orphaned: the state file
-    lost, moved or not restored); None if neither exists. A command that reads or erases it creates neither file
-    (``AlertState``'s ``create=False``); ``read_only`` to read it without changing it (``kinetic data export``)."""
+    lost, moved or not restored), said in one line; None if neither exists. A command that reads or erases it does not
+    create the state file (``AlertState``'s ``create=False``); ``read_only`` to read it without changing either file
+    (``kinetic data export``)."""
     if not path.is_file():
         if not snapshots_file(path).is_file():
             return None
