@@ -8,10 +8,8 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from alerts.engine import AlertEngine, EngineConfig
@@ -22,6 +20,7 @@ from alerts.state import AlertState
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import CommandV1, FeatureBatchV1, Topics, encode
+from tests.support.publisher import QueuedClient
 
 SCENARIO = parse_scenario(
     "start: 2026-11-23T09:00:00+01:00\nwearers:\n"
@@ -31,33 +30,12 @@ SCENARIO = parse_scenario(
 TOPICS = Topics("k")
 
 
-class Broker:
-    """The broker's side of the consumer: messages waiting, and the acknowledgements the service sends."""
-
-    def __init__(self) -> None:
-        self.incoming: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
-        self.acked: list[int] = []
-
-    def deliver(self, mid: int, message: FeatureBatchV1 | CommandV1) -> None:
-        if isinstance(message, CommandV1):
-            topic = TOPICS.command_topic(message)  # a forget: the erasure topic, as `kinetic data delete` sends it
-        else:
-            topic = TOPICS.features(message.wearer, message.device)
-        self.incoming.put_nowait(aiomqtt.Message(topic, encode(message), 1, False, mid, None))
-
-    @property
-    def messages(self) -> AsyncIterator[aiomqtt.Message]:
-        async def waiting() -> AsyncIterator[aiomqtt.Message]:
-            while True:
-                yield await self.incoming.get()
-
-        return waiting()
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        pass
-
-    def ack(self, mid: int, qos: int) -> None:
-        self.acked.append(mid)
+def deliver(broker: QueuedClient, mid: int, message: FeatureBatchV1 | CommandV1) -> None:
+    """As the broker delivers it: a forget on the erasure topic (as `kinetic data delete` sends it)."""
+    if isinstance(message, CommandV1):
+        broker.deliver(mid, TOPICS.command_topic(message), encode(message))
+    else:
+        broker.deliver(mid, TOPICS.features(message.wearer, message.device), encode(message))
 
 
 def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_delivered_again(
@@ -67,7 +45,7 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
     state = AlertState(path)
     engine = AlertEngine(EngineConfig(), load_catalog(), PolicyBook(PromptPolicy(sitting_threshold_min=10)))
     service = AlertService(topics=TOPICS, engine=engine, state=state, send_expired=True)
-    broker = Broker()
+    broker = QueuedClient([])
     minutes = {s.wearer: list(batches_for(SCENARIO, s, 60)) for s in SCENARIO.wearers}
     forget = CommandV1(kind="forget", wearer="bob", at=SCENARIO.start, source="cli")
 
@@ -81,8 +59,8 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
     async def run() -> None:
         consumer = asyncio.create_task(service._consume(broker))  # type: ignore[arg-type]
         for k in range(3):
-            broker.deliver(2 * k + 1, minutes["ann"][k])
-            broker.deliver(2 * k + 2, minutes["bob"][k])
+            deliver(broker, 2 * k + 1, minutes["ann"][k])
+            deliver(broker, 2 * k + 2, minutes["bob"][k])
         await handled(6)
         await service.checkpoint(broker)  # type: ignore[arg-type]
         assert broker.acked == [1, 2, 3, 4, 5, 6] and state.holdings("bob")["snapshot"] is not None
@@ -90,8 +68,8 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
         other = sqlite3.connect(path, isolation_level=None)  # another writer holds the state file (SQLite busy)
         other.execute("BEGIN IMMEDIATE")
         with caplog.at_level(logging.WARNING, logger="alerts.service"):
-            broker.deliver(7, forget)
-            broker.deliver(8, minutes["ann"][3])
+            deliver(broker, 7, forget)
+            deliver(broker, 8, minutes["ann"][3])
             await handled(8)
         other.execute("ROLLBACK")
         other.close()
@@ -100,7 +78,7 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
         assert state.holdings("bob")["snapshot"] is not None  # not erased
         assert service.erasures_failed == 1 and service.dead_letters.count == 0 and service.internal_errors == 0
 
-        broker.deliver(7, forget)  # delivered again (the next connection of the persistent session)
+        deliver(broker, 7, forget)  # delivered again (the next connection of the persistent session)
         await handled(9)
         await service.checkpoint(broker)  # type: ignore[arg-type]
         assert broker.acked == [1, 2, 3, 4, 5, 6, 8, 7]
