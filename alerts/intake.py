@@ -34,8 +34,8 @@ class Intake(Generic[T]):
     waiting messages go before everything else; ``pop()`` -> the next (receipt number, item, wearer): the first
     urgent wearer's oldest message, else the oldest message waiting; IndexError when empty. ``waiting(wearer)``: how
     many of the wearer's messages wait. ``handled(number, ack, owed)``: the message ``number`` was handled and
-    ``ack`` (its packet id and QoS) is owed; every owed acknowledgement no waiting message precedes is appended to
-    ``owed`` in receipt order."""
+    ``ack`` (its packet id and QoS; None: the message is left unacknowledged) is owed; every owed acknowledgement
+    no waiting message precedes is appended to ``owed`` in receipt order."""
 
     def __init__(self) -> None:
         self._of: dict[str | None, deque[tuple[int, T]]] = {}  # each wearer's waiting messages, oldest first
@@ -44,7 +44,7 @@ class Intake(Generic[T]):
         self._urged: set[str] = set()
         self._count = 0
         self._next = 0
-        self._ahead: list[tuple[int, tuple[int, int]]] = []  # handled before a message received earlier: a heap
+        self._ahead: list[tuple[int, tuple[int, int] | None]] = []  # handled before a message received earlier: a heap
         self.urgent_handled = 0  # messages popped for an urgent wearer (the service's trace reports it)
 
     def __len__(self) -> int:
@@ -102,11 +102,14 @@ class Intake(Generic[T]):
         self._skip_handled()
         return self._order[0][0] if self._order else self._next
 
-    def handled(self, number: int, ack: tuple[int, int], owed: list[tuple[int, int]]) -> None:
+    def handled(self, number: int, ack: tuple[int, int] | None, owed: list[tuple[int, int]]) -> None:
         first = self.first_waiting()
         if number < first and not self._ahead:  # nothing received before it waits, nothing held: the usual case
-            owed.append(ack)
+            if ack is not None:
+                owed.append(ack)
             return
         heapq.heappush(self._ahead, (number, ack))
         while self._ahead and self._ahead[0][0] < first:
-            owed.append(heapq.heappop(self._ahead)[1])
+            held = heapq.heappop(self._ahead)[1]
+            if held is not None:
+                owed.append(held)

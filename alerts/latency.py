@@ -140,13 +140,16 @@ class GcPauses:
 async def loop_lag(paths: PromptPaths, every_s: float = 0.01) -> None:
     """Until cancelled: sleep ``every_s`` and note how much later than asked the event loop woke this task
     (``paths.loop_lag_s``): the time anything ready on the loop (a message taken, a PUBACK) may wait behind work
-    that holds it (a take's handling, an encoding slice, the GIL held by a worker thread, a collection)."""
+    that holds it (a take's handling, an encoding slice, the GIL held by a worker thread, a collection). Once
+    ``KEEP`` samples are noted (some 17 minutes at 10 ms), it waits for its cancellation without a timer: an idle
+    service is not woken 100 times a second for samples it would not keep. It never returns (the alert service
+    stops when one of its tasks ends)."""
     loop = asyncio.get_running_loop()
-    while True:
+    while len(paths.loop_lag_s) < KEEP:
         asked = loop.time()
         await asyncio.sleep(every_s)
-        if len(paths.loop_lag_s) < KEEP:
-            paths.loop_lag_s.append(max(0.0, loop.time() - asked - every_s))
+        paths.loop_lag_s.append(max(0.0, loop.time() - asked - every_s))
+    await loop.create_future()  # full: until cancelled, never woken
 
 
 def _at(trace: PromptTrace, step: str) -> float:

@@ -30,8 +30,9 @@ from alerts.prompts.policy.in_force import policy_message, same_policy
 from alerts.prompts.policy.model import PromptPolicy
 from alerts.prompts.sessions import SessionRefused, SessionVerifier
 from alerts.shard import Shard, topic_wearer
-from alerts.state import AlertState
+from alerts.state import AlertState, StateError
 from ingest.errors import WireError
+from ingest.heap import IdleCollection
 from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, payload_bytes
 from ingest.settings import DEFAULT_MAX_AHEAD_MS
 from ingest.wire import (
@@ -53,7 +54,7 @@ _LOGGER = logging.getLogger(__name__)
 MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for the broker
 PRUNE_EVERY_S = 600.0
 CHUNK_S = 0.005  # the consumer handles messages this long, then lets the client read (urgent ones first)
-OUTBOX_COPY_S = 5.0  # the outbox's WAL copied into its file this often (a worker thread), snapshots stored or not
+OUTBOX_COPY_S = 5.0  # the outbox's WAL copied into its file this often (a worker thread; the tick, nothing else)
 SNAPSHOT_SLICE_S = 0.002  # a checkpoint encodes states (or acknowledges) for this long, then lets the consumer run
 # the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
 OUTBOX_KEEP_MS = 2 * 86_400_000
@@ -92,6 +93,9 @@ class AlertService:
         self.send_expired = send_expired
         self.prompts_expired = 0  # decided after they expired: not sent, a prompt_cancelled event says why
         self.internal_errors = 0  # messages whose handling raised: dead-lettered, the service carried on
+        # forgets whose erasure of the state failed: left unacknowledged, so the broker delivers them again
+        self.erasures_failed = 0
+        self._withhold_ack = False  # the message just handled is not to be acknowledged (an erasure that failed)
         self.engine = engine
         # exercise sessions (issue 19): session_start / session_end commands and the session streams; None: refused
         self.sessions = sessions
@@ -118,6 +122,7 @@ class AlertService:
         self._last_message = time.monotonic()
         self._last_prune = 0.0
         self._outbox_copied = time.monotonic()
+        self._idle_heap = IdleCollection()  # a full collection once per idle spell, by the tick (ingest/heap.py)
         self._late: list[tuple[str, str, bytes]] = []  # dead letters from delivery results, published by the loop
         # Publications in flight: QoS 1 waits for the broker's PUBACK, so they run side by side (one at a time, a
         # busy broker's round trip would hold every wearer up); a checkpoint waits for them before acknowledging.
@@ -237,7 +242,9 @@ class AlertService:
                         if wearer is not None and intake.waiting(wearer) and self._due_soon(wearer, intake):
                             intake.urge(wearer)  # what this message taught says the wearer's next ones are due
                         if self.manual_ack:
-                            intake.handled(number, (message.mid, message.qos), self._unacked)
+                            # a withheld one (a failed erasure) counts as handled, owed nothing: redelivered later
+                            owed = None if self._withheld() else (message.mid, message.qos)
+                            intake.handled(number, owed, self._unacked)
                         if time.perf_counter() - locked >= CHUNK_S:
                             break
                     self._last_message = time.monotonic()
@@ -275,6 +282,11 @@ class AlertService:
         if n and len(self.paths.taken) < KEEP:
             self.paths.taken.append(n)
 
+    def _withheld(self) -> bool:
+        """Whether the message just handled is left unacknowledged (``_erase``), for the consumer; cleared."""
+        withheld, self._withhold_ack = self._withhold_ack, False
+        return withheld
+
     async def _tick(self, client: MqttClient) -> None:
         while True:
             await asyncio.sleep(min(0.1, self.idle_checkpoint_s))
@@ -284,12 +296,13 @@ class AlertService:
             ):
                 await self.checkpoint(client)
             if self.state is not None and now - self._outbox_copied >= OUTBOX_COPY_S:
-                # delivery marks, sessions, prunes write the outbox without a snapshot to store (whose worker copies
-                # it too): its WAL must not grow until the next one (``AlertState.copy_outbox``)
+                # prompts, delivery marks, sessions, prunes: the outbox's WAL copied into its file here, and only
+                # here (``AlertState.copy_outbox``), checkpoints or none
                 self._outbox_copied = now
                 await asyncio.to_thread(self.state.copy_outbox)
             await self._flush_late(client)
             await self._sessions_due(client)
+            self._idle_heap.collect(now, self._last_message, self.name)  # idle a minute: nobody waits for it
 
     async def flush(self) -> None:
         """Wait until every publication so far has been acknowledged by the broker (or has failed)."""
@@ -437,6 +450,7 @@ class AlertService:
         ``retained``: the broker sent it because it was retained (a new subscription), not because it was just
         published; a retained command is refused (``retained_command_problem``)."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        self._withhold_ack = False
         if not payload and topic.endswith(("/commands", "/erasure")):
             return  # a retained command cleared (MQTT deletes a retained message with an empty one): no message
         try:
@@ -613,7 +627,7 @@ class AlertService:
                 self._snapshots.pop(batch.wearer, None)
                 if self._storing is not None:
                     self._storing.add(batch.wearer)
-                self.state.forget(batch.wearer)
+                self._erase(batch.wearer)
             if self.sessions is not None:
                 self.sessions.forget(batch.wearer)
                 self._sessions_stored = {k: v for k, v in self._sessions_stored.items() if k[0] != batch.wearer}
@@ -631,6 +645,26 @@ class AlertService:
                 await self._event(publisher, expired[output.prompt_id])
             elif not (output.kind == "prompt_sent" and output.prompt_id in replayed):
                 await self._event(publisher, output)
+
+    def _erase(self, wearer: str) -> None:
+        """The wearer's state erased (``AlertState.forget``). When the store refuses (SQLite busy past its timeout,
+        a full disk), the forget is not dead-lettered and acknowledged as a bad message would be: the wearer's data
+        would stay for good if nothing sent it again. It is left unacknowledged (``_withheld``): the broker delivers
+        it again on the next connection of this persistent session (a reconnect, a restart), and the erasure runs
+        again. One line says so; counted in ``erasures_failed``."""
+        assert self.state is not None
+        try:
+            self.state.forget(wearer)
+        except StateError as exc:
+            self.erasures_failed += 1
+            self._withhold_ack = True
+            _LOGGER.warning(
+                "%s %s: forget: the alert state was not erased (%s); the command is left unacknowledged, so the "
+                "broker delivers it again after a reconnect or a restart and the erasure runs again",
+                self.name,
+                wearer,
+                exc,
+            )
 
     def _expired(self, prompt: PromptV1, now_ms: int) -> EventV1:
         """A prompt decided after it expired: not sent (the wearer would be told of a bout hours over, maybe while

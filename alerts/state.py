@@ -59,6 +59,7 @@ import logging
 import math
 import pickle
 import sqlite3
+import threading
 import time
 from array import array
 from collections import deque
@@ -101,6 +102,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     PRIMARY KEY (wearer, session)
 ) WITHOUT ROWID;
 """
+# each table of _SCHEMA by name (a read-only open stands an empty one in for a table an older file lacks)
+_TABLES = {
+    statement.split()[5]: statement.strip()
+    for statement in _SCHEMA.split(";")
+    if statement.strip().startswith("CREATE TABLE IF NOT EXISTS")
+}
 STATE_VERSION = "2"  # the files' layout (2: the snapshots in a file of their own); each snapshot says its format
 _SNAPSHOT_SCHEMA = "CREATE TABLE IF NOT EXISTS {schema}wearers (wearer TEXT PRIMARY KEY, state BLOB NOT NULL)"
 SNAPSHOT_MAGIC = b"KWS"
@@ -245,43 +252,88 @@ def snapshots_file(path: Path) -> Path:
 
 
 class AlertState:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, create: bool = True) -> None:
+        """The state file ``path`` and its snapshots file beside it (``snapshots_file``), opened for the alert service:
+        created if missing, a file of layout 1 moved over to layout 2 (module docstring). ``read_only`` (``kinetic
+        data export``): neither file is written (SQLite may add its empty ``-wal`` / ``-shm`` beside a file in WAL
+        mode), a file of layout 1 is read as it is, and a file missing reads as empty. ``create=False`` (``kinetic
+        data delete``): a state file that does not exist is not created (its snapshots file alone, orphaned, is
+        opened with an empty outbox in memory). Raises StateError (unreadable, or of a newer layout)."""
         self.path = path
         self.snapshots_path = snapshots_file(path)
+        self.read_only = read_only
         try:
-            self._db = sqlite3.connect(private_file(path), isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # the outbox's WAL is copied into its file by the checkpoints' worker thread (``copy_outbox``), not
-            # by whichever outbox write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this
-            # connection is the event loop's
-            self._db.execute("PRAGMA main.wal_autocheckpoint=0")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-            if row is not None and row[0] not in ("1", STATE_VERSION):
-                self._db.close()
-                raise StateError(
-                    f"alert state {path} has version {row[0]}, this Kinetic reads 1 and {STATE_VERSION} (the files' "
-                    "layout; a newer Kinetic's state is not read by an older one)"
-                )
-            if row is not None and row[0] == STATE_VERSION and not self.snapshots_path.exists():
-                _LOGGER.warning(
-                    "alert state %s: its snapshots file %s is missing (the state restored or copied without it?): "
-                    "every wearer starts afresh (calibration again, no open bout); keep the two files together",
-                    path,
-                    self.snapshots_path,
-                )
-            self._db.execute("ATTACH DATABASE ? AS snap", (str(private_file(self.snapshots_path)),))
-            self._db.execute("PRAGMA snap.journal_mode=WAL")
-            self._db.execute("PRAGMA snap.synchronous=NORMAL")
-            self._db.execute(_SNAPSHOT_SCHEMA.format(schema="snap."))
-            self._snapshots_moved_over()
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (STATE_VERSION,))
+            self._db = self._open_read_only() if read_only else self._open(create)
         except sqlite3.Error as exc:
             raise StateError(f"alert state {path}: {exc} (KINETIC_ALERTS__STATE_DIR)") from exc
+        self._copier: sqlite3.Connection | None = None  # copy_outbox's connection, opened at its first copy
+        self._copying = threading.Lock()  # one copy at a time, and none once closed
+        self._closed = False
         self.checkpoints = 0
         self.last_checkpoint_s = 0.0
         self.unrestorable: list[str] = []  # wearers whose snapshot the last load could not read (they start afresh)
+
+    def _open(self, create: bool) -> sqlite3.Connection:
+        outbox = str(private_file(self.path)) if create or self.path.exists() else ":memory:"
+        self._db = sqlite3.connect(outbox, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        # the outbox's WAL is copied into its file by a worker thread (``copy_outbox``), not by whichever outbox
+        # write crosses SQLite's 1,000 pages: that copy syncs the disk twice, and this connection is the event loop's
+        self._db.execute("PRAGMA main.wal_autocheckpoint=0")
+        self._db.executescript(_SCHEMA)
+        version = self._version()
+        if version == STATE_VERSION and not self.snapshots_path.exists():
+            _LOGGER.warning(
+                "alert state %s: its snapshots file %s is missing (the state restored or copied without it?): "
+                "every wearer starts afresh (calibration again, no open bout); keep the two files together",
+                self.path,
+                self.snapshots_path,
+            )
+        self._db.execute("ATTACH DATABASE ? AS snap", (str(private_file(self.snapshots_path)),))
+        self._db.execute("PRAGMA snap.journal_mode=WAL")
+        self._db.execute("PRAGMA snap.synchronous=NORMAL")
+        self._db.execute(_SNAPSHOT_SCHEMA.format(schema="snap."))
+        self._snapshots_moved_over()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (STATE_VERSION,))
+        return self._db
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Both files as they are, read-only (``read_only``): the snapshots are those of the state file's own
+        ``wearers`` table in a file of layout 1, else of the snapshots file; what is missing (a file, or a table an
+        older Kinetic did not write) reads as empty (a table of its name in this connection's TEMP schema)."""
+        if self.path.is_file():
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        else:  # a snapshots file alone (orphaned), or nothing
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+        self._version()
+        tables = {str(r[0]) for r in self._db.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+        for name, create in _TABLES.items():
+            if name not in tables:
+                self._db.execute(create.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE", 1))
+        if "wearers" in tables:  # layout 1: the snapshots in the state file
+            self._db.execute("ATTACH DATABASE ? AS snap", (f"{self.path.resolve().as_uri()}?mode=ro",))
+        elif self.snapshots_path.is_file():
+            self._db.execute("ATTACH DATABASE ? AS snap", (f"{self.snapshots_path.resolve().as_uri()}?mode=ro",))
+        else:
+            self._db.execute("ATTACH DATABASE ':memory:' AS snap")
+            self._db.execute(_SNAPSHOT_SCHEMA.format(schema="snap."))
+        return self._db
+
+    def _version(self) -> str | None:
+        """The files' layout the state file says (None: a new file, or none); raises StateError for one this Kinetic
+        does not read (the connection closed)."""
+        has_meta = self._db.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'meta'")
+        if has_meta.fetchone() is None:
+            return None
+        row = self._db.execute("SELECT value FROM main.meta WHERE key = 'version'").fetchone()
+        if row is not None and row[0] not in ("1", STATE_VERSION):
+            self._db.close()
+            raise StateError(
+                f"alert state {self.path} has version {row[0]}, this Kinetic reads 1 and {STATE_VERSION} (the files' "
+                "layout; a newer Kinetic's state is not read by an older one)"
+            )
+        return None if row is None else str(row[0])
 
     def _snapshots_moved_over(self) -> None:
         """A state file of layout 1 keeps its snapshots in its own ``wearers`` table: copied into the snapshots' file
@@ -321,7 +373,6 @@ class AlertState:
         rows = [(w, encode_snapshot(s)) for w, s in states.items()]
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO snap.wearers VALUES (?, ?)", rows)
-        self.copy_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
@@ -349,23 +400,27 @@ class AlertState:
             raise StateError(f"alert state {self.snapshots_path}: checkpoint not stored: {exc}") from exc
         finally:
             db.close()
-        self.copy_outbox()
         self.checkpoints += 1
         self.last_checkpoint_s = time.perf_counter() - started
 
     def copy_outbox(self) -> None:
         """Copy the outbox's WAL into its file (SQLite's PASSIVE checkpoint: it waits for no reader or writer, and
-        what it cannot copy now waits for the next), on a connection of its own: called by ``store_apart`` in the
-        checkpoints' worker thread, by ``checkpoint``, and by the alert service every few seconds in a worker thread
-        (``OUTBOX_COPY_S``), snapshots stored or not. A failure is logged; the WAL waits for the next one."""
-        try:
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        what it cannot copy now waits for the next), for a worker thread: the alert service calls it every few
+        seconds (``OUTBOX_COPY_S``, its tick), and nothing else does. On a connection of its own, opened at the first
+        copy and kept until ``close`` (one copy at a time, from whichever thread: ``asyncio.to_thread`` runs each on
+        any worker of its pool); after ``close`` it does nothing. A failure is logged; the WAL waits for the next
+        one."""
+        with self._copying:
+            if self._closed:
+                return
             try:
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            finally:
-                db.close()
-        except sqlite3.Error as exc:
-            _LOGGER.warning("alert state %s: the outbox's WAL not copied into the file this time: %s", self.path, exc)
+                if self._copier is None:
+                    self._copier = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+                self._copier.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                _LOGGER.warning(
+                    "alert state %s: the outbox's WAL not copied into the file this time: %s", self.path, exc
+                )
 
     def drop_snapshots(self, wearers: Iterable[str]) -> None:
         """Delete these wearers' snapshots (erased while a checkpoint stored theirs apart: it must not bring them
@@ -478,26 +533,49 @@ class AlertState:
     def forget(self, wearer: str) -> int:
         """Delete the wearer's snapshot, prompts, deliveries and running sessions; returns the rows deleted. One
         transaction over both files, atomic in each (SQLite in WAL mode commits attached files one by one): a crash
-        in between leaves the snapshot or the rest, and the erasure, run again, deletes it."""
-        with self._transaction():
-            deleted = self._db.execute(
-                "DELETE FROM deliveries WHERE prompt_id IN (SELECT id FROM prompts WHERE wearer = ?)", (wearer,)
-            ).rowcount
-            deleted += self._db.execute("DELETE FROM prompts WHERE wearer = ?", (wearer,)).rowcount
-            deleted += self._db.execute("DELETE FROM snap.wearers WHERE wearer = ?", (wearer,)).rowcount
-            deleted += self._db.execute("DELETE FROM sessions WHERE wearer = ?", (wearer,)).rowcount
+        in between leaves the snapshot or the rest, and the erasure, run again, deletes it. Raises StateError when
+        SQLite refuses (a file locked by another writer past the busy timeout, a full disk): nothing, or the part of
+        one file, is deleted; run it again."""
+        try:
+            with self._transaction():
+                deleted = self._db.execute(
+                    "DELETE FROM deliveries WHERE prompt_id IN (SELECT id FROM prompts WHERE wearer = ?)", (wearer,)
+                ).rowcount
+                deleted += self._db.execute("DELETE FROM prompts WHERE wearer = ?", (wearer,)).rowcount
+                deleted += self._db.execute("DELETE FROM snap.wearers WHERE wearer = ?", (wearer,)).rowcount
+                deleted += self._db.execute("DELETE FROM sessions WHERE wearer = ?", (wearer,)).rowcount
+        except sqlite3.Error as exc:
+            raise StateError(f"alert state {self.path}: wearer {wearer!r} not erased: {exc}") from exc
         return deleted
 
     def _transaction(self) -> _Tx:
         return _Tx(self._db)
 
     def close(self) -> None:
+        """Close both connections (a copy under way in a worker thread is waited for)."""
+        with self._copying:
+            self._closed = True
+            if self._copier is not None:
+                self._copier.close()
+                self._copier = None
         self._db.close()
 
 
-def open_existing(path: Path) -> AlertState | None:
-    """The state file at ``path`` if there is one (a command that reads or erases it must not create it)."""
-    return AlertState(path) if path.is_file() else None
+def open_existing(path: Path, *, read_only: bool = False) -> AlertState | None:
+    """The state at ``path`` if there is any: its state file, or its snapshots file alone (orphaned: the state file
+    lost, moved or not restored), said in one line; None if neither exists. A command that reads or erases it does not
+    create the state file (``AlertState``'s ``create=False``); ``read_only`` to read it without changing either file
+    (``kinetic data export``)."""
+    if not path.is_file():
+        if not snapshots_file(path).is_file():
+            return None
+        _LOGGER.warning(
+            "alert state %s: not there, its snapshots file %s is (orphaned: the state file lost, moved or not "
+            "restored): its wearers are read and erased there",
+            path,
+            snapshots_file(path),
+        )
+    return AlertState(path, read_only=read_only, create=False)
 
 
 def plain(value: Any) -> Any:

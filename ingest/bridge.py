@@ -37,6 +37,7 @@ import msgspec
 
 from ingest.backoff import Endpoint, backoff_delay_s, reached_line, retry_line_due, still_waiting_line, waiting_line
 from ingest.errors import SinkRejected, SinkUnavailable, WireError
+from ingest.heap import collect_when_idle
 from ingest.mqtt import DeadLetters, MessageTaker, MqttClient, Publisher, ack, payload_bytes
 from ingest.settings import DEFAULT_MAX_AHEAD_MS, BridgeSettings
 from ingest.store.fast_features import BatchLike, decode_features, is_fast_batch
@@ -144,6 +145,10 @@ class Bridge:
             if self.settings.stats_interval_s
             else None
         )
+        # a full collection once per idle spell (ingest/heap.py)
+        idle_heap = asyncio.create_task(
+            collect_when_idle(self.name, lambda: self.counters.messages), name=f"{self.name}-idle-heap"
+        )
         try:
             done, _ = await asyncio.wait({consumer, stopper, drainer}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -155,10 +160,11 @@ class Bridge:
                 await asyncio.wait({consumer}, timeout=self.settings.shutdown_flush_s)
             consumer.cancel()
             stopper.cancel()
+            idle_heap.cancel()
             if stats is not None:
                 stats.cancel()
             # return_exceptions: a consumer that died of a lost connection must not skip the drainer below
-            await asyncio.gather(consumer, stopper, *([stats] if stats else []), return_exceptions=True)
+            await asyncio.gather(consumer, stopper, idle_heap, *([stats] if stats else []), return_exceptions=True)
             self._spooled.set()
             if not drainer.done():
                 try:

@@ -190,7 +190,8 @@ def cmd_data(args: argparse.Namespace, settings: KineticSettings) -> int:
         async with ingest_rights(settings, broker=broker) as ingest:
             held = await _holdings(settings, ingest, alerts_path, wearer)
             if held.total == 0:
-                known = set(await ingest.wearers()) | set(_in_state_file(alerts_path, AlertState.wearers) or [])
+                held_by_alerts = _in_state_file(alerts_path, AlertState.wearers, read_only=True)
+                known = set(await ingest.wearers()) | set(held_by_alerts or [])
                 places = [*ingest.places(wearer), f"alert state: {alerts_path or 'none'}"]
                 raise unknown_wearer(wearer, known, f"({'; '.join(places)})")
             if args.data_command == "export":
@@ -247,7 +248,7 @@ async def _holdings(settings: KineticSettings, ingest: IngestRights, alerts_path
             trail.close()
     return Holdings(
         await ingest.holdings(wearer),
-        _in_state_file(alerts_path, lambda state: state.holdings(wearer)),
+        _in_state_file(alerts_path, lambda state: state.holdings(wearer), read_only=True),
         await _homeassistant(settings, wearer, ingest.broker),
         audit,
     )
@@ -276,9 +277,11 @@ async def _homeassistant(
     return {topic: payload.decode("utf-8", "replace") for topic, payload in found.items()}
 
 
-def _in_state_file(path: Path | None, action: Callable[[AlertState], T]) -> T | None:
-    """``action`` on the alert state file, if there is one here (None if not)."""
-    state = open_existing(path) if path else None
+def _in_state_file(path: Path | None, action: Callable[[AlertState], T], *, read_only: bool = False) -> T | None:
+    """``action`` on the alert state, if there is any here (None if not): its state file, or its snapshots file alone
+    (``open_existing``); ``read_only`` to read it without changing it (an export, or what a delete finds: a file of
+    layout 1 stays as it is, not moved over to layout 2)."""
+    state = open_existing(path, read_only=read_only) if path else None
     if state is None:
         return None
     try:

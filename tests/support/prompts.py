@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ingest.wire import PromptV1
 
@@ -27,4 +27,20 @@ def sitting_prompt(
         text=text,
         created=created,
         expires=created + lasts,
+    )
+
+
+OUTBOX_T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)  # when ``numbered_prompt(0)`` is made
+
+
+def numbered_prompt(n: int, ttl_min: int = 15) -> PromptV1:
+    """Ann's ``n``-th sitting prompt, made ``n`` minutes after ``OUTBOX_T0`` and open ``ttl_min`` minutes: many
+    prompts with ids and expiries in order, for the outbox's tests (alerts.state)."""
+    return sitting_prompt(
+        f"ann-sitting-{n}",
+        "x",
+        OUTBOX_T0 + timedelta(minutes=n),
+        lasts=timedelta(minutes=ttl_min),
+        title="t",
+        text="t",
     )

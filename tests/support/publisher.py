@@ -1,8 +1,13 @@
-"""A publisher port that keeps what a service publishes (the services take any object with ``publish``)."""
+"""A publisher port that keeps what a service publishes (the services take any object with ``publish``), and a
+client whose messages wait in a queue (for a service's consumer)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+
+import aiomqtt
 
 
 class PublishedMessages:
@@ -22,3 +27,33 @@ class PublishedMessages:
     def dead_letters(self) -> list[str]:
         """The reasons of the dead letters published, in order."""
         return [json.loads(p)["reason"] for t, p in self.sent if "/_deadletter/" in t]
+
+
+class QueuedClient:
+    """A client whose messages wait in its queue (``incoming``, as aiomqtt's: the consumer takes what is waiting in
+    one go), numbered 1, 2, ... as given; notes publications and acknowledgements."""
+
+    def __init__(self, messages: list[tuple[str, bytes]]) -> None:
+        self.incoming: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
+        for mid, (topic, payload) in enumerate(messages, 1):
+            self.deliver(mid, topic, payload)
+        self.published: list[tuple[str, bytes]] = []
+        self.acked: list[int] = []
+
+    def deliver(self, mid: int, topic: str, payload: bytes) -> None:
+        """One more message waiting (QoS 1, message id ``mid``), as the broker delivers it."""
+        self.incoming.put_nowait(aiomqtt.Message(topic, payload, 1, False, mid, None))
+
+    @property
+    def messages(self) -> AsyncIterator[aiomqtt.Message]:
+        async def waiting() -> AsyncIterator[aiomqtt.Message]:
+            while True:
+                yield await self.incoming.get()
+
+        return waiting()
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        self.published.append((topic, payload))
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.acked.append(mid)

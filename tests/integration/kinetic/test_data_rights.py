@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.state import AlertState, state_file
+from alerts.state import AlertState, snapshots_file, state_file
 from ingest.mqtt import connect, retained_messages
 from ingest.phone.tokens import TokenStore
 from ingest.store import make_sink
@@ -356,3 +357,63 @@ def test_prune_deletes_old_raw_points_of_the_embedded_store_only(tmp_path: Path)
     none = kinetic({"PATH": env["PATH"], "HOME": str(home)}, "data", "prune", "--raw-days", "1")
     assert none.returncode == 2 and "KINETIC_STORE__EMBEDDED_PATH" in none.stderr and "does not exist" in none.stderr
     assert not home.exists()
+
+
+LAYOUT_1 = Path(__file__).parents[2] / "fixtures" / "alert-state-a0d521a.sqlite"  # ann's and bea's snapshots
+
+
+def test_an_orphaned_snapshots_file_is_exported_and_erased_without_making_a_state_file(tmp_path: Path) -> None:
+    """The alert state's snapshots file without its state file (lost, moved, not restored): export and delete find
+    the wearer's snapshot there, say where it is, and erase it there; no state file is made beside it."""
+    env = embedded_env(tmp_path, ["bob"], free_port())
+    path = state_file(Path(env["KINETIC_ALERTS__STATE_DIR"]), "data")
+    path.parent.mkdir()
+    path.write_bytes(LAYOUT_1.read_bytes())
+    AlertState(path).close()  # moved over to layout 2: the snapshots in their own file
+    path.unlink()
+    orphan = snapshots_file(path)
+
+    export = kinetic(env, "data", "export", "ann", "--no-broker", "--out", str(tmp_path / "x"), "--format", "json")
+    assert export.returncode == 0, export.stderr
+    assert "1 alert snapshots" in summary(export.stderr, "exported")
+    assert f"its snapshots file {orphan} is (orphaned" in export.stderr
+    assert json.loads((tmp_path / "x" / "ann.json").read_text())["alert_state"]["snapshot"]["detection"]
+    delete = kinetic(env, "data", "delete", "ann", "--no-broker", "--yes")
+    assert delete.returncode == 0, delete.stderr
+    assert "1 alert snapshots" in summary(delete.stderr, "deleted")
+    with sqlite3.connect(orphan) as db:
+        assert [r[0] for r in db.execute("SELECT wearer FROM wearers")] == ["bea"]
+    assert not path.exists()
+    unknown = kinetic(env, "data", "export", "ann", "--no-broker")
+    assert unknown.returncode == 2 and "wearers with data: bea, bob" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        LAYOUT_1,
+        # format-1 snapshots (pickles) in a file in WAL mode, from before the sessions table (issue 19)
+        LAYOUT_1.with_name("alert-state-1cea834.sqlite"),
+    ],
+)
+def test_an_export_reads_a_layout_1_state_in_place_without_changing_it(tmp_path: Path, fixture: Path) -> None:
+    """Export opens the alert state read-only: a file of layout 1 keeps its bytes (not moved over to layout 2, no
+    snapshots file made), and the export holds what reading it as the service does (moved over) gives."""
+    env = embedded_env(tmp_path, ["bob"], free_port())
+    path = state_file(Path(env["KINETIC_ALERTS__STATE_DIR"]), "data")
+    path.parent.mkdir()
+    path.write_bytes(fixture.read_bytes())
+    moved = tmp_path / "moved" / "data.sqlite"  # the same file, opened as the service opens it
+    moved.parent.mkdir()
+    moved.write_bytes(fixture.read_bytes())
+    state = AlertState(moved)
+    expected = {w: state.holdings(w) for w in ("ann", "bea")}
+    state.close()
+
+    for wearer in ("ann", "bea"):
+        out = tmp_path / f"x-{wearer}"
+        export = kinetic(env, "data", "export", wearer, "--no-broker", "--out", str(out), "--format", "json")
+        assert export.returncode == 0, export.stderr
+        assert json.loads((out / f"{wearer}.json").read_text())["alert_state"] == expected[wearer]
+    assert path.read_bytes() == fixture.read_bytes()
+    assert not snapshots_file(path).exists()

@@ -7,11 +7,10 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 import alerts.service
@@ -22,7 +21,9 @@ from alerts.service import AlertService
 from alerts.state import AlertState
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
-from ingest.wire import CommandV1, FeatureBatchV1, PromptV1, Topics, encode
+from ingest.wire import CommandV1, FeatureBatchV1, Topics, encode
+from tests.support.prompts import numbered_prompt
+from tests.support.publisher import QueuedClient
 
 T0 = datetime.fromisoformat("2026-11-23T09:00:00+01:00")
 SCENARIO = parse_scenario(
@@ -161,33 +162,18 @@ def test_a_checkpoint_acknowledges_only_once_its_outputs_are_with_the_broker(tmp
     asyncio.run(run())
 
 
-class Take:
+class Take(QueuedClient):
     """A client whose messages are all waiting at once: the consumer takes them in one go (``message_batches``).
     Notes, for each publication, how many feature batches the engine had handled when it started."""
 
     def __init__(self, service: AlertService, batches: list[FeatureBatchV1]) -> None:
+        super().__init__([(TOPICS.features(b.wearer, b.device), encode(b)) for b in batches])
         self.service = service
-        self.incoming: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
-        for mid, b in enumerate(batches, 1):
-            message = aiomqtt.Message(TOPICS.features(b.wearer, b.device), encode(b), 1, False, mid, None)
-            self.incoming.put_nowait(message)
         self.started_after: dict[str, int] = {}
-        self.acked: list[int] = []
-
-    @property
-    def messages(self) -> AsyncIterator[aiomqtt.Message]:
-        async def waiting() -> AsyncIterator[aiomqtt.Message]:
-            while True:
-                yield await self.incoming.get()
-
-        return waiting()
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         if topic.endswith("/prompts"):
             self.started_after[json.loads(payload)["wearer"]] = self.service.engine.counters.batches
-
-    def ack(self, mid: int, qos: int) -> None:
-        self.acked.append(mid)
 
 
 def test_a_prompt_goes_out_before_the_rest_of_its_take_is_handled(tmp_path: Path) -> None:
@@ -306,18 +292,7 @@ def test_the_outbox_is_copied_from_its_wal_with_no_snapshot_to_store(
     path = tmp_path / "s.sqlite"
     empty = path.stat().st_size
     for n in range(300):
-        created = T0 + timedelta(minutes=n)
-        prompt = PromptV1(
-            id=f"ann-sitting-{n}",
-            wearer="ann",
-            trigger="sitting",
-            exercise="x",
-            title="t",
-            text="t",
-            created=created,
-            expires=created + timedelta(minutes=15),
-        )
-        state.record_prompt(prompt, ["mqtt"])
+        state.record_prompt(numbered_prompt(n), ["mqtt"])
     assert path.stat().st_size == empty  # in the WAL only
 
     async def run() -> int:

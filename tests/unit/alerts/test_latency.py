@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 
+import pytest
+
+import alerts.latency
 from alerts.latency import KEEP, GcPauses, MessageTrace, PromptPaths, loop_lag, percentiles_ms
 
 
@@ -70,3 +74,34 @@ def test_a_blocked_event_loop_shows_as_lag() -> None:
     asyncio.run(run())
     assert max(paths.loop_lag_s) >= 0.07
     assert paths.summary()["loop_lag_ms"]["max"] >= 70  # type: ignore[index]
+
+
+def test_the_loop_lag_probe_stops_waking_once_its_samples_are_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``KEEP`` samples the probe sleeps no more (an idle service was woken every 10 ms for good) and does
+    not return either (the service stops when one of its tasks ends)."""
+    monkeypatch.setattr(alerts.latency, "KEEP", 5)
+    paths = PromptPaths()
+    every_s = 0.0013  # the probe's sleeps, told apart from this test's own
+    sleeps = []
+    sleep = asyncio.sleep
+
+    async def counted(delay: float, result: object = None) -> object:
+        if delay == every_s:
+            sleeps.append(delay)
+        return await sleep(delay, result)
+
+    monkeypatch.setattr(asyncio, "sleep", counted)
+
+    async def run() -> bool:
+        probe = asyncio.create_task(loop_lag(paths, every_s=every_s))
+        while len(paths.loop_lag_s) < 5:
+            await sleep(0.001)
+        await sleep(0.1)  # some 75 periods of the probe
+        running = not probe.done()
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
+        return running
+
+    assert asyncio.run(run())
+    assert len(paths.loop_lag_s) == 5 and len(sleeps) == 5

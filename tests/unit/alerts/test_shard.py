@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
-import aiomqtt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,6 +28,7 @@ from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import ID_PATTERN, CommandV1, Topics, encode
 from kinetic.cli import main
+from tests.support.publisher import QueuedClient
 
 TOPICS = Topics("k")
 T0 = datetime.fromisoformat("2026-11-23T09:00:00+00:00")
@@ -103,31 +102,6 @@ def test_each_shard_has_its_own_client_id_and_state_file_and_a_wearer_is_found_i
     assert service_state_file(AlertsSettings(state_dir=None, shard="0/2"), "kinetic") is None
 
 
-class Take:
-    """A client whose messages are all waiting at once; notes publications and acknowledgements."""
-
-    def __init__(self, messages: list[tuple[str, bytes]]) -> None:
-        self.incoming: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
-        for mid, (topic, payload) in enumerate(messages, 1):
-            self.incoming.put_nowait(aiomqtt.Message(topic, payload, 1, False, mid, None))
-        self.published: list[tuple[str, bytes]] = []
-        self.acked: list[int] = []
-
-    @property
-    def messages(self) -> AsyncIterator[aiomqtt.Message]:
-        async def waiting() -> AsyncIterator[aiomqtt.Message]:
-            while True:
-                yield await self.incoming.get()
-
-        return waiting()
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        self.published.append((topic, payload))
-
-    def ack(self, mid: int, qos: int) -> None:
-        self.acked.append(mid)
-
-
 SCENARIO = parse_scenario(
     "start: 2026-11-23T09:00:00+00:00\nwearers:\n"
     + "".join(f"  - wearer: {w}\n    placement: thigh\n    segments: [sit 12m]\n" for w in ("ann", "bob", "cy"))
@@ -150,7 +124,7 @@ def service_of(shard: Shard, state: AlertState | None = None) -> AlertService:
     return AlertService(topics=TOPICS, engine=engine, state=state, send_expired=True, shard=shard)
 
 
-def run_take(service: AlertService, client: Take) -> None:
+def run_take(service: AlertService, client: QueuedClient) -> None:
     async def run() -> None:
         consumer = asyncio.create_task(service._consume(client))  # type: ignore[arg-type]
         while not client.incoming.empty() or service._lock.locked():
@@ -174,7 +148,7 @@ def test_an_instance_handles_its_shards_wearers_and_acknowledges_the_others_unre
     state = AlertState(tmp_path / "s.sqlite")
     service = service_of(shard, state)
     messages = day()
-    client = Take(messages)
+    client = QueuedClient(messages)
     run_take(service, client)
 
     assert set(service.engine.wearers) == mine
@@ -196,7 +170,7 @@ def test_a_state_file_of_another_sharding_gives_up_the_wearers_that_moved(
     wearers that hash elsewhere are not taken up here, with a warning; the others are restored."""
     state = AlertState(tmp_path / "s.sqlite")
     everyone = service_of(Shard(0, 1), state)
-    run_take(everyone, Take(day()))
+    run_take(everyone, QueuedClient(day()))
     assert set(state.load()) == {"ann", "bob", "cy"}
     again = service_of(Shard(1, 2), state)
     assert set(again.engine.wearers) == {"ann", "cy"}

@@ -1,29 +1,20 @@
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
-from datetime import UTC, datetime, timedelta
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from alerts.state import AlertState, StateError, snapshots_file
 from ingest.wire import EventV1, FeatureBatchV1, PromptV1
+from tests.support.prompts import numbered_prompt as prompt
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
-
-
-def prompt(n: int, ttl_min: int = 15) -> PromptV1:
-    return PromptV1(
-        id=f"ann-sitting-{n}",
-        wearer="ann",
-        trigger="sitting",
-        exercise="x",
-        title="t",
-        text="t",
-        created=T0 + timedelta(minutes=n),
-        expires=T0 + timedelta(minutes=n + ttl_min),
-    )
 
 
 def test_the_outbox_knows_a_prompt_once_and_keeps_what_is_pending(tmp_path: Path) -> None:
@@ -228,9 +219,12 @@ def test_a_forget_on_the_erasure_topic_keeps_a_running_service_from_writing_the_
     asyncio.run(run())
 
 
-def test_the_outbox_is_copied_from_its_wal_by_the_checkpoints_not_by_the_event_loops_writes(tmp_path: Path) -> None:
+def test_the_outbox_is_copied_from_its_wal_by_copy_outbox_only_on_one_connection_kept_until_close(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The event loop's outbox writes never run SQLite's checkpoint (two syncs of the disk) however long the WAL
-    grows; the checkpoints' worker (``store_apart``) copies it into the file."""
+    grows, nor does storing the snapshots (``store_apart``): ``copy_outbox`` does (the service's tick, in a worker
+    thread), on one connection of its own kept from its first copy, whichever thread copies, until ``close``."""
     path = tmp_path / "s.sqlite"
     state = AlertState(path)
     empty = path.stat().st_size
@@ -238,9 +232,34 @@ def test_the_outbox_is_copied_from_its_wal_by_the_checkpoints_not_by_the_event_l
         state.record_prompt(prompt(n), ["mqtt", "ntfy"])
     assert path.stat().st_size == empty and Path(f"{path}-wal").stat().st_size > 1000 * 4096
     state.store_apart([])
-    assert path.stat().st_size > empty  # copied in, by the worker's connection
-    assert state.delivery_states(prompt(2999).id) == {"mqtt": "pending", "ntfy": "pending"}
+    assert path.stat().st_size == empty  # the checkpoints' worker leaves it to the tick
+    assert open_to(path) == 1  # the event loop's connection
+
+    sizes = []
+    for first in (3000, 6000):  # two copies, each from a thread of its own (as asyncio.to_thread may run them)
+        for n in range(first, first + 1000):
+            state.record_prompt(prompt(n), ["mqtt"])
+        with caplog.at_level(logging.WARNING, logger="alerts.state"):
+            copier = threading.Thread(target=state.copy_outbox)
+            copier.start()
+            copier.join()
+        sizes.append(path.stat().st_size)
+        assert open_to(path) == 2  # and the copier's, kept
+    assert empty < sizes[0] < sizes[1] and caplog.records == []
+    assert state.delivery_states(prompt(6999).id) == {"mqtt": "pending"}
     state.close()
+    assert open_to(path) == 0
+    state.copy_outbox()  # after close: nothing (no connection opened again)
+    assert open_to(path) == 0
+
+
+def open_to(path: Path) -> int:
+    """How many file descriptors of this process are open on ``path`` (Linux: /proc/self/fd)."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return found
 
 
 def test_a_state_file_without_its_snapshots_file_says_so_in_one_line(
