@@ -402,7 +402,18 @@ class AlertService:
         trace: PromptTrace | None = None,
         retain: bool = False,
     ) -> None:
-        future = asyncio.ensure_future(_publish_traced(publisher, topic, payload, trace, retain))
+        nowait = getattr(publisher, "publish_nowait", None)  # MqttClient's: no task, no wait per publication
+        future: asyncio.Future[None]
+        if nowait is None:
+            future = asyncio.ensure_future(_publish_traced(publisher, topic, payload, trace, retain))
+        else:
+            if trace is not None:
+                trace.sending = time.perf_counter()
+            try:
+                future = nowait(topic, payload, qos=1, retain=retain)
+            except Exception as exc:  # refused by the client (no connection, its queue full): logged as a failure
+                future = asyncio.get_running_loop().create_future()
+                future.set_exception(exc)
         self._publishing.add(future)
         self._unsent += 1
 

@@ -9,6 +9,7 @@ import contextlib
 import socket
 from typing import Any
 
+import aiomqtt
 import pytest
 
 from ingest.mqtt import BufferedSocket, MqttClient, ack, connect, message_batches, payload_bytes
@@ -183,3 +184,63 @@ def test_the_connection_has_nagles_algorithm_off(mosquitto: Server, unique: str)
             return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_publish_nowait_futures_are_done_at_their_puback_beside_aiomqtts_own(mosquitto: Server, unique: str) -> None:
+    """``MqttClient.publish_nowait`` (the alert service's publications): 300 QoS 1 publications queued at once, each
+    future done when its PUBACK comes, every message delivered in order; aiomqtt's own ``publish`` works beside them
+    (its PUBACKs are still its own)."""
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/nowait"
+    sent = [f"m{i}".encode() for i in range(300)]
+
+    async def scenario() -> tuple[list[bool], list[bytes]]:
+        async with connect(settings, f"{unique}-sub") as client:
+            await client.subscribe(topic, qos=1)
+            async with connect(settings, f"{unique}-pub") as publisher:
+                futures = [publisher.publish_nowait(topic, p) for p in sent[:150]]
+                await publisher.publish(topic, sent[150], qos=1)  # aiomqtt's, between and after
+                futures += [publisher.publish_nowait(topic, p) for p in sent[151:]]
+                async with asyncio.timeout(10):
+                    await asyncio.gather(*futures)
+                done = [f.done() and f.exception() is None for f in futures]
+            await until(lambda: client.incoming.qsize() == len(sent), 10, "all 300 messages queued")
+            return done, [payload_bytes(client.incoming.get_nowait()) for _ in sent]
+
+    done, got = asyncio.run(scenario())
+    assert done == [True] * 299
+    assert got == sent
+
+
+def test_publish_nowait_futures_fail_when_the_connection_is_lost_before_their_puback(unique: str) -> None:
+    """A broker that takes the connection and the publications but closes before any PUBACK: every future fails with
+    aiomqtt.MqttError (the alert service logs them as failed publications, and its checkpoint does not wait forever)."""
+
+    async def scenario() -> list[BaseException | None]:
+        got_publishes = asyncio.Event()
+
+        async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(1024)  # CONNECT
+            writer.write(bytes([0x20, 2, 0, 0]))  # CONNACK, accepted
+            await writer.drain()
+            data = b""
+            while data.count(b"lost/topic") < 3:
+                data += await reader.read(4096)
+            got_publishes.set()
+            writer.close()
+
+        server = await asyncio.start_server(broker, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            try:
+                async with connect(MqttSettings(port=port), f"{unique}-lost", max_attempts=1) as client:
+                    futures = [client.publish_nowait("lost/topic", b"x") for _ in range(3)]
+                    await asyncio.wait_for(got_publishes.wait(), 10)
+                    await asyncio.wait(futures, timeout=10)
+            except aiomqtt.MqttError:
+                pass  # leaving the client after the broker closed
+        return [f.exception() if f.done() else None for f in futures]
+
+    failures = asyncio.run(scenario())
+    assert len(failures) == 3
+    assert all(isinstance(f, aiomqtt.MqttError) for f in failures), failures
