@@ -46,9 +46,15 @@ class Intake(Generic[T]):
         self._next = 0
         self._ahead: list[tuple[int, tuple[int, int] | None]] = []  # handled before a message received earlier: a heap
         self.urgent_handled = 0  # messages popped for an urgent wearer (the service's trace reports it)
+        self.urgent_now = False  # whether the message last popped was an urgent wearer's
 
     def __len__(self) -> int:
         return self._count
+
+    @property
+    def urgent_waiting(self) -> bool:
+        """Whether an urgent wearer's message waits (other work of the service may wait for it)."""
+        return bool(self._urgent)
 
     def waiting(self, wearer: str | None) -> int:
         queue = self._of.get(wearer)
@@ -71,6 +77,7 @@ class Intake(Generic[T]):
             self._urgent.append(wearer)
 
     def pop(self) -> tuple[int, T, str | None]:
+        self.urgent_now = bool(self._urgent)
         if self._urgent:
             wearer: str | None = self._urgent[0]
             self.urgent_handled += 1

@@ -32,6 +32,8 @@ class MessageTrace:
 
     taken: float
     age_ms: float | None = None
+    waiting: int = 0  # messages in the intake when it was taken (alerts.intake)
+    urgent: bool = False  # handled out of turn, its wearer urgent (alerts.intake)
     locked: float = 0.0
     started: float = 0.0
     decoded: float = 0.0
@@ -95,12 +97,25 @@ class PromptPaths:
             for before, step in zip(("taken", *STEPS), STEPS, strict=False):
                 steps[step] = percentiles_ms([_at(p, step) - _at(p, before) for p in done])
             steps["total"] = percentiles_ms([p.acked - p.message.taken for p in done])
+            # the intake's line (alerts.intake): the prompts whose message was handled out of turn, and not
+            for urgent in (True, False):
+                which = [p for p in done if p.message.urgent is urgent]
+                if which:
+                    waits = [p.message.started - p.message.taken for p in which]
+                    steps[f"taken_to_started_{'urgent' if urgent else 'in_turn'}"] = {
+                        "n": len(which),
+                        **percentiles_ms(waits),
+                    }
         return {
             "prompts": len(done),
             "steps_ms": steps,
             "messages_per_take": {
                 "p50": statistics.median(self.taken) if self.taken else 0,
                 "max": max(self.taken, default=0),
+            },
+            "waiting_at_take": {
+                "p50": statistics.median(p.message.waiting for p in done) if done else 0,
+                "max": max((p.message.waiting for p in done), default=0),
             },
             "checkpoints": len(self.checkpoint_total_s),
             "checkpoint_encode_ms": percentiles_ms(self.checkpoint_encode_s),

@@ -55,6 +55,8 @@ MAX_PUBLISHING = 10_000  # publications in flight before the consumer waits for 
 PRUNE_EVERY_S = 600.0
 CHUNK_S = 0.005  # the consumer handles messages this long, then lets the client read (urgent ones first)
 OUTBOX_COPY_S = 5.0  # the outbox's WAL copied into its file this often (a worker thread; the tick, nothing else)
+# a checkpoint's slices (encoding, acknowledging) wait while an urgent wearer's message waits, this long at most
+DEFER_TO_URGENT_S = 1.0
 SNAPSHOT_SLICE_S = 0.002  # a checkpoint encodes states (or acknowledges) for this long, then lets the consumer run
 # the outbox forgets prompts that expired two days (of event time) before the newest one; outcomes are stored
 OUTBOX_KEEP_MS = 2 * 86_400_000
@@ -71,7 +73,7 @@ class AlertService:
         name: str = "alerts",
         state: AlertState | None = None,
         dispatcher: Dispatcher | None = None,
-        checkpoint_s: float = 5.0,
+        checkpoint_s: float = 1.0,
         max_unacked: int = 50_000,
         idle_checkpoint_s: float = 0.1,
         max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS,
@@ -116,7 +118,7 @@ class AlertService:
         self._dirty: set[str] = set()
         # each wearer's newest frame time and the span of their last message (ms): how far their next messages reach
         self._reach: dict[str, tuple[int, int]] = {}
-        self._intake: Intake[tuple[aiomqtt.Message, float]] = Intake()  # the consumer's (a new one per connection)
+        self._intake: Intake[tuple[aiomqtt.Message, float, int]] = Intake()  # the consumer's (a new one per connection)
         self._unacked: list[tuple[int, int]] = []
         self._last_checkpoint = time.monotonic()
         self._last_message = time.monotonic()
@@ -219,7 +221,7 @@ class AlertService:
         prompt is about to come due goes first), handled for ``CHUNK_S`` at a time, then the client reads what came
         meanwhile and that is taken in its turn. A prompt is let out as soon as its message is handled."""
         queue = client.incoming
-        intake: Intake[tuple[aiomqtt.Message, float]] = Intake()
+        intake: Intake[tuple[aiomqtt.Message, float, int]] = Intake()
         self._intake = intake
         async for first in client.messages:
             self._take(intake, queue, first)
@@ -228,11 +230,14 @@ class AlertService:
                     locked = time.perf_counter()
                     now_ms = int(time.time() * 1000)
                     while intake:
-                        number, (message, taken), wearer = intake.pop()
+                        number, (message, taken, waiting), wearer = intake.pop()
                         if self.shard is not None and wearer is not None and not self.shard.owns(wearer):
                             self.others_ignored += 1  # another instance's wearer: acknowledged in order, never read
                         else:
-                            self._trace = MessageTrace(taken, locked=locked, started=time.perf_counter())
+                            started = time.perf_counter()
+                            urgent = intake.urgent_now
+                            trace = MessageTrace(taken, waiting=waiting, urgent=urgent, locked=locked, started=started)
+                            self._trace = trace
                             await self.handle(
                                 client, str(message.topic), payload_bytes(message), now_ms, message.retain
                             )
@@ -258,7 +263,7 @@ class AlertService:
 
     def _take(
         self,
-        intake: Intake[tuple[aiomqtt.Message, float]],
+        intake: Intake[tuple[aiomqtt.Message, float, int]],
         queue: asyncio.Queue[aiomqtt.Message],
         first: aiomqtt.Message | None = None,
     ) -> None:
@@ -274,7 +279,7 @@ class AlertService:
                 except asyncio.QueueEmpty:
                     break
             wearer = topic_wearer(str(message.topic), self.topics.base)
-            intake.put((message, taken), wearer)
+            intake.put((message, taken, len(intake)), wearer)
             if wearer is not None and self._due_soon(wearer, intake):
                 intake.urge(wearer)
             n += 1
@@ -331,7 +336,11 @@ class AlertService:
                 self._snapshots = {}
             try:
                 encoding_s = 0.0
+                deferred_until = time.perf_counter() + DEFER_TO_URGENT_S
                 while self._to_snapshot:
+                    if self._intake.urgent_waiting and time.perf_counter() < deferred_until:
+                        await asyncio.sleep(0)  # an urgent wearer's message first (alerts.intake)
+                        continue
                     began = time.perf_counter()
                     for wearer in list(self._to_snapshot):  # at least one, then for SNAPSHOT_SLICE_S
                         self._snapshot_before(wearer)
@@ -379,10 +388,13 @@ class AlertService:
         client queues and writes (a few microseconds), and a checkpoint at 1,000 messages a second has 5,000 of
         them, which written at once held the consumer tens of milliseconds (issue 18 item 1)."""
         began = time.perf_counter()
+        deferred_until = began + DEFER_TO_URGENT_S
         for i, (mid, qos) in enumerate(unacked):
             ack(client, mid, qos)
             if i % 64 == 63 and time.perf_counter() - began >= SNAPSHOT_SLICE_S:
                 await asyncio.sleep(0)  # the consumer's turn
+                while self._intake.urgent_waiting and time.perf_counter() < deferred_until:
+                    await asyncio.sleep(0)  # and an urgent wearer's message before the next slice
                 began = time.perf_counter()
 
     def _snapshot_before(self, wearer: str) -> None:
@@ -523,7 +535,7 @@ class AlertService:
             last_ms = batch.frames[-1].t_ms
             self._reach[batch.wearer] = (last_ms, last_ms - batch.frames[0].t_ms + 1000)
 
-    def _due_soon(self, wearer: str, intake: Intake[tuple[aiomqtt.Message, float]]) -> bool:
+    def _due_soon(self, wearer: str, intake: Intake[tuple[aiomqtt.Message, float, int]]) -> bool:
         """Will the wearer's waiting messages make a prompt due (``AlertEngine.prompt_due_by``)? Each is expected to
         span what the wearer's last handled message spanned (a collector sends batches of one length), so the ``k``
         waiting reach ``k`` spans past its last frame. A hint for the intake's order only (alerts.intake)."""

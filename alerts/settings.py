@@ -73,7 +73,11 @@ class AlertsSettings(BaseModel):
         description="per-wearer state and the prompt outbox (restart safety); empty: in memory only",
     )
     checkpoint_s: float = Field(
-        default=5.0, gt=0, le=300, description="state checkpoint interval; messages are acknowledged after it"
+        default=1.0,
+        gt=0,
+        le=300,
+        description="state checkpoint interval; messages are acknowledged after it (1 s: a checkpoint's work comes "
+        "in small pieces, which prompts do not wait behind; docs/prompts.md)",
     )
     max_unacked: int = Field(
         default=50_000, ge=1, description="checkpoint early when this many messages wait for their acknowledgement"

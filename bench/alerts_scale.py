@@ -48,10 +48,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -139,6 +140,42 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (every core; /proc/stat's first line, all but idle and
+    iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSampler(threading.Thread):
+    """Samples every process's CPU seconds and the machine's busy seconds every ``every_s`` (wall-clock time), so the
+    CPU a window of the stage took (``window``: the prompt storm, while the crossings come) can be told apart from
+    the stage's average: whether the alert service's one thread, or the machine's cores, were full then."""
+
+    def __init__(self, pids: dict[str, int], every_s: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pids = dict(pids)
+        self.every_s = every_s
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            sample = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+            sample["machine"] = machine_busy_seconds()
+            self.samples.append((time.time(), sample))
+            self.done.wait(self.every_s)
+
+    def window(self, start: float, end: float) -> dict[str, float]:
+        """CPU-s/s of each process (and the machine: out of its cores) between the samples nearest ``start`` and
+        ``end`` (wall-clock s); {} when fewer than two samples fall in it."""
+        inside = [(t, s) for t, s in self.samples if start <= t <= end]
+        if len(inside) < 2:
+            return {}
+        (t0, first), (t1, last) = inside[0], inside[-1]
+        return {name: round((last[name] - first[name]) / (t1 - t0), 2) for name in last if name in first}
+
+
 def resident_mb(pid: int) -> dict[str, float]:
     """VmRSS (now) and VmHWM (peak) of a process in MB (10^6 bytes), from /proc/PID/status (kB there)."""
     try:
@@ -181,6 +218,8 @@ class Stage:
     latency_by_instance: dict[str, tuple[float, float]]  # p50, p99 in s of each instance's prompts
     killed: str | None = None  # the instance killed with SIGKILL mid-stage and started again
     wall_s: float = 0.0  # the stage's length: the generator's run and the wait after it (the CPU figures' interval)
+    storm_cpu: dict[str, float] = field(default_factory=dict)  # CPU-s/s while the crossings came (CpuSampler.window)
+    storm_s: float = 0.0  # that window's length
 
     def cpu_us_per_message(self) -> dict[str, float]:
         """Each process's CPU time over the stage per message the generator sent (us): what a message costs each
@@ -285,6 +324,8 @@ def run_stage(
         cpu_before_kill = 0.0
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall0 = time.monotonic()
+        sampler = CpuSampler(pids)
+        sampler.start()
         args = ["--generate", str(wearers), "--seconds", str(seconds), "--batch-s", str(batch_s)]
         args += ["--threshold-s", str(threshold_s), "--root", root, "--port", str(mqtt_port)]
         args += ["--aligned"] if aligned else []
@@ -308,11 +349,15 @@ def run_stage(
             print(f"  killed {killed} (SIGKILL) {kill_s} s into the stage, started it again", file=sys.stderr)
         out, err = gen.communicate()
         children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sampler.done.set()
+        sampler.join()
         if gen.returncode != 0:
             raise SystemExit(f"the generator failed:\n{err}")
         result = json.loads(out)
         crossed: list[float | None] = result["crossed"]
         expected = sum(1 for c in crossed if c is not None)
+        crossings = [c for c in crossed if c is not None]
+        storm = (min(crossings), max(crossings)) if crossings else (0.0, 0.0)
         deadline = time.monotonic() + wait_s
         stored_n = 0
         while time.monotonic() < deadline:
@@ -362,6 +407,8 @@ def run_stage(
         latency_by_instance={name: percentiles(values) for name, values in by_instance.items()},
         killed=killed,
         wall_s=wall,
+        storm_cpu=sampler.window(*storm),
+        storm_s=round(storm[1] - storm[0], 1),
     )
 
 
@@ -462,6 +509,12 @@ def main() -> None:
                             f"memory MB {stage.memory_mb.get(name)}",
                             flush=True,
                         )
+                if stage.storm_cpu:
+                    print(
+                        f"  while the crossings came ({stage.storm_s} s): CPU s/s {stage.storm_cpu} (machine: of "
+                        f"{os.cpu_count()} cores; each service's event loop is one thread)",
+                        flush=True,
+                    )
                 per_message = stage.cpu_us_per_message()
                 rate = wearers / batch_s
                 print(
