@@ -254,3 +254,32 @@ def test_the_free_text_rule_carries_over_to_the_fast_types(name: str, note: str 
     else:
         fast = _FAST_TEXTS.decode(payload)
         assert (fast.name, fast.note, fast.device) == (model.name, model.note, model.device)
+
+
+@st.composite
+def frames_with_extras(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Frames of one shape (same_shape_frames), now and then one with a field more or less, each perhaps with the
+    fields a line does not carry (a transition, the vehicle flag, RR intervals)."""
+    frames = draw(same_shape_frames())
+    for frame in frames:
+        if draw(st.booleans()):
+            frame.update(trans="sit_to_stand", trans_conf=draw(st.floats(0, 1)), trans_lag_ms=draw(st.integers(0, 9)))
+        if draw(st.booleans()):
+            frame["activity"] = "automotive"
+        if draw(st.booleans()):
+            frame["rr_ms"] = draw(st.lists(st.integers(250, 2500), min_size=1, max_size=3))
+    return frames
+
+
+@settings(max_examples=300)
+@given(frames_with_extras(), st.sampled_from(["ann", "a-b_c"]))
+def test_lines_through_the_line_type_equal_the_row_by_row_oracle_whatever_else_a_frame_carries(
+    frames: list[dict[str, object]], wearer: str
+) -> None:
+    """The line type (``_line_type``) takes from a frame the fields a line writes and nothing else: a transition,
+    the vehicle flag or RR intervals change nothing in the bytes; a frame of another shape takes the row-by-row
+    path, which is the oracle."""
+    fast = decode_features(batch_json(frames, wearer=wearer, device=f"{wearer}-trunk"))
+    if fast is None:
+        return  # out of a bound: refused, as the test above checks against the contract
+    assert fast_feature_lines(fast) == _mixed_feature_lines(fast)
