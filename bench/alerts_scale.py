@@ -59,6 +59,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.shard import shard_of
+from bench.cgroups import CgroupsUnavailable, ServiceCgroups
 from tests.support.servers import start_influxd, start_mosquitto
 
 STAGGER_S = 20
@@ -201,6 +202,43 @@ def stored(url: str, db: str) -> int:
 
 
 @dataclass
+class Moment:
+    """Half a second of the crossings: the prompts whose crossing frame was published in it, their latency, and each
+    process's CPU then (CPU-s/s; ``machine``: busy seconds of all cores per second)."""
+
+    offset_s: float  # from the first crossing
+    prompts: int
+    p50_s: float
+    max_s: float
+    cpu: dict[str, float]
+
+
+def timeline(arrivals: list[tuple[float, float]], sampler: CpuSampler, step_s: float = 0.5) -> list[Moment]:
+    """``arrivals``: (crossing published, prompt arrived) in wall-clock s. One ``Moment`` per ``step_s`` of crossing
+    times that has prompts: where in the storm the slow prompts were, and what the machine did then."""
+    if not arrivals:
+        return []
+    first = min(c for c, _ in arrivals)
+    bins: dict[int, list[float]] = {}
+    for crossed, arrived in arrivals:
+        bins.setdefault(int((crossed - first) / step_s), []).append(arrived - crossed)
+    moments = []
+    for k, late in sorted(bins.items()):
+        late.sort()
+        start = first + k * step_s
+        moments.append(
+            Moment(
+                k * step_s,
+                len(late),
+                round(late[len(late) // 2], 3),
+                round(late[-1], 3),
+                sampler.window(start, start + step_s + sampler.every_s),
+            )
+        )
+    return moments
+
+
+@dataclass
 class Stage:
     wearers: int
     batch_s: int
@@ -220,6 +258,7 @@ class Stage:
     wall_s: float = 0.0  # the stage's length: the generator's run and the wait after it (the CPU figures' interval)
     storm_cpu: dict[str, float] = field(default_factory=dict)  # CPU-s/s while the crossings came (CpuSampler.window)
     storm_s: float = 0.0  # that window's length
+    timeline: list[Moment] = field(default_factory=list)  # each half second of the crossings (``timeline``)
 
     def cpu_us_per_message(self) -> dict[str, float]:
         """Each process's CPU time over the stage per message the generator sent (us): what a message costs each
@@ -270,6 +309,7 @@ def run_stage(
     instances: int = 1,
     kill_s: float | None = None,
     wait_s: float = 30.0,
+    groups: ServiceCgroups | None = None,
 ) -> Stage:
     mqtt_port = servers.pop("port")
     root = f"scale{wearers}b{batch_s}" + (f"x{instances}" if instances > 1 else "")
@@ -317,6 +357,9 @@ def run_stage(
     )
     pids = {name: p.pid for name, p in services.items()} | servers
     servers["port"] = mqtt_port
+    if groups is not None:
+        for name, p in services.items():
+            groups.place(name, p.pid)
     killed: str | None = None
     try:
         time.sleep(3.0 + instances)  # the services connect and subscribe
@@ -335,6 +378,8 @@ def run_stage(
             stderr=subprocess.PIPE,
             text=True,
         )
+        if groups is not None:
+            groups.place("generator", gen.pid)
         if kill_s is not None:
             time.sleep(kill_s)
             killed = names[0]
@@ -343,6 +388,8 @@ def run_stage(
             victim.kill()  # kill -9 mid-stage, and at once a replacement with the same shard setting
             victim.wait(10)
             services[killed] = start(killed, f"{killed}-again")
+            if groups is not None:
+                groups.place(killed, services[killed].pid)
             logs[killed].append(work / f"{killed}-again.log")
             pids[killed] = services[killed].pid
             cpu0[killed] = 0.0
@@ -409,6 +456,9 @@ def run_stage(
         wall_s=wall,
         storm_cpu=sampler.window(*storm),
         storm_s=round(storm[1] - storm[0], 1),
+        timeline=timeline(
+            [(c, stamp) for stamp, body in arrivals for c in [crossed[int(body["wearer"][1:])]] if c], sampler
+        ),
     )
 
 
@@ -455,6 +505,22 @@ def main() -> None:
         default=30.0,
         help="after the generator, wait at most this long for every prompt and every frame stored (default 30)",
     )
+    parser.add_argument(
+        "--cpu-weight",
+        action="append",
+        default=[],
+        metavar="NAME=WEIGHT",
+        help="run each process (mosquitto, influxd, bridge, alerts, generator) in a CPU cgroup of its own, as systemd "
+        "units or containers run them, NAME's with this weight (systemd CPUWeight=, 1-10000; the others 100); "
+        "repeatable; 'alerts' weighs every instance; needs root (bench/cgroups.py)",
+    )
+    parser.add_argument(
+        "--timeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the N half seconds of the crossings with the slowest prompts, with each process's CPU then",
+    )
     parser.add_argument("--keep", help="a directory to run in and keep (the services' logs, the prompts received)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-s", type=int, default=1, help=argparse.SUPPRESS)
@@ -466,6 +532,18 @@ def main() -> None:
     if args.generate:
         generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s, args.aligned)
         return
+    weights: dict[str, int] = {}
+    for spec in args.cpu_weight:
+        name, _, weight = spec.partition("=")
+        if not weight.isdigit():
+            parser.error(f"--cpu-weight {spec!r}: expected NAME=WEIGHT, WEIGHT 1-10000 (systemd CPUWeight=)")
+        weights[name] = int(weight)
+    groups: ServiceCgroups | None = None
+    if args.cpu_weight:
+        try:
+            groups = ServiceCgroups(weights)
+        except (CgroupsUnavailable, ValueError) as exc:
+            raise SystemExit(f"--cpu-weight: {exc}") from exc
     stages: list[Stage] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(args.keep) if args.keep else Path(tmp)
@@ -474,6 +552,9 @@ def main() -> None:
         influxd = start_influxd(base / "influxd")
         servers = {"port": broker.port, "mosquitto": broker.process.pid, "influxd": influxd.process.pid}
         try:
+            if groups is not None:
+                groups.place("mosquitto", broker.process.pid)
+                groups.place("influxd", influxd.process.pid)
             for spec in args.stages.split(","):
                 batch_s, wearers = (int(x) for x in spec.split(":"))
                 print(f"stage: {wearers} wearers, {batch_s} s per message, {args.seconds} s ...", file=sys.stderr)
@@ -489,6 +570,7 @@ def main() -> None:
                     args.instances,
                     args.kill_s,
                     args.wait_s,
+                    groups,
                 )
                 stages.append(stage)
                 print(
@@ -515,6 +597,15 @@ def main() -> None:
                         f"{os.cpu_count()} cores; each service's event loop is one thread)",
                         flush=True,
                     )
+                if groups is not None:
+                    print(f"  {groups.describe()}", flush=True)
+                slowest = sorted(stage.timeline, key=lambda m: m.max_s, reverse=True)[: args.timeline]
+                for m in sorted(slowest, key=lambda m: m.offset_s):
+                    print(
+                        f"  {m.offset_s:5.1f} s into the crossings: {m.prompts} prompts, p50 {m.p50_s} s, max "
+                        f"{m.max_s} s; CPU s/s {m.cpu}",
+                        flush=True,
+                    )
                 per_message = stage.cpu_us_per_message()
                 rate = wearers / batch_s
                 print(
@@ -527,6 +618,8 @@ def main() -> None:
         finally:
             influxd.stop()
             broker.stop()
+            if groups is not None:
+                groups.close()
     for batch_s in sorted({s.batch_s for s in stages}, reverse=True):
         held = [s.wearers for s in stages if s.held and s.batch_s == batch_s]
         largest = max(held) if held else 0

@@ -283,3 +283,11 @@ def test_the_shipped_prescriptions_file_loads_and_is_the_one_the_services_share(
         path = service["environment"]["KINETIC_ALERTS__PRESCRIPTIONS_FILE"]
         mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"] if v.startswith("./")}
         assert mounts[path.rsplit("/", 1)[0]] == "./deploy/prescriptions", name
+
+
+def test_the_alert_service_has_the_largest_cpu_share() -> None:
+    """Compose's ``cpu_shares`` (an integer, 1024 when not given: the relative weight of the container's cgroup):
+    under contention the prompts' service gets more than any other container (docs/deployment.md, "CPU weights")."""
+    shares = {name: int(s.get("cpu_shares", 1024)) for name, s in SERVICES.items()}
+    others = max(v for name, v in shares.items() if name != "alerts")
+    assert shares["alerts"] >= 4 * others
