@@ -94,20 +94,23 @@ _in_order_sum: Callable[[Sequence[Any], Any], Any] = (
 )
 
 
+def _fold_optional(values: list[float | None], total: float, n: int) -> tuple[float, int]:
+    """A column that may miss values (the angles) added in order to ``total``/``n``: the present ones only."""
+    if None not in values:
+        return _in_order_sum(values, total), n + len(values)
+    for value in values:
+        if value is not None:
+            total += value
+            n += 1
+    return total, n
+
+
 def _fold_run(current: _Open, frames: Sequence[Any]) -> None:
     """Frames of ``current``'s minute, in order, into its sums: what ``MinuteRollup._fold`` does frame by frame,
     a column at a time (a column with some values missing, which the wire refuses for gx/gy/gz but allows for the
     angles, frame by frame)."""
     current.frames += len(frames)
-    incl = [f.incl_deg for f in frames]
-    if None not in incl:
-        current.incl_sum = _in_order_sum(incl, current.incl_sum)
-        current.incl_n += len(incl)
-    else:
-        for value in incl:
-            if value is not None:
-                current.incl_sum += value
-                current.incl_n += 1
+    current.incl_sum, current.incl_n = _fold_optional([f.incl_deg for f in frames], current.incl_sum, current.incl_n)
     gx = [f.gx for f in frames]
     gy = [f.gy for f in frames]
     gz = [f.gz for f in frames]
@@ -123,15 +126,7 @@ def _fold_run(current: _Open, frames: Sequence[Any]) -> None:
                 current.g_n += 1
     current.enmo_sum = _in_order_sum([f.enmo_mg for f in frames], current.enmo_sum)
     current.steps += sum([f.steps for f in frames])
-    lean = [f.lean_deg for f in frames]
-    if None not in lean:
-        current.lean_sum = _in_order_sum(lean, current.lean_sum)
-        current.lean_n += len(lean)
-    else:
-        for value in lean:
-            if value is not None:
-                current.lean_sum += value
-                current.lean_n += 1
+    current.lean_sum, current.lean_n = _fold_optional([f.lean_deg for f in frames], current.lean_sum, current.lean_n)
 
 
 class MinuteRollup:
