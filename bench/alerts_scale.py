@@ -39,10 +39,12 @@ with the latencies before drawing conclusions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import os
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -174,7 +176,12 @@ class CpuSampler(threading.Thread):
         if len(inside) < 2:
             return {}
         (t0, first), (t1, last) = inside[0], inside[-1]
-        return {name: round((last[name] - first[name]) / (t1 - t0), 2) for name in last if name in first}
+        # a process restarted inside the window (--kill-s) counts from 0 again: left out rather than negative
+        return {
+            name: round((last[name] - first[name]) / (t1 - t0), 2)
+            for name in last
+            if name in first and last[name] >= first[name]
+        }
 
 
 def resident_mb(pid: int) -> dict[str, float]:
@@ -230,7 +237,7 @@ def timeline(arrivals: list[tuple[float, float]], sampler: CpuSampler, step_s: f
             Moment(
                 k * step_s,
                 len(late),
-                round(late[len(late) // 2], 3),
+                round(statistics.median(late), 3),
                 round(late[-1], 3),
                 sampler.window(start, start + step_s + sampler.every_s),
             )
@@ -357,11 +364,12 @@ def run_stage(
     )
     pids = {name: p.pid for name, p in services.items()} | servers
     servers["port"] = mqtt_port
-    if groups is not None:
-        for name, p in services.items():
-            groups.place(name, p.pid)
     killed: str | None = None
+    gen: subprocess.Popen[str] | None = None
     try:
+        if groups is not None:
+            for name, p in services.items():
+                groups.place(name, p.pid)
         time.sleep(3.0 + instances)  # the services connect and subscribe
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         cpu_before_kill = 0.0
@@ -392,6 +400,7 @@ def run_stage(
                 groups.place(killed, services[killed].pid)
             logs[killed].append(work / f"{killed}-again.log")
             pids[killed] = services[killed].pid
+            sampler.pids[killed] = pids[killed]  # its CPU counts from 0 again: ``window`` leaves such a window out
             cpu0[killed] = 0.0
             print(f"  killed {killed} (SIGKILL) {kill_s} s into the stage, started it again", file=sys.stderr)
         out, err = gen.communicate()
@@ -423,6 +432,9 @@ def run_stage(
         arrivals = _prompts(prompts_path)
         memory = {name: resident_mb(p.pid) for name, p in services.items()}
     finally:
+        if gen is not None and gen.poll() is None:
+            gen.kill()
+            gen.wait(10)
         for p in services.values():
             p.terminate()
         for p in services.values():
@@ -519,7 +531,8 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="print the N half seconds of the crossings with the slowest prompts, with each process's CPU then",
+        help="print the N half seconds of the crossings with the slowest prompts, with each service's and server's CPU "
+        "then (from the half second's start to one sample past its end)",
     )
     parser.add_argument("--keep", help="a directory to run in and keep (the services' logs, the prompts received)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
@@ -533,10 +546,14 @@ def main() -> None:
         generate(args.port, args.root, args.generate, args.seconds, args.batch_s, args.threshold_s, args.aligned)
         return
     weights: dict[str, int] = {}
+    known = {"mosquitto", "influxd", "bridge", "alerts", "generator"} | {f"alerts-{i}" for i in range(args.instances)}
     for spec in args.cpu_weight:
         name, _, weight = spec.partition("=")
-        if not weight.isdigit():
-            parser.error(f"--cpu-weight {spec!r}: expected NAME=WEIGHT, WEIGHT 1-10000 (systemd CPUWeight=)")
+        if name not in known or not weight.isdigit():
+            parser.error(
+                f"--cpu-weight {spec!r}: expected NAME=WEIGHT, NAME one of {', '.join(sorted(known))}, WEIGHT "
+                "1-10000 (systemd CPUWeight=)"
+            )
         weights[name] = int(weight)
     groups: ServiceCgroups | None = None
     if args.cpu_weight:
@@ -544,8 +561,12 @@ def main() -> None:
             groups = ServiceCgroups(weights)
         except (CgroupsUnavailable, ValueError) as exc:
             raise SystemExit(f"--cpu-weight: {exc}") from exc
+        # a SIGTERM (timeout, kill) unwinds as an exception does: the cgroups made are removed on the way out
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stages: list[Stage] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as cleanup, tempfile.TemporaryDirectory() as tmp:
+        if groups is not None:
+            cleanup.enter_context(groups)
         base = Path(args.keep) if args.keep else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         broker = start_mosquitto(base / "mosquitto", extra_config="max_inflight_messages 0\n")
@@ -618,8 +639,6 @@ def main() -> None:
         finally:
             influxd.stop()
             broker.stop()
-            if groups is not None:
-                groups.close()
     for batch_s in sorted({s.batch_s for s in stages}, reverse=True):
         held = [s.wearers for s in stages if s.held and s.batch_s == batch_s]
         largest = max(held) if held else 0

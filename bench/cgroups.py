@@ -5,12 +5,13 @@ container (``cpu_shares``, default 1024); under contention the kernel's schedule
 cgroups by weight, not between threads: a database with eight busy threads gets one service's share. Started from
 one shell, the processes of a benchmark are all in one cgroup, where every thread counts alike.
 
-``ServiceCgroups`` makes a parent cgroup ``kinetic-bench-PID`` in the ``cpu`` controller (cgroup v2: the unified
-hierarchy, with ``cpu`` enabled for its children; v1: the ``cpu`` hierarchy), a child per named service with its
+``ServiceCgroups`` makes a parent cgroup ``kinetic-bench-PID`` in the ``cpu`` controller (cgroup v2: under the
+unified hierarchy's root, with ``cpu`` enabled for its children; v1: in the ``cpu`` hierarchy, under the benchmark's
+own cgroup), a child per named service with its
 weight (v2 ``cpu.weight`` = the systemd weight; v1 ``cpu.shares`` = weight * 1024 / 100, systemd's own mapping), and
 moves whole processes (``cgroup.procs``: every thread) into them. ``close`` moves what is left back to the cgroup the
-benchmark was started in and removes the children. Needs write access to the cgroup filesystem (root, or a delegated
-subtree); ``CgroupsUnavailable`` says which file could not be written. Linux only. Documented shapes: the kernel's
+benchmark was started in and removes the children. Needs root (write access to the cgroup filesystem's top);
+``CgroupsUnavailable`` says which file could not be written. Linux only. Documented shapes: the kernel's
 Documentation/admin-guide/cgroup-v2.rst ("cpu.weight") and cgroup-v1/cgroups.rst, systemd.resource-control(5)
 ("CPUWeight=", "CPUShares=" mapping).
 """
@@ -48,7 +49,14 @@ def _own_cgroup(version: int, proc_self: Path) -> Path:
 
 class ServiceCgroups:
     """One cgroup per service name under a parent of this benchmark's; ``weights``: systemd CPUWeight per name
-    (others ``DEFAULT_WEIGHT``). Raises CgroupsUnavailable when it cannot be set up."""
+    (others ``DEFAULT_WEIGHT``). Raises CgroupsUnavailable when it cannot be set up (and leaves nothing behind).
+    A context manager: ``close`` on the way out.
+
+    Where the parent goes: cgroup v1, under the benchmark's own cgroup in the ``cpu`` hierarchy; cgroup v2, under
+    the hierarchy's root, whose ``cgroup.subtree_control`` must enable ``cpu`` (systemd enables it there): a child
+    of the benchmark's own cgroup could not have it, as v2 enables a controller for children only where the parent
+    holds no process of its own ("no internal processes", cgroup-v2.rst), and the benchmark's cgroup holds the
+    benchmark."""
 
     def __init__(self, weights: dict[str, int], root: Path = ROOT, proc_self: Path = Path("/proc/self/cgroup")) -> None:
         for name, weight in weights.items():
@@ -57,24 +65,40 @@ class ServiceCgroups:
         self.weights = dict(weights)
         if (root / "cgroup.controllers").exists():
             self.version = 2
-            controllers = (root / "cgroup.controllers").read_text().split()
-            if "cpu" not in controllers:
-                raise CgroupsUnavailable(f"{root}/cgroup.controllers has no cpu controller")
             self.hierarchy = root
+            enabled = (root / "cgroup.subtree_control").read_text().split()
+            if "cpu" not in enabled:
+                raise CgroupsUnavailable(
+                    f"{root}/cgroup.subtree_control does not enable the cpu controller for its children "
+                    f"(has: {' '.join(enabled) or 'nothing'})"
+                )
+            self.home = root / _own_cgroup(2, proc_self)
+            base = root
         elif (root / "cpu" / "cpu.shares").exists():
             self.version = 1
             self.hierarchy = root / "cpu"
+            self.home = self.hierarchy / _own_cgroup(1, proc_self)
+            base = self.home
         else:
             raise CgroupsUnavailable(f"no cpu controller under {root} (cgroup v2 cgroup.controllers or v1 cpu/)")
-        self.home = self.hierarchy / _own_cgroup(self.version, proc_self)
-        self.parent = self.home / f"kinetic-bench-{os.getpid()}"
+        self.parent = base / f"kinetic-bench-{os.getpid()}"
         self.groups: dict[str, Path] = {}
         try:
             self.parent.mkdir()
         except OSError as exc:
-            raise CgroupsUnavailable(f"cannot make {self.parent}: {exc} (needs root or a delegated cgroup)") from exc
+            raise CgroupsUnavailable(f"cannot make {self.parent}: {exc} (needs root)") from exc
         if self.version == 2:
-            _write(self.parent / "cgroup.subtree_control", "+cpu")
+            try:
+                _write(self.parent / "cgroup.subtree_control", "+cpu")
+            except CgroupsUnavailable:
+                self.close()
+                raise
+
+    def __enter__(self) -> ServiceCgroups:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def place(self, name: str, pid: int) -> None:
         """Move process ``pid`` (all its threads) into the service's cgroup, made at its first use."""
@@ -82,12 +106,12 @@ class ServiceCgroups:
         if group is None:
             group = self.parent / name
             group.mkdir(exist_ok=True)
+            self.groups[name] = group  # before its weight: ``close`` removes it whatever happens next
             weight = self.weight(name)
             if self.version == 2:
                 _write(group / "cpu.weight", str(weight))
             else:
                 _write(group / "cpu.shares", str(weight * 1024 // 100))
-            self.groups[name] = group
         _write(group / "cgroup.procs", str(pid))
 
     def weight(self, name: str) -> int:
@@ -100,7 +124,8 @@ class ServiceCgroups:
         return f"one cgroup per process (cgroup v{self.version}, CPU weights as systemd's CPUWeight=: {weights})"
 
     def close(self) -> None:
-        """Processes still in the children back to the benchmark's own cgroup; the children and parent removed."""
+        """Processes still in the children back to the benchmark's own cgroup; the children and parent removed.
+        Safe to call twice."""
         for group in [*self.groups.values(), self.parent]:
             procs = group / "cgroup.procs"
             if procs.exists():

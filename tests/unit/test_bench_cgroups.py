@@ -15,6 +15,7 @@ def _v2(tmp_path: Path) -> tuple[Path, Path]:
     root = tmp_path / "cgroup"
     (root / "user.slice").mkdir(parents=True)
     (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (root / "cgroup.subtree_control").write_text("cpuset cpu io memory pids\n")
     proc = tmp_path / "proc-self-cgroup"
     proc.write_text("0::/user.slice\n")
     return root, proc
@@ -24,7 +25,8 @@ def test_v2_each_service_has_its_cgroup_and_weight(tmp_path: Path) -> None:
     root, proc = _v2(tmp_path)
     groups = ServiceCgroups({"alerts": 400}, root=root, proc_self=proc)
     parent = groups.parent
-    assert parent.parent == root / "user.slice"
+    assert parent.parent == root  # not under user.slice, which holds processes (v2: no internal processes)
+    assert groups.home == root / "user.slice"
     assert (parent / "cgroup.subtree_control").read_text() == "+cpu"
     groups.place("alerts-1", 41)
     groups.place("influxd", 42)
@@ -48,14 +50,25 @@ def test_v1_weight_is_written_as_shares(tmp_path: Path) -> None:
     assert groups.parent.parent == root / "cpu" / "bench"
 
 
-def test_no_cpu_controller_is_refused_by_name(tmp_path: Path) -> None:
+def test_cpu_not_enabled_for_the_roots_children_is_refused_by_name(tmp_path: Path) -> None:
     root, proc = _v2(tmp_path)
-    (root / "cgroup.controllers").write_text("io memory\n")
-    with pytest.raises(CgroupsUnavailable, match="no cpu controller"):
+    (root / "cgroup.subtree_control").write_text("io memory\n")
+    with pytest.raises(CgroupsUnavailable, match="does not enable the cpu controller"):
         ServiceCgroups({}, root=root, proc_self=proc)
+    assert not list(root.glob("kinetic-bench-*"))
 
 
-def test_weight_outside_systemds_range_is_refused(tmp_path: Path) -> None:
-    root, proc = _v2(tmp_path)
-    with pytest.raises(ValueError, match="1-10000"):
-        ServiceCgroups({"alerts": 0}, root=root, proc_self=proc)
+def test_no_cpu_controller_at_all_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CgroupsUnavailable, match="no cpu controller"):
+        ServiceCgroups({}, root=tmp_path, proc_self=tmp_path / "none")
+
+
+def test_close_moves_the_processes_back_to_the_benchmarks_cgroup(tmp_path: Path) -> None:
+    root = tmp_path / "cgroup"
+    (root / "cpu").mkdir(parents=True)
+    (root / "cpu" / "cpu.shares").write_text("1024\n")
+    proc = tmp_path / "proc-self-cgroup"
+    proc.write_text("2:cpu,cpuacct:/\n")
+    with ServiceCgroups({"alerts": 400}, root=root, proc_self=proc) as groups:
+        groups.place("alerts", 7)
+    assert (root / "cpu" / "cgroup.procs").read_text() == "7"
