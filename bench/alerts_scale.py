@@ -231,14 +231,13 @@ def timeline(arrivals: list[tuple[float, float]], sampler: CpuSampler, step_s: f
         bins.setdefault(int((crossed - first) / step_s), []).append(arrived - crossed)
     moments = []
     for k, late in sorted(bins.items()):
-        late.sort()
         start = first + k * step_s
         moments.append(
             Moment(
                 k * step_s,
                 len(late),
                 round(statistics.median(late), 3),
-                round(late[-1], 3),
+                round(max(late), 3),
                 sampler.window(start, start + step_s + sampler.every_s),
             )
         )

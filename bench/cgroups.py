@@ -65,7 +65,6 @@ class ServiceCgroups:
         self.weights = dict(weights)
         if (root / "cgroup.controllers").exists():
             self.version = 2
-            self.hierarchy = root
             enabled = (root / "cgroup.subtree_control").read_text().split()
             if "cpu" not in enabled:
                 raise CgroupsUnavailable(
@@ -76,8 +75,7 @@ class ServiceCgroups:
             base = root
         elif (root / "cpu" / "cpu.shares").exists():
             self.version = 1
-            self.hierarchy = root / "cpu"
-            self.home = self.hierarchy / _own_cgroup(1, proc_self)
+            self.home = root / "cpu" / _own_cgroup(1, proc_self)
             base = self.home
         else:
             raise CgroupsUnavailable(f"no cpu controller under {root} (cgroup v2 cgroup.controllers or v1 cpu/)")

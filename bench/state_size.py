@@ -46,6 +46,7 @@ from typing import Any
 from alerts.detect.calibration import RESERVOIR_SECONDS, directions_of
 from alerts.engine import AlertEngine, EngineConfig, WearerState
 from alerts.prompts.catalog import load_catalog
+from alerts.settings import AlertsSettings
 from alerts.state import AlertState, decode_snapshot, encode_part, encode_snapshot
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
@@ -158,8 +159,8 @@ def main() -> None:
     parser.add_argument(
         "--checkpoint-s",
         type=float,
-        default=1.0,
-        help="the service's checkpoint interval (KINETIC_ALERTS__CHECKPOINT_S)",
+        default=AlertsSettings.model_fields["checkpoint_s"].default,
+        help="the service's checkpoint interval (KINETIC_ALERTS__CHECKPOINT_S; default: the service's)",
     )
     args = parser.parse_args()
     n = args.wearers
