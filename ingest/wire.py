@@ -638,6 +638,10 @@ class DeadLetterV1(_Model):
         description="the refused payload's size when only its first DEAD_LETTER_PAYLOAD_MAX bytes are kept",
     )
 
+    def original(self) -> bytes:
+        """The refused payload's bytes as kept (its first DEAD_LETTER_PAYLOAD_MAX; ``payload_size`` says when cut)."""
+        return base64.b64decode(self.payload) if self.payload_encoding == "base64" else self.payload.encode("utf-8")
+
     @classmethod
     def wrap(cls, *, service: str, topic: str, reason: str, payload: bytes, received: datetime) -> DeadLetterV1:
         size = len(payload) if len(payload) > DEAD_LETTER_PAYLOAD_MAX else None

@@ -123,16 +123,21 @@ class Batcher:
     refused: int = 0  # frames the wire contract would refuse (a host clock in 1970, a sensor reporting zeros)
     last_refusal: str | None = None
     _frames: list[FeatureFrameV1] = field(default_factory=list)
+    _refusals: list[tuple[FeatureFrameV1, str]] = field(default_factory=list)  # not yet taken by ``refusals``
+    _latest_ms: int | None = None  # the latest second added, refused or not
 
     def add(self, frames: list[FeatureFrameV1]) -> list[FeatureBatchV1]:
         """Frames in, the batches they complete out; a frame the wire contract would refuse is counted in
-        ``refused`` (its reason in ``last_refusal``) and left out, so one bad second never costs its batch."""
+        ``refused`` (its reason in ``last_refusal``), kept for ``refusals`` and left out, so one bad second never
+        costs its batch."""
         out: list[FeatureBatchV1] = []
         for frame in frames:
+            self._latest_ms = frame.t_ms if self._latest_ms is None else max(self._latest_ms, frame.t_ms)
             problem = batch_problem([frame])
             if problem is not None:
                 self.refused += 1
                 self.last_refusal = problem
+                self._refusals.append((frame, problem))
                 continue
             if self._frames and (
                 frame.t_ms - self._frames[0].t_ms >= self.batch_s * 1000 or frame.t_ms <= self._frames[-1].t_ms
@@ -140,6 +145,21 @@ class Batcher:
                 out += self.flush()
             self._frames.append(frame)
         return out
+
+    def refusals(self, final: bool = False) -> list[tuple[FeatureFrameV1, str]]:
+        """The refused seconds (each with the rule it breaks) not taken yet, once there is a batch's worth of them
+        for one dead letter: ``batch_s`` of them, or the first of them ``batch_s`` seconds before the latest second
+        added (by its time), or, ``final`` (the connection ends), whatever there is; else none. So a sensor that
+        reports zeros for an hour makes a letter per batch, not one per second, and a lone bad second goes out
+        with the batch after it."""
+        if not self._refusals:
+            return []
+        first_ms = self._refusals[0][0].t_ms
+        latest_ms = first_ms if self._latest_ms is None else self._latest_ms
+        if final or len(self._refusals) >= self.batch_s or latest_ms - first_ms >= self.batch_s * 1000:
+            taken, self._refusals = self._refusals, []
+            return taken
+        return []
 
     def flush(self) -> list[FeatureBatchV1]:
         if not self._frames:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import aiomqtt
@@ -56,6 +58,7 @@ from ingest.wire import (
     RR_MIN_MS,
     CollectorStatusV1,
     CommandV1,
+    DeadLetterV1,
     DeviceStatusV1,
     FeatureBatchV1,
     FeatureFrameV1,
@@ -87,7 +90,7 @@ class CollectorCounters:
     link_losses: int = 0
     prompts_delivered: int = 0
     prompts_undelivered: int = 0
-    refused_frames: int = 0  # seconds the wire contract refuses (host clock before 2015, a sensor reporting zeros)
+    refused_frames: int = 0  # seconds the wire contract refuses (clock before 2015, zeros): dead-lettered
     refused_prompts: int = 0  # messages on a prompts topic that are not a prompt for that topic's wearer
     internal_errors: int = 0  # prompts whose showing raised: dead-lettered, the collector carried on
     clock_steps: int = 0  # sample times that went back by more than a late notification can (SecondAggregator)
@@ -246,7 +249,7 @@ class Collector:
                 timed = stream.decode(received_ms, data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
-                _LOGGER.warning("%s %s: bad notification (%s)", cfg.wearer, cfg.device, exc)
+                self._dead_letter(cfg, "motion", bytes(data), f"bad notification: {exc}")
                 timed = []
             if timed is None:
                 self.counters.repeated_notifications += 1
@@ -271,15 +274,8 @@ class Collector:
             stamped = heart.stamp(frames)
             self._count_rr(cfg, heart, rr_refused, rr_carried)
             self._queue_batches(batcher.add(stamped))
-            if batcher.refused > refused:
-                if refused == 0:  # the first of this connection: said once, counted always
-                    _LOGGER.warning(
-                        "%s %s: seconds refused (%s); check the host's clock and the sensor",
-                        cfg.wearer,
-                        cfg.device,
-                        batcher.last_refusal,
-                    )
-                self.counters.refused_frames += batcher.refused - refused
+            self.counters.refused_frames += batcher.refused - refused
+            self._dead_letter_seconds(cfg, batcher.refusals())
 
         heart = HeartRateTrack()
         # no counter in a Heart Rate Measurement: the same bytes within half its period are a repeat (harmless for
@@ -293,13 +289,21 @@ class Collector:
                 measurement = heart_rate.decode_measurement(data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
-                _LOGGER.warning("%s %s: bad heart rate notification (%s)", cfg.wearer, cfg.device, exc)
+                self._dead_letter(cfg, "heart rate", bytes(data), f"bad heart rate notification: {exc}")
                 return
             if heart_repeats.is_repeat(bytes(data), received_ms):
                 self.counters.repeated_notifications += 1
                 return
             refused, carried = heart.refused, heart.carried
             heart.add(received_ms, measurement.bpm, measurement.rr_s)
+            if heart.refused > refused:  # not heartbeats (a strap losing contact), or more than can wait
+                self._dead_letter(
+                    cfg,
+                    "heart rate",
+                    bytes(data),
+                    f"{heart.refused - refused} of {len(measurement.rr_s)} RR intervals refused: expected "
+                    f"{RR_MIN_MS}-{RR_MAX_MS} ms, at most {heart.pending_rr.maxlen} waiting for a frame",
+                )
             self._count_rr(cfg, heart, refused, carried)
 
         battery: int | None = None
@@ -341,7 +345,10 @@ class Collector:
             rr_refused, rr_carried = heart.refused, heart.carried
             last = heart.stamp(aggregator.flush())
             self._count_rr(cfg, heart, rr_refused, rr_carried)
+            refused = batcher.refused
             self._queue_batches(batcher.add(last) + batcher.flush())
+            self.counters.refused_frames += batcher.refused - refused
+            self._dead_letter_seconds(cfg, batcher.refusals(final=True))
             self._seq[cfg.device] = batcher.seq
             if online:
                 self._status(cfg, "offline", battery, firmware)
@@ -380,7 +387,45 @@ class Collector:
         except DecodeError as exc:
             self.counters.refused_device_values += 1
             _LOGGER.warning("%s %s: %s not used (%s)", cfg.wearer, cfg.device, what, exc)
+            self._dead_letter(cfg, what, data, f"{what} not used: {exc}", logged=True)
             return None
+
+    def _dead_letter(self, cfg: WearableConfig, what: str, data: bytes, reason: str, logged: bool = False) -> None:
+        """What the device sent that could not be used, through the queue to ``<root>/v1/_deadletter/collector``
+        (``DeadLetterV1``: the bytes, base64 when they are not text), its "topic" naming the wearable and the
+        characteristic (``ble:/<wearer>/<device>/<what>``); counted, and logged a line per kind of reason every 30 s
+        at most (``DeadLetters.note``) unless ``logged`` already."""
+        source = f"ble:/{cfg.wearer}/{cfg.device}/{what}"
+        if logged:
+            self.dead_letters.count += 1
+        else:
+            self.dead_letters.note(source, reason)
+        self._letter(source, data, reason)
+
+    def _dead_letter_seconds(self, cfg: WearableConfig, refusals: list[tuple[FeatureFrameV1, str]]) -> None:
+        """Refused seconds (``Batcher.refusals``) as one dead letter: the frames as the batch would have carried
+        them (``{"wearer", "device", "placement", "frames"}``, a NaN written as null) and the rule the first breaks;
+        its topic the device's features topic."""
+        if not refusals:
+            return
+        frames = [frame.model_dump(mode="json", exclude_none=True) for frame, _ in refusals]
+        payload = json.dumps(
+            {"wearer": cfg.wearer, "device": cfg.device, "placement": cfg.placement, "frames": frames},
+            separators=(",", ":"),
+        ).encode()
+        n = len(refusals)
+        reason = (
+            f"{n} second{'s' if n > 1 else ''} refused by the wire contract (first: {refusals[0][1]}); check the "
+            "host's clock and the sensor"
+        )
+        topic = self.topics.features(cfg.wearer, cfg.device)
+        self.dead_letters.note(topic, reason)
+        self._letter(topic, payload, reason)
+
+    def _letter(self, topic: str, payload: bytes, reason: str) -> None:
+        received = datetime.fromtimestamp(self.clock(), UTC)  # this host's clock, maybe unset (DeadLetterV1)
+        letter = DeadLetterV1.wrap(service="collector", topic=topic, reason=reason, payload=payload, received=received)
+        self._enqueue(self.topics.dead_letter("collector"), encode(letter), retain=False, points=0)
 
     def _status(
         self, cfg: WearableConfig, state: Literal["online", "offline"], battery: int | None, firmware: str | None = None

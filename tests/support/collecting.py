@@ -64,4 +64,5 @@ async def collecting(collector: Collector, mqtt: MqttSettings, filters: list[str
                 task.cancel()
             await asyncio.gather(ble, forward, return_exceptions=True)
             raise
-        await stop_and_drain(stop, ble, forward, lambda: len(rec.messages) >= collector.counters.batches_queued)
+        batches = collector.counters
+        await stop_and_drain(stop, ble, forward, lambda: len(rec.on("/features")) >= batches.batches_queued)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import struct
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
 from ingest.ble.emulators.polar_pmd import PolarEmulator
 from ingest.settings import MqttSettings, WearableConfig
-from ingest.wire import FeatureBatchV1, Topics
+from ingest.wire import DeadLetterV1, FeatureBatchV1, Topics
 from tests.support.collecting import collecting, on_radio
 from tests.support.pipeline import until
 from tests.support.servers import Server
@@ -43,17 +44,28 @@ def test_rr_intervals_from_an_emulated_h10_reach_mqtt_with_their_known_rmssd(
             wearer="pia", device="pia-h10", profile="polar-pmd", placement="trunk", address="F3:00:00:00:00:20"
         )
         collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=1, scan_timeout_s=3)
-        async with collecting(collector, mqtt, [topics.all_features()]) as rec:
+        async with collecting(collector, mqtt, [topics.all_features(), topics.dead_letter("collector")]) as rec:
             await until(strap.streaming.is_set, 20, "the stream")
             await strap.stream([(0.0, 0.0, 1.0)] * (strap.rate_hz * SECONDS), realtime=True)
+        await until(lambda: len(rec.on("/_deadletter/collector")) >= collector.dead_letters.count, 10, "the letters")
         return rec.messages, collector
 
     messages, collector = asyncio.run(run())
-    frames = [f for _, p in messages for f in FeatureBatchV1.model_validate_json(p).frames]
+    frames = [f for t, p in messages if t.endswith("/features") for f in FeatureBatchV1.model_validate_json(p).frames]
     rr = [r for f in frames for r in f.rr_ms or []]
     # 1/1024 s on the air: round(0.80 * 1024) / 1024 s = 800 ms, round(0.84 * 1024) / 1024 s = 840 ms
     assert rr == [800, 840] * 4
     assert collector.counters.rr_intervals == 8 and collector.counters.refused_rr == 2
+    # each refused interval dead-lettered with the notification that carried it (flags 0x10: RR present, then the
+    # heart rate and RR 102/1024 s = 100 ms)
+    letters = [DeadLetterV1.model_validate_json(p) for t, p in messages if t.endswith("/_deadletter/collector")]
+    assert [(x.topic, x.reason) for x in letters] == [
+        (
+            "ble:/pia/pia-h10/heart rate",
+            "1 of 1 RR intervals refused: expected 250-2500 ms, at most 64 waiting for a frame",
+        )
+    ] * 2
+    assert all(struct.unpack_from("<H", x.original(), len(x.original()) - 2) == (102,) for x in letters)
     differences = [b - a for a, b in itertools.pairwise(rr)]
     assert math.sqrt(sum(d * d for d in differences) / len(differences)) == 40.0
     assert all(len(f.rr_ms or []) <= 2 for f in frames)  # one beat a second, on the second it arrived in

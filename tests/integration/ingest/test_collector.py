@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,16 @@ from ingest.errors import WireError
 from ingest.mqtt import connect, serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
 from ingest.store.spool import Spool
-from ingest.wire import CollectorStatusV1, DeviceStatusV1, FeatureBatchV1, PromptV1, Topics, decode, encode
+from ingest.wire import (
+    CollectorStatusV1,
+    DeadLetterV1,
+    DeviceStatusV1,
+    FeatureBatchV1,
+    PromptV1,
+    Topics,
+    decode,
+    encode,
+)
 from kinetic.settings import KineticSettings
 from tests.support.collecting import collecting, on_radio, stop_and_drain
 from tests.support.fuzz import garbage
@@ -242,6 +252,58 @@ def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -
     frames = [f for _, p in run_async(run) for f in FeatureBatchV1.model_validate_json(p).frames]
     full = [f for f in frames if f.n >= 45]
     assert len(full) >= 2 and all(f.gravity is not None and angle_deg(f.gravity, (0, -1, 0)) < 3 for f in frames)
+
+
+def test_what_a_sensor_sends_that_cannot_be_used_is_dead_lettered_and_the_rest_goes_on(
+    mosquitto: Server, tmp_path: Path, unique: str
+) -> None:
+    """A DIY sensor whose battery level reads 255 ("unknown"), which sends a truncated motion packet and then
+    reports a gravity vector of zeros for 3 s between good seconds: each is counted and dead-lettered on
+    ``<root>/v1/_deadletter/collector`` (the battery's and the packet's bytes; the refused seconds as the batch
+    would have carried them, with the rule they break), and every good second is sent."""
+    from ingest.ble.emulators.kinetic_diy import KineticDiyEmulator
+    from ingest.ble.emulators.notify import no_wait
+
+    mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
+    topics = Topics(unique)
+
+    async def run() -> tuple[list[tuple[str, bytes]], Collector]:
+        radio = VirtualRadio()
+        await radio.start()
+        sensor = KineticDiyEmulator(radio.peripheral("diy", "F2:00:00:00:00:42"), rate_hz=50, battery_pct=255)
+        await sensor.start()
+        cfg = WearableConfig(
+            wearer="eve", device="eve-thigh", profile="kinetic-diy", placement="thigh", address="F2:00:00:00:00:42"
+        )
+        collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=2, scan_timeout_s=2)
+        filters = [topics.all_features(), topics.dead_letter("collector")]
+        async with collecting(collector, mqtt, filters) as rec:
+            await until(lambda: collector.connected["eve-thigh"], 20, "the connection")
+            await sensor.stream([(0.0, -1.0, 0.02)] * 100)
+            await sensor.notifier.notify(sensor.motion, b"\xfe\x00", 0.0, no_wait)  # 2 bytes: no header
+            await sensor.stream([(0.0, 0.0, 0.0)] * 150)
+            await sensor.stream([(0.0, -1.0, 0.02)] * 100)
+        await until(lambda: len(rec.on("/_deadletter/collector")) >= collector.dead_letters.count, 10, "the letters")
+        return rec.messages, collector
+
+    messages, collector = run_async(run)
+    letters = [DeadLetterV1.model_validate_json(p) for t, p in messages if t == topics.dead_letter("collector")]
+    assert collector.counters.refused_device_values == 1 and collector.counters.decode_errors == 1
+    assert collector.counters.refused_frames >= 2  # 3 s of zeros: the seconds that hold only zeros
+    assert len(letters) == collector.dead_letters.count >= 3
+    battery, packet, seconds = letters[0], letters[1], letters[2:]
+    assert battery.topic == "ble:/eve/eve-thigh/battery level" and battery.original() == b"\xff"
+    assert battery.reason == "battery level not used: battery level ff: expected one byte of 0-100"
+    assert packet.topic == "ble:/eve/eve-thigh/motion" and packet.original() == b"\xfe\x00"
+    assert packet.reason.startswith("bad notification: Kinetic DIY motion: 2 bytes is shorter than")
+    refused = [f for letter in seconds for f in json.loads(letter.payload)["frames"]]
+    assert len(refused) == collector.counters.refused_frames
+    assert all(letter.topic == topics.features("eve", "eve-thigh") for letter in seconds)
+    assert all("refused by the wire contract" in letter.reason and "gravity" in letter.reason for letter in seconds)
+    assert all(abs(f["gx"]) + abs(f["gy"]) + abs(f["gz"]) < 0.2 for f in refused)  # zeros, or mostly
+    frames = [f for t, p in messages if t.endswith("/features") for f in FeatureBatchV1.model_validate_json(p).frames]
+    assert {f.t_ms for f in frames}.isdisjoint(f["t_ms"] for f in refused)
+    assert sum(f.n for f in frames) + sum(f["n"] for f in refused) == 350  # every sample in a second sent or refused
 
 
 def run_async(factory):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.ble.aggregate import Batcher, ClockWatch, SecondAggregator
-from ingest.wire import FeatureFrameV1
+from ingest.wire import FeatureFrameV1, batch_problem
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z: a batch's times lie from 2015 to 2100
 
@@ -107,3 +107,30 @@ def test_readings_of_a_clock_that_only_goes_forward_are_no_step() -> None:
     watch = ClockWatch()
     assert not any(watch.read(T0 + t) for t in (0, 0, 1, 500, 499, 498, 60_000))  # 2 ms of rounding allowed
     assert watch.steps == 0
+
+
+def test_refused_seconds_are_handed_out_a_batch_at_a_time_for_dead_letters() -> None:
+    """A sensor reporting zeros for a minute makes one dead letter per batch of seconds, not one per second; a lone
+    bad second goes with the batch after it, and whatever is left goes when the connection ends."""
+    zeros = [FeatureFrameV1(t_ms=T0 + i * 1000, gx=0.0, gy=0.0, gz=0.0, enmo_mg=1.0, n=50) for i in range(60)]
+    batcher = Batcher("ann", "chest", "trunk", 10)
+    letters = []
+    for frame in zeros:
+        assert batcher.add([frame]) == []
+        taken = batcher.refusals()
+        if taken:
+            letters.append(taken)
+    assert [len(t) for t in letters] == [10] * 6 and batcher.refused == 60
+    assert [f.t_ms for f, _ in letters[1]] == [z.t_ms for z in zeros[10:20]]
+    assert {reason for t in letters for _, reason in t} == {batch_problem([zeros[0]])}
+    # one bad second among good ones: nothing until a batch's time has passed, then that second alone
+    good = [FeatureFrameV1(t_ms=T0 + 100_000 + i * 1000, gx=0.0, gy=0.0, gz=1.0, enmo_mg=1.0, n=50) for i in range(12)]
+    bad = good[1].model_copy(update={"gz": 0.0})
+    batcher.add([good[0], bad])
+    assert batcher.refusals() == []
+    batcher.add(good[2:11])
+    assert batcher.refusals() == []  # the latest second 9 s after it
+    batcher.add(good[11:12])
+    assert [f for f, _ in batcher.refusals()] == [bad]
+    batcher.add([good[11].model_copy(update={"t_ms": good[11].t_ms + 1000, "gz": 0.0})])
+    assert batcher.refusals() == [] and len(batcher.refusals(final=True)) == 1 and batcher.refusals(final=True) == []
