@@ -408,11 +408,9 @@ class Collector:
         its topic the device's features topic."""
         if not refusals:
             return
-        frames = [frame.model_dump(mode="json", exclude_none=True) for frame, _ in refusals]
-        payload = json.dumps(
-            {"wearer": cfg.wearer, "device": cfg.device, "placement": cfg.placement, "frames": frames},
-            separators=(",", ":"),
-        ).encode()
+        head = json.dumps({"wearer": cfg.wearer, "device": cfg.device, "placement": cfg.placement})[:-1]
+        frames = b",".join(frame.model_dump_json(exclude_none=True).encode() for frame, _ in refusals)
+        payload = head.encode() + b',"frames":[' + frames + b"]}"
         n = len(refusals)
         reason = (
             f"{n} second{'s' if n > 1 else ''} refused by the wire contract (first: {refusals[0][1]}); check the "
