@@ -63,7 +63,7 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
 
 
 class MqttClient(aiomqtt.Client):
-    """aiomqtt's client with the two things Kinetic's services need beyond its public API, kept here in one place.
+    """aiomqtt's client with what Kinetic's services need beyond its public API, kept here in one place.
 
     - Batched reads: the queue incoming messages land on is made through aiomqtt's documented ``queue_type`` argument
       and kept as ``incoming``, so ``message_batches`` takes what is already waiting without aiomqtt's
@@ -81,6 +81,8 @@ class MqttClient(aiomqtt.Client):
       call when paho says it is done (its public ``on_socket_unregister_write`` hook, after aiomqtt's, which stops
       watching the socket); what the kernel does not take then is sent when the socket is writable again
       (``BufferedSocket.flush_when_writable``), in order, before anything paho sends later.
+    - Writes at once: ``send_now`` writes what paho queued without waiting for the loop's writer (paho's public
+      ``loop_write``), and ends the watch for writing that paho had asked for once it has begun.
     aiomqtt is pinned below 3 in pyproject.toml; tests/integration/ingest/test_mqtt_client.py fails loudly if a seam
     changes.
     """
@@ -165,6 +167,33 @@ class MqttClient(aiomqtt.Client):
         else:
             self._pubacks[info.mid] = future
         return future
+
+    def send_now(self) -> None:
+        """Write what paho has queued (publications, PUBACKs) to the socket now, in one ``send`` (corked), instead of
+        when the event loop next finds the socket writable: paho asks aiomqtt to watch the socket for writing through
+        ``call_soon_threadsafe``, so a publication leaves only after three turns of the loop, in which whatever else
+        is ready runs first (issue 18 item 1: the alert service sends its prompts so). Called on the event loop, as
+        paho's writer is. The watch paho asked for still begins (it is queued on the loop already) and is ended just
+        after when nothing is left (``_unwatch``); what the kernel did not take stays queued in paho, in order, and
+        that watch sends it. A write that fails is paho's to report: it takes the connection down as on any failed
+        write, and aiomqtt sees the disconnection."""
+        client = self._client
+        sock = client.socket()
+        if sock is None or not client.want_write():
+            return
+        with contextlib.suppress(Exception):  # paho hands a lost connection to its disconnect path itself
+            client.loop_write()
+        if not client.want_write():
+            # everything written: paho ended its request for the watch, which aiomqtt has not begun yet (it comes by
+            # call_soon_threadsafe, already queued): once it has begun, it is ended here, else the loop would wake
+            # for a writable socket with nothing to write until the next publication
+            self._loop_of_pubacks.call_soon(self._unwatch, sock)
+
+    def _unwatch(self, sock: Any) -> None:
+        """Stop watching ``sock`` for writing if paho has nothing to write on it (``send_now``)."""
+        current = self._client.socket()
+        if current is not None and current is sock and not self._client.want_write():
+            self._loop_of_pubacks.remove_writer(current.fileno())
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a message received with ``manual_ack=True`` (PUBACK for QoS 1)."""

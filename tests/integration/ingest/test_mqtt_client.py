@@ -212,6 +212,52 @@ def test_publish_nowait_futures_are_done_at_their_puback_beside_aiomqtts_own(mos
     assert got == sent
 
 
+def test_send_now_writes_at_once_and_leaves_no_watch_on_the_socket(mosquitto: Server, unique: str) -> None:
+    """``MqttClient.send_now`` (the alert service, after a message that made publications): what paho queued is in the
+    kernel when it returns, before the event loop runs again; the watch for writing that paho asked for is ended once
+    it began (else the loop would wake for a writable socket with nothing to write: a busy loop), and is taken up again
+    by the next publication; everything arrives in order."""
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/now"
+    sent = [f"n{i}".encode() for i in range(20)]
+
+    def watched_for_writing(loop: asyncio.AbstractEventLoop, fd: int) -> bool:
+        selector = loop._selector  # type: ignore[attr-defined]
+        try:
+            return bool(selector.get_key(fd).events & 2)  # selectors.EVENT_WRITE
+        except KeyError:
+            return False
+
+    async def scenario() -> tuple[list[bool], list[bytes]]:
+        loop = asyncio.get_running_loop()
+        checks: list[bool] = []
+        async with connect(settings, f"{unique}-sub") as client:
+            await client.subscribe(topic, qos=1)
+            async with connect(settings, f"{unique}-pub") as publisher:
+                assert isinstance(publisher, MqttClient)
+                sock = publisher._client.socket()
+                assert isinstance(sock, BufferedSocket)
+                futures = []
+                for i in range(0, len(sent), 5):
+                    futures += [publisher.publish_nowait(topic, p) for p in sent[i : i + 5]]
+                    publisher.send_now()
+                    checks.append(not publisher._client.want_write() and not sock._out)  # in the kernel already
+                    for _ in range(5):
+                        await asyncio.sleep(0)
+                    checks.append(not watched_for_writing(loop, sock.fileno()))
+                async with asyncio.timeout(10):
+                    await asyncio.gather(*futures)
+                # a publication without send_now still leaves by the watch, which ends as before
+                await publisher.publish(topic, b"last", qos=1)
+                checks.append(not watched_for_writing(loop, sock.fileno()))
+            await until(lambda: client.incoming.qsize() == len(sent) + 1, 10, "every message queued")
+            return checks, [payload_bytes(client.incoming.get_nowait()) for _ in range(len(sent) + 1)]
+
+    checks, got = asyncio.run(scenario())
+    assert checks == [True] * 9
+    assert got == [*sent, b"last"]
+
+
 def test_publish_nowait_futures_fail_when_the_connection_is_lost_before_their_puback(unique: str) -> None:
     """A broker that takes the connection and the publications but closes before any PUBACK: every future fails with
     aiomqtt.MqttError (the alert service logs them as failed publications, and its checkpoint does not wait forever)."""
