@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from alerts.detect.calibration import angle_deg
 from ingest.ble.bumble_backend import VirtualRadio
 from ingest.ble.collector import Collector
 from ingest.ble.emulators.infinitime import InfiniTimeEmulator
+from ingest.ble.emulators.kinetic_diy import KineticDiyEmulator
 from ingest.errors import WireError
 from ingest.mqtt import connect, serve
 from ingest.settings import CollectorSettings, MqttSettings, WearableConfig
@@ -228,21 +230,25 @@ def test_a_link_dropped_mid_stream_reconnects_by_itself(mosquitto: Server, tmp_p
     assert [f.t_ms for f in frames] == sorted(f.t_ms for f in frames)
 
 
-def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -> None:
-    from ingest.ble.emulators.kinetic_diy import KineticDiyEmulator
+async def diy_sensor(
+    topics: Topics, tmp_path: Path, address: str, **emulator: Any
+) -> tuple[KineticDiyEmulator, Collector]:
+    """An emulated DIY sensor advertising on a virtual radio as eve's thigh sensor, and a collector for it (2-s
+    batches)."""
+    radio = VirtualRadio()
+    await radio.start()
+    sensor = KineticDiyEmulator(radio.peripheral("diy", address), **emulator)
+    await sensor.start()
+    cfg = WearableConfig(wearer="eve", device="eve-thigh", profile="kinetic-diy", placement="thigh", address=address)
+    return sensor, on_radio(radio, [cfg], topics, tmp_path, batch_s=2, scan_timeout_s=2)
 
+
+def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -> None:
     mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
     topics = Topics(unique)
 
     async def run() -> list[tuple[str, bytes]]:
-        radio = VirtualRadio()
-        await radio.start()
-        sensor = KineticDiyEmulator(radio.peripheral("diy", "F2:00:00:00:00:41"), rate_hz=52, per_packet=10)
-        await sensor.start()
-        cfg = WearableConfig(
-            wearer="eve", device="eve-thigh", profile="kinetic-diy", placement="thigh", address="F2:00:00:00:00:41"
-        )
-        collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=2, scan_timeout_s=2)
+        sensor, collector = await diy_sensor(topics, tmp_path, "F2:00:00:00:00:41", rate_hz=52, per_packet=10)
         async with collecting(collector, mqtt, [topics.all_features()]) as rec:
             await until(lambda: collector.connected["eve-thigh"], 20, "the connection")
             await sensor.stream([(0.0, -1.0, 0.02)] * (52 * 4))
@@ -261,21 +267,13 @@ def test_what_a_sensor_sends_that_cannot_be_used_is_dead_lettered_and_the_rest_g
     reports a gravity vector of zeros for 3 s between good seconds: each is counted and dead-lettered on
     ``<root>/v1/_deadletter/collector`` (the battery's and the packet's bytes; the refused seconds as the batch
     would have carried them, with the rule they break), and every good second is sent."""
-    from ingest.ble.emulators.kinetic_diy import KineticDiyEmulator
     from ingest.ble.emulators.notify import no_wait
 
     mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
     topics = Topics(unique)
 
     async def run() -> tuple[list[tuple[str, bytes]], Collector]:
-        radio = VirtualRadio()
-        await radio.start()
-        sensor = KineticDiyEmulator(radio.peripheral("diy", "F2:00:00:00:00:42"), rate_hz=50, battery_pct=255)
-        await sensor.start()
-        cfg = WearableConfig(
-            wearer="eve", device="eve-thigh", profile="kinetic-diy", placement="thigh", address="F2:00:00:00:00:42"
-        )
-        collector = on_radio(radio, [cfg], topics, tmp_path, batch_s=2, scan_timeout_s=2)
+        sensor, collector = await diy_sensor(topics, tmp_path, "F2:00:00:00:00:42", rate_hz=50, battery_pct=255)
         filters = [topics.all_features(), topics.dead_letter("collector")]
         async with collecting(collector, mqtt, filters) as rec:
             await until(lambda: collector.connected["eve-thigh"], 20, "the connection")
