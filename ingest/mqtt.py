@@ -148,6 +148,8 @@ class MqttClient(aiomqtt.Client):
 
         self._client.on_publish = on_publish
         self._client.on_disconnect = on_disconnect
+        if not isinstance(getattr(self, "_disconnected", None), asyncio.Future):  # where send_now reports a failure
+            raise TypeError(f"aiomqtt {aiomqtt.__version__} no longer keeps its disconnection as _disconnected")
 
     def publish_nowait(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
         """Queue a publication with paho now and return a future done at the broker's PUBACK (at once for QoS 0),
@@ -174,26 +176,35 @@ class MqttClient(aiomqtt.Client):
         ``call_soon_threadsafe``, so a publication leaves only after three turns of the loop, in which whatever else
         is ready runs first (issue 18 item 1: the alert service sends its prompts so). Called on the event loop, as
         paho's writer is. The watch paho asked for still begins (it is queued on the loop already) and is ended just
-        after when nothing is left (``_unwatch``); what the kernel did not take stays queued in paho, in order, and
-        that watch sends it. A write that fails is paho's to report: it takes the connection down as on any failed
-        write, and aiomqtt sees the disconnection."""
+        after when paho has nothing left (``_unwatch``), which then hands what the kernel has not taken yet to the
+        socket's own writer. A write that raises ends the connection as a failed write in aiomqtt's writer does."""
         client = self._client
         sock = client.socket()
         if sock is None or not client.want_write():
             return
-        with contextlib.suppress(Exception):  # paho hands a lost connection to its disconnect path itself
+        try:
             client.loop_write()
+        except Exception as exc:  # as aiomqtt's writer does with a failed write: the connection is gone
+            disconnected: asyncio.Future[None] = self._disconnected
+            if not disconnected.done():
+                disconnected.set_exception(exc)
+            return
         if not client.want_write():
-            # everything written: paho ended its request for the watch, which aiomqtt has not begun yet (it comes by
-            # call_soon_threadsafe, already queued): once it has begun, it is ended here, else the loop would wake
-            # for a writable socket with nothing to write until the next publication
+            # paho has written everything and ended its request for the watch, which aiomqtt has not begun yet (it
+            # comes by call_soon_threadsafe, already queued): once it has begun, it is ended here, else the loop would
+            # wake for a writable socket with nothing to write until paho next writes
             self._loop_of_pubacks.call_soon(self._unwatch, sock)
 
     def _unwatch(self, sock: Any) -> None:
-        """Stop watching ``sock`` for writing if paho has nothing to write on it (``send_now``)."""
+        """Stop watching ``sock`` for writing if paho has nothing to write on it (``send_now``); what the kernel has not
+        taken yet of what paho wrote is then sent when the socket can take it (``BufferedSocket.flush_when_writable``),
+        as after paho's own writer."""
         current = self._client.socket()
-        if current is not None and current is sock and not self._client.want_write():
-            self._loop_of_pubacks.remove_writer(current.fileno())
+        if current is None or current is not sock or self._client.want_write():
+            return
+        self._loop_of_pubacks.remove_writer(current.fileno())
+        if isinstance(current, BufferedSocket) and current.unsent:
+            current.flush_when_writable(self._loop_of_pubacks)
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a message received with ``manual_ack=True`` (PUBACK for QoS 1)."""
@@ -240,6 +251,11 @@ class BufferedSocket:
             raise BlockingIOError("the kernel's send buffer is full")
         self._out += data
         return len(data)
+
+    @property
+    def unsent(self) -> int:
+        """Bytes paho wrote that the kernel has not taken yet."""
+        return len(self._out)
 
     def flush(self) -> bool:
         """Send what is kept, as much as the kernel takes; True when nothing is left. OSError as ``send``."""

@@ -124,7 +124,7 @@ class Batcher:
     last_refusal: str | None = None
     _frames: list[FeatureFrameV1] = field(default_factory=list)
     _refusals: list[tuple[FeatureFrameV1, str]] = field(default_factory=list)  # not yet taken by ``refusals``
-    _latest_ms: int | None = None  # the latest second added, refused or not
+    _latest_ms: int | None = None  # the second added last, refused or not (after a clock set back: the new time)
 
     def add(self, frames: list[FeatureFrameV1]) -> list[FeatureBatchV1]:
         """Frames in, the batches they complete out; a frame the wire contract would refuse is counted in
@@ -132,7 +132,7 @@ class Batcher:
         costs its batch."""
         out: list[FeatureBatchV1] = []
         for frame in frames:
-            self._latest_ms = frame.t_ms if self._latest_ms is None else max(self._latest_ms, frame.t_ms)
+            self._latest_ms = frame.t_ms
             problem = batch_problem([frame])
             if problem is not None:
                 self.refused += 1
@@ -148,8 +148,8 @@ class Batcher:
 
     def refusals(self, final: bool = False) -> list[tuple[FeatureFrameV1, str]]:
         """The refused seconds (each with the rule it breaks) not taken yet, once there is a batch's worth of them
-        for one dead letter: ``batch_s`` of them, or the first of them ``batch_s`` seconds before the latest second
-        added (by its time), or, ``final`` (the connection ends), whatever there is; else none. So a sensor that
+        for one dead letter: ``batch_s`` of them, or the first of them ``batch_s`` seconds before the second added
+        last (by its time), or, ``final`` (the connection ends), whatever there is; else none. So a sensor that
         reports zeros for an hour makes a letter per batch, not one per second, and a lone bad second goes out
         with the batch after it."""
         if not self._refusals:

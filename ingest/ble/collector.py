@@ -99,6 +99,16 @@ class CollectorCounters:
 
 
 @dataclass
+class _HeldLetter:
+    """A dead letter held for more like it (``Collector._dead_letter``)."""
+
+    first_ms: int
+    data: bytes
+    reason: str
+    more: int = 0
+
+
+@dataclass
 class HeartRateTrack:
     """The latest heart rate of a wearable with the Heart Rate Service, put on the frames of the seconds it covers
     (a reading older than ``max_age_ms`` is not used), and its RR intervals, each on exactly one frame: the first
@@ -115,13 +125,17 @@ class HeartRateTrack:
     pending_rr: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=64))  # (received ms, RR ms)
     refused: int = 0
     carried: int = 0
+    not_heartbeats: int = 0  # of ``refused``: outside RR_MIN_MS .. RR_MAX_MS (the device's data is wrong)
 
     def add(self, t_ms: int, bpm: int, rr_s: tuple[float, ...] = ()) -> None:
         if 20 <= bpm <= 300:  # 0 = no reading yet; the wire accepts 20-300
             self.t_ms, self.bpm = t_ms, bpm
         for rr in rr_s:
             rr_ms = round(rr * 1000)
-            if not RR_MIN_MS <= rr_ms <= RR_MAX_MS or len(self.pending_rr) == self.pending_rr.maxlen:
+            if not RR_MIN_MS <= rr_ms <= RR_MAX_MS:
+                self.refused += 1
+                self.not_heartbeats += 1
+            elif len(self.pending_rr) == self.pending_rr.maxlen:  # the motion stream stopped: none can be carried
                 self.refused += 1
             else:
                 self.pending_rr.append((t_ms, rr_ms))
@@ -168,6 +182,7 @@ class Collector:
         self._delivered: deque[str] = deque(maxlen=1000)  # prompt ids already shown (QoS 1 may redeliver)
         self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
         self.dead_letters = DeadLetters("collector", self.topics)
+        self._held: dict[str, _HeldLetter] = {}  # a letter per characteristic, held for batch_s (``_dead_letter``)
         # exercise sessions (issue 19): a trunk device's raw samples streamed while its wearer's session runs
         self.session_streams: dict[str, SessionStreamer] = {}
 
@@ -241,6 +256,7 @@ class Collector:
         def on_motion(_: Any, data: bytearray) -> None:
             self.counters.notifications += 1
             received_ms = round(self.clock() * 1000)
+            self._letters_due(cfg, received_ms)
             frames: list[FeatureFrameV1] = []
             steps = aggregator.clock_steps
             if watch.read(received_ms):  # the host clock was set back: the second in progress ends here
@@ -249,7 +265,7 @@ class Collector:
                 timed = stream.decode(received_ms, data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
-                self._dead_letter(cfg, "motion", bytes(data), f"bad notification: {exc}")
+                self._dead_letter(cfg, "motion", bytes(data), f"bad notification: {exc}", received_ms)
                 timed = []
             if timed is None:
                 self.counters.repeated_notifications += 1
@@ -285,24 +301,26 @@ class Collector:
         def on_heart_rate(_: Any, data: bytearray) -> None:
             self.counters.notifications += 1
             received_ms = round(self.clock() * 1000)
+            self._letters_due(cfg, received_ms)
             try:
                 measurement = heart_rate.decode_measurement(data)
             except DecodeError as exc:
                 self.counters.decode_errors += 1
-                self._dead_letter(cfg, "heart rate", bytes(data), f"bad heart rate notification: {exc}")
+                self._dead_letter(cfg, "heart rate", bytes(data), f"bad heart rate notification: {exc}", received_ms)
                 return
             if heart_repeats.is_repeat(bytes(data), received_ms):
                 self.counters.repeated_notifications += 1
                 return
-            refused, carried = heart.refused, heart.carried
+            refused, carried, wrong = heart.refused, heart.carried, heart.not_heartbeats
             heart.add(received_ms, measurement.bpm, measurement.rr_s)
-            if heart.refused > refused:  # not heartbeats (a strap losing contact), or more than can wait
+            if heart.not_heartbeats > wrong:  # a strap losing contact (the others refused wait in vain: counted)
                 self._dead_letter(
                     cfg,
                     "heart rate",
                     bytes(data),
-                    f"{heart.refused - refused} of {len(measurement.rr_s)} RR intervals refused: expected "
-                    f"{RR_MIN_MS}-{RR_MAX_MS} ms, at most {heart.pending_rr.maxlen} waiting for a frame",
+                    f"{heart.not_heartbeats - wrong} of {len(measurement.rr_s)} RR intervals refused: expected "
+                    f"{RR_MIN_MS}-{RR_MAX_MS} ms",
+                    received_ms,
                 )
             self._count_rr(cfg, heart, refused, carried)
 
@@ -349,6 +367,7 @@ class Collector:
             self._queue_batches(batcher.add(last) + batcher.flush())
             self.counters.refused_frames += batcher.refused - refused
             self._dead_letter_seconds(cfg, batcher.refusals(final=True))
+            self._letters_due(cfg, 0, final=True)
             self._seq[cfg.device] = batcher.seq
             if online:
                 self._status(cfg, "offline", battery, firmware)
@@ -387,20 +406,57 @@ class Collector:
         except DecodeError as exc:
             self.counters.refused_device_values += 1
             _LOGGER.warning("%s %s: %s not used (%s)", cfg.wearer, cfg.device, what, exc)
-            self._dead_letter(cfg, what, data, f"{what} not used: {exc}", logged=True)
+            self._dead_letter(cfg, what, data, f"{what} not used: {exc}", logged=True)  # read once a connection
             return None
 
-    def _dead_letter(self, cfg: WearableConfig, what: str, data: bytes, reason: str, logged: bool = False) -> None:
+    def _dead_letter(
+        self,
+        cfg: WearableConfig,
+        what: str,
+        data: bytes,
+        reason: str,
+        now_ms: int | None = None,
+        logged: bool = False,
+    ) -> None:
         """What the device sent that could not be used, through the queue to ``<root>/v1/_deadletter/collector``
         (``DeadLetterV1``: the bytes, base64 when they are not text), its "topic" naming the wearable and the
         characteristic (``ble:/<wearer>/<device>/<what>``); counted, and logged a line per kind of reason every 30 s
-        at most (``DeadLetters.note``) unless ``logged`` already."""
+        at most (``DeadLetters.note``) unless ``logged`` already. From a stream (``now_ms``: a notification received
+        then, host clock), one letter per characteristic per ``batch_s`` seconds at most, as the data's batches: the
+        first bad notification is held, those that follow within ``batch_s`` are counted in it (its reason says how
+        many, their bytes not kept), and it goes out with the next bad one after that, with the device's next
+        notification after that (``_letters_due``), or when the connection ends. A firmware sending nothing but
+        garbage, or a strap without skin contact, so cannot fill the queue with letters ahead of the data."""
         source = f"ble:/{cfg.wearer}/{cfg.device}/{what}"
-        if logged:
-            self.dead_letters.count += 1
-        else:
-            self.dead_letters.note(source, reason)
-        self._letter(source, data, reason)
+        if now_ms is None:
+            if logged:
+                self.dead_letters.count += 1
+            else:
+                self.dead_letters.note(source, reason)
+            self._letter(source, data, reason)
+            return
+        held = self._held.get(source)
+        if held is not None and now_ms - held.first_ms < self.settings.batch_s * 1000:
+            held.more += 1
+            return
+        if held is not None:
+            self._send_held(source, held)
+        self._held[source] = _HeldLetter(now_ms, data, reason)
+
+    def _letters_due(self, cfg: WearableConfig, now_ms: int, final: bool = False) -> None:
+        """Send the device's held letters (``_dead_letter``) whose ``batch_s`` is over at ``now_ms``, or all
+        (``final``)."""
+        prefix = f"ble:/{cfg.wearer}/{cfg.device}/"
+        for source, held in list(self._held.items()):
+            if source.startswith(prefix) and (final or now_ms - held.first_ms >= self.settings.batch_s * 1000):
+                del self._held[source]
+                self._send_held(source, held)
+
+    def _send_held(self, source: str, held: _HeldLetter) -> None:
+        more = "" if not held.more else f"; {held.more} more like it in the next {self.settings.batch_s} s, not kept"
+        reason = held.reason + more
+        self.dead_letters.note(source, reason)
+        self._letter(source, held.data, reason)
 
     def _dead_letter_seconds(self, cfg: WearableConfig, refusals: list[tuple[FeatureFrameV1, str]]) -> None:
         """Refused seconds (``Batcher.refusals``) as one dead letter: the frames as the batch would have carried

@@ -50,7 +50,8 @@ async def stop_and_drain(
 @contextlib.asynccontextmanager
 async def collecting(collector: Collector, mqtt: MqttSettings, filters: list[str]) -> AsyncIterator[Recorder]:
     """Record ``filters`` while the collector's BLE side and its forwarder run; on leaving, stop the collector and
-    wait until the recorder has every batch it queued."""
+    wait until the recorder has every batch it queued (and every dead letter, when ``filters`` has the collector's
+    dead-letter topic)."""
     stop = asyncio.Event()
     root = mqtt.topic_root
     async with recording(KineticSettings(mqtt=mqtt), filters, f"{root}-rec") as rec:
@@ -64,5 +65,12 @@ async def collecting(collector: Collector, mqtt: MqttSettings, filters: list[str
                 task.cancel()
             await asyncio.gather(ble, forward, return_exceptions=True)
             raise
-        batches = collector.counters
-        await stop_and_drain(stop, ble, forward, lambda: len(rec.on("/features")) >= batches.batches_queued)
+        # every batch it queued, and every dead letter when they are recorded too (they go through the same queue)
+        letters = any(f.endswith("/_deadletter/collector") for f in filters)
+
+        def received_all() -> bool:
+            if letters and len(rec.on("/_deadletter/collector")) < collector.dead_letters.count:
+                return False
+            return len(rec.on("/features")) >= collector.counters.batches_queued
+
+        await stop_and_drain(stop, ble, forward, received_all)

@@ -47,7 +47,6 @@ def test_rr_intervals_from_an_emulated_h10_reach_mqtt_with_their_known_rmssd(
         async with collecting(collector, mqtt, [topics.all_features(), topics.dead_letter("collector")]) as rec:
             await until(strap.streaming.is_set, 20, "the stream")
             await strap.stream([(0.0, 0.0, 1.0)] * (strap.rate_hz * SECONDS), realtime=True)
-        await until(lambda: len(rec.on("/_deadletter/collector")) >= collector.dead_letters.count, 10, "the letters")
         return rec.messages, collector
 
     messages, collector = asyncio.run(run())
@@ -62,7 +61,7 @@ def test_rr_intervals_from_an_emulated_h10_reach_mqtt_with_their_known_rmssd(
     assert [(x.topic, x.reason) for x in letters] == [
         (
             "ble:/pia/pia-h10/heart rate",
-            "1 of 1 RR intervals refused: expected 250-2500 ms, at most 64 waiting for a frame",
+            "1 of 1 RR intervals refused: expected 250-2500 ms",
         )
     ] * 2
     assert all(struct.unpack_from("<H", x.original(), len(x.original()) - 2) == (102,) for x in letters)

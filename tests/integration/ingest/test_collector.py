@@ -263,10 +263,11 @@ def test_a_diy_sensor_at_52_hz(mosquitto: Server, tmp_path: Path, unique: str) -
 def test_what_a_sensor_sends_that_cannot_be_used_is_dead_lettered_and_the_rest_goes_on(
     mosquitto: Server, tmp_path: Path, unique: str
 ) -> None:
-    """A DIY sensor whose battery level reads 255 ("unknown"), which sends a truncated motion packet and then
+    """A DIY sensor whose battery level reads 255 ("unknown"), which sends five truncated motion packets and then
     reports a gravity vector of zeros for 3 s between good seconds: each is counted and dead-lettered on
-    ``<root>/v1/_deadletter/collector`` (the battery's and the packet's bytes; the refused seconds as the batch
-    would have carried them, with the rule they break), and every good second is sent."""
+    ``<root>/v1/_deadletter/collector`` (the battery's bytes; the first packet's, the four after it within the batch's
+    2 s counted in its letter; the refused seconds as the batch would have carried them, with the rule they break),
+    and every good second is sent."""
     from ingest.ble.emulators.notify import no_wait
 
     mqtt = MqttSettings(host="127.0.0.1", port=mosquitto.port, topic_root=unique)
@@ -278,15 +279,15 @@ def test_what_a_sensor_sends_that_cannot_be_used_is_dead_lettered_and_the_rest_g
         async with collecting(collector, mqtt, filters) as rec:
             await until(lambda: collector.connected["eve-thigh"], 20, "the connection")
             await sensor.stream([(0.0, -1.0, 0.02)] * 100)
-            await sensor.notifier.notify(sensor.motion, b"\xfe\x00", 0.0, no_wait)  # 2 bytes: no header
+            for _ in range(5):  # 2 bytes: no header; five at once make one letter
+                await sensor.notifier.notify(sensor.motion, b"\xfe\x00", 0.0, no_wait)
             await sensor.stream([(0.0, 0.0, 0.0)] * 150)
             await sensor.stream([(0.0, -1.0, 0.02)] * 100)
-        await until(lambda: len(rec.on("/_deadletter/collector")) >= collector.dead_letters.count, 10, "the letters")
         return rec.messages, collector
 
     messages, collector = run_async(run)
     letters = [DeadLetterV1.model_validate_json(p) for t, p in messages if t == topics.dead_letter("collector")]
-    assert collector.counters.refused_device_values == 1 and collector.counters.decode_errors == 1
+    assert collector.counters.refused_device_values == 1 and collector.counters.decode_errors == 5
     assert collector.counters.refused_frames >= 2  # 3 s of zeros: the seconds that hold only zeros
     assert len(letters) == collector.dead_letters.count >= 3
     battery, packet, seconds = letters[0], letters[1], letters[2:]
@@ -294,6 +295,7 @@ def test_what_a_sensor_sends_that_cannot_be_used_is_dead_lettered_and_the_rest_g
     assert battery.reason == "battery level not used: battery level ff: expected one byte of 0-100"
     assert packet.topic == "ble:/eve/eve-thigh/motion" and packet.original() == b"\xfe\x00"
     assert packet.reason.startswith("bad notification: Kinetic DIY motion: 2 bytes is shorter than")
+    assert packet.reason.endswith("; 4 more like it in the next 2 s, not kept")
     refused = [f for letter in seconds for f in json.loads(letter.payload)["frames"]]
     assert len(refused) == collector.counters.refused_frames
     assert all(letter.topic == topics.features("eve", "eve-thigh") for letter in seconds)

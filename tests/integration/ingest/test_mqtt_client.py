@@ -258,6 +258,61 @@ def test_send_now_writes_at_once_and_leaves_no_watch_on_the_socket(mosquitto: Se
     assert got == [*sent, b"last"]
 
 
+def test_send_now_leaves_what_the_kernel_does_not_take_to_the_sockets_writer(mosquitto: Server, unique: str) -> None:
+    """A publication larger than the socket's send buffer: ``send_now`` hands the kernel what it takes, and the rest
+    goes when the socket can take more (the socket's own writer, after the watch paho asked for is ended), not at
+    paho's next write (the next publication, or the keepalive's PINGREQ, a minute later)."""
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/large"
+    large = bytes(range(256)) * 800  # 204,800 bytes
+
+    async def scenario() -> tuple[int, bytes]:
+        async with connect(settings, f"{unique}-sub") as client:
+            await client.subscribe(topic, qos=1)
+            async with connect(settings, f"{unique}-pub") as publisher:
+                assert isinstance(publisher, MqttClient)
+                sock = publisher._client.socket()
+                assert isinstance(sock, BufferedSocket)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+                future = publisher.publish_nowait(topic, large)
+                publisher.send_now()
+                left = sock.unsent  # what the kernel did not take at once
+                async with asyncio.timeout(10):
+                    await future
+            async with asyncio.timeout(10):
+                return left, payload_bytes(await client.incoming.get())
+
+    left, got = asyncio.run(scenario())
+    assert left > 0  # the case this is about
+    assert got == large
+
+
+def test_a_write_that_fails_in_send_now_ends_the_connection(mosquitto: Server, unique: str) -> None:
+    """The socket's sending side broken under the client: ``send_now``'s write fails, and the client learns that its
+    connection is gone as from a failed write of aiomqtt's own writer (its disconnection future done with an error,
+    the publication's future failed), instead of going on with a dead socket."""
+    settings = MqttSettings(port=mosquitto.port)
+
+    async def scenario() -> tuple[bool, bool]:
+        seen: list[bool] = []
+        with contextlib.suppress(aiomqtt.MqttError):
+            async with connect(settings, f"{unique}-pub") as publisher:
+                sock = publisher._client.socket()
+                assert isinstance(sock, BufferedSocket)
+                sock.shutdown(socket.SHUT_WR)
+                future = publisher.publish_nowait(f"{unique}/broken", b"x" * 100)
+                publisher.send_now()
+                async with asyncio.timeout(10):
+                    await asyncio.gather(future, return_exceptions=True)
+                    while not publisher._disconnected.done():
+                        await asyncio.sleep(0.01)
+                seen = [future.exception() is not None, publisher._disconnected.exception() is not None]
+        return seen[0], seen[1]
+
+    failed, disconnected = asyncio.run(scenario())
+    assert failed and disconnected
+
+
 def test_publish_nowait_futures_fail_when_the_connection_is_lost_before_their_puback(unique: str) -> None:
     """A broker that takes the connection and the publications but closes before any PUBACK: every future fails with
     aiomqtt.MqttError (the alert service logs them as failed publications, and its checkpoint does not wait forever)."""

@@ -48,3 +48,15 @@ def test_every_interval_is_carried_once_or_refused(beats: list[tuple[int, float]
     assert len(carried) + track.refused == len(beats) and len(carried) == track.carried
     sent = iter(round(rr * 1000) for _, rr in sorted(beats))
     assert all(any(r == s for s in sent) for r in carried)  # in the order they came (a subsequence of it)
+
+
+def test_only_intervals_that_are_not_heartbeats_count_as_the_devices_fault() -> None:
+    """An interval outside 250-2500 ms is the device's error (dead-lettered by the collector); one refused because
+    64 already wait for a frame (the motion stream stopped, heart rate goes on) was a heartbeat: refused and counted,
+    not the device's fault, so no dead letter for each one while the stream is stopped."""
+    track = HeartRateTrack()
+    track.add(T0, 72, (0.1, 3.0, 0.8))
+    assert (track.refused, track.not_heartbeats, len(track.pending_rr)) == (2, 2, 1)
+    for i in range(1, 100):
+        track.add(T0 + i * 1000, 72, (0.8,))
+    assert len(track.pending_rr) == 64 and track.refused == 2 + 36 and track.not_heartbeats == 2
