@@ -26,6 +26,14 @@ async def _publish(settings: MqttSettings, client_id: str, topic: str, payloads:
             await publisher.publish(topic, payload, qos=1)
 
 
+def buffered_socket(client: MqttClient) -> BufferedSocket:
+    """The connection's socket as paho writes to it: Kinetic's ``BufferedSocket``."""
+    assert isinstance(client, MqttClient)
+    sock = client._client.socket()
+    assert isinstance(sock, BufferedSocket)
+    return sock
+
+
 def test_message_batches_takes_everything_already_waiting_in_order(mosquitto: Server, unique: str) -> None:
     settings = MqttSettings(port=mosquitto.port)
     topic = f"{unique}/batch"
@@ -234,9 +242,7 @@ def test_send_now_writes_at_once_and_leaves_no_watch_on_the_socket(mosquitto: Se
         async with connect(settings, f"{unique}-sub") as client:
             await client.subscribe(topic, qos=1)
             async with connect(settings, f"{unique}-pub") as publisher:
-                assert isinstance(publisher, MqttClient)
-                sock = publisher._client.socket()
-                assert isinstance(sock, BufferedSocket)
+                sock = buffered_socket(publisher)
                 futures = []
                 for i in range(0, len(sent), 5):
                     futures += [publisher.publish_nowait(topic, p) for p in sent[i : i + 5]]
@@ -270,9 +276,7 @@ def test_send_now_leaves_what_the_kernel_does_not_take_to_the_sockets_writer(mos
         async with connect(settings, f"{unique}-sub") as client:
             await client.subscribe(topic, qos=1)
             async with connect(settings, f"{unique}-pub") as publisher:
-                assert isinstance(publisher, MqttClient)
-                sock = publisher._client.socket()
-                assert isinstance(sock, BufferedSocket)
+                sock = buffered_socket(publisher)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
                 future = publisher.publish_nowait(topic, large)
                 publisher.send_now()
@@ -297,8 +301,7 @@ def test_a_write_that_fails_in_send_now_ends_the_connection(mosquitto: Server, u
         seen: list[bool] = []
         with contextlib.suppress(aiomqtt.MqttError):
             async with connect(settings, f"{unique}-pub") as publisher:
-                sock = publisher._client.socket()
-                assert isinstance(sock, BufferedSocket)
+                sock = buffered_socket(publisher)
                 sock.shutdown(socket.SHUT_WR)
                 future = publisher.publish_nowait(f"{unique}/broken", b"x" * 100)
                 publisher.send_now()
