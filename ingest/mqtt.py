@@ -182,12 +182,16 @@ class MqttClient(aiomqtt.Client):
         sock = client.socket()
         if sock is None or not client.want_write():
             return
+        fd = sock.fileno()
         try:
             client.loop_write()
         except Exception as exc:  # as aiomqtt's writer does with a failed write: the connection is gone
             disconnected: asyncio.Future[None] = self._disconnected
             if not disconnected.done():
                 disconnected.set_exception(exc)
+            # paho ended its request for the watch before the write raised: the watch aiomqtt is about to begin would
+            # never end (a busy loop, and a stale entry for the fd's next socket)
+            self._loop_of_pubacks.call_soon(self._loop_of_pubacks.remove_writer, fd)
             return
         if not client.want_write():
             # paho has written everything and ended its request for the watch, which aiomqtt has not begun yet (it

@@ -45,7 +45,7 @@ from ingest.ble.profiles.repeats import RepeatFilter
 from ingest.ble.streams import motion_stream
 from ingest.errors import DecodeError, WireError
 from ingest.forward import Forwarder
-from ingest.mqtt import DeadLetters, Will, payload_bytes
+from ingest.mqtt import DeadLetters, Will, payload_bytes, reason_kind
 from ingest.session_stream import SessionStreamer
 from ingest.settings import CollectorSettings, WearableConfig
 from ingest.store.spool import Spool
@@ -182,7 +182,8 @@ class Collector:
         self._delivered: deque[str] = deque(maxlen=1000)  # prompt ids already shown (QoS 1 may redeliver)
         self.connected: dict[str, bool] = {w.device: False for w in self.settings.wearables}
         self.dead_letters = DeadLetters("collector", self.topics)
-        self._held: dict[str, _HeldLetter] = {}  # a letter per characteristic, held for batch_s (``_dead_letter``)
+        # a letter per characteristic and kind of reason, held for batch_s (``_dead_letter``)
+        self._held: dict[tuple[str, str], _HeldLetter] = {}
         # exercise sessions (issue 19): a trunk device's raw samples streamed while its wearer's session runs
         self.session_streams: dict[str, SessionStreamer] = {}
 
@@ -422,11 +423,12 @@ class Collector:
         (``DeadLetterV1``: the bytes, base64 when they are not text), its "topic" naming the wearable and the
         characteristic (``ble:/<wearer>/<device>/<what>``); counted, and logged a line per kind of reason every 30 s
         at most (``DeadLetters.note``) unless ``logged`` already. From a stream (``now_ms``: a notification received
-        then, host clock), one letter per characteristic per ``batch_s`` seconds at most, as the data's batches: the
-        first bad notification is held, those that follow within ``batch_s`` are counted in it (its reason says how
-        many, their bytes not kept), and it goes out with the next bad one after that, with the device's next
-        notification after that (``_letters_due``), or when the connection ends. A firmware sending nothing but
-        garbage, or a strap without skin contact, so cannot fill the queue with letters ahead of the data."""
+        then, host clock), one letter per characteristic and kind of reason per ``batch_s`` seconds at most, as the
+        data's batches: the first bad notification is held, those of its kind that follow within ``batch_s`` are
+        counted in it (its reason says how many, their bytes not kept), and it goes out ``batch_s`` after it came (a
+        timer on the event loop; or the device's next notification after that, ``_letters_due``), or when the
+        connection ends. A firmware sending nothing but garbage, or a strap without skin contact, so cannot fill the
+        queue with letters ahead of the data."""
         source = f"ble:/{cfg.wearer}/{cfg.device}/{what}"
         if now_ms is None:
             if logged:
@@ -435,28 +437,39 @@ class Collector:
                 self.dead_letters.note(source, reason)
             self._letter(source, data, reason)
             return
-        held = self._held.get(source)
-        if held is not None and now_ms - held.first_ms < self.settings.batch_s * 1000:
+        key = (source, reason_kind(reason))
+        held = self._held.get(key)
+        if held is not None and not self._due(held, now_ms):
             held.more += 1
             return
         if held is not None:
-            self._send_held(source, held)
-        self._held[source] = _HeldLetter(now_ms, data, reason)
+            self._send_held(key, held)
+        held = self._held[key] = _HeldLetter(now_ms, data, reason)
+        with contextlib.suppress(RuntimeError):  # no running loop (a test calling in): the next notification sends it
+            asyncio.get_running_loop().call_later(self.settings.batch_s, self._send_if_held, key, held)
+
+    def _due(self, held: _HeldLetter, now_ms: int) -> bool:
+        """Whether a held letter's ``batch_s`` is over at ``now_ms`` (a host clock set back: over too)."""
+        return not 0 <= now_ms - held.first_ms < self.settings.batch_s * 1000
+
+    def _send_if_held(self, key: tuple[str, str], held: _HeldLetter) -> None:
+        if self._held.get(key) is held:
+            self._send_held(key, held)
 
     def _letters_due(self, cfg: WearableConfig, now_ms: int, final: bool = False) -> None:
         """Send the device's held letters (``_dead_letter``) whose ``batch_s`` is over at ``now_ms``, or all
         (``final``)."""
         prefix = f"ble:/{cfg.wearer}/{cfg.device}/"
-        for source, held in list(self._held.items()):
-            if source.startswith(prefix) and (final or now_ms - held.first_ms >= self.settings.batch_s * 1000):
-                del self._held[source]
-                self._send_held(source, held)
+        for key, held in list(self._held.items()):
+            if key[0].startswith(prefix) and (final or self._due(held, now_ms)):
+                self._send_held(key, held)
 
-    def _send_held(self, source: str, held: _HeldLetter) -> None:
+    def _send_held(self, key: tuple[str, str], held: _HeldLetter) -> None:
+        del self._held[key]
         more = "" if not held.more else f"; {held.more} more like it in the next {self.settings.batch_s} s, not kept"
         reason = held.reason + more
-        self.dead_letters.note(source, reason)
-        self._letter(source, held.data, reason)
+        self.dead_letters.note(key[0], reason)
+        self._letter(key[0], held.data, reason, held.first_ms)
 
     def _dead_letter_seconds(self, cfg: WearableConfig, refusals: list[tuple[FeatureFrameV1, str]]) -> None:
         """Refused seconds (``Batcher.refusals``) as one dead letter: the frames as the batch would have carried
@@ -476,8 +489,11 @@ class Collector:
         self.dead_letters.note(topic, reason)
         self._letter(topic, payload, reason)
 
-    def _letter(self, topic: str, payload: bytes, reason: str) -> None:
-        received = datetime.fromtimestamp(self.clock(), UTC)  # this host's clock, maybe unset (DeadLetterV1)
+    def _letter(self, topic: str, payload: bytes, reason: str, received_ms: int | None = None) -> None:
+        """Queue a dead letter; ``received_ms``: when the payload came (this host's clock, maybe unset: DeadLetterV1),
+        now if not given."""
+        at_s = self.clock() if received_ms is None else received_ms / 1000
+        received = datetime.fromtimestamp(at_s, UTC)
         letter = DeadLetterV1.wrap(service="collector", topic=topic, reason=reason, payload=payload, received=received)
         self._enqueue(self.topics.dead_letter("collector"), encode(letter), retain=False, points=0)
 

@@ -34,6 +34,15 @@ def buffered_socket(client: MqttClient) -> BufferedSocket:
     return sock
 
 
+def watched_for_writing(loop: asyncio.AbstractEventLoop, fd: int) -> bool:
+    """Whether the event loop watches ``fd`` for writing (its selector's key)."""
+    selector = loop._selector  # type: ignore[attr-defined]
+    try:
+        return bool(selector.get_key(fd).events & 2)  # selectors.EVENT_WRITE
+    except KeyError:
+        return False
+
+
 def test_message_batches_takes_everything_already_waiting_in_order(mosquitto: Server, unique: str) -> None:
     settings = MqttSettings(port=mosquitto.port)
     topic = f"{unique}/batch"
@@ -229,13 +238,6 @@ def test_send_now_writes_at_once_and_leaves_no_watch_on_the_socket(mosquitto: Se
     topic = f"{unique}/now"
     sent = [f"n{i}".encode() for i in range(20)]
 
-    def watched_for_writing(loop: asyncio.AbstractEventLoop, fd: int) -> bool:
-        selector = loop._selector  # type: ignore[attr-defined]
-        try:
-            return bool(selector.get_key(fd).events & 2)  # selectors.EVENT_WRITE
-        except KeyError:
-            return False
-
     async def scenario() -> tuple[list[bool], list[bytes]]:
         loop = asyncio.get_running_loop()
         checks: list[bool] = []
@@ -294,14 +296,17 @@ def test_send_now_leaves_what_the_kernel_does_not_take_to_the_sockets_writer(mos
 def test_a_write_that_fails_in_send_now_ends_the_connection(mosquitto: Server, unique: str) -> None:
     """The socket's sending side broken under the client: ``send_now``'s write fails, and the client learns that its
     connection is gone as from a failed write of aiomqtt's own writer (its disconnection future done with an error,
-    the publication's future failed), instead of going on with a dead socket."""
+    the publication's future failed), instead of going on with a dead socket, and no watch for writing is left on
+    it."""
     settings = MqttSettings(port=mosquitto.port)
 
-    async def scenario() -> tuple[bool, bool]:
+    async def scenario() -> list[bool]:
+        loop = asyncio.get_running_loop()
         seen: list[bool] = []
         with contextlib.suppress(aiomqtt.MqttError):
             async with connect(settings, f"{unique}-pub") as publisher:
                 sock = buffered_socket(publisher)
+                fd = sock.fileno()
                 sock.shutdown(socket.SHUT_WR)
                 future = publisher.publish_nowait(f"{unique}/broken", b"x" * 100)
                 publisher.send_now()
@@ -309,11 +314,16 @@ def test_a_write_that_fails_in_send_now_ends_the_connection(mosquitto: Server, u
                     await asyncio.gather(future, return_exceptions=True)
                     while not publisher._disconnected.done():
                         await asyncio.sleep(0.01)
-                seen = [future.exception() is not None, publisher._disconnected.exception() is not None]
-        return seen[0], seen[1]
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                seen = [
+                    future.exception() is not None,
+                    publisher._disconnected.exception() is not None,
+                    not watched_for_writing(loop, fd),  # no watch left on the dead socket (a busy loop)
+                ]
+        return seen
 
-    failed, disconnected = asyncio.run(scenario())
-    assert failed and disconnected
+    assert asyncio.run(scenario()) == [True, True, True]
 
 
 def test_publish_nowait_futures_fail_when_the_connection_is_lost_before_their_puback(unique: str) -> None:
