@@ -188,7 +188,12 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
             "KINETIC_INFLUX__PASSWORD": password(user),
         }
         proc = Proc(["serve"], env | login | {"KINETIC_WEB__PORT": "0"} | extra, tmp_path / f"serve-{user}.log")
-        proc.wait_for("web: following")  # listening, and the broker connected (a consent change is published)
+        try:
+            proc.wait_for("web: following")  # listening, and the broker connected (a consent change is published)
+            proc.wait_for("kinetic serve: open http")  # said after the server is up: it may come after "following"
+        except BaseException:
+            proc.terminate()  # not left running into the next test
+            raise
         found = re.search(r"kinetic serve: open (http://\S+)/", proc.text())
         assert found, proc.text()
         return proc, found.group(1)

@@ -159,6 +159,7 @@ def _check(influxd: Server, mosquitto: Server, tmp_path: Path, unique: str) -> N
     proc = Proc(["serve"], env | login("web") | {"KINETIC_WEB__PORT": "0"}, tmp_path / "serve.log")
     try:
         proc.wait_for("web: following")
+        proc.wait_for("kinetic serve: open http")  # said after the server is up: it may come after "following"
         found = re.search(r"kinetic serve: open (http://\S+)/", proc.text())
         assert found, proc.text()
         url = found.group(1)

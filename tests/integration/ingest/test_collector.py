@@ -283,6 +283,7 @@ def test_what_a_sensor_sends_that_cannot_be_used_is_dead_lettered_and_the_rest_g
                 await sensor.notifier.notify(sensor.motion, b"\xfe\x00", 0.0, no_wait)
             await sensor.stream([(0.0, 0.0, 0.0)] * 150)
             await sensor.stream([(0.0, -1.0, 0.02)] * 100)
+            await until(lambda: collector.counters.samples == 350, 10, "every sample at the collector")
         return rec.messages, collector
 
     messages, collector = run_async(run)
