@@ -533,14 +533,6 @@ def main() -> None:
         help="print the N half seconds of the crossings with the slowest prompts, with each service's and server's CPU "
         "then (from the half second's start to one sample past its end)",
     )
-    parser.add_argument(
-        "--influxd-data",
-        action="append",
-        default=[],
-        metavar="'KEY = VALUE'",
-        help="a line for influxd's [data] section (influxdb.conf), e.g. 'cache-snapshot-memory-size = 4194304'; "
-        "repeatable",
-    )
     parser.add_argument("--keep", help="a directory to run in and keep (the services' logs, the prompts received)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-s", type=int, default=1, help=argparse.SUPPRESS)
@@ -577,7 +569,7 @@ def main() -> None:
         base = Path(args.keep) if args.keep else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         broker = start_mosquitto(base / "mosquitto", extra_config="max_inflight_messages 0\n")
-        influxd = start_influxd(base / "influxd", data="\n".join(f"  {line}" for line in args.influxd_data))
+        influxd = start_influxd(base / "influxd")
         servers = {"port": broker.port, "mosquitto": broker.process.pid, "influxd": influxd.process.pid}
         try:
             if groups is not None:

@@ -257,7 +257,6 @@ class Collector:
         def on_motion(_: Any, data: bytearray) -> None:
             self.counters.notifications += 1
             received_ms = round(self.clock() * 1000)
-            self._letters_due(cfg, received_ms)
             frames: list[FeatureFrameV1] = []
             steps = aggregator.clock_steps
             if watch.read(received_ms):  # the host clock was set back: the second in progress ends here
@@ -302,7 +301,6 @@ class Collector:
         def on_heart_rate(_: Any, data: bytearray) -> None:
             self.counters.notifications += 1
             received_ms = round(self.clock() * 1000)
-            self._letters_due(cfg, received_ms)
             try:
                 measurement = heart_rate.decode_measurement(data)
             except DecodeError as exc:
@@ -368,7 +366,7 @@ class Collector:
             self._queue_batches(batcher.add(last) + batcher.flush())
             self.counters.refused_frames += batcher.refused - refused
             self._dead_letter_seconds(cfg, batcher.refusals(final=True))
-            self._letters_due(cfg, 0, final=True)
+            self._letters_due(cfg)
             self._seq[cfg.device] = batcher.seq
             if online:
                 self._status(cfg, "offline", battery, firmware)
@@ -426,9 +424,8 @@ class Collector:
         then, host clock), one letter per characteristic and kind of reason per ``batch_s`` seconds at most, as the
         data's batches: the first bad notification is held, those of its kind that follow within ``batch_s`` are
         counted in it (its reason says how many, their bytes not kept), and it goes out ``batch_s`` after it came (a
-        timer on the event loop; or the device's next notification after that, ``_letters_due``), or when the
-        connection ends. A firmware sending nothing but garbage, or a strap without skin contact, so cannot fill the
-        queue with letters ahead of the data."""
+        timer on the event loop), or when the connection ends (``_letters_due``). A firmware sending nothing
+        but garbage, or a strap without skin contact, so cannot fill the queue with letters ahead of the data."""
         source = f"ble:/{cfg.wearer}/{cfg.device}/{what}"
         if now_ms is None:
             if logged:
@@ -445,7 +442,7 @@ class Collector:
         if held is not None:
             self._send_held(key, held)
         held = self._held[key] = _HeldLetter(now_ms, data, reason)
-        with contextlib.suppress(RuntimeError):  # no running loop (a test calling in): the next notification sends it
+        with contextlib.suppress(RuntimeError):  # no running loop (a test calling in): the next bad one or the end
             asyncio.get_running_loop().call_later(self.settings.batch_s, self._send_if_held, key, held)
 
     def _due(self, held: _HeldLetter, now_ms: int) -> bool:
@@ -456,12 +453,11 @@ class Collector:
         if self._held.get(key) is held:
             self._send_held(key, held)
 
-    def _letters_due(self, cfg: WearableConfig, now_ms: int, final: bool = False) -> None:
-        """Send the device's held letters (``_dead_letter``) whose ``batch_s`` is over at ``now_ms``, or all
-        (``final``)."""
+    def _letters_due(self, cfg: WearableConfig) -> None:
+        """Send the device's held letters (``_dead_letter``): its connection ended."""
         prefix = f"ble:/{cfg.wearer}/{cfg.device}/"
         for key, held in list(self._held.items()):
-            if key[0].startswith(prefix) and (final or self._due(held, now_ms)):
+            if key[0].startswith(prefix):
                 self._send_held(key, held)
 
     def _send_held(self, key: tuple[str, str], held: _HeldLetter) -> None:

@@ -156,10 +156,9 @@ def influxd_ready(server: Server) -> bool:
         return False
 
 
-def start_influxd(base: Path, *, auth: bool = False, data: str = "") -> Server:
+def start_influxd(base: Path, *, auth: bool = False) -> Server:
     """influxd 1.x on 127.0.0.1 (HTTP and RPC ports both moved off their defaults). With ``auth``, authentication
-    is on: until the first admin user is created (InfluxQL, unauthenticated, as 1.x allows once) nothing else runs.
-    ``data``: more lines for the ``[data]`` section (``key = value``, as influxdb.conf writes them)."""
+    is on: until the first admin user is created (InfluxQL, unauthenticated, as 1.x allows once) nothing else runs."""
     binary = _binary("influxd", "influxdb")
     base.mkdir(parents=True, exist_ok=True)
     port, rpc_port = free_port(), free_port()
@@ -173,7 +172,6 @@ bind-address = "127.0.0.1:{rpc_port}"
   dir = "{base}/data"
   wal-dir = "{base}/wal"
   query-log-enabled = false
-{data}
 [http]
   bind-address = "127.0.0.1:{port}"
   auth-enabled = {"true" if auth else "false"}
