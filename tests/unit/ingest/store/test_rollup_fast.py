@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.store.points import Point
-from ingest.store.rollup import MinuteRollup
+from ingest.store.rollup import AT_ONCE_MIN_FRAMES, MinuteRollup
 
 T0 = 1_800_000_000_000 - 1_800_000_000_000 % 60_000
 
@@ -135,3 +135,15 @@ def test_frames_a_second_apart_take_the_minute_at_a_time_path() -> None:
         frames = [Frame(t_ms=T0 + (start + i) * 1000, enmo_mg=1.0, incl_deg=10.0) for i in range(50)]
         rollup.add(Batch("ann", "d1", "trunk", frames))  # type: ignore[arg-type]
     assert rollup.minutes_at_once == 9  # all but the first batch, which opens the device's first minute
+
+
+def test_short_batches_are_folded_frame_by_frame() -> None:
+    """A stream of one frame per message (a phone, a collector flushing each second) takes the frame path, cheaper
+    for few frames; a batch of AT_ONCE_MIN_FRAMES takes the minute at a time."""
+    rollup = Counting()
+    for second in range(200):
+        rollup.add(Batch("ann", "d1", "trunk", [Frame(t_ms=T0 + second * 1000, enmo_mg=1.0, incl_deg=10.0)]))  # type: ignore[arg-type]
+    assert rollup.minutes_at_once == 0
+    frames = [Frame(t_ms=T0 + (200 + i) * 1000, enmo_mg=1.0, incl_deg=10.0) for i in range(AT_ONCE_MIN_FRAMES)]
+    rollup.add(Batch("ann", "d1", "trunk", frames))  # type: ignore[arg-type]
+    assert rollup.minutes_at_once == 1
