@@ -231,7 +231,7 @@ class Bridge:
                         await commit()
                 if mids and len(client.messages) == 0 and time.monotonic() - oldest_s >= linger_s:
                     await commit()
-                elif mids and len(batch) < GATHER_BELOW:
+                elif mids and len(batch) < GATHER_BELOW and not stop.is_set():
                     left_s = oldest_s + linger_s - time.monotonic()
                     if left_s > 0:
                         await asyncio.sleep(min(GATHER_S, left_s))

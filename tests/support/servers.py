@@ -107,11 +107,17 @@ def mosquitto_ready(server: Server) -> bool:
     return _tcp_ready(server)
 
 
-def start_mosquitto(base: Path, *, extra_config: str = "", port: int | None = None) -> Server:
+def start_mosquitto(
+    base: Path, *, extra_config: str = "", port: int | None = None, autosave_interval_s: int = 1
+) -> Server:
     """Mosquitto 2 on 127.0.0.1: anonymous by default, persistence on, and ``max_queued_messages`` raised -
     the default 1000 silently drops even QoS 1 messages when a subscriber lags (services.md). A websockets
     listener (``websockets_port``) beside the TCP one, as deploy/mosquitto/mosquitto.conf has: Sensor Logger
-    publishes over websockets only, and Mosquitto 2.0.11 will not start with a websockets listener alone."""
+    publishes over websockets only, and Mosquitto 2.0.11 will not start with a websockets listener alone.
+
+    ``autosave_interval_s``: how often the broker writes its whole store (retained messages, persistent sessions'
+    queues) to disk when something changed; 1 for the tests, which stop and restart it; a deployment saves every 60
+    (deploy/mosquitto/mosquitto.conf). Mosquitto routes nothing while it saves."""
     binary = _binary("mosquitto", "mosquitto")
     base.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -131,7 +137,7 @@ def start_mosquitto(base: Path, *, extra_config: str = "", port: int | None = No
         "max_packet_size 2097152" if "max_packet_size" not in extra_config else "",  # as deploy/mosquitto has
         "persistence true",
         f"persistence_location {data}/",
-        "autosave_interval 1",
+        f"autosave_interval {autosave_interval_s}",
         "log_dest stderr",
         "log_type error",
         "log_type warning",

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.alerts_scale import DEPLOYED_AUTOSAVE_S
 from dashboards.grafana.build import DASHBOARD_DIR, dashboards, render
 from dashboards.web.logins import Logins
 from kinetic.cli import build_parser
@@ -93,6 +94,8 @@ def test_mosquitto_config_raises_the_queue_limit_and_requires_passwords() -> Non
     assert settings["allow_anonymous"] == "false"
     assert settings["password_file"] == "/mosquitto/config/passwd" and settings["acl_file"] == "/mosquitto/config/acl"
     assert settings["set_tcp_nodelay"] == "true"  # Nagle off: a prompt is not held for a delayed ACK (issue 18)
+    # the broker routes nothing while it writes its store: bench.alerts_scale runs it with the deployment's interval
+    assert int(settings["autosave_interval"]) == DEPLOYED_AUTOSAVE_S
 
 
 def test_grafana_provisioning_points_at_the_generated_dashboards() -> None:

@@ -144,6 +144,9 @@ def test_short_batches_are_folded_frame_by_frame() -> None:
     for second in range(200):
         rollup.add(Batch("ann", "d1", "trunk", [Frame(t_ms=T0 + second * 1000, enmo_mg=1.0, incl_deg=10.0)]))  # type: ignore[arg-type]
     assert rollup.minutes_at_once == 0
-    frames = [Frame(t_ms=T0 + (200 + i) * 1000, enmo_mg=1.0, incl_deg=10.0) for i in range(AT_ONCE_MIN_FRAMES)]
-    rollup.add(Batch("ann", "d1", "trunk", frames))  # type: ignore[arg-type]
-    assert rollup.minutes_at_once == 1
+    t_ms = T0 + 200 * 1000
+    for size, at_once in ((AT_ONCE_MIN_FRAMES - 1, 0), (AT_ONCE_MIN_FRAMES, 1)):
+        frames = [Frame(t_ms=t_ms + i * 1000, enmo_mg=1.0, incl_deg=10.0) for i in range(size)]
+        rollup.add(Batch("ann", "d1", "trunk", frames))  # type: ignore[arg-type]
+        assert rollup.minutes_at_once == at_once
+        t_ms += size * 1000
