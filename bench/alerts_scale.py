@@ -6,8 +6,9 @@ bridge writing every frame to a real influxd at the same time; all on this machi
 
 One Mosquitto and one influxd for all stages, Mosquitto configured as deploy/mosquitto/mosquitto.conf for what
 bears on latency (Nagle off, no in-flight limit, its whole store written every 60 s: ``--broker-autosave-s``; the
-tests' broker writes it every second, which this benchmark did before session 16: at 10,000 wearers a store of about
-30 MB, written in 30-450 ms during which the broker routes nothing).
+tests' broker writes it every second, which this benchmark did before session 16). Each stage reports the saves
+that fell in it and in its crossings, with their durations (``BrokerSaves``: the broker writes its store to a
+temporary file, watched every millisecond), and the store's size.
 
 Per stage (a fresh topic root and fresh `kinetic bridge` and `kinetic alerts` processes, the alert service with its
 state store and default checkpointing, logging at INFO, its default):
@@ -191,6 +192,37 @@ class CpuSampler(threading.Thread):
         }
 
 
+class BrokerSaves(threading.Thread):
+    """When Mosquitto wrote its store: it writes the whole store to ``mosquitto.db.new`` and renames it, and routes
+    nothing meanwhile; the file's presence, polled every ``every_s``, marks each save (wall-clock start and end, s).
+    The poll's resolution is ``every_s``: a save shorter than it may be missed."""
+
+    def __init__(self, data_dir: Path, every_s: float = 0.001) -> None:
+        super().__init__(daemon=True)
+        self.store = data_dir / "mosquitto.db"
+        self.writing = data_dir / "mosquitto.db.new"
+        self.every_s = every_s
+        self.saves: list[tuple[float, float]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        began: float | None = None
+        while not self.done.is_set():
+            if self.writing.exists():
+                began = time.time() if began is None else began
+            elif began is not None:
+                self.saves.append((began, time.time()))
+                began = None
+            self.done.wait(self.every_s)
+
+    def between(self, start: float, end: float) -> list[float]:
+        """The durations (ms) of the saves that began in ``start`` .. ``end`` (wall-clock s)."""
+        return [(b - a) * 1000 for a, b in self.saves if start <= a <= end]
+
+    def store_mb(self) -> float:
+        return round(self.store.stat().st_size / 1e6, 1) if self.store.exists() else 0.0
+
+
 def resident_mb(pid: int) -> dict[str, float]:
     """VmRSS (now) and VmHWM (peak) of a process in MB (10^6 bytes), from /proc/PID/status (kB there)."""
     try:
@@ -271,6 +303,7 @@ class Stage:
     wall_s: float = 0.0  # the stage's length: the generator's run and the wait after it (the CPU figures' interval)
     storm_cpu: dict[str, float] = field(default_factory=dict)  # CPU-s/s while the crossings came (CpuSampler.window)
     storm_s: float = 0.0  # that window's length
+    storm_at: tuple[float, float] = (0.0, 0.0)  # that window (wall-clock s)
     timeline: list[Moment] = field(default_factory=list)  # each half second of the crossings (``timeline``)
 
     def cpu_us_per_message(self) -> dict[str, float]:
@@ -474,6 +507,7 @@ def run_stage(
         wall_s=wall,
         storm_cpu=sampler.window(*storm),
         storm_s=round(storm[1] - storm[0], 1),
+        storm_at=storm,
         timeline=timeline(
             [(c, stamp) for stamp, body in arrivals for c in [crossed[int(body["wearer"][1:])]] if c], sampler
         ),
@@ -587,6 +621,9 @@ def main() -> None:
             base / "mosquitto", extra_config="max_inflight_messages 0\n", autosave_interval_s=args.broker_autosave_s
         )
         influxd = start_influxd(base / "influxd")
+        broker_saves = BrokerSaves(broker.data_dir)
+        broker_saves.start()
+        cleanup.callback(broker_saves.done.set)
         servers = {"port": broker.port, "mosquitto": broker.process.pid, "influxd": influxd.process.pid}
         try:
             if groups is not None:
@@ -599,6 +636,7 @@ def main() -> None:
                     f"every {args.broker_autosave_s} s) ...",
                     file=sys.stderr,
                 )
+                stage_began = time.time()
                 stage = run_stage(
                     base,
                     servers,
@@ -638,6 +676,15 @@ def main() -> None:
                         f"{os.cpu_count()} cores; each service's event loop is one thread)",
                         flush=True,
                     )
+                saves = broker_saves.between(stage_began, time.time())
+                in_storm = broker_saves.between(*stage.storm_at)
+                print(
+                    f"  the broker saved its store {len(saves)} times in the stage ("
+                    + (f"median {statistics.median(saves):.0f} ms, longest {max(saves):.0f} ms" if saves else "-")
+                    + f"), {len(in_storm)} while the crossings came; its store now {broker_saves.store_mb()} MB "
+                    f"(it routes nothing while it saves: --broker-autosave-s)",
+                    flush=True,
+                )
                 if groups is not None:
                     print(f"  {groups.describe()}", flush=True)
                 slowest = sorted(stage.timeline, key=lambda m: m.max_s, reverse=True)[: args.timeline]
