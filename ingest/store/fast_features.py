@@ -24,7 +24,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from typing_extensions import TypeIs
 
-from ingest.store.points import escape_tag_value
+from ingest.store.points import series_key
 from ingest.wire import CONTROL_CHARACTERS, FeatureBatchV1, FeatureFrameV1, batch_problem, check_text
 
 # the optional fields, in the order feature_lines writes them
@@ -250,11 +250,9 @@ def fast_feature_lines(batch: BatchLike) -> bytes:
 
 @functools.lru_cache(maxsize=65_536)  # a bridge writes the same devices' series over and over
 def _series_key(device: str, placement: str, wearer: str) -> bytes:
-    """A device's ``features`` series key in line protocol. Raises ValueError for a tag value line protocol cannot
-    carry (``escape_tag_value``)."""
-    return (
-        f"features,device={escape_tag_value(device)},placement={placement},wearer={escape_tag_value(wearer)}"
-    ).encode()
+    """A device's ``features`` series key in line protocol, as bytes. Raises LineProtocolError (a ValueError) for a
+    tag value line protocol cannot carry (``points.series_key``)."""
+    return series_key("features", (("device", device), ("placement", placement), ("wearer", wearer))).encode()
 
 
 def _mixed_feature_lines(batch: BatchLike) -> bytes:

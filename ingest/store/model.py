@@ -29,7 +29,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ingest.store.fast_features import BatchLike, fast_feature_lines, is_fast_batch
-from ingest.store.points import Point, escape_tag_value, to_line_protocol
+from ingest.store.points import Point, series_key, to_line_protocol
 from ingest.wire import DeviceStatusV1, EventV1, FeatureBatchV1, Payload, PromptV1
 
 
@@ -56,10 +56,8 @@ def feature_points(batch: FeatureBatchV1) -> list[Point]:
 def feature_lines(batch: FeatureBatchV1) -> bytes:
     """Line protocol of ``feature_points(batch)``, built straight from the frames: the bridge's hot path, about
     3x faster than going through Point objects. Byte-identical to ``to_line_protocol`` (property-tested)."""
-    prefix = (
-        f"features,device={escape_tag_value(batch.device)},placement={batch.placement},"
-        f"wearer={escape_tag_value(batch.wearer)} enmo_mg="
-    )
+    tags = (("device", batch.device), ("placement", batch.placement), ("wearer", batch.wearer))
+    prefix = f"{series_key('features', tags)} enmo_mg="
     lines: list[str] = []
     append = lines.append
     for f in batch.frames:
