@@ -302,9 +302,13 @@ class Stage:
     killed: str | None = None  # the instance killed with SIGKILL mid-stage and started again
     wall_s: float = 0.0  # the stage's length: the generator's run and the wait after it (the CPU figures' interval)
     storm_cpu: dict[str, float] = field(default_factory=dict)  # CPU-s/s while the crossings came (CpuSampler.window)
-    storm_s: float = 0.0  # that window's length
     storm_at: tuple[float, float] = (0.0, 0.0)  # that window (wall-clock s)
     timeline: list[Moment] = field(default_factory=list)  # each half second of the crossings (``timeline``)
+
+    @property
+    def storm_s(self) -> float:
+        """The length of the window in which the crossings came (s)."""
+        return round(self.storm_at[1] - self.storm_at[0], 1)
 
     def cpu_us_per_message(self) -> dict[str, float]:
         """Each process's CPU time over the stage per message the generator sent (us): what a message costs each
@@ -506,7 +510,6 @@ def run_stage(
         killed=killed,
         wall_s=wall,
         storm_cpu=sampler.window(*storm),
-        storm_s=round(storm[1] - storm[0], 1),
         storm_at=storm,
         timeline=timeline(
             [(c, stamp) for stamp, body in arrivals for c in [crossed[int(body["wearer"][1:])]] if c], sampler
