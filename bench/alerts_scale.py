@@ -360,9 +360,11 @@ def run_stage(
     kill_s: float | None = None,
     wait_s: float = 30.0,
     groups: ServiceCgroups | None = None,
+    number: int = 1,
 ) -> Stage:
     mqtt_port = servers.pop("port")
-    root = f"scale{wearers}b{batch_s}" + (f"x{instances}" if instances > 1 else "")
+    # the stage's number keeps two stages of one shape apart (their topic roots, databases and directories)
+    root = f"scale{number}w{wearers}b{batch_s}" + (f"x{instances}" if instances > 1 else "")
     work = base / root
     work.mkdir()
     policy = work / "policy.yaml"
@@ -632,7 +634,7 @@ def main() -> None:
             if groups is not None:
                 groups.place("mosquitto", broker.process.pid)
                 groups.place("influxd", influxd.process.pid)
-            for spec in args.stages.split(","):
+            for number, spec in enumerate(args.stages.split(","), 1):
                 batch_s, wearers = (int(x) for x in spec.split(":"))
                 print(
                     f"stage: {wearers} wearers, {batch_s} s per message, {args.seconds} s (the broker saves its store "
@@ -653,6 +655,7 @@ def main() -> None:
                     args.kill_s,
                     args.wait_s,
                     groups,
+                    number,
                 )
                 stages.append(stage)
                 print(

@@ -176,11 +176,19 @@ async def through_bridge(
 
 
 async def steady(
-    mqtt_port: int, url: str, rate: int, per_message: int, seconds: int, spool: Path, pids: dict[str, int]
+    mqtt_port: int,
+    url: str,
+    rate: int,
+    per_message: int,
+    seconds: int,
+    spool: Path,
+    pids: dict[str, int],
+    round_number: int = 1,
 ) -> dict[str, float]:
     """The bridge under ``rate`` messages per second of ``per_message`` frames for ``seconds`` (module docstring);
-    the figures of the steady window, and how long the bridge took after the generator to store everything."""
-    root, db = "steady", "steady"
+    the figures of the steady window, and how long the bridge took after the generator to store everything. Each
+    round has a topic root and a database of its own (``steadyN``): what is stored is this round's."""
+    root = db = f"steady{round_number}"
     wearers = rate * per_message
     mqtt = MqttSettings(host="127.0.0.1", port=mqtt_port, topic_root=root)
     sink = InfluxV1Sink(InfluxSettings(url=url, database=db))
@@ -189,7 +197,7 @@ async def steady(
         topics=Topics(root), sink=sink, spool=Spool(spool, 1 << 30), settings=BridgeSettings(spool_path=spool)
     )
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(bridge.run, mqtt, "bench-bridge", stop, manual_ack=True))
+    task = asyncio.create_task(serve(bridge.run, mqtt, f"bench-bridge-{root}", stop, manual_ack=True))
     await bridge.ready.wait()
     generator = ["--generate", str(wearers), "--seconds", str(seconds), "--batch-s", str(per_message)]
     gen = await asyncio.create_subprocess_exec(
@@ -330,7 +338,7 @@ def main_steady(rate: int, per_message: int, seconds: int, rounds: int) -> None:
             pids = {"python": os.getpid(), "influxd": influx.process.pid, "mosquitto": broker.process.pid}
             for i in range(rounds):
                 spool = Path(tmp) / f"steady{i}.sqlite"
-                figures = asyncio.run(steady(broker.port, influx.url, rate, per_message, seconds, spool, pids))
+                figures = asyncio.run(steady(broker.port, influx.url, rate, per_message, seconds, spool, pids, i + 1))
                 print(f"round {i + 1}: {json.dumps(figures)}", flush=True)
         finally:
             broker.stop()
