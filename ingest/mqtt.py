@@ -493,20 +493,32 @@ class DeadLetters:
         await publisher.publish(self.topics.dead_letter(self.service), encode(letter), qos=1)
 
 
+def waiting_messages(client: MqttClient, max_batch: int = 1000) -> list[aiomqtt.Message]:
+    """The messages already in the client's queue, in order, at most ``max_batch``; ``[]`` when none wait. Takes
+    them without a task or a wait."""
+    queue = client.incoming
+    batch: list[aiomqtt.Message] = []
+    while len(batch) < max_batch:
+        try:
+            batch.append(queue.get_nowait())
+        except asyncio.QueueEmpty:
+            break
+    return batch
+
+
 async def message_batches(client: MqttClient, max_batch: int = 1000) -> AsyncIterator[list[aiomqtt.Message]]:
-    """The client's messages, as many as are waiting at once (at least one, in order).
+    """The client's messages, as many as are waiting at once (at least one, in order). Raises aiomqtt.MqttError when
+    the connection is lost and nothing waits.
 
     aiomqtt's iterator creates a task and an ``asyncio.wait`` per message, which costs more than handling a
-    one-frame message; taking what is already queued in one go removes that per-message cost (bench/alerts_scale.py).
+    one-frame message: what is already queued is taken in one go without them (``waiting_messages``), and the
+    iterator is used only to wait when nothing is (bench/alerts_scale.py).
     """
-    queue = client.incoming
-    async for first in client.messages:
-        batch = [first]
-        while len(batch) < max_batch:
-            try:
-                batch.append(queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
+    while True:
+        batch = waiting_messages(client, max_batch)
+        if not batch:
+            batch = [await anext(client.messages)]
+            batch += waiting_messages(client, max_batch - 1)
         yield batch
 
 
@@ -528,22 +540,19 @@ class MessageTaker:
     ) -> list[aiomqtt.Message]:
         """The messages waiting (at least one, in order, at most ``max_batch``); ``[]`` if none came within
         ``timeout_s`` (None: no limit) or ``also`` finished first. Raises aiomqtt.MqttError when the connection is
-        lost."""
+        lost and nothing waits. What is already queued is taken without a task or a wait (``waiting_messages``)
+        unless a wait of an earlier take is still pending: that one may hold the oldest message."""
         if self._next is None:
+            batch = waiting_messages(self._client, self._max_batch)
+            if batch:
+                return batch
             self._next = asyncio.ensure_future(anext(self._client.messages))
         waits: set[asyncio.Future[Any]] = {self._next} if also is None else {self._next, also}
         await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         if not self._next.done():
             return []
         first, self._next = self._next, None
-        batch = [first.result()]
-        queue = self._client.incoming
-        while len(batch) < self._max_batch:
-            try:
-                batch.append(queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        return batch
+        return [first.result(), *waiting_messages(self._client, self._max_batch - 1)]
 
     def close(self) -> None:
         if self._next is not None:

@@ -12,7 +12,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from ingest.mqtt import BufferedSocket, MqttClient, ack, connect, message_batches, payload_bytes
+from ingest.mqtt import BufferedSocket, MessageTaker, MqttClient, ack, connect, message_batches, payload_bytes
 from ingest.settings import MqttSettings
 from tests.support.pipeline import until
 from tests.support.servers import Server
@@ -66,6 +66,47 @@ def test_message_batches_takes_everything_already_waiting_in_order(mosquitto: Se
     batches = asyncio.run(scenario())
     assert [len(b) for b in batches] == [30, 20]
     assert [p for b in batches for p in b] == sent
+
+
+def taken_at_once(taker: MessageTaker) -> list[aiomqtt.Message]:
+    """A take that must finish without suspending (no task, no wait): its coroutine returns at its first step."""
+    step = taker.take(None)
+    with pytest.raises(StopIteration) as finished:
+        step.send(None)
+    batch: list[aiomqtt.Message] = finished.value.value
+    return batch
+
+
+def test_a_take_returns_what_waits_at_once_and_in_order_after_a_timed_out_wait(mosquitto: Server, unique: str) -> None:
+    """``MessageTaker.take``: messages already queued are taken without a task or a wait; after a take that timed
+    out (its wait still pending, and it may hold the oldest message) the next take goes through that wait, so
+    nothing comes out of order."""
+    settings = MqttSettings(port=mosquitto.port)
+    topic = f"{unique}/take"
+    sent = [str(i).encode() for i in range(50)]
+
+    async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
+        async with connect(settings, f"{unique}-sub") as client:
+            assert isinstance(client, MqttClient)
+            await client.subscribe(topic, qos=1)
+            taker = MessageTaker(client, max_batch=30)
+            try:
+                assert await taker.take(0.05) == []  # nothing came: its wait stays pending
+                await _publish(settings, f"{unique}-pub", topic, sent)
+                await until(lambda: len(client.messages) >= len(sent) - 1, 10, "the messages queued")
+                after_wait = [payload_bytes(m) for m in await taker.take(1.0)]
+                waiting = [payload_bytes(m) for m in taken_at_once(taker)]
+                await _publish(settings, f"{unique}-pub", topic, [b"late"])
+                await until(lambda: len(client.messages) == 1, 10, "the late message queued")
+                late = [payload_bytes(m) for m in taken_at_once(taker)]
+            finally:
+                taker.close()
+            return after_wait, waiting, late
+
+    after_wait, waiting, late = asyncio.run(scenario())
+    assert (len(after_wait), len(waiting)) == (30, 20)
+    assert after_wait + waiting == sent
+    assert late == [b"late"]
 
 
 def test_manual_ack_holds_the_puback_until_acknowledged(mosquitto: Server, unique: str) -> None:
