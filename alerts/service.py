@@ -223,8 +223,10 @@ class AlertService:
         queue = client.incoming
         intake: Intake[tuple[aiomqtt.Message, float, int]] = Intake()
         self._intake = intake
-        async for first in client.messages:
-            self._take(intake, queue, first)
+        while True:
+            # what is already queued is taken without aiomqtt's task and wait (as ingest.mqtt.waiting_messages); its
+            # iterator only waits when nothing is (it raises MqttError when the connection is lost)
+            self._take(intake, queue, None if queue.qsize() else await anext(client.messages))
             while intake:
                 async with self._lock:
                     locked = time.perf_counter()
