@@ -225,14 +225,19 @@ class BrokerSaves(threading.Thread):
         return round(self.store.stat().st_size / 1e6, 1) if self.store.exists() else 0.0
 
 
-def clear_retained(port: int, root: str, quiet_s: float = 1.0) -> int:
-    """Clear every retained message under ``root`` (a stage's policies, one a wearer, and the services' statuses),
+def clear_retained(port: int, root: str, quiet_s: float = 1.0) -> tuple[int, int]:
+    """Clear every retained message under ``root`` (a stage's policies, one a wearer, and whatever else was retained),
     each with an empty retained message (MQTT 3.1.1, 3.3.1.3), so that the next stage's broker does not carry them
-    in the store it writes at every save (``BrokerSaves``: a longer save routes nothing for longer). Returns how many
-    were cleared; the retained messages are those the broker sends on subscribing, collected until none came for
-    ``quiet_s``."""
+    in the store it writes at every save (``BrokerSaves``: a longer save routes nothing for longer). The retained
+    messages are those the broker sends on subscribing, collected until none came for ``quiet_s`` after the
+    subscription was acknowledged. Returns how many clears the broker acknowledged and how many were found."""
     topics: list[str] = []
-    heard = [time.monotonic()]
+    heard = [0.0]
+    subscribed = threading.Event()
+
+    def on_subscribe(*_: object) -> None:
+        heard[0] = time.monotonic()
+        subscribed.set()
 
     def on_message(_client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         heard[0] = time.monotonic()
@@ -240,21 +245,26 @@ def clear_retained(port: int, root: str, quiet_s: float = 1.0) -> int:
             topics.append(message.topic)
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{root}-clear")
+    client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
         client.subscribe(f"{root}/#", qos=1)
+        if not subscribed.wait(10):
+            return 0, 0
         while time.monotonic() - heard[0] < quiet_s:
             time.sleep(0.1)
         client.unsubscribe(f"{root}/#")
-        for info in [client.publish(topic, b"", qos=1, retain=True) for topic in topics]:
-            info.wait_for_publish(30)
+        infos = [client.publish(topic, b"", qos=1, retain=True) for topic in list(topics)]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(info.is_published() for info in infos):
+            time.sleep(0.05)
+        return sum(1 for info in infos if info.is_published()), len(infos)
     finally:
         client.disconnect()
         client.loop_stop()
-    return len(topics)
 
 
 def resident_mb(pid: int) -> dict[str, float]:
@@ -338,6 +348,7 @@ class Stage:
     storm_cpu: dict[str, float] = field(default_factory=dict)  # CPU-s/s while the crossings came (CpuSampler.window)
     storm_at: tuple[float, float] = (0.0, 0.0)  # that window (wall-clock s)
     timeline: list[Moment] = field(default_factory=list)  # each half second of the crossings (``timeline``)
+    retained: tuple[int, int] = (0, 0)  # the stage's retained messages afterwards: cleared, found (``clear_retained``)
 
     @property
     def storm_s(self) -> float:
@@ -521,7 +532,6 @@ def run_stage(
         sub.terminate()
         sub.wait(5)
         prompts_log.close()
-    clear_retained(mqtt_port, root)  # the next stage's broker saves its own store, not this one's too
     path = {name: prompt_path(files[-1]) for name, files in logs.items()}
     latencies = [stamp - (crossed[int(body["wearer"][1:])] or stamp) for stamp, body in arrivals]
     by_instance: dict[str, list[float]] = {name: [] for name in names}
@@ -529,7 +539,7 @@ def run_stage(
         by_instance[names[shard_of(body["wearer"], instances)]].append(seconds_late)
     ids = [body["id"] for _, body in arrivals]
     p50, p99 = percentiles(latencies)
-    return Stage(
+    stage = Stage(
         wearers=wearers,
         batch_s=batch_s,
         sent=result["sent"],
@@ -552,6 +562,8 @@ def run_stage(
             [(c, stamp) for stamp, body in arrivals for c in [crossed[int(body["wearer"][1:])]] if c], sampler
         ),
     )
+    stage.retained = clear_retained(mqtt_port, root)  # the next stage's broker saves its own store, not this one's too
+    return stage
 
 
 def prompt_path(log: Path) -> dict[str, object]:
@@ -723,7 +735,8 @@ def main() -> None:
                     f"  the broker saved its store {len(saves)} times in the stage ("
                     + (f"median {statistics.median(saves):.0f} ms, longest {max(saves):.0f} ms" if saves else "-")
                     + f"), {len(in_storm)} while the crossings came; its store now {broker_saves.store_mb()} MB "
-                    f"(it routes nothing while it saves: --broker-autosave-s)",
+                    f"(it routes nothing while it saves: --broker-autosave-s); the stage's retained messages cleared "
+                    f"after it: {stage.retained[0]} of {stage.retained[1]}",
                     flush=True,
                 )
                 if groups is not None:

@@ -65,10 +65,10 @@ CONSENT_STATE = "consent"  # the wall's consent book (ingest/wall.py), committed
 _LOGGER = logging.getLogger(__name__)
 # After a take of fewer than GATHER_BELOW messages, while it holds messages not yet committed (whose commit waits for
 # commit_linger_s anyway), the consumer pauses GATHER_S (at most until that commit is due) so that its next take finds
-# many: a take that finds messages queued costs nothing (MessageTaker), one that finds none waits with two tasks and
-# two waits (aiomqtt's iterator and MessageTaker's), which a steady trickle paid for every message or two, and the
-# bridge's work per take is spread over more messages (bench.bridge_throughput --rate 5000 --per-message 1: 100 -> 90
-# CPU-us per point).
+# many: a take that finds messages queued takes them from the queue (MessageTaker), one that finds none waits with two
+# tasks and two waits (aiomqtt's iterator and MessageTaker's), which a steady trickle paid for every message or two,
+# and the bridge's work per take is spread over more messages (session 16, before the queued take:
+# bench.bridge_throughput --rate 5000 --per-message 1, 100 -> 90 CPU-us per point).
 GATHER_S = 0.005
 GATHER_BELOW = 64
 

@@ -495,7 +495,8 @@ class DeadLetters:
 
 def waiting_messages(client: MqttClient, max_batch: int = 1000) -> list[aiomqtt.Message]:
     """The messages already in the client's queue, in order, at most ``max_batch``; ``[]`` when none wait. Takes
-    them without a task or a wait."""
+    them without a task or a wait. Not while another take from the queue is pending (an ``anext`` of aiomqtt's
+    iterator): that one may already hold the oldest message, and what this returns would come before it."""
     queue = client.incoming
     batch: list[aiomqtt.Message] = []
     while len(batch) < max_batch:
@@ -512,9 +513,13 @@ async def message_batches(client: MqttClient, max_batch: int = 1000) -> AsyncIte
 
     aiomqtt's iterator creates a task and an ``asyncio.wait`` per message, which costs more than handling a
     one-frame message: what is already queued is taken in one go without them (``waiting_messages``), and the
-    iterator is used only to wait when nothing is (bench/alerts_scale.py).
+    iterator is used only to wait when nothing is (bench/alerts_scale.py). When a full batch waits, the event loop
+    runs once first (``asyncio.sleep(0)``, before anything is taken, so a cancellation there loses nothing): a
+    backlog of many batches is not drained with every other task held.
     """
     while True:
+        if client.incoming.qsize() >= max_batch:
+            await asyncio.sleep(0)
         batch = waiting_messages(client, max_batch)
         if not batch:
             batch = [await anext(client.messages)]
@@ -540,9 +545,12 @@ class MessageTaker:
     ) -> list[aiomqtt.Message]:
         """The messages waiting (at least one, in order, at most ``max_batch``); ``[]`` if none came within
         ``timeout_s`` (None: no limit) or ``also`` finished first. Raises aiomqtt.MqttError when the connection is
-        lost and nothing waits. What is already queued is taken without a task or a wait (``waiting_messages``)
-        unless a wait of an earlier take is still pending: that one may hold the oldest message."""
+        lost and nothing waits. What is already queued is taken without a task or a wait (``waiting_messages``),
+        whether or not ``also`` is done, unless a wait of an earlier take is still pending: that one may hold the
+        oldest message. When a full batch waits, the event loop runs once first, as in ``message_batches``."""
         if self._next is None:
+            if self._client.incoming.qsize() >= self._max_batch:
+                await asyncio.sleep(0)  # before the take: a cancellation here loses nothing
             batch = waiting_messages(self._client, self._max_batch)
             if batch:
                 return batch
