@@ -47,6 +47,7 @@ with the latencies before drawing conclusions.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import heapq
 import json
@@ -70,6 +71,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.shard import shard_of
 from bench.cgroups import CgroupsUnavailable, ServiceCgroups
+from ingest.mqtt import clear_retained, connect, retained_messages
+from ingest.settings import MqttSettings
 from tests.support.servers import start_influxd, start_mosquitto
 
 STAGGER_S = 20
@@ -225,46 +228,19 @@ class BrokerSaves(threading.Thread):
         return round(self.store.stat().st_size / 1e6, 1) if self.store.exists() else 0.0
 
 
-def clear_retained(port: int, root: str, quiet_s: float = 1.0) -> tuple[int, int]:
-    """Clear every retained message under ``root`` (a stage's policies, one a wearer, and whatever else was retained),
-    each with an empty retained message (MQTT 3.1.1, 3.3.1.3), so that the next stage's broker does not carry them
-    in the store it writes at every save (``BrokerSaves``: a longer save routes nothing for longer). The retained
-    messages are those the broker sends on subscribing, collected until none came for ``quiet_s`` after the
-    subscription was acknowledged. Returns how many clears the broker acknowledged and how many were found."""
-    topics: list[str] = []
-    heard = [0.0]
-    subscribed = threading.Event()
+def clear_stage_retained(port: int, root: str) -> int:
+    """Clear every retained message under ``root`` (a stage's policies, one a wearer, and whatever else was retained)
+    so that the next stage's broker does not carry them in the store it writes at every save (``BrokerSaves``: a
+    longer save routes nothing for longer). Found by ``ingest.mqtt.retained_messages``, cleared by
+    ``ingest.mqtt.clear_retained`` (QoS 1: each acknowledged by the broker); returns how many."""
 
-    def on_subscribe(*_: object) -> None:
-        heard[0] = time.monotonic()
-        subscribed.set()
+    async def clear() -> int:
+        async with connect(MqttSettings(host="127.0.0.1", port=port), f"{root}-clear", max_attempts=3) as client:
+            found = await retained_messages(client, f"{root}/#", quiet_s=1.0)
+            await clear_retained(client, found)
+            return len(found)
 
-    def on_message(_client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        heard[0] = time.monotonic()
-        if message.retain and message.payload:
-            topics.append(message.topic)
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{root}-clear")
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
-    client.max_inflight_messages_set(1000)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        client.subscribe(f"{root}/#", qos=1)
-        if not subscribed.wait(10):
-            return 0, 0
-        while time.monotonic() - heard[0] < quiet_s:
-            time.sleep(0.1)
-        client.unsubscribe(f"{root}/#")
-        infos = [client.publish(topic, b"", qos=1, retain=True) for topic in list(topics)]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(info.is_published() for info in infos):
-            time.sleep(0.05)
-        return sum(1 for info in infos if info.is_published()), len(infos)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    return asyncio.run(clear())
 
 
 def resident_mb(pid: int) -> dict[str, float]:
@@ -348,7 +324,7 @@ class Stage:
     storm_cpu: dict[str, float] = field(default_factory=dict)  # CPU-s/s while the crossings came (CpuSampler.window)
     storm_at: tuple[float, float] = (0.0, 0.0)  # that window (wall-clock s)
     timeline: list[Moment] = field(default_factory=list)  # each half second of the crossings (``timeline``)
-    retained: tuple[int, int] = (0, 0)  # the stage's retained messages afterwards: cleared, found (``clear_retained``)
+    retained_cleared: int = 0  # the stage's retained messages, cleared after it (``clear_stage_retained``)
 
     @property
     def storm_s(self) -> float:
@@ -562,7 +538,7 @@ def run_stage(
             [(c, stamp) for stamp, body in arrivals for c in [crossed[int(body["wearer"][1:])]] if c], sampler
         ),
     )
-    stage.retained = clear_retained(mqtt_port, root)  # the next stage's broker saves its own store, not this one's too
+    stage.retained_cleared = clear_stage_retained(mqtt_port, root)  # the next stage's broker saves only its own
     return stage
 
 
@@ -736,7 +712,7 @@ def main() -> None:
                     + (f"median {statistics.median(saves):.0f} ms, longest {max(saves):.0f} ms" if saves else "-")
                     + f"), {len(in_storm)} while the crossings came; its store now {broker_saves.store_mb()} MB "
                     f"(it routes nothing while it saves: --broker-autosave-s); the stage's retained messages cleared "
-                    f"after it: {stage.retained[0]} of {stage.retained[1]}",
+                    f"after it: {stage.retained_cleared}",
                     flush=True,
                 )
                 if groups is not None:
