@@ -508,28 +508,26 @@ def waiting_messages(client: MqttClient, max_batch: int = 1000) -> list[aiomqtt.
 
 
 async def message_batches(client: MqttClient, max_batch: int = 1000) -> AsyncIterator[list[aiomqtt.Message]]:
-    """The client's messages, as many as are waiting at once (at least one, in order). Raises aiomqtt.MqttError when
-    the connection is lost and nothing waits.
+    """The client's messages, as many as are waiting at once (at least one, in order): ``MessageTaker.take`` with no
+    time limit. Raises aiomqtt.MqttError when the connection is lost and nothing waits."""
+    taker = MessageTaker(client, max_batch)
+    try:
+        while True:
+            yield await taker.take()
+    finally:
+        taker.close()
+
+
+class MessageTaker:
+    """The client's messages in batches, as many as are waiting at once, with a wait that may end empty-handed: for
+    a consumer that must act when nothing more came within a while (the bridge commits what it holds after a linger;
+    ``message_batches`` waits without a limit).
 
     aiomqtt's iterator creates a task and an ``asyncio.wait`` per message, which costs more than handling a
     one-frame message: what is already queued is taken in one go without them (``waiting_messages``), and the
     iterator is used only to wait when nothing is (bench/alerts_scale.py). When a full batch waits, the event loop
     runs once first (``asyncio.sleep(0)``, before anything is taken, so a cancellation there loses nothing): a
     backlog of many batches is not drained with every other task held.
-    """
-    while True:
-        if client.incoming.qsize() >= max_batch:
-            await asyncio.sleep(0)
-        batch = waiting_messages(client, max_batch)
-        if not batch:
-            batch = [await anext(client.messages)]
-            batch += waiting_messages(client, max_batch - 1)
-        yield batch
-
-
-class MessageTaker:
-    """The client's messages in batches as ``message_batches`` gives them, with a wait that may end empty-handed: for
-    a consumer that must act when nothing more came within a while (the bridge commits what it holds after a linger).
 
     The wait for the next message is one pending ``anext`` of aiomqtt's iterator, kept across a wait that timed out
     (cancelling it could lose a message taken from the queue at that instant); ``close`` cancels it.
@@ -547,7 +545,7 @@ class MessageTaker:
         ``timeout_s`` (None: no limit) or ``also`` finished first. Raises aiomqtt.MqttError when the connection is
         lost and nothing waits. What is already queued is taken without a task or a wait (``waiting_messages``),
         whether or not ``also`` is done, unless a wait of an earlier take is still pending: that one may hold the
-        oldest message. When a full batch waits, the event loop runs once first, as in ``message_batches``."""
+        oldest message. When a full batch waits, the event loop runs once first."""
         if self._next is None:
             if self._client.incoming.qsize() >= self._max_batch:
                 await asyncio.sleep(0)  # before the take: a cancellation here loses nothing
