@@ -33,7 +33,7 @@ from alerts.shard import Shard, topic_wearer
 from alerts.state import AlertState, StateError
 from ingest.errors import WireError
 from ingest.heap import IdleCollection
-from ingest.mqtt import DeadLetters, MqttClient, Publisher, ack, payload_bytes
+from ingest.mqtt import DeadLetters, MessageTaker, MqttClient, Publisher, ack, payload_bytes
 from ingest.settings import DEFAULT_MAX_AHEAD_MS
 from ingest.wire import (
     CommandV1,
@@ -223,71 +223,78 @@ class AlertService:
         queue = client.incoming
         intake: Intake[tuple[aiomqtt.Message, float, int]] = Intake()
         self._intake = intake
-        while True:
-            # what is already queued is taken without aiomqtt's task and wait (as ingest.mqtt.waiting_messages); its
-            # iterator only waits when nothing is (it raises MqttError when the connection is lost)
-            self._take(intake, queue, None if queue.qsize() else await anext(client.messages))
-            while intake:
-                async with self._lock:
-                    locked = time.perf_counter()
-                    now_ms = int(time.time() * 1000)
-                    while intake:
-                        number, (message, taken, waiting), wearer = intake.pop()
-                        if self.shard is not None and wearer is not None and not self.shard.owns(wearer):
-                            self.others_ignored += 1  # another instance's wearer: acknowledged in order, never read
-                        else:
-                            started = time.perf_counter()
-                            urgent = intake.urgent_now
-                            trace = MessageTrace(taken, waiting=waiting, urgent=urgent, locked=locked, started=started)
-                            self._trace = trace
-                            await self.handle(
-                                client, str(message.topic), payload_bytes(message), now_ms, message.retain
-                            )
-                            self._trace = None
-                            if self._unsent:  # a prompt goes out now, not after the rest of what waits
-                                await self._let_out(client)
-                        if wearer is not None and intake.waiting(wearer) and self._due_soon(wearer, intake):
-                            intake.urge(wearer)  # what this message taught says the wearer's next ones are due
-                        if self.manual_ack:
-                            # a withheld one (a failed erasure) counts as handled, owed nothing: redelivered later
-                            owed = None if self._withheld() else (message.mid, message.qos)
-                            intake.handled(number, owed, self._unacked)
-                        if time.perf_counter() - locked >= CHUNK_S:
-                            break
-                    self._last_message = time.monotonic()
-                if len(self._unacked) >= self.max_unacked or len(self._publishing) >= MAX_PUBLISHING:
-                    await self.checkpoint(client)
-                await self._flush_late(client)
-                if intake:  # more waits: the client reads what came meanwhile (two turns of the loop: its reader
-                    await asyncio.sleep(0)  # runs after this task's first turn), and it is taken in its line
-                    await asyncio.sleep(0)
-                    self._take(intake, queue)
+        taker = MessageTaker(client)  # what is queued at once, a wait only when nothing is (MqttError: link lost)
+        try:
+            while True:
+                self._take(intake, queue, await taker.take())
+                await self._handle_intake(client, intake, queue)
+        finally:
+            taker.close()
+
+    async def _handle_intake(
+        self,
+        client: MqttClient,
+        intake: Intake[tuple[aiomqtt.Message, float, int]],
+        queue: asyncio.Queue[aiomqtt.Message],
+    ) -> None:
+        """Handle what the intake holds, urgent wearers first, ``CHUNK_S`` at a time under the lock; between chunks the
+        client reads what came meanwhile and that is taken in its turn. Returns when the intake is empty."""
+        while intake:
+            async with self._lock:
+                locked = time.perf_counter()
+                now_ms = int(time.time() * 1000)
+                while intake:
+                    number, (message, taken, waiting), wearer = intake.pop()
+                    if self.shard is not None and wearer is not None and not self.shard.owns(wearer):
+                        self.others_ignored += 1  # another instance's wearer: acknowledged in order, never read
+                    else:
+                        started = time.perf_counter()
+                        urgent = intake.urgent_now
+                        trace = MessageTrace(taken, waiting=waiting, urgent=urgent, locked=locked, started=started)
+                        self._trace = trace
+                        await self.handle(client, str(message.topic), payload_bytes(message), now_ms, message.retain)
+                        self._trace = None
+                        if self._unsent:  # a prompt goes out now, not after the rest of what waits
+                            await self._let_out(client)
+                    if wearer is not None and intake.waiting(wearer) and self._due_soon(wearer, intake):
+                        intake.urge(wearer)  # what this message taught says the wearer's next ones are due
+                    if self.manual_ack:
+                        # a withheld one (a failed erasure) counts as handled, owed nothing: redelivered later
+                        owed = None if self._withheld() else (message.mid, message.qos)
+                        intake.handled(number, owed, self._unacked)
+                    if time.perf_counter() - locked >= CHUNK_S:
+                        break
+                self._last_message = time.monotonic()
+            if len(self._unacked) >= self.max_unacked or len(self._publishing) >= MAX_PUBLISHING:
+                await self.checkpoint(client)
+            await self._flush_late(client)
+            if intake:  # more waits: the client reads what came meanwhile (two turns of the loop: its reader
+                await asyncio.sleep(0)  # runs after this task's first turn), and it is taken in its line
+                await asyncio.sleep(0)
+                self._take(intake, queue)
 
     def _take(
         self,
         intake: Intake[tuple[aiomqtt.Message, float, int]],
         queue: asyncio.Queue[aiomqtt.Message],
-        first: aiomqtt.Message | None = None,
+        first: list[aiomqtt.Message] | None = None,
     ) -> None:
-        """Every message waiting in the client's queue (and ``first``, taken by the iterator) into the intake; its
+        """``first`` (taken from the client already) and every message waiting in its queue into the intake; its
         wearer urged when their waiting messages will make a prompt due (``_due_soon``)."""
         taken = time.perf_counter()
-        n = 0
-        message = first
+        batch = list(first or ())
         while True:
-            if message is None:
-                try:
-                    message = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
+            try:
+                batch.append(queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        for message in batch:
             wearer = topic_wearer(str(message.topic), self.topics.base)
             intake.put((message, taken, len(intake)), wearer)
             if wearer is not None and self._due_soon(wearer, intake):
                 intake.urge(wearer)
-            n += 1
-            message = None
-        if n and len(self.paths.taken) < KEEP:
-            self.paths.taken.append(n)
+        if batch and len(self.paths.taken) < KEEP:
+            self.paths.taken.append(len(batch))
 
     def _withheld(self) -> bool:
         """Whether the message just handled is left unacknowledged (``_erase``), for the consumer; cleared."""
