@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import aiomqtt
+
+if TYPE_CHECKING:
+    from alerts.service import AlertService
 
 
 class PublishedMessages:
@@ -57,3 +61,13 @@ class QueuedClient:
 
     def ack(self, mid: int, qos: int) -> None:
         self.acked.append(mid)
+
+
+async def until_handled(service: AlertService, count: int) -> None:
+    """Until ``service``'s consumer has taken ``count`` messages and handled every one: none left in its intake and
+    none under its lock. An empty client queue is not enough: the consumer handles what it took ``CHUNK_S`` at a time
+    and lets go of the lock between chunks, while the rest waits in its intake."""
+    while sum(service.paths.taken) < count or service._intake:
+        await asyncio.sleep(0.001)
+    async with service._lock:  # held while messages are handled
+        pass

@@ -20,7 +20,7 @@ from alerts.state import AlertState
 from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import CommandV1, FeatureBatchV1, Topics, encode
-from tests.support.publisher import QueuedClient
+from tests.support.publisher import QueuedClient, until_handled
 
 SCENARIO = parse_scenario(
     "start: 2026-11-23T09:00:00+01:00\nwearers:\n"
@@ -49,19 +49,12 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
     minutes = {s.wearer: list(batches_for(SCENARIO, s, 60)) for s in SCENARIO.wearers}
     forget = CommandV1(kind="forget", wearer="bob", at=SCENARIO.start, source="cli")
 
-    async def handled(upto: int) -> None:
-        """Until the consumer has taken ``upto`` messages and handled them all."""
-        while sum(service.paths.taken) < upto or service._intake:
-            await asyncio.sleep(0.001)
-        async with service._lock:  # held while messages are handled
-            pass
-
     async def run() -> None:
         consumer = asyncio.create_task(service._consume(broker))  # type: ignore[arg-type]
         for k in range(3):
             deliver(broker, 2 * k + 1, minutes["ann"][k])
             deliver(broker, 2 * k + 2, minutes["bob"][k])
-        await handled(6)
+        await until_handled(service, 6)
         await service.checkpoint(broker)  # type: ignore[arg-type]
         assert broker.acked == [1, 2, 3, 4, 5, 6] and state.holdings("bob")["snapshot"] is not None
 
@@ -70,7 +63,7 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
         with caplog.at_level(logging.WARNING, logger="alerts.service"):
             deliver(broker, 7, forget)
             deliver(broker, 8, minutes["ann"][3])
-            await handled(8)
+            await until_handled(service, 8)
         other.execute("ROLLBACK")
         other.close()
         await service.checkpoint(broker)  # type: ignore[arg-type]
@@ -79,7 +72,7 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
         assert service.erasures_failed == 1 and service.dead_letters.count == 0 and service.internal_errors == 0
 
         deliver(broker, 7, forget)  # delivered again (the next connection of the persistent session)
-        await handled(9)
+        await until_handled(service, 9)
         await service.checkpoint(broker)  # type: ignore[arg-type]
         assert broker.acked == [1, 2, 3, 4, 5, 6, 8, 7]
         assert state.holdings("bob") == {"snapshot": None, "outbox": []} and set(state.load()) == {"ann"}

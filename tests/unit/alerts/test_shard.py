@@ -28,7 +28,7 @@ from ingest.simulate.scenario import parse_scenario
 from ingest.simulate.synth import batches_for
 from ingest.wire import ID_PATTERN, CommandV1, Topics, encode
 from kinetic.cli import main
-from tests.support.publisher import QueuedClient
+from tests.support.publisher import QueuedClient, until_handled
 
 TOPICS = Topics("k")
 T0 = datetime.fromisoformat("2026-11-23T09:00:00+00:00")
@@ -125,10 +125,11 @@ def service_of(shard: Shard, state: AlertState | None = None) -> AlertService:
 
 
 def run_take(service: AlertService, client: QueuedClient) -> None:
+    count = client.incoming.qsize()
+
     async def run() -> None:
         consumer = asyncio.create_task(service._consume(client))  # type: ignore[arg-type]
-        while not client.incoming.empty() or service._lock.locked():
-            await asyncio.sleep(0.01)
+        await until_handled(service, count)
         await service.flush()
         consumer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
