@@ -370,7 +370,8 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
 
 def run_stage(
     base: Path,
-    servers: dict[str, int],
+    mqtt_port: int,
+    server_pids: dict[str, int],
     influx_url: str,
     wearers: int,
     batch_s: int,
@@ -383,7 +384,6 @@ def run_stage(
     groups: ServiceCgroups | None = None,
     number: int = 1,
 ) -> Stage:
-    mqtt_port = servers.pop("port")
     # the stage's number keeps two stages of one shape apart (their topic roots, databases and directories)
     root = f"scale{number}w{wearers}b{batch_s}" + (f"x{instances}" if instances > 1 else "")
     work = base / root
@@ -428,8 +428,7 @@ def run_stage(
         stdout=prompts_log,
         stderr=subprocess.DEVNULL,
     )
-    pids = {name: p.pid for name, p in services.items()} | servers
-    servers["port"] = mqtt_port
+    pids = {name: p.pid for name, p in services.items()} | server_pids  # whose CPU and memory the stage reports
     killed: str | None = None
     gen: subprocess.Popen[str] | None = None
     try:
@@ -652,7 +651,7 @@ def main() -> None:
         broker_saves = BrokerSaves(broker.data_dir)
         broker_saves.start()
         cleanup.callback(broker_saves.done.set)
-        servers = {"port": broker.port, "mosquitto": broker.process.pid, "influxd": influxd.process.pid}
+        server_pids = {"mosquitto": broker.process.pid, "influxd": influxd.process.pid}
         try:
             if groups is not None:
                 groups.place("mosquitto", broker.process.pid)
@@ -667,7 +666,8 @@ def main() -> None:
                 stage_began = time.time()
                 stage = run_stage(
                     base,
-                    servers,
+                    broker.port,
+                    server_pids,
                     influxd.url,
                     wearers,
                     batch_s,
