@@ -11,7 +11,7 @@ import tzlocal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from alerts.shard import Shard, parse_shard
-from ingest.settings import ClockSettings, MqttSettings
+from ingest.settings import ClockSettings, ListenHost, MqttSettings, SettingPath
 from ingest.wire import ID_PATTERN
 
 # The names the tz database gives Coordinated Universal Time: shown as "UTC"
@@ -52,10 +52,10 @@ class AlertsSettings(BaseModel):
     prompt_ttl_min: float = Field(
         default=15.0, gt=0, le=24 * 60, description="a prompt expires this long after creation (the policy's bound)"
     )
-    catalog_dirs: list[Path] = Field(
+    catalog_dirs: list[SettingPath] = Field(
         default_factory=list, description="extra catalog folders (clinicians' own exercises)"
     )
-    policy_file: Path | None = Field(
+    policy_file: SettingPath | None = Field(
         default=None, description="YAML prompt policy: defaults and per-wearer overrides (docs/prompts.md)"
     )
     timezone: str = Field(
@@ -63,7 +63,7 @@ class AlertsSettings(BaseModel):
         description="IANA zone of a wearer whose policy names none (schedules, days, the pages' and reports' hours); "
         "default: this host's zone (TZ, else /etc/localtime; UTC when neither names one)",
     )
-    prescriptions_file: Path | None = Field(
+    prescriptions_file: SettingPath | None = Field(
         default=None,
         description="YAML prescriptions (docs/exercises.md): which exercises each wearer may start as a session, "
         "and their dose; none: any catalog exercise, its dose not judged",
@@ -102,17 +102,17 @@ class AlertsSettings(BaseModel):
     callback_url: str | None = Field(
         default=None, description="public base URL of the callback server, for ntfy's Done and Snooze buttons"
     )
-    callback_host: str = Field(default="127.0.0.1", description="address the callback server listens on")
+    callback_host: ListenHost = Field(default="127.0.0.1", description="address the callback server listens on")
     callback_port: int = Field(default=8642, ge=0, le=65535, description="port of the callback server (0: any)")
     callback_secret: SecretStr | None = Field(
         default=None, description="HMAC key that signs the callback URLs; the buttons are left out without it"
     )
-    callback_tls_cert: Path | None = Field(
+    callback_tls_cert: SettingPath | None = Field(
         default=None,
         description="HTTPS for the callback server (TLS 1.2 or later): its certificate (PEM, with its chain); with "
         "callback_tls_key, and callback_url must then be https://",
     )
-    callback_tls_key: Path | None = Field(
+    callback_tls_key: SettingPath | None = Field(
         default=None, description="HTTPS for the callback server: the certificate's key (PEM); with callback_tls_cert"
     )
     channel_timeout_s: float = Field(default=10.0, gt=0, le=120, description="one HTTP delivery attempt")

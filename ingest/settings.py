@@ -7,17 +7,41 @@ The root settings object that the CLI builds from the environment, a TOML file a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Section(BaseModel):
     # infinity and NaN are no setting: a service would die of them (``int(inf)``), so they are refused, named
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+
+def _not_empty(what: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"an empty {what}, or leave the setting unset")
+        return value
+
+    return check
+
+
+# A path setting. An empty value (``KINETIC_BRIDGE__SPOOL_PATH=``, as an env file or an unset variable in a compose
+# file gives it) would be ``Path("")``, the working directory, which no file setting means: it is refused in one
+# line naming the setting, as any bad value is. A setting where empty means something says so (ALERTS__STATE_DIR).
+SettingPath = Annotated[Path, BeforeValidator(_not_empty("path is no file or directory: give one"))]
+# The broker's host. Empty, a client would fail at connect time, not at start with the setting named.
+BrokerHost = Annotated[str, BeforeValidator(_not_empty("host: give the broker's host name or IP address"))]
+# Where a server listens. Empty is refused: asyncio's ``create_server`` reads it as every interface, wider than the
+# loopback default that a person who left it empty expected.
+ListenHost = Annotated[
+    str,
+    BeforeValidator(_not_empty("address to listen on: give one (0.0.0.0 for every interface)")),
+    Field(max_length=253),
+]
 
 # A bound for sizes in MB (a spool, a queue): one TB is beyond any disk a collector or a bridge has.
 MAX_SIZE_MB = 1_000_000.0
@@ -26,14 +50,14 @@ MAX_SIZE_MB = 1_000_000.0
 class MqttSettings(_Section):
     """MQTT broker connection (KINETIC_MQTT__...)."""
 
-    host: str = "127.0.0.1"
+    host: BrokerHost = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
     tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    ca_file: SettingPath | None = None
+    cert_file: SettingPath | None = None
+    key_file: SettingPath | None = None
     tls_insecure: bool = Field(default=False, description="skip server certificate name checks (testing only)")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     topic_root: str = Field(default="kinetic", min_length=1)
@@ -84,7 +108,7 @@ class StoreSettings(_Section):
     store when neither ``KINETIC_STORE__KIND`` nor any ``KINETIC_INFLUX__`` setting is given (a laptop, the demo)."""
 
     kind: Literal["influx_v1", "influx_v2", "embedded"] = "influx_v1"
-    embedded_path: Path = Field(
+    embedded_path: SettingPath = Field(
         default_factory=lambda: user_data_dir() / "kinetic.sqlite",
         description="the embedded store's SQLite file (default: in the user's data directory)",
     )
@@ -93,10 +117,10 @@ class StoreSettings(_Section):
         description="InfluxDB 1.x: each clinic's patients in their own database, by the clinics file and the "
         "wearers' consent (ingest/wall.py); needs clinics_file and `kinetic store provision`",
     )
-    clinics_file: Path | None = Field(
+    clinics_file: SettingPath | None = Field(
         default=None, description="clinics, their clinicians and patients (YAML; the wall's roster)"
     )
-    consent_path: Path = Field(
+    consent_path: SettingPath = Field(
         default_factory=lambda: user_data_dir() / "consent.jsonl",
         description="the wearers' consent records (`kinetic consent`; JSON lines, mode 600, append-only)",
     )
@@ -118,7 +142,7 @@ class BridgeSettings(_Section):
         description="how long the spool's points may wait for more before a database write that would carry fewer "
         "than batch_max_points; 0: write at once",
     )
-    spool_path: Path = Field(
+    spool_path: SettingPath = Field(
         default_factory=lambda: user_data_dir() / "bridge-spool.sqlite",
         description="the bridge's on-disk spool (default: in the user's data directory)",
     )
@@ -198,7 +222,7 @@ class CollectorSettings(_Section):
     id: str = Field(default="collector", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="this collector's name")
     wearables: list[WearableConfig] = Field(default_factory=list)
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
-    queue_path: Path = Field(
+    queue_path: SettingPath = Field(
         default_factory=lambda: user_data_dir() / "collector-queue.sqlite",
         description="store-and-forward queue (default: in the user's data directory)",
     )
@@ -255,18 +279,18 @@ class PhoneSettings(_Section):
     """``kinetic phone``: Sensor Logger by HTTP push and MQTT (KINETIC_PHONE__...; the phones are easiest in TOML)."""
 
     phones: list[PhoneConfig] = Field(default_factory=list)
-    http_host: str = Field(default="127.0.0.1", description="address the push endpoint listens on")
+    http_host: ListenHost = Field(default="127.0.0.1", description="address the push endpoint listens on")
     http_port: int = Field(default=8643, ge=0, le=65535, description="port of the push endpoint (0: none)")
     max_request_kb: int = Field(default=4096, ge=1, le=1_000_000, description="larger pushes are refused (413)")
     mqtt_topic_root: str = Field(
         default="sensor-logger", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="phones publish on <root>/<wearer>"
     )
     batch_s: int = Field(default=10, ge=1, le=600, description="seconds of frames per MQTT message")
-    queue_path: Path = Field(
+    queue_path: SettingPath = Field(
         default_factory=lambda: user_data_dir() / "phone-queue.sqlite",
         description="store-and-forward queue (default: in the user's data directory)",
     )
-    tokens_path: Path = Field(
+    tokens_path: SettingPath = Field(
         default_factory=lambda: user_data_dir() / "phone-tokens.json",
         description="per-device push tokens made on the web app's Settings page or by `kinetic phone token add` "
         "(hashes only; default: in the user's data directory)",
@@ -280,10 +304,12 @@ class PhoneSettings(_Section):
         le=3600,
         description="a phone silent this long has its last seconds sent (the recording stopped)",
     )
-    tls_cert: Path | None = Field(
+    tls_cert: SettingPath | None = Field(
         default=None, description="HTTPS for the push endpoint: the server certificate (PEM, with its chain)"
     )
-    tls_key: Path | None = Field(default=None, description="HTTPS for the push endpoint: the certificate's key (PEM)")
+    tls_key: SettingPath | None = Field(
+        default=None, description="HTTPS for the push endpoint: the certificate's key (PEM)"
+    )
 
     @model_validator(mode="after")
     def _cert_with_key(self) -> PhoneSettings:
@@ -311,7 +337,7 @@ class PhoneSettings(_Section):
 class AuditSettings(_Section):
     """The audit trail of reads (ingest/audit.py; KINETIC_AUDIT__...)."""
 
-    path: Path = Field(
+    path: SettingPath = Field(
         default_factory=lambda: user_data_dir() / "audit.sqlite",
         description="the audit trail's SQLite file, apart from the data (default: in the user's data directory)",
     )

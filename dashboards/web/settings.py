@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from alerts.settings import AlertsSettings
-from ingest.settings import AuditSettings, ClockSettings, InfluxSettings, MqttSettings, PhoneSettings, StoreSettings
+from ingest.settings import (
+    AuditSettings,
+    ClockSettings,
+    InfluxSettings,
+    ListenHost,
+    MqttSettings,
+    PhoneSettings,
+    SettingPath,
+    StoreSettings,
+)
 
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
@@ -19,10 +27,8 @@ class WebSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field(
+    host: ListenHost = Field(
         default="127.0.0.1",
-        min_length=1,
-        max_length=253,
         description="address to listen on; any address but loopback (127.0.0.1, ::1, localhost) needs a token",
     )
     port: int = Field(default=8765, ge=0, le=65535, description="TCP port (0: any free port, printed at start)")
@@ -31,7 +37,7 @@ class WebSettings(BaseModel):
         min_length=16,
         description="the password a browser gives once (then a session cookie); needed to listen beyond loopback",
     )
-    logins_path: Path | None = Field(
+    logins_path: SettingPath | None = Field(
         default=None,
         description="per-person logins instead of the one token: the JSON file of hashed passwords that "
         "`kinetic web-login add` writes (mode 600); each login sees and acts for its own wearer only, or for every "
@@ -44,10 +50,10 @@ class WebSettings(BaseModel):
         "clinic's database with KINETIC_INFLUX__USERNAME/PASSWORD (the clinic's read-only user), show a wearer only "
         "while they are its patient and share their posture data with it, never send a command (docs/web.md)",
     )
-    tls_cert: Path | None = Field(
+    tls_cert: SettingPath | None = Field(
         default=None, description="HTTPS (TLS 1.2 or later): the server certificate (PEM, with its chain); with tls_key"
     )
-    tls_key: Path | None = Field(default=None, description="HTTPS: the certificate's key (PEM); with tls_cert")
+    tls_key: SettingPath | None = Field(default=None, description="HTTPS: the certificate's key (PEM); with tls_cert")
 
     @model_validator(mode="after")
     def _cert_with_key(self) -> WebSettings:
