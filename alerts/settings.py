@@ -181,7 +181,7 @@ class AlertsSettings(BaseModel):
     @field_validator("state_dir", mode="before")
     @classmethod
     def _empty_is_memory(cls, value: object) -> object:
-        return None if value == "" else value
+        return None if isinstance(value, str) and not value.strip() else value  # blank: empty, not a dir named "  "
 
     @field_validator("shard", mode="before")
     @classmethod

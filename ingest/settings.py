@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
 import platformdirs
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 
 class _Section(BaseModel):
@@ -39,8 +48,8 @@ BrokerHost = Annotated[str, BeforeValidator(_not_empty("host: give the broker's 
 # loopback default that a person who left it empty expected.
 ListenHost = Annotated[
     str,
+    StringConstraints(max_length=253),
     BeforeValidator(_not_empty("address to listen on: give one (0.0.0.0 for every interface)")),
-    Field(max_length=253),
 ]
 
 # A bound for sizes in MB (a spool, a queue): one TB is beyond any disk a collector or a bridge has.
@@ -178,8 +187,8 @@ class ClockSettings(_Section):
     @field_validator("max_ahead_s", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
-        """Empty, or infinity (``inf``, ``1e400``: the natural way to write 'no limit'), is no limit."""
-        if value == "":
+        """Empty (or blank), or infinity (``inf``, ``1e400``: the natural way to write 'no limit'), is no limit."""
+        if isinstance(value, str) and not value.strip():
             return None
         try:
             return None if float(value) == math.inf else value  # type: ignore[arg-type]

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from alerts import cli as alerts_cli
 from alerts.engine import policy_book
 from alerts.errors import AlertsError
@@ -149,16 +151,28 @@ def env_lines(data: dict[str, Any]) -> Iterator[str]:
     """The settings (``model_dump(mode="json")``, secrets masked) as ``KINETIC_*`` lines in an environment file's
     form (docker's ``--env-file``: one a line, the value taken literally), each value written so that the variable
     gives it back: text as it is, numbers and booleans as JSON (``true``), lists and mappings as JSON (how
-    pydantic-settings reads a complex value). An unset optional (None) is a comment, ``# KINETIC_MQTT__USERNAME:
-    unset``: an empty value would not be unset (an empty text, or the directory ``.`` for a path)."""
+    pydantic-settings reads a complex value). An unset optional (None by default) is a comment,
+    ``# KINETIC_MQTT__USERNAME: unset``: an empty value would not be unset (an empty text, or refused for a path). A
+    None where the default is not (``ALERTS__STATE_DIR``: memory only; ``CLOCK__MAX_AHEAD_S``: no limit) is the
+    empty value that gives it, ``KINETIC_ALERTS__STATE_DIR=``: as a comment it would read back as the default."""
     for section, values in data.items():
         items = values.items() if isinstance(values, dict) else [(None, values)]
         for key, value in items:
             name = f"KINETIC_{section.upper()}" + ("" if key is None else f"__{key.upper()}")
             if value is None:
-                yield f"# {name}: unset"
+                yield f"# {name}: unset" if _default_of(section, key) is None else f"{name}="
             else:
                 yield f"{name}={value if isinstance(value, str) else json.dumps(value)}"
+
+
+def _default_of(section: str, key: str | None) -> object:
+    """The default of setting ``section.key`` (of the root when ``key`` is None)."""
+    field = KineticSettings.model_fields[section]
+    if key is None:
+        return field.get_default(call_default_factory=True)
+    model = field.annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    return model.model_fields[key].get_default(call_default_factory=True)
 
 
 def _cmd_demo(args: argparse.Namespace, settings: KineticSettings) -> int:

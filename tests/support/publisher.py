@@ -63,11 +63,15 @@ class QueuedClient:
         self.acked.append(mid)
 
 
-async def until_handled(service: AlertService, count: int) -> None:
-    """Until ``service``'s consumer has taken ``count`` messages and handled every one: none left in its intake and
-    none under its lock. An empty client queue is not enough: the consumer handles what it took ``CHUNK_S`` at a time
-    and lets go of the lock between chunks, while the rest waits in its intake."""
+async def until_handled(service: AlertService, count: int, consumer: asyncio.Task[None]) -> None:
+    """Until ``service``'s consumer has taken ``count`` messages since the service began and handled every one: none
+    left in its intake and none under its lock. An empty client queue is not enough: the consumer handles what it
+    took ``CHUNK_S`` at a time and lets go of the lock between chunks, while the rest waits in its intake. Raises
+    what ended ``consumer`` (the consumer's task) if it ends first, rather than waiting for the test's time-out."""
     while sum(service.paths.taken) < count or service._intake:
+        if consumer.done():
+            consumer.result()  # its exception
+            raise AssertionError(f"the consumer ended having taken {sum(service.paths.taken)} of {count} messages")
         await asyncio.sleep(0.001)
     async with service._lock:  # held while messages are handled
         pass

@@ -54,7 +54,7 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
         for k in range(3):
             deliver(broker, 2 * k + 1, minutes["ann"][k])
             deliver(broker, 2 * k + 2, minutes["bob"][k])
-        await until_handled(service, 6)
+        await until_handled(service, 6, consumer)
         await service.checkpoint(broker)  # type: ignore[arg-type]
         assert broker.acked == [1, 2, 3, 4, 5, 6] and state.holdings("bob")["snapshot"] is not None
 
@@ -63,7 +63,7 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
         with caplog.at_level(logging.WARNING, logger="alerts.service"):
             deliver(broker, 7, forget)
             deliver(broker, 8, minutes["ann"][3])
-            await until_handled(service, 8)
+            await until_handled(service, 8, consumer)
         other.execute("ROLLBACK")
         other.close()
         await service.checkpoint(broker)  # type: ignore[arg-type]
@@ -72,7 +72,7 @@ def test_a_forget_whose_erasure_fails_is_left_unacknowledged_and_erases_when_del
         assert service.erasures_failed == 1 and service.dead_letters.count == 0 and service.internal_errors == 0
 
         deliver(broker, 7, forget)  # delivered again (the next connection of the persistent session)
-        await until_handled(service, 9)
+        await until_handled(service, 9, consumer)
         await service.checkpoint(broker)  # type: ignore[arg-type]
         assert broker.acked == [1, 2, 3, 4, 5, 6, 8, 7]
         assert state.holdings("bob") == {"snapshot": None, "outbox": []} and set(state.load()) == {"ann"}

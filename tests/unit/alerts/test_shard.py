@@ -129,7 +129,7 @@ def run_take(service: AlertService, client: QueuedClient) -> None:
 
     async def run() -> None:
         consumer = asyncio.create_task(service._consume(client))  # type: ignore[arg-type]
-        await until_handled(service, count)
+        await until_handled(service, count, consumer)
         await service.flush()
         consumer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -43,10 +43,26 @@ def test_unset_optionals_are_marked_unset_and_the_lines_read_back_as_the_same_se
     assert 'KINETIC_ALERTS__CATALOG_DIRS=["/etc/kinetic/catalog", "/srv/more prompts"]' in lines
 
     data = load_settings().model_dump(mode="json")  # what the command printed: this environment's settings
-    unset = {
+    unset = {  # None here is the default of every optional (the case of a None that is not: below)
         f"KINETIC_{s.upper()}__{k.upper()}" for s, v in data.items() if isinstance(v, dict) for k in v if v[k] is None
     }
     assert unset and unset == {line[2:].removesuffix(": unset") for line in lines if line.startswith("# ")}
 
+    environ = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
+    assert load_settings(secrets_dir=tmp_path, environ=environ).model_dump(mode="json") == data
+
+
+def test_a_none_that_is_not_the_default_is_printed_as_the_empty_value_that_gives_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``KINETIC_ALERTS__STATE_DIR=`` (memory only) and ``KINETIC_CLOCK__MAX_AHEAD_S=`` (no limit) are None in the
+    settings, whose defaults are a directory and 300 s. Before, `kinetic config` printed them as "unset" comments,
+    which read back as the defaults: a state file and a 300-s limit the settings printed did not have."""
+    empties = {"KINETIC_ALERTS__STATE_DIR": "", "KINETIC_CLOCK__MAX_AHEAD_S": ""}
+    lines = config_lines(empties, tmp_path, monkeypatch, capsys)
+    assert "KINETIC_ALERTS__STATE_DIR=" in lines and "KINETIC_CLOCK__MAX_AHEAD_S=" in lines
+    assert "# KINETIC_INFLUX__USERNAME: unset" in lines  # None by default: still a comment
+    data = load_settings().model_dump(mode="json")
+    assert data["alerts"]["state_dir"] is None and data["clock"]["max_ahead_s"] is None
     environ = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
     assert load_settings(secrets_dir=tmp_path, environ=environ).model_dump(mode="json") == data

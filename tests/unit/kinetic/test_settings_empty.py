@@ -25,7 +25,8 @@ EMPTY_MEANS_SOMETHING = {"KINETIC_ALERTS__STATE_DIR"}  # memory only (tests belo
 
 
 def leaves(model: type[BaseModel], prefix: str = ENV_PREFIX) -> Iterator[tuple[str, object]]:
-    """Every setting's variable and its annotation, walking the sections."""
+    """Every setting's variable and its annotation, walking the sections. A list of models (``PHONE__PHONES``) is one
+    setting, given as JSON: its items' fields are checked apart (``test_the_walk_finds_...``)."""
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -50,6 +51,10 @@ HOSTS = [v for v, _ in leaves(KineticSettings) if v.endswith("HOST")]
 
 
 def test_the_walk_finds_the_path_and_host_settings() -> None:
+    items = [typing.get_args(a)[0] for _, a in leaves(KineticSettings) if typing.get_origin(a) is list]
+    item_models = [m for m in items if isinstance(m, type) and issubclass(m, BaseModel)]
+    assert len(item_models) >= 2  # the wearables and the phones: no path or host in them (were one added: refuse it)
+    assert not [v for m in item_models for v, a in leaves(m, "") if holds(a, Path) or v.endswith("HOST")]
     assert len(PATHS) >= 20 and "KINETIC_BRIDGE__SPOOL_PATH" in PATHS and "KINETIC_ALERTS__CATALOG_DIRS" in PATHS
     assert set(HOSTS) == {
         "KINETIC_MQTT__HOST",
@@ -89,12 +94,19 @@ def test_an_empty_path_in_the_toml_file_is_refused_too(tmp_path: Path) -> None:
         load_settings(config, environ={})
 
 
-def test_where_empty_means_something_it_still_does(tmp_path: Path) -> None:
-    settings = load_settings(environ={"KINETIC_ALERTS__STATE_DIR": "", "KINETIC_CLOCK__MAX_AHEAD_S": ""})
-    assert settings.alerts.state_dir is None  # memory only
+@pytest.mark.parametrize("value", ["", "  "])
+def test_where_empty_means_something_it_still_does(value: str, tmp_path: Path) -> None:
+    settings = load_settings(environ={"KINETIC_ALERTS__STATE_DIR": value, "KINETIC_CLOCK__MAX_AHEAD_S": value})
+    assert settings.alerts.state_dir is None  # memory only (blank too: not a directory named "  ")
     assert settings.clock.max_ahead_ms is None  # no limit
     given = load_settings(environ={"KINETIC_BRIDGE__SPOOL_PATH": str(tmp_path / "s.sqlite")})
     assert given.bridge.spool_path == tmp_path / "s.sqlite"
+
+
+@pytest.mark.parametrize("variable", ["KINETIC_WEB__HOST", "KINETIC_PHONE__HTTP_HOST", "KINETIC_ALERTS__CALLBACK_HOST"])
+def test_a_listening_host_too_long_for_a_dns_name_is_refused_saying_so(variable: str) -> None:
+    with pytest.raises(ConfigError, match=f"^setting {variable}: String should have at most 253 characters "):
+        load_settings(environ={variable: "a" * 254})
 
 
 def test_kinetic_stops_in_one_line_exit_2_on_an_empty_spool_path(
