@@ -33,7 +33,7 @@ from alerts.shard import Shard, topic_wearer
 from alerts.state import AlertState, StateError
 from ingest.errors import WireError
 from ingest.heap import IdleCollection
-from ingest.mqtt import DeadLetters, MessageTaker, MqttClient, Publisher, ack, payload_bytes
+from ingest.mqtt import DeadLetters, MessageTaker, MqttClient, Publisher, ack, payload_bytes, waiting_messages
 from ingest.settings import DEFAULT_MAX_AHEAD_MS
 from ingest.wire import (
     CommandV1,
@@ -220,14 +220,14 @@ class AlertService:
         """Handle the client's messages: everything waiting is taken into the intake (alerts.intake: a wearer whose
         prompt is about to come due goes first), handled for ``CHUNK_S`` at a time, then the client reads what came
         meanwhile and that is taken in its turn. A prompt is let out as soon as its message is handled."""
-        queue = client.incoming
         intake: Intake[tuple[aiomqtt.Message, float, int]] = Intake()
         self._intake = intake
         taker = MessageTaker(client)  # what is queued at once, a wait only when nothing is (MqttError: link lost)
         try:
             while True:
-                self._take(intake, queue, await taker.take())
-                await self._handle_intake(client, intake, queue)
+                first = await taker.take()
+                self._take(intake, first + waiting_messages(client, None))  # all that waits: urgent ones go first
+                await self._handle_intake(client, intake)
         finally:
             taker.close()
 
@@ -235,7 +235,6 @@ class AlertService:
         self,
         client: MqttClient,
         intake: Intake[tuple[aiomqtt.Message, float, int]],
-        queue: asyncio.Queue[aiomqtt.Message],
     ) -> None:
         """Handle what the intake holds, urgent wearers first, ``CHUNK_S`` at a time under the lock; between chunks the
         client reads what came meanwhile and that is taken in its turn. Returns when the intake is empty."""
@@ -271,23 +270,12 @@ class AlertService:
             if intake:  # more waits: the client reads what came meanwhile (two turns of the loop: its reader
                 await asyncio.sleep(0)  # runs after this task's first turn), and it is taken in its line
                 await asyncio.sleep(0)
-                self._take(intake, queue)
+                self._take(intake, waiting_messages(client, None))
 
-    def _take(
-        self,
-        intake: Intake[tuple[aiomqtt.Message, float, int]],
-        queue: asyncio.Queue[aiomqtt.Message],
-        first: list[aiomqtt.Message] | None = None,
-    ) -> None:
-        """``first`` (taken from the client already) and every message waiting in its queue into the intake; its
-        wearer urged when their waiting messages will make a prompt due (``_due_soon``)."""
+    def _take(self, intake: Intake[tuple[aiomqtt.Message, float, int]], batch: list[aiomqtt.Message]) -> None:
+        """``batch`` (taken from the client, in order) into the intake; its wearer urged when their waiting messages
+        will make a prompt due (``_due_soon``)."""
         taken = time.perf_counter()
-        batch = list(first or ())
-        while True:
-            try:
-                batch.append(queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
         for message in batch:
             wearer = topic_wearer(str(message.topic), self.topics.base)
             intake.put((message, taken, len(intake)), wearer)

@@ -493,13 +493,13 @@ class DeadLetters:
         await publisher.publish(self.topics.dead_letter(self.service), encode(letter), qos=1)
 
 
-def waiting_messages(client: MqttClient, max_batch: int = 1000) -> list[aiomqtt.Message]:
-    """The messages already in the client's queue, in order, at most ``max_batch``; ``[]`` when none wait. Takes
-    them without a task or a wait. Not while another take from the queue is pending (an ``anext`` of aiomqtt's
-    iterator): that one may already hold the oldest message, and what this returns would come before it."""
+def waiting_messages(client: MqttClient, max_batch: int | None = 1000) -> list[aiomqtt.Message]:
+    """The messages already in the client's queue, in order, at most ``max_batch`` (None: all); ``[]`` when none
+    wait. Takes them without a task or a wait. Not while another take from the queue is pending (an ``anext`` of
+    aiomqtt's iterator): that one may already hold the oldest message, and what this returns would come before it."""
     queue = client.incoming
     batch: list[aiomqtt.Message] = []
-    while len(batch) < max_batch:
+    while max_batch is None or len(batch) < max_batch:
         try:
             batch.append(queue.get_nowait())
         except asyncio.QueueEmpty:
